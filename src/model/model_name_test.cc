@@ -1,0 +1,61 @@
+#include "model/model_name.h"
+
+#include <gtest/gtest.h>
+
+namespace rigshift {
+namespace {
+
+TEST(ModelKeyTest, SpellingsFromTheSourcesAgree) {
+  struct Case { const char* name; const char* key; };
+  for (const Case& t : std::vector<Case>{
+           {"Nvidia Geforce RTX 3060 Ti", "RTX 3060 TI"},  // profit-mine
+           {"GeForce RTX 3060 Ti", "RTX 3060 TI"},         // kylemcdonald
+           {"Nvidia RTX 3060Ti", "RTX 3060 TI"},           // minerstat
+           {"NVIDIA RTX 3060 Ti", "RTX 3060 TI"},          // najocar
+           {"rtx3060ti", "RTX 3060 TI"},
+           {"Radeon RX 6800XT", "RX 6800 XT"},
+           {"AMD RX 6800 XT", "RX 6800 XT"},
+           {"Radeon VII", "RADEON VII"},
+           {"AMD VII", "VII"},
+           {"Geforce GTX 1060 3gb", "GTX 1060 3GB"},
+           {"Geforce GTX TITAN Xp", "TITAN XP"},
+           {"Nvidia Titan Xp", "TITAN XP"},
+           {"RTX4090", "RTX 4090"},
+           {"A100-80GB", "A100 80GB"},
+           {"Q RTX 8000", "QUADRO RTX 8000"},
+           {"Nvidia Tesla P100-PCIE-16GB", "P100 PCIE 16GB"},
+           {"NVDIA RTX 3080 LHR", "RTX 3080 LHR"},
+       }) {
+    EXPECT_EQ(ModelKey(t.name), t.key) << t.name;
+  }
+}
+
+TEST(ModelKeyTest, DisplayNames) {
+  EXPECT_EQ(DisplayName("RTX 3060 TI"), "RTX 3060 Ti");
+  EXPECT_EQ(DisplayName("RX VEGA 64"), "RX Vega 64");
+  EXPECT_EQ(DisplayName("TITAN XP"), "Titan Xp");
+  EXPECT_EQ(DisplayName("GTX 1660 SUPER"), "GTX 1660 Super");
+  EXPECT_EQ(DisplayName("RX 6800"), "RX 6800");
+}
+
+TEST(ModelKeyTest, ClassAndVendor) {
+  EXPECT_EQ(ClassOf("RTX 3090"), DeviceClass::kConsumer);
+  EXPECT_EQ(ClassOf("TITAN XP"), DeviceClass::kConsumer);
+  EXPECT_EQ(ClassOf("RX 6800"), DeviceClass::kConsumer);
+  EXPECT_EQ(ClassOf("A100"), DeviceClass::kDatacenter);
+  EXPECT_EQ(ClassOf("H100 SXM"), DeviceClass::kDatacenter);
+  EXPECT_EQ(ClassOf("T4"), DeviceClass::kDatacenter);
+  EXPECT_EQ(ClassOf("RTX A5000"), DeviceClass::kWorkstation);
+  EXPECT_EQ(ClassOf("QUADRO RTX 8000"), DeviceClass::kWorkstation);
+  EXPECT_EQ(ClassOf("RTX 6000 ADA"), DeviceClass::kWorkstation);
+  EXPECT_EQ(ClassOf("CMP 90HX"), DeviceClass::kMining);
+  EXPECT_EQ(ClassOf("P104 100"), DeviceClass::kMining);
+  EXPECT_EQ(VendorOf("RTX 3090"), Vendor::kNvidia);
+  EXPECT_EQ(VendorOf("RX 6800"), Vendor::kAmd);
+  EXPECT_EQ(VendorOf("RADEON VII"), Vendor::kAmd);
+  EXPECT_TRUE(IsAsicName("Innosilicon A10 PRO ETHMaster"));
+  EXPECT_FALSE(IsAsicName("GeForce RTX 3090"));
+}
+
+}  // namespace
+}  // namespace rigshift
