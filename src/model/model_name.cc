@@ -61,7 +61,7 @@ bool ParseDeviceClass(std::string_view text, DeviceClass* out) {
 bool IsAsicName(std::string_view name) {
   std::string up;
   for (char c : name) up.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-  for (const char* vendor : {"INNOSILICON", "LINZHI", "ANTMINER", "BITMAIN", "JASMINER", "IPOLLO", "WHATSMINER"}) {
+  for (const char* vendor : {"INNOSILICON", "LINZHI", "ASIC", "ANTMINER", "BITMAIN", "JASMINER", "IPOLLO", "WHATSMINER"}) {
     if (up.find(vendor) != std::string::npos) return true;
   }
   return false;

@@ -1,0 +1,221 @@
+#include "cli/market_command.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <sstream>
+
+#include "market/catalog_import.h"
+#include "market/earnings.h"
+#include "market/electricity.h"
+#include "market/rental_index.h"
+
+namespace rigshift {
+
+namespace fs = std::filesystem;
+
+void AddMarketFlags(CLI::App& cmd, MarketOptions& o) {
+  cmd.add_option("--from", o.from, "First day, YYYY-MM-DD")->required();
+  cmd.add_option("--to", o.to, "Last day, YYYY-MM-DD (inclusive)")->required();
+  cmd.add_option("--models", o.models, "GPU models, comma-separated: \"RTX 3090,RX 6800\"")->required();
+  cmd.add_option("--data", o.data, "Imported data folder (rigshift data import)")->capture_default_str();
+  auto* flat = cmd.add_option("--power-price", o.power_price, "Flat electricity price, USD per kWh (default 0.05)");
+  auto* sp = cmd.add_option("--electricity", o.electricity, "Imported ERCOT settlement point, e.g. HB_HUBAVG");
+  flat->excludes(sp);
+  cmd.add_option("--electricity-from", o.electricity_from,
+                 "Read the electricity series from this date on (maps --from onto it), e.g. 2024-01-01")
+      ->needs(sp);
+  cmd.add_option("--pue", o.pue, "Power usage effectiveness applied to GPU draw")->capture_default_str();
+  cmd.add_option("--pool-fee", o.pool_fee_pct, "Mining pool fee, percent")->capture_default_str();
+  cmd.add_option("--format", o.format, "table, csv or json")
+      ->check(CLI::IsMember({"table", "csv", "json"}))
+      ->capture_default_str();
+}
+
+namespace {
+
+std::vector<std::string> SplitModels(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+std::string Usd(Money m, int decimals = 2) {
+  // Rounded for display only; JSON keeps micro-dollar precision.
+  int64_t scale = 1;
+  for (int i = 0; i < 6 - decimals; ++i) scale *= 10;
+  auto r = MulDiv(m.raw(), 1, scale);
+  return FormatScaled(r.value_or(0), decimals);
+}
+
+double UsdNumber(Money m) { return static_cast<double>(m.raw()) / 1e6; }  // for JSON output only
+
+Result<int64_t> ParsePercentPpm(const std::string& text, const char* flag) {
+  auto v = ParseScaled(text, 4);  // percent with 4 decimals = ppm
+  if (!v || *v < 0 || *v > 1'000'000) {
+    return Err(InvalidArgumentError(std::string(flag) + " '" + text + "' is not a percentage between 0 and 100"));
+  }
+  return *v;
+}
+
+}  // namespace
+
+Status RunMarket(const MarketOptions& o, std::ostream& out, std::ostream& err) {
+  EarningsQuery q;
+  {
+    auto from = ParseDate(o.from);
+    if (!from) return from.error().WithContext("--from");
+    auto to = ParseDate(o.to);
+    if (!to) return to.error().WithContext("--to");
+    q.from = *from;
+    q.to = *to;
+  }
+  q.models = SplitModels(o.models);
+  {
+    auto pue = ParseScaled(o.pue, 3);
+    if (!pue) return pue.error().WithContext("--pue");
+    q.pue_milli = static_cast<int>(*pue);
+    RS_ASSIGN_OR_RETURN(q.mining.pool_fee_ppm, ParsePercentPpm(o.pool_fee_pct, "--pool-fee"));
+  }
+  if (q.to < q.from) {
+    return InvalidArgumentError("empty date range: --to " + q.to.ToString() + " is before --from " + q.from.ToString());
+  }
+
+  RS_ASSIGN_OR_RETURN(CoinHistory coins, CoinHistory::Load(o.data));
+  RS_ASSIGN_OR_RETURN(Catalog catalog, LoadCatalog(o.data));
+  std::optional<RentalIndex> rental;
+  if (auto r = RentalIndex::Load(o.data)) {
+    rental = std::move(*r);
+  } else {
+    err << "note: no rental index (" << r.error().message() << "); rental columns are empty\n";
+  }
+
+  EarningsInputs in;
+  in.coins = &coins;
+  in.catalog = &catalog;
+  in.rental = rental ? &*rental : nullptr;
+  std::optional<ElectricityPrices> grid;
+  std::string power_desc;
+  if (!o.electricity.empty()) {
+    RS_ASSIGN_OR_RETURN(ElectricityPrices prices, ElectricityPrices::Load(o.data));
+    grid = std::move(prices);
+    int32_t offset = 0;
+    if (!o.electricity_from.empty()) {
+      auto ef = ParseDate(o.electricity_from);
+      if (!ef) return ef.error().WithContext("--electricity-from");
+      offset = *ef - q.from;
+    }
+    std::string sp = o.electricity;
+    const ElectricityPrices* g = &*grid;
+    in.power_price = [g, sp, offset](Date day) -> Result<EnergyPrice> {
+      auto p = g->DailyMean(sp, day + offset);
+      if (!p && offset != 0) return Err(p.error().WithContext("--electricity-from maps " + day.ToString() + " to " + (day + offset).ToString()));
+      return p;
+    };
+    power_desc = "ERCOT " + sp + " daily mean" +
+                 (offset ? " (series shifted by " + std::to_string(offset) + " days: --electricity-from)" : "");
+  } else {
+    std::string text = o.power_price.empty() ? "0.05" : o.power_price;
+    auto per_kwh = ParseScaled(text, 9);  // USD/kWh x 1e9 = micro-USD/MWh
+    if (!per_kwh || *per_kwh < 0 || *per_kwh > 10'000'000'000LL) {
+      return InvalidArgumentError("--power-price '" + text + "' is not a price in USD per kWh between 0 and 10");
+    }
+    EnergyPrice flat(*per_kwh);
+    in.power_price = [flat](Date) -> Result<EnergyPrice> { return flat; };
+    power_desc = "flat " + text + " USD/kWh" + (o.power_price.empty() ? " (default; set --power-price or --electricity)" : "");
+  }
+  err << "electricity: " << power_desc << "; PUE " << o.pue << "; pool fee " << o.pool_fee_pct << " %\n";
+
+  RS_ASSIGN_OR_RETURN(std::vector<EarningsRow> rows, ComputeEarnings(in, q));
+  for (const auto& name : q.models) {
+    const DeviceModel* m = catalog.Find(name);
+    if (rental && m && !rental->At(m->key, RentalKind::kOnDemand, q.from)) {
+      err << "note: the rental index has no price for " << m->name << "; its rental columns are empty\n";
+    }
+  }
+
+  if (o.format == "json") {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& r : rows) {
+      nlohmann::json row{{"date", r.date.ToString()},
+                         {"model", r.model},
+                         {"best_coin", r.best_coin},
+                         {"best_algorithm", r.best_algorithm},
+                         {"hashrate_hps", FormatInt128(r.hashrate.hps())},
+                         {"power_w", r.power.raw()},
+                         {"power_price_usd_per_mwh", static_cast<double>(r.power_price.raw()) / 1e6},
+                         {"mining_revenue_usd_per_day", UsdNumber(r.mining_revenue)},
+                         {"energy_cost_usd_per_day", UsdNumber(r.energy_cost)},
+                         {"mining_net_usd_per_day", UsdNumber(r.mining_net)},
+                         {"rental_usd_per_day", r.rental ? nlohmann::json(UsdNumber(*r.rental)) : nlohmann::json()},
+                         {"rental_net_usd_per_day", r.rental_net ? nlohmann::json(UsdNumber(*r.rental_net)) : nlohmann::json()},
+                         {"rental_basis", r.rental_basis},
+                         {"best_use", r.best_use}};
+      j.push_back(std::move(row));
+    }
+    out << j.dump(1) << "\n";
+    return OkStatus();
+  }
+  if (o.format == "csv") {
+    out << "date,model,best_coin,best_algorithm,power_w,mining_revenue_usd_per_day,energy_cost_usd_per_day,"
+           "mining_net_usd_per_day,rental_usd_per_day,rental_net_usd_per_day,best_use\n";
+    for (const auto& r : rows) {
+      out << r.date.ToString() << "," << r.model << "," << r.best_coin << "," << r.best_algorithm << ","
+          << r.power.raw() << "," << FormatMoney(r.mining_revenue) << "," << FormatMoney(r.energy_cost) << ","
+          << FormatMoney(r.mining_net) << "," << (r.rental ? FormatMoney(*r.rental) : "") << ","
+          << (r.rental_net ? FormatMoney(*r.rental_net) : "") << "," << r.best_use << "\n";
+    }
+    return OkStatus();
+  }
+  out << fmt::format("{:<10}  {:<14} {:<5} {:<11} {:>6} {:>10} {:>9} {:>10} {:>10}  {}\n", "date", "model", "coin",
+                     "algorithm", "watts", "mine $/d", "power $/d", "net $/d", "rent $/d", "best");
+  for (const auto& r : rows) {
+    out << fmt::format("{:<10}  {:<14} {:<5} {:<11} {:>6} {:>10} {:>9} {:>10} {:>10}  {}\n", r.date.ToString(), r.model,
+                       r.best_coin, r.best_algorithm, r.power.raw(), Usd(r.mining_revenue), Usd(r.energy_cost),
+                       Usd(r.mining_net), r.rental ? Usd(*r.rental) : "-", r.best_use);
+  }
+  // Per-model totals over the range: what the owner asks first.
+  if (q.to > q.from) {
+    out << "\n" << fmt::format("{:<26} {:>12} {:>12} {:>12} {:>12}\n", "totals " + q.from.ToString() + ".." + q.to.ToString(), "mine $", "power $", "net $", "rent $");
+    for (const auto& name : q.models) {
+      const DeviceModel* m = catalog.Find(name);
+      Money rev, cost, net, rent;
+      bool has_rent = false;
+      for (const auto& r : rows) {
+        if (r.model != m->name) continue;
+        rev += r.mining_revenue;
+        cost += r.energy_cost;
+        net += r.mining_net;
+        if (r.rental) {
+          rent += *r.rental;
+          has_rent = true;
+        }
+      }
+      out << fmt::format("{:<26} {:>12} {:>12} {:>12} {:>12}\n", m->name, Usd(rev), Usd(cost), Usd(net),
+                         has_rent ? Usd(rent) : "-");
+    }
+  }
+  return OkStatus();
+}
+
+Status RunCatalog(const fs::path& data, std::ostream& out) {
+  RS_ASSIGN_OR_RETURN(Catalog catalog, LoadCatalog(data));
+  out << fmt::format("{:<24} {:<7} {:<12} {:>5} {:>6}  {}\n", "model", "vendor", "class", "VRAM", "TDP W", "algorithms");
+  for (const DeviceModel* m : catalog.Models()) {
+    std::string algos;
+    for (const auto& r : m->rates) algos += (algos.empty() ? "" : " ") + r.algorithm;
+    out << fmt::format("{:<24} {:<7} {:<12} {:>5} {:>6}  {}\n", m->name, VendorName(m->vendor),
+                       DeviceClassName(m->device_class), m->vram_gb ? std::to_string(*m->vram_gb) : "-",
+                       m->board_power ? std::to_string(m->board_power->raw()) : "-", algos);
+  }
+  return OkStatus();
+}
+
+}  // namespace rigshift

@@ -1,0 +1,31 @@
+// `rigshift market` and `rigshift catalog`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <iosfwd>
+#include <string>
+
+#include "common/status.h"
+
+namespace rigshift {
+
+struct MarketOptions {
+  std::string from, to;
+  std::string models;                 // comma-separated
+  std::filesystem::path data = "data";
+  std::string power_price;            // USD per kWh, flat
+  std::string electricity;            // settlement point, e.g. HB_HUBAVG
+  std::string electricity_from;       // maps --from onto this date of the electricity series
+  std::string pue = "1.0";
+  std::string pool_fee_pct = "1.0";
+  std::string format = "table";
+};
+
+void AddMarketFlags(CLI::App& cmd, MarketOptions& o);
+// Prints the table/CSV/JSON to `out`; notes and warnings to `err`.
+[[nodiscard]] Status RunMarket(const MarketOptions& o, std::ostream& out, std::ostream& err);
+[[nodiscard]] Status RunCatalog(const std::filesystem::path& data, std::ostream& out);
+
+}  // namespace rigshift

@@ -1,0 +1,26 @@
+// Importing the device catalog from gpu_mining_benchmarks/ in the source folder, and reading the
+// canonical catalog back.
+//
+// Merge rule: every benchmark row is one sample of (model, algorithm); the catalog's hashrate is
+// the median of the samples and its power the median of the samples that give one. Rows that
+// repeat another file (kylemcdonald's copies of the profit-mine and minerstat lists) are skipped
+// so that no source counts twice. docs/data-formats.md has the details.
+#pragma once
+
+#include <filesystem>
+
+#include "common/status.h"
+#include "market/import_report.h"
+#include "model/catalog.h"
+
+namespace rigshift {
+
+[[nodiscard]] Result<Catalog> ImportCatalogFrom(const std::filesystem::path& source_root, ImportReport& report);
+// ImportCatalogFrom, then writes <out_dir>/gpu_models.csv and <out_dir>/gpu_algorithms.csv.
+[[nodiscard]] Status ImportCatalog(const std::filesystem::path& source_root, const std::filesystem::path& out_dir,
+                                   ImportReport& report);
+// Reads the two canonical catalog files from <data_dir>.
+[[nodiscard]] Result<Catalog> LoadCatalog(const std::filesystem::path& data_dir);
+[[nodiscard]] Status WriteCatalog(const Catalog& catalog, const std::filesystem::path& out_dir, ImportReport* report);
+
+}  // namespace rigshift
