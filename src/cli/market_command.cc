@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <ostream>
 #include <sstream>
 
@@ -28,6 +29,9 @@ void AddMarketFlags(CLI::App& cmd, MarketOptions& o) {
       ->needs(sp);
   cmd.add_option("--pue", o.pue, "Power usage effectiveness applied to GPU draw")->capture_default_str();
   cmd.add_option("--pool-fee", o.pool_fee_pct, "Mining pool fee, percent")->capture_default_str();
+  cmd.add_option("--by", o.by, "day, or month: one row per model and month with means per day")
+      ->check(CLI::IsMember({"day", "month"}))
+      ->capture_default_str();
   cmd.add_option("--format", o.format, "table, csv or json")
       ->check(CLI::IsMember({"table", "csv", "json"}))
       ->capture_default_str();
@@ -63,6 +67,66 @@ Result<int64_t> ParsePercentPpm(const std::string& text, const char* flag) {
     return Err(InvalidArgumentError(std::string(flag) + " '" + text + "' is not a percentage between 0 and 100"));
   }
   return *v;
+}
+
+// One row per (month, model): money columns are means per day over the month's days, the coin is
+// the one chosen on most days (ties: the earlier first choice). The row's date is the month's
+// first day in the range.
+std::vector<EarningsRow> MonthlyMeans(const std::vector<EarningsRow>& rows) {
+  struct Acc {
+    EarningsRow first;
+    int days = 0, rental_days = 0;
+    Money revenue, energy, net, rental, rental_net;
+    int64_t price_sum = 0;
+    std::vector<std::pair<std::string, int>> coin_days;
+  };
+  std::vector<std::pair<std::string, Acc>> groups;  // in first-seen order
+  for (const auto& r : rows) {
+    std::string key = r.date.ToString().substr(0, 7) + "|" + r.model;
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == key; });
+    if (it == groups.end()) {
+      groups.push_back({key, Acc{r}});
+      it = groups.end() - 1;
+    }
+    Acc& a = it->second;
+    ++a.days;
+    a.revenue += r.mining_revenue;
+    a.energy += r.energy_cost;
+    a.net += r.mining_net;
+    a.price_sum += r.power_price.raw();
+    if (r.rental) {
+      ++a.rental_days;
+      a.rental += *r.rental;
+      a.rental_net += r.rental_net.value_or(Money());
+    }
+    std::string coin = r.best_coin + "/" + r.best_algorithm;
+    auto c = std::find_if(a.coin_days.begin(), a.coin_days.end(), [&](const auto& p) { return p.first == coin; });
+    if (c == a.coin_days.end()) a.coin_days.push_back({coin, 1});
+    else ++c->second;
+  }
+  std::vector<EarningsRow> out;
+  for (auto& [key, a] : groups) {
+    EarningsRow r = a.first;
+    auto mean = [&](Money m, int n) { return Money(MulDiv(m.raw(), 1, n).value_or(0)); };
+    r.mining_revenue = mean(a.revenue, a.days);
+    r.energy_cost = mean(a.energy, a.days);
+    r.mining_net = mean(a.net, a.days);
+    r.power_price = EnergyPrice(MulDiv(a.price_sum, 1, a.days).value_or(0));
+    if (a.rental_days > 0) {
+      r.rental = mean(a.rental, a.rental_days);
+      r.rental_net = mean(a.rental_net, a.rental_days);
+    }
+    auto best = std::max_element(a.coin_days.begin(), a.coin_days.end(),
+                                 [](const auto& x, const auto& y) { return x.second < y.second; });
+    r.best_coin = best->first.substr(0, best->first.find('/'));
+    r.best_algorithm = best->first.substr(best->first.find('/') + 1);
+    Money zero;
+    r.best_use = r.rental_net && *r.rental_net > r.mining_net && *r.rental_net > zero ? "rent"
+                 : r.mining_net > zero                                                ? "mine"
+                                                                                      : "off";
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 }  // namespace
@@ -134,6 +198,8 @@ Status RunMarket(const MarketOptions& o, std::ostream& out, std::ostream& err) {
   err << "electricity: " << power_desc << "; PUE " << o.pue << "; pool fee " << o.pool_fee_pct << " %\n";
 
   RS_ASSIGN_OR_RETURN(std::vector<EarningsRow> rows, ComputeEarnings(in, q));
+  std::vector<EarningsRow> daily = rows;
+  if (o.by == "month") rows = MonthlyMeans(rows);
   for (const auto& name : q.models) {
     const DeviceModel* m = catalog.Find(name);
     if (rental && m && !rental->At(m->key, RentalKind::kOnDemand, q.from)) {
@@ -174,13 +240,16 @@ Status RunMarket(const MarketOptions& o, std::ostream& out, std::ostream& err) {
     }
     return OkStatus();
   }
-  out << fmt::format("{:<10}  {:<14} {:<5} {:<11} {:>6} {:>10} {:>9} {:>10} {:>10}  {}\n", "date", "model", "coin",
-                     "algorithm", "watts", "mine $/d", "power $/d", "net $/d", "rent $/d", "best");
+  if (o.by == "month") out << "monthly means, USD per GPU per day\n";
+  out << fmt::format("{:<10}  {:<14} {:<5} {:<11} {:>6} {:>10} {:>9} {:>10} {:>10}  {}\n", o.by == "month" ? "month" : "date", "model", "coin",
+                     "algorithm", "watts", "mine $/d", "power $/d", "net $/d", "rent $/d ", "best");
   for (const auto& r : rows) {
-    out << fmt::format("{:<10}  {:<14} {:<5} {:<11} {:>6} {:>10} {:>9} {:>10} {:>10}  {}\n", r.date.ToString(), r.model,
+    out << fmt::format("{:<10}  {:<14} {:<5} {:<11} {:>6} {:>10} {:>9} {:>10} {:>10}  {}\n", o.by == "month" ? r.date.ToString().substr(0, 7) : r.date.ToString(), r.model,
                        r.best_coin, r.best_algorithm, r.power.raw(), Usd(r.mining_revenue), Usd(r.energy_cost),
-                       Usd(r.mining_net), r.rental ? Usd(*r.rental) : "-", r.best_use);
+                       Usd(r.mining_net), r.rental ? Usd(*r.rental) + (r.rental_basis.find("flat") != std::string::npos ? "*" : " ") : "- ", r.best_use);
   }
+  bool flat = std::any_of(rows.begin(), rows.end(), [](const auto& r) { return r.rental_basis.find("flat") != std::string::npos; });
+  if (flat) out << "* rental index held flat outside its dated points (see rental_basis in --format json)\n";
   // Per-model totals over the range: what the owner asks first.
   if (q.to > q.from) {
     out << "\n" << fmt::format("{:<26} {:>12} {:>12} {:>12} {:>12}\n", "totals " + q.from.ToString() + ".." + q.to.ToString(), "mine $", "power $", "net $", "rent $");
@@ -188,8 +257,8 @@ Status RunMarket(const MarketOptions& o, std::ostream& out, std::ostream& err) {
       const DeviceModel* m = catalog.Find(name);
       Money rev, cost, net, rent;
       bool has_rent = false;
-      for (const auto& r : rows) {
-        if (r.model != m->name) continue;
+      for (const auto& r : daily) {
+        if (r.model != m->name) continue;  // totals from the daily rows
         rev += r.mining_revenue;
         cost += r.energy_cost;
         net += r.mining_net;

@@ -21,6 +21,7 @@ struct MarketOptions {
   std::string pue = "1.0";
   std::string pool_fee_pct = "1.0";
   std::string format = "table";
+  std::string by = "day";             // day or month (monthly means per day)
 };
 
 void AddMarketFlags(CLI::App& cmd, MarketOptions& o);

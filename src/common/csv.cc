@@ -93,13 +93,13 @@ Result<CsvTable> CsvTable::Parse(std::string_view text, std::string name) {
   return table;
 }
 
-Result<CsvTable> CsvTable::ReadFile(const std::filesystem::path& path) {
+Result<CsvTable> CsvTable::ReadFile(const std::filesystem::path& path, std::string name) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Err(NotFoundError(path.string() + ": cannot open"));
   std::ostringstream buf;
   buf << in.rdbuf();
   if (in.bad()) return Err(DataLossError(path.string() + ": read error"));
-  return Parse(buf.str(), path.filename().string());
+  return Parse(buf.str(), name.empty() ? path.filename().string() : std::move(name));
 }
 
 std::optional<size_t> CsvTable::Column(std::string_view column) const {

@@ -26,7 +26,8 @@ class CsvTable {
   // `name` is used in error messages (usually the file name). Errors: empty input (no header),
   // an unterminated quoted field, a duplicated column name.
   [[nodiscard]] static Result<CsvTable> Parse(std::string_view text, std::string name);
-  [[nodiscard]] static Result<CsvTable> ReadFile(const std::filesystem::path& path);
+  // `name` defaults to the file name.
+  [[nodiscard]] static Result<CsvTable> ReadFile(const std::filesystem::path& path, std::string name = "");
 
   const std::string& name() const { return name_; }
   const std::vector<std::string>& header() const { return header_; }

@@ -26,9 +26,9 @@ std::vector<fs::path> FindSourceFiles(const fs::path& dir, std::string_view stem
 
 Result<CsvTable> ReadSource(const fs::path& path, const fs::path& root, const std::vector<std::string_view>& required,
                             const std::vector<std::string_view>& known, FileReport& report) {
-  auto table = CsvTable::ReadFile(path);
   std::string rel = fs::relative(path, root).string();
-  if (!table) return Err(table.error().WithContext(rel));
+  auto table = CsvTable::ReadFile(path, rel);
+  if (!table) return Err(table.error());
   Status s = table->Require(required);
   if (!s.ok()) return Err(s);
   for (const auto& col : table->UnknownColumns(known)) {

@@ -13,10 +13,12 @@ Result<Money> MiningRevenuePerDay(HashRate hashrate, const CoinDay& day, const M
   if (terms.pool_fee_ppm < 0 || terms.pool_fee_ppm > 1'000'000) {
     return Err(InvalidArgumentError("pool fee must be between 0 and 100 %"));
   }
-  // nano-coins a day: h * 86400 * reward / hashes_per_block.
-  RS_ASSIGN_OR_RETURN(int64_t coins_nano, MulDiv128(hashrate.hps() * 86400, day.block_reward->raw(),
+  // Pico-coins a day (h * 86400 * reward / hashes_per_block), so that rounding costs less than
+  // a micro-dollar even for a coin worth 100,000 USD; then pico-coins x nano-USD / 1e15 = micro-USD.
+  RS_ASSIGN_OR_RETURN(int64_t coins_pico, MulDiv128(hashrate.hps() * 86400, day.block_reward->raw() * 1000,
                                                      day.hashes_per_block->hps()));
-  RS_ASSIGN_OR_RETURN(Money gross, CoinValue(CoinAmount(coins_nano), *day.price));
+  RS_ASSIGN_OR_RETURN(int64_t gross_micros, MulDiv(coins_pico, day.price->raw(), 1'000'000'000'000'000LL));
+  Money gross(gross_micros);
   RS_ASSIGN_OR_RETURN(int64_t net, MulDiv(gross.raw(), 1'000'000 - terms.pool_fee_ppm, 1'000'000));
   return Money(net);
 }

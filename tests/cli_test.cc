@@ -1,0 +1,151 @@
+// End to end: the real `rigshift` binary, real files, real processes.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include "common/testing/temp_dir.h"
+
+namespace rigshift {
+namespace {
+
+using testing::CopyTree;
+using testing::ReadText;
+using testing::TempDir;
+using testing::WriteText;
+
+const std::filesystem::path kFixtures = RIGSHIFT_FIXTURES;
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+CliRun Rigshift(const std::string& args, const TempDir& tmp) {
+  std::string err_file = (tmp / "stderr.txt").string();
+  std::string cmd = std::string(RIGSHIFT_BINARY) + " " + args + " 2>" + err_file;
+  CliRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = ReadText(err_file);
+  return r;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = (tmp_ / "data").string();
+    CliRun r = Rigshift("data import --source " + kFixtures.string() + " --out " + data_, tmp_);
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    import_out_ = r.out;
+  }
+  TempDir tmp_;
+  std::string data_;
+  std::string import_out_;
+};
+
+TEST_F(CliTest, ImportWritesEveryCanonicalFileAndReportsRows) {
+  for (const char* f : {"coin_daily.csv", "gpu_models.csv", "gpu_algorithms.csv", "electricity.csv",
+                        "rental_index.csv", "demand_alibaba2023.csv", "import_report.json"}) {
+    EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(data_) / f)) << f;
+  }
+  EXPECT_NE(import_out_.find("crypto/etherscan_eth_daily.csv"), std::string::npos);
+  EXPECT_NE(import_out_.find("skipped 2 row(s): no chain parameters for ZEC"), std::string::npos) << import_out_;
+  auto report = nlohmann::json::parse(ReadText(std::filesystem::path(data_) / "import_report.json"));
+  EXPECT_FALSE(report["files"].empty());
+  EXPECT_FALSE(report["missing"].empty());  // the fixture folder lacks many sources, and says so
+}
+
+TEST_F(CliTest, MarketJsonHasTheDocumentedFields) {
+  CliRun r = Rigshift("market --data " + data_ +
+                       " --from 2021-05-09 --to 2021-05-10 --models \"RTX 3090,RX 6800\" --power-price 0.06 --format json",
+                   tmp_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto rows = nlohmann::json::parse(r.out);
+  ASSERT_EQ(rows.size(), 4u);
+  for (const auto& row : rows) {
+    for (const char* k : {"date", "model", "best_coin", "best_algorithm", "mining_revenue_usd_per_day",
+                          "energy_cost_usd_per_day", "mining_net_usd_per_day", "rental_usd_per_day"}) {
+      EXPECT_TRUE(row.contains(k)) << k;
+    }
+  }
+  EXPECT_EQ(rows[0]["date"], "2021-05-09");
+  EXPECT_EQ(rows[0]["model"], "RTX 3090");
+  EXPECT_EQ(rows[1]["model"], "RX 6800");
+  // 300 W x 24 h x 0.06 USD/kWh.
+  EXPECT_DOUBLE_EQ(rows[0]["energy_cost_usd_per_day"].get<double>(), 0.432);
+  double revenue = rows[0]["mining_revenue_usd_per_day"].get<double>();
+  EXPECT_NEAR(rows[0]["mining_net_usd_per_day"].get<double>(), revenue - 0.432, 1e-6);
+  EXPECT_GT(revenue, 5.0);
+  EXPECT_LT(revenue, 20.0);
+}
+
+TEST_F(CliTest, MarketTableAndCsv) {
+  CliRun t = Rigshift("market --data " + data_ + " --from 2021-05-10 --to 2021-05-10 --models \"RTX 3090\"", tmp_);
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.out.find("2021-05-10  RTX 3090"), std::string::npos) << t.out;
+  EXPECT_NE(t.err.find("flat 0.05 USD/kWh (default"), std::string::npos) << t.err;
+  CliRun c = Rigshift("market --data " + data_ + " --from 2021-05-10 --to 2021-05-10 --models \"RTX 3090\" --format csv", tmp_);
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_EQ(c.out.substr(0, c.out.find(',')), "date");
+  EXPECT_NE(c.out.find("\n2021-05-10,RTX 3090,ETH,Ethash,300,"), std::string::npos) << c.out;
+}
+
+TEST_F(CliTest, BadArgumentsGetClearErrors) {
+  struct Case {
+    std::string args;
+    std::string message;
+  };
+  const std::string m = "market --data " + data_ + " ";
+  for (const Case& c : std::vector<Case>{
+           {m + "--from 2021-05-10 --to 2021-05-10 --models \"GTX 3090\"", "unknown GPU model 'GTX 3090'; similar"},
+           {m + "--from 2021-05-10 --to 2021-05-01 --models \"RTX 3090\"", "empty date range"},
+           {m + "--from 2030-01-01 --to 2030-01-02 --models \"RTX 3090\"", "the imported coin data covers"},
+           {m + "--from 2021-02-30 --to 2021-03-01 --models \"RTX 3090\"", "--from: '2021-02-30' is not a valid"},
+           {m + "--from 2021-05-10 --to 2021-05-10 --models \"RTX 3090\" --power-price cheap", "--power-price 'cheap'"},
+           {"market --data " + (tmp_ / "nowhere").string() + " --from 2021-05-10 --to 2021-05-10 --models x",
+            "run `rigshift data import"},
+       }) {
+    CliRun r = Rigshift(c.args, tmp_);
+    EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << "\n" << r.err;
+    EXPECT_EQ(r.err.find("terminate"), std::string::npos) << r.err;
+  }
+}
+
+TEST_F(CliTest, MalformedSourceFailsTheImportAndKeepsThePreviousData) {
+  TempDir src;
+  CopyTree(kFixtures, src.path());
+  WriteText(src / "crypto/messari_eth_ohlc_daily.csv", "date,open\n2021-05-10,1\n");
+  std::string before = ReadText(std::filesystem::path(data_) / "coin_daily.csv");
+  CliRun r = Rigshift("data import --source " + src.path().string() + " --out " + data_, tmp_);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("crypto/messari_eth_ohlc_daily.csv:1: missing column(s) close"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("nothing was written"), std::string::npos) << r.err;
+  EXPECT_EQ(ReadText(std::filesystem::path(data_) / "coin_daily.csv"), before);
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "data.import-tmp"));
+}
+
+TEST_F(CliTest, StrictRejectsAnyBadRow) {
+  TempDir src;
+  CopyTree(kFixtures, src.path());
+  std::string text = ReadText(src / "crypto/coingecko_erg_daily.csv");
+  WriteText(src / "crypto/coingecko_erg_daily.csv", text + "2021-05-13,abc,1,1\n");
+  CliRun lenient = Rigshift("data import --source " + src.path().string() + " --out " + (tmp_ / "d2").string(), tmp_);
+  EXPECT_EQ(lenient.exit_code, 0) << lenient.err;
+  EXPECT_NE(lenient.out.find("rejected 1 row(s): price: 'abc' is not a number"), std::string::npos) << lenient.out;
+  EXPECT_NE(lenient.out.find("crypto/coingecko_erg_daily.csv:7"), std::string::npos);
+  CliRun strict = Rigshift("data import --strict --source " + src.path().string() + " --out " + (tmp_ / "d3").string(), tmp_);
+  EXPECT_NE(strict.exit_code, 0);
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "d3"));
+}
+
+}  // namespace
+}  // namespace rigshift
