@@ -299,8 +299,9 @@ Result<std::vector<CoinDay>> ImportCoinDays(const fs::path& source_root, ImportR
   fs::path crypto = source_root / "crypto";
   auto fact_files = FindSourceFiles(crypto, "chain_parameters_facts");
   if (fact_files.empty()) {
-    return Err(NotFoundError((crypto / "chain_parameters_facts.csv").string() +
-                             " not found: block rewards and algorithms come from it; without it no coin can be valued"));
+    report.Missing("crypto/chain_parameters_facts.csv",
+                   "no block rewards or algorithms: no coin can be valued, coin_daily.csv is not written");
+    return std::vector<CoinDay>{};
   }
   std::map<std::string, ChainRules> rules;
   for (const auto& f : fact_files) {
@@ -321,7 +322,7 @@ Result<std::vector<CoinDay>> ImportCoinDays(const fs::path& source_root, ImportR
       for (const Use& u : spec.uses) required.push_back(u.column);
       RS_ASSIGN_OR_RETURN(CsvTable table, ReadSource(file, source_root, required, spec.known, fr));
       bool known_coin = rules.count(spec.coin) > 0;
-      std::optional<Date> last_date;
+      std::map<Date, int> seen;  // date -> line, to reject a second row for one day
       for (const CsvRow& row : table.rows()) {
         if (!known_coin) {
           fr.Skipped(row.line, std::string("no chain parameters for ") + spec.coin + " in chain_parameters_facts.csv");
@@ -356,11 +357,10 @@ Result<std::vector<CoinDay>> ImportCoinDays(const fs::path& source_root, ImportR
           fr.Rejected(row.line, reject);
           continue;
         }
-        if (last_date && *date <= *last_date && !spec.sparse) {
-          fr.Rejected(row.line, "date " + date->ToString() + " is not after the previous row's (duplicate or out of order)");
+        if (auto [it, fresh] = seen.try_emplace(*date, row.line); !fresh) {
+          fr.Rejected(row.line, "duplicate of line " + std::to_string(it->second) + " (same date " + date->ToString() + ")");
           continue;
         }
-        last_date = date;
         if (!zeroed.empty()) {
           std::string cols;
           for (const auto& z : zeroed) cols += (cols.empty() ? "" : ", ") + z;
@@ -472,6 +472,7 @@ Result<std::vector<CoinDay>> ImportCoinDays(const fs::path& source_root, ImportR
 
 Status ImportCoins(const fs::path& source_root, const fs::path& out_dir, ImportReport& report) {
   RS_ASSIGN_OR_RETURN(std::vector<CoinDay> days, ImportCoinDays(source_root, report));
+  if (days.empty()) return OkStatus();  // the report says why
   std::vector<std::vector<std::string>> rows;
   rows.reserve(days.size());
   for (const auto& d : days) rows.push_back(CoinDayRow(d));

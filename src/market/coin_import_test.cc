@@ -239,15 +239,37 @@ TEST_F(CoinImportMalformedTest, DuplicateDateIsRejected) {
   const FileReport& f = report_.files().at("crypto/coinmetrics2025_etc_daily.csv");
   ASSERT_EQ(f.Count(RowOutcome::kRejected), 1);
   EXPECT_EQ(f.issues.back().line, 7);
-  EXPECT_NE(f.issues.back().reason.find("duplicate or out of order"), std::string::npos);
+  EXPECT_EQ(f.issues.back().reason, "duplicate of line 2 (same date 2021-05-08)");
 }
 
-TEST_F(CoinImportMalformedTest, MissingChainFactsIsAnError) {
+TEST_F(CoinImportMalformedTest, DescendingFileIsReadLikeAnAscendingOne) {
+  // The Messari exports were sorted descending at their source; order must not matter.
+  std::string text = ReadText(File("messari_eth_ohlc_daily.csv"));
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  std::string reversed = lines[0] + "\n";
+  for (size_t i = lines.size() - 1; i >= 1; --i) reversed += lines[i] + "\n";
+  WriteText(File("messari_eth_ohlc_daily.csv"), reversed);
+  auto r = Import();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(report_.files().at("crypto/messari_eth_ohlc_daily.csv").accepted, 5);
+  CoinHistory h = CoinHistory::FromDays(std::move(*r));
+  EXPECT_EQ(h.At("ETH", Date::FromYmd(2021, 5, 10))->price->raw(), 3'953'484'513'686);
+}
+
+TEST_F(CoinImportMalformedTest, MissingChainFactsIsReportedAndNoCoinIsWritten) {
   std::filesystem::remove(File("chain_parameters_facts.csv"));
   auto r = Import();
-  ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code(), StatusCode::kNotFound);
-  EXPECT_NE(r.error().message().find("chain_parameters_facts.csv"), std::string::npos);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->empty());
+  ASSERT_FALSE(report_.missing().empty());
+  EXPECT_EQ(report_.missing()[0].first, "crypto/chain_parameters_facts.csv");
+  EXPECT_NE(report_.missing()[0].second.find("no coin can be valued"), std::string::npos);
+  TempDir out;
+  ImportReport report;
+  ASSERT_TRUE(ImportCoins(dir_.path(), out.path(), report).ok());
+  EXPECT_FALSE(std::filesystem::exists(out / "coin_daily.csv"));
 }
 
 TEST(CoinHistoryTest, CanonicalFileRoundTripsAndCorruptionIsNamed) {
