@@ -85,7 +85,9 @@ std::vector<EarningsRow> MonthlyMeans(const std::vector<EarningsRow>& rows) {
     std::string key = r.date.ToString().substr(0, 7) + "|" + r.model;
     auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == key; });
     if (it == groups.end()) {
-      groups.push_back({key, Acc{r}});
+      Acc fresh;
+      fresh.first = r;
+      groups.emplace_back(key, std::move(fresh));
       it = groups.end() - 1;
     }
     Acc& a = it->second;

@@ -69,7 +69,8 @@ bool IsAsicName(std::string_view name) {
 
 std::string ModelKey(std::string_view name) {
   static const std::regex kSeriesGlued("^(RTX|GTX|GT|RX|CMP)([0-9]+[A-Z]*)$");
-  static const std::regex kSuffixGlued("^([0-9]+)(TI|XT|XTX|SUPER)$");
+  static const std::regex kSuffixGlued("^([0-9]+)(TI|XT|XTX|SUPER|ADA)$");
+  static const std::regex kRtxAGlued("^RTX(A[0-9]+)$");  // Vast's "RTXA6000"
   std::vector<std::string> in = Tokens(name);
   std::vector<std::string> out;
   for (size_t i = 0; i < in.size(); ++i) {
@@ -84,6 +85,11 @@ std::string ModelKey(std::string_view name) {
       continue;
     }
     std::smatch m;
+    if (std::regex_match(t, m, kRtxAGlued)) {
+      out.push_back("RTX");
+      out.push_back(m[1]);
+      continue;
+    }
     if (std::regex_match(t, m, kSeriesGlued)) {
       out.push_back(m[1]);
       std::string rest = m[2];
@@ -103,6 +109,9 @@ std::string ModelKey(std::string_view name) {
     }
     out.push_back(t);
   }
+  // Lambda's bare "A6000": A2000..A6000 exist only as RTX A-series workstation cards.
+  static const std::regex kBareRtxA("^A[2-6][05]00$");
+  if (!out.empty() && std::regex_match(out[0], kBareRtxA)) out.insert(out.begin(), "RTX");
   // "GTX TITAN XP" and "TITAN XP" are one card.
   if (out.size() >= 2 && out[0] == "GTX" && out[1] == "TITAN") out.erase(out.begin());
   std::string key;

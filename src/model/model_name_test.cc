@@ -25,6 +25,13 @@ TEST(ModelKeyTest, SpellingsFromTheSourcesAgree) {
            {"Q RTX 8000", "QUADRO RTX 8000"},
            {"Nvidia Tesla P100-PCIE-16GB", "P100 PCIE 16GB"},
            {"NVDIA RTX 3080 LHR", "RTX 3080 LHR"},
+           {"RTXA6000", "RTX A6000"},        // Vast
+           {"A6000", "RTX A6000"},           // Lambda
+           {"Nvidia RTX A5000", "RTX A5000"},
+           {"RTX 6000Ada", "RTX 6000 ADA"},  // Vast
+           {"RTX_6000_Ada", "RTX 6000 ADA"},
+           {"A100", "A100"},
+           {"A10", "A10"},
        }) {
     EXPECT_EQ(ModelKey(t.name), t.key) << t.name;
   }

@@ -1,5 +1,5 @@
 // Demand traces: converting public GPU-cluster traces into canonical demand rows that the
-// simulator replays, and reading those rows back. docs/data-formats.d/demand.md describes the
+// simulator replays, and reading those rows back. docs/data-formats.md (Demand traces) describes the
 // canonical file, column by column, and the conversion rules of each trace.
 #pragma once
 
