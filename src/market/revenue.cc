@@ -1,5 +1,7 @@
 #include "market/revenue.h"
 
+#include "model/mining.h"
+
 namespace rigshift {
 
 Result<Money> MiningRevenuePerDay(HashRate hashrate, const CoinDay& day, const MiningTerms& terms) {
@@ -10,17 +12,7 @@ Result<Money> MiningRevenuePerDay(HashRate hashrate, const CoinDay& day, const M
   if (!missing.empty()) {
     return Err(FailedPreconditionError(day.coin + " on " + day.date.ToString() + " lacks" + missing));
   }
-  if (terms.pool_fee_ppm < 0 || terms.pool_fee_ppm > 1'000'000) {
-    return Err(InvalidArgumentError("pool fee must be between 0 and 100 %"));
-  }
-  // Pico-coins a day (h * 86400 * reward / hashes_per_block), so that rounding costs less than
-  // a micro-dollar even for a coin worth 100,000 USD; then pico-coins x nano-USD / 1e15 = micro-USD.
-  RS_ASSIGN_OR_RETURN(int64_t coins_pico, MulDiv128(hashrate.hps() * 86400, day.block_reward->raw() * 1000,
-                                                     day.hashes_per_block->hps()));
-  RS_ASSIGN_OR_RETURN(int64_t gross_micros, MulDiv(coins_pico, day.price->raw(), 1'000'000'000'000'000LL));
-  Money gross(gross_micros);
-  RS_ASSIGN_OR_RETURN(int64_t net, MulDiv(gross.raw(), 1'000'000 - terms.pool_fee_ppm, 1'000'000));
-  return Money(net);
+  return MiningRevenue(hashrate, 86400, *day.price, *day.hashes_per_block, *day.block_reward, terms.pool_fee_ppm);
 }
 
 Result<Money> NetworkRevenuePerDay(const CoinDay& day) {
