@@ -95,6 +95,10 @@ TEST_F(CliTest, MarketTableAndCsv) {
   CliRun c = Rigshift("market --data " + data_ + " --from 2021-05-10 --to 2021-05-10 --models \"RTX 3090\" --format csv", tmp_);
   ASSERT_EQ(c.exit_code, 0) << c.err;
   EXPECT_EQ(c.out.substr(0, c.out.find(',')), "date");
+  // One model named twice is one model.
+  CliRun twice = Rigshift("market --data " + data_ + " --from 2021-05-10 --to 2021-05-10 --models \"RTX 3090,rtx3090\" --format csv", tmp_);
+  ASSERT_EQ(twice.exit_code, 0) << twice.err;
+  EXPECT_EQ(std::count(twice.out.begin(), twice.out.end(), '\n'), 2) << twice.out;
   EXPECT_NE(c.out.find("\n2021-05-10,RTX 3090,ETH,Ethash,300,"), std::string::npos) << c.out;
 }
 
@@ -112,6 +116,7 @@ TEST_F(CliTest, BadArgumentsGetClearErrors) {
            {m + "--from 2021-05-10 --to 2021-05-10 --models \"RTX 3090\" --power-price cheap", "--power-price 'cheap'"},
            {"market --data " + (tmp_ / "nowhere").string() + " --from 2021-05-10 --to 2021-05-10 --models x",
             "run `rigshift data import"},
+           {m + "--from 2021-05-10 --to 2021-05-10 --models \"RTX 3090\" --pue 4294969.296", "--pue '4294969.296' must be"},
        }) {
     CliRun r = Rigshift(c.args, tmp_);
     EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.err;
@@ -131,6 +136,29 @@ TEST_F(CliTest, MalformedSourceFailsTheImportAndKeepsThePreviousData) {
   EXPECT_NE(r.err.find("nothing was written"), std::string::npos) << r.err;
   EXPECT_EQ(ReadText(std::filesystem::path(data_) / "coin_daily.csv"), before);
   EXPECT_FALSE(std::filesystem::exists(tmp_ / "data.import-tmp"));
+}
+
+TEST_F(CliTest, RefusesToReplaceAFolderThatIsNotOurs) {
+  TempDir precious;
+  WriteText(precious / "notes.txt", "keep me\n");
+  CliRun r = Rigshift("data import --source " + kFixtures.string() + " --out " + precious.path().string(), tmp_);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("is not a rigshift data folder"), std::string::npos) << r.err;
+  EXPECT_EQ(ReadText(precious / "notes.txt"), "keep me\n");
+  // Nor may the output overlap the source.
+  CliRun overlap = Rigshift("data import --source " + kFixtures.string() + " --out " + (kFixtures / "crypto").string(), tmp_);
+  EXPECT_EQ(overlap.exit_code, 2);
+  EXPECT_NE(overlap.err.find("overlap"), std::string::npos) << overlap.err;
+  EXPECT_TRUE(std::filesystem::exists(kFixtures / "crypto/chain_parameters_facts.csv"));
+}
+
+TEST_F(CliTest, ASourceWithNoKnownFileIsAnError) {
+  TempDir empty;
+  std::string before = ReadText(std::filesystem::path(data_) / "coin_daily.csv");
+  CliRun r = Rigshift("data import --source " + empty.path().string() + " --out " + data_, tmp_);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no known source file"), std::string::npos) << r.err;
+  EXPECT_EQ(ReadText(std::filesystem::path(data_) / "coin_daily.csv"), before);
 }
 
 TEST_F(CliTest, StrictRejectsAnyBadRow) {

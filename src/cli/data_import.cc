@@ -24,6 +24,29 @@ Result<ImportReport> RunImport(const ImportOptions& options, std::ostream& progr
   }
   fs::path out = fs::absolute(options.out).lexically_normal();
   if (out.filename().empty()) out = out.parent_path();
+  fs::path source = fs::absolute(options.source).lexically_normal();
+  if (source.filename().empty()) source = source.parent_path();
+  // The output folder is replaced whole: refuse anything that is not a data folder of ours.
+  auto inside = [](const fs::path& a, const fs::path& b) {  // a == b or a inside b
+    auto ai = a.begin(), bi = b.begin();
+    for (; bi != b.end(); ++ai, ++bi) {
+      if (ai == a.end() || *ai != *bi) return false;
+    }
+    return true;
+  };
+  if (inside(source, out) || inside(out, source)) {
+    return Err(InvalidArgumentError("--out " + out.string() + " and --source " + source.string() +
+                                    " overlap; the data folder is replaced whole, so it must be a folder of its own"));
+  }
+  if (fs::exists(out, ec)) {
+    bool ours = fs::exists(out / "import_report.json", ec);
+    bool empty = fs::is_directory(out, ec) && fs::directory_iterator(out, ec) == fs::directory_iterator();
+    if (!ours && !empty) {
+      return Err(FailedPreconditionError("--out " + out.string() +
+                                         " exists and is not a rigshift data folder (no import_report.json); "
+                                         "it would be replaced whole, so name a new or empty folder"));
+    }
+  }
   fs::path staging = out.parent_path() / (out.filename().string() + ".import-tmp");
   fs::remove_all(staging, ec);
   fs::create_directories(staging, ec);
@@ -52,6 +75,12 @@ Result<ImportReport> RunImport(const ImportOptions& options, std::ostream& progr
       return Err(s.WithContext(std::string("import of ") + step.name + " failed, nothing was written"));
     }
     progress << " " << ms << " ms\n";
+  }
+  if (report.files().empty()) {
+    fs::remove_all(staging, ec);
+    return Err(NotFoundError("no known source file in " + options.source.string() +
+                             " (expected crypto/, gpu_mining_benchmarks/, electricity/, gpu_rental/, gpu_traces/ "
+                             "as in ../shared/data); nothing was written"));
   }
   if (options.strict && report.Total(RowOutcome::kRejected) > 0) {
     fs::remove_all(staging, ec);

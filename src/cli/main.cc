@@ -11,10 +11,14 @@ namespace {
 
 int Fail(const rigshift::Status& s) {
   std::cerr << "rigshift: " << s.message() << "\n";
-  return s.code() == rigshift::StatusCode::kInvalidArgument || s.code() == rigshift::StatusCode::kNotFound ||
-                 s.code() == rigshift::StatusCode::kOutOfRange
-             ? 2
-             : 1;
+  switch (s.code()) {
+    case rigshift::StatusCode::kInternal:
+    case rigshift::StatusCode::kDataLoss:
+    case rigshift::StatusCode::kUnavailable:
+      return 1;  // our failure or the machine's
+    default:
+      return 2;  // the input: a flag, a file, a date, a model
+  }
 }
 
 }  // namespace

@@ -147,6 +147,7 @@ Status RunMarket(const MarketOptions& o, std::ostream& out, std::ostream& err) {
   {
     auto pue = ParseScaled(o.pue, 3);
     if (!pue) return pue.error().WithContext("--pue");
+    if (*pue < 1000 || *pue > 3000) return InvalidArgumentError("--pue '" + o.pue + "' must be between 1.0 and 3.0");
     q.pue_milli = static_cast<int>(*pue);
     RS_ASSIGN_OR_RETURN(q.mining.pool_fee_ppm, ParsePercentPpm(o.pool_fee_pct, "--pool-fee"));
   }
@@ -255,8 +256,11 @@ Status RunMarket(const MarketOptions& o, std::ostream& out, std::ostream& err) {
   // Per-model totals over the range: what the owner asks first.
   if (q.to > q.from) {
     out << "\n" << fmt::format("{:<26} {:>12} {:>12} {:>12} {:>12}\n", "totals " + q.from.ToString() + ".." + q.to.ToString(), "mine $", "power $", "net $", "rent $");
+    std::vector<const DeviceModel*> seen;
     for (const auto& name : q.models) {
       const DeviceModel* m = catalog.Find(name);
+      if (std::find(seen.begin(), seen.end(), m) != seen.end()) continue;
+      seen.push_back(m);
       Money rev, cost, net, rent;
       bool has_rent = false;
       for (const auto& r : daily) {

@@ -11,6 +11,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// No GPU reaches 1e15 H/s on any algorithm; a larger figure is a unit error in the source.
+constexpr __int128 kMaxGpuHashrate = 1'000'000'000'000'000;
+
 struct Sample {
   __int128 hps;
   std::optional<int64_t> watts;
@@ -165,8 +168,11 @@ Result<Catalog> ImportCatalogFrom(const fs::path& root, ImportReport& report) {
         }
         auto hps = r.Scaled128("hashrate", *scale);
         auto watts = PositiveWatts(r, "power_w");
-        if (r.bad() || !hps || *hps <= 0 || r.Text("model").empty() || r.Text("algorithm").empty()) {
-          fr.Rejected(r.line(), r.bad() ? r.error() : "model, algorithm or a positive hashrate missing");
+        if (r.bad() || !hps || *hps <= 0 || *hps > kMaxGpuHashrate || r.Text("model").empty() ||
+            r.Text("algorithm").empty()) {
+          fr.Rejected(r.line(), r.bad() ? r.error()
+                                : (hps && *hps > kMaxGpuHashrate) ? "hashrate above 1e15 H/s: not a GPU figure"
+                                                                  : "model, algorithm or a positive hashrate missing");
           return;
         }
         b.AddSample(std::string(r.Text("model")), std::string(r.Text("algorithm")), {*hps, watts, tag(f, r.line())});
@@ -194,8 +200,8 @@ Result<Catalog> ImportCatalogFrom(const fs::path& root, ImportReport& report) {
         }
         auto hps = r.Scaled128("Hashrate (Mh)", 6);
         auto watts = PositiveWatts(r, "Power (Watts)");
-        if (r.bad() || !hps || *hps <= 0 || name.empty()) {
-          fr.Rejected(r.line(), r.bad() ? r.error() : "model or a positive hashrate missing");
+        if (r.bad() || !hps || *hps <= 0 || *hps > kMaxGpuHashrate || name.empty()) {
+          fr.Rejected(r.line(), r.bad() ? r.error() : "model or a positive hashrate (below 1e15 H/s) missing");
           return;
         }
         b.AddSample(name, "Ethash", {*hps, watts, tag(f, r.line())});
@@ -213,7 +219,7 @@ Result<Catalog> ImportCatalogFrom(const fs::path& root, ImportReport& report) {
                                   }
                                   auto hps = r.Scaled128("hashrate", 6);
                                   auto watts = PositiveWatts(r, "power");
-                                  if (r.bad() || !hps || *hps <= 0 || name.empty()) {
+                                  if (r.bad() || !hps || *hps <= 0 || *hps > kMaxGpuHashrate || name.empty()) {
                                     fr.Rejected(r.line(), r.bad() ? r.error() : "hardware or a positive hashrate missing");
                                     return;
                                   }
@@ -235,7 +241,7 @@ Result<Catalog> ImportCatalogFrom(const fs::path& root, ImportReport& report) {
         }
         auto hps = r.Scaled128("hashrate_mhs", 6);
         auto watts = PositiveWatts(r, "power_w");
-        if (r.bad() || !hps || *hps <= 0 || r.Text("gpu_model").empty()) {
+        if (r.bad() || !hps || *hps <= 0 || *hps > kMaxGpuHashrate || r.Text("gpu_model").empty()) {
           fr.Rejected(r.line(), r.bad() ? r.error() : "gpu_model or a positive hashrate missing");
           return;
         }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <limits>
 #include <set>
 
 #include "market/import_io.h"
@@ -71,6 +72,18 @@ std::optional<std::pair<CoinAmount, std::string>> ChainRules::RewardOn(Date day)
   return std::make_pair(best->reward, best->source);
 }
 
+std::pair<const ChainRules::Step*, const ChainRules::Step*> ChainRules::StepsOn(Date day) const {
+  const Step* current = nullptr;
+  const Step* previous = nullptr;
+  for (const Step& s : rewards) {
+    if (s.from <= day) {
+      previous = current;
+      current = &s;
+    }
+  }
+  return {current, previous};
+}
+
 std::string ChainRules::AlgorithmOn(Date day) const {
   std::string algo;
   for (const auto& era : algorithms) {
@@ -125,7 +138,7 @@ Result<std::vector<ChainRules>> ReadChainRules(const fs::path& file, const fs::p
         report.Rejected(row.line, v ? "block reward without an effective date" : "value: " + v.error().message());
         continue;
       }
-      cr.rewards.push_back({*from, CoinAmount(*v), tag});
+      cr.rewards.push_back({*from, CoinAmount(*v), tag, tag.find("approx") != std::string::npos});
     } else if (param == "algorithm_change") {
       auto change = ParseAlgorithmChange(value);
       if (!change || !from) {
@@ -200,6 +213,9 @@ struct Spec {
   int shift_days = 0;   // -1: the value at 00:00 UTC of D is the close of D-1
   bool sparse = false;  // samples every few days: carry network figures forward up to 3 days
 };
+
+// Network figures are kept in 128 bits, but no real one is near 1e30 hashes.
+constexpr __int128 kMaxWide = static_cast<__int128>(1'000'000'000'000'000'000LL) * 1'000'000'000'000LL;
 
 const std::vector<std::string_view> kCoinMetricsColumns = {
     "date", "BlkCnt", "DiffMean", "HashRate", "IssTotNtv", "IssTotUSD", "FeeTotNtv", "FeeTotUSD",
@@ -316,13 +332,20 @@ Result<std::vector<CoinDay>> ImportCoinDays(const fs::path& source_root, ImportR
       report.Missing(std::string("crypto/") + spec.stem + ".csv", MissingConsequence(spec));
       continue;
     }
+    std::map<Date, std::string> seen;  // date -> file:line, across the files of this source
     for (const fs::path& file : files) {
       FileReport& fr = report.File(fs::relative(file, source_root).string());
       std::vector<std::string_view> required = {spec.date_column};
       for (const Use& u : spec.uses) required.push_back(u.column);
       RS_ASSIGN_OR_RETURN(CsvTable table, ReadSource(file, source_root, required, spec.known, fr));
       bool known_coin = rules.count(spec.coin) > 0;
-      std::map<Date, int> seen;  // date -> line, to reject a second row for one day
+      std::optional<Date> last_day;  // sparse values are not carried past the file's last date
+      if (spec.sparse) {
+        for (auto it = table.rows().rbegin(); it != table.rows().rend() && !last_day; ++it) {
+          RowReader probe(table, *it);
+          if (probe.Complete()) last_day = probe.DateField(spec.date_column);
+        }
+      }
       for (const CsvRow& row : table.rows()) {
         if (!known_coin) {
           fr.Skipped(row.line, std::string("no chain parameters for ") + spec.coin + " in chain_parameters_facts.csv");
@@ -348,6 +371,11 @@ Result<std::vector<CoinDay>> ImportCoinDays(const fs::path& source_root, ImportR
             zeroed.push_back(u.column);
             continue;
           }
+          bool wide = std::string_view(u.field) == "difficulty" || std::string_view(u.field) == "network_hashrate";
+          if (*v > (wide ? kMaxWide : static_cast<__int128>(std::numeric_limits<int64_t>::max()))) {
+            reject = std::string(u.column) + " '" + std::string(r.Text(u.column)) + "' is out of range";
+            break;
+          }
           values.push_back({&u, *v});
         }
         auto date = r.DateField(spec.date_column);
@@ -357,8 +385,8 @@ Result<std::vector<CoinDay>> ImportCoinDays(const fs::path& source_root, ImportR
           fr.Rejected(row.line, reject);
           continue;
         }
-        if (auto [it, fresh] = seen.try_emplace(*date, row.line); !fresh) {
-          fr.Rejected(row.line, "duplicate of line " + std::to_string(it->second) + " (same date " + date->ToString() + ")");
+        if (auto [it, fresh] = seen.try_emplace(*date, SourceTag(file, row.line)); !fresh) {
+          fr.Rejected(row.line, "duplicate of " + it->second + " (same date " + date->ToString() + ")");
           continue;
         }
         if (!zeroed.empty()) {
@@ -370,12 +398,14 @@ Result<std::vector<CoinDay>> ImportCoinDays(const fs::path& source_root, ImportR
         std::string tag = SourceTag(file, row.line);
         if (spec.shift_days != 0) tag += " (00:00 UTC value, as close of the day before)";
         auto& coin_days = acc[spec.coin];
+        // Priorities are scaled by 10 so that a value carried k days ranks after every direct
+        // value of its source and after values carried fewer days.
         for (auto [use, value] : values) {
-          Offer(coin_days[day], use->field, use->priority, value, tag);
+          Offer(coin_days[day], use->field, use->priority * 10, value, tag);
           bool network = std::string_view(use->field) == "difficulty" || std::string_view(use->field) == "network_hashrate";
           if (spec.sparse && network) {
-            for (int k = 1; k <= 3; ++k) {
-              Offer(coin_days[day + k], use->field, use->priority + 1, value,
+            for (int k = 1; k <= 3 && last_day && day + k <= *last_day; ++k) {
+              Offer(coin_days[day + k], use->field, use->priority * 10 + k, value,
                     tag + " (carried from " + day.ToString() + ")");
             }
           }
@@ -431,6 +461,19 @@ Result<std::vector<CoinDay>> ImportCoinDays(const fs::path& source_root, ImportR
         if (auto reward = cr.RewardOn(date)) {
           d.block_reward = reward->first;
           d.sources["block_reward"] = reward->second;
+          // A change dated only to the month (ECIP-1017 eras) happened some day in that month.
+          // Until the chain's own issuance per block shows it, keep the earlier reward.
+          auto [step, previous] = cr.StepsOn(date);
+          if (step && previous && step->approx && date - step->from < 62 && has("issuance_native") && has("blocks") &&
+              reward->second == step->source) {
+            __int128 measured = f["issuance_native"].value / f["blocks"].value;
+            __int128 to_new = measured - step->reward.raw(), to_old = measured - previous->reward.raw();
+            if ((to_old < 0 ? -to_old : to_old) < (to_new < 0 ? -to_new : to_new)) {
+              d.block_reward = previous->reward;
+              d.sources["block_reward"] = previous->source + " (issuance per block " + FormatScaled(static_cast<int64_t>(measured), 9) +
+                                          " shows the change of " + step->source + " had not happened yet)";
+            }
+          }
         } else if (has("issuance_native") && has("blocks")) {
           __int128 per_block = (f["issuance_native"].value + f["blocks"].value / 2) / f["blocks"].value;
           d.block_reward = CoinAmount(static_cast<int64_t>(per_block));

@@ -26,6 +26,7 @@ struct ChainRules {
     Date from;
     CoinAmount reward;
     std::string source;
+    bool approx = false;  // the fact gives the month, or says "approx"
   };
   struct AlgorithmEra {
     Date from;
@@ -47,6 +48,8 @@ struct ChainRules {
   // Base block reward on `day`, and the rule it came from; nullopt when no rule covers the day.
   std::optional<std::pair<CoinAmount, std::string>> RewardOn(Date day) const;
   std::string AlgorithmOn(Date day) const;
+  // The schedule step in force on `day` and the one before it (either may be null).
+  std::pair<const Step*, const Step*> StepsOn(Date day) const;
 };
 
 // Reads chain_parameters_facts.csv into rules per coin (ordered by coin).

@@ -239,7 +239,46 @@ TEST_F(CoinImportMalformedTest, DuplicateDateIsRejected) {
   const FileReport& f = report_.files().at("crypto/coinmetrics2025_etc_daily.csv");
   ASSERT_EQ(f.Count(RowOutcome::kRejected), 1);
   EXPECT_EQ(f.issues.back().line, 7);
-  EXPECT_EQ(f.issues.back().reason, "duplicate of line 2 (same date 2021-05-08)");
+  EXPECT_EQ(f.issues.back().reason, "duplicate of coinmetrics2025_etc_daily.csv:2 (same date 2021-05-08)");
+}
+
+TEST_F(CoinImportMalformedTest, DuplicateAcrossTheFilesOfOneSourceIsRejected) {
+  std::string text = ReadText(File("coingecko_erg_daily.csv"));
+  std::string header = text.substr(0, text.find('\n') + 1);
+  WriteText(File("coingecko_erg_daily_extra.csv"), header + "2021-05-10,9999,1,1\n2021-05-20,1.5,1,1\n");
+  auto r = Import();
+  ASSERT_TRUE(r.has_value());
+  const FileReport& f = report_.files().at("crypto/coingecko_erg_daily_extra.csv");
+  ASSERT_EQ(f.Count(RowOutcome::kRejected), 1);
+  EXPECT_EQ(f.issues[0].reason, "duplicate of coingecko_erg_daily.csv:4 (same date 2021-05-10)");
+  EXPECT_EQ(f.accepted, 1);
+  CoinHistory h = CoinHistory::FromDays(std::move(*r));
+  EXPECT_EQ(h.At("ERG", Date::FromYmd(2021, 5, 9))->price->raw(), 5'013'949'100);  // the first file's value
+  EXPECT_EQ(h.At("ERG", Date::FromYmd(2021, 5, 19))->price->raw(), 1'500'000'000);
+}
+
+TEST_F(CoinImportMalformedTest, AbsurdlyLargeValuesAreRejectedNotWrapped) {
+  std::string text = ReadText(File("messari_eth_ohlc_daily.csv"));
+  WriteText(File("messari_eth_ohlc_daily.csv"), text + "2021-05-13,1,1,1,1e11,1,1\n");
+  auto r = Import();
+  ASSERT_TRUE(r.has_value());
+  const FileReport& f = report_.files().at("crypto/messari_eth_ohlc_daily.csv");
+  ASSERT_EQ(f.Count(RowOutcome::kRejected), 1);
+  EXPECT_EQ(f.issues[0].reason, "close '1e11' is out of range");
+}
+
+TEST_F(CoinImportMalformedTest, LocalMidnightStampsBelongToTheNearestUtcDay) {
+  // blockchain.com's winter rows are stamped 23:00 of the day before.
+  std::string text = ReadText(File("blockchaincom_btc_network.csv"));
+  WriteText(File("blockchaincom_btc_network.csv"), text + "2021-05-12 23:00:00,,190000000,\n");
+  auto r = Import();
+  ASSERT_TRUE(r.has_value());
+  CoinHistory h = CoinHistory::FromDays(std::move(*r));
+  const CoinDay* may13 = h.At("BTC", Date::FromYmd(2021, 5, 13));
+  ASSERT_NE(may13, nullptr);
+  EXPECT_EQ(FormatInt128(may13->network_hashrate->hps()), "190000000000000000000");
+  // Carried values stop at the file's last date: nothing is invented for 2021-05-14.
+  EXPECT_EQ(h.At("BTC", Date::FromYmd(2021, 5, 14)), nullptr);
 }
 
 TEST_F(CoinImportMalformedTest, DescendingFileIsReadLikeAnAscendingOne) {

@@ -30,7 +30,7 @@ Result<std::vector<EarningsRow>> ComputeEarnings(const EarningsInputs& in, const
   std::vector<const DeviceModel*> models;
   for (const auto& name : q.models) {
     RS_ASSIGN_OR_RETURN(const DeviceModel* m, in.catalog->Lookup(name));
-    models.push_back(m);
+    if (std::find(models.begin(), models.end(), m) == models.end()) models.push_back(m);  // "RTX 3090,rtx3090"
   }
   const std::vector<std::string> coins = in.coins->Coins();
 

@@ -90,10 +90,20 @@ std::optional<__int128> RowReader::Scaled128(std::string_view column, int scale)
 std::optional<Date> RowReader::DateField(std::string_view column) {
   std::string_view t = Text(column);
   if (t.empty()) return std::nullopt;
-  // Some sources write a timestamp where a day is meant ("2009-01-02 23:00:00").
-  auto d = ParseDate(t.substr(0, std::min<size_t>(t.size(), 10)));
-  if (!d || (t.size() > 10 && t[10] != ' ' && t[10] != 'T')) {
-    Fail(column, d ? InvalidArgumentError("'" + std::string(t) + "' is not a date") : d.error());
+  if (t.size() > 10) {
+    // Some sources write a timestamp where a day is meant. blockchain.com stamps its daily
+    // samples at local midnight ("2021-01-05 23:00:00" in winter is the 6th): take the nearest
+    // UTC midnight.
+    auto ts = ParseUtcTimestamp(t);
+    if (!ts) {
+      Fail(column, ts.error());
+      return std::nullopt;
+    }
+    return DateOf(Timestamp{ts->seconds + 12 * 3600});
+  }
+  auto d = ParseDate(t);
+  if (!d) {
+    Fail(column, d.error());
     return std::nullopt;
   }
   return *d;

@@ -109,6 +109,13 @@ std::string ModelKey(std::string_view name) {
     }
     out.push_back(t);
   }
+  // One card, several names: "AMD VII" is the Radeon VII; "Radeon Vega 56" the RX Vega 56;
+  // "CMP HX170" the CMP 170HX.
+  if (out.size() == 1 && out[0] == "VII") out.insert(out.begin(), "RADEON");
+  if (out.size() >= 2 && out[0] == "VEGA" && std::regex_match(out[1], std::regex("^[0-9]+$"))) out.insert(out.begin(), "RX");
+  static const std::regex kCmpHxFirst("^HX([0-9]+)$");
+  std::smatch hx;
+  if (out.size() == 2 && out[0] == "CMP" && std::regex_match(out[1], hx, kCmpHxFirst)) out[1] = std::string(hx[1]) + "HX";
   // Lambda's bare "A6000": A2000..A6000 exist only as RTX A-series workstation cards.
   static const std::regex kBareRtxA("^A[2-6][05]00$");
   if (!out.empty() && std::regex_match(out[0], kBareRtxA)) out.insert(out.begin(), "RTX");

@@ -1,0 +1,46 @@
+// What a tenant asks for, and what it gets.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/time.h"
+#include "common/units.h"
+#include "model/ids.h"
+
+namespace rigshift {
+
+using RequestId = StrongId<struct RequestIdTag>;
+using LeaseId = StrongId<struct LeaseIdTag>;
+
+// on_demand: starts now at the list price, runs until done; interruptible: pays its bid, may be
+// preempted by better uses; reserved: a term at a fixed price, never preempted.
+enum class RequestKind { kOnDemand, kInterruptible, kReserved };
+// Where a gang's GPUs must sit: anywhere, inside one node, inside one NVLink domain.
+enum class Interconnect { kAny, kNode, kNvlink };
+// The suitability tier a workload needs (training needs more of the host than inference).
+enum class Workload { kInference, kTraining };
+
+std::string_view RequestKindName(RequestKind k);
+std::string_view InterconnectName(Interconnect i);
+bool ParseRequestKind(std::string_view s, RequestKind* out);
+bool ParseInterconnect(std::string_view s, Interconnect* out);
+
+struct Request {
+  RequestId id;
+  std::string tenant;
+  int gpus = 1;
+  std::vector<std::string> models;  // catalog keys allowed; empty = any suitable model
+  int min_vram_gb = 0;
+  Interconnect interconnect = Interconnect::kAny;
+  int64_t duration_s = 0;           // expected run time; 0 = unknown
+  RequestKind kind = RequestKind::kOnDemand;
+  Workload workload = Workload::kInference;
+  std::optional<RentalPrice> max_price;  // on-demand: refuse list prices above this
+  RentalPrice bid;                  // interruptible: what it pays per GPU-hour
+  Timestamp arrival;
+};
+
+}  // namespace rigshift
