@@ -6,6 +6,7 @@
 
 #include "cli/data_import.h"
 #include "cli/market_command.h"
+#include "cli/sim_command.h"
 
 namespace {
 
@@ -45,6 +46,13 @@ int main(int argc, char** argv) {
   auto* market = app.add_subcommand("market", "What each GPU model earned per day mining, beside renting it");
   rigshift::AddMarketFlags(*market, market_opts);
 
+  // sim and plan
+  rigshift::SimOptions sim_opts, plan_opts;
+  auto* sim = app.add_subcommand("sim", "Replay a scenario under one policy");
+  rigshift::AddSimFlags(*sim, sim_opts, /*plan=*/false);
+  auto* plan = app.add_subcommand("plan", "Replay a scenario under every policy beside the oracle bound");
+  rigshift::AddSimFlags(*plan, plan_opts, /*plan=*/true);
+
   // catalog
   std::string catalog_data = "data";
   auto* catalog = app.add_subcommand("catalog", "List the GPU models in the imported catalog");
@@ -65,6 +73,10 @@ int main(int argc, char** argv) {
   }
   if (market->parsed()) {
     rigshift::Status s = rigshift::RunMarket(market_opts, std::cout, std::cerr);
+    return s.ok() ? 0 : Fail(s);
+  }
+  if (sim->parsed() || plan->parsed()) {
+    rigshift::Status s = rigshift::RunSim(sim->parsed() ? sim_opts : plan_opts, std::cout, std::cerr);
     return s.ok() ? 0 : Fail(s);
   }
   if (catalog->parsed()) {

@@ -405,6 +405,28 @@ Result<ElectricityPrices::DayPrice> ElectricityPrices::Daily(const std::string& 
                            "); give a fixed price with --power-price or choose another settlement point"));
 }
 
+Result<EnergyPrice> ElectricityPrices::PriceAt(const std::string& settlement_point, Timestamp t,
+                                               int64_t max_gap_s) const {
+  const Interval* carried = nullptr;
+  for (std::string_view market : kElectricityMarkets) {
+    auto it = series_.find({settlement_point, std::string(market)});
+    if (it == series_.end()) continue;
+    const auto& v = it->second;
+    // Last interval starting at or before t.
+    auto up = std::upper_bound(v.begin(), v.end(), t.seconds,
+                               [](int64_t x, const Interval& i) { return x < i.start.seconds; });
+    if (up == v.begin()) continue;
+    const Interval& i = *(up - 1);
+    if (t.seconds < i.start.seconds + i.seconds) return i.price;
+    if (!carried && t.seconds - (i.start.seconds + i.seconds) < max_gap_s) carried = &i;
+  }
+  if (carried) return carried->price;
+  auto d = Daily(settlement_point, DateOf(t));
+  if (!d) return Err(d.error().WithContext("at " + FormatUtc(t)));
+  return Err(NotFoundError("no electricity price for " + settlement_point + " at " + FormatUtc(t) +
+                           " (a gap longer than " + std::to_string(max_gap_s / 60) + " minutes)"));
+}
+
 Result<EnergyPrice> ElectricityPrices::DailyMean(const std::string& settlement_point, Date day) const {
   RS_ASSIGN_OR_RETURN(DayPrice d, Daily(settlement_point, day));
   return d.mean;

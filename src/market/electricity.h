@@ -58,6 +58,11 @@ class ElectricityPrices {
   [[nodiscard]] Result<EnergyPrice> DailyMean(const std::string& settlement_point, Date day) const;
   // DailyMean with which market it used and how much of the day it covers.
   [[nodiscard]] Result<DayPrice> Daily(const std::string& settlement_point, Date day) const;
+  // The price in force at instant `t`: the interval containing `t` in the first market (in
+  // kElectricityMarkets order) that has one; across a gap of at most `max_gap_s` the last earlier
+  // interval's price is carried. Errors as Daily(), naming the instant.
+  [[nodiscard]] Result<EnergyPrice> PriceAt(const std::string& settlement_point, Timestamp t,
+                                            int64_t max_gap_s = 7200) const;
   // First and last UTC day with any price at this point (any market). NotFound if unknown.
   [[nodiscard]] Result<std::pair<Date, Date>> Coverage(const std::string& settlement_point) const;
 

@@ -40,6 +40,9 @@ struct Request {
   Workload workload = Workload::kInference;
   std::optional<RentalPrice> max_price;  // on-demand: refuse list prices above this
   RentalPrice bid;                  // interruptible: what it pays per GPU-hour
+  // A request for a share of a GPU (a trace's fractional pod) occupies a whole GPU here and pays
+  // this share of the list price, in thousandths.
+  int price_milli = 1000;
   Timestamp arrival;
 };
 

@@ -26,15 +26,6 @@ std::string_view DemandKindName(DemandKind k) {
   return "on_demand";
 }
 
-std::string_view InterconnectName(Interconnect i) {
-  switch (i) {
-    case Interconnect::kAny:
-      return "any";
-    case Interconnect::kNode:
-      return "node";
-  }
-  return "any";
-}
 
 const std::vector<std::string_view>& DemandColumns() {
   static const std::vector<std::string_view> kColumns = {
@@ -321,12 +312,8 @@ Result<DemandRow> ParseDemandRow(const RowReader& r) {
 
   d.models = SplitModels(r.Text("models"));
   std::string_view interconnect = r.Text("interconnect");
-  if (interconnect == "any") {
-    d.interconnect = Interconnect::kAny;
-  } else if (interconnect == "node") {
-    d.interconnect = Interconnect::kNode;
-  } else {
-    return bad(fmt::format("interconnect '{}' is not any or node", interconnect));
+  if (!ParseInterconnect(interconnect, &d.interconnect)) {
+    return bad(fmt::format("interconnect '{}' is not any, node or nvlink", interconnect));
   }
   std::string_view kind = r.Text("kind");
   if (kind == "on_demand") {

@@ -13,17 +13,16 @@
 #include "common/status.h"
 #include "common/units.h"
 #include "market/import_report.h"
+#include "model/request.h"
 
 namespace rigshift {
 
 // on_demand: the tenant keeps the GPUs until the request ends. interruptible: best-effort work
 // that may be preempted (the simulator may stop it to free its GPUs).
 enum class DemandKind { kOnDemand, kInterruptible };
-// any: the GPUs may sit anywhere. node: all GPUs of the request must be on one node.
-enum class Interconnect { kAny, kNode };
+// Interconnect (model/request.h): a trace gives any (GPUs anywhere) or node (all on one node).
 
 std::string_view DemandKindName(DemandKind k);      // "on_demand", "interruptible"
-std::string_view InterconnectName(Interconnect i);  // "any", "node"
 
 // One request of a canonical demand file. Times are whole seconds; the trace's own clock
 // (seconds since the trace start), which a scenario maps onto its timeline.

@@ -1,0 +1,30 @@
+// `rigshift sim` and `rigshift plan`: replay a scenario under one policy, or all of them beside the
+// oracle bound.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <iosfwd>
+#include <string>
+
+#include "common/status.h"
+
+namespace rigshift {
+
+struct SimOptions {
+  std::filesystem::path scenario;
+  std::filesystem::path data = "data";
+  std::string policy;               // sim: one policy (default: the scenario's)
+  std::string market_from, electricity_from;
+  int days = 0;
+  std::string format = "table";
+  std::filesystem::path report;     // HTML report
+  bool all = false;                 // plan: every policy
+  bool quiet = false;               // no progress on stderr
+};
+
+void AddSimFlags(CLI::App& cmd, SimOptions& o, bool plan);
+[[nodiscard]] Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err);
+
+}  // namespace rigshift

@@ -1,0 +1,80 @@
+#include "controller/controller.h"
+
+#include <algorithm>
+
+namespace rigshift {
+
+Controller::Controller(FleetState fleet, EngineParams params, Actuator* actuator)
+    : fleet_(std::move(fleet)), params_(std::move(params)), actuator_(actuator) {}
+
+Result<Decision> Controller::Submit(const Request& request, const MarketView& view, Timestamp now, Rng& rng) {
+  std::vector<Request> pending{request};
+  DecideInput in{&fleet_, &pending, &view, now, next_lease_, /*placement_only=*/true};
+  Plan plan = Decide(in, rng, params_);
+  RS_RETURN_IF_ERROR(Apply(plan, pending, now));
+  RS_CHECK(plan.decisions.size() == 1);
+  return plan.decisions.front();
+}
+
+Status Controller::EndLease(LeaseId lease, Timestamp now) {
+  const LeaseState* l = fleet_.lease(lease);
+  if (!l) return NotFoundError("no lease " + std::to_string(lease.value()));
+  LeaseState copy = *l;
+  RS_RETURN_IF_ERROR(fleet_.RemoveLease(lease));
+  if (actuator_) actuator_->LeaseEnded(copy, now);
+  return OkStatus();
+}
+
+Result<Plan> Controller::Tick(const MarketView& view, Timestamp now, Rng& rng) {
+  DecideInput in{&fleet_, nullptr, &view, now, next_lease_, /*placement_only=*/false};
+  Plan plan = Decide(in, rng, params_);
+  RS_RETURN_IF_ERROR(Apply(plan, {}, now));
+  return plan;
+}
+
+Status Controller::Apply(const Plan& plan, const std::vector<Request>& pending, Timestamp now) {
+  for (const Action& a : plan.actions) {
+    switch (a.kind) {
+      case ActionKind::kStartLease: {
+        auto it = std::find_if(pending.begin(), pending.end(), [&](const Request& r) { return r.id == a.request; });
+        RS_CHECK(it != pending.end());
+        LeaseState l;
+        l.id = a.lease;
+        l.request = a.request;
+        l.tenant = it->tenant;
+        l.kind = it->kind;
+        l.price = a.price;
+        l.start = now;
+        l.expected_end_s = it->duration_s > 0 ? now.seconds + it->duration_s : 0;
+        l.devices = a.devices;
+        l.group = a.group;
+        RS_RETURN_IF_ERROR(fleet_.AddLease(std::move(l)));
+        next_lease_ = LeaseId(std::max(next_lease_.value(), a.lease.value() + 1));
+        break;
+      }
+      case ActionKind::kPreemptLease: {
+        const LeaseState* l = fleet_.lease(a.lease);
+        if (!l) return InternalError("plan preempts unknown lease " + std::to_string(a.lease.value()));
+        LeaseState copy = *l;
+        RS_RETURN_IF_ERROR(fleet_.RemoveLease(a.lease));
+        break;
+      }
+      case ActionKind::kStartMining:
+      case ActionKind::kSwitchMining:
+        fleet_.group(a.group).mining_coin = a.coin;
+        fleet_.group(a.group).mining_since = now;
+        break;
+      case ActionKind::kStopMining:
+        fleet_.group(a.group).mining_coin.clear();
+        fleet_.group(a.group).mining_since = now;
+        break;
+      case ActionKind::kCurtail:
+        fleet_.group(a.group).curtailed = static_cast<int>(a.count);
+        break;
+    }
+    if (actuator_) actuator_->Apply(a, fleet_, now);
+  }
+  return OkStatus();
+}
+
+}  // namespace rigshift

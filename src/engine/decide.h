@@ -1,0 +1,85 @@
+// The engine: Decide(fleet, pending requests, market view, now, rng) -> Plan.
+//
+// Pure and deterministic: no clock, no I/O, no globals; iteration is in index order and ties break
+// by id, so the same inputs give the same plan, byte for byte. Stages, in order:
+//   1. valuation (valuation.h): every use of every node group at this market view;
+//   2. admission and placement, per request: filter groups (model, VRAM, suitability tier,
+//      license, gang shape), price each, admit when the price covers the mining value the GPUs
+//      would give up, place best-fit inside one node or NVLink domain when asked, preempting
+//      lower-paying interruptible leases when nothing is free;
+//   3. mining selection per group, with hysteresis: switch coin only for a minimum gain after a
+//      minimum dwell, counting the miner's restart as lost revenue; stop when energy costs more
+//      than mining earns, resume with a margin;
+//   4. power cap per site: curtail mining with the least net per watt first, then interruptible
+//      leases with the least price per watt; committed leases are never curtailed.
+// Every request not placed gets a reason: `waiting` (may fit later) or `infeasible` (never here).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/rng.h"
+#include "engine/fleet_state.h"
+#include "engine/valuation.h"
+#include "model/market_view.h"
+#include "model/request.h"
+
+namespace rigshift {
+
+enum class ActionKind {
+  kStartLease,    // request -> lease on `devices` at `price`
+  kPreemptLease,  // end `lease` now (interruptible only)
+  kStartMining,   // group starts mining `coin`
+  kSwitchMining,  // group switches to `coin`
+  kStopMining,    // group stops mining
+  kCurtail,       // group keeps `count` idle GPUs off for the power cap (absolute, 0 = none)
+};
+std::string_view ActionKindName(ActionKind k);
+
+struct Action {
+  ActionKind kind = ActionKind::kStartLease;
+  int group = -1;
+  RequestId request;
+  LeaseId lease;
+  std::string coin;
+  int64_t count = 0;
+  std::vector<std::pair<int, int>> devices;  // (node, slot)
+  RentalPrice price;                         // per GPU-hour
+  std::string reason;
+};
+
+enum class Outcome { kPlaced, kWaiting, kInfeasible };
+std::string_view OutcomeName(Outcome o);
+
+struct Decision {
+  RequestId request;
+  Outcome outcome = Outcome::kWaiting;
+  LeaseId lease;       // when placed
+  std::string reason;  // when not placed: what was missing, per group
+};
+
+struct Plan {
+  std::vector<Action> actions;
+  std::vector<Decision> decisions;  // one per pending request, in the order decided
+};
+
+struct DecideInput {
+  const FleetState* fleet = nullptr;
+  const std::vector<Request>* pending = nullptr;
+  const MarketView* view = nullptr;
+  Timestamp now;
+  LeaseId next_lease;  // ids for new leases, assigned in order
+  // Skip stages 3 and 4 (a request arriving between market ticks needs only stage 2; the cap is
+  // still checked for the requests placed).
+  bool placement_only = false;
+};
+
+[[nodiscard]] Plan Decide(const DecideInput& in, Rng& rng, const EngineParams& params);
+
+// Stage 1 is exposed for the simulator's accounting and the oracle: the valuation the plan used.
+Valuation ValueFleet(const FleetState& fleet, const MarketView& view, const EngineParams& params);
+
+// Facility draw of a site now, watts, given the mining coin of each group ("" none) and counts.
+Watts SiteDraw(const FleetState& fleet, const Valuation& v, int site, const MarketView& view);
+
+}  // namespace rigshift

@@ -1,0 +1,113 @@
+#include "engine/fleet_state.h"
+
+#include <algorithm>
+
+namespace rigshift {
+
+int FleetState::AddSite(SiteState site) {
+  sites_.push_back(std::move(site));
+  return static_cast<int>(sites_.size()) - 1;
+}
+
+int FleetState::AddGroup(GroupState group, int nodes) {
+  RS_CHECK(group.gpus_per_node > 0 && group.gpus_per_node <= 64 && nodes >= 0);
+  RS_CHECK(group.site >= 0 && group.site < static_cast<int>(sites_.size()));
+  const int g = static_cast<int>(groups_.size());
+  group.first_node = static_cast<int>(node_group_.size());
+  group.node_count = nodes;
+  group.devices = static_cast<int64_t>(nodes) * group.gpus_per_node;
+  group.leased = 0;
+  buckets_.emplace_back(group.gpus_per_node + 1);
+  for (int i = 0; i < nodes; ++i) {
+    int node = static_cast<int>(node_group_.size());
+    node_group_.push_back(g);
+    free_.push_back(group.gpus_per_node);
+    device_base_.push_back(static_cast<int>(device_lease_.size()));
+    device_lease_.resize(device_lease_.size() + group.gpus_per_node, 0);
+    pos_.push_back(static_cast<int>(buckets_[g][group.gpus_per_node].size()));
+    buckets_[g][group.gpus_per_node].push_back(node);
+  }
+  total_devices_ += group.devices;
+  groups_.push_back(std::move(group));
+  return g;
+}
+
+int FleetState::free_in_domain(int node, int domain) const {
+  const GroupState& g = groups_[node_group_[node]];
+  int size = g.nvlink_domain > 0 ? g.nvlink_domain : g.gpus_per_node;
+  int base = device_base_[node];
+  int n = 0;
+  for (int s = domain * size; s < std::min(g.gpus_per_node, (domain + 1) * size); ++s) n += device_lease_[base + s] == 0;
+  return n;
+}
+
+void FleetState::Move(int node, int old_free, int new_free) {
+  auto& from = buckets_[node_group_[node]][old_free];
+  int p = pos_[node];
+  int last = from.back();
+  from[p] = last;
+  pos_[last] = p;
+  from.pop_back();
+  auto& to = buckets_[node_group_[node]][new_free];
+  pos_[node] = static_cast<int>(to.size());
+  to.push_back(node);
+}
+
+const LeaseState* FleetState::lease(LeaseId id) const {
+  auto it = std::lower_bound(leases_.begin(), leases_.end(), id, [](const LeaseState& l, LeaseId v) { return l.id < v; });
+  return it != leases_.end() && it->id == id ? &*it : nullptr;
+}
+
+Status FleetState::AddLease(LeaseState lease) {
+  if (lease.devices.empty()) return InvalidArgumentError("lease " + std::to_string(lease.id.value()) + " has no device");
+  if (!leases_.empty() && !(leases_.back().id < lease.id)) {
+    return FailedPreconditionError("lease ids must grow: " + std::to_string(lease.id.value()));
+  }
+  for (auto [node, slot] : lease.devices) {
+    if (node < 0 || node >= node_count() || slot < 0 || slot >= groups_[node_group_[node]].gpus_per_node) {
+      return InvalidArgumentError("no device " + std::to_string(node) + "/" + std::to_string(slot));
+    }
+    if (node_group_[node] != lease.group) return InvalidArgumentError("lease devices outside its group");
+    if (device_lease_[device_base_[node] + slot] != 0) {
+      return FailedPreconditionError("device " + std::to_string(node) + "/" + std::to_string(slot) +
+                                     " already serves lease " +
+                                     std::to_string(device_lease_[device_base_[node] + slot]));
+    }
+  }
+  // Check all before changing anything, and reject a device named twice.
+  for (size_t i = 0; i < lease.devices.size(); ++i) {
+    for (size_t j = i + 1; j < lease.devices.size(); ++j) {
+      if (lease.devices[i] == lease.devices[j]) return InvalidArgumentError("a device named twice in one lease");
+    }
+  }
+  for (auto [node, slot] : lease.devices) {
+    device_lease_[device_base_[node] + slot] = lease.id.value();
+    Move(node, free_[node], free_[node] - 1);
+    --free_[node];
+  }
+  groups_[lease.group].leased += static_cast<int64_t>(lease.devices.size());
+  leases_.push_back(std::move(lease));
+  return OkStatus();
+}
+
+Status FleetState::RemoveLease(LeaseId id) {
+  auto it = std::lower_bound(leases_.begin(), leases_.end(), id, [](const LeaseState& l, LeaseId v) { return l.id < v; });
+  if (it == leases_.end() || it->id != id) return NotFoundError("no lease " + std::to_string(id.value()));
+  for (auto [node, slot] : it->devices) {
+    device_lease_[device_base_[node] + slot] = 0;
+    Move(node, free_[node], free_[node] + 1);
+    ++free_[node];
+  }
+  groups_[it->group].leased -= static_cast<int64_t>(it->devices.size());
+  leases_.erase(it);
+  return OkStatus();
+}
+
+int64_t FleetState::mining_devices(int g) const {
+  const GroupState& gs = groups_[g];
+  if (gs.mining_coin.empty()) return 0;
+  int64_t held = gs.ai_reserved >= 0 ? std::max(gs.leased, gs.ai_reserved) : gs.leased;
+  return std::max<int64_t>(0, gs.devices - held - gs.curtailed);
+}
+
+}  // namespace rigshift

@@ -1,0 +1,120 @@
+// The farm as the engine sees it: sites, node groups (identical nodes), and per node which device
+// serves which lease. Owned and changed by the controller; read by the engine.
+//
+// A node group is the unit of valuation and of mining: all nodes of a group have the same model,
+// board, host and site, so all their idle GPUs mine the same coin. Nodes and devices are numbered
+// densely (node i of the fleet, slot j of the node) so that the engine can index arrays, and the
+// free-device index makes best-fit placement O(gpus per node) per group instead of O(nodes).
+//
+// Not thread-safe: one controller owns it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/time.h"
+#include "common/units.h"
+#include "engine/suitability.h"
+#include "model/catalog.h"
+#include "model/request.h"
+
+namespace rigshift {
+
+struct SiteState {
+  std::string name;
+  Watts power_cap;
+  int pue_milli = 1000;
+  bool datacenter = false;
+  Watts idle_power_per_gpu{0};
+};
+
+struct GroupState {
+  std::string name;
+  int site = 0;
+  const DeviceModel* model = nullptr;  // owned by the catalog, which outlives the fleet
+  int gpus_per_node = 0;
+  int pcie_lanes = 16;
+  int pcie_gen = 3;
+  int nvlink_domain = 0;  // GPUs per NVLink domain, 0 = none
+  int cpu_cores = 0;
+  int ram_gb = 0;
+  int first_node = 0, node_count = 0;
+  Suitability suitability;  // tier, reasons, license
+  Watts ai_power;           // per GPU serving a lease (board power)
+
+  // Mining: every idle, uncurtailed GPU of the group mines `mining_coin` (index into the
+  // MarketView's coins, by name below), or none.
+  std::string mining_coin;   // "" = not mining
+  Timestamp mining_since;    // when the group last started or switched
+  int curtailed = 0;         // idle GPUs held off for the power cap
+  // static-split: GPUs kept for rental; they never mine, and leases never exceed them (-1 = any).
+  int64_t ai_reserved = -1;
+
+  // Counters kept by the fleet.
+  int64_t devices = 0;
+  int64_t leased = 0;
+};
+
+struct LeaseState {
+  LeaseId id;
+  RequestId request;
+  std::string tenant;
+  RequestKind kind = RequestKind::kOnDemand;
+  RentalPrice price;          // per GPU-hour
+  Timestamp start;
+  int64_t expected_end_s = 0;  // seconds since epoch, 0 = unknown
+  std::vector<std::pair<int, int>> devices;  // (node, slot)
+  int group = 0;               // all devices of a lease are in one group
+};
+
+class FleetState {
+ public:
+  int AddSite(SiteState site);
+  // Adds `nodes` identical nodes. Returns the group index.
+  int AddGroup(GroupState group, int nodes);
+
+  const std::vector<SiteState>& sites() const { return sites_; }
+  const std::vector<GroupState>& groups() const { return groups_; }
+  GroupState& group(int g) { return groups_[g]; }
+  int node_count() const { return static_cast<int>(node_group_.size()); }
+  int node_group(int node) const { return node_group_[node]; }
+  int free_on(int node) const { return free_[node]; }
+  int64_t free_in_group(int g) const { return groups_[g].devices - groups_[g].leased; }
+  // The lease on a device, or 0.
+  int64_t lease_on(int node, int slot) const { return device_lease_[device_base_[node] + slot]; }
+  // Free GPUs in NVLink domain `domain` of `node`.
+  int free_in_domain(int node, int domain) const;
+
+  // Nodes of group g with exactly f free GPUs, in no particular order (placement sorts).
+  const std::vector<int>& nodes_with_free(int g, int f) const { return buckets_[g][f]; }
+
+  const std::vector<LeaseState>& leases() const { return leases_; }
+  const LeaseState* lease(LeaseId id) const;
+
+  // Mutations (the controller applies a plan through these). Errors on a device already taken or
+  // an unknown lease: the plan and the state disagree, which is a bug in the caller.
+  [[nodiscard]] Status AddLease(LeaseState lease);
+  [[nodiscard]] Status RemoveLease(LeaseId id);
+
+  int64_t total_devices() const { return total_devices_; }
+  int64_t mining_devices(int g) const;  // idle, not curtailed, group mining
+
+ private:
+  void Move(int node, int old_free, int new_free);
+
+  std::vector<SiteState> sites_;
+  std::vector<GroupState> groups_;
+  std::vector<int> node_group_;
+  std::vector<int> free_;
+  std::vector<int> device_base_;
+  std::vector<int64_t> device_lease_;
+  // buckets_[g][f] = nodes of g with f free; pos_[node] = index in its bucket.
+  std::vector<std::vector<std::vector<int>>> buckets_;
+  std::vector<int> pos_;
+  std::vector<LeaseState> leases_;  // ordered by id (ids grow)
+  int64_t total_devices_ = 0;
+};
+
+}  // namespace rigshift

@@ -1,0 +1,1024 @@
+// The HTML report: one self-contained file with a summary table and inline SVG charts.
+//
+// Everything is generated here, no template or asset: the page must open offline, print, and be
+// mailed as one attachment. Money text is computed from integer micro-dollars; chart geometry
+// uses doubles (a pixel is far coarser than a double's error). Long timelines are averaged into
+// at most kMaxPoints buckets per series so that a year of hourly samples stays small.
+#include "sim/report.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <set>
+#include <string_view>
+#include <utility>
+
+namespace rigshift {
+namespace {
+
+constexpr int64_t kMaxPoints = 1000;
+// Up to this many buckets a series is drawn as steps (two vertices per bucket).
+constexpr int64_t kMaxStepBuckets = 300;
+
+// ---- Text ---------------------------------------------------------------------------------------
+
+std::string Escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+// "1234567" -> "1,234,567" (digits only, no sign).
+std::string GroupDigits(std::string digits) {
+  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(i, ",");
+  return digits;
+}
+
+std::string FormatCount(int64_t n) {
+  unsigned long long u = n < 0 ? 0ULL - static_cast<unsigned long long>(n) : static_cast<unsigned long long>(n);
+  return (n < 0 ? "-" : "") + GroupDigits(std::to_string(u));
+}
+
+// Money as "$1,234,567.89" (or whole dollars: "$1,234,568"), rounded half away from zero, from
+// the integer micro-dollars.
+std::string FormatUsd(Money m, bool cents = true) {
+  int64_t raw = m.raw();
+  bool negative = raw < 0;
+  unsigned long long u = negative ? 0ULL - static_cast<unsigned long long>(raw) : static_cast<unsigned long long>(raw);
+  const unsigned long long unit = cents ? 10'000ULL : 1'000'000ULL;
+  unsigned long long rounded = (u + unit / 2) / unit;  // cents or dollars
+  std::string text;
+  if (cents) {
+    text = GroupDigits(std::to_string(rounded / 100)) + fmt::format(".{:02d}", rounded % 100);
+  } else {
+    text = GroupDigits(std::to_string(rounded));
+  }
+  if (rounded == 0) negative = false;
+  return (negative ? "-$" : "$") + text;
+}
+
+// The oracle's bound comes as a double; it is shown like any other money.
+std::optional<Money> UsdToMoney(double usd) {
+  if (!std::isfinite(usd) || std::fabs(usd) > 9.0e12) return std::nullopt;
+  return Money(std::llround(usd * static_cast<double>(kMicrosPerUnit)));
+}
+
+std::string FormatPercent(double ratio, int decimals = 1) {
+  if (!std::isfinite(ratio)) return "&mdash;";
+  return fmt::format("{:.{}f}%", ratio * 100.0, decimals);
+}
+
+std::string Ratio(int64_t num, int64_t den) {
+  if (den == 0) return "&mdash;";
+  return FormatPercent(static_cast<double>(num) / static_cast<double>(den));
+}
+
+// "2024-01-01 00:00" (UTC).
+std::string ShortUtc(Timestamp t) {
+  std::string s = FormatUtc(t);
+  if (s.size() >= 16) {
+    s = s.substr(0, 16);
+    if (s[10] == 'T') s[10] = ' ';
+  }
+  return s;
+}
+
+std::string FormatDuration(int64_t seconds) {
+  if (seconds % 86400 == 0) return fmt::format("{} d", seconds / 86400);
+  if (seconds % 3600 == 0) return fmt::format("{} h", seconds / 3600);
+  if (seconds % 60 == 0) return fmt::format("{} min", seconds / 60);
+  return fmt::format("{} s", seconds);
+}
+
+std::string FormatKw(Watts w) {
+  // Whole kW with separators, from integer watts (rounded half away from zero).
+  int64_t raw = w.raw();
+  int64_t kw = raw >= 0 ? (raw + 500) / 1000 : -((-raw + 500) / 1000);
+  return FormatCount(kw) + " kW";
+}
+
+// A coordinate with one decimal, "12.0" written "12".
+void AppendNum(std::string& out, double v) {
+  if (!std::isfinite(v)) v = 0;
+  double r = std::round(v * 10.0) / 10.0;
+  if (r == 0) r = 0;  // no "-0"
+  if (r == std::floor(r)) {
+    fmt::format_to(std::back_inserter(out), "{}", static_cast<int64_t>(r));
+  } else {
+    fmt::format_to(std::back_inserter(out), "{:.1f}", r);
+  }
+}
+
+std::string Num(double v) {
+  std::string s;
+  AppendNum(s, v);
+  return s;
+}
+
+// ---- Scales -------------------------------------------------------------------------------------
+
+struct NiceScale {
+  double lo = 0, hi = 1, step = 1;
+};
+
+// A domain covering [lo, hi] with about `target` ticks at 1, 2, 2.5 or 5 x 10^k.
+NiceScale MakeNiceScale(double lo, double hi, int target = 5) {
+  if (!std::isfinite(lo) || !std::isfinite(hi)) lo = 0, hi = 1;
+  if (hi < lo) std::swap(lo, hi);
+  if (hi - lo < 1e-9) {
+    if (hi == 0) {
+      hi = 1;
+    } else if (hi > 0) {
+      lo = std::min(lo, 0.0);
+      hi = hi * 1.1;
+    } else {
+      hi = std::max(hi, 0.0);
+      lo = lo * 1.1;
+    }
+  }
+  double raw = (hi - lo) / target;
+  double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  double norm = raw / mag;
+  double step = (norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 2.5 ? 2.5 : norm <= 5 ? 5 : 10) * mag;
+  NiceScale s;
+  s.step = step;
+  s.lo = std::floor(lo / step + 1e-9) * step;
+  s.hi = std::ceil(hi / step - 1e-9) * step;
+  if (s.hi <= s.lo) s.hi = s.lo + step;
+  return s;
+}
+
+enum class AxisUnit { kGpus, kUsdPerDay, kUsd, kKw };
+
+// Tick text: "$15k", "$1.5M", "2,000".
+std::string TickLabel(double v, double step, AxisUnit unit) {
+  if (std::fabs(v) < step * 1e-6) v = 0;
+  if (unit == AxisUnit::kUsdPerDay || unit == AxisUnit::kUsd) {
+    if (v == 0) return "$0";
+    double a = std::fabs(v);
+    double div = 1;
+    const char* suffix = "";
+    if (std::max(a, step) >= 1e6) {
+      div = 1e6, suffix = "M";
+    } else if (std::max(a, step) >= 1e3) {
+      div = 1e3, suffix = "k";
+    }
+    std::string body = fmt::format("{:.2f}", a / div);
+    while (body.back() == '0') body.pop_back();
+    if (body.back() == '.') body.pop_back();
+    return (v < 0 ? "-$" : "$") + body + suffix;
+  }
+  if (step >= 1 || v == std::floor(v)) return FormatCount(std::llround(v));
+  std::string body = fmt::format("{:.2f}", v);
+  while (body.back() == '0') body.pop_back();
+  if (body.back() == '.') body.pop_back();
+  return body;
+}
+
+std::string UnitName(AxisUnit unit) {
+  switch (unit) {
+    case AxisUnit::kGpus: return "GPUs";
+    case AxisUnit::kUsdPerDay: return "USD per day";
+    case AxisUnit::kUsd: return "USD";
+    case AxisUnit::kKw: return "kW";
+  }
+  return "";
+}
+
+std::string_view UnitKey(AxisUnit unit) {
+  switch (unit) {
+    case AxisUnit::kGpus: return "gpus";
+    case AxisUnit::kUsdPerDay: return "usdday";
+    case AxisUnit::kUsd: return "usd";
+    case AxisUnit::kKw: return "kw";
+  }
+  return "";
+}
+
+constexpr const char* kMonthNames[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+struct TimeTick {
+  int64_t t;  // absolute seconds
+  std::string label;
+};
+
+// Date ticks over [t0, t1) for a plot `width_px` wide: hours, days, weeks, or calendar months.
+std::vector<TimeTick> TimeTicks(int64_t t0, int64_t t1, double width_px) {
+  std::vector<TimeTick> ticks;
+  int64_t span = std::max<int64_t>(t1 - t0, 1);
+  struct Fixed {
+    int64_t step;
+    int chars;
+  };
+  const Fixed fixed[] = {{3600, 11},       {2 * 3600, 11},   {3 * 3600, 11},  {6 * 3600, 11},
+                         {12 * 3600, 11},  {86400, 10},      {2 * 86400, 10}, {7 * 86400, 10},
+                         {14 * 86400, 10}};
+  auto fits = [&](int64_t step, int chars) {
+    double label_px = chars * 6.6 + 18;
+    return static_cast<double>(span) / static_cast<double>(step) <= width_px / label_px;
+  };
+  for (const Fixed& f : fixed) {
+    if (!fits(f.step, f.chars)) continue;
+    // Weeks start on Monday (1970-01-01 was a Thursday: Monday is day 4).
+    int64_t offset = f.step == 7 * 86400 || f.step == 14 * 86400 ? 4 * 86400 : 0;
+    int64_t first = t0 - offset;
+    first = (first >= 0 ? (first + f.step - 1) / f.step : -((-first) / f.step)) * f.step + offset;
+    for (int64_t t = first; t <= t1; t += f.step) {
+      std::string label;
+      if (f.step < 86400) {
+        label = ShortUtc(Timestamp{t}).substr(5);  // "01-15 06:00"
+      } else {
+        label = DateOf(Timestamp{t}).ToString();
+      }
+      ticks.push_back({t, std::move(label)});
+    }
+    return ticks;
+  }
+  // Calendar months: every 1, 2, 3, 6 or 12 months (then whole years).
+  const int month_steps[] = {1, 2, 3, 6, 12, 24, 60, 120};
+  int step_months = 120;
+  for (int m : month_steps) {
+    if (fits(static_cast<int64_t>(m) * 2'629'746, m >= 12 ? 4 : 8)) {
+      step_months = m;
+      break;
+    }
+  }
+  Date d0 = DateOf(Timestamp{t0});
+  int64_t index = static_cast<int64_t>(d0.year()) * 12 + (d0.month() - 1);
+  if (Date::FromYmd(d0.year(), d0.month(), 1).start().seconds < t0) ++index;
+  while (index % step_months != 0) ++index;
+  for (;; index += step_months) {
+    int year = static_cast<int>(index / 12);
+    unsigned month = static_cast<unsigned>(index % 12) + 1;
+    int64_t t = Date::FromYmd(year, month, 1).start().seconds;
+    if (t > t1) break;
+    std::string label = step_months >= 12 ? std::to_string(year)
+                                          : fmt::format("{} {}", kMonthNames[month - 1], year);
+    ticks.push_back({t, std::move(label)});
+  }
+  return ticks;
+}
+
+// ---- Colors -------------------------------------------------------------------------------------
+
+constexpr const char* kColorAi = "#2563eb";
+constexpr const char* kColorMining = "#f59e0b";
+constexpr const char* kColorOff = "#d1d5db";
+constexpr const char* kColorEnergy = "#dc2626";
+constexpr const char* kColorDraw = "#0f766e";
+constexpr const char* kColorCap = "#b91c1c";
+constexpr const char* kColorNone = "#eef0f3";
+constexpr const char* kCoinPalette[] = {"#7c3aed", "#059669", "#ea580c", "#0891b2",
+                                        "#db2777", "#65a30d", "#a16207", "#4f46e5"};
+
+// ---- Downsampling -------------------------------------------------------------------------------
+
+struct Buckets {
+  int64_t n = 0;     // samples
+  int64_t size = 1;  // samples per bucket
+  int64_t count = 0;
+  int64_t begin(int64_t b) const { return b * size; }
+  int64_t end(int64_t b) const { return std::min(n, (b + 1) * size); }
+};
+
+// Buckets of at least n / kMaxPoints samples, widened (up to twice) to a duration that divides a
+// day or is whole days, so that points fall on round hours: 8,760 hourly samples -> 12 h buckets.
+Buckets MakeBuckets(int64_t n, int64_t sample_s) {
+  Buckets b;
+  b.n = n;
+  b.size = std::max<int64_t>(1, (n + kMaxPoints - 1) / kMaxPoints);
+  for (int64_t k = b.size; k <= 2 * b.size; ++k) {
+    int64_t d = k * sample_s;
+    if (86400 % d == 0 || d % 86400 == 0) {
+      b.size = k;
+      break;
+    }
+  }
+  b.count = (n + b.size - 1) / b.size;
+  return b;
+}
+
+// The mean of f(sample) over each bucket.
+template <typename F>
+std::vector<double> BucketMeans(const std::vector<TimelineSample>& s, const Buckets& b, F f) {
+  std::vector<double> out;
+  out.reserve(b.count);
+  for (int64_t k = 0; k < b.count; ++k) {
+    double sum = 0;
+    for (int64_t i = b.begin(k); i < b.end(k); ++i) sum += f(s[i]);
+    out.push_back(sum / static_cast<double>(b.end(k) - b.begin(k)));
+  }
+  return out;
+}
+
+// The most frequent coin of each bucket (ties: the first to reach the count).
+std::vector<std::string> BucketModes(const std::vector<TimelineSample>& s, const Buckets& b) {
+  std::vector<std::string> out;
+  out.reserve(b.count);
+  for (int64_t k = 0; k < b.count; ++k) {
+    std::map<std::string_view, int> counts;
+    std::string_view best;
+    int best_count = 0;
+    for (int64_t i = b.begin(k); i < b.end(k); ++i) {
+      int c = ++counts[s[i].coin];
+      if (c > best_count) best = s[i].coin, best_count = c;
+    }
+    out.emplace_back(best);
+  }
+  return out;
+}
+
+double MoneyUsd(Money m) { return static_cast<double>(m.raw()) / static_cast<double>(kMicrosPerUnit); }
+
+// ---- Time-series charts -------------------------------------------------------------------------
+
+enum class SeriesKind { kArea, kLine };
+
+struct Series {
+  std::string label;
+  const char* color;
+  SeriesKind kind;
+  std::vector<double> values;  // one per point (cumulative for stacked areas)
+  int below = -1;              // stacked area: index of the series under this one
+  int rank = 0;                // order in legend and tooltip
+};
+
+struct TimeChart {
+  std::string aria;
+  AxisUnit unit;
+  int64_t t0 = 0, t1 = 0;            // absolute seconds of the plot's edges
+  int64_t bucket_s = 0;              // seconds per bucket
+  bool steps = false;                // points are (begin, end) pairs per bucket, else centres + edges
+  std::vector<double> x_seconds;     // each point's offset from t0
+  std::vector<Series> series;        // in drawing order (back to front)
+  std::optional<double> cap;         // a dashed reference line (power cap)
+  std::string cap_label;
+};
+
+struct Frame {
+  double w = 660, h = 270, left = 66, right = 18, top = 34, bottom = 40;
+  double px0() const { return left; }
+  double px1() const { return w - right; }
+  double py0() const { return top; }
+  double py1() const { return h - bottom; }
+};
+
+class Renderer {
+ public:
+  explicit Renderer(const ReportData& d) : d_(d) {}
+  std::string Render();
+
+ private:
+  void Head();
+  void Summary();
+  void ProfitBars();
+  void PolicySection(size_t index, const PolicySummary& p, const PolicyTimeline* tl);
+  void RenderTimeChart(const TimeChart& c);
+  void CoinStrip(const PolicyTimeline& tl, const Buckets& b);
+  void XAxis(const Frame& f, int64_t t0, int64_t t1, double y);
+  void Script();
+  const char* CoinColor(const std::string& coin);
+  int64_t SampleS() const { return std::max<int64_t>(d_.sample_s, 1); }
+  const PolicyTimeline* TimelineOf(const std::string& policy) const {
+    for (const PolicyTimeline& t : d_.timelines) {
+      if (t.policy == policy) return &t;
+    }
+    return nullptr;
+  }
+
+  const ReportData& d_;
+  std::string o_;
+  int next_id_ = 0;
+  std::map<std::string, const char*> coin_colors_;
+};
+
+const char* Renderer::CoinColor(const std::string& coin) {
+  if (coin.empty()) return kColorNone;
+  auto it = coin_colors_.find(coin);
+  if (it != coin_colors_.end()) return it->second;
+  size_t n = coin_colors_.size();
+  const char* c = kCoinPalette[n % std::size(kCoinPalette)];
+  coin_colors_.emplace(coin, c);
+  return c;
+}
+
+void Renderer::XAxis(const Frame& f, int64_t t0, int64_t t1, double y) {
+  double span = static_cast<double>(std::max<int64_t>(t1 - t0, 1));
+  auto xpos = [&](int64_t t) { return f.px0() + (f.px1() - f.px0()) * static_cast<double>(t - t0) / span; };
+  o_ += "<g class=\"xa\">";
+  for (const TimeTick& tick : TimeTicks(t0, t1, f.px1() - f.px0())) {
+    double x = xpos(tick.t);
+    // Labels at the plot's ends are anchored inside the chart so that none is cut off.
+    double half = 3.3 * static_cast<double>(tick.label.size());
+    const char* anchor = x + half > f.w - 2 ? " class=\"e\"" : x - half < 2 ? " class=\"s\"" : "";
+    double tx = x + half > f.w - 2 ? f.w - 2 : x - half < 2 ? 2 : x;
+    o_ += "<line x1=\"" + Num(x) + "\" x2=\"" + Num(x) + "\" y1=\"" + Num(y) + "\" y2=\"" + Num(y + 4) +
+          "\"/><text x=\"" + Num(tx) + "\" y=\"" + Num(y + 16) + "\"" + anchor + ">" + Escape(tick.label) + "</text>";
+  }
+  o_ += "<line x1=\"" + Num(f.px0()) + "\" x2=\"" + Num(f.px1()) + "\" y1=\"" + Num(y) + "\" y2=\"" + Num(y) +
+        "\"/><text class=\"utc\" x=\"" + Num(f.px1()) + "\" y=\"" + Num(y + 30) + "\">UTC</text></g>";
+}
+
+void Renderer::RenderTimeChart(const TimeChart& c) {
+  Frame f;
+  double lo = 0, hi = 0;
+  for (const Series& s : c.series) {
+    for (double v : s.values) lo = std::min(lo, v), hi = std::max(hi, v);
+  }
+  if (c.cap) hi = std::max(hi, *c.cap);
+  hi += (hi - lo) * 0.04;  // headroom so a line at the top stays visible
+  NiceScale ys = MakeNiceScale(lo, hi);
+  double span = static_cast<double>(std::max<int64_t>(c.t1 - c.t0, 1));
+  auto X = [&](double sec) { return f.px0() + (f.px1() - f.px0()) * sec / span; };
+  auto Y = [&](double v) { return f.py1() - (f.py1() - f.py0()) * (v - ys.lo) / (ys.hi - ys.lo); };
+
+  int chart = next_id_++;
+  o_ += "<svg class=\"chart ts\" viewBox=\"0 0 " + Num(f.w) + " " + Num(f.h) + "\" width=\"" + Num(f.w) +
+        "\" height=\"" + Num(f.h) + "\" role=\"img\" aria-label=\"" + Escape(c.aria) + "\"";
+  o_ += fmt::format(" data-t0=\"{}\" data-t1=\"{}\" data-px0=\"{}\" data-px1=\"{}\" data-py0=\"{}\" data-py1=\"{}\"",
+                    c.t0, c.t1, Num(f.px0()), Num(f.px1()), Num(f.py0()), Num(f.py1()));
+  o_ += fmt::format(" data-v0=\"{}\" data-v1=\"{}\" data-bs=\"{}\" data-step=\"{}\" data-unit=\"{}\">", ys.lo, ys.hi,
+                    c.bucket_s, c.steps ? 1 : 0, UnitKey(c.unit));
+
+  // Grid and y axis.
+  o_ += "<g class=\"ya\">";
+  for (double v = ys.lo; v <= ys.hi + ys.step * 1e-6; v += ys.step) {
+    double y = Y(v);
+    o_ += "<line class=\"grid\" x1=\"" + Num(f.px0()) + "\" x2=\"" + Num(f.px1()) + "\" y1=\"" + Num(y) + "\" y2=\"" +
+          Num(y) + "\"/><text x=\"" + Num(f.px0() - 6) + "\" y=\"" + Num(y + 4) + "\">" +
+          TickLabel(v, ys.step, c.unit) + "</text>";
+  }
+  double mid = (f.py0() + f.py1()) / 2;
+  o_ += "<text class=\"unit\" transform=\"translate(13 " + Num(mid) + ") rotate(-90)\">" + UnitName(c.unit) +
+        "</text></g>";
+
+  // Series.
+  double base = Y(std::clamp(0.0, ys.lo, ys.hi));
+  for (size_t k = 0; k < c.series.size(); ++k) {
+    const Series& s = c.series[k];
+    size_t n = std::min(s.values.size(), c.x_seconds.size());
+    std::string pts;
+    pts.reserve(n * 12 + 32);
+    for (size_t i = 0; i < n; ++i) {
+      if (i) pts += ' ';
+      AppendNum(pts, X(c.x_seconds[i]));
+      pts += ',';
+      AppendNum(pts, Y(s.values[i]));
+    }
+    std::string id = fmt::format("s{}_{}", chart, k);
+    std::string attrs = fmt::format(" id=\"{}\" data-label=\"{}\" data-rank=\"{}\" data-n=\"{}\"", id,
+                                    Escape(s.label), s.rank, n);
+    if (s.below >= 0) attrs += fmt::format(" data-below=\"s{}_{}\"", chart, s.below);
+    if (s.kind == SeriesKind::kArea) {
+      if (n > 0) {
+        pts += ' ';
+        AppendNum(pts, X(c.x_seconds[n - 1]));
+        pts += ',';
+        AppendNum(pts, base);
+        pts += ' ';
+        AppendNum(pts, X(c.x_seconds[0]));
+        pts += ',';
+        AppendNum(pts, base);
+      }
+      o_ += "<polygon" + attrs + " fill=\"" + s.color + "\" points=\"" + pts + "\"/>";
+    } else {
+      o_ += "<polyline" + attrs + " fill=\"none\" stroke=\"" + s.color +
+            "\" stroke-width=\"1.6\" stroke-linejoin=\"round\" points=\"" + pts + "\"/>";
+    }
+  }
+  if (c.cap) {
+    double y = Y(*c.cap);
+    o_ += "<line class=\"cap\" x1=\"" + Num(f.px0()) + "\" x2=\"" + Num(f.px1()) + "\" y1=\"" + Num(y) + "\" y2=\"" +
+          Num(y) + "\" stroke=\"" + kColorCap + "\"/>";
+  }
+  if (ys.lo < 0) {
+    o_ += "<line class=\"zero\" x1=\"" + Num(f.px0()) + "\" x2=\"" + Num(f.px1()) + "\" y1=\"" + Num(base) +
+          "\" y2=\"" + Num(base) + "\"/>";
+  }
+  XAxis(f, c.t0, c.t1, f.py1());
+
+  // Legend, in rank order.
+  std::vector<const Series*> order;
+  for (const Series& s : c.series) order.push_back(&s);
+  std::stable_sort(order.begin(), order.end(), [](const Series* a, const Series* b) { return a->rank < b->rank; });
+  double lx = f.px0();
+  o_ += "<g class=\"legend\">";
+  auto item_width = [](const std::string& label) { return 26 + 6.6 * static_cast<double>(label.size()) + 14; };
+  for (const Series* s : order) {
+    if (s->kind == SeriesKind::kArea) {
+      o_ += "<rect x=\"" + Num(lx) + "\" y=\"10\" width=\"12\" height=\"12\" fill=\"" + s->color + "\"/>";
+    } else {
+      o_ += "<line x1=\"" + Num(lx) + "\" x2=\"" + Num(lx + 16) + "\" y1=\"16\" y2=\"16\" stroke=\"" + s->color +
+            "\" stroke-width=\"2.5\"/>";
+    }
+    o_ += "<text x=\"" + Num(lx + 20) + "\" y=\"20\">" + Escape(s->label) + "</text>";
+    lx += item_width(s->label);
+  }
+  if (c.cap) {
+    o_ += "<line class=\"cap\" x1=\"" + Num(lx) + "\" x2=\"" + Num(lx + 16) + "\" y1=\"16\" y2=\"16\" stroke=\"" +
+          kColorCap + "\"/><text x=\"" + Num(lx + 20) + "\" y=\"20\">" + Escape(c.cap_label) + "</text>";
+  }
+  o_ += "</g><line class=\"hover\" x1=\"0\" x2=\"0\" y1=\"" + Num(f.py0()) + "\" y2=\"" + Num(f.py1()) +
+        "\" visibility=\"hidden\"/></svg>\n";
+}
+
+void Renderer::CoinStrip(const PolicyTimeline& tl, const Buckets& b) {
+  Frame f;
+  f.h = 150;
+  f.top = 34;
+  f.bottom = 48;
+  const int64_t sample_s = SampleS();
+  const int64_t t0 = d_.start.seconds;
+  const int64_t n = static_cast<int64_t>(tl.samples.size());
+  const int64_t t1 = t0 + n * sample_s;
+  std::vector<std::string> modes = BucketModes(tl.samples, b);
+
+  // Share of samples per coin, from the full timeline, in order of first appearance.
+  std::vector<std::pair<std::string, int64_t>> shares;
+  for (const TimelineSample& s : tl.samples) {
+    auto it = std::find_if(shares.begin(), shares.end(), [&](const auto& p) { return p.first == s.coin; });
+    if (it == shares.end()) {
+      shares.emplace_back(s.coin, 1);
+    } else {
+      ++it->second;
+    }
+  }
+  for (const auto& [coin, count] : shares) CoinColor(coin);
+
+  std::string aria = "Coin mined over time, policy " + tl.policy;
+  o_ += "<svg class=\"chart\" viewBox=\"0 0 " + Num(f.w) + " " + Num(f.h) + "\" width=\"" + Num(f.w) +
+        "\" height=\"" + Num(f.h) + "\" role=\"img\" aria-label=\"" + Escape(aria) + "\">";
+  double span = static_cast<double>(std::max<int64_t>(t1 - t0, 1));
+  auto X = [&](int64_t t) { return f.px0() + (f.px1() - f.px0()) * static_cast<double>(t - t0) / span; };
+  o_ += "<rect x=\"" + Num(f.px0()) + "\" y=\"" + Num(f.py0()) + "\" width=\"" + Num(f.px1() - f.px0()) +
+        "\" height=\"" + Num(f.py1() - f.py0()) + "\" fill=\"" + kColorNone + "\"/>";
+  for (int64_t k = 0; k < b.count;) {
+    int64_t j = k;
+    while (j + 1 < b.count && modes[j + 1] == modes[k]) ++j;
+    int64_t ta = t0 + b.begin(k) * sample_s, tb = t0 + b.end(j) * sample_s;
+    if (!modes[k].empty()) {
+      o_ += "<rect x=\"" + Num(X(ta)) + "\" y=\"" + Num(f.py0()) + "\" width=\"" + Num(X(tb) - X(ta)) +
+            "\" height=\"" + Num(f.py1() - f.py0()) + "\" fill=\"" + CoinColor(modes[k]) + "\"><title>" +
+            Escape(modes[k]) + ": " + ShortUtc(Timestamp{ta}) + " to " + ShortUtc(Timestamp{tb}) +
+            " UTC</title></rect>";
+    }
+    k = j + 1;
+  }
+  o_ += "<text class=\"unit\" transform=\"translate(13 " + Num((f.py0() + f.py1()) / 2) +
+        ") rotate(-90)\">coin</text>";
+  XAxis(f, t0, t1, f.py1());
+  double lx = f.px0();
+  o_ += "<g class=\"legend\">";
+  for (const auto& [coin, count] : shares) {
+    std::string label = (coin.empty() ? std::string("none") : coin) + " " +
+                        FormatPercent(static_cast<double>(count) / static_cast<double>(std::max<int64_t>(n, 1)));
+    o_ += "<rect x=\"" + Num(lx) + "\" y=\"10\" width=\"12\" height=\"12\" fill=\"" + CoinColor(coin) +
+          "\" stroke=\"#9ca3af\" stroke-width=\"0.5\"/><text x=\"" + Num(lx + 18) + "\" y=\"20\">" + Escape(label) +
+          "</text>";
+    lx += 18 + 6.6 * static_cast<double>(label.size()) + 14;
+  }
+  o_ += "</g></svg>\n";
+}
+
+void Renderer::Head() {
+  o_ += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+  o_ += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+  o_ += "<title>rigshift report: " + Escape(d_.scenario_name) + "</title>\n";
+  o_ += R"(<style>
+:root { color-scheme: light; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: #111827;
+  background: #fff; margin: 0 auto; padding: 24px 32px 48px; max-width: 1380px; }
+h1 { font-size: 26px; margin: 0 0 4px; }
+h1 .kicker { display: block; font-size: 13px; font-weight: 600; letter-spacing: .06em; text-transform: uppercase;
+  color: #6b7280; }
+h2 { font-size: 19px; margin: 32px 0 8px; padding-bottom: 4px; border-bottom: 1px solid #e5e7eb; }
+h3 { font-size: 14px; margin: 6px 0 2px; color: #374151; }
+p { margin: 4px 0; }
+.desc { font-size: 15px; color: #374151; max-width: 80ch; }
+.meta, .mapping, .note { color: #4b5563; font-size: 13px; }
+.mapping code { white-space: pre-wrap; word-break: break-word; }
+.oracle { font-size: 15px; margin: 8px 0 12px; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; margin: 6px 0 16px; width: 100%; }
+th, td { padding: 6px 10px; border-bottom: 1px solid #e5e7eb; text-align: right; white-space: nowrap; }
+th { font-size: 12px; font-weight: 600; color: #4b5563; vertical-align: bottom; white-space: normal; }
+th:first-child, td:first-child { text-align: left; }
+tbody tr:first-child td { background: #eff6ff; }
+tfoot td { color: #4b5563; font-style: italic; border-bottom: none; }
+td.neg { color: #b91c1c; }
+nav.policies { font-size: 13px; margin: 4px 0 8px; }
+nav.policies a { color: #1d4ed8; margin-right: 14px; text-decoration: none; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); gap: 10px 28px; align-items: start; }
+figure { margin: 0; break-inside: avoid; page-break-inside: avoid; }
+svg.chart { display: block; max-width: 100%; height: auto; font-size: 11px; fill: #374151; }
+svg .grid { stroke: #e5e7eb; stroke-width: 1; }
+svg .ya text { text-anchor: end; }
+svg .xa line { stroke: #6b7280; stroke-width: 1; }
+svg .xa text { text-anchor: middle; }
+svg .xa text.e { text-anchor: end; }
+svg .xa text.s { text-anchor: start; }
+svg .xa text.utc { text-anchor: end; fill: #6b7280; font-size: 10px; }
+svg text.unit { text-anchor: middle; font-size: 11px; fill: #4b5563; }
+svg .legend text { font-size: 12px; fill: #111827; }
+svg line.cap { stroke-width: 1.8; stroke-dasharray: 6 4; }
+svg line.zero { stroke: #6b7280; stroke-width: 1; }
+svg line.hover { stroke: #111827; stroke-width: 1; stroke-dasharray: 2 2; }
+svg .bars text.v { text-anchor: middle; font-size: 12px; fill: #111827; font-weight: 600; }
+svg .bars text.v.in { fill: #fff; }
+svg .bars text.n { text-anchor: middle; font-size: 12px; fill: #111827; }
+svg .bars text.s { text-anchor: middle; font-size: 11px; fill: #4b5563; }
+section.policy .keys { font-size: 13px; color: #374151; margin-bottom: 6px; }
+section.policy .keys b { color: #111827; }
+#tip { position: fixed; display: none; pointer-events: none; background: #fff; border: 1px solid #9ca3af;
+  border-radius: 4px; padding: 6px 8px; font-size: 12px; box-shadow: 0 2px 6px rgba(0,0,0,.15); z-index: 10; }
+#tip .sw { display: inline-block; width: 9px; height: 9px; margin-right: 5px; }
+footer { margin-top: 32px; color: #6b7280; font-size: 12px; }
+@media print {
+  body { padding: 0; max-width: none; font-size: 11px; }
+  #tip, nav.policies { display: none !important; }
+  section.policy { break-before: page; }
+  .grid { grid-template-columns: 1fr 1fr; }
+  tbody tr:first-child td { background: none; font-weight: 600; }
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+}
+</style>
+</head>
+<body>
+)";
+  o_ += "<header>\n<h1><span class=\"kicker\">rigshift simulation report</span>" + Escape(d_.scenario_name) +
+        "</h1>\n";
+  if (!d_.description.empty()) o_ += "<p class=\"desc\">" + Escape(d_.description) + "</p>\n";
+  if (!d_.mapping.empty()) o_ += "<p class=\"mapping\"><b>Data:</b> <code>" + Escape(d_.mapping) + "</code></p>\n";
+
+  size_t n = 0;
+  for (const PolicyTimeline& t : d_.timelines) n = std::max(n, t.samples.size());
+  const int64_t sample_s = SampleS();
+  Timestamp end{d_.start.seconds + static_cast<int64_t>(n) * sample_s};
+  std::string meta = "Period " + ShortUtc(d_.start) + " to " + ShortUtc(end) + " UTC";
+  meta += fmt::format(" &middot; {} samples of {}", FormatCount(static_cast<int64_t>(n)), FormatDuration(sample_s));
+  if (!d_.policies.empty() && n > 0 && d_.policies[0].gpu_seconds_total > 0) {
+    int64_t run_s = static_cast<int64_t>(n) * sample_s;
+    int64_t gpus = (d_.policies[0].gpu_seconds_total + run_s / 2) / run_s;
+    meta += " &middot; " + FormatCount(gpus) + " GPUs";
+  }
+  meta += " &middot; power cap " + (d_.power_cap.raw() > 0 ? FormatKw(d_.power_cap) : std::string("none"));
+  o_ += "<p class=\"meta\">" + meta + "</p>\n</header>\n";
+}
+
+void Renderer::Summary() {
+  o_ += "<section id=\"summary\">\n<h2>Summary</h2>\n";
+  std::optional<Money> oracle = UsdToMoney(d_.oracle_profit_usd);
+  o_ += "<p class=\"oracle\">Oracle profit (upper bound, perfect foresight): <b>" +
+        (oracle ? FormatUsd(*oracle) : std::string("&mdash;")) + "</b></p>\n";
+  if (d_.policies.empty()) {
+    o_ += "<p class=\"note\">No policy was simulated.</p>\n</section>\n";
+    return;
+  }
+  o_ += "<table>\n<thead><tr><th>Policy</th><th>AI revenue</th><th>Mining revenue</th><th>Energy cost</th>"
+        "<th>Profit</th><th>Share of oracle</th><th>AI share of revenue</th><th>Utilization</th>"
+        "<th>Requests served</th><th>Rejected</th></tr></thead>\n<tbody>\n";
+  for (const PolicySummary& p : d_.policies) {
+    int64_t revenue = p.ai_revenue.raw() + p.mining_revenue.raw();
+    o_ += "<tr><td>" + Escape(p.name) + "</td><td>" + FormatUsd(p.ai_revenue) + "</td><td>" +
+          FormatUsd(p.mining_revenue) + "</td><td>" + FormatUsd(p.energy_cost) + "</td><td" +
+          (p.profit.raw() < 0 ? " class=\"neg\"" : "") + "><b>" + FormatUsd(p.profit) + "</b></td><td>" +
+          FormatPercent(p.share_of_oracle) + "</td><td>" + Ratio(p.ai_revenue.raw(), revenue) + "</td><td>" +
+          Ratio(p.gpu_seconds_ai + p.gpu_seconds_mining, p.gpu_seconds_total) + "</td><td>" +
+          FormatCount(p.requests_served) + "</td><td>" + FormatCount(p.requests_rejected) + "</td></tr>\n";
+  }
+  o_ += "</tbody>\n<tfoot><tr><td>oracle (upper bound)</td><td></td><td></td><td></td><td>" +
+        (oracle ? FormatUsd(*oracle) : std::string("&mdash;")) +
+        "</td><td>100.0%</td><td></td><td></td><td></td><td></td></tr></tfoot>\n</table>\n";
+  o_ += "<p class=\"note\">Profit = AI revenue + mining revenue &minus; energy cost. Utilization = GPU-seconds "
+        "serving AI or mining / all GPU-seconds. The first policy is the engine&#39;s own.</p>\n";
+  o_ += "<nav class=\"policies\">Charts by policy:";
+  for (size_t i = 0; i < d_.policies.size(); ++i) {
+    o_ += fmt::format(" <a href=\"#policy-{}\">", i) + Escape(d_.policies[i].name) + "</a>";
+  }
+  o_ += "</nav>\n";
+  ProfitBars();
+  o_ += "</section>\n";
+}
+
+void Renderer::ProfitBars() {
+  Frame f;
+  f.w = 1000;
+  f.h = 300;
+  f.left = 80;
+  f.right = 150;
+  f.top = 34;
+  f.bottom = 50;
+  std::optional<Money> oracle = UsdToMoney(d_.oracle_profit_usd);
+  double lo = 0, hi = 0;
+  for (const PolicySummary& p : d_.policies) lo = std::min(lo, MoneyUsd(p.profit)), hi = std::max(hi, MoneyUsd(p.profit));
+  if (oracle) lo = std::min(lo, MoneyUsd(*oracle)), hi = std::max(hi, MoneyUsd(*oracle));
+  hi += (hi - lo) * 0.05;
+  NiceScale ys = MakeNiceScale(lo, hi);
+  auto Y = [&](double v) { return f.py1() - (f.py1() - f.py0()) * (v - ys.lo) / (ys.hi - ys.lo); };
+
+  o_ += "<figure>\n<h3>Profit by policy (USD, whole run)</h3>\n";
+  o_ += "<svg class=\"chart\" viewBox=\"0 0 " + Num(f.w) + " " + Num(f.h) + "\" width=\"" + Num(f.w) +
+        "\" height=\"" + Num(f.h) + "\" role=\"img\" aria-label=\"Profit by policy with the oracle bound\">";
+  o_ += "<g class=\"ya\">";
+  for (double v = ys.lo; v <= ys.hi + ys.step * 1e-6; v += ys.step) {
+    double y = Y(v);
+    o_ += "<line class=\"grid\" x1=\"" + Num(f.px0()) + "\" x2=\"" + Num(f.px1()) + "\" y1=\"" + Num(y) + "\" y2=\"" +
+          Num(y) + "\"/><text x=\"" + Num(f.px0() - 6) + "\" y=\"" + Num(y + 4) + "\">" +
+          TickLabel(v, ys.step, AxisUnit::kUsd) + "</text>";
+  }
+  o_ += "<text class=\"unit\" transform=\"translate(13 " + Num((f.py0() + f.py1()) / 2) +
+        ") rotate(-90)\">USD</text></g>";
+  double zero = Y(std::clamp(0.0, ys.lo, ys.hi));
+  double band = (f.px1() - f.px0()) / static_cast<double>(d_.policies.size());
+  double bw = std::min(band * 0.56, 110.0);
+  o_ += "<g class=\"bars\">";
+  for (size_t i = 0; i < d_.policies.size(); ++i) {
+    const PolicySummary& p = d_.policies[i];
+    double cx = f.px0() + band * (static_cast<double>(i) + 0.5);
+    double y = Y(MoneyUsd(p.profit));
+    const char* color = p.profit.raw() < 0 ? kColorEnergy : i == 0 ? kColorAi : "#64748b";
+    o_ += "<rect x=\"" + Num(cx - bw / 2) + "\" y=\"" + Num(std::min(y, zero)) + "\" width=\"" + Num(bw) +
+          "\" height=\"" + Num(std::max(std::fabs(zero - y), 0.5)) + "\" fill=\"" + color + "\"><title>" +
+          Escape(p.name) + ": " + FormatUsd(p.profit) + "</title></rect>";
+    // The value sits inside the bar's end where the bar has room (clear of the oracle line), else
+    // just past it.
+    bool inside = std::fabs(zero - y) >= 24;
+    double ly = p.profit.raw() < 0 ? (inside ? y - 8 : y + 15) : (inside ? y + 17 : y - 6);
+    o_ += std::string("<text class=\"") + (inside ? "v in" : "v") + "\" x=\"" + Num(cx) + "\" y=\"" + Num(ly) + "\">" +
+          FormatUsd(p.profit, false) + "</text>";
+    o_ += "<text class=\"n\" x=\"" + Num(cx) + "\" y=\"" + Num(f.py1() + 18) + "\">" + Escape(p.name) + "</text>";
+    o_ += "<text class=\"s\" x=\"" + Num(cx) + "\" y=\"" + Num(f.py1() + 34) + "\">" +
+          FormatPercent(p.share_of_oracle) + " of oracle</text>";
+  }
+  o_ += "</g><line class=\"zero\" x1=\"" + Num(f.px0()) + "\" x2=\"" + Num(f.px1()) + "\" y1=\"" + Num(zero) +
+        "\" y2=\"" + Num(zero) + "\"/>";
+  if (oracle) {
+    double y = Y(MoneyUsd(*oracle));
+    o_ += "<line class=\"cap\" x1=\"" + Num(f.px0()) + "\" x2=\"" + Num(f.px1()) + "\" y1=\"" + Num(y) + "\" y2=\"" +
+          Num(y) + "\" stroke=\"#111827\"/><text x=\"" + Num(f.px1() + 6) + "\" y=\"" + Num(y + 4) +
+          "\" style=\"font-size:12px\">oracle " + FormatUsd(*oracle, false) + "</text>";
+  }
+  o_ += "<g class=\"legend\"><rect x=\"" + Num(f.px0()) + "\" y=\"10\" width=\"12\" height=\"12\" fill=\"" +
+        kColorAi + "\"/><text x=\"" + Num(f.px0() + 18) + "\" y=\"20\">engine policy</text><rect x=\"" +
+        Num(f.px0() + 130) + "\" y=\"10\" width=\"12\" height=\"12\" fill=\"#64748b\"/><text x=\"" +
+        Num(f.px0() + 148) + "\" y=\"20\">baseline policies</text>";
+  if (oracle) {
+    o_ += "<line class=\"cap\" x1=\"" + Num(f.px0() + 290) + "\" x2=\"" + Num(f.px0() + 306) +
+          "\" y1=\"16\" y2=\"16\" stroke=\"#111827\"/><text x=\"" + Num(f.px0() + 312) +
+          "\" y=\"20\">oracle (upper bound)</text>";
+  }
+  o_ += "</g></svg>\n</figure>\n";
+}
+
+void Renderer::PolicySection(size_t index, const PolicySummary& p, const PolicyTimeline* tl) {
+  o_ += fmt::format("<section class=\"policy\" id=\"policy-{}\">\n", index);
+  o_ += "<h2>Policy: " + Escape(p.name) + (index == 0 ? " <small>(engine)</small>" : "") + "</h2>\n";
+  o_ += "<p class=\"keys\">Profit <b>" + FormatUsd(p.profit) + "</b> (" + FormatPercent(p.share_of_oracle) +
+        " of oracle) &middot; AI " + FormatUsd(p.ai_revenue) + " &middot; mining " + FormatUsd(p.mining_revenue) +
+        " &middot; energy " + FormatUsd(p.energy_cost) + " &middot; utilization " +
+        Ratio(p.gpu_seconds_ai + p.gpu_seconds_mining, p.gpu_seconds_total) + "</p>\n";
+  if (tl == nullptr || tl->samples.empty()) {
+    o_ += "<p class=\"note\">No timeline was recorded for this policy.</p>\n</section>\n";
+    return;
+  }
+  const std::vector<TimelineSample>& s = tl->samples;
+  const int64_t sample_s = SampleS();
+  const int64_t n = static_cast<int64_t>(s.size());
+  Buckets b = MakeBuckets(n, sample_s);
+
+  // A sample is a mean over its period. With few points each is drawn as a step over its
+  // bucket; with many (a bucket narrower than a pixel or so) as a line through bucket centres,
+  // with the plot's two edges holding the first and last values.
+  const bool steps = b.count <= kMaxStepBuckets;
+  std::vector<double> xs;
+  if (steps) {
+    for (int64_t k = 0; k < b.count; ++k) {
+      xs.push_back(static_cast<double>(b.begin(k) * sample_s));
+      xs.push_back(static_cast<double>(b.end(k) * sample_s));
+    }
+  } else {
+    xs.push_back(0);
+    for (int64_t k = 0; k < b.count; ++k) {
+      xs.push_back(static_cast<double>(b.begin(k) + b.end(k)) / 2.0 * static_cast<double>(sample_s));
+    }
+    xs.push_back(static_cast<double>(n * sample_s));
+  }
+  auto edged = [steps](std::vector<double> v) {
+    if (v.empty()) return v;
+    std::vector<double> out;
+    if (steps) {
+      for (double x : v) out.push_back(x), out.push_back(x);
+    } else {
+      out.push_back(v.front());
+      out.insert(out.end(), v.begin(), v.end());
+      out.push_back(v.back());
+    }
+    return out;
+  };
+  TimeChart base;
+  base.steps = steps;
+  base.t0 = d_.start.seconds;
+  base.t1 = d_.start.seconds + n * sample_s;
+  base.bucket_s = b.size * sample_s;
+  base.x_seconds = xs;
+
+  o_ += "<div class=\"grid\">\n";
+  {  // GPUs by use.
+    auto ai = edged(BucketMeans(s, b, [](const TimelineSample& x) { return static_cast<double>(x.gpus_ai); }));
+    auto am = edged(BucketMeans(s, b, [](const TimelineSample& x) {
+      return static_cast<double>(x.gpus_ai) + static_cast<double>(x.gpus_mining);
+    }));
+    auto all = edged(BucketMeans(s, b, [](const TimelineSample& x) {
+      return static_cast<double>(x.gpus_ai) + static_cast<double>(x.gpus_mining) + static_cast<double>(x.gpus_off);
+    }));
+    TimeChart c = base;
+    c.aria = "GPUs by use over time, policy " + p.name;
+    c.unit = AxisUnit::kGpus;
+    c.series.push_back({"off", kColorOff, SeriesKind::kArea, std::move(all), 1, 2});
+    c.series.push_back({"mining", kColorMining, SeriesKind::kArea, std::move(am), 2, 1});
+    c.series.push_back({"AI", kColorAi, SeriesKind::kArea, std::move(ai), -1, 0});
+    o_ += "<figure>\n<h3>GPUs by use</h3>\n";
+    RenderTimeChart(c);
+    o_ += "</figure>\n";
+  }
+  {  // Revenue by use, energy cost as a line.
+    const double per_day = 86400.0 / static_cast<double>(sample_s);
+    auto ai = edged(BucketMeans(s, b, [&](const TimelineSample& x) { return MoneyUsd(x.ai_revenue) * per_day; }));
+    auto am = edged(BucketMeans(s, b, [&](const TimelineSample& x) {
+      return (MoneyUsd(x.ai_revenue) + MoneyUsd(x.mining_revenue)) * per_day;
+    }));
+    auto energy = edged(BucketMeans(s, b, [&](const TimelineSample& x) { return MoneyUsd(x.energy_cost) * per_day; }));
+    TimeChart c = base;
+    c.aria = "Revenue by use and energy cost over time, policy " + p.name;
+    c.unit = AxisUnit::kUsdPerDay;
+    c.series.push_back({"mining revenue", kColorMining, SeriesKind::kArea, std::move(am), 1, 1});
+    c.series.push_back({"AI revenue", kColorAi, SeriesKind::kArea, std::move(ai), -1, 0});
+    c.series.push_back({"energy cost", kColorEnergy, SeriesKind::kLine, std::move(energy), -1, 2});
+    o_ += "<figure>\n<h3>Revenue by use and energy cost (USD per day, stacked)</h3>\n";
+    RenderTimeChart(c);
+    o_ += "</figure>\n";
+  }
+  {  // Power draw against the cap.
+    auto kw = edged(BucketMeans(s, b, [](const TimelineSample& x) { return static_cast<double>(x.power_draw.raw()) / 1000.0; }));
+    TimeChart c = base;
+    c.aria = "Power draw against the cap over time, policy " + p.name;
+    c.unit = AxisUnit::kKw;
+    c.series.push_back({"power draw", kColorDraw, SeriesKind::kLine, std::move(kw), -1, 0});
+    if (d_.power_cap.raw() > 0) {
+      c.cap = static_cast<double>(d_.power_cap.raw()) / 1000.0;
+      c.cap_label = "cap " + FormatKw(d_.power_cap);
+    }
+    o_ += "<figure>\n<h3>Power draw against the cap (kW, all sites)</h3>\n";
+    RenderTimeChart(c);
+    o_ += "</figure>\n";
+  }
+  o_ += "<figure>\n<h3>Coin mined (by most GPUs)</h3>\n";
+  CoinStrip(*tl, b);
+  o_ += "</figure>\n</div>\n";
+  if (b.size > 1) {
+    o_ += fmt::format("<p class=\"note\">Charts average {} samples ({}) per point; the coin strip shows the most "
+                      "frequent coin of each {}.</p>\n",
+                      b.size, FormatDuration(b.size * sample_s), FormatDuration(b.size * sample_s));
+  }
+  o_ += "</section>\n";
+}
+
+void Renderer::Script() {
+  // Hover read-out for the time-series charts. The charts are complete without it; values are
+  // read back from the drawn points, so nothing is embedded twice.
+  o_ += R"(<div id="tip"></div>
+<script>
+(function () {
+  var tip = document.getElementById('tip');
+  function pts(el) {
+    if (!el._p) {
+      var a = el.getAttribute('points').trim().split(/\s+/), n = +el.getAttribute('data-n'), r = [];
+      for (var i = 0; i < n && i < a.length; i++) { var c = a[i].split(','); r.push([+c[0], +c[1]]); }
+      el._p = r;
+    }
+    return el._p;
+  }
+  function fmt(v, unit) {
+    if (unit === 'usdday') return (v < 0 ? '-$' : '$') + Math.round(Math.abs(v)).toLocaleString('en-US') + '/day';
+    if (unit === 'kw') return Math.round(v).toLocaleString('en-US') + ' kW';
+    if (unit === 'gpus') return Math.round(v).toLocaleString('en-US') + ' GPUs';
+    return v.toFixed(1);
+  }
+  function iso(t) { return new Date(t * 1000).toISOString().slice(0, 16).replace('T', ' '); }
+  function esc(s) { return s.replace(/[&<>"]/g, function (c) { return {'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]; }); }
+  Array.prototype.forEach.call(document.querySelectorAll('svg.ts'), function (svg) {
+    var d = svg.dataset, px0 = +d.px0, px1 = +d.px1, py0 = +d.py0, py1 = +d.py1;
+    var v0 = +d.v0, v1 = +d.v1, t0 = +d.t0, t1 = +d.t1;
+    var ser = Array.prototype.slice.call(svg.querySelectorAll('[data-label]'));
+    ser.sort(function (a, b) { return a.getAttribute('data-rank') - b.getAttribute('data-rank'); });
+    var line = svg.querySelector('line.hover');
+    function val(y) { return v0 + (py1 - y) / (py1 - py0) * (v1 - v0); }
+    function hide() { tip.style.display = 'none'; line.setAttribute('visibility', 'hidden'); }
+    svg.addEventListener('mouseleave', hide);
+    svg.addEventListener('mousemove', function (e) {
+      var m = svg.getScreenCTM(); if (!m || !ser.length) return;
+      var p = svg.createSVGPoint(); p.x = e.clientX; p.y = e.clientY; p = p.matrixTransform(m.inverse());
+      if (p.x < px0 || p.x > px1 || p.y < py0 - 4 || p.y > py1) { hide(); return; }
+      var bs = +d.bs, nb = Math.max(1, Math.ceil((t1 - t0) / bs));
+      var k = Math.floor((p.x - px0) / (px1 - px0) * (t1 - t0) / bs);
+      k = Math.min(Math.max(k, 0), nb - 1);
+      var i = d.step === '1' ? 2 * k : k + 1;
+      var ta = t0 + k * bs, tb = Math.min(ta + bs, t1);
+      var x = px0 + ((ta + tb) / 2 - t0) / (t1 - t0) * (px1 - px0);
+      var sa = iso(ta), sb = iso(tb);
+      var h = '<b>' + sa + ' to ' + (sb.slice(0, 10) === sa.slice(0, 10) ? sb.slice(11) : sb) + ' UTC</b>';
+      ser.forEach(function (el) {
+        var pp = pts(el); if (!pp[i]) return;
+        var v = val(pp[i][1]), below = el.getAttribute('data-below');
+        if (below) { var bp = pts(document.getElementById(below)); if (bp[i]) v -= val(bp[i][1]); }
+        var col = el.getAttribute('fill'); if (!col || col === 'none') col = el.getAttribute('stroke');
+        h += '<br><span class="sw" style="background:' + col + '"></span>' + esc(el.getAttribute('data-label')) +
+             ': ' + fmt(v, d.unit);
+      });
+      tip.innerHTML = h; tip.style.display = 'block';
+      var tx = e.clientX + 14, ty = e.clientY + 14;
+      if (tx + tip.offsetWidth > window.innerWidth - 4) tx = e.clientX - tip.offsetWidth - 14;
+      if (ty + tip.offsetHeight > window.innerHeight - 4) ty = e.clientY - tip.offsetHeight - 14;
+      tip.style.left = tx + 'px'; tip.style.top = ty + 'px';
+      x = Math.round(x * 10) / 10; line.setAttribute('x1', x); line.setAttribute('x2', x); line.setAttribute('visibility', 'visible');
+    });
+  });
+})();
+</script>
+)";
+}
+
+std::string Renderer::Render() {
+  o_.reserve(256 * 1024);
+  Head();
+  Summary();
+  // Colors of coins follow their first appearance over all policies, so they match across charts.
+  for (const PolicyTimeline& t : d_.timelines) {
+    for (const TimelineSample& s : t.samples) CoinColor(s.coin);
+  }
+  for (size_t i = 0; i < d_.policies.size(); ++i) {
+    PolicySection(i, d_.policies[i], TimelineOf(d_.policies[i].name));
+  }
+  size_t n = 0;
+  for (const PolicyTimeline& t : d_.timelines) n = std::max(n, t.samples.size());
+  o_ += "<footer>Generated by rigshift from " + FormatCount(static_cast<int64_t>(n)) +
+        " samples per policy. Money is summed exactly in micro-dollars and shown rounded to the cent; charts "
+        "show means per point. Times are UTC.</footer>\n";
+  Script();
+  o_ += "</body>\n</html>\n";
+  return std::move(o_);
+}
+
+}  // namespace
+
+std::string RenderHtmlReport(const ReportData& data) { return Renderer(data).Render(); }
+
+Status WriteHtmlReport(const ReportData& data, const std::filesystem::path& file) {
+  if (data.sample_s <= 0) {
+    return InvalidArgumentError(fmt::format("report: sample_s must be positive, got {}", data.sample_s));
+  }
+  std::set<std::string> names;
+  for (const PolicyTimeline& t : data.timelines) {
+    if (!names.insert(t.policy).second) {
+      return InvalidArgumentError("report: two timelines for policy '" + t.policy + "'");
+    }
+  }
+  for (const PolicySummary& p : data.policies) {
+    if (!names.contains(p.name)) return InvalidArgumentError("report: policy '" + p.name + "' has no timeline");
+  }
+  for (const PolicyTimeline& t : data.timelines) {
+    const PolicyTimeline& first = data.timelines.front();
+    if (t.samples.size() != first.samples.size()) {
+      return InvalidArgumentError(fmt::format("report: timeline of '{}' has {} samples but that of '{}' has {}",
+                                              t.policy, t.samples.size(), first.policy, first.samples.size()));
+    }
+  }
+  std::string html = RenderHtmlReport(data);
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  if (!out) {
+    return UnavailableError("cannot write report '" + file.string() + "': " + std::strerror(errno));
+  }
+  out.write(html.data(), static_cast<std::streamsize>(html.size()));
+  out.close();
+  if (!out) return UnavailableError("cannot write report '" + file.string() + "': write failed");
+  return OkStatus();
+}
+
+}  // namespace rigshift

@@ -1,0 +1,419 @@
+#include "sim/report.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "common/testing/temp_dir.h"
+
+namespace rigshift {
+namespace {
+
+using ::rigshift::testing::ReadText;
+using ::rigshift::testing::TempDir;
+
+int Count(const std::string& haystack, const std::string& needle) {
+  int n = 0;
+  for (size_t pos = haystack.find(needle); pos != std::string::npos; pos = haystack.find(needle, pos + 1)) ++n;
+  return n;
+}
+
+TimelineSample Sample(int ai, int mining, int off, int64_t ai_usd, int64_t mining_usd, int64_t energy_usd,
+                      int64_t watts, std::string coin) {
+  TimelineSample s;
+  s.gpus_ai = ai;
+  s.gpus_mining = mining;
+  s.gpus_off = off;
+  s.ai_revenue = Usd(ai_usd);
+  s.mining_revenue = Usd(mining_usd);
+  s.energy_cost = Usd(energy_usd);
+  s.power_draw = Watts(watts);
+  s.coin = std::move(coin);
+  return s;
+}
+
+// Two policies, a day of hourly samples.
+ReportData SmallReport() {
+  ReportData d;
+  d.scenario_name = "small farm";
+  d.description = "A small test farm.";
+  d.mapping = "coins 2021-01-01.., electricity HB_HUBAVG 2024-01-01..";
+  d.start = Date::FromYmd(2024, 1, 1).start();
+  d.sample_s = 3600;
+  d.power_cap = Watts(900'000);
+  PolicySummary profit;
+  profit.name = "profit";
+  profit.ai_revenue = Money(1'234'567'890'123);
+  profit.mining_revenue = Money(400'000'000'000);
+  profit.energy_cost = Money(15'000'005'000);
+  profit.profit = Money(1'234'567'890'123);
+  profit.gpu_seconds_total = 400;
+  profit.gpu_seconds_ai = 100;
+  profit.gpu_seconds_mining = 200;
+  profit.requests_served = 1'234'567;
+  profit.requests_rejected = 89;
+  profit.share_of_oracle = 0.87654;
+  PolicySummary mine;
+  mine.name = "mine-only";
+  mine.mining_revenue = Money(5);
+  mine.energy_cost = Money(2'000'000);
+  mine.profit = Money(-1'999'995);
+  mine.gpu_seconds_total = 400;
+  mine.gpu_seconds_mining = 400;
+  mine.share_of_oracle = -0.0000014;
+  d.policies = {profit, mine};
+  d.oracle_profit_usd = 1'408'450.505;
+  for (const PolicySummary& p : d.policies) {
+    PolicyTimeline t;
+    t.policy = p.name;
+    for (int h = 0; h < 24; ++h) {
+      t.samples.push_back(Sample(h * 10, 100, 140 - h * 10 + 60, h * 30, 600, 40, 800'000 + h * 1000, h < 12 ? "ETH" : "ETC"));
+    }
+    d.timelines.push_back(t);
+  }
+  return d;
+}
+
+// A farm over a realistic year: 2,300 GPUs, ETH until the merge then ETC, AI demand growing,
+// ERCOT-like prices with summer spikes, a 900 kW cap. `policies` of the engine's set (plus an
+// AI-only variant as the fifth).
+ReportData RealisticReport(int policies, int64_t hours) {
+  const int kGpus = 2300;
+  const int64_t kCapW = 900'000, kBaseW = 40'000, kAiW = 430, kMineW = 340, kOffW = 25;
+  ReportData d;
+  d.scenario_name = "Permian farm <2,300 GPUs> & \"AI\" tenants";
+  d.description = "2,300 GPUs at one West Texas site renting to AI tenants on demand and mining the best coin "
+                  "otherwise; prices replayed from public data.";
+  d.mapping = "coins 2022-01-01.. (ETH, ETC), electricity HB_WEST 2022-01-01.., demand trace azure-llm-2023 "
+              "scaled x40, GPUs: RTX 3090 (G1-G3)";
+  d.start = Date::FromYmd(2022, 1, 1).start();
+  d.sample_s = 3600;
+  d.power_cap = Watts(kCapW);
+  const char* names[] = {"profit", "mine-only", "static-split", "idle-mining", "ai-only"};
+  const int64_t merge = Date::FromYmd(2022, 9, 15).start().seconds;
+  uint64_t rng = 42;
+  auto next = [&]() {
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(rng >> 11) / 9007199254740992.0;
+  };
+  // The market, shared by all policies.
+  struct Hour {
+    double demand, mine_usd_per_gpu_h, price_usd_mwh;
+    bool eth;
+  };
+  std::vector<Hour> market;
+  for (int64_t h = 0; h < hours; ++h) {
+    int64_t t = d.start.seconds + h * 3600;
+    double day = static_cast<double>(h) / 24.0;
+    int hod = static_cast<int>(h % 24);
+    double growth = std::pow(static_cast<double>(h) / static_cast<double>(hours), 1.3);
+    double diurnal = 0.8 + 0.2 * std::sin(2 * M_PI * (hod - 9) / 24.0);
+    double demand = (150 + 1700 * growth) * diurnal * (0.92 + 0.16 * next());
+    bool eth = t < merge;
+    double mine = eth ? 0.27 * (1 + 0.18 * std::sin(day / 23.0)) * (1 - 0.35 * day / 365.0) : 0.085;
+    double price = 34 + 12 * std::sin(2 * M_PI * (hod - 11) / 24.0) + (day > 150 && day < 250 ? 22 : 0);
+    if (next() < 0.012) price = 400 + 2200 * next();
+    market.push_back({std::min(demand, static_cast<double>(kGpus)), mine, price, eth});
+  }
+  std::vector<int64_t> profits;
+  for (int p = 0; p < policies; ++p) {
+    std::string name = names[p % 5];
+    PolicySummary sum;
+    sum.name = name;
+    PolicyTimeline tl;
+    tl.policy = name;
+    for (int64_t h = 0; h < hours; ++h) {
+      const Hour& m = market[h];
+      int demand = static_cast<int>(m.demand);
+      auto fit = [&](int ai, int mining) {  // most mining GPUs the cap allows next to `ai`
+        int64_t room = kCapW - kBaseW - ai * kAiW - (kGpus - ai) * kOffW;
+        return std::max(0, std::min<int>(mining, static_cast<int>(room / (kMineW - kOffW))));
+      };
+      auto fit_ai = [&](int ai) {
+        int64_t room = kCapW - kBaseW - kGpus * kOffW;
+        return std::min<int>(ai, static_cast<int>(room / (kAiW - kOffW)));
+      };
+      bool pays = m.mine_usd_per_gpu_h > m.price_usd_mwh * kMineW / 1e6;
+      int ai = 0, mining = 0;
+      if (name == "profit") {
+        ai = fit_ai(demand);
+        mining = pays ? fit(ai, kGpus - ai) : 0;
+      } else if (name == "mine-only") {
+        mining = fit(0, kGpus);
+      } else if (name == "static-split") {
+        ai = std::min(demand, kGpus / 2);
+        mining = fit(ai, kGpus / 2);
+      } else if (name == "idle-mining") {
+        ai = fit_ai(demand);
+        mining = fit(ai, kGpus - ai);
+      } else {
+        ai = fit_ai(demand);
+      }
+      int off = kGpus - ai - mining;
+      int64_t watts = kBaseW + ai * kAiW + mining * kMineW + off * kOffW;
+      int64_t ai_micro = static_cast<int64_t>(ai) * 1'350'000;
+      int64_t mining_micro = std::llround(mining * m.mine_usd_per_gpu_h * 1e6);
+      int64_t energy_micro = std::llround(static_cast<double>(watts) * m.price_usd_mwh);
+      TimelineSample s;
+      s.gpus_ai = ai;
+      s.gpus_mining = mining;
+      s.gpus_off = off;
+      s.ai_revenue = Money(ai_micro);
+      s.mining_revenue = Money(mining_micro);
+      s.energy_cost = Money(energy_micro);
+      s.power_draw = Watts(watts);
+      s.coin = mining > 0 ? (m.eth ? "ETH" : "ETC") : "";
+      tl.samples.push_back(std::move(s));
+      sum.ai_revenue += Money(ai_micro);
+      sum.mining_revenue += Money(mining_micro);
+      sum.energy_cost += Money(energy_micro);
+      sum.gpu_seconds_total += int64_t{kGpus} * 3600;
+      sum.gpu_seconds_ai += int64_t{ai} * 3600;
+      sum.gpu_seconds_mining += int64_t{mining} * 3600;
+      int64_t asked = std::max(demand, 0) / 6 + 1, served = demand > 0 ? asked * ai / demand : 0;
+      sum.requests_served += served;
+      sum.requests_rejected += asked - served;
+    }
+    sum.profit = sum.ai_revenue + sum.mining_revenue - sum.energy_cost;
+    profits.push_back(sum.profit.raw());
+    d.policies.push_back(sum);
+    d.timelines.push_back(std::move(tl));
+  }
+  int64_t best = *std::max_element(profits.begin(), profits.end());
+  d.oracle_profit_usd = static_cast<double>(best) * 1.07 / 1e6;
+  for (PolicySummary& p : d.policies) p.share_of_oracle = static_cast<double>(p.profit.raw()) / 1e6 / d.oracle_profit_usd;
+  return d;
+}
+
+TEST(ReportRender, FormatsSummaryNumbers) {
+  std::string html = RenderHtmlReport(SmallReport());
+  EXPECT_NE(html.find("$1,234,567.89"), std::string::npos);  // AI revenue and profit
+  EXPECT_EQ(Count(html, "$1,234,567.89"), 5);  // table x2, policy keys x2, profit bar tooltip
+  EXPECT_NE(html.find("<td>$400,000.00</td>"), std::string::npos);
+  EXPECT_NE(html.find("<td>$15,000.01</td>"), std::string::npos);  // 15,000.005 rounds half away
+  EXPECT_NE(html.find("<td>$0.00</td>"), std::string::npos);       // 5 micro-dollars
+  EXPECT_NE(html.find("-$2.00"), std::string::npos);              // -1.999995 rounds away from zero
+  EXPECT_NE(html.find("$1,408,450.51"), std::string::npos);       // the oracle, from its double
+  EXPECT_NE(html.find("<td>87.7%</td>"), std::string::npos);      // share of oracle
+  EXPECT_NE(html.find("<td>75.0%</td>"), std::string::npos);      // utilization (100 + 200) / 400
+  EXPECT_NE(html.find("<td>100.0%</td>"), std::string::npos);     // mine-only utilization
+  EXPECT_NE(html.find("<td>1,234,567</td><td>89</td>"), std::string::npos);
+  // AI share of revenue: 1,234,567.89 / 1,634,567.89.
+  EXPECT_NE(html.find("<td>75.5%</td>"), std::string::npos);
+  EXPECT_NE(html.find("power cap 900 kW"), std::string::npos);
+  EXPECT_NE(html.find("coins 2021-01-01.., electricity HB_HUBAVG 2024-01-01.."), std::string::npos);
+}
+
+TEST(ReportRender, OneSvgPerChart) {
+  ReportData d = SmallReport();
+  std::string html = RenderHtmlReport(d);
+  // Profit bars, then per policy: GPUs, revenue, power, coin.
+  EXPECT_EQ(Count(html, "<svg"), 1 + 4 * static_cast<int>(d.policies.size()));
+  EXPECT_EQ(Count(html, "<svg"), Count(html, "</svg>"));
+  EXPECT_EQ(Count(html, "class=\"cap\""), 2 + 2 * 2);  // oracle line + legend; cap line + legend per power chart
+  // A policy without a timeline still gets its numbers, but no charts.
+  d.timelines.pop_back();
+  html = RenderHtmlReport(d);
+  EXPECT_EQ(Count(html, "<svg"), 1 + 4);
+  EXPECT_NE(html.find("No timeline was recorded"), std::string::npos);
+}
+
+TEST(ReportRender, EscapesText) {
+  ReportData d = SmallReport();
+  d.scenario_name = "Farm <script>alert(1)</script> & \"quotes\" 'too'";
+  d.description = "a<b";
+  d.mapping = "x>y & z";
+  d.policies[0].name = "p<1>";
+  d.timelines[0].policy = "p<1>";
+  d.timelines[0].samples[0].coin = "C&D";
+  std::string html = RenderHtmlReport(d);
+  EXPECT_NE(html.find("Farm &lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot; &#39;too&#39;"),
+            std::string::npos);
+  EXPECT_EQ(html.find("<script>alert"), std::string::npos);
+  EXPECT_NE(html.find("a&lt;b"), std::string::npos);
+  EXPECT_NE(html.find("x&gt;y &amp; z"), std::string::npos);
+  EXPECT_NE(html.find("p&lt;1&gt;"), std::string::npos);
+  EXPECT_EQ(html.find("p<1>"), std::string::npos);
+  EXPECT_NE(html.find("C&amp;D"), std::string::npos);
+  EXPECT_EQ(html.find("C&D"), std::string::npos);
+  // The policy's charts are still found by its (unescaped) name.
+  EXPECT_EQ(Count(html, "<svg"), 9);
+}
+
+TEST(ReportRender, IsSelfContained) {
+  std::string html = RenderHtmlReport(RealisticReport(4, 24 * 40));
+  EXPECT_EQ(html.find("<script src"), std::string::npos);
+  EXPECT_EQ(html.find("http"), std::string::npos);  // not even an SVG xmlns: inline SVG needs none
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  EXPECT_EQ(html.find("@import"), std::string::npos);
+  EXPECT_EQ(html.find("url("), std::string::npos);
+  EXPECT_EQ(html.find("<img"), std::string::npos);
+  EXPECT_EQ(Count(html, "<script"), 1);  // the inline hover script only
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+}
+
+TEST(ReportRender, DownsamplesAYearOfHourlySamples) {
+  ReportData d = RealisticReport(5, 8760);
+  std::string html = RenderHtmlReport(d);
+  EXPECT_LT(html.size(), 2u * 1024 * 1024) << html.size();
+  EXPECT_EQ(Count(html, "<svg"), 1 + 4 * 5);
+  // Every drawn series has at most ~1,000 points (plus the two plot edges).
+  std::regex n_re("data-n=\"(\\d+)\"");
+  int series = 0, max_n = 0;
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), n_re); it != std::sregex_iterator(); ++it) {
+    ++series;
+    max_n = std::max(max_n, std::stoi((*it)[1].str()));
+  }
+  EXPECT_EQ(series, 5 * (3 + 3 + 1));
+  EXPECT_LE(max_n, 1002);
+  EXPECT_EQ(max_n, 730 + 2);  // 12 h buckets (9 h would do, 12 h falls on round hours), plus the edges
+  // Calendar month ticks on the date axes.
+  EXPECT_NE(html.find(">Mar 2022<"), std::string::npos);
+  EXPECT_NE(html.find("12 samples (12 h) per point"), std::string::npos);
+}
+
+TEST(ReportRender, BucketsTakeMeansAndTheMostFrequentCoin) {
+  ReportData d;
+  d.scenario_name = "buckets";
+  d.start = Date::FromYmd(2024, 1, 1).start();
+  d.sample_s = 600;
+  PolicySummary p;
+  p.name = "profit";
+  d.policies = {p};
+  PolicyTimeline t;
+  t.policy = "profit";
+  // 3,000 samples: buckets of 3. Coins A, A, B repeat: B is never a bucket's coin. GPUs on AI
+  // alternate 0, 90, 0 | 90, 0, 90 ... so bucket means are 30 or 60, never 0 or 90.
+  for (int i = 0; i < 3000; ++i) {
+    t.samples.push_back(Sample(i % 2 ? 90 : 0, 0, i % 2 ? 0 : 90, 0, 0, 0, 1000, i % 3 == 2 ? "B" : "A"));
+  }
+  d.timelines = {t};
+  std::string html = RenderHtmlReport(d);
+  EXPECT_NE(html.find("3 samples (30 min) per point"), std::string::npos);
+  EXPECT_NE(html.find("<title>A: 2024-01-01 00:00 to 2024-01-21 20:00 UTC</title>"), std::string::npos);
+  EXPECT_EQ(html.find("<title>B:"), std::string::npos);
+  EXPECT_NE(html.find(">B 33.3%<"), std::string::npos);  // the legend counts every sample
+  // The AI area: y of a 30 and a 60 mean; scale 0..100 GPUs over the plot's 196 px (y 34..230).
+  std::smatch m;
+  std::string needle = "data-label=\"AI\" data-rank=\"0\" data-n=\"1002\"";
+  size_t at = html.find(needle);
+  ASSERT_NE(at, std::string::npos);
+  std::string rest = html.substr(at, 20000);
+  ASSERT_TRUE(std::regex_search(rest, m, std::regex("points=\"([^\"]*)\"")));
+  std::string pts = m[1].str();
+  pts = pts.substr(0, pts.rfind(' '));
+  pts = pts.substr(0, pts.rfind(' ') + 1);  // the data points, without the two baseline corners
+  EXPECT_NE(pts.find(",171.2 "), std::string::npos);  // 30 GPUs
+  EXPECT_NE(pts.find(",112.4 "), std::string::npos);  // 60 GPUs
+  EXPECT_EQ(pts.find(",230 "), std::string::npos);    // never 0 before the baseline corners
+}
+
+TEST(ReportRender, ShortTimelinesAreDrawnAsSteps) {
+  // 24 hourly samples: each is a step over its hour (two vertices), from the plot's left edge
+  // (x 66) to its right edge (x 642).
+  std::string html = RenderHtmlReport(SmallReport());
+  EXPECT_NE(html.find("data-bs=\"3600\" data-step=\"1\""), std::string::npos);
+  EXPECT_EQ(html.find("data-step=\"0\""), std::string::npos);
+  size_t at = html.find("data-label=\"AI\" data-rank=\"0\" data-n=\"48\"");
+  ASSERT_NE(at, std::string::npos);
+  std::smatch m;
+  std::string rest = html.substr(at, 4000);
+  ASSERT_TRUE(std::regex_search(rest, m, std::regex("points=\"66,(\\S+) 90,(\\S+) 90,(\\S+) ")));
+  EXPECT_EQ(m[1].str(), m[2].str());  // hour 0 is flat
+  EXPECT_NE(m[2].str(), m[3].str());  // and hour 1 steps up
+  EXPECT_NE(rest.find(" 642,"), std::string::npos);
+  // A year of hourly samples: lines through 12 h bucket centres.
+  html = RenderHtmlReport(RealisticReport(1, 8760));
+  EXPECT_NE(html.find("data-bs=\"43200\" data-step=\"0\""), std::string::npos);
+}
+
+TEST(ReportRender, DegenerateDataStillRenders) {
+  ReportData empty;
+  std::string html = RenderHtmlReport(empty);
+  EXPECT_NE(html.find("No policy was simulated"), std::string::npos);
+  EXPECT_EQ(Count(html, "<svg"), 0);
+  EXPECT_NE(html.find("power cap none"), std::string::npos);
+
+  // One sample, everything zero, no cap, a zero oracle and a sample period of 0.
+  ReportData d = SmallReport();
+  d.sample_s = 0;
+  d.power_cap = Watts(0);
+  d.oracle_profit_usd = 0;
+  for (PolicyTimeline& t : d.timelines) t.samples = {TimelineSample{}};
+  html = RenderHtmlReport(d);
+  EXPECT_EQ(Count(html, "<svg"), 9);
+  EXPECT_FALSE(std::regex_search(html, std::regex("[=,>\" (-](nan|inf)\\b", std::regex::icase)));
+
+  // Negative energy prices: the revenue axis goes below zero, with a zero line.
+  d = SmallReport();
+  for (TimelineSample& x : d.timelines[0].samples) x.energy_cost = Usd(-500);
+  d.policies[0].share_of_oracle = std::nan("");
+  html = RenderHtmlReport(d);
+  EXPECT_NE(html.find(">-$"), std::string::npos);  // a negative tick
+  EXPECT_NE(html.find("class=\"zero\""), std::string::npos);
+  EXPECT_NE(html.find("<td>&mdash;</td>"), std::string::npos);  // the unknown share of oracle
+  TempDir dir;
+  d.sample_s = 0;
+  EXPECT_EQ(WriteHtmlReport(d, dir / "r.html").code(), StatusCode::kInvalidArgument);
+}
+
+TEST(ReportWrite, WritesTheRenderedHtml) {
+  TempDir dir;
+  ReportData d = SmallReport();
+  Status s = WriteHtmlReport(d, dir / "report.html");
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(ReadText(dir / "report.html"), RenderHtmlReport(d));
+}
+
+TEST(ReportWrite, RejectsTimelinesOfDifferentLengths) {
+  TempDir dir;
+  ReportData d = SmallReport();
+  d.timelines[1].samples.pop_back();
+  Status s = WriteHtmlReport(d, dir / "report.html");
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("mine-only"), std::string::npos) << s.message();
+  EXPECT_FALSE(std::filesystem::exists(dir / "report.html"));
+}
+
+TEST(ReportWrite, RejectsAPolicyWithoutTimeline) {
+  TempDir dir;
+  ReportData d = SmallReport();
+  d.timelines[0].policy = "something else";
+  Status s = WriteHtmlReport(d, dir / "report.html");
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("'profit' has no timeline"), std::string::npos) << s.message();
+  d.timelines.clear();
+  EXPECT_EQ(WriteHtmlReport(d, dir / "report.html").code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(dir / "report.html"));
+}
+
+TEST(ReportWrite, UnwritablePathIsUnavailable) {
+  TempDir dir;
+  std::filesystem::path file = dir / "no-such-dir" / "report.html";
+  Status s = WriteHtmlReport(SmallReport(), file);
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+  EXPECT_NE(s.message().find(file.string()), std::string::npos) << s.message();
+  // A directory is not a file either.
+  EXPECT_EQ(WriteHtmlReport(SmallReport(), dir.path()).code(), StatusCode::kUnavailable);
+}
+
+// Writes the realistic example report where RIGSHIFT_REPORT_EXAMPLE points (see
+// tools/report_screenshot.sh); skipped otherwise.
+TEST(ReportExample, WritesExampleWhenAsked) {
+  const char* path = std::getenv("RIGSHIFT_REPORT_EXAMPLE");
+  if (path == nullptr || *path == '\0') GTEST_SKIP() << "set RIGSHIFT_REPORT_EXAMPLE to write the example";
+  const char* n = std::getenv("RIGSHIFT_REPORT_EXAMPLE_POLICIES");
+  const char* hours = std::getenv("RIGSHIFT_REPORT_EXAMPLE_HOURS");
+  ReportData d = RealisticReport(n ? std::atoi(n) : 4, hours ? std::atoll(hours) : 8760);
+  Status s = WriteHtmlReport(d, path);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+}
+
+}  // namespace
+}  // namespace rigshift

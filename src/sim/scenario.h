@@ -1,0 +1,108 @@
+// A simulation scenario: the farm, how the market series map onto the simulated timeline, the
+// demand, and the policy parameters. Read from a TOML file (docs/scenario.md, examples/*.toml).
+//
+// LoadScenario checks syntax, types, ranges and unknown keys, and names the key and line of any
+// problem. It does not look at the data folder: model names, settlement points and dates are
+// checked when the scenario is resolved against the imported data (sim/runner.h).
+// docs/scenario.md documents every key with its unit, default and range.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/time.h"
+#include "common/units.h"
+
+namespace rigshift {
+
+struct SiteSpec {
+  std::string name;
+  Watts power_cap;                // [[site]] power_cap_kw (a number of kW, > 0)
+  int pue_milli = 1000;           // pue = 1.10 -> 1100; 1.0 .. 3.0
+  bool datacenter = false;        // license rules: consumer GPUs may not serve AI here
+  // Electricity: an imported ERCOT settlement point, or a fixed price. Exactly one.
+  std::string settlement_point;   // "HB_HUBAVG"
+  std::optional<EnergyPrice> fixed_price;  // fixed_price_usd_per_kwh = 0.05
+  Watts idle_power_per_gpu{0};    // draw of a powered but idle GPU (idle_w_per_gpu); 0 = powered down
+};
+
+struct NodeGroupSpec {
+  std::string name;
+  std::string site;               // a SiteSpec name (may be left out when there is one site)
+  std::string model;              // a GPU model name, any spelling the catalog accepts
+  int nodes = 0;                  // count of identical nodes (> 0)
+  int gpus_per_node = 0;          // 1 .. 16
+  int pcie_lanes = 16;            // link width per GPU: 1 (riser), 4, 8, 16
+  int pcie_gen = 3;               // 1 .. 5
+  int nvlink_domain = 0;          // GPUs per NVLink domain inside a node; 0 = no NVLink, else a
+                                  // divisor of gpus_per_node, >= 2
+  int cpu_cores = 0;              // per node (> 0)
+  int ram_gb = 0;                 // per node (> 0)
+};
+
+struct MarketMapping {
+  Date start;                     // first simulated day (the timeline's own calendar)
+  int days = 0;                   // length of the run (> 0)
+  // Each defaults to `start` (the series read at the simulated dates themselves). Simulated day
+  // start + d reads coins of coin_from + d and electricity of electricity_from + d.
+  Date coin_from;                 // the coin market's day that maps onto `start`
+  Date electricity_from;          // the electricity series' day that maps onto `start`
+  Date rental_date;               // the rental index is read at this date (held for the run)
+  int interval_s = 300;           // market tick: 60 .. 86400, dividing 86400
+};
+
+struct DemandSpec {
+  std::string trace = "demand_alibaba2023.csv";  // a canonical demand file in the data folder
+  int64_t offset_s = 0;           // trace second that maps onto the run's start (the file may give
+                                  // offset_days instead); earlier arrivals are not replayed
+  int scale_milli = 1000;         // arrivals kept: 0.25 -> 250 (thinned deterministically by seed);
+                                  // above 1000, each arrival is replicated floor(scale) times plus
+                                  // once more with probability frac(scale) (2.5 -> 2 or 3 copies)
+  bool repeat = true;             // when the run outlasts the trace, loop the window from offset_s
+                                  // to the trace's end (its last arrival)
+  // Trace GPU type -> farm models that may serve it ("V100M32" = ["RTX 3090", "A100"]). Requests
+  // whose trace gives no type may run on any AI-suitable model (`any_models` narrows that list).
+  std::map<std::string, std::vector<std::string>> model_map;
+  std::vector<std::string> any_models;
+  // Prices: on-demand requests pay the rental index's on-demand price of the model they run on
+  // times `on_demand_markup_milli` / 1000; interruptible ones bid the interruptible index price
+  // (or on-demand x `interruptible_fraction_milli` / 1000 where the index has none).
+  int on_demand_markup_milli = 1000;
+  int interruptible_fraction_milli = 600;
+  int min_vram_gb = 0;            // applied to every request
+};
+
+struct PolicySpec {
+  std::string name = "profit";    // default policy for `rigshift sim`
+  int64_t pool_fee_ppm = 10'000;  // pool_fee_pct = 1.0
+  int64_t switch_min_gain_ppm = 50'000;  // switch_min_gain_pct = 5: a new coin must pay 5 % more
+  int64_t switch_min_dwell_s = 600;      // stay at least 10 min on a coin
+  int64_t miner_restart_s = 120;         // lost mining time per switch or start
+  int64_t resume_margin_ppm = 20'000;    // resume mining after a price spike only at net > 2 % of revenue
+  int static_split_ai_milli = 250;       // static-split: share of AI-suitable GPUs kept for rental
+  std::string idle_mining_algorithm = "Ethash";  // idle-mining: the one algorithm it mines
+};
+
+struct Scenario {
+  std::string name;               // [scenario] name
+  std::string description;
+  uint64_t seed = 1;
+  std::vector<SiteSpec> sites;
+  std::vector<NodeGroupSpec> groups;
+  MarketMapping market;
+  DemandSpec demand;
+  PolicySpec policy;
+};
+
+// Parses a scenario file. Errors name the file, the line and the key:
+// "farm.toml:12: [[group]] 'risers' gpus_per_node must be between 1 and 16, got 0". Every problem
+// found is listed, one a line, in line order; a TOML syntax error gives line and column.
+[[nodiscard]] Result<Scenario> LoadScenario(const std::filesystem::path& file);
+[[nodiscard]] Result<Scenario> ParseScenario(std::string_view toml_text, const std::string& name_for_errors);
+
+}  // namespace rigshift

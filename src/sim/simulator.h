@@ -1,0 +1,84 @@
+// The simulator: replays a scenario on imported data, one policy at a time, with a virtual clock.
+//
+// Resolve() turns a scenario into what every policy shares: the fleet (suitability and license
+// classified), the market view of every tick, and the requests of the demand trace, priced and
+// mapped onto the farm. RunPolicy() drives the same Controller and engine the server uses, with a
+// simulated fleet as the actuator, and accounts money per second of state. BuildOracle() makes
+// the upper-bound LP from the same inputs.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/fleet_state.h"
+#include "engine/valuation.h"
+#include "model/catalog.h"
+#include "model/market_view.h"
+#include "model/request.h"
+#include "sim/oracle.h"
+#include "sim/report.h"
+#include "sim/scenario.h"
+
+namespace rigshift {
+
+struct RunOverrides {
+  std::optional<Date> market_from;       // moves only the coin market
+  std::optional<Date> electricity_from;  // moves only the electricity series
+  std::optional<int> days;
+};
+
+struct SimRequest {
+  Request request;
+  int64_t run_s = 0;  // how long it runs once placed (the trace's own run time)
+};
+
+struct ResolvedScenario {
+  Scenario scenario;
+  Catalog catalog;
+  FleetState fleet;                        // empty of leases; copied per policy
+  std::vector<RentalPrice> list_price;     // per group, on-demand per GPU-hour (0 = not rentable)
+  std::vector<RentalPrice> interruptible_price;  // per group
+  std::vector<SimRequest> requests;        // ordered by arrival, then id
+  Timestamp start;
+  int64_t interval_s = 300;
+  int64_t ticks = 0;
+  std::vector<std::vector<CoinQuote>> day_coins;   // per simulated day
+  std::vector<std::vector<EnergyPrice>> prices;    // [tick][site]
+  std::string mapping;                     // what was lined up with what, for reports
+  int64_t trace_rows = 0, trace_kept = 0;
+
+  MarketView ViewAt(int64_t tick) const;
+};
+
+// Loads what the scenario needs from `data_dir` and lines the series up. Errors name the series
+// and the dates it has when a mapped period is missing, and any unknown model or point.
+[[nodiscard]] Result<ResolvedScenario> Resolve(const Scenario& scenario, const std::filesystem::path& data_dir,
+                                               const RunOverrides& overrides);
+
+// The policies: "profit" (the engine), "mine-only", "static-split", "idle-mining".
+const std::vector<std::string>& PolicyNames();
+
+struct PolicyRun {
+  PolicySummary summary;
+  PolicyTimeline timeline;
+  int64_t ledger_lines = 0;
+  Money billed;  // what tenants were billed, summed per lease
+  uint64_t plan_digest = 0;  // hash of every plan, for determinism checks
+};
+
+using Progress = std::function<void(const std::string& policy, double fraction)>;
+
+[[nodiscard]] Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& policy, int64_t sample_s,
+                                          const Progress& progress);
+
+// The oracle's LP input for the scenario, periods of `period_s`.
+[[nodiscard]] Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& params, int64_t period_s);
+
+// The engine parameters of a policy under the scenario's [policy] settings.
+[[nodiscard]] Result<EngineParams> ParamsFor(const Scenario& scenario, const std::string& policy);
+
+}  // namespace rigshift
