@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/data_import.h"
+#include "cli/bench_command.h"
 #include "cli/market_command.h"
 #include "cli/sim_command.h"
 
@@ -53,6 +54,22 @@ int main(int argc, char** argv) {
   auto* plan = app.add_subcommand("plan", "Replay a scenario under every policy beside the oracle bound");
   rigshift::AddSimFlags(*plan, plan_opts, /*plan=*/true);
 
+  // bench
+  rigshift::BenchOptions bench_engine_opts, bench_sim_opts;
+  bench_sim_opts.gpus = 40'000;
+  auto* bench = app.add_subcommand("bench", "Measure the engine and the simulator");
+  bench->require_subcommand(1);
+  auto* bench_engine = bench->add_subcommand("engine", "Placement latency and re-plan time on a large fleet");
+  auto* bench_sim = bench->add_subcommand("sim", "Wall time of a long replay of a large farm");
+  for (auto [cmd, opts] : {std::pair{bench_engine, &bench_engine_opts}, std::pair{bench_sim, &bench_sim_opts}}) {
+    cmd->add_option("--data", opts->data, "Imported data folder")->capture_default_str();
+    cmd->add_option("--gpus", opts->gpus, "Fleet size")->capture_default_str();
+    cmd->add_option("--format", opts->format, "table or json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
+  }
+  bench_engine->add_option("--samples", bench_engine_opts.samples, "Placements timed")->capture_default_str();
+  bench_sim->add_option("--days", bench_sim_opts.days, "Days replayed")->capture_default_str();
+  bench_sim->add_option("--scenario", bench_sim_opts.scenario, "Scenario scaled to --gpus")->capture_default_str();
+
   // catalog
   std::string catalog_data = "data";
   auto* catalog = app.add_subcommand("catalog", "List the GPU models in the imported catalog");
@@ -77,6 +94,14 @@ int main(int argc, char** argv) {
   }
   if (sim->parsed() || plan->parsed()) {
     rigshift::Status s = rigshift::RunSim(sim->parsed() ? sim_opts : plan_opts, std::cout, std::cerr);
+    return s.ok() ? 0 : Fail(s);
+  }
+  if (bench_engine->parsed()) {
+    rigshift::Status s = rigshift::RunBenchEngine(bench_engine_opts, std::cout, std::cerr);
+    return s.ok() ? 0 : Fail(s);
+  }
+  if (bench_sim->parsed()) {
+    rigshift::Status s = rigshift::RunBenchSim(bench_sim_opts, std::cout, std::cerr);
     return s.ok() ? 0 : Fail(s);
   }
   if (catalog->parsed()) {

@@ -1,9 +1,9 @@
 #include "sim/oracle.h"
 
-#include <ClpSimplex.hpp>
-#include <CoinError.hpp>
 #include <fmt/format.h>
 
+#include <ClpSimplex.hpp>
+#include <CoinError.hpp>
 #include <cmath>
 #include <cstddef>
 #include <exception>
@@ -26,7 +26,8 @@ Status CheckValue(size_t period, std::string_view field, size_t i, double v, boo
     return InvalidArgumentError(fmt::format("oracle: period {}: {}[{}] is not finite", period, field, i));
   }
   if (nonnegative && v < 0) {
-    return InvalidArgumentError(fmt::format("oracle: period {}: {}[{}] = {} is negative", period, field, i, v));
+    return InvalidArgumentError(
+        fmt::format("oracle: period {}: {}[{}] = {} is negative", period, field, i, v));
   }
   return OkStatus();
 }
@@ -36,17 +37,19 @@ Status ValidateShape(const OracleInput& in) {
   for (size_t c = 0; c < in.classes.size(); ++c) {
     const OracleClass& k = in.classes[c];
     if (k.site < 0 || static_cast<size_t>(k.site) >= num_sites) {
-      return InvalidArgumentError(fmt::format("oracle: class {} ({}): site {} is not an index into the {} sites",
-                                              c, k.name, k.site, num_sites));
+      return InvalidArgumentError(fmt::format(
+          "oracle: class {} ({}): site {} is not an index into the {} sites", c, k.name, k.site, num_sites));
     }
     if (k.devices < 0) {
-      return InvalidArgumentError(fmt::format("oracle: class {} ({}): devices = {} is negative", c, k.name, k.devices));
+      return InvalidArgumentError(
+          fmt::format("oracle: class {} ({}): devices = {} is negative", c, k.name, k.devices));
     }
     if (!std::isfinite(k.mining_power_w) || k.mining_power_w < 0 || !std::isfinite(k.ai_power_w) ||
         k.ai_power_w < 0) {
-      return InvalidArgumentError(fmt::format("oracle: class {} ({}): mining_power_w {} and ai_power_w {} must be "
-                                              "finite and nonnegative",
-                                              c, k.name, k.mining_power_w, k.ai_power_w));
+      return InvalidArgumentError(
+          fmt::format("oracle: class {} ({}): mining_power_w {} and ai_power_w {} must be "
+                      "finite and nonnegative",
+                      c, k.name, k.mining_power_w, k.ai_power_w));
     }
   }
   for (size_t b = 0; b < in.buckets.size(); ++b) {
@@ -54,11 +57,13 @@ Status ValidateShape(const OracleInput& in) {
     std::vector<bool> seen(in.classes.size(), false);
     for (int c : bucket.classes) {
       if (c < 0 || static_cast<size_t>(c) >= in.classes.size()) {
-        return InvalidArgumentError(fmt::format("oracle: bucket {} ({}): class {} is not an index into the {} classes",
-                                                b, bucket.name, c, in.classes.size()));
+        return InvalidArgumentError(
+            fmt::format("oracle: bucket {} ({}): class {} is not an index into the {} classes", b,
+                        bucket.name, c, in.classes.size()));
       }
       if (seen[static_cast<size_t>(c)]) {
-        return InvalidArgumentError(fmt::format("oracle: bucket {} ({}): class {} is listed twice", b, bucket.name, c));
+        return InvalidArgumentError(
+            fmt::format("oracle: bucket {} ({}): class {} is listed twice", b, bucket.name, c));
       }
       seen[static_cast<size_t>(c)] = true;
     }
@@ -70,9 +75,11 @@ Status ValidatePeriod(const OracleInput& in, size_t p) {
   const OraclePeriod& period = in.periods[p];
   const size_t nc = in.classes.size(), nb = in.buckets.size(), ns = in.site_names.size();
   if (period.seconds < 0) {
-    return InvalidArgumentError(fmt::format("oracle: period {}: seconds = {} is negative", p, period.seconds));
+    return InvalidArgumentError(
+        fmt::format("oracle: period {}: seconds = {} is negative", p, period.seconds));
   }
-  RS_RETURN_IF_ERROR(CheckSize(p, "mining_net_usd_per_s", period.mining_net_usd_per_s.size(), nc, "one per class"));
+  RS_RETURN_IF_ERROR(
+      CheckSize(p, "mining_net_usd_per_s", period.mining_net_usd_per_s.size(), nc, "one per class"));
   RS_RETURN_IF_ERROR(CheckSize(p, "demand_gpu_s", period.demand_gpu_s.size(), nb, "one per bucket"));
   RS_RETURN_IF_ERROR(
       CheckSize(p, "ai_net_usd_per_gpu_s", period.ai_net_usd_per_gpu_s.size(), nb * nc, "buckets x classes"));
@@ -163,7 +170,8 @@ class PeriodLp {
     std::vector<double> objective(static_cast<size_t>(num_cols), 0.0);
     std::vector<double> row_lower(static_cast<size_t>(num_rows), -COIN_DBL_MAX);
     std::vector<double> row_upper(static_cast<size_t>(num_rows), 0.0);
-    for (int c = 0; c < nc_; ++c) row_upper[static_cast<size_t>(c)] = static_cast<double>(in.classes[c].devices);
+    for (int c = 0; c < nc_; ++c)
+      row_upper[static_cast<size_t>(c)] = static_cast<double>(in.classes[c].devices);
     model_.setLogLevel(0);
     model_.messageHandler()->setLogLevel(0);
     model_.loadProblem(num_cols, num_rows, start.data(), index.data(), value.data(), col_lower.data(),
@@ -205,8 +213,8 @@ class PeriodLp {
       model_.primal();
     }
     if (!model_.isProvenOptimal()) {
-      return Err(InternalError(fmt::format("oracle: period {}: CLP did not find the optimum (status {}, {})", p,
-                                           model_.status(), model_.secondaryStatus())));
+      return Err(InternalError(fmt::format("oracle: period {}: CLP did not find the optimum (status {}, {})",
+                                           p, model_.status(), model_.secondaryStatus())));
     }
     const double* x = model_.primalColumnSolution();
     for (int c = 0; c < nc_; ++c) out.mining_usd += period.mining_net_usd_per_s[c] * t * x[c];

@@ -20,25 +20,27 @@ namespace rigshift {
 
 struct OracleClass {
   std::string name;
-  int site = 0;                 // index into OracleInput::site_names
-  int64_t devices = 0;          // >= 0
+  int site = 0;         // index into OracleInput::site_names
+  int64_t devices = 0;  // >= 0
   // Facility watts per device (PUE included), >= 0. For the bound to hold these must not exceed
   // the draw of any option the class's values cover (the lowest draw, if several algorithms).
-  double mining_power_w = 0;    // per mining device
-  double ai_power_w = 0;        // per AI device
+  double mining_power_w = 0;  // per mining device
+  double ai_power_w = 0;      // per AI device
 };
 
-struct OracleBucket {           // requests that share allowed classes and price
+struct OracleBucket {  // requests that share allowed classes and price
   std::string name;
-  std::vector<int> classes;     // classes that may serve it: valid indices, each at most once
+  std::vector<int> classes;  // classes that may serve it: valid indices, each at most once
 };
 
 // Every vector must have the size its comment gives and hold finite numbers; seconds, demand
 // and caps must be nonnegative. A period of 0 seconds earns nothing.
 struct OraclePeriod {
   int64_t seconds = 0;
-  // Per class: the most one device can earn mining for one second, net of energy, in USD
-  // (negative values are allowed: the LP then leaves it off).
+  // Per class: the most one device can earn mining for one second at any instant of the period,
+  // net of energy, in USD: the best over the algorithms it may mine of (highest revenue - its
+  // draw x lowest price), which bounds every instant whatever the sign of the price. Negative
+  // values are allowed: the LP then leaves it off.
   std::vector<double> mining_net_usd_per_s;
   // Per bucket: GPU-seconds demanded in this period (each request's GPUs x its overlap).
   std::vector<double> demand_gpu_s;
@@ -46,10 +48,11 @@ struct OraclePeriod {
   // the bucket earns on the class, net of AI energy, in USD (ignored where the bucket does not
   // allow the class).
   std::vector<double> ai_net_usd_per_gpu_s;
-  // Optional, per class (empty: all zero): the most one powered but idle device can earn for one
-  // second, in USD. Only negative electricity prices make it positive: idle watts x -(lowest
-  // price). Without it a policy that keeps GPUs idle while power is paid for could beat the bound.
-  // Idle draw is not charged against the cap (a relaxation: the bound stays valid).
+  // Optional, per class (empty: all zero): the most one powered device earning no revenue (idle,
+  // or restarting a miner) can earn for one second, in USD. Only negative electricity prices make
+  // it positive: its highest such draw x -(lowest price). Without it a policy that keeps GPUs
+  // powered while power is paid for could beat the bound. That draw is not charged against the
+  // cap (a relaxation: the bound stays valid).
   std::vector<double> idle_net_usd_per_s;
   // Per site: the cap in watts for this period (if it varies inside the period, its time
   // average or anything above it, such as its maximum).

@@ -48,7 +48,8 @@ struct Builder {
     return in.periods.back();
   }
   void Ai(OraclePeriod& p, int bucket, int cls, double usd_per_s) {
-    p.ai_net_usd_per_gpu_s[static_cast<size_t>(bucket) * in.classes.size() + static_cast<size_t>(cls)] = usd_per_s;
+    p.ai_net_usd_per_gpu_s[static_cast<size_t>(bucket) * in.classes.size() + static_cast<size_t>(cls)] =
+        usd_per_s;
   }
 };
 
@@ -272,32 +273,49 @@ OracleInput ValidTwoPeriods() {
 
 TEST(OracleTest, ValidationErrorsNameThePeriodAndField) {
   const std::vector<BadInputCase> cases = {
-      {"short mining vector", [](OracleInput& in) { in.periods[1].mining_net_usd_per_s.pop_back(); },
+      {"short mining vector",
+       [](OracleInput& in) { in.periods[1].mining_net_usd_per_s.pop_back(); },
        {"period 1", "mining_net_usd_per_s", "has 1 values, want 2"}},
-      {"long demand vector", [](OracleInput& in) { in.periods[1].demand_gpu_s.push_back(1); },
+      {"long demand vector",
+       [](OracleInput& in) { in.periods[1].demand_gpu_s.push_back(1); },
        {"period 1", "demand_gpu_s"}},
-      {"ai vector not buckets x classes", [](OracleInput& in) { in.periods[0].ai_net_usd_per_gpu_s.pop_back(); },
+      {"ai vector not buckets x classes",
+       [](OracleInput& in) { in.periods[0].ai_net_usd_per_gpu_s.pop_back(); },
        {"period 0", "ai_net_usd_per_gpu_s", "buckets x classes"}},
-      {"missing site cap", [](OracleInput& in) { in.periods[1].site_cap_w.clear(); }, {"period 1", "site_cap_w"}},
-      {"idle vector of the wrong size", [](OracleInput& in) { in.periods[1].idle_net_usd_per_s = {0}; },
+      {"missing site cap",
+       [](OracleInput& in) { in.periods[1].site_cap_w.clear(); },
+       {"period 1", "site_cap_w"}},
+      {"idle vector of the wrong size",
+       [](OracleInput& in) { in.periods[1].idle_net_usd_per_s = {0}; },
        {"period 1", "idle_net_usd_per_s", "one per class, or none"}},
-      {"NaN idle value", [](OracleInput& in) { in.periods[0].idle_net_usd_per_s = {0, std::nan("")}; },
+      {"NaN idle value",
+       [](OracleInput& in) {
+         in.periods[0].idle_net_usd_per_s = {0, std::nan("")};
+       },
        {"period 0", "idle_net_usd_per_s[1]", "not finite"}},
       {"negative seconds", [](OracleInput& in) { in.periods[1].seconds = -1; }, {"period 1", "seconds"}},
-      {"negative demand", [](OracleInput& in) { in.periods[1].demand_gpu_s[0] = -5; },
+      {"negative demand",
+       [](OracleInput& in) { in.periods[1].demand_gpu_s[0] = -5; },
        {"period 1", "demand_gpu_s[0]", "negative"}},
-      {"negative cap", [](OracleInput& in) { in.periods[0].site_cap_w[0] = -1; },
+      {"negative cap",
+       [](OracleInput& in) { in.periods[0].site_cap_w[0] = -1; },
        {"period 0", "site_cap_w[0]", "negative"}},
-      {"NaN value", [](OracleInput& in) { in.periods[1].ai_net_usd_per_gpu_s[1] = std::nan(""); },
+      {"NaN value",
+       [](OracleInput& in) { in.periods[1].ai_net_usd_per_gpu_s[1] = std::nan(""); },
        {"period 1", "ai_net_usd_per_gpu_s[1]", "not finite"}},
-      {"infinite mining", [](OracleInput& in) { in.periods[0].mining_net_usd_per_s[1] = HUGE_VAL; },
+      {"infinite mining",
+       [](OracleInput& in) { in.periods[0].mining_net_usd_per_s[1] = HUGE_VAL; },
        {"period 0", "mining_net_usd_per_s[1]", "not finite"}},
       {"class site out of range", [](OracleInput& in) { in.classes[1].site = 1; }, {"class 1 (B)", "site 1"}},
       {"negative devices", [](OracleInput& in) { in.classes[0].devices = -3; }, {"class 0 (A)", "devices"}},
-      {"negative power", [](OracleInput& in) { in.classes[0].ai_power_w = -3; }, {"class 0 (A)", "ai_power_w"}},
-      {"bucket class out of range", [](OracleInput& in) { in.buckets[0].classes.push_back(7); },
+      {"negative power",
+       [](OracleInput& in) { in.classes[0].ai_power_w = -3; },
+       {"class 0 (A)", "ai_power_w"}},
+      {"bucket class out of range",
+       [](OracleInput& in) { in.buckets[0].classes.push_back(7); },
        {"bucket 0 (b)", "class 7"}},
-      {"bucket class listed twice", [](OracleInput& in) { in.buckets[0].classes.push_back(0); },
+      {"bucket class listed twice",
+       [](OracleInput& in) { in.buckets[0].classes.push_back(0); },
        {"bucket 0 (b)", "class 0", "twice"}},
   };
   ASSERT_TRUE(SolveOracle(ValidTwoPeriods()).has_value());
@@ -309,7 +327,8 @@ TEST(OracleTest, ValidationErrorsNameThePeriodAndField) {
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument);
     for (const std::string& part : c.message_has) {
-      EXPECT_NE(r.error().message().find(part), std::string::npos) << r.error().message() << " lacks " << part;
+      EXPECT_NE(r.error().message().find(part), std::string::npos)
+          << r.error().message() << " lacks " << part;
     }
   }
 }
@@ -393,7 +412,8 @@ double MinCostFlowReference(const OracleInput& in, const OraclePeriod& p) {
 // Random fleet and periods. Values are sometimes negative, buckets allow random subsets of classes
 // (sometimes none), demand ranges from nothing to more than the fleet, some periods pay idle
 // devices. Caps are left unset.
-OracleInput RandomInput(std::mt19937_64& rng, int num_classes, int num_buckets, int num_sites, int num_periods) {
+OracleInput RandomInput(std::mt19937_64& rng, int num_classes, int num_buckets, int num_sites,
+                        int num_periods) {
   std::uniform_real_distribution<double> u(0, 1);
   Builder f;
   for (int s = 0; s < num_sites; ++s) f.Site("s" + std::to_string(s));
@@ -426,7 +446,8 @@ OracleInput RandomInput(std::mt19937_64& rng, int num_classes, int num_buckets, 
 void SetCaps(OracleInput& in, double fraction) {
   std::vector<double> max_draw(in.site_names.size(), 0.0);
   for (const OracleClass& k : in.classes) {
-    max_draw[static_cast<size_t>(k.site)] += static_cast<double>(k.devices) * std::max(k.mining_power_w, k.ai_power_w);
+    max_draw[static_cast<size_t>(k.site)] +=
+        static_cast<double>(k.devices) * std::max(k.mining_power_w, k.ai_power_w);
   }
   for (OraclePeriod& p : in.periods) {
     for (size_t s = 0; s < max_draw.size(); ++s) p.site_cap_w[s] = fraction * max_draw[s];
@@ -483,7 +504,8 @@ double RandomFeasibleProfit(const OracleInput& in, const OraclePeriod& p, std::m
   for (const Device& d : devices) {
     if (d.use == -3) profit += p.idle_net_usd_per_s[static_cast<size_t>(d.cls)] * t;
     if (d.use == -1) profit += p.mining_net_usd_per_s[static_cast<size_t>(d.cls)] * t;
-    if (d.use >= 0) profit += p.ai_net_usd_per_gpu_s[static_cast<size_t>(d.use) * nc + static_cast<size_t>(d.cls)] * t;
+    if (d.use >= 0)
+      profit += p.ai_net_usd_per_gpu_s[static_cast<size_t>(d.use) * nc + static_cast<size_t>(d.cls)] * t;
   }
   return profit;
 }
@@ -497,7 +519,8 @@ TEST(OracleRandomTest, WithoutBindingCapsTheLpEqualsAMinCostFlow) {
     OracleResult r = SolveOk(in);
     for (size_t p = 0; p < in.periods.size(); ++p) {
       const double want = MinCostFlowReference(in, in.periods[p]);
-      EXPECT_NEAR(r.period_profit_usd[p], want, 1e-6 * (1 + std::abs(want))) << "trial " << trial << " period " << p;
+      EXPECT_NEAR(r.period_profit_usd[p], want, 1e-6 * (1 + std::abs(want)))
+          << "trial " << trial << " period " << p;
     }
   }
 }
@@ -545,8 +568,8 @@ TEST(OracleRandomTest, WithOneBindingCapTheLpEqualsItsLagrangianDual) {
       for (size_t c = 0; c < in.classes.size(); ++c) {
         lambda_max = std::max(lambda_max, period.mining_net_usd_per_s[c] / in.classes[c].mining_power_w);
         for (size_t b = 0; b < in.buckets.size(); ++b) {
-          lambda_max = std::max(lambda_max,
-                                period.ai_net_usd_per_gpu_s[b * in.classes.size() + c] / in.classes[c].ai_power_w);
+          lambda_max = std::max(
+              lambda_max, period.ai_net_usd_per_gpu_s[b * in.classes.size() + c] / in.classes[c].ai_power_w);
         }
       }
       auto dual = [&](double lambda) {
@@ -558,7 +581,8 @@ TEST(OracleRandomTest, WithOneBindingCapTheLpEqualsItsLagrangianDual) {
             q.ai_net_usd_per_gpu_s[b * in.classes.size() + c] -= lambda * in.classes[c].ai_power_w;
           }
         }
-        return lambda * period.site_cap_w[0] * static_cast<double>(period.seconds) + MinCostFlowReference(priced, q);
+        return lambda * period.site_cap_w[0] * static_cast<double>(period.seconds) +
+               MinCostFlowReference(priced, q);
       };
       double lo = 0, hi = lambda_max;
       for (int i = 0; i < 80; ++i) {
@@ -570,7 +594,8 @@ TEST(OracleRandomTest, WithOneBindingCapTheLpEqualsItsLagrangianDual) {
         }
       }
       const double want = dual((lo + hi) / 2);
-      EXPECT_NEAR(r.period_profit_usd[p], want, 1e-6 * (1 + std::abs(want))) << "trial " << trial << " period " << p;
+      EXPECT_NEAR(r.period_profit_usd[p], want, 1e-6 * (1 + std::abs(want)))
+          << "trial " << trial << " period " << p;
     }
   }
 }
@@ -636,7 +661,8 @@ OracleInput YearFleet(std::mt19937_64& rng) {
 std::vector<double> MaxDraw(const OracleInput& in) {
   std::vector<double> max_draw(in.site_names.size(), 0.0);
   for (const OracleClass& k : in.classes) {
-    max_draw[static_cast<size_t>(k.site)] += static_cast<double>(k.devices) * std::max(k.mining_power_w, k.ai_power_w);
+    max_draw[static_cast<size_t>(k.site)] +=
+        static_cast<double>(k.devices) * std::max(k.mining_power_w, k.ai_power_w);
   }
   return max_draw;
 }
@@ -647,8 +673,8 @@ void SolveAndTime(const OracleInput& in, const std::string& label) {
   OracleResult r = SolveOk(in);
   const double cpu = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-  std::cout << "[ oracle   ] " << in.periods.size() << " periods, " << label << ": " << wall << " s wall, " << cpu
-            << " s CPU\n";
+  std::cout << "[ oracle   ] " << in.periods.size() << " periods, " << label << ": " << wall << " s wall, "
+            << cpu << " s CPU\n";
   ::testing::Test::RecordProperty("solve_wall_seconds", std::to_string(wall));
   ::testing::Test::RecordProperty("solve_cpu_seconds", std::to_string(cpu));
   EXPECT_EQ(r.periods_solved, 8760);

@@ -327,7 +327,7 @@ class SimFleet final : public Actuator {
     value_ = v;
     view_ = view;
   }
-  void Apply(const Action& a, const FleetState& fleet, Timestamp) override {
+  void Apply(const Action& a, const FleetState& fleet, Timestamp now) override {
     digest_ = Fnv(digest_, static_cast<uint64_t>(a.kind));
     digest_ = Fnv(digest_, static_cast<uint64_t>(a.group));
     digest_ = Fnv(digest_, static_cast<uint64_t>(a.lease.value()));
@@ -339,12 +339,13 @@ class SimFleet final : public Actuator {
       ChargeRestart(a.group, fleet.mining_devices(a.group), fleet);
     }
     if (a.kind == ActionKind::kStartLease) {
-      leases_[a.lease.value()] = {a.price, static_cast<int64_t>(a.devices.size()), 0};
+      leases_[a.lease.value()] = {a.price, static_cast<int64_t>(a.devices.size()), now.seconds};
+      ai_rate_ += static_cast<__int128>(a.price.raw()) * static_cast<int64_t>(a.devices.size());
     }
-    if (a.kind == ActionKind::kPreemptLease) Close(a.lease.value());
+    if (a.kind == ActionKind::kPreemptLease) Close(a.lease.value(), now.seconds);
   }
-  void LeaseEnded(const LeaseState& lease, Timestamp) override {
-    Close(lease.id.value());
+  void LeaseEnded(const LeaseState& lease, Timestamp now) override {
+    Close(lease.id.value(), now.seconds);
     // Its GPUs go back to mining, after a restart.
     if (!rs_.fleet.groups().empty()) restart_pending_.push_back({lease.group, static_cast<int64_t>(lease.devices.size())});
   }
@@ -362,10 +363,8 @@ class SimFleet final : public Actuator {
     }
     restart_pending_.clear();
   }
-  // Accrues lease usage up to `t` (seconds each lease ran).
-  void RunLeases(int64_t dt) {
-    for (auto& [id, l] : leases_) l.seconds += dt;
-  }
+  // Sum over running leases of price x GPUs, micro-USD per hour.
+  __int128 ai_rate() const { return ai_rate_; }
   __int128 TakeRestartLoss() {
     __int128 r = restart_loss_;
     restart_loss_ = 0;
@@ -374,22 +373,24 @@ class SimFleet final : public Actuator {
   uint64_t digest() const { return digest_; }
   __int128 billed() const { return billed_; }
   int64_t ledger_lines() const { return ledger_lines_; }
-  void CloseAll() {
+  void CloseAll(int64_t now) {
     std::vector<int64_t> ids;
     for (const auto& [id, l] : leases_) ids.push_back(id);
-    for (int64_t id : ids) Close(id);
+    for (int64_t id : ids) Close(id, now);
   }
 
  private:
   struct Usage {
     RentalPrice price;
     int64_t gpus;
-    int64_t seconds;
+    int64_t start;
   };
-  void Close(int64_t id) {
+  // A lease's line in the ledger: its price x GPUs x the seconds it ran.
+  void Close(int64_t id, int64_t now) {
     auto it = leases_.find(id);
     if (it == leases_.end()) return;
-    billed_ += static_cast<__int128>(it->second.price.raw()) * it->second.gpus * it->second.seconds;
+    billed_ += static_cast<__int128>(it->second.price.raw()) * it->second.gpus * (now - it->second.start);
+    ai_rate_ -= static_cast<__int128>(it->second.price.raw()) * it->second.gpus;
     ++ledger_lines_;
     leases_.erase(it);
   }
@@ -399,7 +400,7 @@ class SimFleet final : public Actuator {
   const MarketView* view_ = nullptr;
   std::map<int64_t, Usage> leases_;
   std::vector<std::pair<int, int64_t>> restart_pending_;
-  __int128 restart_loss_ = 0, billed_ = 0;
+  __int128 restart_loss_ = 0, billed_ = 0, ai_rate_ = 0;
   int64_t ledger_lines_ = 0;
   uint64_t digest_ = 1469598103934665603ULL;
 };
@@ -441,9 +442,7 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     int64_t dt = t - last;
     if (dt <= 0) return;
     const FleetState& f = controller.fleet();
-    actuator.RunLeases(dt);
-    __int128 ai_rate = 0;
-    for (const LeaseState& l : f.leases()) ai_rate += static_cast<__int128>(l.price.raw()) * static_cast<int64_t>(l.devices.size());
+    const __int128 ai_rate = actuator.ai_rate();
     __int128 mining_rate = 0, energy_rate = 0, watts = 0;
     int64_t n_ai = 0, n_mining = 0, n_off = 0;
     for (size_t si = 0; si < f.sites().size(); ++si) {
@@ -581,7 +580,7 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
   }
   accrue(end);
   (void)tick_of_view;
-  actuator.CloseAll();
+  actuator.CloseAll(end);
 
   total.mining -= actuator.TakeRestartLoss();
   PolicySummary& sum = run.summary;
@@ -660,7 +659,7 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
   const int64_t periods = (run_end - rs.start.seconds + period_s - 1) / period_s;
   in.periods.resize(periods);
   const int64_t ticks_per_period = period_s / rs.interval_s;
-  std::vector<double> min_power(C, 0), ai_power(C, 0);
+  std::vector<double> min_power(C, -1), ai_power(C, 0);
   for (int64_t p = 0; p < periods; ++p) {
     OraclePeriod& op = in.periods[p];
     int64_t t0 = rs.start.seconds + p * period_s;
@@ -689,7 +688,7 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
         for (const auto& o : v.groups[g].options) {
           op.mining_net_usd_per_s[g] = std::max(op.mining_net_usd_per_s[g], static_cast<double>(o.net_per_hour.raw()) / 3.6e9);
           double w = static_cast<double>(Facility(o.power, fleet.sites()[fleet.groups()[g].site].pue_milli).raw());
-          if (min_power[g] == 0 || w < min_power[g]) min_power[g] = w;
+          if (min_power[g] < 0 || w < min_power[g]) min_power[g] = w;
         }
         ai_power[g] = static_cast<double>(v.groups[g].ai_facility_power.raw());
         for (size_t b = 0; b < B; ++b) {
@@ -708,12 +707,18 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
         }
       }
     }
+    op.idle_net_usd_per_s.assign(C, 0);
     for (size_t g = 0; g < C; ++g) {
       if (op.mining_net_usd_per_s[g] < -1e299) op.mining_net_usd_per_s[g] = 0;
+      // A powered idle GPU is paid to draw when the price is below zero.
+      const SiteState& site = fleet.sites()[fleet.groups()[g].site];
+      double idle_w = static_cast<double>(Facility(site.idle_power_per_gpu, site.pue_milli).raw());
+      double price = static_cast<double>(low[fleet.groups()[g].site].raw());
+      op.idle_net_usd_per_s[g] = std::max(0.0, -idle_w * price / 3.6e15);
     }
   }
   for (size_t g = 0; g < C; ++g) {
-    in.classes[g].mining_power_w = min_power[g];
+    in.classes[g].mining_power_w = std::max(0.0, min_power[g]);
     in.classes[g].ai_power_w = ai_power[g];
   }
   // Demand: every request's GPU-seconds over its window [arrival, arrival + run).
