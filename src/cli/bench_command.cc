@@ -164,13 +164,13 @@ Status RunBenchSim(const BenchOptions& o, std::ostream& out, std::ostream& err) 
   RS_ASSIGN_OR_RETURN(ResolvedScenario rs, Resolve(sc, o.data, ov));
   double resolve_s = std::chrono::duration<double>(Clock::now() - t0).count();
   err << fmt::format("{} GPUs, {} days, {} ticks, {} requests; resolved in {:.1f} s\n", rs.fleet.total_devices(),
-                     o.days, rs.ticks, rs.requests.size(), resolve_s);
+                     o.days, rs.ticks, rs.request_count, resolve_s);
   auto t1 = Clock::now();
   RS_ASSIGN_OR_RETURN(PolicyRun run, RunPolicy(rs, "profit", 3600, nullptr));
   double run_s = std::chrono::duration<double>(Clock::now() - t1).count();
   double wall = std::chrono::duration<double>(Clock::now() - t0).count();
   nlohmann::json j{{"gpus", rs.fleet.total_devices()}, {"days", o.days}, {"ticks", rs.ticks},
-                   {"requests", rs.requests.size()}, {"policy", "profit"}, {"resolve_s", resolve_s},
+                   {"requests", rs.request_count}, {"policy", "profit"}, {"resolve_s", resolve_s},
                    {"run_s", run_s}, {"wall_s", wall},
                    {"profit_usd", static_cast<double>(run.summary.profit.raw()) / 1e6}};
   if (o.format == "json") {

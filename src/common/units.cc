@@ -53,7 +53,17 @@ Result<int64_t> MulDiv128(__int128 a, __int128 b, __int128 c) {
   return static_cast<int64_t>(q);
 }
 
-Result<int64_t> MulDiv(int64_t a, int64_t b, int64_t c) { return MulDiv128(a, b, c); }
+Result<int64_t> MulDiv(int64_t a, int64_t b, int64_t c) {
+  // Fast path in 64 bits when the product fits (almost always): same rounding as MulDiv128.
+  int64_t num;
+  if (c > 0 && !__builtin_mul_overflow(a, b, &num) && num != std::numeric_limits<int64_t>::min()) {
+    int64_t q = num / c, r = num % c;
+    int64_t ar = r < 0 ? -r : r;
+    if (2 * ar >= c) q += num < 0 ? -1 : 1;
+    return q;
+  }
+  return MulDiv128(a, b, c);
+}
 
 Result<WattHours> EnergyOver(Watts power, int64_t seconds) {
   RS_ASSIGN_OR_RETURN(int64_t wh, MulDiv(power.raw(), seconds, 3600));

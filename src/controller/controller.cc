@@ -7,9 +7,31 @@ namespace rigshift {
 Controller::Controller(FleetState fleet, EngineParams params, Actuator* actuator)
     : fleet_(std::move(fleet)), params_(std::move(params)), actuator_(actuator) {}
 
+const Valuation& Controller::ValuationOf(const MarketView& view) {
+  // Fingerprint every number the valuation reads; recompute only when one changed.
+  uint64_t h = 1469598103934665603ULL;
+  auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ULL; };
+  for (const auto& c : view.coins) {
+    for (char ch : c.coin) mix(static_cast<unsigned char>(ch));
+    for (char ch : c.algorithm) mix(static_cast<unsigned char>(ch));
+    mix(static_cast<uint64_t>(c.price.raw()));
+    mix(static_cast<uint64_t>(c.hashes_per_block.hps()));
+    mix(static_cast<uint64_t>(c.hashes_per_block.hps() >> 64));
+    mix(static_cast<uint64_t>(c.block_reward.raw()));
+  }
+  for (auto p : view.site_price) mix(static_cast<uint64_t>(p.raw()) + 1);
+  for (auto p : view.list_price) mix(static_cast<uint64_t>(p.raw()) + 2);
+  if (!has_value_ || h != value_key_) {
+    value_ = Value(fleet_, view, params_);
+    value_key_ = h;
+    has_value_ = true;
+  }
+  return value_;
+}
+
 Result<Decision> Controller::Submit(const Request& request, const MarketView& view, Timestamp now, Rng& rng) {
   std::vector<Request> pending{request};
-  DecideInput in{&fleet_, &pending, &view, now, next_lease_, /*placement_only=*/true};
+  DecideInput in{&fleet_, &pending, &view, now, next_lease_, /*placement_only=*/true, &ValuationOf(view)};
   Plan plan = Decide(in, rng, params_);
   RS_RETURN_IF_ERROR(Apply(plan, pending, now));
   RS_CHECK(plan.decisions.size() == 1);
@@ -26,7 +48,7 @@ Status Controller::EndLease(LeaseId lease, Timestamp now) {
 }
 
 Result<Plan> Controller::Tick(const MarketView& view, Timestamp now, Rng& rng) {
-  DecideInput in{&fleet_, nullptr, &view, now, next_lease_, /*placement_only=*/false};
+  DecideInput in{&fleet_, nullptr, &view, now, next_lease_, /*placement_only=*/false, &ValuationOf(view)};
   Plan plan = Decide(in, rng, params_);
   RS_RETURN_IF_ERROR(Apply(plan, {}, now));
   return plan;

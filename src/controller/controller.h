@@ -45,8 +45,14 @@ class Controller {
  private:
   [[nodiscard]] Status Apply(const Plan& plan, const std::vector<Request>& pending, Timestamp now);
 
+  // The valuation of the last market view (it depends only on the view, the groups and the params).
+  const Valuation& ValuationOf(const MarketView& view);
+
   FleetState fleet_;
   EngineParams params_;
+  Valuation value_;
+  uint64_t value_key_ = 0;  // fingerprint of the view value_ was computed for
+  bool has_value_ = false;
   Actuator* actuator_;
   LeaseId next_lease_{1};
 };

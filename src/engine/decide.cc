@@ -52,13 +52,32 @@ class Scratch {
 
   bool DeviceFree(int node, int slot) const {
     int64_t lease = fleet_.lease_on(node, slot);
-    if (claimed_.count({node, slot})) return false;
-    return lease == 0 || preempted_.count(lease);
+    if (std::find(claimed_.begin(), claimed_.end(), std::pair{node, slot}) != claimed_.end()) return false;
+    return lease == 0 || Preempted(LeaseId(lease));
   }
-  int Free(int node) const {
-    auto c = claimed_on_.find(node);
-    auto f = freed_on_.find(node);
-    return fleet_.free_on(node) - (c == claimed_on_.end() ? 0 : c->second) + (f == freed_on_.end() ? 0 : f->second);
+  // Plans touch few nodes: small vectors searched linearly beat maps here.
+  static int Count(const std::vector<std::pair<int, int>>& v, int node) {
+    for (const auto& [n, c] : v) {
+      if (n == node) return c;
+    }
+    return 0;
+  }
+  static void Add(std::vector<std::pair<int, int>>& v, int node, int d) {
+    for (auto& [n, c] : v) {
+      if (n == node) {
+        c += d;
+        return;
+      }
+    }
+    v.push_back({node, d});
+  }
+  int Free(int node) const { return fleet_.free_on(node) - Count(claimed_on_, node) + Count(freed_on_, node); }
+  std::vector<int> FreedNodes() const {
+    std::vector<int> out;
+    for (const auto& [n, c] : freed_on_) {
+      if (c > 0) out.push_back(n);
+    }
+    return out;
   }
   int FreeInDomain(int node, int domain) const {
     const GroupState& g = fleet_.groups()[fleet_.node_group(node)];
@@ -68,21 +87,23 @@ class Scratch {
     return n;
   }
   void Claim(int node, int slot) {
-    claimed_.insert({node, slot});
-    ++claimed_on_[node];
+    claimed_.push_back({node, slot});
+    Add(claimed_on_, node, 1);
     ++leased_[fleet_.node_group(node)];
   }
   void Preempt(const LeaseState& l) {
-    preempted_.insert(l.id.value());
-    for (auto [node, slot] : l.devices) ++freed_on_[node];
+    preempted_.push_back(l.id.value());
+    for (auto [node, slot] : l.devices) Add(freed_on_, node, 1);
     leased_[l.group] -= static_cast<int64_t>(l.devices.size());
   }
   void Unpreempt(const LeaseState& l) {
-    preempted_.erase(l.id.value());
-    for (auto [node, slot] : l.devices) --freed_on_[node];
+    preempted_.erase(std::find(preempted_.begin(), preempted_.end(), l.id.value()));
+    for (auto [node, slot] : l.devices) Add(freed_on_, node, -1);
     leased_[l.group] += static_cast<int64_t>(l.devices.size());
   }
-  bool Preempted(LeaseId id) const { return preempted_.count(id.value()) > 0; }
+  bool Preempted(LeaseId id) const {
+    return std::find(preempted_.begin(), preempted_.end(), id.value()) != preempted_.end();
+  }
 
   int coin(int g) const { return coin_[g]; }
   void set_coin(int g, int c) { coin_[g] = c; }
@@ -99,7 +120,7 @@ class Scratch {
 
   Watts MiningFacility(int g) const {
     const CoinOption* o = coin_[g] < 0 ? nullptr : value_.groups[g].For(coin_[g]);
-    return o ? Facility(o->power, fleet_.sites()[fleet_.groups()[g].site].pue_milli) : Watts();
+    return o ? o->facility_power : Watts();
   }
   // Facility draw of a site under this plan.
   int64_t Draw(int site) const {
@@ -111,7 +132,7 @@ class Scratch {
       int64_t mining = Mining(static_cast<int>(g));
       w += mining * MiningFacility(static_cast<int>(g)).raw();
       int64_t off = Idle(static_cast<int>(g)) - mining;
-      w += off * Facility(fleet_.sites()[site].idle_power_per_gpu, fleet_.sites()[site].pue_milli).raw();
+      w += off * value_.groups[g].idle_facility_power.raw();
     }
     return w;
   }
@@ -131,9 +152,9 @@ class Scratch {
   const MarketView& view_;
   std::vector<int> coin_;
   std::vector<int64_t> curtailed_, leased_;
-  std::set<std::pair<int, int>> claimed_;
-  std::map<int, int> claimed_on_, freed_on_;
-  std::set<int64_t> preempted_;
+  std::vector<std::pair<int, int>> claimed_;             // (node, slot)
+  std::vector<std::pair<int, int>> claimed_on_, freed_on_;  // (node, count)
+  std::vector<int64_t> preempted_;
 };
 
 // Finds devices for `gpus` GPUs of one group, best fit. Empty when none.
@@ -165,32 +186,44 @@ std::vector<std::pair<int, int>> FindDevices(const FleetState& fleet, const Scra
   if (ic != Interconnect::kAny || gpus <= gs.gpus_per_node) {
     if (gpus > gs.gpus_per_node) return out;
     // Smallest free count that fits (keeps large free nodes whole), lowest node id within it.
-    for (int f = 0; f <= gs.gpus_per_node; ++f) {
-      int best_node = -1;
+    auto fits = [&](int node) {
+      if (s.Free(node) < gpus) return false;  // claimed earlier in this plan
+      if (domain <= 0) return true;
+      for (int d = 0; d * domain < gs.gpus_per_node; ++d) {
+        if (s.FreeInDomain(node, d) >= gpus) return true;
+      }
+      return false;
+    };
+    int best_node = -1, best_free = 1 << 30;
+    for (int f = gpus; f <= gs.gpus_per_node && best_node < 0; ++f) {
       for (int node : fleet.nodes_with_free(g, f)) {
-        int eff = s.Free(node);
-        if (eff < gpus || (best_node >= 0 && node > best_node)) continue;
-        if (domain > 0) {
-          bool fits = false;
-          for (int d = 0; d * domain < gs.gpus_per_node && !fits; ++d) fits = s.FreeInDomain(node, d) >= gpus;
-          if (!fits) continue;
+        if (fits(node)) {
+          best_node = node;
+          best_free = s.Free(node);
+          break;
         }
-        best_node = node;
       }
-      if (best_node >= 0) {
-        out = take_on_node(best_node, gpus, domain);
-        if (static_cast<int>(out.size()) == gpus) return out;
-        out.clear();
-      }
+    }
+    // Nodes freed by preemption earlier in this plan hold more than their bucket says.
+    for (int node : s.FreedNodes()) {
+      if (fleet.node_group(node) != g || !fits(node)) continue;
+      int eff = s.Free(node);
+      if (eff < best_free || (eff == best_free && node < best_node)) best_node = node, best_free = eff;
+    }
+    if (best_node >= 0) {
+      out = take_on_node(best_node, gpus, domain);
+      if (static_cast<int>(out.size()) == gpus) return out;
+      out.clear();
     }
     if (ic != Interconnect::kAny) return out;
   }
   // Any interconnect, more GPUs than a node: fill the fullest-free nodes first, lowest id first.
   std::vector<int> nodes;
   for (int f = gs.gpus_per_node; f >= 1; --f) {
-    std::vector<int> bucket = fleet.nodes_with_free(g, f);
-    std::sort(bucket.begin(), bucket.end());
-    for (int node : bucket) nodes.push_back(node);
+    for (int node : fleet.nodes_with_free(g, f)) nodes.push_back(node);
+  }
+  for (int node : s.FreedNodes()) {
+    if (fleet.node_group(node) == g && std::find(nodes.begin(), nodes.end(), node) == nodes.end()) nodes.push_back(node);
   }
   for (int node : nodes) {
     auto picked = take_on_node(node, gpus - static_cast<int>(out.size()), 0);
@@ -219,12 +252,79 @@ int PriorityClass(const Request& r) {
 
 Money PerHour(RentalPrice p) { return Money(p.raw()); }  // micro-USD per GPU-hour
 
+// Why a group cannot take a request, kept as data and turned into text only when the request
+// is not placed (most are, and formatting per group per request would dominate the run time).
+enum class MissCode {
+  kPolicyRentsNothing, kVram, kLicense, kTier, kNodeTooSmall, kNvlink, kTooFewInAll, kReservedTaken,
+  kNotOffered, kAboveCap, kBelowMining, kNoFreeGpus, kPowerCap
+};
+struct Miss {
+  MissCode code;
+  int group;
+  int64_t a = 0, b = 0, c = 0;
+};
+
+bool Permanent(MissCode c) {
+  switch (c) {
+    case MissCode::kReservedTaken:
+    case MissCode::kAboveCap:
+    case MissCode::kBelowMining:
+    case MissCode::kNoFreeGpus:
+    case MissCode::kPowerCap:
+      return false;
+    default:
+      return true;
+  }
+}
+
+std::string Describe(const Miss& m, const Request& r, const FleetState& fleet) {
+  if (m.code == MissCode::kPolicyRentsNothing) return "this policy rents no GPU";
+  const GroupState& g = fleet.groups()[m.group];
+  std::string label = g.name + " (" + (g.model ? g.model->name : "?") + ")";
+  switch (m.code) {
+    case MissCode::kVram:
+      return label + ": " + std::to_string(m.a) + " GB VRAM < " + std::to_string(r.min_vram_gb);
+    case MissCode::kLicense:
+      return label + ": license: " + g.suitability.license_rule;
+    case MissCode::kTier: {
+      std::string reasons;
+      for (const auto& x : g.suitability.reasons) reasons += (reasons.empty() ? "" : "; ") + x;
+      return label + ": " + std::string(TierName(g.suitability.tier)) + " (" + reasons + ")";
+    }
+    case MissCode::kNodeTooSmall:
+      return label + ": needs " + std::to_string(r.gpus) + " GPUs in one node, nodes have " + std::to_string(g.gpus_per_node);
+    case MissCode::kNvlink:
+      return label + ": needs " + std::to_string(r.gpus) + " GPUs with NVLink, " +
+             (g.nvlink_domain ? "domains have " + std::to_string(g.nvlink_domain) : std::string("no NVLink"));
+    case MissCode::kTooFewInAll:
+      return label + ": " + std::to_string(g.devices) + " GPUs in all";
+    case MissCode::kReservedTaken:
+      return label + ": the " + std::to_string(g.ai_reserved) + " GPUs kept for rental are taken";
+    case MissCode::kNotOffered:
+      return label + ": not offered for rent";
+    case MissCode::kAboveCap:
+      return label + ": list price " + UsdPerHour(RentalPrice(m.a)) + " USD/h above the cap " + UsdPerHour(RentalPrice(m.b));
+    case MissCode::kBelowMining:
+      return label + ": pays " + UsdPerHour(RentalPrice(m.a)) + " USD/GPU-h, less than its energy " + Usd(Money(m.b)) +
+             " plus the mining it displaces " + Usd(Money(m.c));
+    case MissCode::kNoFreeGpus:
+      return label + ": no " + std::to_string(r.gpus) + " free GPUs" +
+             (r.interconnect == Interconnect::kAny
+                  ? ""
+                  : std::string(" in one ") + (r.interconnect == Interconnect::kNode ? "node" : "NVLink domain"));
+    case MissCode::kPowerCap:
+      return label + ": site " + fleet.sites()[g.site].name + " power cap";
+    case MissCode::kPolicyRentsNothing:
+      break;
+  }
+  return label;
+}
+
 void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value, const MarketView& view,
               const EngineParams& params, Scratch& s, LeaseId& next_lease, Plan& plan) {
   Decision decision;
   decision.request = r.id;
-  std::vector<std::string> why_not;    // reasons that could change (waiting)
-  std::vector<std::string> never;      // structural reasons (infeasible)
+  std::vector<Miss> misses;
   std::vector<Candidate> candidates;
   if (r.gpus <= 0) {
     decision.outcome = Outcome::kInfeasible;
@@ -236,45 +336,39 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
   for (size_t gi = 0; gi < fleet.groups().size(); ++gi) {
     const GroupState& g = fleet.groups()[gi];
     const int group = static_cast<int>(gi);
-    const std::string label = g.name + " (" + (g.model ? g.model->name : "?") + ")";
     if (!r.models.empty() && (!g.model || std::find(r.models.begin(), r.models.end(), g.model->key) == r.models.end())) {
       continue;  // not asked for: not worth a reason per group
     }
     if (!params.allow_ai) {
-      never.push_back("this policy rents no GPU");
+      misses.push_back({MissCode::kPolicyRentsNothing, group});
       break;
     }
     if (r.min_vram_gb > 0 && (!g.model || g.model->vram_gb.value_or(0) < r.min_vram_gb)) {
-      never.push_back(label + ": " + std::to_string(g.model && g.model->vram_gb ? *g.model->vram_gb : 0) +
-                      " GB VRAM < " + std::to_string(r.min_vram_gb));
+      misses.push_back({MissCode::kVram, group, g.model ? g.model->vram_gb.value_or(0) : 0});
       continue;
     }
     if (!g.suitability.ai_licensed) {
-      never.push_back(label + ": license: " + g.suitability.license_rule);
+      misses.push_back({MissCode::kLicense, group});
       continue;
     }
     if (!Serves(g.suitability, needed)) {
-      std::string reasons;
-      for (const auto& x : g.suitability.reasons) reasons += (reasons.empty() ? "" : "; ") + x;
-      never.push_back(label + ": " + std::string(TierName(g.suitability.tier)) + " (" + reasons + ")");
+      misses.push_back({MissCode::kTier, group});
       continue;
     }
     if (r.interconnect == Interconnect::kNode && r.gpus > g.gpus_per_node) {
-      never.push_back(label + ": needs " + std::to_string(r.gpus) + " GPUs in one node, nodes have " +
-                      std::to_string(g.gpus_per_node));
+      misses.push_back({MissCode::kNodeTooSmall, group});
       continue;
     }
     if (r.interconnect == Interconnect::kNvlink && r.gpus > g.nvlink_domain) {
-      never.push_back(label + ": needs " + std::to_string(r.gpus) + " GPUs with NVLink, " +
-                      (g.nvlink_domain ? "domains have " + std::to_string(g.nvlink_domain) : std::string("no NVLink")));
+      misses.push_back({MissCode::kNvlink, group});
       continue;
     }
     if (r.interconnect == Interconnect::kAny && r.gpus > g.devices) {
-      never.push_back(label + ": " + std::to_string(g.devices) + " GPUs in all");
+      misses.push_back({MissCode::kTooFewInAll, group});
       continue;
     }
     if (g.ai_reserved >= 0 && s.leased(group) + r.gpus > g.ai_reserved) {
-      why_not.push_back(label + ": the " + std::to_string(g.ai_reserved) + " GPUs kept for rental are taken");
+      misses.push_back({MissCode::kReservedTaken, group});
       continue;
     }
     RentalPrice price;
@@ -284,11 +378,11 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
       price = gi < view.list_price.size() ? view.list_price[gi] : RentalPrice();
       price = RentalPrice(MulDiv(price.raw(), r.price_milli, 1000).value_or(0));
       if (price.raw() <= 0) {
-        never.push_back(label + ": not offered for rent");
+        misses.push_back({MissCode::kNotOffered, group});
         continue;
       }
       if (r.max_price && price > *r.max_price) {
-        why_not.push_back(label + ": list price " + UsdPerHour(price) + " USD/h above the cap " + UsdPerHour(*r.max_price));
+        misses.push_back({MissCode::kAboveCap, group, price.raw(), r.max_price->raw()});
         continue;
       }
     }
@@ -297,8 +391,7 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
     Money opportunity = g.ai_reserved >= 0 ? Money() : gv.Opportunity();
     Money gain = PerHour(price) - gv.ai_energy_per_hour - opportunity;
     if (gain < Money() && !params.admit_at_list_price) {
-      why_not.push_back(label + ": pays " + UsdPerHour(price) + " USD/GPU-h, less than its energy " +
-                        Usd(gv.ai_energy_per_hour) + " plus the mining it displaces " + Usd(opportunity));
+      misses.push_back({MissCode::kBelowMining, group, price.raw(), gv.ai_energy_per_hour.raw(), opportunity.raw()});
       continue;
     }
     candidates.push_back({group, price, gain, opportunity});
@@ -321,6 +414,7 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
   };
 
   auto commit = [&](const Candidate& c, std::vector<std::pair<int, int>> devices, std::string reason) {
+    // Formatting a reason per placed lease costs more than placing it: the numbers are kept instead.
     for (auto [node, slot] : devices) s.Claim(node, slot);
     Action a;
     a.kind = ActionKind::kStartLease;
@@ -329,6 +423,8 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
     a.lease = next_lease;
     a.devices = std::move(devices);
     a.price = c.price;
+    a.gain_per_hour = c.gain;
+    a.opportunity_per_hour = c.opportunity;
     a.reason = std::move(reason);
     plan.actions.push_back(std::move(a));
     decision.outcome = Outcome::kPlaced;
@@ -340,18 +436,14 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
   for (const Candidate& c : candidates) {
     auto devices = FindDevices(fleet, s, c.group, r.gpus, r.interconnect);
     if (devices.empty()) {
-      why_not.push_back(fleet.groups()[c.group].name + ": no " + std::to_string(r.gpus) + " free GPUs" +
-                        (r.interconnect == Interconnect::kAny ? "" : std::string(" in one ") +
-                                                                         (r.interconnect == Interconnect::kNode ? "node" : "NVLink domain")));
+      misses.push_back({MissCode::kNoFreeGpus, c.group});
       continue;
     }
     if (!power_ok(c, r.gpus)) {
-      why_not.push_back(fleet.groups()[c.group].name + ": site " + fleet.sites()[fleet.groups()[c.group].site].name +
-                        " power cap");
+      misses.push_back({MissCode::kPowerCap, c.group});
       continue;
     }
-    commit(c, std::move(devices),
-           "gain " + Usd(c.gain) + " USD/GPU-h over mining " + Usd(c.opportunity));
+    commit(c, std::move(devices), std::string());
     return;
   }
 
@@ -391,8 +483,12 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
     }
   }
 
-  decision.outcome = candidates.empty() && why_not.empty() ? Outcome::kInfeasible : Outcome::kWaiting;
-  std::vector<std::string>& reasons = decision.outcome == Outcome::kInfeasible ? never : why_not;
+  bool any_temporary = std::any_of(misses.begin(), misses.end(), [](const Miss& m) { return !Permanent(m.code); });
+  decision.outcome = candidates.empty() && !any_temporary ? Outcome::kInfeasible : Outcome::kWaiting;
+  std::vector<std::string> reasons;
+  for (const Miss& m : misses) {
+    if (Permanent(m.code) == (decision.outcome == Outcome::kInfeasible)) reasons.push_back(Describe(m, r, fleet));
+  }
   if (reasons.empty()) {
     reasons.push_back(r.models.empty() ? "no GPU group in the fleet" : "no group of the asked models in the fleet");
   }
@@ -466,11 +562,15 @@ void SelectMining(const FleetState& fleet, const Valuation& value, const MarketV
   }
 }
 
-void CapPower(const FleetState& fleet, const Valuation& value, const EngineParams& params, Scratch& s, Plan& plan) {
+void CapPower(const FleetState& fleet, const Valuation& value, const EngineParams& params, bool only_if_over,
+              Scratch& s, Plan& plan) {
   if (!params.enforce_power_cap) return;
   for (size_t si = 0; si < fleet.sites().size(); ++si) {
     const int site = static_cast<int>(si);
     const int64_t cap = fleet.sites()[si].power_cap.raw();
+    // Between market ticks only a site pushed over its cap needs work; releasing curtailed GPUs
+    // waits for the next tick.
+    if (only_if_over && s.Draw(site) <= cap) continue;
     // Groups of this site that mine, least net per watt first.
     std::vector<int> groups;
     for (size_t g = 0; g < fleet.groups().size(); ++g) {
@@ -549,7 +649,9 @@ Plan Decide(const DecideInput& in, Rng& /*rng: ties break by id; kept for polici
             const EngineParams& params) {
   RS_CHECK(in.fleet && in.view);
   const FleetState& fleet = *in.fleet;
-  Valuation value = Value(fleet, *in.view, params);
+  Valuation computed;
+  if (!in.value) computed = Value(fleet, *in.view, params);
+  const Valuation& value = in.value ? *in.value : computed;
   Scratch scratch(fleet, value, *in.view);
   Plan plan;
   LeaseId next = in.next_lease;
@@ -567,7 +669,7 @@ Plan Decide(const DecideInput& in, Rng& /*rng: ties break by id; kept for polici
     for (const Request* r : order) PlaceOne(*r, fleet, value, *in.view, params, scratch, next, plan);
   }
   if (!in.placement_only) SelectMining(fleet, value, *in.view, in.now, params, scratch, plan);
-  CapPower(fleet, value, params, scratch, plan);
+  CapPower(fleet, value, params, in.placement_only, scratch, plan);
   return plan;
 }
 

@@ -45,7 +45,9 @@ struct Action {
   int64_t count = 0;
   std::vector<std::pair<int, int>> devices;  // (node, slot)
   RentalPrice price;                         // per GPU-hour
-  std::string reason;
+  Money gain_per_hour;                       // start_lease: per GPU, over the mining displaced
+  Money opportunity_per_hour;                // start_lease: the mining it displaces, per GPU
+  std::string reason;                        // why (empty for start_lease: the two above say it)
 };
 
 enum class Outcome { kPlaced, kWaiting, kInfeasible };
@@ -72,6 +74,9 @@ struct DecideInput {
   // Skip stages 3 and 4 (a request arriving between market ticks needs only stage 2; the cap is
   // still checked for the requests placed).
   bool placement_only = false;
+  // The valuation of `view` for this fleet and these params, when the caller has it already
+  // (stage 1 depends only on them); null: computed here.
+  const Valuation* value = nullptr;
 };
 
 [[nodiscard]] Plan Decide(const DecideInput& in, Rng& rng, const EngineParams& params);

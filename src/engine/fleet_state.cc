@@ -24,8 +24,7 @@ int FleetState::AddGroup(GroupState group, int nodes) {
     free_.push_back(group.gpus_per_node);
     device_base_.push_back(static_cast<int>(device_lease_.size()));
     device_lease_.resize(device_lease_.size() + group.gpus_per_node, 0);
-    pos_.push_back(static_cast<int>(buckets_[g][group.gpus_per_node].size()));
-    buckets_[g][group.gpus_per_node].push_back(node);
+    buckets_[g][group.gpus_per_node].insert(buckets_[g][group.gpus_per_node].end(), node);
   }
   total_devices_ += group.devices;
   groups_.push_back(std::move(group));
@@ -42,25 +41,18 @@ int FleetState::free_in_domain(int node, int domain) const {
 }
 
 void FleetState::Move(int node, int old_free, int new_free) {
-  auto& from = buckets_[node_group_[node]][old_free];
-  int p = pos_[node];
-  int last = from.back();
-  from[p] = last;
-  pos_[last] = p;
-  from.pop_back();
-  auto& to = buckets_[node_group_[node]][new_free];
-  pos_[node] = static_cast<int>(to.size());
-  to.push_back(node);
+  buckets_[node_group_[node]][old_free].erase(node);
+  buckets_[node_group_[node]][new_free].insert(node);
 }
 
 const LeaseState* FleetState::lease(LeaseId id) const {
-  auto it = std::lower_bound(leases_.begin(), leases_.end(), id, [](const LeaseState& l, LeaseId v) { return l.id < v; });
-  return it != leases_.end() && it->id == id ? &*it : nullptr;
+  auto it = lease_index_.find(id.value());
+  return it == lease_index_.end() ? nullptr : &leases_[it->second];
 }
 
 Status FleetState::AddLease(LeaseState lease) {
   if (lease.devices.empty()) return InvalidArgumentError("lease " + std::to_string(lease.id.value()) + " has no device");
-  if (!leases_.empty() && !(leases_.back().id < lease.id)) {
+  if (lease.id.value() <= last_lease_id_) {
     return FailedPreconditionError("lease ids must grow: " + std::to_string(lease.id.value()));
   }
   for (auto [node, slot] : lease.devices) {
@@ -86,20 +78,29 @@ Status FleetState::AddLease(LeaseState lease) {
     --free_[node];
   }
   groups_[lease.group].leased += static_cast<int64_t>(lease.devices.size());
+  last_lease_id_ = lease.id.value();
+  lease_index_[lease.id.value()] = leases_.size();
   leases_.push_back(std::move(lease));
   return OkStatus();
 }
 
 Status FleetState::RemoveLease(LeaseId id) {
-  auto it = std::lower_bound(leases_.begin(), leases_.end(), id, [](const LeaseState& l, LeaseId v) { return l.id < v; });
-  if (it == leases_.end() || it->id != id) return NotFoundError("no lease " + std::to_string(id.value()));
+  auto found = lease_index_.find(id.value());
+  if (found == lease_index_.end()) return NotFoundError("no lease " + std::to_string(id.value()));
+  auto it = leases_.begin() + static_cast<std::ptrdiff_t>(found->second);
   for (auto [node, slot] : it->devices) {
     device_lease_[device_base_[node] + slot] = 0;
     Move(node, free_[node], free_[node] + 1);
     ++free_[node];
   }
   groups_[it->group].leased -= static_cast<int64_t>(it->devices.size());
-  leases_.erase(it);
+  const size_t pos = found->second;
+  lease_index_.erase(found);
+  if (pos + 1 != leases_.size()) {
+    leases_[pos] = std::move(leases_.back());
+    lease_index_[leases_[pos].id.value()] = pos;
+  }
+  leases_.pop_back();
   return OkStatus();
 }
 

@@ -10,7 +10,9 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -87,9 +89,10 @@ class FleetState {
   // Free GPUs in NVLink domain `domain` of `node`.
   int free_in_domain(int node, int domain) const;
 
-  // Nodes of group g with exactly f free GPUs, in no particular order (placement sorts).
-  const std::vector<int>& nodes_with_free(int g, int f) const { return buckets_[g][f]; }
+  // Nodes of group g with exactly f free GPUs, by node id.
+  const std::set<int>& nodes_with_free(int g, int f) const { return buckets_[g][f]; }
 
+  // Active leases, in no particular order (callers that need one sort, by id).
   const std::vector<LeaseState>& leases() const { return leases_; }
   const LeaseState* lease(LeaseId id) const;
 
@@ -110,10 +113,11 @@ class FleetState {
   std::vector<int> free_;
   std::vector<int> device_base_;
   std::vector<int64_t> device_lease_;
-  // buckets_[g][f] = nodes of g with f free; pos_[node] = index in its bucket.
-  std::vector<std::vector<std::vector<int>>> buckets_;
-  std::vector<int> pos_;
-  std::vector<LeaseState> leases_;  // ordered by id (ids grow)
+  // buckets_[g][f] = nodes of g with f free.
+  std::vector<std::vector<std::set<int>>> buckets_;
+  std::vector<LeaseState> leases_;             // removal swaps with the last
+  std::unordered_map<int64_t, size_t> lease_index_;  // id -> position in leases_
+  int64_t last_lease_id_ = 0;
   int64_t total_devices_ = 0;
 };
 

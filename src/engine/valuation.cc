@@ -51,6 +51,7 @@ Valuation Value(const FleetState& fleet, const MarketView& view, const EnginePar
     GroupValue& gv = v.groups[g];
     gv.ai_facility_power = Facility(gs.ai_power, site.pue_milli);
     gv.ai_energy_per_hour = EnergyPerHour(gv.ai_facility_power, price);
+    gv.idle_facility_power = Facility(site.idle_power_per_gpu, site.pue_milli);
     if (!gs.model || !gs.suitability.mining_licensed) continue;
     for (size_t c = 0; c < view.coins.size(); ++c) {
       const CoinQuote& q = view.coins[c];
@@ -68,7 +69,8 @@ Valuation Value(const FleetState& fleet, const MarketView& view, const EnginePar
       o.coin = static_cast<int>(c);
       o.revenue_per_hour = *revenue;
       o.power = power;
-      o.energy_per_hour = EnergyPerHour(Facility(power, site.pue_milli), price);
+      o.facility_power = Facility(power, site.pue_milli);
+      o.energy_per_hour = EnergyPerHour(o.facility_power, price);
       o.net_per_hour = o.revenue_per_hour - o.energy_per_hour;
       gv.options.push_back(o);
       if (gv.best < 0 || o.net_per_hour > gv.options[gv.best].net_per_hour) gv.best = static_cast<int>(gv.options.size()) - 1;

@@ -31,6 +31,7 @@ struct CoinOption {
   int coin = -1;            // index into MarketView::coins
   Money revenue_per_hour;   // one GPU, after pool fee
   Watts power;              // GPU draw while mining it (before PUE)
+  Watts facility_power;     // the same with the site's PUE
   Money energy_per_hour;    // facility energy cost
   Money net_per_hour;
 };
@@ -40,6 +41,7 @@ struct GroupValue {
   int best = -1;                    // index into options, highest net (ties: lower coin index)
   Money ai_energy_per_hour;         // one GPU at board power, facility
   Watts ai_facility_power;          // board power x PUE
+  Watts idle_facility_power;        // the site's idle draw per GPU x PUE
   const CoinOption* Best() const { return best < 0 ? nullptr : &options[best]; }
   const CoinOption* For(int coin) const;
   // What an idle GPU of the group would earn per hour: the best mining net, or zero (off).

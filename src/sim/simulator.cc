@@ -57,6 +57,47 @@ Result<EngineParams> ParamsFor(const Scenario& sc, const std::string& policy) {
   return Err(InvalidArgumentError("unknown policy '" + policy + "' (policies: " + names + ")"));
 }
 
+int ResolvedScenario::Copies(int64_t pass, size_t row) const {
+  // A stateless draw per (seed, pass, row), so that the stream can be replayed from anywhere.
+  SplitMix64 draw(scenario.seed * 0x9E3779B97F4A7C15ULL ^ (static_cast<uint64_t>(pass) << 32) ^ row);
+  int copies = scenario.demand.scale_milli / 1000;
+  if (static_cast<int64_t>(draw.Next() % 1000) < scenario.demand.scale_milli % 1000) ++copies;
+  return copies;
+}
+
+bool RequestStream::Next(SimRequest* out) {
+  const ResolvedScenario& rs = *rs_;
+  const int64_t run_end = rs.start.seconds + rs.ticks * rs.interval_s;
+  for (;;) {
+    if (pass_ >= rs.passes || rs.base.empty()) return false;
+    if (row_ >= rs.base.size()) {
+      ++pass_;
+      row_ = 0;
+      copies_left_ = -1;
+      continue;
+    }
+    const SimRequest& b = rs.base[row_];
+    const int64_t arrival = b.request.arrival.seconds + pass_ * rs.window_s;
+    if (arrival >= run_end) {
+      ++pass_;
+      row_ = 0;
+      copies_left_ = -1;
+      continue;
+    }
+    if (copies_left_ < 0) copies_left_ = rs.Copies(pass_, row_);
+    if (copies_left_ == 0) {
+      ++row_;
+      copies_left_ = -1;
+      continue;
+    }
+    --copies_left_;
+    *out = b;
+    out->request.id = RequestId(next_id_++);
+    out->request.arrival = Timestamp{arrival};
+    return true;
+  }
+}
+
 MarketView ResolvedScenario::ViewAt(int64_t tick) const {
   MarketView v;
   v.at = Timestamp{start.seconds + tick * interval_s};
@@ -215,63 +256,54 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
   for (const auto& r : rows) trace_end = std::max(trace_end, r.arrival_s + 1);
   const int64_t span = std::max<int64_t>(1, trace_end - sc.demand.offset_s);
   const int64_t run_s = static_cast<int64_t>(days) * 86400;
-  SplitMix64 thin(sc.seed * 0x9E3779B97F4A7C15ULL + 17);
-  int64_t next_id = 1;
-  for (int64_t rep = 0;; ++rep) {
-    bool any_in_run = false;
-    for (size_t i = 0; i < rows.size(); ++i) {
-      const DemandRow& row = rows[i];
-      if (row.arrival_s < sc.demand.offset_s) continue;
-      int64_t t = row.arrival_s - sc.demand.offset_s + rep * span;
-      if (t >= run_s) break;
-      any_in_run = true;
-      // Thinning or replication, by a hash of (seed, row, repetition): deterministic.
-      int copies = sc.demand.scale_milli / 1000;
-      if (static_cast<int64_t>(thin.Next() % 1000) < sc.demand.scale_milli % 1000) ++copies;
-      for (int c = 0; c < copies; ++c) {
-        SimRequest sr;
-        Request& r = sr.request;
-        r.id = RequestId(next_id++);
-        r.tenant = row.tenant.empty() ? "trace" : row.tenant;
-        r.gpus = static_cast<int>(row.gpus);
-        r.interconnect = row.interconnect;
-        r.duration_s = std::max<int64_t>(row.duration_s, 1);
-        r.kind = row.kind == DemandKind::kInterruptible ? RequestKind::kInterruptible : RequestKind::kOnDemand;
-        r.workload = r.gpus > 1 ? Workload::kTraining : Workload::kInference;
-        r.min_vram_gb = std::max<int>(sc.demand.min_vram_gb, static_cast<int>(row.min_vram_gb.value_or(0)));
-        r.price_milli = static_cast<int>(row.gpu_milli);
-        r.arrival = Timestamp{rs.start.seconds + t};
-        if (!row.models.empty()) {
-          for (const auto& type : row.models) {
-            auto it = map_keys.find(type);
-            if (it != map_keys.end()) r.models.insert(r.models.end(), it->second.begin(), it->second.end());
-          }
-          if (r.models.empty()) r.models = any_keys;
-        } else {
-          r.models = any_keys;
-        }
-        // An interruptible request bids the interruptible price of the cheapest group it may use.
-        RentalPrice bid;
-        for (size_t g = 0; g < rs.fleet.groups().size(); ++g) {
-          const GroupState& gs = rs.fleet.groups()[g];
-          if (!r.models.empty() && std::find(r.models.begin(), r.models.end(), gs.model->key) == r.models.end()) continue;
-          if (!Serves(gs.suitability, r.workload == Workload::kTraining ? Tier::kTraining : Tier::kInference)) continue;
-          RentalPrice p = Scale(rs.interruptible_price[g], r.price_milli);
-          if (p.raw() > 0 && (bid.raw() == 0 || p < bid)) bid = p;
-        }
-        r.bid = bid;
-        sr.run_s = r.duration_s;
-        rs.requests.push_back(std::move(sr));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const DemandRow& row = rows[i];
+    if (row.arrival_s < sc.demand.offset_s) continue;
+    SimRequest sr;
+    Request& r = sr.request;
+    r.tenant = row.tenant.empty() ? "trace" : row.tenant;
+    r.gpus = static_cast<int>(row.gpus);
+    r.interconnect = row.interconnect;
+    r.duration_s = std::max<int64_t>(row.duration_s, 1);
+    r.kind = row.kind == DemandKind::kInterruptible ? RequestKind::kInterruptible : RequestKind::kOnDemand;
+    r.workload = r.gpus > 1 ? Workload::kTraining : Workload::kInference;
+    r.min_vram_gb = std::max<int>(sc.demand.min_vram_gb, static_cast<int>(row.min_vram_gb.value_or(0)));
+    r.price_milli = static_cast<int>(row.gpu_milli);
+    r.arrival = Timestamp{rs.start.seconds + row.arrival_s - sc.demand.offset_s};
+    if (!row.models.empty()) {
+      for (const auto& type : row.models) {
+        auto it = map_keys.find(type);
+        if (it != map_keys.end()) r.models.insert(r.models.end(), it->second.begin(), it->second.end());
       }
+      if (r.models.empty()) r.models = any_keys;
+    } else {
+      r.models = any_keys;
     }
-    if (!sc.demand.repeat || !any_in_run) break;
-    if ((rep + 1) * span >= run_s) break;
+    // An interruptible request bids the interruptible price of the cheapest group it may use.
+    RentalPrice bid;
+    for (size_t g = 0; g < rs.fleet.groups().size(); ++g) {
+      const GroupState& gs = rs.fleet.groups()[g];
+      if (!r.models.empty() && std::find(r.models.begin(), r.models.end(), gs.model->key) == r.models.end()) continue;
+      if (!Serves(gs.suitability, r.workload == Workload::kTraining ? Tier::kTraining : Tier::kInference)) continue;
+      RentalPrice p = Scale(rs.interruptible_price[g], r.price_milli);
+      if (p.raw() > 0 && (bid.raw() == 0 || p < bid)) bid = p;
+    }
+    r.bid = bid;
+    sr.run_s = r.duration_s;
+    rs.base.push_back(std::move(sr));
   }
-  rs.trace_kept = static_cast<int64_t>(rs.requests.size());
-  std::stable_sort(rs.requests.begin(), rs.requests.end(), [](const SimRequest& a, const SimRequest& b) {
-    return a.request.arrival != b.request.arrival ? a.request.arrival < b.request.arrival : a.request.id < b.request.id;
+  std::stable_sort(rs.base.begin(), rs.base.end(), [](const SimRequest& a, const SimRequest& b) {
+    return a.request.arrival < b.request.arrival;
   });
-
+  rs.window_s = span;
+  rs.passes = sc.demand.repeat ? (run_s + span - 1) / span : 1;
+  for (int64_t pass = 0; pass < rs.passes; ++pass) {
+    for (size_t i = 0; i < rs.base.size(); ++i) {
+      if (rs.base[i].request.arrival.seconds - rs.start.seconds + pass * span >= run_s) break;
+      rs.request_count += rs.Copies(pass, i);
+    }
+  }
+  rs.trace_kept = rs.request_count;
   std::string sp;
   for (const auto& s : sc.sites) sp += (sp.empty() ? "" : ", ") + (s.fixed_price ? s.name + " fixed" : s.name + " " + s.settlement_point);
   rs.mapping = fmt::format(
@@ -311,13 +343,17 @@ uint64_t Fnv(uint64_t h, std::string_view s) {
 // Money is accumulated in micro-dollar-seconds per hour (rate per hour x seconds): exact integers,
 // divided by 3600 once per sample and once at the end.
 struct Accum {
-  __int128 ai = 0, mining = 0, energy = 0;  // micro-USD x s / h
+  __int128 ai = 0, mining = 0;  // micro-USD x s / h
+  __int128 energy = 0;          // W x s x micro-USD / MWh
   int64_t gpu_s_ai = 0, gpu_s_mining = 0, gpu_s_off = 0;
   __int128 watt_s = 0;
   std::map<std::string, int64_t> coin_gpu_s;
 };
 
 Money ToMoney(__int128 micro_s_per_h) { return Money(MulDiv128(micro_s_per_h, 1, 3600).value_or(0)); }
+Money ToMoneyEnergy(__int128 watt_s_price) {
+  return Money(MulDiv128(watt_s_price, 1, static_cast<__int128>(3'600'000'000LL)).value_or(0));
+}
 
 class SimFleet final : public Actuator {
  public:
@@ -459,15 +495,14 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
         const CoinOption* o = coin >= 0 ? value.groups[g].For(coin) : nullptr;
         if (!o) mining[g] = 0;
         draw += gs.leased * value.groups[g].ai_facility_power.raw();
-        if (o) draw += mining[g] * Facility(o->power, site.pue_milli).raw();
-        draw += (gs.devices - gs.leased - mining[g]) * Facility(site.idle_power_per_gpu, site.pue_milli).raw();
+        if (o) draw += mining[g] * o->facility_power.raw();
+        draw += (gs.devices - gs.leased - mining[g]) * value.groups[g].idle_facility_power.raw();
       }
       for (size_t g = f.groups().size(); g-- > 0 && draw > site.power_cap.raw();) {
         const GroupState& gs = f.groups()[g];
         if (gs.site != static_cast<int>(si) || mining[g] == 0) continue;
         int coin = value.CoinIndex(gs.mining_coin);
-        int64_t per = Facility(value.groups[g].For(coin)->power, site.pue_milli).raw() -
-                      Facility(site.idle_power_per_gpu, site.pue_milli).raw();
+        int64_t per = value.groups[g].For(coin)->facility_power.raw() - value.groups[g].idle_facility_power.raw();
         if (per <= 0) continue;
         int64_t cut = std::min(mining[g], (draw - site.power_cap.raw() + per - 1) / per);
         mining[g] -= cut;
@@ -486,8 +521,8 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
         n_mining += mining[g];
         n_off += gs.devices - gs.leased - mining[g];
       }
-      // Energy: W x s x micro-USD/MWh / 3.6e9 = micro-USD; kept as micro-USD x s / h: W x price / 1e6.
-      energy_rate += static_cast<__int128>(draw) * price.raw() / 1'000'000;
+      // Energy is kept as W x s x micro-USD/MWh; / 3.6e9 gives micro-USD (ToMoneyEnergy).
+      energy_rate += static_cast<__int128>(draw) * price.raw();
       watts += draw;
     }
     for (Accum* a : {&total, &sample}) {
@@ -508,7 +543,7 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     s.gpus_off = static_cast<int32_t>(sample.gpu_s_off / sample_s);
     s.ai_revenue = ToMoney(sample.ai);
     s.mining_revenue = ToMoney(sample.mining);
-    s.energy_cost = ToMoney(sample.energy);
+    s.energy_cost = ToMoneyEnergy(sample.energy);
     s.power_draw = Watts(static_cast<int64_t>(sample.watt_s / sample_s));
     int64_t best = 0;
     for (const auto& [coin, gs] : sample.coin_gpu_s) {
@@ -520,7 +555,9 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
 
   // Departures: (time, lease id).
   std::priority_queue<std::pair<int64_t, int64_t>, std::vector<std::pair<int64_t, int64_t>>, std::greater<>> departures;
-  size_t next_request = 0;
+  RequestStream stream = rs.Requests();
+  SimRequest pending_request;
+  bool have_request = stream.Next(&pending_request);
   const int64_t samples_per_tick = 1;
   (void)samples_per_tick;
   int64_t next_sample = rs.start.seconds + sample_s;
@@ -530,7 +567,7 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     // Events before this tick, in time order: departures first at equal times (GPUs free up).
     for (;;) {
       int64_t t_dep = departures.empty() ? INT64_MAX : departures.top().first;
-      int64_t t_arr = next_request < rs.requests.size() ? rs.requests[next_request].request.arrival.seconds : INT64_MAX;
+      int64_t t_arr = have_request ? pending_request.request.arrival.seconds : INT64_MAX;
       int64_t t_next = std::min(t_dep, t_arr);
       if (t_next >= t_tick || t_next >= end) break;
       while (next_sample <= t_next) {
@@ -546,7 +583,8 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
         if (!s.ok() && s.code() != StatusCode::kNotFound) return Err(s);
         actuator.SettleRestarts(controller.fleet());
       } else {
-        const SimRequest& sr = rs.requests[next_request++];
+        const SimRequest sr = std::move(pending_request);
+        have_request = stream.Next(&pending_request);
         RS_ASSIGN_OR_RETURN(Decision d, controller.Submit(sr.request, view, Timestamp{t_next}, rng));
         if (d.outcome == Outcome::kPlaced) {
           ++run.summary.requests_served;
@@ -586,7 +624,7 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
   PolicySummary& sum = run.summary;
   sum.ai_revenue = ToMoney(total.ai);
   sum.mining_revenue = ToMoney(total.mining);
-  sum.energy_cost = ToMoney(total.energy);
+  sum.energy_cost = ToMoneyEnergy(total.energy);
   sum.profit = sum.ai_revenue + sum.mining_revenue - sum.energy_cost;
   sum.gpu_seconds_total = rs.fleet.total_devices() * (end - rs.start.seconds);
   sum.gpu_seconds_ai = total.gpu_s_ai;
@@ -626,9 +664,10 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
   };
   std::map<BucketKey, int> bucket_of;
   std::vector<BucketKey> keys;
-  std::vector<int> request_bucket(rs.requests.size(), -1);
-  for (size_t i = 0; i < rs.requests.size(); ++i) {
-    const Request& r = rs.requests[i].request;
+  // Buckets are a property of the base rows (copies and passes share them).
+  std::vector<int> request_bucket(rs.base.size(), -1);
+  for (size_t i = 0; i < rs.base.size(); ++i) {
+    const Request& r = rs.base[i].request;
     BucketKey k;
     k.kind = r.kind == RequestKind::kInterruptible ? 1 : 0;
     k.milli = std::min(1000, (r.price_milli + 99) / 100 * 100);
@@ -722,17 +761,21 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
     in.classes[g].ai_power_w = ai_power[g];
   }
   // Demand: every request's GPU-seconds over its window [arrival, arrival + run).
-  for (size_t i = 0; i < rs.requests.size(); ++i) {
+  for (int64_t pass = 0; pass < rs.passes; ++pass) {
+   for (size_t i = 0; i < rs.base.size(); ++i) {
     int b = request_bucket[i];
-    if (b < 0) continue;
-    const SimRequest& sr = rs.requests[i];
-    int64_t a = sr.request.arrival.seconds, e = std::min(run_end, a + sr.run_s);
+    const SimRequest& sr = rs.base[i];
+    int64_t a = sr.request.arrival.seconds + pass * rs.window_s, e = std::min(run_end, a + sr.run_s);
+    if (a >= run_end) break;
+    int copies = rs.Copies(pass, i);
+    if (b < 0 || copies == 0) continue;
     for (int64_t p = (a - rs.start.seconds) / period_s; p < periods; ++p) {
       int64_t p0 = rs.start.seconds + p * period_s, p1 = p0 + period_s;
       if (p0 >= e) break;
       int64_t overlap = std::min(e, p1) - std::max(a, p0);
-      if (overlap > 0) in.periods[p].demand_gpu_s[b] += static_cast<double>(overlap) * sr.request.gpus;
+      if (overlap > 0) in.periods[p].demand_gpu_s[b] += static_cast<double>(overlap) * sr.request.gpus * copies;
     }
+   }
   }
   return in;
 }

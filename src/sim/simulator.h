@@ -36,13 +36,38 @@ struct SimRequest {
   int64_t run_s = 0;  // how long it runs once placed (the trace's own run time)
 };
 
+struct ResolvedScenario;
+
+// The run's requests in arrival order (ties by id), generated on the fly from one pass of the
+// trace window: a year of a large farm is millions of requests, which need not sit in memory.
+class RequestStream {
+ public:
+  explicit RequestStream(const ResolvedScenario& rs) : rs_(&rs) {}
+  // The next request, or false at the end of the run.
+  bool Next(SimRequest* out);
+
+ private:
+  const ResolvedScenario* rs_;
+  int64_t pass_ = 0;
+  size_t row_ = 0;
+  int copies_left_ = -1;
+  int64_t next_id_ = 1;
+};
+
 struct ResolvedScenario {
   Scenario scenario;
   Catalog catalog;
   FleetState fleet;                        // empty of leases; copied per policy
   std::vector<RentalPrice> list_price;     // per group, on-demand per GPU-hour (0 = not rentable)
   std::vector<RentalPrice> interruptible_price;  // per group
-  std::vector<SimRequest> requests;        // ordered by arrival, then id
+  // One pass of the demand window: arrival relative to the run's start, ordered by arrival.
+  std::vector<SimRequest> base;
+  int64_t window_s = 1;                    // a pass's length; pass k adds k x window_s
+  int64_t passes = 1;
+  int64_t request_count = 0;               // what Requests() yields
+  RequestStream Requests() const { return RequestStream(*this); }
+  // Copies of base row `row` in pass `pass` (thinning or replication by the seed).
+  int Copies(int64_t pass, size_t row) const;
   Timestamp start;
   int64_t interval_s = 300;
   int64_t ticks = 0;
