@@ -177,3 +177,92 @@ TEST_F(CliTest, StrictRejectsAnyBadRow) {
 
 }  // namespace
 }  // namespace rigshift
+
+namespace rigshift {
+namespace {
+
+// `rigshift sim` and `rigshift plan` on the fixture data.
+class SimCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = (tmp_ / "data").string();
+    CliRun r = Rigshift("data import --source " + kFixtures.string() + " --out " + data_, tmp_);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  std::string Scenario(const std::string& name) { return (kFixtures / "scenarios" / (name + ".toml")).string(); }
+  TempDir tmp_;
+  std::string data_;
+};
+
+TEST_F(SimCliTest, PlanRunsEveryPolicyAndTheOracleIsNeverBelowAny) {
+  for (const char* scenario : {"small-farm", "small-farm-capped"}) {
+    CliRun r = Rigshift("plan " + Scenario(scenario) + " --data " + data_ + " --format json", tmp_);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    ASSERT_EQ(j["policies"].size(), 4u);
+    std::vector<std::string> names;
+    double oracle = j["oracle_profit_usd"].get<double>();
+    for (const auto& p : j["policies"]) {
+      names.push_back(p["name"]);
+      EXPECT_LE(p["profit_usd"].get<double>(), oracle + 1e-6) << scenario << " " << p["name"];
+      EXPECT_GT(p["profit_usd"].get<double>(), 0) << scenario << " " << p["name"];
+      EXPECT_TRUE(p.contains("share_of_oracle"));
+      EXPECT_TRUE(p.contains("ai_share"));
+      EXPECT_TRUE(p.contains("utilization"));
+      EXPECT_TRUE(p.contains("requests_served"));
+      EXPECT_TRUE(p.contains("requests_rejected"));
+    }
+    EXPECT_EQ(names, (std::vector<std::string>{"profit", "mine-only", "static-split", "idle-mining"}));
+    // On this farm renting pays: the engine must beat every baseline.
+    double profit = j["policies"][0]["profit_usd"].get<double>();
+    for (size_t i = 1; i < 4; ++i) EXPECT_GT(profit, j["policies"][i]["profit_usd"].get<double>()) << scenario << " " << i;
+    EXPECT_GE(profit / oracle, 0.9) << scenario;
+    EXPECT_NE(r.err.find("oracle"), std::string::npos);  // progress on stderr
+  }
+}
+
+TEST_F(SimCliTest, TheSameScenarioTwiceGivesTheSameJson) {
+  CliRun a = Rigshift("plan " + Scenario("small-farm-capped") + " --data " + data_ + " --format json --quiet", tmp_);
+  CliRun b = Rigshift("plan " + Scenario("small-farm-capped") + " --data " + data_ + " --format json --quiet", tmp_);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_NE(a.out.find("plan_digest"), std::string::npos);
+}
+
+TEST_F(SimCliTest, SimRunsOnePolicyAndWritesAReport) {
+  std::string report = (tmp_ / "report.html").string();
+  CliRun r = Rigshift("sim --scenario " + Scenario("small-farm") + " --data " + data_ +
+                          " --policy mine-only --format json --report " + report,
+                      tmp_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["policies"].size(), 1u);
+  EXPECT_EQ(j["policies"][0]["name"], "mine-only");
+  EXPECT_EQ(j["policies"][0]["ai_revenue_usd"].get<double>(), 0.0);
+  std::string html = ReadText(report);
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("small-farm"), std::string::npos);
+  EXPECT_EQ(html.find("<script src"), std::string::npos);
+}
+
+TEST_F(SimCliTest, PeriodsWithoutDataAndBadInputGetClearErrors) {
+  struct Case {
+    std::string args, message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"sim " + Scenario("small-farm") + " --market-from 2030-01-01",
+            "coin market: no GPU-minable coin has a price, difficulty and reward on 2030-01-01"},
+           {"sim " + Scenario("grid-site") + " --electricity-from 2030-01-01",
+            "no electricity price for HB_HUBAVG on 2030-01-01: electricity.csv covers HB_HUBAVG from 2024-01-01"},
+           {"sim " + Scenario("small-farm") + " --policy greedy", "unknown policy 'greedy'"},
+           {"sim " + Scenario("small-farm") + " --days 0", "--days must be between 1 and 3660"},
+           {"sim " + (kFixtures / "scenarios/nowhere.toml").string(), "nowhere.toml"},
+       }) {
+    CliRun r = Rigshift(c.args + " --data " + data_, tmp_);
+    EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << "\n" << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace rigshift

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -52,7 +54,7 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
     if (!d) return d.error().WithContext("--electricity-from");
     ov.electricity_from = *d;
   }
-  if (o.days != 0) ov.days = o.days;
+  ov.days = o.days;
   auto t0 = std::chrono::steady_clock::now();
   RS_ASSIGN_OR_RETURN(ResolvedScenario rs, Resolve(scenario, o.data, ov));
   if (!o.quiet) err << "scenario " << scenario.name << ": " << rs.fleet.total_devices() << " GPUs; " << rs.mapping << "\n";
@@ -68,10 +70,12 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   std::vector<PolicyRun> runs;
   for (const auto& p : policies) {
     int last_pct = -1;
+    const bool tty = isatty(STDERR_FILENO);
     Progress progress = [&](const std::string& name, double f) {
       int pct = static_cast<int>(f * 100);
-      if (!o.quiet && pct / 10 != last_pct / 10) {
-        err << "  " << name << " " << pct << "%\r" << std::flush;
+      int step = tty ? 1 : 25;  // a terminal gets a counter, a log gets four lines
+      if (!o.quiet && pct / step != last_pct / step) {
+        err << "  " << name << " " << pct << "%" << (tty ? "\r" : "\n") << std::flush;
         last_pct = pct;
       }
     };

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <iosfwd>
+#include <optional>
 #include <string>
 
 #include "common/status.h"
@@ -17,7 +18,7 @@ struct SimOptions {
   std::filesystem::path data = "data";
   std::string policy;               // sim: one policy (default: the scenario's)
   std::string market_from, electricity_from;
-  int days = 0;
+  std::optional<int> days;
   std::string format = "table";
   std::filesystem::path report;     // HTML report
   bool all = false;                 // plan: every policy
