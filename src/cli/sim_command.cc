@@ -84,11 +84,12 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
     runs.push_back(std::move(run));
   }
   double oracle = 0;
+  OracleResult bound;
   if (o.all) {
     if (!o.quiet) err << "  oracle: building the LP...\n";
     RS_ASSIGN_OR_RETURN(EngineParams params, ParamsFor(rs.scenario, "profit"));
     RS_ASSIGN_OR_RETURN(OracleInput lp, BuildOracle(rs, params, 3600));
-    RS_ASSIGN_OR_RETURN(OracleResult bound, SolveOracle(lp));
+    RS_ASSIGN_OR_RETURN(bound, SolveOracle(lp));
     oracle = bound.profit_usd;
     for (auto& r : runs) r.summary.share_of_oracle = oracle > 0 ? UsdNumber(r.summary.profit) / oracle : 0;
   }
@@ -137,9 +138,23 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
                        {"requests_rejected", s.requests_rejected},
                        {"plan_digest", fmt::format("{:016x}", r.plan_digest)}};
       if (o.all) p["share_of_oracle"] = s.share_of_oracle;
+      nlohmann::json groups = nlohmann::json::array();
+      const int64_t run_s = rs.ticks * rs.interval_s;
+      for (size_t g = 0; g < rs.fleet.groups().size(); ++g) {
+        const GroupState& gs = rs.fleet.groups()[g];
+        double total = static_cast<double>(gs.devices * run_s);
+        groups.push_back({{"group", gs.name},
+                          {"gpus", gs.devices},
+                          {"ai_share", total > 0 ? static_cast<double>(r.group_gpu_s_ai[g]) / total : 0.0},
+                          {"mining_share", total > 0 ? static_cast<double>(r.group_gpu_s_mining[g]) / total : 0.0}});
+      }
+      p["groups"] = std::move(groups);
       j["policies"].push_back(std::move(p));
     }
-    if (o.all) j["oracle_profit_usd"] = oracle;
+    if (o.all) {
+      j["oracle_profit_usd"] = oracle;
+      j["oracle"] = {{"ai_usd", bound.ai_usd}, {"mining_usd", bound.mining_usd}, {"idle_usd", bound.idle_usd}};
+    }
     out << j.dump(1) << "\n";
     return OkStatus();
   }

@@ -239,6 +239,7 @@ struct Candidate {
   RentalPrice price;
   Money gain;         // per GPU-hour: price - AI energy - opportunity
   Money opportunity;  // per GPU-hour
+  Money rank;         // gain, less the gang-node reserve: the order candidates are tried in
 };
 
 int PriorityClass(const Request& r) {
@@ -376,6 +377,7 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
       price = r.bid;
     } else {
       price = gi < view.list_price.size() ? view.list_price[gi] : RentalPrice();
+      if (price.raw() > 0 && r.fixed_price) price = *r.fixed_price;  // offered here, at the asked price
       price = RentalPrice(MulDiv(price.raw(), r.price_milli, 1000).value_or(0));
       if (price.raw() <= 0) {
         misses.push_back({MissCode::kNotOffered, group});
@@ -394,10 +396,17 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
       misses.push_back({MissCode::kBelowMining, group, price.raw(), gv.ai_energy_per_hour.raw(), opportunity.raw()});
       continue;
     }
-    candidates.push_back({group, price, gain, opportunity});
+    // Keeping gang nodes for gangs: a request smaller than a node of 8+ GPUs (or with NVLink)
+    // ranks that group as if it paid `gang_reserve_ppm` less, so it lands on smaller nodes when
+    // they pay about as much.
+    Money rank = gain;
+    if ((g.gpus_per_node >= 8 || g.nvlink_domain > 0) && r.gpus < g.gpus_per_node) {
+      rank = rank - Money(MulDiv(price.raw(), params.gang_reserve_ppm, 1'000'000).value_or(0));
+    }
+    candidates.push_back({group, price, gain, opportunity, rank});
   }
   std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-    if (a.gain != b.gain) return a.gain > b.gain;
+    if (a.rank != b.rank) return a.rank > b.rank;
     if (a.opportunity != b.opportunity) return a.opportunity < b.opportunity;
     return a.group < b.group;
   });
@@ -433,6 +442,20 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
     plan.decisions.push_back(decision);
   };
 
+  // Keep large free domains whole: a small request does not break one of the last
+  // `keep_whole_nodes` fully free nodes of a group that big gangs need (8+ GPUs a node, or
+  // NVLink) while another group can take it; it falls back to them only if none can.
+  struct Deferred {
+    const Candidate* c;
+    std::vector<std::pair<int, int>> devices;
+  };
+  std::vector<Deferred> deferred;
+  auto whole_free = [&](int g) {
+    const GroupState& gs = fleet.groups()[g];
+    int n = 0;
+    for (int node : fleet.nodes_with_free(g, gs.gpus_per_node)) n += s.Free(node) == gs.gpus_per_node;
+    return n;
+  };
   for (const Candidate& c : candidates) {
     auto devices = FindDevices(fleet, s, c.group, r.gpus, r.interconnect);
     if (devices.empty()) {
@@ -443,7 +466,18 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
       misses.push_back({MissCode::kPowerCap, c.group});
       continue;
     }
+    const GroupState& gs = fleet.groups()[c.group];
+    const bool gang_group = gs.gpus_per_node >= 8 || gs.nvlink_domain > 0;
+    if (params.keep_whole_nodes > 0 && gang_group && r.gpus < gs.gpus_per_node &&
+        s.Free(devices.front().first) == gs.gpus_per_node && whole_free(c.group) <= params.keep_whole_nodes) {
+      deferred.push_back({&c, std::move(devices)});
+      continue;
+    }
     commit(c, std::move(devices), std::string());
+    return;
+  }
+  if (!deferred.empty()) {
+    commit(*deferred.front().c, std::move(deferred.front().devices), std::string());
     return;
   }
 

@@ -25,6 +25,8 @@ struct EngineParams {
   std::string fixed_algorithm;           // idle-mining: mine only this algorithm ("" = any)
   bool preempt_interruptible = true;
   bool admit_at_list_price = false;      // idle-mining, static-split: rent whatever asks
+  int keep_whole_nodes = 1;              // fully free gang nodes kept whole per group when possible
+  int64_t gang_reserve_ppm = 100'000;    // small requests rank gang nodes 10 % of the price lower
 };
 
 struct CoinOption {

@@ -43,6 +43,9 @@ struct Request {
   // A request for a share of a GPU (a trace's fractional pod) occupies a whole GPU here and pays
   // this share of the list price, in thousandths.
   int price_milli = 1000;
+  // On-demand at a price fixed when asked (a request open to several models pays the cheapest of
+  // their list prices, wherever it runs); unset: the list price of the model it runs on.
+  std::optional<RentalPrice> fixed_price;
   Timestamp arrival;
 };
 

@@ -489,6 +489,9 @@ void ReadPolicy(TableReader& r, PolicySpec& p) {
   r.Scaled("resume_margin_pct", 4, 0, 1'000'000, &p.resume_margin_ppm);
   r.Scaled("static_split_ai_share", 3, 0, 1000, &p.static_split_ai_milli);
   r.String("idle_mining_algorithm", &p.idle_mining_algorithm);
+  int64_t keep = p.keep_whole_nodes;
+  r.Int("keep_whole_nodes", 0, 1000, &keep);
+  p.keep_whole_nodes = static_cast<int>(keep);
   r.Finish();
 }
 

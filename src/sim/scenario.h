@@ -85,6 +85,7 @@ struct PolicySpec {
   int64_t miner_restart_s = 120;         // lost mining time per switch or start
   int64_t resume_margin_ppm = 20'000;    // resume mining after a price spike only at net > 2 % of revenue
   int static_split_ai_milli = 250;       // static-split: share of AI-suitable GPUs kept for rental
+  int keep_whole_nodes = 1;              // profit: fully free 8-GPU/NVLink nodes kept for gangs
   std::string idle_mining_algorithm = "Ethash";  // idle-mining: the one algorithm it mines
 };
 

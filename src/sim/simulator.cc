@@ -33,17 +33,22 @@ Result<EngineParams> ParamsFor(const Scenario& sc, const std::string& policy) {
   p.switch_min_dwell_s = sc.policy.switch_min_dwell_s;
   p.miner_restart_s = sc.policy.miner_restart_s;
   p.resume_margin_ppm = sc.policy.resume_margin_ppm;
+  p.keep_whole_nodes = sc.policy.keep_whole_nodes;
   if (policy == "profit") return p;
   if (policy == "mine-only") {
     p.allow_ai = false;
     return p;
   }
   if (policy == "static-split") {
+    p.keep_whole_nodes = 0;
+    p.gang_reserve_ppm = 0;
     p.admit_at_list_price = true;
     p.preempt_interruptible = false;
     return p;
   }
   if (policy == "idle-mining") {
+    p.keep_whole_nodes = 0;
+    p.gang_reserve_ppm = 0;
     p.admit_at_list_price = true;
     p.preempt_interruptible = false;
     p.stop_mining_at_loss = false;
@@ -120,6 +125,16 @@ std::string Coverage(const CoinHistory& coins) {
 }
 
 RentalPrice Scale(RentalPrice p, int64_t milli) { return RentalPrice(MulDiv(p.raw(), milli, 1000).value_or(0)); }
+
+// Whether a group could ever take the request (models, tier, license, VRAM, gang shape).
+bool CanServe(const GroupState& gs, const Request& r) {
+  if (!r.models.empty() && std::find(r.models.begin(), r.models.end(), gs.model->key) == r.models.end()) return false;
+  if (!Serves(gs.suitability, r.workload == Workload::kTraining ? Tier::kTraining : Tier::kInference)) return false;
+  if (r.min_vram_gb > 0 && gs.model->vram_gb.value_or(0) < r.min_vram_gb) return false;
+  if (r.interconnect == Interconnect::kNode && r.gpus > gs.gpus_per_node) return false;
+  if (r.interconnect == Interconnect::kNvlink && r.gpus > gs.nvlink_domain) return false;
+  return true;
+}
 
 }  // namespace
 
@@ -279,16 +294,20 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
     } else {
       r.models = any_keys;
     }
-    // An interruptible request bids the interruptible price of the cheapest group it may use.
-    RentalPrice bid;
+    // The request pays for the cheapest GPU that meets it: an interruptible one bids the lowest
+    // interruptible price of the groups that can take it, an on-demand one open to several
+    // models pays the lowest of their list prices wherever it runs.
+    RentalPrice bid, fixed;
+    std::set<std::string> models_seen;
     for (size_t g = 0; g < rs.fleet.groups().size(); ++g) {
-      const GroupState& gs = rs.fleet.groups()[g];
-      if (!r.models.empty() && std::find(r.models.begin(), r.models.end(), gs.model->key) == r.models.end()) continue;
-      if (!Serves(gs.suitability, r.workload == Workload::kTraining ? Tier::kTraining : Tier::kInference)) continue;
+      if (!CanServe(rs.fleet.groups()[g], r)) continue;
+      models_seen.insert(rs.fleet.groups()[g].model->key);
       RentalPrice p = Scale(rs.interruptible_price[g], r.price_milli);
       if (p.raw() > 0 && (bid.raw() == 0 || p < bid)) bid = p;
+      if (rs.list_price[g].raw() > 0 && (fixed.raw() == 0 || rs.list_price[g] < fixed)) fixed = rs.list_price[g];
     }
     r.bid = bid;
+    if (models_seen.size() > 1 && fixed.raw() > 0) r.fixed_price = fixed;
     sr.run_s = r.duration_s;
     rs.base.push_back(std::move(sr));
   }
@@ -463,6 +482,8 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
   SplitMix64 rng(rs.scenario.seed);
 
   PolicyRun run;
+  run.group_gpu_s_ai.assign(rs.fleet.groups().size(), 0);
+  run.group_gpu_s_mining.assign(rs.fleet.groups().size(), 0);
   run.summary.name = policy;
   run.timeline.policy = policy;
   Accum total, sample;
@@ -519,6 +540,8 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
         }
         n_ai += gs.leased;
         n_mining += mining[g];
+        run.group_gpu_s_ai[g] += gs.leased * dt;
+        run.group_gpu_s_mining[g] += mining[g] * dt;
         n_off += gs.devices - gs.leased - mining[g];
       }
       // Energy is kept as W x s x micro-USD/MWh; / 3.6e9 gives micro-USD (ToMoneyEnergy).
@@ -655,7 +678,9 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
     c.devices = g.devices;
     in.classes.push_back(c);
   }
-  // Buckets: (kind, allowed classes, price share rounded up to a tenth).
+  // Buckets: (kind, allowed classes, price share). Requests in one bucket pay the same per
+  // GPU-second on a class: on-demand the class's list price x share, interruptible their bid
+  // (the cheapest allowed class's interruptible price x share).
   struct BucketKey {
     int kind;
     std::vector<int> classes;
@@ -670,7 +695,7 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
     const Request& r = rs.base[i].request;
     BucketKey k;
     k.kind = r.kind == RequestKind::kInterruptible ? 1 : 0;
-    k.milli = std::min(1000, (r.price_milli + 99) / 100 * 100);
+    k.milli = r.price_milli;
     Tier need = r.workload == Workload::kTraining ? Tier::kTraining : Tier::kInference;
     for (size_t g = 0; g < C; ++g) {
       const GroupState& gs = fleet.groups()[g];
@@ -732,13 +757,24 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
         ai_power[g] = static_cast<double>(v.groups[g].ai_facility_power.raw());
         for (size_t b = 0; b < B; ++b) {
           if (std::find(keys[b].classes.begin(), keys[b].classes.end(), static_cast<int>(g)) == keys[b].classes.end()) continue;
-          double price_h = keys[b].kind == 1 ? static_cast<double>(Scale(rs.interruptible_price[g], keys[b].milli).raw())
-                                             : static_cast<double>(Scale(rs.list_price[g], keys[b].milli).raw());
+          double price_h = static_cast<double>(Scale(rs.list_price[g], keys[b].milli).raw());
+          if (keys[b].kind == 0) {
+            // As Resolve() prices it: one model, its list price; several, the lowest of theirs.
+            std::set<std::string> models;
+            double lowest = 0;
+            for (int c : keys[b].classes) {
+              models.insert(fleet.groups()[c].model->key);
+              double p = static_cast<double>(rs.list_price[c].raw());
+              if (p > 0 && (lowest == 0 || p < lowest)) lowest = p;
+            }
+            if (models.size() > 1) price_h = static_cast<double>(Scale(RentalPrice(static_cast<int64_t>(lowest)), keys[b].milli).raw());
+          }
           if (keys[b].kind == 1) {
-            // A bid is the cheapest allowed group's interruptible price: never above this group's.
+            // The bid: the cheapest allowed class's interruptible price, as Resolve() sets it.
             price_h = 0;
             for (int c : keys[b].classes) {
-              price_h = std::max(price_h, static_cast<double>(Scale(rs.interruptible_price[c], keys[b].milli).raw()));
+              double p = static_cast<double>(Scale(rs.interruptible_price[c], keys[b].milli).raw());
+              if (p > 0 && (price_h == 0 || p < price_h)) price_h = p;
             }
           }
           double net = (price_h - static_cast<double>(v.groups[g].ai_energy_per_hour.raw())) / 3.6e9;

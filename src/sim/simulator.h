@@ -93,6 +93,8 @@ struct PolicyRun {
   int64_t ledger_lines = 0;
   Money billed;  // what tenants were billed, summed per lease
   uint64_t plan_digest = 0;  // hash of every plan, for determinism checks
+  // Per node group: GPU-seconds leased and mining.
+  std::vector<int64_t> group_gpu_s_ai, group_gpu_s_mining;
 };
 
 using Progress = std::function<void(const std::string& policy, double fraction)>;
