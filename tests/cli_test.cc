@@ -213,9 +213,18 @@ TEST_F(SimCliTest, PlanRunsEveryPolicyAndTheOracleIsNeverBelowAny) {
       EXPECT_TRUE(p.contains("requests_rejected"));
     }
     EXPECT_EQ(names, (std::vector<std::string>{"profit", "mine-only", "static-split", "idle-mining"}));
-    // On this farm renting pays: the engine must beat every baseline.
+    // The engine never does worse than a baseline. Uncapped, renting the A100s pays and it beats
+    // them all; under the 6 kW cap every lease would force off mining worth more than the lease
+    // pays, so it rents nothing and ties mine-only.
     double profit = j["policies"][0]["profit_usd"].get<double>();
-    for (size_t i = 1; i < 4; ++i) EXPECT_GT(profit, j["policies"][i]["profit_usd"].get<double>()) << scenario << " " << i;
+    for (size_t i = 1; i < 4; ++i) {
+      const double base = j["policies"][i]["profit_usd"].get<double>();
+      if (std::string(scenario) == "small-farm" || i >= 2) {
+        EXPECT_GT(profit, base) << scenario << " " << i;
+      } else {
+        EXPECT_GE(profit, base) << scenario << " " << i;
+      }
+    }
     EXPECT_GE(profit / oracle, 0.9) << scenario;
     EXPECT_NE(r.err.find("oracle"), std::string::npos);  // progress on stderr
   }

@@ -57,7 +57,7 @@ Status RunBenchEngine(const BenchOptions& o, std::ostream& out, std::ostream& er
     g.cpu_cores = m.cores;
     g.ram_gb = m.ram;
     g.nvlink_domain = m.nvlink;
-    g.suitability = Classify(*model, HostSpec{m.lanes, 8, m.cores, m.ram}, false);
+    g.suitability = Classify(*model, HostSpec{m.lanes, 8, m.cores, m.ram, 3}, false);
     g.ai_power = model->board_power.value_or(Watts(300));
     g.mining_coin = "ETH";
     fleet.AddGroup(std::move(g), static_cast<int>(o.gpus * m.permille / 1000 / 8));

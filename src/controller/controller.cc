@@ -13,7 +13,9 @@ const Valuation& Controller::ValuationOf(const MarketView& view) {
   auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ULL; };
   for (const auto& c : view.coins) {
     for (char ch : c.coin) mix(static_cast<unsigned char>(ch));
+    mix(0x100);  // separators: "ET"+"CHash" and "ETC"+"Hash" differ
     for (char ch : c.algorithm) mix(static_cast<unsigned char>(ch));
+    mix(0x101);
     mix(static_cast<uint64_t>(c.price.raw()));
     mix(static_cast<uint64_t>(c.hashes_per_block.hps()));
     mix(static_cast<uint64_t>(c.hashes_per_block.hps() >> 64));

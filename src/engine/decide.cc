@@ -136,14 +136,44 @@ class Scratch {
     }
     return w;
   }
-  // Draw that curtailing every mining GPU of the site would remove.
+  // Draw that curtailing every mining GPU of the site would remove (each goes to idle draw).
   int64_t Curtailable(int site) const {
     int64_t w = 0;
     for (size_t g = 0; g < fleet_.groups().size(); ++g) {
       if (fleet_.groups()[g].site != site) continue;
-      w += Mining(static_cast<int>(g)) * MiningFacility(static_cast<int>(g)).raw();
+      int64_t per = MiningFacility(static_cast<int>(g)).raw() - value_.groups[g].idle_facility_power.raw();
+      if (per > 0) w += Mining(static_cast<int>(g)) * per;
     }
     return w;
+  }
+  // What curtailing `watts` of mining at `site` would cost per hour, least net per watt first.
+  Money CurtailCost(int site, int64_t watts) const {
+    std::vector<std::pair<double, int>> order;  // (net per watt, group)
+    for (size_t g = 0; g < fleet_.groups().size(); ++g) {
+      if (fleet_.groups()[g].site != site || Mining(static_cast<int>(g)) <= 0) continue;
+      const CoinOption* o = value_.groups[g].For(coin_[g]);
+      int64_t per = MiningFacility(static_cast<int>(g)).raw() - value_.groups[g].idle_facility_power.raw();
+      if (!o || per <= 0) continue;
+      order.push_back({static_cast<double>(o->net_per_hour.raw()) / static_cast<double>(per), static_cast<int>(g)});
+    }
+    std::sort(order.begin(), order.end());
+    int64_t cost = 0;
+    for (auto [npw, g] : order) {
+      if (watts <= 0) break;
+      int64_t per = MiningFacility(g).raw() - value_.groups[g].idle_facility_power.raw();
+      int64_t n = std::min(Mining(g), (watts + per - 1) / per);
+      cost += n * std::max<int64_t>(0, value_.groups[g].For(coin_[g])->net_per_hour.raw());
+      watts -= n * per;
+    }
+    return Money(cost);
+  }
+  // Runs `fn` as if `extra` more GPUs of group g were leased.
+  template <typename Fn>
+  auto WithLeased(int g, int64_t extra, Fn fn) {
+    leased_[g] += extra;
+    auto r = fn();
+    leased_[g] -= extra;
+    return r;
   }
 
  private:
@@ -411,15 +441,18 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
     return a.group < b.group;
   });
 
+  // The site's draw with the lease in place, exactly as the power stage will count it; the lease
+  // fits if curtailing the site's mining brings that under the cap. Curtailing costs the mining
+  // it stops: the lease must pay for that too (unless the policy rents at any price).
   auto power_ok = [&](const Candidate& c, int64_t gpus) {
     if (!params.enforce_power_cap) return true;
-    const GroupState& g = fleet.groups()[c.group];
-    int64_t delta = gpus * (value.groups[c.group].ai_facility_power.raw() - s.MiningFacility(c.group).raw());
-    if (s.coin(c.group) < 0 || s.Idle(c.group) - s.curtailed(c.group) <= 0) {
-      delta = gpus * value.groups[c.group].ai_facility_power.raw();
-    }
-    int64_t headroom = fleet.sites()[g.site].power_cap.raw() - s.Draw(g.site) + s.Curtailable(g.site);
-    return delta <= headroom;
+    const int site = fleet.groups()[c.group].site;
+    const int64_t cap = fleet.sites()[site].power_cap.raw();
+    auto [draw, curtailable] = s.WithLeased(c.group, gpus, [&] { return std::pair{s.Draw(site), s.Curtailable(site)}; });
+    if (draw - curtailable > cap) return false;
+    if (draw <= cap || params.admit_at_list_price) return true;
+    Money cost = s.WithLeased(c.group, gpus, [&] { return s.CurtailCost(site, draw - cap); });
+    return c.gain * gpus >= cost;
   };
 
   auto commit = [&](const Candidate& c, std::vector<std::pair<int, int>> devices, std::string reason) {
@@ -481,38 +514,81 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
     return;
   }
 
-  // Nothing free: preempt interruptible leases that pay less, cheapest first.
+  // Nothing free: preempt interruptible leases that pay less. For a gang that fits in a node,
+  // try each node: preempt its cheapest such leases until the gang fits, and keep the node that
+  // costs least (the price per hour of what is preempted); a wider gang takes them cheapest first.
   if (params.preempt_interruptible) {
     for (const Candidate& c : candidates) {
+      const GroupState& gs = fleet.groups()[c.group];
       std::vector<const LeaseState*> victims;
       for (const LeaseState& l : fleet.leases()) {
         if (l.group == c.group && l.kind == RequestKind::kInterruptible && !s.Preempted(l.id) && l.price < c.price) {
           victims.push_back(&l);
         }
       }
+      if (victims.empty()) continue;
       std::sort(victims.begin(), victims.end(), [](const LeaseState* a, const LeaseState* b) {
         return a->price != b->price ? a->price < b->price : a->id < b->id;
       });
+      auto preempt_and_commit = [&](const std::vector<const LeaseState*>& taken, std::vector<std::pair<int, int>> devices) {
+        for (const LeaseState* t : taken) {
+          Action p;
+          p.kind = ActionKind::kPreemptLease;
+          p.group = t->group;
+          p.lease = t->id;
+          p.reason = "request " + std::to_string(r.id.value()) + " pays " + UsdPerHour(c.price) + " USD/GPU-h, lease pays " +
+                     UsdPerHour(t->price);
+          plan.actions.push_back(std::move(p));
+        }
+        commit(c, std::move(devices), "after preempting " + std::to_string(taken.size()) + " interruptible lease(s)");
+      };
+      if (r.gpus <= gs.gpus_per_node) {
+        // Per node: leases wholly on it, cheapest first.
+        std::map<int, std::vector<const LeaseState*>> by_node;
+        for (const LeaseState* v : victims) {
+          bool one_node = std::all_of(v->devices.begin(), v->devices.end(),
+                                      [&](const auto& d) { return d.first == v->devices.front().first; });
+          if (one_node) by_node[v->devices.front().first].push_back(v);
+        }
+        int best_node = -1;
+        int64_t best_cost = 0;
+        std::vector<const LeaseState*> best_taken;
+        for (const auto& [node, list] : by_node) {
+          std::vector<const LeaseState*> taken;
+          int64_t cost = 0;
+          bool fits = false;
+          for (const LeaseState* v : list) {
+            s.Preempt(*v);
+            taken.push_back(v);
+            cost += v->price.raw() * static_cast<int64_t>(v->devices.size());
+            auto devices = FindDevices(fleet, s, c.group, r.gpus, r.interconnect);
+            if (!devices.empty() && power_ok(c, r.gpus)) {
+              fits = true;
+              break;
+            }
+          }
+          for (const LeaseState* t : taken) s.Unpreempt(*t);
+          if (fits && (best_node < 0 || cost < best_cost)) best_node = node, best_cost = cost, best_taken = taken;
+        }
+        if (best_node >= 0) {
+          for (const LeaseState* t : best_taken) s.Preempt(*t);
+          auto devices = FindDevices(fleet, s, c.group, r.gpus, r.interconnect);
+          RS_CHECK(!devices.empty());
+          preempt_and_commit(best_taken, std::move(devices));
+          return;
+        }
+        continue;
+      }
       std::vector<const LeaseState*> taken;
       for (const LeaseState* v : victims) {
         s.Preempt(*v);
         taken.push_back(v);
         auto devices = FindDevices(fleet, s, c.group, r.gpus, r.interconnect);
         if (!devices.empty() && power_ok(c, r.gpus)) {
-          for (const LeaseState* t : taken) {
-            Action p;
-            p.kind = ActionKind::kPreemptLease;
-            p.group = t->group;
-            p.lease = t->id;
-            p.reason = "request " + std::to_string(r.id.value()) + " pays " + UsdPerHour(c.price) + " USD/GPU-h, lease pays " +
-                       UsdPerHour(t->price);
-            plan.actions.push_back(std::move(p));
-          }
-          commit(c, std::move(devices), "after preempting " + std::to_string(taken.size()) + " interruptible lease(s)");
+          preempt_and_commit(taken, std::move(devices));
           return;
         }
       }
-      // Could not fit even so: those leases stay.
       for (const LeaseState* t : taken) s.Unpreempt(*t);
     }
   }
@@ -576,9 +652,16 @@ void SelectMining(const FleetState& fleet, const Valuation& value, const MarketV
       }
       continue;
     }
-    if (params.stop_mining_at_loss && cur && cur->net_per_hour <= Money() && loss) {
-      act(ActionKind::kStopMining, -1,
-          "energy " + Usd(cur->energy_per_hour) + " USD/GPU-h above revenue " + Usd(cur->revenue_per_hour));
+    if (params.stop_mining_at_loss && cur && cur->net_per_hour <= Money()) {
+      // A coin that loses money is left at once, dwell or not: for a better one, or for nothing.
+      if (loss) {
+        act(ActionKind::kStopMining, -1,
+            "energy " + Usd(cur->energy_per_hour) + " USD/GPU-h above revenue " + Usd(cur->revenue_per_hour));
+      } else {
+        act(ActionKind::kSwitchMining, best->coin,
+            view.coins[current].coin + " loses " + Usd(-cur->net_per_hour) + " USD/GPU-h; " + view.coins[best->coin].coin +
+                " nets " + Usd(best->net_per_hour));
+      }
       continue;
     }
     if (best->coin == current) continue;
@@ -625,7 +708,8 @@ void CapPower(const FleetState& fleet, const Valuation& value, const EngineParam
     int64_t draw = s.Draw(site);
     for (int g : groups) {
       if (draw <= cap) break;
-      int64_t per = s.MiningFacility(g).raw();
+      // A curtailed GPU still draws its idle power.
+      int64_t per = s.MiningFacility(g).raw() - value.groups[g].idle_facility_power.raw();
       int64_t mining = s.Mining(g);
       if (per <= 0 || mining <= 0) continue;
       int64_t over = draw - cap;
@@ -633,16 +717,6 @@ void CapPower(const FleetState& fleet, const Valuation& value, const EngineParam
       target[g] = n;
       s.set_curtailed(g, n);
       draw -= n * per;
-    }
-    for (int g : groups) {
-      if (target[g] != fleet.groups()[g].curtailed) {
-        Action a;
-        a.kind = ActionKind::kCurtail;
-        a.group = g;
-        a.count = target[g];
-        a.reason = target[g] > 0 ? "site " + fleet.sites()[si].name + " over its power cap" : "power cap no longer binds";
-        plan.actions.push_back(std::move(a));
-      }
     }
     // Still over with no mining left: interruptible leases, cheapest per watt first.
     if (draw > cap && params.preempt_interruptible) {
@@ -660,6 +734,11 @@ void CapPower(const FleetState& fleet, const Valuation& value, const EngineParam
       for (const LeaseState* v : victims) {
         if (draw <= cap) break;
         s.Preempt(*v);
+        // Its GPUs stay off: they were freed for the cap, not for mining.
+        if (s.coin(v->group) >= 0) {
+          target[v->group] += static_cast<int64_t>(v->devices.size());
+          s.set_curtailed(v->group, target[v->group]);
+        }
         draw = s.Draw(site);
         Action a;
         a.kind = ActionKind::kPreemptLease;
@@ -669,6 +748,17 @@ void CapPower(const FleetState& fleet, const Valuation& value, const EngineParam
         plan.actions.push_back(std::move(a));
       }
     }
+    for (int g : groups) {
+      if (target[g] != fleet.groups()[g].curtailed) {
+        Action a;
+        a.kind = ActionKind::kCurtail;
+        a.group = g;
+        a.count = target[g];
+        a.reason = target[g] > 0 ? "site " + fleet.sites()[si].name + " over its power cap" : "power cap no longer binds";
+        plan.actions.push_back(std::move(a));
+      }
+    }
+
   }
 }
 

@@ -1,1 +1,726 @@
-// placeholder
+// Decide: narrated scenarios, one rule each. Fleets are written in the builder's text form
+// (engine/testing/fleet_builder.h); the market, unless a test says otherwise, is ETH at
+// 2000 USD / 7.2e15 hashes per block / 2 ETH and electricity at 50 USD/MWh, where per GPU-hour:
+//   A100      mines 0.3366 USD for 250 W = 0.0125: net 0.3241; AI draws 400 W = 0.0200
+//   RTX 3090  mines 0.2376 USD for 290 W = 0.0145: net 0.2231; AI draws 350 W = 0.0175
+//   3060 Ti   mines 0.1188 USD for 120 W = 0.0060: net 0.1128
+// and RVN (KawPow, 1.98e11 hashes per block, 1 RVN) pays a 3090 one block an hour at its price.
+#include "engine/decide.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+
+#include "engine/testing/fleet_builder.h"
+
+namespace rigshift {
+namespace {
+
+using testing::GroupIndex;
+using testing::Lease;
+using testing::Market;
+using testing::ParseFleet;
+using testing::Slots;
+using testing::UsdPerGpuHour;
+using testing::UsdPerMwh;
+
+constexpr const char* kEth = "ETH:Ethash:2000:7.2e15:2";
+
+// One engine call: a fleet, the pending requests, a view, a time.
+struct Scenario {
+  FleetState fleet;
+  MarketView view;
+  EngineParams params;
+  std::vector<Request> pending;
+  Timestamp now{1'000'000};
+  bool placement_only = true;
+
+  Scenario(std::string_view fleet_text, std::string_view coins = kEth, std::string_view rent = "2.00")
+      : fleet(ParseFleet(fleet_text)), view(Market(fleet, coins, "50", rent)) {}
+
+  void Busy(LeaseState lease) { ASSERT_TRUE(fleet.AddLease(std::move(lease)).ok()); }
+
+  Plan Run() {
+    LeaseId next(100);
+    for (const auto& l : fleet.leases()) next = std::max(next, LeaseId(l.id.value() + 1));
+    DecideInput in{&fleet, &pending, &view, now, next, placement_only};
+    SplitMix64 rng(7);
+    return Decide(in, rng, params);
+  }
+  // Decides one request alone and returns its decision and the plan.
+  std::pair<Decision, Plan> One(Request r) {
+    pending = {std::move(r)};
+    Plan plan = Run();
+    EXPECT_EQ(plan.decisions.size(), 1u);
+    return {plan.decisions.empty() ? Decision{} : plan.decisions[0], plan};
+  }
+};
+
+Request Ask(int64_t id, int gpus, Interconnect ic = Interconnect::kAny,
+            RequestKind kind = RequestKind::kOnDemand) {
+  Request r;
+  r.id = RequestId(id);
+  r.tenant = "tenant" + std::to_string(id);
+  r.gpus = gpus;
+  r.interconnect = ic;
+  r.kind = kind;
+  r.arrival = Timestamp{id};
+  return r;
+}
+
+Request Bid(int64_t id, int gpus, std::string_view usd) {
+  Request r = Ask(id, gpus, Interconnect::kAny, RequestKind::kInterruptible);
+  r.bid = UsdPerGpuHour(usd);
+  return r;
+}
+
+std::vector<Action> Of(const Plan& plan, ActionKind kind) {
+  std::vector<Action> out;
+  for (const Action& a : plan.actions) {
+    if (a.kind == kind) out.push_back(a);
+  }
+  return out;
+}
+
+std::vector<std::pair<int, int>> Sorted(std::vector<std::pair<int, int>> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+bool Contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
+
+// ---- gangs -------------------------------------------------------------------------------------
+
+TEST(DecideGang, AllOrNothing) {
+  // Two 4-GPU nodes; node 0 has three GPUs busy: 5 free in all.
+  Scenario s("a: 4xA100 nodes=2");
+  s.Busy(Lease(1, 0, Slots(0, 0, 2)));
+
+  // Six GPUs cannot be had: nothing is started, not even the five that are free.
+  auto [six, plan6] = s.One(Ask(1, 6));
+  EXPECT_EQ(six.outcome, Outcome::kWaiting);
+  EXPECT_TRUE(Contains(six.reason, "no 6 free GPUs")) << six.reason;
+  EXPECT_TRUE(Of(plan6, ActionKind::kStartLease).empty());
+
+  // Five can: all of them, the whole free node first.
+  auto [five, plan5] = s.One(Ask(2, 5));
+  EXPECT_EQ(five.outcome, Outcome::kPlaced);
+  auto starts = Of(plan5, ActionKind::kStartLease);
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0].lease, five.lease);
+  EXPECT_EQ(Sorted(starts[0].devices),
+            (std::vector<std::pair<int, int>>{{0, 3}, {1, 0}, {1, 1}, {1, 2}, {1, 3}}));
+}
+
+TEST(DecideGang, NodeGangNeverSpansNodes) {
+  // Three 4-GPU nodes with 3, 2 and 4 free.
+  Scenario s("a: 4xA100 nodes=3");
+  s.Busy(Lease(1, 0, Slots(0, 0, 0)));
+  s.Busy(Lease(2, 0, Slots(1, 0, 1)));
+
+  auto [three, p3] = s.One(Ask(1, 3, Interconnect::kNode));
+  ASSERT_EQ(three.outcome, Outcome::kPlaced);
+  EXPECT_EQ(Sorted(Of(p3, ActionKind::kStartLease)[0].devices), Slots(0, 1, 3))
+      << "the node with exactly 3 free";
+
+  auto [four, p4] = s.One(Ask(2, 4, Interconnect::kNode));
+  ASSERT_EQ(four.outcome, Outcome::kPlaced);
+  EXPECT_EQ(Sorted(Of(p4, ActionKind::kStartLease)[0].devices), Slots(2, 0, 3));
+
+  // With node 2 busy too, 5 GPUs are free (3 + 2) but no node has 4.
+  s.Busy(Lease(3, 0, Slots(2, 0, 0)));
+  auto [split, ps] = s.One(Ask(3, 4, Interconnect::kNode));
+  EXPECT_EQ(split.outcome, Outcome::kWaiting);
+  EXPECT_TRUE(Contains(split.reason, "no 4 free GPUs in one node")) << split.reason;
+  EXPECT_TRUE(Of(ps, ActionKind::kStartLease).empty());
+}
+
+TEST(DecideGang, NvlinkGangStaysInOneDomain) {
+  // One 8-GPU node, two NVLink domains of 4 (slots 0-3 and 4-7), one GPU busy in each.
+  Scenario s("d: 8xA100 nvlink=2x4");
+  s.Busy(Lease(1, 0, Slots(0, 0, 0)));
+  s.Busy(Lease(2, 0, Slots(0, 5, 5)));
+
+  // Six GPUs are free in the node, but no domain has four.
+  auto [four, p4] = s.One(Ask(1, 4, Interconnect::kNvlink));
+  EXPECT_EQ(four.outcome, Outcome::kWaiting);
+  EXPECT_TRUE(Contains(four.reason, "no 4 free GPUs in one NVLink domain")) << four.reason;
+  EXPECT_TRUE(Of(p4, ActionKind::kStartLease).empty());
+
+  // Three fit in either domain: all three land in the same one.
+  auto [three, p3] = s.One(Ask(2, 3, Interconnect::kNvlink));
+  ASSERT_EQ(three.outcome, Outcome::kPlaced);
+  auto devices = Of(p3, ActionKind::kStartLease)[0].devices;
+  ASSERT_EQ(devices.size(), 3u);
+  for (auto [node, slot] : devices) EXPECT_EQ(slot / 4, devices[0].second / 4) << "slot " << slot;
+
+  // A node gang of 4 is fine across domains.
+  auto [node4, pn] = s.One(Ask(3, 4, Interconnect::kNode));
+  EXPECT_EQ(node4.outcome, Outcome::kPlaced);
+}
+
+TEST(DecideGang, NvlinkPrefersTheFullestDomainThatFits) {
+  // Domain 0 has 2 free, domain 1 has 4: a 2-GPU NVLink gang takes domain 0 and keeps 1 whole.
+  Scenario s("d: 8xA100 nvlink=2x4");
+  s.Busy(Lease(1, 0, Slots(0, 0, 1)));
+  auto [two, p] = s.One(Ask(1, 2, Interconnect::kNvlink));
+  ASSERT_EQ(two.outcome, Outcome::kPlaced);
+  EXPECT_EQ(Sorted(Of(p, ActionKind::kStartLease)[0].devices), Slots(0, 2, 3));
+}
+
+// ---- best fit ----------------------------------------------------------------------------------
+
+TEST(DecidePlacement, OneGpuGoesToTheFullestNodeThatFits) {
+  // Node 0 has 1 free, node 1 has 3 free, node 2 is empty.
+  Scenario s("a: 8xA100 nodes=3");
+  s.Busy(Lease(1, 0, Slots(0, 0, 6)));
+  s.Busy(Lease(2, 0, Slots(1, 0, 4)));
+
+  for (Interconnect ic : {Interconnect::kAny, Interconnect::kNode}) {
+    auto [one, p1] = s.One(Ask(1, 1, ic));
+    ASSERT_EQ(one.outcome, Outcome::kPlaced);
+    EXPECT_EQ(Of(p1, ActionKind::kStartLease)[0].devices, Slots(0, 7, 7)) << InterconnectName(ic);
+  }
+  auto [two, p2] = s.One(Ask(2, 2));
+  ASSERT_EQ(two.outcome, Outcome::kPlaced);
+  EXPECT_EQ(Sorted(Of(p2, ActionKind::kStartLease)[0].devices), Slots(1, 5, 6))
+      << "3 free fits 2; the empty node stays whole";
+}
+
+TEST(DecidePlacement, EmptyEightGpuNodeIsKeptWhole) {
+  Scenario s("a: 8xA100 nodes=2");
+  s.Busy(Lease(1, 0, Slots(0, 0, 4)));  // node 0: 3 free; node 1: 8 free
+  auto [one, p] = s.One(Ask(1, 1));
+  ASSERT_EQ(one.outcome, Outcome::kPlaced);
+  EXPECT_EQ(Of(p, ActionKind::kStartLease)[0].devices[0].first, 0);
+  // ...so an 8-GPU node gang still fits after it.
+  s.Busy(Lease(2, 0, Of(p, ActionKind::kStartLease)[0].devices));
+  auto [eight, p8] = s.One(Ask(2, 8, Interconnect::kNode));
+  EXPECT_EQ(eight.outcome, Outcome::kPlaced);
+}
+
+TEST(DecidePlacement, CheaperOpportunityGroupIsPreferred) {
+  // Same list price on both groups: renting the 3090 gives up less mining than the A100, so a
+  // request that either could serve goes to the 3090s.
+  Scenario s("a: 4xA100; r: 4x'RTX 3090'");
+  auto [one, p] = s.One(Ask(1, 2));
+  ASSERT_EQ(one.outcome, Outcome::kPlaced);
+  EXPECT_EQ(Of(p, ActionKind::kStartLease)[0].group, GroupIndex(s.fleet, "r"));
+  EXPECT_EQ(Of(p, ActionKind::kStartLease)[0].price, UsdPerGpuHour("2.00"));
+}
+
+TEST(DecidePlacement, LeaseIdsAreAssignedInOrder) {
+  Scenario s("a: 8xA100");
+  s.pending = {Ask(1, 1), Ask(2, 1), Ask(3, 1)};
+  Plan plan = s.Run();
+  ASSERT_EQ(plan.decisions.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(plan.decisions[i].outcome, Outcome::kPlaced);
+    EXPECT_EQ(plan.decisions[i].lease, LeaseId(100 + i));
+  }
+  // No device given twice inside one plan.
+  std::vector<std::pair<int, int>> all;
+  for (const Action& a : Of(plan, ActionKind::kStartLease))
+    all.insert(all.end(), a.devices.begin(), a.devices.end());
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());
+}
+
+// ---- infeasible, with the reason ---------------------------------------------------------------
+
+struct InfeasibleCase {
+  const char* name;
+  const char* fleet;
+  Request request;
+  std::vector<std::string> reason_mentions;
+};
+
+Request WithVram(Request r, int gb) {
+  r.min_vram_gb = gb;
+  return r;
+}
+Request Training(Request r) {
+  r.workload = Workload::kTraining;
+  return r;
+}
+Request OfModels(Request r, std::vector<std::string> models) {
+  r.models = std::move(models);
+  return r;
+}
+
+class InfeasibleTest : public ::testing::TestWithParam<InfeasibleCase> {};
+
+TEST_P(InfeasibleTest, SaysWhatIsMissing) {
+  const InfeasibleCase& c = GetParam();
+  Scenario s(c.fleet);
+  auto [d, plan] = s.One(c.request);
+  EXPECT_EQ(OutcomeName(d.outcome), OutcomeName(Outcome::kInfeasible)) << d.reason;
+  EXPECT_TRUE(Of(plan, ActionKind::kStartLease).empty());
+  for (const std::string& part : c.reason_mentions) EXPECT_TRUE(Contains(d.reason, part)) << d.reason;
+}
+
+// One case a line or two reads as a table.
+// clang-format off
+INSTANTIATE_TEST_SUITE_P(
+    Reasons, InfeasibleTest,
+    ::testing::Values(
+        InfeasibleCase{"MiningRigIsUnsuitable", "r: 6x'RTX 3060 Ti' pcie=x1 cores=4 ram=4 nodes=10",
+                       Ask(1, 1),
+                       {"r (RTX 3060 Ti)", "mining-only", "PCIe x1: needs x7"}},
+        InfeasibleCase{"GeForceInDatacenterIsUnlicensed", "site dc datacenter; g: 4x'RTX 3090' site=dc",
+                       Ask(1, 1),
+                       {"g (RTX 3090)", "license", "GeForce"}},
+        InfeasibleCase{"TooLittleVram", "g: 4x'RTX 3090'", WithVram(Ask(1, 1), 48), {"24 GB VRAM < 48"}},
+        InfeasibleCase{"BiggerThanANode", "a: 4xA100 nodes=4", Ask(1, 8, Interconnect::kNode),
+                       {"needs 8 GPUs in one node, nodes have 4"}},
+        InfeasibleCase{"BiggerThanTheFleet", "a: 4xA100 nodes=2", Ask(1, 16), {"8 GPUs in all"}},
+        InfeasibleCase{"NoNvlinkAtAll", "a: 4xA100", Ask(1, 2, Interconnect::kNvlink), {"no NVLink"}},
+        InfeasibleCase{"BiggerThanAnNvlinkDomain", "a: 8xA100 nvlink=2x4", Ask(1, 8, Interconnect::kNvlink),
+                       {"needs 8 GPUs with NVLink, domains have 4"}},
+        InfeasibleCase{"TrainingOnAnInferenceHost", "r: 6x'RTX 3060 Ti' pcie=x8 cores=6 ram=24",
+                       Training(Ask(1, 1)),
+                       {"inference", "training needs 2 CPU cores per GPU"}},
+        InfeasibleCase{"ModelNotInTheFleet", "a: 4xA100", OfModels(Ask(1, 1), {"H200"}),
+                       {"no group of the asked models in the fleet"}},
+        InfeasibleCase{"ZeroGpus", "a: 4xA100", Ask(1, 0), {"asks for 0 GPUs"}}),
+    [](const ::testing::TestParamInfo<InfeasibleCase>& info) { return std::string(info.param.name); });
+// clang-format on
+
+TEST(DecideInfeasible, NotOfferedForRent) {
+  Scenario s("a: 4xA100", kEth, "0");
+  auto [d, plan] = s.One(Ask(1, 1));
+  EXPECT_EQ(d.outcome, Outcome::kInfeasible);
+  EXPECT_TRUE(Contains(d.reason, "not offered for rent")) << d.reason;
+}
+
+TEST(DecideInfeasible, WaitingWhenAnyGroupCouldServeLater) {
+  // The unlicensed 3090s can never serve; the A100s can, once their lease ends: waiting, and the
+  // reason names the busy group.
+  Scenario s("site dc datacenter; g: 4x'RTX 3090'; a: 4xA100");
+  s.Busy(Lease(1, 1, Slots(1, 0, 3)));
+  auto [d, plan] = s.One(Ask(1, 2));
+  EXPECT_EQ(d.outcome, Outcome::kWaiting);
+  EXPECT_TRUE(Contains(d.reason, "a (A100): no 2 free GPUs")) << d.reason;
+  EXPECT_FALSE(Contains(d.reason, "license")) << "a waiting reason lists what may change";
+}
+
+// ---- admission against mining ------------------------------------------------------------------
+
+TEST(DecideAdmission, PriceBelowTheMiningItDisplacesWaits) {
+  // A 3090 nets 0.2231 mining and draws 0.0175 of energy for AI: renting it at 0.20 loses money.
+  Scenario s("g: 4x'RTX 3090' mining=ETH", kEth, "0.20");
+  auto [d, plan] = s.One(Ask(1, 1));
+  EXPECT_EQ(d.outcome, Outcome::kWaiting);
+  EXPECT_TRUE(
+      Contains(d.reason, "pays 0.20 USD/GPU-h, less than its energy 0.02 plus the mining it displaces 0.22"))
+      << d.reason;
+  EXPECT_TRUE(Of(plan, ActionKind::kStartLease).empty());
+
+  // At 0.30 it gains 0.0594 per GPU-hour over mining.
+  s.view.list_price[0] = UsdPerGpuHour("0.30");
+  auto [ok, plan2] = s.One(Ask(2, 1));
+  EXPECT_EQ(ok.outcome, Outcome::kPlaced);
+  ASSERT_EQ(Of(plan2, ActionKind::kStartLease).size(), 1u);
+  EXPECT_EQ(Of(plan2, ActionKind::kStartLease)[0].price, UsdPerGpuHour("0.30"));
+}
+
+TEST(DecideAdmission, OpportunityFollowsTheCoinPrice) {
+  // The same 0.20 offer becomes worth taking when ETH halves (mining then nets 0.1043).
+  Scenario s("g: 4x'RTX 3090' mining=ETH", "ETH:Ethash:1000:7.2e15:2", "0.20");
+  auto [d, plan] = s.One(Ask(1, 1));
+  EXPECT_EQ(d.outcome, Outcome::kPlaced);
+}
+
+TEST(DecideAdmission, InterruptibleBidIsItsPrice) {
+  Scenario s("g: 4x'RTX 3090' mining=ETH", kEth, "5.00");
+  auto [low, p1] = s.One(Bid(1, 1, "0.20"));
+  EXPECT_EQ(low.outcome, Outcome::kWaiting) << "a bid below the mining it displaces";
+  auto [high, p2] = s.One(Bid(2, 1, "0.30"));
+  ASSERT_EQ(high.outcome, Outcome::kPlaced);
+  EXPECT_EQ(Of(p2, ActionKind::kStartLease)[0].price, UsdPerGpuHour("0.30"))
+      << "pays its bid, not the list price";
+}
+
+TEST(DecideAdmission, MaxPriceBelowListWaits) {
+  Scenario s("a: 4xA100", kEth, "2.00");
+  Request r = Ask(1, 1);
+  r.max_price = UsdPerGpuHour("1.50");
+  auto [d, plan] = s.One(r);
+  EXPECT_EQ(d.outcome, Outcome::kWaiting);
+  EXPECT_TRUE(Contains(d.reason, "list price 2.00 USD/h above the cap 1.50")) << d.reason;
+}
+
+// ---- preemption --------------------------------------------------------------------------------
+
+TEST(DecidePreemption, OnDemandPreemptsACheaperInterruptibleWhenFull) {
+  Scenario s("a: 4xA100", kEth, "2.00");
+  s.Busy(Lease(1, 0, Slots(0, 0, 3), RequestKind::kInterruptible, "0.50"));
+  auto [d, plan] = s.One(Ask(1, 4));
+  ASSERT_EQ(d.outcome, Outcome::kPlaced);
+  ASSERT_EQ(plan.actions.size(), 2u);
+  EXPECT_EQ(plan.actions[0].kind, ActionKind::kPreemptLease);
+  EXPECT_EQ(plan.actions[0].lease, LeaseId(1));
+  EXPECT_TRUE(Contains(plan.actions[0].reason, "pays 2.00 USD/GPU-h, lease pays 0.50"))
+      << plan.actions[0].reason;
+  EXPECT_EQ(plan.actions[1].kind, ActionKind::kStartLease);
+  EXPECT_EQ(Sorted(plan.actions[1].devices), Slots(0, 0, 3));
+}
+
+TEST(DecidePreemption, CommittedLeasesAreNeverPreempted) {
+  for (RequestKind kind : {RequestKind::kOnDemand, RequestKind::kReserved}) {
+    Scenario s("a: 4xA100", kEth, "2.00");
+    s.Busy(Lease(1, 0, Slots(0, 0, 3), kind, "0.50"));
+    auto [d, plan] = s.One(Ask(1, 4));
+    EXPECT_EQ(d.outcome, Outcome::kWaiting) << RequestKindName(kind);
+    EXPECT_TRUE(Of(plan, ActionKind::kPreemptLease).empty()) << RequestKindName(kind);
+  }
+}
+
+TEST(DecidePreemption, OnlyForAHigherPrice) {
+  Scenario s("a: 4xA100", kEth, "2.00");
+  s.Busy(Lease(1, 0, Slots(0, 0, 3), RequestKind::kInterruptible, "0.50"));
+  auto [lower, p1] = s.One(Bid(1, 4, "0.45"));
+  EXPECT_EQ(lower.outcome, Outcome::kWaiting);
+  EXPECT_TRUE(Of(p1, ActionKind::kPreemptLease).empty());
+  auto [higher, p2] = s.One(Bid(2, 4, "0.60"));
+  EXPECT_EQ(higher.outcome, Outcome::kPlaced);
+  EXPECT_EQ(Of(p2, ActionKind::kPreemptLease).size(), 1u);
+}
+
+TEST(DecidePreemption, CheapestGoesFirstAndOnlyAsManyAsNeeded) {
+  Scenario s("a: 4xA100", kEth, "2.00");
+  s.Busy(Lease(1, 0, Slots(0, 0, 1), RequestKind::kInterruptible, "0.90"));
+  s.Busy(Lease(2, 0, Slots(0, 2, 3), RequestKind::kInterruptible, "0.40"));
+  auto [d, plan] = s.One(Ask(1, 2));
+  ASSERT_EQ(d.outcome, Outcome::kPlaced);
+  auto preempted = Of(plan, ActionKind::kPreemptLease);
+  ASSERT_EQ(preempted.size(), 1u);
+  EXPECT_EQ(preempted[0].lease, LeaseId(2));
+}
+
+TEST(DecidePreemption, PolicyCanTurnItOff) {
+  Scenario s("a: 4xA100", kEth, "2.00");
+  s.params.preempt_interruptible = false;
+  s.Busy(Lease(1, 0, Slots(0, 0, 3), RequestKind::kInterruptible, "0.50"));
+  auto [d, plan] = s.One(Ask(1, 4));
+  EXPECT_EQ(d.outcome, Outcome::kWaiting);
+  EXPECT_TRUE(Of(plan, ActionKind::kPreemptLease).empty());
+}
+
+// ENGINE BUG (reported, not fixed here): preemption adds victims cheapest first until the
+// request fits, and keeps every victim taken on the way, even those that freed nothing the
+// placement used. Here lease 1 (1 GPU on node 0, 0.30) is preempted although the request lands on
+// node 1, which only lease 3 held: lease 1's tenant loses its GPU for nothing.
+TEST(DecidePreemption, PreemptsOnlyTheLeasesThePlacementUses) {
+  Scenario s("a: 4xA100 nodes=2", kEth, "2.00");
+  s.Busy(Lease(1, 0, Slots(0, 0, 0), RequestKind::kInterruptible, "0.30"));
+  s.Busy(Lease(2, 0, Slots(0, 1, 3), RequestKind::kOnDemand, "2.00"));
+  s.Busy(Lease(3, 0, Slots(1, 0, 3), RequestKind::kInterruptible, "0.60"));
+  auto [d, plan] = s.One(Ask(1, 4, Interconnect::kNode));
+  ASSERT_EQ(d.outcome, Outcome::kPlaced);
+  auto preempted = Of(plan, ActionKind::kPreemptLease);
+  ASSERT_EQ(preempted.size(), 1u);
+  EXPECT_EQ(preempted[0].lease, LeaseId(3));
+}
+
+// ---- mining selection --------------------------------------------------------------------------
+
+// A 3090 mining ETH since t=0, with RVN quoted at `rvn_usd` (one block of 1 RVN an hour).
+Scenario Miner(std::string_view rvn_usd, int64_t now) {
+  Scenario s("g: 1x'RTX 3090' mining=ETH since=0",
+             std::string(kEth) + ",RVN:KawPow:" + std::string(rvn_usd) + ":1.98e11:1");
+  s.placement_only = false;
+  s.now = Timestamp{now};
+  return s;
+}
+
+TEST(DecideMining, StartsTheBestCoin) {
+  Scenario s("g: 2x'RTX 3090'", std::string(kEth) + ",RVN:KawPow:0.40:1.98e11:1");
+  s.placement_only = false;
+  Plan plan = s.Run();
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].kind, ActionKind::kStartMining);
+  EXPECT_EQ(plan.actions[0].coin, "RVN");
+}
+
+TEST(DecideMining, SwitchWaitsForTheDwell) {
+  // RVN at 0.40 nets 0.380 against ETH's 0.2231: worth switching, but not within 600 s.
+  EXPECT_TRUE(Miner("0.40", 599).Run().actions.empty());
+  Plan plan = Miner("0.40", 600).Run();
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].kind, ActionKind::kSwitchMining);
+  EXPECT_EQ(plan.actions[0].coin, "RVN");
+}
+
+TEST(DecideMining, SwitchNeedsTheMinimumGain) {
+  // Restart cost off, so only the 5 % threshold decides: RVN at 0.25 nets 0.2315 (+3.8 %), at
+  // 0.26 nets 0.2414 (+8.2 %).
+  Scenario below = Miner("0.25", 10'000);
+  below.params.miner_restart_s = 0;
+  EXPECT_TRUE(below.Run().actions.empty());
+  Scenario above = Miner("0.26", 10'000);
+  above.params.miner_restart_s = 0;
+  ASSERT_EQ(above.Run().actions.size(), 1u);
+  EXPECT_EQ(above.Run().actions[0].kind, ActionKind::kSwitchMining);
+}
+
+TEST(DecideMining, SwitchMustPayForTheRestart) {
+  // RVN at 0.26 gains 0.0183/h: 10 minutes of it (0.00305) do not pay 2 minutes of lost RVN
+  // revenue (0.2574 * 120 / 3600 = 0.00858). At 0.40 (0.1569/h gained) they do.
+  EXPECT_TRUE(Miner("0.26", 10'000).Run().actions.empty());
+  EXPECT_EQ(Miner("0.40", 10'000).Run().actions.size(), 1u);
+  // A restart that costs nothing lets the 0.26 switch through.
+  Scenario free_restart = Miner("0.26", 10'000);
+  free_restart.params.miner_restart_s = 0;
+  EXPECT_EQ(free_restart.Run().actions.size(), 1u);
+}
+
+TEST(DecideMining, StopsWhenEnergyCostsMoreThanRevenue) {
+  // At 1000 USD/MWh the 3090's 290 W cost 0.29 an hour against 0.2376 of ETH.
+  Scenario s("g: 4x'RTX 3090' mining=ETH since=0", kEth);
+  s.placement_only = false;
+  s.now = Timestamp{60};  // inside the dwell: a loss stops mining at once
+  s.view.site_price[0] = UsdPerMwh("1000");
+  Plan plan = s.Run();
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].kind, ActionKind::kStopMining);
+  EXPECT_TRUE(Contains(plan.actions[0].reason, "energy 0.29 USD/GPU-h above revenue 0.24"))
+      << plan.actions[0].reason;
+}
+
+TEST(DecideMining, ResumesOnlyWithMargin) {
+  // Revenue 0.2376; at 811 USD/MWh energy is 0.23519 and net 0.00241 (1.0 % of revenue): a group
+  // that mines keeps mining, a group that stopped stays off until net passes 2 %. At 800 USD/MWh
+  // net is 0.0056 (2.4 %) and it starts again.
+  Scenario mining("g: 4x'RTX 3090' mining=ETH since=0", kEth);
+  mining.placement_only = false;
+  mining.view.site_price[0] = UsdPerMwh("811");
+  EXPECT_TRUE(mining.Run().actions.empty()) << "still profitable: no stop";
+
+  Scenario off("g: 4x'RTX 3090'", kEth);
+  off.placement_only = false;
+  off.view.site_price[0] = UsdPerMwh("811");
+  EXPECT_TRUE(off.Run().actions.empty()) << "inside the margin: no start";
+  off.view.site_price[0] = UsdPerMwh("800");
+  Plan plan = off.Run();
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].kind, ActionKind::kStartMining);
+  EXPECT_EQ(plan.actions[0].coin, "ETH");
+}
+
+TEST(DecideMining, IdleMiningBaselineMinesAtALoss) {
+  Scenario s("g: 4x'RTX 3090' mining=ETH since=0", kEth);
+  s.placement_only = false;
+  s.params.stop_mining_at_loss = false;
+  s.view.site_price[0] = UsdPerMwh("1000");
+  EXPECT_TRUE(s.Run().actions.empty());
+}
+
+TEST(DecideMining, CoinThatLeftTheMarketIsReplaced) {
+  Scenario s("g: 4x'RTX 3090' mining=ETC since=0", kEth);
+  s.placement_only = false;
+  s.now = Timestamp{10};
+  Plan plan = s.Run();
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].kind, ActionKind::kSwitchMining);
+  EXPECT_EQ(plan.actions[0].coin, "ETH");
+  EXPECT_TRUE(Contains(plan.actions[0].reason, "ETC is no longer minable"));
+}
+
+TEST(DecideMining, PlacementOnlySkipsMiningSelection) {
+  Scenario s("g: 2x'RTX 3090'");
+  s.placement_only = true;
+  EXPECT_TRUE(Of(s.Run(), ActionKind::kStartMining).empty());
+}
+
+// ENGINE BUG (reported, not fixed here): "mining stops on a device the moment its energy cost
+// exceeds its mining revenue" (DESIGN.md section 4) holds only when every coin loses. Here ETH
+// collapses to 100 USD (net -0.0026/h) 60 s after the group started on it, while RVN nets 0.38:
+// the stop rule does not fire because the best coin is profitable, and the switch waits for the
+// dwell, so the group keeps mining at a loss for up to 10 minutes.
+TEST(DecideMining, LeavesALosingCoinAtOnceEvenInsideTheDwell) {
+  Scenario s("g: 1x'RTX 3090' mining=ETH since=0", "ETH:Ethash:100:7.2e15:2,RVN:KawPow:0.40:1.98e11:1");
+  s.placement_only = false;
+  s.now = Timestamp{60};
+  Plan plan = s.Run();
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_TRUE(plan.actions[0].kind == ActionKind::kStopMining ||
+              plan.actions[0].kind == ActionKind::kSwitchMining);
+}
+
+// ---- power cap ---------------------------------------------------------------------------------
+
+// 8 RTX 3060 Ti (120 W, net 0.1128: 0.94 USD/kWh of draw) and 8 RTX 3090 (290 W, net 0.2231:
+// 0.77 USD/kWh), all mining ETH: 960 + 2320 = 3280 W.
+constexpr const char* kTwoMiners = "a: 8x'RTX 3060 Ti' mining=ETH; b: 8x'RTX 3090' mining=ETH";
+
+TEST(DecidePowerCap, CurtailsTheLeastNetPerWattFirst) {
+  // Cap 2500 W: 780 W over; three 3090s (870 W) go, the 3060 Tis are untouched.
+  Scenario s(std::string("site farm cap=2500W; ") + kTwoMiners);
+  s.placement_only = false;
+  Plan plan = s.Run();
+  auto curtail = Of(plan, ActionKind::kCurtail);
+  ASSERT_EQ(curtail.size(), 1u);
+  EXPECT_EQ(curtail[0].group, GroupIndex(s.fleet, "b"));
+  EXPECT_EQ(curtail[0].count, 3);
+  EXPECT_TRUE(Contains(curtail[0].reason, "over its power cap"));
+}
+
+TEST(DecidePowerCap, MovesToTheNextGroupWhenOneIsNotEnough) {
+  // Cap 900 W: 2380 W over; all eight 3090s (2320 W) and one 3060 Ti (120 W).
+  Scenario s(std::string("site farm cap=900W; ") + kTwoMiners);
+  s.placement_only = false;
+  Plan plan = s.Run();
+  auto curtail = Of(plan, ActionKind::kCurtail);
+  ASSERT_EQ(curtail.size(), 2u);
+  std::map<int, int64_t> count;
+  for (const Action& a : curtail) count[a.group] = a.count;
+  EXPECT_EQ(count[GroupIndex(s.fleet, "b")], 8);
+  EXPECT_EQ(count[GroupIndex(s.fleet, "a")], 1);
+}
+
+TEST(DecidePowerCap, ReleasesCurtailmentWhenTheCapNoLongerBinds) {
+  Scenario s("site farm cap=10kW; a: 8x'RTX 3060 Ti' mining=ETH curtailed=5");
+  s.placement_only = false;
+  Plan plan = s.Run();
+  auto curtail = Of(plan, ActionKind::kCurtail);
+  ASSERT_EQ(curtail.size(), 1u);
+  EXPECT_EQ(curtail[0].count, 0);
+  EXPECT_TRUE(Contains(curtail[0].reason, "no longer binds"));
+}
+
+// A100s (400 W for AI; they cannot mine KawPow) with an on-demand lease (slots 0-1) and an
+// interruptible one (slots 2-3), beside 8 RTX 3090s mining RVN at 320 W: 1600 + 2560 = 4160 W.
+Scenario LeasesAndMiners(std::string_view cap) {
+  Scenario s("site farm cap=" + std::string(cap) + "; a: 4xA100; b: 8x'RTX 3090' mining=RVN",
+             "RVN:KawPow:0.40:1.98e11:1");
+  s.Busy(Lease(1, 0, Slots(0, 0, 1), RequestKind::kOnDemand, "2.00"));
+  s.Busy(Lease(2, 0, Slots(0, 2, 3), RequestKind::kInterruptible, "0.50"));
+  s.placement_only = false;
+  return s;
+}
+
+TEST(DecidePowerCap, MiningGivesWayBeforeAnyLease) {
+  // Cap 2000 W: 2160 W over; seven 3090s (2240 W) are enough, and no lease is touched.
+  Scenario s = LeasesAndMiners("2000W");
+  Plan plan = s.Run();
+  EXPECT_TRUE(Of(plan, ActionKind::kPreemptLease).empty());
+  auto curtail = Of(plan, ActionKind::kCurtail);
+  ASSERT_EQ(curtail.size(), 1u);
+  EXPECT_EQ(curtail[0].count, 7);
+}
+
+TEST(DecidePowerCap, InterruptibleLeaseGoesOnlyWhenMiningIsNotEnough) {
+  // Cap 1000 W: with all mining off the leases still draw 1600 W; the interruptible one goes.
+  Scenario s = LeasesAndMiners("1000W");
+  Plan plan = s.Run();
+  auto preempted = Of(plan, ActionKind::kPreemptLease);
+  ASSERT_EQ(preempted.size(), 1u);
+  EXPECT_EQ(preempted[0].lease, LeaseId(2));
+  EXPECT_EQ(Of(plan, ActionKind::kCurtail)[0].count, 8);
+}
+
+TEST(DecidePowerCap, CommittedLeaseIsNeverCurtailed) {
+  // Cap 700 W: even the on-demand lease alone (800 W) is over; it stays (the operator must act).
+  Scenario s = LeasesAndMiners("700W");
+  Plan plan = s.Run();
+  for (const Action& a : Of(plan, ActionKind::kPreemptLease)) EXPECT_NE(a.lease, LeaseId(1));
+}
+
+TEST(DecidePowerCap, AdmissionRespectsTheCap) {
+  // 1000 W and nothing mining: two A100s (800 W) fit, a third (1200 W) does not.
+  Scenario s("site farm cap=1000W; a: 4xA100", "RVN:KawPow:0.40:1.98e11:1");
+  auto [two, p2] = s.One(Ask(1, 2));
+  ASSERT_EQ(two.outcome, Outcome::kPlaced);
+  s.Busy(Lease(1, 0, Of(p2, ActionKind::kStartLease)[0].devices));
+  auto [one, p1] = s.One(Ask(2, 1));
+  EXPECT_EQ(one.outcome, Outcome::kWaiting);
+  EXPECT_TRUE(Contains(one.reason, "site farm power cap")) << one.reason;
+}
+
+TEST(DecidePowerCap, AdmissionCurtailsMiningToMakeRoom) {
+  // Cap 3000 W: 8 mining 3090s (2560 W at RVN) and 4 idle A100s. Two A100s for AI (800 W) fit once
+  // two 3090s stop mining, and the same plan says so.
+  Scenario s("site farm cap=3000W; a: 4xA100; b: 8x'RTX 3090' mining=RVN", "RVN:KawPow:0.40:1.98e11:1");
+  auto [d, plan] = s.One(Ask(1, 2, Interconnect::kAny));
+  ASSERT_EQ(d.outcome, Outcome::kPlaced);
+  auto curtail = Of(plan, ActionKind::kCurtail);
+  ASSERT_EQ(curtail.size(), 1u);
+  EXPECT_EQ(curtail[0].group, GroupIndex(s.fleet, "b"));
+  EXPECT_EQ(curtail[0].count, 2) << "2 * 400 + 6 * 320 = 2720 W already fits";
+}
+
+// ENGINE BUG (reported, not fixed here): PlaceOne's power check takes the lease's draw as
+// gpus * (AI - mining facility power) whenever the group mines at all, and the headroom as
+// cap - draw + all curtailable mining. Curtailed GPUs draw nothing, so taking them adds their full
+// AI draw, and the mining of the GPUs taken is counted twice. Cap 400 W, eight 3090s, one mining
+// (290 W) and seven curtailed: four GPUs for AI pass the check (4 * 60 W <= 400 - 290 + 290) and
+// the site ends at 4 * 350 = 1400 W, 3.5 times its cap, with nothing left to curtail.
+TEST(DecidePowerCap, AdmissionCountsWhatTheTakenGpusReallyDrew) {
+  Scenario s("site farm cap=400W; g: 8x'RTX 3090' mining=ETH curtailed=7");
+  auto [d, plan] = s.One(Ask(1, 4));
+  EXPECT_EQ(d.outcome, Outcome::kWaiting) << "1400 W of leases cannot fit a 400 W cap";
+  EXPECT_TRUE(Contains(d.reason, "power cap")) << d.reason;
+}
+
+// ENGINE BUG (reported, not fixed here): CapPower counts a curtailed GPU as drawing nothing, but
+// it still draws the site's idle power. Cap 900 W, idle 50 W, four 3090s mining ETH (1160 W): the
+// engine curtails one (expecting 870 W), the site draws 3 * 290 + 50 = 920 W.
+TEST(DecidePowerCap, CurtailmentCountsTheIdleDrawOfCurtailedGpus) {
+  Scenario s("site farm cap=900W idle=50W; b: 4x'RTX 3090' mining=ETH");
+  s.placement_only = false;
+  Plan plan = s.Run();
+  auto curtail = Of(plan, ActionKind::kCurtail);
+  ASSERT_EQ(curtail.size(), 1u);
+  EXPECT_EQ(curtail[0].count, 2) << "2 * 290 + 2 * 50 = 680 W";
+}
+
+// ENGINE BUG (reported, not fixed here): when CapPower preempts an interruptible lease for the
+// cap, the freed GPUs start mining in the same plan (Mining() counts every unleased, uncurtailed
+// GPU of a mining group) and the curtailment already decided is not revisited. Cap 900 W, four
+// A100s on one interruptible lease (1600 W), group mining ETH: the lease is preempted and the
+// four GPUs mine at 250 W each, 1000 W, still over the cap with nothing curtailed.
+TEST(DecidePowerCap, GpusFreedForTheCapDoNotStartMining) {
+  Scenario s("site farm cap=900W; a: 4xA100 mining=ETH");
+  s.Busy(Lease(1, 0, Slots(0, 0, 3), RequestKind::kInterruptible, "0.50"));
+  s.placement_only = false;
+  Plan plan = s.Run();
+  ASSERT_EQ(Of(plan, ActionKind::kPreemptLease).size(), 1u);
+  auto curtail = Of(plan, ActionKind::kCurtail);
+  ASSERT_EQ(curtail.size(), 1u) << "the freed GPUs must be held under the cap";
+  EXPECT_GE(curtail[0].count, 1);
+}
+
+TEST(DecidePowerCap, IgnoredByPolicy) {
+  Scenario s(std::string("site farm cap=900W; ") + kTwoMiners);
+  s.placement_only = false;
+  s.params.enforce_power_cap = false;
+  EXPECT_TRUE(Of(s.Run(), ActionKind::kCurtail).empty());
+}
+
+// ---- determinism -------------------------------------------------------------------------------
+
+TEST(Decide, SameInputsSamePlan) {
+  Scenario s(std::string("site farm cap=2500W; ") + kTwoMiners + "; c: 4xA100 nodes=3");
+  s.placement_only = false;
+  s.Busy(Lease(1, 2, Slots(2, 0, 1), RequestKind::kInterruptible, "0.50"));
+  s.pending = {Ask(5, 3), Bid(2, 2, "0.70"), Ask(3, 4, Interconnect::kNode), Ask(4, 1)};
+  Plan a = s.Run();
+  Plan b = s.Run();
+  ASSERT_EQ(a.actions.size(), b.actions.size());
+  for (size_t i = 0; i < a.actions.size(); ++i) {
+    EXPECT_EQ(a.actions[i].kind, b.actions[i].kind);
+    EXPECT_EQ(a.actions[i].group, b.actions[i].group);
+    EXPECT_EQ(a.actions[i].lease, b.actions[i].lease);
+    EXPECT_EQ(a.actions[i].devices, b.actions[i].devices);
+    EXPECT_EQ(a.actions[i].reason, b.actions[i].reason);
+  }
+  ASSERT_EQ(a.decisions.size(), 4u);
+  // Interruptible bids go last, by bid; the rest by arrival: 3, 4, 5, then 2.
+  EXPECT_EQ(a.decisions[0].request, RequestId(3));
+  EXPECT_EQ(a.decisions[3].request, RequestId(2));
+}
+
+}  // namespace
+}  // namespace rigshift

@@ -1,5 +1,6 @@
 #include "engine/suitability.h"
 
+#include <algorithm>
 #include <map>
 
 namespace rigshift {
@@ -62,13 +63,21 @@ Suitability Classify(const DeviceModel& model, const HostSpec& host, bool datace
     inference = false;
     s.reasons.push_back("mining-class card (CMP/P10x): cut-down PCIe and compute for AI");
   }
-  // 1 PCIe lane per 2.5 TFLOPS: lanes * 25 >= TFLOPS x 10.
+  // One PCIe 3.0 lane per 2.5 TFLOPS, a lane of generation g counting 2^(g-3) gen3 lanes:
+  // gen3-lane-equivalents x 25 >= TFLOPS x 10, in quarter lanes to keep gen1/gen2 exact.
+  const int gen = std::clamp(host.pcie_gen, 1, 6);
+  const int64_t quarter_lanes = static_cast<int64_t>(host.pcie_lanes) * 4 * (gen >= 3 ? (1 << (gen - 3)) : 1) /
+                                (gen >= 3 ? 1 : (1 << (3 - gen)));
   if (auto tf = TflopsX10(model.key)) {
-    if (host.pcie_lanes * 25 < *tf) {
+    if (quarter_lanes * 25 < static_cast<int64_t>(*tf) * 4) {
       inference = false;
       int need = (*tf + 24) / 25;
-      s.reasons.push_back("PCIe x" + std::to_string(host.pcie_lanes) + ": needs x" + std::to_string(need) +
-                          " or more for " + std::to_string(*tf / 10) + "." + std::to_string(*tf % 10) + " TFLOPS");
+      std::string tflops = std::to_string(*tf / 10) + "." + std::to_string(*tf % 10) + " TFLOPS";
+      s.reasons.push_back(gen == 3 ? "PCIe x" + std::to_string(host.pcie_lanes) + ": needs x" + std::to_string(need) +
+                                         " or more for " + tflops
+                                   : "PCIe " + std::to_string(gen) + ".0 x" + std::to_string(host.pcie_lanes) +
+                                         ": needs the bandwidth of PCIe 3.0 x" + std::to_string(need) + " or more for " +
+                                         tflops);
     }
   } else if (host.pcie_lanes < 4) {
     inference = false;

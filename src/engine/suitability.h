@@ -1,7 +1,7 @@
 // Which workloads a device may serve, and why: hardware suitability and license rules.
 //
 // Hardware tiers follow published marketplace verification rules (docs/suitability.md): at least
-// one PCIe lane per 2.5 TFLOPS of the GPU, one CPU core and 4 GB of host RAM per GPU; training
+// one PCIe 3.0 lane's bandwidth per 2.5 TFLOPS of the GPU, one CPU core and 4 GB of host RAM per GPU; training
 // needs twice that host (two cores and 8 GB per GPU) and an x8 link or better. A rig on x1 risers
 // with 4 GB of RAM for eight GPUs is mining-only.
 //
@@ -34,6 +34,7 @@ struct HostSpec {
   int gpus_per_node = 1;
   int cpu_cores = 0;
   int ram_gb = 0;
+  int pcie_gen = 3;  // a gen4 lane carries twice a gen3 lane, gen5 four times
 };
 
 // One row of the license table.

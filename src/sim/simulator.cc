@@ -190,7 +190,7 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
     gs.nvlink_domain = g.nvlink_domain;
     gs.cpu_cores = g.cpu_cores;
     gs.ram_gb = g.ram_gb;
-    gs.suitability = Classify(*m, HostSpec{g.pcie_lanes, g.gpus_per_node, g.cpu_cores, g.ram_gb},
+    gs.suitability = Classify(*m, HostSpec{g.pcie_lanes, g.gpus_per_node, g.cpu_cores, g.ram_gb, g.pcie_gen},
                               sc.sites[site->second].datacenter);
     if (!m->board_power) {
       return Err(FailedPreconditionError("group '" + g.name + "': the catalog has no board power for " + m->name));

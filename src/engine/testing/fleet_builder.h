@@ -37,7 +37,6 @@
 #include "common/units.h"
 #include "engine/fleet_state.h"
 #include "engine/suitability.h"
-#include "engine/valuation.h"
 #include "model/catalog.h"
 #include "model/market_view.h"
 #include "model/model_name.h"
@@ -160,7 +159,9 @@ inline int64_t Scaled(std::string_view text, int scale, std::string_view what) {
   return *v;
 }
 
-inline int Int(std::string_view text, std::string_view what) { return static_cast<int>(Scaled(text, 0, what)); }
+inline int Int(std::string_view text, std::string_view what) {
+  return static_cast<int>(Scaled(text, 0, what));
+}
 
 // "120kW", "1.5MW", "900W", "900" -> watts.
 inline Watts Power(std::string_view text) {
@@ -169,7 +170,9 @@ inline Watts Power(std::string_view text) {
   auto ends = [&](std::string_view suffix) {
     if (t.size() < suffix.size()) return false;
     for (size_t i = 0; i < suffix.size(); ++i) {
-      if (std::tolower(static_cast<unsigned char>(t[t.size() - suffix.size() + i])) != suffix[i]) return false;
+      if (std::tolower(static_cast<unsigned char>(t[t.size() - suffix.size() + i])) != suffix[i]) {
+        return false;
+      }
     }
     return true;
   };
@@ -184,7 +187,9 @@ inline Watts Power(std::string_view text) {
 }
 
 inline Money UsdAmount(std::string_view usd) { return Money(Scaled(usd, 6, "USD amount")); }
-inline RentalPrice UsdPerGpuHour(std::string_view usd) { return RentalPrice(Scaled(usd, 6, "USD per GPU-hour")); }
+inline RentalPrice UsdPerGpuHour(std::string_view usd) {
+  return RentalPrice(Scaled(usd, 6, "USD per GPU-hour"));
+}
 inline EnergyPrice UsdPerMwh(std::string_view usd) { return EnergyPrice(Scaled(usd, 6, "USD per MWh")); }
 
 // "RTX 3060 Ti" -> its catalog entry.
@@ -272,7 +277,9 @@ inline FleetState ParseFleet(std::string_view text, const Catalog& catalog = Tes
       } else if (k == "nvlink") {
         size_t ax = v.find('x');
         g.nvlink_domain = Int(ax == std::string::npos ? v : v.substr(ax + 1), context("nvlink"));
-        if (g.nvlink_domain < 1 || g.nvlink_domain > g.gpus_per_node) Fail(context("nvlink domain must be 1..gpus per node"));
+        if (g.nvlink_domain < 1 || g.nvlink_domain > g.gpus_per_node) {
+          Fail(context("nvlink domain must be 1..gpus per node"));
+        }
       } else if (k == "cores") {
         cores = Int(v, context("cores"));
       } else if (k == "ram") {
@@ -301,7 +308,7 @@ inline FleetState ParseFleet(std::string_view text, const Catalog& catalog = Tes
     const int vram = g.model->vram_gb.value_or(0);
     g.cpu_cores = cores >= 0 ? cores : 2 * g.gpus_per_node;
     g.ram_gb = ram >= 0 ? ram : std::max(8, vram) * g.gpus_per_node;
-    g.suitability = Classify(*g.model, HostSpec{g.pcie_lanes, g.gpus_per_node, g.cpu_cores, g.ram_gb},
+    g.suitability = Classify(*g.model, HostSpec{g.pcie_lanes, g.gpus_per_node, g.cpu_cores, g.ram_gb, g.pcie_gen},
                              fleet.sites()[g.site].datacenter);
     fleet.AddGroup(std::move(g), nodes);
   }
@@ -372,7 +379,8 @@ inline std::vector<CoinQuote> ParseCoins(std::string_view text) {
 
 // A view with these coins, one electricity price for every site and one list price for every
 // group (tests change single entries after).
-inline MarketView Market(const FleetState& fleet, std::string_view coins, std::string_view energy_usd_per_mwh = "50",
+inline MarketView Market(const FleetState& fleet, std::string_view coins,
+                         std::string_view energy_usd_per_mwh = "50",
                          std::string_view rent_usd_per_gpu_hour = "0", Timestamp at = {}) {
   MarketView v;
   v.at = at;
@@ -385,7 +393,9 @@ inline MarketView Market(const FleetState& fleet, std::string_view coins, std::s
 // ---- power, computed from the fleet (independently of the engine's plan arithmetic) ------------
 
 // Board watts times PUE, rounded half away from zero.
-inline Watts AtWall(Watts board, int pue_milli) { return Watts(MulDiv(board.raw(), pue_milli, 1000).value()); }
+inline Watts AtWall(Watts board, int pue_milli) {
+  return Watts(MulDiv(board.raw(), pue_milli, 1000).value());
+}
 
 // Watts one GPU of group g draws at the wall while mining `coin` (0 if the model has no rate).
 inline Watts MiningDrawPerGpu(const FleetState& fleet, int g, const MarketView& view, std::string_view coin) {
