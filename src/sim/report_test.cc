@@ -405,15 +405,5 @@ TEST(ReportWrite, UnwritablePathIsUnavailable) {
 
 // Writes the realistic example report where RIGSHIFT_REPORT_EXAMPLE points (see
 // tools/report_screenshot.sh); skipped otherwise.
-TEST(ReportExample, WritesExampleWhenAsked) {
-  const char* path = std::getenv("RIGSHIFT_REPORT_EXAMPLE");
-  if (path == nullptr || *path == '\0') GTEST_SKIP() << "set RIGSHIFT_REPORT_EXAMPLE to write the example";
-  const char* n = std::getenv("RIGSHIFT_REPORT_EXAMPLE_POLICIES");
-  const char* hours = std::getenv("RIGSHIFT_REPORT_EXAMPLE_HOURS");
-  ReportData d = RealisticReport(n ? std::atoi(n) : 4, hours ? std::atoll(hours) : 8760);
-  Status s = WriteHtmlReport(d, path);
-  ASSERT_TRUE(s.ok()) << s.ToString();
-}
-
 }  // namespace
 }  // namespace rigshift
