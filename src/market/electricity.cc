@@ -421,6 +421,20 @@ Result<EnergyPrice> ElectricityPrices::PriceAt(const std::string& settlement_poi
     if (!carried && t.seconds - (i.start.seconds + i.seconds) < max_gap_s) carried = &i;
   }
   if (carried) return carried->price;
+  // Past the end (or before the start) of every market at this point: say what is covered.
+  int64_t first = INT64_MAX, last_end = INT64_MIN;
+  for (std::string_view market : kElectricityMarkets) {
+    auto it = series_.find({settlement_point, std::string(market)});
+    if (it == series_.end() || it->second.empty()) continue;
+    first = std::min(first, it->second.front().start.seconds);
+    last_end = std::max(last_end, it->second.back().start.seconds + it->second.back().seconds);
+  }
+  if (first != INT64_MAX && (t.seconds < first || t.seconds >= last_end)) {
+    return Err(OutOfRangeError("no electricity price for " + settlement_point + " at " + FormatUtc(t) +
+                               ": electricity.csv covers " + settlement_point + " from " + FormatUtc(Timestamp{first}) +
+                               " to " + FormatUtc(Timestamp{last_end}) +
+                               "; map the run onto those dates (--electricity-from, --days) or use a fixed price"));
+  }
   auto d = Daily(settlement_point, DateOf(t));
   if (!d) return Err(d.error().WithContext("at " + FormatUtc(t)));
   return Err(NotFoundError("no electricity price for " + settlement_point + " at " + FormatUtc(t) +
