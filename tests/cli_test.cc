@@ -262,7 +262,7 @@ TEST_F(SimCliTest, PeriodsWithoutDataAndBadInputGetClearErrors) {
            {"sim " + Scenario("small-farm") + " --market-from 2030-01-01",
             "coin market: no GPU-minable coin has a price, difficulty and reward on 2030-01-01"},
            {"sim " + Scenario("grid-site") + " --electricity-from 2030-01-01",
-            "no electricity price for HB_HUBAVG on 2030-01-01: electricity.csv covers HB_HUBAVG from 2024-01-01"},
+            "no electricity price for HB_HUBAVG at 2030-01-01T00:00:00Z: electricity.csv covers HB_HUBAVG from 2024-01-01"},
            {"sim " + Scenario("small-farm") + " --policy greedy", "unknown policy 'greedy'"},
            {"sim " + Scenario("small-farm") + " --days 0", "--days must be between 1 and 3660"},
            {"sim " + (kFixtures / "scenarios/nowhere.toml").string(), "nowhere.toml"},

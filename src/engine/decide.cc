@@ -679,6 +679,41 @@ void SelectMining(const FleetState& fleet, const Valuation& value, const MarketV
   }
 }
 
+// Interruptible leases are preempted by better uses, mining included: when a GPU would net more
+// mining than the lease pays over its AI energy, by the switch margin, after the dwell.
+void ReclaimForMining(const FleetState& fleet, const Valuation& value, Timestamp now, const EngineParams& params,
+                      Scratch& s, Plan& plan) {
+  if (!params.preempt_interruptible || !params.allow_mining) return;
+  std::vector<int64_t> threshold(fleet.groups().size(), 0);  // lease prices below this lose to mining
+  bool any = false;
+  for (size_t g = 0; g < fleet.groups().size(); ++g) {
+    const GroupValue& gv = value.groups[g];
+    Money opp = gv.Opportunity();
+    if (opp <= Money() || !fleet.groups()[g].suitability.mining_licensed) continue;
+    int64_t with_margin = opp.raw() + MulDiv(opp.raw(), params.switch_min_gain_ppm, 1'000'000).value_or(0);
+    threshold[g] = with_margin + gv.ai_energy_per_hour.raw();
+    any = true;
+  }
+  if (!any) return;
+  std::vector<const LeaseState*> victims;
+  for (const LeaseState& l : fleet.leases()) {
+    if (l.kind != RequestKind::kInterruptible || s.Preempted(l.id) || l.price.raw() >= threshold[l.group]) continue;
+    if (now.seconds - l.start.seconds < params.switch_min_dwell_s) continue;
+    victims.push_back(&l);
+  }
+  std::sort(victims.begin(), victims.end(), [](const LeaseState* a, const LeaseState* b) { return a->id < b->id; });
+  for (const LeaseState* v : victims) {
+    s.Preempt(*v);
+    Action a;
+    a.kind = ActionKind::kPreemptLease;
+    a.group = v->group;
+    a.lease = v->id;
+    a.reason = "mining nets " + Usd(value.groups[v->group].Opportunity()) + " USD/GPU-h, more than the lease's " +
+               UsdPerHour(v->price) + " less its energy";
+    plan.actions.push_back(std::move(a));
+  }
+}
+
 void CapPower(const FleetState& fleet, const Valuation& value, const EngineParams& params, bool only_if_over,
               Scratch& s, Plan& plan) {
   if (!params.enforce_power_cap) return;
@@ -792,7 +827,10 @@ Plan Decide(const DecideInput& in, Rng& /*rng: ties break by id; kept for polici
     });
     for (const Request* r : order) PlaceOne(*r, fleet, value, *in.view, params, scratch, next, plan);
   }
-  if (!in.placement_only) SelectMining(fleet, value, *in.view, in.now, params, scratch, plan);
+  if (!in.placement_only) {
+    SelectMining(fleet, value, *in.view, in.now, params, scratch, plan);
+    ReclaimForMining(fleet, value, in.now, params, scratch, plan);
+  }
   CapPower(fleet, value, params, in.placement_only, scratch, plan);
   return plan;
 }

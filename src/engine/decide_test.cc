@@ -724,3 +724,27 @@ TEST(Decide, SameInputsSamePlan) {
 
 }  // namespace
 }  // namespace rigshift
+
+namespace rigshift {
+namespace {
+
+// Interruptible leases are preempted by better uses, mining included.
+TEST(DecidePreemption, MiningReclaimsAnInterruptibleLeaseThatPaysLess) {
+  Scenario s("g: 4x'RTX 3090' mining=ETH", kEth, "2.00");
+  s.placement_only = false;  // a market tick
+  s.Busy(Lease(1, 0, Slots(0, 0, 0), RequestKind::kInterruptible, "0.10"));  // below ~0.22 mining net
+  s.Busy(Lease(2, 0, Slots(0, 1, 1), RequestKind::kInterruptible, "1.00"));  // above it
+  s.Busy(Lease(3, 0, Slots(0, 2, 2), RequestKind::kOnDemand, "0.10"));       // committed
+  LeaseState fresh = Lease(4, 0, Slots(0, 3, 3), RequestKind::kInterruptible, "0.10");
+  fresh.start = s.now;  // inside the dwell
+  s.Busy(fresh);
+  s.pending.clear();
+  Plan plan = s.Run();
+  auto preempted = Of(plan, ActionKind::kPreemptLease);
+  ASSERT_EQ(preempted.size(), 1u);
+  EXPECT_EQ(preempted[0].lease, LeaseId(1));
+  EXPECT_TRUE(Contains(preempted[0].reason, "mining nets")) << preempted[0].reason;
+}
+
+}  // namespace
+}  // namespace rigshift
