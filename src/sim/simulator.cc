@@ -290,7 +290,8 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
         auto it = map_keys.find(type);
         if (it != map_keys.end()) r.models.insert(r.models.end(), it->second.begin(), it->second.end());
       }
-      if (r.models.empty()) r.models = any_keys;
+      // Types the model map does not name cannot run here: the engine reports them infeasible.
+      if (r.models.empty()) r.models = {"(no farm model for trace type " + row.models.front() + ")"};
     } else {
       r.models = any_keys;
     }
@@ -308,6 +309,10 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
     }
     r.bid = bid;
     if (models_seen.size() > 1 && fixed.raw() > 0) r.fixed_price = fixed;
+    if (row.price) {  // the trace's own price wins
+      r.fixed_price = *row.price;
+      r.bid = Scale(*row.price, r.price_milli);
+    }
     sr.run_s = r.duration_s;
     rs.base.push_back(std::move(sr));
   }
@@ -685,6 +690,7 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
     int kind;
     std::vector<int> classes;
     int milli;
+    int64_t fixed = 0;  // what it pays per GPU-hour wherever it runs (bid, or a fixed price); 0: list
     auto operator<=>(const BucketKey&) const = default;
   };
   std::map<BucketKey, int> bucket_of;
@@ -696,6 +702,11 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
     BucketKey k;
     k.kind = r.kind == RequestKind::kInterruptible ? 1 : 0;
     k.milli = r.price_milli;
+    if (r.kind == RequestKind::kInterruptible) {
+      k.fixed = r.bid.raw();
+    } else if (r.fixed_price) {
+      k.fixed = Scale(*r.fixed_price, r.price_milli).raw();
+    }
     Tier need = r.workload == Workload::kTraining ? Tier::kTraining : Tier::kInference;
     for (size_t g = 0; g < C; ++g) {
       const GroupState& gs = fleet.groups()[g];
@@ -757,26 +768,9 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
         ai_power[g] = static_cast<double>(v.groups[g].ai_facility_power.raw());
         for (size_t b = 0; b < B; ++b) {
           if (std::find(keys[b].classes.begin(), keys[b].classes.end(), static_cast<int>(g)) == keys[b].classes.end()) continue;
-          double price_h = static_cast<double>(Scale(rs.list_price[g], keys[b].milli).raw());
-          if (keys[b].kind == 0) {
-            // As Resolve() prices it: one model, its list price; several, the lowest of theirs.
-            std::set<std::string> models;
-            double lowest = 0;
-            for (int c : keys[b].classes) {
-              models.insert(fleet.groups()[c].model->key);
-              double p = static_cast<double>(rs.list_price[c].raw());
-              if (p > 0 && (lowest == 0 || p < lowest)) lowest = p;
-            }
-            if (models.size() > 1) price_h = static_cast<double>(Scale(RentalPrice(static_cast<int64_t>(lowest)), keys[b].milli).raw());
-          }
-          if (keys[b].kind == 1) {
-            // The bid: the cheapest allowed class's interruptible price, as Resolve() sets it.
-            price_h = 0;
-            for (int c : keys[b].classes) {
-              double p = static_cast<double>(Scale(rs.interruptible_price[c], keys[b].milli).raw());
-              if (p > 0 && (price_h == 0 || p < price_h)) price_h = p;
-            }
-          }
+          // Exactly what the engine charges the bucket's requests on this class.
+          double price_h = keys[b].fixed > 0 ? static_cast<double>(keys[b].fixed)
+                                             : static_cast<double>(Scale(rs.list_price[g], keys[b].milli).raw());
           double net = (price_h - static_cast<double>(v.groups[g].ai_energy_per_hour.raw())) / 3.6e9;
           op.ai_net_usd_per_gpu_s[b * C + g] = std::max(op.ai_net_usd_per_gpu_s[b * C + g], net);
         }
