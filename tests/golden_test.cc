@@ -313,7 +313,7 @@ class GoldenRun {
     } else if (what == "end") {
       auto lease = take("lease");
       if (!lease) throw std::invalid_argument("end needs lease=");
-      Status s = controller_->EndLease(LeaseId(testing::Scaled(*lease, 0, "lease")), now_);
+      Status s = controller_->EndLease(LeaseId(testing::Scaled(*lease, 0, "lease")), view_, now_, *rng_);
       if (!s.ok()) outputs_.push_back({"error", {{"message", s.ToString()}}});
     }
     // Actions before the decision, in the order applied.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <numeric>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
@@ -31,6 +32,7 @@ double Quantile(std::vector<double> v, double q) {
 
 Status RunBenchEngine(const BenchOptions& o, std::ostream& out, std::ostream& err) {
   if (o.gpus < 8'000 || o.gpus > 2'000'000) return InvalidArgumentError("--gpus must be between 8,000 and 2,000,000");
+  if (o.samples < 1 || o.samples > 10'000'000) return InvalidArgumentError("--samples must be between 1 and 10,000,000");
   RS_ASSIGN_OR_RETURN(Catalog catalog, LoadCatalog(o.data));
   RS_ASSIGN_OR_RETURN(CoinHistory coins, CoinHistory::Load(o.data));
   // A large farm: mining rigs on risers, RTX 3090 servers, A100 NVLink servers (8 GPUs a node).
@@ -150,6 +152,7 @@ Status RunBenchEngine(const BenchOptions& o, std::ostream& out, std::ostream& er
 }
 
 Status RunBenchSim(const BenchOptions& o, std::ostream& out, std::ostream& err) {
+  if (o.gpus < 1 || o.gpus > 1'000'000) return InvalidArgumentError("--gpus must be between 1 and 1,000,000");
   RS_ASSIGN_OR_RETURN(Scenario sc, LoadScenario(o.scenario));
   int64_t base = 0;
   for (const auto& g : sc.groups) base += static_cast<int64_t>(g.nodes) * g.gpus_per_node;
@@ -157,7 +160,9 @@ Status RunBenchSim(const BenchOptions& o, std::ostream& out, std::ostream& err) 
   // Scale every group, every site's cap and the demand to the asked size.
   for (auto& g : sc.groups) g.nodes = static_cast<int>(std::max<int64_t>(1, g.nodes * o.gpus / base));
   for (auto& s : sc.sites) s.power_cap = Watts(MulDiv(s.power_cap.raw(), o.gpus, base).value_or(0));
-  sc.demand.scale_milli = static_cast<int>(MulDiv(sc.demand.scale_milli, o.gpus, base).value_or(1000));
+  int64_t scale = MulDiv(sc.demand.scale_milli, o.gpus, base).value_or(-1);
+  if (scale < 0 || scale > 1'000'000) return InvalidArgumentError("--gpus scales the demand beyond 1,000 times the trace");
+  sc.demand.scale_milli = static_cast<int>(scale);
   RunOverrides ov;
   ov.days = o.days;
   auto t0 = Clock::now();
@@ -166,7 +171,7 @@ Status RunBenchSim(const BenchOptions& o, std::ostream& out, std::ostream& err) 
   err << fmt::format("{} GPUs, {} days, {} ticks, {} requests; resolved in {:.1f} s\n", rs.fleet.total_devices(),
                      o.days, rs.ticks, rs.request_count, resolve_s);
   auto t1 = Clock::now();
-  RS_ASSIGN_OR_RETURN(PolicyRun run, RunPolicy(rs, "profit", 3600, nullptr));
+  RS_ASSIGN_OR_RETURN(PolicyRun run, RunPolicy(rs, "profit", std::lcm<int64_t>(3600, rs.interval_s), nullptr));
   double run_s = std::chrono::duration<double>(Clock::now() - t1).count();
   double wall = std::chrono::duration<double>(Clock::now() - t0).count();
   nlohmann::json j{{"gpus", rs.fleet.total_devices()}, {"days", o.days}, {"ticks", rs.ticks},

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <numeric>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
@@ -66,7 +68,9 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
     policies.push_back(o.policy.empty() ? scenario.policy.name : o.policy);
     if (auto params = ParamsFor(scenario, policies.back()); !params) return params.error();
   }
-  const int64_t sample_s = 3600 % rs.interval_s == 0 ? 3600 : rs.interval_s;
+  // Samples and oracle periods: an hour, or the smallest multiple of the tick that is a whole
+  // number of hours (480 s ticks: 4 h; 7200 s ticks: 2 h).
+  const int64_t sample_s = std::lcm<int64_t>(3600, rs.interval_s);
   std::vector<PolicyRun> runs;
   for (const auto& p : policies) {
     int last_pct = -1;
@@ -88,7 +92,7 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   if (o.all) {
     if (!o.quiet) err << "  oracle: building the LP...\n";
     RS_ASSIGN_OR_RETURN(EngineParams params, ParamsFor(rs.scenario, "profit"));
-    RS_ASSIGN_OR_RETURN(OracleInput lp, BuildOracle(rs, params, 3600));
+    RS_ASSIGN_OR_RETURN(OracleInput lp, BuildOracle(rs, params, sample_s));
     RS_ASSIGN_OR_RETURN(bound, SolveOracle(lp));
     oracle = bound.profit_usd;
     for (auto& r : runs) r.summary.share_of_oracle = oracle > 0 ? UsdNumber(r.summary.profit) / oracle : 0;
@@ -105,9 +109,11 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
     int64_t cap = 0;
     for (const auto& s : rs.fleet.sites()) cap += s.power_cap.raw();
     rd.power_cap = Watts(cap);
-    rd.oracle_profit_usd = oracle;
+    // `sim` computes no bound: NaN shows as a dash, not as a bound of zero.
+    rd.oracle_profit_usd = o.all ? oracle : std::nan("");
     for (const auto& r : runs) {
       rd.policies.push_back(r.summary);
+      if (!o.all) rd.policies.back().share_of_oracle = std::nan("");
       rd.timelines.push_back(r.timeline);
     }
     RS_RETURN_IF_ERROR(WriteHtmlReport(rd, o.report));

@@ -40,13 +40,16 @@ Result<Decision> Controller::Submit(const Request& request, const MarketView& vi
   return plan.decisions.front();
 }
 
-Status Controller::EndLease(LeaseId lease, Timestamp now) {
+Status Controller::EndLease(LeaseId lease, const MarketView& view, Timestamp now, Rng& rng) {
   const LeaseState* l = fleet_.lease(lease);
   if (!l) return NotFoundError("no lease " + std::to_string(lease.value()));
   LeaseState copy = *l;
   RS_RETURN_IF_ERROR(fleet_.RemoveLease(lease));
   if (actuator_) actuator_->LeaseEnded(copy, now);
-  return OkStatus();
+  // Only the power stage, and only for a site now over its cap.
+  DecideInput in{&fleet_, nullptr, &view, now, next_lease_, /*placement_only=*/true, &ValuationOf(view)};
+  Plan plan = Decide(in, rng, params_);
+  return Apply(plan, {}, now);
 }
 
 Result<Plan> Controller::Tick(const MarketView& view, Timestamp now, Rng& rng) {

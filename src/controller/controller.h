@@ -35,7 +35,9 @@ class Controller {
   // re-checked for the GPUs it takes).
   [[nodiscard]] Result<Decision> Submit(const Request& request, const MarketView& view, Timestamp now, Rng& rng);
   // A lease finished or was cancelled. NotFound if there is no such lease (already preempted).
-  [[nodiscard]] Status EndLease(LeaseId lease, Timestamp now);
+  // Its GPUs rejoin their group's mining; if that takes the site over its cap, the power stage
+  // curtails at once, at the valuation of `view`.
+  [[nodiscard]] Status EndLease(LeaseId lease, const MarketView& view, Timestamp now, Rng& rng);
   // A market tick: re-plan mining and the power cap.
   [[nodiscard]] Result<Plan> Tick(const MarketView& view, Timestamp now, Rng& rng);
 

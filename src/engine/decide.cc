@@ -670,7 +670,10 @@ void SelectMining(const FleetState& fleet, const Valuation& value, const MarketV
     bool dwell_ok = now.seconds - gs.mining_since.seconds >= params.switch_min_dwell_s;
     int64_t threshold = cur_net.raw() + MulDiv(std::max<int64_t>(cur_net.raw(), 0), params.switch_min_gain_ppm, 1'000'000).value_or(0);
     bool gain_ok = best->net_per_hour.raw() > threshold;
-    int64_t gain_over_dwell = MulDiv(best->net_per_hour.raw() - cur_net.raw(), params.switch_min_dwell_s, 3600).value_or(0);
+    // The gain is counted over the dwell, or an hour when the dwell is shorter (with no dwell a
+    // switch must still pay back its restart).
+    int64_t horizon = std::max<int64_t>(params.switch_min_dwell_s, 3600);
+    int64_t gain_over_dwell = MulDiv(best->net_per_hour.raw() - cur_net.raw(), horizon, 3600).value_or(0);
     int64_t restart_loss = MulDiv(best->revenue_per_hour.raw(), params.miner_restart_s, 3600).value_or(0);
     if (dwell_ok && gain_ok && gain_over_dwell > restart_loss) {
       act(ActionKind::kSwitchMining, best->coin,

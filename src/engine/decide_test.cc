@@ -466,10 +466,15 @@ TEST(DecideMining, SwitchNeedsTheMinimumGain) {
 }
 
 TEST(DecideMining, SwitchMustPayForTheRestart) {
-  // RVN at 0.26 gains 0.0183/h: 10 minutes of it (0.00305) do not pay 2 minutes of lost RVN
-  // revenue (0.2574 * 120 / 3600 = 0.00858). At 0.40 (0.1569/h gained) they do.
-  EXPECT_TRUE(Miner("0.26", 10'000).Run().actions.empty());
-  EXPECT_EQ(Miner("0.40", 10'000).Run().actions.size(), 1u);
+  // The gain is counted over the dwell or an hour, whichever is longer. With a 10-minute miner
+  // restart, RVN at 0.26 gains 0.0183/h: an hour of it does not pay 10 minutes of lost RVN
+  // revenue (0.2574 * 600 / 3600 = 0.0429). At 0.40 (0.1569/h gained) it does.
+  Scenario slow = Miner("0.26", 10'000);
+  slow.params.miner_restart_s = 600;
+  EXPECT_TRUE(slow.Run().actions.empty());
+  Scenario worth_it = Miner("0.40", 10'000);
+  worth_it.params.miner_restart_s = 600;
+  EXPECT_EQ(worth_it.Run().actions.size(), 1u);
   // A restart that costs nothing lets the 0.26 switch through.
   Scenario free_restart = Miner("0.26", 10'000);
   free_restart.params.miner_restart_s = 0;

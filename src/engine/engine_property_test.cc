@@ -501,7 +501,7 @@ RunResult Drive(const Scenario& sc, bool check_power) {
         if (live.empty()) break;
         std::sort(live.begin(), live.end());
         const LeaseId id = live[static_cast<size_t>(e.pick) % live.size()];
-        Status s = controller.EndLease(id, now);
+        Status s = controller.EndLease(id, *view, now, rng);
         if (!s.ok()) {
           fail(at, "end: " + s.ToString());
           break;

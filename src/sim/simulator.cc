@@ -65,7 +65,7 @@ Result<EngineParams> ParamsFor(const Scenario& sc, const std::string& policy) {
 int ResolvedScenario::Copies(int64_t pass, size_t row) const {
   // A stateless draw per (seed, pass, row), so that the stream can be replayed from anywhere.
   SplitMix64 draw(scenario.seed * 0x9E3779B97F4A7C15ULL ^ (static_cast<uint64_t>(pass) << 32) ^ row);
-  int copies = scenario.demand.scale_milli / 1000;
+  int copies = std::max(0, scenario.demand.scale_milli) / 1000;
   if (static_cast<int64_t>(draw.Next() % 1000) < scenario.demand.scale_milli % 1000) ++copies;
   return copies;
 }
@@ -374,9 +374,16 @@ struct Accum {
   std::map<std::string, int64_t> coin_gpu_s;
 };
 
-Money ToMoney(__int128 micro_s_per_h) { return Money(MulDiv128(micro_s_per_h, 1, 3600).value_or(0)); }
-Money ToMoneyEnergy(__int128 watt_s_price) {
-  return Money(MulDiv128(watt_s_price, 1, static_cast<__int128>(3'600'000'000LL)).value_or(0));
+// A sum beyond 9.2e12 USD cannot be a farm's: it marks `overflow` and the run fails.
+Money ToMoney(__int128 micro_s_per_h, bool* overflow) {
+  auto m = MulDiv128(micro_s_per_h, 1, 3600);
+  if (!m) *overflow = true;
+  return Money(m.value_or(0));
+}
+Money ToMoneyEnergy(__int128 watt_s_price, bool* overflow) {
+  auto m = MulDiv128(watt_s_price, 1, static_cast<__int128>(3'600'000'000LL));
+  if (!m) *overflow = true;
+  return Money(m.value_or(0));
 }
 
 class SimFleet final : public Actuator {
@@ -394,21 +401,13 @@ class SimFleet final : public Actuator {
     digest_ = Fnv(digest_, a.coin);
     digest_ = Fnv(digest_, static_cast<uint64_t>(a.count));
     for (auto [n, s] : a.devices) digest_ = Fnv(digest_, static_cast<uint64_t>(n) * 64 + s);
-    if (a.kind == ActionKind::kStartMining || a.kind == ActionKind::kSwitchMining) {
-      // The miner restarts: its GPUs earn nothing for miner_restart_s.
-      ChargeRestart(a.group, fleet.mining_devices(a.group), fleet);
-    }
     if (a.kind == ActionKind::kStartLease) {
       leases_[a.lease.value()] = {a.price, static_cast<int64_t>(a.devices.size()), now.seconds};
       ai_rate_ += static_cast<__int128>(a.price.raw()) * static_cast<int64_t>(a.devices.size());
     }
     if (a.kind == ActionKind::kPreemptLease) Close(a.lease.value(), now.seconds);
   }
-  void LeaseEnded(const LeaseState& lease, Timestamp now) override {
-    Close(lease.id.value(), now.seconds);
-    // Its GPUs go back to mining, after a restart.
-    if (!rs_.fleet.groups().empty()) restart_pending_.push_back({lease.group, static_cast<int64_t>(lease.devices.size())});
-  }
+  void LeaseEnded(const LeaseState& lease, Timestamp now) override { Close(lease.id.value(), now.seconds); }
   void ChargeRestart(int group, int64_t devices, const FleetState& fleet) {
     if (!value_ || devices <= 0) return;
     const GroupState& g = fleet.groups()[group];
@@ -417,11 +416,20 @@ class SimFleet final : public Actuator {
     if (!o) return;
     restart_loss_ += static_cast<__int128>(devices) * o->revenue_per_hour.raw() * params_.miner_restart_s;
   }
+  // After each event: GPUs that began mining (a coin started or switched: all of the group's;
+  // otherwise those that joined: back from a lease, a curtailment, a reservation) restart their
+  // miner and earn nothing for miner_restart_s.
   void SettleRestarts(const FleetState& fleet) {
-    for (auto [g, n] : restart_pending_) {
-      if (!fleet.groups()[g].mining_coin.empty()) ChargeRestart(g, n, fleet);
+    const size_t n = fleet.groups().size();
+    if (last_mining_.size() != n) last_mining_.assign(n, 0), last_coin_.assign(n, std::string());
+    for (size_t g = 0; g < n; ++g) {
+      const GroupState& gs = fleet.groups()[g];
+      int64_t now_mining = fleet.mining_devices(static_cast<int>(g));
+      int64_t joined = gs.mining_coin != last_coin_[g] ? now_mining : std::max<int64_t>(0, now_mining - last_mining_[g]);
+      if (joined > 0) ChargeRestart(static_cast<int>(g), joined, fleet);
+      last_mining_[g] = now_mining;
+      if (gs.mining_coin != last_coin_[g]) last_coin_[g] = gs.mining_coin;
     }
-    restart_pending_.clear();
   }
   // Sum over running leases of price x GPUs, micro-USD per hour.
   __int128 ai_rate() const { return ai_rate_; }
@@ -459,7 +467,8 @@ class SimFleet final : public Actuator {
   const Valuation* value_ = nullptr;
   const MarketView* view_ = nullptr;
   std::map<int64_t, Usage> leases_;
-  std::vector<std::pair<int, int64_t>> restart_pending_;
+  std::vector<int64_t> last_mining_;
+  std::vector<std::string> last_coin_;
   __int128 restart_loss_ = 0, billed_ = 0, ai_rate_ = 0;
   int64_t ledger_lines_ = 0;
   uint64_t digest_ = 1469598103934665603ULL;
@@ -486,6 +495,7 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
   Controller controller(std::move(fleet), params, &actuator);
   SplitMix64 rng(rs.scenario.seed);
 
+  bool overflow = false;
   PolicyRun run;
   run.group_gpu_s_ai.assign(rs.fleet.groups().size(), 0);
   run.group_gpu_s_mining.assign(rs.fleet.groups().size(), 0);
@@ -505,6 +515,9 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     if (dt <= 0) return;
     const FleetState& f = controller.fleet();
     const __int128 ai_rate = actuator.ai_rate();
+    const __int128 restart_loss = actuator.TakeRestartLoss();  // charged by the events just before
+    total.mining -= restart_loss;
+    sample.mining -= restart_loss;
     __int128 mining_rate = 0, energy_rate = 0, watts = 0;
     int64_t n_ai = 0, n_mining = 0, n_off = 0;
     for (size_t si = 0; si < f.sites().size(); ++si) {
@@ -569,9 +582,9 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     s.gpus_ai = static_cast<int32_t>(sample.gpu_s_ai / sample_s);
     s.gpus_mining = static_cast<int32_t>(sample.gpu_s_mining / sample_s);
     s.gpus_off = static_cast<int32_t>(sample.gpu_s_off / sample_s);
-    s.ai_revenue = ToMoney(sample.ai);
-    s.mining_revenue = ToMoney(sample.mining);
-    s.energy_cost = ToMoneyEnergy(sample.energy);
+    s.ai_revenue = ToMoney(sample.ai, &overflow);
+    s.mining_revenue = ToMoney(sample.mining, &overflow);
+    s.energy_cost = ToMoneyEnergy(sample.energy, &overflow);
     s.power_draw = Watts(static_cast<int64_t>(sample.watt_s / sample_s));
     int64_t best = 0;
     for (const auto& [coin, gs] : sample.coin_gpu_s) {
@@ -607,13 +620,14 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
       if (t_dep <= t_arr) {
         int64_t lease = departures.top().second;
         departures.pop();
-        Status s = controller.EndLease(LeaseId(lease), Timestamp{t_next});
+        Status s = controller.EndLease(LeaseId(lease), view, Timestamp{t_next}, rng);
         if (!s.ok() && s.code() != StatusCode::kNotFound) return Err(s);
         actuator.SettleRestarts(controller.fleet());
       } else {
         const SimRequest sr = std::move(pending_request);
         have_request = stream.Next(&pending_request);
         RS_ASSIGN_OR_RETURN(Decision d, controller.Submit(sr.request, view, Timestamp{t_next}, rng));
+        actuator.SettleRestarts(controller.fleet());
         if (d.outcome == Outcome::kPlaced) {
           ++run.summary.requests_served;
           departures.push({t_next + sr.run_s, d.lease.value()});
@@ -634,6 +648,7 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     value = ValueFleet(controller.fleet(), view, params);
     RS_ASSIGN_OR_RETURN(Plan plan, controller.Tick(view, Timestamp{t_tick}, rng));
     (void)plan;
+    actuator.SettleRestarts(controller.fleet());
     if (progress && tick * 100 / rs.ticks != reported) {
       reported = tick * 100 / rs.ticks;
       progress(policy, static_cast<double>(tick) / static_cast<double>(rs.ticks));
@@ -648,18 +663,22 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
   (void)tick_of_view;
   actuator.CloseAll(end);
 
-  total.mining -= actuator.TakeRestartLoss();
+  total.mining -= actuator.TakeRestartLoss();  // none left: accrue(end) took the last
   PolicySummary& sum = run.summary;
-  sum.ai_revenue = ToMoney(total.ai);
-  sum.mining_revenue = ToMoney(total.mining);
-  sum.energy_cost = ToMoneyEnergy(total.energy);
+  sum.ai_revenue = ToMoney(total.ai, &overflow);
+  sum.mining_revenue = ToMoney(total.mining, &overflow);
+  sum.energy_cost = ToMoneyEnergy(total.energy, &overflow);
   sum.profit = sum.ai_revenue + sum.mining_revenue - sum.energy_cost;
   sum.gpu_seconds_total = rs.fleet.total_devices() * (end - rs.start.seconds);
   sum.gpu_seconds_ai = total.gpu_s_ai;
   sum.gpu_seconds_mining = total.gpu_s_mining;
-  run.billed = ToMoney(actuator.billed());
+  run.billed = ToMoney(actuator.billed(), &overflow);
   run.ledger_lines = actuator.ledger_lines();
   run.plan_digest = actuator.digest();
+  if (overflow) {
+    return Err(OutOfRangeError("money beyond 9.2e12 USD in the run of " + policy +
+                               ": the scenario's fleet, prices or length are out of any real range"));
+  }
   if (actuator.billed() != total.ai) {
     return Err(InternalError(fmt::format("ledger does not balance: billed {} vs accrued {} (micro-USD s/h)",
                                          FormatInt128(actuator.billed()), FormatInt128(total.ai))));
@@ -761,7 +780,12 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
       Valuation v = Value(fleet, best_view, params);
       for (size_t g = 0; g < C; ++g) {
         for (const auto& o : v.groups[g].options) {
-          op.mining_net_usd_per_s[g] = std::max(op.mining_net_usd_per_s[g], static_cast<double>(o.net_per_hour.raw()) / 3.6e9);
+          // Revenue as the simulator accrues it (per GPU-hour, rounded); energy exact, as it
+          // is accrued (W x s x price): a rounded per-hour energy could undercut the bound.
+          const double site_price = static_cast<double>(low[fleet.groups()[g].site].raw());
+          const double exact_net = static_cast<double>(o.revenue_per_hour.raw()) / 3.6e9 -
+                                   static_cast<double>(o.facility_power.raw()) * site_price / 3.6e15;
+          op.mining_net_usd_per_s[g] = std::max(op.mining_net_usd_per_s[g], exact_net);
           double w = static_cast<double>(Facility(o.power, fleet.sites()[fleet.groups()[g].site].pue_milli).raw());
           if (min_power[g] < 0 || w < min_power[g]) min_power[g] = w;
         }
@@ -771,7 +795,8 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
           // Exactly what the engine charges the bucket's requests on this class.
           double price_h = keys[b].fixed > 0 ? static_cast<double>(keys[b].fixed)
                                              : static_cast<double>(Scale(rs.list_price[g], keys[b].milli).raw());
-          double net = (price_h - static_cast<double>(v.groups[g].ai_energy_per_hour.raw())) / 3.6e9;
+          double net = price_h / 3.6e9 - static_cast<double>(v.groups[g].ai_facility_power.raw()) *
+                                             static_cast<double>(low[fleet.groups()[g].site].raw()) / 3.6e15;
           op.ai_net_usd_per_gpu_s[b * C + g] = std::max(op.ai_net_usd_per_gpu_s[b * C + g], net);
         }
       }
