@@ -1,0 +1,446 @@
+#include "store/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <charconv>
+#include <filesystem>
+#include <utility>
+
+namespace rigshift {
+namespace {
+
+// Migration N takes the schema from version N-1 to N. Append only: a released migration is
+// never edited, because files in the field already ran it.
+constexpr const char* kMigrations[] = {
+    // 1: leases, the append-only ledger, tokens.
+    R"sql(
+CREATE TABLE leases (
+  id INTEGER PRIMARY KEY,
+  request INTEGER NOT NULL,
+  tenant TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  price_micro_usd_per_gpu_hour INTEGER NOT NULL,
+  gpus INTEGER NOT NULL,
+  devices TEXT NOT NULL,
+  start_s INTEGER NOT NULL,
+  end_s INTEGER,
+  state TEXT NOT NULL
+);
+CREATE INDEX leases_by_tenant ON leases(tenant, id);
+CREATE TABLE ledger (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_s INTEGER NOT NULL,
+  account TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  lease INTEGER,
+  amount_micro_usd INTEGER NOT NULL,
+  seconds INTEGER NOT NULL,
+  note TEXT NOT NULL
+);
+CREATE INDEX ledger_by_at ON ledger(at_s);
+CREATE INDEX ledger_by_account_at ON ledger(account, at_s);
+CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+  BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+  BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+CREATE TABLE tokens (
+  hash TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  created_s INTEGER NOT NULL
+);
+)sql",
+};
+constexpr int kKnownVersions = static_cast<int>(std::size(kMigrations));
+static_assert(kKnownVersions == kStoreSchemaVersion, "one migration per schema version");
+
+// Devices as text: "node:slot node:slot ...", kept readable for someone at the sqlite3 prompt.
+std::string EncodeDevices(const std::vector<std::pair<int, int>>& devices) {
+  std::string out;
+  for (const auto& [node, slot] : devices) {
+    if (!out.empty()) out += ' ';
+    out += std::to_string(node) + ":" + std::to_string(slot);
+  }
+  return out;
+}
+
+Result<std::vector<std::pair<int, int>>> DecodeDevices(std::string_view text) {
+  std::vector<std::pair<int, int>> out;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while (p != end) {
+    int node = 0, slot = 0;
+    auto r1 = std::from_chars(p, end, node);
+    if (r1.ec != std::errc() || r1.ptr == end || *r1.ptr != ':') break;
+    auto r2 = std::from_chars(r1.ptr + 1, end, slot);
+    if (r2.ec != std::errc()) break;
+    out.emplace_back(node, slot);
+    p = r2.ptr;
+    if (p == end) return out;
+    if (*p != ' ' || p + 1 == end) break;
+    ++p;
+  }
+  if (p == end) return out;  // only for empty text
+  return Err(DataLossError("store: lease devices '" + std::string(text) + "' are not 'node:slot ...'"));
+}
+
+std::string ColumnText(sqlite3_stmt* s, int col) {
+  const unsigned char* t = sqlite3_column_text(s, col);
+  return t == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s, col));
+}
+
+// Resets a statement and its bindings when a use of it ends, however it ends.
+class StmtUse {
+ public:
+  explicit StmtUse(sqlite3_stmt* s) : s_(s) {}
+  ~StmtUse() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  StmtUse(const StmtUse&) = delete;
+  StmtUse& operator=(const StmtUse&) = delete;
+  sqlite3_stmt* get() const { return s_; }
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+int BindText(sqlite3_stmt* s, int i, std::string_view v) {
+  return sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+
+}  // namespace
+
+struct SqliteStore::Statements {
+  sqlite3_stmt* put_lease = nullptr;
+  sqlite3_stmt* get_lease = nullptr;
+  sqlite3_stmt* list_leases = nullptr;
+  sqlite3_stmt* append_ledger = nullptr;
+  sqlite3_stmt* ledger = nullptr;
+  sqlite3_stmt* put_token = nullptr;
+  sqlite3_stmt* find_token = nullptr;
+
+  ~Statements() {
+    for (sqlite3_stmt* s : {put_lease, get_lease, list_leases, append_ledger, ledger, put_token, find_token}) {
+      sqlite3_finalize(s);  // a no-op on nullptr
+    }
+  }
+};
+
+SqliteStore::SqliteStore(sqlite3* db, std::string path)
+    : db_(db), path_(std::move(path)), stmts_(std::make_unique<Statements>()) {}
+
+SqliteStore::~SqliteStore() {
+  stmts_.reset();  // statements must be finalized before the connection closes
+  sqlite3_close_v2(db_);
+}
+
+Status SqliteStore::Error(std::string_view op, int rc) const {
+  std::string msg = "store " + path_ + ": " + std::string(op) + ": " +
+                    (db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
+  switch (rc & 0xff) {  // the primary code, without the extended bits
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+      return UnavailableError(std::move(msg));
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return DataLossError(std::move(msg));
+    case SQLITE_FULL:
+      return Status(StatusCode::kResourceExhausted, std::move(msg));
+    case SQLITE_CONSTRAINT:
+      return FailedPreconditionError(std::move(msg));
+    default:
+      return InternalError(std::move(msg));
+  }
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, const Options& options) {
+  std::error_code ec;
+  if (!options.create_if_missing && !std::filesystem::exists(path, ec)) {
+    return Err(NotFoundError("store " + path + ": no such file (and create_if_missing is off)"));
+  }
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (options.create_if_missing ? SQLITE_OPEN_CREATE : 0);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  // The store owns `db` from here on, even when the open failed (SQLite still allocates it).
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db, path));
+  if (rc != SQLITE_OK) return Err(store->Error("open", rc));
+  RS_RETURN_IF_ERROR(store->Configure(options));
+  RS_RETURN_IF_ERROR(store->Migrate());
+  RS_RETURN_IF_ERROR(store->Prepare());
+  return store;
+}
+
+Status SqliteStore::Exec(const char* sql, std::string_view op) {
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return Error(op, rc);
+  return OkStatus();
+}
+
+Status SqliteStore::Configure(const Options& options) {
+  sqlite3_extended_result_codes(db_, 1);
+  int rc = sqlite3_busy_timeout(db_, options.busy_timeout_ms);
+  if (rc != SQLITE_OK) return Error("set busy timeout", rc);
+  // The first statement reads the file header: a file that is not a database fails here.
+  sqlite3_stmt* s = nullptr;
+  rc = sqlite3_prepare_v2(db_, "PRAGMA journal_mode=WAL", -1, &s, nullptr);
+  if (rc != SQLITE_OK) return Error("set journal_mode=WAL", rc);
+  rc = sqlite3_step(s);
+  std::string mode = rc == SQLITE_ROW ? ColumnText(s, 0) : "";
+  int final_rc = sqlite3_finalize(s);
+  if (rc != SQLITE_ROW) return Error("set journal_mode=WAL", final_rc != SQLITE_OK ? final_rc : rc);
+  if (mode != "wal") {
+    return UnavailableError("store " + path_ + ": set journal_mode=WAL: SQLite kept journal mode '" + mode + "'");
+  }
+  RS_RETURN_IF_ERROR(Exec("PRAGMA synchronous=FULL", "set synchronous=FULL"));
+  return OkStatus();
+}
+
+Status SqliteStore::Migrate() {
+  // IMMEDIATE takes the write lock first, so two processes opening a new file do not both migrate.
+  RS_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE", "migrate: begin"));
+  auto body = [&]() -> Status {
+    RS_RETURN_IF_ERROR(Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+                            "migrate: create schema_version"));
+    sqlite3_stmt* s = nullptr;
+    int rc = sqlite3_prepare_v2(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_version", -1, &s, nullptr);
+    if (rc != SQLITE_OK) return Error("migrate: read schema_version", rc);
+    rc = sqlite3_step(s);
+    int on_disk = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+    int final_rc = sqlite3_finalize(s);
+    if (rc != SQLITE_ROW) return Error("migrate: read schema_version", final_rc != SQLITE_OK ? final_rc : rc);
+    if (on_disk > kKnownVersions) {
+      return FailedPreconditionError("store " + path_ + ": schema version " + std::to_string(on_disk) +
+                                     " is newer than this build of rigshift knows (" +
+                                     std::to_string(kKnownVersions) + "); use a newer rigshift");
+    }
+    for (int v = on_disk + 1; v <= kKnownVersions; ++v) {
+      std::string op = "migrate to schema version " + std::to_string(v);
+      RS_RETURN_IF_ERROR(Exec(kMigrations[v - 1], op));
+      std::string record = "INSERT INTO schema_version(version) VALUES (" + std::to_string(v) + ")";
+      RS_RETURN_IF_ERROR(Exec(record.c_str(), op));
+    }
+    schema_version_ = kKnownVersions;
+    return OkStatus();
+  };
+  Status s = body();
+  if (!s.ok()) {
+    (void)Exec("ROLLBACK", "migrate: rollback");
+    return s;
+  }
+  return Exec("COMMIT", "migrate: commit");
+}
+
+Status SqliteStore::Prepare() {
+  struct {
+    sqlite3_stmt** out;
+    const char* sql;
+  } const table[] = {
+      {&stmts_->put_lease,
+       "INSERT INTO leases(id, request, tenant, kind, price_micro_usd_per_gpu_hour, gpus, devices, start_s, end_s, "
+       "state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(id) DO UPDATE SET "
+       "request=excluded.request, tenant=excluded.tenant, kind=excluded.kind, "
+       "price_micro_usd_per_gpu_hour=excluded.price_micro_usd_per_gpu_hour, gpus=excluded.gpus, "
+       "devices=excluded.devices, start_s=excluded.start_s, end_s=excluded.end_s, state=excluded.state"},
+      {&stmts_->get_lease,
+       "SELECT id, request, tenant, kind, price_micro_usd_per_gpu_hour, gpus, devices, start_s, end_s, state "
+       "FROM leases WHERE id = ?1"},
+      {&stmts_->list_leases,
+       "SELECT id, request, tenant, kind, price_micro_usd_per_gpu_hour, gpus, devices, start_s, end_s, state "
+       "FROM leases WHERE ?1 IS NULL OR tenant = ?1 ORDER BY id"},
+      {&stmts_->append_ledger,
+       "INSERT INTO ledger(at_s, account, kind, lease, amount_micro_usd, seconds, note) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+      {&stmts_->ledger,
+       "SELECT seq, at_s, account, kind, lease, amount_micro_usd, seconds, note FROM ledger "
+       "WHERE (?1 IS NULL OR account = ?1) AND at_s >= ?2 AND at_s < ?3 ORDER BY seq"},
+      {&stmts_->put_token,
+       "INSERT INTO tokens(hash, role, tenant, created_s) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(hash) DO UPDATE SET "
+       "role=excluded.role, tenant=excluded.tenant, created_s=excluded.created_s"},
+      {&stmts_->find_token, "SELECT hash, role, tenant, created_s FROM tokens WHERE hash = ?1"},
+  };
+  for (const auto& t : table) {
+    int rc = sqlite3_prepare_v3(db_, t.sql, -1, SQLITE_PREPARE_PERSISTENT, t.out, nullptr);
+    if (rc != SQLITE_OK) return Error(std::string("prepare '") + t.sql + "'", rc);
+  }
+  return OkStatus();
+}
+
+Status SqliteStore::InWriteTransaction(std::string_view op, const std::function<Status()>& body) {
+  if (in_transaction_) return body();
+  RS_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE", std::string(op) + ": begin"));
+  Status s = body();
+  if (!s.ok()) {
+    (void)Exec("ROLLBACK", std::string(op) + ": rollback");
+    return s;
+  }
+  Status c = Exec("COMMIT", std::string(op) + ": commit");
+  if (!c.ok()) (void)Exec("ROLLBACK", std::string(op) + ": rollback");
+  return c;
+}
+
+namespace {
+
+Result<LeaseRecord> ReadLease(sqlite3_stmt* s) {
+  LeaseRecord l;
+  l.id = LeaseId(sqlite3_column_int64(s, 0));
+  l.request = RequestId(sqlite3_column_int64(s, 1));
+  l.tenant = ColumnText(s, 2);
+  std::string kind = ColumnText(s, 3);
+  if (!ParseRequestKind(kind, &l.kind)) {
+    return Err(DataLossError("store: lease " + std::to_string(l.id.value()) + " has unknown kind '" + kind + "'"));
+  }
+  l.price = RentalPrice(sqlite3_column_int64(s, 4));
+  l.gpus = sqlite3_column_int(s, 5);
+  RS_ASSIGN_OR_RETURN(l.devices, DecodeDevices(ColumnText(s, 6)));
+  l.start = Timestamp{sqlite3_column_int64(s, 7)};
+  if (sqlite3_column_type(s, 8) != SQLITE_NULL) l.end = Timestamp{sqlite3_column_int64(s, 8)};
+  l.state = ColumnText(s, 9);
+  return l;
+}
+
+}  // namespace
+
+Status SqliteStore::PutLease(const LeaseRecord& lease) {
+  RS_RETURN_IF_ERROR(ValidateLease(lease));
+  StmtUse use(stmts_->put_lease);
+  sqlite3_stmt* s = use.get();
+  sqlite3_bind_int64(s, 1, lease.id.value());
+  sqlite3_bind_int64(s, 2, lease.request.value());
+  BindText(s, 3, lease.tenant);
+  BindText(s, 4, RequestKindName(lease.kind));
+  sqlite3_bind_int64(s, 5, lease.price.raw());
+  sqlite3_bind_int(s, 6, lease.gpus);
+  BindText(s, 7, EncodeDevices(lease.devices));
+  sqlite3_bind_int64(s, 8, lease.start.seconds);
+  if (lease.end) sqlite3_bind_int64(s, 9, lease.end->seconds);
+  BindText(s, 10, lease.state);
+  // A single statement outside a transaction commits (and syncs) on its own.
+  int rc = sqlite3_step(s);
+  if (rc != SQLITE_DONE) return Error("put lease " + std::to_string(lease.id.value()), rc);
+  return OkStatus();
+}
+
+Result<std::optional<LeaseRecord>> SqliteStore::GetLease(LeaseId id) {
+  StmtUse use(stmts_->get_lease);
+  sqlite3_bind_int64(use.get(), 1, id.value());
+  int rc = sqlite3_step(use.get());
+  if (rc == SQLITE_DONE) return std::optional<LeaseRecord>();
+  if (rc != SQLITE_ROW) return Err(Error("get lease " + std::to_string(id.value()), rc));
+  RS_ASSIGN_OR_RETURN(LeaseRecord l, ReadLease(use.get()));
+  return std::optional<LeaseRecord>(std::move(l));
+}
+
+Result<std::vector<LeaseRecord>> SqliteStore::ListLeases(std::optional<std::string> tenant) {
+  StmtUse use(stmts_->list_leases);
+  if (tenant) BindText(use.get(), 1, *tenant);
+  std::vector<LeaseRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(use.get())) == SQLITE_ROW) {
+    RS_ASSIGN_OR_RETURN(LeaseRecord l, ReadLease(use.get()));
+    out.push_back(std::move(l));
+  }
+  if (rc != SQLITE_DONE) return Err(Error("list leases", rc));
+  return out;
+}
+
+Status SqliteStore::AppendLedger(const std::vector<LedgerEntry>& entries) {
+  for (const auto& e : entries) RS_RETURN_IF_ERROR(ValidateLedgerEntry(e));
+  if (entries.empty()) return OkStatus();
+  return InWriteTransaction("append ledger", [&]() -> Status {
+    for (const auto& e : entries) {
+      StmtUse use(stmts_->append_ledger);
+      sqlite3_stmt* s = use.get();
+      sqlite3_bind_int64(s, 1, e.at.seconds);
+      BindText(s, 2, e.account);
+      BindText(s, 3, e.kind);
+      if (e.lease) sqlite3_bind_int64(s, 4, e.lease->value());
+      sqlite3_bind_int64(s, 5, e.amount.raw());
+      sqlite3_bind_int64(s, 6, e.seconds);
+      BindText(s, 7, e.note);
+      int rc = sqlite3_step(s);
+      if (rc != SQLITE_DONE) return Error("append ledger entry on " + e.account, rc);
+    }
+    return OkStatus();
+  });
+}
+
+Result<std::vector<LedgerEntry>> SqliteStore::Ledger(std::optional<std::string> tenant, Timestamp from,
+                                                     Timestamp to) {
+  StmtUse use(stmts_->ledger);
+  sqlite3_stmt* s = use.get();
+  if (tenant) BindText(s, 1, TenantAccount(*tenant));
+  sqlite3_bind_int64(s, 2, from.seconds);
+  sqlite3_bind_int64(s, 3, to.seconds);
+  std::vector<LedgerEntry> out;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    LedgerEntry e;
+    e.seq = sqlite3_column_int64(s, 0);
+    e.at = Timestamp{sqlite3_column_int64(s, 1)};
+    e.account = ColumnText(s, 2);
+    e.kind = ColumnText(s, 3);
+    if (sqlite3_column_type(s, 4) != SQLITE_NULL) e.lease = LeaseId(sqlite3_column_int64(s, 4));
+    e.amount = Money(sqlite3_column_int64(s, 5));
+    e.seconds = sqlite3_column_int64(s, 6);
+    e.note = ColumnText(s, 7);
+    out.push_back(std::move(e));
+  }
+  if (rc != SQLITE_DONE) return Err(Error("read ledger", rc));
+  return out;
+}
+
+Status SqliteStore::PutToken(const TokenRecord& token) {
+  RS_RETURN_IF_ERROR(ValidateToken(token));
+  StmtUse use(stmts_->put_token);
+  sqlite3_stmt* s = use.get();
+  BindText(s, 1, token.hash);
+  BindText(s, 2, token.role);
+  BindText(s, 3, token.tenant);
+  sqlite3_bind_int64(s, 4, token.created.seconds);
+  int rc = sqlite3_step(s);
+  if (rc != SQLITE_DONE) return Error("put token", rc);
+  return OkStatus();
+}
+
+Result<std::optional<TokenRecord>> SqliteStore::FindToken(std::string_view token_hash) {
+  StmtUse use(stmts_->find_token);
+  sqlite3_stmt* s = use.get();
+  BindText(s, 1, token_hash);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_DONE) return std::optional<TokenRecord>();
+  if (rc != SQLITE_ROW) return Err(Error("find token", rc));
+  TokenRecord t;
+  t.hash = ColumnText(s, 0);
+  t.role = ColumnText(s, 1);
+  t.tenant = ColumnText(s, 2);
+  t.created = Timestamp{sqlite3_column_int64(s, 3)};
+  return std::optional<TokenRecord>(std::move(t));
+}
+
+Status SqliteStore::Transaction(const std::function<Status(Store&)>& fn) {
+  if (in_transaction_) return FailedPreconditionError("store: transactions do not nest");
+  RS_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE", "transaction: begin"));
+  in_transaction_ = true;
+  Status s;
+  try {
+    s = fn(*this);
+  } catch (...) {
+    in_transaction_ = false;
+    (void)Exec("ROLLBACK", "transaction: rollback");
+    throw;
+  }
+  in_transaction_ = false;
+  if (!s.ok()) {
+    (void)Exec("ROLLBACK", "transaction: rollback");
+    return s;
+  }
+  Status c = Exec("COMMIT", "transaction: commit");
+  if (!c.ok()) (void)Exec("ROLLBACK", "transaction: rollback");
+  return c;
+}
+
+}  // namespace rigshift

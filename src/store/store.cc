@@ -1,0 +1,34 @@
+#include "store/store.h"
+
+namespace rigshift {
+
+std::string TenantAccount(std::string_view tenant) { return "tenant:" + std::string(tenant); }
+
+Status ValidateLease(const LeaseRecord& lease) {
+  if (lease.id.value() <= 0) {
+    return InvalidArgumentError("store: lease id must be positive, got " + std::to_string(lease.id.value()));
+  }
+  std::string which = "store: lease " + std::to_string(lease.id.value());
+  if (lease.tenant.empty()) return InvalidArgumentError(which + ": tenant is empty");
+  if (lease.state.empty()) return InvalidArgumentError(which + ": state is empty");
+  if (lease.gpus < 0) return InvalidArgumentError(which + ": gpus is negative (" + std::to_string(lease.gpus) + ")");
+  return OkStatus();
+}
+
+Status ValidateLedgerEntry(const LedgerEntry& entry) {
+  if (entry.account.empty()) return InvalidArgumentError("store: ledger entry has an empty account");
+  if (entry.kind.empty()) return InvalidArgumentError("store: ledger entry on " + entry.account + " has an empty kind");
+  if (entry.seconds < 0) {
+    return InvalidArgumentError("store: ledger entry on " + entry.account + " has negative seconds (" +
+                                std::to_string(entry.seconds) + ")");
+  }
+  return OkStatus();
+}
+
+Status ValidateToken(const TokenRecord& token) {
+  if (token.hash.empty()) return InvalidArgumentError("store: token hash is empty");
+  if (token.role.empty()) return InvalidArgumentError("store: token role is empty");
+  return OkStatus();
+}
+
+}  // namespace rigshift

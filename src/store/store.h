@@ -1,0 +1,115 @@
+// Store: where the server keeps what it must not lose (leases, the money ledger, API tokens).
+//
+// A narrow seam with two implementations today: SqliteStore (embedded, the default for
+// `rigshift server`) and MemoryStore (the fake, for tests and the simulator). PostgreSQL is the
+// planned second real implementation of this same interface (docs/store.md).
+//
+// Contract, common to every implementation (store_test.cc runs one typed suite against each):
+// - Every write is durable when the call returns OK (outside a Transaction) or when the
+//   enclosing Transaction returns OK. A failed call or a failed Transaction leaves no trace.
+// - Money is integer micro-dollars, time integer seconds since the epoch: no floating point.
+// - Lists come back in a defined order (leases by id, ledger entries by seq), never hash order.
+// - The ledger is append-only: there is no way to change or remove an entry through a Store.
+// - Not thread-safe: one owner (the server's controller thread) serializes all calls. The
+//   Store& passed to a Transaction's function is the store itself, for use on that thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "common/time.h"
+#include "common/units.h"
+#include "model/request.h"
+
+namespace rigshift {
+
+// The schema version this build reads and writes. A store on disk with a newer version is
+// refused (FailedPrecondition) rather than misread; an older one is migrated forward at open.
+inline constexpr int kStoreSchemaVersion = 1;
+
+// A lease as persisted. Unlike the engine's LeaseState it records how the lease ended.
+struct LeaseRecord {
+  LeaseId id;
+  RequestId request;
+  std::string tenant;
+  RequestKind kind = RequestKind::kOnDemand;
+  RentalPrice price;                          // per GPU-hour
+  int gpus = 0;
+  std::vector<std::pair<int, int>> devices;   // (node, slot), in the order given
+  Timestamp start;
+  std::optional<Timestamp> end;               // unset while the lease runs
+  std::string state;                          // "running", "ended", "cancelled", "lost", ...
+  friend bool operator==(const LeaseRecord&, const LeaseRecord&) = default;
+};
+
+// One line of the money ledger. Positive amounts are income to the farm, negative are costs.
+struct LedgerEntry {
+  int64_t seq = 0;        // assigned by the store on append (ignored on input), strictly increasing
+  Timestamp at;
+  std::string account;    // "tenant:NAME", "mining", "energy"
+  std::string kind;       // "ai_usage", "mining_revenue", "energy_cost"
+  std::optional<LeaseId> lease;
+  Money amount;           // micro-USD
+  int64_t seconds = 0;    // the period billed, >= 0
+  std::string note;
+  friend bool operator==(const LedgerEntry&, const LedgerEntry&) = default;
+};
+
+// An API bearer token, stored only as a hash of the secret.
+struct TokenRecord {
+  std::string hash;       // the key; never the token itself
+  std::string role;       // "operator", "tenant", "agent"
+  std::string tenant;     // empty unless role is "tenant"
+  Timestamp created;
+  friend bool operator==(const TokenRecord&, const TokenRecord&) = default;
+};
+
+// The ledger account of a tenant: "tenant:NAME".
+std::string TenantAccount(std::string_view tenant);
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // The schema version of the data this store holds (kStoreSchemaVersion once open).
+  virtual int schema_version() const = 0;
+
+  // Inserts the lease, or replaces the one with the same id. InvalidArgument on an id <= 0, an
+  // empty tenant or state, or gpus < 0.
+  [[nodiscard]] virtual Status PutLease(const LeaseRecord& lease) = 0;
+  // The lease with this id, or nullopt when there is none.
+  [[nodiscard]] virtual Result<std::optional<LeaseRecord>> GetLease(LeaseId id) = 0;
+  // All leases (or only `tenant`'s), ordered by id.
+  [[nodiscard]] virtual Result<std::vector<LeaseRecord>> ListLeases(std::optional<std::string> tenant) = 0;
+
+  // Appends `entries` in order, all or none, each given the next seq. Durable before it returns
+  // (SqliteStore: one transaction, committed with synchronous=FULL). InvalidArgument on an
+  // empty account or kind or negative seconds; nothing is written then.
+  [[nodiscard]] virtual Status AppendLedger(const std::vector<LedgerEntry>& entries) = 0;
+  // Entries with from <= at < to (and, given `tenant`, on account "tenant:NAME"), by seq.
+  [[nodiscard]] virtual Result<std::vector<LedgerEntry>> Ledger(std::optional<std::string> tenant, Timestamp from,
+                                                                Timestamp to) = 0;
+
+  // Inserts the token, or replaces the one with the same hash. InvalidArgument on an empty hash
+  // or role.
+  [[nodiscard]] virtual Status PutToken(const TokenRecord& token) = 0;
+  [[nodiscard]] virtual Result<std::optional<TokenRecord>> FindToken(std::string_view token_hash) = 0;
+
+  // Runs `fn` against this store atomically: if `fn` returns OK every write it made is
+  // committed (durably) together; otherwise none is, and fn's Status is returned. Transactions
+  // do not nest: calling Transaction from inside `fn` is FailedPrecondition.
+  [[nodiscard]] virtual Status Transaction(const std::function<Status(Store&)>& fn) = 0;
+};
+
+// Checks shared by every implementation, so they refuse the same input with the same words.
+[[nodiscard]] Status ValidateLease(const LeaseRecord& lease);
+[[nodiscard]] Status ValidateLedgerEntry(const LedgerEntry& entry);
+[[nodiscard]] Status ValidateToken(const TokenRecord& token);
+
+}  // namespace rigshift
