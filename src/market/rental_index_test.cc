@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/temp_dir.h"
+
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -17,32 +19,11 @@ namespace rigshift {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::TempDir;
 
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string("rigshift_rental_") + (info ? info->name() : "x") + "_" +
-                       std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + "_" +
-                       std::to_string(counter++);
-    path_ = fs::temp_directory_path() / name;
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
+void WriteFile(const fs::path& path, const std::string& text) { testing::WriteText(path, text); }
 
- private:
-  fs::path path_;
-};
 
-void WriteFile(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
 
 bool Contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/temp_dir.h"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -17,6 +19,9 @@ namespace rigshift {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ReadText;
+using testing::TempDir;
+using testing::WriteText;
 
 constexpr char kPods[] = "alibaba_gpu2023_openb_pods.csv";
 constexpr char kPodsRel[] = "gpu_traces/alibaba_gpu2023_openb_pods.csv";
@@ -24,40 +29,8 @@ constexpr char kHeader[] =
     "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,"
     "scheduled_time\n";
 
-// A folder under the system temp dir, unique to this process and test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    path_ = fs::temp_directory_path() / ("rigshift_trace_" + std::string(info->name()) + "_" +
-                                         std::to_string(stamp) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
 
- private:
-  fs::path path_;
-};
 
-void WriteText(const fs::path& file, const std::string& text) {
-  fs::create_directories(file.parent_path());
-  std::ofstream out(file, std::ios::binary);
-  out << text;
-  ASSERT_TRUE(out.good()) << file;
-}
-
-std::string ReadText(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> out;
