@@ -394,7 +394,7 @@ class SimFleet final : public Actuator {
     value_ = v;
     view_ = view;
   }
-  void Apply(const Action& a, const FleetState& fleet, Timestamp now) override {
+  void Apply(const Action& a, const FleetState& /*fleet*/, Timestamp now) override {
     digest_ = Fnv(digest_, static_cast<uint64_t>(a.kind));
     digest_ = Fnv(digest_, static_cast<uint64_t>(a.group));
     digest_ = Fnv(digest_, static_cast<uint64_t>(a.lease.value()));
