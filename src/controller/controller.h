@@ -42,13 +42,13 @@ class Controller {
   [[nodiscard]] Result<Plan> Tick(const MarketView& view, Timestamp now, Rng& rng);
 
   const FleetState& fleet() const { return fleet_; }
+  // Stage 1 of the engine for `view`: computed once per distinct view and shared by the plans
+  // and by callers that account with it (the simulator).
+  const Valuation& ValuationOf(const MarketView& view);
   const EngineParams& params() const { return params_; }
 
  private:
   [[nodiscard]] Status Apply(const Plan& plan, const std::vector<Request>& pending, Timestamp now);
-
-  // The valuation of the last market view (it depends only on the view, the groups and the params).
-  const Valuation& ValuationOf(const MarketView& view);
 
   FleetState fleet_;
   EngineParams params_;

@@ -29,9 +29,6 @@ std::string_view OutcomeName(Outcome o) {
   return "?";
 }
 
-Valuation ValueFleet(const FleetState& fleet, const MarketView& view, const EngineParams& params) {
-  return Value(fleet, view, params);
-}
 
 namespace {
 
@@ -802,10 +799,6 @@ void CapPower(const FleetState& fleet, const Valuation& value, const EngineParam
 
 }  // namespace
 
-Watts SiteDraw(const FleetState& fleet, const Valuation& v, int site, const MarketView& view) {
-  Scratch s(fleet, v, view);
-  return Watts(s.Draw(site));
-}
 
 Plan Decide(const DecideInput& in, Rng& /*rng: ties break by id; kept for policies that sample*/,
             const EngineParams& params) {

@@ -81,10 +81,4 @@ struct DecideInput {
 
 [[nodiscard]] Plan Decide(const DecideInput& in, Rng& rng, const EngineParams& params);
 
-// Stage 1 is exposed for the simulator's accounting and the oracle: the valuation the plan used.
-Valuation ValueFleet(const FleetState& fleet, const MarketView& view, const EngineParams& params);
-
-// Facility draw of a site now, watts, given the mining coin of each group ("" none) and counts.
-Watts SiteDraw(const FleetState& fleet, const Valuation& v, int site, const MarketView& view);
-
 }  // namespace rigshift

@@ -11,12 +11,6 @@ Money EnergyPerHour(Watts facility, EnergyPrice price) {
   return EnergyCost(WattHours(facility.raw()), price).value_or(Money());
 }
 
-const AlgorithmRate* RateFor(const DeviceModel& model, std::string_view algorithm) {
-  if (const AlgorithmRate* r = model.Rate(algorithm)) return r;
-  if (algorithm == "Etchash") return model.Rate("Ethash");  // same kernel, smaller DAG
-  return nullptr;
-}
-
 }  // namespace
 
 Watts Facility(Watts power, int pue_milli) { return Watts(MulDiv(power.raw(), pue_milli, 1000).value_or(0)); }
@@ -61,7 +55,7 @@ Valuation Value(const FleetState& fleet, const MarketView& view, const EnginePar
       }
       const AlgorithmRate* rate = RateFor(*gs.model, q.algorithm);
       if (!rate) continue;
-      Watts power = rate->power.value_or(gs.model->board_power.value_or(Watts()));
+      Watts power = MiningPower(*gs.model, *rate).value_or(Watts());
       if (power.raw() <= 0) continue;
       auto revenue = MiningRevenue(rate->hashrate, 3600, q.price, q.hashes_per_block, q.block_reward, params.pool_fee_ppm);
       if (!revenue) continue;

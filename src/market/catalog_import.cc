@@ -305,11 +305,7 @@ Status ImportCatalog(const fs::path& source_root, const fs::path& out_dir, Impor
 Result<Catalog> LoadCatalog(const fs::path& data_dir) {
   fs::path models_file = data_dir / "gpu_models.csv";
   fs::path rates_file = data_dir / "gpu_algorithms.csv";
-  for (const auto& f : {models_file, rates_file}) {
-    if (!fs::exists(f)) {
-      return Err(NotFoundError(f.string() + " not found: run `rigshift data import --out " + data_dir.string() + "` first"));
-    }
-  }
+  for (const auto& f : {models_file, rates_file}) RS_RETURN_IF_ERROR(RequireCanonical(f, data_dir));
   auto corrupt = [](const fs::path& f, int line, const std::string& why) {
     return Err(InvalidArgumentError(f.string() + ":" + std::to_string(line) + ": " + why +
                                     " (the file is corrupt: run `rigshift data import` again)"));

@@ -519,9 +519,7 @@ Status ImportCoins(const fs::path& source_root, const fs::path& out_dir, ImportR
   std::vector<std::vector<std::string>> rows;
   rows.reserve(days.size());
   for (const auto& d : days) rows.push_back(CoinDayRow(d));
-  RS_RETURN_IF_ERROR(WriteCsv(out_dir / "coin_daily.csv", CoinDailyColumns(), rows));
-  report.Output("coin_daily.csv", static_cast<int64_t>(rows.size()));
-  return OkStatus();
+  return WriteOutput(out_dir, "coin_daily.csv", CoinDailyColumns(), rows, report);
 }
 
 }  // namespace rigshift

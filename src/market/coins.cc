@@ -57,10 +57,7 @@ std::vector<std::string> CoinDayRow(const CoinDay& d) {
 
 Result<CoinHistory> CoinHistory::Load(const fs::path& data_dir) {
   fs::path file = data_dir / "coin_daily.csv";
-  if (!fs::exists(file)) {
-    return Err(NotFoundError(file.string() + " not found: run `rigshift data import --out " + data_dir.string() +
-                             "` first"));
-  }
+  RS_RETURN_IF_ERROR(RequireCanonical(file, data_dir));
   RS_ASSIGN_OR_RETURN(CsvTable table, CsvTable::ReadFile(file));
   std::vector<std::string_view> cols(CoinDailyColumns().begin(), CoinDailyColumns().end());
   RS_RETURN_IF_ERROR(table.Require(cols));

@@ -278,25 +278,14 @@ Status ImportElectricity(const fs::path& source_root, const fs::path& out_dir, I
   for (const auto& f : lmp_files) RS_RETURN_IF_ERROR(importer.ReadLmp(f));
 
   auto rows = importer.Rows();
-  std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  if (ec) return UnavailableError(out_dir.string() + ": cannot create the output folder: " + ec.message());
-  RS_RETURN_IF_ERROR(WriteCsv(out_dir / kOutputFile,
-                              {"interval_start_utc", "settlement_point", "market", "interval_s", "price_usd_per_mwh",
-                               "source"},
-                              rows));
-  report.Output(std::string(kOutputFile), static_cast<int64_t>(rows.size()));
-  return OkStatus();
+  return WriteOutput(out_dir, kOutputFile,
+                     {"interval_start_utc", "settlement_point", "market", "interval_s", "price_usd_per_mwh", "source"},
+                     rows, report);
 }
 
 Result<ElectricityPrices> ElectricityPrices::Load(const fs::path& data_dir) {
   const fs::path path = data_dir / kOutputFile;
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) {
-    return Err(NotFoundError(path.string() +
-                             " not found: run `rigshift data import` to build it from the public data "
-                             "(electricity/ercot_*.csv)"));
-  }
+  RS_RETURN_IF_ERROR(RequireCanonical(path, data_dir));
   RS_ASSIGN_OR_RETURN(CsvTable table, CsvTable::ReadFile(path));
   RS_RETURN_IF_ERROR(
       table.Require({"interval_start_utc", "settlement_point", "market", "interval_s", "price_usd_per_mwh"}));

@@ -138,6 +138,23 @@ Status WriteCsv(const fs::path& path, const std::vector<std::string>& header,
   return OkStatus();
 }
 
+Status WriteOutput(const fs::path& out_dir, std::string_view file, const std::vector<std::string>& header,
+                   const std::vector<std::vector<std::string>>& rows, ImportReport& report) {
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec) return UnavailableError(out_dir.string() + ": cannot create the output folder: " + ec.message());
+  RS_RETURN_IF_ERROR(WriteCsv(out_dir / file, header, rows));
+  report.Output(std::string(file), static_cast<int64_t>(rows.size()));
+  return OkStatus();
+}
+
+Status RequireCanonical(const fs::path& file, const fs::path& data_dir) {
+  std::error_code ec;
+  if (fs::is_regular_file(file, ec)) return OkStatus();
+  return NotFoundError(file.string() + " not found: run `rigshift data import --out " + data_dir.string() +
+                       "` to build it from the public data");
+}
+
 std::string SourceTag(const fs::path& file, int line) { return file.filename().string() + ":" + std::to_string(line); }
 
 }  // namespace rigshift

@@ -56,6 +56,15 @@ class RowReader {
 [[nodiscard]] Status WriteCsv(const std::filesystem::path& path, const std::vector<std::string>& header,
                               const std::vector<std::vector<std::string>>& rows);
 
+// Creates `out_dir` if needed, writes <out_dir>/<file> and records it in the report: the last
+// step of every importer.
+[[nodiscard]] Status WriteOutput(const std::filesystem::path& out_dir, std::string_view file,
+                                 const std::vector<std::string>& header,
+                                 const std::vector<std::vector<std::string>>& rows, ImportReport& report);
+
+// OK when the canonical file exists; else NotFound saying how to make it.
+[[nodiscard]] Status RequireCanonical(const std::filesystem::path& file, const std::filesystem::path& data_dir);
+
 // "file.csv:12" tag used in source columns.
 std::string SourceTag(const std::filesystem::path& file, int line);
 

@@ -415,25 +415,15 @@ Status ImportRental(const fs::path& source_root, const fs::path& out_dir, Import
   for (const auto& f : lists) RS_RETURN_IF_ERROR(importer.ReadCatalog(f, sky_list));
 
   auto rows = importer.Rows();
-  std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  if (ec) return UnavailableError(out_dir.string() + ": cannot create the output folder: " + ec.message());
-  RS_RETURN_IF_ERROR(WriteCsv(out_dir / kOutputFile,
-                              {"date", "model", "model_key", "kind", "price_usd_per_gpu_h", "low_usd_per_gpu_h",
-                               "high_usd_per_gpu_h", "points", "source", "date_basis"},
-                              rows));
-  report.Output(std::string(kOutputFile), static_cast<int64_t>(rows.size()));
-  return OkStatus();
+  return WriteOutput(out_dir, kOutputFile,
+                     {"date", "model", "model_key", "kind", "price_usd_per_gpu_h", "low_usd_per_gpu_h",
+                      "high_usd_per_gpu_h", "points", "source", "date_basis"},
+                     rows, report);
 }
 
 Result<RentalIndex> RentalIndex::Load(const fs::path& data_dir) {
   const fs::path path = data_dir / kOutputFile;
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) {
-    return Err(NotFoundError(path.string() +
-                             " not found: run `rigshift data import` to build it from the public data "
-                             "(gpu_rental/*.csv)"));
-  }
+  RS_RETURN_IF_ERROR(RequireCanonical(path, data_dir));
   RS_ASSIGN_OR_RETURN(CsvTable table, CsvTable::ReadFile(path));
   RS_RETURN_IF_ERROR(table.Require({"date", "model_key", "kind", "price_usd_per_gpu_h", "date_basis"}));
   RentalIndex index;

@@ -22,15 +22,4 @@ Result<Money> NetworkRevenuePerDay(const CoinDay& day) {
   return MiningRevenuePerDay(*day.network_hashrate, day, MiningTerms{.pool_fee_ppm = 0});
 }
 
-const AlgorithmRate* RateFor(const DeviceModel& model, std::string_view algorithm) {
-  if (const AlgorithmRate* r = model.Rate(algorithm)) return r;
-  if (algorithm == "Etchash") return model.Rate("Ethash");
-  return nullptr;
-}
-
-std::optional<Watts> MiningPower(const DeviceModel& model, const AlgorithmRate& rate) {
-  if (rate.power) return rate.power;
-  return model.board_power;
-}
-
 }  // namespace rigshift

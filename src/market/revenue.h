@@ -29,11 +29,6 @@ struct MiningTerms {
 // rewards issued that day, the figure checked against the chain in the issuance test.
 [[nodiscard]] Result<Money> NetworkRevenuePerDay(const CoinDay& day);
 
-// The model's rate for `algorithm`, accepting the Ethash figure for Etchash when the sources
-// give only Ethash (same kernel, smaller DAG: rates match within a few percent).
-const AlgorithmRate* RateFor(const DeviceModel& model, std::string_view algorithm);
-
-// Wall power while mining at `rate`: the benchmark's figure, else the board power.
-std::optional<Watts> MiningPower(const DeviceModel& model, const AlgorithmRate& rate);
+// RateFor() and MiningPower(), shared with the engine, are in model/catalog.h.
 
 }  // namespace rigshift

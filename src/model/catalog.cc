@@ -13,6 +13,17 @@ const AlgorithmRate* DeviceModel::Rate(std::string_view algorithm) const {
   return nullptr;
 }
 
+const AlgorithmRate* RateFor(const DeviceModel& model, std::string_view algorithm) {
+  if (const AlgorithmRate* r = model.Rate(algorithm)) return r;
+  if (algorithm == "Etchash") return model.Rate("Ethash");
+  return nullptr;
+}
+
+std::optional<Watts> MiningPower(const DeviceModel& model, const AlgorithmRate& rate) {
+  if (rate.power) return rate.power;
+  return model.board_power;
+}
+
 void Catalog::Put(DeviceModel model) {
   std::string key = model.key;
   models_.insert_or_assign(std::move(key), std::move(model));

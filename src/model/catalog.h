@@ -38,6 +38,13 @@ struct DeviceModel {
   const AlgorithmRate* Rate(std::string_view algorithm) const;
 };
 
+// The model's rate for `algorithm`, accepting the Ethash figure for Etchash when the sources
+// give only Ethash (same kernel, smaller DAG: rates match within a few percent).
+const AlgorithmRate* RateFor(const DeviceModel& model, std::string_view algorithm);
+
+// Wall power while mining at `rate`: the benchmark's figure, else the board power.
+std::optional<Watts> MiningPower(const DeviceModel& model, const AlgorithmRate& rate);
+
 class Catalog {
  public:
   // Adds or replaces a model (by key).

@@ -505,15 +505,17 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
   const int64_t end = rs.start.seconds + rs.ticks * rs.interval_s;
   int64_t last = rs.start.seconds;
   MarketView view = rs.ViewAt(0);
-  Valuation value = ValueFleet(controller.fleet(), view, params);
-  actuator.SetValuation(&value, &view);
+  const Valuation* value_ptr = &controller.ValuationOf(view);
+  actuator.SetValuation(value_ptr, &view);
   int64_t tick_of_view = 0;
 
+  std::vector<int64_t> mining(rs.fleet.groups().size(), 0);  // per group, reused by accrue()
   // Accrues the state in force from `last` to `t`.
   auto accrue = [&](int64_t t) {
     int64_t dt = t - last;
     if (dt <= 0) return;
     const FleetState& f = controller.fleet();
+    const Valuation& value = *value_ptr;
     const __int128 ai_rate = actuator.ai_rate();
     const __int128 restart_loss = actuator.TakeRestartLoss();  // charged by the events just before
     total.mining -= restart_loss;
@@ -525,7 +527,7 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
       EnergyPrice price = view.site_price[si];
       // The site's breaker: draw above the cap is cut, mining first (policies that ignore the cap).
       int64_t draw = 0;
-      std::vector<int64_t> mining(f.groups().size(), 0);
+      std::fill(mining.begin(), mining.end(), 0);
       for (size_t g = 0; g < f.groups().size(); ++g) {
         const GroupState& gs = f.groups()[g];
         if (gs.site != static_cast<int>(si)) continue;
@@ -645,7 +647,8 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     accrue(t_tick);
     view = rs.ViewAt(tick);
     tick_of_view = tick;
-    value = ValueFleet(controller.fleet(), view, params);
+    value_ptr = &controller.ValuationOf(view);
+    actuator.SetValuation(value_ptr, &view);
     RS_ASSIGN_OR_RETURN(Plan plan, controller.Tick(view, Timestamp{t_tick}, rng));
     (void)plan;
     actuator.SettleRestarts(controller.fleet());
