@@ -8,7 +8,13 @@ packages=(
   libfmt-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   coinor-libclp-dev libsqlite3-dev
+  libboost-dev prometheus-cpp-dev libsodium-dev libyaml-cpp-dev
+  clang-14 libclang-rt-14-dev libfuzzer-14-dev
 )
+# `install-deps.sh bench` adds what the load benchmark (bench/server_load.sh) runs.
+if [ "${1:-}" = "bench" ]; then
+  packages+=(wrk nginx-light)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -26,6 +26,8 @@ enum class StatusCode {
   kUnavailable,
   kInternal,
   kDataLoss,
+  kUnauthenticated,   // no or unknown credentials
+  kPermissionDenied,  // known caller, not allowed to do this
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -59,6 +61,10 @@ inline Status OutOfRangeError(std::string m) { return {StatusCode::kOutOfRange, 
 inline Status InternalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 inline Status DataLossError(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
 inline Status UnavailableError(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+inline Status AlreadyExistsError(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
+inline Status ResourceExhaustedError(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
+inline Status UnauthenticatedError(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
+inline Status PermissionDeniedError(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
 
 // Result<T>: a T or a non-OK Status. Construct errors with `std::unexpected(SomeError(...))`
 // or with the Status directly through `Err(status)`.
