@@ -1,5 +1,7 @@
 #include "store/memory_store.h"
 
+#include <map>
+
 #include <utility>
 
 namespace rigshift {
@@ -45,6 +47,23 @@ Result<std::vector<LedgerEntry>> MemoryStore::Ledger(std::optional<std::string> 
     if (account && e.account != *account) continue;
     out.push_back(e);
   }
+  return out;
+}
+
+Result<std::vector<LedgerDayTotal>> MemoryStore::LedgerByDay(Timestamp from, Timestamp to) {
+  std::map<std::pair<int64_t, std::string>, LedgerDayTotal> sums;
+  for (const LedgerEntry& e : data_.ledger) {
+    if (e.at.seconds < from.seconds || e.at.seconds >= to.seconds) continue;
+    int64_t day = e.at.seconds - ((e.at.seconds % 86400) + 86400) % 86400;
+    LedgerDayTotal& t = sums[{day, e.kind}];
+    t.day = Timestamp{day};
+    t.kind = e.kind;
+    t.amount = t.amount + e.amount;
+    t.seconds += e.seconds;
+    ++t.entries;
+  }
+  std::vector<LedgerDayTotal> out;
+  for (auto& [key, t] : sums) out.push_back(std::move(t));
   return out;
 }
 

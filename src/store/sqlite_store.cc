@@ -50,9 +50,53 @@ CREATE TABLE tokens (
   created_s INTEGER NOT NULL
 );
 )sql",
+    // 2: what a lease asked for (pending requests survive a restart), what it has been billed, and
+    // the device of per-device ledger entries.
+    R"sql(
+ALTER TABLE leases ADD COLUMN models TEXT NOT NULL DEFAULT '';
+ALTER TABLE leases ADD COLUMN min_vram_gb INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE leases ADD COLUMN interconnect TEXT NOT NULL DEFAULT 'any';
+ALTER TABLE leases ADD COLUMN duration_s INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE leases ADD COLUMN max_price_micro_usd_per_gpu_hour INTEGER;
+ALTER TABLE leases ADD COLUMN created_s INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE leases ADD COLUMN engine_lease INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE leases ADD COLUMN billed_until_s INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE leases ADD COLUMN billed_seconds INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE leases ADD COLUMN billed_micro_usd INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE leases ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE ledger ADD COLUMN device TEXT NOT NULL DEFAULT '';
+CREATE INDEX leases_by_state ON leases(state, id);
+)sql",
 };
 constexpr int kKnownVersions = static_cast<int>(std::size(kMigrations));
 static_assert(kKnownVersions == kStoreSchemaVersion, "one migration per schema version");
+
+#define kLeaseColumns                                                                                   \
+  "id, request, tenant, kind, price_micro_usd_per_gpu_hour, gpus, devices, start_s, end_s, state, models, " \
+  "min_vram_gb, interconnect, duration_s, max_price_micro_usd_per_gpu_hour, created_s, engine_lease, "      \
+  "billed_until_s, billed_seconds, billed_micro_usd, reason"
+
+// Models as text: one name a line (names are single-line; ValidateLease checks).
+std::string EncodeModels(const std::vector<std::string>& models) {
+  std::string out;
+  for (const auto& m : models) {
+    if (!out.empty()) out += '\n';
+    out += m;
+  }
+  return out;
+}
+
+std::vector<std::string> DecodeModels(std::string_view text) {
+  std::vector<std::string> out;
+  if (text.empty()) return out;
+  size_t start = 0;
+  while (true) {
+    size_t nl = text.find('\n', start);
+    out.emplace_back(text.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start));
+    if (nl == std::string_view::npos) return out;
+    start = nl + 1;
+  }
+}
 
 // Devices as text: "node:slot node:slot ...", kept readable for someone at the sqlite3 prompt.
 std::string EncodeDevices(const std::vector<std::pair<int, int>>& devices) {
@@ -119,9 +163,11 @@ struct SqliteStore::Statements {
   sqlite3_stmt* ledger = nullptr;
   sqlite3_stmt* put_token = nullptr;
   sqlite3_stmt* find_token = nullptr;
+  sqlite3_stmt* ledger_by_day = nullptr;
 
   ~Statements() {
-    for (sqlite3_stmt* s : {put_lease, get_lease, list_leases, append_ledger, ledger, put_token, find_token}) {
+    for (sqlite3_stmt* s :
+         {put_lease, get_lease, list_leases, append_ledger, ledger, put_token, find_token, ledger_by_day}) {
       sqlite3_finalize(s);  // a no-op on nullptr
     }
   }
@@ -240,27 +286,26 @@ Status SqliteStore::Prepare() {
     const char* sql;
   } const table[] = {
       {&stmts_->put_lease,
-       "INSERT INTO leases(id, request, tenant, kind, price_micro_usd_per_gpu_hour, gpus, devices, start_s, end_s, "
-       "state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(id) DO UPDATE SET "
-       "request=excluded.request, tenant=excluded.tenant, kind=excluded.kind, "
-       "price_micro_usd_per_gpu_hour=excluded.price_micro_usd_per_gpu_hour, gpus=excluded.gpus, "
-       "devices=excluded.devices, start_s=excluded.start_s, end_s=excluded.end_s, state=excluded.state"},
+       "INSERT OR REPLACE INTO leases(" kLeaseColumns ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+       "?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"},
       {&stmts_->get_lease,
-       "SELECT id, request, tenant, kind, price_micro_usd_per_gpu_hour, gpus, devices, start_s, end_s, state "
-       "FROM leases WHERE id = ?1"},
+       "SELECT " kLeaseColumns " FROM leases WHERE id = ?1"},
       {&stmts_->list_leases,
-       "SELECT id, request, tenant, kind, price_micro_usd_per_gpu_hour, gpus, devices, start_s, end_s, state "
-       "FROM leases WHERE ?1 IS NULL OR tenant = ?1 ORDER BY id"},
+       "SELECT " kLeaseColumns " FROM leases WHERE ?1 IS NULL OR tenant = ?1 ORDER BY id"},
       {&stmts_->append_ledger,
-       "INSERT INTO ledger(at_s, account, kind, lease, amount_micro_usd, seconds, note) "
-       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+       "INSERT INTO ledger(at_s, account, kind, lease, amount_micro_usd, seconds, note, device) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
       {&stmts_->ledger,
-       "SELECT seq, at_s, account, kind, lease, amount_micro_usd, seconds, note FROM ledger "
+       "SELECT seq, at_s, account, kind, lease, amount_micro_usd, seconds, note, device FROM ledger "
        "WHERE (?1 IS NULL OR account = ?1) AND at_s >= ?2 AND at_s < ?3 ORDER BY seq"},
       {&stmts_->put_token,
        "INSERT INTO tokens(hash, role, tenant, created_s) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(hash) DO UPDATE SET "
        "role=excluded.role, tenant=excluded.tenant, created_s=excluded.created_s"},
       {&stmts_->find_token, "SELECT hash, role, tenant, created_s FROM tokens WHERE hash = ?1"},
+      // Day start in integer arithmetic (at_s - at_s % 86400 is wrong before 1970; no ledger is).
+      {&stmts_->ledger_by_day,
+       "SELECT at_s - at_s % 86400 AS day, kind, SUM(amount_micro_usd), SUM(seconds), COUNT(*) FROM ledger "
+       "WHERE at_s >= ?1 AND at_s < ?2 GROUP BY day, kind ORDER BY day, kind"},
   };
   for (const auto& t : table) {
     int rc = sqlite3_prepare_v3(db_, t.sql, -1, SQLITE_PREPARE_PERSISTENT, t.out, nullptr);
@@ -299,6 +344,20 @@ Result<LeaseRecord> ReadLease(sqlite3_stmt* s) {
   l.start = Timestamp{sqlite3_column_int64(s, 7)};
   if (sqlite3_column_type(s, 8) != SQLITE_NULL) l.end = Timestamp{sqlite3_column_int64(s, 8)};
   l.state = ColumnText(s, 9);
+  l.models = DecodeModels(ColumnText(s, 10));
+  l.min_vram_gb = sqlite3_column_int(s, 11);
+  std::string ic = ColumnText(s, 12);
+  if (!ParseInterconnect(ic, &l.interconnect)) {
+    return Err(DataLossError("store: lease " + std::to_string(l.id.value()) + " has unknown interconnect '" + ic + "'"));
+  }
+  l.duration_s = sqlite3_column_int64(s, 13);
+  if (sqlite3_column_type(s, 14) != SQLITE_NULL) l.max_price = RentalPrice(sqlite3_column_int64(s, 14));
+  l.created = Timestamp{sqlite3_column_int64(s, 15)};
+  l.engine_lease = LeaseId(sqlite3_column_int64(s, 16));
+  l.billed_until = Timestamp{sqlite3_column_int64(s, 17)};
+  l.billed_seconds = sqlite3_column_int64(s, 18);
+  l.billed = Money(sqlite3_column_int64(s, 19));
+  l.reason = ColumnText(s, 20);
   return l;
 }
 
@@ -318,6 +377,18 @@ Status SqliteStore::PutLease(const LeaseRecord& lease) {
   sqlite3_bind_int64(s, 8, lease.start.seconds);
   if (lease.end) sqlite3_bind_int64(s, 9, lease.end->seconds);
   BindText(s, 10, lease.state);
+  std::string models = EncodeModels(lease.models);
+  BindText(s, 11, models);
+  sqlite3_bind_int(s, 12, lease.min_vram_gb);
+  BindText(s, 13, InterconnectName(lease.interconnect));
+  sqlite3_bind_int64(s, 14, lease.duration_s);
+  if (lease.max_price) sqlite3_bind_int64(s, 15, lease.max_price->raw());
+  sqlite3_bind_int64(s, 16, lease.created.seconds);
+  sqlite3_bind_int64(s, 17, lease.engine_lease.value());
+  sqlite3_bind_int64(s, 18, lease.billed_until.seconds);
+  sqlite3_bind_int64(s, 19, lease.billed_seconds);
+  sqlite3_bind_int64(s, 20, lease.billed.raw());
+  BindText(s, 21, lease.reason);
   // A single statement outside a transaction commits (and syncs) on its own.
   int rc = sqlite3_step(s);
   if (rc != SQLITE_DONE) return Error("put lease " + std::to_string(lease.id.value()), rc);
@@ -361,6 +432,7 @@ Status SqliteStore::AppendLedger(const std::vector<LedgerEntry>& entries) {
       sqlite3_bind_int64(s, 5, e.amount.raw());
       sqlite3_bind_int64(s, 6, e.seconds);
       BindText(s, 7, e.note);
+      BindText(s, 8, e.device);
       int rc = sqlite3_step(s);
       if (rc != SQLITE_DONE) return Error("append ledger entry on " + e.account, rc);
     }
@@ -387,9 +459,30 @@ Result<std::vector<LedgerEntry>> SqliteStore::Ledger(std::optional<std::string> 
     e.amount = Money(sqlite3_column_int64(s, 5));
     e.seconds = sqlite3_column_int64(s, 6);
     e.note = ColumnText(s, 7);
+    e.device = ColumnText(s, 8);
     out.push_back(std::move(e));
   }
   if (rc != SQLITE_DONE) return Err(Error("read ledger", rc));
+  return out;
+}
+
+Result<std::vector<LedgerDayTotal>> SqliteStore::LedgerByDay(Timestamp from, Timestamp to) {
+  StmtUse use(stmts_->ledger_by_day);
+  sqlite3_stmt* s = use.get();
+  sqlite3_bind_int64(s, 1, from.seconds);
+  sqlite3_bind_int64(s, 2, to.seconds);
+  std::vector<LedgerDayTotal> out;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    LedgerDayTotal t;
+    t.day = Timestamp{sqlite3_column_int64(s, 0)};
+    t.kind = ColumnText(s, 1);
+    t.amount = Money(sqlite3_column_int64(s, 2));
+    t.seconds = sqlite3_column_int64(s, 3);
+    t.entries = sqlite3_column_int64(s, 4);
+    out.push_back(std::move(t));
+  }
+  if (rc != SQLITE_DONE) return Err(Error("sum ledger by day", rc));
   return out;
 }
 

@@ -53,6 +53,7 @@ class SqliteStore final : public Store {
   Result<std::vector<LeaseRecord>> ListLeases(std::optional<std::string> tenant) override;
   Status AppendLedger(const std::vector<LedgerEntry>& entries) override;
   Result<std::vector<LedgerEntry>> Ledger(std::optional<std::string> tenant, Timestamp from, Timestamp to) override;
+  Result<std::vector<LedgerDayTotal>> LedgerByDay(Timestamp from, Timestamp to) override;
   Status PutToken(const TokenRecord& token) override;
   Result<std::optional<TokenRecord>> FindToken(std::string_view token_hash) override;
   Status Transaction(const std::function<Status(Store&)>& fn) override;

@@ -12,6 +12,13 @@ Status ValidateLease(const LeaseRecord& lease) {
   if (lease.tenant.empty()) return InvalidArgumentError(which + ": tenant is empty");
   if (lease.state.empty()) return InvalidArgumentError(which + ": state is empty");
   if (lease.gpus < 0) return InvalidArgumentError(which + ": gpus is negative (" + std::to_string(lease.gpus) + ")");
+  for (const auto& m : lease.models) {
+    if (m.empty() || m.find('\n') != std::string::npos) {
+      return InvalidArgumentError(which + ": model names must be non-empty and on one line");
+    }
+  }
+  if (lease.duration_s < 0) return InvalidArgumentError(which + ": duration_s is negative");
+  if (lease.billed_seconds < 0) return InvalidArgumentError(which + ": billed_seconds is negative");
   return OkStatus();
 }
 

@@ -31,7 +31,7 @@ namespace rigshift {
 
 // The schema version this build reads and writes. A store on disk with a newer version is
 // refused (FailedPrecondition) rather than misread; an older one is migrated forward at open.
-inline constexpr int kStoreSchemaVersion = 1;
+inline constexpr int kStoreSchemaVersion = 2;
 
 // A lease as persisted. Unlike the engine's LeaseState it records how the lease ended.
 struct LeaseRecord {
@@ -44,7 +44,21 @@ struct LeaseRecord {
   std::vector<std::pair<int, int>> devices;   // (node, slot), in the order given
   Timestamp start;
   std::optional<Timestamp> end;               // unset while the lease runs
-  std::string state;                          // "running", "ended", "cancelled", "lost", ...
+  std::string state;                          // "pending", "running", "ended", "cancelled", "lost", ...
+  // Since schema 2: what was asked, so that a pending request is placed again after a restart,
+  // and what has been billed so far (kept equal to the lease's ledger entries by writing both
+  // in one transaction).
+  std::vector<std::string> models;            // as asked (catalog names); empty = any
+  int min_vram_gb = 0;
+  Interconnect interconnect = Interconnect::kAny;
+  int64_t duration_s = 0;                     // 0 = until cancelled
+  std::optional<RentalPrice> max_price;       // on-demand cap, or the interruptible bid
+  Timestamp created;
+  LeaseId engine_lease;                       // the controller's id while running, else 0
+  Timestamp billed_until;                     // usage is in the ledger up to this second
+  int64_t billed_seconds = 0;
+  Money billed;                               // micro-USD, the sum of the lease's ai_usage entries
+  std::string reason;                         // why pending, preempted or lost
   friend bool operator==(const LeaseRecord&, const LeaseRecord&) = default;
 };
 
@@ -58,7 +72,18 @@ struct LedgerEntry {
   Money amount;           // micro-USD
   int64_t seconds = 0;    // the period billed, >= 0
   std::string note;
+  std::string device;     // since schema 2: "NODE/SLOT" for per-device entries, else empty
   friend bool operator==(const LedgerEntry&, const LedgerEntry&) = default;
+};
+
+// Ledger totals of one kind over one UTC day.
+struct LedgerDayTotal {
+  Timestamp day;          // 00:00 UTC of the day
+  std::string kind;
+  Money amount;
+  int64_t seconds = 0;
+  int64_t entries = 0;
+  friend bool operator==(const LedgerDayTotal&, const LedgerDayTotal&) = default;
 };
 
 // An API bearer token, stored only as a hash of the secret.
@@ -95,6 +120,8 @@ class Store {
   // Entries with from <= at < to (and, given `tenant`, on account "tenant:NAME"), by seq.
   [[nodiscard]] virtual Result<std::vector<LedgerEntry>> Ledger(std::optional<std::string> tenant, Timestamp from,
                                                                 Timestamp to) = 0;
+  // Totals per UTC day and kind of the entries with from <= at < to, ordered by day then kind.
+  [[nodiscard]] virtual Result<std::vector<LedgerDayTotal>> LedgerByDay(Timestamp from, Timestamp to) = 0;
 
   // Inserts the token, or replaces the one with the same hash. InvalidArgument on an empty hash
   // or role.

@@ -98,6 +98,45 @@ TYPED_TEST(StoreContractTest, PutThenGetLeaseRoundTripsEveryField) {
   EXPECT_FALSE(missing->has_value());
 }
 
+TYPED_TEST(StoreContractTest, PendingRequestFieldsAndBillingRoundTrip) {
+  Store& store = this->store();
+  LeaseRecord l = Lease(9, "acme", "pending");
+  l.models = {"RTX 3090", "A100"};
+  l.min_vram_gb = 24;
+  l.interconnect = Interconnect::kNvlink;
+  l.duration_s = 7200;
+  l.max_price = RentalPrice(500'000);
+  l.created = Timestamp{1'700'000'000};
+  l.engine_lease = LeaseId(4);
+  l.billed_until = Timestamp{1'700'000'100};
+  l.billed_seconds = 100;
+  l.billed = Money(12'345);
+  l.reason = "needs 8 GPUs with nvlink";
+  ASSERT_TRUE(store.PutLease(l).ok());
+  EXPECT_EQ(**store.GetLease(LeaseId(9)), l);
+  l.models = {"bad\nname"};
+  EXPECT_EQ(store.PutLease(l).code(), StatusCode::kInvalidArgument);
+}
+
+TYPED_TEST(StoreContractTest, LedgerByDaySumsPerUtcDayAndKind) {
+  Store& store = this->store();
+  LedgerEntry mining = Entry(86'400 * 2 + 10, "mining", 7);
+  mining.device = "rig-1/3";
+  ASSERT_TRUE(store
+                  .AppendLedger({Entry(86'400 + 5, "tenant:a", 100), Entry(86'400 * 2 - 1, "tenant:b", 50), mining,
+                                 Entry(86'400 * 2 + 20, "tenant:a", 1), Entry(86'400 * 3, "tenant:a", 1000)})
+                  .ok());
+  auto days = store.LedgerByDay(Timestamp{0}, Timestamp{86'400 * 3});
+  ASSERT_TRUE(days.has_value()) << days.error().ToString();
+  ASSERT_EQ(days->size(), 3u);
+  EXPECT_EQ((*days)[0], (LedgerDayTotal{Timestamp{86'400}, "ai_usage", Money(150), 600, 2}));
+  EXPECT_EQ((*days)[1], (LedgerDayTotal{Timestamp{86'400 * 2}, "ai_usage", Money(1), 300, 1}));
+  EXPECT_EQ((*days)[2], (LedgerDayTotal{Timestamp{86'400 * 2}, "mining_revenue", Money(7), 300, 1}));
+  auto all = store.Ledger(std::nullopt, Timestamp{86'400 * 2}, Timestamp{86'400 * 2 + 11});
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ(all->front().device, "rig-1/3");
+}
+
 TYPED_TEST(StoreContractTest, PutLeaseWithTheSameIdReplacesIt) {
   Store& store = this->store();
   ASSERT_TRUE(store.PutLease(Lease(1, "acme")).ok());
@@ -334,6 +373,39 @@ TEST(SqliteStoreTest, MigrationsRunOnceAndOpeningTwiceIsHarmless) {
   EXPECT_EQ(sqlite3_column_int(s, 1), kStoreSchemaVersion);
   sqlite3_finalize(s);
   sqlite3_close(db);
+}
+
+TEST(SqliteStoreTest, MigratesAVersionOneFileAndKeepsItsLeases) {
+  testing::TempDir dir;
+  std::string path = (dir / "store.db").string();
+  // A file as schema 1 left it (the release before pending requests were stored).
+  RawExec(path,
+          "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);"
+          "CREATE TABLE leases (id INTEGER PRIMARY KEY, request INTEGER NOT NULL, tenant TEXT NOT NULL, kind TEXT "
+          "NOT NULL, price_micro_usd_per_gpu_hour INTEGER NOT NULL, gpus INTEGER NOT NULL, devices TEXT NOT NULL, "
+          "start_s INTEGER NOT NULL, end_s INTEGER, state TEXT NOT NULL);"
+          "CREATE TABLE ledger (seq INTEGER PRIMARY KEY AUTOINCREMENT, at_s INTEGER NOT NULL, account TEXT NOT NULL, "
+          "kind TEXT NOT NULL, lease INTEGER, amount_micro_usd INTEGER NOT NULL, seconds INTEGER NOT NULL, note TEXT "
+          "NOT NULL);"
+          "CREATE TABLE tokens (hash TEXT PRIMARY KEY, role TEXT NOT NULL, tenant TEXT NOT NULL, created_s INTEGER "
+          "NOT NULL);"
+          "INSERT INTO leases VALUES (5, 105, 'acme', 'on_demand', 300000, 2, '1:0 1:1', 1700000000, NULL, "
+          "'running');"
+          "INSERT INTO ledger(at_s, account, kind, lease, amount_micro_usd, seconds, note) VALUES (1700000060, "
+          "'tenant:acme', 'ai_usage', 5, 10000, 60, '');");
+  auto store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  EXPECT_EQ((*store)->schema_version(), 2);
+  auto l = (*store)->GetLease(LeaseId(5));
+  ASSERT_TRUE(l.has_value() && l->has_value());
+  EXPECT_EQ((*l)->devices, (std::vector<std::pair<int, int>>{{1, 0}, {1, 1}}));
+  EXPECT_EQ((*l)->interconnect, Interconnect::kAny);
+  EXPECT_TRUE((*l)->models.empty());
+  EXPECT_FALSE((*l)->max_price.has_value());
+  auto ledger = (*store)->Ledger(std::nullopt, Timestamp{0}, Timestamp{2'000'000'000});
+  ASSERT_EQ(ledger->size(), 1u);
+  EXPECT_EQ(ledger->front().device, "");
+  EXPECT_EQ(ledger->front().amount, Money(10'000));
 }
 
 TEST(SqliteStoreTest, RefusesAFileFromANewerSchema) {
