@@ -1,0 +1,43 @@
+// HTTP messages as the rest of rigshift sees them: plain structs, no Boost types.
+//
+// The server (http_server.h) fills an HttpRequest from the wire and sends back the HttpResponse
+// its handler returns; the client (http_client.h) does the reverse. Both speak HTTP/1.1.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace rigshift::net {
+
+struct HttpRequest {
+  std::string method;         // "GET", "POST", ... as sent (case kept)
+  std::string target;         // as sent: path + "?" + query
+  std::string path;           // target before '?', percent-decoding NOT applied
+  std::string query;          // after '?', or empty
+  std::string authorization;  // the Authorization header, verbatim, or empty
+  std::string content_type;   // the Content-Type header, verbatim, or empty
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";  // empty: no Content-Type header
+  std::string body;
+  // Server side: headers to add (Server, Content-Length, Content-Type and Connection are set by
+  // the server). Client side: every header received except Content-Type, in arrival order.
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// A JSON error body: {"error":{"code":CODE,"message":MESSAGE}}, properly JSON-escaped (invalid
+// UTF-8 in the message is replaced, never an exception).
+HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message);
+
+// Value of query parameter `name` in `query` (the part after '?', without it), percent-decoded
+// with '+' as space; the first occurrence wins; "a&b=1" gives "" for a. nullopt when absent.
+// Keys are compared after decoding. A malformed escape ("%zz") is kept as written.
+std::optional<std::string> QueryParam(std::string_view query, std::string_view name);
+
+}  // namespace rigshift::net

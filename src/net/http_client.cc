@@ -1,0 +1,299 @@
+#include "net/http_client.h"
+
+#include <algorithm>
+#include <cctype>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace rigshift::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+constexpr uint64_t kResponseBodyLimit = 256ull * 1024 * 1024;
+constexpr uint32_t kResponseHeaderLimit = 64 * 1024;
+
+// Beast 1.74 uses boost::string_view.
+beast::string_view Beast(std::string_view s) { return {s.data(), s.size()}; }
+std::string_view Std(beast::string_view s) { return {s.data(), s.size()}; }
+
+std::string Origin(std::string_view host, uint16_t port) {
+  bool v6 = host.find(':') != std::string_view::npos;
+  return "http://" + (v6 ? "[" + std::string(host) + "]" : std::string(host)) + ":" + std::to_string(port);
+}
+
+// The client is synchronous on the outside and asynchronous inside, because only Beast's
+// asynchronous operations take a deadline: start one operation, run the private io_context
+// until it (and its timer) completed.
+void RunUntilDone(asio::io_context& ioc) {
+  ioc.restart();
+  ioc.run();
+}
+
+std::string MillisText(std::chrono::milliseconds timeout) { return std::to_string(timeout.count()) + " ms"; }
+
+Result<std::vector<tcp::endpoint>> Resolve(asio::io_context& ioc, const std::string& host, uint16_t port,
+                                           const std::string& origin) {
+  beast::error_code ec;
+  asio::ip::address address = asio::ip::make_address(host, ec);
+  if (!ec) return std::vector<tcp::endpoint>{tcp::endpoint(address, port)};
+  tcp::resolver resolver(ioc);
+  auto results = resolver.resolve(host, std::to_string(port), ec);
+  if (ec) return Err(UnavailableError("cannot reach " + origin + ": " + ec.message()));
+  std::vector<tcp::endpoint> endpoints;
+  for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+  if (endpoints.empty()) return Err(UnavailableError("cannot reach " + origin + ": no address for " + host));
+  return endpoints;
+}
+
+// Opens a connection on `stream` (not yet open) before `deadline`.
+Status Connect(asio::io_context& ioc, beast::tcp_stream& stream, const std::string& host, uint16_t port,
+               Clock::time_point deadline, std::chrono::milliseconds timeout) {
+  std::string origin = Origin(host, port);
+  RS_ASSIGN_OR_RETURN(std::vector<tcp::endpoint> endpoints, Resolve(ioc, host, port, origin));
+  beast::error_code result = asio::error::would_block;
+  stream.expires_at(deadline);
+  stream.async_connect(endpoints, [&result](beast::error_code ec, const tcp::endpoint&) { result = ec; });
+  RunUntilDone(ioc);
+  if (result == beast::error::timeout) {
+    return UnavailableError("cannot reach " + origin + ": no connection within " + MillisText(timeout));
+  }
+  if (result) return UnavailableError("cannot reach " + origin + ": " + result.message());
+  beast::error_code ignored;
+  stream.socket().set_option(tcp::no_delay(true), ignored);
+  return OkStatus();
+}
+
+bool ClosedByPeer(const beast::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == http::error::partial_message || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+}
+
+bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() &&
+         std::equal(prefix.begin(), prefix.end(), s.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+         });
+}
+
+}  // namespace
+
+Result<Url> ParseUrl(std::string_view url) {
+  auto bad = [url](std::string_view why) {
+    return Err(InvalidArgumentError("invalid URL '" + std::string(url) + "': " + std::string(why)));
+  };
+  constexpr std::string_view kScheme = "http://";
+  if (!StartsWithNoCase(url, kScheme)) {
+    if (StartsWithNoCase(url, "https://")) return bad("https is not supported, only http://");
+    return bad("expected http://HOST[:PORT][/PATH]");
+  }
+  std::string_view rest = url.substr(kScheme.size());
+  if (std::any_of(rest.begin(), rest.end(), [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7f; })) {
+    return bad("spaces and control characters must be percent-encoded");
+  }
+  rest = rest.substr(0, rest.find('#'));
+  size_t authority_end = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, authority_end);
+  Url out;
+  if (authority_end != std::string_view::npos) {
+    out.target = rest.substr(authority_end);
+    if (out.target.front() == '?') out.target.insert(0, "/");
+  }
+  if (authority.find('@') != std::string_view::npos) return bad("user info (user@host) is not supported");
+
+  std::string_view port_text;
+  bool has_port = false;
+  if (!authority.empty() && authority.front() == '[') {
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) return bad("'[' without ']'");
+    out.host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return bad("expected ':PORT' after ']'");
+      port_text = after.substr(1);
+      has_port = true;
+    }
+  } else {
+    size_t colon = authority.find(':');
+    if (colon != std::string_view::npos && authority.find(':', colon + 1) != std::string_view::npos) {
+      return bad("an IPv6 address needs brackets: http://[::1]:8080/");
+    }
+    out.host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      port_text = authority.substr(colon + 1);
+      has_port = true;
+    }
+  }
+  if (out.host.empty()) return bad("no host");
+  if (has_port) {
+    bool digits = !port_text.empty() && port_text.size() <= 5 &&
+                  std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    unsigned long value = digits ? std::stoul(std::string(port_text)) : 0;
+    if (value < 1 || value > 65535) return bad("the port must be a number from 1 to 65535");
+    out.port = static_cast<uint16_t>(value);
+  }
+  return out;
+}
+
+struct HttpClient::Impl {
+  std::string host;
+  uint16_t port;
+  std::chrono::milliseconds timeout;
+  std::string origin;       // "http://HOST:PORT", for messages
+  std::string host_header;  // "HOST:PORT"
+  asio::io_context ioc{1};
+  std::optional<beast::tcp_stream> stream;  // engaged while a connection is open
+  beast::flat_buffer buffer;
+
+  void Drop() {
+    stream.reset();
+    buffer.clear();
+  }
+
+  Status Fail(const beast::error_code& ec, std::string_view method, std::string_view target) {
+    Drop();
+    std::string reason;
+    if (ec == beast::error::timeout) {
+      reason = "no response to " + std::string(method) + " " + std::string(target) + " within " + MillisText(timeout);
+    } else if (ec == http::error::body_limit) {
+      reason = "the response body is over " + std::to_string(kResponseBodyLimit) + " bytes";
+    } else {
+      reason = ec.message();
+    }
+    return UnavailableError("cannot reach " + origin + ": " + reason);
+  }
+};
+
+HttpClient::HttpClient(std::string host, uint16_t port, std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->origin = Origin(host, port);
+  bool v6 = host.find(':') != std::string::npos;
+  impl_->host_header = (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  impl_->host = std::move(host);
+  impl_->port = port;
+  impl_->timeout = timeout;
+}
+
+HttpClient::HttpClient(HttpClient&&) noexcept = default;
+HttpClient& HttpClient::operator=(HttpClient&&) noexcept = default;
+HttpClient::~HttpClient() = default;
+
+Result<HttpResponse> HttpClient::Send(std::string_view method, std::string_view target, std::string_view body,
+                                      std::string_view bearer_token) {
+  Impl& c = *impl_;
+  Clock::time_point deadline = Clock::now() + c.timeout;
+
+  http::request<http::string_body> request;
+  request.version(11);
+  http::verb verb = http::string_to_verb(Beast(method));
+  if (verb == http::verb::unknown) {
+    request.method_string(Beast(method));
+  } else {
+    request.method(verb);
+  }
+  request.target(Beast(target));
+  request.set(http::field::host, c.host_header);
+  request.set(http::field::user_agent, "rigshift");
+  if (!bearer_token.empty()) request.set(http::field::authorization, "Bearer " + std::string(bearer_token));
+  if (!body.empty()) {
+    request.set(http::field::content_type, "application/json");
+    request.body() = body;
+  }
+  request.keep_alive(true);
+  request.prepare_payload();
+
+  for (int attempt = 0;; ++attempt) {
+    bool reused = c.stream.has_value();
+    if (!reused) {
+      c.stream.emplace(c.ioc);
+      if (Status status = Connect(c.ioc, *c.stream, c.host, c.port, deadline, c.timeout); !status.ok()) {
+        c.Drop();
+        return Err(std::move(status));
+      }
+    }
+
+    beast::error_code result = asio::error::would_block;
+    c.stream->expires_at(deadline);
+    http::async_write(*c.stream, request, [&result](beast::error_code ec, size_t) { result = ec; });
+    RunUntilDone(c.ioc);
+
+    http::response_parser<http::string_body> parser;
+    parser.header_limit(kResponseHeaderLimit);
+    parser.body_limit(kResponseBodyLimit);
+    if (verb == http::verb::head) parser.skip(true);
+    if (!result) {
+      result = asio::error::would_block;
+      http::async_read(*c.stream, c.buffer, parser, [&result](beast::error_code ec, size_t) { result = ec; });
+      RunUntilDone(c.ioc);
+    }
+    if (result) {
+      // A kept-alive connection the server closed while it sat idle: it read nothing of this
+      // request, so sending it again on a new connection is safe.
+      if (reused && attempt == 0 && ClosedByPeer(result) && !parser.got_some()) {
+        c.Drop();
+        continue;
+      }
+      return Err(c.Fail(result, method, target));
+    }
+
+    http::response<http::string_body> message = parser.release();
+    if (message.need_eof()) c.Drop();
+    HttpResponse response;
+    response.status = static_cast<int>(message.result_int());
+    response.content_type = Std(message[http::field::content_type]);
+    response.body = std::move(message.body());
+    for (const auto& field : message) {
+      if (field.name() == http::field::content_type) continue;
+      response.headers.emplace_back(Std(field.name_string()), Std(field.value()));
+    }
+    return response;
+  }
+}
+
+Result<HttpResponse> HttpFetch(std::string_view url, std::chrono::milliseconds timeout) {
+  RS_ASSIGN_OR_RETURN(Url parsed, ParseUrl(url));
+  HttpClient client(std::move(parsed.host), parsed.port, timeout);
+  return client.Send("GET", parsed.target);
+}
+
+Result<std::string> SendRaw(std::string_view host, uint16_t port, std::string_view bytes,
+                            std::chrono::milliseconds timeout) {
+  asio::io_context ioc{1};
+  beast::tcp_stream stream(ioc);
+  Clock::time_point deadline = Clock::now() + timeout;
+  RS_RETURN_IF_ERROR(Connect(ioc, stream, std::string(host), port, deadline, timeout));
+
+  beast::error_code result;
+  stream.expires_at(deadline);
+  asio::async_write(stream, asio::buffer(bytes.data(), bytes.size()),
+                    [&result](beast::error_code ec, size_t) { result = ec; });
+  RunUntilDone(ioc);
+  // Even when the write failed (the server answered and closed early) read what it sent.
+  std::string received;
+  char chunk[16 * 1024];
+  for (;;) {
+    size_t got = 0;
+    stream.async_read_some(asio::buffer(chunk), [&result, &got](beast::error_code ec, size_t n) {
+      result = ec;
+      got = n;
+    });
+    RunUntilDone(ioc);
+    received.append(chunk, got);
+    if (result) break;  // closed, reset or timed out: what came back is the answer
+  }
+  return received;
+}
+
+}  // namespace rigshift::net

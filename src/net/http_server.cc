@@ -1,0 +1,317 @@
+#include "net/http_server.h"
+
+#include <cstdio>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace rigshift::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+constexpr uint32_t kHeaderLimit = 8 * 1024;
+// After an error answer the client may still be sending (a refused 413 body): closing with unread
+// bytes makes the kernel send RST, which can destroy our answer before the client reads it. So
+// read and drop for at most this long first, as nginx's lingering_close does.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr size_t kLingerChunk = 16 * 1024;
+
+// Beast 1.74 uses boost::string_view.
+std::string_view Std(beast::string_view s) { return {s.data(), s.size()}; }
+
+bool IsHttpParseError(const beast::error_code& ec) {
+  return ec.category() == beast::http::make_error_code(http::error::bad_target).category();
+}
+
+std::string HostPort(std::string_view host, uint16_t port) {
+  bool v6 = host.find(':') != std::string_view::npos;
+  return (v6 ? "[" + std::string(host) + "]" : std::string(host)) + ":" + std::to_string(port);
+}
+
+// One connection. Lives as long as one of its asynchronous operations is pending; every
+// operation runs on the connection's strand, so members need no lock.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, const Handler& handler, const HttpServerOptions& options)
+      : stream_(std::move(socket)), handler_(handler), options_(options) {}
+
+  void Run() {
+    // The socket's executor is this connection's strand; start there.
+    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::DoRead, shared_from_this()));
+  }
+
+ private:
+  void DoRead() {
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    parser_->body_limit(options_.body_limit);
+    stream_.expires_after(options_.idle_timeout);
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, size_t /*bytes*/) {
+    if (ec) {
+      if (ec == http::error::body_limit) {
+        return SendErrorAndClose(
+            ErrorResponse(413, "payload_too_large",
+                          "the request body is over the limit of " + std::to_string(options_.body_limit) + " bytes"));
+      }
+      if (ec == http::error::header_limit) {
+        return SendErrorAndClose(ErrorResponse(
+            431, "headers_too_large",
+            "the request line and headers are over the limit of " + std::to_string(kHeaderLimit) + " bytes"));
+      }
+      // end_of_stream / partial_message: the client went away; nobody is left to answer.
+      if (IsHttpParseError(ec) && ec != http::error::end_of_stream && ec != http::error::partial_message) {
+        return SendErrorAndClose(ErrorResponse(400, "invalid_argument", "malformed HTTP request: " + ec.message()));
+      }
+      return Close();  // timeout, reset, ...: the socket closes with the session
+    }
+
+    http::request<http::string_body>& message = parser_->get();
+    HttpRequest request;
+    request.method = Std(message.method_string());
+    std::string_view target = Std(message.target());
+    request.target = target;
+    size_t question = target.find('?');
+    request.path = target.substr(0, question);
+    if (question != std::string_view::npos) request.query = target.substr(question + 1);
+    request.authorization = Std(message[http::field::authorization]);
+    request.content_type = Std(message[http::field::content_type]);
+    request.body = std::move(message.body());
+    unsigned version = message.version();
+    bool keep_alive = message.keep_alive();
+    head_ = message.method() == http::verb::head;
+
+    HttpResponse response;
+    try {
+      response = handler_(request);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "rigshift http: handler threw on %s %s: %s\n", request.method.c_str(),
+                   request.path.c_str(), e.what());
+      response = ErrorResponse(500, "internal", "internal error while handling the request");
+    } catch (...) {
+      std::fprintf(stderr, "rigshift http: handler threw a non-exception on %s %s\n", request.method.c_str(),
+                   request.path.c_str());
+      response = ErrorResponse(500, "internal", "internal error while handling the request");
+    }
+    Send(std::move(response), version, keep_alive);
+  }
+
+  void SendErrorAndClose(HttpResponse response) {
+    linger_ = true;
+    head_ = false;
+    Send(std::move(response), 11, false);
+  }
+
+  void Send(HttpResponse response, unsigned version, bool keep_alive) {
+    int status = response.status;
+    if (!BuildResponse(std::move(response), version, keep_alive)) {
+      // The handler's response cannot be put on the wire (a status outside 100-999, a body on a
+      // 204, a header with a line break): that is a bug in the handler, reported as such.
+      std::fprintf(stderr, "rigshift http: handler returned an invalid response (status %d)\n", status);
+      bool built = BuildResponse(ErrorResponse(500, "internal", "the handler returned an invalid response"),
+                                 version, keep_alive);
+      RS_CHECK(built);
+    }
+    close_after_write_ = res_.need_eof();
+    stream_.expires_after(options_.idle_timeout);
+    http::async_write(stream_, res_, beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+  }
+
+  // Fills res_; false when `response` is not valid HTTP.
+  bool BuildResponse(HttpResponse&& response, unsigned version, bool keep_alive) {
+    if (response.status < 100 || response.status > 999) return false;
+    for (const auto& [name, value] : response.headers) {
+      if (name.empty() || name.find_first_of(":\r\n") != std::string::npos ||
+          value.find_first_of("\r\n") != std::string::npos) {
+        return false;
+      }
+    }
+    try {
+      res_ = {};
+      res_.version(version);
+      res_.result(static_cast<unsigned>(response.status));
+      res_.set(http::field::server, "rigshift");
+      if (!response.content_type.empty()) res_.set(http::field::content_type, response.content_type);
+      for (const auto& [name, value] : response.headers) res_.insert(name, value);
+      res_.keep_alive(keep_alive);
+      if (head_) {
+        // A HEAD answer announces the length of the body it does not carry.
+        res_.content_length(response.body.size());
+      } else {
+        res_.body() = std::move(response.body);
+        res_.prepare_payload();
+      }
+    } catch (const std::exception&) {
+      return false;
+    }
+    return true;
+  }
+
+  void OnWrite(beast::error_code ec, size_t /*bytes*/) {
+    if (ec) return Close();
+    if (close_after_write_) return Close();
+    DoRead();
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (!linger_) return;  // the session, and with it the socket, goes when this returns
+    stream_.expires_after(kLingerTime);
+    DoLinger();
+  }
+
+  void DoLinger() {
+    buffer_.clear();
+    stream_.async_read_some(buffer_.prepare(kLingerChunk),
+                            beast::bind_front_handler(&Session::OnLinger, shared_from_this()));
+  }
+
+  void OnLinger(beast::error_code ec, size_t /*bytes*/) {
+    if (!ec) DoLinger();  // else EOF, reset or kLingerTime is over: done
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  const Handler& handler_;
+  const HttpServerOptions& options_;
+  bool close_after_write_ = false;
+  bool linger_ = false;
+  bool head_ = false;  // the request being answered is a HEAD
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  HttpServerOptions options;
+  Handler handler;
+  // Optional so that Stop() can destroy them in order: the acceptor first, then the io_context,
+  // whose destruction destroys every pending operation and with it every Session and socket.
+  std::optional<asio::io_context> ioc;
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::steady_timer> accept_retry;
+  std::vector<std::thread> threads;
+  uint16_t port = 0;
+  std::once_flag stopped;
+
+  void DoAccept() {
+    acceptor->async_accept(asio::make_strand(*ioc), [this](beast::error_code ec, tcp::socket socket) {
+      OnAccept(ec, std::move(socket));
+    });
+  }
+
+  void OnAccept(beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    if (ec) {
+      // Out of file descriptors, most likely: try again shortly rather than spin.
+      accept_retry->expires_after(std::chrono::milliseconds(50));
+      accept_retry->async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec) DoAccept();
+      });
+      return;
+    }
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);  // responses go out whole; don't wait for ACKs
+    std::make_shared<Session>(std::move(socket), handler, options)->Run();
+    DoAccept();
+  }
+
+  void RunThread() {
+    for (;;) {
+      try {
+        ioc->run();
+        return;
+      } catch (const std::exception& e) {
+        // One connection failed in a way nothing caught (bad_alloc, ...); the others go on.
+        std::fprintf(stderr, "rigshift http: I/O thread caught: %s\n", e.what());
+      }
+    }
+  }
+
+  void Stop() {
+    std::call_once(stopped, [this] {
+      ioc->stop();
+      for (std::thread& thread : threads) thread.join();
+      threads.clear();
+      accept_retry.reset();
+      acceptor.reset();
+      ioc.reset();
+    });
+  }
+};
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+uint16_t HttpServer::port() const { return impl_->port; }
+
+void HttpServer::Stop() { impl_->Stop(); }
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options, Handler handler) {
+  if (options.threads < 1) {
+    return Err(InvalidArgumentError("http server: threads must be at least 1, not " + std::to_string(options.threads)));
+  }
+  if (!handler) return Err(InvalidArgumentError("http server: no handler"));
+
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  impl->handler = std::move(handler);
+  const HttpServerOptions& opts = impl->options;
+  impl->ioc.emplace(opts.threads);
+  auto fail = [&](const beast::error_code& ec) {
+    return Err(UnavailableError("cannot listen on " + HostPort(opts.host, opts.port) + ": " + ec.message()));
+  };
+
+  beast::error_code ec;
+  tcp::endpoint endpoint;
+  asio::ip::address address = asio::ip::make_address(opts.host, ec);
+  if (!ec) {
+    endpoint = tcp::endpoint(address, opts.port);
+  } else {
+    tcp::resolver resolver(*impl->ioc);
+    auto results = resolver.resolve(opts.host, std::to_string(opts.port), ec);
+    if (ec) return fail(ec);
+    if (results.empty()) return fail(asio::error::host_not_found);
+    endpoint = results.begin()->endpoint();
+  }
+
+  tcp::acceptor& acceptor = impl->acceptor.emplace(*impl->ioc);
+  if (acceptor.open(endpoint.protocol(), ec); ec) return fail(ec);
+  // Lets a restarted server bind while old connections sit in TIME_WAIT; a port another process
+  // listens on is still refused.
+  if (acceptor.set_option(asio::socket_base::reuse_address(true), ec); ec) return fail(ec);
+  if (acceptor.bind(endpoint, ec); ec) return fail(ec);
+  if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) return fail(ec);
+  impl->port = acceptor.local_endpoint(ec).port();
+  if (ec) return fail(ec);
+  impl->accept_retry.emplace(*impl->ioc);
+
+  impl->DoAccept();
+  Impl* raw = impl.get();
+  impl->threads.reserve(static_cast<size_t>(opts.threads));
+  for (int i = 0; i < opts.threads; ++i) impl->threads.emplace_back([raw] { raw->RunThread(); });
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+}  // namespace rigshift::net

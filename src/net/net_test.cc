@@ -1,0 +1,479 @@
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "net/http.h"
+#include "net/http_client.h"
+#include "net/http_server.h"
+
+namespace rigshift::net {
+namespace {
+
+using namespace std::chrono_literals;
+using Json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// Answers with every field of the request it saw, as JSON; "/throw" throws.
+HttpResponse Echo(const HttpRequest& request) {
+  if (request.path == "/throw") throw std::runtime_error("boom");
+  if (request.path == "/slow") std::this_thread::sleep_for(500ms);
+  HttpResponse response;
+  response.status = request.path == "/created" ? 201 : 200;
+  response.headers.emplace_back("X-Echo", "yes");
+  response.body = Json{{"method", request.method},
+                       {"target", request.target},
+                       {"path", request.path},
+                       {"query", request.query},
+                       {"authorization", request.authorization},
+                       {"content_type", request.content_type},
+                       {"body", request.body}}
+                      .dump();
+  return response;
+}
+
+std::unique_ptr<HttpServer> StartServer(HttpServerOptions options = {}, Handler handler = Echo) {
+  auto server = HttpServer::Start(std::move(options), std::move(handler));
+  EXPECT_TRUE(server.has_value()) << server.error().ToString();
+  return server ? std::move(*server) : nullptr;
+}
+
+std::string HeaderValue(const HttpResponse& response, std::string_view name) {
+  for (const auto& [key, value] : response.headers) {
+    if (key == name) return value;
+  }
+  return "<absent>";
+}
+
+// The error code of a JSON error body, or what was wrong with it.
+std::string ErrorCode(std::string_view body) {
+  Json json = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json.contains("error")) return "<not an error body: " + std::string(body) + ">";
+  return json["error"].value("code", "<no code>");
+}
+
+// The body after the header block of a raw HTTP response.
+std::string RawBody(const std::string& raw) {
+  size_t end = raw.find("\r\n\r\n");
+  return end == std::string::npos ? "" : raw.substr(end + 4);
+}
+
+// Loopback TCP sockets from /proc/net/tcp as (local port, remote port, state); the state in hex
+// as the kernel writes it: "01" established, "06" time-wait.
+struct Socket {
+  uint16_t local, remote;
+  std::string state;
+};
+std::vector<Socket> Sockets() {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // header
+  std::vector<Socket> sockets;
+  auto port_of = [](const std::string& address) {
+    return static_cast<uint16_t>(std::stoul(address.substr(address.find(':') + 1), nullptr, 16));
+  };
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state;
+    fields >> slot >> local >> remote >> state;
+    sockets.push_back({port_of(local), port_of(remote), state});
+  }
+  return sockets;
+}
+
+// Local ports of the established client connections to `server_port`.
+std::vector<uint16_t> ClientPorts(uint16_t server_port) {
+  std::vector<uint16_t> ports;
+  for (const Socket& s : Sockets()) {
+    if (s.remote == server_port && s.state == "01") ports.push_back(s.local);
+  }
+  return ports;
+}
+
+int TimeWaitCount(uint16_t port) {
+  int count = 0;
+  for (const Socket& s : Sockets()) count += s.state == "06" && (s.local == port || s.remote == port);
+  return count;
+}
+
+TEST(HttpServerTest, EchoRoundTripCarriesEveryPartOfTheRequest) {
+  auto server = StartServer();
+  ASSERT_TRUE(server);
+  HttpClient client("127.0.0.1", server->port());
+
+  auto response = client.Send("POST", "/created?x=1&y=a%20b", R"({"gpus":4})", "secret-token");
+  ASSERT_TRUE(response.has_value()) << response.error().ToString();
+  EXPECT_EQ(response->status, 201);
+  EXPECT_EQ(response->content_type, "application/json");
+  EXPECT_EQ(HeaderValue(*response, "Server"), "rigshift");
+  EXPECT_EQ(HeaderValue(*response, "X-Echo"), "yes");
+  EXPECT_EQ(HeaderValue(*response, "Content-Length"), std::to_string(response->body.size()));
+  Json echo = Json::parse(response->body);
+  EXPECT_EQ(echo["method"], "POST");
+  EXPECT_EQ(echo["target"], "/created?x=1&y=a%20b");
+  EXPECT_EQ(echo["path"], "/created");
+  EXPECT_EQ(echo["query"], "x=1&y=a%20b");
+  EXPECT_EQ(echo["authorization"], "Bearer secret-token");
+  EXPECT_EQ(echo["content_type"], "application/json");
+  EXPECT_EQ(echo["body"], R"({"gpus":4})");
+
+  auto get = client.Send("GET", "/v1/offers");
+  ASSERT_TRUE(get.has_value()) << get.error().ToString();
+  Json plain = Json::parse(get->body);
+  EXPECT_EQ(plain["method"], "GET");
+  EXPECT_EQ(plain["path"], "/v1/offers");
+  EXPECT_EQ(plain["query"], "");
+  EXPECT_EQ(plain["authorization"], "");
+  EXPECT_EQ(plain["body"], "");
+}
+
+TEST(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
+  auto server = StartServer();
+  ASSERT_TRUE(server);
+  HttpClient client("127.0.0.1", server->port());
+  ASSERT_TRUE(client.Send("GET", "/first").has_value());
+  std::vector<uint16_t> first_connection = ClientPorts(server->port());
+  ASSERT_EQ(first_connection.size(), 1u);
+  int time_wait_before = TimeWaitCount(server->port());
+  for (int i = 0; i < 300; ++i) {
+    auto response = client.Send("GET", "/n?i=" + std::to_string(i));
+    ASSERT_TRUE(response.has_value()) << response.error().ToString();
+    ASSERT_EQ(Json::parse(response->body)["query"], "i=" + std::to_string(i));
+  }
+  // Still the first connection, and no other one opened and closed meanwhile.
+  EXPECT_EQ(ClientPorts(server->port()), first_connection);
+  EXPECT_EQ(TimeWaitCount(server->port()), time_wait_before);
+}
+
+TEST(HttpServerTest, HeadGetsTheLengthWithoutTheBody) {
+  auto server = StartServer();
+  ASSERT_TRUE(server);
+  HttpClient client("127.0.0.1", server->port());
+  auto head = client.Send("HEAD", "/h");
+  ASSERT_TRUE(head.has_value()) << head.error().ToString();
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->body, "");
+  auto get = client.Send("GET", "/h");  // same connection: no stray body bytes in between
+  ASSERT_TRUE(get.has_value()) << get.error().ToString();
+  EXPECT_EQ(Json::parse(get->body)["method"], "GET");
+  std::string get_length = HeaderValue(*get, "Content-Length");
+  // The echoed method differs in length ("HEAD" vs "GET"), so HEAD's length is one more.
+  EXPECT_EQ(HeaderValue(*head, "Content-Length"), std::to_string(std::stoul(get_length) + 1));
+}
+
+TEST(HttpServerTest, ConcurrentClientsAreAllAnsweredCorrectly) {
+  std::atomic<int> handled = 0;
+  auto server = StartServer({.threads = 2}, [&handled](const HttpRequest& request) {
+    ++handled;
+    HttpResponse response;
+    response.body = request.path + "|" + request.body;
+    return response;
+  });
+  ASSERT_TRUE(server);
+  constexpr int kThreads = 8;
+  constexpr int kRequests = 200;
+  std::vector<int> wrong(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      HttpClient client("127.0.0.1", server->port());
+      for (int i = 0; i < kRequests; ++i) {
+        std::string path = "/t" + std::to_string(t);
+        std::string body = "request " + std::to_string(i);
+        auto response = client.Send("POST", path, body);
+        if (!response || response->status != 200 || response->body != path + "|" + body) ++wrong[t];
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(wrong[t], 0) << "thread " << t;
+  EXPECT_EQ(handled.load(), kThreads * kRequests);
+}
+
+TEST(HttpServerTest, BodyOverTheLimitIs413AndOneAtTheLimitIsServed) {
+  auto server = StartServer({.body_limit = 1024});
+  ASSERT_TRUE(server);
+  HttpClient client("127.0.0.1", server->port());
+
+  auto at_limit = client.Send("POST", "/x", std::string(1024, 'a'));
+  ASSERT_TRUE(at_limit.has_value()) << at_limit.error().ToString();
+  EXPECT_EQ(at_limit->status, 200);
+
+  auto over = client.Send("POST", "/x", std::string(64 * 1024, 'a'));
+  ASSERT_TRUE(over.has_value()) << over.error().ToString();
+  EXPECT_EQ(over->status, 413);
+  EXPECT_EQ(ErrorCode(over->body), "payload_too_large");
+  EXPECT_EQ(HeaderValue(*over, "Connection"), "close");
+
+  // A chunked body has no Content-Length; the parser stops it all the same.
+  std::string chunked = "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n" +
+                        std::string(0x800, 'b') + "\r\n0\r\n\r\n";
+  auto raw = SendRaw("127.0.0.1", server->port(), chunked, 5s);
+  ASSERT_TRUE(raw.has_value()) << raw.error().ToString();
+  EXPECT_TRUE(raw->starts_with("HTTP/1.1 413 ")) << *raw;
+  EXPECT_EQ(ErrorCode(RawBody(*raw)), "payload_too_large");
+
+  // The client reconnects after the server closed the connection.
+  auto after = client.Send("GET", "/after");
+  ASSERT_TRUE(after.has_value()) << after.error().ToString();
+  EXPECT_EQ(after->status, 200);
+}
+
+TEST(HttpServerTest, GarbageGets400AndTheServerGoesOn) {
+  auto server = StartServer();
+  ASSERT_TRUE(server);
+  Clock::time_point start = Clock::now();
+  auto raw = SendRaw("127.0.0.1", server->port(), "\x01\x02 this is not HTTP\r\n\r\n", 5s);
+  ASSERT_TRUE(raw.has_value()) << raw.error().ToString();
+  EXPECT_TRUE(raw->starts_with("HTTP/1.1 400 ")) << *raw;
+  EXPECT_NE(raw->find("Server: rigshift\r\n"), std::string::npos) << *raw;
+  EXPECT_EQ(ErrorCode(RawBody(*raw)), "invalid_argument");
+  EXPECT_LT(Clock::now() - start, 4s) << "the server should close after a 400, not wait for the client";
+
+  auto good = HttpClient("127.0.0.1", server->port()).Send("GET", "/next");
+  ASSERT_TRUE(good.has_value()) << good.error().ToString();
+  EXPECT_EQ(good->status, 200);
+  EXPECT_EQ(Json::parse(good->body)["path"], "/next");
+}
+
+TEST(HttpServerTest, HeadersOverEightKibAreRefused) {
+  auto server = StartServer();
+  ASSERT_TRUE(server);
+  std::string request = "GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(9000, 'h') + "\r\n\r\n";
+  auto raw = SendRaw("127.0.0.1", server->port(), request, 5s);
+  ASSERT_TRUE(raw.has_value()) << raw.error().ToString();
+  EXPECT_TRUE(raw->starts_with("HTTP/1.1 431 ")) << *raw;
+  EXPECT_EQ(ErrorCode(RawBody(*raw)), "headers_too_large");
+
+  std::string fits = "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Big: " + std::string(7000, 'h') + "\r\n\r\n";
+  auto ok = SendRaw("127.0.0.1", server->port(), fits, 5s);
+  ASSERT_TRUE(ok.has_value()) << ok.error().ToString();
+  EXPECT_TRUE(ok->starts_with("HTTP/1.1 200 ")) << ok->substr(0, 200);
+}
+
+TEST(HttpServerTest, ThrowingHandlerGets500AndTheServerGoesOn) {
+  auto server = StartServer();
+  ASSERT_TRUE(server);
+  HttpClient client("127.0.0.1", server->port());
+  auto thrown = client.Send("GET", "/throw");
+  ASSERT_TRUE(thrown.has_value()) << thrown.error().ToString();
+  EXPECT_EQ(thrown->status, 500);
+  EXPECT_EQ(ErrorCode(thrown->body), "internal");
+  EXPECT_EQ(thrown->body.find("boom"), std::string::npos) << "the exception's text stays on the server";
+
+  auto next = client.Send("GET", "/fine");
+  ASSERT_TRUE(next.has_value()) << next.error().ToString();
+  EXPECT_EQ(next->status, 200);
+  EXPECT_EQ(Json::parse(next->body)["path"], "/fine");
+}
+
+TEST(HttpServerTest, InvalidHandlerResponseBecomes500) {
+  auto server = StartServer({}, [](const HttpRequest&) {
+    HttpResponse response;
+    response.headers.emplace_back("X-Injected", "a\r\nSet-Cookie: x=1");
+    return response;
+  });
+  ASSERT_TRUE(server);
+  auto response = HttpClient("127.0.0.1", server->port()).Send("GET", "/");
+  ASSERT_TRUE(response.has_value()) << response.error().ToString();
+  EXPECT_EQ(response->status, 500);
+  EXPECT_EQ(HeaderValue(*response, "Set-Cookie"), "<absent>");
+}
+
+TEST(HttpServerTest, Http10GetsA10AnswerAndTheConnectionCloses) {
+  auto server = StartServer();
+  ASSERT_TRUE(server);
+  Clock::time_point start = Clock::now();
+  auto raw = SendRaw("127.0.0.1", server->port(), "GET /old?v=1 HTTP/1.0\r\n\r\n", 5s);
+  ASSERT_TRUE(raw.has_value()) << raw.error().ToString();
+  EXPECT_TRUE(raw->starts_with("HTTP/1.0 200 ")) << *raw;
+  EXPECT_NE(raw->find("Server: rigshift\r\n"), std::string::npos) << *raw;
+  EXPECT_NE(raw->find("Content-Length: "), std::string::npos) << *raw;
+  EXPECT_EQ(Json::parse(RawBody(*raw))["path"], "/old");
+  EXPECT_LT(Clock::now() - start, 4s) << "an HTTP/1.0 connection closes after the answer";
+}
+
+TEST(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  auto server = StartServer();
+  ASSERT_TRUE(server);
+  auto raw = SendRaw("127.0.0.1", server->port(),
+                     "GET /first HTTP/1.1\r\nHost: t\r\n\r\n"
+                     "GET /second HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                     5s);
+  ASSERT_TRUE(raw.has_value()) << raw.error().ToString();
+  size_t first = raw->find("\"path\":\"/first\"");
+  size_t second = raw->find("\"path\":\"/second\"");
+  ASSERT_NE(first, std::string::npos) << *raw;
+  ASSERT_NE(second, std::string::npos) << *raw;
+  EXPECT_LT(first, second);
+}
+
+TEST(HttpServerTest, IdleConnectionsAreClosedAndTheClientReconnects) {
+  auto server = StartServer({.idle_timeout = 200ms});
+  ASSERT_TRUE(server);
+  Clock::time_point start = Clock::now();
+  auto raw = SendRaw("127.0.0.1", server->port(), "GET / HTTP/1.1\r\nHost: t\r\n\r\n", 10s);
+  ASSERT_TRUE(raw.has_value()) << raw.error().ToString();
+  EXPECT_TRUE(raw->starts_with("HTTP/1.1 200 ")) << *raw;
+  EXPECT_LT(Clock::now() - start, 5s) << "the server should close the idle kept-alive connection";
+
+  HttpClient client("127.0.0.1", server->port());
+  ASSERT_TRUE(client.Send("GET", "/one").has_value());
+  std::this_thread::sleep_for(600ms);  // the server closes the connection meanwhile
+  auto again = client.Send("GET", "/two");
+  ASSERT_TRUE(again.has_value()) << again.error().ToString();
+  EXPECT_EQ(Json::parse(again->body)["path"], "/two");
+}
+
+TEST(HttpServerTest, PortInUseIsUnavailableWithTheOsReason) {
+  auto first = StartServer();
+  ASSERT_TRUE(first);
+  auto second = HttpServer::Start({.port = first->port()}, Echo);
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(second.error().message(),
+            "cannot listen on 127.0.0.1:" + std::to_string(first->port()) + ": Address already in use");
+
+  auto bad_threads = HttpServer::Start({.threads = 0}, Echo);
+  ASSERT_FALSE(bad_threads.has_value());
+  EXPECT_EQ(bad_threads.error().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(HttpServerTest, StopWithAConnectedClientIsPromptAndClosesIt) {
+  auto server = StartServer();  // idle timeout 30 s: only Stop() can end the connection soon
+  ASSERT_TRUE(server);
+  uint16_t port = server->port();
+  HttpClient client("127.0.0.1", port, 2s);
+  ASSERT_TRUE(client.Send("GET", "/").has_value());
+  std::thread half_request([port] {
+    (void)SendRaw("127.0.0.1", port, "GET / HTTP/1.1\r\nHost:", 20s);  // never finishes its request
+  });
+  std::this_thread::sleep_for(100ms);
+
+  Clock::time_point start = Clock::now();
+  server->Stop();
+  EXPECT_LT(Clock::now() - start, 1s);
+  server->Stop();  // idempotent
+  Clock::time_point closed = Clock::now();
+  half_request.join();
+  EXPECT_LT(Clock::now() - closed, 5s) << "the half-sent request's connection should be closed by Stop";
+
+  auto after = client.Send("GET", "/");
+  ASSERT_FALSE(after.has_value());
+  EXPECT_EQ(after.error().code(), StatusCode::kUnavailable);
+}
+
+TEST(HttpClientTest, ClosedPortIsUnavailableNamingHostAndPort) {
+  uint16_t port;
+  {
+    auto server = StartServer();
+    ASSERT_TRUE(server);
+    port = server->port();
+  }
+  auto response = HttpClient("127.0.0.1", port, 2s).Send("GET", "/");
+  ASSERT_FALSE(response.has_value());
+  EXPECT_EQ(response.error().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(response.error().message().starts_with("cannot reach http://127.0.0.1:" + std::to_string(port) + ": "))
+      << response.error().message();
+
+  auto raw = SendRaw("127.0.0.1", port, "x", 1s);
+  ASSERT_FALSE(raw.has_value());
+  EXPECT_EQ(raw.error().code(), StatusCode::kUnavailable);
+}
+
+TEST(HttpClientTest, SlowServerTimesOutAsUnavailable) {
+  auto server = StartServer();
+  ASSERT_TRUE(server);
+  HttpClient client("127.0.0.1", server->port(), 100ms);
+  Clock::time_point start = Clock::now();
+  auto response = client.Send("GET", "/slow");
+  EXPECT_LT(Clock::now() - start, 450ms);
+  ASSERT_FALSE(response.has_value());
+  EXPECT_EQ(response.error().code(), StatusCode::kUnavailable);
+  EXPECT_NE(response.error().message().find("no response to GET /slow within 100 ms"), std::string::npos)
+      << response.error().message();
+}
+
+TEST(HttpClientTest, HttpFetchGetsAUrl) {
+  auto server = StartServer();
+  ASSERT_TRUE(server);
+  auto response = HttpFetch("http://127.0.0.1:" + std::to_string(server->port()) + "/healthz?x=1", 2s);
+  ASSERT_TRUE(response.has_value()) << response.error().ToString();
+  EXPECT_EQ(Json::parse(response->body)["target"], "/healthz?x=1");
+
+  auto https = HttpFetch("https://127.0.0.1/", 2s);
+  ASSERT_FALSE(https.has_value());
+  EXPECT_EQ(https.error().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(ParseUrlTest, GoodUrls) {
+  struct Case {
+    std::string url, host;
+    uint16_t port;
+    std::string target;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"http://example.com", "example.com", 80, "/"},
+           {"http://example.com/", "example.com", 80, "/"},
+           {"HTTP://127.0.0.1:8080/v1/leases?state=running", "127.0.0.1", 8080, "/v1/leases?state=running"},
+           {"http://localhost:1?x=1", "localhost", 1, "/?x=1"},
+           {"http://[::1]:9000/a#frag", "::1", 9000, "/a"},
+           {"http://[::1]/", "::1", 80, "/"},
+           {"http://h:65535/p", "h", 65535, "/p"},
+       }) {
+    auto url = ParseUrl(c.url);
+    ASSERT_TRUE(url.has_value()) << c.url << ": " << url.error().ToString();
+    EXPECT_EQ(url->host, c.host) << c.url;
+    EXPECT_EQ(url->port, c.port) << c.url;
+    EXPECT_EQ(url->target, c.target) << c.url;
+  }
+}
+
+TEST(ParseUrlTest, BadUrlsAreInvalidArgumentNamingTheUrl) {
+  for (std::string url : {"https://example.com/", "ftp://example.com", "example.com", "", "http://", "http:///path",
+                          "http://:80/", "http://h:0/", "http://h:65536/", "http://h:8x/", "http://h:/",
+                          "http://user@h/", "http://::1/", "http://[::1/", "http://h/a b"}) {
+    auto parsed = ParseUrl(url);
+    ASSERT_FALSE(parsed.has_value()) << url;
+    EXPECT_EQ(parsed.error().code(), StatusCode::kInvalidArgument) << url;
+    EXPECT_NE(parsed.error().message().find("'" + url + "'"), std::string::npos) << parsed.error().message();
+  }
+  EXPECT_NE(ParseUrl("https://x/").error().message().find("https is not supported"), std::string::npos);
+}
+
+TEST(QueryParamTest, DecodesAndFindsTheFirstMatch) {
+  EXPECT_EQ(QueryParam("tenant=acme&state=running", "state"), "running");
+  EXPECT_EQ(QueryParam("tenant=acme&state=running", "tenant"), "acme");
+  EXPECT_EQ(QueryParam("name=a%20b+c%2Bd", "name"), "a b c+d");
+  EXPECT_EQ(QueryParam("x=%E2%82%AC", "x"), "\xE2\x82\xAC");
+  EXPECT_EQ(QueryParam("x=1&x=2", "x"), "1");
+  EXPECT_EQ(QueryParam("flag&y=2", "flag"), "");
+  EXPECT_EQ(QueryParam("a=&b=1", "a"), "");
+  EXPECT_EQ(QueryParam("my%20key=v", "my key"), "v");
+  EXPECT_EQ(QueryParam("bad=%zz%4", "bad"), "%zz%4");
+  EXPECT_EQ(QueryParam("&&x=1&", "x"), "1");
+  EXPECT_EQ(QueryParam("xx=1", "x"), std::nullopt);
+  EXPECT_EQ(QueryParam("", "x"), std::nullopt);
+  EXPECT_EQ(QueryParam("a=x=y", "a"), "x=y");
+}
+
+TEST(ErrorResponseTest, IsEscapedJson) {
+  HttpResponse response = ErrorResponse(404, "not_found", "no lease \"17\"\n\\ here");
+  EXPECT_EQ(response.status, 404);
+  EXPECT_EQ(response.content_type, "application/json");
+  Json json = Json::parse(response.body);
+  EXPECT_EQ(json, (Json{{"error", {{"code", "not_found"}, {"message", "no lease \"17\"\n\\ here"}}}}));
+
+  HttpResponse invalid_utf8 = ErrorResponse(400, "invalid_argument", "bad \xff byte");
+  EXPECT_TRUE(Json::accept(invalid_utf8.body)) << invalid_utf8.body;
+}
+
+}  // namespace
+}  // namespace rigshift::net
