@@ -8,12 +8,111 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <expected>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
+#include <version>
+
+#if defined(__cpp_lib_expected)
+#include <expected>
+#else
+#include <variant>
+#endif
 
 namespace rigshift {
+
+#if !defined(__cpp_lib_expected)
+// A stand-in for std::expected, only for compilers whose library lacks it: clang 14 with
+// libstdc++ 12 (the fuzzing build, scripts/fuzz.sh) sees an empty <expected>, because libstdc++
+// enables it only with __cpp_concepts >= 202002L. It has just the members rigshift uses; value()
+// on an error aborts instead of throwing. GCC builds never see it.
+namespace detail {
+
+template <typename E>
+class unexpected {
+ public:
+  constexpr explicit unexpected(E error) : error_(std::move(error)) {}
+  constexpr const E& error() const& { return error_; }
+  constexpr E& error() & { return error_; }
+  constexpr E&& error() && { return std::move(error_); }
+
+ private:
+  E error_;
+};
+template <typename E>
+unexpected(E) -> unexpected<E>;
+template <typename U>
+inline constexpr bool kIsUnexpected = false;
+template <typename E>
+inline constexpr bool kIsUnexpected<unexpected<E>> = true;
+
+template <typename T, typename E>
+class expected {
+ public:
+  using value_type = T;
+  using error_type = E;
+
+  constexpr expected() requires std::is_default_constructible_v<T> : v_(std::in_place_index<0>) {}
+  template <typename U = T>
+    requires(std::is_constructible_v<T, U &&> &&
+             !std::is_same_v<std::remove_cvref_t<U>, expected> &&
+             !kIsUnexpected<std::remove_cvref_t<U>> &&
+             !std::is_same_v<std::remove_cvref_t<U>, std::in_place_t>)
+  constexpr expected(U&& v) : v_(std::in_place_index<0>, std::forward<U>(v)) {}  // NOLINT
+  template <typename G>
+  constexpr expected(const unexpected<G>& e) : v_(std::in_place_index<1>, e.error()) {}  // NOLINT
+  template <typename G>
+  constexpr expected(unexpected<G>&& e) : v_(std::in_place_index<1>, std::move(e).error()) {}  // NOLINT
+
+  constexpr bool has_value() const { return v_.index() == 0; }
+  constexpr explicit operator bool() const { return has_value(); }
+
+  constexpr T& value() & { return Checked(*this); }
+  constexpr const T& value() const& { return Checked(*this); }
+  constexpr T&& value() && { return std::move(Checked(*this)); }
+  constexpr T& operator*() & { return *std::get_if<0>(&v_); }
+  constexpr const T& operator*() const& { return *std::get_if<0>(&v_); }
+  constexpr T&& operator*() && { return std::move(*std::get_if<0>(&v_)); }
+  constexpr T* operator->() { return std::get_if<0>(&v_); }
+  constexpr const T* operator->() const { return std::get_if<0>(&v_); }
+  constexpr E& error() & { return *std::get_if<1>(&v_); }
+  constexpr const E& error() const& { return *std::get_if<1>(&v_); }
+  constexpr E&& error() && { return std::move(*std::get_if<1>(&v_)); }
+
+  template <typename U>
+  constexpr T value_or(U&& other) const& {
+    return has_value() ? **this : static_cast<T>(std::forward<U>(other));
+  }
+  template <typename U>
+  constexpr T value_or(U&& other) && {
+    return has_value() ? std::move(**this) : static_cast<T>(std::forward<U>(other));
+  }
+
+ private:
+  template <typename Self>
+  static constexpr auto& Checked(Self& self) {
+    if (!self.has_value()) {
+      std::fprintf(stderr, "rigshift: value() called on a Result holding an error\n");
+      std::abort();
+    }
+    return *std::get_if<0>(&self.v_);
+  }
+
+  std::variant<T, E> v_;  // index 0: the value, 1: the error (by index, so T may equal E)
+};
+
+}  // namespace detail
+template <typename T, typename E>
+using Expected = detail::expected<T, E>;
+template <typename E>
+using Unexpected = detail::unexpected<E>;
+#else
+template <typename T, typename E>
+using Expected = std::expected<T, E>;
+template <typename E>
+using Unexpected = std::unexpected<E>;
+#endif
 
 enum class StatusCode {
   kOk = 0,
@@ -37,7 +136,7 @@ class [[nodiscard]] Status {
   Status() = default;  // OK
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
   // Lets `return Err(status);` work in functions returning Status as well as Result<T>.
-  Status(std::unexpected<Status> error) : Status(std::move(error.error())) {}  // NOLINT
+  Status(Unexpected<Status> error) : Status(std::move(error.error())) {}  // NOLINT
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
@@ -66,12 +165,12 @@ inline Status ResourceExhaustedError(std::string m) { return {StatusCode::kResou
 inline Status UnauthenticatedError(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
 inline Status PermissionDeniedError(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
 
-// Result<T>: a T or a non-OK Status. Construct errors with `std::unexpected(SomeError(...))`
-// or with the Status directly through `Err(status)`.
+// Result<T>: a T or a non-OK Status (std::expected; see Expected above for old libraries).
+// Construct errors with `Err(SomeError(...))`, or `std::unexpected(...)` in GCC-only code.
 template <typename T>
-using Result = std::expected<T, Status>;
+using Result = Expected<T, Status>;
 
-inline std::unexpected<Status> Err(Status s) { return std::unexpected<Status>(std::move(s)); }
+inline Unexpected<Status> Err(Status s) { return Unexpected<Status>(std::move(s)); }
 
 }  // namespace rigshift
 

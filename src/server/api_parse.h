@@ -1,0 +1,137 @@
+// Request parsers for the REST API (docs/api.md): pure functions from what a client sent (a
+// body, a path segment, a header) to typed values, for the HTTP handlers.
+//
+// Contract shared by every parser:
+// - Never throws; no I/O, no clock, no globals. Thread-safe (no shared state).
+// - Errors are InvalidArgument (ParseBearer: Unauthenticated), with a message a user can act on
+//   that names the field: `"gpus" must be an integer between 1 and 4096, got -3`, `unknown field
+//   "gpu" (fields: gpus, models, ...)`, `body is not valid JSON: ...`. Fields inside lists are
+//   named by path: `"devices[2].slot"`. Values quoted in messages are cut to a few dozen
+//   characters; messages are always valid UTF-8 and never contain a bearer token.
+// - A body is one JSON object (at most kMaxBodyBytes, nested at most kMaxJsonDepth deep).
+//   Refused: any other top level, unknown fields (so that a misspelt field never falls back to a
+//   default), duplicate fields at any level, strings longer than kMaxStringChars characters or
+//   holding control characters, lists longer than their limit.
+// - Optional fields may be absent or null; both mean "not given". Required ones may not be null.
+// - Integers: a JSON number whose exact value is integral. 4, 4.0 and 4e0 are all 4 (JSON does
+//   not tell them apart and some clients write every number as a float); 4.5 is refused, never
+//   rounded. Decimal fields (prices, hours, percentages) are converted exactly from the number's
+//   text to their integer unit, rounding half away from zero once: 0.1234565 USD is 123457
+//   micro-USD. Ranges are checked on that integer (8760.0000001 hours is 31536000 s, allowed).
+//   JSON has no NaN or infinity; numbers too large for a double are refused as invalid JSON.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "common/units.h"
+#include "model/request.h"
+
+namespace rigshift {
+
+inline constexpr size_t kMaxBodyBytes = 64 * 1024;  // docs/api.md; the HTTP layer answers 413 first
+inline constexpr int kMaxJsonDepth = 16;
+inline constexpr size_t kMaxStringChars = 256;      // UTF-8 code points, per string
+inline constexpr int64_t kMaxJsonInteger = int64_t{1} << 53;  // ids, generations: exact in a double
+
+// POST /v1/leases.
+inline constexpr int kMaxLeaseGpus = 4096;
+inline constexpr size_t kMaxLeaseModels = 64;
+inline constexpr int kMaxVramGb = 1024;
+inline constexpr int64_t kMaxLeaseSeconds = 8760 * 3600;                   // one year
+inline constexpr RentalPrice kMaxRentalPrice{1000 * kMicrosPerUnit};       // 1000 USD per GPU-hour
+
+struct LeaseAsk {
+  int gpus = 1;                      // 1..kMaxLeaseGpus
+  std::vector<std::string> models;   // as the client spelt them (non-empty, not blank); empty = any
+  int min_vram_gb = 0;               // 0..kMaxVramGb
+  Interconnect interconnect = Interconnect::kAny;
+  int64_t duration_s = 0;            // "hours" * 3600 rounded, 1..kMaxLeaseSeconds; 0 = until cancelled
+  RequestKind kind = RequestKind::kOnDemand;
+  // "max_price_usd_per_gpu_h", 1..kMaxRentalPrice micro-USD per GPU-hour. The bid of an
+  // interruptible request (always set then); a price ceiling for the other kinds.
+  std::optional<RentalPrice> max_price;
+  friend bool operator==(const LeaseAsk&, const LeaseAsk&) = default;
+};
+[[nodiscard]] Result<LeaseAsk> ParseLeaseRequest(std::string_view body);
+
+// POST /v1/tokens.
+enum class ApiRole { kOperator, kTenant, kAgent };
+std::string_view ApiRoleName(ApiRole role);  // "operator", "tenant", "agent" (as the store keeps it)
+
+inline constexpr size_t kMaxNameChars = 64;  // tenant and node names: 1..64 of [A-Za-z0-9._-]
+
+struct TokenAsk {
+  ApiRole role = ApiRole::kTenant;
+  std::string tenant;  // set iff role is kTenant
+  friend bool operator==(const TokenAsk&, const TokenAsk&) = default;
+};
+[[nodiscard]] Result<TokenAsk> ParseTokenRequest(std::string_view body);
+
+// POST /v1/agents/register.
+inline constexpr int kMaxSlot = 63;
+inline constexpr size_t kMaxNodeDevices = 64;
+
+struct DeviceInventory {
+  int slot = 0;        // 0..kMaxSlot, unique within the registration
+  std::string model;   // as the agent spelt it, non-empty
+  int vram_gb = 0;     // 0..kMaxVramGb
+  friend bool operator==(const DeviceInventory&, const DeviceInventory&) = default;
+};
+struct AgentRegistration {
+  std::string node;                      // a name, as for tenants
+  std::vector<DeviceInventory> devices;  // 1..kMaxNodeDevices, in the order given
+  friend bool operator==(const AgentRegistration&, const AgentRegistration&) = default;
+};
+[[nodiscard]] Result<AgentRegistration> ParseAgentRegistration(std::string_view body);
+
+// POST /v1/agents/{node}/heartbeat.
+enum class ReportedUse { kLease, kMining, kIdle, kOff };
+std::string_view ReportedUseName(ReportedUse use);  // "lease", "mining", "idle", "off"
+
+inline constexpr int kMaxDevicePowerW = 5000;
+
+struct DeviceReport {
+  int slot = 0;                    // 0..kMaxSlot, unique within the heartbeat
+  ReportedUse use = ReportedUse::kIdle;
+  std::optional<LeaseId> lease;    // 1..kMaxJsonInteger when given
+  std::string coin;                // may be empty
+  std::optional<Watts> power;      // "power_w", 0..kMaxDevicePowerW when given
+  friend bool operator==(const DeviceReport&, const DeviceReport&) = default;
+};
+struct AgentHeartbeat {
+  int64_t generation = 0;             // 0..kMaxJsonInteger
+  std::vector<DeviceReport> devices;  // 0..kMaxNodeDevices, in the order given
+  friend bool operator==(const AgentHeartbeat&, const AgentHeartbeat&) = default;
+};
+[[nodiscard]] Result<AgentHeartbeat> ParseAgentHeartbeat(std::string_view body);
+
+// PUT /v1/policy: the engine settings to change (at least one). Percentages are given as JSON
+// numbers and kept in parts per million (1 % = 10'000 ppm), as EngineOptions holds them.
+struct PolicyUpdate {
+  std::optional<int64_t> switch_min_gain_ppm;  // "switch_min_gain_pct" 0..100
+  std::optional<int64_t> switch_min_dwell_s;   // 0..86400
+  std::optional<int64_t> miner_restart_s;      // 0..3600
+  std::optional<int64_t> pool_fee_ppm;         // "pool_fee_pct" 0..50
+  std::optional<int64_t> resume_margin_ppm;    // "resume_margin_pct" 0..100
+  friend bool operator==(const PolicyUpdate&, const PolicyUpdate&) = default;
+};
+[[nodiscard]] Result<PolicyUpdate> ParsePolicyUpdate(std::string_view body);
+
+// An id in a path (/v1/leases/{id}): decimal digits only, 1..kMaxJsonInteger, no sign, no
+// leading zero, no spaces.
+[[nodiscard]] Result<int64_t> ParseId(std::string_view path_segment);
+
+// The token of an `Authorization: Bearer TOKEN` header value: scheme case-insensitive, one or
+// more spaces after it, surrounding spaces and tabs ignored; TOKEN 16..256 of [A-Za-z0-9_-].
+// Every failure (empty header, another scheme, a malformed token) is Unauthenticated: the server
+// answers 401 as for an unknown token. Messages never repeat the token.
+inline constexpr size_t kMinTokenChars = 16;
+inline constexpr size_t kMaxTokenChars = 256;
+[[nodiscard]] Result<std::string> ParseBearer(std::string_view authorization_header);
+
+}  // namespace rigshift

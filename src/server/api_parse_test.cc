@@ -1,0 +1,639 @@
+#include "server/api_parse.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace rigshift {
+namespace {
+
+// A refused input: the code and words its message must contain (the field's name at least).
+struct Bad {
+  std::string name;
+  std::string input;
+  std::vector<std::string> words;
+};
+
+template <typename T>
+void ExpectRefused(const Result<T>& r, const Bad& c, StatusCode code = StatusCode::kInvalidArgument) {
+  SCOPED_TRACE(c.name + ": " + c.input.substr(0, 200));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), code) << r.error().ToString();
+  for (const std::string& w : c.words) {
+    EXPECT_NE(r.error().message().find(w), std::string::npos) << "message: " << r.error().message() << "\nlacks: " << w;
+  }
+}
+
+std::string Repeat(std::string_view s, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+// "[\"m0\", \"m1\", ...]" with n entries.
+std::string ModelList(int n) {
+  std::string out = "[";
+  for (int i = 0; i < n; ++i) out += (i ? ", \"m" : "\"m") + std::to_string(i) + "\"";
+  return out + "]";
+}
+
+// ----- Body-level rules, shared by every parser (checked through the lease parser). -----
+
+TEST(ParseBodyTest, RefusesWhatIsNotOneJsonObject) {
+  const std::vector<Bad> cases = {
+      {"empty", "", {"body is empty"}},
+      {"blank", " \n\t ", {"body is empty"}},
+      {"truncated", R"({"gpus": 4)", {"body is not valid JSON", "line 1"}},
+      {"trailing garbage", R"({"gpus": 4} x)", {"body is not valid JSON"}},
+      {"two objects", R"({"gpus": 4}{"gpus": 4})", {"body is not valid JSON"}},
+      {"single quotes", R"({'gpus': 4})", {"body is not valid JSON"}},
+      {"comment", "{\"gpus\": 4 /* four */}", {"body is not valid JSON"}},
+      {"trailing comma", R"({"gpus": 4,})", {"body is not valid JSON"}},
+      {"NaN", R"({"gpus": NaN})", {"body is not valid JSON"}},
+      {"Infinity", R"({"gpus": Infinity})", {"body is not valid JSON"}},
+      {"number beyond double", R"({"gpus": 1e400})", {"body is not valid JSON", "overflow"}},
+      {"bad UTF-8", "{\"models\": [\"\xff\"]}", {"body is not valid JSON"}},
+      {"array", R"([{"gpus": 4}])", {"must be a JSON object", "got a list"}},
+      {"string", R"("gpus")", {"must be a JSON object", "got \"gpus\""}},
+      {"number", "4", {"must be a JSON object", "got 4"}},
+      {"null", "null", {"must be a JSON object", "got null"}},
+      {"duplicate field", R"({"gpus": 4, "gpus": 8})", {"duplicate field \"gpus\""}},
+      {"duplicate even when equal", R"({"gpus": 4, "hours": 1, "gpus": 4})", {"duplicate field \"gpus\""}},
+      {"too deep", Repeat("[", 40) + Repeat("]", 40), {"nested deeper than 16"}},
+      {"too large", "{\"gpus\": 1" + std::string(kMaxBodyBytes, ' ') + "}", {"bytes; at most 65536"}},
+  };
+  for (const Bad& c : cases) ExpectRefused(ParseLeaseRequest(c.input), c);
+}
+
+TEST(ParseBodyTest, ParserMessagesArePrintableAndShort) {
+  auto r = ParseLeaseRequest("{\"gpus\": \"" + std::string(1000, 'x') + "\xff\"}");
+  ASSERT_FALSE(r.has_value());
+  const std::string& m = r.error().message();
+  EXPECT_LT(m.size(), 300u) << m;
+  for (char c : m) EXPECT_TRUE(c >= 0x20 && c < 0x7F) << m;
+}
+
+TEST(ParseBodyTest, AcceptsWhitespaceAndByteOrderMark) {
+  EXPECT_TRUE(ParseLeaseRequest(" \n{ \"gpus\" : 4 }\n ").has_value());
+  EXPECT_TRUE(ParseLeaseRequest("\xEF\xBB\xBF{\"gpus\": 4}").has_value());
+}
+
+// ----- POST /v1/leases -----
+
+LeaseAsk Ask(int gpus) {
+  LeaseAsk a;
+  a.gpus = gpus;
+  return a;
+}
+
+TEST(ParseLeaseRequestTest, AcceptsEveryField) {
+  auto r = ParseLeaseRequest(R"({"gpus": 4, "models": ["RTX 3090", "rtx3090ti"], "min_vram_gb": 24,
+      "interconnect": "node", "hours": 2, "kind": "on_demand", "max_price_usd_per_gpu_h": 0.5})");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  LeaseAsk want;
+  want.gpus = 4;
+  want.models = {"RTX 3090", "rtx3090ti"};
+  want.min_vram_gb = 24;
+  want.interconnect = Interconnect::kNode;
+  want.duration_s = 7200;
+  want.kind = RequestKind::kOnDemand;
+  want.max_price = RentalPrice(500'000);
+  EXPECT_EQ(*r, want);
+}
+
+TEST(ParseLeaseRequestTest, GoodValues) {
+  struct Good {
+    std::string name;
+    std::string body;
+    LeaseAsk want;
+  };
+  auto with = [](LeaseAsk a, auto&& f) {
+    f(a);
+    return a;
+  };
+  const std::vector<Good> cases = {
+      {"only gpus", R"({"gpus": 1})", Ask(1)},
+      {"most gpus", R"({"gpus": 4096})", Ask(4096)},
+      {"integral float", R"({"gpus": 4.0})", Ask(4)},
+      {"exponent", R"({"gpus": 4e0})", Ask(4)},
+      {"exponent 1e3", R"({"gpus": 1E3})", Ask(1000)},
+      {"fraction exponent", R"({"gpus": 0.04e2})", Ask(4)},
+      {"nulls are absent",
+       R"({"gpus": 2, "models": null, "min_vram_gb": null, "interconnect": null, "hours": null, "kind": null,
+           "max_price_usd_per_gpu_h": null})",
+       Ask(2)},
+      {"models empty", R"({"gpus": 2, "models": []})", Ask(2)},
+      {"models kept as given", R"({"gpus": 2, "models": [" GeForce RTX 3090 ", "rtx3090", "rtx3090"]})",
+       with(Ask(2), [](LeaseAsk& a) { a.models = {" GeForce RTX 3090 ", "rtx3090", "rtx3090"}; })},
+      {"unicode model", R"({"gpus": 2, "models": ["Radeon\u2122 RX 6800"]})",
+       with(Ask(2), [](LeaseAsk& a) { a.models = {"Radeon\u2122 RX 6800"}; })},
+      {"64 models", R"({"gpus": 2, "models": )" + ModelList(64) + "}",
+       with(Ask(2), [](LeaseAsk& a) { for (int i = 0; i < 64; ++i) a.models.push_back("m" + std::to_string(i)); })},
+      {"256-character model", R"({"gpus": 2, "models": [")" + std::string(256, 'x') + "\"]}",
+       with(Ask(2), [](LeaseAsk& a) { a.models = {std::string(256, 'x')}; })},
+      {"256 characters, more bytes", R"({"gpus": 2, "models": [")" + Repeat("\u00e9", 256) + "\"]}",
+       with(Ask(2), [](LeaseAsk& a) { a.models = {Repeat("\u00e9", 256)}; })},
+      {"vram 0", R"({"gpus": 2, "min_vram_gb": 0})", Ask(2)},
+      {"vram -0", R"({"gpus": 2, "min_vram_gb": -0})", Ask(2)},
+      {"vram 1024", R"({"gpus": 2, "min_vram_gb": 1024})",
+       with(Ask(2), [](LeaseAsk& a) { a.min_vram_gb = 1024; })},
+      {"interconnect any", R"({"gpus": 2, "interconnect": "any"})", Ask(2)},
+      {"interconnect nvlink", R"({"gpus": 2, "interconnect": "nvlink"})",
+       with(Ask(2), [](LeaseAsk& a) { a.interconnect = Interconnect::kNvlink; })},
+      {"hours fractional", R"({"gpus": 2, "hours": 0.5})", with(Ask(2), [](LeaseAsk& a) { a.duration_s = 1800; })},
+      {"hours below half a second is one second", R"({"gpus": 2, "hours": 0.00013888})",  // 0.499968 s
+       with(Ask(2), [](LeaseAsk& a) { a.duration_s = 1; })},
+      {"hours 2.25 s rounds down", R"({"gpus": 2, "hours": 0.000625})",
+       with(Ask(2), [](LeaseAsk& a) { a.duration_s = 2; })},
+      {"hours 4.5 s rounds away from zero", R"({"gpus": 2, "hours": 0.00125})",
+       with(Ask(2), [](LeaseAsk& a) { a.duration_s = 5; })},
+      // 2.49999999999999999999999999999999999840 s: a double would read 2.5 and round up.
+      {"hours just below 2.5 s rounds down", R"({"gpus": 2, "hours": 0.00069444444444444444444444444444444444})",
+       with(Ask(2), [](LeaseAsk& a) { a.duration_s = 2; })},
+      {"hours tiny is one second", R"({"gpus": 2, "hours": 1e-300})",
+       with(Ask(2), [](LeaseAsk& a) { a.duration_s = 1; })},
+      {"hours most", R"({"gpus": 2, "hours": 8760})",
+       with(Ask(2), [](LeaseAsk& a) { a.duration_s = 8760 * 3600; })},
+      {"hours checked after rounding to seconds", R"({"gpus": 2, "hours": 8760.0000001})",
+       with(Ask(2), [](LeaseAsk& a) { a.duration_s = 8760 * 3600; })},
+      {"hours exponent", R"({"gpus": 2, "hours": 1e1})", with(Ask(2), [](LeaseAsk& a) { a.duration_s = 36000; })},
+      {"kind interruptible with bid", R"({"gpus": 2, "kind": "interruptible", "max_price_usd_per_gpu_h": 0.12})",
+       with(Ask(2), [](LeaseAsk& a) {
+         a.kind = RequestKind::kInterruptible;
+         a.max_price = RentalPrice(120'000);
+       })},
+      {"kind reserved", R"({"gpus": 2, "kind": "reserved"})",
+       with(Ask(2), [](LeaseAsk& a) { a.kind = RequestKind::kReserved; })},
+      {"price smallest", R"({"gpus": 2, "max_price_usd_per_gpu_h": 0.000001})",
+       with(Ask(2), [](LeaseAsk& a) { a.max_price = RentalPrice(1); })},
+      {"price half a micro rounds up", R"({"gpus": 2, "max_price_usd_per_gpu_h": 0.0000005})",
+       with(Ask(2), [](LeaseAsk& a) { a.max_price = RentalPrice(1); })},
+      {"price rounds half away from zero", R"({"gpus": 2, "max_price_usd_per_gpu_h": 0.1234565})",
+       with(Ask(2), [](LeaseAsk& a) { a.max_price = RentalPrice(123'457); })},
+      {"price just below half rounds down",
+       R"({"gpus": 2, "max_price_usd_per_gpu_h": 0.12345649999999999999999999999999999999999})",
+       with(Ask(2), [](LeaseAsk& a) { a.max_price = RentalPrice(123'456); })},
+      {"price most", R"({"gpus": 2, "max_price_usd_per_gpu_h": 1000})",
+       with(Ask(2), [](LeaseAsk& a) { a.max_price = RentalPrice(1'000'000'000); })},
+      {"price exponent", R"({"gpus": 2, "max_price_usd_per_gpu_h": 25e-2})",
+       with(Ask(2), [](LeaseAsk& a) { a.max_price = RentalPrice(250'000); })},
+      {"price integer", R"({"gpus": 2, "max_price_usd_per_gpu_h": 3})",
+       with(Ask(2), [](LeaseAsk& a) { a.max_price = RentalPrice(3'000'000); })},
+  };
+  for (const Good& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto r = ParseLeaseRequest(c.body);
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    EXPECT_EQ(r->gpus, c.want.gpus);
+    EXPECT_EQ(r->models, c.want.models);
+    EXPECT_EQ(r->min_vram_gb, c.want.min_vram_gb);
+    EXPECT_EQ(r->interconnect, c.want.interconnect);
+    EXPECT_EQ(r->duration_s, c.want.duration_s);
+    EXPECT_EQ(r->kind, c.want.kind);
+    EXPECT_EQ(r->max_price.has_value(), c.want.max_price.has_value());
+    if (r->max_price && c.want.max_price) {
+      EXPECT_EQ(r->max_price->raw(), c.want.max_price->raw());
+    }
+  }
+}
+
+TEST(ParseLeaseRequestTest, BadValues) {
+  const std::string kGpus = "\"gpus\" must be an integer between 1 and 4096";
+  const std::vector<Bad> cases = {
+      {"gpus missing", R"({})", {"\"gpus\" is required"}},
+      {"gpus missing, others given", R"({"hours": 2})", {"\"gpus\" is required"}},
+      {"gpus null", R"({"gpus": null})", {kGpus, "got null"}},
+      {"gpus negative", R"({"gpus": -3})", {kGpus + ", got -3"}},
+      {"gpus zero", R"({"gpus": 0})", {kGpus, "got 0"}},
+      {"gpus too many", R"({"gpus": 4097})", {kGpus, "got 4097"}},
+      {"gpus fraction", R"({"gpus": 4.5})", {kGpus, "got 4.5"}},
+      {"gpus tiny fraction", R"({"gpus": 4.0000000000000000000001})", {kGpus}},
+      {"gpus huge", R"({"gpus": 1e300})", {kGpus, "got 1e300"}},
+      {"gpus beyond int64", R"({"gpus": 18446744073709551616})", {kGpus}},
+      {"gpus uint64", R"({"gpus": 18446744073709551615})", {kGpus}},
+      {"gpus long number cut", R"({"gpus": )" + std::string(100, '9') + "}", {kGpus, "..."}},
+      {"gpus string", R"({"gpus": "4"})", {kGpus, "got \"4\""}},
+      {"gpus bool", R"({"gpus": true})", {kGpus, "got true"}},
+      {"gpus list", R"({"gpus": [4]})", {kGpus, "got a list"}},
+      {"gpus object", R"({"gpus": {"n": 4}})", {kGpus, "got an object"}},
+      {"unknown field", R"({"gpu": 4})",
+       {"unknown field \"gpu\" (fields: gpus, models, min_vram_gb, interconnect, hours, kind, "
+        "max_price_usd_per_gpu_h)"}},
+      {"unknown field before bad value", R"({"gpus": -1, "price": 1})", {"unknown field \"price\""}},
+      {"unknown field case", R"({"GPUS": 4})", {"unknown field \"GPUS\""}},
+      {"unknown long field is cut", "{\"" + std::string(300, 'g') + "\": 4}", {"unknown field \"ggg", "\"... (fields: gpus"}},
+      {"unknown field with quote", R"({"a\"b": 4})", {R"(unknown field "a\"b")"}},
+      {"models string", R"({"gpus": 2, "models": "RTX 3090"})",
+       {"\"models\" must be a list of strings, got \"RTX 3090\""}},
+      {"models number entry", R"({"gpus": 2, "models": ["RTX 3090", 3090]})",
+       {"\"models\" must be a list of strings", "got 3090 at models[1]"}},
+      {"models nested list", R"({"gpus": 2, "models": [["RTX 3090"]]})", {"\"models\" must be a list of strings"}},
+      {"models null entry", R"({"gpus": 2, "models": [null]})", {"\"models\" must be a list of strings"}},
+      {"models empty string", R"({"gpus": 2, "models": ["RTX 3090", ""]})", {"\"models[1]\" must not be empty"}},
+      {"models blank string", R"({"gpus": 2, "models": ["   "]})", {"\"models[0]\" must not be empty"}},
+      {"models too many", R"({"gpus": 2, "models": )" + ModelList(65) + "}",
+       {"\"models\" has 65 entries; at most 64"}},
+      {"models too long", R"({"gpus": 2, "models": [")" + std::string(257, 'x') + "\"]}",
+       {"\"models[0]\" is longer than 256 characters"}},
+      {"models too long in characters", R"({"gpus": 2, "models": [")" + Repeat("\u00e9", 257) + "\"]}",
+       {"\"models[0]\" is longer than 256 characters"}},
+      {"models control character", R"({"gpus": 2, "models": ["RTX\n3090"]})",
+       {"\"models[0]\" must not contain control characters", R"(got "RTX\x0a3090")"}},
+      {"models NUL", R"({"gpus": 2, "models": ["RTX\u00003090"]})", {"\"models[0]\" must not contain control"}},
+      {"min_vram_gb negative", R"({"gpus": 2, "min_vram_gb": -1})",
+       {"\"min_vram_gb\" must be an integer between 0 and 1024, got -1"}},
+      {"min_vram_gb too big", R"({"gpus": 2, "min_vram_gb": 1025})", {"\"min_vram_gb\"", "got 1025"}},
+      {"min_vram_gb fraction", R"({"gpus": 2, "min_vram_gb": 23.5})", {"\"min_vram_gb\"", "got 23.5"}},
+      {"min_vram_gb string", R"({"gpus": 2, "min_vram_gb": "24GB"})", {"\"min_vram_gb\"", "got \"24GB\""}},
+      {"interconnect unknown", R"({"gpus": 2, "interconnect": "pcie"})",
+       {"\"interconnect\" must be one of any, node, nvlink, got \"pcie\""}},
+      {"interconnect case", R"({"gpus": 2, "interconnect": "NVLink"})", {"\"interconnect\"", "got \"NVLink\""}},
+      {"interconnect number", R"({"gpus": 2, "interconnect": 1})", {"\"interconnect\"", "got 1"}},
+      {"hours zero", R"({"gpus": 2, "hours": 0})",
+       {"\"hours\" must be a number of hours greater than 0 and at most 8760, got 0"}},
+      {"hours negative zero", R"({"gpus": 2, "hours": -0.0})", {"\"hours\"", "got -0.0"}},
+      {"hours negative", R"({"gpus": 2, "hours": -1})", {"\"hours\"", "got -1"}},
+      {"hours tiny negative", R"({"gpus": 2, "hours": -1e-9})", {"\"hours\""}},
+      {"hours over a year", R"({"gpus": 2, "hours": 8761})", {"\"hours\"", "got 8761"}},
+      {"hours far over", R"({"gpus": 2, "hours": 1e100})", {"\"hours\"", "got 1e100"}},
+      {"hours string", R"({"gpus": 2, "hours": "2h"})", {"\"hours\"", "got \"2h\""}},
+      {"kind unknown", R"({"gpus": 2, "kind": "spot"})",
+       {"\"kind\" must be one of on_demand, interruptible, reserved, got \"spot\""}},
+      {"kind dash", R"({"gpus": 2, "kind": "on-demand"})", {"\"kind\"", "got \"on-demand\""}},
+      {"interruptible without bid", R"({"gpus": 2, "kind": "interruptible"})",
+       {"\"max_price_usd_per_gpu_h\" is required when \"kind\" is \"interruptible\""}},
+      {"interruptible with null bid", R"({"gpus": 2, "kind": "interruptible", "max_price_usd_per_gpu_h": null})",
+       {"\"max_price_usd_per_gpu_h\" is required"}},
+      {"price zero", R"({"gpus": 2, "max_price_usd_per_gpu_h": 0})",
+       {"\"max_price_usd_per_gpu_h\" must be a price in USD per GPU-hour, at least 0.000001 and at most 1000, got 0"}},
+      {"price below a micro-dollar", R"({"gpus": 2, "max_price_usd_per_gpu_h": 0.0000004})",
+       {"\"max_price_usd_per_gpu_h\"", "got 0.0000004"}},
+      {"price negative", R"({"gpus": 2, "max_price_usd_per_gpu_h": -0.5})",
+       {"\"max_price_usd_per_gpu_h\"", "got -0.5"}},
+      {"price absurd", R"({"gpus": 2, "max_price_usd_per_gpu_h": 1000.000001})",
+       {"\"max_price_usd_per_gpu_h\"", "got 1000.000001"}},
+      {"price huge", R"({"gpus": 2, "max_price_usd_per_gpu_h": 1e308})", {"\"max_price_usd_per_gpu_h\""}},
+      {"price string", R"({"gpus": 2, "max_price_usd_per_gpu_h": "0.5"})",
+       {"\"max_price_usd_per_gpu_h\"", "got \"0.5\""}},
+  };
+  for (const Bad& c : cases) ExpectRefused(ParseLeaseRequest(c.input), c);
+}
+
+// ----- POST /v1/tokens -----
+
+TEST(ParseTokenRequestTest, GoodValues) {
+  struct Good {
+    std::string body;
+    TokenAsk want;
+  };
+  const std::vector<Good> cases = {
+      {R"({"role": "operator"})", {ApiRole::kOperator, ""}},
+      {R"({"role": "agent"})", {ApiRole::kAgent, ""}},
+      {R"({"role": "agent", "tenant": null})", {ApiRole::kAgent, ""}},
+      {R"({"role": "tenant", "tenant": "acme"})", {ApiRole::kTenant, "acme"}},
+      {R"({"tenant": "a.b_c-D9", "role": "tenant"})", {ApiRole::kTenant, "a.b_c-D9"}},
+      {R"({"role": "tenant", "tenant": "x"})", {ApiRole::kTenant, "x"}},
+      {"{\"role\": \"tenant\", \"tenant\": \"" + std::string(64, 't') + "\"}", {ApiRole::kTenant, std::string(64, 't')}},
+  };
+  for (const Good& c : cases) {
+    SCOPED_TRACE(c.body);
+    auto r = ParseTokenRequest(c.body);
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    EXPECT_EQ(*r, c.want);
+  }
+  EXPECT_EQ(ApiRoleName(ApiRole::kOperator), "operator");
+  EXPECT_EQ(ApiRoleName(ApiRole::kTenant), "tenant");
+  EXPECT_EQ(ApiRoleName(ApiRole::kAgent), "agent");
+}
+
+TEST(ParseTokenRequestTest, BadValues) {
+  const std::string kName = "\"tenant\" must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' and '-'";
+  const std::vector<Bad> cases = {
+      {"role missing", R"({"tenant": "acme"})", {"\"role\" is required"}},
+      {"role null", R"({"role": null})", {"\"role\" must be one of operator, tenant, agent, got null"}},
+      {"role unknown", R"({"role": "admin"})", {"\"role\" must be one of operator, tenant, agent, got \"admin\""}},
+      {"role case", R"({"role": "Tenant", "tenant": "acme"})", {"\"role\"", "got \"Tenant\""}},
+      {"role number", R"({"role": 1})", {"\"role\"", "got 1"}},
+      {"tenant missing", R"({"role": "tenant"})", {"\"tenant\" is required when \"role\" is \"tenant\""}},
+      {"tenant null", R"({"role": "tenant", "tenant": null})", {"\"tenant\" is required"}},
+      {"tenant with operator", R"({"role": "operator", "tenant": "acme"})",
+       {"\"tenant\" is only allowed when \"role\" is \"tenant\", not \"operator\""}},
+      {"tenant with agent", R"({"role": "agent", "tenant": "acme"})", {"\"tenant\" is only allowed", "\"agent\""}},
+      {"tenant empty", R"({"role": "tenant", "tenant": ""})", {kName, "got \"\""}},
+      {"tenant space", R"({"role": "tenant", "tenant": "ac me"})", {kName, "got \"ac me\""}},
+      {"tenant slash", R"({"role": "tenant", "tenant": "../etc"})", {kName}},
+      {"tenant colon", R"({"role": "tenant", "tenant": "tenant:acme"})", {kName}},
+      {"tenant unicode", R"({"role": "tenant", "tenant": "acm\u00e9"})", {kName}},
+      {"tenant too long", "{\"role\": \"tenant\", \"tenant\": \"" + std::string(65, 't') + "\"}", {kName}},
+      {"tenant number", R"({"role": "tenant", "tenant": 42})", {kName, "got 42"}},
+      {"unknown field", R"({"role": "operator", "name": "x"})", {"unknown field \"name\" (fields: role, tenant)"}},
+      {"duplicate", R"({"role": "operator", "role": "tenant"})", {"duplicate field \"role\""}},
+      {"not an object", R"(["operator"])", {"must be a JSON object"}},
+  };
+  for (const Bad& c : cases) ExpectRefused(ParseTokenRequest(c.input), c);
+}
+
+// ----- POST /v1/agents/register -----
+
+TEST(ParseAgentRegistrationTest, GoodValues) {
+  auto r = ParseAgentRegistration(R"({"node": "gpu-3090-3", "devices": [
+      {"slot": 1, "model": "RTX 3090", "vram_gb": 24},
+      {"vram_gb": 0, "model": "GeForce RTX 3090", "slot": 0},
+      {"slot": 63, "model": "H100 SXM", "vram_gb": 1024.0}]})");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  AgentRegistration want{"gpu-3090-3",
+                         {{1, "RTX 3090", 24}, {0, "GeForce RTX 3090", 0}, {63, "H100 SXM", 1024}}};
+  EXPECT_EQ(*r, want);
+
+  std::string many = R"({"node": "n", "devices": [)";
+  for (int i = 0; i < 64; ++i) many += std::string(i ? "," : "") + R"({"slot": )" + std::to_string(i) + R"(, "model": "m", "vram_gb": 8})";
+  many += "]}";
+  auto r64 = ParseAgentRegistration(many);
+  ASSERT_TRUE(r64.has_value()) << r64.error().ToString();
+  EXPECT_EQ(r64->devices.size(), 64u);
+}
+
+TEST(ParseAgentRegistrationTest, BadValues) {
+  const std::string kDev = R"({"slot": 0, "model": "RTX 3090", "vram_gb": 24})";
+  auto body = [](std::string devices) { return R"({"node": "n1", "devices": )" + devices + "}"; };
+  std::string too_many = "[";
+  for (int i = 0; i < 65; ++i) too_many += std::string(i ? "," : "") + R"({"slot": )" + std::to_string(i % 64) + R"(, "model": "m", "vram_gb": 8})";
+  too_many += "]";
+  const std::vector<Bad> cases = {
+      {"node missing", R"({"devices": [)" + kDev + "]}", {"\"node\" is required"}},
+      {"node empty", R"({"node": "", "devices": [)" + kDev + "]}", {"\"node\" must be 1 to 64 characters"}},
+      {"node bad char", R"({"node": "n 1", "devices": [)" + kDev + "]}", {"\"node\" must be", "got \"n 1\""}},
+      {"node too long", R"({"node": ")" + std::string(65, 'n') + R"(", "devices": [)" + kDev + "]}", {"\"node\""}},
+      {"node number", R"({"node": 3, "devices": [)" + kDev + "]}", {"\"node\"", "got 3"}},
+      {"devices missing", R"({"node": "n1"})", {"\"devices\" is required"}},
+      {"devices null", R"({"node": "n1", "devices": null})", {"\"devices\" must be a list of devices, got null"}},
+      {"devices empty", body("[]"), {"\"devices\" must list at least one device"}},
+      {"devices object", body(kDev), {"\"devices\" must be a list of devices, got an object"}},
+      {"devices too many", body(too_many), {"\"devices\" has 65 entries; at most 64"}},
+      {"device not an object", body("[" + kDev + ", 5]"), {"\"devices[1]\" must be an object", "got 5"}},
+      {"device unknown field", body(R"([{"slot": 0, "model": "m", "vram_gb": 8, "vram": 8}])"),
+       {"unknown field \"vram\" in \"devices[0]\" (fields: slot, model, vram_gb)"}},
+      {"device duplicate field", body(R"([{"slot": 0, "model": "m", "slot": 1, "vram_gb": 8}])"),
+       {"duplicate field \"slot\" in \"devices[0]\""}},
+      {"slot missing", body(R"([{"model": "m", "vram_gb": 8}])"), {"\"devices[0].slot\" is required"}},
+      {"slot negative", body(R"([{"slot": -1, "model": "m", "vram_gb": 8}])"),
+       {"\"devices[0].slot\" must be an integer between 0 and 63, got -1"}},
+      {"slot 64", body("[" + kDev + R"(, {"slot": 64, "model": "m", "vram_gb": 8}])"),
+       {"\"devices[1].slot\" must be an integer between 0 and 63, got 64"}},
+      {"slot fraction", body(R"([{"slot": 0.5, "model": "m", "vram_gb": 8}])"), {"\"devices[0].slot\"", "got 0.5"}},
+      {"slot string", body(R"([{"slot": "0", "model": "m", "vram_gb": 8}])"), {"\"devices[0].slot\"", "got \"0\""}},
+      {"slot twice", body("[" + kDev + ", " + kDev + "]"),
+       {"slot 0 appears twice in \"devices\" (devices[0] and devices[1])"}},
+      {"model missing", body(R"([{"slot": 0, "vram_gb": 8}])"), {"\"devices[0].model\" is required"}},
+      {"model empty", body(R"([{"slot": 0, "model": "", "vram_gb": 8}])"), {"\"devices[0].model\" must not be empty"}},
+      {"model number", body(R"([{"slot": 0, "model": 3090, "vram_gb": 8}])"),
+       {"\"devices[0].model\" must be a string, got 3090"}},
+      {"model too long", body(R"([{"slot": 0, "model": ")" + std::string(257, 'm') + R"(", "vram_gb": 8}])"),
+       {"\"devices[0].model\" is longer than 256 characters"}},
+      {"vram missing", body(R"([{"slot": 0, "model": "m"}])"), {"\"devices[0].vram_gb\" is required"}},
+      {"vram negative", body(R"([{"slot": 0, "model": "m", "vram_gb": -8}])"),
+       {"\"devices[0].vram_gb\" must be an integer between 0 and 1024, got -8"}},
+      {"vram too big", body(R"([{"slot": 0, "model": "m", "vram_gb": 2048}])"), {"\"devices[0].vram_gb\"", "2048"}},
+      {"unknown top field", R"({"node": "n1", "devices": [], "site": "x"})",
+       {"unknown field \"site\" (fields: node, devices)"}},
+  };
+  for (const Bad& c : cases) ExpectRefused(ParseAgentRegistration(c.input), c);
+}
+
+// ----- POST /v1/agents/{node}/heartbeat -----
+
+TEST(ParseAgentHeartbeatTest, GoodValues) {
+  auto r = ParseAgentHeartbeat(R"({"generation": 7, "devices": [
+      {"slot": 0, "use": "lease", "lease": 17, "coin": "", "power_w": 310},
+      {"slot": 1, "use": "mining", "coin": "ETC", "power_w": 0},
+      {"slot": 2, "use": "idle"},
+      {"slot": 3, "use": "off", "lease": null, "coin": null, "power_w": null},
+      {"slot": 4, "use": "lease", "lease": 9007199254740992, "power_w": 5000}]})");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  AgentHeartbeat want;
+  want.generation = 7;
+  want.devices = {
+      {0, ReportedUse::kLease, LeaseId(17), "", Watts(310)},
+      {1, ReportedUse::kMining, std::nullopt, "ETC", Watts(0)},
+      {2, ReportedUse::kIdle, std::nullopt, "", std::nullopt},
+      {3, ReportedUse::kOff, std::nullopt, "", std::nullopt},
+      {4, ReportedUse::kLease, LeaseId(kMaxJsonInteger), "", Watts(5000)},
+  };
+  EXPECT_EQ(*r, want);
+
+  auto empty = ParseAgentHeartbeat(R"({"generation": 0, "devices": []})");
+  ASSERT_TRUE(empty.has_value()) << empty.error().ToString();
+  EXPECT_EQ(empty->generation, 0);
+  EXPECT_TRUE(empty->devices.empty());
+
+  auto big = ParseAgentHeartbeat(R"({"generation": 9007199254740992, "devices": []})");
+  ASSERT_TRUE(big.has_value()) << big.error().ToString();
+  EXPECT_EQ(big->generation, kMaxJsonInteger);
+
+  for (ReportedUse u : {ReportedUse::kLease, ReportedUse::kMining, ReportedUse::kIdle, ReportedUse::kOff}) {
+    auto one = ParseAgentHeartbeat(R"({"generation": 1, "devices": [{"slot": 5, "use": ")" +
+                                   std::string(ReportedUseName(u)) + "\"}]}");
+    ASSERT_TRUE(one.has_value()) << one.error().ToString();
+    EXPECT_EQ(one->devices.at(0).use, u);
+  }
+}
+
+TEST(ParseAgentHeartbeatTest, BadValues) {
+  auto body = [](std::string device) { return R"({"generation": 1, "devices": [)" + device + "]}"; };
+  const std::vector<Bad> cases = {
+      {"generation missing", R"({"devices": []})", {"\"generation\" is required"}},
+      {"generation negative", R"({"generation": -1, "devices": []})",
+       {"\"generation\" must be an integer between 0 and 9007199254740992, got -1"}},
+      {"generation over 2^53", R"({"generation": 9007199254740993, "devices": []})", {"\"generation\""}},
+      {"generation fraction", R"({"generation": 1.5, "devices": []})", {"\"generation\"", "got 1.5"}},
+      {"generation string", R"({"generation": "1", "devices": []})", {"\"generation\"", "got \"1\""}},
+      {"devices missing", R"({"generation": 1})", {"\"devices\" is required"}},
+      {"devices not a list", R"({"generation": 1, "devices": {}})", {"\"devices\" must be a list of devices"}},
+      {"device not an object", body("\"idle\""), {"\"devices[0]\" must be an object", "got \"idle\""}},
+      {"unknown device field", body(R"({"slot": 0, "use": "idle", "temp_c": 70})"),
+       {"unknown field \"temp_c\" in \"devices[0]\" (fields: slot, use, lease, coin, power_w)"}},
+      {"slot missing", body(R"({"use": "idle"})"), {"\"devices[0].slot\" is required"}},
+      {"slot out of range", body(R"({"slot": 99, "use": "idle"})"), {"\"devices[0].slot\"", "got 99"}},
+      {"slot twice", body(R"({"slot": 2, "use": "idle"}, {"slot": 2, "use": "off"})"),
+       {"slot 2 appears twice in \"devices\" (devices[0] and devices[1])"}},
+      {"use missing", body(R"({"slot": 0})"), {"\"devices[0].use\" is required"}},
+      {"use unknown", body(R"({"slot": 0, "use": "curtailed"})"),
+       {"\"devices[0].use\" must be one of lease, mining, idle, off, got \"curtailed\""}},
+      {"use null", body(R"({"slot": 0, "use": null})"), {"\"devices[0].use\"", "got null"}},
+      {"lease zero", body(R"({"slot": 0, "use": "lease", "lease": 0})"),
+       {"\"devices[0].lease\" must be an integer between 1 and 9007199254740992, got 0"}},
+      {"lease string", body(R"({"slot": 0, "use": "lease", "lease": "17"})"), {"\"devices[0].lease\"", "\"17\""}},
+      {"lease fraction", body(R"({"slot": 0, "use": "lease", "lease": 17.5})"), {"\"devices[0].lease\""}},
+      {"coin number", body(R"({"slot": 0, "use": "mining", "coin": 1})"),
+       {"\"devices[0].coin\" must be a string, got 1"}},
+      {"coin too long", body(R"({"slot": 0, "use": "mining", "coin": ")" + std::string(300, 'C') + "\"}"),
+       {"\"devices[0].coin\" is longer than 256 characters"}},
+      {"coin control", body(R"({"slot": 0, "use": "mining", "coin": "E\tTC"})"),
+       {"\"devices[0].coin\" must not contain control characters"}},
+      {"power negative", body(R"({"slot": 0, "use": "idle", "power_w": -5})"),
+       {"\"devices[0].power_w\" must be an integer between 0 and 5000, got -5"}},
+      {"power too high", body(R"({"slot": 0, "use": "idle", "power_w": 5001})"), {"\"devices[0].power_w\""}},
+      {"power fraction", body(R"({"slot": 0, "use": "idle", "power_w": 310.5})"),
+       {"\"devices[0].power_w\"", "got 310.5"}},
+      {"second device bad", body(R"({"slot": 0, "use": "idle"}, {"slot": 1, "use": "idle", "power_w": true})"),
+       {"\"devices[1].power_w\"", "got true"}},
+      {"duplicate in device", body(R"({"slot": 0, "use": "idle", "use": "off"})"),
+       {"duplicate field \"use\" in \"devices[0]\""}},
+  };
+  for (const Bad& c : cases) ExpectRefused(ParseAgentHeartbeat(c.input), c);
+}
+
+// ----- PUT /v1/policy -----
+
+TEST(ParsePolicyUpdateTest, GoodValues) {
+  struct Good {
+    std::string body;
+    PolicyUpdate want;
+  };
+  auto make = [](auto&& f) {
+    PolicyUpdate p;
+    f(p);
+    return p;
+  };
+  const std::vector<Good> cases = {
+      {R"({"switch_min_gain_pct": 5})", make([](PolicyUpdate& p) { p.switch_min_gain_ppm = 50'000; })},
+      {R"({"switch_min_gain_pct": 0})", make([](PolicyUpdate& p) { p.switch_min_gain_ppm = 0; })},
+      {R"({"switch_min_gain_pct": 100})", make([](PolicyUpdate& p) { p.switch_min_gain_ppm = 1'000'000; })},
+      {R"({"switch_min_gain_pct": 2.5})", make([](PolicyUpdate& p) { p.switch_min_gain_ppm = 25'000; })},
+      {R"({"switch_min_gain_pct": 0.00005})", make([](PolicyUpdate& p) { p.switch_min_gain_ppm = 1; })},  // half
+      {R"({"switch_min_gain_pct": 0.00004})", make([](PolicyUpdate& p) { p.switch_min_gain_ppm = 0; })},
+      {R"({"switch_min_dwell_s": 600})", make([](PolicyUpdate& p) { p.switch_min_dwell_s = 600; })},
+      {R"({"switch_min_dwell_s": 86400})", make([](PolicyUpdate& p) { p.switch_min_dwell_s = 86400; })},
+      {R"({"miner_restart_s": 0})", make([](PolicyUpdate& p) { p.miner_restart_s = 0; })},
+      {R"({"miner_restart_s": 3600.0})", make([](PolicyUpdate& p) { p.miner_restart_s = 3600; })},
+      {R"({"pool_fee_pct": 1})", make([](PolicyUpdate& p) { p.pool_fee_ppm = 10'000; })},
+      {R"({"pool_fee_pct": 50})", make([](PolicyUpdate& p) { p.pool_fee_ppm = 500'000; })},
+      {R"({"resume_margin_pct": 2})", make([](PolicyUpdate& p) { p.resume_margin_ppm = 20'000; })},
+      {R"({"resume_margin_pct": 100, "switch_min_dwell_s": null})",
+       make([](PolicyUpdate& p) { p.resume_margin_ppm = 1'000'000; })},
+      {R"({"switch_min_gain_pct": 5, "switch_min_dwell_s": 600, "miner_restart_s": 120, "pool_fee_pct": 1,
+           "resume_margin_pct": 2})",
+       make([](PolicyUpdate& p) {
+         p.switch_min_gain_ppm = 50'000;
+         p.switch_min_dwell_s = 600;
+         p.miner_restart_s = 120;
+         p.pool_fee_ppm = 10'000;
+         p.resume_margin_ppm = 20'000;
+       })},
+  };
+  for (const Good& c : cases) {
+    SCOPED_TRACE(c.body);
+    auto r = ParsePolicyUpdate(c.body);
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    EXPECT_EQ(*r, c.want);
+  }
+}
+
+TEST(ParsePolicyUpdateTest, BadValues) {
+  const std::vector<Bad> cases = {
+      {"nothing", "{}",
+       {"body must set at least one of switch_min_gain_pct, switch_min_dwell_s, miner_restart_s, pool_fee_pct, "
+        "resume_margin_pct"}},
+      {"only nulls", R"({"pool_fee_pct": null})", {"body must set at least one of"}},
+      {"gain negative", R"({"switch_min_gain_pct": -1})",
+       {"\"switch_min_gain_pct\" must be a percentage between 0 and 100, got -1"}},
+      {"gain tiny negative", R"({"switch_min_gain_pct": -0.00001})", {"\"switch_min_gain_pct\""}},
+      {"gain over 100", R"({"switch_min_gain_pct": 100.01})", {"\"switch_min_gain_pct\"", "got 100.01"}},
+      {"gain string", R"({"switch_min_gain_pct": "5%"})", {"\"switch_min_gain_pct\"", "got \"5%\""}},
+      {"dwell negative", R"({"switch_min_dwell_s": -1})",
+       {"\"switch_min_dwell_s\" must be an integer between 0 and 86400, got -1"}},
+      {"dwell over a day", R"({"switch_min_dwell_s": 86401})", {"\"switch_min_dwell_s\"", "got 86401"}},
+      {"dwell fraction", R"({"switch_min_dwell_s": 1.5})", {"\"switch_min_dwell_s\"", "got 1.5"}},
+      {"restart over an hour", R"({"miner_restart_s": 3601})",
+       {"\"miner_restart_s\" must be an integer between 0 and 3600, got 3601"}},
+      {"restart bool", R"({"miner_restart_s": false})", {"\"miner_restart_s\"", "got false"}},
+      {"fee over 50", R"({"pool_fee_pct": 51})", {"\"pool_fee_pct\" must be a percentage between 0 and 50, got 51"}},
+      {"fee negative", R"({"pool_fee_pct": -0.5})", {"\"pool_fee_pct\"", "got -0.5"}},
+      {"margin over 100", R"({"resume_margin_pct": 101})",
+       {"\"resume_margin_pct\" must be a percentage between 0 and 100, got 101"}},
+      {"margin list", R"({"resume_margin_pct": [2]})", {"\"resume_margin_pct\"", "got a list"}},
+      {"unknown field", R"({"pool_fee": 1})", {"unknown field \"pool_fee\" (fields: switch_min_gain_pct"}},
+      {"duplicate", R"({"pool_fee_pct": 1, "pool_fee_pct": 2})", {"duplicate field \"pool_fee_pct\""}},
+  };
+  for (const Bad& c : cases) ExpectRefused(ParsePolicyUpdate(c.input), c);
+}
+
+// ----- Path ids -----
+
+TEST(ParseIdTest, GoodValues) {
+  EXPECT_EQ(ParseId("1").value(), 1);
+  EXPECT_EQ(ParseId("17").value(), 17);
+  EXPECT_EQ(ParseId("1234567890").value(), 1234567890);
+  EXPECT_EQ(ParseId("9007199254740992").value(), kMaxJsonInteger);
+}
+
+TEST(ParseIdTest, BadValues) {
+  const std::string kId = "an id must be a whole number between 1 and 9007199254740992";
+  const std::vector<Bad> cases = {
+      {"empty", "", {kId, "got an empty path segment"}},
+      {"zero", "0", {kId, "got \"0\""}},
+      {"leading zero", "017", {kId, "got \"017\""}},
+      {"plus", "+17", {kId}},
+      {"minus", "-17", {kId}},
+      {"space before", " 17", {kId}},
+      {"space after", "17 ", {kId}},
+      {"letters", "abc", {kId, "got \"abc\""}},
+      {"hex", "0x11", {kId}},
+      {"fraction", "17.0", {kId}},
+      {"exponent", "1e3", {kId}},
+      {"over 2^53", "9007199254740993", {kId}},
+      {"17 digits", "10000000000000000", {kId}},
+      {"long digits", std::string(400, '9'), {kId, "..."}},
+      {"NUL", std::string("1\0" "7", 3), {kId, "\\x00"}},
+      {"bad UTF-8", "1\xff", {kId, "\\xff"}},
+      {"percent-encoded", "%31", {kId}},
+  };
+  for (const Bad& c : cases) ExpectRefused(ParseId(c.input), c);
+}
+
+// ----- Authorization header -----
+
+TEST(ParseBearerTest, GoodValues) {
+  const std::string token = "abcDEF0123456789_-xyz";
+  for (const std::string& header : {"Bearer " + token, "bearer " + token, "BEARER " + token, "BeArEr " + token,
+                                    "Bearer   " + token, " Bearer " + token + " ", "Bearer\t" + token,
+                                    "\tBearer " + token + "\t"}) {
+    SCOPED_TRACE(header);
+    auto r = ParseBearer(header);
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    EXPECT_EQ(*r, token);
+  }
+  EXPECT_EQ(ParseBearer("Bearer " + std::string(16, 'a')).value(), std::string(16, 'a'));
+  EXPECT_EQ(ParseBearer("Bearer " + std::string(256, 'Z')).value(), std::string(256, 'Z'));
+}
+
+TEST(ParseBearerTest, BadValuesAreUnauthenticatedAndNeverEchoTheSecret) {
+  const std::string secret = "s3cr3tS3cr3tS3cr3t";
+  const std::vector<Bad> cases = {
+      {"missing", "", {"no bearer token", "Authorization: Bearer TOKEN"}},
+      {"blank", "   ", {"no bearer token"}},
+      {"scheme only", "Bearer", {"no token after \"Bearer\""}},
+      {"scheme and spaces", "Bearer   ", {"no token after \"Bearer\""}},
+      {"basic", "Basic " + secret, {"must be \"Bearer TOKEN\""}},
+      {"token only", secret, {"must be \"Bearer TOKEN\""}},
+      {"glued", "Bearer" + secret, {"must be \"Bearer TOKEN\""}},
+      {"short", "Bearer " + std::string(15, 'a'), {"malformed bearer token", "16 to 256"}},
+      {"long", "Bearer " + std::string(257, 'a'), {"malformed bearer token"}},
+      {"two tokens", "Bearer " + secret + " " + secret, {"malformed bearer token"}},
+      {"base64 padding", "Bearer " + secret + "==", {"malformed bearer token"}},
+      {"dot", "Bearer " + secret + ".x", {"malformed bearer token"}},
+      {"NUL", "Bearer " + secret + std::string(1, '\0'), {"malformed bearer token"}},
+      {"non-ASCII", "Bearer " + secret + "\xc3\xa9", {"malformed bearer token"}},
+  };
+  for (const Bad& c : cases) {
+    auto r = ParseBearer(c.input);
+    ExpectRefused(r, c, StatusCode::kUnauthenticated);
+    if (!r.has_value()) {
+      EXPECT_EQ(r.error().message().find("s3cr3t"), std::string::npos) << r.error().message();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace rigshift
