@@ -7,6 +7,7 @@
 #include "cli/data_import.h"
 #include "cli/bench_command.h"
 #include "cli/market_command.h"
+#include "cli/server_command.h"
 #include "cli/sim_command.h"
 
 namespace {
@@ -75,7 +76,17 @@ int main(int argc, char** argv) {
   auto* catalog = app.add_subcommand("catalog", "List the GPU models in the imported catalog");
   catalog->add_option("--data", catalog_data, "Imported data folder")->capture_default_str();
 
+  // server
+  rigshift::ServerOptions server_opts;
+  auto* server = app.add_subcommand("server", "Run the controller: REST API, store, billing, market feed");
+  rigshift::AddServerFlags(*server, server_opts);
+
   CLI11_PARSE(app, argc, argv);
+
+  if (server->parsed()) {
+    rigshift::Status s = rigshift::RunServer(server_opts, std::cout, std::cerr);
+    return s.ok() ? 0 : Fail(s);
+  }
 
   if (import->parsed()) {
     auto t0 = std::chrono::steady_clock::now();

@@ -52,6 +52,14 @@ Status Controller::EndLease(LeaseId lease, const MarketView& view, Timestamp now
   return Apply(plan, {}, now);
 }
 
+Result<LeaseId> Controller::Restore(LeaseState lease) {
+  if (lease.id.value() == 0) lease.id = next_lease_;
+  LeaseId id = lease.id;
+  RS_RETURN_IF_ERROR(fleet_.AddLease(std::move(lease)));
+  next_lease_ = LeaseId(std::max(next_lease_.value(), id.value() + 1));
+  return id;
+}
+
 Result<Plan> Controller::Tick(const MarketView& view, Timestamp now, Rng& rng) {
   DecideInput in{&fleet_, nullptr, &view, now, next_lease_, /*placement_only=*/false, &ValuationOf(view)};
   Plan plan = Decide(in, rng, params_);

@@ -41,6 +41,12 @@ class Controller {
   // A market tick: re-plan mining and the power cap.
   [[nodiscard]] Result<Plan> Tick(const MarketView& view, Timestamp now, Rng& rng);
 
+  // Puts a lease into the state with no plan: a lease recovered from a store after a restart, or
+  // a hold that keeps an offline node's GPUs out of use. `lease.id` 0 takes the next id; a given
+  // id must be above every earlier one. Mining and the cap adjust at the next Tick.
+  [[nodiscard]] Result<LeaseId> Restore(LeaseState lease);
+  void set_params(EngineParams params) { params_ = std::move(params); has_value_ = false; }
+
   const FleetState& fleet() const { return fleet_; }
   // Stage 1 of the engine for `view`: computed once per distinct view and shared by the plans
   // and by callers that account with it (the simulator).

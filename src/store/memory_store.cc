@@ -1,5 +1,6 @@
 #include "store/memory_store.h"
 
+#include <algorithm>
 #include <map>
 
 #include <utility>
@@ -95,6 +96,18 @@ Status MemoryStore::Transaction(const std::function<Status(Store&)>& fn) {
   in_transaction_ = false;
   if (!s.ok()) data_ = std::move(saved);
   return s;
+}
+
+}  // namespace rigshift
+
+namespace rigshift {
+
+Result<std::vector<TokenRecord>> MemoryStore::ListTokens() {
+  std::vector<TokenRecord> out;
+  for (const auto& [hash, t] : data_.tokens) out.push_back(t);
+  std::stable_sort(out.begin(), out.end(),
+                   [](const TokenRecord& a, const TokenRecord& b) { return a.created < b.created; });
+  return out;
 }
 
 }  // namespace rigshift

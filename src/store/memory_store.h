@@ -24,6 +24,7 @@ class MemoryStore final : public Store {
   Result<std::vector<LedgerDayTotal>> LedgerByDay(Timestamp from, Timestamp to) override;
   Status PutToken(const TokenRecord& token) override;
   Result<std::optional<TokenRecord>> FindToken(std::string_view token_hash) override;
+  Result<std::vector<TokenRecord>> ListTokens() override;
   Status Transaction(const std::function<Status(Store&)>& fn) override;
 
  private:

@@ -164,10 +164,11 @@ struct SqliteStore::Statements {
   sqlite3_stmt* put_token = nullptr;
   sqlite3_stmt* find_token = nullptr;
   sqlite3_stmt* ledger_by_day = nullptr;
+  sqlite3_stmt* list_tokens = nullptr;
 
   ~Statements() {
-    for (sqlite3_stmt* s :
-         {put_lease, get_lease, list_leases, append_ledger, ledger, put_token, find_token, ledger_by_day}) {
+    for (sqlite3_stmt* s : {put_lease, get_lease, list_leases, append_ledger, ledger, put_token, find_token,
+                            ledger_by_day, list_tokens}) {
       sqlite3_finalize(s);  // a no-op on nullptr
     }
   }
@@ -302,6 +303,7 @@ Status SqliteStore::Prepare() {
        "INSERT INTO tokens(hash, role, tenant, created_s) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(hash) DO UPDATE SET "
        "role=excluded.role, tenant=excluded.tenant, created_s=excluded.created_s"},
       {&stmts_->find_token, "SELECT hash, role, tenant, created_s FROM tokens WHERE hash = ?1"},
+      {&stmts_->list_tokens, "SELECT hash, role, tenant, created_s FROM tokens ORDER BY created_s, hash"},
       // Day start in integer arithmetic (at_s - at_s % 86400 is wrong before 1970; no ledger is).
       {&stmts_->ledger_by_day,
        "SELECT at_s - at_s % 86400 AS day, kind, SUM(amount_micro_usd), SUM(seconds), COUNT(*) FROM ledger "
@@ -512,6 +514,23 @@ Result<std::optional<TokenRecord>> SqliteStore::FindToken(std::string_view token
   t.tenant = ColumnText(s, 2);
   t.created = Timestamp{sqlite3_column_int64(s, 3)};
   return std::optional<TokenRecord>(std::move(t));
+}
+
+Result<std::vector<TokenRecord>> SqliteStore::ListTokens() {
+  StmtUse use(stmts_->list_tokens);
+  sqlite3_stmt* s = use.get();
+  std::vector<TokenRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    TokenRecord t;
+    t.hash = ColumnText(s, 0);
+    t.role = ColumnText(s, 1);
+    t.tenant = ColumnText(s, 2);
+    t.created = Timestamp{sqlite3_column_int64(s, 3)};
+    out.push_back(std::move(t));
+  }
+  if (rc != SQLITE_DONE) return Err(Error("list tokens", rc));
+  return out;
 }
 
 Status SqliteStore::Transaction(const std::function<Status(Store&)>& fn) {

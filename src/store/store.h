@@ -127,6 +127,8 @@ class Store {
   // or role.
   [[nodiscard]] virtual Status PutToken(const TokenRecord& token) = 0;
   [[nodiscard]] virtual Result<std::optional<TokenRecord>> FindToken(std::string_view token_hash) = 0;
+  // Every token, ordered by creation time, then hash.
+  [[nodiscard]] virtual Result<std::vector<TokenRecord>> ListTokens() = 0;
 
   // Runs `fn` against this store atomically: if `fn` returns OK every write it made is
   // committed (durably) together; otherwise none is, and fn's Status is returned. Transactions

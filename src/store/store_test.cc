@@ -256,6 +256,19 @@ TYPED_TEST(StoreContractTest, TokensAreFoundByHash) {
   EXPECT_EQ(store.PutToken({"", "tenant", "acme", Timestamp{1}}).code(), StatusCode::kInvalidArgument);
 }
 
+TYPED_TEST(StoreContractTest, ListTokensIsOrderedByCreationThenHash) {
+  Store& store = this->store();
+  ASSERT_TRUE(store.PutToken({"zz", "operator", "", Timestamp{1}}).ok());
+  ASSERT_TRUE(store.PutToken({"bb", "tenant", "acme", Timestamp{5}}).ok());
+  ASSERT_TRUE(store.PutToken({"aa", "agent", "", Timestamp{5}}).ok());
+  auto all = store.ListTokens();
+  ASSERT_TRUE(all.has_value());
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].hash, "zz");
+  EXPECT_EQ((*all)[1].hash, "aa");
+  EXPECT_EQ((*all)[2], (TokenRecord{"bb", "tenant", "acme", Timestamp{5}}));
+}
+
 TYPED_TEST(StoreContractTest, ACommittedTransactionKeepsEveryWrite) {
   Store& store = this->store();
   Status s = store.Transaction([](Store& tx) -> Status {

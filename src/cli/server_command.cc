@@ -1,0 +1,411 @@
+#include "cli/server_command.h"
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <toml++/toml.h>
+
+#include "market/feed.h"
+#include "net/http_client.h"
+#include "net/http_server.h"
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/demo_fleet.h"
+#include "server/farm.h"
+#include "server/metrics.h"
+#include "sim/simulator.h"
+#include "store/sqlite_store.h"
+
+namespace rigshift {
+namespace {
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop = true; }
+
+Timestamp WallNow() {
+  return Timestamp{std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count()};
+}
+
+// The view of a farm with no feed: no coins, list prices from the farm file, no energy price.
+class StaticFeed final : public MarketFeed {
+ public:
+  explicit StaticFeed(MarketView view) : view_(std::move(view)) {}
+  Result<MarketView> ViewAt(Timestamp now) override {
+    MarketView v = view_;
+    v.at = now;
+    return v;
+  }
+  std::string Describe() const override { return "none (no market feed: nothing mines, list prices are fixed)"; }
+
+ private:
+  MarketView view_;
+};
+
+bool ByFlag(const ServerOptions& o, std::string_view name) {
+  for (const auto& s : o.set_by_flag) {
+    if (s == name) return true;
+  }
+  return false;
+}
+
+// Reads the [server] and [feed] tables of a config file; flags already given win.
+Status LoadConfig(ServerOptions& o) {
+  toml::table t;
+  try {
+    t = toml::parse_file(o.config.string());
+  } catch (const toml::parse_error& e) {
+    return InvalidArgumentError(o.config.string() + ":" + std::to_string(e.source().begin.line) + ": " +
+                                std::string(e.description()));
+  }
+  std::vector<std::string> errors;
+  auto base = o.config.parent_path();
+  auto str = [&](const toml::table& tab, const char* key, std::string* out, const char* flag) {
+    if (auto v = tab.get(key)) {
+      if (!v->is_string()) {
+        errors.push_back(std::string(key) + " must be a string");
+      } else if (!ByFlag(o, flag)) {
+        *out = v->as_string()->get();
+      }
+    }
+  };
+  auto path = [&](const toml::table& tab, const char* key, std::filesystem::path* out, const char* flag) {
+    std::string s;
+    str(tab, key, &s, flag);
+    if (!s.empty() && !ByFlag(o, flag)) *out = std::filesystem::path(s).is_absolute() ? std::filesystem::path(s) : base / s;
+  };
+  auto integer = [&](const toml::table& tab, const char* key, int64_t lo, int64_t hi, int64_t* out, const char* flag) {
+    if (auto v = tab.get(key)) {
+      if (!v->is_integer() || v->as_integer()->get() < lo || v->as_integer()->get() > hi) {
+        errors.push_back(std::string(key) + " must be an integer between " + std::to_string(lo) + " and " +
+                         std::to_string(hi));
+      } else if (!ByFlag(o, flag)) {
+        *out = v->as_integer()->get();
+      }
+    }
+  };
+  static const std::set<std::string> kServerKeys = {
+      "listen", "data_dir", "farm", "data", "threads", "agent_timeout_s", "billing_interval_s",
+      "accounting_interval_s", "tick_interval_s", "max_pending", "require_agents", "tenants"};
+  static const std::set<std::string> kFeedKeys = {"kind", "speed", "url", "interval_s"};
+  for (const auto& [k, v] : t) {
+    if (k != "server" && k != "feed") errors.push_back("unknown table [" + std::string(k.str()) + "] (known: [server], [feed])");
+  }
+  if (auto* s = t["server"].as_table()) {
+    for (const auto& [k, v] : *s) {
+      if (!kServerKeys.count(std::string(k.str()))) errors.push_back("[server] unknown key " + std::string(k.str()));
+    }
+    str(*s, "listen", &o.listen, "--listen");
+    path(*s, "data_dir", &o.data_dir, "--data-dir");
+    path(*s, "farm", &o.farm, "--farm");
+    path(*s, "data", &o.data, "--data");
+    int64_t threads = o.threads;
+    integer(*s, "threads", 1, 64, &threads, "--threads");
+    o.threads = static_cast<int>(threads);
+    integer(*s, "agent_timeout_s", 1, 86400, &o.agent_timeout_s, "--agent-timeout");
+    integer(*s, "billing_interval_s", 1, 3600, &o.billing_interval_s, "--billing-interval");
+    integer(*s, "accounting_interval_s", 1, 86400, &o.accounting_interval_s, "--accounting-interval");
+    integer(*s, "tick_interval_s", 1, 3600, &o.tick_interval_s, "--tick-interval");
+    integer(*s, "max_pending", 0, 10'000'000, &o.max_pending, "--max-pending");
+    if (auto v = s->get("require_agents")) {
+      if (!v->is_boolean()) errors.push_back("require_agents must be true or false");
+      else if (!ByFlag(o, "--no-agents")) o.require_agents = v->as_boolean()->get();
+    }
+    if (auto v = s->get("tenants")) {
+      if (!v->is_array()) {
+        errors.push_back("tenants must be a list of names");
+      } else {
+        for (const auto& e : *v->as_array()) {
+          if (!e.is_string()) errors.push_back("tenants must be a list of names");
+          else o.tenants.push_back(e.as_string()->get());
+        }
+      }
+    }
+  }
+  if (auto* f = t["feed"].as_table()) {
+    for (const auto& [k, v] : *f) {
+      if (!kFeedKeys.count(std::string(k.str()))) errors.push_back("[feed] unknown key " + std::string(k.str()));
+    }
+    str(*f, "kind", &o.feed, "--feed");
+    integer(*f, "speed", 1, 1'000'000, &o.speed, "--speed");
+    str(*f, "url", &o.feed_url, "--feed-url");
+    integer(*f, "interval_s", 1, 86400, &o.feed_interval_s, "--feed-interval");
+  }
+  if (!errors.empty()) {
+    std::string msg = o.config.string() + ": ";
+    for (size_t i = 0; i < errors.size(); ++i) msg += (i ? "; " : "") + errors[i];
+    return InvalidArgumentError(msg);
+  }
+  return OkStatus();
+}
+
+Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos) {
+    try {
+      size_t used = 0;
+      port = std::stoi(listen.substr(colon + 1), &used);
+      if (used != listen.size() - colon - 1) port = -1;
+    } catch (...) {
+      port = -1;
+    }
+  }
+  if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+    return Err(InvalidArgumentError("--listen must be HOST:PORT (e.g. 127.0.0.1:8080; port 0 picks a free one), got '" +
+                                    listen + "'"));
+  }
+  return std::make_pair(listen.substr(0, colon), static_cast<uint16_t>(port));
+}
+
+Status WriteFileAtomically(const std::filesystem::path& file, const std::string& text) {
+  std::filesystem::path tmp = file;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out) return UnavailableError("cannot write " + tmp.string());
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) return UnavailableError("cannot write " + file.string() + ": " + ec.message());
+  return OkStatus();
+}
+
+}  // namespace
+
+void AddServerFlags(CLI::App& cmd, ServerOptions& o) {
+  auto flag = [&o](CLI::Option* opt, std::string name) {
+    opt->each([&o, name](const std::string&) { o.set_by_flag.push_back(name); });
+    return opt;
+  };
+  cmd.add_option("--config", o.config, "TOML config ([server], [feed]); flags win over it");
+  flag(cmd.add_option("--data-dir", o.data_dir, "Where the store and the token files live")->capture_default_str(),
+       "--data-dir");
+  flag(cmd.add_option("--listen", o.listen, "HOST:PORT to serve on (port 0: any free port)")->capture_default_str(),
+       "--listen");
+  flag(cmd.add_option("--farm", o.farm, "Farm file: sites and node groups (scenario format, docs/scenario.md)"),
+       "--farm");
+  flag(cmd.add_option("--data", o.data, "Imported data folder (`rigshift data import`)")->capture_default_str(),
+       "--data");
+  flag(cmd.add_option("--feed", o.feed, "Market feed: replay, poll, none (auto: replay with a farm)")
+           ->capture_default_str(),
+       "--feed");
+  flag(cmd.add_option("--speed", o.speed, "Replay: market seconds per wall second")->capture_default_str(),
+       "--speed");
+  flag(cmd.add_option("--feed-url", o.feed_url, "Poll: the JSON document's URL (docs/data-formats.md)"),
+       "--feed-url");
+  flag(cmd.add_option("--feed-interval", o.feed_interval_s, "Poll: seconds between polls")->capture_default_str(),
+       "--feed-interval");
+  flag(cmd.add_option("--threads", o.threads, "HTTP I/O threads")->capture_default_str(), "--threads");
+  flag(cmd.add_option("--agent-timeout", o.agent_timeout_s, "Seconds without a heartbeat before a node's leases are lost")
+           ->capture_default_str(),
+       "--agent-timeout");
+  flag(cmd.add_option("--billing-interval", o.billing_interval_s, "Seconds between usage lines per running lease")
+           ->capture_default_str(),
+       "--billing-interval");
+  flag(cmd.add_option("--accounting-interval", o.accounting_interval_s,
+                      "Seconds between mining revenue and energy cost lines per device")
+           ->capture_default_str(),
+       "--accounting-interval");
+  flag(cmd.add_option("--tick-interval", o.tick_interval_s, "Seconds between market re-plans")->capture_default_str(),
+       "--tick-interval");
+  flag(cmd.add_option("--max-pending", o.max_pending, "Waiting requests beyond which new ones get 429")
+           ->capture_default_str(),
+       "--max-pending");
+  flag(cmd.add_flag("--no-agents{false}", o.require_agents,
+                    "Take every declared node as up without an agent (a dry run; leases are never lost)"),
+       "--no-agents");
+  cmd.add_option("--tenant", o.tenants, "Bootstrap: create a token file DATA_DIR/tenant-NAME.token on first start");
+  cmd.add_flag("--demo", o.demo,
+               "Demo farm: examples/demo-farm.toml, an in-process simulated fleet, a tenant token 'demo'");
+}
+
+Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
+  if (!o.config.empty()) RS_RETURN_IF_ERROR(LoadConfig(o));
+  if (o.demo) {
+    if (o.farm.empty()) o.farm = "examples/demo-farm.toml";
+    if (std::find(o.tenants.begin(), o.tenants.end(), "demo") == o.tenants.end()) o.tenants.push_back("demo");
+  }
+  if (o.feed == "auto") o.feed = o.farm.empty() ? "none" : "replay";
+  if (o.feed != "replay" && o.feed != "poll" && o.feed != "none") {
+    return InvalidArgumentError("--feed must be replay, poll or none, got '" + o.feed + "'");
+  }
+  if (o.feed == "replay" && o.farm.empty()) return InvalidArgumentError("--feed replay needs a farm file (--farm)");
+  if (o.feed == "poll" && o.feed_url.empty()) return InvalidArgumentError("--feed poll needs --feed-url");
+  RS_ASSIGN_OR_RETURN(auto hp, ParseListen(o.listen));
+  for (const auto& t : o.tenants) {
+    bool ok = !t.empty() && t.size() <= 64 &&
+              std::all_of(t.begin(), t.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'; });
+    if (!ok) return InvalidArgumentError("tenant name '" + t + "' must be 1..64 of [A-Za-z0-9._-]");
+  }
+
+  // The farm.
+  FarmSetup setup;
+  std::shared_ptr<ResolvedScenario> rs;
+  if (!o.farm.empty()) {
+    RS_ASSIGN_OR_RETURN(Scenario sc, LoadScenario(o.farm));
+    auto resolved = Resolve(sc, o.data, {});
+    if (!resolved) return resolved.error().WithContext(o.farm.string());
+    rs = std::make_shared<ResolvedScenario>(std::move(*resolved));
+    RS_ASSIGN_OR_RETURN(setup.params, ParamsFor(rs->scenario, "profit"));
+    setup.catalog = std::shared_ptr<const Catalog>(rs, &rs->catalog);
+    setup.fleet = rs->fleet;
+    setup.list_price = rs->list_price;
+    setup.interruptible_price = rs->interruptible_price;
+    for (const auto& s : rs->scenario.sites) setup.settlement_points.push_back(s.fixed_price ? "" : s.settlement_point);
+    setup.seed = rs->scenario.seed;
+  } else {
+    setup.catalog = std::make_shared<Catalog>();
+  }
+
+  // The store and the tokens.
+  std::error_code ec;
+  std::filesystem::create_directories(o.data_dir, ec);
+  if (ec) return UnavailableError("cannot create --data-dir " + o.data_dir.string() + ": " + ec.message());
+  RS_ASSIGN_OR_RETURN(auto store, SqliteStore::Open((o.data_dir / "rigshift.db").string()));
+  Auth auth(store.get());
+  RS_RETURN_IF_ERROR(auth.Load());
+  Timestamp now = WallNow();
+  RS_ASSIGN_OR_RETURN(bool made, auth.EnsureTokenFile(o.data_dir / "operator.token", "operator", "", now));
+  if (made) err << "rigshift server: wrote a new operator token to " << (o.data_dir / "operator.token").string() << "\n";
+  for (const auto& t : o.tenants) {
+    RS_ASSIGN_OR_RETURN(bool m, auth.EnsureTokenFile(o.data_dir / ("tenant-" + t + ".token"), "tenant", t, now));
+    if (m) err << "rigshift server: wrote a token for tenant " << t << " to " << (o.data_dir / ("tenant-" + t + ".token")).string() << "\n";
+  }
+
+  // The market feed.
+  std::unique_ptr<MarketFeed> feed;
+  std::vector<std::string> site_names, group_models;
+  for (const auto& s : setup.fleet.sites()) site_names.push_back(s.name);
+  for (const auto& g : setup.fleet.groups()) group_models.push_back(g.model->name);
+  MarketView base;
+  base.site_price.assign(site_names.size(), EnergyPrice());
+  base.list_price = setup.list_price;
+  if (o.feed == "replay") {
+    ReplayFeed::Options fo;
+    fo.view_of_tick = [rs](int64_t k) { return rs->ViewAt(k); };
+    fo.ticks = rs->ticks;
+    fo.interval_s = rs->interval_s;
+    fo.market_start = rs->start;
+    fo.wall_start = now;
+    fo.speed = o.speed;
+    RS_ASSIGN_OR_RETURN(feed, ReplayFeed::Create(std::move(fo)));
+  } else if (o.feed == "poll") {
+    PollingFeed::Options fo;
+    fo.url = o.feed_url;
+    fo.interval_s = o.feed_interval_s;
+    fo.sites = site_names;
+    fo.group_models = group_models;
+    fo.base = base;
+    fo.fetch = [](const std::string& url) -> Result<std::string> {
+      RS_ASSIGN_OR_RETURN(net::HttpResponse r, net::HttpFetch(url, std::chrono::seconds(5)));
+      if (r.status != 200) {
+        return Err(UnavailableError("GET " + url + ": HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 200)));
+      }
+      return std::move(r.body);
+    };
+    RS_ASSIGN_OR_RETURN(feed, PollingFeed::Create(std::move(fo)));
+  } else {
+    feed = std::make_unique<StaticFeed>(base);
+  }
+
+  FarmOptions fopt;
+  fopt.agent_timeout_s = o.agent_timeout_s;
+  fopt.billing_interval_s = o.billing_interval_s;
+  fopt.accounting_interval_s = o.accounting_interval_s;
+  fopt.tick_interval_s = o.tick_interval_s;
+  fopt.max_pending = static_cast<size_t>(o.max_pending);
+  fopt.require_agents = o.require_agents;
+  Metrics metrics;
+  Farm farm(std::move(setup), store.get(), feed.get(), fopt, &metrics);
+  RS_RETURN_IF_ERROR(farm.Recover(now).WithContext("recovering from " + (o.data_dir / "rigshift.db").string()));
+
+  std::mutex mu;
+  Api api(&farm, &auth, &metrics, &mu, WallNow);
+  net::HttpServerOptions hopt;
+  hopt.host = hp.first;
+  hopt.port = hp.second;
+  hopt.threads = o.threads;
+  RS_ASSIGN_OR_RETURN(auto http, net::HttpServer::Start(hopt, [&api](const net::HttpRequest& r) { return api.Handle(r); }));
+  std::string url = "http://" + hp.first + ":" + std::to_string(http->port());
+
+  std::unique_ptr<DemoFleet> fleet;
+  if (o.demo) {
+    RS_ASSIGN_OR_RETURN(std::string agent_token, [&] {
+      std::lock_guard lock(mu);
+      return auth.Create("agent", "", now);
+    }());
+    std::vector<DemoNode> nodes;
+    {
+      std::lock_guard lock(mu);
+      for (const NodeView& n : farm.Nodes()) {
+        const DeviceModel* m = farm.setup().catalog->Find(n.model);
+        const GroupState& g = farm.fleet().groups()[farm.fleet().node_group(n.index)];
+        int mining_w = 0;
+        if (m != nullptr && !m->rates.empty()) {
+          if (auto p = MiningPower(*m, m->rates.front())) mining_w = static_cast<int>(p->raw());
+        }
+        nodes.push_back({n.name, n.model, n.gpus, m && m->vram_gb ? *m->vram_gb : 0,
+                         static_cast<int>(g.ai_power.raw()), mining_w});
+      }
+    }
+    fleet = std::make_unique<DemoFleet>(hp.first == "0.0.0.0" ? "127.0.0.1" : hp.first, http->port(), agent_token,
+                                        std::move(nodes));
+    fleet->Start();
+  }
+  RS_RETURN_IF_ERROR(WriteFileAtomically(o.data_dir / "server.url", url + "\n"));
+
+  const FleetState& f = farm.fleet();
+  out << "rigshift server listening on " << url << "\n"
+      << "  farm: " << (o.farm.empty() ? std::string("none (no nodes; give --farm FILE)") : o.farm.string()) << ", "
+      << f.node_count() << " nodes, " << f.total_devices() << " GPUs\n"
+      << "  market: " << farm.feed_description() << "\n"
+      << "  store: " << (o.data_dir / "rigshift.db").string() << "\n"
+      << "  operator token: " << (o.data_dir / "operator.token").string() << "\n";
+  if (o.demo) {
+    std::ifstream tok(o.data_dir / "tenant-demo.token");
+    std::string token;
+    std::getline(tok, token);
+    out << "  demo: " << f.total_devices() << " simulated GPUs report through the agent API\n\n"
+        << "Try it (README.md has more):\n"
+        << "  export RIGSHIFT_SERVER=" << url << "\n"
+        << "  export RIGSHIFT_TOKEN=" << token << "\n"
+        << "  rigshift offers\n"
+        << "  rigshift lease create --gpus 4 --model \"RTX 3090\" --hours 2\n"
+        << "  curl -H \"Authorization: Bearer $RIGSHIFT_TOKEN\" " << url << "/v1/leases\n";
+  }
+  out.flush();
+
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  std::string last_error;
+  while (!g_stop) {
+    {
+      std::lock_guard lock(mu);
+      Status s = farm.Tick(WallNow());
+      if (!s.ok() && s.message() != last_error) {
+        err << "rigshift server: " << FormatUtc(WallNow()) << " tick: " << s.message() << "\n";
+        last_error = s.message();
+      }
+    }
+    for (int i = 0; i < 5 && !g_stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  err << "rigshift server: stopping\n";
+  if (fleet) fleet->Stop();
+  http->Stop();
+  std::lock_guard lock(mu);
+  return farm.Tick(WallNow());  // bill running leases up to the stop
+}
+
+}  // namespace rigshift

@@ -1,0 +1,45 @@
+// `rigshift server`: the controller with its REST API, store, market feed and (with --demo) an
+// in-process simulated fleet. docs/operations.md documents every setting.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace rigshift {
+
+struct ServerOptions {
+  std::filesystem::path config;              // TOML; flags given on the command line win
+  std::filesystem::path data_dir = "rigshift-data";
+  std::string listen = "127.0.0.1:8080";
+  std::filesystem::path farm;                // a farm file (scenario format); empty: no nodes
+  std::filesystem::path data = "data";       // imported market data (catalog, series)
+  std::string feed = "auto";                 // replay, poll, none; auto: replay with a farm, else none
+  int64_t speed = 60;                        // replay: market seconds per wall second
+  std::string feed_url;                      // poll
+  int64_t feed_interval_s = 60;              // poll
+  int threads = 2;                           // HTTP I/O threads
+  int64_t agent_timeout_s = 30;
+  int64_t billing_interval_s = 10;
+  int64_t accounting_interval_s = 60;
+  int64_t tick_interval_s = 5;
+  int64_t max_pending = 10'000;
+  bool require_agents = true;
+  std::vector<std::string> tenants;          // bootstrap: a token file per tenant on first start
+  bool demo = false;
+  // Which of the above came from flags (they override the config file).
+  std::vector<std::string> set_by_flag;
+};
+
+void AddServerFlags(CLI::App& cmd, ServerOptions& o);
+// Runs until SIGINT or SIGTERM.
+[[nodiscard]] Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err);
+
+}  // namespace rigshift

@@ -1,0 +1,44 @@
+// Api: the REST API of docs/api.md (api/openapi.yaml) over a Farm.
+//
+// One entry point, Handle(), called by the HTTP server's I/O threads concurrently. Routing,
+// authentication, body parsing and JSON rendering run outside the farm's lock; each call into the
+// farm (and the store behind it) holds the lock for just that call.
+//
+// Errors: every failure is a Status, turned into HTTP by the one table in HttpStatusFor().
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "net/http.h"
+#include "server/auth.h"
+#include "server/farm.h"
+#include "server/metrics.h"
+
+namespace rigshift {
+
+// The HTTP status and the JSON error code of a Status code.
+int HttpStatusFor(StatusCode code);
+std::string_view ErrorCodeFor(StatusCode code);
+
+class Api {
+ public:
+  // All pointers outlive the Api. `farm_mutex` guards `farm` and `auth` (and the store they use);
+  // the caller's background work (Farm::Tick) takes the same mutex. `now` is the clock.
+  Api(Farm* farm, Auth* auth, Metrics* metrics, std::mutex* farm_mutex, std::function<Timestamp()> now);
+
+  net::HttpResponse Handle(const net::HttpRequest& request);
+
+ private:
+  struct Route;
+  net::HttpResponse Dispatch(const net::HttpRequest& request, std::string* route);
+
+  Farm* farm_;
+  Auth* auth_;
+  Metrics* metrics_;
+  std::mutex* mu_;
+  std::function<Timestamp()> now_;
+};
+
+}  // namespace rigshift

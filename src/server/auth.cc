@@ -1,0 +1,95 @@
+#include "server/auth.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "server/api_parse.h"
+
+namespace rigshift {
+namespace {
+
+void InitSodium() {
+  static const bool ok = sodium_init() >= 0;
+  RS_CHECK(ok);
+}
+
+}  // namespace
+
+std::string NewTokenSecret() {
+  InitSodium();
+  unsigned char bytes[32];
+  randombytes_buf(bytes, sizeof bytes);
+  char out[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+  sodium_bin2base64(out, sizeof out, bytes, sizeof bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  return out;
+}
+
+std::string HashToken(std::string_view secret) {
+  InitSodium();
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(secret.data()), secret.size());
+  char hex[crypto_hash_sha256_BYTES * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+  return hex;
+}
+
+Status Auth::Load() {
+  RS_ASSIGN_OR_RETURN(std::vector<TokenRecord> all, store_->ListTokens());
+  by_hash_.clear();
+  for (TokenRecord& t : all) {
+    std::string h = t.hash;
+    by_hash_.emplace(std::move(h), std::move(t));
+  }
+  return OkStatus();
+}
+
+Result<Caller> Auth::Authenticate(std::string_view authorization_header) const {
+  if (authorization_header.empty()) {
+    return Err(UnauthenticatedError("this route needs a token: send 'Authorization: Bearer TOKEN'"));
+  }
+  RS_ASSIGN_OR_RETURN(std::string secret, ParseBearer(authorization_header));
+  auto it = by_hash_.find(HashToken(secret));
+  if (it == by_hash_.end()) return Err(UnauthenticatedError("unknown token"));
+  return Caller{it->second.role, it->second.tenant};
+}
+
+Result<std::string> Auth::Create(const std::string& role, const std::string& tenant, Timestamp now) {
+  std::string secret = NewTokenSecret();
+  TokenRecord t{HashToken(secret), role, tenant, now};
+  RS_RETURN_IF_ERROR(store_->PutToken(t));
+  std::string h = t.hash;
+  by_hash_[h] = std::move(t);
+  return secret;
+}
+
+Result<bool> Auth::EnsureTokenFile(const std::filesystem::path& file, const std::string& role,
+                                   const std::string& tenant, Timestamp now) {
+  std::error_code ec;
+  if (std::filesystem::exists(file, ec)) return false;
+  RS_ASSIGN_OR_RETURN(std::string secret, Create(role, tenant, now));
+  std::filesystem::path tmp = file;
+  tmp += ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Err(UnavailableError("cannot write " + tmp.string() + ": " + std::strerror(errno)));
+  std::string text = secret + "\n";
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), file.c_str()) != 0) {
+    return Err(UnavailableError("cannot write " + file.string() + ": " + std::strerror(errno)));
+  }
+  return true;
+}
+
+std::vector<TokenRecord> Auth::List() const {
+  std::vector<TokenRecord> out;
+  for (const auto& [h, t] : by_hash_) out.push_back(t);
+  std::stable_sort(out.begin(), out.end(), [](const TokenRecord& a, const TokenRecord& b) { return a.created < b.created; });
+  return out;
+}
+
+}  // namespace rigshift

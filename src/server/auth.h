@@ -1,0 +1,56 @@
+// Auth: bearer tokens with a role (operator, tenant, agent), kept in the store as SHA-256 hashes.
+//
+// A token is 32 random bytes (libsodium's CSPRNG) written as 43 characters of base64url: too
+// much entropy to guess, so a plain hash suffices to keep the store useless to a reader (a slow
+// password hash would only slow down every request). Lookups go through an in-memory cache of
+// the store's tokens, filled at start and on every create.
+//
+// Not thread-safe: the API layer calls it under its lock.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "common/time.h"
+#include "store/store.h"
+
+namespace rigshift {
+
+struct Caller {
+  std::string role;    // "operator", "tenant", "agent"
+  std::string tenant;  // set for tenants
+};
+
+// A new random token secret (43 characters of [A-Za-z0-9_-]).
+std::string NewTokenSecret();
+// The hex SHA-256 of a secret: what the store keeps.
+std::string HashToken(std::string_view secret);
+
+class Auth {
+ public:
+  explicit Auth(Store* store) : store_(store) {}
+
+  // Loads every token from the store.
+  [[nodiscard]] Status Load();
+  // The caller of a request from its Authorization header. Unauthenticated (401) when missing,
+  // malformed or unknown; the message never repeats the token.
+  [[nodiscard]] Result<Caller> Authenticate(std::string_view authorization_header) const;
+  // Creates a token and returns its secret (the only time it is seen).
+  [[nodiscard]] Result<std::string> Create(const std::string& role, const std::string& tenant, Timestamp now);
+  // On first start: when `file` does not exist, creates an operator token and writes its secret
+  // there with mode 0600 (written to a temporary file first, so a crash leaves no half token).
+  // Returns true when a token was created.
+  [[nodiscard]] Result<bool> EnsureTokenFile(const std::filesystem::path& file, const std::string& role,
+                                             const std::string& tenant, Timestamp now);
+  std::vector<TokenRecord> List() const;
+
+ private:
+  Store* store_;
+  std::map<std::string, TokenRecord, std::less<>> by_hash_;
+};
+
+}  // namespace rigshift

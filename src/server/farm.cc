@@ -1,0 +1,901 @@
+#include "server/farm.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "common/units.h"
+#include "engine/suitability.h"
+
+namespace rigshift {
+namespace {
+
+constexpr const char* kHoldTenant = "_offline";
+constexpr size_t kPlaceAttemptsPerPass = 64;
+
+enum DeviceUseCode : uint8_t { kUseLease, kUseMining, kUseIdle, kUseCurtailed, kUseOffline };
+
+std::string_view UseName(uint8_t u) {
+  switch (u) {
+    case kUseLease: return "lease";
+    case kUseMining: return "mining";
+    case kUseIdle: return "idle";
+    case kUseCurtailed: return "curtailed";
+    default: return "offline";
+  }
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Per-hour money for `seconds`, rounded down to the micro-dollar.
+Money PerHourFor(Money per_hour, int64_t seconds) {
+  return Money(MulDiv128(per_hour.raw(), seconds, 3600).value_or(0));
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+}  // namespace
+
+std::string_view AgentStateName(AgentState s) {
+  switch (s) {
+    case AgentState::kUnregistered: return "unregistered";
+    case AgentState::kReady: return "ready";
+    case AgentState::kSilent: return "silent";
+  }
+  return "unknown";
+}
+
+// Records what the controller did on its own inside a call (preemptions), for the farm to
+// persist before answering.
+class Farm::Recorder final : public Actuator {
+ public:
+  void Apply(const Action& action, const FleetState&, Timestamp) override {
+    if (action.kind == ActionKind::kPreemptLease) preempted.push_back({action.lease.value(), action.reason});
+    changed = true;
+  }
+  void LeaseEnded(const LeaseState&, Timestamp) override { changed = true; }
+  std::vector<std::pair<int64_t, std::string>> preempted;  // controller lease id, why
+  bool changed = false;
+};
+
+Farm::Farm(FarmSetup setup, Store* store, MarketFeed* feed, FarmOptions options, FarmObserver* observer)
+    : setup_(std::move(setup)),
+      store_(store),
+      feed_(feed),
+      options_(options),
+      observer_(observer),
+      recorder_(std::make_unique<Recorder>()),
+      controller_(setup_.fleet, setup_.params, recorder_.get()),
+      rng_(setup_.seed) {
+  const FleetState& f = controller_.fleet();
+  node_names_.resize(f.node_count());
+  node_base_.resize(f.node_count() + 1);
+  int devices = 0;
+  for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
+    const GroupState& gs = f.groups()[g];
+    for (int i = 0; i < gs.node_count; ++i) {
+      int node = gs.first_node + i;
+      node_names_[node] = gs.name + "-" + std::to_string(i + 1);
+      node_by_name_[node_names_[node]] = node;
+    }
+  }
+  for (int n = 0; n < f.node_count(); ++n) {
+    node_base_[n] = devices;
+    devices += f.groups()[f.node_group(n)].gpus_per_node;
+  }
+  node_base_[f.node_count()] = devices;
+  use_.assign(devices, kUseIdle);
+  power_.assign(devices, -1);
+  agents_.resize(f.node_count());
+}
+
+Farm::~Farm() = default;
+
+std::optional<int> Farm::NodeIndex(const std::string& name) const {
+  auto it = node_by_name_.find(name);
+  if (it == node_by_name_.end()) return std::nullopt;
+  return it->second;
+}
+
+Result<MarketView> Farm::ViewNow(Timestamp now) {
+  auto r = feed_->ViewAt(now);
+  if (r.has_value()) {
+    view_ = std::move(*r);
+    not_ready_.clear();
+  } else if (!view_) {
+    not_ready_ = "no market view yet: " + r.error().message();
+  }
+  if (!view_) return Err(UnavailableError(not_ready_));
+  return *view_;
+}
+
+Status Farm::Recover(Timestamp now) {
+  RS_ASSIGN_OR_RETURN(std::vector<LeaseRecord> all, store_->ListLeases(std::nullopt));
+  std::vector<LeaseRecord*> running;
+  for (LeaseRecord& l : all) {
+    next_id_ = std::max(next_id_, l.id.value() + 1);
+    leases_[l.id.value()] = std::move(l);
+  }
+  for (auto& [id, l] : leases_) {
+    if (l.state == "running") running.push_back(&l);
+    if (l.state == "pending") pending_.push_back(id);
+  }
+  std::sort(running.begin(), running.end(),
+            [](const LeaseRecord* a, const LeaseRecord* b) { return a->engine_lease < b->engine_lease; });
+  for (LeaseRecord* l : running) {
+    if (l->devices.empty() || l->engine_lease.value() <= 0) {
+      return Err(DataLossError("store: running lease " + std::to_string(l->id.value()) + " has no devices"));
+    }
+    LeaseState s;
+    s.id = l->engine_lease;
+    s.request = l->request;
+    s.tenant = l->tenant;
+    s.kind = l->kind;
+    s.price = l->price;
+    s.start = l->start;
+    s.expected_end_s = l->duration_s > 0 ? l->start.seconds + l->duration_s : 0;
+    s.devices = l->devices;
+    int node = l->devices.front().first;
+    if (node < 0 || node >= controller_.fleet().node_count()) {
+      return Err(DataLossError("store: lease " + std::to_string(l->id.value()) + " is on node " +
+                               std::to_string(node) + ", which this farm does not have (was the farm file changed?)"));
+    }
+    s.group = controller_.fleet().node_group(node);
+    auto restored = controller_.Restore(std::move(s));
+    if (!restored) {
+      return Err(DataLossError("store: cannot restore lease " + std::to_string(l->id.value()) + ": " +
+                               restored.error().message()));
+    }
+    api_of_engine_[l->engine_lease.value()] = l->id.value();
+  }
+  for (int n = 0; n < controller_.fleet().node_count(); ++n) {
+    agents_[n].last_seen = now;
+    if (options_.require_agents) RS_RETURN_IF_ERROR(EnsureHeld(n, now));
+  }
+  last_tick_ = last_billing_ = last_accounting_ = now;
+  uses_dirty_ = true;
+  if (ViewNow(now).has_value()) {
+    RS_RETURN_IF_ERROR(ReplanNow(now));
+  }
+  pending_dirty_ = true;
+  return OkStatus();
+}
+
+Status Farm::ReplanNow(Timestamp now) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto plan = controller_.Tick(*view_, now, rng_);
+  if (observer_) observer_->EngineDecision("tick", SecondsSince(t0));
+  if (!plan) return plan.error();
+  last_tick_ = now;
+  return AfterController(now);
+}
+
+// --- Offers and requests ---------------------------------------------------------------------
+
+Result<std::vector<Offer>> Farm::Offers(Timestamp) {
+  const FleetState& f = controller_.fleet();
+  std::vector<Offer> out;
+  for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
+    const GroupState& gs = f.groups()[g];
+    if (!Serves(gs.suitability, Tier::kInference) || setup_.list_price[g].raw() <= 0) continue;
+    Offer o;
+    o.group = gs.name;
+    o.site = f.sites()[gs.site].name;
+    o.model = gs.model->name;
+    o.vram_gb = gs.model->vram_gb.value_or(0);
+    o.gpus_per_node = gs.gpus_per_node;
+    o.nvlink_domain_gpus = gs.nvlink_domain;
+    o.interconnect = gs.nvlink_domain > 0 ? "nvlink" : (gs.gpus_per_node > 1 ? "node" : "any");
+    o.tier = std::string(TierName(gs.suitability.tier));
+    o.nodes = gs.node_count;
+    o.gpus_total = gs.devices;
+    o.gpus_free = f.free_in_group(g);
+    o.prices.push_back({RequestKind::kOnDemand, setup_.list_price[g]});
+    o.prices.push_back({RequestKind::kInterruptible, setup_.interruptible_price[g]});
+    o.prices.push_back({RequestKind::kReserved, setup_.list_price[g]});
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+Result<Request> Farm::ToRequest(int64_t id, const std::string& tenant, const LeaseAsk& ask, Timestamp now) const {
+  const FleetState& f = controller_.fleet();
+  Request r;
+  r.id = RequestId(id);
+  r.tenant = tenant;
+  r.gpus = ask.gpus;
+  r.min_vram_gb = ask.min_vram_gb;
+  r.interconnect = ask.interconnect;
+  r.duration_s = ask.duration_s;
+  r.kind = ask.kind;
+  r.arrival = now;
+  if (ask.kind == RequestKind::kInterruptible) {
+    if (!ask.max_price) {
+      return Err(InvalidArgumentError("an interruptible request needs max_price_usd_per_gpu_h: its bid"));
+    }
+    r.bid = *ask.max_price;
+  } else {
+    r.max_price = ask.max_price;
+  }
+  // Models: every name must be a known GPU that this farm rents.
+  std::vector<std::string> offered;
+  for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
+    const GroupState& gs = f.groups()[g];
+    if (Serves(gs.suitability, Tier::kInference) && setup_.list_price[g].raw() > 0 &&
+        std::find(offered.begin(), offered.end(), gs.model->name) == offered.end()) {
+      offered.push_back(gs.model->name);
+    }
+  }
+  std::string offered_text = offered.empty() ? "none" : Join(offered);
+  for (const std::string& name : ask.models) {
+    const DeviceModel* m = setup_.catalog->Find(name);
+    if (m == nullptr) {
+      return Err(FailedPreconditionError("unknown GPU model '" + name + "'; this farm rents: " + offered_text));
+    }
+    if (std::find(offered.begin(), offered.end(), m->name) == offered.end()) {
+      return Err(FailedPreconditionError("this farm does not rent " + m->name + "; it rents: " + offered_text));
+    }
+    if (std::find(r.models.begin(), r.models.end(), m->key) == r.models.end()) r.models.push_back(m->key);
+  }
+  // Can any group ever hold it? Otherwise say, per group, what is missing.
+  std::vector<std::string> why;
+  for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
+    const GroupState& gs = f.groups()[g];
+    if (!Serves(gs.suitability, Tier::kInference) || setup_.list_price[g].raw() <= 0) continue;
+    if (!r.models.empty() && std::find(r.models.begin(), r.models.end(), gs.model->key) == r.models.end()) continue;
+    int64_t shape = ask.interconnect == Interconnect::kNvlink ? gs.nvlink_domain
+                    : ask.interconnect == Interconnect::kNode ? gs.gpus_per_node
+                                                              : gs.devices;
+    int vram = gs.model->vram_gb.value_or(0);
+    if (vram < ask.min_vram_gb) {
+      why.push_back(gs.name + ": " + std::to_string(vram) + " GB per GPU");
+    } else if (shape < ask.gpus) {
+      why.push_back(gs.name + ": at most " + std::to_string(shape) + " GPUs " +
+                    (ask.interconnect == Interconnect::kNvlink ? "per NVLink domain"
+                     : ask.interconnect == Interconnect::kNode ? "per node"
+                                                               : "in all"));
+    } else if (ask.kind != RequestKind::kInterruptible && ask.max_price && *ask.max_price < setup_.list_price[g]) {
+      why.push_back(gs.name + ": list price " + FormatMoney(Money(setup_.list_price[g].raw())) +
+                    " USD/GPU-h is above the max price");
+    } else {
+      return r;  // fits somewhere
+    }
+  }
+  if (why.empty()) return Err(FailedPreconditionError("no GPU on this farm matches; it rents: " + offered_text));
+  return Err(FailedPreconditionError("no placement on this farm can ever hold " + std::to_string(ask.gpus) +
+                                     " GPU(s) with these constraints: " + Join(why)));
+}
+
+Result<LeaseRecord> Farm::CreateLease(const std::string& tenant, const LeaseAsk& ask, Timestamp now) {
+  if (auto v = ViewNow(now); !v) return Err(v.error());
+  int64_t id = next_id_;
+  RS_ASSIGN_OR_RETURN(Request req, ToRequest(id, tenant, ask, now));
+  if (pending_.size() >= options_.max_pending) {
+    return Err(ResourceExhaustedError("too many requests are waiting (" + std::to_string(pending_.size()) +
+                                      "); try again later"));
+  }
+  LeaseRecord rec;
+  rec.id = LeaseId(id);
+  rec.request = RequestId(id);
+  rec.tenant = tenant;
+  rec.kind = ask.kind;
+  rec.gpus = ask.gpus;
+  rec.models = ask.models;
+  rec.min_vram_gb = ask.min_vram_gb;
+  rec.interconnect = ask.interconnect;
+  rec.duration_s = ask.duration_s;
+  rec.max_price = ask.max_price;
+  rec.created = now;
+  rec.state = "pending";
+  next_id_ = id + 1;
+  // Pending requests go first, in arrival order: a new one does not overtake them.
+  if (!pending_.empty()) {
+    rec.reason = "waiting behind " + std::to_string(pending_.size()) + " earlier request(s)";
+    RS_RETURN_IF_ERROR(store_->PutLease(rec));
+    leases_[id] = rec;
+    pending_.push_back(id);
+    pending_dirty_ = true;
+    return rec;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto decision = controller_.Submit(req, *view_, now, rng_);
+  if (observer_) observer_->EngineDecision("submit", SecondsSince(t0));
+  if (!decision) return Err(decision.error());
+  if (decision->outcome == Outcome::kInfeasible) {
+    return Err(FailedPreconditionError("this farm can never place it: " + decision->reason));
+  }
+  if (decision->outcome == Outcome::kWaiting) {
+    rec.reason = decision->reason;
+    RS_RETURN_IF_ERROR(store_->PutLease(rec));
+    leases_[id] = rec;
+    pending_.push_back(id);
+    return rec;
+  }
+  Status s = StartFromDecision(rec, decision->lease, now);
+  if (!s.ok()) return Err(s);
+  return leases_[id];
+}
+
+// The engine placed `rec` as controller lease `engine`: persist it as running (with any lease the
+// same decision preempted), then make it known.
+Status Farm::StartFromDecision(LeaseRecord& rec, LeaseId engine, Timestamp now) {
+  const LeaseState* ls = controller_.fleet().lease(engine);
+  RS_CHECK(ls != nullptr);
+  rec.state = "running";
+  rec.engine_lease = engine;
+  rec.devices = ls->devices;
+  rec.price = ls->price;
+  rec.start = now;
+  rec.billed_until = now;
+  rec.reason.clear();
+  Status s = store_->PutLease(rec);
+  if (!s.ok()) {
+    // Not persisted, so not granted: give the devices back.
+    recorder_->preempted.clear();
+    (void)controller_.EndLease(engine, *view_, now, rng_);
+    return s;
+  }
+  leases_[rec.id.value()] = rec;
+  api_of_engine_[engine.value()] = rec.id.value();
+  return AfterController(now);
+}
+
+// After any controller call: persist the leases it preempted, mark device uses stale.
+Status Farm::AfterController(Timestamp now) {
+  uses_dirty_ = true;
+  if (recorder_->changed) pending_dirty_ = true;
+  recorder_->changed = false;
+  auto preempted = std::move(recorder_->preempted);
+  recorder_->preempted.clear();
+  for (const auto& [engine, why] : preempted) {
+    auto it = api_of_engine_.find(engine);
+    if (it == api_of_engine_.end()) continue;  // a hold
+    LeaseRecord copy = leases_[it->second];
+    std::vector<LedgerEntry> entries;
+    BillTo(copy, now, &entries);
+    copy.state = "preempted";
+    copy.end = now;
+    copy.reason = why.empty() ? "preempted by a higher-paying use" : why;
+    RS_RETURN_IF_ERROR(store_->Transaction([&](Store& st) -> Status {
+      RS_RETURN_IF_ERROR(st.AppendLedger(entries));
+      return st.PutLease(copy);
+    }));
+    Income(entries);
+    leases_[copy.id.value()] = copy;
+    api_of_engine_.erase(it);
+  }
+  return OkStatus();
+}
+
+void Farm::Income(const std::vector<LedgerEntry>& entries) {
+  if (!observer_) return;
+  for (const LedgerEntry& e : entries) {
+    if (e.kind == "ai_usage") observer_->Income("ai", e.amount);
+  }
+}
+
+Result<LeaseRecord> Farm::GetLease(int64_t id, const std::optional<std::string>& tenant) const {
+  auto it = leases_.find(id);
+  if (it == leases_.end() || (tenant && it->second.tenant != *tenant)) {
+    return Err(NotFoundError("no lease " + std::to_string(id)));
+  }
+  return it->second;
+}
+
+std::vector<LeaseRecord> Farm::ListLeases(const std::optional<std::string>& tenant,
+                                          const std::optional<std::string>& state) const {
+  std::vector<LeaseRecord> out;
+  for (const auto& [id, l] : leases_) {
+    if (tenant && l.tenant != *tenant) continue;
+    if (state && l.state != *state) continue;
+    out.push_back(l);
+  }
+  return out;
+}
+
+Result<LeaseRecord> Farm::CancelLease(int64_t id, const std::optional<std::string>& tenant, Timestamp now) {
+  RS_ASSIGN_OR_RETURN(LeaseRecord l, GetLease(id, tenant));
+  if (l.state == "pending") {
+    l.state = "cancelled";
+    l.end = now;
+    l.reason = "cancelled while pending";
+    RS_RETURN_IF_ERROR(store_->PutLease(l));
+    leases_[id] = l;
+    pending_.erase(std::remove(pending_.begin(), pending_.end(), id), pending_.end());
+    return l;
+  }
+  if (l.state != "running") return l;
+  RS_RETURN_IF_ERROR(Finish(id, now, "cancelled", "cancelled by the tenant", now));
+  return leases_[id];
+}
+
+void Farm::BillTo(LeaseRecord& lease, Timestamp until, std::vector<LedgerEntry>* entries) const {
+  if (until.seconds <= lease.billed_until.seconds) return;
+  int64_t total_s = until.seconds - lease.start.seconds;
+  // Billed from the start each time, so that rounding never drifts: the sum of the entries is
+  // always floor(price x gpus x seconds / 3600).
+  Money total(MulDiv128(static_cast<__int128>(lease.price.raw()) * lease.gpus, total_s, 3600).value_or(0));
+  LedgerEntry e;
+  e.at = until;
+  e.account = TenantAccount(lease.tenant);
+  e.kind = "ai_usage";
+  e.lease = lease.id;
+  e.amount = total - lease.billed;
+  e.seconds = until.seconds - lease.billed_until.seconds;
+  e.note = std::to_string(lease.gpus) + " GPU at " + FormatMoney(Money(lease.price.raw())) + " USD/GPU-h";
+  entries->push_back(std::move(e));
+  lease.billed = total;
+  lease.billed_seconds = total_s;
+  lease.billed_until = until;
+}
+
+Status Farm::Finish(int64_t id, Timestamp until, const std::string& state, const std::string& reason,
+                    Timestamp now) {
+  LeaseRecord copy = leases_[id];
+  std::vector<LedgerEntry> entries;
+  BillTo(copy, until, &entries);
+  copy.state = state;
+  copy.end = until;
+  copy.reason = reason;
+  RS_RETURN_IF_ERROR(store_->Transaction([&](Store& st) -> Status {
+    RS_RETURN_IF_ERROR(st.AppendLedger(entries));
+    return st.PutLease(copy);
+  }));
+  Income(entries);
+  leases_[id] = copy;
+  api_of_engine_.erase(copy.engine_lease.value());
+  MarketView empty;
+  auto t0 = std::chrono::steady_clock::now();
+  Status s = controller_.EndLease(copy.engine_lease, view_ ? *view_ : empty, now, rng_);
+  if (observer_) observer_->EngineDecision("end", SecondsSince(t0));
+  RS_RETURN_IF_ERROR(s);
+  RS_RETURN_IF_ERROR(AfterController(now));
+  if (options_.require_agents) {
+    for (const auto& [node, slot] : copy.devices) {
+      if (agents_[node].state != AgentState::kReady) RS_RETURN_IF_ERROR(EnsureHeld(node, now));
+    }
+  }
+  pending_dirty_ = true;
+  return OkStatus();
+}
+
+// --- Agents ----------------------------------------------------------------------------------
+
+// Keeps every free GPU of a node without a live agent out of use, under one hold lease.
+Status Farm::EnsureHeld(int node, Timestamp now) {
+  AgentInfo& a = agents_[node];
+  if (a.hold.value() != 0) RS_RETURN_IF_ERROR(ReleaseHold(node, now));
+  const FleetState& f = controller_.fleet();
+  int g = f.node_group(node);
+  LeaseState hold;
+  hold.tenant = kHoldTenant;
+  hold.kind = RequestKind::kReserved;
+  hold.start = now;
+  hold.group = g;
+  for (int slot = 0; slot < f.groups()[g].gpus_per_node; ++slot) {
+    if (f.lease_on(node, slot) == 0) hold.devices.emplace_back(node, slot);
+  }
+  if (hold.devices.empty()) return OkStatus();
+  RS_ASSIGN_OR_RETURN(LeaseId id, controller_.Restore(std::move(hold)));
+  a.hold = id;
+  hold_node_[id.value()] = node;
+  uses_dirty_ = true;
+  return OkStatus();
+}
+
+Status Farm::ReleaseHold(int node, Timestamp now) {
+  AgentInfo& a = agents_[node];
+  if (a.hold.value() == 0) return OkStatus();
+  LeaseId id = a.hold;
+  a.hold = LeaseId(0);
+  hold_node_.erase(id.value());
+  MarketView empty;
+  RS_RETURN_IF_ERROR(controller_.EndLease(id, view_ ? *view_ : empty, now, rng_));
+  pending_dirty_ = true;
+  return AfterController(now);
+}
+
+Result<int64_t> Farm::RegisterAgent(const std::string& node_name, const std::vector<DeviceInventory>& devices,
+                                    Timestamp now) {
+  auto node = NodeIndex(node_name);
+  if (!node) {
+    std::string example = node_names_.empty() ? "none (this farm declares no nodes)"
+                                              : node_names_.front() + " .. " + node_names_.back();
+    return Err(NotFoundError("unknown node '" + node_name + "'; this farm declares " + example));
+  }
+  const FleetState& f = controller_.fleet();
+  const GroupState& gs = f.groups()[f.node_group(*node)];
+  if (static_cast<int>(devices.size()) != gs.gpus_per_node) {
+    return Err(AlreadyExistsError("node " + node_name + " reports " + std::to_string(devices.size()) +
+                                       " GPUs; the farm declares " + std::to_string(gs.gpus_per_node) + " x " +
+                                       gs.model->name));
+  }
+  for (const DeviceInventory& d : devices) {
+    const DeviceModel* m = setup_.catalog->Find(d.model);
+    if (d.slot < 0 || d.slot >= gs.gpus_per_node) {
+      return Err(AlreadyExistsError("node " + node_name + " reports slot " + std::to_string(d.slot) +
+                                         "; slots are 0.." + std::to_string(gs.gpus_per_node - 1)));
+    }
+    if (m == nullptr || m->key != gs.model->key) {
+      return Err(AlreadyExistsError("node " + node_name + " slot " + std::to_string(d.slot) + " reports '" +
+                                         d.model + "'; the farm declares " + gs.model->name));
+    }
+  }
+  AgentInfo& a = agents_[*node];
+  a.state = AgentState::kReady;
+  a.last_seen = now;
+  if (options_.require_agents) RS_RETURN_IF_ERROR(ReleaseHold(*node, now));
+  RefreshGeneration(*node);
+  return a.generation;
+}
+
+Result<int64_t> Farm::Heartbeat(const std::string& node_name, int64_t generation,
+                                const std::vector<DeviceReport>& devices, Timestamp now) {
+  auto node = NodeIndex(node_name);
+  if (!node) return Err(NotFoundError("unknown node '" + node_name + "'"));
+  AgentInfo& a = agents_[*node];
+  if (a.state != AgentState::kReady) {
+    return Err(NotFoundError("node " + node_name + " is " + std::string(AgentStateName(a.state)) +
+                             ": register it again (POST /v1/agents/register)"));
+  }
+  a.last_seen = now;
+  a.observed_generation = generation;
+  int gpus = node_base_[*node + 1] - node_base_[*node];
+  for (const DeviceReport& d : devices) {
+    if (d.slot >= 0 && d.slot < gpus && d.power) power_[node_base_[*node] + d.slot] = static_cast<int>(d.power->raw());
+  }
+  RefreshGeneration(*node);
+  return a.generation;
+}
+
+Result<NodeView> Farm::Desired(const std::string& node_name) {
+  auto node = NodeIndex(node_name);
+  if (!node) return Err(NotFoundError("unknown node '" + node_name + "'"));
+  RefreshGeneration(*node);
+  return ViewOfNode(*node);
+}
+
+NodeView Farm::ViewOfNode(int node) {
+  RefreshUses();
+  const FleetState& f = controller_.fleet();
+  const GroupState& gs = f.groups()[f.node_group(node)];
+  const AgentInfo& a = agents_[node];
+  NodeView v;
+  v.index = node;
+  v.name = node_names_[node];
+  v.group = gs.name;
+  v.site = f.sites()[gs.site].name;
+  v.model = gs.model->name;
+  v.gpus = gs.gpus_per_node;
+  v.agent = a.state;
+  if (a.state != AgentState::kUnregistered) v.last_heartbeat = a.last_seen;
+  v.generation = a.generation;
+  v.observed_generation = a.observed_generation;
+  for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
+    DeviceDesired d;
+    d.slot = slot;
+    uint8_t u = use_[node_base_[node] + slot];
+    switch (u) {
+      case kUseLease:
+        d.use = "lease";
+        d.lease = ApiLeaseOn(node, slot);
+        break;
+      case kUseMining:
+        d.use = "mining";
+        d.coin = gs.mining_coin;
+        break;
+      case kUseIdle: d.use = "idle"; break;
+      default: d.use = "off"; break;
+    }
+    v.devices.push_back(std::move(d));
+  }
+  return v;
+}
+
+void Farm::RefreshGeneration(int node) {
+  RefreshUses();
+  const FleetState& f = controller_.fleet();
+  const GroupState& gs = f.groups()[f.node_group(node)];
+  uint64_t h = 1469598103934665603ULL;
+  auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ULL; };
+  for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
+    uint8_t u = use_[node_base_[node] + slot];
+    mix(u);
+    if (u == kUseLease) mix(static_cast<uint64_t>(f.lease_on(node, slot)));
+    if (u == kUseMining) {
+      for (char c : gs.mining_coin) mix(static_cast<unsigned char>(c));
+    }
+  }
+  AgentInfo& a = agents_[node];
+  if (a.generation == 0 || h != a.desired_hash) {
+    a.desired_hash = h;
+    ++a.generation;
+  }
+}
+
+int64_t Farm::ApiLeaseOn(int node, int slot) const {
+  int64_t engine = controller_.fleet().lease_on(node, slot);
+  auto it = api_of_engine_.find(engine);
+  return it == api_of_engine_.end() ? 0 : it->second;
+}
+
+void Farm::RefreshUses() {
+  if (!uses_dirty_) return;
+  uses_dirty_ = false;
+  const FleetState& f = controller_.fleet();
+  for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
+    const GroupState& gs = f.groups()[g];
+    int64_t curtailed_left = gs.curtailed;
+    bool mining = !gs.mining_coin.empty();
+    for (int node = gs.first_node; node < gs.first_node + gs.node_count; ++node) {
+      for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
+        int64_t lease = f.lease_on(node, slot);
+        uint8_t u;
+        if (lease != 0) {
+          u = hold_node_.count(lease) ? kUseOffline : kUseLease;
+        } else if (curtailed_left > 0) {
+          u = kUseCurtailed;
+          --curtailed_left;
+        } else {
+          u = mining ? kUseMining : kUseIdle;
+        }
+        use_[node_base_[node] + slot] = u;
+      }
+    }
+  }
+}
+
+std::optional<int> Farm::ObservedPower(int node, int slot) const {
+  int w = power_[node_base_[node] + slot];
+  if (w < 0) return std::nullopt;
+  return w;
+}
+
+std::vector<Watts> Farm::SiteDraw() {
+  RefreshUses();
+  const FleetState& f = controller_.fleet();
+  std::vector<Watts> draw(f.sites().size(), Watts(0));
+  if (!view_) return draw;
+  const Valuation& value = controller_.ValuationOf(*view_);
+  for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
+    const GroupState& gs = f.groups()[g];
+    const GroupValue& gv = value.groups[g];
+    const CoinOption* coin = gs.mining_coin.empty() ? nullptr : gv.For(value.CoinIndex(gs.mining_coin));
+    for (int node = gs.first_node; node < gs.first_node + gs.node_count; ++node) {
+      for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
+        uint8_t u = use_[node_base_[node] + slot];
+        if (u == kUseLease) draw[gs.site] += gv.ai_facility_power;
+        else if (u == kUseMining && coin != nullptr) draw[gs.site] += coin->facility_power;
+        else if (u == kUseIdle || u == kUseMining) draw[gs.site] += gv.idle_facility_power;
+      }
+    }
+  }
+  return draw;
+}
+
+std::string Farm::DeviceUse(int node, int slot) const {
+  const_cast<Farm*>(this)->RefreshUses();
+  return std::string(UseName(use_[node_base_[node] + slot]));
+}
+
+std::vector<NodeView> Farm::Nodes() {
+  std::vector<NodeView> out;
+  for (int n = 0; n < controller_.fleet().node_count(); ++n) {
+    RefreshGeneration(n);
+    out.push_back(ViewOfNode(n));
+  }
+  return out;
+}
+
+FarmCounts Farm::Counts() const {
+  const_cast<Farm*>(this)->RefreshUses();
+  FarmCounts c;
+  for (const char* u : {"lease", "mining", "idle", "curtailed", "offline"}) c.devices_by_use[u] = 0;
+  for (uint8_t u : use_) ++c.devices_by_use[std::string(UseName(u))];
+  for (const char* s : {"pending", "running", "ended", "cancelled", "preempted", "lost"}) c.leases_by_state[s] = 0;
+  for (const auto& [id, l] : leases_) ++c.leases_by_state[l.state];
+  return c;
+}
+
+Status Farm::SetParams(const EngineParams& params) {
+  controller_.set_params(params);
+  return OkStatus();
+}
+
+// --- Time ------------------------------------------------------------------------------------
+
+Status Farm::Tick(Timestamp now) {
+  bool have_view = ViewNow(now).has_value();
+  if (have_view && now.seconds - last_tick_.seconds >= options_.tick_interval_s) {
+    RS_RETURN_IF_ERROR(ReplanNow(now));
+    pending_dirty_ = true;
+  }
+  RS_RETURN_IF_ERROR(ExpireLeases(now));
+  RS_RETURN_IF_ERROR(CheckAgents(now));
+  if (now.seconds - last_billing_.seconds >= options_.billing_interval_s) RS_RETURN_IF_ERROR(BillRunning(now));
+  if (have_view && now.seconds - last_accounting_.seconds >= options_.accounting_interval_s) {
+    RS_RETURN_IF_ERROR(Account(now));
+  }
+  if (have_view && pending_dirty_) PlacePending(now);
+  return OkStatus();
+}
+
+Status Farm::ExpireLeases(Timestamp now) {
+  std::vector<std::pair<int64_t, Timestamp>> due;
+  for (const auto& [engine, id] : api_of_engine_) {
+    const LeaseRecord& l = leases_[id];
+    if (l.duration_s > 0 && l.start.seconds + l.duration_s <= now.seconds) {
+      due.emplace_back(id, Timestamp{l.start.seconds + l.duration_s});
+    }
+  }
+  std::sort(due.begin(), due.end());
+  for (const auto& [id, end] : due) RS_RETURN_IF_ERROR(Finish(id, end, "ended", "", now));
+  return OkStatus();
+}
+
+Status Farm::CheckAgents(Timestamp now) {
+  if (!options_.require_agents) return OkStatus();
+  for (int n = 0; n < static_cast<int>(agents_.size()); ++n) {
+    AgentInfo& a = agents_[n];
+    if (a.state == AgentState::kSilent || now.seconds - a.last_seen.seconds <= options_.agent_timeout_s) continue;
+    bool has_leases = false;
+    for (int slot = 0; slot < controller_.fleet().groups()[controller_.fleet().node_group(n)].gpus_per_node; ++slot) {
+      if (ApiLeaseOn(n, slot) != 0) has_leases = true;
+    }
+    if (a.state == AgentState::kUnregistered && !has_leases) continue;
+    if (a.state == AgentState::kReady) a.state = AgentState::kSilent;
+    std::vector<int64_t> lost;
+    for (const auto& [engine, id] : api_of_engine_) {
+      const LeaseRecord& l = leases_[id];
+      for (const auto& d : l.devices) {
+        if (d.first == n) {
+          lost.push_back(id);
+          break;
+        }
+      }
+    }
+    std::sort(lost.begin(), lost.end());
+    Timestamp last = std::max(a.last_seen, Timestamp{0});
+    for (int64_t id : lost) {
+      Timestamp until = std::max(last, leases_[id].billed_until);
+      RS_RETURN_IF_ERROR(Finish(id, until, "lost",
+                                "node " + node_names_[n] + " stopped reporting at " + FormatUtc(a.last_seen), now));
+    }
+    RS_RETURN_IF_ERROR(EnsureHeld(n, now));
+  }
+  return OkStatus();
+}
+
+Status Farm::BillRunning(Timestamp now) {
+  std::vector<LedgerEntry> entries;
+  std::vector<LeaseRecord> changed;
+  for (const auto& [engine, id] : api_of_engine_) {
+    LeaseRecord copy = leases_[id];
+    size_t before = entries.size();
+    BillTo(copy, now, &entries);
+    if (entries.size() != before) changed.push_back(std::move(copy));
+  }
+  if (!changed.empty()) {
+    RS_RETURN_IF_ERROR(store_->Transaction([&](Store& st) -> Status {
+      RS_RETURN_IF_ERROR(st.AppendLedger(entries));
+      for (const LeaseRecord& l : changed) RS_RETURN_IF_ERROR(st.PutLease(l));
+      return OkStatus();
+    }));
+    Income(entries);
+    for (LeaseRecord& l : changed) leases_[l.id.value()] = std::move(l);
+  }
+  last_billing_ = now;
+  return OkStatus();
+}
+
+// Mining revenue and energy cost per device for the interval since the last accounting, at the
+// view in force now and each device's use now.
+Status Farm::Account(Timestamp now) {
+  int64_t seconds = now.seconds - last_accounting_.seconds;
+  if (seconds <= 0) return OkStatus();
+  RefreshUses();
+  const FleetState& f = controller_.fleet();
+  const Valuation& value = controller_.ValuationOf(*view_);
+  std::vector<LedgerEntry> entries;
+  Money mined, energy;
+  for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
+    const GroupState& gs = f.groups()[g];
+    const GroupValue& gv = value.groups[g];
+    const CoinOption* coin = gs.mining_coin.empty() ? nullptr : gv.For(value.CoinIndex(gs.mining_coin));
+    EnergyPrice price = gs.site < static_cast<int>(view_->site_price.size()) ? view_->site_price[gs.site] : EnergyPrice();
+    Money idle_per_hour = EnergyCost(WattHours(gv.idle_facility_power.raw()), price).value_or(Money());
+    for (int node = gs.first_node; node < gs.first_node + gs.node_count; ++node) {
+      for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
+        uint8_t u = use_[node_base_[node] + slot];
+        Money revenue, cost;
+        if (u == kUseMining && coin != nullptr) {
+          revenue = PerHourFor(coin->revenue_per_hour, seconds);
+          cost = PerHourFor(coin->energy_per_hour, seconds);
+        } else if (u == kUseLease) {
+          cost = PerHourFor(gv.ai_energy_per_hour, seconds);
+        } else if (u == kUseIdle || (u == kUseMining && coin == nullptr)) {
+          cost = PerHourFor(idle_per_hour, seconds);
+        }
+        std::string device = node_names_[node] + "/" + std::to_string(slot);
+        if (revenue.raw() != 0) {
+          LedgerEntry e;
+          e.at = now;
+          e.account = "mining";
+          e.kind = "mining_revenue";
+          e.amount = revenue;
+          e.seconds = seconds;
+          e.note = gs.mining_coin;
+          e.device = device;
+          entries.push_back(std::move(e));
+          mined += revenue;
+        }
+        if (cost.raw() != 0) {
+          LedgerEntry e;
+          e.at = now;
+          e.account = "energy";
+          e.kind = "energy_cost";
+          e.amount = -cost;
+          e.seconds = seconds;
+          e.note = std::string(UseName(u));
+          e.device = std::move(device);
+          entries.push_back(std::move(e));
+          energy += cost;
+        }
+      }
+    }
+  }
+  RS_RETURN_IF_ERROR(store_->AppendLedger(entries));
+  if (observer_) {
+    observer_->Income("mining", mined);
+    observer_->EnergyCost(energy);
+  }
+  last_accounting_ = now;
+  return OkStatus();
+}
+
+void Farm::PlacePending(Timestamp now) {
+  pending_dirty_ = false;
+  size_t attempts = 0;
+  for (auto it = pending_.begin(); it != pending_.end() && attempts < kPlaceAttemptsPerPass;) {
+    ++attempts;
+    LeaseRecord& rec = leases_[*it];
+    LeaseAsk ask;
+    ask.gpus = rec.gpus;
+    ask.models = rec.models;
+    ask.min_vram_gb = rec.min_vram_gb;
+    ask.interconnect = rec.interconnect;
+    ask.duration_s = rec.duration_s;
+    ask.kind = rec.kind;
+    ask.max_price = rec.max_price;
+    auto req = ToRequest(rec.id.value(), rec.tenant, ask, now);
+    if (!req) {
+      rec.reason = req.error().message();
+      ++it;
+      continue;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    auto decision = controller_.Submit(*req, *view_, now, rng_);
+    if (observer_) observer_->EngineDecision("submit", SecondsSince(t0));
+    if (!decision || decision->outcome != Outcome::kPlaced) {
+      if (decision) rec.reason = decision->reason;
+      ++it;
+      continue;
+    }
+    LeaseRecord copy = rec;
+    Status s = StartFromDecision(copy, decision->lease, now);
+    if (!s.ok()) {
+      rec.reason = s.message();
+      ++it;
+      continue;
+    }
+    it = pending_.erase(it);
+  }
+}
+
+}  // namespace rigshift

@@ -1,0 +1,219 @@
+// Farm: the server's controller shell. It holds the Controller (and through it the engine), the
+// Store, the market feed and the agents' state, and turns API calls and the passing of time into
+// engine events, ledger lines and desired states for the agents.
+//
+// Order of work for every change (DESIGN.md section 3): the engine decides, the decision is
+// written to the store in one transaction, and only then is it acted on (the controller's state,
+// the desired states the agents fetch) and acknowledged to the caller. After a kill -9 the store
+// holds every acknowledged lease and ledger line; Recover() rebuilds the rest from it.
+//
+// Time comes in as an argument (`now`, seconds since the epoch); nothing here reads a clock.
+// Not thread-safe: the API layer serializes every call with one mutex.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/rng.h"
+#include "common/status.h"
+#include "controller/controller.h"
+#include "market/feed.h"
+#include "model/catalog.h"
+#include "server/api_parse.h"
+#include "store/store.h"
+
+namespace rigshift {
+
+// The farm the server runs: the fleet (no leases), its catalog and prices, the engine settings.
+struct FarmSetup {
+  std::shared_ptr<const Catalog> catalog;  // the fleet's groups point into it
+  FleetState fleet;
+  std::vector<RentalPrice> list_price;           // per group, on-demand, 0 = not rented
+  std::vector<RentalPrice> interruptible_price;  // per group, the floor of a bid
+  EngineParams params;
+  std::vector<std::string> settlement_points;    // per site, "" for a fixed tariff
+  uint64_t seed = 1;
+};
+
+struct FarmOptions {
+  int64_t agent_timeout_s = 30;        // a node silent this long loses its leases
+  int64_t billing_interval_s = 10;     // running leases are billed at least this often
+  int64_t accounting_interval_s = 60;  // mining revenue and energy cost per device
+  int64_t tick_interval_s = 5;         // market re-plan
+  size_t max_pending = 10'000;         // more waiting requests are refused (429)
+  // Nodes must have a registered, heartbeating agent to take leases. Off: every declared node is
+  // taken as up (a farm driven without agents, e.g. a dry run).
+  bool require_agents = true;
+};
+
+// Receives what the farm observes, for /metrics (server/metrics.h implements it).
+class FarmObserver {
+ public:
+  virtual ~FarmObserver() = default;
+  virtual void EngineDecision(std::string_view kind, double seconds) = 0;  // "submit", "tick", "end"
+  virtual void Income(std::string_view use, Money amount) = 0;             // "ai", "mining"
+  virtual void EnergyCost(Money amount) = 0;
+};
+
+struct OfferPrice {
+  RequestKind kind;
+  RentalPrice price;
+};
+struct Offer {
+  std::string group, site, model;
+  int vram_gb = 0, gpus_per_node = 0, nvlink_domain_gpus = 0;
+  std::string interconnect;  // best gang shape: "nvlink", "node", "any"
+  std::string tier;
+  int nodes = 0;
+  int64_t gpus_total = 0, gpus_free = 0;
+  std::vector<OfferPrice> prices;
+};
+
+enum class AgentState { kUnregistered, kReady, kSilent };
+std::string_view AgentStateName(AgentState s);
+
+struct DeviceDesired {
+  int slot = 0;
+  std::string use;     // "lease", "mining", "idle", "off"
+  int64_t lease = 0;   // the API id, when use is "lease"
+  std::string coin;    // when use is "mining"
+};
+
+struct NodeView {
+  int index = 0;
+  std::string name, group, site, model;
+  int gpus = 0;
+  AgentState agent = AgentState::kUnregistered;
+  std::optional<Timestamp> last_heartbeat;
+  int64_t generation = 0;           // desired
+  int64_t observed_generation = -1; // what the agent said it converged to
+  std::vector<DeviceDesired> devices;
+};
+
+struct FarmCounts {
+  std::map<std::string, int64_t> devices_by_use;  // lease, mining, idle, curtailed, offline
+  std::map<std::string, int64_t> leases_by_state;
+};
+
+class Farm {
+ public:
+  // `store` and `feed` outlive the farm. Call Recover() before anything else.
+  Farm(FarmSetup setup, Store* store, MarketFeed* feed, FarmOptions options, FarmObserver* observer = nullptr);
+  ~Farm();
+
+  // Loads leases from the store: running ones take their devices back, pending ones queue again.
+  [[nodiscard]] Status Recover(Timestamp now);
+
+  // Tenants. `tenant` is the caller's tenant name.
+  [[nodiscard]] Result<std::vector<Offer>> Offers(Timestamp now);
+  // 201: the lease (running or pending). FailedPrecondition (422) when this farm can never
+  // satisfy it, ResourceExhausted (429) when too many wait.
+  [[nodiscard]] Result<LeaseRecord> CreateLease(const std::string& tenant, const LeaseAsk& ask, Timestamp now);
+  // A lease by API id; `tenant` set: only that tenant's (NotFound otherwise, as for no lease).
+  [[nodiscard]] Result<LeaseRecord> GetLease(int64_t id, const std::optional<std::string>& tenant) const;
+  [[nodiscard]] std::vector<LeaseRecord> ListLeases(const std::optional<std::string>& tenant,
+                                                    const std::optional<std::string>& state) const;
+  // Cancels (pending or running): billed to `now`, devices freed. An ended lease comes back as is.
+  [[nodiscard]] Result<LeaseRecord> CancelLease(int64_t id, const std::optional<std::string>& tenant, Timestamp now);
+
+  // Agents.
+  [[nodiscard]] Result<int64_t> RegisterAgent(const std::string& node, const std::vector<DeviceInventory>& devices,
+                                              Timestamp now);
+  [[nodiscard]] Result<int64_t> Heartbeat(const std::string& node, int64_t generation,
+                                          const std::vector<DeviceReport>& devices, Timestamp now);
+  [[nodiscard]] Result<NodeView> Desired(const std::string& node);
+
+  // The passage of time: market re-plan, billing, accounting, expiry, silent agents, pending
+  // requests. Call about once a second; it does each job when its interval has passed.
+  [[nodiscard]] Status Tick(Timestamp now);
+
+  // Operators.
+  std::vector<NodeView> Nodes();
+  const FleetState& fleet() const { return controller_.fleet(); }
+  const FarmSetup& setup() const { return setup_; }
+  const std::optional<MarketView>& view() const { return view_; }
+  std::string feed_description() const { return feed_->Describe(); }
+  const EngineParams& params() const { return controller_.params(); }
+  [[nodiscard]] Status SetParams(const EngineParams& params);
+  const std::string& node_name(int node) const { return node_names_[node]; }
+  FarmCounts Counts() const;
+  // The use of one device now: "lease", "mining", "idle", "curtailed", "offline".
+  std::string DeviceUse(int node, int slot) const;
+  int64_t ApiLeaseOn(int node, int slot) const;
+  // The draw the agent last reported for a device, if it did.
+  std::optional<int> ObservedPower(int node, int slot) const;
+  // Per site, the facility draw now (IT load x PUE) at each device's use.
+  std::vector<Watts> SiteDraw();
+  Store& store() { return *store_; }
+  bool ready() const { return view_.has_value(); }
+  std::string not_ready_reason() const { return not_ready_; }
+
+ private:
+  struct AgentInfo {
+    AgentState state = AgentState::kUnregistered;
+    Timestamp last_seen;
+    int64_t generation = 0;
+    uint64_t desired_hash = 0;
+    int64_t observed_generation = -1;
+    LeaseId hold;  // the controller lease that keeps an offline node's free GPUs out of use
+  };
+
+  class Recorder;
+
+  [[nodiscard]] Result<MarketView> ViewNow(Timestamp now);
+  [[nodiscard]] Result<Request> ToRequest(int64_t id, const std::string& tenant, const LeaseAsk& ask,
+                                          Timestamp now) const;
+  [[nodiscard]] Status ReplanNow(Timestamp now);
+  [[nodiscard]] Status StartFromDecision(LeaseRecord& rec, LeaseId engine, Timestamp now);
+  [[nodiscard]] Status AfterController(Timestamp now);
+  void PlacePending(Timestamp now);
+  // Bills `lease` up to `until` into `entries` and updates its billed fields.
+  void BillTo(LeaseRecord& lease, Timestamp until, std::vector<LedgerEntry>* entries) const;
+  // Ends running lease `id`: billed to `until`, state `state`, devices back to the farm.
+  [[nodiscard]] Status Finish(int64_t id, Timestamp until, const std::string& state, const std::string& reason,
+                              Timestamp now);
+  void Income(const std::vector<LedgerEntry>& entries);
+  [[nodiscard]] Status BillRunning(Timestamp now);
+  [[nodiscard]] Status Account(Timestamp now);
+  [[nodiscard]] Status ExpireLeases(Timestamp now);
+  [[nodiscard]] Status CheckAgents(Timestamp now);
+  [[nodiscard]] Status EnsureHeld(int node, Timestamp now);
+  [[nodiscard]] Status ReleaseHold(int node, Timestamp now);
+  std::optional<int> NodeIndex(const std::string& name) const;
+  void RefreshGeneration(int node);
+  void RefreshUses();
+  NodeView ViewOfNode(int node);
+
+  FarmSetup setup_;
+  Store* store_;
+  MarketFeed* feed_;
+  FarmOptions options_;
+  FarmObserver* observer_;
+  std::unique_ptr<Recorder> recorder_;  // before controller_, which is given a pointer to it
+  Controller controller_;
+  SplitMix64 rng_;
+  std::vector<std::string> node_names_;
+  std::unordered_map<std::string, int> node_by_name_;
+  std::vector<AgentInfo> agents_;
+  std::vector<int> node_base_;                   // first device index of each node
+  std::vector<uint8_t> use_;                     // per device: what it does now (farm.cc)
+  std::vector<int> power_;                       // per device: last reported watts, -1 = none
+  bool uses_dirty_ = true;
+  std::map<int64_t, LeaseRecord> leases_;        // every lease by API id (the store's copy)
+  std::deque<int64_t> pending_;                  // API ids, in arrival order
+  std::unordered_map<int64_t, int64_t> api_of_engine_;  // controller lease id -> API id
+  std::unordered_map<int64_t, int> hold_node_;   // controller lease id of a hold -> node
+  int64_t next_id_ = 1;
+  std::optional<MarketView> view_;
+  std::string not_ready_ = "no market view yet";
+  Timestamp last_tick_, last_billing_, last_accounting_;
+  bool pending_dirty_ = false;
+};
+
+}  // namespace rigshift

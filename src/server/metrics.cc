@@ -1,0 +1,78 @@
+#include "server/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace rigshift {
+namespace {
+
+// Seconds: 50 us to 2.5 s, for API requests and engine decisions alike.
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const prometheus::Histogram::BucketBoundaries b{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                         0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
+                                                         0.5,     1.0,    2.5};
+  return b;
+}
+
+}  // namespace
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  devices_ = &prometheus::BuildGauge()
+                  .Name("rigshift_devices")
+                  .Help("GPUs by what they do now (lease, mining, idle, curtailed, offline)")
+                  .Register(*registry_);
+  leases_ = &prometheus::BuildGauge().Name("rigshift_leases").Help("Leases by state").Register(*registry_);
+  revenue_ = &prometheus::BuildCounter()
+                  .Name("rigshift_revenue_micro_usd_total")
+                  .Help("Income written to the ledger since start, micro-USD, by use (ai, mining)")
+                  .Register(*registry_);
+  revenue_->Add({{"use", "ai"}});
+  revenue_->Add({{"use", "mining"}});
+  energy_ = &prometheus::BuildCounter()
+                 .Name("rigshift_energy_cost_micro_usd_total")
+                 .Help("Energy cost written to the ledger since start, micro-USD")
+                 .Register(*registry_)
+                 .Add({});
+  http_ = &prometheus::BuildHistogram()
+               .Name("rigshift_http_request_duration_seconds")
+               .Help("API request latency inside the server, by route template, method and status")
+               .Register(*registry_);
+  engine_ = &prometheus::BuildHistogram()
+                 .Name("rigshift_engine_decision_duration_seconds")
+                 .Help("Engine decisions (submit: one request; tick: market re-plan; end: a lease ends)")
+                 .Register(*registry_);
+}
+
+Metrics::~Metrics() = default;
+
+void Metrics::EngineDecision(std::string_view kind, double seconds) {
+  engine_->Add({{"kind", std::string(kind)}}, LatencyBuckets()).Observe(seconds);
+}
+
+void Metrics::Income(std::string_view use, Money amount) {
+  if (amount.raw() > 0) revenue_->Add({{"use", std::string(use)}}).Increment(static_cast<double>(amount.raw()));
+}
+
+void Metrics::EnergyCost(Money amount) {
+  if (amount.raw() > 0) energy_->Increment(static_cast<double>(amount.raw()));
+}
+
+void Metrics::Request(std::string_view route, std::string_view method, int status, double seconds) {
+  http_
+      ->Add({{"route", std::string(route)}, {"method", std::string(method)}, {"code", std::to_string(status)}},
+            LatencyBuckets())
+      .Observe(seconds);
+}
+
+std::string Metrics::Render(const FarmCounts& counts) {
+  for (const auto& [use, n] : counts.devices_by_use) devices_->Add({{"use", use}}).Set(static_cast<double>(n));
+  for (const auto& [state, n] : counts.leases_by_state) leases_->Add({{"state", state}}).Set(static_cast<double>(n));
+  prometheus::TextSerializer serializer;
+  return serializer.Serialize(registry_->Collect());
+}
+
+}  // namespace rigshift

@@ -1,0 +1,48 @@
+// Metrics: what /metrics serves, in the Prometheus text format (prometheus-cpp's registry and
+// serializer; the server's own HTTP layer serves the text, so no second listener is opened).
+//
+// Thread-safe: counters and histograms are prometheus-cpp's (atomic), updated from the I/O
+// threads and from the farm's thread alike.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "server/farm.h"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace rigshift {
+
+class Metrics final : public FarmObserver {
+ public:
+  Metrics();
+  ~Metrics() override;
+
+  void EngineDecision(std::string_view kind, double seconds) override;
+  void Income(std::string_view use, Money amount) override;
+  void EnergyCost(Money amount) override;
+  // One API request: `route` is the path template ("/v1/leases/{id}"), never the raw path.
+  void Request(std::string_view route, std::string_view method, int status, double seconds);
+  // The exposition text, with the gauges set from `counts` first.
+  std::string Render(const FarmCounts& counts);
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Gauge>* devices_;
+  prometheus::Family<prometheus::Gauge>* leases_;
+  prometheus::Family<prometheus::Counter>* revenue_;
+  prometheus::Counter* energy_;
+  prometheus::Family<prometheus::Histogram>* http_;
+  prometheus::Family<prometheus::Histogram>* engine_;
+};
+
+}  // namespace rigshift
