@@ -233,7 +233,14 @@ HttpResponse Api::Dispatch(const HttpRequest& req, std::string* route) {
   else if (p.size() == 4 && res == "agents" && p[3] == "desired")
     which = R::kDesired, allow = "GET", *route = "/v1/agents/{node}/desired";
   else return Error(NotFoundError("no route " + req.path + " (docs/api.md lists them)"));
-  if (allow.find(m) == std::string::npos || m.empty()) return method_not_allowed(allow);
+  bool allowed = false;
+  for (size_t i = 0; i < allow.size();) {
+    size_t j = allow.find(", ", i);
+    if (j == std::string::npos) j = allow.size();
+    if (allow.compare(i, j - i, m) == 0) allowed = true;
+    i = j + 2;
+  }
+  if (!allowed) return method_not_allowed(allow);
 
   Result<Caller> caller = [&] {
     std::lock_guard lock(*mu_);

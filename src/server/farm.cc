@@ -286,7 +286,7 @@ Result<LeaseRecord> Farm::CreateLease(const std::string& tenant, const LeaseAsk&
   rec.tenant = tenant;
   rec.kind = ask.kind;
   rec.gpus = ask.gpus;
-  rec.models = ask.models;
+  for (const std::string& key : req.models) rec.models.push_back(setup_.catalog->Find(key)->name);
   rec.min_vram_gb = ask.min_vram_gb;
   rec.interconnect = ask.interconnect;
   rec.duration_s = ask.duration_s;
@@ -294,15 +294,9 @@ Result<LeaseRecord> Farm::CreateLease(const std::string& tenant, const LeaseAsk&
   rec.created = now;
   rec.state = "pending";
   next_id_ = id + 1;
-  // Pending requests go first, in arrival order: a new one does not overtake them.
-  if (!pending_.empty()) {
-    rec.reason = "waiting behind " + std::to_string(pending_.size()) + " earlier request(s)";
-    RS_RETURN_IF_ERROR(store_->PutLease(rec));
-    leases_[id] = rec;
-    pending_.push_back(id);
-    pending_dirty_ = true;
-    return rec;
-  }
+  // Placed at once when it fits, even with others waiting (backfill): a waiting 8-GPU gang does
+  // not hold up a 1-GPU request it could not use the GPUs of. Waiting ones are retried in
+  // arrival order every tick and whenever GPUs free up.
   auto t0 = std::chrono::steady_clock::now();
   auto decision = controller_.Submit(req, *view_, now, rng_);
   if (observer_) observer_->EngineDecision("submit", SecondsSince(t0));
