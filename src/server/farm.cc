@@ -769,7 +769,10 @@ Status Farm::CheckAgents(Timestamp now) {
 Status Farm::BillRunning(Timestamp now) {
   std::vector<LedgerEntry> entries;
   std::vector<LeaseRecord> changed;
-  for (const auto& [engine, id] : api_of_engine_) {
+  std::vector<int64_t> running;  // in id order, so the ledger's order never depends on hashing
+  for (const auto& [engine, id] : api_of_engine_) running.push_back(id);
+  std::sort(running.begin(), running.end());
+  for (int64_t id : running) {
     LeaseRecord copy = leases_[id];
     size_t before = entries.size();
     BillTo(copy, now, &entries);
