@@ -1,0 +1,590 @@
+// Api, called in-process with net::HttpRequest (no sockets): routing, roles, tenants' isolation,
+// leases and invoices over the ledger, the agent routes, the Status -> HTTP table, /metrics.
+//
+// The farm is farm_test.cc's: riser-1 (6 x RTX 3060 Ti on risers, not rented), gpu-3090-1/-2
+// (4 x RTX 3090, 0.30 USD/GPU-h), a100-1 (8 x A100 NVLink, 1.20 USD/GPU-h), driven without agents
+// (--no-agents) unless a test registers some, by a clock the test sets.
+#include "server/api.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/testing/fleet_builder.h"
+#include "server/metrics.h"
+#include "store/memory_store.h"
+
+namespace rigshift {
+namespace {
+
+namespace fb = ::rigshift::testing;
+using json = nlohmann::json;
+
+constexpr Timestamp kT0{1'793'491'200};  // 2026-11-01T00:00:00Z
+
+FarmSetup TestFarm() {
+  FarmSetup s;
+  s.catalog = std::shared_ptr<const Catalog>(&fb::TestCatalog(), [](const Catalog*) {});
+  s.fleet = fb::ParseFleet(
+      "site farm pue=1.00 idle=10W;"
+      "riser: 6x'RTX 3060 Ti' pcie=x1 cores=2 ram=4 mining=ETH;"
+      "gpu-3090: 4x'RTX 3090' nodes=2 mining=ETH;"
+      "a100: 8xA100 nvlink=8 mining=ETH");
+  s.list_price = {RentalPrice(0), fb::UsdPerGpuHour("0.30"), fb::UsdPerGpuHour("1.20")};
+  s.interruptible_price = {RentalPrice(0), fb::UsdPerGpuHour("0.15"), fb::UsdPerGpuHour("0.60")};
+  s.settlement_points = {""};
+  return s;
+}
+
+class FixedFeed final : public MarketFeed {
+ public:
+  explicit FixedFeed(MarketView v) : view_(std::move(v)) {}
+  Result<MarketView> ViewAt(Timestamp) override { return view_; }
+  std::string Describe() const override { return "fixed test view"; }
+
+ private:
+  MarketView view_;
+};
+
+MarketView View() {
+  FarmSetup s = TestFarm();
+  MarketView v = fb::Market(s.fleet, "ETH:Ethash:1000:7.2e15:2", "50", "0", kT0);
+  v.list_price = s.list_price;
+  return v;
+}
+
+FarmOptions NoAgents() {
+  FarmOptions o;
+  o.require_agents = false;
+  return o;
+}
+
+class ApiTest : public ::testing::Test {
+ protected:
+  // `start`: the clock when the farm starts.
+  explicit ApiTest(Timestamp start = kT0)
+      : now_(start), farm_(TestFarm(), &store_, &feed_, NoAgents(), &metrics_), auth_(&store_),
+        api_(&farm_, &auth_, &metrics_, &mu_, [this] { return now_; }) {
+    Status s = farm_.Recover(now_);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_TRUE(auth_.Load().ok());
+    operator_ = *auth_.Create("operator", "", now_);
+    acme_ = *auth_.Create("tenant", "acme", now_);
+    beta_ = *auth_.Create("tenant", "beta", now_);
+    agent_ = *auth_.Create("agent", "", now_);
+  }
+
+  net::HttpResponse Call(const std::string& method, const std::string& target, const std::string& token,
+                         const std::string& body = "") {
+    net::HttpRequest r;
+    r.method = method;
+    r.target = target;
+    size_t q = target.find('?');
+    r.path = target.substr(0, q);
+    if (q != std::string::npos) r.query = target.substr(q + 1);
+    if (!token.empty()) r.authorization = "Bearer " + token;
+    if (!body.empty()) r.content_type = "application/json";
+    r.body = body;
+    return api_.Handle(r);
+  }
+
+  static json Body(const net::HttpResponse& r) {
+    json j = json::parse(r.body, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.body;
+    return j;
+  }
+
+  static std::string ErrorCode(const net::HttpResponse& r) {
+    json j = Body(r);
+    if (!j.contains("error")) return "(no error: " + r.body + ")";
+    return j["error"].value("code", "");
+  }
+
+  static std::string HeaderOf(const net::HttpResponse& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers) {
+      if (k == name) return v;
+    }
+    return "";
+  }
+
+  // POSTs a lease; returns its JSON (expects 201).
+  json Lease(const std::string& token, const json& ask) {
+    net::HttpResponse r = Call("POST", "/v1/leases", token, ask.dump());
+    EXPECT_EQ(r.status, 201) << r.body;
+    return Body(r);
+  }
+
+  // Ticks every `step` seconds on the grid from the start, up to `seconds_after_start`.
+  void TickTo(int64_t seconds_after_start, int64_t step) {
+    const int64_t from = (now_.seconds - start_.seconds) / step * step + step;
+    for (int64_t t = from; t <= seconds_after_start; t += step) {
+      now_ = Timestamp{start_.seconds + t};
+      std::lock_guard lock(mu_);
+      Status s = farm_.Tick(now_);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+    }
+  }
+
+  Timestamp start_ = kT0;
+  Timestamp now_;
+  MemoryStore store_;
+  FixedFeed feed_{View()};
+  Metrics metrics_;
+  Farm farm_;
+  Auth auth_;
+  std::mutex mu_;
+  Api api_;
+  std::string operator_, acme_, beta_, agent_;
+};
+
+// ---- the Status -> HTTP table -----------------------------------------------------------------
+
+TEST(HttpStatusFor, EveryStatusCodeHasItsHttpStatusAndErrorCode) {
+  struct Row {
+    StatusCode code;
+    int http;
+    std::string error;
+  };
+  const std::vector<Row> table = {
+      {StatusCode::kOk, 200, "ok"},
+      {StatusCode::kInvalidArgument, 400, "invalid_argument"},
+      {StatusCode::kOutOfRange, 400, "invalid_argument"},
+      {StatusCode::kUnauthenticated, 401, "unauthenticated"},
+      {StatusCode::kPermissionDenied, 403, "permission_denied"},
+      {StatusCode::kNotFound, 404, "not_found"},
+      {StatusCode::kAlreadyExists, 409, "already_exists"},
+      {StatusCode::kFailedPrecondition, 422, "failed_precondition"},
+      {StatusCode::kResourceExhausted, 429, "resource_exhausted"},
+      {StatusCode::kInternal, 500, "internal"},
+      {StatusCode::kDataLoss, 500, "data_loss"},
+      {StatusCode::kUnavailable, 503, "unavailable"},
+  };
+  EXPECT_EQ(table.size(), static_cast<size_t>(StatusCode::kPermissionDenied) + 1);  // every code
+  for (const Row& row : table) {
+    SCOPED_TRACE(std::string(StatusCodeName(row.code)));
+    EXPECT_EQ(HttpStatusFor(row.code), row.http);
+    EXPECT_EQ(ErrorCodeFor(row.code), row.error);
+  }
+}
+
+// ---- routing ----------------------------------------------------------------------------------
+
+TEST_F(ApiTest, UnknownRoutesAre404WhoeverAsks) {
+  for (const std::string path : {"/", "/nope", "/v1", "/v2/offers", "/v1/nope", "/v1/leases/1/x", "/v1/agents/x"}) {
+    SCOPED_TRACE(path);
+    net::HttpResponse r = Call("GET", path, "");
+    EXPECT_EQ(r.status, 404);
+    EXPECT_EQ(ErrorCode(r), "not_found");
+    EXPECT_EQ(Call("GET", path, operator_).status, 404);
+  }
+}
+
+TEST_F(ApiTest, KnownRouteWithAnotherMethodIs405WithAllow) {
+  struct Case {
+    std::string method, path, allow;
+  };
+  const std::vector<Case> cases = {
+      {"DELETE", "/v1/offers", "GET"},       {"PUT", "/v1/leases", "GET, POST"},
+      {"POST", "/v1/leases/1", "GET, DELETE"}, {"GET", "/v1/agents/register", "POST"},
+      {"PUT", "/healthz", "GET"},            {"POST", "/metrics", "GET"},
+      {"DELETE", "/v1/policy", "GET, PUT"},  {"", "/v1/offers", "GET"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.method + " " + c.path);
+    // Without a token too: 405 does not depend on who asks.
+    net::HttpResponse r = Call(c.method, c.path, "");
+    EXPECT_EQ(r.status, 405);
+    EXPECT_EQ(ErrorCode(r), "method_not_allowed");
+    EXPECT_EQ(HeaderOf(r, "Allow"), c.allow);
+  }
+}
+
+// A method that is a piece of an allowed one ("E" of "GET, DELETE") is not allowed: on
+// /v1/leases/{id} every method but GET cancels the lease.
+TEST_F(ApiTest, MethodMustBeAnAllowedOneExactly) {
+  json lease = Lease(acme_, {{"gpus", 1}, {"models", {"RTX 3090"}}});
+  const std::string path = "/v1/leases/" + std::to_string(lease["id"].get<int64_t>());
+  for (const std::string m : {"E", "LET", "DELET", "GE", ", "}) {
+    SCOPED_TRACE(m);
+    net::HttpResponse r = Call(m, path, acme_);
+    EXPECT_EQ(r.status, 405) << r.body;
+  }
+  for (const std::string m : {"POS", "T", "get"}) {
+    SCOPED_TRACE(m);
+    EXPECT_EQ(Call(m, "/v1/leases", acme_, R"({"gpus": 1})").status, 405);
+  }
+  EXPECT_EQ(Body(Call("GET", path, acme_))["state"], "running");
+}
+
+TEST_F(ApiTest, HealthAndReadinessNeedNoToken) {
+  net::HttpResponse h = Call("GET", "/healthz", "");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(Body(h)["status"], "ok");
+  EXPECT_EQ(Call("GET", "/readyz", "").status, 200);
+}
+
+// ---- authentication and roles -----------------------------------------------------------------
+
+TEST_F(ApiTest, RoutesUnderV1NeedAKnownToken) {
+  net::HttpResponse none = Call("GET", "/v1/offers", "");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(ErrorCode(none), "unauthenticated");
+  const std::string unknown = NewTokenSecret();
+  net::HttpResponse bad = Call("GET", "/v1/offers", unknown);
+  EXPECT_EQ(bad.status, 401);
+  EXPECT_EQ(bad.body.find(unknown), std::string::npos);
+  EXPECT_EQ(Call("GET", "/v1/offers", acme_).status, 200);
+}
+
+TEST_F(ApiTest, EachRoleOnlyOnItsRoutes) {
+  struct Case {
+    std::string who, token, method, path;
+    int status;
+  };
+  const std::string reg = R"({"node": "gpu-3090-1", "devices": [{"slot": 0, "model": "RTX 3090", "vram_gb": 24}]})";
+  const std::vector<Case> cases = {
+      {"tenant", acme_, "GET", "/v1/nodes", 403},
+      {"tenant", acme_, "GET", "/v1/devices", 403},
+      {"tenant", acme_, "GET", "/v1/ledger", 403},
+      {"tenant", acme_, "GET", "/v1/tokens", 403},
+      {"tenant", acme_, "GET", "/v1/agents/gpu-3090-1/desired", 403},
+      {"agent", agent_, "GET", "/v1/leases", 403},
+      {"agent", agent_, "GET", "/v1/offers", 403},
+      {"agent", agent_, "GET", "/v1/invoices", 403},
+      {"agent", agent_, "GET", "/v1/sites", 403},
+      {"tenant", acme_, "GET", "/v1/offers", 200},
+      {"tenant", acme_, "GET", "/v1/leases", 200},
+      {"tenant", acme_, "GET", "/v1/invoices", 200},
+      {"agent", agent_, "GET", "/v1/agents/gpu-3090-1/desired", 200},
+      {"operator", operator_, "GET", "/v1/nodes", 200},
+      {"operator", operator_, "GET", "/v1/devices", 200},
+      {"operator", operator_, "GET", "/v1/sites", 200},
+      {"operator", operator_, "GET", "/v1/market", 200},
+      {"operator", operator_, "GET", "/v1/policy", 200},
+      {"operator", operator_, "GET", "/v1/ledger", 200},
+      {"operator", operator_, "GET", "/v1/tokens", 200},
+      {"operator", operator_, "GET", "/v1/offers", 200},
+      {"operator", operator_, "GET", "/v1/leases", 200},
+      {"operator", operator_, "GET", "/v1/agents/gpu-3090-1/desired", 200},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.who + " " + c.method + " " + c.path);
+    net::HttpResponse r = Call(c.method, c.path, c.token);
+    EXPECT_EQ(r.status, c.status) << r.body;
+    if (c.status == 403) {
+      EXPECT_EQ(ErrorCode(r), "permission_denied");
+    }
+  }
+  // A tenant may not register a node.
+  EXPECT_EQ(Call("POST", "/v1/agents/register", acme_, reg).status, 403);
+  EXPECT_EQ(Call("POST", "/v1/agents/register", agent_, reg).status, 409);  // 1 GPU, the farm says 4
+}
+
+TEST_F(ApiTest, AnotherTenantsLeaseIsNotFound) {
+  json mine = Lease(acme_, {{"gpus", 2}, {"models", {"RTX 3090"}}});
+  ASSERT_EQ(mine["state"], "running");
+  ASSERT_EQ(mine["tenant"], "acme");
+  const std::string path = "/v1/leases/" + std::to_string(mine["id"].get<int64_t>());
+
+  net::HttpResponse get = Call("GET", path, beta_);
+  EXPECT_EQ(get.status, 404);
+  EXPECT_EQ(ErrorCode(get), "not_found");
+  net::HttpResponse del = Call("DELETE", path, beta_);
+  EXPECT_EQ(del.status, 404);
+  // Same answer as for a lease that does not exist.
+  EXPECT_EQ(Call("GET", "/v1/leases/999", beta_).status, 404);
+  EXPECT_EQ(Call("GET", "/v1/leases/abc", beta_).status, 404);
+
+  EXPECT_EQ(Body(Call("GET", path, acme_))["state"], "running");
+  EXPECT_EQ(Body(Call("GET", "/v1/leases", beta_))["leases"].size(), 0u);
+  EXPECT_EQ(Body(Call("GET", "/v1/leases", acme_))["leases"].size(), 1u);
+  // A tenant cannot widen its view with ?tenant=.
+  EXPECT_EQ(Body(Call("GET", "/v1/leases?tenant=acme", beta_))["leases"].size(), 0u);
+  // The operator sees it, and may filter.
+  EXPECT_EQ(Body(Call("GET", path, operator_))["tenant"], "acme");
+  EXPECT_EQ(Body(Call("GET", "/v1/leases?tenant=beta", operator_))["leases"].size(), 0u);
+  EXPECT_EQ(Body(Call("GET", "/v1/leases?state=running", operator_))["leases"].size(), 1u);
+}
+
+// ---- leases -----------------------------------------------------------------------------------
+
+TEST_F(ApiTest, CreateGetAndCancelALease) {
+  net::HttpResponse r = Call("POST", "/v1/leases", acme_,
+                             R"({"gpus": 4, "models": ["RTX 3090"], "interconnect": "node", "hours": 2})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  json l = Body(r);
+  EXPECT_EQ(HeaderOf(r, "Location"), "/v1/leases/" + std::to_string(l["id"].get<int64_t>()));
+  EXPECT_EQ(l["state"], "running");
+  EXPECT_EQ(l["gpus"], 4);
+  EXPECT_EQ(l["kind"], "on_demand");
+  EXPECT_EQ(l["interconnect"], "node");
+  EXPECT_EQ(l["hours"], 2.0);
+  EXPECT_EQ(l["price_micro_usd_per_gpu_h"], 300'000);
+  EXPECT_EQ(l["devices"].size(), 4u);
+  EXPECT_EQ(l["devices"][0]["model"], "RTX 3090");
+  EXPECT_EQ(l["created_at"], "2026-11-01T00:00:00Z");
+  EXPECT_EQ(l["started_at"], "2026-11-01T00:00:00Z");
+  EXPECT_TRUE(l["ended_at"].is_null());
+
+  TickTo(1800, 10);
+  now_ = Timestamp{kT0.seconds + 1801};
+  net::HttpResponse c = Call("DELETE", "/v1/leases/" + std::to_string(l["id"].get<int64_t>()), acme_);
+  ASSERT_EQ(c.status, 200) << c.body;
+  json done = Body(c);
+  EXPECT_EQ(done["state"], "cancelled");
+  EXPECT_EQ(done["ended_at"], "2026-11-01T00:30:01Z");
+  EXPECT_EQ(done["billed_seconds"], 1801);
+  EXPECT_EQ(done["billed_micro_usd"], 300'000LL * 4 * 1801 / 3600);
+}
+
+TEST_F(ApiTest, RequestsTheFarmCanNeverHoldAre422AndBadBodies400) {
+  struct Case {
+    std::string name, body;
+    int status;
+    std::string code;
+  };
+  const std::vector<Case> cases = {
+      {"unknown model", R"({"gpus": 1, "models": ["RTX 9999"]})", 422, "failed_precondition"},
+      {"the riser model", R"({"gpus": 1, "models": ["RTX 3060 Ti"]})", 422, "failed_precondition"},
+      {"more than a node", R"({"gpus": 5, "models": ["RTX 3090"], "interconnect": "node"})", 422,
+       "failed_precondition"},
+      {"more VRAM than any", R"({"gpus": 1, "min_vram_gb": 80})", 422, "failed_precondition"},
+      {"max price below list", R"({"gpus": 1, "models": ["A100"], "max_price_usd_per_gpu_h": 1.0})", 422,
+       "failed_precondition"},
+      {"unknown field", R"({"gpu": 1})", 400, "invalid_argument"},
+      {"not JSON", "{", 400, "invalid_argument"},
+      {"zero GPUs", R"({"gpus": 0})", 400, "invalid_argument"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    net::HttpResponse r = Call("POST", "/v1/leases", acme_, c.body);
+    EXPECT_EQ(r.status, c.status) << r.body;
+    EXPECT_EQ(ErrorCode(r), c.code);
+  }
+  EXPECT_EQ(Body(Call("GET", "/v1/leases", operator_))["leases"].size(), 0u);
+}
+
+TEST_F(ApiTest, OffersShowTheRentedGroupsWithTheirPrices) {
+  Lease(acme_, {{"gpus", 3}, {"models", {"RTX 3090"}}});
+  json o = Body(Call("GET", "/v1/offers", beta_));
+  ASSERT_EQ(o["offers"].size(), 2u);
+  json g = o["offers"][0];
+  EXPECT_EQ(g["group"], "gpu-3090");
+  EXPECT_EQ(g["model"], "RTX 3090");
+  EXPECT_EQ(g["vram_gb"], 24);
+  EXPECT_EQ(g["gpus_total"], 8);
+  EXPECT_EQ(g["gpus_free"], 5);
+  ASSERT_EQ(g["prices"].size(), 3u);
+  EXPECT_EQ(g["prices"][0]["kind"], "on_demand");
+  EXPECT_EQ(g["prices"][0]["micro_usd_per_gpu_h"], 300'000);
+  EXPECT_EQ(o["offers"][1]["group"], "a100");
+}
+
+// ---- invoices ---------------------------------------------------------------------------------
+
+// The farm starts half an hour before midnight at the end of October, so usage falls in two
+// months.
+class InvoiceTest : public ApiTest {
+ protected:
+  static constexpr Timestamp kStart{kT0.seconds - 1800};  // 2026-10-31T23:30:00Z
+  InvoiceTest() : ApiTest(kStart) { start_ = kStart; }
+
+  // The sum of a tenant's ledger entries, from the store.
+  int64_t LedgerSum(const std::string& tenant) {
+    auto e = store_.Ledger(tenant, Timestamp{0}, Timestamp{std::numeric_limits<int64_t>::max()});
+    EXPECT_TRUE(e.has_value());
+    int64_t sum = 0;
+    for (const LedgerEntry& x : *e) sum += x.amount.raw();
+    return sum;
+  }
+};
+
+TEST_F(InvoiceTest, WhatATenantIsInvoicedIsTheSumOfItsUsage) {
+  json a1 = Lease(acme_, {{"gpus", 4}, {"models", {"RTX 3090"}}, {"interconnect", "node"}});
+  TickTo(100, 10);
+  json a2 = Lease(acme_, {{"gpus", 1}, {"models", {"A100"}}});
+  TickTo(250, 10);
+  json b1 = Lease(beta_, {{"gpus", 2}, {"models", {"RTX 3090"}}});
+  json b2 = Lease(beta_, {{"gpus", 4}, {"models", {"A100"}}, {"interconnect", "nvlink"}});
+  TickTo(1500, 10);
+  now_ = Timestamp{kStart.seconds + 1503};
+  ASSERT_EQ(Call("DELETE", "/v1/leases/" + std::to_string(a2["id"].get<int64_t>()), acme_).status, 200);
+  TickTo(3600, 10);
+
+  for (const auto& [tenant, token] : {std::pair{"acme", acme_}, std::pair{"beta", beta_}}) {
+    SCOPED_TRACE(tenant);
+    net::HttpResponse r = Call("GET", "/v1/invoices", token);
+    ASSERT_EQ(r.status, 200) << r.body;
+    json inv = Body(r)["invoices"];
+    ASSERT_EQ(inv.size(), 2u) << inv.dump();  // October and November
+    EXPECT_EQ(inv[0]["month"], "2026-10");
+    EXPECT_EQ(inv[1]["month"], "2026-11");
+    int64_t total = 0;
+    std::map<int64_t, std::pair<int64_t, int64_t>> by_lease;  // seconds, amount
+    for (const json& month : inv) {
+      EXPECT_EQ(month["tenant"], tenant);
+      int64_t lines = 0;
+      for (const json& line : month["lines"]) {
+        lines += line["amount_micro_usd"].get<int64_t>();
+        auto& l = by_lease[line["lease"].get<int64_t>()];
+        l.first += line["seconds"].get<int64_t>();
+        l.second += line["amount_micro_usd"].get<int64_t>();
+      }
+      EXPECT_EQ(month["total_micro_usd"].get<int64_t>(), lines);
+      total += lines;
+    }
+    EXPECT_EQ(total, LedgerSum(tenant));
+    // Per lease: the invoice lines add up to what the lease says it was billed.
+    json leases = Body(Call("GET", "/v1/leases", token))["leases"];
+    ASSERT_EQ(leases.size(), 2u);
+    int64_t billed = 0;
+    for (const json& l : leases) {
+      auto it = by_lease.find(l["id"].get<int64_t>());
+      ASSERT_NE(it, by_lease.end());
+      EXPECT_EQ(it->second.first, l["billed_seconds"].get<int64_t>());
+      EXPECT_EQ(it->second.second, l["billed_micro_usd"].get<int64_t>());
+      billed += l["billed_micro_usd"].get<int64_t>();
+    }
+    EXPECT_EQ(total, billed);
+  }
+
+  // One month only; the operator sees every tenant, or one.
+  json nov = Body(Call("GET", "/v1/invoices?month=2026-11", acme_))["invoices"];
+  ASSERT_EQ(nov.size(), 1u);
+  EXPECT_EQ(nov[0]["month"], "2026-11");
+  json all = Body(Call("GET", "/v1/invoices", operator_))["invoices"];
+  EXPECT_EQ(all.size(), 4u);
+  int64_t all_total = 0;
+  for (const json& m : all) all_total += m["total_micro_usd"].get<int64_t>();
+  EXPECT_EQ(all_total, LedgerSum("acme") + LedgerSum("beta"));
+  json only_beta = Body(Call("GET", "/v1/invoices?tenant=beta", operator_))["invoices"];
+  ASSERT_EQ(only_beta.size(), 2u);
+  EXPECT_EQ(only_beta[0]["tenant"], "beta");
+  // A tenant's ?tenant= is ignored.
+  EXPECT_EQ(Body(Call("GET", "/v1/invoices?tenant=beta", acme_))["invoices"][0]["tenant"], "acme");
+  EXPECT_EQ(Call("GET", "/v1/invoices?month=2026-13", acme_).status, 400);
+}
+
+// ---- agents -----------------------------------------------------------------------------------
+
+TEST_F(ApiTest, AgentRegistersHeartbeatsAndFetchesItsDesiredState) {
+  json inv = json::array();
+  for (int s = 0; s < 4; ++s) inv.push_back({{"slot", s}, {"model", "RTX 3090"}, {"vram_gb", 24}});
+  // A heartbeat before registering: 404, register first.
+  EXPECT_EQ(Call("POST", "/v1/agents/gpu-3090-1/heartbeat", agent_, R"({"generation": 0, "devices": []})").status,
+            404);
+  net::HttpResponse reg = Call("POST", "/v1/agents/register", agent_, json{{"node", "gpu-3090-1"}, {"devices", inv}}.dump());
+  ASSERT_EQ(reg.status, 200) << reg.body;
+  int64_t gen = Body(reg)["generation"];
+  EXPECT_GE(gen, 1);
+
+  net::HttpResponse hb = Call("POST", "/v1/agents/gpu-3090-1/heartbeat", agent_,
+                              json{{"generation", gen},
+                                   {"devices", {{{"slot", 0}, {"use", "mining"}, {"coin", "ETH"}, {"power_w", 288}}}}}
+                                  .dump());
+  ASSERT_EQ(hb.status, 200) << hb.body;
+  EXPECT_EQ(Body(hb)["generation"], gen);
+
+  json d = Body(Call("GET", "/v1/agents/gpu-3090-1/desired", agent_));
+  EXPECT_EQ(d["node"], "gpu-3090-1");
+  EXPECT_EQ(d["generation"], gen);
+  ASSERT_EQ(d["devices"].size(), 4u);
+  EXPECT_EQ(d["devices"][0]["use"], "mining");
+  EXPECT_EQ(d["devices"][0]["coin"], "ETH");
+
+  // The reported power shows on /v1/devices; the registration on /v1/nodes.
+  json devices = Body(Call("GET", "/v1/devices", operator_))["devices"];
+  ASSERT_EQ(devices.size(), 22u);
+  bool seen = false;
+  for (const json& dev : devices) {
+    if (dev["node"] == "gpu-3090-1" && dev["slot"] == 0) {
+      EXPECT_EQ(dev["power_w"], 288);
+      EXPECT_EQ(dev["use"], "mining");
+      seen = true;
+    }
+  }
+  EXPECT_TRUE(seen);
+  for (const json& n : Body(Call("GET", "/v1/nodes", operator_))["nodes"]) {
+    if (n["name"] == "gpu-3090-1") {
+      EXPECT_EQ(n["agent_state"], "ready");
+      EXPECT_EQ(n["reported_generation"], gen);
+    }
+  }
+
+  // A lease on the node: a new generation naming it.
+  json l = Lease(acme_, {{"gpus", 4}, {"models", {"RTX 3090"}}, {"interconnect", "node"}});
+  const std::string node = l["devices"][0]["node"].get<std::string>();
+  json d2 = Body(Call("GET", "/v1/agents/" + node + "/desired", agent_));
+  if (node == "gpu-3090-1") {
+    EXPECT_GT(d2["generation"].get<int64_t>(), gen);
+  }
+  for (const json& dev : d2["devices"]) {
+    EXPECT_EQ(dev["use"], "lease");
+    EXPECT_EQ(dev["lease"], l["id"]);
+  }
+
+  // Another inventory: 409; an unknown node: 404.
+  json wrong = inv;
+  wrong[0]["model"] = "A100";
+  EXPECT_EQ(Call("POST", "/v1/agents/register", agent_, json{{"node", "gpu-3090-1"}, {"devices", wrong}}.dump()).status,
+            409);
+  EXPECT_EQ(Call("POST", "/v1/agents/register", agent_, json{{"node", "nope-1"}, {"devices", inv}}.dump()).status, 404);
+  EXPECT_EQ(Call("GET", "/v1/agents/nope-1/desired", agent_).status, 404);
+}
+
+// ---- tokens -----------------------------------------------------------------------------------
+
+TEST_F(ApiTest, OperatorCreatesATenantTokenThatWorksAtOnce) {
+  net::HttpResponse r = Call("POST", "/v1/tokens", operator_, R"({"role": "tenant", "tenant": "gamma"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  json t = Body(r);
+  EXPECT_EQ(t["role"], "tenant");
+  EXPECT_EQ(t["tenant"], "gamma");
+  const std::string secret = t["token"];
+  EXPECT_EQ(secret.size(), 43u);
+  EXPECT_EQ(t["id"], HashToken(secret).substr(0, 12));
+  EXPECT_EQ(Call("GET", "/v1/offers", secret).status, 200);
+  json made = Lease(secret, {{"gpus", 1}});
+  EXPECT_EQ(made["tenant"], "gamma");
+  // The list never shows a secret.
+  net::HttpResponse list = Call("GET", "/v1/tokens", operator_);
+  EXPECT_EQ(list.status, 200);
+  EXPECT_EQ(Body(list)["tokens"].size(), 5u);
+  for (const std::string& s : {secret, operator_, acme_, beta_, agent_}) EXPECT_EQ(list.body.find(s), std::string::npos);
+  EXPECT_EQ(Call("POST", "/v1/tokens", acme_, R"({"role": "operator"})").status, 403);
+}
+
+// ---- metrics ----------------------------------------------------------------------------------
+
+TEST_F(ApiTest, MetricsCountDevicesAndRequestsByRouteTemplate) {
+  Lease(acme_, {{"gpus", 4}, {"models", {"RTX 3090"}}});
+  Call("GET", "/v1/offers", acme_);
+  Call("GET", "/v1/leases/1", acme_);
+  Call("GET", "/v1/leases/1", beta_);  // 404
+  Call("GET", "/v1/nodes", acme_);     // 403
+
+  net::HttpResponse m = Call("GET", "/metrics", "");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_NE(m.content_type.find("text/plain"), std::string::npos);
+  const std::string& text = m.body;
+  EXPECT_NE(text.find("rigshift_devices{use=\"mining\"} 18"), std::string::npos) << text;
+  EXPECT_NE(text.find("rigshift_devices{use=\"lease\"} 4"), std::string::npos);
+  EXPECT_NE(text.find("rigshift_leases{state=\"running\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE rigshift_http_request_duration_seconds histogram"), std::string::npos);
+  EXPECT_NE(text.find("rigshift_http_request_duration_seconds_count{code=\"201\",method=\"POST\",route=\"/v1/leases\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("rigshift_http_request_duration_seconds_count{code=\"200\",method=\"GET\",route=\"/v1/leases/{id}\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("code=\"404\",method=\"GET\",route=\"/v1/leases/{id}\""), std::string::npos);
+  EXPECT_NE(text.find("code=\"403\",method=\"GET\",route=\"/v1/nodes\""), std::string::npos);
+  EXPECT_EQ(text.find("route=\"/v1/leases/1\""), std::string::npos);  // the template, never the raw path
+  EXPECT_NE(text.find("rigshift_engine_decision_duration_seconds_count{kind=\"submit\"}"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rigshift

@@ -1,0 +1,893 @@
+// Farm, driven in-process with explicit timestamps: billing (exact, never drifting), the pending
+// queue, requests the farm can never hold, agents (holds, desired state, silence), recovery from
+// a SqliteStore, and per-device accounting.
+//
+// The farm of every scenario (engine/testing/fleet_builder.h's test catalog):
+//   riser-1          6 x RTX 3060 Ti on x1 risers: mining only, not rented
+//   gpu-3090-1, -2   4 x RTX 3090 x16 each, 0.30 USD/GPU-h
+//   a100-1           8 x A100 in one NVLink domain, 1.20 USD/GPU-h
+// One coin, ETH, earning a 3090 about 0.12 USD/h: less than rent, so leases are admitted and
+// every free GPU mines.
+#include "server/farm.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/testing/temp_dir.h"
+#include "engine/testing/fleet_builder.h"
+#include "store/memory_store.h"
+#include "store/sqlite_store.h"
+
+namespace rigshift {
+namespace {
+
+namespace fb = ::rigshift::testing;
+
+constexpr Timestamp kT0{1'793'491'200};  // 2026-11-01T00:00:00Z
+Timestamp At(int64_t s) { return Timestamp{kT0.seconds + s}; }
+
+constexpr const char* kFleet =
+    "site farm pue=1.00 idle=10W;"
+    "riser: 6x'RTX 3060 Ti' pcie=x1 cores=2 ram=4 mining=ETH;"
+    "gpu-3090: 4x'RTX 3090' nodes=2 mining=ETH;"
+    "a100: 8xA100 nvlink=8 mining=ETH";
+
+// Node indices, in the fleet's order.
+constexpr int kRiser = 0, k3090a = 1, k3090b = 2, kA100 = 3;
+
+FarmSetup TestFarm() {
+  FarmSetup s;
+  s.catalog = std::shared_ptr<const Catalog>(&fb::TestCatalog(), [](const Catalog*) {});
+  s.fleet = fb::ParseFleet(kFleet);
+  s.list_price = {RentalPrice(0), fb::UsdPerGpuHour("0.30"), fb::UsdPerGpuHour("1.20")};
+  s.interruptible_price = {RentalPrice(0), fb::UsdPerGpuHour("0.15"), fb::UsdPerGpuHour("0.60")};
+  s.settlement_points = {""};
+  return s;
+}
+
+MarketView ViewFor(const FarmSetup& s) {
+  MarketView v = fb::Market(s.fleet, "ETH:Ethash:1000:7.2e15:2", "50", "0", kT0);
+  v.list_price = s.list_price;
+  return v;
+}
+
+class FakeFeed final : public MarketFeed {
+ public:
+  explicit FakeFeed(MarketView v) : view(std::move(v)) {}
+  Result<MarketView> ViewAt(Timestamp) override {
+    if (!available) return Err(UnavailableError("fake feed switched off"));
+    return view;
+  }
+  std::string Describe() const override { return "fake"; }
+  MarketView view;
+  bool available = true;
+};
+
+FarmOptions NoAgents() {
+  FarmOptions o;
+  o.require_agents = false;
+  return o;
+}
+
+FarmOptions WithAgents() {
+  FarmOptions o;
+  o.require_agents = true;
+  o.agent_timeout_s = 30;
+  return o;
+}
+
+// A farm over a MemoryStore (or a given store), recovered at kT0.
+struct World {
+  explicit World(FarmOptions options = NoAgents(), Store* other_store = nullptr, FarmSetup s = TestFarm())
+      : feed(ViewFor(s)),
+        store(other_store ? other_store : &memory),
+        farm(std::move(s), store, &feed, options) {
+    Status st = farm.Recover(kT0);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+  }
+  MemoryStore memory;
+  FakeFeed feed;
+  Store* store;
+  Farm farm;
+};
+
+LeaseAsk Ask(int gpus, std::vector<std::string> models = {}, Interconnect ic = Interconnect::kAny) {
+  LeaseAsk a;
+  a.gpus = gpus;
+  a.models = std::move(models);
+  a.interconnect = ic;
+  return a;
+}
+
+LeaseAsk Ask3090(int gpus, Interconnect ic = Interconnect::kNode) { return Ask(gpus, {"RTX 3090"}, ic); }
+
+LeaseRecord Create(Farm& farm, const std::string& tenant, const LeaseAsk& ask, Timestamp now) {
+  auto r = farm.CreateLease(tenant, ask, now);
+  EXPECT_TRUE(r.has_value()) << r.error().ToString();
+  return r.has_value() ? *r : LeaseRecord{};
+}
+
+LeaseRecord Get(const Farm& farm, int64_t id) {
+  auto r = farm.GetLease(id, std::nullopt);
+  EXPECT_TRUE(r.has_value()) << r.error().ToString();
+  return r.has_value() ? *r : LeaseRecord{};
+}
+
+void TickAt(Farm& farm, Timestamp now) {
+  Status s = farm.Tick(now);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+}
+
+// Ticks at from+step, from+2*step, ... up to and including `to` (seconds after kT0).
+void TickEvery(Farm& farm, int64_t from, int64_t to, int64_t step) {
+  for (int64_t t = from + step; t <= to; t += step) TickAt(farm, At(t));
+}
+
+std::vector<LedgerEntry> Ledger(Store& store, std::optional<std::string> tenant = std::nullopt) {
+  auto r = store.Ledger(std::move(tenant), Timestamp{0}, Timestamp{std::numeric_limits<int64_t>::max()});
+  EXPECT_TRUE(r.has_value()) << r.error().ToString();
+  return r.has_value() ? *r : std::vector<LedgerEntry>{};
+}
+
+struct Usage {
+  int64_t amount = 0, seconds = 0, entries = 0;
+};
+
+Usage UsageOf(Store& store, int64_t lease) {
+  Usage u;
+  for (const LedgerEntry& e : Ledger(store)) {
+    if (e.kind != "ai_usage" || !e.lease || e.lease->value() != lease) continue;
+    u.amount += e.amount.raw();
+    u.seconds += e.seconds;
+    ++u.entries;
+  }
+  return u;
+}
+
+// floor(price x gpus x seconds / 3600), in micro-USD.
+int64_t Owed(int64_t micro_per_gpu_h, int gpus, int64_t seconds) {
+  return static_cast<int64_t>(static_cast<__int128>(micro_per_gpu_h) * gpus * seconds / 3600);
+}
+
+std::vector<DeviceInventory> Inventory(int gpus, const std::string& model, int vram) {
+  std::vector<DeviceInventory> out;
+  for (int s = 0; s < gpus; ++s) out.push_back({s, model, vram});
+  return out;
+}
+
+bool AllOnNode(const LeaseRecord& l, int node) {
+  return !l.devices.empty() &&
+         std::all_of(l.devices.begin(), l.devices.end(), [&](const auto& d) { return d.first == node; });
+}
+
+// ---- billing ----------------------------------------------------------------------------------
+
+TEST(FarmBilling, FourGpusForTwoHoursBillExactlyTwoForty) {
+  World w;
+  LeaseRecord l = Create(w.farm, "acme", Ask3090(4), kT0);
+  ASSERT_EQ(l.state, "running");
+  EXPECT_EQ(l.price.raw(), 300'000);
+  EXPECT_EQ(l.devices.size(), 4u);
+
+  TickEvery(w.farm, 0, 7200, 10);
+
+  LeaseRecord now = Get(w.farm, l.id.value());
+  EXPECT_EQ(now.state, "running");
+  EXPECT_EQ(now.billed.raw(), 2'400'000);  // 0.30 x 4 x 2 h
+  EXPECT_EQ(now.billed_seconds, 7200);
+  EXPECT_EQ(now.billed_until, At(7200));
+  Usage u = UsageOf(*w.store, l.id.value());
+  EXPECT_EQ(u.amount, now.billed.raw());
+  EXPECT_EQ(u.seconds, now.billed_seconds);
+  EXPECT_EQ(u.entries, 720);
+  // The store's copy says the same as the farm's.
+  auto stored = w.store->GetLease(l.id);
+  ASSERT_TRUE(stored.has_value() && stored->has_value());
+  EXPECT_EQ((*stored)->billed, now.billed);
+  EXPECT_EQ((*stored)->billed_until, now.billed_until);
+  // Every entry is on the tenant's account, for this lease, with a non-negative amount.
+  for (const LedgerEntry& e : Ledger(*w.store, "acme")) {
+    EXPECT_EQ(e.account, "tenant:acme");
+    EXPECT_EQ(e.kind, "ai_usage");
+    EXPECT_GE(e.amount.raw(), 0);
+  }
+}
+
+TEST(FarmBilling, LeaseWithADurationEndsOnItsSecondAndBillsExactly) {
+  World w;
+  LeaseAsk ask = Ask3090(4);
+  ask.duration_s = 7200;
+  LeaseRecord l = Create(w.farm, "acme", ask, kT0);
+  ASSERT_EQ(l.state, "running");
+  // Ticks every 7 s: none falls on 7200 itself.
+  TickEvery(w.farm, 0, 7210, 7);
+  LeaseRecord done = Get(w.farm, l.id.value());
+  EXPECT_EQ(done.state, "ended");
+  ASSERT_TRUE(done.end.has_value());
+  EXPECT_EQ(*done.end, At(7200));
+  EXPECT_EQ(done.billed.raw(), 2'400'000);
+  EXPECT_EQ(done.billed_seconds, 7200);
+  EXPECT_EQ(UsageOf(*w.store, l.id.value()).amount, 2'400'000);
+  for (const auto& [node, slot] : l.devices) EXPECT_NE(w.farm.DeviceUse(node, slot), "lease");
+}
+
+TEST(FarmBilling, CancelMidwayBillsToThatSecond) {
+  World w;
+  LeaseRecord l = Create(w.farm, "acme", Ask3090(4), kT0);
+  ASSERT_EQ(l.state, "running");
+  TickEvery(w.farm, 0, 1230, 10);
+
+  auto c = w.farm.CancelLease(l.id.value(), "acme", At(1234));
+  ASSERT_TRUE(c.has_value()) << c.error().ToString();
+  EXPECT_EQ(c->state, "cancelled");
+  ASSERT_TRUE(c->end.has_value());
+  EXPECT_EQ(*c->end, At(1234));
+  EXPECT_EQ(c->billed.raw(), Owed(300'000, 4, 1234));  // 411'333
+  EXPECT_EQ(c->billed_seconds, 1234);
+  Usage u = UsageOf(*w.store, l.id.value());
+  EXPECT_EQ(u.amount, c->billed.raw());
+  EXPECT_EQ(u.seconds, 1234);
+  for (const auto& [node, slot] : l.devices) {
+    EXPECT_EQ(w.farm.DeviceUse(node, slot), "mining") << node << "/" << slot;
+    EXPECT_EQ(w.farm.ApiLeaseOn(node, slot), 0);
+  }
+
+  // Later ticks and a second cancel change nothing.
+  TickEvery(w.farm, 1230, 1300, 10);
+  auto again = w.farm.CancelLease(l.id.value(), "acme", At(1300));
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->state, "cancelled");
+  EXPECT_EQ(again->billed, c->billed);
+  EXPECT_EQ(UsageOf(*w.store, l.id.value()).entries, u.entries);
+}
+
+// Over random prices, GPU counts, billing intervals and tick sequences (odd seconds included):
+// whatever the ticks, the billed amount is floor(price x gpus x seconds / 3600) of the whole
+// lease, and the ledger entries sum to it. Rounding per entry would drift by up to a micro-dollar
+// per entry.
+RC_GTEST_PROP(FarmBillingProperty, BilledNeverDrifts, ()) {
+  const int64_t price = *rc::gen::inRange<int64_t>(1, 10'000'001);  // micro-USD per GPU-h
+  const int gpus = *rc::gen::inRange(1, 5);
+  const int64_t interval = *rc::gen::inRange<int64_t>(1, 31);
+  const auto steps = *rc::gen::container<std::vector<int64_t>>(*rc::gen::inRange(1, 120), rc::gen::inRange<int64_t>(1, 60));
+  const bool cancel = *rc::gen::arbitrary<bool>();
+
+  FarmSetup s = TestFarm();
+  s.list_price[1] = RentalPrice(price);
+  s.params.admit_at_list_price = true;  // any price, even below mining
+  FarmOptions o = NoAgents();
+  o.billing_interval_s = interval;
+  World w(o, nullptr, s);
+  auto created = w.farm.CreateLease("prop", Ask3090(gpus), kT0);
+  RC_ASSERT(created.has_value());
+  RC_ASSERT(created->state == "running");
+  const int64_t id = created->id.value();
+  int64_t t = 0;
+  for (int64_t step : steps) {
+    t += step;
+    RC_ASSERT(w.farm.Tick(At(t)).ok());
+    LeaseRecord l = Get(w.farm, id);
+    const int64_t billed_s = l.billed_until.seconds - kT0.seconds;
+    RC_ASSERT(billed_s <= t);
+    RC_ASSERT(t - billed_s < interval);
+    RC_ASSERT(l.billed_seconds == billed_s);
+    RC_ASSERT(l.billed.raw() == Owed(price, gpus, billed_s));
+  }
+  if (cancel) {
+    t += 1;
+    auto c = w.farm.CancelLease(id, std::nullopt, At(t));
+    RC_ASSERT(c.has_value());
+    RC_ASSERT(c->billed.raw() == Owed(price, gpus, t));
+    RC_ASSERT(c->billed_seconds == t);
+  }
+  LeaseRecord l = Get(w.farm, id);
+  Usage u = UsageOf(*w.store, id);
+  RC_ASSERT(u.amount == l.billed.raw());
+  RC_ASSERT(u.seconds == l.billed_seconds);
+}
+
+// Several tenants and leases, started and cancelled at odd seconds: each tenant's ledger sums to
+// what its leases say they were billed, floor(price x gpus x seconds / 3600) each (farm.cc BillTo).
+TEST(FarmBilling, EachTenantIsBilledTheSumOfItsUsage) {
+  World w;
+  std::vector<LeaseRecord> ls = {
+      Create(w.farm, "acme", Ask3090(4), kT0),
+      Create(w.farm, "acme", Ask3090(2), At(13)),
+      Create(w.farm, "beta", Ask(8, {"A100"}, Interconnect::kNvlink), At(29)),
+      Create(w.farm, "gamma", Ask3090(1, Interconnect::kAny), At(31)),
+  };
+  for (const LeaseRecord& l : ls) ASSERT_EQ(l.state, "running") << l.reason;
+  TickEvery(w.farm, 0, 600, 10);
+  ASSERT_TRUE(w.farm.CancelLease(ls[1].id.value(), "acme", At(607)).has_value());
+  TickEvery(w.farm, 600, 1800, 10);
+
+  std::map<std::string, int64_t> billed;
+  for (const LeaseRecord& l : w.farm.ListLeases(std::nullopt, std::nullopt)) billed[l.tenant] += l.billed.raw();
+  for (const auto& [tenant, amount] : billed) {
+    int64_t sum = 0;
+    for (const LedgerEntry& e : Ledger(*w.store, tenant)) sum += e.amount.raw();
+    EXPECT_EQ(sum, amount) << tenant;
+  }
+  EXPECT_EQ(billed["acme"], Owed(300'000, 4, 1800) + Owed(300'000, 2, 607 - 13));
+  EXPECT_EQ(billed["beta"], Owed(1'200'000, 8, 1800 - 29));
+  EXPECT_EQ(billed["gamma"], Owed(300'000, 1, 1800 - 31));
+}
+
+// ---- the pending queue ------------------------------------------------------------------------
+
+TEST(FarmPending, FullGroupQueuesAndCancellingPlacesTheNextInOrder) {
+  World w;
+  LeaseRecord a = Create(w.farm, "acme", Ask3090(4), kT0);
+  LeaseRecord b = Create(w.farm, "beta", Ask3090(4), kT0);
+  ASSERT_EQ(a.state, "running");
+  ASSERT_EQ(b.state, "running");
+  EXPECT_TRUE(AllOnNode(a, k3090a) || AllOnNode(a, k3090b));
+
+  // The group is full: a whole node waits, saying why; so does a smaller request after it.
+  LeaseRecord c = Create(w.farm, "gamma", Ask3090(4), At(1));
+  EXPECT_EQ(c.state, "pending");
+  EXPECT_NE(c.reason.find("gpu-3090"), std::string::npos) << c.reason;
+  EXPECT_TRUE(c.devices.empty());
+  LeaseRecord d = Create(w.farm, "delta", Ask3090(2, Interconnect::kAny), At(2));
+  EXPECT_EQ(d.state, "pending");
+  EXPECT_NE(d.reason.find("free GPUs"), std::string::npos) << d.reason;
+  TickEvery(w.farm, 2, 60, 10);
+  EXPECT_EQ(Get(w.farm, c.id.value()).state, "pending");
+
+  // Freeing a node: the first in line takes it, the second still waits (had it gone first, the
+  // 4-GPU request would no longer fit).
+  ASSERT_TRUE(w.farm.CancelLease(a.id.value(), "acme", At(100)).has_value());
+  TickAt(w.farm, At(101));
+  LeaseRecord c2 = Get(w.farm, c.id.value());
+  EXPECT_EQ(c2.state, "running");
+  EXPECT_EQ(c2.start, At(101));
+  std::set<std::pair<int, int>> a_devices(a.devices.begin(), a.devices.end()),
+      c_devices(c2.devices.begin(), c2.devices.end());
+  EXPECT_EQ(c_devices, a_devices);
+  EXPECT_EQ(Get(w.farm, d.id.value()).state, "pending");
+
+  // Cancelling a pending lease bills nothing.
+  auto dc = w.farm.CancelLease(d.id.value(), "delta", At(200));
+  ASSERT_TRUE(dc.has_value());
+  EXPECT_EQ(dc->state, "cancelled");
+  EXPECT_EQ(dc->billed.raw(), 0);
+  EXPECT_EQ(dc->billed_seconds, 0);
+  TickEvery(w.farm, 200, 300, 10);
+  EXPECT_EQ(UsageOf(*w.store, d.id.value()).entries, 0);
+  EXPECT_EQ(Get(w.farm, d.id.value()).state, "cancelled");
+  // c is billed from when it started, not from when it asked.
+  EXPECT_EQ(Get(w.farm, c.id.value()).billed.raw(), Owed(300'000, 4, 300 - 101));
+}
+
+TEST(FarmPending, TooManyWaitingIsResourceExhausted) {
+  FarmOptions o = NoAgents();
+  o.max_pending = 1;
+  World w(o);
+  ASSERT_EQ(Create(w.farm, "a", Ask3090(4), kT0).state, "running");
+  ASSERT_EQ(Create(w.farm, "a", Ask3090(4), kT0).state, "running");
+  ASSERT_EQ(Create(w.farm, "a", Ask3090(4), kT0).state, "pending");
+  auto r = w.farm.CreateLease("a", Ask3090(1), kT0);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(w.farm.ListLeases(std::nullopt, std::nullopt).size(), 3u);
+}
+
+// Waiting requests are retried in arrival order; a bounded number per pass must not mean that the
+// same unplaceable head of the queue is retried forever while a placeable request behind it waits.
+TEST(FarmPending, RequestBehindManyUnplaceableOnesIsPlacedWhenItFits) {
+  World w;
+  LeaseRecord a = Create(w.farm, "a", Ask3090(4), kT0);
+  ASSERT_EQ(a.state, "running");
+  ASSERT_EQ(Create(w.farm, "a", Ask3090(4), kT0).state, "running");
+  ASSERT_EQ(Create(w.farm, "a", Ask(8, {"A100"}, Interconnect::kNvlink), kT0).state, "running");
+  for (int i = 0; i < 70; ++i) {
+    ASSERT_EQ(Create(w.farm, "gang", Ask(8, {"A100"}, Interconnect::kNvlink), kT0).state, "pending");
+  }
+  LeaseRecord small = Create(w.farm, "small", Ask3090(1, Interconnect::kAny), kT0);
+  ASSERT_EQ(small.state, "pending");
+  ASSERT_TRUE(w.farm.CancelLease(a.id.value(), std::nullopt, At(10)).has_value());
+  TickEvery(w.farm, 10, 60, 1);
+  EXPECT_EQ(Get(w.farm, small.id.value()).state, "running") << Get(w.farm, small.id.value()).reason;
+}
+
+// ---- interruptible leases ---------------------------------------------------------------------
+
+TEST(FarmInterruptible, OutbidByMiningIsPreemptedAndBilledToThatSecond) {
+  World w;
+  LeaseAsk ask = Ask3090(2, Interconnect::kAny);
+  ask.kind = RequestKind::kInterruptible;
+  ask.max_price = fb::UsdPerGpuHour("0.15");
+  LeaseRecord l = Create(w.farm, "acme", ask, kT0);
+  ASSERT_EQ(l.state, "running") << l.reason;
+  EXPECT_EQ(l.price.raw(), 150'000);  // pays its bid
+  TickEvery(w.farm, 0, 100, 10);
+  EXPECT_EQ(Get(w.farm, l.id.value()).state, "running");
+
+  // ETH at 5000 USD: a 3090 nets about 0.58 USD/h mining, more than the bid. It is preempted at
+  // the first re-plan after the switch dwell (600 s from its start).
+  w.feed.view.coins = fb::ParseCoins("ETH:Ethash:5000:7.2e15:2");
+  TickEvery(w.farm, 100, 595, 5);
+  EXPECT_EQ(Get(w.farm, l.id.value()).state, "running");
+  TickEvery(w.farm, 595, 700, 5);
+  LeaseRecord p = Get(w.farm, l.id.value());
+  ASSERT_EQ(p.state, "preempted");
+  ASSERT_TRUE(p.end.has_value());
+  EXPECT_EQ(*p.end, At(600));
+  EXPECT_EQ(p.billed_until, *p.end);
+  EXPECT_EQ(p.billed_seconds, p.end->seconds - kT0.seconds);
+  EXPECT_FALSE(p.reason.empty());
+  Usage u = UsageOf(*w.store, l.id.value());
+  EXPECT_EQ(u.amount, p.billed.raw());
+  EXPECT_EQ(u.seconds, p.billed_seconds);
+  for (const auto& [node, slot] : l.devices) EXPECT_EQ(w.farm.DeviceUse(node, slot), "mining");
+  // Never billed again.
+  TickEvery(w.farm, 700, 800, 10);
+  EXPECT_EQ(UsageOf(*w.store, l.id.value()).amount, u.amount);
+}
+
+TEST(FarmInterruptible, NeedsABidAtOrAboveTheOfferedFloor) {
+  World w;
+  LeaseAsk no_bid = Ask3090(1, Interconnect::kAny);
+  no_bid.kind = RequestKind::kInterruptible;
+  auto r = w.farm.CreateLease("acme", no_bid, kT0);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument);
+
+  // With mining unprofitable, a bid that covers the energy would be admitted: the offers say the
+  // interruptible price of a 3090 is 0.15 (FarmSetup::interruptible_price, "the floor of a bid").
+  w.feed.view.coins.clear();
+  TickAt(w.farm, At(5));
+  LeaseAsk low = no_bid;
+  low.max_price = fb::UsdPerGpuHour("0.05");
+  auto low_r = w.farm.CreateLease("acme", low, At(6));
+  ASSERT_FALSE(low_r.has_value()) << "admitted at " << low_r->price.raw() << " micro-USD/GPU-h, state "
+                                  << low_r->state;
+  EXPECT_EQ(low_r.error().code(), StatusCode::kFailedPrecondition);
+}
+
+// ---- requests this farm can never hold --------------------------------------------------------
+
+struct NeverCase {
+  std::string name;
+  LeaseAsk ask;
+  std::string says;  // a piece of the message
+};
+
+TEST(FarmCreate, RequestsThisFarmCanNeverHoldAreFailedPrecondition) {
+  LeaseAsk capped = Ask3090(1, Interconnect::kAny);
+  capped.max_price = fb::UsdPerGpuHour("0.20");
+  LeaseAsk vram = Ask(1);
+  vram.min_vram_gb = 48;
+  const std::vector<NeverCase> cases = {
+      {"unknown model", Ask(1, {"RTX 9999"}), "unknown GPU model 'RTX 9999'"},
+      {"a model it does not rent", Ask(1, {"RTX 3060 Ti"}), "does not rent RTX 3060 Ti"},
+      {"more GPUs than a node", Ask3090(5, Interconnect::kNode), "at most 4 GPUs per node"},
+      {"more GPUs than an NVLink domain", Ask(9, {"A100"}, Interconnect::kNvlink), "per NVLink domain"},
+      {"more VRAM than any GPU", vram, "GB per GPU"},
+      {"max price below the list price", capped, "above the max price"},
+  };
+  for (const NeverCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    World w;
+    auto r = w.farm.CreateLease("acme", c.ask, kT0);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(r.error().message().find(c.says), std::string::npos) << r.error().message();
+    EXPECT_TRUE(w.farm.ListLeases(std::nullopt, std::nullopt).empty());
+    // A refused request takes no id.
+    EXPECT_EQ(Create(w.farm, "acme", Ask3090(1), kT0).id.value(), 1);
+  }
+}
+
+TEST(FarmCreate, OffersListTheRentedGroupsOnly) {
+  World w;
+  auto offers = w.farm.Offers(kT0);
+  ASSERT_TRUE(offers.has_value());
+  ASSERT_EQ(offers->size(), 2u);
+  EXPECT_EQ((*offers)[0].group, "gpu-3090");
+  EXPECT_EQ((*offers)[0].model, "RTX 3090");
+  EXPECT_EQ((*offers)[0].interconnect, "node");
+  EXPECT_EQ((*offers)[0].gpus_total, 8);
+  EXPECT_EQ((*offers)[0].gpus_free, 8);
+  EXPECT_EQ((*offers)[1].group, "a100");
+  EXPECT_EQ((*offers)[1].interconnect, "nvlink");
+  EXPECT_EQ((*offers)[1].nvlink_domain_gpus, 8);
+  ASSERT_EQ(Create(w.farm, "acme", Ask3090(3), kT0).state, "running");
+  EXPECT_EQ((*w.farm.Offers(kT0))[0].gpus_free, 5);
+}
+
+// ---- agents -----------------------------------------------------------------------------------
+
+TEST(FarmAgents, NothingIsRentedBeforeAnAgentRegisters) {
+  World w(WithAgents());
+  for (const Offer& o : *w.farm.Offers(kT0)) EXPECT_EQ(o.gpus_free, 0) << o.group;
+  for (int slot = 0; slot < 4; ++slot) EXPECT_EQ(w.farm.DeviceUse(k3090a, slot), "offline");
+  EXPECT_EQ(w.farm.Counts().devices_by_use["offline"], 22);
+
+  LeaseRecord l = Create(w.farm, "acme", Ask3090(4), kT0);
+  EXPECT_EQ(l.state, "pending");
+  EXPECT_FALSE(l.reason.empty());
+  TickAt(w.farm, At(5));
+  EXPECT_EQ(Get(w.farm, l.id.value()).state, "pending");
+
+  auto gen = w.farm.RegisterAgent("gpu-3090-2", Inventory(4, "RTX 3090", 24), At(6));
+  ASSERT_TRUE(gen.has_value()) << gen.error().ToString();
+  EXPECT_GE(*gen, 1);
+  TickAt(w.farm, At(7));
+  LeaseRecord placed = Get(w.farm, l.id.value());
+  EXPECT_EQ(placed.state, "running");
+  EXPECT_TRUE(AllOnNode(placed, k3090b));
+  EXPECT_EQ(placed.start, At(7));
+  // The other nodes stay held.
+  EXPECT_EQ(w.farm.DeviceUse(k3090a, 0), "offline");
+  EXPECT_EQ(w.farm.DeviceUse(kA100, 0), "offline");
+  EXPECT_EQ(w.farm.DeviceUse(kRiser, 0), "offline");
+}
+
+TEST(FarmAgents, DesiredStateAndItsGeneration) {
+  World w(WithAgents());
+  auto g0 = w.farm.RegisterAgent("gpu-3090-1", Inventory(4, "RTX 3090", 24), kT0);
+  ASSERT_TRUE(g0.has_value());
+  TickAt(w.farm, At(1));
+
+  auto d0 = w.farm.Desired("gpu-3090-1");
+  ASSERT_TRUE(d0.has_value());
+  EXPECT_EQ(d0->name, "gpu-3090-1");
+  ASSERT_EQ(d0->devices.size(), 4u);
+  for (const DeviceDesired& d : d0->devices) {
+    EXPECT_EQ(d.use, "mining");
+    EXPECT_EQ(d.coin, "ETH");
+  }
+  // Nothing changed: the same generation, however often asked.
+  EXPECT_EQ(w.farm.Desired("gpu-3090-1")->generation, d0->generation);
+  auto hb = w.farm.Heartbeat("gpu-3090-1", d0->generation, {}, At(2));
+  ASSERT_TRUE(hb.has_value());
+  EXPECT_EQ(*hb, d0->generation);
+  TickAt(w.farm, At(10));
+  EXPECT_EQ(w.farm.Desired("gpu-3090-1")->generation, d0->generation);
+
+  // A lease on two slots: a new generation naming it on exactly those slots.
+  LeaseRecord l = Create(w.farm, "acme", Ask3090(2), At(11));
+  ASSERT_EQ(l.state, "running");
+  auto d1 = w.farm.Desired("gpu-3090-1");
+  ASSERT_TRUE(d1.has_value());
+  EXPECT_GT(d1->generation, d0->generation);
+  std::set<int> leased_slots;
+  for (const auto& [node, slot] : l.devices) {
+    EXPECT_EQ(node, k3090a);
+    leased_slots.insert(slot);
+  }
+  for (const DeviceDesired& d : d1->devices) {
+    if (leased_slots.count(d.slot)) {
+      EXPECT_EQ(d.use, "lease") << d.slot;
+      EXPECT_EQ(d.lease, l.id.value());
+    } else {
+      EXPECT_EQ(d.use, "mining") << d.slot;
+      EXPECT_EQ(d.lease, 0);
+    }
+  }
+  EXPECT_EQ(w.farm.Desired("gpu-3090-1")->generation, d1->generation);
+
+  // It ends: another generation, all mining again.
+  ASSERT_TRUE(w.farm.CancelLease(l.id.value(), std::nullopt, At(20)).has_value());
+  auto d2 = w.farm.Desired("gpu-3090-1");
+  EXPECT_GT(d2->generation, d1->generation);
+  for (const DeviceDesired& d : d2->devices) EXPECT_EQ(d.use, "mining");
+  // The observed generation is what the agent said.
+  auto hb2 = w.farm.Heartbeat("gpu-3090-1", d2->generation, {}, At(21));
+  ASSERT_TRUE(hb2.has_value());
+  EXPECT_EQ(*hb2, d2->generation);
+  for (const NodeView& n : w.farm.Nodes()) {
+    if (n.name != "gpu-3090-1") continue;
+    EXPECT_EQ(n.observed_generation, d2->generation);
+    EXPECT_EQ(n.agent, AgentState::kReady);
+    ASSERT_TRUE(n.last_heartbeat.has_value());
+    EXPECT_EQ(*n.last_heartbeat, At(21));
+  }
+
+  EXPECT_EQ(w.farm.Desired("no-such-node").error().code(), StatusCode::kNotFound);
+}
+
+TEST(FarmAgents, HeldNodeTellsItsAgentOff) {
+  World w(WithAgents());
+  auto d = w.farm.Desired("a100-1");
+  ASSERT_TRUE(d.has_value());
+  ASSERT_EQ(d->devices.size(), 8u);
+  for (const DeviceDesired& dev : d->devices) EXPECT_EQ(dev.use, "off");
+}
+
+TEST(FarmAgents, WrongInventoryIsAlreadyExists) {
+  World w(WithAgents());
+  auto too_few = w.farm.RegisterAgent("gpu-3090-1", Inventory(3, "RTX 3090", 24), kT0);
+  ASSERT_FALSE(too_few.has_value());
+  EXPECT_EQ(too_few.error().code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(too_few.error().message().find("reports 3 GPUs"), std::string::npos) << too_few.error().message();
+
+  auto wrong_model = w.farm.RegisterAgent("gpu-3090-1", Inventory(4, "A100", 40), kT0);
+  ASSERT_FALSE(wrong_model.has_value());
+  EXPECT_EQ(wrong_model.error().code(), StatusCode::kAlreadyExists);
+
+  std::vector<DeviceInventory> bad_slot = Inventory(4, "RTX 3090", 24);
+  bad_slot[3].slot = 7;
+  auto slot = w.farm.RegisterAgent("gpu-3090-1", bad_slot, kT0);
+  ASSERT_FALSE(slot.has_value());
+  EXPECT_EQ(slot.error().code(), StatusCode::kAlreadyExists);
+
+  auto unknown = w.farm.RegisterAgent("gpu-3090-9", Inventory(4, "RTX 3090", 24), kT0);
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_EQ(unknown.error().code(), StatusCode::kNotFound);
+
+  // None of these released the node.
+  EXPECT_EQ(w.farm.DeviceUse(k3090a, 0), "offline");
+  // A heartbeat before registering: register first.
+  auto hb = w.farm.Heartbeat("gpu-3090-1", 0, {}, kT0);
+  ASSERT_FALSE(hb.has_value());
+  EXPECT_EQ(hb.error().code(), StatusCode::kNotFound);
+}
+
+// Registers gpu-3090-1 at kT0, places a 4-GPU lease on it at 1 s, heartbeats every 5 s up to
+// `last_heartbeat`, and ticks every second up to `until`.
+struct SilentNode {
+  explicit SilentNode(int64_t last_heartbeat, int64_t until) : w(WithAgents()) {
+    EXPECT_TRUE(w.farm.RegisterAgent("gpu-3090-1", Inventory(4, "RTX 3090", 24), kT0).has_value());
+    lease = Create(w.farm, "acme", Ask3090(4), At(1));
+    EXPECT_EQ(lease.state, "running");
+    EXPECT_TRUE(AllOnNode(lease, k3090a));
+    for (int64_t t = 2; t <= until; ++t) {
+      if (t <= last_heartbeat && t % 5 == 0) {
+        EXPECT_TRUE(w.farm.Heartbeat("gpu-3090-1", 1, {}, At(t)).has_value());
+      }
+      EXPECT_TRUE(w.farm.Tick(At(t)).ok());
+    }
+  }
+  World w;
+  LeaseRecord lease;
+};
+
+TEST(FarmAgents, SilentNodeLosesItsLeasesAndIsHeldUntilItRegistersAgain) {
+  SilentNode s(/*last_heartbeat=*/20, /*until=*/50);
+  EXPECT_EQ(Get(s.w.farm, s.lease.id.value()).state, "running");  // 30 s of silence is allowed
+  TickAt(s.w.farm, At(51));
+  LeaseRecord lost = Get(s.w.farm, s.lease.id.value());
+  EXPECT_EQ(lost.state, "lost");
+  EXPECT_NE(lost.reason.find("gpu-3090-1"), std::string::npos) << lost.reason;
+  EXPECT_EQ(UsageOf(*s.w.store, lost.id.value()).amount, lost.billed.raw());
+  for (int slot = 0; slot < 4; ++slot) EXPECT_EQ(s.w.farm.DeviceUse(k3090a, slot), "offline");
+  for (const NodeView& n : s.w.farm.Nodes()) {
+    if (n.name == "gpu-3090-1") {
+      EXPECT_EQ(n.agent, AgentState::kSilent);
+    }
+  }
+  // Its heartbeats are refused until it registers again; nothing is placed on it meanwhile.
+  auto hb = s.w.farm.Heartbeat("gpu-3090-1", 1, {}, At(52));
+  ASSERT_FALSE(hb.has_value());
+  EXPECT_EQ(hb.error().code(), StatusCode::kNotFound);
+  LeaseRecord next = Create(s.w.farm, "beta", Ask3090(4), At(53));
+  EXPECT_EQ(next.state, "pending");
+  TickEvery(s.w.farm, 53, 80, 1);
+  EXPECT_EQ(Get(s.w.farm, next.id.value()).state, "pending");
+  EXPECT_EQ(Get(s.w.farm, lost.id.value()).billed, lost.billed);  // a lost lease is not billed again
+
+  ASSERT_TRUE(s.w.farm.RegisterAgent("gpu-3090-1", Inventory(4, "RTX 3090", 24), At(81)).has_value());
+  TickAt(s.w.farm, At(82));
+  LeaseRecord placed = Get(s.w.farm, next.id.value());
+  EXPECT_EQ(placed.state, "running");
+  EXPECT_TRUE(AllOnNode(placed, k3090a));
+}
+
+// docs/api.md: a silent node's leases become lost, "billed to its last heartbeat".
+TEST(FarmAgents, LostLeaseIsBilledOnlyToTheLastHeartbeat) {
+  SilentNode s(/*last_heartbeat=*/20, /*until=*/51);
+  LeaseRecord lost = Get(s.w.farm, s.lease.id.value());
+  ASSERT_EQ(lost.state, "lost");
+  ASSERT_TRUE(lost.end.has_value());
+  EXPECT_EQ(*lost.end, At(20));
+  EXPECT_EQ(lost.billed_until, At(20));
+  EXPECT_EQ(lost.billed_seconds, 19);
+  EXPECT_EQ(lost.billed.raw(), Owed(300'000, 4, 19));
+  EXPECT_EQ(UsageOf(*s.w.store, lost.id.value()).amount, Owed(300'000, 4, 19));
+}
+
+// ---- recovery ---------------------------------------------------------------------------------
+
+TEST(FarmRecovery, RestartOnTheSameSqliteStoreKeepsEveryLease) {
+  fb::TempDir dir;
+  const std::string path = (dir / "rigshift.db").string();
+  std::map<int64_t, LeaseRecord> before;
+  {
+    auto store = SqliteStore::Open(path);
+    ASSERT_TRUE(store.has_value()) << store.error().ToString();
+    World w(NoAgents(), store->get());
+    LeaseAsk short_one = Ask3090(2);
+    short_one.duration_s = 60;
+    ASSERT_EQ(Create(w.farm, "acme", short_one, kT0).state, "running");                               // 1: ends
+    ASSERT_EQ(Create(w.farm, "acme", Ask3090(4), kT0).state, "running");                              // 2
+    ASSERT_EQ(Create(w.farm, "beta", Ask(8, {"A100"}, Interconnect::kNvlink), kT0).state, "running");  // 3
+    ASSERT_EQ(Create(w.farm, "beta", Ask3090(4), kT0).state, "pending");                              // 4
+    ASSERT_EQ(Create(w.farm, "gamma", Ask3090(3), kT0).state, "pending");                             // 5
+    TickEvery(w.farm, 0, 95, 5);  // 1 ends at 60, 4 takes its node
+    for (const LeaseRecord& l : w.farm.ListLeases(std::nullopt, std::nullopt)) before[l.id.value()] = l;
+    ASSERT_EQ(before.size(), 5u);
+    EXPECT_EQ(before[1].state, "ended");
+    EXPECT_EQ(before[4].state, "running");
+    EXPECT_EQ(before[5].state, "pending");
+  }  // the farm and the store are gone, as after kill -9
+
+  auto store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  FakeFeed feed(ViewFor(TestFarm()));
+  Farm farm(TestFarm(), store->get(), &feed, NoAgents());
+  ASSERT_TRUE(farm.Recover(At(200)).ok());
+
+  std::set<std::pair<int, int>> taken;
+  for (const LeaseRecord& l : farm.ListLeases(std::nullopt, std::nullopt)) {
+    SCOPED_TRACE("lease " + std::to_string(l.id.value()));
+    const LeaseRecord& b = before[l.id.value()];
+    EXPECT_EQ(l.state, b.state);
+    EXPECT_EQ(l.devices, b.devices);
+    EXPECT_EQ(l.billed, b.billed);
+    EXPECT_EQ(l.billed_until, b.billed_until);
+    if (l.state != "running") continue;
+    for (const auto& [node, slot] : l.devices) {
+      EXPECT_TRUE(taken.insert({node, slot}).second) << "device " << node << "/" << slot << " in two leases";
+      EXPECT_EQ(farm.DeviceUse(node, slot), "lease");
+      EXPECT_EQ(farm.ApiLeaseOn(node, slot), l.id.value());
+    }
+  }
+  EXPECT_EQ(taken.size(), 4u + 8u + 4u);
+  EXPECT_EQ(farm.Counts().leases_by_state["pending"], 1);
+
+  // New ids continue after the old ones.
+  LeaseRecord six = Create(farm, "delta", Ask3090(1, Interconnect::kAny), At(201));
+  EXPECT_EQ(six.id.value(), 6);
+  EXPECT_EQ(six.state, "pending");  // the 3090s are full
+
+  // Billing continues from billed_until: the downtime is billed, nothing twice.
+  TickAt(farm, At(210));
+  for (int64_t id : {2, 3, 4}) {
+    LeaseRecord l = Get(farm, id);
+    const int64_t seconds = 210 - (l.start.seconds - kT0.seconds);
+    EXPECT_EQ(l.billed_until, At(210)) << id;
+    EXPECT_EQ(l.billed_seconds, seconds) << id;
+    EXPECT_EQ(l.billed.raw(), Owed(l.price.raw(), l.gpus, seconds)) << id;
+    Usage u = UsageOf(**store, id);
+    EXPECT_EQ(u.amount, l.billed.raw()) << id;
+    EXPECT_EQ(u.seconds, l.billed_seconds) << id;
+  }
+
+  // The recovered pending request is placed when a node frees, first in line.
+  ASSERT_TRUE(farm.CancelLease(2, std::nullopt, At(220)).has_value());
+  TickAt(farm, At(221));
+  LeaseRecord five = Get(farm, 5);
+  EXPECT_EQ(five.state, "running");
+  EXPECT_EQ(five.start, At(221));
+  EXPECT_EQ(Get(farm, 6).state, "running");
+}
+
+TEST(FarmRecovery, RecoveredLeaseOnANodeWhoseAgentNeverReturnsIsLost) {
+  fb::TempDir dir;
+  const std::string path = (dir / "rigshift.db").string();
+  int64_t id = 0;
+  {
+    auto store = SqliteStore::Open(path);
+    ASSERT_TRUE(store.has_value());
+    World w(WithAgents(), store->get());
+    ASSERT_TRUE(w.farm.RegisterAgent("gpu-3090-1", Inventory(4, "RTX 3090", 24), kT0).has_value());
+    LeaseRecord l = Create(w.farm, "acme", Ask3090(2), kT0);
+    ASSERT_EQ(l.state, "running");
+    id = l.id.value();
+  }
+  auto store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.has_value());
+  FakeFeed feed(ViewFor(TestFarm()));
+  Farm farm(TestFarm(), store->get(), &feed, WithAgents());
+  ASSERT_TRUE(farm.Recover(At(100)).ok());
+  // Its devices stay with it; the node's other two are held.
+  LeaseRecord l = Get(farm, id);
+  EXPECT_EQ(l.state, "running");
+  int leased = 0, offline = 0;
+  for (int slot = 0; slot < 4; ++slot) {
+    std::string use = farm.DeviceUse(k3090a, slot);
+    leased += use == "lease";
+    offline += use == "offline";
+  }
+  EXPECT_EQ(leased, 2);
+  EXPECT_EQ(offline, 2);
+  TickEvery(farm, 100, 131, 1);
+  l = Get(farm, id);
+  EXPECT_EQ(l.state, "lost");
+  EXPECT_EQ(UsageOf(**store, id).amount, l.billed.raw());
+  for (int slot = 0; slot < 4; ++slot) EXPECT_EQ(farm.DeviceUse(k3090a, slot), "offline");
+}
+
+// ---- accounting -------------------------------------------------------------------------------
+
+TEST(FarmAccounting, EveryDeviceGetsItsMiningRevenueAndEnergyCost) {
+  World w;
+  LeaseRecord l = Create(w.farm, "acme", Ask3090(4), kT0);
+  ASSERT_EQ(l.state, "running");
+  std::set<std::string> leased;
+  for (const auto& [node, slot] : l.devices) leased.insert(w.farm.node_name(node) + "/" + std::to_string(slot));
+  EXPECT_EQ(w.farm.Counts().devices_by_use["mining"], 22 - 4);
+  EXPECT_EQ(w.farm.Counts().devices_by_use["lease"], 4);
+
+  TickEvery(w.farm, 0, 50, 10);
+  for (const LedgerEntry& e : Ledger(*w.store)) EXPECT_EQ(e.kind, "ai_usage");  // not yet a minute
+  TickAt(w.farm, At(60));
+
+  std::map<std::string, int64_t> revenue, cost;
+  for (const LedgerEntry& e : Ledger(*w.store)) {
+    if (e.kind == "ai_usage") continue;
+    EXPECT_EQ(e.at, At(60));
+    EXPECT_EQ(e.seconds, 60);
+    EXPECT_FALSE(e.lease.has_value());
+    if (e.kind == "mining_revenue") {
+      EXPECT_EQ(e.account, "mining");
+      EXPECT_EQ(e.note, "ETH");
+      EXPECT_TRUE(revenue.emplace(e.device, e.amount.raw()).second) << e.device;
+    } else {
+      ASSERT_EQ(e.kind, "energy_cost");
+      EXPECT_EQ(e.account, "energy");
+      EXPECT_LT(e.amount.raw(), 0);
+      EXPECT_TRUE(cost.emplace(e.device, -e.amount.raw()).second) << e.device;
+    }
+  }
+  // Every device pays energy; every mining one earns; the leased ones earn nothing from mining.
+  EXPECT_EQ(cost.size(), 22u);
+  EXPECT_EQ(revenue.size(), 18u);
+  for (const std::string& d : leased) {
+    EXPECT_EQ(revenue.count(d), 0u) << d;
+    // 350 W at 50 USD/MWh for a minute: 17'500 micro-USD/h / 60.
+    EXPECT_NEAR(cost[d], 17'500 / 60, 1) << d;
+  }
+  // ETH at 1000 USD, 2 per block of 7.2e15 hashes, 1 % pool fee: a 120 MH/s 3090 earns
+  // 0.1188 USD/h, 1980 micro-USD a minute; a 170 MH/s A100 2805; a 60 MH/s 3060 Ti 990.
+  for (int slot = 0; slot < 6; ++slot) EXPECT_NEAR(revenue["riser-1/" + std::to_string(slot)], 990, 1);
+  for (int slot = 0; slot < 8; ++slot) EXPECT_NEAR(revenue["a100-1/" + std::to_string(slot)], 2805, 1);
+  for (const auto& node : {"gpu-3090-1", "gpu-3090-2"}) {
+    for (int slot = 0; slot < 4; ++slot) {
+      std::string d = std::string(node) + "/" + std::to_string(slot);
+      if (leased.count(d)) continue;
+      EXPECT_NEAR(revenue[d], 1980, 1) << d;
+      EXPECT_NEAR(cost[d], 14'500 / 60, 1) << d;  // mining at 290 W
+    }
+  }
+
+  // The next interval is written a minute later, not before.
+  size_t entries = Ledger(*w.store).size();
+  TickEvery(w.farm, 60, 110, 10);
+  EXPECT_EQ(Ledger(*w.store).size() - entries, 5u);  // only the lease's usage, every 10 s
+  TickAt(w.farm, At(120));
+  EXPECT_EQ(Ledger(*w.store).size() - entries, 5u + 1u + 22u + 18u);
+}
+
+TEST(FarmAccounting, NoMarketViewMeansNotReady) {
+  World w;
+  EXPECT_TRUE(w.farm.ready());
+  FakeFeed dead(ViewFor(TestFarm()));
+  dead.available = false;
+  MemoryStore store;
+  Farm farm(TestFarm(), &store, &dead, NoAgents());
+  ASSERT_TRUE(farm.Recover(kT0).ok());
+  EXPECT_FALSE(farm.ready());
+  EXPECT_NE(farm.not_ready_reason().find("fake feed switched off"), std::string::npos) << farm.not_ready_reason();
+  auto r = farm.CreateLease("acme", Ask3090(1), kT0);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), StatusCode::kUnavailable);
+  dead.available = true;
+  TickAt(farm, At(5));
+  EXPECT_TRUE(farm.ready());
+  EXPECT_EQ(Create(farm, "acme", Ask3090(1), At(6)).state, "running");
+}
+
+}  // namespace
+}  // namespace rigshift
