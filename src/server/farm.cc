@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <utility>
 
 #include "common/units.h"
@@ -29,9 +30,10 @@ double SecondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Per-hour money for `seconds`, rounded down to the micro-dollar.
+// Per-hour money for `seconds`, rounded toward zero to the micro-dollar. Within 128 bits for any
+// per-hour amount and any interval a farm can have (both are int64).
 Money PerHourFor(Money per_hour, int64_t seconds) {
-  return Money(MulDiv128(per_hour.raw(), seconds, 3600).value_or(0));
+  return Money(static_cast<int64_t>(static_cast<__int128>(per_hour.raw()) * seconds / 3600));
 }
 
 std::string Join(const std::vector<std::string>& v) {
@@ -263,6 +265,10 @@ Result<Request> Farm::ToRequest(int64_t id, const std::string& tenant, const Lea
     } else if (ask.kind != RequestKind::kInterruptible && ask.max_price && *ask.max_price < setup_.list_price[g]) {
       why.push_back(gs.name + ": list price " + FormatMoney(Money(setup_.list_price[g].raw())) +
                     " USD/GPU-h is above the max price");
+    } else if (ask.kind == RequestKind::kInterruptible && ask.max_price &&
+               *ask.max_price < setup_.interruptible_price[g]) {
+      why.push_back(gs.name + ": the bid is below the interruptible floor of " +
+                    FormatMoney(Money(setup_.interruptible_price[g].raw())) + " USD/GPU-h");
     } else {
       return r;  // fits somewhere
     }
@@ -355,6 +361,7 @@ Status Farm::AfterController(Timestamp now) {
     BillTo(copy, now, &entries);
     copy.state = "preempted";
     copy.end = now;
+    copy.engine_lease = LeaseId(0);
     copy.reason = why.empty() ? "preempted by a higher-paying use" : why;
     RS_RETURN_IF_ERROR(store_->Transaction([&](Store& st) -> Status {
       RS_RETURN_IF_ERROR(st.AppendLedger(entries));
@@ -414,7 +421,9 @@ void Farm::BillTo(LeaseRecord& lease, Timestamp until, std::vector<LedgerEntry>*
   int64_t total_s = until.seconds - lease.start.seconds;
   // Billed from the start each time, so that rounding never drifts: the sum of the entries is
   // always floor(price x gpus x seconds / 3600).
-  Money total(MulDiv128(static_cast<__int128>(lease.price.raw()) * lease.gpus, total_s, 3600).value_or(0));
+  __int128 exact = static_cast<__int128>(lease.price.raw()) * lease.gpus * total_s / 3600;  // floor: all >= 0
+  RS_CHECK(exact <= std::numeric_limits<int64_t>::max());
+  Money total(static_cast<int64_t>(exact));
   LedgerEntry e;
   e.at = until;
   e.account = TenantAccount(lease.tenant);
@@ -432,6 +441,8 @@ void Farm::BillTo(LeaseRecord& lease, Timestamp until, std::vector<LedgerEntry>*
 Status Farm::Finish(int64_t id, Timestamp until, const std::string& state, const std::string& reason,
                     Timestamp now) {
   LeaseRecord copy = leases_[id];
+  LeaseId engine = copy.engine_lease;
+  copy.engine_lease = LeaseId(0);  // 0 unless running (store.h)
   std::vector<LedgerEntry> entries;
   BillTo(copy, until, &entries);
   copy.state = state;
@@ -443,10 +454,10 @@ Status Farm::Finish(int64_t id, Timestamp until, const std::string& state, const
   }));
   Income(entries);
   leases_[id] = copy;
-  api_of_engine_.erase(copy.engine_lease.value());
+  api_of_engine_.erase(engine.value());
   MarketView empty;
   auto t0 = std::chrono::steady_clock::now();
-  Status s = controller_.EndLease(copy.engine_lease, view_ ? *view_ : empty, now, rng_);
+  Status s = controller_.EndLease(engine, view_ ? *view_ : empty, now, rng_);
   if (observer_) observer_->EngineDecision("end", SecondsSince(t0));
   RS_RETURN_IF_ERROR(s);
   RS_RETURN_IF_ERROR(AfterController(now));
@@ -775,7 +786,13 @@ Status Farm::BillRunning(Timestamp now) {
   for (int64_t id : running) {
     LeaseRecord copy = leases_[id];
     size_t before = entries.size();
-    BillTo(copy, now, &entries);
+    // Billed only as far as its nodes are known to be up: a node that went silent is billed to
+    // its last heartbeat (a lease there may end as lost), never past it.
+    Timestamp until = now;
+    if (options_.require_agents) {
+      for (const auto& d : copy.devices) until = std::min(until, agents_[d.first].last_seen);
+    }
+    BillTo(copy, until, &entries);
     if (entries.size() != before) changed.push_back(std::move(copy));
   }
   if (!changed.empty()) {
@@ -856,12 +873,32 @@ Status Farm::Account(Timestamp now) {
   return OkStatus();
 }
 
+bool Farm::AnyGroupHasFree(const LeaseRecord& rec) const {
+  const FleetState& f = controller_.fleet();
+  for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
+    const GroupState& gs = f.groups()[g];
+    if (f.free_in_group(g) < rec.gpus) continue;
+    if (!rec.models.empty() &&
+        std::find(rec.models.begin(), rec.models.end(), gs.model->name) == rec.models.end()) {
+      continue;
+    }
+    return true;
+  }
+  return false;
+}
+
 void Farm::PlacePending(Timestamp now) {
   pending_dirty_ = false;
   size_t attempts = 0;
   for (auto it = pending_.begin(); it != pending_.end() && attempts < kPlaceAttemptsPerPass;) {
-    ++attempts;
     LeaseRecord& rec = leases_[*it];
+    // Only requests that could fit in the free GPUs now count against the pass's budget, so a
+    // long queue of gangs that cannot fit never hides a small request behind them.
+    if (!AnyGroupHasFree(rec)) {
+      ++it;
+      continue;
+    }
+    ++attempts;
     LeaseAsk ask;
     ask.gpus = rec.gpus;
     ask.models = rec.models;

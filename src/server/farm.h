@@ -173,6 +173,7 @@ class Farm {
   [[nodiscard]] Status StartFromDecision(LeaseRecord& rec, LeaseId engine, Timestamp now);
   [[nodiscard]] Status AfterController(Timestamp now);
   void PlacePending(Timestamp now);
+  bool AnyGroupHasFree(const LeaseRecord& rec) const;
   // Bills `lease` up to `until` into `entries` and updates its billed fields.
   void BillTo(LeaseRecord& lease, Timestamp until, std::vector<LedgerEntry>* entries) const;
   // Ends running lease `id`: billed to `until`, state `state`, devices back to the farm.
