@@ -1,0 +1,546 @@
+#include "cli/tenant_command.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <ostream>
+#include <sstream>
+
+#include "common/units.h"
+#include "net/http_client.h"
+
+namespace rigshift {
+
+namespace {
+
+using nlohmann::json;
+
+std::string Trim(std::string s) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!s.empty() && space(s.back())) s.pop_back();
+  size_t i = 0;
+  while (i < s.size() && space(s[i])) ++i;
+  return s.substr(i);
+}
+
+std::optional<std::string> Env(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return std::nullopt;
+  return std::string(v);
+}
+
+// RFC 3986 unreserved characters pass; everything else is %XX.
+std::string PercentEncode(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+// A JSON value for a table cell: strings bare, null as "-".
+std::string Cell(const json& v) {
+  if (v.is_null()) return "-";
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+// A JSON number as people write it: 2.0 as "2", 0.5 as "0.5".
+std::string Number(const json& v) {
+  if (v.is_number_float()) {
+    double d = v.get<double>();
+    if (d > -1e15 && d < 1e15 && d == static_cast<double>(static_cast<int64_t>(d))) return std::to_string(static_cast<int64_t>(d));
+  }
+  return v.dump();
+}
+
+// Columns left-aligned, two spaces apart, no trailing blanks.
+void PrintTable(const std::vector<std::vector<std::string>>& rows, std::ostream& out) {
+  std::vector<size_t> width;
+  for (const auto& row : rows) {
+    if (width.size() < row.size()) width.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();  // an empty last cell
+    out << line << "\n";
+  }
+}
+
+std::string Join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += sep;
+    out += items[i];
+  }
+  return out;
+}
+
+std::string PriceOf(const json& offer, std::string_view kind) {
+  for (const auto& p : offer.at("prices")) {
+    if (p.at("kind").get<std::string>() == kind) return FormatUsd(p.at("micro_usd_per_gpu_h").get<int64_t>());
+  }
+  return "-";
+}
+
+// The models a lease runs on (its devices'), else the ones it asked for, else "any".
+std::string LeaseModels(const json& lease) {
+  std::vector<std::string> models;
+  for (const auto& d : lease.at("devices")) {
+    std::string m = d.at("model").get<std::string>();
+    if (std::find(models.begin(), models.end(), m) == models.end()) models.push_back(m);
+  }
+  if (models.empty()) {
+    for (const auto& m : lease.at("models")) models.push_back(m.get<std::string>());
+  }
+  return models.empty() ? "any" : Join(models, ",");
+}
+
+// A 2xx answer: parsed for rendering, and in the server's own key order for --format json.
+struct Answer {
+  json value;
+  nlohmann::ordered_json as_sent;
+};
+
+// One REST call, with the status mapping and the messages every verb shares.
+class Client {
+ public:
+  explicit Client(Connection c) : c_(std::move(c)), http_(c_.host, c_.port) {}
+
+  // The answer's JSON for a 2xx; else the server's error (exit 2 for 4xx, 1 for 5xx) or
+  // Unavailable naming the URL when nothing answers.
+  Result<Answer> Call(std::string_view method, const std::string& path, const std::string& body = {}) {
+    std::string target = c_.base + path;
+    auto r = http_.Send(method, target, body, c_.token);
+    if (!r) {
+      std::string message = r.error().message();
+      if (message.find(c_.url) == std::string::npos) message = c_.url + ": " + message;
+      return Err(UnavailableError(message + "; is `rigshift server` running there? (--server, RIGSHIFT_SERVER)"));
+    }
+    if (r->status < 200 || r->status > 299) return Err(StatusForHttpError(r->status, r->body));
+    try {
+      return Answer{json::parse(r->body), nlohmann::ordered_json::parse(r->body)};
+    } catch (const json::exception& e) {
+      return Err(InternalError(fmt::format("{} {}: the server's answer is not JSON ({})", method, target, e.what())));
+    }
+  }
+
+ private:
+  Connection c_;
+  net::HttpClient http_;
+};
+
+// Everything the verbs' flags write to. The CLI11 callbacks outlive AddTenantCommands, so they
+// share this through a shared_ptr they each hold (CLI11 keeps callbacks as copyable
+// std::function, which rules out unique ownership).
+struct TenantCli {
+  int* exit_code = nullptr;
+  ConnectionOptions offers, create, list, show, cancel, invoices, token;
+  LeaseCreateOptions lease;
+  std::string list_state;
+  int64_t show_id = 0, cancel_id = 0;
+  std::string month;
+  std::string token_role, token_tenant;
+};
+
+void AddConnectionFlags(CLI::App& cmd, ConnectionOptions& o) {
+  cmd.add_option("--server", o.server,
+                 std::string("URL of `rigshift server` (default: $RIGSHIFT_SERVER, else ") + kDefaultServer + ")");
+  auto* token = cmd.add_option("--token", o.token, "API token (default: $RIGSHIFT_TOKEN)");
+  auto* file = cmd.add_option("--token-file", o.token_file, "Read the API token from this file");
+  token->excludes(file);
+  cmd.add_option("--format", o.format, "table, or json: the server's answer as it is")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+}
+
+// Runs one verb: resolve the connection, call, render. Any error goes to stderr as
+// "rigshift: <message>" and becomes the exit code.
+template <typename Fn>
+void Run(int* exit_code, const ConnectionOptions& o, Fn&& fn) {
+  Status s = [&]() -> Status {
+    auto conn = ResolveConnection(o, Env("RIGSHIFT_SERVER"), Env("RIGSHIFT_TOKEN"));
+    if (!conn) return conn.error();
+    Client client(std::move(*conn));
+    try {
+      return fn(client, o.format == "json");
+    } catch (const json::exception& e) {
+      return InternalError(std::string("the server's answer is not what docs/api.md describes: ") + e.what());
+    }
+  }();
+  if (!s.ok()) std::cerr << "rigshift: " << s.message() << "\n";
+  *exit_code = s.ok() ? 0 : ExitCodeFor(s);
+}
+
+Status PrintOrRender(const Result<Answer>& answer, bool as_json, void (*render)(const json&, std::ostream&)) {
+  if (!answer) return answer.error();
+  if (as_json) {
+    std::cout << answer->as_sent.dump(2) << "\n";
+  } else {
+    render(answer->value, std::cout);
+  }
+  return OkStatus();
+}
+
+Result<int64_t> ParseMicros(const std::string& text, const char* flag) {
+  auto v = ParseScaled(text, 6);
+  if (!v) return Err(InvalidArgumentError(std::string(flag) + ": " + v.error().message()));
+  return *v;
+}
+
+// A JSON number for a decimal held as millionths: an integer when whole, else the nearest
+// double (the wire format is a JSON number; nothing here sums or prints it).
+json MicrosAsNumber(int64_t micros) {
+  if (micros % kMicrosPerUnit == 0) return micros / kMicrosPerUnit;
+  return static_cast<double>(micros) / kMicrosPerUnit;
+}
+
+}  // namespace
+
+Result<Connection> ResolveConnection(const ConnectionOptions& o, std::optional<std::string> env_server,
+                                     std::optional<std::string> env_token) {
+  Connection c;
+  c.url = !o.server.empty() ? o.server : env_server.value_or(kDefaultServer);
+  auto url = net::ParseUrl(c.url);
+  if (!url) return Err(InvalidArgumentError("--server: " + url.error().message()));
+  c.host = url->host;
+  c.port = url->port;
+  c.base = url->target.substr(0, url->target.find('?'));
+  while (!c.base.empty() && c.base.back() == '/') c.base.pop_back();
+
+  if (!o.token.empty()) {
+    c.token = Trim(o.token);
+  } else if (!o.token_file.empty()) {
+    std::ifstream in(o.token_file);
+    if (!in) return Err(InvalidArgumentError("--token-file " + o.token_file + ": cannot read it"));
+    std::string line;
+    std::getline(in, line);
+    c.token = Trim(line);
+    if (c.token.empty()) return Err(InvalidArgumentError("--token-file " + o.token_file + ": the file is empty"));
+  } else if (env_token) {
+    c.token = Trim(*env_token);
+  }
+  if (c.token.empty()) {
+    return Err(InvalidArgumentError(
+        "no API token: pass --token TOKEN or --token-file FILE, or set RIGSHIFT_TOKEN (an operator makes one with "
+        "`rigshift token create --role tenant --tenant NAME`; the server keeps its operator token in "
+        "DATA_DIR/operator.token)"));
+  }
+  return c;
+}
+
+Result<json> BuildLeaseRequest(const LeaseCreateOptions& o) {
+  if (o.gpus < 1 || o.gpus > 4096) {
+    return Err(InvalidArgumentError("--gpus " + std::to_string(o.gpus) + ": must be between 1 and 4096"));
+  }
+  json body = json::object();
+  body["gpus"] = o.gpus;
+  std::vector<std::string> models;
+  for (const auto& flag : o.models) {
+    std::stringstream in(flag);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+      item = Trim(item);
+      if (!item.empty()) models.push_back(item);
+    }
+  }
+  if (!models.empty()) body["models"] = models;
+  if (o.min_vram_gb) {
+    if (*o.min_vram_gb < 0 || *o.min_vram_gb > 1024) {
+      return Err(InvalidArgumentError("--min-vram " + std::to_string(*o.min_vram_gb) + ": must be 0 to 1024 GB"));
+    }
+    body["min_vram_gb"] = *o.min_vram_gb;
+  }
+  if (!o.interconnect.empty()) body["interconnect"] = o.interconnect;
+  if (!o.hours.empty()) {
+    RS_ASSIGN_OR_RETURN(int64_t micro_hours, ParseMicros(o.hours, "--hours"));
+    if (micro_hours <= 0 || micro_hours > 8760 * kMicrosPerUnit) {
+      return Err(InvalidArgumentError("--hours " + o.hours + ": must be more than 0 and at most 8760 (a year)"));
+    }
+    body["hours"] = MicrosAsNumber(micro_hours);
+  }
+  if (!o.kind.empty()) body["kind"] = o.kind;
+  if (!o.max_price.empty()) {
+    RS_ASSIGN_OR_RETURN(int64_t micro_usd, ParseMicros(o.max_price, "--max-price"));
+    if (micro_usd <= 0) return Err(InvalidArgumentError("--max-price " + o.max_price + ": must be more than 0"));
+    body["max_price_usd_per_gpu_h"] = MicrosAsNumber(micro_usd);
+  } else if (o.kind == "interruptible") {
+    return Err(InvalidArgumentError("--kind interruptible needs --max-price: your bid, in USD per GPU-hour"));
+  }
+  return body;
+}
+
+std::string FormatUsd(int64_t micro_usd) {
+  std::string s = FormatMoney(Money(micro_usd));
+  size_t dot = s.find('.');
+  while (s.size() > dot + 3 && s.back() == '0') s.pop_back();
+  return s;
+}
+
+void PrintOffers(const json& offer_list, std::ostream& out) {
+  const json& offers = offer_list.at("offers");
+  if (offers.empty()) {
+    out << "no offers: no node group serves AI right now\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> rows = {{"GROUP", "MODEL", "VRAM", "GPUS/NODE", "INTERCONNECT", "TIER",
+                                                 "FREE/TOTAL", "ON-DEMAND", "INTERRUPTIBLE"}};
+  for (const auto& o : offers) {
+    rows.push_back({o.at("group").get<std::string>(), o.at("model").get<std::string>(),
+                    std::to_string(o.at("vram_gb").get<int64_t>()) + " GB",
+                    std::to_string(o.at("gpus_per_node").get<int64_t>()), o.at("interconnect").get<std::string>(),
+                    o.at("tier").get<std::string>(),
+                    std::to_string(o.at("gpus_free").get<int64_t>()) + "/" +
+                        std::to_string(o.at("gpus_total").get<int64_t>()),
+                    PriceOf(o, "on_demand"), PriceOf(o, "interruptible")});
+  }
+  PrintTable(rows, out);
+  out << "prices in USD per GPU-hour, at " << Cell(offer_list.at("at")) << "\n";
+}
+
+void PrintLeases(const json& lease_list, std::ostream& out) {
+  const json& leases = lease_list.at("leases");
+  if (leases.empty()) {
+    out << "no leases\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "STATE", "KIND", "GPUS", "MODEL(S)", "PRICE", "STARTED", "BILLED"}};
+  for (const auto& l : leases) {
+    rows.push_back({std::to_string(l.at("id").get<int64_t>()), l.at("state").get<std::string>(),
+                    l.at("kind").get<std::string>(), std::to_string(l.at("gpus").get<int64_t>()), LeaseModels(l),
+                    FormatUsd(l.at("price_micro_usd_per_gpu_h").get<int64_t>()), Cell(l.at("started_at")),
+                    FormatUsd(l.at("billed_micro_usd").get<int64_t>())});
+  }
+  PrintTable(rows, out);
+  out << "PRICE in USD per GPU-hour, BILLED in USD\n";
+}
+
+void PrintLease(const json& l, std::ostream& out) {
+  std::vector<std::string> asked;
+  for (const auto& m : l.at("models")) asked.push_back(m.get<std::string>());
+  const json& hours = l.at("hours");
+  std::vector<std::vector<std::string>> rows = {
+      {"id:", std::to_string(l.at("id").get<int64_t>())},
+      {"tenant:", l.at("tenant").get<std::string>()},
+      {"state:", l.at("state").get<std::string>()},
+      {"kind:", l.at("kind").get<std::string>()},
+      {"gpus:", std::to_string(l.at("gpus").get<int64_t>())},
+      {"models:", asked.empty() ? "any AI-suitable model" : Join(asked, ", ")},
+      {"min vram:", std::to_string(l.at("min_vram_gb").get<int64_t>()) + " GB"},
+      {"interconnect:", l.at("interconnect").get<std::string>()},
+      {"hours:", hours.is_null() ? "until cancelled" : Number(hours)},
+      {"price:", FormatUsd(l.at("price_micro_usd_per_gpu_h").get<int64_t>()) + " USD per GPU-hour"},
+      {"created:", Cell(l.at("created_at"))},
+      {"started:", Cell(l.at("started_at"))},
+      {"ended:", Cell(l.at("ended_at"))},
+      {"billed:", FormatUsd(l.at("billed_micro_usd").get<int64_t>()) + " USD for " +
+                      std::to_string(l.at("billed_seconds").get<int64_t>()) + " s"},
+  };
+  std::string reason = l.at("reason").get<std::string>();
+  if (!reason.empty()) rows.push_back({"reason:", reason});
+  const json& devices = l.at("devices");
+  rows.push_back({"devices:", devices.empty() ? "none" : ""});
+  PrintTable(rows, out);
+  std::vector<std::vector<std::string>> device_rows;
+  for (const auto& d : devices) {
+    device_rows.push_back({"  " + d.at("node").get<std::string>(), "slot " + std::to_string(d.at("slot").get<int64_t>()),
+                           d.at("model").get<std::string>()});
+  }
+  PrintTable(device_rows, out);
+}
+
+void PrintInvoices(const json& invoice_list, std::ostream& out) {
+  const json& invoices = invoice_list.at("invoices");
+  if (invoices.empty()) {
+    out << "no invoices\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> rows = {{"MONTH", "TENANT", "LEASE", "GPUS", "SECONDS", "AMOUNT"}};
+  for (const auto& inv : invoices) {
+    std::string month = inv.at("month").get<std::string>(), tenant = inv.at("tenant").get<std::string>();
+    for (const auto& line : inv.at("lines")) {
+      rows.push_back({month, tenant, std::to_string(line.at("lease").get<int64_t>()),
+                      std::to_string(line.at("gpus").get<int64_t>()),
+                      std::to_string(line.at("seconds").get<int64_t>()),
+                      FormatUsd(line.at("amount_micro_usd").get<int64_t>())});
+    }
+    rows.push_back({month, tenant, "total", "", "", FormatUsd(inv.at("total_micro_usd").get<int64_t>())});
+  }
+  PrintTable(rows, out);
+  out << "AMOUNT in USD\n";
+}
+
+Status StatusForHttpError(int http_status, const std::string& body) {
+  std::string message;
+  try {
+    json j = json::parse(body);
+    message = j.at("error").at("message").get<std::string>();
+  } catch (const json::exception&) {
+    std::string text = Trim(body);
+    if (text.size() > 200) text = text.substr(0, 200) + "...";
+    message = text.empty() ? "the server answered with no error message" : text;
+  }
+  message += " (HTTP " + std::to_string(http_status) + ")";
+  if (http_status >= 400 && http_status <= 499) {
+    switch (http_status) {
+      case 401: return UnauthenticatedError(std::move(message));
+      case 403: return PermissionDeniedError(std::move(message));
+      case 404: return NotFoundError(std::move(message));
+      case 409: return AlreadyExistsError(std::move(message));
+      case 422: return FailedPreconditionError(std::move(message));
+      case 429: return ResourceExhaustedError(std::move(message));
+      default: return InvalidArgumentError(std::move(message));
+    }
+  }
+  if (http_status == 503) return UnavailableError(std::move(message));
+  return InternalError(std::move(message));
+}
+
+int ExitCodeFor(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kOk: return 0;
+    case StatusCode::kInternal:
+    case StatusCode::kDataLoss:
+    case StatusCode::kUnavailable: return 1;
+    default: return 2;
+  }
+}
+
+void AddTenantCommands(CLI::App& app, int* exit_code) {
+  auto cli = std::make_shared<TenantCli>();
+  cli->exit_code = exit_code;
+
+  auto* offers = app.add_subcommand("offers", "What GPUs can be rented now, and at what price (GET /v1/offers)");
+  AddConnectionFlags(*offers, cli->offers);
+  offers->callback([cli] {
+    Run(cli->exit_code, cli->offers,
+        [](Client& c, bool as_json) { return PrintOrRender(c.Call("GET", "/v1/offers"), as_json, PrintOffers); });
+  });
+
+  auto* lease = app.add_subcommand("lease", "Rent GPUs: create, list, show and cancel leases");
+  lease->require_subcommand(1);
+
+  auto* create = lease->add_subcommand("create", "Ask for GPUs (POST /v1/leases)");
+  LeaseCreateOptions& lo = cli->lease;
+  create->add_option("--gpus", lo.gpus, "How many GPUs (1 to 4096)")->required();
+  create->add_option("--model", lo.models,
+                     "Acceptable GPU model (repeatable, or comma-separated: \"RTX 3090,RTX 4090\"; default any)");
+  create->add_option("--min-vram", lo.min_vram_gb, "Least VRAM per GPU, GB");
+  create->add_option("--interconnect", lo.interconnect, "any, node (one node) or nvlink")
+      ->check(CLI::IsMember({"any", "node", "nvlink"}));
+  create->add_option("--hours", lo.hours, "How long (default: until cancelled)");
+  create->add_option("--kind", lo.kind, "on_demand (default), interruptible (needs --max-price) or reserved")
+      ->check(CLI::IsMember({"on_demand", "interruptible", "reserved"}));
+  create->add_option("--max-price", lo.max_price, "Most you pay, USD per GPU-hour (the bid, for interruptible)");
+  AddConnectionFlags(*create, cli->create);
+  create->callback([cli] {
+    Run(cli->exit_code, cli->create, [&](Client& c, bool as_json) -> Status {
+      RS_ASSIGN_OR_RETURN(json body, BuildLeaseRequest(cli->lease));
+      auto lease = c.Call("POST", "/v1/leases", body.dump());
+      RS_RETURN_IF_ERROR(PrintOrRender(lease, as_json, PrintLease));
+      if (!as_json && lease->value.at("state") == "pending") {
+        std::cout << "pending: it is placed when GPUs free up; follow it with `rigshift lease show "
+                  << lease->value.at("id").get<int64_t>() << "`\n";
+      }
+      return OkStatus();
+    });
+  });
+
+  auto* list = lease->add_subcommand("list", "Your leases (GET /v1/leases)");
+  list->add_option("--state", cli->list_state, "Only leases in this state")
+      ->check(CLI::IsMember({"pending", "running", "ended", "cancelled", "preempted", "lost"}));
+  AddConnectionFlags(*list, cli->list);
+  list->callback([cli] {
+    Run(cli->exit_code, cli->list, [&](Client& c, bool as_json) {
+      std::string path = "/v1/leases";
+      if (!cli->list_state.empty()) path += "?state=" + PercentEncode(cli->list_state);
+      return PrintOrRender(c.Call("GET", path), as_json, PrintLeases);
+    });
+  });
+
+  auto* show = lease->add_subcommand("show", "One lease, every field (GET /v1/leases/ID)");
+  show->add_option("id", cli->show_id, "Lease id")->required()->check(CLI::PositiveNumber);
+  AddConnectionFlags(*show, cli->show);
+  show->callback([cli] {
+    Run(cli->exit_code, cli->show, [&](Client& c, bool as_json) {
+      return PrintOrRender(c.Call("GET", "/v1/leases/" + std::to_string(cli->show_id)), as_json, PrintLease);
+    });
+  });
+
+  auto* cancel = lease->add_subcommand("cancel", "End a lease now; it is billed to this second (DELETE /v1/leases/ID)");
+  cancel->add_option("id", cli->cancel_id, "Lease id")->required()->check(CLI::PositiveNumber);
+  AddConnectionFlags(*cancel, cli->cancel);
+  cancel->callback([cli] {
+    Run(cli->exit_code, cli->cancel, [&](Client& c, bool as_json) -> Status {
+      auto l = c.Call("DELETE", "/v1/leases/" + std::to_string(cli->cancel_id));
+      if (!l) return l.error();
+      const json& v = l->value;
+      if (as_json) {
+        std::cout << l->as_sent.dump(2) << "\n";
+      } else {
+        std::cout << "lease " << v.at("id").get<int64_t>() << " " << v.at("state").get<std::string>() << ", billed "
+                  << FormatUsd(v.at("billed_micro_usd").get<int64_t>()) << " USD for "
+                  << v.at("billed_seconds").get<int64_t>() << " s\n";
+      }
+      return OkStatus();
+    });
+  });
+
+  auto* invoices = app.add_subcommand("invoices", "Your invoices, one per month (GET /v1/invoices)");
+  invoices->add_option("--month", cli->month, "Only this month, YYYY-MM");
+  AddConnectionFlags(*invoices, cli->invoices);
+  invoices->callback([cli] {
+    Run(cli->exit_code, cli->invoices, [&](Client& c, bool as_json) {
+      std::string path = "/v1/invoices";
+      if (!cli->month.empty()) path += "?month=" + PercentEncode(cli->month);
+      return PrintOrRender(c.Call("GET", path), as_json, PrintInvoices);
+    });
+  });
+
+  auto* token = app.add_subcommand("token", "API tokens (an operator's)");
+  token->require_subcommand(1);
+  auto* token_create = token->add_subcommand(
+      "create", "Make a token and print only its secret, for `export RIGSHIFT_TOKEN=$(rigshift token create ...)`");
+  token_create->add_option("--role", cli->token_role, "tenant, operator or agent")
+      ->required()
+      ->check(CLI::IsMember({"tenant", "operator", "agent"}));
+  token_create->add_option("--tenant", cli->token_tenant, "The tenant a tenant token acts for");
+  AddConnectionFlags(*token_create, cli->token);
+  token_create->callback([cli] {
+    Run(cli->exit_code, cli->token, [&](Client& c, bool as_json) -> Status {
+      json body = {{"role", cli->token_role}};
+      if (cli->token_role == "tenant") {
+        if (cli->token_tenant.empty()) return InvalidArgumentError("--role tenant needs --tenant NAME");
+        body["tenant"] = cli->token_tenant;
+      } else if (!cli->token_tenant.empty()) {
+        return InvalidArgumentError("--tenant is only for --role tenant (a " + cli->token_role +
+                                    " token acts for no tenant)");
+      }
+      auto created = c.Call("POST", "/v1/tokens", body.dump());
+      if (!created) return created.error();
+      if (as_json) {
+        std::cout << created->as_sent.dump(2) << "\n";
+      } else {
+        std::cout << created->value.at("token").get<std::string>() << "\n";
+      }
+      return OkStatus();
+    });
+  });
+}
+
+}  // namespace rigshift

@@ -1,0 +1,87 @@
+// The tenant verbs against a running `rigshift server`: offers, lease create/list/show/cancel,
+// invoices, and token create (an operator's). Each is one REST call (docs/api.md) and a
+// rendering of its answer: a table for people, or the server's JSON as it is (pretty).
+//
+// Exit codes: 0 done; 2 the input (a flag, no token, or a 4xx answer: unknown model, no such
+// lease, a token the server does not know); 1 the server or the machine (a 5xx answer, or the
+// server cannot be reached).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace rigshift {
+
+// Registers `offers`, `lease {create,list,show,cancel}`, `invoices` and `token create` on `app`.
+// Each runs from its own CLI11 callback during parsing and stores its exit code in *exit_code,
+// which must outlive the parse; main returns it.
+void AddTenantCommands(CLI::App& app, int* exit_code);
+
+// Where to send requests and as whom. Empty fields fall back to the environment
+// (RIGSHIFT_SERVER, RIGSHIFT_TOKEN) and then to the defaults; see ResolveConnection.
+struct ConnectionOptions {
+  std::string server;      // --server URL
+  std::string token;       // --token TOKEN
+  std::string token_file;  // --token-file FILE
+  std::string format = "table";
+};
+
+struct Connection {
+  std::string url;    // as given, for messages
+  std::string host;
+  uint16_t port = 0;
+  std::string base;   // path prefix of the URL without its trailing '/', usually empty
+  std::string token;
+};
+
+inline constexpr char kDefaultServer[] = "http://127.0.0.1:8080";
+
+// --server, else `env_server`, else kDefaultServer; --token, else the first line of
+// --token-file, else `env_token`. `env_*` are the environment's values (nullopt when unset), so
+// tests need not touch the process environment. InvalidArgument for a bad URL, an unreadable or
+// empty token file, or no token at all (the message names --token and RIGSHIFT_TOKEN).
+[[nodiscard]] Result<Connection> ResolveConnection(const ConnectionOptions& o, std::optional<std::string> env_server,
+                                                   std::optional<std::string> env_token);
+
+struct LeaseCreateOptions {
+  int64_t gpus = 0;
+  std::vector<std::string> models;  // as given: repeated and/or comma-separated
+  std::optional<int64_t> min_vram_gb;
+  std::string interconnect;         // empty: the server's default
+  std::string hours;                // decimal text; empty: until cancelled
+  std::string kind;                 // empty: the server's default (on_demand)
+  std::string max_price;            // USD per GPU-hour, decimal text; empty: none
+};
+
+// The POST /v1/leases body. Checks what the flags alone can tell (an interruptible lease needs
+// --max-price, hours in (0, 8760], a positive price) so that the message names the flag; ranges
+// that depend on the farm are the server's to refuse.
+[[nodiscard]] Result<nlohmann::json> BuildLeaseRequest(const LeaseCreateOptions& o);
+
+// Micro-dollars as dollars, exact, with at least two decimals: 300000 -> "0.30",
+// 40123 -> "0.040123", -1500000 -> "-1.50".
+std::string FormatUsd(int64_t micro_usd);
+
+// Table renderings of the server's answers (docs/api.md shapes). They throw
+// nlohmann::json::exception on an answer of another shape; the caller turns that into a Status.
+void PrintOffers(const nlohmann::json& offer_list, std::ostream& out);
+void PrintLeases(const nlohmann::json& lease_list, std::ostream& out);
+void PrintLease(const nlohmann::json& lease, std::ostream& out);
+void PrintInvoices(const nlohmann::json& invoice_list, std::ostream& out);
+
+// The Status for a non-2xx answer: "<the error's message> (HTTP <status>)", with a code whose
+// exit code is 2 for a 4xx and 1 otherwise.
+Status StatusForHttpError(int http_status, const std::string& body);
+
+// 1 for the server's or the machine's failures (internal, data loss, unavailable), else 2.
+int ExitCodeFor(const Status& s);
+
+}  // namespace rigshift
