@@ -9,6 +9,7 @@
 #include "cli/market_command.h"
 #include "cli/server_command.h"
 #include "cli/sim_command.h"
+#include "cli/tenant_command.h"
 
 namespace {
 
@@ -81,6 +82,11 @@ int main(int argc, char** argv) {
   auto* server = app.add_subcommand("server", "Run the controller: REST API, store, billing, market feed");
   rigshift::AddServerFlags(*server, server_opts);
 
+  // Tenant verbs (offers, lease ..., invoices, token create): each runs in its own callback and
+  // reports through exit_code.
+  int exit_code = 0;
+  rigshift::AddTenantCommands(app, &exit_code);
+
   CLI11_PARSE(app, argc, argv);
 
   if (server->parsed()) {
@@ -119,5 +125,5 @@ int main(int argc, char** argv) {
     rigshift::Status s = rigshift::RunCatalog(catalog_data, std::cout);
     return s.ok() ? 0 : Fail(s);
   }
-  return 0;
+  return exit_code;
 }
