@@ -87,7 +87,12 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   rigshift::AddTenantCommands(app, &exit_code);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; a bad or missing flag is the user's input: exit 2 as elsewhere.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   if (server->parsed()) {
     rigshift::Status s = rigshift::RunServer(server_opts, std::cout, std::cerr);
