@@ -1,0 +1,405 @@
+// The real `rigshift server` against its contract, api/openapi.yaml: every operation the file
+// lists is driven at least once with valid requests (as operator, tenant and agent, where the role
+// may use it), every answer is checked against the file (no undocumented field, status or type),
+// and the operations exercised must be exactly the file's: a route added to the spec without a
+// test here, or a test of a route the spec lost, fails.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/testing/temp_dir.h"
+#include "openapi_check.h"
+#include "server_harness.h"
+
+namespace rigshift {
+namespace {
+
+using json = nlohmann::json;
+using testing::ApiClient;
+using testing::OpenApiSpec;
+using testing::Reply;
+using testing::ServerProcess;
+using testing::TempDir;
+using Operation = std::pair<std::string, std::string>;  // (METHOD, path template)
+
+std::vector<std::string> Segments(std::string_view path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    if (j > i) out.emplace_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+// The spec's template for `target` (query ignored), literal segments winning over {params}.
+std::string TemplateOf(const std::vector<Operation>& ops, std::string_view target) {
+  std::vector<std::string> want = Segments(target.substr(0, target.find('?')));
+  std::string best;
+  int best_literals = -1;
+  for (const auto& [method, templ] : ops) {
+    std::vector<std::string> t = Segments(templ);
+    if (t.size() != want.size()) continue;
+    int literals = 0;
+    bool ok = true;
+    for (size_t i = 0; i < t.size() && ok; ++i) {
+      if (t[i].starts_with("{")) continue;
+      ok = t[i] == want[i];
+      ++literals;
+    }
+    if (ok && literals > best_literals) {
+      best = templ;
+      best_literals = literals;
+    }
+  }
+  return best;
+}
+
+class OpenApiTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    tmp_ = new TempDir();
+    setup_error_ = testing::ImportSharedData(*tmp_ / "data");
+    if (!setup_error_.empty()) return;
+    ServerProcess::Options o;
+    o.data_dir = *tmp_ / "server";
+    o.data = *tmp_ / "data";
+    server_ = ServerProcess::Start(o, &setup_error_).release();
+  }
+  static void TearDownTestSuite() {
+    if (server_ != nullptr) {
+      int status = server_->Terminate();
+      if (status != 0) std::cout << "the server exited with wait status " << status << "\n" << server_->LogTail();
+    }
+    delete server_;
+    server_ = nullptr;
+    delete tmp_;
+    tmp_ = nullptr;
+  }
+
+  void SetUp() override { ASSERT_NE(server_, nullptr) << setup_error_; }
+
+  // Sends one request, checks the request body (when it is meant to be valid) and the answer
+  // against the spec, records the operation, and expects `status`.
+  Reply Call(const std::string& as, const std::string& method, const std::string& target, const std::string& body,
+             const std::string& token, int status, bool valid_request = true) {
+    SCOPED_TRACE(as + ": " + method + " " + target + (body.empty() ? "" : " " + body));
+    if (valid_request && !body.empty()) {
+      for (const std::string& p : spec_.CheckRequest(method, target, body)) ADD_FAILURE() << "our request: " << p;
+    }
+    ApiClient c(*server_);
+    Reply r = c.Call(method, target, body, token);
+    EXPECT_EQ(r.status, status) << r.Describe();
+    if (r.status == 0) return r;
+    for (const std::string& p : spec_.Check(method, target, r.status, r.content_type, r.body)) {
+      ADD_FAILURE() << p << "\nbody: " << r.body.substr(0, 2000);
+    }
+    std::string templ = TemplateOf(operations_, target);
+    EXPECT_FALSE(templ.empty()) << "no operation of the spec for " << target;
+    if (!templ.empty()) exercised_[{method, templ}].insert(as + " " + std::to_string(r.status));
+    return r;
+  }
+
+  static TempDir* tmp_;
+  static ServerProcess* server_;
+  static std::string setup_error_;
+  const OpenApiSpec spec_ = OpenApiSpec::Load(RIGSHIFT_OPENAPI);
+  const std::vector<Operation> operations_ = spec_.Operations();
+  std::map<Operation, std::set<std::string>> exercised_;  // operation -> "role status" seen
+};
+
+TempDir* OpenApiTest::tmp_ = nullptr;
+ServerProcess* OpenApiTest::server_ = nullptr;
+std::string OpenApiTest::setup_error_;
+
+TEST_F(OpenApiTest, EveryOperationAnswersAsTheSpecSays) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string op = testing::ReadTokenFile(server_->data_dir() / "operator.token");
+  ASSERT_FALSE(op.empty());
+  const std::string demo = testing::ReadTokenFile(server_->data_dir() / "tenant-demo.token");
+  EXPECT_FALSE(demo.empty()) << "--demo writes DATA_DIR/tenant-demo.token";
+  {
+    ApiClient c(*server_);
+    std::string error;
+    // Wait for every agent of the demo farm, so that leases are placed at once.
+    ASSERT_TRUE(testing::WaitUntilReady(c, op, testing::kAllNodes, std::chrono::seconds(20), &error)) << error;
+  }
+
+  // --- Health, unauthenticated ---------------------------------------------------------------
+  Call("anyone", "GET", "/healthz", "", "", 200);
+  Call("anyone", "GET", "/readyz", "", "", 200);
+  Reply metrics = Call("anyone", "GET", "/metrics", "", "", 200);
+  EXPECT_NE(metrics.body.find("rigshift_devices"), std::string::npos) << metrics.body.substr(0, 500);
+  EXPECT_NE(metrics.body.find("rigshift_leases"), std::string::npos);
+  EXPECT_NE(metrics.body.find("rigshift_http_request_duration_seconds"), std::string::npos);
+
+  // --- Tokens (operator) ---------------------------------------------------------------------
+  auto token_of = [&](const Reply& r) { return r.Json().value("token", std::string()); };
+  Reply t1 = Call("operator", "POST", "/v1/tokens", R"({"role": "tenant", "tenant": "acme"})", op, 201);
+  Reply t2 = Call("operator", "POST", "/v1/tokens", R"({"role": "tenant", "tenant": "globex"})", op, 201);
+  Reply t3 = Call("operator", "POST", "/v1/tokens", R"({"role": "agent"})", op, 201);
+  Reply t4 = Call("operator", "POST", "/v1/tokens", R"({"role": "operator"})", op, 201);
+  const std::string acme = token_of(t1), globex = token_of(t2), agent = token_of(t3), op2 = token_of(t4);
+  ASSERT_FALSE(acme.empty() || globex.empty() || agent.empty() || op2.empty());
+  EXPECT_EQ(t1.Json().value("tenant", ""), "acme");
+  EXPECT_TRUE(t3.Json()["tenant"].is_null()) << t3.body;
+  Reply tokens = Call("operator", "GET", "/v1/tokens", "", op2, 200);
+  {
+    std::set<std::string> ids;
+    const json tokens_tokens = tokens.Json()["tokens"];
+    for (const json& t : tokens_tokens) ids.insert(t.value("id", ""));
+    for (const Reply* r : {&t1, &t2, &t3, &t4}) {
+      EXPECT_TRUE(ids.count(r->Json().value("id", ""))) << "GET /v1/tokens lacks " << r->body;
+    }
+    EXPECT_EQ(tokens.body.find(acme), std::string::npos) << "GET /v1/tokens shows a secret";
+  }
+  Call("tenant", "GET", "/v1/tokens", "", acme, 403);
+  Call("nobody", "POST", "/v1/tokens", R"({"role": "operator"})", "", 401);
+
+  // --- Offers --------------------------------------------------------------------------------
+  Reply offers = Call("tenant", "GET", "/v1/offers", "", acme, 200);
+  Call("operator", "GET", "/v1/offers", "", op, 200);
+  Call("agent", "GET", "/v1/offers", "", agent, 403);
+  std::string model_3090, model_a100;
+  std::map<std::string, int64_t> list_price;  // model -> on-demand micro-USD per GPU-hour
+  const json offers_offers = offers.Json()["offers"];
+  for (const json& o : offers_offers) {
+    std::string m = o.value("model", "");
+    if (m.find("3090") != std::string::npos) model_3090 = m;
+    if (m.find("A100") != std::string::npos) model_a100 = m;
+    for (const json& p : o["prices"]) {
+      if (p.value("kind", "") == "on_demand") list_price[m] = p.value("micro_usd_per_gpu_h", int64_t{-1});
+    }
+    EXPECT_NE(o.value("tier", ""), "mining-only") << o.dump();
+  }
+  ASSERT_FALSE(model_3090.empty()) << offers.body;
+  ASSERT_FALSE(model_a100.empty()) << offers.body;
+
+  // --- Leases (tenant) -----------------------------------------------------------------------
+  json ask = {{"gpus", 2}, {"models", {model_3090}}, {"interconnect", "node"}, {"hours", 1}, {"kind", "on_demand"},
+              {"max_price_usd_per_gpu_h", 100}};
+  Reply running = Call("tenant", "POST", "/v1/leases", ask.dump(), acme, 201);
+  json lease = running.Json();
+  EXPECT_EQ(lease.value("state", ""), "running") << running.body;
+  EXPECT_EQ(lease.value("tenant", ""), "acme");
+  EXPECT_EQ(lease["devices"].size(), 2u) << running.body;
+  EXPECT_EQ(lease["hours"], 1) << running.body;
+  // The price fixed when it was placed: an on-demand lease placed now pays the list price.
+  EXPECT_EQ(lease.value("price_micro_usd_per_gpu_h", int64_t{-1}), list_price[model_3090]) << running.body;
+  const std::string id = std::to_string(lease.value("id", int64_t{0}));
+  Reply bid = Call("tenant", "POST", "/v1/leases",
+                   R"({"gpus": 1, "kind": "interruptible", "max_price_usd_per_gpu_h": 5})", globex, 201);
+  EXPECT_EQ(bid.Json().value("kind", ""), "interruptible");
+  EXPECT_EQ(bid.Json().value("price_micro_usd_per_gpu_h", int64_t{-1}), 5'000'000) << "an interruptible lease pays its bid";
+  Reply reserved =
+      Call("tenant", "POST", "/v1/leases", R"({"gpus": 1, "kind": "reserved", "min_vram_gb": 40})", globex, 201);
+  EXPECT_EQ(reserved.Json().value("kind", ""), "reserved");
+  // Every A100 NVLink domain taken, then one more gang: pending, with no devices and no start.
+  std::vector<std::string> gangs;
+  json gang = {{"gpus", 8}, {"models", {model_a100}}, {"interconnect", "nvlink"}};
+  Reply pending;
+  for (int i = 0; i < 64; ++i) {
+    Reply r = Call("tenant", "POST", "/v1/leases", gang.dump(), acme, 201);
+    if (r.status != 201) break;
+    gangs.push_back(std::to_string(r.Json().value("id", int64_t{0})));
+    if (r.Json().value("state", "") == "pending") {
+      pending = r;
+      break;
+    }
+  }
+  ASSERT_EQ(pending.status, 201) << "never got a pending lease";
+  EXPECT_TRUE(pending.Json()["started_at"].is_null()) << pending.body;
+  EXPECT_TRUE(pending.Json()["devices"].empty()) << pending.body;
+  // api/openapi.yaml, Lease.price_micro_usd_per_gpu_h: "on a pending lease the list price when asked".
+  EXPECT_EQ(pending.Json().value("price_micro_usd_per_gpu_h", int64_t{-1}), list_price[model_a100]) << pending.body;
+  Call("tenant", "POST", "/v1/leases", R"({"gpus": 1, "models": ["GTX 9999"]})", acme, 422);
+  Call("tenant", "POST", "/v1/leases", R"({"gpus": "1"})", acme, 400, /*valid_request=*/false);
+
+  Reply mine = Call("tenant", "GET", "/v1/leases", "", acme, 200);
+  const json mine_leases = mine.Json()["leases"];
+  for (const json& l : mine_leases) EXPECT_EQ(l.value("tenant", ""), "acme") << l.dump();
+  Call("tenant", "GET", "/v1/leases?state=running", "", globex, 200);
+  Reply all = Call("operator", "GET", "/v1/leases", "", op, 200);
+  {
+    int64_t last = 0;
+    const json all_leases = all.Json()["leases"];
+    for (const json& l : all_leases) {
+      EXPECT_GT(l.value("id", int64_t{0}), last) << "GET /v1/leases lists leases by id";
+      last = l.value("id", int64_t{0});
+    }
+  }
+  EXPECT_GE(all.Json()["leases"].size(), gangs.size() + 3);
+  Reply filtered = Call("operator", "GET", "/v1/leases?tenant=acme&state=pending", "", op, 200);
+  EXPECT_FALSE(filtered.Json()["leases"].empty()) << filtered.body;
+  const json filtered_leases = filtered.Json()["leases"];
+  for (const json& l : filtered_leases) {
+    EXPECT_EQ(l.value("tenant", ""), "acme");
+    EXPECT_EQ(l.value("state", ""), "pending");
+  }
+  Reply one = Call("tenant", "GET", "/v1/leases/" + id, "", acme, 200);
+  EXPECT_EQ(one.Json()["devices"], lease["devices"]);
+  Call("operator", "GET", "/v1/leases/" + id, "", op, 200);
+  Call("other tenant", "GET", "/v1/leases/" + id, "", globex, 404);
+  Call("other tenant", "DELETE", "/v1/leases/" + id, "", globex, 404);
+
+  // Billed to the second it is cancelled.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  Reply cancelled = Call("tenant", "DELETE", "/v1/leases/" + id, "", acme, 200);
+  json c = cancelled.Json();
+  EXPECT_EQ(c.value("state", ""), "cancelled") << cancelled.body;
+  EXPECT_FALSE(c["ended_at"].is_null());
+  EXPECT_GE(c.value("billed_seconds", 0), 2) << cancelled.body;
+  EXPECT_GT(c.value("billed_micro_usd", 0), 0) << cancelled.body;
+  Reply again = Call("tenant", "DELETE", "/v1/leases/" + id, "", acme, 200);
+  EXPECT_EQ(again.Json(), c) << "cancelling an ended lease answers it unchanged";
+  Reply cancelled_pending =
+      Call("tenant", "DELETE", "/v1/leases/" + std::to_string(pending.Json().value("id", 0)), "", acme, 200);
+  EXPECT_EQ(cancelled_pending.Json().value("state", ""), "cancelled");
+  EXPECT_TRUE(cancelled_pending.Json()["started_at"].is_null()) << cancelled_pending.body;
+  EXPECT_EQ(cancelled_pending.Json().value("billed_micro_usd", -1), 0) << "a pending lease is never billed";
+  for (const std::string& g : gangs) Call("tenant", "DELETE", "/v1/leases/" + g, "", acme, 200);
+
+  // --- Invoices ------------------------------------------------------------------------------
+  const std::string month = c.value("created_at", "").substr(0, 7);
+  Reply inv = Call("tenant", "GET", "/v1/invoices", "", acme, 200);
+  {
+    int64_t seconds = 0, amount = 0;
+    const json inv_invoices = inv.Json()["invoices"];
+    for (const json& i : inv_invoices) {
+      EXPECT_EQ(i.value("tenant", ""), "acme");
+      for (const json& line : i["lines"]) {
+        if (std::to_string(line.value("lease", 0)) != id) continue;
+        seconds += line.value("seconds", int64_t{0});
+        amount += line.value("amount_micro_usd", int64_t{0});
+        EXPECT_EQ(line.value("gpus", 0), 2);
+      }
+    }
+    EXPECT_EQ(seconds, c.value("billed_seconds", int64_t{-1})) << inv.body;
+    EXPECT_EQ(amount, c.value("billed_micro_usd", int64_t{-1})) << inv.body;
+  }
+  Reply inv_month = Call("tenant", "GET", "/v1/invoices?month=" + month, "", acme, 200);
+  EXPECT_FALSE(inv_month.Json()["invoices"].empty()) << inv_month.body;
+  Reply inv_op = Call("operator", "GET", "/v1/invoices?tenant=acme", "", op, 200);
+  EXPECT_EQ(inv_op.Json(), inv.Json()) << "the operator's view of acme's invoices differs from acme's own";
+  Call("operator", "GET", "/v1/invoices", "", op, 200);
+  Call("tenant", "GET", "/v1/invoices?month=2026-13", "", acme, 400);
+
+  // --- Operators -----------------------------------------------------------------------------
+  Reply sites = Call("operator", "GET", "/v1/sites", "", op, 200);
+  EXPECT_FALSE(sites.Json()["sites"].empty());
+  Reply nodes = Call("operator", "GET", "/v1/nodes", "", op, 200);
+  ASSERT_FALSE(nodes.Json()["nodes"].empty());
+  Reply devices = Call("operator", "GET", "/v1/devices", "", op, 200);
+  {
+    int gpus = 0;
+    const json nodes_nodes = nodes.Json()["nodes"];
+    for (const json& n : nodes_nodes) gpus += n.value("gpus", 0);
+    EXPECT_EQ(static_cast<int>(devices.Json()["devices"].size()), gpus);
+  }
+  Reply market = Call("operator", "GET", "/v1/market", "", op, 200);
+  EXPECT_FALSE(market.Json()["list_prices"].empty());
+  Reply policy = Call("operator", "GET", "/v1/policy", "", op, 200);
+  Reply put = Call("operator", "PUT", "/v1/policy", policy.body, op, 200);
+  EXPECT_EQ(put.Json(), policy.Json()) << "PUT of the policy in force changes nothing";
+  Reply ledger = Call("operator", "GET", "/v1/ledger", "", op, 200);
+  EXPECT_GE(ledger.Json()["totals"].value("ai_usage_micro_usd", int64_t{0}), c.value("billed_micro_usd", int64_t{0}));
+  const std::string today = c.value("ended_at", "").substr(0, 10);
+  Reply ledger_day = Call("operator", "GET", "/v1/ledger?from=" + today + "&to=" + today, "", op, 200);
+  {
+    const json days = ledger_day.Json()["days"];
+    ASSERT_EQ(days.size(), 1u) << ledger_day.body;
+    EXPECT_EQ(days[0].value("date", ""), today);
+    EXPECT_EQ(days[0].value("ai_usage_micro_usd", int64_t{-1}),
+              ledger_day.Json()["totals"].value("ai_usage_micro_usd", int64_t{-2}));
+  }
+  Call("tenant", "GET", "/v1/nodes", "", acme, 403);
+  Call("tenant", "PUT", "/v1/policy", policy.body, acme, 403);
+
+  // --- Agents --------------------------------------------------------------------------------
+  // The demo fleet's agents hold every node; use one of its 3090 nodes without disturbing it.
+  json node;
+  const json nodes_nodes = nodes.Json()["nodes"];
+  for (const json& n : nodes_nodes) {
+    if (n.value("model", "") == model_3090 && n.value("agent_state", "") == "ready") {
+      node = n;
+      break;
+    }
+  }
+  ASSERT_TRUE(node.is_object()) << nodes.body;
+  const std::string name = node.value("name", "");
+  Reply desired = Call("agent", "GET", "/v1/agents/" + name + "/desired", "", agent, 200);
+  Call("operator", "GET", "/v1/agents/" + name + "/desired", "", op, 200);
+  json d = desired.Json();
+  EXPECT_EQ(d.value("node", ""), name);
+  EXPECT_EQ(static_cast<int>(d["devices"].size()), node.value("gpus", -1));
+  // Registering again with the same inventory is harmless.
+  json inventory = json::array();
+  for (int s = 0; s < node.value("gpus", 0); ++s) inventory.push_back({{"slot", s}, {"model", model_3090}, {"vram_gb", 24}});
+  Call("agent", "POST", "/v1/agents/register", json{{"node", name}, {"devices", inventory}}.dump(), agent, 200);
+  // Another inventory: 409, naming the difference.
+  json wrong = inventory;
+  wrong.erase(wrong.size() - 1);
+  Reply conflict =
+      Call("agent", "POST", "/v1/agents/register", json{{"node", name}, {"devices", wrong}}.dump(), agent, 409);
+  EXPECT_NE(conflict.body.find("the farm declares"), std::string::npos) << conflict.body;
+  Call("agent", "POST", "/v1/agents/register", json{{"node", "no-such-node"}, {"devices", inventory}}.dump(), agent,
+       404);
+  // A heartbeat that reports what the desired state says (the node may be between registrations: 200 or 404).
+  {
+    Reply fresh = Call("agent", "GET", "/v1/agents/" + name + "/desired", "", agent, 200);
+    json now = fresh.Json();
+    json reported = json::array();
+    for (const json& dev : now["devices"]) {
+      json r = {{"slot", dev["slot"]}, {"use", dev["use"]}, {"coin", dev["coin"]}, {"power_w", 300}};
+      if (dev.contains("lease")) r["lease"] = dev["lease"];
+      reported.push_back(r);
+    }
+    json hb = {{"generation", now["generation"]}, {"devices", reported}};
+    ApiClient probe(*server_);
+    Reply r = probe.Call("POST", "/v1/agents/" + name + "/heartbeat", hb.dump(), agent);
+    int status = r.status == 404 ? 404 : 200;
+    Reply beat = Call("agent", "POST", "/v1/agents/" + name + "/heartbeat", hb.dump(), agent, status);
+    if (beat.status == 200) {
+      EXPECT_GE(beat.Json().value("generation", int64_t{-1}), 0);
+    }
+  }
+  Call("tenant", "GET", "/v1/agents/" + name + "/desired", "", acme, 403);
+
+  // --- Every operation of the spec, and nothing else --------------------------------------------
+  std::set<Operation> spec_ops(operations_.begin(), operations_.end());
+  std::set<Operation> seen;
+  for (const auto& [operation, statuses] : exercised_) seen.insert(operation);
+  for (const Operation& o : spec_ops) {
+    EXPECT_TRUE(seen.count(o)) << o.first << " " << o.second << " is in api/openapi.yaml but this test never calls it";
+  }
+  for (const Operation& o : seen) {
+    EXPECT_TRUE(spec_ops.count(o)) << o.first << " " << o.second << " was called but is not in api/openapi.yaml";
+  }
+  // Every operation got at least one successful answer.
+  for (const auto& [operation, statuses] : exercised_) {
+    bool ok = std::any_of(statuses.begin(), statuses.end(), [](const std::string& s) {
+      return s.ends_with(" 200") || s.ends_with(" 201");
+    });
+    EXPECT_TRUE(ok || operation.second == "/v1/agents/{node}/heartbeat")
+        << operation.first << " " << operation.second << " never answered 2xx";
+  }
+  std::cout << exercised_.size() << " of " << spec_ops.size() << " operations exercised:" << std::endl;
+  for (const auto& [operation, statuses] : exercised_) {
+    std::cout << "  " << operation.first << " " << operation.second << ":";
+    for (const std::string& s : statuses) std::cout << " [" << s << "]";
+    std::cout << std::endl;
+  }
+  std::cout << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
+            << " ms" << std::endl;
+}
+
+}  // namespace
+}  // namespace rigshift
