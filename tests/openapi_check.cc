@@ -862,7 +862,7 @@ void OpenApiSpec::ValidateBody(const nlohmann::json& schema, std::string_view bo
   nlohmann::json value;
   try {
     value = nlohmann::json::parse(body);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     problems->push_back(label + ": the body is not valid JSON: " + e.what());
     return;
   }

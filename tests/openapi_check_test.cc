@@ -673,7 +673,7 @@ TEST_F(RealSpecTest, OperatorAnswersConform) {
           "reasons": ["PCIe x8: needs x16 for training"], "power_w": 310}, {"node": "rig-1", "group": "risers",
           "slot": 0, "model": "RTX 3070", "use": "mining", "lease": null, "coin": "ETC", "tier": "mining-only",
           "ai_licensed": true, "reasons": ["PCIe x1: needs x8 or more for 20.3 TFLOPS"], "power_w": null}]})"},
-      {"/v1/market", R"({"at": "2026-11-21T10:00:00Z", "coins": [{"coin": "ETC", "algorithm": "Etchash",
+      {"/v1/market", R"({"at": "2026-11-21T10:00:00Z", "source": "replay of 2021-01-01 at 60x", "coins": [{"coin": "ETC", "algorithm": "Etchash",
           "price_nano_usd": 25120000000, "price_usd": 25.12, "hashes_per_block": "1234567890123456789012",
           "block_reward_nano": 2560000000, "block_reward": 2.56}], "electricity": [{"site": "odessa",
           "price_micro_usd_per_mwh": 31500000, "price_usd_per_mwh": 31.5}], "list_prices": [{"group": "gpu-3090",

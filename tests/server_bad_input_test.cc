@@ -60,6 +60,7 @@ std::vector<std::string> CodesFor(int status) {
     case 405: return {"method_not_allowed"};
     case 409: return {"already_exists"};
     case 413: return {"payload_too_large"};
+    case 431: return {"headers_too_large"};
     case 422: return {"failed_precondition"};
     case 429: return {"resource_exhausted"};
     case 500: return {"internal", "data_loss"};

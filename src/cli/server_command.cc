@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -20,6 +21,7 @@
 #include "server/farm.h"
 #include "server/metrics.h"
 #include "sim/simulator.h"
+#include "store/group_commit_store.h"
 #include "store/sqlite_store.h"
 
 namespace rigshift {
@@ -270,7 +272,13 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   std::error_code ec;
   std::filesystem::create_directories(o.data_dir, ec);
   if (ec) return UnavailableError("cannot create --data-dir " + o.data_dir.string() + ": " + ec.message());
-  RS_ASSIGN_OR_RETURN(auto store, SqliteStore::Open((o.data_dir / "rigshift.db").string()));
+  RS_ASSIGN_OR_RETURN(auto durable, SqliteStore::Open((o.data_dir / "rigshift.db").string()));
+  // Writes are committed in groups: one fsync for every request waiting on it (docs/operations.md).
+  auto store = std::make_unique<GroupCommitStore>(durable.get(), [&err](const Status& s) {
+    err << "rigshift server: " << s.message() << "\n";
+    err.flush();
+    std::_Exit(1);  // the in-memory state is ahead of the store: restart and recover from it
+  });
   Auth auth(store.get());
   RS_RETURN_IF_ERROR(auth.Load());
   Timestamp now = WallNow();
@@ -405,7 +413,8 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   if (fleet) fleet->Stop();
   http->Stop();
   std::lock_guard lock(mu);
-  return farm.Tick(WallNow());  // bill running leases up to the stop
+  RS_RETURN_IF_ERROR(farm.Tick(WallNow()));
+  return store->Flush();
 }
 
 }  // namespace rigshift

@@ -25,7 +25,9 @@ struct ServerOptions {
   int64_t speed = 60;                        // replay: market seconds per wall second
   std::string feed_url;                      // poll
   int64_t feed_interval_s = 60;              // poll
-  int threads = 2;                           // HTTP I/O threads
+  // HTTP I/O threads. Handlers that write wait on a group commit, so more threads than cores
+  // let more requests share one fsync (bench/server_load.sh measures it).
+  int threads = 16;
   int64_t agent_timeout_s = 30;
   int64_t billing_interval_s = 10;
   int64_t accounting_interval_s = 60;

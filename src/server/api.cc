@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "engine/suitability.h"
@@ -119,7 +120,7 @@ Status Require(const Caller& c, std::initializer_list<std::string_view> roles) {
   for (auto r : roles) {
     if (c.role == r) return OkStatus();
   }
-  return PermissionDeniedError("a " + c.role + " token may not use this route");
+  return PermissionDeniedError("a token with role " + c.role + " may not use this route");
 }
 
 }  // namespace
@@ -161,7 +162,11 @@ std::string_view ErrorCodeFor(StatusCode code) {
 }
 
 Api::Api(Farm* farm, Auth* auth, Metrics* metrics, std::mutex* farm_mutex, std::function<Timestamp()> now)
-    : farm_(farm), auth_(auth), metrics_(metrics), mu_(farm_mutex), now_(std::move(now)) {}
+    : farm_(farm), auth_(auth), metrics_(metrics), mu_(farm_mutex), now_(std::move(now)), store_(&farm->store()) {}
+
+// Store::Flush is thread-safe where it does anything (GroupCommitStore); a write-through store
+// returns at once.
+Status Api::Durable() { return store_->Flush(); }
 
 HttpResponse Api::Handle(const HttpRequest& request) {
   auto t0 = std::chrono::steady_clock::now();
@@ -267,6 +272,11 @@ HttpResponse Api::Dispatch(const HttpRequest& req, std::string* route) {
       if (Status s = Require(c, {"tenant"}); !s.ok()) return Error(s);
       if (m == "GET") {
         std::optional<std::string> tenant = own, state = net::QueryParam(req.query, "state");
+        static const std::set<std::string> kStates = {"pending", "running", "ended", "cancelled", "preempted", "lost"};
+        if (state && !kStates.count(*state)) {
+          return Error(InvalidArgumentError("state must be one of pending, running, ended, cancelled, preempted, lost; got '" +
+                                            *state + "'"));
+        }
         if (!own) tenant = net::QueryParam(req.query, "tenant");
         std::lock_guard lock(*mu_);
         json list = json::array();
@@ -276,21 +286,33 @@ HttpResponse Api::Dispatch(const HttpRequest& req, std::string* route) {
       auto ask = ParseLeaseRequest(req.body);
       if (!ask) return Error(ask.error());
       std::string tenant = c.role == "tenant" ? c.tenant : c.role;
-      std::lock_guard lock(*mu_);
-      auto lease = farm_->CreateLease(tenant, *ask, now_());
-      if (!lease) return Error(lease.error());
-      HttpResponse r = Json(201, LeaseJson(*lease, *farm_));
-      r.headers.emplace_back("Location", "/v1/leases/" + std::to_string(lease->id.value()));
+      HttpResponse r;
+      {
+        std::lock_guard lock(*mu_);
+        auto lease = farm_->CreateLease(tenant, *ask, now_());
+        if (!lease) return Error(lease.error());
+        r = Json(201, LeaseJson(*lease, *farm_));
+        r.headers.emplace_back("Location", "/v1/leases/" + std::to_string(lease->id.value()));
+      }
+      // Acknowledged only once durable (group commit: one fsync covers every request waiting).
+      if (Status s = Durable(); !s.ok()) return Error(s);
       return r;
     }
     case R::kLease: {
       if (Status s = Require(c, {"tenant"}); !s.ok()) return Error(s);
       auto id = ParseId(p[2]);
       if (!id) return Error(NotFoundError("no lease '" + std::string(p[2]) + "': " + id.error().message()));
-      std::lock_guard lock(*mu_);
-      auto lease = m == "GET" ? farm_->GetLease(*id, own) : farm_->CancelLease(*id, own, now_());
-      if (!lease) return Error(lease.error());
-      return Json(200, LeaseJson(*lease, *farm_));
+      HttpResponse r;
+      {
+        std::lock_guard lock(*mu_);
+        auto lease = m == "GET" ? farm_->GetLease(*id, own) : farm_->CancelLease(*id, own, now_());
+        if (!lease) return Error(lease.error());
+        r = Json(200, LeaseJson(*lease, *farm_));
+      }
+      if (m == "DELETE") {
+        if (Status s = Durable(); !s.ok()) return Error(s);
+      }
+      return r;
     }
     case R::kInvoices: {
       if (Status s = Require(c, {"tenant"}); !s.ok()) return Error(s);
@@ -376,8 +398,9 @@ HttpResponse Api::Dispatch(const HttpRequest& req, std::string* route) {
   }
 
   // Operator routes.
-  if (c.role != "operator") return Error(PermissionDeniedError("this route is for operators; a " + c.role +
-                                                               " token may not use it"));
+  if (c.role != "operator") {
+    return Error(PermissionDeniedError("this route is for operators; a token with role " + c.role + " may not use it"));
+  }
   switch (which) {
     case R::kSites: {
       std::lock_guard lock(*mu_);
@@ -483,6 +506,18 @@ HttpResponse Api::Dispatch(const HttpRequest& req, std::string* route) {
       if (m == "PUT") {
         auto up = ParsePolicyUpdate(req.body);
         if (!up) return Error(up.error());
+        std::string missing;
+        for (auto [name, given] : {std::pair{"pool_fee_pct", up->pool_fee_ppm.has_value()},
+                                   std::pair{"switch_min_gain_pct", up->switch_min_gain_ppm.has_value()},
+                                   std::pair{"switch_min_dwell_s", up->switch_min_dwell_s.has_value()},
+                                   std::pair{"miner_restart_s", up->miner_restart_s.has_value()},
+                                   std::pair{"resume_margin_pct", up->resume_margin_ppm.has_value()}}) {
+          if (!given) missing += (missing.empty() ? "" : ", ") + std::string(name);
+        }
+        if (!missing.empty()) {
+          return Error(InvalidArgumentError("PUT /v1/policy replaces every setting; missing: " + missing +
+                                            " (GET /v1/policy gives the current ones)"));
+        }
         std::lock_guard lock(*mu_);
         params = farm_->params();
         if (up->switch_min_gain_ppm) params.switch_min_gain_ppm = *up->switch_min_gain_ppm;
@@ -558,10 +593,13 @@ HttpResponse Api::Dispatch(const HttpRequest& req, std::string* route) {
       auto ask = ParseTokenRequest(req.body);
       if (!ask) return Error(ask.error());
       std::string role(ApiRoleName(ask->role));
-      std::lock_guard lock(*mu_);
       Timestamp now = now_();
-      auto secret = auth_->Create(role, ask->tenant, now);
+      Result<std::string> secret = [&] {
+        std::lock_guard lock(*mu_);
+        return auth_->Create(role, ask->tenant, now);
+      }();
       if (!secret) return Error(secret.error());
+      if (Status s = Durable(); !s.ok()) return Error(s);
       return Json(201, {{"token", *secret},
                         {"id", HashToken(*secret).substr(0, 12)},
                         {"role", role},

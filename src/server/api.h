@@ -33,12 +33,15 @@ class Api {
  private:
   struct Route;
   net::HttpResponse Dispatch(const net::HttpRequest& request, std::string* route);
+  // Waits until every write so far is durable; called after the farm lock is released.
+  [[nodiscard]] Status Durable();
 
   Farm* farm_;
   Auth* auth_;
   Metrics* metrics_;
   std::mutex* mu_;
   std::function<Timestamp()> now_;
+  Store* store_;
 };
 
 }  // namespace rigshift

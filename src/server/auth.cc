@@ -72,6 +72,9 @@ Result<bool> Auth::EnsureTokenFile(const std::filesystem::path& file, const std:
   std::error_code ec;
   if (std::filesystem::exists(file, ec)) return false;
   RS_ASSIGN_OR_RETURN(std::string secret, Create(role, tenant, now));
+  // The token must be in the store before its file exists: a file whose token was lost would
+  // never be replaced (the file's existence is what says "done").
+  RS_RETURN_IF_ERROR(store_->Flush());
   std::filesystem::path tmp = file;
   tmp += ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

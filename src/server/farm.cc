@@ -299,6 +299,19 @@ Result<LeaseRecord> Farm::CreateLease(const std::string& tenant, const LeaseAsk&
   rec.max_price = ask.max_price;
   rec.created = now;
   rec.state = "pending";
+  // Until placed, the price shown is what it would pay: its bid, or the lowest list price of the
+  // groups it may run on.
+  if (ask.kind == RequestKind::kInterruptible) {
+    rec.price = req.bid;
+  } else {
+    const FleetState& f = controller_.fleet();
+    for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
+      const GroupState& gs = f.groups()[g];
+      if (!Serves(gs.suitability, Tier::kInference) || setup_.list_price[g].raw() <= 0) continue;
+      if (!req.models.empty() && std::find(req.models.begin(), req.models.end(), gs.model->key) == req.models.end()) continue;
+      if (rec.price.raw() == 0 || setup_.list_price[g] < rec.price) rec.price = setup_.list_price[g];
+    }
+  }
   next_id_ = id + 1;
   // Placed at once when it fits, even with others waiting (backfill): a waiting 8-GPU gang does
   // not hold up a 1-GPU request it could not use the GPUs of. Waiting ones are retried in

@@ -10,7 +10,7 @@
 
 namespace rigshift {
 
-class MemoryStore final : public Store {
+class MemoryStore : public Store {
  public:
   MemoryStore() = default;
 

@@ -6,7 +6,8 @@
 //
 // Contract, common to every implementation (store_test.cc runs one typed suite against each):
 // - Every write is durable when the call returns OK (outside a Transaction) or when the
-//   enclosing Transaction returns OK. A failed call or a failed Transaction leaves no trace.
+//   enclosing Transaction returns OK, except in GroupCommitStore, where it is durable when a
+//   later Flush() returns OK. A failed call or a failed Transaction leaves no trace.
 // - Money is integer micro-dollars, time integer seconds since the epoch: no floating point.
 // - Lists come back in a defined order (leases by id, ledger entries by seq), never hash order.
 // - The ledger is append-only: there is no way to change or remove an entry through a Store.
@@ -134,6 +135,10 @@ class Store {
   // committed (durably) together; otherwise none is, and fn's Status is returned. Transactions
   // do not nest: calling Transaction from inside `fn` is FailedPrecondition.
   [[nodiscard]] virtual Status Transaction(const std::function<Status(Store&)>& fn) = 0;
+
+  // Returns when every write made before the call is durable. Stores that write through
+  // (SqliteStore, MemoryStore) already are; GroupCommitStore waits for its commit.
+  [[nodiscard]] virtual Status Flush() { return OkStatus(); }
 };
 
 // Checks shared by every implementation, so they refuse the same input with the same words.

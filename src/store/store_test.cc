@@ -8,12 +8,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
+#include <iostream>
+#include <mutex>
+#include <thread>
 #include <memory>
 #include <set>
 #include <string>
 
 #include "common/testing/temp_dir.h"
+#include "store/group_commit_store.h"
 #include "store/memory_store.h"
 #include "store/sqlite_store.h"
 
@@ -74,7 +79,20 @@ class StoreContractTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
-using StoreTypes = ::testing::Types<MemoryStore, SqliteStore>;
+// GroupCommitStore over a SqliteStore: the contract holds once reads flush.
+template <>
+struct StoreMaker<GroupCommitStore> {
+  testing::TempDir dir;
+  std::unique_ptr<SqliteStore> durable;
+  std::unique_ptr<Store> Make() {
+    auto s = SqliteStore::Open((dir / "store.db").string());
+    EXPECT_TRUE(s.has_value()) << s.error().ToString();
+    durable = std::move(*s);
+    return std::make_unique<GroupCommitStore>(durable.get(), nullptr);
+  }
+};
+
+using StoreTypes = ::testing::Types<MemoryStore, SqliteStore, GroupCommitStore>;
 TYPED_TEST_SUITE(StoreContractTest, StoreTypes);
 
 TYPED_TEST(StoreContractTest, ReportsTheCurrentSchemaVersion) {
@@ -520,6 +538,65 @@ TEST(SqliteStoreTest, AcknowledgedLedgerEntriesSurviveKillNine) {
   for (int32_t a : acked) EXPECT_TRUE(present.contains(a)) << "acknowledged entry " << a << " was lost";
   // At most the one append in flight at the kill got in without an acknowledgement.
   EXPECT_LE(present.size(), acked.size() + 1);
+}
+
+}  // namespace
+}  // namespace rigshift
+
+namespace rigshift {
+namespace {
+
+TEST(GroupCommitStoreTest, ManyWritersShareCommitsAndEveryFlushedWriteIsOnDisk) {
+  testing::TempDir dir;
+  std::string path = (dir / "store.db").string();
+  {
+    auto durable = SqliteStore::Open(path);
+    ASSERT_TRUE(durable.has_value());
+    GroupCommitStore store(durable->get(), nullptr);
+    std::mutex writer;  // writes come from one thread at a time (the farm's lock), flushes from any
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 50; ++i) {
+          {
+            std::lock_guard lock(writer);
+            ASSERT_TRUE(store.PutLease(Lease(1 + t * 50 + i, "t" + std::to_string(t))).ok());
+          }
+          ASSERT_TRUE(store.Flush().ok());
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(store.committed_writes(), 400);
+    // Eight flushing threads share commits: far fewer than one per write.
+    EXPECT_LT(store.commits(), 400);
+    std::cout << "400 writes in " << store.commits() << " commits\n";
+  }
+  auto reopened = SqliteStore::Open(path);
+  ASSERT_TRUE(reopened.has_value());
+  EXPECT_EQ((*reopened)->ListLeases(std::nullopt)->size(), 400u);
+}
+
+TEST(GroupCommitStoreTest, AFailedCommitFailsEveryLaterCallAndIsReportedOnce) {
+  // A durable store whose commits fail, as a full disk would.
+  class FailingStore final : public MemoryStore {
+   public:
+    Status Transaction(const std::function<Status(Store&)>&) override {
+      return Status(StatusCode::kResourceExhausted, "disk full");
+    }
+  };
+  FailingStore durable;
+  std::atomic<int> reported{0};
+  GroupCommitStore store(&durable, [&](const Status& s) {
+    ++reported;
+    EXPECT_NE(s.message().find("disk full"), std::string::npos);
+  });
+  ASSERT_TRUE(store.PutLease(Lease(1, "acme")).ok());
+  Status f = store.Flush();
+  EXPECT_EQ(f.code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(store.PutLease(Lease(2, "acme")).code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(store.ListLeases(std::nullopt).error().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(reported, 1);
 }
 
 }  // namespace
