@@ -53,6 +53,7 @@ Status GroupCommitStore::Transaction(const std::function<Status(Store&)>& fn) {
     if (in_transaction_) return FailedPreconditionError("store: transactions do not nest");
     if (!failed_.ok()) return failed_;
     in_transaction_ = true;
+    tx_thread_ = std::this_thread::get_id();
     mark = queue_.size();
     queued_mark = queued_;
   }
@@ -77,7 +78,9 @@ Status GroupCommitStore::Transaction(const std::function<Status(Store&)>& fn) {
 
 Status GroupCommitStore::Flush() {
   std::unique_lock lock(mu_);
-  if (in_transaction_) return FailedPreconditionError("store: Flush inside a transaction would wait for itself");
+  if (in_transaction_ && tx_thread_ == std::this_thread::get_id()) {
+    return FailedPreconditionError("store: Flush inside a transaction would wait for itself");
+  }
   uint64_t target = queued_;
   work_cv_.notify_one();
   done_cv_.wait(lock, [&] { return durable_n_ >= target || !failed_.ok(); });
@@ -142,9 +145,11 @@ int64_t GroupCommitStore::committed_writes() const {
   return static_cast<int64_t>(durable_n_);
 }
 
+// True on the thread running a Transaction (other threads' reads flush as usual: the
+// committer resumes when the transaction ends).
 bool GroupCommitStore::InTransaction() const {
   std::lock_guard lock(mu_);
-  return in_transaction_;
+  return in_transaction_ && tx_thread_ == std::this_thread::get_id();
 }
 
 // Inside a Transaction (on its thread) a Flush would wait for the transaction itself, so the

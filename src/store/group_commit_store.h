@@ -68,6 +68,7 @@ class GroupCommitStore final : public Store {
   uint64_t queued_ = 0;     // writes queued since start
   uint64_t durable_n_ = 0;  // of which committed
   bool in_transaction_ = false;
+  std::thread::id tx_thread_;  // the thread running the transaction
   bool stop_ = false;
   Status failed_;
   int64_t commits_ = 0;

@@ -577,6 +577,30 @@ TEST(GroupCommitStoreTest, ManyWritersShareCommitsAndEveryFlushedWriteIsOnDisk) 
   EXPECT_EQ((*reopened)->ListLeases(std::nullopt)->size(), 400u);
 }
 
+TEST(GroupCommitStoreTest, AFlushFromAnotherThreadWaitsOutATransactionInsteadOfFailing) {
+  testing::TempDir dir;
+  auto durable = SqliteStore::Open((dir / "store.db").string());
+  ASSERT_TRUE(durable.has_value());
+  GroupCommitStore store(durable->get(), nullptr);
+  std::atomic<bool> inside{false}, release{false};
+  std::thread tx([&] {
+    Status s = store.Transaction([&](Store& st) -> Status {
+      RS_RETURN_IF_ERROR(st.PutLease(Lease(1, "acme")));
+      inside = true;
+      while (!release) std::this_thread::yield();
+      return OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  });
+  while (!inside) std::this_thread::yield();
+  std::thread flusher([&] { EXPECT_TRUE(store.Flush().ok()); });  // another request's handler
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  release = true;
+  tx.join();
+  flusher.join();
+  EXPECT_TRUE(store.GetLease(LeaseId(1))->has_value());
+}
+
 TEST(GroupCommitStoreTest, AFailedCommitFailsEveryLaterCallAndIsReportedOnce) {
   // A durable store whose commits fail, as a full disk would.
   class FailingStore final : public MemoryStore {
