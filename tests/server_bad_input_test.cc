@@ -507,7 +507,10 @@ TEST_F(ServerBadInputTest, EveryBadRequestGetsItsDocumentedErrorAndTheServerKeep
   ApiClient c(*server_);
   Reply still = c.Get("/v1/leases/" + lease_a, tenant_a_);
   ASSERT_EQ(still.status, 200) << still.Describe();
-  EXPECT_EQ(still.Json().value("state", ""), "running") << still.body;
+  // Running, or still pending when the demo's agents had not all registered before it was asked
+  // (a loaded machine): either way not cancelled or ended by tenant B.
+  const std::string state_a = still.Json().value("state", "");
+  EXPECT_TRUE(state_a == "running" || state_a == "pending") << still.body;
   // Tenant B sees none of A's leases in its list.
   Reply list_b = c.Get("/v1/leases", tenant_b_);
   ASSERT_EQ(list_b.status, 200) << list_b.Describe();
