@@ -67,12 +67,7 @@ class OpenApiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     tmp_ = new TempDir();
-    setup_error_ = testing::ImportSharedData(*tmp_ / "data");
-    if (!setup_error_.empty()) return;
-    ServerProcess::Options o;
-    o.data_dir = *tmp_ / "server";
-    o.data = *tmp_ / "data";
-    server_ = ServerProcess::Start(o, &setup_error_).release();
+    server_ = testing::StartDemoServer(tmp_->path(), &setup_error_).release();
   }
   static void TearDownTestSuite() {
     if (server_ != nullptr) {

@@ -100,14 +100,9 @@ class ServerBadInputTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     tmp_ = new TempDir();
-    setup_error_ = testing::ImportSharedData(*tmp_ / "data");
-    if (!setup_error_.empty()) return;
-    ServerProcess::Options o;
-    o.data_dir = *tmp_ / "server";
-    o.data = *tmp_ / "data";
-    server_ = ServerProcess::Start(o, &setup_error_).release();
+    server_ = testing::StartDemoServer(tmp_->path(), &setup_error_).release();
     if (server_ == nullptr) return;
-    op_ = testing::ReadTokenFile(o.data_dir / "operator.token");
+    op_ = testing::ReadTokenFile(*tmp_ / "server" / "operator.token");
     ApiClient c(*server_);
     tenant_a_ = testing::CreateToken(c, op_, "tenant", "acme", &setup_error_);
     tenant_b_ = testing::CreateToken(c, op_, "tenant", "globex", &setup_error_);

@@ -351,4 +351,13 @@ uint64_t TestSeed() {
   return static_cast<uint64_t>(Clock::now().time_since_epoch().count()) ^ (static_cast<uint64_t>(::getpid()) << 32);
 }
 
+std::unique_ptr<ServerProcess> StartDemoServer(const std::filesystem::path& tmp, std::string* error) {
+  *error = ImportSharedData(tmp / "data");
+  if (!error->empty()) return nullptr;
+  ServerProcess::Options o;
+  o.data_dir = tmp / "server";
+  o.data = tmp / "data";
+  return ServerProcess::Start(o, error);
+}
+
 }  // namespace rigshift::testing

@@ -27,6 +27,12 @@
 
 namespace rigshift::testing {
 
+class ServerProcess;
+
+// The usual suite setup: imports the shared data into TMP/data and starts the demo server on
+// TMP/server. nullptr with `error` set when either step fails.
+std::unique_ptr<ServerProcess> StartDemoServer(const std::filesystem::path& tmp, std::string* error);
+
 // Imports RIGSHIFT_SHARED_DATA into `out` with `rigshift data import`. Returns "" on success, else
 // what the command printed (for the test's failure message).
 std::string ImportSharedData(const std::filesystem::path& out);

@@ -12,6 +12,7 @@
 #include <thread>
 #include <toml++/toml.h>
 
+#include "common/file.h"
 #include "market/feed.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
@@ -167,19 +168,6 @@ Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) 
   return std::make_pair(listen.substr(0, colon), static_cast<uint16_t>(port));
 }
 
-Status WriteFileAtomically(const std::filesystem::path& file, const std::string& text) {
-  std::filesystem::path tmp = file;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) return UnavailableError("cannot write " + tmp.string());
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  if (ec) return UnavailableError("cannot write " + file.string() + ": " + ec.message());
-  return OkStatus();
-}
 
 }  // namespace
 

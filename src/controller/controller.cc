@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/hash.h"
+
 namespace rigshift {
 
 Controller::Controller(FleetState fleet, EngineParams params, Actuator* actuator)
@@ -9,20 +11,19 @@ Controller::Controller(FleetState fleet, EngineParams params, Actuator* actuator
 
 const Valuation& Controller::ValuationOf(const MarketView& view) {
   // Fingerprint every number the valuation reads; recompute only when one changed.
-  uint64_t h = 1469598103934665603ULL;
-  auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ULL; };
+  uint64_t h = kFnvOffset;
   for (const auto& c : view.coins) {
-    for (char ch : c.coin) mix(static_cast<unsigned char>(ch));
-    mix(0x100);  // separators: "ET"+"CHash" and "ETC"+"Hash" differ
-    for (char ch : c.algorithm) mix(static_cast<unsigned char>(ch));
-    mix(0x101);
-    mix(static_cast<uint64_t>(c.price.raw()));
-    mix(static_cast<uint64_t>(c.hashes_per_block.hps()));
-    mix(static_cast<uint64_t>(c.hashes_per_block.hps() >> 64));
-    mix(static_cast<uint64_t>(c.block_reward.raw()));
+    h = Fnv1a(h, c.coin);
+    h = Fnv1a(h, c.algorithm);
+    h = Fnv1a(h, static_cast<uint64_t>(c.price.raw()));
+    h = Fnv1a(h, static_cast<uint64_t>(c.hashes_per_block.hps()));
+    h = Fnv1a(h, static_cast<uint64_t>(c.hashes_per_block.hps() >> 64));
+    h = Fnv1a(h, static_cast<uint64_t>(c.block_reward.raw()));
   }
-  for (auto p : view.site_price) mix(static_cast<uint64_t>(p.raw()) + 1);
-  for (auto p : view.list_price) mix(static_cast<uint64_t>(p.raw()) + 2);
+  h = Fnv1a(h, view.site_price.size());
+  for (auto p : view.site_price) h = Fnv1a(h, static_cast<uint64_t>(p.raw()));
+  h = Fnv1a(h, view.list_price.size());
+  for (auto p : view.list_price) h = Fnv1a(h, static_cast<uint64_t>(p.raw()));
   if (!has_value_ || h != value_key_) {
     value_ = Value(fleet_, view, params_);
     value_key_ = h;

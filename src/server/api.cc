@@ -247,9 +247,12 @@ HttpResponse Api::Dispatch(const HttpRequest& req, std::string* route) {
   }
   if (!allowed) return method_not_allowed(allow);
 
+  // SHA-256 of the token outside the farm lock; only the table lookup inside it.
+  auto hash = Auth::HashOfHeader(req.authorization);
+  if (!hash) return Error(hash.error());
   Result<Caller> caller = [&] {
     std::lock_guard lock(*mu_);
-    return auth_->Authenticate(req.authorization);
+    return auth_->CallerOf(*hash);
   }();
   if (!caller) return Error(caller.error());
   const Caller& c = *caller;

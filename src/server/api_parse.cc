@@ -391,6 +391,15 @@ Status Missing(std::string_view path, std::string_view expected) {
   return InvalidArgumentError(Q(path) + " is required (" + std::string(expected) + ")");
 }
 
+// The field `name` of `object`, which must be there (null counts as there: the type check that
+// follows refuses it); `path` and `expected` word the error.
+Result<const JsonValue*> Required(const JsonValue& object, std::string_view name, std::string_view path,
+                                  std::string_view expected) {
+  const JsonValue* v = Get(object, name);
+  if (v == nullptr) return Err(Missing(path, expected));
+  return v;
+}
+
 Result<int64_t> Integer(const JsonValue& v, std::string_view path, int64_t lo, int64_t hi) {
   if (v.kind == JsonValue::Kind::kNumber) {
     std::optional<Scaled> s = ToScaled(v.text, 0, 1);
@@ -549,8 +558,8 @@ Result<LeaseAsk> ParseLeaseRequest(std::string_view body) {
   RS_RETURN_IF_ERROR(CheckFields(root, "", kFields));
   LeaseAsk ask;
 
-  const JsonValue* gpus = Get(root, "gpus");
-  if (gpus == nullptr) return Err(Missing("gpus", "an integer between 1 and " + std::to_string(kMaxLeaseGpus)));
+  RS_ASSIGN_OR_RETURN(const JsonValue* gpus,
+                      Required(root, "gpus", "gpus", "an integer between 1 and " + std::to_string(kMaxLeaseGpus)));
   RS_ASSIGN_OR_RETURN(ask.gpus, Integer(*gpus, "gpus", 1, kMaxLeaseGpus));
 
   if (const JsonValue* models = Optional(root, "models")) {
@@ -596,8 +605,8 @@ Result<TokenAsk> ParseTokenRequest(std::string_view body) {
   RS_ASSIGN_OR_RETURN(JsonValue root, ParseObject(body));
   RS_RETURN_IF_ERROR(CheckFields(root, "", kFields));
   TokenAsk ask;
-  const JsonValue* role = Get(root, "role");
-  if (role == nullptr) return Err(Missing("role", "one of operator, tenant, agent"));
+  RS_ASSIGN_OR_RETURN(const JsonValue* role,
+                      Required(root, "role", "role", "one of operator, tenant, agent"));
   RS_ASSIGN_OR_RETURN(ask.role, Word<ApiRole>(*role, "role", "operator, tenant, agent", ParseApiRole));
   const JsonValue* tenant = Optional(root, "tenant");
   if (ask.role == ApiRole::kTenant) {
@@ -618,12 +627,12 @@ Result<AgentRegistration> ParseAgentRegistration(std::string_view body) {
   RS_RETURN_IF_ERROR(CheckFields(root, "", kFields));
   AgentRegistration reg;
 
-  const JsonValue* node = Get(root, "node");
-  if (node == nullptr) return Err(Missing("node", "the node's name"));
+  RS_ASSIGN_OR_RETURN(const JsonValue* node,
+                      Required(root, "node", "node", "the node's name"));
   RS_ASSIGN_OR_RETURN(reg.node, Name(*node, "node"));
 
-  const JsonValue* devices = Get(root, "devices");
-  if (devices == nullptr) return Err(Missing("devices", "a list of the node's GPUs"));
+  RS_ASSIGN_OR_RETURN(const JsonValue* devices,
+                      Required(root, "devices", "devices", "a list of the node's GPUs"));
   RS_ASSIGN_OR_RETURN(const std::vector<JsonValue>* list,
                       List(*devices, "devices", kMaxNodeDevices, "a list of devices"));
   if (list->empty()) return Err(InvalidArgumentError("\"devices\" must list at least one device"));
@@ -634,15 +643,15 @@ Result<AgentRegistration> ParseAgentRegistration(std::string_view body) {
     RS_RETURN_IF_ERROR(CheckObject(d, where, kShape));
     RS_RETURN_IF_ERROR(CheckFields(d, where, kDeviceFields));
     DeviceInventory dev;
-    const JsonValue* slot = Get(d, "slot");
-    if (slot == nullptr) return Err(Missing(PathOf(where, "slot"), "an integer between 0 and 63"));
+    RS_ASSIGN_OR_RETURN(const JsonValue* slot,
+                        Required(d, "slot", PathOf(where, "slot"), "an integer between 0 and 63"));
     RS_ASSIGN_OR_RETURN(dev.slot, Integer(*slot, PathOf(where, "slot"), 0, kMaxSlot));
     RS_RETURN_IF_ERROR(CheckUniqueSlot(dev.slot, i, first_index));
-    const JsonValue* model = Get(d, "model");
-    if (model == nullptr) return Err(Missing(PathOf(where, "model"), "the GPU model's name"));
+    RS_ASSIGN_OR_RETURN(const JsonValue* model,
+                        Required(d, "model", PathOf(where, "model"), "the GPU model's name"));
     RS_ASSIGN_OR_RETURN(dev.model, String(*model, PathOf(where, "model"), /*allow_empty=*/false));
-    const JsonValue* vram = Get(d, "vram_gb");
-    if (vram == nullptr) return Err(Missing(PathOf(where, "vram_gb"), "an integer between 0 and 1024"));
+    RS_ASSIGN_OR_RETURN(const JsonValue* vram,
+                        Required(d, "vram_gb", PathOf(where, "vram_gb"), "an integer between 0 and 1024"));
     RS_ASSIGN_OR_RETURN(dev.vram_gb, Integer(*vram, PathOf(where, "vram_gb"), 0, kMaxVramGb));
     reg.devices.push_back(std::move(dev));
   }
@@ -657,12 +666,12 @@ Result<AgentHeartbeat> ParseAgentHeartbeat(std::string_view body) {
   RS_RETURN_IF_ERROR(CheckFields(root, "", kFields));
   AgentHeartbeat hb;
 
-  const JsonValue* generation = Get(root, "generation");
-  if (generation == nullptr) return Err(Missing("generation", "the generation the agent has converged to"));
+  RS_ASSIGN_OR_RETURN(const JsonValue* generation,
+                      Required(root, "generation", "generation", "the generation the agent has converged to"));
   RS_ASSIGN_OR_RETURN(hb.generation, Integer(*generation, "generation", 0, kMaxJsonInteger));
 
-  const JsonValue* devices = Get(root, "devices");
-  if (devices == nullptr) return Err(Missing("devices", "a list of what each GPU does"));
+  RS_ASSIGN_OR_RETURN(const JsonValue* devices,
+                      Required(root, "devices", "devices", "a list of what each GPU does"));
   RS_ASSIGN_OR_RETURN(const std::vector<JsonValue>* list,
                       List(*devices, "devices", kMaxNodeDevices, "a list of devices"));
   std::vector<int> first_index(kMaxSlot + 1, -1);
@@ -672,12 +681,12 @@ Result<AgentHeartbeat> ParseAgentHeartbeat(std::string_view body) {
     RS_RETURN_IF_ERROR(CheckObject(d, where, kShape));
     RS_RETURN_IF_ERROR(CheckFields(d, where, kDeviceFields));
     DeviceReport dev;
-    const JsonValue* slot = Get(d, "slot");
-    if (slot == nullptr) return Err(Missing(PathOf(where, "slot"), "an integer between 0 and 63"));
+    RS_ASSIGN_OR_RETURN(const JsonValue* slot,
+                        Required(d, "slot", PathOf(where, "slot"), "an integer between 0 and 63"));
     RS_ASSIGN_OR_RETURN(dev.slot, Integer(*slot, PathOf(where, "slot"), 0, kMaxSlot));
     RS_RETURN_IF_ERROR(CheckUniqueSlot(dev.slot, i, first_index));
-    const JsonValue* use = Get(d, "use");
-    if (use == nullptr) return Err(Missing(PathOf(where, "use"), "one of lease, mining, idle, off"));
+    RS_ASSIGN_OR_RETURN(const JsonValue* use,
+                        Required(d, "use", PathOf(where, "use"), "one of lease, mining, idle, off"));
     RS_ASSIGN_OR_RETURN(dev.use,
                         Word<ReportedUse>(*use, PathOf(where, "use"), "lease, mining, idle, off", ParseReportedUse));
     if (const JsonValue* lease = Optional(d, "lease")) {

@@ -1,13 +1,10 @@
 #include "server/auth.h"
 
-#include <fcntl.h>
 #include <sodium.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 
+#include "common/file.h"
 #include "server/api_parse.h"
 
 namespace rigshift {
@@ -48,14 +45,23 @@ Status Auth::Load() {
   return OkStatus();
 }
 
-Result<Caller> Auth::Authenticate(std::string_view authorization_header) const {
+Result<std::string> Auth::HashOfHeader(std::string_view authorization_header) {
   if (authorization_header.empty()) {
     return Err(UnauthenticatedError("this route needs a token: send 'Authorization: Bearer TOKEN'"));
   }
   RS_ASSIGN_OR_RETURN(std::string secret, ParseBearer(authorization_header));
-  auto it = by_hash_.find(HashToken(secret));
+  return HashToken(secret);
+}
+
+Result<Caller> Auth::CallerOf(std::string_view token_hash) const {
+  auto it = by_hash_.find(token_hash);
   if (it == by_hash_.end()) return Err(UnauthenticatedError("unknown token"));
   return Caller{it->second.role, it->second.tenant};
+}
+
+Result<Caller> Auth::Authenticate(std::string_view authorization_header) const {
+  RS_ASSIGN_OR_RETURN(std::string hash, HashOfHeader(authorization_header));
+  return CallerOf(hash);
 }
 
 Result<std::string> Auth::Create(const std::string& role, const std::string& tenant, Timestamp now) {
@@ -75,16 +81,7 @@ Result<bool> Auth::EnsureTokenFile(const std::filesystem::path& file, const std:
   // The token must be in the store before its file exists: a file whose token was lost would
   // never be replaced (the file's existence is what says "done").
   RS_RETURN_IF_ERROR(store_->Flush());
-  std::filesystem::path tmp = file;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Err(UnavailableError("cannot write " + tmp.string() + ": " + std::strerror(errno)));
-  std::string text = secret + "\n";
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), file.c_str()) != 0) {
-    return Err(UnavailableError("cannot write " + file.string() + ": " + std::strerror(errno)));
-  }
+  RS_RETURN_IF_ERROR(WriteFileAtomically(file, secret + "\n", 0600));
   return true;
 }
 

@@ -39,6 +39,11 @@ class Auth {
   // The caller of a request from its Authorization header. Unauthenticated (401) when missing,
   // malformed or unknown; the message never repeats the token.
   [[nodiscard]] Result<Caller> Authenticate(std::string_view authorization_header) const;
+  // Authenticate in two steps, so that a caller holding a lock around the lookup can hash
+  // outside it: the stored hash of the header's token (no state read; thread-safe), then the
+  // caller it belongs to.
+  [[nodiscard]] static Result<std::string> HashOfHeader(std::string_view authorization_header);
+  [[nodiscard]] Result<Caller> CallerOf(std::string_view token_hash) const;
   // Creates a token and returns its secret (the only time it is seen).
   [[nodiscard]] Result<std::string> Create(const std::string& role, const std::string& tenant, Timestamp now);
   // On first start: when `file` does not exist, creates an operator token and writes its secret

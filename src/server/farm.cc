@@ -5,6 +5,7 @@
 #include <limits>
 #include <utility>
 
+#include "common/hash.h"
 #include "common/units.h"
 #include "engine/suitability.h"
 
@@ -99,6 +100,17 @@ Farm::Farm(FarmSetup setup, Store* store, MarketFeed* feed, FarmOptions options,
 
 Farm::~Farm() = default;
 
+bool Farm::Rentable(int g) const {
+  return Serves(controller_.fleet().groups()[g].suitability, Tier::kInference) && setup_.list_price[g].raw() > 0;
+}
+
+// `models` as catalog keys or display names (a lease record keeps display names); empty = any.
+bool Farm::Allows(const std::vector<std::string>& models, const GroupState& g) {
+  if (models.empty()) return true;
+  return std::any_of(models.begin(), models.end(),
+                     [&](const std::string& m) { return m == g.model->key || m == g.model->name; });
+}
+
 std::optional<int> Farm::NodeIndex(const std::string& name) const {
   auto it = node_by_name_.find(name);
   if (it == node_by_name_.end()) return std::nullopt;
@@ -185,7 +197,7 @@ Result<std::vector<Offer>> Farm::Offers(Timestamp) {
   std::vector<Offer> out;
   for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
     const GroupState& gs = f.groups()[g];
-    if (!Serves(gs.suitability, Tier::kInference) || setup_.list_price[g].raw() <= 0) continue;
+    if (!Rentable(g)) continue;
     Offer o;
     o.group = gs.name;
     o.site = f.sites()[gs.site].name;
@@ -229,8 +241,7 @@ Result<Request> Farm::ToRequest(int64_t id, const std::string& tenant, const Lea
   std::vector<std::string> offered;
   for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
     const GroupState& gs = f.groups()[g];
-    if (Serves(gs.suitability, Tier::kInference) && setup_.list_price[g].raw() > 0 &&
-        std::find(offered.begin(), offered.end(), gs.model->name) == offered.end()) {
+    if (Rentable(g) && std::find(offered.begin(), offered.end(), gs.model->name) == offered.end()) {
       offered.push_back(gs.model->name);
     }
   }
@@ -249,8 +260,7 @@ Result<Request> Farm::ToRequest(int64_t id, const std::string& tenant, const Lea
   std::vector<std::string> why;
   for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
     const GroupState& gs = f.groups()[g];
-    if (!Serves(gs.suitability, Tier::kInference) || setup_.list_price[g].raw() <= 0) continue;
-    if (!r.models.empty() && std::find(r.models.begin(), r.models.end(), gs.model->key) == r.models.end()) continue;
+    if (!Rentable(g) || !Allows(r.models, gs)) continue;
     int64_t shape = ask.interconnect == Interconnect::kNvlink ? gs.nvlink_domain
                     : ask.interconnect == Interconnect::kNode ? gs.gpus_per_node
                                                               : gs.devices;
@@ -307,8 +317,7 @@ Result<LeaseRecord> Farm::CreateLease(const std::string& tenant, const LeaseAsk&
     const FleetState& f = controller_.fleet();
     for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
       const GroupState& gs = f.groups()[g];
-      if (!Serves(gs.suitability, Tier::kInference) || setup_.list_price[g].raw() <= 0) continue;
-      if (!req.models.empty() && std::find(req.models.begin(), req.models.end(), gs.model->key) == req.models.end()) continue;
+      if (!Rentable(g) || !Allows(req.models, gs)) continue;
       if (rec.price.raw() == 0 || setup_.list_price[g] < rec.price) rec.price = setup_.list_price[g];
     }
   }
@@ -620,15 +629,12 @@ void Farm::RefreshGeneration(int node) {
   RefreshUses();
   const FleetState& f = controller_.fleet();
   const GroupState& gs = f.groups()[f.node_group(node)];
-  uint64_t h = 1469598103934665603ULL;
-  auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ULL; };
+  uint64_t h = kFnvOffset;
   for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
     uint8_t u = use_[node_base_[node] + slot];
-    mix(u);
-    if (u == kUseLease) mix(static_cast<uint64_t>(f.lease_on(node, slot)));
-    if (u == kUseMining) {
-      for (char c : gs.mining_coin) mix(static_cast<unsigned char>(c));
-    }
+    h = Fnv1a(h, u);
+    if (u == kUseLease) h = Fnv1a(h, static_cast<uint64_t>(f.lease_on(node, slot)));
+    if (u == kUseMining) h = Fnv1a(h, gs.mining_coin);
   }
   AgentInfo& a = agents_[node];
   if (a.generation == 0 || h != a.desired_hash) {
@@ -643,7 +649,7 @@ int64_t Farm::ApiLeaseOn(int node, int slot) const {
   return it == api_of_engine_.end() ? 0 : it->second;
 }
 
-void Farm::RefreshUses() {
+void Farm::RefreshUses() const {
   if (!uses_dirty_) return;
   uses_dirty_ = false;
   const FleetState& f = controller_.fleet();
@@ -698,7 +704,7 @@ std::vector<Watts> Farm::SiteDraw() {
 }
 
 std::string Farm::DeviceUse(int node, int slot) const {
-  const_cast<Farm*>(this)->RefreshUses();
+  RefreshUses();
   return std::string(UseName(use_[node_base_[node] + slot]));
 }
 
@@ -712,7 +718,7 @@ std::vector<NodeView> Farm::Nodes() {
 }
 
 FarmCounts Farm::Counts() const {
-  const_cast<Farm*>(this)->RefreshUses();
+  RefreshUses();
   FarmCounts c;
   for (const char* u : {"lease", "mining", "idle", "curtailed", "offline"}) c.devices_by_use[u] = 0;
   for (uint8_t u : use_) ++c.devices_by_use[std::string(UseName(u))];
@@ -889,13 +895,7 @@ Status Farm::Account(Timestamp now) {
 bool Farm::AnyGroupHasFree(const LeaseRecord& rec) const {
   const FleetState& f = controller_.fleet();
   for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
-    const GroupState& gs = f.groups()[g];
-    if (f.free_in_group(g) < rec.gpus) continue;
-    if (!rec.models.empty() &&
-        std::find(rec.models.begin(), rec.models.end(), gs.model->name) == rec.models.end()) {
-      continue;
-    }
-    return true;
+    if (Rentable(g) && Allows(rec.models, f.groups()[g]) && f.free_in_group(g) >= rec.gpus) return true;
   }
   return false;
 }

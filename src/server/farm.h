@@ -174,6 +174,9 @@ class Farm {
   [[nodiscard]] Status AfterController(Timestamp now);
   void PlacePending(Timestamp now);
   bool AnyGroupHasFree(const LeaseRecord& rec) const;
+  // A group tenants can rent: AI-suitable hardware with a list price.
+  bool Rentable(int g) const;
+  static bool Allows(const std::vector<std::string>& models, const GroupState& g);
   // Bills `lease` up to `until` into `entries` and updates its billed fields.
   void BillTo(LeaseRecord& lease, Timestamp until, std::vector<LedgerEntry>* entries) const;
   // Ends running lease `id`: billed to `until`, state `state`, devices back to the farm.
@@ -188,7 +191,7 @@ class Farm {
   [[nodiscard]] Status ReleaseHold(int node, Timestamp now);
   std::optional<int> NodeIndex(const std::string& name) const;
   void RefreshGeneration(int node);
-  void RefreshUses();
+  void RefreshUses() const;
   NodeView ViewOfNode(int node);
 
   FarmSetup setup_;
@@ -203,9 +206,10 @@ class Farm {
   std::unordered_map<std::string, int> node_by_name_;
   std::vector<AgentInfo> agents_;
   std::vector<int> node_base_;                   // first device index of each node
-  std::vector<uint8_t> use_;                     // per device: what it does now (farm.cc)
+  // Per device: what it does now (farm.cc), derived from the fleet and refreshed when stale.
+  mutable std::vector<uint8_t> use_;
   std::vector<int> power_;                       // per device: last reported watts, -1 = none
-  bool uses_dirty_ = true;
+  mutable bool uses_dirty_ = true;
   std::map<int64_t, LeaseRecord> leases_;        // every lease by API id (the store's copy)
   std::deque<int64_t> pending_;                  // API ids, in arrival order
   std::unordered_map<int64_t, int64_t> api_of_engine_;  // controller lease id -> API id

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "common/hash.h"
 #include "common/rng.h"
 #include "controller/controller.h"
 #include "engine/decide.h"
@@ -349,20 +350,6 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
 
 namespace {
 
-uint64_t Fnv(uint64_t h, uint64_t v) {
-  for (int i = 0; i < 8; ++i) {
-    h ^= (v >> (8 * i)) & 0xff;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-uint64_t Fnv(uint64_t h, std::string_view s) {
-  for (char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ULL;
-  }
-  return Fnv(h, s.size());
-}
 
 // Money is accumulated in micro-dollar-seconds per hour (rate per hour x seconds): exact integers,
 // divided by 3600 once per sample and once at the end.
@@ -395,12 +382,12 @@ class SimFleet final : public Actuator {
     view_ = view;
   }
   void Apply(const Action& a, const FleetState& /*fleet*/, Timestamp now) override {
-    digest_ = Fnv(digest_, static_cast<uint64_t>(a.kind));
-    digest_ = Fnv(digest_, static_cast<uint64_t>(a.group));
-    digest_ = Fnv(digest_, static_cast<uint64_t>(a.lease.value()));
-    digest_ = Fnv(digest_, a.coin);
-    digest_ = Fnv(digest_, static_cast<uint64_t>(a.count));
-    for (auto [n, s] : a.devices) digest_ = Fnv(digest_, static_cast<uint64_t>(n) * 64 + s);
+    digest_ = Fnv1a(digest_, static_cast<uint64_t>(a.kind));
+    digest_ = Fnv1a(digest_, static_cast<uint64_t>(a.group));
+    digest_ = Fnv1a(digest_, static_cast<uint64_t>(a.lease.value()));
+    digest_ = Fnv1a(digest_, a.coin);
+    digest_ = Fnv1a(digest_, static_cast<uint64_t>(a.count));
+    for (auto [n, s] : a.devices) digest_ = Fnv1a(digest_, static_cast<uint64_t>(n) * 64 + s);
     if (a.kind == ActionKind::kStartLease) {
       leases_[a.lease.value()] = {a.price, static_cast<int64_t>(a.devices.size()), now.seconds};
       ai_rate_ += static_cast<__int128>(a.price.raw()) * static_cast<int64_t>(a.devices.size());
@@ -471,7 +458,7 @@ class SimFleet final : public Actuator {
   std::vector<std::string> last_coin_;
   __int128 restart_loss_ = 0, billed_ = 0, ai_rate_ = 0;
   int64_t ledger_lines_ = 0;
-  uint64_t digest_ = 1469598103934665603ULL;
+  uint64_t digest_ = kFnvOffset;
 };
 
 }  // namespace
