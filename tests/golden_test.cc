@@ -205,7 +205,7 @@ class GoldenRun {
     view_.site_price.assign(fleet.sites().size(), testing::UsdPerMwh("50"));
     view_.list_price.assign(fleet.groups().size(), RentalPrice());
     rng_.emplace(seed_);
-    controller_.emplace(std::move(fleet), params_, &actuator_);
+    controller_.emplace(std::move(fleet), params_);
   }
 
   const FleetState& fleet() const { return controller_->fleet(); }
@@ -274,7 +274,7 @@ class GoldenRun {
                  [&](const std::string& g) { return testing::GroupIndex(fleet(), g); });
       }
       view_.at = now_;
-      auto plan = controller_->Tick(view_, now_, *rng_);
+      auto plan = controller_->Tick(view_, now_, *rng_, &actuator_);
       if (!plan) outputs_.push_back({"error", {{"message", plan.error().ToString()}}});
     } else if (what == "request") {
       Request r;
@@ -300,7 +300,7 @@ class GoldenRun {
       if (auto v = take("share")) r.price_milli = static_cast<int>(testing::Scaled(*v, 0, "share"));
       r.tenant = take("tenant").value_or("tenant" + std::to_string(r.id.value()));
       r.arrival = now_;
-      auto d = controller_->Submit(r, view_, now_, *rng_);
+      auto d = controller_->Submit(r, view_, now_, *rng_, &actuator_);
       if (!d) {
         outputs_.push_back({"error", {{"message", d.error().ToString()}}});
       } else {
@@ -313,7 +313,7 @@ class GoldenRun {
     } else if (what == "end") {
       auto lease = take("lease");
       if (!lease) throw std::invalid_argument("end needs lease=");
-      Status s = controller_->EndLease(LeaseId(testing::Scaled(*lease, 0, "lease")), view_, now_, *rng_);
+      Status s = controller_->EndLease(LeaseId(testing::Scaled(*lease, 0, "lease")), view_, now_, *rng_, &actuator_);
       if (!s.ok()) outputs_.push_back({"error", {{"message", s.ToString()}}});
     }
     // Actions before the decision, in the order applied.

@@ -6,8 +6,7 @@
 
 namespace rigshift {
 
-Controller::Controller(FleetState fleet, EngineParams params, Actuator* actuator)
-    : fleet_(std::move(fleet)), params_(std::move(params)), actuator_(actuator) {}
+Controller::Controller(FleetState fleet, EngineParams params) : fleet_(std::move(fleet)), params_(std::move(params)) {}
 
 const Valuation& Controller::ValuationOf(const MarketView& view) {
   // Fingerprint every number the valuation reads; recompute only when one changed.
@@ -32,25 +31,140 @@ const Valuation& Controller::ValuationOf(const MarketView& view) {
   return value_;
 }
 
-Result<Decision> Controller::Submit(const Request& request, const MarketView& view, Timestamp now, Rng& rng) {
-  std::vector<Request> pending{request};
-  DecideInput in{&fleet_, &pending, &view, now, next_lease_, /*placement_only=*/true, &ValuationOf(view)};
-  Plan plan = Decide(in, rng, params_);
-  RS_RETURN_IF_ERROR(Apply(plan, pending, now));
+void Controller::set_params(EngineParams params) {
+  params_ = std::move(params);
+  has_value_ = false;
+  ++version_;
+}
+
+Result<Plan> Controller::Propose(const Event& e, Rng& rng) {
+  if (e.view == nullptr) return Err(InvalidArgumentError("an event needs the market view in force"));
+  for (size_t i = 0; i < e.end.size(); ++i) {
+    if (!fleet_.lease(e.end[i])) return Err(NotFoundError("no lease " + std::to_string(e.end[i].value())));
+    if (std::find(e.end.begin(), e.end.begin() + i, e.end[i]) != e.end.begin() + i) {
+      return Err(InvalidArgumentError("lease " + std::to_string(e.end[i].value()) + " ends twice in one event"));
+    }
+  }
+  DecideInput in{&fleet_, e.requests.empty() ? nullptr : &e.requests, e.view, e.now, next_lease_,
+                 /*placement_only=*/!e.replan, &ValuationOf(*e.view), e.end.empty() ? nullptr : &e.end};
+  Plan decided = rigshift::Decide(in, rng, params_);
+  Plan plan;
+  plan.at = e.now;
+  plan.basis = version_;
+  plan.actions.reserve(e.end.size() + decided.actions.size());
+  for (LeaseId id : e.end) {
+    const LeaseState* l = fleet_.lease(id);
+    Action a;
+    a.kind = ActionKind::kEndLease;
+    a.group = l->group;
+    a.lease = id;
+    a.request = l->request;
+    plan.actions.push_back(std::move(a));
+  }
+  for (Action& a : decided.actions) plan.actions.push_back(std::move(a));
+  plan.decisions = std::move(decided.decisions);
+  return plan;
+}
+
+Status Controller::Commit(const Plan& plan) {
+  if (plan.basis != version_) {
+    return FailedPreconditionError("plan proposed on state " + std::to_string(plan.basis) + ", state is now " +
+                                   std::to_string(version_) + ": propose again");
+  }
+  // A plan proposed on this state applies cleanly; anything else is a bug in the engine or here,
+  // and the state must not be left half-changed: crash loudly (STYLE.md, Errors).
+  for (const Action& a : plan.actions) {
+    switch (a.kind) {
+      case ActionKind::kStartLease: {
+        LeaseState l;
+        l.id = a.lease;
+        l.request = a.request;
+        l.tenant = a.tenant;
+        l.kind = a.lease_kind;
+        l.price = a.price;
+        l.start = plan.at;
+        l.expected_end_s = a.duration_s > 0 ? plan.at.seconds + a.duration_s : 0;
+        l.devices = a.devices;
+        l.group = a.group;
+        Status s = fleet_.AddLease(std::move(l));
+        RS_CHECK(s.ok());
+        next_lease_ = LeaseId(std::max(next_lease_.value(), a.lease.value() + 1));
+        break;
+      }
+      case ActionKind::kPreemptLease:
+      case ActionKind::kEndLease: {
+        Status s = fleet_.RemoveLease(a.lease);
+        RS_CHECK(s.ok());
+        break;
+      }
+      case ActionKind::kStartMining:
+      case ActionKind::kSwitchMining:
+        fleet_.group(a.group).mining_coin = a.coin;
+        fleet_.group(a.group).mining_since = plan.at;
+        break;
+      case ActionKind::kStopMining:
+        fleet_.group(a.group).mining_coin.clear();
+        fleet_.group(a.group).mining_since = plan.at;
+        break;
+      case ActionKind::kCurtail:
+        fleet_.group(a.group).curtailed = static_cast<int>(a.count);
+        break;
+    }
+  }
+  ++version_;
+  return OkStatus();
+}
+
+Result<Plan> Controller::Decide(const Event& event, Rng& rng, Actuator* actuator) {
+  // The leases that end, as they were, for the actuator (they are gone once committed).
+  std::vector<LeaseState> ended;
+  if (actuator) {
+    for (LeaseId id : event.end) {
+      if (const LeaseState* l = fleet_.lease(id)) ended.push_back(*l);
+    }
+  }
+  RS_ASSIGN_OR_RETURN(Plan plan, Propose(event, rng));
+  RS_RETURN_IF_ERROR(Commit(plan));
+  if (actuator) {
+    size_t next_ended = 0;
+    for (const Action& a : plan.actions) {
+      if (a.kind == ActionKind::kEndLease) {
+        actuator->LeaseEnded(ended[next_ended++], plan.at);
+      } else {
+        actuator->Apply(a, fleet_, plan.at);
+      }
+    }
+  }
+  return plan;
+}
+
+Result<Decision> Controller::Submit(const Request& request, const MarketView& view, Timestamp now, Rng& rng,
+                                    Actuator* actuator) {
+  Event e;
+  e.now = now;
+  e.view = &view;
+  e.requests.push_back(request);
+  RS_ASSIGN_OR_RETURN(Plan plan, Decide(e, rng, actuator));
   RS_CHECK(plan.decisions.size() == 1);
   return plan.decisions.front();
 }
 
-Status Controller::EndLease(LeaseId lease, const MarketView& view, Timestamp now, Rng& rng) {
-  const LeaseState* l = fleet_.lease(lease);
-  if (!l) return NotFoundError("no lease " + std::to_string(lease.value()));
-  LeaseState copy = *l;
-  RS_RETURN_IF_ERROR(fleet_.RemoveLease(lease));
-  if (actuator_) actuator_->LeaseEnded(copy, now);
-  // Only the power stage, and only for a site now over its cap.
-  DecideInput in{&fleet_, nullptr, &view, now, next_lease_, /*placement_only=*/true, &ValuationOf(view)};
-  Plan plan = Decide(in, rng, params_);
-  return Apply(plan, {}, now);
+Status Controller::EndLease(LeaseId lease, const MarketView& view, Timestamp now, Rng& rng, Actuator* actuator) {
+  Event e;
+  e.now = now;
+  e.view = &view;
+  e.end.push_back(lease);
+  auto plan = Decide(e, rng, actuator);
+  if (!plan) return plan.error();
+  return OkStatus();
+}
+
+Result<Plan> Controller::Tick(const MarketView& view, Timestamp now, Rng& rng, Actuator* actuator) {
+  Event e;
+  e.now = now;
+  e.view = &view;
+  e.replan = true;
+  return Decide(e, rng, actuator);
 }
 
 Result<LeaseId> Controller::Restore(LeaseState lease) {
@@ -58,58 +172,13 @@ Result<LeaseId> Controller::Restore(LeaseState lease) {
   LeaseId id = lease.id;
   RS_RETURN_IF_ERROR(fleet_.AddLease(std::move(lease)));
   next_lease_ = LeaseId(std::max(next_lease_.value(), id.value() + 1));
+  ++version_;
   return id;
 }
 
-Result<Plan> Controller::Tick(const MarketView& view, Timestamp now, Rng& rng) {
-  DecideInput in{&fleet_, nullptr, &view, now, next_lease_, /*placement_only=*/false, &ValuationOf(view)};
-  Plan plan = Decide(in, rng, params_);
-  RS_RETURN_IF_ERROR(Apply(plan, {}, now));
-  return plan;
-}
-
-Status Controller::Apply(const Plan& plan, const std::vector<Request>& pending, Timestamp now) {
-  for (const Action& a : plan.actions) {
-    switch (a.kind) {
-      case ActionKind::kStartLease: {
-        auto it = std::find_if(pending.begin(), pending.end(), [&](const Request& r) { return r.id == a.request; });
-        RS_CHECK(it != pending.end());
-        LeaseState l;
-        l.id = a.lease;
-        l.request = a.request;
-        l.tenant = it->tenant;
-        l.kind = it->kind;
-        l.price = a.price;
-        l.start = now;
-        l.expected_end_s = it->duration_s > 0 ? now.seconds + it->duration_s : 0;
-        l.devices = a.devices;
-        l.group = a.group;
-        RS_RETURN_IF_ERROR(fleet_.AddLease(std::move(l)));
-        next_lease_ = LeaseId(std::max(next_lease_.value(), a.lease.value() + 1));
-        break;
-      }
-      case ActionKind::kPreemptLease: {
-        const LeaseState* l = fleet_.lease(a.lease);
-        if (!l) return InternalError("plan preempts unknown lease " + std::to_string(a.lease.value()));
-        LeaseState copy = *l;
-        RS_RETURN_IF_ERROR(fleet_.RemoveLease(a.lease));
-        break;
-      }
-      case ActionKind::kStartMining:
-      case ActionKind::kSwitchMining:
-        fleet_.group(a.group).mining_coin = a.coin;
-        fleet_.group(a.group).mining_since = now;
-        break;
-      case ActionKind::kStopMining:
-        fleet_.group(a.group).mining_coin.clear();
-        fleet_.group(a.group).mining_since = now;
-        break;
-      case ActionKind::kCurtail:
-        fleet_.group(a.group).curtailed = static_cast<int>(a.count);
-        break;
-    }
-    if (actuator_) actuator_->Apply(a, fleet_, now);
-  }
+Status Controller::Remove(LeaseId lease) {
+  RS_RETURN_IF_ERROR(fleet_.RemoveLease(lease));
+  ++version_;
   return OkStatus();
 }
 

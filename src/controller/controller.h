@@ -1,13 +1,20 @@
-// The controller holds the farm's state and applies the engine's plans to it, then to the world
-// through an Actuator. The simulator drives it with a virtual clock and a simulated fleet; the
-// server will drive the same code with the system clock, a store and real agents.
+// The controller holds the farm's state as the engine sees it (FleetState) and changes it only by
+// committing plans. Every event follows DESIGN.md section 3:
 //
-// Order of work for every event: ask the engine for a plan, apply the plan to the state, then
-// hand each action to the actuator (persisting before acting is the server's store's job, placed
-// between the two). Not thread-safe: one controller per farm, driven from one thread.
+//   Plan plan = controller.Propose(event, rng);  // the engine decides; nothing changes yet
+//   store.Transaction(... everything the plan implies ...);  // the shell persists it whole
+//   controller.Commit(plan);                      // then the state moves
+//   backend.Apply(plan);                          // then the world is told; then the caller
+//
+// The Plan is the only output: a shell learns what a decision did (leases started, preempted,
+// ended; mining started, switched, stopped; curtailment) from its actions, never from a callback
+// run in the middle of a decision. A plan that was not committed (the store refused it) leaves
+// the controller as it was, so the shell can answer the error and go on.
+//
+// Not thread-safe: one controller per farm, driven from one thread (or under one lock).
 #pragma once
 
-#include <map>
+#include <cstdint>
 #include <vector>
 
 #include "common/rng.h"
@@ -17,52 +24,83 @@
 
 namespace rigshift {
 
-// Carries out actions: starts workloads and miners on nodes (agents, Slurm, or a simulated fleet).
+// One event entering the controller, decided as one plan.
+struct Event {
+  Timestamp now;
+  const MarketView* view = nullptr;  // the prices in force at `now`; outlives Propose
+  // Leases that end at `now` on their own: finished, cancelled, their node lost. Their GPUs are
+  // free for the requests of the same plan.
+  std::vector<LeaseId> end;
+  // Requests to decide now, in any order (the engine orders them: reserved, on-demand, then
+  // interruptible by bid; arrival within a class): a new arrival, the waiting queue, or both.
+  std::vector<Request> requests;
+  // A market tick: mining selection and the power cap are re-planned for every group. Without
+  // it only the cap of a site pushed over it by this plan is checked.
+  bool replan = false;
+};
+
+// Carries a committed plan into the world: agents, Slurm, or the simulated fleet. Called after
+// the plan is durable and committed; what it does cannot change the decision.
 class Actuator {
  public:
   virtual ~Actuator() = default;
-  // Called after the state has been changed by `action`; `fleet` is the state after it.
+  // One action of a committed plan, except end_lease; `fleet` is the state after the plan.
   virtual void Apply(const Action& action, const FleetState& fleet, Timestamp now) = 0;
-  // A lease ended on its own (finished or cancelled) and its devices are free.
+  // A lease ended on its own (an end_lease action); `lease` is as it was before it ended.
   virtual void LeaseEnded(const LeaseState& lease, Timestamp now) = 0;
 };
 
 class Controller {
  public:
-  Controller(FleetState fleet, EngineParams params, Actuator* actuator);
+  Controller(FleetState fleet, EngineParams params);
 
-  // A request arrives: the engine decides it now (placement only; mining and the cap are
-  // re-checked for the GPUs it takes).
-  [[nodiscard]] Result<Decision> Submit(const Request& request, const MarketView& view, Timestamp now, Rng& rng);
-  // A lease finished or was cancelled. NotFound if there is no such lease (already preempted).
-  // Its GPUs rejoin their group's mining; if that takes the site over its cap, the power stage
-  // curtails at once, at the valuation of `view`.
-  [[nodiscard]] Status EndLease(LeaseId lease, const MarketView& view, Timestamp now, Rng& rng);
+  // The engine's plan for `event` on the state now. No state changes. The plan's actions start
+  // with one end_lease per `event.end`, in the order given; its decisions hold one entry per
+  // request. NotFound when a lease to end is not in the state (already ended or preempted).
+  [[nodiscard]] Result<Plan> Propose(const Event& event, Rng& rng);
+  // Applies a plan proposed on the current state. FailedPrecondition when the state moved since
+  // it was proposed (another plan was committed first): propose again.
+  [[nodiscard]] Status Commit(const Plan& plan);
+
+  // Propose and Commit in one call, then each action to `actuator` (may be null): for shells
+  // with nothing to persist between the two (the simulator, tests).
+  [[nodiscard]] Result<Plan> Decide(const Event& event, Rng& rng, Actuator* actuator);
+  // One request arriving, decided alone (placement only; the cap is checked for what it takes).
+  [[nodiscard]] Result<Decision> Submit(const Request& request, const MarketView& view, Timestamp now, Rng& rng,
+                                        Actuator* actuator = nullptr);
+  // A lease that finished or was cancelled. NotFound if there is no such lease.
+  [[nodiscard]] Status EndLease(LeaseId lease, const MarketView& view, Timestamp now, Rng& rng,
+                                Actuator* actuator = nullptr);
   // A market tick: re-plan mining and the power cap.
-  [[nodiscard]] Result<Plan> Tick(const MarketView& view, Timestamp now, Rng& rng);
+  [[nodiscard]] Result<Plan> Tick(const MarketView& view, Timestamp now, Rng& rng, Actuator* actuator = nullptr);
 
   // Puts a lease into the state with no plan: a lease recovered from a store after a restart, or
   // a hold that keeps an offline node's GPUs out of use. `lease.id` 0 takes the next id; a given
-  // id must be above every earlier one. Mining and the cap adjust at the next Tick.
+  // id must be above every earlier one. Mining and the cap adjust at the next replan.
   [[nodiscard]] Result<LeaseId> Restore(LeaseState lease);
-  void set_params(EngineParams params) { params_ = std::move(params); has_value_ = false; }
+  // Removes a lease with no plan (a hold released). NotFound if there is none.
+  [[nodiscard]] Status Remove(LeaseId lease);
+  void set_params(EngineParams params);
 
   const FleetState& fleet() const { return fleet_; }
   // Stage 1 of the engine for `view`: computed once per distinct view and shared by the plans
-  // and by callers that account with it (the simulator).
+  // and by callers that account with it.
   const Valuation& ValuationOf(const MarketView& view);
   const EngineParams& params() const { return params_; }
+  // Changes with every commit, restore or removal: a plan is committed only on the state it was
+  // proposed on.
+  uint64_t version() const { return version_; }
+  // The id the next new lease will get.
+  LeaseId next_lease() const { return next_lease_; }
 
  private:
-  [[nodiscard]] Status Apply(const Plan& plan, const std::vector<Request>& pending, Timestamp now);
-
   FleetState fleet_;
   EngineParams params_;
   Valuation value_;
   uint64_t value_key_ = 0;  // fingerprint of the view value_ was computed for
   bool has_value_ = false;
-  Actuator* actuator_;
   LeaseId next_lease_{1};
+  uint64_t version_ = 1;
 };
 
 }  // namespace rigshift

@@ -16,6 +16,7 @@ std::string_view ActionKindName(ActionKind k) {
     case ActionKind::kSwitchMining: return "switch_mining";
     case ActionKind::kStopMining: return "stop_mining";
     case ActionKind::kCurtail: return "curtail";
+    case ActionKind::kEndLease: return "end_lease";
   }
   return "?";
 }
@@ -465,6 +466,9 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
     a.gain_per_hour = c.gain;
     a.opportunity_per_hour = c.opportunity;
     a.reason = std::move(reason);
+    a.tenant = r.tenant;
+    a.lease_kind = r.kind;
+    a.duration_s = r.duration_s;
     plan.actions.push_back(std::move(a));
     decision.outcome = Outcome::kPlaced;
     decision.lease = next_lease;
@@ -809,7 +813,15 @@ Plan Decide(const DecideInput& in, Rng& /*rng: ties break by id; kept for polici
   const Valuation& value = in.value ? *in.value : computed;
   Scratch scratch(fleet, value, *in.view);
   Plan plan;
+  plan.at = in.now;
   LeaseId next = in.next_lease;
+  if (in.ending) {
+    for (LeaseId id : *in.ending) {
+      const LeaseState* l = fleet.lease(id);
+      RS_CHECK(l != nullptr);
+      scratch.Preempt(*l);
+    }
+  }
 
   if (in.pending && !in.pending->empty()) {
     std::vector<const Request*> order;

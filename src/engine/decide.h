@@ -33,6 +33,8 @@ enum class ActionKind {
   kSwitchMining,  // group switches to `coin`
   kStopMining,    // group stops mining
   kCurtail,       // group keeps `count` idle GPUs off for the power cap (absolute, 0 = none)
+  kEndLease,      // `lease` ends now on its own (finished, cancelled, its node lost): never chosen by
+                  // the engine, put first in a plan by the controller for DecideInput::ending
 };
 std::string_view ActionKindName(ActionKind k);
 
@@ -48,6 +50,11 @@ struct Action {
   Money gain_per_hour;                       // start_lease: per GPU, over the mining displaced
   Money opportunity_per_hour;                // start_lease: the mining it displaces, per GPU
   std::string reason;                        // why (empty for start_lease: the two above say it)
+  // start_lease: who asked, how, for how long (0 = unknown), so that the lease can be built from
+  // the plan alone.
+  std::string tenant;
+  RequestKind lease_kind = RequestKind::kOnDemand;
+  int64_t duration_s = 0;
 };
 
 enum class Outcome { kPlaced, kWaiting, kInfeasible };
@@ -63,6 +70,8 @@ struct Decision {
 struct Plan {
   std::vector<Action> actions;
   std::vector<Decision> decisions;  // one per pending request, in the order decided
+  Timestamp at;                     // the `now` it was decided for
+  uint64_t basis = 0;               // the controller state it was proposed on (controller.h)
 };
 
 struct DecideInput {
@@ -77,6 +86,9 @@ struct DecideInput {
   // The valuation of `view` for this fleet and these params, when the caller has it already
   // (stage 1 depends only on them); null: computed here.
   const Valuation* value = nullptr;
+  // Leases that end at `now` before anything is decided (finished, cancelled, node lost): their
+  // GPUs count as free for the requests and the power cap of this plan. Each must be in `fleet`.
+  const std::vector<LeaseId>* ending = nullptr;
 };
 
 [[nodiscard]] Plan Decide(const DecideInput& in, Rng& rng, const EngineParams& params);

@@ -420,7 +420,7 @@ RunResult Drive(const Scenario& sc, bool check_power) {
   RunResult out;
   FleetState fleet = testing::ParseFleet(sc.fleet);
   RecordingActuator actuator;
-  Controller controller(std::move(fleet), EngineParams{}, &actuator);
+  Controller controller(std::move(fleet), EngineParams{});
   SplitMix64 rng(sc.seed);
   std::optional<MarketView> view;
   std::map<int64_t, Request> requests;
@@ -446,7 +446,7 @@ RunResult Drive(const Scenario& sc, bool check_power) {
     switch (e.kind) {
       case Event::Kind::kTick: {
         view = ViewAt(sc, controller.fleet(), e);
-        auto plan = controller.Tick(*view, now, rng);
+        auto plan = controller.Tick(*view, now, rng, &actuator);
         if (!plan) {
           fail(at, "tick: " + plan.error().ToString());
           break;
@@ -457,7 +457,7 @@ RunResult Drive(const Scenario& sc, bool check_power) {
       case Event::Kind::kRequest: {
         requests[e.request.id.value()] = e.request;
         const std::vector<int64_t> draw_before = Draws(controller.fleet(), *view);
-        auto d = controller.Submit(e.request, *view, now, rng);
+        auto d = controller.Submit(e.request, *view, now, rng, &actuator);
         if (!d) {
           fail(at, "submit: " + d.error().ToString());
           break;
@@ -501,7 +501,7 @@ RunResult Drive(const Scenario& sc, bool check_power) {
         if (live.empty()) break;
         std::sort(live.begin(), live.end());
         const LeaseId id = live[static_cast<size_t>(e.pick) % live.size()];
-        Status s = controller.EndLease(id, *view, now, rng);
+        Status s = controller.EndLease(id, *view, now, rng, &actuator);
         if (!s.ok()) {
           fail(at, "end: " + s.ToString());
           break;

@@ -479,7 +479,7 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     }
   }
   SimFleet actuator(rs, params);
-  Controller controller(std::move(fleet), params, &actuator);
+  Controller controller(std::move(fleet), params);
   SplitMix64 rng(rs.scenario.seed);
 
   bool overflow = false;
@@ -609,13 +609,13 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
       if (t_dep <= t_arr) {
         int64_t lease = departures.top().second;
         departures.pop();
-        Status s = controller.EndLease(LeaseId(lease), view, Timestamp{t_next}, rng);
+        Status s = controller.EndLease(LeaseId(lease), view, Timestamp{t_next}, rng, &actuator);
         if (!s.ok() && s.code() != StatusCode::kNotFound) return Err(s);
         actuator.SettleRestarts(controller.fleet());
       } else {
         const SimRequest sr = std::move(pending_request);
         have_request = stream.Next(&pending_request);
-        RS_ASSIGN_OR_RETURN(Decision d, controller.Submit(sr.request, view, Timestamp{t_next}, rng));
+        RS_ASSIGN_OR_RETURN(Decision d, controller.Submit(sr.request, view, Timestamp{t_next}, rng, &actuator));
         actuator.SettleRestarts(controller.fleet());
         if (d.outcome == Outcome::kPlaced) {
           ++run.summary.requests_served;
@@ -636,7 +636,7 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     tick_of_view = tick;
     value_ptr = &controller.ValuationOf(view);
     actuator.SetValuation(value_ptr, &view);
-    RS_ASSIGN_OR_RETURN(Plan plan, controller.Tick(view, Timestamp{t_tick}, rng));
+    RS_ASSIGN_OR_RETURN(Plan plan, controller.Tick(view, Timestamp{t_tick}, rng, &actuator));
     (void)plan;
     actuator.SettleRestarts(controller.fleet());
     if (progress && tick * 100 / rs.ticks != reported) {
