@@ -18,6 +18,7 @@
 #include <string>
 
 #include "common/testing/temp_dir.h"
+#include "store/fault_injection_store.h"
 #include "store/group_commit_store.h"
 #include "store/memory_store.h"
 #include "store/sqlite_store.h"
@@ -92,7 +93,14 @@ struct StoreMaker<GroupCommitStore> {
   }
 };
 
-using StoreTypes = ::testing::Types<MemoryStore, SqliteStore, GroupCommitStore>;
+// FaultInjectionStore with no fault set passes everything through: the contract holds.
+template <>
+struct StoreMaker<FaultInjectionStore> {
+  MemoryStore base;
+  std::unique_ptr<Store> Make() { return std::make_unique<FaultInjectionStore>(&base); }
+};
+
+using StoreTypes = ::testing::Types<MemoryStore, SqliteStore, GroupCommitStore, FaultInjectionStore>;
 TYPED_TEST_SUITE(StoreContractTest, StoreTypes);
 
 TYPED_TEST(StoreContractTest, ReportsTheCurrentSchemaVersion) {
@@ -621,6 +629,47 @@ TEST(GroupCommitStoreTest, AFailedCommitFailsEveryLaterCallAndIsReportedOnce) {
   EXPECT_EQ(store.PutLease(Lease(2, "acme")).code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(store.ListLeases(std::nullopt).error().code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(reported, 1);
+}
+
+}  // namespace
+}  // namespace rigshift
+
+namespace rigshift {
+namespace {
+
+LeaseRecord FaultLease(int64_t id) {
+  LeaseRecord l;
+  l.id = LeaseId(id);
+  l.request = RequestId(id);
+  l.tenant = "acme";
+  l.state = "pending";
+  l.gpus = 1;
+  return l;
+}
+
+// Write points are counted per call outside a transaction and per transaction; a failure at one
+// point leaves the next writing, a crash leaves nothing written from that point on.
+TEST(FaultInjectionStore, FailsOneWritePointOrCrashesFromIt) {
+  for (auto mode : {FaultInjectionStore::Mode::kFail, FaultInjectionStore::Mode::kCrash}) {
+    MemoryStore base;
+    FaultInjectionStore store(&base);
+    store.FaultAt(2, mode);
+    EXPECT_TRUE(store.PutLease(FaultLease(1)).ok());  // point 1
+    Status s = store.Transaction([](Store& st) -> Status {  // point 2: both writes, or neither
+      RS_RETURN_IF_ERROR(st.PutLease(FaultLease(2)));
+      return st.PutLease(FaultLease(3));
+    });
+    EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+    Status after = store.PutLease(FaultLease(4));  // point 3
+    EXPECT_EQ(after.ok(), mode == FaultInjectionStore::Mode::kFail) << after.ToString();
+    EXPECT_EQ(store.writes(), 3);
+    EXPECT_EQ(store.crashed(), mode == FaultInjectionStore::Mode::kCrash);
+    auto all = base.ListLeases(std::nullopt);
+    ASSERT_TRUE(all.has_value());
+    std::vector<int64_t> ids;
+    for (const auto& l : *all) ids.push_back(l.id.value());
+    EXPECT_EQ(ids, mode == FaultInjectionStore::Mode::kFail ? std::vector<int64_t>({1, 4}) : std::vector<int64_t>({1}));
+  }
 }
 
 }  // namespace

@@ -1,0 +1,64 @@
+#include "store/fault_injection_store.h"
+
+#include <string>
+
+namespace rigshift {
+
+Status FaultInjectionStore::Point(std::string_view what) {
+  if (in_tx_ != nullptr) return OkStatus();  // inside a transaction: counted once, as a whole
+  ++writes_;
+  if (crashed_) return UnavailableError("fault injection: crashed before write " + std::to_string(writes_));
+  if (writes_ != fault_at_) return OkStatus();
+  if (mode_ == Mode::kCrash) crashed_ = true;
+  return UnavailableError("fault injection: " + std::string(mode_ == Mode::kCrash ? "crash" : "failure") +
+                          " at write " + std::to_string(writes_) + " (" + std::string(what) + ")");
+}
+
+Status FaultInjectionStore::PutLease(const LeaseRecord& lease) {
+  RS_RETURN_IF_ERROR(Point("put lease"));
+  return Target().PutLease(lease);
+}
+
+Status FaultInjectionStore::AppendLedger(const std::vector<LedgerEntry>& entries) {
+  RS_RETURN_IF_ERROR(Point("append ledger"));
+  return Target().AppendLedger(entries);
+}
+
+Status FaultInjectionStore::PutToken(const TokenRecord& token) {
+  RS_RETURN_IF_ERROR(Point("put token"));
+  return Target().PutToken(token);
+}
+
+Status FaultInjectionStore::Transaction(const std::function<Status(Store&)>& fn) {
+  if (in_tx_ != nullptr) return FailedPreconditionError("store: transactions do not nest");
+  RS_RETURN_IF_ERROR(Point("transaction"));
+  return base_->Transaction([&](Store& st) -> Status {
+    in_tx_ = &st;
+    Status s = fn(*this);
+    in_tx_ = nullptr;
+    return s;
+  });
+}
+
+Result<std::optional<LeaseRecord>> FaultInjectionStore::GetLease(LeaseId id) { return Target().GetLease(id); }
+
+Result<std::vector<LeaseRecord>> FaultInjectionStore::ListLeases(std::optional<std::string> tenant) {
+  return Target().ListLeases(std::move(tenant));
+}
+
+Result<std::vector<LedgerEntry>> FaultInjectionStore::Ledger(std::optional<std::string> tenant, Timestamp from,
+                                                             Timestamp to) {
+  return Target().Ledger(std::move(tenant), from, to);
+}
+
+Result<std::vector<LedgerDayTotal>> FaultInjectionStore::LedgerByDay(Timestamp from, Timestamp to) {
+  return Target().LedgerByDay(from, to);
+}
+
+Result<std::optional<TokenRecord>> FaultInjectionStore::FindToken(std::string_view token_hash) {
+  return Target().FindToken(token_hash);
+}
+
+Result<std::vector<TokenRecord>> FaultInjectionStore::ListTokens() { return Target().ListTokens(); }
+
+}  // namespace rigshift
