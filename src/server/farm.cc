@@ -54,27 +54,13 @@ std::string_view AgentStateName(AgentState s) {
   return "unknown";
 }
 
-// Records what the controller did on its own inside a call (preemptions), for the farm to
-// persist before answering.
-class Farm::Recorder final : public Actuator {
- public:
-  void Apply(const Action& action, const FleetState&, Timestamp) override {
-    if (action.kind == ActionKind::kPreemptLease) preempted.push_back({action.lease.value(), action.reason});
-    changed = true;
-  }
-  void LeaseEnded(const LeaseState&, Timestamp) override { changed = true; }
-  std::vector<std::pair<int64_t, std::string>> preempted;  // controller lease id, why
-  bool changed = false;
-};
-
 Farm::Farm(FarmSetup setup, Store* store, MarketFeed* feed, FarmOptions options, FarmObserver* observer)
     : setup_(std::move(setup)),
       store_(store),
       feed_(feed),
       options_(options),
       observer_(observer),
-      recorder_(std::make_unique<Recorder>()),
-      controller_(setup_.fleet, setup_.params, recorder_.get()),
+      controller_(setup_.fleet, setup_.params),
       rng_(setup_.seed) {
   const FleetState& f = controller_.fleet();
   node_names_.resize(f.node_count());
@@ -138,7 +124,10 @@ Status Farm::Recover(Timestamp now) {
   }
   for (auto& [id, l] : leases_) {
     if (l.state == "running") running.push_back(&l);
-    if (l.state == "pending") pending_.push_back(id);
+    if (l.state == "pending") {
+      pending_.insert(id);
+      ++queued_by_key_[QueueKey(l)];
+    }
   }
   std::sort(running.begin(), running.end(),
             [](const LeaseRecord* a, const LeaseRecord* b) { return a->engine_lease < b->engine_lease; });
@@ -155,12 +144,23 @@ Status Farm::Recover(Timestamp now) {
     s.start = l->start;
     s.expected_end_s = l->duration_s > 0 ? l->start.seconds + l->duration_s : 0;
     s.devices = l->devices;
-    int node = l->devices.front().first;
-    if (node < 0 || node >= controller_.fleet().node_count()) {
-      return Err(DataLossError("store: lease " + std::to_string(l->id.value()) + " is on node " +
-                               std::to_string(node) + ", which this farm does not have (was the farm file changed?)"));
+    // Errors name what an operator can look up: API lease ids and node names.
+    const FleetState& f = controller_.fleet();
+    for (const auto& [node, slot] : l->devices) {
+      if (node < 0 || node >= f.node_count() || slot < 0 || slot >= f.groups()[f.node_group(node)].gpus_per_node) {
+        return Err(DataLossError("store: lease " + std::to_string(l->id.value()) + " is on a GPU (" +
+                                 std::to_string(node) + ":" + std::to_string(slot) +
+                                 ") this farm does not have (was the farm file changed?)"));
+      }
+      if (f.node_group(node) != f.node_group(l->devices.front().first)) {
+        return Err(DataLossError("store: lease " + std::to_string(l->id.value()) + " spans node groups"));
+      }
+      if (int64_t other = ApiLeaseOn(node, slot); other != 0) {
+        return Err(DataLossError("store: leases " + std::to_string(other) + " and " + std::to_string(l->id.value()) +
+                                 " are both running on " + node_names_[node] + " GPU " + std::to_string(slot)));
+      }
     }
-    s.group = controller_.fleet().node_group(node);
+    s.group = f.node_group(l->devices.front().first);
     auto restored = controller_.Restore(std::move(s));
     if (!restored) {
       return Err(DataLossError("store: cannot restore lease " + std::to_string(l->id.value()) + ": " +
@@ -182,12 +182,14 @@ Status Farm::Recover(Timestamp now) {
 }
 
 Status Farm::ReplanNow(Timestamp now) {
-  auto t0 = std::chrono::steady_clock::now();
-  auto plan = controller_.Tick(*view_, now, rng_);
-  if (observer_) observer_->EngineDecision("tick", SecondsSince(t0));
-  if (!plan) return plan.error();
+  Event e;
+  e.now = now;
+  e.view = &*view_;
+  e.replan = true;
+  RS_ASSIGN_OR_RETURN(Plan plan, Propose(e, "tick"));
+  RS_RETURN_IF_ERROR(Execute(plan, {}, {}));
   last_tick_ = now;
-  return AfterController(now);
+  return OkStatus();
 }
 
 // --- Offers and requests ---------------------------------------------------------------------
@@ -292,10 +294,6 @@ Result<LeaseRecord> Farm::CreateLease(const std::string& tenant, const LeaseAsk&
   if (auto v = ViewNow(now); !v) return Err(v.error());
   int64_t id = next_id_;
   RS_ASSIGN_OR_RETURN(Request req, ToRequest(id, tenant, ask, now));
-  if (pending_.size() >= options_.max_pending) {
-    return Err(ResourceExhaustedError("too many requests are waiting (" + std::to_string(pending_.size()) +
-                                      "); try again later"));
-  }
   LeaseRecord rec;
   rec.id = LeaseId(id);
   rec.request = RequestId(id);
@@ -309,10 +307,12 @@ Result<LeaseRecord> Farm::CreateLease(const std::string& tenant, const LeaseAsk&
   rec.max_price = ask.max_price;
   rec.created = now;
   rec.state = "pending";
-  // Until placed, the price shown is what it would pay: its bid, or the lowest list price of the
-  // groups it may run on.
+  // Until placed, the price shown is what it would pay: its bid, the one price of a request open
+  // to several models, or the lowest list price of the groups it may run on.
   if (ask.kind == RequestKind::kInterruptible) {
     rec.price = req.bid;
+  } else if (req.fixed_price) {
+    rec.price = *req.fixed_price;
   } else {
     const FleetState& f = controller_.fleet();
     for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
@@ -321,79 +321,140 @@ Result<LeaseRecord> Farm::CreateLease(const std::string& tenant, const LeaseAsk&
       if (rec.price.raw() == 0 || setup_.list_price[g] < rec.price) rec.price = setup_.list_price[g];
     }
   }
-  next_id_ = id + 1;
   // Placed at once when it fits, even with others waiting (backfill): a waiting 8-GPU gang does
-  // not hold up a 1-GPU request it could not use the GPUs of. Waiting ones are retried in
-  // arrival order every tick and whenever GPUs free up.
-  auto t0 = std::chrono::steady_clock::now();
-  auto decision = controller_.Submit(req, *view_, now, rng_);
-  if (observer_) observer_->EngineDecision("submit", SecondsSince(t0));
-  if (!decision) return Err(decision.error());
-  if (decision->outcome == Outcome::kInfeasible) {
-    return Err(FailedPreconditionError("this farm can never place it: " + decision->reason));
+  // not hold up a 1-GPU request it could not use the GPUs of. Waiting ones are retried every
+  // tick and whenever GPUs free up.
+  Event e;
+  e.now = now;
+  e.view = &*view_;
+  e.requests.push_back(req);
+  RS_ASSIGN_OR_RETURN(Plan plan, Propose(e, "submit"));
+  RS_CHECK(plan.decisions.size() == 1);
+  const Decision& decision = plan.decisions.front();
+  if (decision.outcome == Outcome::kInfeasible) {
+    return Err(FailedPreconditionError("this farm can never place it: " + decision.reason));
   }
-  if (decision->outcome == Outcome::kWaiting) {
-    rec.reason = decision->reason;
-    RS_RETURN_IF_ERROR(store_->PutLease(rec));
-    leases_[id] = rec;
-    pending_.push_back(id);
-    return rec;
+  if (decision.outcome == Outcome::kWaiting) {
+    if (pending_.size() >= options_.max_pending) {
+      return Err(ResourceExhaustedError("the farm's queue is full (" + std::to_string(pending_.size()) +
+                                        " requests wait); try again later"));
+    }
+    auto queued = queued_by_key_.find(QueueKey(rec));
+    if (queued != queued_by_key_.end() && queued->second >= options_.max_pending_per_tenant) {
+      std::string models = rec.models.empty() ? std::string("any model") : Join(rec.models);
+      return Err(ResourceExhaustedError("tenant " + tenant + " already has " + std::to_string(queued->second) +
+                                        " requests waiting for " + models + " (the limit per tenant and models); "
+                                        "cancel some (DELETE /v1/leases?state=pending) or wait"));
+    }
+    rec.reason = decision.reason;
   }
-  Status s = StartFromDecision(rec, decision->lease, now);
-  if (!s.ok()) return Err(s);
+  RS_RETURN_IF_ERROR(Execute(plan, {}, {rec}));
+  next_id_ = id + 1;
   return leases_[id];
 }
 
-// The engine placed `rec` as controller lease `engine`: persist it as running (with any lease the
-// same decision preempted), then make it known.
-Status Farm::StartFromDecision(LeaseRecord& rec, LeaseId engine, Timestamp now) {
-  const LeaseState* ls = controller_.fleet().lease(engine);
-  RS_CHECK(ls != nullptr);
-  rec.state = "running";
-  rec.engine_lease = engine;
-  rec.devices = ls->devices;
-  rec.price = ls->price;
-  rec.start = now;
-  rec.billed_until = now;
-  rec.reason.clear();
-  Status s = store_->PutLease(rec);
-  if (!s.ok()) {
-    // Not persisted, so not granted: give the devices back.
-    recorder_->preempted.clear();
-    (void)controller_.EndLease(engine, *view_, now, rng_);
-    return s;
-  }
-  leases_[rec.id.value()] = rec;
-  api_of_engine_[engine.value()] = rec.id.value();
-  return AfterController(now);
+Result<Plan> Farm::Propose(const Event& event, std::string_view kind) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto plan = controller_.Propose(event, rng_);
+  if (observer_) observer_->EngineDecision(kind, SecondsSince(t0));
+  return plan;
 }
 
-// After any controller call: persist the leases it preempted, mark device uses stale.
-Status Farm::AfterController(Timestamp now) {
-  uses_dirty_ = true;
-  if (recorder_->changed) pending_dirty_ = true;
-  recorder_->changed = false;
-  auto preempted = std::move(recorder_->preempted);
-  recorder_->preempted.clear();
-  for (const auto& [engine, why] : preempted) {
-    auto it = api_of_engine_.find(engine);
-    if (it == api_of_engine_.end()) continue;  // a hold
-    LeaseRecord copy = leases_[it->second];
-    std::vector<LedgerEntry> entries;
-    BillTo(copy, now, &entries);
-    copy.state = "preempted";
-    copy.end = now;
-    copy.engine_lease = LeaseId(0);
-    copy.reason = why.empty() ? "preempted by a higher-paying use" : why;
+Status Farm::Execute(const Plan& plan, const std::map<int64_t, Ending>& endings, std::vector<LeaseRecord> fresh) {
+  const Timestamp now = plan.at;
+  // 1. Everything the plan implies, as the store will hold it.
+  std::map<int64_t, LeaseRecord> changed;  // by API id: written in id order
+  for (LeaseRecord& rec : fresh) changed[rec.id.value()] = std::move(rec);
+  auto record = [&](int64_t id) -> LeaseRecord& {
+    auto it = changed.find(id);
+    if (it != changed.end()) return it->second;
+    return changed[id] = leases_.at(id);
+  };
+  std::vector<LedgerEntry> entries;
+  std::vector<int64_t> started, stopped;  // API ids
+  std::vector<int64_t> stopped_engine;    // their controller ids
+  for (const Action& a : plan.actions) {
+    if (a.kind == ActionKind::kStartLease) {
+      LeaseRecord& rec = record(a.request.value());
+      rec.state = "running";
+      rec.engine_lease = a.lease;
+      rec.devices = a.devices;
+      rec.price = a.price;
+      rec.start = now;
+      rec.billed_until = now;
+      rec.reason.clear();
+      started.push_back(rec.id.value());
+      continue;
+    }
+    if (a.kind != ActionKind::kPreemptLease && a.kind != ActionKind::kEndLease) continue;
+    auto api = api_of_engine_.find(a.lease.value());
+    if (api == api_of_engine_.end()) continue;  // a hold (never preempted; ended without a plan)
+    LeaseRecord& rec = record(api->second);
+    Ending how{now, "preempted", a.reason.empty() ? "preempted by a higher-paying use" : a.reason};
+    if (a.kind == ActionKind::kEndLease) how = endings.at(a.lease.value());
+    BillTo(rec, how.until, &entries);
+    rec.state = how.state;
+    rec.end = how.until;
+    rec.engine_lease = LeaseId(0);  // 0 unless running (store.h)
+    rec.reason = how.reason;
+    stopped.push_back(rec.id.value());
+    stopped_engine.push_back(a.lease.value());
+  }
+  // Waiting requests keep the latest reason they wait for (written only when it changes).
+  for (const Decision& d : plan.decisions) {
+    if (d.outcome == Outcome::kPlaced) continue;
+    auto it = changed.find(d.request.value());
+    const LeaseRecord* now_rec = it != changed.end() ? &it->second : nullptr;
+    if (!now_rec) {
+      auto known = leases_.find(d.request.value());
+      if (known == leases_.end() || known->second.reason == d.reason) continue;
+    } else if (now_rec->reason == d.reason) {
+      continue;
+    }
+    record(d.request.value()).reason = d.reason;
+  }
+
+  // 2. Persisted whole, or not at all.
+  if (!changed.empty() || !entries.empty()) {
     RS_RETURN_IF_ERROR(store_->Transaction([&](Store& st) -> Status {
       RS_RETURN_IF_ERROR(st.AppendLedger(entries));
-      return st.PutLease(copy);
+      for (const auto& [id, rec] : changed) RS_RETURN_IF_ERROR(st.PutLease(rec));
+      return OkStatus();
     }));
-    Income(entries);
-    leases_[copy.id.value()] = copy;
-    api_of_engine_.erase(it);
   }
+
+  // 3. Committed: the controller, then the farm's own view of the leases and the queue.
+  Status committed = controller_.Commit(plan);
+  RS_CHECK(committed.ok());  // proposed on this state under the same lock
+  for (auto& [id, rec] : changed) {
+    auto old = leases_.find(id);
+    bool was_pending = old != leases_.end() && old->second.state == "pending";
+    if (was_pending && rec.state != "pending") {
+      pending_.erase(id);
+      --queued_by_key_[QueueKey(rec)];
+    } else if (!was_pending && rec.state == "pending") {
+      pending_.insert(id);
+      ++queued_by_key_[QueueKey(rec)];
+    }
+    leases_[id] = std::move(rec);
+  }
+  for (int64_t engine : stopped_engine) api_of_engine_.erase(engine);
+  for (int64_t id : started) api_of_engine_[leases_[id].engine_lease.value()] = id;
+  Income(entries);
+
+  // 4. The world moves: the agents' desired states follow the new uses (their generation moves
+  // when they next ask), and freed GPUs may take waiting requests.
+  uses_dirty_ = true;
+  if (!stopped.empty()) pending_dirty_ = true;
   return OkStatus();
+}
+
+std::string Farm::QueueKey(const LeaseRecord& rec) {
+  std::vector<std::string> models = rec.models;
+  std::sort(models.begin(), models.end());
+  std::string key = rec.tenant + "\n";
+  for (const auto& m : models) key += m + ",";
+  return key;
 }
 
 void Farm::Income(const std::vector<LedgerEntry>& entries) {
@@ -425,16 +486,18 @@ std::vector<LeaseRecord> Farm::ListLeases(const std::optional<std::string>& tena
 Result<LeaseRecord> Farm::CancelLease(int64_t id, const std::optional<std::string>& tenant, Timestamp now) {
   RS_ASSIGN_OR_RETURN(LeaseRecord l, GetLease(id, tenant));
   if (l.state == "pending") {
+    // No GPU changes hands: one write, then the queue forgets it.
     l.state = "cancelled";
     l.end = now;
     l.reason = "cancelled while pending";
     RS_RETURN_IF_ERROR(store_->PutLease(l));
+    --queued_by_key_[QueueKey(l)];
     leases_[id] = l;
-    pending_.erase(std::remove(pending_.begin(), pending_.end(), id), pending_.end());
+    pending_.erase(id);
     return l;
   }
   if (l.state != "running") return l;
-  RS_RETURN_IF_ERROR(Finish(id, now, "cancelled", "cancelled by the tenant", now));
+  RS_RETURN_IF_ERROR(EndLeases({{id, Ending{now, "cancelled", "cancelled by the tenant"}}}, now));
   return leases_[id];
 }
 
@@ -460,35 +523,31 @@ void Farm::BillTo(LeaseRecord& lease, Timestamp until, std::vector<LedgerEntry>*
   lease.billed_until = until;
 }
 
-Status Farm::Finish(int64_t id, Timestamp until, const std::string& state, const std::string& reason,
-                    Timestamp now) {
-  LeaseRecord copy = leases_[id];
-  LeaseId engine = copy.engine_lease;
-  copy.engine_lease = LeaseId(0);  // 0 unless running (store.h)
-  std::vector<LedgerEntry> entries;
-  BillTo(copy, until, &entries);
-  copy.state = state;
-  copy.end = until;
-  copy.reason = reason;
-  RS_RETURN_IF_ERROR(store_->Transaction([&](Store& st) -> Status {
-    RS_RETURN_IF_ERROR(st.AppendLedger(entries));
-    return st.PutLease(copy);
-  }));
-  Income(entries);
-  leases_[id] = copy;
-  api_of_engine_.erase(engine.value());
+Status Farm::EndLeases(const std::map<int64_t, Ending>& endings, Timestamp now) {
+  if (endings.empty()) return OkStatus();
   MarketView empty;
-  auto t0 = std::chrono::steady_clock::now();
-  Status s = controller_.EndLease(engine, view_ ? *view_ : empty, now, rng_);
-  if (observer_) observer_->EngineDecision("end", SecondsSince(t0));
-  RS_RETURN_IF_ERROR(s);
-  RS_RETURN_IF_ERROR(AfterController(now));
+  Event e;
+  e.now = now;
+  e.view = view_ ? &*view_ : &empty;
+  std::map<int64_t, Ending> by_engine;
+  for (const auto& [id, ending] : endings) {
+    const LeaseRecord& l = leases_.at(id);
+    RS_CHECK(l.state == "running");
+    e.end.push_back(l.engine_lease);
+    by_engine[l.engine_lease.value()] = ending;
+  }
+  RS_ASSIGN_OR_RETURN(Plan plan, Propose(e, "end"));
+  RS_RETURN_IF_ERROR(Execute(plan, by_engine, {}));
+  // GPUs of a node whose agent is gone stay out of use.
   if (options_.require_agents) {
-    for (const auto& [node, slot] : copy.devices) {
+    std::set<int> nodes;
+    for (const auto& [id, ending] : endings) {
+      for (const auto& [node, slot] : leases_[id].devices) nodes.insert(node);
+    }
+    for (int node : nodes) {
       if (agents_[node].state != AgentState::kReady) RS_RETURN_IF_ERROR(EnsureHeld(node, now));
     }
   }
-  pending_dirty_ = true;
   return OkStatus();
 }
 
@@ -522,10 +581,17 @@ Status Farm::ReleaseHold(int node, Timestamp now) {
   LeaseId id = a.hold;
   a.hold = LeaseId(0);
   hold_node_.erase(id.value());
-  MarketView empty;
-  RS_RETURN_IF_ERROR(controller_.EndLease(id, view_ ? *view_ : empty, now, rng_));
+  // A hold is not persisted (it is rebuilt at every start), so it goes without a plan; the GPUs
+  // it frees start mining, and the power stage checks the cap for them at once.
+  RS_RETURN_IF_ERROR(controller_.Remove(id));
+  uses_dirty_ = true;
   pending_dirty_ = true;
-  return AfterController(now);
+  if (!view_) return OkStatus();
+  Event e;
+  e.now = now;
+  e.view = &*view_;
+  RS_ASSIGN_OR_RETURN(Plan plan, Propose(e, "end"));
+  return Execute(plan, {}, {});
 }
 
 Result<int64_t> Farm::RegisterAgent(const std::string& node_name, const std::vector<DeviceInventory>& devices,
@@ -751,20 +817,20 @@ Status Farm::Tick(Timestamp now) {
 }
 
 Status Farm::ExpireLeases(Timestamp now) {
-  std::vector<std::pair<int64_t, Timestamp>> due;
+  std::map<int64_t, Ending> due;
   for (const auto& [engine, id] : api_of_engine_) {
     const LeaseRecord& l = leases_[id];
     if (l.duration_s > 0 && l.start.seconds + l.duration_s <= now.seconds) {
-      due.emplace_back(id, Timestamp{l.start.seconds + l.duration_s});
+      due[id] = Ending{Timestamp{l.start.seconds + l.duration_s}, "ended", ""};
     }
   }
-  std::sort(due.begin(), due.end());
-  for (const auto& [id, end] : due) RS_RETURN_IF_ERROR(Finish(id, end, "ended", "", now));
-  return OkStatus();
+  return EndLeases(due, now);
 }
 
 Status Farm::CheckAgents(Timestamp now) {
   if (!options_.require_agents) return OkStatus();
+  std::map<int64_t, Ending> lost;
+  std::vector<int> silent;
   for (int n = 0; n < static_cast<int>(agents_.size()); ++n) {
     AgentInfo& a = agents_[n];
     if (a.state == AgentState::kSilent || now.seconds - a.last_seen.seconds <= options_.agent_timeout_s) continue;
@@ -773,24 +839,25 @@ Status Farm::CheckAgents(Timestamp now) {
       if (ApiLeaseOn(n, slot) != 0) has_leases = true;
     }
     if (a.state == AgentState::kUnregistered && !has_leases) continue;
-    if (a.state == AgentState::kReady) a.state = AgentState::kSilent;
-    std::vector<int64_t> lost;
+    silent.push_back(n);
     for (const auto& [engine, id] : api_of_engine_) {
       const LeaseRecord& l = leases_[id];
+      if (lost.count(id)) continue;
       for (const auto& d : l.devices) {
         if (d.first == n) {
-          lost.push_back(id);
+          Timestamp until = std::max(std::max(a.last_seen, Timestamp{0}), l.billed_until);
+          lost[id] = Ending{until, "lost", "node " + node_names_[n] + " stopped reporting at " + FormatUtc(a.last_seen)};
           break;
         }
       }
     }
-    std::sort(lost.begin(), lost.end());
-    Timestamp last = std::max(a.last_seen, Timestamp{0});
-    for (int64_t id : lost) {
-      Timestamp until = std::max(last, leases_[id].billed_until);
-      RS_RETURN_IF_ERROR(Finish(id, until, "lost",
-                                "node " + node_names_[n] + " stopped reporting at " + FormatUtc(a.last_seen), now));
-    }
+  }
+  if (silent.empty()) return OkStatus();
+  // The leases end first, as one decision; the nodes are marked silent only once that is stored,
+  // so a store error leaves everything to be tried again at the next tick.
+  RS_RETURN_IF_ERROR(EndLeases(lost, now));
+  for (int n : silent) {
+    if (agents_[n].state == AgentState::kReady) agents_[n].state = AgentState::kSilent;
     RS_RETURN_IF_ERROR(EnsureHeld(n, now));
   }
   return OkStatus();
@@ -902,16 +969,15 @@ bool Farm::AnyGroupHasFree(const LeaseRecord& rec) const {
 
 void Farm::PlacePending(Timestamp now) {
   pending_dirty_ = false;
-  size_t attempts = 0;
-  for (auto it = pending_.begin(); it != pending_.end() && attempts < kPlaceAttemptsPerPass;) {
+  // Only requests that could fit in the free GPUs now count against the pass's budget, so a long
+  // queue of gangs that cannot fit never hides a small request behind them. The engine orders
+  // the batch (reserved, on-demand, interruptible by bid, then arrival) and places what fits.
+  Event e;
+  e.now = now;
+  e.view = &*view_;
+  for (auto it = pending_.begin(); it != pending_.end() && e.requests.size() < kPlaceAttemptsPerPass; ++it) {
     LeaseRecord& rec = leases_[*it];
-    // Only requests that could fit in the free GPUs now count against the pass's budget, so a
-    // long queue of gangs that cannot fit never hides a small request behind them.
-    if (!AnyGroupHasFree(rec)) {
-      ++it;
-      continue;
-    }
-    ++attempts;
+    if (!AnyGroupHasFree(rec)) continue;
     LeaseAsk ask;
     ask.gpus = rec.gpus;
     ask.models = rec.models;
@@ -921,28 +987,15 @@ void Farm::PlacePending(Timestamp now) {
     ask.kind = rec.kind;
     ask.max_price = rec.max_price;
     auto req = ToRequest(rec.id.value(), rec.tenant, ask, now);
-    if (!req) {
-      rec.reason = req.error().message();
-      ++it;
-      continue;
-    }
-    auto t0 = std::chrono::steady_clock::now();
-    auto decision = controller_.Submit(*req, *view_, now, rng_);
-    if (observer_) observer_->EngineDecision("submit", SecondsSince(t0));
-    if (!decision || decision->outcome != Outcome::kPlaced) {
-      if (decision) rec.reason = decision->reason;
-      ++it;
-      continue;
-    }
-    LeaseRecord copy = rec;
-    Status s = StartFromDecision(copy, decision->lease, now);
-    if (!s.ok()) {
-      rec.reason = s.message();
-      ++it;
-      continue;
-    }
-    it = pending_.erase(it);
+    if (!req) continue;  // the farm changed under it (a policy, a price): it waits, as it says
+    req->arrival = rec.created;
+    e.requests.push_back(std::move(*req));
   }
+  if (e.requests.empty()) return;
+  auto plan = Propose(e, "submit");
+  if (!plan) return;
+  // A store error leaves the queue as it was; the next pass tries again.
+  (void)Execute(*plan, {}, {});
 }
 
 }  // namespace rigshift

@@ -2,20 +2,25 @@
 // Store, the market feed and the agents' state, and turns API calls and the passing of time into
 // engine events, ledger lines and desired states for the agents.
 //
-// Order of work for every change (DESIGN.md section 3): the engine decides, the decision is
-// written to the store in one transaction, and only then is it acted on (the controller's state,
-// the desired states the agents fetch) and acknowledged to the caller. After a kill -9 the store
-// holds every acknowledged lease and ledger line; Recover() rebuilds the rest from it.
+// Every decision follows DESIGN.md section 3, in one place (Farm::Execute): the controller
+// proposes a plan for the event; everything the plan implies (new leases, leases started from the
+// queue, preempted and ended leases with their final ledger lines) is written to the store in one
+// transaction; only then is the plan committed to the controller and to the farm's own maps, and
+// the agents' desired states move; then the caller is answered. A transaction the store refuses
+// changes nothing, so the caller gets the error and the farm goes on. After a kill -9 the store
+// holds every acknowledged lease and ledger line, never half a decision; Recover() rebuilds the
+// rest from it.
 //
-// Time comes in as an argument (`now`, seconds since the epoch); nothing here reads a clock.
+// Time comes in as an argument (`now`, seconds since the epoch) to every call that acts; the
+// farm reads no clock itself (only its observer's timings of engine calls do).
 // Not thread-safe: the API layer serializes every call with one mutex.
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -46,7 +51,11 @@ struct FarmOptions {
   int64_t billing_interval_s = 10;     // running leases are billed at least this often
   int64_t accounting_interval_s = 60;  // mining revenue and energy cost per device
   int64_t tick_interval_s = 5;         // market re-plan
-  size_t max_pending = 10'000;         // more waiting requests are refused (429)
+  size_t max_pending = 100'000;        // waiting requests in all, beyond which new ones get 429
+  // Waiting requests one tenant may have for one set of models (429 beyond it): one tenant cannot
+  // fill the queue for everyone, nor for its own requests of other models. A request that can be
+  // placed now is never refused for a full queue.
+  size_t max_pending_per_tenant = 1'000;
   // Nodes must have a registered, heartbeating agent to take leases. Off: every declared node is
   // taken as up (a farm driven without agents, e.g. a dry run).
   bool require_agents = true;
@@ -164,14 +173,28 @@ class Farm {
     LeaseId hold;  // the controller lease that keeps an offline node's free GPUs out of use
   };
 
-  class Recorder;
+  // How a lease that ends in a decision ends; the plan says only that it ends.
+  struct Ending {
+    Timestamp until;     // billed to here
+    std::string state;   // "ended", "cancelled", "lost"
+    std::string reason;
+  };
 
   [[nodiscard]] Result<MarketView> ViewNow(Timestamp now);
   [[nodiscard]] Result<Request> ToRequest(int64_t id, const std::string& tenant, const LeaseAsk& ask,
                                           Timestamp now) const;
   [[nodiscard]] Status ReplanNow(Timestamp now);
-  [[nodiscard]] Status StartFromDecision(LeaseRecord& rec, LeaseId engine, Timestamp now);
-  [[nodiscard]] Status AfterController(Timestamp now);
+  // The engine's plan for `event` (timed for the observer under `kind`). Changes nothing.
+  [[nodiscard]] Result<Plan> Propose(const Event& event, std::string_view kind);
+  // Persists everything `plan` implies, with `fresh` (lease records this decision creates), in
+  // one store transaction; then commits the plan to the controller and the farm's maps. On a
+  // store error nothing changes. `endings` says how each lease the plan ends by API id ends.
+  [[nodiscard]] Status Execute(const Plan& plan, const std::map<int64_t, Ending>& endings,
+                               std::vector<LeaseRecord> fresh);
+  // Ends running leases (API ids) as one decision; their GPUs may go to waiting requests later.
+  [[nodiscard]] Status EndLeases(const std::map<int64_t, Ending>& endings, Timestamp now);
+  // The key a tenant's waiting requests are counted under: tenant and the models asked.
+  static std::string QueueKey(const LeaseRecord& rec);
   void PlacePending(Timestamp now);
   bool AnyGroupHasFree(const LeaseRecord& rec) const;
   // A group tenants can rent: AI-suitable hardware with a list price.
@@ -180,8 +203,6 @@ class Farm {
   // Bills `lease` up to `until` into `entries` and updates its billed fields.
   void BillTo(LeaseRecord& lease, Timestamp until, std::vector<LedgerEntry>* entries) const;
   // Ends running lease `id`: billed to `until`, state `state`, devices back to the farm.
-  [[nodiscard]] Status Finish(int64_t id, Timestamp until, const std::string& state, const std::string& reason,
-                              Timestamp now);
   void Income(const std::vector<LedgerEntry>& entries);
   [[nodiscard]] Status BillRunning(Timestamp now);
   [[nodiscard]] Status Account(Timestamp now);
@@ -199,7 +220,6 @@ class Farm {
   MarketFeed* feed_;
   FarmOptions options_;
   FarmObserver* observer_;
-  std::unique_ptr<Recorder> recorder_;  // before controller_, which is given a pointer to it
   Controller controller_;
   SplitMix64 rng_;
   std::vector<std::string> node_names_;
@@ -211,7 +231,8 @@ class Farm {
   std::vector<int> power_;                       // per device: last reported watts, -1 = none
   mutable bool uses_dirty_ = true;
   std::map<int64_t, LeaseRecord> leases_;        // every lease by API id (the store's copy)
-  std::deque<int64_t> pending_;                  // API ids, in arrival order
+  std::set<int64_t> pending_;                    // API ids: ids grow with arrival, so arrival order
+  std::map<std::string, size_t> queued_by_key_;  // waiting requests per QueueKey
   std::unordered_map<int64_t, int64_t> api_of_engine_;  // controller lease id -> API id
   std::unordered_map<int64_t, int> hold_node_;   // controller lease id of a hold -> node
   int64_t next_id_ = 1;

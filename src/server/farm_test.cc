@@ -2,12 +2,9 @@
 // queue, requests the farm can never hold, agents (holds, desired state, silence), recovery from
 // a SqliteStore, and per-device accounting.
 //
-// The farm of every scenario (engine/testing/fleet_builder.h's test catalog):
-//   riser-1          6 x RTX 3060 Ti on x1 risers: mining only, not rented
-//   gpu-3090-1, -2   4 x RTX 3090 x16 each, 0.30 USD/GPU-h
-//   a100-1           8 x A100 in one NVLink domain, 1.20 USD/GPU-h
-// One coin, ETH, earning a 3090 about 0.12 USD/h: less than rent, so leases are admitted and
-// every free GPU mines.
+// The farm of every scenario is server/testing/test_farm.h's: a riser node that only mines, two
+// 4 x RTX 3090 nodes at 0.30 USD/GPU-h, one 8 x A100 NVLink node at 1.20; ETH earns a 3090 about
+// 0.12 USD/h, so leases are admitted and every free GPU mines.
 #include "server/farm.h"
 
 #include <gtest/gtest.h>
@@ -24,6 +21,7 @@
 
 #include "common/testing/temp_dir.h"
 #include "engine/testing/fleet_builder.h"
+#include "server/testing/test_farm.h"
 #include "store/memory_store.h"
 #include "store/sqlite_store.h"
 
@@ -32,45 +30,17 @@ namespace {
 
 namespace fb = ::rigshift::testing;
 
-constexpr Timestamp kT0{1'793'491'200};  // 2026-11-01T00:00:00Z
-Timestamp At(int64_t s) { return Timestamp{kT0.seconds + s}; }
+namespace tf = ::rigshift::testing;
 
-constexpr const char* kFleet =
-    "site farm pue=1.00 idle=10W;"
-    "riser: 6x'RTX 3060 Ti' pcie=x1 cores=2 ram=4 mining=ETH;"
-    "gpu-3090: 4x'RTX 3090' nodes=2 mining=ETH;"
-    "a100: 8xA100 nvlink=8 mining=ETH";
+constexpr Timestamp kT0 = tf::kFarmT0;
+Timestamp At(int64_t s) { return Timestamp{kT0.seconds + s}; }
 
 // Node indices, in the fleet's order.
 constexpr int kRiser = 0, k3090a = 1, k3090b = 2, kA100 = 3;
 
-FarmSetup TestFarm() {
-  FarmSetup s;
-  s.catalog = std::shared_ptr<const Catalog>(&fb::TestCatalog(), [](const Catalog*) {});
-  s.fleet = fb::ParseFleet(kFleet);
-  s.list_price = {RentalPrice(0), fb::UsdPerGpuHour("0.30"), fb::UsdPerGpuHour("1.20")};
-  s.interruptible_price = {RentalPrice(0), fb::UsdPerGpuHour("0.15"), fb::UsdPerGpuHour("0.60")};
-  s.settlement_points = {""};
-  return s;
-}
-
-MarketView ViewFor(const FarmSetup& s) {
-  MarketView v = fb::Market(s.fleet, "ETH:Ethash:1000:7.2e15:2", "50", "0", kT0);
-  v.list_price = s.list_price;
-  return v;
-}
-
-class FakeFeed final : public MarketFeed {
- public:
-  explicit FakeFeed(MarketView v) : view(std::move(v)) {}
-  Result<MarketView> ViewAt(Timestamp) override {
-    if (!available) return Err(UnavailableError("fake feed switched off"));
-    return view;
-  }
-  std::string Describe() const override { return "fake"; }
-  MarketView view;
-  bool available = true;
-};
+using tf::FakeFeed;
+using tf::TestFarm;
+MarketView ViewFor(const FarmSetup& s) { return tf::TestFarmView(s); }
 
 FarmOptions NoAgents() {
   FarmOptions o;
@@ -383,6 +353,32 @@ TEST(FarmPending, TooManyWaitingIsResourceExhausted) {
 
 // Waiting requests are retried in arrival order; a bounded number per pass must not mean that the
 // same unplaceable head of the queue is retried forever while a placeable request behind it waits.
+// One tenant filling its queue for one model refuses only that tenant's next request for that
+// model: other tenants queue, the same tenant queues for another model, and a request that fits
+// now is placed however full the queues are (it was 429 for everyone before, across restarts).
+TEST(FarmPending, QueueLimitsArePerTenantAndModelsAndNeverRefuseWhatFitsNow) {
+  FarmOptions o = NoAgents();
+  o.max_pending_per_tenant = 2;
+  World w(o);
+  ASSERT_EQ(Create(w.farm, "hog", Ask3090(4), kT0).state, "running");
+  ASSERT_EQ(Create(w.farm, "hog", Ask3090(4), kT0).state, "running");
+  ASSERT_EQ(Create(w.farm, "hog", Ask3090(4), kT0).state, "pending");
+  ASSERT_EQ(Create(w.farm, "hog", Ask3090(4), kT0).state, "pending");
+  auto third = w.farm.CreateLease("hog", Ask3090(4), kT0);
+  ASSERT_FALSE(third.has_value());
+  EXPECT_EQ(third.error().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(third.error().message().find("tenant hog already has 2 requests waiting for RTX 3090"), std::string::npos)
+      << third.error().message();
+  // Another tenant still queues for the same GPUs; the same tenant still gets free A100s at once.
+  EXPECT_EQ(Create(w.farm, "other", Ask3090(4), kT0).state, "pending");
+  EXPECT_EQ(Create(w.farm, "hog", Ask(8, {"A100"}, Interconnect::kNvlink), kT0).state, "running");
+  // The limit is what waits, not what was ever asked: cancelling one makes room.
+  auto waiting = w.farm.ListLeases(std::string("hog"), std::string("pending"));
+  ASSERT_EQ(waiting.size(), 2u);
+  ASSERT_TRUE(w.farm.CancelLease(waiting[0].id.value(), std::string("hog"), At(1)).has_value());
+  EXPECT_EQ(Create(w.farm, "hog", Ask3090(4), At(2)).state, "pending");
+}
+
 TEST(FarmPending, RequestBehindManyUnplaceableOnesIsPlacedWhenItFits) {
   World w;
   LeaseRecord a = Create(w.farm, "a", Ask3090(4), kT0);
