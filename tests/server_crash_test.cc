@@ -3,7 +3,10 @@
 // after every restart and in the SQLite store itself after the last kill.
 //
 // Each round: start the server on the same data dir, let 4 client threads (two tenants) create and
-// cancel leases for a random 0.3-2 s, kill -9 it in the middle of that. Every ACKNOWLEDGED answer
+// cancel leases for a random 0.3-2 s, kill -9 it in the middle of that. A third of the creates are
+// interruptible bids at the offered floor, so the on-demand creates of the same models preempt
+// them: every kill may land inside a preempting decision (the one that once left a store the
+// server could not start from). RIGSHIFT_CRASH_ROUNDS=N runs N rounds instead of 5. Every ACKNOWLEDGED answer
 // (201 to a create, 200 to a cancel) is recorded with its body and checked against what the
 // restarted server, and finally the store, say. The seed is printed; RIGSHIFT_TEST_SEED=N replays
 // the same choices (the kill instants still depend on timing).
@@ -34,7 +37,10 @@ using testing::ServerProcess;
 using testing::TempDir;
 using Clock = std::chrono::steady_clock;
 
-constexpr int kRounds = 5;
+int Rounds() {
+  const char* s = std::getenv("RIGSHIFT_CRASH_ROUNDS");
+  return s != nullptr && *s != '\0' ? std::max(1, std::atoi(s)) : 5;
+}
 constexpr int kThreadsPerTenant = 2;
 const std::vector<std::string> kTenants = {"acme", "globex"};
 
@@ -73,7 +79,8 @@ std::string DeviceKey(const json& d) { return d.value("node", "?") + "/" + std::
 // short hours), cancels some of its own, and now and then asks for the other tenant's lease (which
 // must be 404). Runs until `stop`.
 void ClientLoop(const std::string& host, uint16_t port, const std::string& tenant, const std::string& token,
-                const std::string& other_token, const std::vector<json>& model_choices, uint64_t seed,
+                const std::string& other_token, const std::vector<json>& model_choices,
+                const std::map<std::string, double>& floors, uint64_t seed,
                 const std::atomic<bool>& stop, Journal& journal) {
   ApiClient client(host, port, std::chrono::milliseconds(2000));
   std::mt19937_64 rng(seed);
@@ -122,10 +129,17 @@ void ClientLoop(const std::string& host, uint16_t port, const std::string& tenan
       if (h < 40) ask["hours"] = 0.0006 + 0.0025 * static_cast<double>(rng() % 1000) / 1000.0;  // 2-11 s
       else if (h < 70) ask["hours"] = 1 + static_cast<int>(rng() % 4);
       int k = pct();
-      if (k < 10) {
+      if (k < 33) {
+        // A bid at the floor of the model asked (any model: the lowest floor), which on-demand
+        // requests of that model outbid.
         ask["kind"] = "interruptible";
-        ask["max_price_usd_per_gpu_h"] = 3.5;
-      } else if (k < 20) {
+        double bid = 0;
+        for (const auto& [model, floor] : floors) {
+          bool asked = models.empty() || std::find(models.begin(), models.end(), json(model)) != models.end();
+          if (asked && (bid == 0 || floor < bid)) bid = floor;
+        }
+        ask["max_price_usd_per_gpu_h"] = bid > 0 ? bid : 3.5;
+      } else if (k < 40) {
         ask["kind"] = "reserved";
       }
       r = client.Post("/v1/leases", ask, token);
@@ -386,6 +400,7 @@ class ServerCrashTest : public ::testing::Test {
       EXPECT_EQ(l.billed.raw(), amount) << "store: lease " << l.id.value() << " billed vs its ai_usage lines";
       EXPECT_EQ(l.billed_seconds, seconds) << "store: lease " << l.id.value() << " billed_seconds vs its lines";
       billed_by_account[TenantAccount(l.tenant)] += l.billed.raw();
+      preempted_ += l.state == "preempted";
       if (l.state != "running") continue;
       EXPECT_EQ(static_cast<int>(l.devices.size()), l.gpus) << "store: lease " << l.id.value();
       for (const auto& d : l.devices) {
@@ -455,6 +470,7 @@ class ServerCrashTest : public ::testing::Test {
   Journal journal_;
   std::map<int64_t, std::string> last_state_;
   Snapshot last_snapshot_;
+  int preempted_ = 0;  // leases the store holds as preempted, at the last CheckStore
 };
 
 TempDir* ServerCrashTest::tmp_ = nullptr;
@@ -485,20 +501,29 @@ TEST_F(ServerCrashTest, KillNineUnderLoadLosesNothingAcknowledged) {
     std::string error;
     ASSERT_TRUE(testing::WaitUntilReady(admin, op_token_, 1, std::chrono::seconds(15), &error)) << error;
   }
-  // The model choices, as the farm names them: RTX 3090, A100, or any.
+  // The model choices, as the farm names them: RTX 3090, A100, A40, or any; and each model's
+  // interruptible floor.
   std::vector<json> model_choices = {json::array()};
+  std::map<std::string, double> floors;
   {
     ApiClient admin(*server);
     for (const std::string& m : testing::OfferedModels(admin, op_token_)) {
-      if (m.find("3090") != std::string::npos || m.find("A100") != std::string::npos) {
+      if (m.find("3090") != std::string::npos || m.find("A100") != std::string::npos ||
+          m.find("A40") != std::string::npos) {
         model_choices.push_back(json::array({m}));
       }
     }
+    json offers = admin.Get("/v1/offers", op_token_).Json();
+    for (const json& o : offers.value("offers", json::array())) {
+      for (const json& p : o.value("prices", json::array())) {
+        if (p.value("kind", "") == "interruptible") floors[o.value("model", "")] = p.value("usd_per_gpu_h", 0.0);
+      }
+    }
   }
-  ASSERT_EQ(model_choices.size(), 3u) << "the demo farm should offer an RTX 3090 and an A100 model";
+  ASSERT_EQ(model_choices.size(), 4u) << "the demo farm should offer RTX 3090, A100 and A40 models";
 
   int kills = 0;
-  for (int round = 0; round < kRounds; ++round) {
+  for (int round = 0, rounds = Rounds(); round < rounds; ++round) {
     if (round > 0) {
       server = Start();
       ASSERT_NE(server, nullptr) << "restart " << round;
@@ -522,7 +547,8 @@ TEST_F(ServerCrashTest, KillNineUnderLoadLosesNothingAcknowledged) {
         const std::string& tenant = kTenants[t];
         const std::string& other = kTenants[(t + 1) % kTenants.size()];
         threads.emplace_back(ClientLoop, server->host(), server->port(), tenant, tokens[tenant], tokens[other],
-                             std::cref(model_choices), rng(), std::cref(stop), std::ref(journal_));
+                             std::cref(model_choices), std::cref(floors), rng(), std::cref(stop),
+                             std::ref(journal_));
       }
     }
     std::this_thread::sleep_for(load);
@@ -544,6 +570,7 @@ TEST_F(ServerCrashTest, KillNineUnderLoadLosesNothingAcknowledged) {
     }
     server->Kill();
     ++kills;
+    preempted_ = 0;
     if (CheckStore()) break;
   }
 
@@ -560,6 +587,8 @@ TEST_F(ServerCrashTest, KillNineUnderLoadLosesNothingAcknowledged) {
   int running_seen = 0;
   for (const Ack& a : journal_.creates) running_seen += a.lease.value("state", "") == "running";
   EXPECT_GE(running_seen, 5) << "too few leases were placed at once to test device exclusivity";
+  std::cout << preempted_ << " leases preempted in the store" << std::endl;
+  EXPECT_GE(preempted_, 1) << "no preemption happened: the load does not exercise preempting decisions";
 }
 
 }  // namespace
