@@ -7,6 +7,7 @@
 
 #include "common/hash.h"
 #include "common/units.h"
+#include "controller/pricing.h"
 #include "engine/suitability.h"
 
 namespace rigshift {
@@ -62,6 +63,8 @@ Farm::Farm(FarmSetup setup, Store* store, MarketFeed* feed, FarmOptions options,
       observer_(observer),
       controller_(setup_.fleet, setup_.params),
       rng_(setup_.seed) {
+  price_fixes_ = FixPriceTable(setup_.fleet, setup_.list_price, setup_.interruptible_price,
+                               setup_.interruptible_fraction_milli);
   const FleetState& f = controller_.fleet();
   node_names_.resize(f.node_count());
   node_base_.resize(f.node_count() + 1);
@@ -258,6 +261,8 @@ Result<Request> Farm::ToRequest(int64_t id, const std::string& tenant, const Lea
     }
     if (std::find(r.models.begin(), r.models.end(), m->key) == r.models.end()) r.models.push_back(m->key);
   }
+  // One price wherever it runs when several models could hold it (controller/pricing.h).
+  r.fixed_price = OpenRequestPrice(f, setup_.list_price, r);
   // Can any group ever hold it? Otherwise say, per group, what is missing.
   std::vector<std::string> why;
   for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {

@@ -44,6 +44,8 @@ struct FarmSetup {
   EngineParams params;
   std::vector<std::string> settlement_points;    // per site, "" for a fixed tariff
   uint64_t seed = 1;
+  // A floor at or above the on-demand price is set to this share of it (controller/pricing.h).
+  int64_t interruptible_fraction_milli = 600;
 };
 
 struct FarmOptions {
@@ -146,6 +148,8 @@ class Farm {
   std::vector<NodeView> Nodes();
   const FleetState& fleet() const { return controller_.fleet(); }
   const FarmSetup& setup() const { return setup_; }
+  // What was wrong with the price tables as they loaded, and how it was fixed (for the log).
+  const std::vector<std::string>& price_fixes() const { return price_fixes_; }
   const std::optional<MarketView>& view() const { return view_; }
   std::string feed_description() const { return feed_->Describe(); }
   const EngineParams& params() const { return controller_.params(); }
@@ -216,6 +220,7 @@ class Farm {
   NodeView ViewOfNode(int node);
 
   FarmSetup setup_;
+  std::vector<std::string> price_fixes_;
   Store* store_;
   MarketFeed* feed_;
   FarmOptions options_;

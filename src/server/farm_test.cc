@@ -484,6 +484,46 @@ TEST(FarmCreate, RequestsThisFarmCanNeverHoldAreFailedPrecondition) {
   }
 }
 
+// A request open to any model pays the lowest list price of the models that could hold it,
+// wherever it runs, and so lands where the farm loses least: a free RTX 3090 at 0.30, not an A100
+// at 1.20 (it went to the A100 and was billed 1.29 there, three times of three, before).
+TEST(FarmCreate, RequestOpenToSeveralModelsPaysTheLowestListPriceAndTakesTheCheapestGpu) {
+  World w;
+  LeaseRecord any = Create(w.farm, "acme", Ask(1), kT0);
+  ASSERT_EQ(any.state, "running");
+  EXPECT_EQ(any.price, tf::UsdPerGpuHour("0.30"));
+  ASSERT_EQ(any.devices.size(), 1u);
+  EXPECT_NE(any.devices[0].first, kA100);
+  // Once the 3090s are taken, it runs on an A100, still at the price it was offered.
+  Create(w.farm, "acme", Ask3090(4), kT0);
+  Create(w.farm, "acme", Ask3090(3), kT0);
+  LeaseRecord on_a100 = Create(w.farm, "acme", Ask(1), kT0);
+  ASSERT_EQ(on_a100.state, "running");
+  EXPECT_TRUE(AllOnNode(on_a100, kA100));
+  EXPECT_EQ(on_a100.price, tf::UsdPerGpuHour("0.30"));
+  // One model asked: that model's list price.
+  EXPECT_EQ(Create(w.farm, "acme", Ask(1, {"A100"}), kT0).price, tf::UsdPerGpuHour("1.20"));
+}
+
+// A floor at or above the on-demand price (the demo's A100s had 1.33 against 1.29) would make
+// every bid pointless: it is set to a share of the on-demand price as the table loads, and said.
+TEST(FarmCreate, InterruptibleFloorAboveOnDemandIsFixedAtLoad) {
+  FarmSetup s = TestFarm();
+  s.interruptible_price[2] = tf::UsdPerGpuHour("1.33");
+  s.interruptible_fraction_milli = 500;
+  World w(NoAgents(), nullptr, s);
+  ASSERT_EQ(w.farm.price_fixes().size(), 1u);
+  EXPECT_NE(w.farm.price_fixes()[0].find("interruptible floor 1.33"), std::string::npos) << w.farm.price_fixes()[0];
+  EXPECT_EQ(w.farm.setup().interruptible_price[2], tf::UsdPerGpuHour("0.60"));
+  auto offers = w.farm.Offers(kT0);
+  ASSERT_TRUE(offers.has_value());
+  for (const Offer& o : *offers) {
+    for (const OfferPrice& p : o.prices) {
+      if (o.model == "A100" && p.kind == RequestKind::kInterruptible) EXPECT_EQ(p.price, tf::UsdPerGpuHour("0.60"));
+    }
+  }
+}
+
 TEST(FarmCreate, OffersListTheRentedGroupsOnly) {
   World w;
   auto offers = w.farm.Offers(kT0);
