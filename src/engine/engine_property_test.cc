@@ -7,8 +7,8 @@
 //     one NVLink domain when asked, on a group whose model, VRAM, tier and license allow it;
 //   - mining only on devices without a lease;
 //   - after a tick, a site whose leases alone fit under its cap draws no more than the cap, and
-//     an admission never takes a site from under its cap to over it (with mining only, this
-//     holds; with leases or idle draw it does not yet: see the DISABLED_ properties);
+//     an admission never takes a site from under its cap to over it, with mining alone, with
+//     leases, and with an idle draw per GPU;
 //   - the same seed and inputs give the same plans, field by field;
 //   - the ledger balances: what the actuator was told to bill equals the per-lease usage this
 //     test tracks on its own, and the GPU-seconds the fleet's counters integrate to.
@@ -561,7 +561,7 @@ RC_GTEST_PROP(EngineProperty, StatePromisesHoldAfterEveryEvent, ()) {
 }
 
 // Mining alone: after every tick each site is under its cap (curtailing the least net per watt
-// first can always get there when nothing else draws). No idle draw: see the disabled properties.
+// first can always get there when nothing else draws).
 RC_GTEST_PROP(EngineProperty, MiningStaysUnderTheCapAfterATick, ()) {
   const Scenario sc = *GenScenario({.idle_power = false, .requests = false});
   RunResult r = Drive(sc, /*check_power=*/true);
@@ -569,27 +569,17 @@ RC_GTEST_PROP(EngineProperty, MiningStaysUnderTheCapAfterATick, ()) {
   RC_CLASSIFY(r.curtailed > 0, "curtailed");
 }
 
-// ENGINE BUGS (reported, not fixed here): with leases, a site can end over its cap although its
-// leases alone fit, or be taken over it by an admission:
-//  - PlaceOne's power check counts curtailed GPUs as mining and the mining of the GPUs it takes
-//    twice, so an admission can take a site far over its cap. decide_test.cc,
-//    DecidePowerCap.DISABLED_AdmissionCountsWhatTheTakenGpusReallyDrew:
-//      site farm cap=400W; g: 8x'RTX 3090' mining=ETH curtailed=7, ETH:Ethash:2000:7.2e15:2,
-//      request 4 GPUs on-demand at 2.00 -> placed, site at 1400 W.
-//  - CapPower hands GPUs freed by preempting an interruptible lease to mining, past the cap.
-//    DecidePowerCap.DISABLED_GpusFreedForTheCapDoNotStartMining:
-//      site farm cap=900W; a: 4xA100 mining=ETH with one interruptible lease on all four -> the
-//      lease is preempted and the four GPUs mine at 1000 W.
+// With leases: a site whose leases alone fit ends no tick over its cap, and no admission takes it
+// over. (Found by this property once; the cases are decide_test.cc's
+// DecidePowerCap.AdmissionCountsWhatTheTakenGpusReallyDrew and GpusFreedForTheCapDoNotStartMining.)
 RC_GTEST_PROP(EngineProperty, PowerStaysUnderTheCapWithLeases, ()) {
   const Scenario sc = *GenScenario({.idle_power = false, .requests = true});
   RunResult r = Drive(sc, /*check_power=*/true);
   if (!r.failure.empty()) RC_FAIL(r.failure + "\nscenario:" + rc::toString(sc));
 }
 
-// ENGINE BUG (reported, not fixed here): with an idle draw per GPU, CapPower under-curtails,
-// because it counts a curtailed GPU as drawing nothing while it still draws the idle power.
-// DecidePowerCap.DISABLED_CurtailmentCountsTheIdleDrawOfCurtailedGpus:
-//   site farm cap=900W idle=50W; b: 4x'RTX 3090' mining=ETH, ETH:Ethash:2000:7.2e15:2 -> 920 W.
+// With an idle draw per GPU: a curtailed GPU still draws it, and the cap counts it (found by this
+// property once; decide_test.cc's DecidePowerCap.CurtailmentCountsTheIdleDrawOfCurtailedGpus).
 RC_GTEST_PROP(EngineProperty, MiningStaysUnderTheCapWithIdleDraw, ()) {
   const Scenario sc = *GenScenario({.idle_power = true, .requests = false});
   RunResult r = Drive(sc, /*check_power=*/true);
