@@ -65,6 +65,7 @@ Farm::Farm(FarmSetup setup, Store* store, MarketFeed* feed, FarmOptions options,
       rng_(setup_.seed) {
   price_fixes_ = FixPriceTable(setup_.fleet, setup_.list_price, setup_.interruptible_price,
                                setup_.interruptible_fraction_milli);
+  PublishOffers();
   const FleetState& f = controller_.fleet();
   node_names_.resize(f.node_count());
   node_base_.resize(f.node_count() + 1);
@@ -197,9 +198,9 @@ Status Farm::ReplanNow(Timestamp now) {
 
 // --- Offers and requests ---------------------------------------------------------------------
 
-Result<std::vector<Offer>> Farm::Offers(Timestamp) {
+void Farm::PublishOffers() {
   const FleetState& f = controller_.fleet();
-  std::vector<Offer> out;
+  auto sheet = std::make_shared<OfferSheet>();
   for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
     const GroupState& gs = f.groups()[g];
     if (!Rentable(g)) continue;
@@ -218,10 +219,15 @@ Result<std::vector<Offer>> Farm::Offers(Timestamp) {
     o.prices.push_back({RequestKind::kOnDemand, setup_.list_price[g]});
     o.prices.push_back({RequestKind::kInterruptible, setup_.interruptible_price[g]});
     o.prices.push_back({RequestKind::kReserved, setup_.list_price[g]});
-    out.push_back(std::move(o));
+    sheet->offers.push_back(std::move(o));
   }
-  return out;
+  std::shared_ptr<const OfferSheet> old = offer_sheet_.load();
+  if (old && old->offers == sheet->offers) return;
+  sheet->version = old ? old->version + 1 : 1;
+  offer_sheet_.store(std::move(sheet));
 }
+
+Result<std::vector<Offer>> Farm::Offers(Timestamp) { return offer_sheet()->offers; }
 
 Result<Request> Farm::ToRequest(int64_t id, const std::string& tenant, const LeaseAsk& ask, Timestamp now) const {
   const FleetState& f = controller_.fleet();
@@ -451,6 +457,7 @@ Status Farm::Execute(const Plan& plan, const std::map<int64_t, Ending>& endings,
   // when they next ask), and freed GPUs may take waiting requests.
   uses_dirty_ = true;
   if (!stopped.empty()) pending_dirty_ = true;
+  PublishOffers();
   return OkStatus();
 }
 
@@ -484,6 +491,29 @@ std::vector<LeaseRecord> Farm::ListLeases(const std::optional<std::string>& tena
     if (tenant && l.tenant != *tenant) continue;
     if (state && l.state != *state) continue;
     out.push_back(l);
+  }
+  return out;
+}
+
+Result<std::vector<LeaseRecord>> Farm::CancelPending(const std::optional<std::string>& tenant, Timestamp now) {
+  std::vector<LeaseRecord> out;
+  for (int64_t id : pending_) {
+    LeaseRecord l = leases_[id];
+    if (tenant && l.tenant != *tenant) continue;
+    l.state = "cancelled";
+    l.end = now;
+    l.reason = "cancelled while pending";
+    out.push_back(std::move(l));
+  }
+  if (out.empty()) return out;
+  RS_RETURN_IF_ERROR(store_->Transaction([&](Store& st) -> Status {
+    for (const LeaseRecord& l : out) RS_RETURN_IF_ERROR(st.PutLease(l));
+    return OkStatus();
+  }));
+  for (const LeaseRecord& l : out) {
+    --queued_by_key_[QueueKey(l)];
+    pending_.erase(l.id.value());
+    leases_[l.id.value()] = l;
   }
   return out;
 }
@@ -575,6 +605,7 @@ Status Farm::EnsureHeld(int node, Timestamp now) {
   if (hold.devices.empty()) return OkStatus();
   RS_ASSIGN_OR_RETURN(LeaseId id, controller_.Restore(std::move(hold)));
   a.hold = id;
+  PublishOffers();
   hold_node_[id.value()] = node;
   uses_dirty_ = true;
   return OkStatus();
@@ -589,6 +620,7 @@ Status Farm::ReleaseHold(int node, Timestamp now) {
   // A hold is not persisted (it is rebuilt at every start), so it goes without a plan; the GPUs
   // it frees start mining, and the power stage checks the cap for them at once.
   RS_RETURN_IF_ERROR(controller_.Remove(id));
+  PublishOffers();
   uses_dirty_ = true;
   pending_dirty_ = true;
   if (!view_) return OkStatus();

@@ -16,6 +16,7 @@
 // Not thread-safe: the API layer serializes every call with one mutex.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -75,6 +76,7 @@ class FarmObserver {
 struct OfferPrice {
   RequestKind kind;
   RentalPrice price;
+  friend bool operator==(const OfferPrice&, const OfferPrice&) = default;
 };
 struct Offer {
   std::string group, site, model;
@@ -84,6 +86,14 @@ struct Offer {
   int nodes = 0;
   int64_t gpus_total = 0, gpus_free = 0;
   std::vector<OfferPrice> prices;
+  friend bool operator==(const Offer&, const Offer&) = default;
+};
+
+// The offers as the farm stood after its last change: immutable once published, so readers take
+// it without the farm's lock (Farm::offer_sheet).
+struct OfferSheet {
+  uint64_t version = 0;  // grows with every sheet that differs from the one before
+  std::vector<Offer> offers;
 };
 
 enum class AgentState { kUnregistered, kReady, kSilent };
@@ -123,6 +133,9 @@ class Farm {
 
   // Tenants. `tenant` is the caller's tenant name.
   [[nodiscard]] Result<std::vector<Offer>> Offers(Timestamp now);
+  // The offers as of the last change. Thread-safe, lock-free for the caller: a new sheet is
+  // published (under the farm's lock) whenever a decision changes what is free.
+  std::shared_ptr<const OfferSheet> offer_sheet() const { return offer_sheet_.load(); }
   // 201: the lease (running or pending). FailedPrecondition (422) when this farm can never
   // satisfy it, ResourceExhausted (429) when too many wait.
   [[nodiscard]] Result<LeaseRecord> CreateLease(const std::string& tenant, const LeaseAsk& ask, Timestamp now);
@@ -130,6 +143,9 @@ class Farm {
   [[nodiscard]] Result<LeaseRecord> GetLease(int64_t id, const std::optional<std::string>& tenant) const;
   [[nodiscard]] std::vector<LeaseRecord> ListLeases(const std::optional<std::string>& tenant,
                                                     const std::optional<std::string>& state) const;
+  // Cancels every waiting request of `tenant` (every tenant's when nullopt) in one write; returns
+  // them as they are now (cancelled), in id order.
+  [[nodiscard]] Result<std::vector<LeaseRecord>> CancelPending(const std::optional<std::string>& tenant, Timestamp now);
   // Cancels (pending or running): billed to `now`, devices freed. An ended lease comes back as is.
   [[nodiscard]] Result<LeaseRecord> CancelLease(int64_t id, const std::optional<std::string>& tenant, Timestamp now);
 
@@ -199,6 +215,8 @@ class Farm {
   [[nodiscard]] Status EndLeases(const std::map<int64_t, Ending>& endings, Timestamp now);
   // The key a tenant's waiting requests are counted under: tenant and the models asked.
   static std::string QueueKey(const LeaseRecord& rec);
+  // Publishes a new offer sheet when the offers differ from the published one.
+  void PublishOffers();
   void PlacePending(Timestamp now);
   bool AnyGroupHasFree(const LeaseRecord& rec) const;
   // A group tenants can rent: AI-suitable hardware with a list price.
@@ -245,6 +263,7 @@ class Farm {
   std::string not_ready_ = "no market view yet";
   Timestamp last_tick_, last_billing_, last_accounting_;
   bool pending_dirty_ = false;
+  std::atomic<std::shared_ptr<const OfferSheet>> offer_sheet_;
 };
 
 }  // namespace rigshift

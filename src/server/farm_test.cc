@@ -379,6 +379,37 @@ TEST(FarmPending, QueueLimitsArePerTenantAndModelsAndNeverRefuseWhatFitsNow) {
   EXPECT_EQ(Create(w.farm, "hog", Ask3090(4), At(2)).state, "pending");
 }
 
+// A tenant withdraws everything it has waiting at once; other tenants' requests and its running
+// leases stay.
+TEST(FarmPending, CancelPendingTakesBackEveryWaitingRequestOfOneTenant) {
+  World w;
+  LeaseRecord running = Create(w.farm, "hog", Ask3090(4), kT0);
+  Create(w.farm, "hog", Ask3090(4), kT0);
+  LeaseRecord w1 = Create(w.farm, "hog", Ask3090(4), kT0);
+  LeaseRecord w2 = Create(w.farm, "hog", Ask(8, {"A100"}, Interconnect::kNvlink), kT0);  // runs
+  LeaseRecord w3 = Create(w.farm, "hog", Ask(8, {"A100"}, Interconnect::kNvlink), kT0);
+  LeaseRecord other = Create(w.farm, "other", Ask3090(4), kT0);
+  ASSERT_EQ(w1.state, "pending");
+  ASSERT_EQ(w3.state, "pending");
+  ASSERT_EQ(other.state, "pending");
+  auto cancelled = w.farm.CancelPending(std::string("hog"), At(5));
+  ASSERT_TRUE(cancelled.has_value()) << cancelled.error().ToString();
+  ASSERT_EQ(cancelled->size(), 2u);
+  EXPECT_EQ((*cancelled)[0].id, w1.id);
+  EXPECT_EQ((*cancelled)[1].id, w3.id);
+  EXPECT_EQ(Get(w.farm, w1.id.value()).state, "cancelled");
+  EXPECT_EQ(Get(w.farm, running.id.value()).state, "running");
+  EXPECT_EQ(Get(w.farm, w2.id.value()).state, "running");
+  EXPECT_EQ(Get(w.farm, other.id.value()).state, "pending");
+  auto stored = w.store->GetLease(w3.id);
+  ASSERT_TRUE(stored.has_value() && stored->has_value());
+  EXPECT_EQ((*stored)->state, "cancelled");
+  // Freed GPUs go to the other tenant's request, not to a cancelled one.
+  ASSERT_TRUE(w.farm.CancelLease(running.id.value(), std::nullopt, At(6)).has_value());
+  TickAt(w.farm, At(7));
+  EXPECT_EQ(Get(w.farm, other.id.value()).state, "running");
+}
+
 TEST(FarmPending, RequestBehindManyUnplaceableOnesIsPlacedWhenItFits) {
   World w;
   LeaseRecord a = Create(w.farm, "a", Ask3090(4), kT0);
