@@ -39,6 +39,8 @@ struct HttpServerOptions {
   size_t body_limit = 64 * 1024;   // bytes; larger bodies get 413 payload_too_large
   std::chrono::milliseconds idle_timeout{30000};  // a connection idle (or stalled mid-request)
                                                   // this long is closed
+  std::chrono::milliseconds drain_idle{1000};  // Drain(): how long a connection may wait, idle,
+                                               // to send one more request before it is closed
 };
 
 class HttpServer {
@@ -59,6 +61,18 @@ class HttpServer {
   // is running any more (it waits for running handlers to return). Idempotent. Must not be
   // called from inside the handler (it would wait for itself).
   void Stop();
+
+  // Stops gracefully, so that no request a client has sent goes unanswered:
+  //  1. stops accepting: connections the kernel already completed are still taken (closing the
+  //     listening socket would reset them), later ones are refused before they can send;
+  //  2. every request being read or handled gets its response, with `Connection: close`, and
+  //     the connection is closed after it; a connection waiting for a request (keep-alive) has
+  //     options.drain_idle to send one more, answered the same way, and is closed after that;
+  //  3. Stop(), once no connection is left or `limit` has passed (whatever is left is cut).
+  // Pipelined requests behind the one answered with `Connection: close` are not answered (the
+  // client must send them again, as HTTP/1.1 says). Call from one thread, not from the handler;
+  // after Stop() it does nothing.
+  void Drain(std::chrono::milliseconds limit);
 
  private:
   struct Impl;

@@ -1,6 +1,8 @@
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -368,6 +370,143 @@ TEST(HttpServerTest, StopWithAConnectedClientIsPromptAndClosesIt) {
   auto after = client.Send("GET", "/");
   ASSERT_FALSE(after.has_value());
   EXPECT_EQ(after.error().code(), StatusCode::kUnavailable);
+}
+
+TEST(HttpServerTest, TheHandlerSeesTheClientsAddress) {
+  std::mutex mu;
+  std::vector<std::string> seen;
+  Handler record = [&](const HttpRequest& request) {
+    std::lock_guard lock(mu);
+    seen.push_back(request.remote_address);
+    return HttpResponse{};
+  };
+  auto server = StartServer({}, record);
+  ASSERT_TRUE(server);
+  ASSERT_TRUE(HttpClient("127.0.0.1", server->port()).Send("GET", "/").has_value());
+  // A dual-stack socket sees an IPv4 client as ::ffff:127.0.0.1; it is still 127.0.0.1.
+  auto dual = HttpServer::Start({.host = "::"}, record);
+  if (dual.has_value()) {
+    ASSERT_TRUE(HttpClient("127.0.0.1", (*dual)->port()).Send("GET", "/").has_value());
+  }
+  std::lock_guard lock(mu);
+  ASSERT_EQ(seen.size(), dual.has_value() ? 2u : 1u);
+  for (const std::string& address : seen) EXPECT_EQ(address, "127.0.0.1");
+}
+
+// ---- Drain: a graceful stop ------------------------------------------------------------------
+
+// Holds requests for "/hold" inside the handler until the test opens it.
+class Gate {
+ public:
+  HttpResponse Hold(const HttpRequest& request) {
+    std::unique_lock lock(mu_);
+    ++entered_;
+    changed_.notify_all();
+    changed_.wait(lock, [this] { return open_; });
+    return Echo(request);
+  }
+  bool WaitEntered(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, timeout, [this] { return entered_ > 0; });
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  int entered_ = 0;
+  bool open_ = false;
+};
+
+// Waits until a new connection to `port` is refused (Drain has closed the listening socket).
+bool WaitUntilRefused(uint16_t port, std::chrono::milliseconds timeout) {
+  const Clock::time_point deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (!HttpClient("127.0.0.1", port, 500ms).Send("GET", "/probe").has_value()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+TEST(HttpServerDrainTest, ARequestBeingHandledIsAnsweredWithConnectionClose) {
+  Gate gate;
+  auto server = StartServer({.threads = 2}, [&gate](const HttpRequest& request) {
+    return request.path == "/hold" ? gate.Hold(request) : Echo(request);
+  });
+  ASSERT_TRUE(server);
+  const uint16_t port = server->port();
+  Result<std::string> held = Err(UnavailableError("not sent"));
+  // A kept-alive request (HTTP/1.1, no Connection: close): SendRaw reads until the server closes.
+  std::thread client([&] { held = SendRaw("127.0.0.1", port, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n", 20s); });
+  ASSERT_TRUE(gate.WaitEntered(5s));
+
+  Clock::time_point start = Clock::now();
+  std::thread drain([&] { server->Drain(10s); });
+  EXPECT_TRUE(WaitUntilRefused(port, 5s)) << "new connections are refused while draining";
+  std::this_thread::sleep_for(50ms);
+  gate.Open();
+  client.join();
+  drain.join();
+  EXPECT_LT(Clock::now() - start, 5s) << "Drain returns once the last connection has closed";
+
+  ASSERT_TRUE(held.has_value()) << held.error().ToString();
+  EXPECT_TRUE(held->starts_with("HTTP/1.1 200 ")) << *held;
+  EXPECT_NE(held->find("Connection: close\r\n"), std::string::npos) << *held;
+  EXPECT_EQ(Json::parse(RawBody(*held))["path"], "/hold");
+}
+
+TEST(HttpServerDrainTest, AnIdleKeptAliveConnectionMaySendOneMoreRequest) {
+  auto server = StartServer({.drain_idle = 3s});
+  ASSERT_TRUE(server);
+  const uint16_t port = server->port();
+  HttpClient client("127.0.0.1", port, 5s);
+  ASSERT_TRUE(client.Send("GET", "/one").has_value());
+
+  Clock::time_point start = Clock::now();
+  std::thread drain([&] { server->Drain(10s); });
+  ASSERT_TRUE(WaitUntilRefused(port, 5s));
+  std::this_thread::sleep_for(50ms);
+  // The client does not know yet: its next request on the open connection is answered, and
+  // told that the connection closes.
+  auto two = client.Send("GET", "/two");
+  ASSERT_TRUE(two.has_value()) << two.error().ToString();
+  EXPECT_EQ(Json::parse(two->body)["path"], "/two");
+  EXPECT_EQ(HeaderValue(*two, "Connection"), "close");
+  drain.join();
+  EXPECT_LT(Clock::now() - start, 2500ms) << "closed after that answer, not after drain_idle";
+  EXPECT_FALSE(client.Send("GET", "/three").has_value()) << "nothing listens any more";
+}
+
+TEST(HttpServerDrainTest, AnIdleConnectionIsClosedAfterDrainIdle) {
+  auto server = StartServer({.drain_idle = 300ms});
+  ASSERT_TRUE(server);
+  HttpClient client("127.0.0.1", server->port(), 5s);
+  ASSERT_TRUE(client.Send("GET", "/one").has_value());
+  Clock::time_point start = Clock::now();
+  server->Drain(10s);
+  EXPECT_GE(Clock::now() - start, 250ms);
+  EXPECT_LT(Clock::now() - start, 3s);
+  server->Drain(10s);  // after the stop: nothing to do
+  server->Stop();
+}
+
+TEST(HttpServerDrainTest, TheLimitBoundsARequestThatNeverCompletes) {
+  auto server = StartServer({.drain_idle = 100ms});
+  ASSERT_TRUE(server);
+  const uint16_t port = server->port();
+  std::thread half_request([port] {
+    (void)SendRaw("127.0.0.1", port, "GET / HTTP/1.1\r\nHost:", 20s);  // never finishes its request
+  });
+  std::this_thread::sleep_for(200ms);
+  Clock::time_point start = Clock::now();
+  server->Drain(700ms);
+  EXPECT_GE(Clock::now() - start, 600ms) << "a request under way is given the whole limit";
+  EXPECT_LT(Clock::now() - start, 3s);
+  half_request.join();
 }
 
 TEST(HttpClientTest, ClosedPortIsUnavailableNamingHostAndPort) {
