@@ -249,12 +249,25 @@ HttpResponse Api::Dispatch(const HttpRequest& req, std::string* route) {
 
   // SHA-256 of the token outside the farm lock; only the table lookup inside it.
   auto hash = Auth::HashOfHeader(req.authorization);
-  if (!hash) return Error(hash.error());
+  // No header: no token was tried, so nothing for the failed-attempt limit to count.
+  if (!hash && req.authorization.empty()) return Error(hash.error());
+  // Failed tokens are limited per client address (Auth::CallerFrom): over the limit, 429 with
+  // Retry-After, before the token is looked at.
+  const Timestamp auth_at = now_();
+  int64_t retry_after = 0;
   Result<Caller> caller = [&] {
     std::lock_guard lock(*mu_);
-    return auth_->CallerOf(*hash);
+    Result<Caller> found = auth_->CallerFrom(req.remote_address, hash, auth_at);
+    if (!found && found.error().code() == StatusCode::kResourceExhausted) {
+      retry_after = auth_->RetryAfter(req.remote_address, auth_at);
+    }
+    return found;
   }();
-  if (!caller) return Error(caller.error());
+  if (!caller) {
+    HttpResponse r = Error(caller.error());
+    if (retry_after > 0) r.headers.emplace_back("Retry-After", std::to_string(retry_after));
+    return r;
+  }
   const Caller& c = *caller;
   std::optional<std::string> own;  // the tenant whose leases the caller may see (nullopt: all)
   if (c.role == "tenant") own = c.tenant;
@@ -288,7 +301,8 @@ HttpResponse Api::Dispatch(const HttpRequest& req, std::string* route) {
       }
       auto ask = ParseLeaseRequest(req.body);
       if (!ask) return Error(ask.error());
-      std::string tenant = c.role == "tenant" ? c.tenant : c.role;
+      // An operator's leases belong to an identity no tenant name can spell (auth.h).
+      std::string tenant = c.role == "tenant" ? c.tenant : std::string(kOperatorLeaseOwner);
       HttpResponse r;
       {
         std::lock_guard lock(*mu_);

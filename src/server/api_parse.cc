@@ -1,6 +1,7 @@
 #include "server/api_parse.h"
 
 #include <algorithm>
+#include <cctype>
 #include <exception>
 #include <initializer_list>
 #include <limits>
@@ -600,6 +601,15 @@ Result<LeaseAsk> ParseLeaseRequest(std::string_view body) {
   return ask;
 }
 
+bool IsReservedTenantName(std::string_view name) {
+  auto equals_lower = [name](std::string_view word) {
+    return name.size() == word.size() && std::equal(name.begin(), name.end(), word.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == b;
+           });
+  };
+  return equals_lower("operator") || equals_lower("agent") || name.starts_with('_') || name.starts_with('@');
+}
+
 Result<TokenAsk> ParseTokenRequest(std::string_view body) {
   static constexpr std::string_view kFields[] = {"role", "tenant"};
   RS_ASSIGN_OR_RETURN(JsonValue root, ParseObject(body));
@@ -612,6 +622,11 @@ Result<TokenAsk> ParseTokenRequest(std::string_view body) {
   if (ask.role == ApiRole::kTenant) {
     if (tenant == nullptr) return Err(InvalidArgumentError("\"tenant\" is required when \"role\" is \"tenant\""));
     RS_ASSIGN_OR_RETURN(ask.tenant, Name(*tenant, "tenant"));
+    if (IsReservedTenantName(ask.tenant)) {
+      return Err(InvalidArgumentError("\"tenant\" " + Describe(*tenant) +
+                                      " is reserved (operator, agent, and names starting with '_' or '@' name the "
+                                      "server's own identities); choose another name"));
+    }
   } else if (tenant != nullptr) {
     return Err(InvalidArgumentError("\"tenant\" is only allowed when \"role\" is \"tenant\", not \"" +
                                     std::string(ApiRoleName(ask.role)) + "\""));

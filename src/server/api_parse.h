@@ -67,10 +67,17 @@ inline constexpr size_t kMaxNameChars = 64;  // tenant and node names: 1..64 of 
 
 struct TokenAsk {
   ApiRole role = ApiRole::kTenant;
-  std::string tenant;  // set iff role is kTenant
+  std::string tenant;  // set iff role is kTenant; a valid name that is not reserved
   friend bool operator==(const TokenAsk&, const TokenAsk&) = default;
 };
 [[nodiscard]] Result<TokenAsk> ParseTokenRequest(std::string_view body);
+
+// Tenant names refused although their characters are valid, because a tenant's name is the
+// identity its leases and invoices are filed under and must not read as anyone else's: the
+// roles "operator" and "agent" in any case, and every name starting with '_' or '@' (kept for
+// the server's own identities: "@operator" owns the leases operators create, "_offline" holds
+// silent nodes).
+bool IsReservedTenantName(std::string_view name);
 
 // POST /v1/agents/register.
 inline constexpr int kMaxSlot = 63;

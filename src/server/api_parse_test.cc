@@ -334,6 +334,37 @@ TEST(ParseTokenRequestTest, BadValues) {
   for (const Bad& c : cases) ExpectRefused(ParseTokenRequest(c.input), c);
 }
 
+// A tenant's name is the identity its leases are filed under; names that read as a role or as the
+// server's own identities ("@operator" owns operators' leases, "_offline" holds silent nodes)
+// would let a tenant see what is not its own.
+TEST(ParseTokenRequestTest, ReservedTenantNamesAreRefused) {
+  const std::string kReserved = "is reserved (operator, agent, and names starting with '_' or '@'";
+  const std::vector<Bad> cases = {
+      {"operator", R"({"role": "tenant", "tenant": "operator"})", {"\"tenant\" \"operator\" ", kReserved, "another name"}},
+      {"operator in capitals", R"({"role": "tenant", "tenant": "OPERATOR"})", {"\"OPERATOR\"", kReserved}},
+      {"operator capitalized", R"({"role": "tenant", "tenant": "Operator"})", {"\"Operator\"", kReserved}},
+      {"agent", R"({"role": "tenant", "tenant": "agent"})", {"\"agent\"", kReserved}},
+      {"underscore first", R"({"role": "tenant", "tenant": "_offline"})", {"\"_offline\"", kReserved}},
+      {"underscore alone", R"({"role": "tenant", "tenant": "_"})", {kReserved}},
+  };
+  for (const Bad& c : cases) ExpectRefused(ParseTokenRequest(c.input), c);
+  // '@' is not a name character at all: refused as a malformed name, before the reserved check.
+  ExpectRefused(ParseTokenRequest(R"({"role": "tenant", "tenant": "@operator"})"),
+                {"at sign", "", {"\"tenant\" must be 1 to 64 characters"}});
+
+  // Just beside the reserved words: ordinary names.
+  for (const std::string name : {"operators", "operator1", "my_operator", "agent-7", "a_", "op", "acme"}) {
+    SCOPED_TRACE(name);
+    EXPECT_FALSE(IsReservedTenantName(name));
+    auto r = ParseTokenRequest(R"({"role": "tenant", "tenant": ")" + name + "\"}");
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    EXPECT_EQ(r->tenant, name);
+  }
+  for (const std::string name : {"operator", "oPeRaToR", "Agent", "_x", "@operator", "@"}) {
+    EXPECT_TRUE(IsReservedTenantName(name)) << name;
+  }
+}
+
 // ----- POST /v1/agents/register -----
 
 TEST(ParseAgentRegistrationTest, GoodValues) {

@@ -559,6 +559,87 @@ TEST_F(ApiTest, OperatorCreatesATenantTokenThatWorksAtOnce) {
   EXPECT_EQ(Call("POST", "/v1/tokens", acme_, R"({"role": "operator"})").status, 403);
 }
 
+// ---- the operator's identity and the tenants' names --------------------------------------------
+
+// A lease made with an operator token used to be filed under the tenant name "operator", so a
+// tenant token named "operator" saw and could cancel it. Operators' leases now belong to
+// "@operator", which no tenant name can spell, and the reserved names are refused.
+TEST_F(ApiTest, AnOperatorsLeaseIsSeenByNoTenantNotEvenOneCalledOperator) {
+  json op_lease = Lease(operator_, {{"gpus", 2}, {"models", {"RTX 3090"}}});
+  EXPECT_EQ(op_lease["tenant"], "@operator");
+  const std::string path = "/v1/leases/" + std::to_string(op_lease["id"].get<int64_t>());
+
+  // No tenant token named after the operator, in any spelling, nor after the other reserved names.
+  for (const std::string name : {"operator", "Operator", "agent", "_offline"}) {
+    SCOPED_TRACE(name);
+    net::HttpResponse r = Call("POST", "/v1/tokens", operator_, json{{"role", "tenant"}, {"tenant", name}}.dump());
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(ErrorCode(r), "invalid_argument");
+    EXPECT_NE(Body(r)["error"]["message"].get<std::string>().find("is reserved"), std::string::npos) << r.body;
+  }
+  net::HttpResponse at = Call("POST", "/v1/tokens", operator_, R"({"role": "tenant", "tenant": "@operator"})");
+  EXPECT_EQ(at.status, 400) << at.body;
+
+  // Other tenants neither see nor cancel it.
+  EXPECT_EQ(Call("GET", path, beta_).status, 404);
+  EXPECT_EQ(Call("DELETE", path, beta_).status, 404);
+  EXPECT_EQ(Body(Call("GET", "/v1/leases", beta_))["leases"].size(), 0u);
+  EXPECT_EQ(Body(Call("GET", "/v1/leases?tenant=@operator", acme_))["leases"].size(), 0u);
+
+  // A tenant token named "operator" left in a store from before (made behind the API's back
+  // here) is refused outright, so it cannot reach leases filed under "operator" back then either.
+  const std::string old_secret = NewTokenSecret();
+  ASSERT_TRUE(store_.PutToken({HashToken(old_secret), "tenant", "operator", now_}).ok());
+  ASSERT_TRUE(auth_.Load().ok());
+  net::HttpResponse old = Call("GET", "/v1/leases", old_secret);
+  EXPECT_EQ(old.status, 403) << old.body;
+  EXPECT_EQ(ErrorCode(old), "permission_denied");
+  EXPECT_EQ(Call("DELETE", path, old_secret).status, 403);
+
+  // The operator still sees, filters by and cancels its own lease.
+  EXPECT_EQ(Body(Call("GET", "/v1/leases?tenant=%40operator", operator_))["leases"].size(), 1u);
+  EXPECT_EQ(Body(Call("GET", "/v1/leases?tenant=operator", operator_))["leases"].size(), 0u);
+  net::HttpResponse cancel = Call("DELETE", path, operator_);
+  EXPECT_EQ(cancel.status, 200) << cancel.body;
+  EXPECT_EQ(Body(cancel)["state"], "cancelled");
+}
+
+// ---- the failed-token limit -------------------------------------------------------------------
+
+// 20 failures in a row from one address, then 5 a second (auth_limiter.h); the clock is the
+// test's, so the second only passes when the test says.
+TEST_F(ApiTest, FailedTokensFromOneAddressAreAnswered429WithRetryAfter) {
+  auto from = [&](const std::string& address, const std::string& token) {
+    net::HttpRequest r;
+    r.method = "GET";
+    r.target = r.path = "/v1/leases";
+    r.authorization = token.empty() ? "" : "Bearer " + token;
+    r.remote_address = address;
+    return api_.Handle(r);
+  };
+  const std::string wrong = NewTokenSecret();
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(from("192.0.2.7", wrong).status, 401) << "failure " << i + 1;
+  net::HttpResponse limited = from("192.0.2.7", wrong);
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  EXPECT_EQ(ErrorCode(limited), "resource_exhausted");
+  EXPECT_EQ(HeaderOf(limited, "Retry-After"), "1");
+  EXPECT_NE(Body(limited)["error"]["message"].get<std::string>().find("192.0.2.7"), std::string::npos);
+  // While locked out, a valid token from there is refused too, without being looked at.
+  net::HttpResponse valid = from("192.0.2.7", acme_);
+  EXPECT_EQ(valid.status, 429) << valid.body;
+  EXPECT_EQ(HeaderOf(valid, "Retry-After"), "1");
+  // A request with no token tried nothing: the usual 401.
+  EXPECT_EQ(from("192.0.2.7", "").status, 401);
+  // Another address is served as usual.
+  EXPECT_EQ(from("192.0.2.8", acme_).status, 200);
+
+  // A second later, 5 more tries; a valid one is served and costs nothing.
+  now_ = Timestamp{now_.seconds + 1};
+  EXPECT_EQ(from("192.0.2.7", acme_).status, 200);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(from("192.0.2.7", wrong).status, 401) << "failure " << i + 1;
+  EXPECT_EQ(from("192.0.2.7", wrong).status, 429);
+}
+
 // ---- metrics ----------------------------------------------------------------------------------
 
 TEST_F(ApiTest, MetricsCountDevicesAndRequestsByRouteTemplate) {

@@ -56,7 +56,25 @@ Result<std::string> Auth::HashOfHeader(std::string_view authorization_header) {
 Result<Caller> Auth::CallerOf(std::string_view token_hash) const {
   auto it = by_hash_.find(token_hash);
   if (it == by_hash_.end()) return Err(UnauthenticatedError("unknown token"));
-  return Caller{it->second.role, it->second.tenant};
+  const TokenRecord& t = it->second;
+  if (t.role == "tenant" && IsReservedTenantName(t.tenant)) {
+    return Err(PermissionDeniedError("this token's tenant name '" + t.tenant +
+                                     "' is now reserved (it would see the operator's leases); ask the operator "
+                                     "for a token under another name"));
+  }
+  return Caller{t.role, t.tenant};
+}
+
+Result<Caller> Auth::CallerFrom(std::string_view address, const Result<std::string>& token_hash, Timestamp now) {
+  if (int64_t wait = limiter_.RetryAfter(address, now); wait > 0) {
+    return Err(ResourceExhaustedError("too many failed authentications from " +
+                                      (address.empty() ? std::string("this client") : std::string(address)) +
+                                      "; every token from there is refused for now: retry in " +
+                                      std::to_string(wait) + " s"));
+  }
+  Result<Caller> caller = token_hash ? CallerOf(*token_hash) : Result<Caller>(Err(token_hash.error()));
+  if (!caller && caller.error().code() == StatusCode::kUnauthenticated) limiter_.Failed(address, now);
+  return caller;
 }
 
 Result<Caller> Auth::Authenticate(std::string_view authorization_header) const {
@@ -65,6 +83,10 @@ Result<Caller> Auth::Authenticate(std::string_view authorization_header) const {
 }
 
 Result<std::string> Auth::Create(const std::string& role, const std::string& tenant, Timestamp now) {
+  if (role == "tenant" && IsReservedTenantName(tenant)) {
+    return Err(InvalidArgumentError("tenant name '" + tenant + "' is reserved (operator, agent, and names starting "
+                                    "with '_' or '@' name the server's own identities); choose another name"));
+  }
   std::string secret = NewTokenSecret();
   TokenRecord t{HashToken(secret), role, tenant, now};
   RS_RETURN_IF_ERROR(store_->PutToken(t));

@@ -131,6 +131,77 @@ TEST(Auth, TokensAuthenticateAfterARestartOnTheSameStore) {
   EXPECT_EQ(list[1].role, "agent");
 }
 
+// Tenant names are the identity leases are filed under; "operator" and the like would collide
+// with the server's own (docs/operations.md).
+TEST(Auth, ReservedTenantNamesGetNoNewTokenAndOldOnesAreRefused) {
+  MemoryStore store;
+  Auth auth(&store);
+  ASSERT_TRUE(auth.Load().ok());
+  for (const std::string name : {"operator", "Operator", "agent", "_offline", "@operator"}) {
+    auto r = auth.Create("tenant", name, kT0);
+    ASSERT_FALSE(r.has_value()) << name;
+    EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.error().message().find("'" + name + "' is reserved"), std::string::npos) << r.error().message();
+  }
+  EXPECT_TRUE(auth.List().empty()) << "nothing was stored";
+
+  // A store from before the reservation may hold such a token: it no longer authenticates.
+  const std::string old_secret = NewTokenSecret();
+  ASSERT_TRUE(store.PutToken({HashToken(old_secret), "tenant", "operator", kT0}).ok());
+  ASSERT_TRUE(auth.Load().ok());
+  auto old = auth.Authenticate("Bearer " + old_secret);
+  ASSERT_FALSE(old.has_value());
+  EXPECT_EQ(old.error().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(old.error().message().find("'operator' is now reserved"), std::string::npos) << old.error().message();
+  // The operator's own token, and a tenant merely named like it, are untouched.
+  auto op = auth.Create("operator", "", kT0);
+  ASSERT_TRUE(op.has_value());
+  EXPECT_EQ(auth.Authenticate("Bearer " + *op)->role, "operator");
+  auto ops = auth.Create("tenant", "operators", kT0);
+  ASSERT_TRUE(ops.has_value()) << ops.error().ToString();
+  EXPECT_EQ(auth.Authenticate("Bearer " + *ops)->tenant, "operators");
+}
+
+// CallerFrom is Authenticate with the failed-attempt limit of auth_limiter.h in front.
+TEST(CallerFrom, FailuresFromOneAddressLockItOutEvenForAValidToken) {
+  MemoryStore store;
+  Auth auth(&store, {.burst = 3, .refill_per_s = 1, .max_addresses = 100});
+  ASSERT_TRUE(auth.Load().ok());
+  const std::string secret = *auth.Create("tenant", "acme", kT0);
+  const Result<std::string> good = Auth::HashOfHeader("Bearer " + secret);
+  const Result<std::string> unknown = Auth::HashOfHeader("Bearer " + NewTokenSecret());
+  const Result<std::string> malformed = Auth::HashOfHeader("Bearer abc");
+  ASSERT_FALSE(malformed.has_value());
+
+  // Successes cost nothing.
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(auth.CallerFrom("10.0.0.1", good, kT0).has_value());
+  // Unknown and malformed tokens both count.
+  EXPECT_EQ(auth.CallerFrom("10.0.0.1", unknown, kT0).error().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(auth.CallerFrom("10.0.0.1", malformed, kT0).error().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(auth.CallerFrom("10.0.0.1", unknown, kT0).error().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(auth.RetryAfter("10.0.0.1", kT0), 1);
+  // Locked out: the valid token is refused as well, and the message says why and for how long.
+  auto locked = auth.CallerFrom("10.0.0.1", good, kT0);
+  ASSERT_FALSE(locked.has_value());
+  EXPECT_EQ(locked.error().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(locked.error().message(),
+            "too many failed authentications from 10.0.0.1; every token from there is refused for now: retry in 1 s");
+  EXPECT_EQ(locked.error().message().find(secret), std::string::npos);
+  // Another address is not affected; a second later the first may try again.
+  EXPECT_TRUE(auth.CallerFrom("10.0.0.2", good, kT0).has_value());
+  EXPECT_TRUE(auth.CallerFrom("10.0.0.1", good, Timestamp{kT0.seconds + 1}).has_value());
+  // A known token refused for its name is not a guess: it does not count.
+  Auth strict(&store, {.burst = 1, .refill_per_s = 1, .max_addresses = 100});
+  const std::string reserved = NewTokenSecret();
+  ASSERT_TRUE(store.PutToken({HashToken(reserved), "tenant", "agent", kT0}).ok());
+  ASSERT_TRUE(strict.Load().ok());
+  const Result<std::string> reserved_hash = Auth::HashOfHeader("Bearer " + reserved);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(strict.CallerFrom("10.0.0.3", reserved_hash, kT0).error().code(), StatusCode::kPermissionDenied);
+  }
+  EXPECT_EQ(strict.RetryAfter("10.0.0.3", kT0), 0);
+}
+
 TEST(EnsureTokenFile, WritesAnOwnerOnlyTokenOnceAndNeverOverwrites) {
   fb::TempDir dir;
   MemoryStore store;
