@@ -1,6 +1,7 @@
 #include "cli/server_command.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -17,6 +18,7 @@
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "server/api.h"
+#include "server/api_parse.h"
 #include "server/auth.h"
 #include "server/demo_fleet.h"
 #include "server/farm.h"
@@ -168,6 +170,35 @@ Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) 
   return std::make_pair(listen.substr(0, colon), static_cast<uint16_t>(port));
 }
 
+// What the server holding `lock_file` wrote into it ("pid 1234", "url http://..."), for the
+// message of the one refused: "pid 1234, http://127.0.0.1:8080".
+std::string LockHolder(const std::filesystem::path& lock_file) {
+  std::ifstream in(lock_file);
+  std::string line, pid = "pid unknown", url;
+  while (std::getline(in, line)) {
+    if (line.starts_with("pid ")) pid = line;
+    if (line.starts_with("url ")) url = line.substr(4);
+  }
+  return url.empty() ? pid : pid + ", " + url;
+}
+
+// One server per data folder: two would both acknowledge writes to one store, each with its own
+// idea of the farm. The lock lives as long as the process (the kernel drops it on any exit).
+Result<FileLock> LockDataDir(const std::filesystem::path& data_dir) {
+  const std::filesystem::path file = data_dir / "rigshift.lock";
+  auto lock = LockExclusive(file);
+  if (!lock) {
+    if (lock.error().code() != StatusCode::kFailedPrecondition) return Err(lock.error());
+    return Err(FailedPreconditionError("another rigshift server (" + LockHolder(file) + ") holds " + file.string() +
+                                       "; stop it or use another --data-dir"));
+  }
+  RS_RETURN_IF_ERROR(lock->SetText("pid " + std::to_string(::getpid()) + "\n"));
+  return lock;
+}
+
+// How long SIGTERM waits for requests already sent to be answered (docs/operations.md).
+constexpr auto kDrainLimit = std::chrono::seconds(5);
+
 
 }  // namespace
 
@@ -235,7 +266,18 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
     bool ok = !t.empty() && t.size() <= 64 &&
               std::all_of(t.begin(), t.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'; });
     if (!ok) return InvalidArgumentError("tenant name '" + t + "' must be 1..64 of [A-Za-z0-9._-]");
+    if (IsReservedTenantName(t)) {
+      return InvalidArgumentError("tenant name '" + t + "' is reserved (operator, agent, and names starting with "
+                                  "'_' or '@' name the server's own identities); choose another name");
+    }
   }
+
+  // The data folder, and the lock that keeps a second server off it (taken before anything
+  // else is read, so that a second server fails at once and touches nothing).
+  std::error_code ec;
+  std::filesystem::create_directories(o.data_dir, ec);
+  if (ec) return UnavailableError("cannot create --data-dir " + o.data_dir.string() + ": " + ec.message());
+  RS_ASSIGN_OR_RETURN(FileLock data_lock, LockDataDir(o.data_dir));
 
   // The farm.
   FarmSetup setup;
@@ -257,9 +299,6 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   }
 
   // The store and the tokens.
-  std::error_code ec;
-  std::filesystem::create_directories(o.data_dir, ec);
-  if (ec) return UnavailableError("cannot create --data-dir " + o.data_dir.string() + ": " + ec.message());
   RS_ASSIGN_OR_RETURN(auto durable, SqliteStore::Open((o.data_dir / "rigshift.db").string()));
   // Writes are committed in groups: one fsync for every request waiting on it (docs/operations.md).
   auto store = std::make_unique<GroupCommitStore>(durable.get(), [&err](const Status& s) {
@@ -358,6 +397,7 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
     fleet->Start();
   }
   RS_RETURN_IF_ERROR(WriteFileAtomically(o.data_dir / "server.url", url + "\n"));
+  RS_RETURN_IF_ERROR(data_lock.SetText("pid " + std::to_string(::getpid()) + "\nurl " + url + "\n"));
 
   const FleetState& f = farm.fleet();
   out << "rigshift server listening on " << url << "\n"
@@ -399,7 +439,9 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   }
   err << "rigshift server: stopping\n";
   if (fleet) fleet->Stop();
-  http->Stop();
+  // Requests already sent are answered (with Connection: close) before the process goes; new
+  // connections are refused from here on.
+  http->Drain(kDrainLimit);
   std::lock_guard lock(mu);
   RS_RETURN_IF_ERROR(farm.Tick(WallNow()));
   return store->Flush();
