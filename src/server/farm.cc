@@ -120,6 +120,42 @@ Result<MarketView> Farm::ViewNow(Timestamp now) {
 }
 
 Status Farm::Recover(Timestamp now) {
+  RS_RETURN_IF_ERROR(LoadLeases());
+  for (int n = 0; n < controller_.fleet().node_count(); ++n) {
+    agents_[n].last_seen = now;
+    if (options_.require_agents) RS_RETURN_IF_ERROR(EnsureHeld(n, now));
+  }
+  last_tick_ = last_billing_ = last_accounting_ = now;
+  uses_dirty_ = true;
+  if (ViewNow(now).has_value()) {
+    RS_RETURN_IF_ERROR(ReplanNow(now));
+  }
+  pending_dirty_ = true;
+  return OkStatus();
+}
+
+Status Farm::Reload(Timestamp now) {
+  // Everything the store decides is dropped and read again; what only this process knows (the
+  // agents, the clocks of the periodic jobs) is kept: the agents did not restart.
+  controller_ = Controller(setup_.fleet, controller_.params());
+  leases_.clear();
+  pending_.clear();
+  queued_by_key_.clear();
+  api_of_engine_.clear();
+  hold_node_.clear();
+  for (AgentInfo& a : agents_) a.hold = LeaseId(0);
+  RS_RETURN_IF_ERROR(LoadLeases());
+  for (int n = 0; n < controller_.fleet().node_count(); ++n) {
+    if (options_.require_agents && agents_[n].state != AgentState::kReady) RS_RETURN_IF_ERROR(EnsureHeld(n, now));
+  }
+  uses_dirty_ = true;
+  if (view_) RS_RETURN_IF_ERROR(ReplanNow(now));
+  pending_dirty_ = true;
+  PublishOffers();
+  return OkStatus();
+}
+
+Status Farm::LoadLeases() {
   RS_ASSIGN_OR_RETURN(std::vector<LeaseRecord> all, store_->ListLeases(std::nullopt));
   std::vector<LeaseRecord*> running;
   for (LeaseRecord& l : all) {
@@ -172,16 +208,7 @@ Status Farm::Recover(Timestamp now) {
     }
     api_of_engine_[l->engine_lease.value()] = l->id.value();
   }
-  for (int n = 0; n < controller_.fleet().node_count(); ++n) {
-    agents_[n].last_seen = now;
-    if (options_.require_agents) RS_RETURN_IF_ERROR(EnsureHeld(n, now));
-  }
-  last_tick_ = last_billing_ = last_accounting_ = now;
-  uses_dirty_ = true;
-  if (ViewNow(now).has_value()) {
-    RS_RETURN_IF_ERROR(ReplanNow(now));
-  }
-  pending_dirty_ = true;
+  PublishOffers();
   return OkStatus();
 }
 

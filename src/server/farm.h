@@ -130,6 +130,11 @@ class Farm {
 
   // Loads leases from the store: running ones take their devices back, pending ones queue again.
   [[nodiscard]] Status Recover(Timestamp now);
+  // Drops the leases, the queue and the controller's state and reads them again from the store,
+  // keeping the agents as they are: after a write the store refused when the farm had already
+  // moved on (a group commit that failed; the disk filled), so that the farm says again exactly
+  // what the store holds. Holds the farm's lock like every other call.
+  [[nodiscard]] Status Reload(Timestamp now);
 
   // Tenants. `tenant` is the caller's tenant name.
   [[nodiscard]] Result<std::vector<Offer>> Offers(Timestamp now);
@@ -201,6 +206,8 @@ class Farm {
   };
 
   [[nodiscard]] Result<MarketView> ViewNow(Timestamp now);
+  // Reads every lease from the store into the lease book, the queue and the controller.
+  [[nodiscard]] Status LoadLeases();
   [[nodiscard]] Result<Request> ToRequest(int64_t id, const std::string& tenant, const LeaseAsk& ask,
                                           Timestamp now) const;
   [[nodiscard]] Status ReplanNow(Timestamp now);

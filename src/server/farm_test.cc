@@ -22,6 +22,7 @@
 #include "common/testing/temp_dir.h"
 #include "engine/testing/fleet_builder.h"
 #include "server/testing/test_farm.h"
+#include "store/fault_injection_store.h"
 #include "store/memory_store.h"
 #include "store/sqlite_store.h"
 
@@ -765,6 +766,28 @@ TEST(FarmAgents, LostLeaseIsBilledOnlyToTheLastHeartbeat) {
 }
 
 // ---- recovery ---------------------------------------------------------------------------------
+
+// A write the farm believed made and the store lost (a group commit that failed after the farm
+// moved on): Reload makes the farm say again exactly what the store holds, and it goes on.
+TEST(FarmRecovery, ReloadForgetsWhatTheStoreLostAndKeepsWhatItHolds) {
+  MemoryStore base;
+  FaultInjectionStore store(&base);
+  World w(NoAgents(), &store);
+  LeaseRecord kept = Create(w.farm, "acme", Ask3090(4), kT0);
+  store.FaultAt(store.writes() + 1, FaultInjectionStore::Mode::kDrop);
+  LeaseRecord lost = Create(w.farm, "acme", Ask3090(4), kT0);
+  ASSERT_EQ(lost.state, "running");
+  ASSERT_TRUE(w.farm.Reload(At(1)).ok());
+  EXPECT_EQ(Get(w.farm, kept.id.value()).state, "running");
+  EXPECT_FALSE(w.farm.GetLease(lost.id.value(), std::nullopt).has_value());
+  // Its GPUs are free again, and the next lease gets a new id (ids are never reused).
+  LeaseRecord next = Create(w.farm, "acme", Ask3090(4), At(2));
+  EXPECT_EQ(next.state, "running");
+  EXPECT_GT(next.id.value(), lost.id.value());
+  auto stored = base.ListLeases(std::nullopt);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(*stored, w.farm.ListLeases(std::nullopt, std::nullopt));
+}
 
 TEST(FarmRecovery, RestartOnTheSameSqliteStoreKeepsEveryLease) {
   fb::TempDir dir;

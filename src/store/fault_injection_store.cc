@@ -8,7 +8,7 @@ Status FaultInjectionStore::Point(std::string_view what) {
   if (in_tx_ != nullptr) return OkStatus();  // inside a transaction: counted once, as a whole
   ++writes_;
   if (crashed_) return UnavailableError("fault injection: crashed before write " + std::to_string(writes_));
-  if (writes_ != fault_at_) return OkStatus();
+  if (writes_ != fault_at_ || mode_ == Mode::kDrop) return OkStatus();
   if (mode_ == Mode::kCrash) crashed_ = true;
   return UnavailableError("fault injection: " + std::string(mode_ == Mode::kCrash ? "crash" : "failure") +
                           " at write " + std::to_string(writes_) + " (" + std::string(what) + ")");
@@ -16,22 +16,26 @@ Status FaultInjectionStore::Point(std::string_view what) {
 
 Status FaultInjectionStore::PutLease(const LeaseRecord& lease) {
   RS_RETURN_IF_ERROR(Point("put lease"));
+  if (Dropped()) return OkStatus();
   return Target().PutLease(lease);
 }
 
 Status FaultInjectionStore::AppendLedger(const std::vector<LedgerEntry>& entries) {
   RS_RETURN_IF_ERROR(Point("append ledger"));
+  if (Dropped()) return OkStatus();
   return Target().AppendLedger(entries);
 }
 
 Status FaultInjectionStore::PutToken(const TokenRecord& token) {
   RS_RETURN_IF_ERROR(Point("put token"));
+  if (Dropped()) return OkStatus();
   return Target().PutToken(token);
 }
 
 Status FaultInjectionStore::Transaction(const std::function<Status(Store&)>& fn) {
   if (in_tx_ != nullptr) return FailedPreconditionError("store: transactions do not nest");
   RS_RETURN_IF_ERROR(Point("transaction"));
+  if (Dropped()) return OkStatus();
   return base_->Transaction([&](Store& st) -> Status {
     in_tx_ = &st;
     Status s = fn(*this);

@@ -12,6 +12,8 @@
 // - kCrash: the write at point N and every write after it return Unavailable and write nothing,
 //   as if the process had died just before N reached the disk. Reads keep working, so a test can
 //   look; a crashed server would have answered nothing more.
+// - kDrop: the write at point N returns OK and writes nothing: a write that was accepted and then
+//   lost (a group commit that failed after its writes were queued).
 //
 // Reads pass through. Not thread-safe (like the stores it wraps, one owner serializes calls).
 #pragma once
@@ -24,7 +26,7 @@ namespace rigshift {
 
 class FaultInjectionStore final : public Store {
  public:
-  enum class Mode { kFail, kCrash };
+  enum class Mode { kFail, kCrash, kDrop };
 
   // `base` outlives this object.
   explicit FaultInjectionStore(Store* base) : base_(base) {}
@@ -55,6 +57,8 @@ class FaultInjectionStore final : public Store {
  private:
   // Counts a write point; the error to return instead of writing, or OK.
   Status Point(std::string_view what);
+  // Whether the write point just counted is to be dropped (kDrop).
+  bool Dropped() const { return in_tx_ == nullptr && mode_ == Mode::kDrop && writes_ == fault_at_; }
   // Where writes go: the store below, or the transaction it is running.
   Store& Target() { return in_tx_ != nullptr ? *in_tx_ : *base_; }
 
