@@ -12,7 +12,8 @@ Runs wrk (-tT -cN -dSs --latency) on loopback against:
   nginx       a static copy of the server's GET /v1/offers body (same size): the ceiling
   offers      GET /v1/offers on `rigshift server --demo`
   pairs       POST /v1/leases + DELETE /v1/leases/{id} (create and cancel) on the same server
-  post        POST /v1/leases only, on a fresh server with --max-pending 100000000 (every lease
+  post        POST /v1/leases only, on a fresh server with --max-pending and --max-pending-per-tenant
+              100000000 (every lease
               past the farm's 176 rentable GPUs is pending)
 and prints requests/s, p50, p99 and the non-2xx answers of each, beside nginx.
 
@@ -317,7 +318,7 @@ run_target pairs "rigshift POST+DELETE /v1/leases pairs" "$server_url/v1/leases"
 stop_pid "$server_pid" "rigshift server"
 server_pid=""
 
-if start_server post --max-pending 100000000; then
+if start_server post --max-pending 100000000 --max-pending-per-tenant 100000000; then
   run_target post "rigshift POST /v1/leases only" "$server_url/v1/leases" lease_post.lua "201"
   stop_pid "$server_pid" "rigshift server"
   server_pid=""

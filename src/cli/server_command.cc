@@ -98,7 +98,7 @@ Status LoadConfig(ServerOptions& o) {
   };
   static const std::set<std::string> kServerKeys = {
       "listen", "data_dir", "farm", "data", "threads", "agent_timeout_s", "billing_interval_s",
-      "accounting_interval_s", "tick_interval_s", "max_pending", "require_agents", "tenants"};
+      "accounting_interval_s", "tick_interval_s", "max_pending", "max_pending_per_tenant", "require_agents", "tenants"};
   static const std::set<std::string> kFeedKeys = {"kind", "speed", "url", "interval_s"};
   for (const auto& [k, v] : t) {
     if (k != "server" && k != "feed") errors.push_back("unknown table [" + std::string(k.str()) + "] (known: [server], [feed])");
@@ -118,7 +118,8 @@ Status LoadConfig(ServerOptions& o) {
     integer(*s, "billing_interval_s", 1, 3600, &o.billing_interval_s, "--billing-interval");
     integer(*s, "accounting_interval_s", 1, 86400, &o.accounting_interval_s, "--accounting-interval");
     integer(*s, "tick_interval_s", 1, 3600, &o.tick_interval_s, "--tick-interval");
-    integer(*s, "max_pending", 0, 10'000'000, &o.max_pending, "--max-pending");
+    integer(*s, "max_pending", 0, 100'000'000, &o.max_pending, "--max-pending");
+    integer(*s, "max_pending_per_tenant", 0, 100'000'000, &o.max_pending_per_tenant, "--max-pending-per-tenant");
     if (auto v = s->get("require_agents")) {
       if (!v->is_boolean()) errors.push_back("require_agents must be true or false");
       else if (!ByFlag(o, "--no-agents")) o.require_agents = v->as_boolean()->get();
@@ -241,6 +242,10 @@ void AddServerFlags(CLI::App& cmd, ServerOptions& o) {
   flag(cmd.add_option("--max-pending", o.max_pending, "Waiting requests beyond which new ones get 429")
            ->capture_default_str(),
        "--max-pending");
+  flag(cmd.add_option("--max-pending-per-tenant", o.max_pending_per_tenant,
+                      "Waiting requests one tenant may have for one set of models before its next gets 429")
+           ->capture_default_str(),
+       "--max-pending-per-tenant");
   flag(cmd.add_flag("--no-agents{false}", o.require_agents,
                     "Take every declared node as up without an agent (a dry run; leases are never lost)"),
        "--no-agents");
@@ -358,9 +363,11 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   fopt.accounting_interval_s = o.accounting_interval_s;
   fopt.tick_interval_s = o.tick_interval_s;
   fopt.max_pending = static_cast<size_t>(o.max_pending);
+  fopt.max_pending_per_tenant = static_cast<size_t>(o.max_pending_per_tenant);
   fopt.require_agents = o.require_agents;
   Metrics metrics;
   Farm farm(std::move(setup), store.get(), feed.get(), fopt, &metrics);
+  for (const std::string& fix : farm.price_fixes()) err << "rigshift server: price table: " << fix << "\n";
   RS_RETURN_IF_ERROR(farm.Recover(now).WithContext("recovering from " + (o.data_dir / "rigshift.db").string()));
 
   std::mutex mu;

@@ -32,7 +32,8 @@ struct ServerOptions {
   int64_t billing_interval_s = 10;
   int64_t accounting_interval_s = 60;
   int64_t tick_interval_s = 5;
-  int64_t max_pending = 10'000;
+  int64_t max_pending = 100'000;
+  int64_t max_pending_per_tenant = 1'000;
   bool require_agents = true;
   std::vector<std::string> tenants;          // bootstrap: a token file per tenant on first start
   bool demo = false;
