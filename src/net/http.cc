@@ -1,8 +1,21 @@
 #include "net/http.h"
 
+#include <future>
+
 #include <nlohmann/json.hpp>
 
 namespace rigshift::net {
+
+HttpResponse Await(HttpResponse response) {
+  if (!response.later) return response;
+  std::promise<HttpResponse> answer;
+  std::future<HttpResponse> got = answer.get_future();
+  auto later = std::move(response.later);
+  later([&answer](HttpResponse r) { answer.set_value(std::move(r)); });
+  HttpResponse r = got.get();
+  r.later = nullptr;
+  return r;
+}
 
 HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message) {
   nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};

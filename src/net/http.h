@@ -4,6 +4,7 @@
 // its handler returns; the client (http_client.h) does the reverse. Both speak HTTP/1.1.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,11 +33,20 @@ struct HttpResponse {
   // Server side: headers to add (Server, Content-Length, Content-Type and Connection are set by
   // the server). Client side: every header received except Content-Type, in arrival order.
   std::vector<std::pair<std::string, std::string>> headers;
+  // Server side, for a handler that answers later without holding an I/O thread (a write that
+  // must be durable before it is acknowledged): when set, the server ignores the fields above,
+  // calls `later` once with `reply`, and sends the response given to `reply`, which may be
+  // called from any thread, exactly once. The connection reads no further request meanwhile.
+  std::function<void(std::function<void(HttpResponse)> reply)> later;
 };
 
 // A JSON error body: {"error":{"code":CODE,"message":MESSAGE}}, properly JSON-escaped (invalid
 // UTF-8 in the message is replaced, never an exception).
 HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message);
+
+// For in-process callers of a handler: a response with `later` set, waited for (its reply may
+// come from another thread); any other response as it is.
+HttpResponse Await(HttpResponse response);
 
 // Value of query parameter `name` in `query` (the part after '?', without it), percent-decoded
 // with '+' as space; the first occurrence wins; "a&b=1" gives "" for a. nullopt when absent.

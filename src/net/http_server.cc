@@ -111,6 +111,7 @@ class Session : public std::enable_shared_from_this<Session> {
       : remote_address_(RemoteAddress(socket)),
         stream_(std::move(socket)),
         drain_timer_(stream_.get_executor()),
+        answer_timer_(stream_.get_executor()),
         handler_(handler),
         options_(options),
         connections_(connections) {}
@@ -208,6 +209,25 @@ class Session : public std::enable_shared_from_this<Session> {
                    request.path.c_str());
       response = ErrorResponse(500, "internal", "internal error while handling the request");
     }
+    if (response.later) {
+      // Answered later, from whatever thread calls `reply`: back onto this connection's strand.
+      // Until the answer comes, a timer that never fires holds the session (and is work for the
+      // I/O threads, which would otherwise return from run() while draining). The reply holds
+      // only a weak reference: a reply that comes after the server stopped finds no session.
+      answer_timer_.expires_at(asio::steady_timer::time_point::max());
+      answer_timer_.async_wait([self = shared_from_this()](beast::error_code) {});
+      auto later = std::move(response.later);
+      later([weak = weak_from_this(), version, keep_alive](HttpResponse r) {
+        std::shared_ptr<Session> self = weak.lock();
+        if (!self) return;
+        asio::post(self->stream_.get_executor(), [self, r = std::move(r), version, keep_alive]() mutable {
+          self->answer_timer_.cancel();
+          r.later = nullptr;
+          self->Send(std::move(r), version, keep_alive);
+        });
+      });
+      return;
+    }
     Send(std::move(response), version, keep_alive);
   }
 
@@ -291,6 +311,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const std::string remote_address_;
   beast::tcp_stream stream_;
   asio::steady_timer drain_timer_;
+  asio::steady_timer answer_timer_;  // holds the session while a handler answers later
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;

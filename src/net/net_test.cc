@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "net/http.h"
@@ -152,6 +153,57 @@ TEST(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   // Still the first connection, and no other one opened and closed meanwhile.
   EXPECT_EQ(ClientPorts(server->port()), first_connection);
   EXPECT_EQ(TimeWaitCount(server->port()), time_wait_before);
+}
+
+// A handler may answer later from another thread (a write acknowledged once durable): the client
+// gets that answer, in order on its connection, and the I/O thread was free meanwhile (one
+// thread serves a second client while the first waits).
+TEST(HttpServerTest, AnswerGivenLaterFromAnotherThreadIsSentOnItsConnection) {
+  std::mutex mu;
+  std::vector<std::function<void(HttpResponse)>> replies;
+  HttpServerOptions options;
+  options.threads = 1;
+  auto server = StartServer(options, [&](const HttpRequest& request) {
+    if (request.path != "/later") return Echo(request);
+    HttpResponse r;
+    r.later = [&](std::function<void(HttpResponse)> reply) {
+      std::lock_guard lock(mu);
+      replies.push_back(std::move(reply));
+    };
+    return r;
+  });
+  ASSERT_NE(server, nullptr);
+  std::thread waiter([&] {
+    HttpClient first("127.0.0.1", server->port());
+    auto r = first.Send("POST", "/later", "x");
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    EXPECT_EQ(r->status, 201);
+    EXPECT_EQ(r->body, "done");
+    auto again = first.Send("GET", "/after");  // the same connection goes on
+    ASSERT_TRUE(again.has_value());
+    EXPECT_EQ(again->status, 200);
+  });
+  // While the first waits, the only I/O thread answers a second client.
+  HttpClient second("127.0.0.1", server->port());
+  auto echo = second.Send("GET", "/now");
+  ASSERT_TRUE(echo.has_value()) << echo.error().ToString();
+  EXPECT_EQ(echo->status, 200);
+  std::function<void(HttpResponse)> reply;
+  for (int i = 0; i < 500 && !reply; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (!replies.empty()) reply = replies.front();
+    }
+    if (!reply) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(reply) << "the handler's `later` was never called";
+  std::thread([reply] {
+    HttpResponse r;
+    r.status = 201;
+    r.body = "done";
+    reply(std::move(r));
+  }).join();
+  waiter.join();
 }
 
 TEST(HttpServerTest, HeadGetsTheLengthWithoutTheBody) {
