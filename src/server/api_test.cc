@@ -90,7 +90,7 @@ class ApiTest : public ::testing::Test {
     if (!token.empty()) r.authorization = "Bearer " + token;
     if (!body.empty()) r.content_type = "application/json";
     r.body = body;
-    return api_.Handle(r);
+    return net::Await(api_.Handle(r));
   }
 
   static json Body(const net::HttpResponse& r) {
@@ -615,7 +615,7 @@ TEST_F(ApiTest, FailedTokensFromOneAddressAreAnswered429WithRetryAfter) {
     r.target = r.path = "/v1/leases";
     r.authorization = token.empty() ? "" : "Bearer " + token;
     r.remote_address = address;
-    return api_.Handle(r);
+    return net::Await(api_.Handle(r));
   };
   const std::string wrong = NewTokenSecret();
   for (int i = 0; i < 20; ++i) ASSERT_EQ(from("192.0.2.7", wrong).status, 401) << "failure " << i + 1;

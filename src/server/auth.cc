@@ -37,6 +37,7 @@ std::string HashToken(std::string_view secret) {
 
 Status Auth::Load() {
   RS_ASSIGN_OR_RETURN(std::vector<TokenRecord> all, store_->ListTokens());
+  std::lock_guard lock(mu_);
   by_hash_.clear();
   for (TokenRecord& t : all) {
     std::string h = t.hash;
@@ -54,6 +55,11 @@ Result<std::string> Auth::HashOfHeader(std::string_view authorization_header) {
 }
 
 Result<Caller> Auth::CallerOf(std::string_view token_hash) const {
+  std::lock_guard lock(mu_);
+  return CallerOfLocked(token_hash);
+}
+
+Result<Caller> Auth::CallerOfLocked(std::string_view token_hash) const {
   auto it = by_hash_.find(token_hash);
   if (it == by_hash_.end()) return Err(UnauthenticatedError("unknown token"));
   const TokenRecord& t = it->second;
@@ -66,13 +72,14 @@ Result<Caller> Auth::CallerOf(std::string_view token_hash) const {
 }
 
 Result<Caller> Auth::CallerFrom(std::string_view address, const Result<std::string>& token_hash, Timestamp now) {
+  std::lock_guard lock(mu_);
   if (int64_t wait = limiter_.RetryAfter(address, now); wait > 0) {
     return Err(ResourceExhaustedError("too many failed authentications from " +
                                       (address.empty() ? std::string("this client") : std::string(address)) +
                                       "; every token from there is refused for now: retry in " +
                                       std::to_string(wait) + " s"));
   }
-  Result<Caller> caller = token_hash ? CallerOf(*token_hash) : Result<Caller>(Err(token_hash.error()));
+  Result<Caller> caller = token_hash ? CallerOfLocked(*token_hash) : Result<Caller>(Err(token_hash.error()));
   if (!caller && caller.error().code() == StatusCode::kUnauthenticated) limiter_.Failed(address, now);
   return caller;
 }
@@ -91,6 +98,7 @@ Result<std::string> Auth::Create(const std::string& role, const std::string& ten
   TokenRecord t{HashToken(secret), role, tenant, now};
   RS_RETURN_IF_ERROR(store_->PutToken(t));
   std::string h = t.hash;
+  std::lock_guard lock(mu_);
   by_hash_[h] = std::move(t);
   return secret;
 }
@@ -109,6 +117,7 @@ Result<bool> Auth::EnsureTokenFile(const std::filesystem::path& file, const std:
 
 std::vector<TokenRecord> Auth::List() const {
   std::vector<TokenRecord> out;
+  std::lock_guard lock(mu_);
   for (const auto& [h, t] : by_hash_) out.push_back(t);
   std::stable_sort(out.begin(), out.end(), [](const TokenRecord& a, const TokenRecord& b) { return a.created < b.created; });
   return out;

@@ -7,11 +7,14 @@
 // client address (CallerFrom, auth_limiter.h), so that a client guessing tokens is slowed down
 // and a misconfigured one does not flood the server with 401s.
 //
-// Not thread-safe: the API layer calls it under its lock.
+// Thread-safe: the token table and the failed-attempt limit have their own lock, so that a
+// request is authenticated without the farm's lock. Load, Create and EnsureTokenFile also use the
+// store, and so must be called where the store may be used (the server: under the farm's lock).
 #pragma once
 
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,7 +64,10 @@ class Auth {
   [[nodiscard]] Result<Caller> CallerFrom(std::string_view address, const Result<std::string>& token_hash,
                                           Timestamp now);
   // Seconds until `address` may try a token again (0: now); for a Retry-After header.
-  int64_t RetryAfter(std::string_view address, Timestamp now) const { return limiter_.RetryAfter(address, now); }
+  int64_t RetryAfter(std::string_view address, Timestamp now) const {
+    std::lock_guard lock(mu_);
+    return limiter_.RetryAfter(address, now);
+  }
   // Creates a token and returns its secret (the only time it is seen). InvalidArgument for a
   // tenant token with a reserved name (IsReservedTenantName).
   [[nodiscard]] Result<std::string> Create(const std::string& role, const std::string& tenant, Timestamp now);
@@ -74,6 +80,9 @@ class Auth {
 
  private:
   Store* store_;
+  Result<Caller> CallerOfLocked(std::string_view token_hash) const;
+
+  mutable std::mutex mu_;  // guards by_hash_ and limiter_
   std::map<std::string, TokenRecord, std::less<>> by_hash_;
   AuthLimiter limiter_;
 };

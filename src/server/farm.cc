@@ -68,6 +68,7 @@ Farm::Farm(FarmSetup setup, Store* store, MarketFeed* feed, FarmOptions options,
   PublishOffers();
   const FleetState& f = controller_.fleet();
   node_names_.resize(f.node_count());
+  node_models_.resize(f.node_count());
   node_base_.resize(f.node_count() + 1);
   int devices = 0;
   for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
@@ -75,6 +76,7 @@ Farm::Farm(FarmSetup setup, Store* store, MarketFeed* feed, FarmOptions options,
     for (int i = 0; i < gs.node_count; ++i) {
       int node = gs.first_node + i;
       node_names_[node] = gs.name + "-" + std::to_string(i + 1);
+      node_models_[node] = gs.model->name;
       node_by_name_[node_names_[node]] = node;
     }
   }

@@ -175,7 +175,10 @@ class Farm {
   std::string feed_description() const { return feed_->Describe(); }
   const EngineParams& params() const { return controller_.params(); }
   [[nodiscard]] Status SetParams(const EngineParams& params);
+  // A node's name and its GPUs' model (display name). Fixed at construction: safe to read from
+  // any thread without the farm's lock.
   const std::string& node_name(int node) const { return node_names_[node]; }
+  const std::string& node_model(int node) const { return node_models_[node]; }
   FarmCounts Counts() const;
   // The use of one device now: "lease", "mining", "idle", "curtailed", "offline".
   std::string DeviceUse(int node, int slot) const;
@@ -253,6 +256,7 @@ class Farm {
   Controller controller_;
   SplitMix64 rng_;
   std::vector<std::string> node_names_;
+  std::vector<std::string> node_models_;
   std::unordered_map<std::string, int> node_by_name_;
   std::vector<AgentInfo> agents_;
   std::vector<int> node_base_;                   // first device index of each node

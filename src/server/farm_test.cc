@@ -577,7 +577,9 @@ TEST(FarmCreate, OffersListTheRentedGroupsOnly) {
 
 TEST(FarmAgents, NothingIsRentedBeforeAnAgentRegisters) {
   World w(WithAgents());
-  for (const Offer& o : *w.farm.Offers(kT0)) EXPECT_EQ(o.gpus_free, 0) << o.group;
+  auto offers = w.farm.Offers(kT0);
+  ASSERT_TRUE(offers.has_value());
+  for (const Offer& o : *offers) EXPECT_EQ(o.gpus_free, 0) << o.group;
   for (int slot = 0; slot < 4; ++slot) EXPECT_EQ(w.farm.DeviceUse(k3090a, slot), "offline");
   EXPECT_EQ(w.farm.Counts().devices_by_use["offline"], 22);
 
