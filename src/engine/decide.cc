@@ -1,7 +1,9 @@
 #include "engine/decide.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
+#include <memory_resource>
 #include <set>
 
 #include <fmt/format.h>
@@ -36,43 +38,99 @@ namespace {
 std::string Usd(Money m) { return FormatScaled(MulDiv(m.raw(), 1, 10'000).value_or(0), 2); }
 std::string UsdPerHour(RentalPrice p) { return FormatScaled(MulDiv(p.raw(), 1, 10'000).value_or(0), 2); }
 
+// Counts by key for the few nodes, devices or leases a plan touches: a flat list in the order
+// first touched, searched linearly while short and through an open-addressing index once long (a
+// plan that ends or places hundreds of leases at once).
+template <typename K>
+class SmallCounts {
+ public:
+  int Get(K key) const {
+    const int32_t at = Find(key);
+    return at < 0 ? 0 : list_[at].second;
+  }
+  void Add(K key, int d) {
+    const int32_t at = Find(key);
+    if (at >= 0) {
+      list_[at].second += d;
+      return;
+    }
+    list_.push_back({key, d});
+    if (!index_.empty()) {
+      Index(static_cast<int32_t>(list_.size()) - 1);
+    } else if (list_.size() > kLinear) {
+      Rehash(64);
+    }
+  }
+  // (key, count) in the order first touched; counts may have gone back to 0.
+  const std::vector<std::pair<K, int>>& entries() const { return list_; }
+
+ private:
+  static constexpr size_t kLinear = 16;
+  static size_t Hash(K key) { return static_cast<size_t>(static_cast<uint64_t>(key) * 0x9E3779B97F4A7C15ULL >> 20); }
+  int32_t Find(K key) const {
+    if (index_.empty()) {
+      for (size_t i = 0; i < list_.size(); ++i) {
+        if (list_[i].first == key) return static_cast<int32_t>(i);
+      }
+      return -1;
+    }
+    const size_t mask = index_.size() - 1;
+    for (size_t h = Hash(key) & mask;; h = (h + 1) & mask) {
+      if (index_[h] < 0) return -1;
+      if (list_[index_[h]].first == key) return index_[h];
+    }
+  }
+  void Index(int32_t at) {
+    if (2 * list_.size() > index_.size()) {
+      Rehash(2 * index_.size());
+      return;
+    }
+    const size_t mask = index_.size() - 1;
+    size_t h = Hash(list_[at].first) & mask;
+    while (index_[h] >= 0) h = (h + 1) & mask;
+    index_[h] = at;
+  }
+  void Rehash(size_t buckets) {
+    index_.assign(buckets, -1);
+    const size_t mask = buckets - 1;
+    for (size_t i = 0; i < list_.size(); ++i) {
+      size_t h = Hash(list_[i].first) & mask;
+      while (index_[h] >= 0) h = (h + 1) & mask;
+      index_[h] = static_cast<int32_t>(i);
+    }
+  }
+  std::vector<std::pair<K, int>> list_;
+  std::vector<int32_t> index_;  // positions in list_, -1 = empty; a power of two, at most half full
+};
+
 // The plan's working view of the fleet: what earlier actions of this plan changed.
 class Scratch {
  public:
   Scratch(const FleetState& fleet, const Valuation& value, const MarketView& view)
       : fleet_(fleet), value_(value), view_(view) {
-    for (const auto& g : fleet.groups()) {
-      coin_.push_back(value.CoinIndex(g.mining_coin));
-      curtailed_.push_back(g.curtailed);
-      leased_.push_back(g.leased);
+    // One plan per event: a fleet of a few groups needs no heap here.
+    const size_t n = fleet.groups().size();
+    if (n > kInline) heap_.resize(n);
+    groups_ = n > kInline ? heap_.data() : inline_;
+    for (size_t g = 0; g < n; ++g) {
+      const GroupState& gs = fleet.groups()[g];
+      groups_[g].curtailed = gs.curtailed;
+      groups_[g].leased = gs.leased;
+      set_coin(static_cast<int>(g), value.CoinIndex(gs.mining_coin));
     }
   }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
 
   bool DeviceFree(int node, int slot) const {
     int64_t lease = fleet_.lease_on(node, slot);
-    if (std::find(claimed_.begin(), claimed_.end(), std::pair{node, slot}) != claimed_.end()) return false;
+    if (claimed_on_.Get(node) > 0 && claimed_.Get(node * kSlots + slot) > 0) return false;
     return lease == 0 || Preempted(LeaseId(lease));
   }
-  // Plans touch few nodes: small vectors searched linearly beat maps here.
-  static int Count(const std::vector<std::pair<int, int>>& v, int node) {
-    for (const auto& [n, c] : v) {
-      if (n == node) return c;
-    }
-    return 0;
-  }
-  static void Add(std::vector<std::pair<int, int>>& v, int node, int d) {
-    for (auto& [n, c] : v) {
-      if (n == node) {
-        c += d;
-        return;
-      }
-    }
-    v.push_back({node, d});
-  }
-  int Free(int node) const { return fleet_.free_on(node) - Count(claimed_on_, node) + Count(freed_on_, node); }
+  int Free(int node) const { return fleet_.free_on(node) - claimed_on_.Get(node) + freed_on_.Get(node); }
   std::vector<int> FreedNodes() const {
     std::vector<int> out;
-    for (const auto& [n, c] : freed_on_) {
+    for (const auto& [n, c] : freed_on_.entries()) {
       if (c > 0) out.push_back(n);
     }
     return out;
@@ -85,39 +143,69 @@ class Scratch {
     return n;
   }
   void Claim(int node, int slot) {
-    claimed_.push_back({node, slot});
-    Add(claimed_on_, node, 1);
-    ++leased_[fleet_.node_group(node)];
+    ++claims_;
+    claimed_.Add(node * kSlots + slot, 1);
+    claimed_on_.Add(node, 1);
+    ++groups_[fleet_.node_group(node)].leased;
   }
-  void Preempt(const LeaseState& l) {
-    preempted_.push_back(l.id.value());
-    for (auto [node, slot] : l.devices) Add(freed_on_, node, 1);
-    leased_[l.group] -= static_cast<int64_t>(l.devices.size());
+  // Where a scan of the nodes of group g with f free GPUs (FleetState::nodes_with_free) may start
+  // in this plan: every node before it has no GPU left (claimed). -1: at the first. A preemption
+  // gives GPUs back, so it forgets them all.
+  int ResumeAt(int g, int f) const {
+    for (const auto& [key, node] : resume_) {
+      if (key == std::pair{g, f}) return node;
+    }
+    return -1;
   }
-  void Unpreempt(const LeaseState& l) {
-    preempted_.erase(std::find(preempted_.begin(), preempted_.end(), l.id.value()));
-    for (auto [node, slot] : l.devices) Add(freed_on_, node, -1);
-    leased_[l.group] += static_cast<int64_t>(l.devices.size());
-  }
-  bool Preempted(LeaseId id) const {
-    return std::find(preempted_.begin(), preempted_.end(), id.value()) != preempted_.end();
+  void SetResume(int g, int f, int node) const {
+    for (auto& [key, at] : resume_) {
+      if (key == std::pair{g, f}) {
+        at = node;
+        return;
+      }
+    }
+    resume_.push_back({{g, f}, node});
   }
 
-  int coin(int g) const { return coin_[g]; }
-  void set_coin(int g, int c) { coin_[g] = c; }
-  int64_t curtailed(int g) const { return curtailed_[g]; }
-  void set_curtailed(int g, int64_t n) { curtailed_[g] = n; }
-  int64_t leased(int g) const { return leased_[g]; }
-  int64_t Idle(int g) const { return fleet_.groups()[g].devices - leased_[g]; }
+  void Preempt(const LeaseState& l) {
+    resume_.clear();
+    preempted_.Add(l.id.value(), 1);
+    for (auto [node, slot] : l.devices) freed_on_.Add(node, 1);
+    groups_[l.group].leased -= static_cast<int64_t>(l.devices.size());
+  }
+  void Unpreempt(const LeaseState& l) {
+    resume_.clear();
+    preempted_.Add(l.id.value(), -1);
+    for (auto [node, slot] : l.devices) freed_on_.Add(node, -1);
+    groups_[l.group].leased += static_cast<int64_t>(l.devices.size());
+  }
+  bool Preempted(LeaseId id) const { return preempted_.Get(id.value()) > 0; }
+
+  // Devices claimed by this plan so far: the state a request is decided on changes only with a
+  // claim (preemptions are tried and undone, or made with the claim that needed them).
+  uint64_t claims() const { return claims_; }
+
+  int coin(int g) const { return groups_[g].coin; }
+  void set_coin(int g, int c) {
+    groups_[g].coin = c;
+    groups_[g].option = c < 0 ? nullptr : value_.groups[g].For(c);
+  }
+  // The valuation's option for the coin the group mines under this plan, or null.
+  const CoinOption* option(int g) const { return groups_[g].option; }
+  int64_t curtailed(int g) const { return groups_[g].curtailed; }
+  void set_curtailed(int g, int64_t n) { groups_[g].curtailed = n; }
+  int64_t leased(int g) const { return groups_[g].leased; }
+  int64_t Idle(int g) const { return fleet_.groups()[g].devices - groups_[g].leased; }
   int64_t Mining(int g) const {
-    if (coin_[g] < 0) return 0;
+    const Group& x = groups_[g];
+    if (x.coin < 0) return 0;
     const GroupState& gs = fleet_.groups()[g];
-    int64_t held = gs.ai_reserved >= 0 ? std::max(leased_[g], gs.ai_reserved) : leased_[g];
-    return std::max<int64_t>(0, gs.devices - held - curtailed_[g]);
+    int64_t held = gs.ai_reserved >= 0 ? std::max(x.leased, gs.ai_reserved) : x.leased;
+    return std::max<int64_t>(0, gs.devices - held - x.curtailed);
   }
 
   Watts MiningFacility(int g) const {
-    const CoinOption* o = coin_[g] < 0 ? nullptr : value_.groups[g].For(coin_[g]);
+    const CoinOption* o = groups_[g].option;
     return o ? o->facility_power : Watts();
   }
   // Facility draw of a site under this plan.
@@ -126,7 +214,7 @@ class Scratch {
     for (size_t g = 0; g < fleet_.groups().size(); ++g) {
       const GroupState& gs = fleet_.groups()[g];
       if (gs.site != site) continue;
-      w += leased_[g] * value_.groups[g].ai_facility_power.raw();
+      w += groups_[g].leased * value_.groups[g].ai_facility_power.raw();
       int64_t mining = Mining(static_cast<int>(g));
       w += mining * MiningFacility(static_cast<int>(g)).raw();
       int64_t off = Idle(static_cast<int>(g)) - mining;
@@ -149,7 +237,7 @@ class Scratch {
     std::vector<std::pair<double, int>> order;  // (net per watt, group)
     for (size_t g = 0; g < fleet_.groups().size(); ++g) {
       if (fleet_.groups()[g].site != site || Mining(static_cast<int>(g)) <= 0) continue;
-      const CoinOption* o = value_.groups[g].For(coin_[g]);
+      const CoinOption* o = groups_[g].option;
       int64_t per = MiningFacility(static_cast<int>(g)).raw() - value_.groups[g].idle_facility_power.raw();
       if (!o || per <= 0) continue;
       order.push_back({static_cast<double>(o->net_per_hour.raw()) / static_cast<double>(per), static_cast<int>(g)});
@@ -160,7 +248,7 @@ class Scratch {
       if (watts <= 0) break;
       int64_t per = MiningFacility(g).raw() - value_.groups[g].idle_facility_power.raw();
       int64_t n = std::min(Mining(g), (watts + per - 1) / per);
-      cost += n * std::max<int64_t>(0, value_.groups[g].For(coin_[g])->net_per_hour.raw());
+      cost += n * std::max<int64_t>(0, groups_[g].option->net_per_hour.raw());
       watts -= n * per;
     }
     return Money(cost);
@@ -168,21 +256,32 @@ class Scratch {
   // Runs `fn` as if `extra` more GPUs of group g were leased.
   template <typename Fn>
   auto WithLeased(int g, int64_t extra, Fn fn) {
-    leased_[g] += extra;
+    groups_[g].leased += extra;
     auto r = fn();
-    leased_[g] -= extra;
+    groups_[g].leased -= extra;
     return r;
   }
 
  private:
+  struct Group {
+    int coin = -1;                       // index into the view's coins, -1 = not mining
+    const CoinOption* option = nullptr;  // value_.groups[g].For(coin)
+    int64_t curtailed = 0, leased = 0;
+  };
+  static constexpr size_t kInline = 16;
+
   const FleetState& fleet_;
   const Valuation& value_;
   const MarketView& view_;
-  std::vector<int> coin_;
-  std::vector<int64_t> curtailed_, leased_;
-  std::vector<std::pair<int, int>> claimed_;             // (node, slot)
-  std::vector<std::pair<int, int>> claimed_on_, freed_on_;  // (node, count)
-  std::vector<int64_t> preempted_;
+  uint64_t claims_ = 0;
+  Group inline_[kInline];
+  std::vector<Group> heap_;
+  Group* groups_ = inline_;
+  static constexpr int64_t kSlots = 64;  // a node has at most 64 GPUs (FleetState::AddGroup)
+  SmallCounts<int64_t> claimed_;          // devices (node x kSlots + slot) claimed by this plan
+  SmallCounts<int> claimed_on_, freed_on_;  // GPUs per node claimed, freed by preemption or ending
+  SmallCounts<int64_t> preempted_;        // leases preempted or ending: 1
+  mutable std::vector<std::pair<std::pair<int, int>, int>> resume_;  // ((group, free), node): ResumeAt
 };
 
 // Finds devices for `gpus` GPUs of one group, best fit. Empty when none.
@@ -224,11 +323,22 @@ std::vector<std::pair<int, int>> FindDevices(const FleetState& fleet, const Scra
     };
     int best_node = -1, best_free = 1 << 30;
     for (int f = gpus; f <= gs.gpus_per_node && best_node < 0; ++f) {
-      for (int node : fleet.nodes_with_free(g, f)) {
+      // Nodes this plan has already filled come first in their bucket when many requests are
+      // placed at once: the scan resumes after them.
+      const std::set<int>& bucket = fleet.nodes_with_free(g, f);
+      const int resume = s.ResumeAt(g, f);
+      bool filled = true;  // every node passed so far has no GPU left in this plan
+      for (auto it = resume < 0 ? bucket.begin() : bucket.lower_bound(resume); it != bucket.end(); ++it) {
+        const int node = *it;
         if (fits(node)) {
           best_node = node;
           best_free = s.Free(node);
           break;
+        }
+        if (filled && s.Free(node) == 0) {
+          s.SetResume(g, f, node + 1);
+        } else {
+          filled = false;
         }
       }
     }
@@ -349,12 +459,27 @@ std::string Describe(const Miss& m, const Request& r, const FleetState& fleet) {
   return label;
 }
 
+// Buffers PlaceOne reuses from one request to the next of a plan, on the stack for a fleet of a
+// few groups (one plan per event: the heap would cost more than the placement).
+struct Workspace {
+  explicit Workspace(size_t groups) : misses(&arena), candidates(&arena) {
+    candidates.reserve(groups);
+    misses.reserve(2 * groups + 1);  // one per group filtered out, one per candidate tried
+  }
+  std::array<std::byte, 2048> buffer;
+  std::pmr::monotonic_buffer_resource arena{buffer.data(), buffer.size()};
+  std::pmr::vector<Miss> misses;
+  std::pmr::vector<Candidate> candidates;
+};
+
 void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value, const MarketView& view,
-              const EngineParams& params, Scratch& s, LeaseId& next_lease, Plan& plan) {
+              const EngineParams& params, Scratch& s, LeaseId& next_lease, Plan& plan, Workspace& w) {
   Decision decision;
   decision.request = r.id;
-  std::vector<Miss> misses;
-  std::vector<Candidate> candidates;
+  std::pmr::vector<Miss>& misses = w.misses;
+  std::pmr::vector<Candidate>& candidates = w.candidates;
+  misses.clear();
+  candidates.clear();
   if (r.gpus <= 0) {
     decision.outcome = Outcome::kInfeasible;
     decision.reason = "asks for " + std::to_string(r.gpus) + " GPUs";
@@ -596,18 +721,27 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
 
   bool any_temporary = std::any_of(misses.begin(), misses.end(), [](const Miss& m) { return !Permanent(m.code); });
   decision.outcome = candidates.empty() && !any_temporary ? Outcome::kInfeasible : Outcome::kWaiting;
-  std::vector<std::string> reasons;
+  // The reasons of the outcome's kind, the first six in full.
+  const bool infeasible = decision.outcome == Outcome::kInfeasible;
+  size_t reasons = 0;
+  std::string& text = decision.reason;
+  text = "needs " + std::to_string(r.gpus) + " GPU(s): ";
   for (const Miss& m : misses) {
-    if (Permanent(m.code) == (decision.outcome == Outcome::kInfeasible)) reasons.push_back(Describe(m, r, fleet));
+    if (Permanent(m.code) != infeasible) continue;
+    if (reasons < 6) text += (reasons ? "; " : "") + Describe(m, r, fleet);
+    ++reasons;
   }
-  if (reasons.empty()) {
-    reasons.push_back(r.models.empty() ? "no GPU group in the fleet" : "no group of the asked models in the fleet");
-  }
-  std::string text;
-  for (size_t i = 0; i < reasons.size() && i < 6; ++i) text += (i ? "; " : "") + reasons[i];
-  if (reasons.size() > 6) text += fmt::format("; and {} more", reasons.size() - 6);
-  decision.reason = "needs " + std::to_string(r.gpus) + " GPU(s): " + text;
+  if (reasons == 0) text += r.models.empty() ? "no GPU group in the fleet" : "no group of the asked models in the fleet";
+  if (reasons > 6) text += fmt::format("; and {} more", reasons - 6);
   plan.decisions.push_back(std::move(decision));
+}
+
+// Whether two requests ask the same of the engine: everything PlaceOne reads but the id (the
+// tenant and duration only shape a lease that is started; the arrival only orders requests).
+bool SameAsk(const Request& a, const Request& b) {
+  return a.gpus == b.gpus && a.kind == b.kind && a.bid == b.bid && a.price_milli == b.price_milli &&
+         a.fixed_price == b.fixed_price && a.max_price == b.max_price && a.interconnect == b.interconnect &&
+         a.workload == b.workload && a.min_vram_gb == b.min_vram_gb && a.models == b.models;
 }
 
 void SelectMining(const FleetState& fleet, const Valuation& value, const MarketView& view, Timestamp now,
@@ -824,16 +958,46 @@ Plan Decide(const DecideInput& in, Rng& /*rng: ties break by id; kept for polici
   }
 
   if (in.pending && !in.pending->empty()) {
-    std::vector<const Request*> order;
-    for (const Request& r : *in.pending) order.push_back(&r);
-    std::sort(order.begin(), order.end(), [](const Request* a, const Request* b) {
-      int pa = PriorityClass(*a), pb = PriorityClass(*b);
-      if (pa != pb) return pa < pb;
-      if (a->kind == RequestKind::kInterruptible && a->bid != b->bid) return a->bid > b->bid;
-      if (a->arrival != b->arrival) return a->arrival < b->arrival;
-      return a->id < b->id;
-    });
-    for (const Request* r : order) PlaceOne(*r, fleet, value, *in.view, params, scratch, next, plan);
+    // A start per request at most, and a preemption or two: growing the plan one action at a
+    // time would move every action again at each doubling.
+    plan.actions.reserve(std::min<size_t>(in.pending->size(), 1024) + 4);
+    Workspace w(fleet.groups().size());
+    if (in.pending->size() == 1) {
+      PlaceOne(in.pending->front(), fleet, value, *in.view, params, scratch, next, plan, w);
+    } else {
+      std::vector<const Request*> order;
+      order.reserve(in.pending->size());
+      for (const Request& r : *in.pending) order.push_back(&r);
+      auto before = [](const Request* a, const Request* b) {
+        int pa = PriorityClass(*a), pb = PriorityClass(*b);
+        if (pa != pb) return pa < pb;
+        if (a->kind == RequestKind::kInterruptible && a->bid != b->bid) return a->bid > b->bid;
+        if (a->arrival != b->arrival) return a->arrival < b->arrival;
+        return a->id < b->id;
+      };
+      // A shell's batch often comes in this order already (the waiting queue's oldest first, then
+      // what arrived), and the order is total (ties by id): sorting is needed only if it is not.
+      if (!std::is_sorted(order.begin(), order.end(), before)) std::sort(order.begin(), order.end(), before);
+      plan.decisions.reserve(order.size());
+      // Copies of one ask (a tenant's burst, a replayed trace row, the waiting queue) sort next to
+      // each other. One that was not placed, with nothing claimed since, means the next copy is not
+      // placed either, for the same reasons: a failed search leaves the plan's state as it was.
+      const Request* unplaced = nullptr;
+      uint64_t unplaced_at = 0;
+      for (const Request* r : order) {
+        if (unplaced && unplaced_at == scratch.claims() && SameAsk(*unplaced, *r)) {
+          Decision d = plan.decisions.back();
+          d.request = r->id;
+          plan.decisions.push_back(std::move(d));
+          continue;
+        }
+        const size_t actions = plan.actions.size();
+        PlaceOne(*r, fleet, value, *in.view, params, scratch, next, plan, w);
+        const bool failed = plan.decisions.back().outcome != Outcome::kPlaced && plan.actions.size() == actions;
+        unplaced = failed ? r : nullptr;
+        unplaced_at = scratch.claims();
+      }
+    }
   }
   if (!in.placement_only) {
     SelectMining(fleet, value, *in.view, in.now, params, scratch, plan);

@@ -41,8 +41,11 @@ int FleetState::free_in_domain(int node, int domain) const {
 }
 
 void FleetState::Move(int node, int old_free, int new_free) {
-  buckets_[node_group_[node]][old_free].erase(node);
-  buckets_[node_group_[node]][new_free].insert(node);
+  // The set node moves between buckets: no allocation per device leased or freed.
+  std::vector<std::set<int>>& b = buckets_[node_group_[node]];
+  auto handle = b[old_free].extract(node);
+  RS_CHECK(!handle.empty());
+  b[new_free].insert(std::move(handle));
 }
 
 const LeaseState* FleetState::lease(LeaseId id) const {
