@@ -175,24 +175,35 @@ Status RunBenchSim(const BenchOptions& o, std::ostream& out, std::ostream& err) 
   RS_ASSIGN_OR_RETURN(PolicyRun run, RunPolicy(rs, "profit", std::lcm<int64_t>(3600, rs.interval_s), nullptr));
   double run_s = std::chrono::duration<double>(Clock::now() - t1).count();
   double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-  // The oracle of the same run: building the LP and solving it, one LP per hour.
+  // The oracle of the same run, apart from the wall time above: building the LP and solving it,
+  // one LP per hour.
   auto t2 = Clock::now();
   RS_ASSIGN_OR_RETURN(EngineParams params, ParamsFor(rs.scenario, "profit"));
   RS_ASSIGN_OR_RETURN(OracleInput lp, BuildOracle(rs, params, std::lcm<int64_t>(3600, rs.interval_s)));
+  double oracle_build_s = std::chrono::duration<double>(Clock::now() - t2).count();
   RS_ASSIGN_OR_RETURN(OracleResult bound, SolveOracle(lp));
   double oracle_s = std::chrono::duration<double>(Clock::now() - t2).count();
+  const PolicySummary& sum = run.summary;
   nlohmann::json j{{"gpus", rs.fleet.total_devices()}, {"days", o.days}, {"ticks", rs.ticks},
                    {"requests", rs.request_count}, {"policy", "profit"}, {"resolve_s", resolve_s},
                    {"run_s", run_s}, {"wall_s", wall},
-                   {"profit_usd", static_cast<double>(run.summary.profit.raw()) / 1e6},
-                   {"oracle_s", oracle_s}, {"oracle_periods", bound.periods_solved},
-                   {"share_of_oracle", static_cast<double>(run.summary.profit.raw()) / 1e6 / bound.profit_usd}};
+                   {"requests_served", sum.requests_served}, {"requests_rejected", sum.requests_rejected},
+                   {"requests_waited", sum.requests_waited}, {"wait_p50_s", sum.wait_p50_s},
+                   {"wait_p99_s", sum.wait_p99_s}, {"plan_digest", fmt::format("{:016x}", run.plan_digest)},
+                   {"profit_usd", static_cast<double>(sum.profit.raw()) / 1e6},
+                   {"oracle_s", oracle_s}, {"oracle_build_s", oracle_build_s},
+                   {"oracle_periods", bound.periods_solved},
+                   {"share_of_oracle", static_cast<double>(sum.profit.raw()) / 1e6 / bound.profit_usd}};
   if (o.format == "json") {
     out << j.dump(1) << "\n";
   } else {
     out << fmt::format("a {}-day replay of {} GPUs at {} s ticks: {:.1f} s (resolve {:.1f} s, run {:.1f} s); "
-                       "its oracle {:.1f} s\n",
-                       o.days, rs.fleet.total_devices(), rs.interval_s, wall, resolve_s, run_s, oracle_s);
+                       "its oracle {:.1f} s (build {:.2f} s)\n",
+                       o.days, rs.fleet.total_devices(), rs.interval_s, wall, resolve_s, run_s, oracle_s,
+                       oracle_build_s);
+    out << fmt::format("{} requests: {} served, {} rejected, {} waited (p50 {} s, p99 {} s)\n", rs.request_count,
+                       sum.requests_served, sum.requests_rejected, sum.requests_waited, sum.wait_p50_s,
+                       sum.wait_p99_s);
   }
   return OkStatus();
 }

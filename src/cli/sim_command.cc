@@ -142,6 +142,9 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
                                                                : 0.0},
                        {"requests_served", s.requests_served},
                        {"requests_rejected", s.requests_rejected},
+                       {"requests_waited", s.requests_waited},
+                       {"wait_p50_s", s.wait_p50_s},
+                       {"wait_p99_s", s.wait_p99_s},
                        {"plan_digest", fmt::format("{:016x}", r.plan_digest)}};
       if (o.all) p["share_of_oracle"] = s.share_of_oracle;
       nlohmann::json groups = nlohmann::json::array();
@@ -165,8 +168,8 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
     return OkStatus();
   }
   out << fmt::format("{} — {} GPUs, {} days\n", scenario.name, rs.fleet.total_devices(), rs.scenario.market.days);
-  out << fmt::format("{:<13} {:>13} {:>13} {:>13} {:>13} {:>7} {:>7} {:>8} {:>8}{}\n", "policy", "AI rev $",
-                     "mining rev $", "energy $", "profit $", "AI %", "util %", "served", "rejected",
+  out << fmt::format("{:<13} {:>13} {:>13} {:>13} {:>13} {:>7} {:>7} {:>8} {:>8} {:>8}{}\n", "policy", "AI rev $",
+                     "mining rev $", "energy $", "profit $", "AI %", "util %", "served", "rejected", "waited",
                      o.all ? "  of oracle" : "");
   for (const auto& r : runs) {
     const PolicySummary& s = r.summary;
@@ -174,10 +177,11 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
     double util = s.gpu_seconds_total > 0
                       ? 100.0 * static_cast<double>(s.gpu_seconds_ai + s.gpu_seconds_mining) / static_cast<double>(s.gpu_seconds_total)
                       : 0;
-    out << fmt::format("{:<13} {:>13} {:>13} {:>13} {:>13} {:>6.1f} {:>6.1f} {:>8} {:>8}{}\n", s.name, Usd(s.ai_revenue),
-                       Usd(s.mining_revenue), Usd(s.energy_cost), Usd(s.profit),
+    out << fmt::format("{:<13} {:>13} {:>13} {:>13} {:>13} {:>6.1f} {:>6.1f} {:>8} {:>8} {:>8}{}\n", s.name,
+                       Usd(s.ai_revenue), Usd(s.mining_revenue), Usd(s.energy_cost), Usd(s.profit),
                        total_rev > 0 ? 100 * UsdNumber(s.ai_revenue) / total_rev : 0.0, util, s.requests_served,
-                       s.requests_rejected, o.all ? fmt::format("  {:>8.1f}%", 100 * s.share_of_oracle) : "");
+                       s.requests_rejected, s.requests_waited,
+                       o.all ? fmt::format("  {:>8.1f}%", 100 * s.share_of_oracle) : "");
   }
   if (o.all) out << fmt::format("{:<13} {:>55}\n", "oracle", Usd(Money(static_cast<int64_t>(oracle * 1e6))));
   if (!o.quiet) err << fmt::format("done in {:.1f} s\n", seconds);

@@ -693,7 +693,7 @@ void Renderer::Summary() {
   }
   o_ += "<table>\n<thead><tr><th>Policy</th><th>AI revenue</th><th>Mining revenue</th><th>Energy cost</th>"
         "<th>Profit</th><th>Share of oracle</th><th>AI share of revenue</th><th>Utilization</th>"
-        "<th>Requests served</th><th>Rejected</th></tr></thead>\n<tbody>\n";
+        "<th>Requests served</th><th>Rejected</th><th>Waited (p50, p99)</th></tr></thead>\n<tbody>\n";
   for (const PolicySummary& p : d_.policies) {
     int64_t revenue = p.ai_revenue.raw() + p.mining_revenue.raw();
     o_ += "<tr><td>" + Escape(p.name) + "</td><td>" + FormatUsd(p.ai_revenue) + "</td><td>" +
@@ -701,13 +701,21 @@ void Renderer::Summary() {
           (p.profit.raw() < 0 ? " class=\"neg\"" : "") + "><b>" + FormatUsd(p.profit) + "</b></td><td>" +
           FormatPercent(p.share_of_oracle) + "</td><td>" + Ratio(p.ai_revenue.raw(), revenue) + "</td><td>" +
           Ratio(p.gpu_seconds_ai + p.gpu_seconds_mining, p.gpu_seconds_total) + "</td><td>" +
-          FormatCount(p.requests_served) + "</td><td>" + FormatCount(p.requests_rejected) + "</td></tr>\n";
+          FormatCount(p.requests_served) + "</td><td>" + FormatCount(p.requests_rejected) + "</td><td>" +
+          FormatCount(p.requests_waited) +
+          (p.requests_waited > 0
+               ? " (" + FormatDuration(p.wait_p50_s) + ", " + FormatDuration(p.wait_p99_s) + ")"
+               : std::string()) +
+          "</td></tr>\n";
   }
   o_ += "</tbody>\n<tfoot><tr><td>oracle (upper bound)</td><td></td><td></td><td></td><td>" +
         (oracle ? FormatUsd(*oracle) : std::string("&mdash;")) +
-        "</td><td>100.0%</td><td></td><td></td><td></td><td></td></tr></tfoot>\n</table>\n";
+        "</td><td>100.0%</td><td></td><td></td><td></td><td></td><td></td></tr></tfoot>\n</table>\n";
   o_ += "<p class=\"note\">Profit = AI revenue + mining revenue &minus; energy cost. Utilization = GPU-seconds "
-        "serving AI or mining / all GPU-seconds. The first policy is the engine&#39;s own.</p>\n";
+        "serving AI or mining / all GPU-seconds. Waited: requests not placed when they arrived, which joined the "
+        "queue (the wait of those placed after waiting, median and 99th percentile); rejected counts those "
+        "refused at once, those that gave up waiting and those still waiting at the end. The first policy is the "
+        "engine&#39;s own.</p>\n";
   o_ += "<nav class=\"policies\">Charts by policy:";
   for (size_t i = 0; i < d_.policies.size(); ++i) {
     o_ += fmt::format(" <a href=\"#policy-{}\">", i) + Escape(d_.policies[i].name) + "</a>";

@@ -20,7 +20,9 @@ struct PolicySummary {
   Money profit;                       // ai_revenue + mining_revenue - energy_cost
   int64_t gpu_seconds_total = 0;      // devices x seconds of the run
   int64_t gpu_seconds_ai = 0, gpu_seconds_mining = 0;
-  int64_t requests_served = 0, requests_rejected = 0;
+  int64_t requests_served = 0, requests_rejected = 0;  // rejected: refused at once, gave up, or still waiting at the end
+  int64_t requests_waited = 0;        // not placed when they arrived: joined the waiting queue
+  int64_t wait_p50_s = 0, wait_p99_s = 0;  // how long those placed after waiting waited
   double share_of_oracle = 0;         // profit / oracle profit
 };
 

@@ -58,6 +58,9 @@ ReportData SmallReport() {
   profit.gpu_seconds_mining = 200;
   profit.requests_served = 1'234'567;
   profit.requests_rejected = 89;
+  profit.requests_waited = 2'000;
+  profit.wait_p50_s = 600;
+  profit.wait_p99_s = 3'590;
   profit.share_of_oracle = 0.87654;
   PolicySummary mine;
   mine.name = "mine-only";
@@ -203,7 +206,8 @@ TEST(ReportRender, FormatsSummaryNumbers) {
   EXPECT_NE(html.find("<td>87.7%</td>"), std::string::npos);      // share of oracle
   EXPECT_NE(html.find("<td>75.0%</td>"), std::string::npos);      // utilization (100 + 200) / 400
   EXPECT_NE(html.find("<td>100.0%</td>"), std::string::npos);     // mine-only utilization
-  EXPECT_NE(html.find("<td>1,234,567</td><td>89</td>"), std::string::npos);
+  EXPECT_NE(html.find("<td>1,234,567</td><td>89</td><td>2,000 (10 min, 3590 s)</td>"), std::string::npos);
+  EXPECT_NE(html.find("<td>0</td><td>0</td><td>0</td>"), std::string::npos);  // mine-only: nothing waited
   // AI share of revenue: 1,234,567.89 / 1,634,567.89.
   EXPECT_NE(html.find("<td>75.5%</td>"), std::string::npos);
   EXPECT_NE(html.find("power cap 900 kW"), std::string::npos);

@@ -469,6 +469,8 @@ void ReadDemand(TableReader& r, DemandSpec& d) {
   r.Finish();
 }
 
+constexpr int64_t kMaxWaitS = 366 * 86400;  // a year: longer is "forever", which is 0
+
 void ReadPolicy(TableReader& r, PolicySpec& p) {
   if (const toml::node* n = r.Get("name")) {
     if (!n->is_string()) {
@@ -492,6 +494,10 @@ void ReadPolicy(TableReader& r, PolicySpec& p) {
   int64_t keep = p.keep_whole_nodes;
   r.Int("keep_whole_nodes", 0, 1000, &keep);
   p.keep_whole_nodes = static_cast<int>(keep);
+  r.Int("max_wait_on_demand_s", 0, kMaxWaitS, &p.max_wait_on_demand_s);
+  r.Int("max_wait_interruptible_s", 0, kMaxWaitS, &p.max_wait_interruptible_s);
+  r.Int("max_wait_reserved_s", 0, kMaxWaitS, &p.max_wait_reserved_s);
+  r.Int("max_waiting_per_tenant", 0, 100'000'000, &p.max_waiting_per_tenant);
   r.Finish();
 }
 

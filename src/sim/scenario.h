@@ -87,6 +87,12 @@ struct PolicySpec {
   int static_split_ai_milli = 250;       // static-split: share of AI-suitable GPUs kept for rental
   int keep_whole_nodes = 1;              // profit: fully free 8-GPU/NVLink nodes kept for gangs
   std::string idle_mining_algorithm = "Ethash";  // idle-mining: the one algorithm it mines
+  // The waiting queue (every policy): a request the engine answers `waiting` waits this long, in
+  // seconds from its arrival, before its tenant gives up (0 = forever).
+  int64_t max_wait_on_demand_s = 3600;
+  int64_t max_wait_interruptible_s = 3600;
+  int64_t max_wait_reserved_s = 86400;
+  int64_t max_waiting_per_tenant = 0;    // requests one tenant may have waiting (0 = no limit)
 };
 
 struct Scenario {

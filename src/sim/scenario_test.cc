@@ -12,6 +12,8 @@
 #include "common/testing/temp_dir.h"
 #include "market/catalog_import.h"
 #include "market/import_report.h"
+#include "engine/testing/fleet_builder.h"
+#include "sim/simulator.h"
 
 namespace rigshift {
 namespace {
@@ -271,6 +273,10 @@ TEST(ScenarioParseTest, MinimalFixtureTakesDefaults) {
   EXPECT_EQ(s.policy.resume_margin_ppm, 20'000);
   EXPECT_EQ(s.policy.static_split_ai_milli, 250);
   EXPECT_EQ(s.policy.idle_mining_algorithm, "Ethash");
+  EXPECT_EQ(s.policy.max_wait_on_demand_s, 3600);
+  EXPECT_EQ(s.policy.max_wait_interruptible_s, 3600);
+  EXPECT_EQ(s.policy.max_wait_reserved_s, 86400);
+  EXPECT_EQ(s.policy.max_waiting_per_tenant, 0);
 }
 
 // --- Decimals become integers exactly -----------------------------------------------------------
@@ -318,6 +324,124 @@ TEST(ScenarioParseTest, PercentagesAndSharesConvertExactly) {
   EXPECT_EQ(s->policy.switch_min_gain_ppm, 120'000);
   EXPECT_EQ(s->policy.resume_margin_ppm, 1);
   EXPECT_EQ(s->policy.static_split_ai_milli, 300);
+}
+
+// --- The waiting queue -------------------------------------------------------------------------
+
+TEST(ScenarioParseTest, QueueKeysSayHowLongEachKindOfRequestWaits) {
+  auto s = ParseScenario(With("power_cap_kw = 1\nfixed_price_usd_per_kwh = 0.05", "",
+                              "max_wait_on_demand_s = 900\nmax_wait_interruptible_s = 0\n"
+                              "max_wait_reserved_s = 172800\nmax_waiting_per_tenant = 50"),
+                         "t.toml");
+  ASSERT_TRUE(s.has_value()) << s.error().ToString();
+  EXPECT_EQ(s->policy.max_wait_on_demand_s, 900);
+  EXPECT_EQ(s->policy.max_wait_interruptible_s, 0);  // forever
+  EXPECT_EQ(s->policy.max_wait_reserved_s, 172'800);
+  EXPECT_EQ(s->policy.max_waiting_per_tenant, 50);
+  // The queue of every policy takes them as they are.
+  QueueOptions q = QueueOptionsFor(s->policy);
+  EXPECT_EQ(q.max_wait(RequestKind::kOnDemand), 900);
+  EXPECT_EQ(q.max_wait(RequestKind::kInterruptible), 0);
+  EXPECT_EQ(q.max_wait(RequestKind::kReserved), 172'800);
+  EXPECT_EQ(q.max_per_tenant, 50u);
+  EXPECT_EQ(q.max_total, 0u);
+
+  auto negative = ParseScenario(With("power_cap_kw = 1\nfixed_price_usd_per_kwh = 0.05", "", "max_wait_on_demand_s = -1"),
+                                "t.toml");
+  ASSERT_FALSE(negative.has_value());
+  EXPECT_NE(negative.error().message().find("[policy] max_wait_on_demand_s must be between 0 and 31622400, got -1"),
+            std::string::npos)
+      << negative.error().ToString();
+  auto typo = ParseScenario(With("power_cap_kw = 1\nfixed_price_usd_per_kwh = 0.05", "", "max_wait_ondemand_s = 60"),
+                            "t.toml");
+  ASSERT_FALSE(typo.has_value());
+  EXPECT_NE(typo.error().message().find("did you mean 'max_wait_on_demand_s'?"), std::string::npos)
+      << typo.error().ToString();
+}
+
+// A farm of one 4-GPU A100 node for two hours at 5-minute ticks, in the engine's test catalog
+// (engine/testing/fleet_builder.h: an A100 nets 0.32 USD/h mining ETH at 50 USD/MWh), rented at
+// 2 USD/GPU-h, so that every request pays more than mining and waits only for GPUs.
+ResolvedScenario OneNodeFarm(const std::vector<SimRequest>& requests) {
+  ResolvedScenario rs;
+  rs.scenario.name = "one node";
+  rs.fleet = testing::ParseFleet("a: 4xA100");
+  rs.list_price = {testing::UsdPerGpuHour("2.00")};
+  rs.interruptible_price = {testing::UsdPerGpuHour("1.00")};
+  rs.start = Date::FromYmd(2021, 1, 1).start();
+  rs.interval_s = 300;
+  rs.ticks = 24;
+  rs.day_coins = {testing::ParseCoins("ETH:Ethash:2000:7.2e15:2")};
+  rs.prices.assign(rs.ticks, {testing::UsdPerMwh("50")});
+  rs.base = requests;
+  rs.window_s = rs.ticks * rs.interval_s;
+  rs.request_count = static_cast<int64_t>(requests.size());
+  return rs;
+}
+
+// An on-demand request for `gpus` GPUs, `at` seconds into the run, running `run_s`.
+SimRequest OnDemand(const ResolvedScenario& rs, int gpus, int64_t at, int64_t run_s) {
+  SimRequest sr;
+  sr.request.tenant = "t";
+  sr.request.gpus = gpus;
+  sr.request.workload = gpus > 1 ? Workload::kTraining : Workload::kInference;
+  sr.request.duration_s = sr.run_s = run_s;
+  sr.request.arrival = Timestamp{rs.start.seconds + at};
+  return sr;
+}
+
+TEST(RunPolicyQueue, ARequestWaitsForGpusAndRunsItsWholeTimeOnceTheyFreeUp) {
+  ResolvedScenario rs = OneNodeFarm({});
+  rs.scenario.policy.max_wait_on_demand_s = 3600;
+  rs.scenario.policy.max_wait_interruptible_s = 300;
+  SimRequest bid = OnDemand(rs, 1, 30, 100);  // waits; gives up at the tick at 600 (570 s > 300)
+  bid.request.kind = RequestKind::kInterruptible;
+  bid.request.bid = testing::UsdPerGpuHour("1.00");
+  rs.base = {OnDemand(rs, 4, 10, 1000),  // takes the node until 1010
+             OnDemand(rs, 2, 20, 500),   // waits 990 s, then runs 1010..1510
+             bid};
+  rs.request_count = 3;
+  auto run = RunPolicy(rs, "profit", 3600, nullptr);
+  ASSERT_TRUE(run.has_value()) << run.error().ToString();  // and the ledger balanced
+  EXPECT_EQ(run->summary.requests_served, 2);
+  EXPECT_EQ(run->summary.requests_rejected, 1);
+  EXPECT_EQ(run->summary.requests_waited, 2);
+  EXPECT_EQ(run->summary.wait_p50_s, 990);
+  EXPECT_EQ(run->summary.wait_p99_s, 990);
+  // 4 GPUs x 1000 s, then 2 GPUs x 500 s, at 2 USD/GPU-h.
+  EXPECT_EQ(run->summary.gpu_seconds_ai, 4 * 1000 + 2 * 500);
+  EXPECT_EQ(run->billed, Money((2'000'000LL * (4 * 1000 + 2 * 500) + 1800) / 3600));  // micro-USD, rounded
+
+  // Waiting forever, the interruptible request is placed with the other when the node frees up.
+  rs.scenario.policy.max_wait_interruptible_s = 0;
+  run = RunPolicy(rs, "profit", 3600, nullptr);
+  ASSERT_TRUE(run.has_value()) << run.error().ToString();
+  EXPECT_EQ(run->summary.requests_served, 3);
+  EXPECT_EQ(run->summary.requests_rejected, 0);
+  EXPECT_EQ(run->summary.wait_p50_s, 980);  // nearest rank of {980, 990}
+  EXPECT_EQ(run->summary.wait_p99_s, 990);
+  EXPECT_EQ(run->summary.gpu_seconds_ai, 4 * 1000 + 2 * 500 + 1 * 100);
+  EXPECT_EQ(run->billed, Money((2'000'000LL * (4 * 1000 + 2 * 500) + 1'000'000LL * 100 + 1800) / 3600));
+}
+
+TEST(RunPolicyQueue, ARequestThatCanNeverRunHereIsRefusedAtOnceAndOneStillWaitingAtTheEndIsNotServed) {
+  ResolvedScenario rs = OneNodeFarm({});
+  rs.scenario.policy.max_wait_on_demand_s = 0;
+  rs.base = {OnDemand(rs, 4, 10, 100'000),  // holds the node past the end of the run
+             OnDemand(rs, 8, 20, 100),      // more GPUs than the farm has: infeasible
+             OnDemand(rs, 1, 30, 100)};     // waits to the end
+  rs.request_count = 3;
+  auto run = RunPolicy(rs, "profit", 3600, nullptr);
+  ASSERT_TRUE(run.has_value()) << run.error().ToString();
+  EXPECT_EQ(run->summary.requests_served, 1);
+  EXPECT_EQ(run->summary.requests_waited, 1);
+  EXPECT_EQ(run->summary.requests_rejected, 2);
+  EXPECT_EQ(run->summary.wait_p50_s, 0);  // none was placed after waiting
+  // mine-only rents nothing: nothing waits.
+  run = RunPolicy(rs, "mine-only", 3600, nullptr);
+  ASSERT_TRUE(run.has_value()) << run.error().ToString();
+  EXPECT_EQ(run->summary.requests_waited, 0);
+  EXPECT_EQ(run->summary.requests_rejected, 3);
 }
 
 // --- Errors name the file, the line and the key -------------------------------------------------

@@ -1,6 +1,9 @@
 #include "sim/simulator.h"
 
 #include <algorithm>
+#include <cmath>
+#include <deque>
+#include <future>
 #include <map>
 #include <queue>
 #include <set>
@@ -10,6 +13,7 @@
 #include "common/hash.h"
 #include "common/rng.h"
 #include "controller/controller.h"
+#include "controller/pending_queue.h"
 #include "engine/decide.h"
 #include "engine/suitability.h"
 #include "market/catalog_import.h"
@@ -61,6 +65,15 @@ Result<EngineParams> ParamsFor(const Scenario& sc, const std::string& policy) {
   std::string names;
   for (const auto& n : PolicyNames()) names += (names.empty() ? "" : ", ") + n;
   return Err(InvalidArgumentError("unknown policy '" + policy + "' (policies: " + names + ")"));
+}
+
+QueueOptions QueueOptionsFor(const PolicySpec& p) {
+  QueueOptions o;
+  o.max_wait_s[static_cast<int>(RequestKind::kOnDemand)] = p.max_wait_on_demand_s;
+  o.max_wait_s[static_cast<int>(RequestKind::kInterruptible)] = p.max_wait_interruptible_s;
+  o.max_wait_s[static_cast<int>(RequestKind::kReserved)] = p.max_wait_reserved_s;
+  o.max_per_tenant = static_cast<size_t>(p.max_waiting_per_tenant);
+  return o;
 }
 
 int ResolvedScenario::Copies(int64_t pass, size_t row) const {
@@ -151,14 +164,18 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
   }
   if (sc.sites.empty() || sc.groups.empty()) return Err(InvalidArgumentError("the scenario has no site or no group"));
 
+  // The electricity series is the largest file by far: it loads on a second thread while the
+  // rest does (the loaders share nothing), and its error, if any, is reported after theirs.
+  const bool any_point = std::any_of(sc.sites.begin(), sc.sites.end(),
+                                     [](const SiteSpec& s) { return !s.settlement_point.empty(); });
+  std::future<Result<ElectricityPrices>> grid_load;
+  if (any_point) grid_load = std::async(std::launch::async, [&data_dir] { return ElectricityPrices::Load(data_dir); });
   RS_ASSIGN_OR_RETURN(rs.catalog, LoadCatalog(data_dir));
   RS_ASSIGN_OR_RETURN(CoinHistory coins, CoinHistory::Load(data_dir));
   std::optional<ElectricityPrices> grid;
-  for (const auto& s : sc.sites) {
-    if (!s.settlement_point.empty() && !grid) {
-      RS_ASSIGN_OR_RETURN(ElectricityPrices g, ElectricityPrices::Load(data_dir));
-      grid = std::move(g);
-    }
+  if (any_point) {
+    RS_ASSIGN_OR_RETURN(ElectricityPrices g, grid_load.get());
+    grid = std::move(g);
   }
   std::optional<RentalIndex> rental;
   if (auto r = RentalIndex::Load(data_dir)) rental = std::move(*r);
@@ -358,7 +375,6 @@ struct Accum {
   __int128 energy = 0;          // W x s x micro-USD / MWh
   int64_t gpu_s_ai = 0, gpu_s_mining = 0, gpu_s_off = 0;
   __int128 watt_s = 0;
-  std::map<std::string, int64_t> coin_gpu_s;
 };
 
 // A sum beyond 9.2e12 USD cannot be a farm's: it marks `overflow` and the run fails.
@@ -389,7 +405,7 @@ class SimFleet final : public Actuator {
     digest_ = Fnv1a(digest_, static_cast<uint64_t>(a.count));
     for (auto [n, s] : a.devices) digest_ = Fnv1a(digest_, static_cast<uint64_t>(n) * 64 + s);
     if (a.kind == ActionKind::kStartLease) {
-      leases_[a.lease.value()] = {a.price, static_cast<int64_t>(a.devices.size()), now.seconds};
+      Open(a.lease.value(), Usage{a.price, static_cast<int64_t>(a.devices.size()), now.seconds, true});
       ai_rate_ += static_cast<__int128>(a.price.raw()) * static_cast<int64_t>(a.devices.size());
     }
     if (a.kind == ActionKind::kPreemptLease) Close(a.lease.value(), now.seconds);
@@ -428,38 +444,232 @@ class SimFleet final : public Actuator {
   uint64_t digest() const { return digest_; }
   __int128 billed() const { return billed_; }
   int64_t ledger_lines() const { return ledger_lines_; }
+  // Whether a lease started and has not ended or been preempted.
+  bool Running(int64_t id) const {
+    return id >= first_lease_ && id - first_lease_ < static_cast<int64_t>(leases_.size()) &&
+           leases_[static_cast<size_t>(id - first_lease_)].open;
+  }
   void CloseAll(int64_t now) {
-    std::vector<int64_t> ids;
-    for (const auto& [id, l] : leases_) ids.push_back(id);
-    for (int64_t id : ids) Close(id, now);
+    const int64_t first = first_lease_, last = first_lease_ + static_cast<int64_t>(leases_.size());
+    for (int64_t id = first; id < last; ++id) Close(id, now);
   }
 
  private:
   struct Usage {
     RentalPrice price;
-    int64_t gpus;
-    int64_t start;
+    int64_t gpus = 0;
+    int64_t start = 0;
+    bool open = false;
   };
+  // Lease ids grow by one with every lease started: the open ones are kept by id, from the oldest
+  // still open.
+  void Open(int64_t id, Usage u) {
+    if (leases_.empty()) first_lease_ = id;
+    RS_CHECK(id >= first_lease_ + static_cast<int64_t>(leases_.size()));
+    leases_.resize(static_cast<size_t>(id - first_lease_), Usage{});
+    leases_.push_back(u);
+  }
   // A lease's line in the ledger: its price x GPUs x the seconds it ran.
   void Close(int64_t id, int64_t now) {
-    auto it = leases_.find(id);
-    if (it == leases_.end()) return;
-    billed_ += static_cast<__int128>(it->second.price.raw()) * it->second.gpus * (now - it->second.start);
-    ai_rate_ -= static_cast<__int128>(it->second.price.raw()) * it->second.gpus;
+    if (id < first_lease_ || id - first_lease_ >= static_cast<int64_t>(leases_.size())) return;
+    Usage& u = leases_[static_cast<size_t>(id - first_lease_)];
+    if (!u.open) return;
+    billed_ += static_cast<__int128>(u.price.raw()) * u.gpus * (now - u.start);
+    ai_rate_ -= static_cast<__int128>(u.price.raw()) * u.gpus;
     ++ledger_lines_;
-    leases_.erase(it);
+    u.open = false;
+    while (!leases_.empty() && !leases_.front().open) {
+      leases_.pop_front();
+      ++first_lease_;
+    }
   }
   const ResolvedScenario& rs_;
   EngineParams params_;
   const Valuation* value_ = nullptr;
   const MarketView* view_ = nullptr;
-  std::map<int64_t, Usage> leases_;
+  std::deque<Usage> leases_;  // leases first_lease_, first_lease_ + 1, ...
+  int64_t first_lease_ = 0;
   std::vector<int64_t> last_mining_;
   std::vector<std::string> last_coin_;
   __int128 restart_loss_ = 0, billed_ = 0, ai_rate_ = 0;
   int64_t ledger_lines_ = 0;
   uint64_t digest_ = kFnvOffset;
 };
+
+// What the fleet earns, spends and draws per second in its state now: recomputed only after the
+// state, the valuation or the prices changed, and multiplied by the seconds it lasted.
+class Meter {
+ public:
+  Meter(const ResolvedScenario& rs, PolicyRun* run, int64_t sample_s)
+      : run_(run), sample_s_(sample_s), last_(rs.start.seconds) {
+    const size_t n = rs.fleet.groups().size();
+    mining_.assign(n, 0);
+    leased_.assign(n, 0);
+    coin_.assign(n, Coin{});
+    site_groups_.resize(rs.fleet.sites().size());
+    for (size_t g = 0; g < n; ++g) site_groups_[rs.fleet.groups()[g].site].push_back(static_cast<int>(g));
+  }
+
+  // The fleet, the valuation or the prices changed: rates are recomputed at the next accrual.
+  void Invalidate() { dirty_ = true; }
+  // The valuation was (maybe) recomputed for a new view: coin indexes are looked up again.
+  void NewValuation() {
+    dirty_ = true;
+    for (Coin& c : coin_) c.stale = true;
+  }
+
+  // Accrues the state in force from the last accrual to `t`.
+  void To(int64_t t, const FleetState& f, const Valuation& value, const MarketView& view, SimFleet& actuator) {
+    const int64_t dt = t - last_;
+    if (dt <= 0) return;
+    if (dirty_) Rates(f, value, view);
+    const __int128 ai_rate = actuator.ai_rate();
+    const __int128 restart_loss = actuator.TakeRestartLoss();  // charged by the events just before
+    total_.mining -= restart_loss;
+    sample_.mining -= restart_loss;
+    for (Accum* a : {&total_, &sample_}) {
+      a->ai += ai_rate * dt;
+      a->mining += mining_rate_ * dt;
+      a->energy += energy_rate_ * dt;
+      a->gpu_s_ai += n_ai_ * dt;
+      a->gpu_s_mining += n_mining_ * dt;
+      a->gpu_s_off += n_off_ * dt;
+      a->watt_s += watts_ * dt;
+    }
+    for (size_t g = 0; g < mining_.size(); ++g) {
+      run_->group_gpu_s_ai[g] += leased_[g] * dt;
+      run_->group_gpu_s_mining[g] += mining_[g] * dt;
+      if (mining_[g] > 0) sample_coin_gpu_s_[coin_[g].run_id] += mining_[g] * dt;
+    }
+    last_ = t;
+  }
+
+  // Closes a timeline sample.
+  void Flush(bool* overflow) {
+    TimelineSample s;
+    s.gpus_ai = static_cast<int32_t>(sample_.gpu_s_ai / sample_s_);
+    s.gpus_mining = static_cast<int32_t>(sample_.gpu_s_mining / sample_s_);
+    s.gpus_off = static_cast<int32_t>(sample_.gpu_s_off / sample_s_);
+    s.ai_revenue = ToMoney(sample_.ai, overflow);
+    s.mining_revenue = ToMoney(sample_.mining, overflow);
+    s.energy_cost = ToMoneyEnergy(sample_.energy, overflow);
+    s.power_draw = Watts(static_cast<int64_t>(sample_.watt_s / sample_s_));
+    // The coin mined by the most GPU-seconds; ties go to the first by name.
+    int64_t best = 0;
+    for (int id : coins_by_name_) {
+      if (sample_coin_gpu_s_[id] > best) best = sample_coin_gpu_s_[id], s.coin = coin_names_[id];
+    }
+    run_->timeline.samples.push_back(std::move(s));
+    sample_ = Accum{};
+    std::fill(sample_coin_gpu_s_.begin(), sample_coin_gpu_s_.end(), 0);
+  }
+
+  const Accum& total() const { return total_; }
+  Accum& total() { return total_; }
+
+ private:
+  struct Coin {
+    std::string name;  // the group's mining_coin these were looked up for
+    int index = -1;    // in the valuation
+    int run_id = -1;   // in coin_names_
+    bool stale = true;
+  };
+
+  void Rates(const FleetState& f, const Valuation& value, const MarketView& view) {
+    dirty_ = false;
+    mining_rate_ = energy_rate_ = watts_ = 0;
+    n_ai_ = n_mining_ = n_off_ = 0;
+    for (size_t si = 0; si < site_groups_.size(); ++si) {
+      const std::vector<int>& groups = site_groups_[si];
+      // The site's breaker: draw above the cap is cut, mining first (policies that ignore the cap).
+      int64_t draw = 0;
+      for (int g : groups) {
+        const GroupState& gs = f.groups()[g];
+        Coin& c = coin_[g];
+        if (c.stale || c.name != gs.mining_coin) Lookup(c, gs.mining_coin, value);
+        const CoinOption* o = c.index >= 0 ? value.groups[g].For(c.index) : nullptr;
+        mining_[g] = o ? f.mining_devices(g) : 0;
+        leased_[g] = gs.leased;
+        draw += gs.leased * value.groups[g].ai_facility_power.raw();
+        if (o) draw += mining_[g] * o->facility_power.raw();
+        draw += (gs.devices - gs.leased - mining_[g]) * value.groups[g].idle_facility_power.raw();
+      }
+      const int64_t cap = f.sites()[si].power_cap.raw();
+      for (size_t i = groups.size(); i-- > 0 && draw > cap;) {
+        const int g = groups[i];
+        if (mining_[g] == 0) continue;
+        int64_t per = value.groups[g].For(coin_[g].index)->facility_power.raw() - value.groups[g].idle_facility_power.raw();
+        if (per <= 0) continue;
+        int64_t cut = std::min(mining_[g], (draw - cap + per - 1) / per);
+        mining_[g] -= cut;
+        draw -= cut * per;
+      }
+      for (int g : groups) {
+        const GroupState& gs = f.groups()[g];
+        if (mining_[g] > 0) mining_rate_ += static_cast<__int128>(mining_[g]) * value.groups[g].For(coin_[g].index)->revenue_per_hour.raw();
+        n_ai_ += gs.leased;
+        n_mining_ += mining_[g];
+        n_off_ += gs.devices - gs.leased - mining_[g];
+      }
+      // Energy is kept as W x s x micro-USD/MWh; / 3.6e9 gives micro-USD (ToMoneyEnergy).
+      energy_rate_ += static_cast<__int128>(draw) * view.site_price[si].raw();
+      watts_ += draw;
+    }
+  }
+
+  void Lookup(Coin& c, const std::string& name, const Valuation& value) {
+    c.name = name;
+    c.stale = false;
+    c.index = name.empty() ? -1 : value.CoinIndex(name);
+    c.run_id = -1;
+    if (name.empty()) return;
+    for (size_t i = 0; i < coin_names_.size(); ++i) {
+      if (coin_names_[i] == name) c.run_id = static_cast<int>(i);
+    }
+    if (c.run_id < 0) {
+      c.run_id = static_cast<int>(coin_names_.size());
+      coin_names_.push_back(name);
+      sample_coin_gpu_s_.push_back(0);
+      coins_by_name_.push_back(c.run_id);
+      std::sort(coins_by_name_.begin(), coins_by_name_.end(),
+                [&](int a, int b) { return coin_names_[a] < coin_names_[b]; });
+    }
+  }
+
+  PolicyRun* run_;
+  const int64_t sample_s_;
+  int64_t last_;
+  bool dirty_ = true;
+  Accum total_, sample_;
+  // Rates of the state in force.
+  __int128 mining_rate_ = 0, energy_rate_ = 0, watts_ = 0;
+  int64_t n_ai_ = 0, n_mining_ = 0, n_off_ = 0;
+  std::vector<int64_t> mining_, leased_;  // per group: GPUs mining (after the breaker), leased
+  std::vector<Coin> coin_;                // per group
+  std::vector<std::vector<int>> site_groups_;
+  // Coins mined during the run, for the timeline's "most mined" coin.
+  std::vector<std::string> coin_names_;
+  std::vector<int> coins_by_name_;
+  std::vector<int64_t> sample_coin_gpu_s_;
+};
+
+// Whether two requests ask for the same thing (all but their ids).
+bool SameAsk(const Request& a, const Request& b) {
+  return a.arrival == b.arrival && a.gpus == b.gpus && a.kind == b.kind && a.bid == b.bid &&
+         a.price_milli == b.price_milli && a.fixed_price == b.fixed_price && a.max_price == b.max_price &&
+         a.interconnect == b.interconnect && a.workload == b.workload && a.min_vram_gb == b.min_vram_gb &&
+         a.duration_s == b.duration_s && a.tenant == b.tenant && a.models == b.models;
+}
+
+// The q-quantile of the values by nearest rank (the smallest value with at least q of them at or
+// below it); 0 for none.
+int64_t Quantile(std::vector<int64_t>& v, double q) {
+  if (v.empty()) return 0;
+  const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
+  auto at = v.begin() + static_cast<std::ptrdiff_t>(std::clamp<size_t>(rank, 1, v.size()) - 1);
+  std::nth_element(v.begin(), at, v.end());
+  return *at;
+}
 
 }  // namespace
 
@@ -488,171 +698,232 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
   run.group_gpu_s_mining.assign(rs.fleet.groups().size(), 0);
   run.summary.name = policy;
   run.timeline.policy = policy;
-  Accum total, sample;
   const int64_t end = rs.start.seconds + rs.ticks * rs.interval_s;
-  int64_t last = rs.start.seconds;
   MarketView view = rs.ViewAt(0);
-  const Valuation* value_ptr = &controller.ValuationOf(view);
-  actuator.SetValuation(value_ptr, &view);
-  int64_t tick_of_view = 0;
-
-  std::vector<int64_t> mining(rs.fleet.groups().size(), 0);  // per group, reused by accrue()
-  // Accrues the state in force from `last` to `t`.
+  const Valuation* value = &controller.ValuationOf(view);
+  actuator.SetValuation(value, &view);
+  Meter meter(rs, &run, sample_s);
+  int64_t next_sample = rs.start.seconds + sample_s;
+  // Accrues up to `t`, closing every sample that ends on the way.
   auto accrue = [&](int64_t t) {
-    int64_t dt = t - last;
-    if (dt <= 0) return;
-    const FleetState& f = controller.fleet();
-    const Valuation& value = *value_ptr;
-    const __int128 ai_rate = actuator.ai_rate();
-    const __int128 restart_loss = actuator.TakeRestartLoss();  // charged by the events just before
-    total.mining -= restart_loss;
-    sample.mining -= restart_loss;
-    __int128 mining_rate = 0, energy_rate = 0, watts = 0;
-    int64_t n_ai = 0, n_mining = 0, n_off = 0;
-    for (size_t si = 0; si < f.sites().size(); ++si) {
-      const SiteState& site = f.sites()[si];
-      EnergyPrice price = view.site_price[si];
-      // The site's breaker: draw above the cap is cut, mining first (policies that ignore the cap).
-      int64_t draw = 0;
-      std::fill(mining.begin(), mining.end(), 0);
-      for (size_t g = 0; g < f.groups().size(); ++g) {
-        const GroupState& gs = f.groups()[g];
-        if (gs.site != static_cast<int>(si)) continue;
-        mining[g] = f.mining_devices(static_cast<int>(g));
-        int coin = value.CoinIndex(gs.mining_coin);
-        const CoinOption* o = coin >= 0 ? value.groups[g].For(coin) : nullptr;
-        if (!o) mining[g] = 0;
-        draw += gs.leased * value.groups[g].ai_facility_power.raw();
-        if (o) draw += mining[g] * o->facility_power.raw();
-        draw += (gs.devices - gs.leased - mining[g]) * value.groups[g].idle_facility_power.raw();
-      }
-      for (size_t g = f.groups().size(); g-- > 0 && draw > site.power_cap.raw();) {
-        const GroupState& gs = f.groups()[g];
-        if (gs.site != static_cast<int>(si) || mining[g] == 0) continue;
-        int coin = value.CoinIndex(gs.mining_coin);
-        int64_t per = value.groups[g].For(coin)->facility_power.raw() - value.groups[g].idle_facility_power.raw();
-        if (per <= 0) continue;
-        int64_t cut = std::min(mining[g], (draw - site.power_cap.raw() + per - 1) / per);
-        mining[g] -= cut;
-        draw -= cut * per;
-      }
-      for (size_t g = 0; g < f.groups().size(); ++g) {
-        const GroupState& gs = f.groups()[g];
-        if (gs.site != static_cast<int>(si)) continue;
-        int coin = value.CoinIndex(gs.mining_coin);
-        const CoinOption* o = coin >= 0 ? value.groups[g].For(coin) : nullptr;
-        if (o && mining[g] > 0) {
-          mining_rate += static_cast<__int128>(mining[g]) * o->revenue_per_hour.raw();
-          sample.coin_gpu_s[gs.mining_coin] += mining[g] * dt;
-        }
-        n_ai += gs.leased;
-        n_mining += mining[g];
-        run.group_gpu_s_ai[g] += gs.leased * dt;
-        run.group_gpu_s_mining[g] += mining[g] * dt;
-        n_off += gs.devices - gs.leased - mining[g];
-      }
-      // Energy is kept as W x s x micro-USD/MWh; / 3.6e9 gives micro-USD (ToMoneyEnergy).
-      energy_rate += static_cast<__int128>(draw) * price.raw();
-      watts += draw;
+    while (next_sample <= t) {
+      meter.To(next_sample, controller.fleet(), *value, view, actuator);
+      meter.Flush(&overflow);
+      next_sample += sample_s;
     }
-    for (Accum* a : {&total, &sample}) {
-      a->ai += ai_rate * dt;
-      a->mining += mining_rate * dt;
-      a->energy += energy_rate * dt;
-      a->gpu_s_ai += n_ai * dt;
-      a->gpu_s_mining += n_mining * dt;
-      a->gpu_s_off += n_off * dt;
-      a->watt_s += watts * dt;
-    }
-    last = t;
+    meter.To(t, controller.fleet(), *value, view, actuator);
   };
-  auto flush_sample = [&]() {
-    TimelineSample s;
-    s.gpus_ai = static_cast<int32_t>(sample.gpu_s_ai / sample_s);
-    s.gpus_mining = static_cast<int32_t>(sample.gpu_s_mining / sample_s);
-    s.gpus_off = static_cast<int32_t>(sample.gpu_s_off / sample_s);
-    s.ai_revenue = ToMoney(sample.ai, &overflow);
-    s.mining_revenue = ToMoney(sample.mining, &overflow);
-    s.energy_cost = ToMoneyEnergy(sample.energy, &overflow);
-    s.power_draw = Watts(static_cast<int64_t>(sample.watt_s / sample_s));
-    int64_t best = 0;
-    for (const auto& [coin, gs] : sample.coin_gpu_s) {
-      if (gs > best) best = gs, s.coin = coin;
+  // One event through the controller, then its restarts; the meter reprices a changed state.
+  auto decide = [&](const Event& e) -> Result<Plan> {
+    RS_ASSIGN_OR_RETURN(Plan plan, controller.Decide(e, rng, &actuator));
+    if (!plan.actions.empty()) {
+      actuator.SettleRestarts(controller.fleet());
+      meter.Invalidate();
     }
-    run.timeline.samples.push_back(std::move(s));
-    sample = Accum{};
+    return plan;
   };
 
+  // Requests the engine answered `waiting` wait here (docs/scenario.md, [policy]) and are offered
+  // again, at most kOffer at a time, those that could fit in the GPUs free then, oldest first:
+  // when leases end, and at every market tick. One decided where it could still fit after the
+  // decision lacked more than GPUs (the price against mining, the cap): it is marked tried, and
+  // offered again only at a tick whose prices moved.
+  constexpr size_t kOffer = 64;
+  PendingQueue queue(QueueOptionsFor(rs.scenario.policy));
+  std::vector<int64_t> waits;  // seconds waited, of those placed after waiting
+  auto give_up = [&](Timestamp now) {
+    run.summary.requests_rejected += static_cast<int64_t>(queue.Expire(now));  // tenants gave up
+  };
   // Departures: (time, lease id).
   std::priority_queue<std::pair<int64_t, int64_t>, std::vector<std::pair<int64_t, int64_t>>, std::greater<>> departures;
+  // Whether a request could still fit after a decision (PendingQueue::Fits); copies of one ask
+  // come together, so one check serves them all. Valid until the next decision.
+  bool checked = false, fit = false;
+  Request last;  // the shape last checked
+  auto fits = [&](const Request& r) {
+    if (!checked || last.gpus != r.gpus || last.interconnect != r.interconnect || last.workload != r.workload ||
+        last.min_vram_gb != r.min_vram_gb || last.models != r.models) {
+      fit = PendingQueue::Fits(r, controller.fleet(), rs.list_price);
+      checked = true;
+      last.gpus = r.gpus;
+      last.interconnect = r.interconnect;
+      last.workload = r.workload;
+      last.min_vram_gb = r.min_vram_gb;
+      last.models = r.models;
+    }
+    return fit;
+  };
+  // A new request the engine did not place: it waits, or is refused.
+  auto not_placed = [&](Request& r, Outcome outcome) {
+    if (outcome == Outcome::kInfeasible) {
+      ++run.summary.requests_rejected;
+      return;
+    }
+    const bool tried = fits(r);
+    if (queue.Add(std::move(r), tried).ok()) {
+      ++run.summary.requests_waited;
+    } else {
+      ++run.summary.requests_rejected;  // its tenant has too many waiting
+    }
+  };
+  // What the engine answered: a placed request runs its full run time from now (a simulated
+  // request runs exactly its duration: Resolve); a new one that must wait joins the queue (refused
+  // if its tenant has too many waiting); one that can never run here is refused; one from the
+  // queue that is still not placed waits on, tried if it still fits. The event's new requests are
+  // e.requests[first_new..], with ids first_id, first_id + 1, ... (the queue's are older).
+  auto settle = [&](Event& e, const Plan& plan, size_t first_new, int64_t first_id) {
+    checked = false;
+    for (const Decision& d : plan.decisions) {
+      const int64_t id = d.request.value();
+      const bool fresh = first_new < e.requests.size() && id >= first_id;
+      Request* r = fresh ? &e.requests[first_new + static_cast<size_t>(id - first_id)] : nullptr;
+      switch (d.outcome) {
+        case Outcome::kPlaced:
+          ++run.summary.requests_served;
+          if (fresh) {
+            departures.push({e.now.seconds + r->duration_s, d.lease.value()});
+          } else {
+            const Request* waited = queue.Find(d.request);
+            RS_CHECK(waited != nullptr);
+            waits.push_back(e.now.seconds - waited->arrival.seconds);
+            departures.push({e.now.seconds + waited->duration_s, d.lease.value()});
+            queue.Remove(d.request);
+          }
+          break;
+        case Outcome::kWaiting: {
+          if (!fresh) {
+            const Request* waiting = queue.Find(d.request);
+            RS_CHECK(waiting != nullptr);
+            if (fits(*waiting)) queue.MarkTried(d.request);
+            break;  // it waits on
+          }
+          not_placed(*r, d.outcome);
+          break;
+        }
+        case Outcome::kInfeasible:
+          if (fresh) {
+            not_placed(*r, d.outcome);
+          } else {
+            ++run.summary.requests_rejected;
+            queue.Remove(d.request);
+          }
+          break;
+      }
+    }
+  };
+
+  // A second in which only requests arrive, in bursts of copies of one ask (a trace row replayed
+  // `scale` times): the engine is asked about the first of each burst. If it places none of them
+  // and changes nothing, every copy gets its first's answer, which is the plan the whole second
+  // would get (the engine would decide each copy right after its first, on the same unchanged
+  // state) without deciding each copy; otherwise (false) the second is decided whole.
+  Event probe;
+  probe.view = &view;
+  std::vector<size_t> burst;  // where each burst of e.requests starts
+  auto answer_bursts = [&](Event& e) -> Result<bool> {
+    burst.clear();
+    for (size_t i = 0; i < e.requests.size(); ++i) {
+      if (i == 0 || !SameAsk(e.requests[i - 1], e.requests[i])) burst.push_back(i);
+    }
+    if (burst.size() == e.requests.size()) return false;  // no copies: nothing to save
+    probe.now = e.now;
+    probe.requests.clear();
+    for (size_t b : burst) probe.requests.push_back(e.requests[b]);
+    RS_ASSIGN_OR_RETURN(Plan plan, controller.Propose(probe, rng));
+    if (!plan.actions.empty()) return false;
+    checked = false;
+    for (const Decision& d : plan.decisions) {
+      auto b = std::lower_bound(burst.begin(), burst.end(), d.request,
+                                [&](size_t at, RequestId id) { return e.requests[at].id < id; });
+      RS_CHECK(b != burst.end() && e.requests[*b].id == d.request);
+      const size_t to = b + 1 != burst.end() ? *(b + 1) : e.requests.size();
+      for (size_t i = *b; i < to; ++i) not_placed(e.requests[i], d.outcome);
+    }
+    return true;
+  };
+
   RequestStream stream = rs.Requests();
-  SimRequest pending_request;
-  bool have_request = stream.Next(&pending_request);
-  const int64_t samples_per_tick = 1;
-  (void)samples_per_tick;
-  int64_t next_sample = rs.start.seconds + sample_s;
+  SimRequest next;
+  bool have_request = stream.Next(&next);
+  Event e;  // reused, so that its lists keep their room from one second to the next
+  e.view = &view;
+  auto offer = [&](std::vector<Request> waiting) {
+    for (Request& r : waiting) e.requests.push_back(std::move(r));
+  };
+  int64_t offered_day = -1, offered_tick = 0;  // the prices of the last offer to all that wait
   int64_t reported = -1;
   for (int64_t tick = 0; tick <= rs.ticks; ++tick) {
     const int64_t t_tick = rs.start.seconds + tick * rs.interval_s;
-    // Events before this tick, in time order: departures first at equal times (GPUs free up).
+    // Each second before this tick with something in it is one event: the leases that end then
+    // (their GPUs are free for the rest of the event) with, if any did, the waiting requests that
+    // could use them; and the requests that arrive then.
     for (;;) {
-      int64_t t_dep = departures.empty() ? INT64_MAX : departures.top().first;
-      int64_t t_arr = have_request ? pending_request.request.arrival.seconds : INT64_MAX;
-      int64_t t_next = std::min(t_dep, t_arr);
-      if (t_next >= t_tick || t_next >= end) break;
-      while (next_sample <= t_next) {
-        accrue(next_sample);
-        flush_sample();
-        next_sample += sample_s;
-      }
-      accrue(t_next);
-      if (t_dep <= t_arr) {
-        int64_t lease = departures.top().second;
+      const int64_t t = std::min(departures.empty() ? INT64_MAX : departures.top().first,
+                                 have_request ? next.request.arrival.seconds : INT64_MAX);
+      if (t >= t_tick || t >= end) break;
+      accrue(t);
+      e.now = Timestamp{t};
+      e.end.clear();
+      e.requests.clear();
+      while (!departures.empty() && departures.top().first == t) {
+        LeaseId id(departures.top().second);
         departures.pop();
-        Status s = controller.EndLease(LeaseId(lease), view, Timestamp{t_next}, rng, &actuator);
-        if (!s.ok() && s.code() != StatusCode::kNotFound) return Err(s);
-        actuator.SettleRestarts(controller.fleet());
-      } else {
-        const SimRequest sr = std::move(pending_request);
-        have_request = stream.Next(&pending_request);
-        RS_ASSIGN_OR_RETURN(Decision d, controller.Submit(sr.request, view, Timestamp{t_next}, rng, &actuator));
-        actuator.SettleRestarts(controller.fleet());
-        if (d.outcome == Outcome::kPlaced) {
-          ++run.summary.requests_served;
-          departures.push({t_next + sr.run_s, d.lease.value()});
-        } else {
-          ++run.summary.requests_rejected;
-        }
+        if (actuator.Running(id.value())) e.end.push_back(id);  // else preempted before its end
       }
+      if (!e.end.empty() && !queue.empty()) {
+        give_up(e.now);
+        offer(queue.Candidates(controller.fleet(), rs.list_price, kOffer, &e.end, PendingQueue::Offer::kUntried));
+      }
+      const size_t first_new = e.requests.size();
+      const int64_t first_id = have_request ? next.request.id.value() : 0;
+      while (have_request && next.request.arrival.seconds == t) {
+        RS_CHECK(next.run_s == next.request.duration_s);
+        e.requests.push_back(std::move(next.request));
+        have_request = stream.Next(&next);
+      }
+      if (e.end.empty() && e.requests.empty()) continue;
+      if (e.end.empty()) {
+        RS_ASSIGN_OR_RETURN(bool answered, answer_bursts(e));
+        if (answered) continue;
+      }
+      RS_ASSIGN_OR_RETURN(Plan plan, decide(e));
+      settle(e, plan, first_new, first_id);
     }
     if (tick == rs.ticks) break;
-    while (next_sample <= t_tick) {
-      accrue(next_sample);
-      flush_sample();
-      next_sample += sample_s;
-    }
     accrue(t_tick);
     view = rs.ViewAt(tick);
-    tick_of_view = tick;
-    value_ptr = &controller.ValuationOf(view);
-    actuator.SetValuation(value_ptr, &view);
-    RS_ASSIGN_OR_RETURN(Plan plan, controller.Tick(view, Timestamp{t_tick}, rng, &actuator));
-    (void)plan;
-    actuator.SettleRestarts(controller.fleet());
+    value = &controller.ValuationOf(view);
+    actuator.SetValuation(value, &view);
+    meter.NewValuation();
+    // The tick re-plans mining and the cap at the new prices, after offering the queue again.
+    e.now = Timestamp{t_tick};
+    e.end.clear();
+    e.requests.clear();
+    e.replan = true;
+    if (!queue.empty()) {
+      give_up(e.now);
+      const int64_t day = tick * rs.interval_s / 86400;
+      const bool moved = day != offered_day || rs.prices[tick] != rs.prices[offered_tick];
+      offer(queue.Candidates(controller.fleet(), rs.list_price, kOffer, nullptr,
+                             moved ? PendingQueue::Offer::kAll : PendingQueue::Offer::kUntried));
+      if (moved) offered_day = day, offered_tick = tick;
+    }
+    RS_ASSIGN_OR_RETURN(Plan plan, decide(e));
+    settle(e, plan, e.requests.size(), 0);
+    e.replan = false;
     if (progress && tick * 100 / rs.ticks != reported) {
       reported = tick * 100 / rs.ticks;
       progress(policy, static_cast<double>(tick) / static_cast<double>(rs.ticks));
     }
   }
-  while (next_sample <= end) {
-    accrue(next_sample);
-    flush_sample();
-    next_sample += sample_s;
-  }
+  // Requests still waiting when the run ends were not served.
+  run.summary.requests_rejected += static_cast<int64_t>(queue.size());
+  run.summary.wait_p50_s = Quantile(waits, 0.5);
+  run.summary.wait_p99_s = Quantile(waits, 0.99);
   accrue(end);
-  (void)tick_of_view;
   actuator.CloseAll(end);
 
+  Accum& total = meter.total();
   total.mining -= actuator.TakeRestartLoss();  // none left: accrue(end) took the last
   PolicySummary& sum = run.summary;
   sum.ai_revenue = ToMoney(total.ai, &overflow);

@@ -3,8 +3,9 @@
 // Resolve() turns a scenario into what every policy shares: the fleet (suitability and license
 // classified), the market view of every tick, and the requests of the demand trace, priced and
 // mapped onto the farm. RunPolicy() drives the same Controller and engine the server uses, with a
-// simulated fleet as the actuator, and accounts money per second of state. BuildOracle() makes
-// the upper-bound LP from the same inputs.
+// simulated fleet as the actuator and the same waiting queue (controller/pending_queue.h), one
+// event per second in which something happens, and accounts money per second of state.
+// BuildOracle() makes the upper-bound LP from the same inputs.
 #pragma once
 
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "controller/pending_queue.h"
 #include "engine/fleet_state.h"
 #include "engine/valuation.h"
 #include "model/catalog.h"
@@ -99,6 +101,8 @@ struct PolicyRun {
 
 using Progress = std::function<void(const std::string& policy, double fraction)>;
 
+// Replays the run under `policy`; requests that cannot be placed at once wait as [policy] says
+// (docs/scenario.md, "Waiting"). `sample_s`: the timeline's sample period, a multiple of the tick.
 [[nodiscard]] Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& policy, int64_t sample_s,
                                           const Progress& progress);
 
@@ -107,5 +111,7 @@ using Progress = std::function<void(const std::string& policy, double fraction)>
 
 // The engine parameters of a policy under the scenario's [policy] settings.
 [[nodiscard]] Result<EngineParams> ParamsFor(const Scenario& scenario, const std::string& policy);
+// The waiting queue's options under the scenario's [policy] settings (the same for every policy).
+QueueOptions QueueOptionsFor(const PolicySpec& policy);
 
 }  // namespace rigshift
