@@ -13,6 +13,7 @@
 #include "common/hash.h"
 #include "common/rng.h"
 #include "controller/controller.h"
+#include "controller/pricing.h"
 #include "controller/pending_queue.h"
 #include "engine/decide.h"
 #include "engine/suitability.h"
@@ -140,15 +141,6 @@ std::string Coverage(const CoinHistory& coins) {
 
 RentalPrice Scale(RentalPrice p, int64_t milli) { return RentalPrice(MulDiv(p.raw(), milli, 1000).value_or(0)); }
 
-// Whether a group could ever take the request (models, tier, license, VRAM, gang shape).
-bool CanServe(const GroupState& gs, const Request& r) {
-  if (!r.models.empty() && std::find(r.models.begin(), r.models.end(), gs.model->key) == r.models.end()) return false;
-  if (!Serves(gs.suitability, r.workload == Workload::kTraining ? Tier::kTraining : Tier::kInference)) return false;
-  if (r.min_vram_gb > 0 && gs.model->vram_gb.value_or(0) < r.min_vram_gb) return false;
-  if (r.interconnect == Interconnect::kNode && r.gpus > gs.gpus_per_node) return false;
-  if (r.interconnect == Interconnect::kNvlink && r.gpus > gs.nvlink_domain) return false;
-  return true;
-}
 
 }  // namespace
 
@@ -226,6 +218,8 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
     rs.list_price.push_back(od);
     rs.interruptible_price.push_back(intr);
   }
+  // A floor at or above on-demand makes every bid pointless: fixed here, for both shells.
+  rs.price_fixes = FixPriceTable(rs.fleet, rs.list_price, rs.interruptible_price, sc.demand.interruptible_fraction_milli);
 
   // Market, day by day and tick by tick.
   rs.start = sc.market.start.start();
@@ -316,17 +310,15 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
     // The request pays for the cheapest GPU that meets it: an interruptible one bids the lowest
     // interruptible price of the groups that can take it, an on-demand one open to several
     // models pays the lowest of their list prices wherever it runs.
-    RentalPrice bid, fixed;
-    std::set<std::string> models_seen;
+    // The on-demand price is the rule both shells share (controller/pricing.h).
+    RentalPrice bid;
     for (size_t g = 0; g < rs.fleet.groups().size(); ++g) {
       if (!CanServe(rs.fleet.groups()[g], r)) continue;
-      models_seen.insert(rs.fleet.groups()[g].model->key);
       RentalPrice p = Scale(rs.interruptible_price[g], r.price_milli);
       if (p.raw() > 0 && (bid.raw() == 0 || p < bid)) bid = p;
-      if (rs.list_price[g].raw() > 0 && (fixed.raw() == 0 || rs.list_price[g] < fixed)) fixed = rs.list_price[g];
     }
     r.bid = bid;
-    if (models_seen.size() > 1 && fixed.raw() > 0) r.fixed_price = fixed;
+    if (r.kind != RequestKind::kInterruptible) r.fixed_price = OpenRequestPrice(rs.fleet, rs.list_price, r);
     if (row.price) {  // the trace's own price wins
       r.fixed_price = *row.price;
       r.bid = Scale(*row.price, r.price_milli);
@@ -354,6 +346,7 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
       sc.market.start.ToString(), days, rs.interval_s, sc.market.coin_from.ToString(), sp,
       sc.market.electricity_from.ToString(), sc.market.rental_date.ToString(), sc.demand.trace, rs.trace_kept,
       rs.trace_rows, sc.demand.scale_milli / 1000, sc.demand.scale_milli % 1000);
+  for (const std::string& fix : rs.price_fixes) rs.mapping += "; price table: " + fix;
   if (!unpriced.empty()) {
     std::string u;
     for (const auto& n : unpriced) u += (u.empty() ? "" : ", ") + n;

@@ -76,6 +76,8 @@ struct ResolvedScenario {
   std::vector<std::vector<CoinQuote>> day_coins;   // per simulated day
   std::vector<std::vector<EnergyPrice>> prices;    // [tick][site]
   std::string mapping;                     // what was lined up with what, for reports
+  // Price-table entries fixed as they loaded (controller/pricing.h FixPriceTable), for the log.
+  std::vector<std::string> price_fixes;
   int64_t trace_rows = 0, trace_kept = 0;
 
   MarketView ViewAt(int64_t tick) const;
