@@ -10,7 +10,10 @@ namespace rigshift {
 
 // Writes `text` to `file` with permission bits `mode`: into FILE.tmp first (created with `mode`,
 // so a secret is never readable by others, not even briefly), synced, then renamed over `file`.
-// A crash leaves either the old file or the new one. Unavailable with the OS's words on failure.
+// A crash leaves either the old file or the new one; a failure leaves the old file (if any) and
+// removes FILE.tmp, so a full disk never leaves an empty or half-written temporary behind.
+// Errors carry the OS's words: InsufficientStorage when the disk or quota is full (ENOSPC,
+// EDQUOT), Unavailable otherwise.
 [[nodiscard]] Status WriteFileAtomically(const std::filesystem::path& file, std::string_view text,
                                          unsigned mode = 0644);
 
@@ -29,7 +32,8 @@ class FileLock {
   ~FileLock();  // releases the lock; the file stays
 
   // Replaces the file's text, to tell whoever finds the lock taken who holds it (a PID, a URL).
-  // Written in place, not synced: the text only describes a live holder.
+  // Written in place, not synced: the text only describes a live holder. InsufficientStorage
+  // when the disk is full (the lock is held all the same).
   [[nodiscard]] Status SetText(std::string_view text);
   const std::filesystem::path& path() const { return path_; }
 

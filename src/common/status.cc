@@ -16,6 +16,7 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kDataLoss: return "data loss";
     case StatusCode::kUnauthenticated: return "unauthenticated";
     case StatusCode::kPermissionDenied: return "permission denied";
+    case StatusCode::kInsufficientStorage: return "insufficient storage";
   }
   return "unknown";
 }

@@ -127,6 +127,9 @@ enum class StatusCode {
   kDataLoss,
   kUnauthenticated,   // no or unknown credentials
   kPermissionDenied,  // known caller, not allowed to do this
+  // The disk (or quota, or size limit) holding durable data is full: the write was refused and
+  // may succeed once space returns. Not ResourceExhausted, which is a limit the caller hit.
+  kInsufficientStorage,
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -164,6 +167,7 @@ inline Status AlreadyExistsError(std::string m) { return {StatusCode::kAlreadyEx
 inline Status ResourceExhaustedError(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
 inline Status UnauthenticatedError(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
 inline Status PermissionDeniedError(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
+inline Status InsufficientStorageError(std::string m) { return {StatusCode::kInsufficientStorage, std::move(m)}; }
 
 // Result<T>: a T or a non-OK Status (std::expected; see Expected above for old libraries).
 // Construct errors with `Err(SomeError(...))`, or `std::unexpected(...)` in GCC-only code.

@@ -1,8 +1,22 @@
 #include "store/group_commit_store.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace rigshift {
+namespace {
+
+// The error a failed commit leaves behind: its waiters get it, and new writes until Resume().
+// The code stays the commit's (a full disk is 507 to the API, an I/O error 503).
+Status Refusal(const Status& commit) {
+  if (commit.code() == StatusCode::kInsufficientStorage) {
+    return Status(commit.code(), "the disk is full: writes are refused until space returns (" + commit.message() + ")");
+  }
+  return Status(commit.code(), "a write could not be committed, and writes are refused until the server has "
+                               "reloaded from the store (" + commit.message() + ")");
+}
+
+}  // namespace
 
 GroupCommitStore::GroupCommitStore(Store* durable, std::function<void(const Status&)> on_failure)
     : durable_(durable), on_failure_(std::move(on_failure)) {
@@ -21,9 +35,13 @@ GroupCommitStore::~GroupCommitStore() {
 Status GroupCommitStore::Enqueue(Op op) {
   {
     std::lock_guard lock(mu_);
-    if (!failed_.ok()) return failed_;
+    if (!failure_.ok()) return failure_;
     queue_.push_back(std::move(op));
     ++queued_;
+    // A transaction's writes are recorded for its thread when it commits (Transaction).
+    if (!(in_transaction_ && tx_thread_ == std::this_thread::get_id())) {
+      writers_[std::this_thread::get_id()] = Writer{queued_, OkStatus()};
+    }
   }
   work_cv_.notify_one();
   return OkStatus();
@@ -46,15 +64,15 @@ Status GroupCommitStore::PutToken(const TokenRecord& token) {
 }
 
 Status GroupCommitStore::Transaction(const std::function<Status(Store&)>& fn) {
-  size_t mark;
   uint64_t queued_mark;
   {
     std::lock_guard lock(mu_);
     if (in_transaction_) return FailedPreconditionError("store: transactions do not nest");
-    if (!failed_.ok()) return failed_;
+    if (!failure_.ok()) return failure_;
     in_transaction_ = true;
     tx_thread_ = std::this_thread::get_id();
-    mark = queue_.size();
+    tx_mark_ = queue_.size();
+    tx_dropped_ = false;
     queued_mark = queued_;
   }
   Status s;
@@ -66,14 +84,32 @@ Status GroupCommitStore::Transaction(const std::function<Status(Store&)>& fn) {
   {
     std::lock_guard lock(mu_);
     in_transaction_ = false;
+    // A commit that failed meanwhile dropped what this transaction had queued (DropQueuedLocked).
+    if (tx_dropped_ && s.ok()) s = failure_.ok() ? UnavailableError("store: a failed commit dropped this transaction") : failure_;
     if (!s.ok()) {
       // The committer never takes the queue during a transaction, so what it queued is still there.
-      queue_.resize(mark);
-      queued_ = queued_mark;
+      queue_.resize(std::min(tx_mark_, queue_.size()));
+      // Numbers up to settled_ may already have been declared dropped: never hand them out again.
+      queued_ = std::max(queued_mark, settled_);
+    } else if (queued_ > queued_mark) {
+      writers_[std::this_thread::get_id()] = Writer{queued_, OkStatus()};
     }
   }
   work_cv_.notify_one();
+  done_cv_.notify_all();  // a Flush waiting for the writes just dropped
   return s;
+}
+
+void GroupCommitStore::WaitSettledLocked(std::unique_lock<std::mutex>& lock) {
+  uint64_t target = queued_;
+  work_cv_.notify_one();
+  // queued_ falls back when a transaction fails: the writes it numbered no longer exist.
+  done_cv_.wait(lock, [&] { return settled_ >= std::min(target, queued_); });
+}
+
+void GroupCommitStore::WaitSettled() {
+  std::unique_lock lock(mu_);
+  WaitSettledLocked(lock);
 }
 
 Status GroupCommitStore::Flush() {
@@ -81,10 +117,52 @@ Status GroupCommitStore::Flush() {
   if (in_transaction_ && tx_thread_ == std::this_thread::get_id()) {
     return FailedPreconditionError("store: Flush inside a transaction would wait for itself");
   }
-  uint64_t target = queued_;
-  work_cv_.notify_one();
-  done_cv_.wait(lock, [&] { return durable_n_ >= target || !failed_.ok(); });
-  return failed_;
+  const uint64_t target = queued_;
+  const int64_t resumes_at_start = resumes_;
+  WaitSettledLocked(lock);
+  auto it = writers_.find(std::this_thread::get_id());
+  if (it != writers_.end()) {
+    // This thread's own latest write, settled: committed unless it was dropped.
+    Status result = it->second.dropped;
+    writers_.erase(it);
+    return result;
+  }
+  // A thread flushing for others (or that wrote nothing) cannot be told whose writes went: any
+  // failed commit since the last Resume() before this call that dropped a write made before it.
+  for (auto f = drops_.rbegin(); f != drops_.rend() && f->resumes >= resumes_at_start; ++f) {
+    if (f->after < target) return f->status;
+  }
+  return OkStatus();
+}
+
+Status GroupCommitStore::failure() const {
+  std::lock_guard lock(mu_);
+  return failure_;
+}
+
+void GroupCommitStore::Resume() {
+  std::lock_guard lock(mu_);
+  if (failure_.ok()) return;
+  failure_ = OkStatus();
+  ++resumes_;
+  // The thread resuming has brought its state in line with the store: its own dropped writes
+  // need no further report.
+  writers_.erase(std::this_thread::get_id());
+}
+
+void GroupCommitStore::DropQueuedLocked(const Status& failure) {
+  for (auto& [thread, w] : writers_) {
+    if (w.last > settled_) w.dropped = failure;
+  }
+  drops_.push_back(Drop{resumes_, settled_, failure});
+  if (drops_.size() > kDropsKept) drops_.pop_front();
+  queue_.clear();
+  if (in_transaction_) {
+    // The open transaction's writes were in the queue: it will fail with this error.
+    tx_dropped_ = true;
+    tx_mark_ = 0;
+  }
+  settled_ = queued_;
 }
 
 void GroupCommitStore::Run() {
@@ -118,19 +196,25 @@ void GroupCommitStore::Run() {
         return OkStatus();
     });
     store_lock.unlock();
-    bool first_failure = false;
+    bool entered_failure = false;
+    Status report;
     {
       std::lock_guard lock(mu_);
       if (s.ok()) {
-        durable_n_ = upto;
+        settled_ = std::max(settled_, upto);
         ++commits_;
-      } else if (failed_.ok()) {
-        failed_ = s.WithContext("group commit failed; the server must restart from the store");
-        first_failure = true;
+        committed_writes_ += static_cast<int64_t>(batch.size());
+        std::erase_if(writers_, [&](const auto& w) { return w.second.last <= upto && w.second.dropped.ok(); });
+      } else {
+        ++failed_commits_;
+        report = Refusal(s.WithContext("group commit"));
+        // Everything queued after the batch was made on the state the batch describes: it goes too.
+        DropQueuedLocked(report);
+        entered_failure = failure_.ok();
+        failure_ = report;
       }
     }
-    // The failure is reported before any waiter learns of it, so no caller acts on it first.
-    if (first_failure && on_failure_) on_failure_(failed_);
+    if (entered_failure && on_failure_) on_failure_(report);
     done_cv_.notify_all();
   }
 }
@@ -142,18 +226,25 @@ int64_t GroupCommitStore::commits() const {
 
 int64_t GroupCommitStore::committed_writes() const {
   std::lock_guard lock(mu_);
-  return static_cast<int64_t>(durable_n_);
+  return committed_writes_;
 }
 
-// True on the thread running a Transaction (other threads' reads flush as usual: the
-// committer resumes when the transaction ends).
+int64_t GroupCommitStore::failed_commits() const {
+  std::lock_guard lock(mu_);
+  return failed_commits_;
+}
+
+// True on the thread running a Transaction (other threads' reads wait as usual: the committer
+// resumes when the transaction ends).
 bool GroupCommitStore::InTransaction() const {
   std::lock_guard lock(mu_);
   return in_transaction_ && tx_thread_ == std::this_thread::get_id();
 }
 
-// Inside a Transaction (on its thread) a Flush would wait for the transaction itself, so the
+// Inside a Transaction (on its thread) waiting would wait for the transaction itself, so the
 // point reads see the durable store with the queue laid over it instead; lists are refused.
+// Elsewhere a read waits for the writes before it, committed or dropped, and never fails for a
+// failed commit: it reads what the durable store holds.
 Result<std::optional<LeaseRecord>> GroupCommitStore::GetLease(LeaseId id) {
   if (InTransaction()) {
     std::lock_guard store_lock(store_mu_);
@@ -164,7 +255,7 @@ Result<std::optional<LeaseRecord>> GroupCommitStore::GetLease(LeaseId id) {
     }
     return found;
   }
-  RS_RETURN_IF_ERROR(Flush());
+  WaitSettled();
   std::lock_guard lock(store_mu_);
   return durable_->GetLease(id);
 }
@@ -176,7 +267,7 @@ Status GroupCommitStore::NoListsInTransaction() const {
 
 Result<std::vector<LeaseRecord>> GroupCommitStore::ListLeases(std::optional<std::string> tenant) {
   RS_RETURN_IF_ERROR(NoListsInTransaction());
-  RS_RETURN_IF_ERROR(Flush());
+  WaitSettled();
   std::lock_guard lock(store_mu_);
   return durable_->ListLeases(std::move(tenant));
 }
@@ -184,14 +275,14 @@ Result<std::vector<LeaseRecord>> GroupCommitStore::ListLeases(std::optional<std:
 Result<std::vector<LedgerEntry>> GroupCommitStore::Ledger(std::optional<std::string> tenant, Timestamp from,
                                                           Timestamp to) {
   RS_RETURN_IF_ERROR(NoListsInTransaction());
-  RS_RETURN_IF_ERROR(Flush());
+  WaitSettled();
   std::lock_guard lock(store_mu_);
   return durable_->Ledger(std::move(tenant), from, to);
 }
 
 Result<std::vector<LedgerDayTotal>> GroupCommitStore::LedgerByDay(Timestamp from, Timestamp to) {
   RS_RETURN_IF_ERROR(NoListsInTransaction());
-  RS_RETURN_IF_ERROR(Flush());
+  WaitSettled();
   std::lock_guard lock(store_mu_);
   return durable_->LedgerByDay(from, to);
 }
@@ -206,14 +297,14 @@ Result<std::optional<TokenRecord>> GroupCommitStore::FindToken(std::string_view 
     }
     return found;
   }
-  RS_RETURN_IF_ERROR(Flush());
+  WaitSettled();
   std::lock_guard lock(store_mu_);
   return durable_->FindToken(token_hash);
 }
 
 Result<std::vector<TokenRecord>> GroupCommitStore::ListTokens() {
   RS_RETURN_IF_ERROR(NoListsInTransaction());
-  RS_RETURN_IF_ERROR(Flush());
+  WaitSettled();
   std::lock_guard lock(store_mu_);
   return durable_->ListTokens();
 }

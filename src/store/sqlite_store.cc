@@ -2,7 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <utility>
 
@@ -179,6 +182,12 @@ SqliteStore::SqliteStore(sqlite3* db, std::string path)
 
 SqliteStore::~SqliteStore() {
   stmts_.reset();  // statements must be finalized before the connection closes
+  if (db_ != nullptr && checkpoint_wal_frames_ > 0) {
+    // Empty the WAL now; SQLite's own checkpoint at close does the same when it can (it needs
+    // no other connection open). Failing here (a full disk) only leaves the WAL for next time.
+    sqlite3_busy_timeout(db_, 0);
+    (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  }
   sqlite3_close_v2(db_);
 }
 
@@ -186,17 +195,27 @@ Status SqliteStore::Error(std::string_view op, int rc) const {
   std::string msg = "store " + path_ + ": " + std::string(op) + ": " +
                     (db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
   switch (rc & 0xff) {  // the primary code, without the extended bits
+    case SQLITE_IOERR: {
+      // SQLite reports some full-disk failures as I/O errors (growing the -shm index, a quota's
+      // EDQUOT on write, ENOSPC from fsync): the OS's errno tells them apart.
+      int os = db_ != nullptr ? sqlite3_system_errno(db_) : 0;
+      if (os == ENOSPC || os == EDQUOT) {
+        return InsufficientStorageError(std::move(msg) + " (" + std::strerror(os) + ")");
+      }
+      return UnavailableError(std::move(msg));
+    }
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
     case SQLITE_CANTOPEN:
-    case SQLITE_IOERR:
     case SQLITE_READONLY:
       return UnavailableError(std::move(msg));
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
       return DataLossError(std::move(msg));
     case SQLITE_FULL:
-      return Status(StatusCode::kResourceExhausted, std::move(msg));
+      // The disk is full, or the store reached Options::max_page_count: no write fits until
+      // space returns. Reads still work.
+      return InsufficientStorageError(std::move(msg));
     case SQLITE_CONSTRAINT:
       return FailedPreconditionError(std::move(msg));
     default:
@@ -243,7 +262,69 @@ Status SqliteStore::Configure(const Options& options) {
     return UnavailableError("store " + path_ + ": set journal_mode=WAL: SQLite kept journal mode '" + mode + "'");
   }
   RS_RETURN_IF_ERROR(Exec("PRAGMA synchronous=FULL", "set synchronous=FULL"));
+  std::string limit = "PRAGMA journal_size_limit=" + std::to_string(options.journal_size_limit_bytes);
+  RS_RETURN_IF_ERROR(Exec(limit.c_str(), "set journal_size_limit"));
+  auto limit_now = PragmaInt("PRAGMA max_page_count", "read max_page_count");
+  if (!limit_now) return limit_now.error();
+  default_max_page_count_ = *limit_now;
+  if (options.max_page_count > 0) {
+    auto set = SetMaxPageCount(options.max_page_count);
+    if (!set) return set.error();
+  }
+  // Keep the WAL and its index after close (emptied, by journal_size_limit): a server started on
+  // a full disk can then read, where recreating the 32 KiB index would fail.
+  int persist = 1;
+  sqlite3_file_control(db_, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+  busy_timeout_ms_ = options.busy_timeout_ms;
+  checkpoint_wal_frames_ = options.checkpoint_wal_frames;
+  next_checkpoint_frames_ = checkpoint_wal_frames_;
+  // The hook replaces SQLite's automatic (PASSIVE) checkpoint, which copies the WAL back but never
+  // shrinks the file: ours truncates it.
+  if (checkpoint_wal_frames_ > 0) sqlite3_wal_hook(db_, &SqliteStore::OnWalCommit, this);
   return OkStatus();
+}
+
+Result<int64_t> SqliteStore::PragmaInt(const std::string& sql, std::string_view op) {
+  sqlite3_stmt* s = nullptr;
+  int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &s, nullptr);
+  if (rc != SQLITE_OK) return Err(Error(op, rc));
+  rc = sqlite3_step(s);
+  int64_t value = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  int final_rc = sqlite3_finalize(s);
+  if (rc != SQLITE_ROW) return Err(Error(op, final_rc != SQLITE_OK ? final_rc : rc));
+  return value;
+}
+
+Result<int64_t> SqliteStore::SetMaxPageCount(int64_t pages) {
+  const int64_t limit = pages > 0 ? pages : default_max_page_count_;
+  return PragmaInt("PRAGMA max_page_count=" + std::to_string(limit), "set max_page_count");
+}
+
+int SqliteStore::OnWalCommit(void* self, sqlite3*, const char*, int frames) {
+  static_cast<SqliteStore*>(self)->MaybeCheckpoint(frames);
+  // Always OK: the commit that called us is durable, and an error here would be reported as its.
+  return SQLITE_OK;
+}
+
+void SqliteStore::MaybeCheckpoint(int frames) {
+  if (frames < last_frames_) next_checkpoint_frames_ = checkpoint_wal_frames_;  // the WAL restarted
+  last_frames_ = frames;
+  if (frames < next_checkpoint_frames_) return;
+  // No waiting for a reader's snapshot (TRUNCATE would call the busy handler): the commit that
+  // triggered this must not stall; a checkpoint that cannot finish now is tried again later.
+  sqlite3_busy_timeout(db_, 0);
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  sqlite3_busy_timeout(db_, busy_timeout_ms_);
+  if (rc == SQLITE_OK) {
+    ++wal_stats_.checkpoints;
+    last_frames_ = 0;
+    next_checkpoint_frames_ = checkpoint_wal_frames_;
+  } else {
+    ++wal_stats_.failed_checkpoints;
+    wal_stats_.last_failure = Error("checkpoint the WAL", rc).message();
+    // Tried again after another quarter of the threshold, not after every commit.
+    next_checkpoint_frames_ = frames + std::max(1, checkpoint_wal_frames_ / 4);
+  }
 }
 
 Status SqliteStore::Migrate() {

@@ -9,10 +9,23 @@
 // kStoreSchemaVersion) is refused with FailedPrecondition naming both versions; nothing is
 // changed in it. Every SQLite error becomes a Status naming the operation and SQLite's message.
 //
+// The WAL is kept small: after a commit that leaves at least Options::checkpoint_wal_frames pages
+// in it, the store copies them into the database and truncates the WAL to zero bytes
+// (wal_checkpoint(TRUNCATE)), and SQLite truncates it again at close. A checkpoint that fails (a
+// reader holds an old snapshot, the disk is full) is counted in wal_stats() and retried after
+// more commits; it never fails the write that triggered it, which is already durable in the WAL.
+// The WAL and its index (-wal, -shm) are kept after close (SQLITE_FCNTL_PERSIST_WAL, the WAL
+// emptied), so that the next start can read the store even when the disk is full.
+//
+// Errors: a full disk (SQLITE_FULL, or an I/O error whose cause is ENOSPC or EDQUOT) and a
+// store at Options::max_page_count are InsufficientStorage, so the server can answer 507 and go
+// on serving reads.
+//
 // Not thread-safe (see store.h). Several processes may open the same file; a writer waits up to
 // Options::busy_timeout_ms for another's lock, then gets Unavailable.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -31,6 +44,24 @@ class SqliteStore final : public Store {
     bool create_if_missing = true;
     // How long a write waits for another connection's lock before failing.
     int busy_timeout_ms = 5000;
+    // The most pages the database may hold (PRAGMA max_page_count); 0: SQLite's own limit. A
+    // write that would grow the file beyond it fails with InsufficientStorage, as on a full
+    // disk: an operator's cap on the store's size, and how tests fill a "disk".
+    int64_t max_page_count = 0;
+    // Checkpoint and truncate the WAL once a commit leaves this many pages (frames) in it; 0:
+    // leave the WAL to SQLite's automatic checkpoint, which never shrinks the file. At the
+    // default page size of 4 KiB, 1000 frames is a WAL of about 4 MiB (docs/store.md has the
+    // measurements behind the default).
+    int checkpoint_wal_frames = 1000;
+    // What SQLite truncates the WAL down to when it resets it (PRAGMA journal_size_limit), bytes.
+    int64_t journal_size_limit_bytes = 4 << 20;
+  };
+
+  // What the WAL checkpoints did since Open, for logs and tests.
+  struct WalStats {
+    int64_t checkpoints = 0;         // completed: the WAL was copied back and truncated
+    int64_t failed_checkpoints = 0;  // did not complete (a reader, a full disk); retried later
+    std::string last_failure;        // the last failure, in SQLite's words
   };
 
   // Opens (creating if allowed) the database at `path` and migrates it to kStoreSchemaVersion.
@@ -47,6 +78,11 @@ class SqliteStore final : public Store {
 
   int schema_version() const override { return schema_version_; }
   const std::string& path() const { return path_; }
+  const WalStats& wal_stats() const { return wal_stats_; }
+
+  // Changes Options::max_page_count while open (0: SQLite's own limit). SQLite never sets it
+  // below the pages the file holds now, so 1 means "no more than now". Returns the limit in force.
+  [[nodiscard]] Result<int64_t> SetMaxPageCount(int64_t pages);
 
   Status PutLease(const LeaseRecord& lease) override;
   Result<std::optional<LeaseRecord>> GetLease(LeaseId id) override;
@@ -70,12 +106,23 @@ class SqliteStore final : public Store {
   // Runs `body` in a transaction of its own unless one is already open.
   [[nodiscard]] Status InWriteTransaction(std::string_view op, const std::function<Status()>& body);
   [[nodiscard]] Status Error(std::string_view op, int rc) const;
+  // Runs a PRAGMA that answers one integer.
+  [[nodiscard]] Result<int64_t> PragmaInt(const std::string& sql, std::string_view op);
+  // SQLite's WAL hook, after every commit: checkpoints when the WAL holds enough frames.
+  static int OnWalCommit(void* self, sqlite3* db, const char* schema, int frames);
+  void MaybeCheckpoint(int frames);
 
   sqlite3* db_;
   std::string path_;
   int schema_version_ = 0;
   bool in_transaction_ = false;
   std::unique_ptr<Statements> stmts_;
+  int busy_timeout_ms_ = 0;
+  int64_t default_max_page_count_ = 0;  // SQLite's own limit, read at open
+  int checkpoint_wal_frames_ = 0;
+  int next_checkpoint_frames_ = 0;  // frames at which the next checkpoint is tried
+  int last_frames_ = 0;             // frames in the WAL after the last commit
+  WalStats wal_stats_;
 };
 
 }  // namespace rigshift

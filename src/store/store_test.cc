@@ -8,7 +8,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -548,6 +552,126 @@ TEST(SqliteStoreTest, AcknowledgedLedgerEntriesSurviveKillNine) {
   EXPECT_LE(present.size(), acked.size() + 1);
 }
 
+// A store at its size limit (as on a full disk: SQLite says SQLITE_FULL either way) refuses the
+// write with InsufficientStorage, not ResourceExhausted (that is a caller's limit, 429), keeps
+// serving reads, and writes again once the limit is raised.
+TEST(SqliteStoreTest, AFullStoreIsInsufficientStorageReadsGoOnAndWritesResumeWithSpace) {
+  testing::TempDir dir;
+  SqliteStore::Options options;
+  options.max_page_count = 24;  // the schema takes 12 pages of 4 KiB: room for a few leases
+  auto store = SqliteStore::Open((dir / "store.db").string(), options);
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  Status full;
+  int64_t id = 0;
+  while (full.ok() && id < 1000) {
+    LeaseRecord l = Lease(++id, "acme");
+    l.reason = std::string(1000, 'x');
+    full = (*store)->PutLease(l);
+  }
+  ASSERT_EQ(full.code(), StatusCode::kInsufficientStorage) << full.ToString();
+  EXPECT_NE(full.message().find("database or disk is full"), std::string::npos) << full.message();
+  Status tx = (*store)->Transaction([&](Store& st) -> Status {
+    RS_RETURN_IF_ERROR(st.AppendLedger({Entry(10, "tenant:acme", 1, std::string(5000, 'n'))}));
+    return st.PutLease(Lease(id, "acme"));
+  });
+  EXPECT_EQ(tx.code(), StatusCode::kInsufficientStorage) << tx.ToString();
+  auto leases = (*store)->ListLeases(std::nullopt);
+  ASSERT_TRUE(leases.has_value()) << leases.error().ToString();
+  EXPECT_EQ(static_cast<int64_t>(leases->size()), id - 1);
+  EXPECT_TRUE((*store)->Ledger(std::nullopt, Timestamp{0}, Timestamp{100})->empty());
+
+  ASSERT_TRUE((*store)->SetMaxPageCount(0).has_value());
+  EXPECT_TRUE((*store)->PutLease(Lease(id, "acme")).ok());
+  EXPECT_EQ(static_cast<int64_t>((*store)->ListLeases(std::nullopt)->size()), id);
+}
+
+int64_t FileSize(const std::string& path) {
+  std::error_code ec;
+  auto n = std::filesystem::file_size(path, ec);
+  return ec ? -1 : static_cast<int64_t>(n);
+}
+
+// Commits that each add a few pages, so the WAL grows as a busy server's does.
+Status WriteBatches(Store& store, int batches, int64_t* next_id, int64_t* max_wal, const std::string& wal) {
+  for (int b = 0; b < batches; ++b) {
+    RS_RETURN_IF_ERROR(store.Transaction([&](Store& st) -> Status {
+      for (int i = 0; i < 4; ++i) {
+        LeaseRecord l = Lease((*next_id)++, "acme");
+        l.reason = std::string(2000, 'r');
+        RS_RETURN_IF_ERROR(st.PutLease(l));
+      }
+      return st.AppendLedger({Entry(10, "tenant:acme", 1)});
+    }));
+    *max_wal = std::max(*max_wal, FileSize(wal));
+  }
+  return OkStatus();
+}
+
+// The WAL is checkpointed and truncated once it holds checkpoint_wal_frames pages, so it stays
+// near that size however much is written; at close it is emptied, and kept (with its index) for
+// a start on a full disk.
+TEST(SqliteStoreTest, TheWalIsCheckpointedAndTruncatedSoItStaysSmall) {
+  testing::TempDir dir;
+  const std::string path = (dir / "store.db").string(), wal = path + "-wal";
+  SqliteStore::Options options;
+  options.checkpoint_wal_frames = 100;
+  int64_t next_id = 1, max_wal = 0;
+  {
+    auto store = SqliteStore::Open(path, options);
+    ASSERT_TRUE(store.has_value()) << store.error().ToString();
+    auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(WriteBatches(**store, 300, &next_id, &max_wal, wal).ok());
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const auto& stats = (*store)->wal_stats();
+    std::cout << "300 commits (" << next_id - 1 << " leases) in " << ms << " ms, " << stats.checkpoints
+              << " checkpoints, largest WAL " << max_wal << " bytes, database " << FileSize(path) << " bytes\n";
+    EXPECT_GT(stats.checkpoints, 5);
+    EXPECT_EQ(stats.failed_checkpoints, 0) << stats.last_failure;
+    // 100 frames of a 4 KiB page (plus a 24-byte frame header each), and the last commit's pages.
+    EXPECT_LT(max_wal, 32 + 120 * (4096 + 24));
+  }
+  EXPECT_EQ(FileSize(wal), 0);  // emptied at close, and kept
+  EXPECT_GT(FileSize(path + "-shm"), 0);
+  auto reopened = SqliteStore::Open(path);
+  ASSERT_TRUE(reopened.has_value()) << reopened.error().ToString();
+  EXPECT_EQ(static_cast<int64_t>((*reopened)->ListLeases(std::nullopt)->size()), next_id - 1);
+}
+
+// A checkpoint that cannot finish (here another connection reads an old snapshot; on a full disk
+// the copy into the database fails) does not fail, or stall, the write that triggered it: that
+// write is already durable in the WAL. The next commits try again, and succeed once it can.
+TEST(SqliteStoreTest, ACheckpointThatCannotFinishNeverFailsTheWrite) {
+  testing::TempDir dir;
+  const std::string path = (dir / "store.db").string(), wal = path + "-wal";
+  SqliteStore::Options options;
+  options.checkpoint_wal_frames = 50;
+  options.busy_timeout_ms = 2000;  // a checkpoint that waited for the reader would show as 2 s
+  auto store = SqliteStore::Open(path, options);
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  int64_t next_id = 1, max_wal = 0;
+
+  sqlite3* reader = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &reader), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(reader, "BEGIN; SELECT COUNT(*) FROM leases;", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto t0 = std::chrono::steady_clock::now();
+  Status written = WriteBatches(**store, 60, &next_id, &max_wal, wal);
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  EXPECT_TRUE(written.ok()) << written.ToString();
+  EXPECT_LT(elapsed, std::chrono::milliseconds(1500));
+  EXPECT_GT((*store)->wal_stats().failed_checkpoints, 0);
+  EXPECT_NE((*store)->wal_stats().last_failure.find("checkpoint the WAL"), std::string::npos)
+      << (*store)->wal_stats().last_failure;
+  EXPECT_GT(FileSize(wal), 50 * 4096);  // the reader's snapshot keeps it
+
+  ASSERT_EQ(sqlite3_exec(reader, "COMMIT;", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(reader);
+  int64_t before = (*store)->wal_stats().checkpoints;
+  ASSERT_TRUE(WriteBatches(**store, 20, &next_id, &max_wal, wal).ok());
+  EXPECT_GT((*store)->wal_stats().checkpoints, before);
+  EXPECT_LT(FileSize(wal), 50 * 4096);
+  EXPECT_EQ(static_cast<int64_t>((*store)->ListLeases(std::nullopt)->size()), next_id - 1);
+}
+
 }  // namespace
 }  // namespace rigshift
 
@@ -609,26 +733,285 @@ TEST(GroupCommitStoreTest, AFlushFromAnotherThreadWaitsOutATransactionInsteadOfF
   EXPECT_TRUE(store.GetLease(LeaseId(1))->has_value());
 }
 
-TEST(GroupCommitStoreTest, AFailedCommitFailsEveryLaterCallAndIsReportedOnce) {
-  // A durable store whose commits fail, as a full disk would.
-  class FailingStore final : public MemoryStore {
-   public:
-    Status Transaction(const std::function<Status(Store&)>&) override {
-      return Status(StatusCode::kResourceExhausted, "disk full");
-    }
-  };
-  FailingStore durable;
+// A durable store whose commits a test can hold at the gate and then let through or fail, as a
+// disk that fills while a commit is on its way would.
+class GatedStore final : public Store {
+ public:
+  int schema_version() const override { return base_.schema_version(); }
+  Status PutLease(const LeaseRecord& l) override { return base_.PutLease(l); }
+  Result<std::optional<LeaseRecord>> GetLease(LeaseId id) override { return base_.GetLease(id); }
+  Result<std::vector<LeaseRecord>> ListLeases(std::optional<std::string> t) override { return base_.ListLeases(t); }
+  Status AppendLedger(const std::vector<LedgerEntry>& e) override { return base_.AppendLedger(e); }
+  Result<std::vector<LedgerEntry>> Ledger(std::optional<std::string> t, Timestamp from, Timestamp to) override {
+    return base_.Ledger(t, from, to);
+  }
+  Result<std::vector<LedgerDayTotal>> LedgerByDay(Timestamp from, Timestamp to) override {
+    return base_.LedgerByDay(from, to);
+  }
+  Status PutToken(const TokenRecord& t) override { return base_.PutToken(t); }
+  Result<std::optional<TokenRecord>> FindToken(std::string_view h) override { return base_.FindToken(h); }
+  Result<std::vector<TokenRecord>> ListTokens() override { return base_.ListTokens(); }
+  Status Transaction(const std::function<Status(Store&)>& fn) override {
+    std::unique_lock lock(mu_);
+    ++arrived_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+    if (!fail_with_.ok()) return fail_with_;
+    return base_.Transaction(fn);
+  }
+
+  // Commits wait at the gate until Open(); then each fails with `error` (OK: goes through).
+  void Close() { std::lock_guard lock(mu_); open_ = false; }
+  void Open(Status error = OkStatus()) {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    fail_with_ = std::move(error);
+    cv_.notify_all();
+  }
+  void WaitForCommits(int n) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return arrived_ >= n; });
+  }
+  MemoryStore& base() { return base_; }
+
+ private:
+  MemoryStore base_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+  Status fail_with_;
+  int arrived_ = 0;
+};
+
+std::vector<int64_t> LeaseIds(Store& store) {
+  std::vector<int64_t> ids;
+  auto all = store.ListLeases(std::nullopt);
+  EXPECT_TRUE(all.has_value()) << all.error().ToString();
+  if (all) for (const auto& l : *all) ids.push_back(l.id.value());
+  return ids;
+}
+
+// The disk fails one commit: its writer hears of it from Flush; new writes are refused at once
+// with the same code until the caller has caught up and resumed; reads never stop; then the
+// store commits again.
+TEST(GroupCommitStoreTest, AFailedCommitAnswersItsWriterRefusesWritesUntilResumeAndReadsGoOn) {
+  MemoryStore base;
+  FaultInjectionStore durable(&base);
   std::atomic<int> reported{0};
   GroupCommitStore store(&durable, [&](const Status& s) {
     ++reported;
-    EXPECT_NE(s.message().find("disk full"), std::string::npos);
+    EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
   });
   ASSERT_TRUE(store.PutLease(Lease(1, "acme")).ok());
+  ASSERT_TRUE(store.PutToken({"h1", "tenant", "acme", Timestamp{5}}).ok());
+  ASSERT_TRUE(store.Flush().ok());
+  EXPECT_TRUE(store.failure().ok());
+
+  durable.FaultAt(durable.writes() + 1, FaultInjectionStore::Mode::kFail);  // the next commit fails
+  ASSERT_TRUE(store.PutLease(Lease(2, "acme")).ok());  // accepted: queued
   Status f = store.Flush();
-  EXPECT_EQ(f.code(), StatusCode::kResourceExhausted);
-  EXPECT_EQ(store.PutLease(Lease(2, "acme")).code(), StatusCode::kResourceExhausted);
-  EXPECT_EQ(store.ListLeases(std::nullopt).error().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(f.code(), StatusCode::kUnavailable) << f.ToString();
+  EXPECT_NE(f.message().find("writes are refused"), std::string::npos) << f.message();
+  EXPECT_EQ(store.failure().code(), StatusCode::kUnavailable);
   EXPECT_EQ(reported, 1);
+  EXPECT_EQ(store.failed_commits(), 1);
+
+  // Writes and transactions are refused at once, with the same error; nothing is queued.
+  EXPECT_EQ(store.PutLease(Lease(3, "acme")).code(), StatusCode::kUnavailable);
+  EXPECT_EQ(store.AppendLedger({Entry(10, "tenant:acme", 1)}).code(), StatusCode::kUnavailable);
+  EXPECT_EQ(store.PutToken({"h2", "tenant", "acme", Timestamp{5}}).code(), StatusCode::kUnavailable);
+  EXPECT_EQ(store.Transaction([](Store&) { return OkStatus(); }).code(), StatusCode::kUnavailable);
+  // Reads see what the durable store holds, and do not fail.
+  EXPECT_EQ(LeaseIds(store), std::vector<int64_t>({1}));
+  auto two = store.GetLease(LeaseId(2));
+  ASSERT_TRUE(two.has_value()) << two.error().ToString();
+  EXPECT_FALSE(two->has_value());
+  ASSERT_TRUE(store.FindToken("h1").has_value());
+  EXPECT_TRUE(store.FindToken("h1")->has_value());
+  EXPECT_TRUE(store.Ledger(std::nullopt, Timestamp{0}, Timestamp{100}).has_value());
+  EXPECT_TRUE(store.LedgerByDay(Timestamp{0}, Timestamp{100}).has_value());
+  EXPECT_TRUE(store.ListTokens().has_value());
+  // A thread flushing for others' writes cannot tell whose went: until the caller has caught up
+  // and resumed, it hears of the failure too.
+  std::thread([&] { EXPECT_EQ(store.Flush().code(), StatusCode::kUnavailable); }).join();
+
+  store.Resume();
+  EXPECT_TRUE(store.failure().ok());
+  EXPECT_TRUE(store.Flush().ok());
+  std::thread([&] { EXPECT_TRUE(store.Flush().ok()); }).join();
+  ASSERT_TRUE(store.PutLease(Lease(4, "acme")).ok());
+  ASSERT_TRUE(store.Flush().ok());
+  EXPECT_EQ(LeaseIds(base), std::vector<int64_t>({1, 4}));
+  EXPECT_EQ(reported, 1);
+  EXPECT_EQ(store.committed_writes(), 3);
+}
+
+// One thread flushing for the writes of others (the API's acknowledging thread) is told of a
+// failed commit that dropped any of them, and not of one before its caller caught up.
+TEST(GroupCommitStoreTest, AFlusherForOtherThreadsWritesIsToldOfAFailureThatDroppedOne) {
+  GatedStore durable;
+  GroupCommitStore store(&durable, nullptr);
+  auto write_on_another_thread = [&](int64_t id) {
+    std::thread([&] { EXPECT_TRUE(store.PutLease(Lease(id, "acme")).ok()); }).join();
+  };
+  write_on_another_thread(1);
+  EXPECT_TRUE(store.Flush().ok());
+
+  durable.Close();
+  write_on_another_thread(2);
+  durable.WaitForCommits(2);
+  Status flushed;
+  std::thread flusher([&] { flushed = store.Flush(); });
+  durable.Open(InsufficientStorageError("disk full"));
+  flusher.join();
+  EXPECT_EQ(flushed.code(), StatusCode::kInsufficientStorage) << flushed.ToString();
+
+  durable.Open();
+  store.Resume();
+  write_on_another_thread(3);
+  EXPECT_TRUE(store.Flush().ok());
+  EXPECT_EQ(LeaseIds(durable.base()), std::vector<int64_t>({1, 3}));
+}
+
+// Writes queued behind a commit that fails were made on the state it describes: all go, and
+// every writer whose write went is told, while those committed before are not.
+TEST(GroupCommitStoreTest, EveryWriteQueuedBehindAFailedCommitIsDroppedAndItsWriterTold) {
+  GatedStore durable;
+  GroupCommitStore store(&durable, nullptr);
+  std::mutex writer;  // writes one at a time (the farm's lock), flushes from any thread
+  std::atomic<int> queued{0};
+  auto write_and_flush = [&](int64_t id) {
+    {
+      std::lock_guard lock(writer);
+      EXPECT_TRUE(store.PutLease(Lease(id, "acme")).ok());
+    }
+    ++queued;
+    return store.Flush();
+  };
+  EXPECT_TRUE(write_and_flush(1).ok());
+
+  durable.Close();
+  Status first, second, third;
+  std::thread t1([&] { first = write_and_flush(2); });
+  durable.WaitForCommits(2);  // lease 2's commit is at the gate; 3 and 4 queue behind it
+  std::thread t2([&] { second = write_and_flush(3); });
+  std::thread t3([&] { third = write_and_flush(4); });
+  while (queued < 4) std::this_thread::yield();
+  durable.Open(InsufficientStorageError("disk full"));
+  t1.join();
+  t2.join();
+  t3.join();
+  for (const Status* s : {&first, &second, &third}) {
+    EXPECT_EQ(s->code(), StatusCode::kInsufficientStorage) << s->ToString();
+    EXPECT_NE(s->message().find("the disk is full: writes are refused until space returns"), std::string::npos)
+        << s->message();
+  }
+  EXPECT_EQ(store.failed_commits(), 1);  // one commit failed; 3 and 4 never reached the disk
+  EXPECT_EQ(LeaseIds(store), std::vector<int64_t>({1}));
+
+  durable.Open();
+  store.Resume();
+  EXPECT_TRUE(write_and_flush(5).ok());
+  EXPECT_EQ(LeaseIds(durable.base()), std::vector<int64_t>({1, 5}));
+}
+
+// A handler that wrote before the failure but flushes only after the store was resumed, and
+// after others have committed since, still learns that its write was lost.
+TEST(GroupCommitStoreTest, AWriterThatFlushesLateStillLearnsItsWriteWasDropped) {
+  GatedStore durable;
+  GroupCommitStore store(&durable, nullptr);
+  std::mutex writer;
+  std::atomic<bool> wrote{false}, may_flush{false};
+  Status late;
+  durable.Close();
+  std::thread slow([&] {
+    {
+      std::lock_guard lock(writer);
+      EXPECT_TRUE(store.PutLease(Lease(1, "acme")).ok());
+    }
+    wrote = true;
+    while (!may_flush) std::this_thread::yield();
+    late = store.Flush();
+  });
+  while (!wrote) std::this_thread::yield();
+  durable.WaitForCommits(1);  // lease 1's commit is at the gate
+  durable.Open(UnavailableError("I/O error"));
+  while (store.failure().ok()) std::this_thread::yield();
+  {
+    std::lock_guard lock(writer);  // the server's catch-up: reload, then resume, under its lock
+    durable.Open();
+    store.Resume();
+    EXPECT_TRUE(store.PutLease(Lease(2, "acme")).ok());
+  }
+  EXPECT_TRUE(store.Flush().ok());
+  may_flush = true;
+  slow.join();
+  EXPECT_EQ(late.code(), StatusCode::kUnavailable) << late.ToString();
+  EXPECT_EQ(LeaseIds(store), std::vector<int64_t>({2}));
+}
+
+// A transaction open while an earlier commit fails loses what it queued, and says so.
+TEST(GroupCommitStoreTest, ATransactionOpenWhenACommitFailsFailsAndLeavesNothing) {
+  GatedStore durable;
+  GroupCommitStore store(&durable, nullptr);
+  durable.Close();
+  ASSERT_TRUE(store.PutLease(Lease(1, "acme")).ok());
+  durable.WaitForCommits(1);  // lease 1's commit is at the gate
+  Status tx = store.Transaction([&](Store& st) -> Status {
+    RS_RETURN_IF_ERROR(st.PutLease(Lease(2, "acme")));
+    durable.Open(InsufficientStorageError("disk full"));
+    while (store.failure().ok()) std::this_thread::yield();
+    return OkStatus();  // the function succeeded; the store did not
+  });
+  EXPECT_EQ(tx.code(), StatusCode::kInsufficientStorage) << tx.ToString();
+  EXPECT_EQ(store.Flush().code(), StatusCode::kInsufficientStorage);  // lease 1, this thread's
+  durable.Open();
+  store.Resume();
+  ASSERT_TRUE(store.PutLease(Lease(3, "acme")).ok());
+  ASSERT_TRUE(store.Flush().ok());
+  EXPECT_EQ(LeaseIds(durable.base()), std::vector<int64_t>({3}));
+}
+
+// The real thing below: SQLite at its size limit answers SQLITE_FULL, which is a full disk
+// (InsufficientStorage); when the limit is raised, as when space is freed, writes go through.
+TEST(GroupCommitStoreTest, ASqliteStoreThatIsFullRefusesUntilSpaceReturns) {
+  testing::TempDir dir;
+  std::string path = (dir / "store.db").string();
+  auto durable = SqliteStore::Open(path);
+  ASSERT_TRUE(durable.has_value()) << durable.error().ToString();
+  std::atomic<int> reported{0};
+  GroupCommitStore store(durable->get(), [&](const Status&) { ++reported; });
+  std::set<int64_t> acknowledged;
+  for (int64_t id = 1; id <= 3; ++id) {
+    ASSERT_TRUE(store.PutLease(Lease(id, "acme")).ok());
+    ASSERT_TRUE(store.Flush().ok());
+    acknowledged.insert(id);
+  }
+  ASSERT_TRUE((*durable)->SetMaxPageCount(1).has_value());  // no page more than the file has now
+  LeaseRecord big = Lease(4, "acme");
+  big.reason = std::string(64 * 1024, 'x');  // needs new pages
+  ASSERT_TRUE(store.PutLease(big).ok());
+  Status full = store.Flush();
+  ASSERT_EQ(full.code(), StatusCode::kInsufficientStorage) << full.ToString();
+  EXPECT_NE(full.message().find("the disk is full: writes are refused until space returns"), std::string::npos)
+      << full.message();
+  EXPECT_NE(full.message().find("database or disk is full"), std::string::npos) << full.message();
+  EXPECT_EQ(store.PutLease(Lease(5, "acme")).code(), StatusCode::kInsufficientStorage);
+  EXPECT_EQ(LeaseIds(store), std::vector<int64_t>({1, 2, 3}));
+
+  // Still full after Resume: the next write fails the same way, and is reported again.
+  store.Resume();
+  ASSERT_TRUE(store.PutLease(big).ok());
+  EXPECT_EQ(store.Flush().code(), StatusCode::kInsufficientStorage);
+  EXPECT_EQ(reported, 2);
+
+  ASSERT_TRUE((*durable)->SetMaxPageCount(0).has_value());  // space returns
+  store.Resume();
+  ASSERT_TRUE(store.PutLease(big).ok());
+  ASSERT_TRUE(store.Flush().ok());
+  acknowledged.insert(4);
+  std::vector<int64_t> expected(acknowledged.begin(), acknowledged.end());
+  EXPECT_EQ(LeaseIds(**durable), expected);
 }
 
 }  // namespace
