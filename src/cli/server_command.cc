@@ -193,9 +193,77 @@ Result<FileLock> LockDataDir(const std::filesystem::path& data_dir) {
     return Err(FailedPreconditionError("another rigshift server (" + LockHolder(file) + ") holds " + file.string() +
                                        "; stop it or use another --data-dir"));
   }
-  RS_RETURN_IF_ERROR(lock->SetText("pid " + std::to_string(::getpid()) + "\n"));
   return lock;
 }
+
+// A file the server writes only to tell others about itself (the lock's holder, server.url): on a
+// full disk it is not worth refusing to start for, so that failure is a warning.
+Status Informational(const Status& written, std::ostream& err) {
+  if (written.code() != StatusCode::kInsufficientStorage) return written;
+  err << "rigshift server: warning: " << written.message() << " (the disk is full; starting without it)\n";
+  return OkStatus();
+}
+
+// After a commit the store could not make (GroupCommitStore: a full disk, an I/O error), the
+// farm's memory is ahead of the store and the store refuses writes. Run(), under the farm's
+// lock, makes the farm and the tokens say again what the store holds and lets writes in again;
+// while the disk stays full each later write fails the same way (507) and is caught up again.
+// Reads never stop. A failure is logged once (again only if its reason changes), and so is the
+// first successful commit after it.
+class StoreCatchUp {
+ public:
+  StoreCatchUp(GroupCommitStore* store, Farm* farm, Auth* auth, Metrics* metrics, std::ostream& err)
+      : store_(store), farm_(farm), auth_(auth), metrics_(metrics), err_(err) {}
+
+  // Requires the farm's lock. An error only when the store cannot be read back.
+  [[nodiscard]] Status Run(Timestamp now) {
+    Status failure = store_->failure();
+    if (failure.ok()) {
+      if (failing_ && store_->commits() > commits_at_failure_) {
+        err_ << "rigshift server: " << FormatUtc(now) << " store: writes are committed again ("
+             << store_->failed_commits() - failed_before_ << " failed commits since " << FormatUtc(since_) << ")\n";
+        err_.flush();
+        failing_ = false;
+        logged_.clear();
+        metrics_->StoreWritesFailing(false);
+      }
+      return OkStatus();
+    }
+    if (!failing_) {
+      failing_ = true;
+      since_ = now;
+      failed_before_ = store_->failed_commits() - 1;
+      metrics_->StoreWritesFailing(true);
+    }
+    if (failure.message() != logged_) {
+      err_ << "rigshift server: " << FormatUtc(now) << " store: " << failure.message()
+           << "; reads go on, and the farm is reloaded from the store\n";
+      err_.flush();
+      logged_ = failure.message();
+    }
+    commits_at_failure_ = store_->commits();
+    // Writes are let in before the reload, which may itself write (a re-plan); nothing else can
+    // write in between, because every write is made under the farm's lock, which we hold.
+    store_->Resume();
+    RS_RETURN_IF_ERROR(farm_->Reload(now));
+    return auth_->Load();  // a token whose commit failed is forgotten too
+  }
+
+  // From a failed commit until one succeeds again.
+  bool failing() const { return failing_; }
+
+ private:
+  GroupCommitStore* store_;
+  Farm* farm_;
+  Auth* auth_;
+  Metrics* metrics_;
+  std::ostream& err_;
+  bool failing_ = false;
+  std::string logged_;
+  Timestamp since_;
+  int64_t failed_before_ = 0;
+  int64_t commits_at_failure_ = 0;
+};
 
 // How long SIGTERM waits for requests already sent to be answered (docs/operations.md).
 constexpr auto kDrainLimit = std::chrono::seconds(5);
@@ -283,6 +351,7 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   std::filesystem::create_directories(o.data_dir, ec);
   if (ec) return UnavailableError("cannot create --data-dir " + o.data_dir.string() + ": " + ec.message());
   RS_ASSIGN_OR_RETURN(FileLock data_lock, LockDataDir(o.data_dir));
+  RS_RETURN_IF_ERROR(Informational(data_lock.SetText("pid " + std::to_string(::getpid()) + "\n"), err));
 
   // The farm.
   FarmSetup setup;
@@ -304,21 +373,51 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   }
 
   // The store and the tokens.
-  RS_ASSIGN_OR_RETURN(auto durable, SqliteStore::Open((o.data_dir / "rigshift.db").string()));
+  auto opened = SqliteStore::Open((o.data_dir / "rigshift.db").string());
+  if (!opened && opened.error().code() == StatusCode::kInsufficientStorage) {
+    // A new store cannot be created on a full disk (nor an old one opened without its -shm index).
+    return UnavailableError(opened.error().message() + " (the disk holding " + o.data_dir.string() +
+                            " is full: free space and start again)");
+  }
+  if (!opened) return opened.error();
+  std::unique_ptr<SqliteStore> durable = std::move(*opened);
+  Metrics metrics;
   // Writes are committed in groups: one fsync for every request waiting on it (docs/operations.md).
-  auto store = std::make_unique<GroupCommitStore>(durable.get(), [&err](const Status& s) {
-    err << "rigshift server: " << s.message() << "\n";
-    err.flush();
-    std::_Exit(1);  // the in-memory state is ahead of the store: restart and recover from it
+  // A failed commit wakes the main loop, which catches the farm up with the store (StoreCatchUp).
+  std::atomic<bool> store_failed{false};
+  auto store = std::make_unique<GroupCommitStore>(durable.get(), [&](const Status& s) {
+    metrics.StoreCommitFailed(s.code() == StatusCode::kInsufficientStorage);
+    store_failed = true;
   });
   Auth auth(store.get());
   RS_RETURN_IF_ERROR(auth.Load());
   Timestamp now = WallNow();
-  RS_ASSIGN_OR_RETURN(bool made, auth.EnsureTokenFile(o.data_dir / "operator.token", "operator", "", now));
-  if (made) err << "rigshift server: wrote a new operator token to " << (o.data_dir / "operator.token").string() << "\n";
+  // Token files that exist are never rewritten, so a restart on a full disk reads them and goes
+  // on. A missing operator token must be made (nobody could run the farm without it); a missing
+  // tenant token can wait for space, or be minted through the API.
+  auto made = auth.EnsureTokenFile(o.data_dir / "operator.token", "operator", "", now);
+  if (!made && made.error().code() == StatusCode::kInsufficientStorage) {
+    return UnavailableError("cannot create the operator token " + (o.data_dir / "operator.token").string() +
+                            ": the disk holding " + o.data_dir.string() + " is full (" + made.error().message() +
+                            "); free space and start again");
+  }
+  if (!made) return made.error();
+  if (*made) err << "rigshift server: wrote a new operator token to " << (o.data_dir / "operator.token").string() << "\n";
   for (const auto& t : o.tenants) {
-    RS_ASSIGN_OR_RETURN(bool m, auth.EnsureTokenFile(o.data_dir / ("tenant-" + t + ".token"), "tenant", t, now));
-    if (m) err << "rigshift server: wrote a token for tenant " << t << " to " << (o.data_dir / ("tenant-" + t + ".token")).string() << "\n";
+    const std::filesystem::path file = o.data_dir / ("tenant-" + t + ".token");
+    auto m = auth.EnsureTokenFile(file, "tenant", t, now);
+    if (!m && m.error().code() == StatusCode::kInsufficientStorage) {
+      err << "rigshift server: warning: no token for tenant " << t << " yet: " << m.error().message()
+          << " (written on a start with free space; or mint one with POST /v1/tokens)\n";
+      continue;
+    }
+    if (!m) return m.error();
+    if (*m) err << "rigshift server: wrote a token for tenant " << t << " to " << file.string() << "\n";
+  }
+  if (!store->failure().ok()) {
+    // A token's commit failed: nothing else has been built on the store yet.
+    store->Resume();
+    RS_RETURN_IF_ERROR(auth.Load());
   }
 
   // The market feed.
@@ -365,12 +464,12 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   fopt.max_pending = static_cast<size_t>(o.max_pending);
   fopt.max_pending_per_tenant = static_cast<size_t>(o.max_pending_per_tenant);
   fopt.require_agents = o.require_agents;
-  Metrics metrics;
   Farm farm(std::move(setup), store.get(), feed.get(), fopt, &metrics);
   for (const std::string& fix : farm.price_fixes()) err << "rigshift server: price table: " << fix << "\n";
   RS_RETURN_IF_ERROR(farm.Recover(now).WithContext("recovering from " + (o.data_dir / "rigshift.db").string()));
 
   std::mutex mu;
+  StoreCatchUp catch_up(store.get(), &farm, &auth, &metrics, err);
   Api api(&farm, &auth, &metrics, &mu, WallNow);
   net::HttpServerOptions hopt;
   hopt.host = hp.first;
@@ -381,8 +480,10 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
 
   std::unique_ptr<DemoFleet> fleet;
   if (o.demo) {
-    RS_ASSIGN_OR_RETURN(std::string agent_token, [&] {
+    (void)store->Flush();  // the recovery's re-plan: caught up below if it could not be committed
+    RS_ASSIGN_OR_RETURN(std::string agent_token, [&]() -> Result<std::string> {
       std::lock_guard lock(mu);
+      RS_RETURN_IF_ERROR(catch_up.Run(now));
       return auth.Create("agent", "", now);
     }());
     std::vector<DemoNode> nodes;
@@ -403,8 +504,12 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
                                         std::move(nodes));
     fleet->Start();
   }
-  RS_RETURN_IF_ERROR(WriteFileAtomically(o.data_dir / "server.url", url + "\n"));
-  RS_RETURN_IF_ERROR(data_lock.SetText("pid " + std::to_string(::getpid()) + "\nurl " + url + "\n"));
+  if (Status s = WriteFileAtomically(o.data_dir / "server.url", url + "\n"); !s.ok()) {
+    // A server.url from an earlier start would name the wrong port: better none.
+    std::filesystem::remove(o.data_dir / "server.url", ec);
+    RS_RETURN_IF_ERROR(Informational(s, err));
+  }
+  RS_RETURN_IF_ERROR(Informational(data_lock.SetText("pid " + std::to_string(::getpid()) + "\nurl " + url + "\n"), err));
 
   const FleetState& f = farm.fleet();
   out << "rigshift server listening on " << url << "\n"
@@ -433,16 +538,35 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
   std::string last_error;
+  // Under the farm's lock: the store caught up first (after a failed commit), then the tick.
+  auto catch_up_or_exit = [&](Timestamp at) {
+    store_failed = false;
+    if (Status c = catch_up.Run(at); !c.ok()) {
+      // The store cannot even be read back, so the farm cannot say what it holds. Exit with the
+      // lock held, so that nothing more is written, and recover from the store on restart.
+      err << "rigshift server: " << FormatUtc(at) << " store: cannot reload the farm from the store: " << c.message()
+          << "\n";
+      err.flush();
+      std::_Exit(1);
+    }
+  };
   while (!g_stop) {
     {
       std::lock_guard lock(mu);
-      Status s = farm.Tick(WallNow());
+      Timestamp at = WallNow();
+      catch_up_or_exit(at);
+      Status s = farm.Tick(at);
       if (!s.ok() && s.message() != last_error) {
-        err << "rigshift server: " << FormatUtc(WallNow()) << " tick: " << s.message() << "\n";
+        err << "rigshift server: " << FormatUtc(at) << " tick: " << s.message() << "\n";
         last_error = s.message();
       }
     }
-    for (int i = 0; i < 5 && !g_stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // A first failed commit cuts the wait short: writes are refused until the farm has caught up.
+    // While the disk stays full the loop keeps its pace (a refused write is answered 507 at once,
+    // which is right then), so that a re-plan failing again does not reload the farm in a spin.
+    for (int i = 0; i < 5 && !g_stop && !(store_failed && !catch_up.failing()); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
   err << "rigshift server: stopping\n";
   if (fleet) fleet->Stop();
@@ -450,8 +574,17 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   // connections are refused from here on.
   http->Drain(kDrainLimit);
   std::lock_guard lock(mu);
-  RS_RETURN_IF_ERROR(farm.Tick(WallNow()));
-  return store->Flush();
+  catch_up_or_exit(WallNow());
+  Status last = farm.Tick(WallNow());
+  if (last.ok()) last = store->Flush();
+  if (last.code() == StatusCode::kInsufficientStorage) {
+    // Nothing is lost: the store holds a consistent state, and the next start bills running
+    // leases from where their ledger lines end.
+    err << "rigshift server: the last ledger lines were not written (" << last.message()
+        << "); the next start bills from where the store ends\n";
+    return OkStatus();
+  }
+  return last;
 }
 
 }  // namespace rigshift

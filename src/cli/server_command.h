@@ -25,9 +25,10 @@ struct ServerOptions {
   int64_t speed = 60;                        // replay: market seconds per wall second
   std::string feed_url;                      // poll
   int64_t feed_interval_s = 60;              // poll
-  // HTTP I/O threads. Handlers that write wait on a group commit, so more threads than cores
-  // let more requests share one fsync (bench/server_load.sh measures it).
-  int threads = 16;
+  // HTTP I/O threads. No handler blocks (a write is acknowledged from the durability thread once
+  // its group commit is on disk), so one per core is enough; more only add lock contention
+  // (measured in bench/server_load.sh: 16 threads wrote about half as fast as 2 on 2 cores).
+  int threads = 2;
   int64_t agent_timeout_s = 30;
   int64_t billing_interval_s = 10;
   int64_t accounting_interval_s = 60;

@@ -439,6 +439,7 @@ struct HttpServer::Impl {
       threads.clear();
       accept_retry.reset();
       acceptor.reset();
+      accept_strand.reset();  // a strand outliving its io_context blocks in its destructor
       ioc.reset();
     });
   }

@@ -34,13 +34,12 @@ HttpResponse Error(const Status& s) {
   return net::ErrorResponse(HttpStatusFor(s.code()), ErrorCodeFor(s.code()), s.message());
 }
 
+// Reads only what the farm fixes at construction (node names and models), so it runs outside the
+// farm's lock.
 json LeaseJson(const LeaseRecord& l, const Farm& farm) {
-  const FleetState& f = farm.fleet();
   json devices = json::array();
   for (const auto& [node, slot] : l.devices) {
-    devices.push_back({{"node", farm.node_name(node)},
-                       {"slot", slot},
-                       {"model", f.groups()[f.node_group(node)].model->name}});
+    devices.push_back({{"node", farm.node_name(node)}, {"slot", slot}, {"model", farm.node_model(node)}});
   }
   json hours = l.duration_s > 0 ? json(static_cast<double>(l.duration_s) / 3600.0) : json(nullptr);
   bool started = l.state != "pending" && !(l.state == "cancelled" && l.devices.empty());
@@ -139,6 +138,7 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kUnavailable: return 503;
     case StatusCode::kInternal: return 500;
     case StatusCode::kDataLoss: return 500;
+    case StatusCode::kInsufficientStorage: return 507;
   }
   return 500;
 }
@@ -157,12 +157,37 @@ std::string_view ErrorCodeFor(StatusCode code) {
     case StatusCode::kUnavailable: return "unavailable";
     case StatusCode::kInternal: return "internal";
     case StatusCode::kDataLoss: return "data_loss";
+    case StatusCode::kInsufficientStorage: return "insufficient_storage";
   }
   return "internal";
 }
 
 Api::Api(Farm* farm, Auth* auth, Metrics* metrics, std::mutex* farm_mutex, std::function<Timestamp()> now)
-    : farm_(farm), auth_(auth), metrics_(metrics), mu_(farm_mutex), now_(std::move(now)), store_(&farm->store()) {}
+    : farm_(farm),
+      auth_(auth),
+      metrics_(metrics),
+      mu_(farm_mutex),
+      now_(std::move(now)),
+      store_(&farm->store()),
+      acks_(std::make_unique<DurableAcks>(store_)) {}
+
+Api::~Api() = default;
+
+std::shared_ptr<const Api::OffersBody> Api::OffersBodyFor(const std::shared_ptr<const OfferSheet>& sheet) {
+  std::shared_ptr<const OffersBody> cached = offers_body_.load();
+  if (cached && cached->version == sheet->version) return cached;
+  auto fresh = std::make_shared<OffersBody>();
+  fresh->version = sheet->version;
+  json list = json::array();
+  for (const Offer& o : sheet->offers) list.push_back(OfferJson(o));
+  fresh->offers_json = list.dump();
+  // Two readers may both make it; either copy is right, and a newer sheet's body is never
+  // replaced by an older one.
+  while (!cached || cached->version < fresh->version) {
+    if (offers_body_.compare_exchange_weak(cached, fresh)) break;
+  }
+  return fresh;
+}
 
 // Store::Flush is thread-safe where it does anything (GroupCommitStore); a write-through store
 // returns at once.
@@ -172,11 +197,30 @@ HttpResponse Api::Handle(const HttpRequest& request) {
   auto t0 = std::chrono::steady_clock::now();
   std::string route = "unmatched";
   HttpResponse r = Dispatch(request, &route);
-  if (metrics_) {
-    metrics_->Request(route, request.method, r.status,
-                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  if (!metrics_) return r;
+  auto seconds = [t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  if (!r.later) {
+    metrics_->Request(route, request.method, r.status, seconds());
+    return r;
   }
+  // Answered later: counted with the status and the time it is answered with.
+  auto later = std::move(r.later);
+  r.later = [this, later = std::move(later), route, method = request.method, seconds](
+                std::function<void(HttpResponse)> reply) {
+    later([this, reply = std::move(reply), route, method, seconds](HttpResponse answer) {
+      metrics_->Request(route, method, answer.status, seconds());
+      reply(std::move(answer));
+    });
+  };
   return r;
+}
+
+HttpResponse Api::WhenDurable(HttpResponse r) {
+  HttpResponse deferred;
+  deferred.later = [this, r = std::move(r)](std::function<void(HttpResponse)> reply) {
+    acks_->After([r, reply = std::move(reply)](const Status& s) { reply(s.ok() ? r : Error(s)); });
+  };
+  return deferred;
 }
 
 HttpResponse Api::Dispatch(const HttpRequest& req, std::string* route) {
@@ -221,7 +265,7 @@ HttpResponse Api::Dispatch(const HttpRequest& req, std::string* route) {
   std::string allow;
   std::string_view res = p[1];
   if (p.size() == 2 && res == "offers") which = R::kOffers, allow = "GET", *route = "/v1/offers";
-  else if (p.size() == 2 && res == "leases") which = R::kLeases, allow = "GET, POST", *route = "/v1/leases";
+  else if (p.size() == 2 && res == "leases") which = R::kLeases, allow = "GET, POST, DELETE", *route = "/v1/leases";
   else if (p.size() == 3 && res == "leases") which = R::kLease, allow = "GET, DELETE", *route = "/v1/leases/{id}";
   else if (p.size() == 2 && res == "invoices") which = R::kInvoices, allow = "GET", *route = "/v1/invoices";
   else if (p.size() == 2 && res == "sites") which = R::kSites, allow = "GET", *route = "/v1/sites";
@@ -247,7 +291,7 @@ HttpResponse Api::Dispatch(const HttpRequest& req, std::string* route) {
   }
   if (!allowed) return method_not_allowed(allow);
 
-  // SHA-256 of the token outside the farm lock; only the table lookup inside it.
+  // SHA-256 of the token, then the table lookup.
   auto hash = Auth::HashOfHeader(req.authorization);
   // No header: no token was tried, so nothing for the failed-attempt limit to count.
   if (!hash && req.authorization.empty()) return Error(hash.error());
@@ -255,14 +299,11 @@ HttpResponse Api::Dispatch(const HttpRequest& req, std::string* route) {
   // Retry-After, before the token is looked at.
   const Timestamp auth_at = now_();
   int64_t retry_after = 0;
-  Result<Caller> caller = [&] {
-    std::lock_guard lock(*mu_);
-    Result<Caller> found = auth_->CallerFrom(req.remote_address, hash, auth_at);
-    if (!found && found.error().code() == StatusCode::kResourceExhausted) {
-      retry_after = auth_->RetryAfter(req.remote_address, auth_at);
-    }
-    return found;
-  }();
+  // Auth has its own lock: authenticating never waits for the farm.
+  Result<Caller> caller = auth_->CallerFrom(req.remote_address, hash, auth_at);
+  if (!caller && caller.error().code() == StatusCode::kResourceExhausted) {
+    retry_after = auth_->RetryAfter(req.remote_address, auth_at);
+  }
   if (!caller) {
     HttpResponse r = Error(caller.error());
     if (retry_after > 0) r.headers.emplace_back("Retry-After", std::to_string(retry_after));
@@ -276,13 +317,18 @@ HttpResponse Api::Dispatch(const HttpRequest& req, std::string* route) {
   switch (which) {
     case R::kOffers: {
       if (Status s = Require(c, {"tenant"}); !s.ok()) return Error(s);
-      std::lock_guard lock(*mu_);
-      Timestamp now = now_();
-      auto offers = farm_->Offers(now);
-      if (!offers) return Error(offers.error());
-      json list = json::array();
-      for (const Offer& o : *offers) list.push_back(OfferJson(o));
-      return Json(200, {{"at", FormatUtc(now)}, {"offers", list}});
+      // No farm lock: the farm publishes an immutable sheet after each change, and its JSON is
+      // made once per sheet, by the first reader that sees it.
+      std::shared_ptr<const OffersBody> body = OffersBodyFor(farm_->offer_sheet());
+      HttpResponse r;
+      r.status = 200;
+      r.body.reserve(body->offers_json.size() + 48);
+      r.body += "{\"at\":\"";
+      r.body += FormatUtc(now_());
+      r.body += "\",\"offers\":";
+      r.body += body->offers_json;
+      r.body += "}";
+      return r;
     }
     case R::kLeases: {
       if (Status s = Require(c, {"tenant"}); !s.ok()) return Error(s);
@@ -299,37 +345,53 @@ HttpResponse Api::Dispatch(const HttpRequest& req, std::string* route) {
         for (const LeaseRecord& l : farm_->ListLeases(tenant, state)) list.push_back(LeaseJson(l, *farm_));
         return Json(200, {{"leases", list}});
       }
+      if (m == "DELETE") {
+        // Withdraws every waiting request at once (the caller's; an operator's: one tenant's with
+        // ?tenant=NAME, or everyone's). Only waiting requests: running leases are cancelled one
+        // by one, because each is billed.
+        std::optional<std::string> state = net::QueryParam(req.query, "state");
+        if (!state || *state != "pending") {
+          return Error(InvalidArgumentError(
+              "DELETE /v1/leases cancels waiting requests only: add ?state=pending (a running lease is cancelled "
+              "with DELETE /v1/leases/{id})"));
+        }
+        std::optional<std::string> tenant = own;
+        if (!own) tenant = net::QueryParam(req.query, "tenant");
+        Result<std::vector<LeaseRecord>> cancelled = [&] {
+          std::lock_guard lock(*mu_);
+          return farm_->CancelPending(tenant, now_());
+        }();
+        if (!cancelled) return Error(cancelled.error());
+        json list = json::array();
+        for (const LeaseRecord& l : *cancelled) list.push_back(LeaseJson(l, *farm_));
+        return WhenDurable(Json(200, {{"cancelled", list}}));
+      }
       auto ask = ParseLeaseRequest(req.body);
       if (!ask) return Error(ask.error());
       // An operator's leases belong to an identity no tenant name can spell (auth.h).
       std::string tenant = c.role == "tenant" ? c.tenant : std::string(kOperatorLeaseOwner);
-      HttpResponse r;
-      {
+      Result<LeaseRecord> lease = [&] {
         std::lock_guard lock(*mu_);
-        auto lease = farm_->CreateLease(tenant, *ask, now_());
-        if (!lease) return Error(lease.error());
-        r = Json(201, LeaseJson(*lease, *farm_));
-        r.headers.emplace_back("Location", "/v1/leases/" + std::to_string(lease->id.value()));
-      }
-      // Acknowledged only once durable (group commit: one fsync covers every request waiting).
-      if (Status s = Durable(); !s.ok()) return Error(s);
-      return r;
+        return farm_->CreateLease(tenant, *ask, now_());
+      }();
+      if (!lease) return Error(lease.error());
+      HttpResponse r = Json(201, LeaseJson(*lease, *farm_));
+      r.headers.emplace_back("Location", "/v1/leases/" + std::to_string(lease->id.value()));
+      // Acknowledged only once durable (group commit: one fsync covers every request waiting),
+      // without holding this I/O thread meanwhile.
+      return WhenDurable(std::move(r));
     }
     case R::kLease: {
       if (Status s = Require(c, {"tenant"}); !s.ok()) return Error(s);
       auto id = ParseId(p[2]);
       if (!id) return Error(NotFoundError("no lease '" + std::string(p[2]) + "': " + id.error().message()));
-      HttpResponse r;
-      {
+      Result<LeaseRecord> lease = [&] {
         std::lock_guard lock(*mu_);
-        auto lease = m == "GET" ? farm_->GetLease(*id, own) : farm_->CancelLease(*id, own, now_());
-        if (!lease) return Error(lease.error());
-        r = Json(200, LeaseJson(*lease, *farm_));
-      }
-      if (m == "DELETE") {
-        if (Status s = Durable(); !s.ok()) return Error(s);
-      }
-      return r;
+        return m == "GET" ? farm_->GetLease(*id, own) : farm_->CancelLease(*id, own, now_());
+      }();
+      if (!lease) return Error(lease.error());
+      HttpResponse r = Json(200, LeaseJson(*lease, *farm_));
+      return m == "DELETE" ? WhenDurable(std::move(r)) : r;
     }
     case R::kInvoices: {
       if (Status s = Require(c, {"tenant"}); !s.ok()) return Error(s);

@@ -189,7 +189,7 @@ TEST_F(ApiTest, KnownRouteWithAnotherMethodIs405WithAllow) {
     std::string method, path, allow;
   };
   const std::vector<Case> cases = {
-      {"DELETE", "/v1/offers", "GET"},       {"PUT", "/v1/leases", "GET, POST"},
+      {"DELETE", "/v1/offers", "GET"},       {"PUT", "/v1/leases", "GET, POST, DELETE"},
       {"POST", "/v1/leases/1", "GET, DELETE"}, {"GET", "/v1/agents/register", "POST"},
       {"PUT", "/healthz", "GET"},            {"POST", "/metrics", "GET"},
       {"DELETE", "/v1/policy", "GET, PUT"},  {"", "/v1/offers", "GET"},

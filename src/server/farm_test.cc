@@ -551,7 +551,9 @@ TEST(FarmCreate, InterruptibleFloorAboveOnDemandIsFixedAtLoad) {
   ASSERT_TRUE(offers.has_value());
   for (const Offer& o : *offers) {
     for (const OfferPrice& p : o.prices) {
-      if (o.model == "A100" && p.kind == RequestKind::kInterruptible) EXPECT_EQ(p.price, tf::UsdPerGpuHour("0.60"));
+      if (o.model == "A100" && p.kind == RequestKind::kInterruptible) {
+        EXPECT_EQ(p.price, tf::UsdPerGpuHour("0.60"));
+      }
     }
   }
 }

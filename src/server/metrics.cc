@@ -45,6 +45,19 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                  .Name("rigshift_engine_decision_duration_seconds")
                  .Help("Engine decisions (submit: one request; tick: market re-plan; end: a lease ends)")
                  .Register(*registry_);
+  failed_commits_ = &prometheus::BuildCounter()
+                         .Name("rigshift_store_failed_commits_total")
+                         .Help("Group commits the store could not make, by reason (disk_full: no space on the "
+                               "disk or quota; error: any other); their writes were answered with an error")
+                         .Register(*registry_);
+  failed_commits_->Add({{"reason", "disk_full"}});
+  failed_commits_->Add({{"reason", "error"}});
+  writes_failing_ = &prometheus::BuildGauge()
+                         .Name("rigshift_store_writes_failing")
+                         .Help("1 from a failed commit until a commit succeeds again (writes get 507 or 503 "
+                               "meanwhile; reads go on), else 0")
+                         .Register(*registry_)
+                         .Add({});
 }
 
 Metrics::~Metrics() = default;
@@ -67,6 +80,12 @@ void Metrics::Request(std::string_view route, std::string_view method, int statu
             LatencyBuckets())
       .Observe(seconds);
 }
+
+void Metrics::StoreCommitFailed(bool disk_full) {
+  failed_commits_->Add({{"reason", disk_full ? "disk_full" : "error"}}).Increment();
+}
+
+void Metrics::StoreWritesFailing(bool failing) { writes_failing_->Set(failing ? 1 : 0); }
 
 std::string Metrics::Render(const FarmCounts& counts) {
   for (const auto& [use, n] : counts.devices_by_use) devices_->Add({{"use", use}}).Set(static_cast<double>(n));

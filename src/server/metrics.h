@@ -32,6 +32,11 @@ class Metrics final : public FarmObserver {
   void EnergyCost(Money amount) override;
   // One API request: `route` is the path template ("/v1/leases/{id}"), never the raw path.
   void Request(std::string_view route, std::string_view method, int status, double seconds);
+  // A group commit the store could not make: for lack of space (a full disk or quota), or another
+  // error. Called from the store's committer thread.
+  void StoreCommitFailed(bool disk_full);
+  // Whether the store's writes fail now: from a failed commit until the next one succeeds.
+  void StoreWritesFailing(bool failing);
   // The exposition text, with the gauges set from `counts` first.
   std::string Render(const FarmCounts& counts);
 
@@ -43,6 +48,8 @@ class Metrics final : public FarmObserver {
   prometheus::Counter* energy_;
   prometheus::Family<prometheus::Histogram>* http_;
   prometheus::Family<prometheus::Histogram>* engine_;
+  prometheus::Family<prometheus::Counter>* failed_commits_;
+  prometheus::Gauge* writes_failing_;
 };
 
 }  // namespace rigshift
