@@ -260,6 +260,16 @@ TEST_F(OpenApiTest, EveryOperationAnswersAsTheSpecSays) {
   EXPECT_EQ(cancelled_pending.Json().value("state", ""), "cancelled");
   EXPECT_TRUE(cancelled_pending.Json()["started_at"].is_null()) << cancelled_pending.body;
   EXPECT_EQ(cancelled_pending.Json().value("billed_micro_usd", -1), 0) << "a pending lease is never billed";
+  // Every waiting request of one tenant withdrawn at once; running ones stay.
+  Reply waiting = Call("tenant", "POST", "/v1/leases", gang.dump(), acme, 201);
+  EXPECT_EQ(waiting.Json().value("state", ""), "pending") << waiting.body;
+  Call("tenant", "DELETE", "/v1/leases", "", acme, 400);  // only ?state=pending
+  Reply withdrawn = Call("tenant", "DELETE", "/v1/leases?state=pending", "", acme, 200);
+  ASSERT_EQ(withdrawn.Json()["cancelled"].size(), 1u) << withdrawn.body;
+  EXPECT_EQ(withdrawn.Json()["cancelled"][0].value("id", int64_t{0}), waiting.Json().value("id", int64_t{-1}));
+  EXPECT_EQ(withdrawn.Json()["cancelled"][0].value("state", ""), "cancelled");
+  Reply none_left = Call("operator", "DELETE", "/v1/leases?state=pending&tenant=acme", "", op, 200);
+  EXPECT_TRUE(none_left.Json()["cancelled"].empty()) << none_left.body;
   for (const std::string& g : gangs) Call("tenant", "DELETE", "/v1/leases/" + g, "", acme, 200);
 
   // --- Invoices ------------------------------------------------------------------------------

@@ -529,6 +529,34 @@ TEST_F(TenantCliTest, LeaseRunsIsListedIsPrivateAndIsBilledWhenCancelled) {
   EXPECT_EQ(again.out, cancel.out);
 }
 
+// More A100 gangs than the demo farm has: the extra ones wait, and one command withdraws every
+// waiting request of the tenant (and only those), leaving its running lease alone.
+TEST_F(TenantCliTest, CancelAllPendingWithdrawsEveryWaitingRequestAndNothingElse) {
+  std::string token = NewTenant("hogcorp");
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 6; ++i) {
+    CliRun r = As(token, {"lease", "create", "--gpus", "8", "--model", "A100", "--interconnect", "nvlink",
+                          "--format", "json"});
+    ASSERT_EQ(r.exit_code, 0) << Describe(r);
+    ids.push_back(json::parse(r.out).at("id").get<int64_t>());
+  }
+  CliRun waiting = As(token, {"lease", "list", "--state", "pending", "--format", "json"});
+  ASSERT_EQ(waiting.exit_code, 0) << Describe(waiting);
+  size_t pending = json::parse(waiting.out).at("leases").size();
+  ASSERT_GE(pending, 2u) << "the demo farm has 32 A100s: at least two of six 8-GPU gangs wait";
+  CliRun all = As(token, {"lease", "cancel", "--all-pending"});
+  ASSERT_EQ(all.exit_code, 0) << Describe(all);
+  EXPECT_TRUE(Contains(all.out, std::to_string(pending) + " waiting request(s) withdrawn: ")) << all.out;
+  CliRun after = As(token, {"lease", "list", "--state", "pending", "--format", "json"});
+  EXPECT_EQ(json::parse(after.out).at("leases").size(), 0u) << after.out;
+  CliRun cancelled = As(token, {"lease", "list", "--state", "cancelled", "--format", "json"});
+  EXPECT_EQ(json::parse(cancelled.out).at("leases").size(), pending) << cancelled.out;
+  // Neither an id nor --all-pending: told what to give.
+  CliRun neither = As(token, {"lease", "cancel"});
+  EXPECT_EQ(neither.exit_code, 2) << Describe(neither);
+  EXPECT_TRUE(Contains(neither.err, "--all-pending")) << neither.err;
+}
+
 TEST_F(TenantCliTest, RefusalsCarryTheServersMessageAndExitTwo) {
   std::string token = NewTenant("initech");
   CliRun unknown = As(token, {"lease", "create", "--gpus", "1", "--model", "GTX 9999"});

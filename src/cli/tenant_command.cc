@@ -153,6 +153,7 @@ struct TenantCli {
   LeaseCreateOptions lease;
   std::string list_state;
   int64_t show_id = 0, cancel_id = 0;
+  bool cancel_all_pending = false;
   std::string month;
   std::string token_role, token_tenant;
 };
@@ -482,11 +483,29 @@ void AddTenantCommands(CLI::App& app, int* exit_code) {
     });
   });
 
-  auto* cancel = lease->add_subcommand("cancel", "End a lease now; it is billed to this second (DELETE /v1/leases/ID)");
-  cancel->add_option("id", cli->cancel_id, "Lease id")->required()->check(CLI::PositiveNumber);
+  auto* cancel = lease->add_subcommand(
+      "cancel", "End a lease now; it is billed to this second (DELETE /v1/leases/ID), or withdraw every waiting request");
+  auto* id_opt = cancel->add_option("id", cli->cancel_id, "Lease id")->check(CLI::PositiveNumber);
+  auto* all_opt = cancel->add_flag("--all-pending", cli->cancel_all_pending,
+                                   "Withdraw every request of yours still waiting (DELETE /v1/leases?state=pending)");
+  id_opt->excludes(all_opt);
   AddConnectionFlags(*cancel, cli->cancel);
   cancel->callback([cli] {
     Run(cli->exit_code, cli->cancel, [&](Client& c, bool as_json) -> Status {
+      if (cli->cancel_all_pending) {
+        auto all = c.Call("DELETE", "/v1/leases?state=pending");
+        if (!all) return all.error();
+        if (as_json) {
+          std::cout << all->as_sent.dump(2) << "\n";
+        } else {
+          const json& list = all->value.at("cancelled");
+          std::cout << list.size() << " waiting request(s) withdrawn";
+          for (size_t i = 0; i < list.size(); ++i) std::cout << (i ? ", " : ": ") << list[i].at("id").get<int64_t>();
+          std::cout << "\n";
+        }
+        return OkStatus();
+      }
+      if (cli->cancel_id <= 0) return InvalidArgumentError("lease cancel needs a lease id, or --all-pending");
       auto l = c.Call("DELETE", "/v1/leases/" + std::to_string(cli->cancel_id));
       if (!l) return l.error();
       const json& v = l->value;
