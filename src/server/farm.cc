@@ -103,6 +103,17 @@ bool Farm::Allows(const std::vector<std::string>& models, const GroupState& g) {
                      [&](const std::string& m) { return m == g.model->key || m == g.model->name; });
 }
 
+const DeviceModel* Farm::FindModel(const std::string& name) const {
+  // Catalog::Find normalizes the name with regular expressions; a request names the same few
+  // models again and again, so what it found is remembered (found names only, and a bounded
+  // number, so garbage names cannot grow it).
+  auto it = model_by_name_.find(name);
+  if (it != model_by_name_.end()) return it->second;
+  const DeviceModel* m = setup_.catalog->Find(name);
+  if (m != nullptr && model_by_name_.size() < 4096) model_by_name_.emplace(name, m);
+  return m;
+}
+
 std::optional<int> Farm::NodeIndex(const std::string& name) const {
   auto it = node_by_name_.find(name);
   if (it == node_by_name_.end()) return std::nullopt;
@@ -287,7 +298,7 @@ Result<Request> Farm::ToRequest(int64_t id, const std::string& tenant, const Lea
   }
   std::string offered_text = offered.empty() ? "none" : Join(offered);
   for (const std::string& name : ask.models) {
-    const DeviceModel* m = setup_.catalog->Find(name);
+    const DeviceModel* m = FindModel(name);
     if (m == nullptr) {
       return Err(FailedPreconditionError("unknown GPU model '" + name + "'; this farm rents: " + offered_text));
     }
@@ -340,7 +351,7 @@ Result<LeaseRecord> Farm::CreateLease(const std::string& tenant, const LeaseAsk&
   rec.tenant = tenant;
   rec.kind = ask.kind;
   rec.gpus = ask.gpus;
-  for (const std::string& key : req.models) rec.models.push_back(setup_.catalog->Find(key)->name);
+  for (const std::string& key : req.models) rec.models.push_back(FindModel(key)->name);
   rec.min_vram_gb = ask.min_vram_gb;
   rec.interconnect = ask.interconnect;
   rec.duration_s = ask.duration_s;
@@ -620,7 +631,13 @@ Status Farm::EndLeases(const std::map<int64_t, Ending>& endings, Timestamp now) 
 // Keeps every free GPU of a node without a live agent out of use, under one hold lease.
 Status Farm::EnsureHeld(int node, Timestamp now) {
   AgentInfo& a = agents_[node];
-  if (a.hold.value() != 0) RS_RETURN_IF_ERROR(ReleaseHold(node, now));
+  // A hold is replaced with no plan in between (a plan could fail to store and leave the node's
+  // GPUs unheld); its GPUs never change use.
+  if (a.hold.value() != 0) {
+    RS_RETURN_IF_ERROR(controller_.Remove(a.hold));
+    hold_node_.erase(a.hold.value());
+    a.hold = LeaseId(0);
+  }
   const FleetState& f = controller_.fleet();
   int g = f.node_group(node);
   LeaseState hold;
@@ -676,7 +693,7 @@ Result<int64_t> Farm::RegisterAgent(const std::string& node_name, const std::vec
                                        gs.model->name));
   }
   for (const DeviceInventory& d : devices) {
-    const DeviceModel* m = setup_.catalog->Find(d.model);
+    const DeviceModel* m = FindModel(d.model);
     if (d.slot < 0 || d.slot >= gs.gpus_per_node) {
       return Err(AlreadyExistsError("node " + node_name + " reports slot " + std::to_string(d.slot) +
                                          "; slots are 0.." + std::to_string(gs.gpus_per_node - 1)));
@@ -765,7 +782,9 @@ void Farm::RefreshGeneration(int node) {
   for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
     uint8_t u = use_[node_base_[node] + slot];
     h = Fnv1a(h, u);
-    if (u == kUseLease) h = Fnv1a(h, static_cast<uint64_t>(f.lease_on(node, slot)));
+    // The API id: engine ids start again after a Reload, and an agent must see a new tenant's
+    // lease on a GPU as a change even when the engine gave it the dropped lease's id.
+    if (u == kUseLease) h = Fnv1a(h, static_cast<uint64_t>(ApiLeaseOn(node, slot)));
     if (u == kUseMining) h = Fnv1a(h, gs.mining_coin);
   }
   AgentInfo& a = agents_[node];
@@ -1061,7 +1080,7 @@ void Farm::PlacePending(Timestamp now) {
   auto plan = Propose(e, "submit");
   if (!plan) return;
   // A store error leaves the queue as it was; the next pass tries again.
-  (void)Execute(*plan, {}, {});
+  if (!Execute(*plan, {}, {}).ok()) pending_dirty_ = true;
 }
 
 }  // namespace rigshift
