@@ -215,10 +215,10 @@ HttpResponse Api::Handle(const HttpRequest& request) {
   return r;
 }
 
-HttpResponse Api::WhenDurable(HttpResponse r) {
+HttpResponse Api::WhenDurable(HttpResponse r, uint64_t ticket) {
   HttpResponse deferred;
-  deferred.later = [this, r = std::move(r)](std::function<void(HttpResponse)> reply) {
-    acks_->After([r, reply = std::move(reply)](const Status& s) { reply(s.ok() ? r : Error(s)); });
+  deferred.later = [this, r = std::move(r), ticket](std::function<void(HttpResponse)> reply) {
+    acks_->After(ticket, [r, reply = std::move(reply)](const Status& s) { reply(s.ok() ? r : Error(s)); });
   };
   return deferred;
 }
@@ -357,41 +357,51 @@ HttpResponse Api::Dispatch(const HttpRequest& req, std::string* route) {
         }
         std::optional<std::string> tenant = own;
         if (!own) tenant = net::QueryParam(req.query, "tenant");
+        uint64_t ticket = 0;  // the store's number of this request's last write, taken with it
         Result<std::vector<LeaseRecord>> cancelled = [&] {
           std::lock_guard lock(*mu_);
-          return farm_->CancelPending(tenant, now_());
+          auto r = farm_->CancelPending(tenant, now_());
+          ticket = store_->LastWrite();
+          return r;
         }();
         if (!cancelled) return Error(cancelled.error());
         json list = json::array();
         for (const LeaseRecord& l : *cancelled) list.push_back(LeaseJson(l, *farm_));
-        return WhenDurable(Json(200, {{"cancelled", list}}));
+        return WhenDurable(Json(200, {{"cancelled", list}}), ticket);
       }
       auto ask = ParseLeaseRequest(req.body);
       if (!ask) return Error(ask.error());
       // An operator's leases belong to an identity no tenant name can spell (auth.h).
       std::string tenant = c.role == "tenant" ? c.tenant : std::string(kOperatorLeaseOwner);
+      uint64_t ticket = 0;
       Result<LeaseRecord> lease = [&] {
         std::lock_guard lock(*mu_);
-        return farm_->CreateLease(tenant, *ask, now_());
+        auto r = farm_->CreateLease(tenant, *ask, now_());
+        ticket = store_->LastWrite();
+        return r;
       }();
       if (!lease) return Error(lease.error());
       HttpResponse r = Json(201, LeaseJson(*lease, *farm_));
       r.headers.emplace_back("Location", "/v1/leases/" + std::to_string(lease->id.value()));
       // Acknowledged only once durable (group commit: one fsync covers every request waiting),
       // without holding this I/O thread meanwhile.
-      return WhenDurable(std::move(r));
+      return WhenDurable(std::move(r), ticket);
     }
     case R::kLease: {
       if (Status s = Require(c, {"tenant"}); !s.ok()) return Error(s);
       auto id = ParseId(p[2]);
       if (!id) return Error(NotFoundError("no lease '" + std::string(p[2]) + "': " + id.error().message()));
+      uint64_t ticket = 0;
       Result<LeaseRecord> lease = [&] {
         std::lock_guard lock(*mu_);
-        return m == "GET" ? farm_->GetLease(*id, own) : farm_->CancelLease(*id, own, now_());
+        if (m == "GET") return farm_->GetLease(*id, own);
+        auto r = farm_->CancelLease(*id, own, now_());
+        ticket = store_->LastWrite();
+        return r;
       }();
       if (!lease) return Error(lease.error());
       HttpResponse r = Json(200, LeaseJson(*lease, *farm_));
-      return m == "DELETE" ? WhenDurable(std::move(r)) : r;
+      return m == "DELETE" ? WhenDurable(std::move(r), ticket) : r;
     }
     case R::kInvoices: {
       if (Status s = Require(c, {"tenant"}); !s.ok()) return Error(s);

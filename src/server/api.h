@@ -43,8 +43,9 @@ class Api {
   net::HttpResponse Dispatch(const net::HttpRequest& request, std::string* route);
   // Waits until every write so far is durable; called after the farm lock is released.
   [[nodiscard]] Status Durable();
-  // `r`, answered once every write so far is durable (or the store's error instead).
-  net::HttpResponse WhenDurable(net::HttpResponse r);
+  // `r`, answered once write `ticket` (Store::LastWrite, taken with the request's writes under the
+  // farm lock) is durable, or the error of the commit that dropped it instead.
+  net::HttpResponse WhenDurable(net::HttpResponse r, uint64_t ticket);
   // The JSON of an offer sheet's offers, made once per sheet.
   struct OffersBody {
     uint64_t version = 0;

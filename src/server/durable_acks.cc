@@ -17,16 +17,16 @@ DurableAcks::~DurableAcks() {
   thread_.join();
 }
 
-void DurableAcks::After(std::function<void(const Status&)> done) {
+void DurableAcks::After(uint64_t ticket, std::function<void(const Status&)> done) {
   {
     std::lock_guard lock(mu_);
-    waiting_.push_back(std::move(done));
+    waiting_.emplace_back(ticket, std::move(done));
   }
   cv_.notify_one();
 }
 
 void DurableAcks::Run() {
-  std::vector<std::function<void(const Status&)>> batch;
+  std::vector<std::pair<uint64_t, std::function<void(const Status&)>>> batch;
   while (true) {
     {
       std::unique_lock lock(mu_);
@@ -34,9 +34,9 @@ void DurableAcks::Run() {
       if (waiting_.empty() && stop_) return;
       batch.swap(waiting_);
     }
-    // Everything in `batch` registered before this Flush began, after its own writes.
-    Status s = store_->Flush();
-    for (auto& done : batch) done(s);
+    // The first wait covers most of the batch (one commit carries them all); the rest return at
+    // once, each with its own write's fate.
+    for (auto& [ticket, done] : batch) done(store_->WaitDurable(ticket));
     batch.clear();
   }
 }

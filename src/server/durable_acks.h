@@ -1,11 +1,11 @@
 // DurableAcks: acknowledges writes once they are durable, without holding an I/O thread per
 // waiting request.
 //
-// A handler that wrote (under the farm's lock) calls After(done) once it has released the lock;
-// one thread of this object calls Store::Flush(), which returns when every write made before it
-// is durable (GroupCommitStore: one commit covers every request queued meanwhile), and then calls
-// every `done` registered before that Flush began with its status. A request's own writes were
-// made before it registered, so its `done` never runs before they are on disk.
+// A handler that wrote takes the store's ticket of its last write (Store::LastWrite) under the
+// farm's lock, and calls After(ticket, done) once it has released the lock; one thread of this
+// object waits for each ticket (Store::WaitDurable: GroupCommitStore commits every request
+// queued meanwhile in one commit) and calls `done` with OK when that write is on disk, or with
+// the error of the failed commit that dropped it, even if the store has been resumed since.
 //
 // Thread-safe. `done` runs on this object's thread and must be short (the server posts the
 // response to the connection's strand).
@@ -28,8 +28,8 @@ class DurableAcks {
   explicit DurableAcks(Store* store);
   ~DurableAcks();  // flushes and answers what is registered, then stops
 
-  // Calls `done` with Store::Flush()'s status once every write made before this call is durable.
-  void After(std::function<void(const Status&)> done);
+  // Calls `done` once write `ticket` is durable (OK) or was dropped (the failure).
+  void After(uint64_t ticket, std::function<void(const Status&)> done);
 
  private:
   void Run();
@@ -37,7 +37,7 @@ class DurableAcks {
   Store* store_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::function<void(const Status&)>> waiting_;
+  std::vector<std::pair<uint64_t, std::function<void(const Status&)>>> waiting_;
   bool stop_ = false;
   std::thread thread_;
 };

@@ -53,6 +53,8 @@ class FaultInjectionStore final : public Store {
   Result<std::vector<TokenRecord>> ListTokens() override;
   Status Transaction(const std::function<Status(Store&)>& fn) override;
   Status Flush() override { return base_->Flush(); }
+  uint64_t LastWrite() const override { return base_->LastWrite(); }
+  Status WaitDurable(uint64_t ticket) override { return base_->WaitDurable(ticket); }
 
  private:
   // Counts a write point; the error to return instead of writing, or OK.

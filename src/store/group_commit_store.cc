@@ -135,6 +135,21 @@ Status GroupCommitStore::Flush() {
   return OkStatus();
 }
 
+uint64_t GroupCommitStore::LastWrite() const {
+  std::lock_guard lock(mu_);
+  return queued_;
+}
+
+Status GroupCommitStore::WaitDurable(uint64_t ticket) {
+  std::unique_lock lock(mu_);
+  work_cv_.notify_one();
+  done_cv_.wait(lock, [&] { return settled_ >= std::min(ticket, queued_); });
+  for (const Drop& d : drops_) {
+    if (d.after < ticket && ticket <= d.upto) return d.status;
+  }
+  return OkStatus();
+}
+
 Status GroupCommitStore::failure() const {
   std::lock_guard lock(mu_);
   return failure_;
@@ -154,7 +169,7 @@ void GroupCommitStore::DropQueuedLocked(const Status& failure) {
   for (auto& [thread, w] : writers_) {
     if (w.last > settled_) w.dropped = failure;
   }
-  drops_.push_back(Drop{resumes_, settled_, failure});
+  drops_.push_back(Drop{resumes_, settled_, failure, queued_});
   if (drops_.size() > kDropsKept) drops_.pop_front();
   queue_.clear();
   if (in_transaction_) {

@@ -79,6 +79,8 @@ class GroupCommitStore final : public Store {
   //   of an error; a write made before a failure and flushed only after the caller had caught up
   //   and resumed is reported to its own thread only.
   Status Flush() override;
+  uint64_t LastWrite() const override;
+  Status WaitDurable(uint64_t ticket) override;
 
   // OK while writes are accepted; after a failed commit, until Resume(), the error new writes get.
   Status failure() const;
@@ -106,6 +108,7 @@ class GroupCommitStore final : public Store {
     int64_t resumes = 0;
     uint64_t after = 0;
     Status status;
+    uint64_t upto = 0;  // the last write it dropped
   };
   static constexpr size_t kDropsKept = 64;  // a Flush spanning more failures than this is absurd
 

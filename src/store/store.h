@@ -139,6 +139,16 @@ class Store {
   // Returns when every write made before the call is durable. Stores that write through
   // (SqliteStore, MemoryStore) already are; GroupCommitStore waits for its commit.
   [[nodiscard]] virtual Status Flush() { return OkStatus(); }
+
+  // Acknowledging one caller's writes from another thread (the server's DurableAcks): the number
+  // of the latest write this store accepted, taken by the writer right after its writes (under
+  // the lock that orders writes), and a wait for that write. 0 from a store that writes through.
+  virtual uint64_t LastWrite() const { return 0; }
+  // Returns once write number `ticket` and every write before it are durable (OK), or with the
+  // error of the failed commit that dropped write `ticket`, however many Resume()s came since.
+  // Stores that write through: OK at once (an accepted write is durable; a refused one failed
+  // its own call).
+  [[nodiscard]] virtual Status WaitDurable(uint64_t /*ticket*/) { return OkStatus(); }
 };
 
 // Checks shared by every implementation, so they refuse the same input with the same words.

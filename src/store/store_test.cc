@@ -873,6 +873,35 @@ TEST(GroupCommitStoreTest, AFlusherForOtherThreadsWritesIsToldOfAFailureThatDrop
   EXPECT_EQ(LeaseIds(durable.base()), std::vector<int64_t>({1, 3}));
 }
 
+// The window DurableAcks had: a write dropped by a failed commit, the store resumed (the server
+// caught up), and only then its acknowledgment waited for. Its ticket still says it was dropped;
+// a committed write's ticket says OK.
+TEST(GroupCommitStoreTest, WaitDurableTellsADroppedWriteEvenAfterResume) {
+  GatedStore durable;
+  GroupCommitStore store(&durable, nullptr);
+  ASSERT_TRUE(store.PutLease(Lease(1, "acme")).ok());
+  const uint64_t kept = store.LastWrite();
+  EXPECT_TRUE(store.WaitDurable(kept).ok());
+
+  durable.Close();
+  ASSERT_TRUE(store.PutLease(Lease(2, "acme")).ok());
+  const uint64_t lost = store.LastWrite();
+  EXPECT_GT(lost, kept);
+  durable.WaitForCommits(2);
+  durable.Open(InsufficientStorageError("disk full"));
+  Status first = store.WaitDurable(lost);
+  EXPECT_EQ(first.code(), StatusCode::kInsufficientStorage) << first.ToString();
+  durable.Open();  // space returns
+  store.Resume();
+  ASSERT_TRUE(store.PutLease(Lease(3, "acme")).ok());
+  const uint64_t after = store.LastWrite();
+  Status late = store.WaitDurable(lost);  // asked only after the Resume: still the failure
+  EXPECT_EQ(late.code(), StatusCode::kInsufficientStorage) << late.ToString();
+  EXPECT_TRUE(store.WaitDurable(after).ok());
+  EXPECT_TRUE(store.WaitDurable(kept).ok());
+  EXPECT_EQ(LeaseIds(durable.base()), std::vector<int64_t>({1, 3}));
+}
+
 // Writes queued behind a commit that fails were made on the state it describes: all go, and
 // every writer whose write went is told, while those committed before are not.
 TEST(GroupCommitStoreTest, EveryWriteQueuedBehindAFailedCommitIsDroppedAndItsWriterTold) {
