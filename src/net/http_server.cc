@@ -90,6 +90,20 @@ class Connections {
     return out;
   }
   bool draining() const { return draining_.load(); }
+
+  // Answers a handler gives later come from other threads; they must not reach a session or an
+  // io_context that Stop() is tearing down. A reply enters the gate, finds it open (the server
+  // is not stopping, so its io_context and this object live while the gate is held), posts, and
+  // leaves; Stop() closes the gate before it stops anything.
+  struct LaterGate {
+    std::mutex mu;
+    bool open = true;
+  };
+  std::shared_ptr<LaterGate> later_gate() const { return later_gate_; }
+  void CloseLaterGate() {
+    std::lock_guard lock(later_gate_->mu);
+    later_gate_->open = false;
+  }
   // Whether every session has gone by `deadline`.
   bool WaitUntilEmpty(std::chrono::steady_clock::time_point deadline) {
     std::unique_lock lock(mu_);
@@ -101,6 +115,7 @@ class Connections {
   std::condition_variable empty_;
   std::map<Session*, std::weak_ptr<Session>> live_;
   std::atomic<bool> draining_{false};
+  std::shared_ptr<LaterGate> later_gate_ = std::make_shared<LaterGate>();
 };
 
 // One connection. Lives as long as one of its asynchronous operations is pending; every
@@ -213,11 +228,14 @@ class Session : public std::enable_shared_from_this<Session> {
       // Answered later, from whatever thread calls `reply`: back onto this connection's strand.
       // Until the answer comes, a timer that never fires holds the session (and is work for the
       // I/O threads, which would otherwise return from run() while draining). The reply holds
-      // only a weak reference: a reply that comes after the server stopped finds no session.
+      // only a weak reference, and passes the server's gate: a reply that comes after Stop()
+      // began does nothing.
       answer_timer_.expires_at(asio::steady_timer::time_point::max());
       answer_timer_.async_wait([self = shared_from_this()](beast::error_code) {});
       auto later = std::move(response.later);
-      later([weak = weak_from_this(), version, keep_alive](HttpResponse r) {
+      later([weak = weak_from_this(), gate = connections_.later_gate(), version, keep_alive](HttpResponse r) {
+        std::lock_guard lock(gate->mu);  // held until `self` is released below
+        if (!gate->open) return;         // stopped: nobody is left to answer
         std::shared_ptr<Session> self = weak.lock();
         if (!self) return;
         asio::post(self->stream_.get_executor(), [self, r = std::move(r), version, keep_alive]() mutable {
@@ -433,6 +451,7 @@ struct HttpServer::Impl {
 
   void Stop() {
     std::call_once(stopped, [this] {
+      connections.CloseLaterGate();
       stopping = true;
       ioc->stop();
       for (std::thread& thread : threads) thread.join();

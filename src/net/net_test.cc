@@ -206,6 +206,46 @@ TEST(HttpServerTest, AnswerGivenLaterFromAnotherThreadIsSentOnItsConnection) {
   waiter.join();
 }
 
+// An answer that comes after the server stopped (an fsync slower than the drain) reaches no
+// session and no io_context: nothing happens, and nothing crashes.
+TEST(HttpServerTest, AnswerGivenLaterAfterTheServerStoppedDoesNothing) {
+  std::mutex mu;
+  std::function<void(HttpResponse)> reply;
+  auto server = StartServer({}, [&](const HttpRequest&) {
+    HttpResponse r;
+    r.later = [&](std::function<void(HttpResponse)> give) {
+      std::lock_guard lock(mu);
+      reply = std::move(give);
+    };
+    return r;
+  });
+  ASSERT_NE(server, nullptr);
+  std::thread client([port = server->port()] {
+    HttpClient c("127.0.0.1", port, std::chrono::seconds(5));
+    auto r = c.Send("POST", "/later", "x");
+    EXPECT_FALSE(r.has_value() && r->status == 201) << "answered by a stopped server";
+  });
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (reply) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::function<void(HttpResponse)> late;
+  {
+    std::lock_guard lock(mu);
+    late = std::move(reply);
+  }
+  ASSERT_TRUE(late) << "the handler's `later` was never called";
+  server.reset();  // stops and destroys the server while the answer is still owed
+  HttpResponse r;
+  r.status = 201;
+  late(std::move(r));
+  late = nullptr;
+  client.join();
+}
+
 TEST(HttpServerTest, HeadGetsTheLengthWithoutTheBody) {
   auto server = StartServer();
   ASSERT_TRUE(server);
