@@ -337,6 +337,7 @@ class GoldenRun {
         add("devices", DeviceList(a.devices));
         break;
       case ActionKind::kPreemptLease:
+      case ActionKind::kEndLease:  // never handed to an actuator's Apply (LeaseEnded is)
         add("lease", std::to_string(a.lease.value()));
         add("group", GroupName(a.group));
         break;

@@ -25,11 +25,17 @@ std::optional<Watts> MiningPower(const DeviceModel& model, const AlgorithmRate& 
 }
 
 void Catalog::Put(DeviceModel model) {
+  // The spellings Find is asked for again and again (the name and the key themselves), so that
+  // they skip the normalization; only those that normalize to this key, so Find answers the same.
+  for (const std::string& spelling : {model.name, model.key}) {
+    if (ModelKey(spelling) == model.key) exact_[spelling] = model.key;
+  }
   std::string key = model.key;
   models_.insert_or_assign(std::move(key), std::move(model));
 }
 
 const DeviceModel* Catalog::Find(std::string_view name) const {
+  if (auto exact = exact_.find(name); exact != exact_.end()) return &models_.find(exact->second)->second;
   auto it = models_.find(ModelKey(name));
   return it == models_.end() ? nullptr : &it->second;
 }

@@ -59,6 +59,7 @@ class Catalog {
 
  private:
   std::map<std::string, DeviceModel, std::less<>> models_;
+  std::map<std::string, std::string, std::less<>> exact_;  // a model's own name and key -> key
 };
 
 }  // namespace rigshift

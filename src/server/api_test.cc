@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/testing/fleet_builder.h"
+#include "server/testing/api_request.h"
 #include "server/metrics.h"
 #include "store/memory_store.h"
 
@@ -81,16 +82,7 @@ class ApiTest : public ::testing::Test {
 
   net::HttpResponse Call(const std::string& method, const std::string& target, const std::string& token,
                          const std::string& body = "") {
-    net::HttpRequest r;
-    r.method = method;
-    r.target = target;
-    size_t q = target.find('?');
-    r.path = target.substr(0, q);
-    if (q != std::string::npos) r.query = target.substr(q + 1);
-    if (!token.empty()) r.authorization = "Bearer " + token;
-    if (!body.empty()) r.content_type = "application/json";
-    r.body = body;
-    return net::Await(api_.Handle(r));
+    return net::Await(api_.Handle(testing::ApiRequest(method, target, token, body)));
   }
 
   static json Body(const net::HttpResponse& r) {

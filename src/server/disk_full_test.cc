@@ -37,6 +37,7 @@
 #include "common/testing/temp_dir.h"
 #include "server/api.h"
 #include "server/metrics.h"
+#include "server/testing/api_request.h"
 #include "server/testing/test_farm.h"
 #include "store/group_commit_store.h"
 #include "store/sqlite_store.h"
@@ -85,16 +86,7 @@ class DiskFullTest : public ::testing::Test {
 
   net::HttpResponse Call(const std::string& method, const std::string& target, const std::string& token,
                          const std::string& body = "") {
-    net::HttpRequest r;
-    r.method = method;
-    r.target = target;
-    size_t q = target.find('?');
-    r.path = target.substr(0, q);
-    if (q != std::string::npos) r.query = target.substr(q + 1);
-    if (!token.empty()) r.authorization = "Bearer " + token;
-    if (!body.empty()) r.content_type = "application/json";
-    r.body = body;
-    return net::Await(api_->Handle(r));
+    return net::Await(api_->Handle(testing::ApiRequest(method, target, token, body)));
   }
 
   static json Body(const net::HttpResponse& r) {

@@ -103,17 +103,6 @@ bool Farm::Allows(const std::vector<std::string>& models, const GroupState& g) {
                      [&](const std::string& m) { return m == g.model->key || m == g.model->name; });
 }
 
-const DeviceModel* Farm::FindModel(const std::string& name) const {
-  // Catalog::Find normalizes the name with regular expressions; a request names the same few
-  // models again and again, so what it found is remembered (found names only, and a bounded
-  // number, so garbage names cannot grow it).
-  auto it = model_by_name_.find(name);
-  if (it != model_by_name_.end()) return it->second;
-  const DeviceModel* m = setup_.catalog->Find(name);
-  if (m != nullptr && model_by_name_.size() < 4096) model_by_name_.emplace(name, m);
-  return m;
-}
-
 std::optional<int> Farm::NodeIndex(const std::string& name) const {
   auto it = node_by_name_.find(name);
   if (it == node_by_name_.end()) return std::nullopt;
@@ -298,7 +287,7 @@ Result<Request> Farm::ToRequest(int64_t id, const std::string& tenant, const Lea
   }
   std::string offered_text = offered.empty() ? "none" : Join(offered);
   for (const std::string& name : ask.models) {
-    const DeviceModel* m = FindModel(name);
+    const DeviceModel* m = setup_.catalog->Find(name);
     if (m == nullptr) {
       return Err(FailedPreconditionError("unknown GPU model '" + name + "'; this farm rents: " + offered_text));
     }
@@ -351,7 +340,7 @@ Result<LeaseRecord> Farm::CreateLease(const std::string& tenant, const LeaseAsk&
   rec.tenant = tenant;
   rec.kind = ask.kind;
   rec.gpus = ask.gpus;
-  for (const std::string& key : req.models) rec.models.push_back(FindModel(key)->name);
+  for (const std::string& key : req.models) rec.models.push_back(setup_.catalog->Find(key)->name);
   rec.min_vram_gb = ask.min_vram_gb;
   rec.interconnect = ask.interconnect;
   rec.duration_s = ask.duration_s;
@@ -693,7 +682,7 @@ Result<int64_t> Farm::RegisterAgent(const std::string& node_name, const std::vec
                                        gs.model->name));
   }
   for (const DeviceInventory& d : devices) {
-    const DeviceModel* m = FindModel(d.model);
+    const DeviceModel* m = setup_.catalog->Find(d.model);
     if (d.slot < 0 || d.slot >= gs.gpus_per_node) {
       return Err(AlreadyExistsError("node " + node_name + " reports slot " + std::to_string(d.slot) +
                                          "; slots are 0.." + std::to_string(gs.gpus_per_node - 1)));

@@ -243,8 +243,6 @@ class Farm {
   [[nodiscard]] Status EnsureHeld(int node, Timestamp now);
   [[nodiscard]] Status ReleaseHold(int node, Timestamp now);
   std::optional<int> NodeIndex(const std::string& name) const;
-  // The catalog's model for a name or key, remembered once found.
-  const DeviceModel* FindModel(const std::string& name) const;
   void RefreshGeneration(int node);
   void RefreshUses() const;
   NodeView ViewOfNode(int node);
@@ -260,7 +258,6 @@ class Farm {
   std::vector<std::string> node_names_;
   std::vector<std::string> node_models_;
   std::unordered_map<std::string, int> node_by_name_;
-  mutable std::unordered_map<std::string, const DeviceModel*> model_by_name_;
   std::vector<AgentInfo> agents_;
   std::vector<int> node_base_;                   // first device index of each node
   // Per device: what it does now (farm.cc), derived from the fleet and refreshed when stale.
