@@ -549,13 +549,16 @@ TEST(FarmCreate, InterruptibleFloorAboveOnDemandIsFixedAtLoad) {
   EXPECT_EQ(w.farm.setup().interruptible_price[2], tf::UsdPerGpuHour("0.60"));
   auto offers = w.farm.Offers(kT0);
   ASSERT_TRUE(offers.has_value());
+  int a100_floors = 0;
   for (const Offer& o : *offers) {
     for (const OfferPrice& p : o.prices) {
       if (o.model == "A100" && p.kind == RequestKind::kInterruptible) {
         EXPECT_EQ(p.price, tf::UsdPerGpuHour("0.60"));
+        ++a100_floors;
       }
     }
   }
+  EXPECT_EQ(a100_floors, 1) << "the offers must show the A100's interruptible floor";
 }
 
 TEST(FarmCreate, OffersListTheRentedGroupsOnly) {
