@@ -82,10 +82,14 @@ bool Satisfies(const Line& line, const Constraint& c) {
   return c.op == "<=" ? *a <= *b : *a >= *b;
 }
 
-class RecordingActuator final : public Actuator {
+class RecordingActuator final : public Backend {
  public:
-  void Apply(const Action& a, const FleetState&, Timestamp) override { actions.push_back(a); }
-  void LeaseEnded(const LeaseState&, Timestamp) override {}
+  // The plan's actions as the golden files list them: a lease's end is the event's own input.
+  void Apply(const Plan& plan, const FleetState&) override {
+    for (const Action& a : plan.actions) {
+      if (a.kind != ActionKind::kEndLease) actions.push_back(a);
+    }
+  }
   std::vector<Action> actions;
 };
 
@@ -337,7 +341,7 @@ class GoldenRun {
         add("devices", DeviceList(a.devices));
         break;
       case ActionKind::kPreemptLease:
-      case ActionKind::kEndLease:  // never handed to an actuator's Apply (LeaseEnded is)
+      case ActionKind::kEndLease:  // not recorded (RecordingActuator)
         add("lease", std::to_string(a.lease.value()));
         add("group", GroupName(a.group));
         break;

@@ -112,7 +112,7 @@ Status RunBenchEngine(const BenchOptions& o, std::ostream& out, std::ostream& er
     static const int kGangs[] = {1, 1, 1, 2, 4, 8};
     r.gpus = kGangs[rng.Below(6)];
     r.interconnect = r.gpus == 8 && rng.Below(2) ? Interconnect::kNvlink : Interconnect::kNode;
-    r.workload = r.gpus > 1 ? Workload::kTraining : Workload::kInference;
+    r.workload = WorkloadFor(r.gpus);
     r.arrival = Timestamp{day.start().seconds + i};
     std::vector<Request> pending{r};
     DecideInput in{&fleet, &pending, &view, r.arrival, LeaseId(next_lease), true};

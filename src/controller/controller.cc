@@ -8,8 +8,8 @@ namespace rigshift {
 
 Controller::Controller(FleetState fleet, EngineParams params) : fleet_(std::move(fleet)), params_(std::move(params)) {}
 
-const Valuation& Controller::ValuationOf(const MarketView& view) {
-  // Fingerprint every number the valuation reads; recompute only when one changed.
+uint64_t ViewFingerprint(const MarketView& view) {
+  // Every number the valuation reads.
   uint64_t h = kFnvOffset;
   for (const auto& c : view.coins) {
     h = Fnv1a(h, c.coin);
@@ -23,6 +23,12 @@ const Valuation& Controller::ValuationOf(const MarketView& view) {
   for (auto p : view.site_price) h = Fnv1a(h, static_cast<uint64_t>(p.raw()));
   h = Fnv1a(h, view.list_price.size());
   for (auto p : view.list_price) h = Fnv1a(h, static_cast<uint64_t>(p.raw()));
+  return h;
+}
+
+const Valuation& Controller::ValuationOf(const MarketView& view) {
+  // Recomputed only when a number it reads changed.
+  const uint64_t h = ViewFingerprint(view);
   if (!has_value_ || h != value_key_) {
     value_ = Value(fleet_, view, params_);
     value_key_ = h;
@@ -46,7 +52,7 @@ Result<Plan> Controller::Propose(const Event& e, Rng& rng) {
     }
   }
   DecideInput in{&fleet_, e.requests.empty() ? nullptr : &e.requests, e.view, e.now, next_lease_,
-                 /*placement_only=*/!e.replan, &ValuationOf(*e.view), e.end.empty() ? nullptr : &e.end};
+                 /*placement_only=*/!e.replan, e.value ? e.value : &ValuationOf(*e.view), e.end.empty() ? nullptr : &e.end};
   Plan decided = rigshift::Decide(in, rng, params_);
   Plan plan;
   plan.at = e.now;
@@ -115,56 +121,40 @@ Status Controller::Commit(const Plan& plan) {
   return OkStatus();
 }
 
-Result<Plan> Controller::Decide(const Event& event, Rng& rng, Actuator* actuator) {
-  // The leases that end, as they were, for the actuator (they are gone once committed).
-  std::vector<LeaseState> ended;
-  if (actuator) {
-    for (LeaseId id : event.end) {
-      if (const LeaseState* l = fleet_.lease(id)) ended.push_back(*l);
-    }
-  }
+Result<Plan> Controller::Decide(const Event& event, Rng& rng, Backend* backend) {
   RS_ASSIGN_OR_RETURN(Plan plan, Propose(event, rng));
   RS_RETURN_IF_ERROR(Commit(plan));
-  if (actuator) {
-    size_t next_ended = 0;
-    for (const Action& a : plan.actions) {
-      if (a.kind == ActionKind::kEndLease) {
-        actuator->LeaseEnded(ended[next_ended++], plan.at);
-      } else {
-        actuator->Apply(a, fleet_, plan.at);
-      }
-    }
-  }
+  if (backend) backend->Apply(plan, fleet_);
   return plan;
 }
 
 Result<Decision> Controller::Submit(const Request& request, const MarketView& view, Timestamp now, Rng& rng,
-                                    Actuator* actuator) {
+                                    Backend* backend) {
   Event e;
   e.now = now;
   e.view = &view;
   e.requests.push_back(request);
-  RS_ASSIGN_OR_RETURN(Plan plan, Decide(e, rng, actuator));
+  RS_ASSIGN_OR_RETURN(Plan plan, Decide(e, rng, backend));
   RS_CHECK(plan.decisions.size() == 1);
   return plan.decisions.front();
 }
 
-Status Controller::EndLease(LeaseId lease, const MarketView& view, Timestamp now, Rng& rng, Actuator* actuator) {
+Status Controller::EndLease(LeaseId lease, const MarketView& view, Timestamp now, Rng& rng, Backend* backend) {
   Event e;
   e.now = now;
   e.view = &view;
   e.end.push_back(lease);
-  auto plan = Decide(e, rng, actuator);
+  auto plan = Decide(e, rng, backend);
   if (!plan) return plan.error();
   return OkStatus();
 }
 
-Result<Plan> Controller::Tick(const MarketView& view, Timestamp now, Rng& rng, Actuator* actuator) {
+Result<Plan> Controller::Tick(const MarketView& view, Timestamp now, Rng& rng, Backend* backend) {
   Event e;
   e.now = now;
   e.view = &view;
   e.replan = true;
-  return Decide(e, rng, actuator);
+  return Decide(e, rng, backend);
 }
 
 Result<LeaseId> Controller::Restore(LeaseState lease) {

@@ -4,7 +4,7 @@
 //   Plan plan = controller.Propose(event, rng);  // the engine decides; nothing changes yet
 //   store.Transaction(... everything the plan implies ...);  // the shell persists it whole
 //   controller.Commit(plan);                      // then the state moves
-//   backend.Apply(plan);                          // then the world is told; then the caller
+//   backend.Apply(plan, fleet);                   // then the world is told; then the caller
 //
 // The Plan is the only output: a shell learns what a decision did (leases started, preempted,
 // ended; mining started, switched, stopped; curtailment) from its actions, never from a callback
@@ -19,6 +19,7 @@
 
 #include "common/rng.h"
 #include "common/status.h"
+#include "controller/backend.h"
 #include "engine/decide.h"
 #include "engine/fleet_state.h"
 
@@ -28,6 +29,9 @@ namespace rigshift {
 struct Event {
   Timestamp now;
   const MarketView* view = nullptr;  // the prices in force at `now`; outlives Propose
+  // ValuationOf(*view), when the caller holds it already (a replay deciding many events between
+  // two ticks); null: looked up, at the cost of fingerprinting the view.
+  const Valuation* value = nullptr;
   // Leases that end at `now` on their own: finished, cancelled, their node lost. Their GPUs are
   // free for the requests of the same plan.
   std::vector<LeaseId> end;
@@ -39,16 +43,9 @@ struct Event {
   bool replan = false;
 };
 
-// Carries a committed plan into the world: agents, Slurm, or the simulated fleet. Called after
-// the plan is durable and committed; what it does cannot change the decision.
-class Actuator {
- public:
-  virtual ~Actuator() = default;
-  // One action of a committed plan, except end_lease; `fleet` is the state after the plan.
-  virtual void Apply(const Action& action, const FleetState& fleet, Timestamp now) = 0;
-  // A lease ended on its own (an end_lease action); `lease` is as it was before it ended.
-  virtual void LeaseEnded(const LeaseState& lease, Timestamp now) = 0;
-};
+// A fingerprint of every number of `view` the engine's valuation reads (coins, site prices, the
+// rental index): equal fingerprints, equal valuations.
+uint64_t ViewFingerprint(const MarketView& view);
 
 class Controller {
  public:
@@ -62,17 +59,17 @@ class Controller {
   // it was proposed (another plan was committed first): propose again.
   [[nodiscard]] Status Commit(const Plan& plan);
 
-  // Propose and Commit in one call, then each action to `actuator` (may be null): for shells
-  // with nothing to persist between the two (the simulator, tests).
-  [[nodiscard]] Result<Plan> Decide(const Event& event, Rng& rng, Actuator* actuator);
+  // Propose and Commit in one call, then the plan to `backend` (may be null): for callers with
+  // nothing to persist between the two (tests, golden scenarios).
+  [[nodiscard]] Result<Plan> Decide(const Event& event, Rng& rng, Backend* backend);
   // One request arriving, decided alone (placement only; the cap is checked for what it takes).
   [[nodiscard]] Result<Decision> Submit(const Request& request, const MarketView& view, Timestamp now, Rng& rng,
-                                        Actuator* actuator = nullptr);
+                                        Backend* backend = nullptr);
   // A lease that finished or was cancelled. NotFound if there is no such lease.
   [[nodiscard]] Status EndLease(LeaseId lease, const MarketView& view, Timestamp now, Rng& rng,
-                                Actuator* actuator = nullptr);
+                                Backend* backend = nullptr);
   // A market tick: re-plan mining and the power cap.
-  [[nodiscard]] Result<Plan> Tick(const MarketView& view, Timestamp now, Rng& rng, Actuator* actuator = nullptr);
+  [[nodiscard]] Result<Plan> Tick(const MarketView& view, Timestamp now, Rng& rng, Backend* backend = nullptr);
 
   // Puts a lease into the state with no plan: a lease recovered from a store after a restart, or
   // a hold that keeps an offline node's GPUs out of use. `lease.id` 0 takes the next id; a given

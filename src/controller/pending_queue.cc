@@ -72,20 +72,39 @@ int64_t PendingQueue::SlotOf(int64_t id) const {
   return -1;
 }
 
-Status PendingQueue::Add(Request r, bool tried) {
+std::string PendingQueue::TenantKey(const Request& r) const {
+  if (!options_.per_tenant_and_models) return r.tenant;
+  std::vector<std::string> models = r.models;
+  std::sort(models.begin(), models.end());
+  std::string key = r.tenant + "\n";
+  for (const auto& m : models) key += m + ",";
+  return key;
+}
+
+Status PendingQueue::CanAdd(const Request& r) const {
   const int64_t id = r.id.value();
   if (SlotOf(id) >= 0) return InvalidArgumentError("request " + std::to_string(id) + " is already waiting");
   if (options_.max_total > 0 && size_ >= options_.max_total) {
     return ResourceExhaustedError("the queue is full (" + std::to_string(size_) + " requests waiting)");
   }
-  auto tenant = per_tenant_.find(r.tenant);
-  if (options_.max_per_tenant > 0 && tenant != per_tenant_.end() &&
-      tenant->second >= options_.max_per_tenant) {
-    return ResourceExhaustedError("tenant " + r.tenant + " already has " + std::to_string(tenant->second) +
-                                  " requests waiting (at most " + std::to_string(options_.max_per_tenant) +
-                                  ")");
+  const size_t like = waiting_like(r);
+  if (options_.max_per_tenant > 0 && like >= options_.max_per_tenant) {
+    std::string what = " requests waiting";
+    if (options_.per_tenant_and_models) {
+      std::string models;
+      for (const auto& m : r.models) models += (models.empty() ? "" : ", ") + m;
+      what += " for " + (models.empty() ? std::string("any model") : models);
+    }
+    return ResourceExhaustedError("tenant " + r.tenant + " already has " + std::to_string(like) + what +
+                                  " (at most " + std::to_string(options_.max_per_tenant) + ")");
   }
-  if (tenant == per_tenant_.end()) tenant = per_tenant_.emplace(r.tenant, 0).first;
+  return OkStatus();
+}
+
+Status PendingQueue::Add(Request r, bool tried) {
+  RS_RETURN_IF_ERROR(CanAdd(r));
+  const int64_t id = r.id.value();
+  auto tenant = per_tenant_.try_emplace(TenantKey(r), 0).first;
   ++tenant->second;
   uint32_t slot;
   if (free_slots_.empty()) {
@@ -124,7 +143,7 @@ Status PendingQueue::Add(Request r, bool tried) {
 
 void PendingQueue::Take(uint32_t slot, Request* out) {
   Slot& s = slots_[slot];
-  auto tenant = per_tenant_.find(s.request.tenant);
+  auto tenant = per_tenant_.find(TenantKey(s.request));
   if (--tenant->second == 0) per_tenant_.erase(tenant);
   s.live = false;
   free_slots_.push_back(slot);
@@ -191,8 +210,8 @@ size_t PendingQueue::Expire(Timestamp now, std::vector<Request>* gone) {
   return slots.size();
 }
 
-size_t PendingQueue::waiting_for(std::string_view tenant) const {
-  auto it = per_tenant_.find(tenant);
+size_t PendingQueue::waiting_like(const Request& r) const {
+  auto it = per_tenant_.find(TenantKey(r));
   return it == per_tenant_.end() ? 0 : it->second;
 }
 

@@ -51,6 +51,9 @@ struct QueueOptions {
   int64_t max_wait_s[3] = {3600, 3600, 86400};
   size_t max_per_tenant = 0;  // waiting requests one tenant may have (0 = no limit)
   size_t max_total = 0;       // waiting requests in all (0 = no limit)
+  // max_per_tenant counts per tenant and set of models asked (the server: one tenant's full queue
+  // for one model does not stop its requests for another); else per tenant (the simulator).
+  bool per_tenant_and_models = false;
 
   int64_t max_wait(RequestKind kind) const { return max_wait_s[static_cast<int>(kind)]; }
 };
@@ -67,6 +70,8 @@ class PendingQueue {
   // max_per_tenant requests waiting or the queue holds max_total; InvalidArgument for an id
   // already waiting. `tried`: as MarkTried.
   [[nodiscard]] Status Add(Request r, bool tried = false);
+  // Whether Add would take `r` now: the same errors, nothing changed.
+  [[nodiscard]] Status CanAdd(const Request& r) const;
   // Removes a request (placed, cancelled). False if it was not waiting.
   bool Remove(RequestId id);
   // Marks a waiting request tried: the engine decided it where it could still fit after the
@@ -90,7 +95,9 @@ class PendingQueue {
 
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
-  size_t waiting_for(std::string_view tenant) const;
+  // Waiting requests counted against `r`'s tenant limit (its tenant's; with per_tenant_and_models,
+  // its tenant's for the same models).
+  size_t waiting_like(const Request& r) const;
   const QueueOptions& options() const { return options_; }
 
  private:
@@ -151,6 +158,8 @@ class PendingQueue {
   bool Live(const Ref& ref) const {
     return slots_[ref.slot].live && slots_[ref.slot].request.id.value() == ref.id;
   }
+  // The key a request counts under for max_per_tenant.
+  std::string TenantKey(const Request& r) const;
   // The slot of a waiting request, or -1.
   int64_t SlotOf(int64_t id) const;
   // Inserts `ref` into an order sorted by (key, id): at the back, unless it came late. Returns

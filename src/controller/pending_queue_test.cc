@@ -152,8 +152,8 @@ TEST(PendingQueue, OneTenantCannotFillTheQueue) {
   ASSERT_TRUE(q.Add(Ask(2, 1, 11, Interconnect::kAny, RequestKind::kOnDemand, "alice")).ok());
   Status third = q.Add(Ask(3, 1, 12, Interconnect::kAny, RequestKind::kOnDemand, "alice"));
   EXPECT_EQ(third.code(), StatusCode::kResourceExhausted) << third.ToString();
-  EXPECT_EQ(q.waiting_for("alice"), 2u);
-  EXPECT_EQ(q.waiting_for("bob"), 0u);
+  EXPECT_EQ(q.waiting_like(Ask(0, 1, 0, Interconnect::kAny, RequestKind::kOnDemand, "alice")), 2u);
+  EXPECT_EQ(q.waiting_like(Ask(0, 1, 0, Interconnect::kAny, RequestKind::kOnDemand, "bob")), 0u);
 
   ASSERT_TRUE(q.Add(Ask(4, 1, 13, Interconnect::kAny, RequestKind::kOnDemand, "bob")).ok());
   EXPECT_EQ(q.Add(Ask(5, 1, 14, Interconnect::kAny, RequestKind::kOnDemand, "carol")).code(),
@@ -162,8 +162,35 @@ TEST(PendingQueue, OneTenantCannotFillTheQueue) {
   // A placed request frees its tenant's place.
   EXPECT_TRUE(q.Remove(RequestId(1)));
   EXPECT_FALSE(q.Remove(RequestId(1)));
-  EXPECT_EQ(q.waiting_for("alice"), 1u);
+  EXPECT_EQ(q.waiting_like(Ask(0, 1, 0, Interconnect::kAny, RequestKind::kOnDemand, "alice")), 1u);
   EXPECT_TRUE(q.Add(Ask(6, 1, 15, Interconnect::kAny, RequestKind::kOnDemand, "alice")).ok());
+}
+
+TEST(PendingQueue, PerTenantAndModelsLimitCountsEachSetOfModelsApart) {
+  QueueOptions o;
+  o.max_per_tenant = 1;
+  o.per_tenant_and_models = true;
+  PendingQueue q(o);
+  Request a100 = Ask(1, 1, 10, Interconnect::kAny, RequestKind::kOnDemand, "alice");
+  a100.models = {"a100", "h100"};
+  ASSERT_TRUE(q.Add(a100).ok());
+  Request same = a100;
+  same.id = RequestId(2);
+  same.models = {"h100", "a100"};  // the same set in another order
+  Status full = q.CanAdd(same);
+  EXPECT_EQ(full.code(), StatusCode::kResourceExhausted) << full.ToString();
+  EXPECT_NE(full.message().find("for h100, a100"), std::string::npos) << full.message();
+  EXPECT_EQ(q.size(), 1u);  // CanAdd changed nothing
+  Request other = a100;
+  other.id = RequestId(3);
+  other.models = {"rtx3090"};
+  EXPECT_TRUE(q.Add(other).ok());
+  Request bob = same;
+  bob.id = RequestId(4);
+  bob.tenant = "bob";
+  EXPECT_TRUE(q.Add(bob).ok());
+  EXPECT_TRUE(q.Remove(RequestId(1)));
+  EXPECT_TRUE(q.Add(same).ok());  // its place came free
 }
 
 TEST(PendingQueue, FindRemoveAndTheSameIdTwice) {

@@ -243,17 +243,18 @@ std::ostream& operator<<(std::ostream& os, const Billing& b) {
 }
 
 // Records what the controller hands the world, and bills it.
-class RecordingActuator final : public Actuator {
+class RecordingActuator final : public Backend {
  public:
-  void Apply(const Action& a, const FleetState&, Timestamp now) override {
-    if (a.kind == ActionKind::kStartLease) {
-      bills[a.lease.value()] = Billing{now.seconds, -1, static_cast<int64_t>(a.devices.size()), a.price};
-    } else if (a.kind == ActionKind::kPreemptLease) {
-      Close(a.lease.value(), now);
+  void Apply(const Plan& plan, const FleetState&) override {
+    for (const Action& a : plan.actions) {
+      if (a.kind == ActionKind::kStartLease) {
+        bills[a.lease.value()] = Billing{plan.at.seconds, -1, static_cast<int64_t>(a.devices.size()), a.price};
+      } else if (a.kind == ActionKind::kPreemptLease || a.kind == ActionKind::kEndLease) {
+        Close(a.lease.value(), plan.at);
+      }
+      if (a.kind != ActionKind::kEndLease) applied.push_back(a);
     }
-    applied.push_back(a);
   }
-  void LeaseEnded(const LeaseState& lease, Timestamp now) override { Close(lease.id.value(), now); }
   void Close(int64_t lease, Timestamp now) {
     auto it = bills.find(lease);
     if (it == bills.end() || it->second.end >= 0) {

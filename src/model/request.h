@@ -23,6 +23,10 @@ enum class Interconnect { kAny, kNode, kNvlink };
 // The suitability tier a workload needs (training needs more of the host than inference).
 enum class Workload { kInference, kTraining };
 
+// The workload a request of `gpus` GPUs is taken to be, in both shells: one GPU serves inference,
+// a gang trains (and needs the host and links training needs).
+inline Workload WorkloadFor(int gpus) { return gpus > 1 ? Workload::kTraining : Workload::kInference; }
+
 std::string_view RequestKindName(RequestKind k);
 std::string_view InterconnectName(Interconnect i);
 bool ParseRequestKind(std::string_view s, RequestKind* out);

@@ -14,7 +14,16 @@ namespace rigshift {
 namespace {
 
 constexpr const char* kHoldTenant = "_offline";
-constexpr size_t kPlaceAttemptsPerPass = 64;
+
+// The desk's queue, with the server's own limits on how many may wait.
+DeskOptions DeskOptionsFor(const FarmSetup& setup, const FarmOptions& options) {
+  DeskOptions d;
+  d.queue = setup.queue;
+  d.queue.max_total = options.max_pending;
+  d.queue.max_per_tenant = options.max_pending_per_tenant;
+  d.queue.per_tenant_and_models = true;
+  return d;
+}
 
 enum DeviceUseCode : uint8_t { kUseLease, kUseMining, kUseIdle, kUseCurtailed, kUseOffline };
 
@@ -61,12 +70,11 @@ Farm::Farm(FarmSetup setup, Store* store, MarketFeed* feed, FarmOptions options,
       feed_(feed),
       options_(options),
       observer_(observer),
-      controller_(setup_.fleet, setup_.params),
-      rng_(setup_.seed) {
+      desk_(setup_.fleet, setup_.params, setup_.list_price, DeskOptionsFor(setup_, options_), setup_.seed) {
   price_fixes_ = FixPriceTable(setup_.fleet, setup_.list_price, setup_.interruptible_price,
                                setup_.interruptible_fraction_milli);
   PublishOffers();
-  const FleetState& f = controller_.fleet();
+  const FleetState& f = desk_.fleet();
   node_names_.resize(f.node_count());
   node_models_.resize(f.node_count());
   node_base_.resize(f.node_count() + 1);
@@ -93,7 +101,7 @@ Farm::Farm(FarmSetup setup, Store* store, MarketFeed* feed, FarmOptions options,
 Farm::~Farm() = default;
 
 bool Farm::Rentable(int g) const {
-  return Serves(controller_.fleet().groups()[g].suitability, Tier::kInference) && setup_.list_price[g].raw() > 0;
+  return Serves(desk_.fleet().groups()[g].suitability, Tier::kInference) && setup_.list_price[g].raw() > 0;
 }
 
 // `models` as catalog keys or display names (a lease record keeps display names); empty = any.
@@ -123,7 +131,7 @@ Result<MarketView> Farm::ViewNow(Timestamp now) {
 
 Status Farm::Recover(Timestamp now) {
   RS_RETURN_IF_ERROR(LoadLeases());
-  for (int n = 0; n < controller_.fleet().node_count(); ++n) {
+  for (int n = 0; n < desk_.fleet().node_count(); ++n) {
     agents_[n].last_seen = now;
     if (options_.require_agents) RS_RETURN_IF_ERROR(EnsureHeld(n, now));
   }
@@ -132,27 +140,27 @@ Status Farm::Recover(Timestamp now) {
   if (ViewNow(now).has_value()) {
     RS_RETURN_IF_ERROR(ReplanNow(now));
   }
-  pending_dirty_ = true;
   return OkStatus();
 }
 
 Status Farm::Reload(Timestamp now) {
   // Everything the store decides is dropped and read again; what only this process knows (the
   // agents, the clocks of the periodic jobs) is kept: the agents did not restart.
-  controller_ = Controller(setup_.fleet, controller_.params());
+  desk_ = LeaseDesk(setup_.fleet, desk_.controller().params(), setup_.list_price, DeskOptionsFor(setup_, options_),
+                    setup_.seed);
   leases_.clear();
   pending_.clear();
-  queued_by_key_.clear();
+  stranded_.clear();
+  gave_up_.clear();
   api_of_engine_.clear();
   hold_node_.clear();
   for (AgentInfo& a : agents_) a.hold = LeaseId(0);
   RS_RETURN_IF_ERROR(LoadLeases());
-  for (int n = 0; n < controller_.fleet().node_count(); ++n) {
+  for (int n = 0; n < desk_.fleet().node_count(); ++n) {
     if (options_.require_agents && agents_[n].state != AgentState::kReady) RS_RETURN_IF_ERROR(EnsureHeld(n, now));
   }
   uses_dirty_ = true;
   if (view_) RS_RETURN_IF_ERROR(ReplanNow(now));
-  pending_dirty_ = true;
   PublishOffers();
   return OkStatus();
 }
@@ -166,10 +174,13 @@ Status Farm::LoadLeases() {
   }
   for (auto& [id, l] : leases_) {
     if (l.state == "running") running.push_back(&l);
-    if (l.state == "pending") {
-      pending_.insert(id);
-      ++queued_by_key_[QueueKey(l)];
-    }
+    if (l.state != "pending") continue;
+    // Waiting requests queue again, from when they were asked. One this farm can no longer take
+    // (the farm file or a limit changed) is cancelled, with the reason, at the next tick.
+    pending_.insert(id);
+    auto req = RequestOf(l);
+    Status queued = req ? desk_.Requeue(std::move(*req)) : req.error();
+    if (!queued.ok()) stranded_.emplace_back(id, queued.message());
   }
   std::sort(running.begin(), running.end(),
             [](const LeaseRecord* a, const LeaseRecord* b) { return a->engine_lease < b->engine_lease; });
@@ -187,7 +198,7 @@ Status Farm::LoadLeases() {
     s.expected_end_s = l->duration_s > 0 ? l->start.seconds + l->duration_s : 0;
     s.devices = l->devices;
     // Errors name what an operator can look up: API lease ids and node names.
-    const FleetState& f = controller_.fleet();
+    const FleetState& f = desk_.fleet();
     for (const auto& [node, slot] : l->devices) {
       if (node < 0 || node >= f.node_count() || slot < 0 || slot >= f.groups()[f.node_group(node)].gpus_per_node) {
         return Err(DataLossError("store: lease " + std::to_string(l->id.value()) + " is on a GPU (" +
@@ -203,7 +214,7 @@ Status Farm::LoadLeases() {
       }
     }
     s.group = f.node_group(l->devices.front().first);
-    auto restored = controller_.Restore(std::move(s));
+    auto restored = desk_.controller().Restore(std::move(s));
     if (!restored) {
       return Err(DataLossError("store: cannot restore lease " + std::to_string(l->id.value()) + ": " +
                                restored.error().message()));
@@ -216,19 +227,26 @@ Status Farm::LoadLeases() {
 
 Status Farm::ReplanNow(Timestamp now) {
   Event e;
-  e.now = now;
-  e.view = &*view_;
-  e.replan = true;
-  RS_ASSIGN_OR_RETURN(Plan plan, Propose(e, "tick"));
-  RS_RETURN_IF_ERROR(Execute(plan, {}, {}));
+  desk_.MarketTick(&e, now, *view_, &gave_up_);
+  RS_RETURN_IF_ERROR(Run(e, "tick"));
   last_tick_ = now;
   return OkStatus();
+}
+
+Status Farm::Run(Event& e, std::string_view kind) {
+  auto plan = Propose(e, kind);
+  if (!plan) {
+    for (Request& r : gave_up_) RS_CHECK(desk_.Requeue(std::move(r)).ok());
+    gave_up_.clear();
+    return plan.error();
+  }
+  return Execute(e, *plan, {}, {});
 }
 
 // --- Offers and requests ---------------------------------------------------------------------
 
 void Farm::PublishOffers() {
-  const FleetState& f = controller_.fleet();
+  const FleetState& f = desk_.fleet();
   auto sheet = std::make_shared<OfferSheet>();
   for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
     const GroupState& gs = f.groups()[g];
@@ -259,7 +277,7 @@ void Farm::PublishOffers() {
 Result<std::vector<Offer>> Farm::Offers(Timestamp) { return offer_sheet()->offers; }
 
 Result<Request> Farm::ToRequest(int64_t id, const std::string& tenant, const LeaseAsk& ask, Timestamp now) const {
-  const FleetState& f = controller_.fleet();
+  const FleetState& f = desk_.fleet();
   Request r;
   r.id = RequestId(id);
   r.tenant = tenant;
@@ -268,6 +286,7 @@ Result<Request> Farm::ToRequest(int64_t id, const std::string& tenant, const Lea
   r.interconnect = ask.interconnect;
   r.duration_s = ask.duration_s;
   r.kind = ask.kind;
+  r.workload = WorkloadFor(ask.gpus);
   r.arrival = now;
   if (ask.kind == RequestKind::kInterruptible) {
     if (!ask.max_price) {
@@ -354,7 +373,7 @@ Result<LeaseRecord> Farm::CreateLease(const std::string& tenant, const LeaseAsk&
   } else if (req.fixed_price) {
     rec.price = *req.fixed_price;
   } else {
-    const FleetState& f = controller_.fleet();
+    const FleetState& f = desk_.fleet();
     for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
       const GroupState& gs = f.groups()[g];
       if (!Rentable(g) || !Allows(req.models, gs)) continue;
@@ -365,9 +384,7 @@ Result<LeaseRecord> Farm::CreateLease(const std::string& tenant, const LeaseAsk&
   // not hold up a 1-GPU request it could not use the GPUs of. Waiting ones are retried every
   // tick and whenever GPUs free up.
   Event e;
-  e.now = now;
-  e.view = &*view_;
-  e.requests.push_back(req);
+  desk_.Arrival(&e, req, now, *view_);
   RS_ASSIGN_OR_RETURN(Plan plan, Propose(e, "submit"));
   RS_CHECK(plan.decisions.size() == 1);
   const Decision& decision = plan.decisions.front();
@@ -375,32 +392,25 @@ Result<LeaseRecord> Farm::CreateLease(const std::string& tenant, const LeaseAsk&
     return Err(FailedPreconditionError("this farm can never place it: " + decision.reason));
   }
   if (decision.outcome == Outcome::kWaiting) {
-    if (pending_.size() >= options_.max_pending) {
-      return Err(ResourceExhaustedError("the farm's queue is full (" + std::to_string(pending_.size()) +
-                                        " requests wait); try again later"));
-    }
-    auto queued = queued_by_key_.find(QueueKey(rec));
-    if (queued != queued_by_key_.end() && queued->second >= options_.max_pending_per_tenant) {
-      std::string models = rec.models.empty() ? std::string("any model") : Join(rec.models);
-      return Err(ResourceExhaustedError("tenant " + tenant + " already has " + std::to_string(queued->second) +
-                                        " requests waiting for " + models + " (the limit per tenant and models); "
-                                        "cancel some (DELETE /v1/leases?state=pending) or wait"));
+    if (Status room = desk_.CanQueue(req); !room.ok()) {
+      return Err(ResourceExhaustedError(room.message() + "; cancel some (DELETE /v1/leases?state=pending) or wait"));
     }
     rec.reason = decision.reason;
   }
-  RS_RETURN_IF_ERROR(Execute(plan, {}, {rec}));
+  RS_RETURN_IF_ERROR(Execute(e, plan, {}, {rec}));
   next_id_ = id + 1;
   return leases_[id];
 }
 
 Result<Plan> Farm::Propose(const Event& event, std::string_view kind) {
   auto t0 = std::chrono::steady_clock::now();
-  auto plan = controller_.Propose(event, rng_);
+  auto plan = desk_.Propose(event);
   if (observer_) observer_->EngineDecision(kind, SecondsSince(t0));
   return plan;
 }
 
-Status Farm::Execute(const Plan& plan, const std::map<int64_t, Ending>& endings, std::vector<LeaseRecord> fresh) {
+Status Farm::Execute(const Event& event, const Plan& plan, const std::map<int64_t, Ending>& endings,
+                     std::vector<LeaseRecord> fresh) {
   const Timestamp now = plan.at;
   // 1. Everything the plan implies, as the store will hold it.
   std::map<int64_t, LeaseRecord> changed;  // by API id: written in id order
@@ -440,9 +450,18 @@ Status Farm::Execute(const Plan& plan, const std::map<int64_t, Ending>& endings,
     stopped.push_back(rec.id.value());
     stopped_engine.push_back(a.lease.value());
   }
-  // Waiting requests keep the latest reason they wait for (written only when it changes).
+  // Waiting requests keep the latest reason they wait for (written only when it changes); one
+  // that waited and can no longer run here is cancelled, saying why.
   for (const Decision& d : plan.decisions) {
     if (d.outcome == Outcome::kPlaced) continue;
+    if (d.outcome == Outcome::kInfeasible) {
+      LeaseRecord& rec = record(d.request.value());
+      RS_CHECK(rec.state == "pending");  // a new request the farm can never place is refused before
+      rec.state = "cancelled";
+      rec.end = now;
+      rec.reason = "can no longer be placed on this farm: " + d.reason;
+      continue;
+    }
     auto it = changed.find(d.request.value());
     const LeaseRecord* now_rec = it != changed.end() ? &it->second : nullptr;
     if (!now_rec) {
@@ -454,48 +473,57 @@ Status Farm::Execute(const Plan& plan, const std::map<int64_t, Ending>& endings,
     record(d.request.value()).reason = d.reason;
   }
 
+  // Requests that waited past their kind's max wait while the event was built: their tenants
+  // gave up.
+  for (const Request& r : gave_up_) {
+    LeaseRecord& rec = record(r.id.value());
+    rec.state = "cancelled";
+    rec.end = now;
+    rec.reason = "gave up: waited more than " + std::to_string(desk_.queue().options().max_wait(r.kind)) +
+                 " s, the most a " + std::string(RequestKindName(r.kind)) + " request waits on this farm";
+  }
+
   // 2. Persisted whole, or not at all.
   if (!changed.empty() || !entries.empty()) {
-    RS_RETURN_IF_ERROR(store_->Transaction([&](Store& st) -> Status {
+    Status written = store_->Transaction([&](Store& st) -> Status {
       RS_RETURN_IF_ERROR(st.AppendLedger(entries));
       for (const auto& [id, rec] : changed) RS_RETURN_IF_ERROR(st.PutLease(rec));
       return OkStatus();
-    }));
-  }
-
-  // 3. Committed: the controller, then the farm's own view of the leases and the queue.
-  Status committed = controller_.Commit(plan);
-  RS_CHECK(committed.ok());  // proposed on this state under the same lock
-  for (auto& [id, rec] : changed) {
-    auto old = leases_.find(id);
-    bool was_pending = old != leases_.end() && old->second.state == "pending";
-    if (was_pending && rec.state != "pending") {
-      pending_.erase(id);
-      --queued_by_key_[QueueKey(rec)];
-    } else if (!was_pending && rec.state == "pending") {
-      pending_.insert(id);
-      ++queued_by_key_[QueueKey(rec)];
+    });
+    if (!written.ok()) {
+      for (Request& r : gave_up_) RS_CHECK(desk_.Requeue(std::move(r)).ok());
+      gave_up_.clear();
+      return written;
     }
-    leases_[id] = std::move(rec);
   }
+  gave_up_.clear();
+
+  // 3. Committed: the controller and the queue, then the farm's own view of the leases.
+  Status committed = desk_.Commit(event, plan, &settled_);
+  RS_CHECK(committed.ok());  // proposed on this state under the same lock
+  for (const auto& [request, why] : settled_.refused) {
+    RS_CHECK(changed.count(request.id.value()) && changed[request.id.value()].state == "cancelled");
+  }
+  for (auto& [id, rec] : changed) Keep(std::move(rec));
   for (int64_t engine : stopped_engine) api_of_engine_.erase(engine);
   for (int64_t id : started) api_of_engine_[leases_[id].engine_lease.value()] = id;
   Income(entries);
 
   // 4. The world moves: the agents' desired states follow the new uses (their generation moves
-  // when they next ask), and freed GPUs may take waiting requests.
+  // when they next ask).
   uses_dirty_ = true;
-  if (!stopped.empty()) pending_dirty_ = true;
   PublishOffers();
   return OkStatus();
 }
 
-std::string Farm::QueueKey(const LeaseRecord& rec) {
-  std::vector<std::string> models = rec.models;
-  std::sort(models.begin(), models.end());
-  std::string key = rec.tenant + "\n";
-  for (const auto& m : models) key += m + ",";
-  return key;
+void Farm::Keep(LeaseRecord rec) {
+  const int64_t id = rec.id.value();
+  if (rec.state == "pending") {
+    pending_.insert(id);
+  } else {
+    pending_.erase(id);
+  }
+  leases_[id] = std::move(rec);
 }
 
 void Farm::Income(const std::vector<LedgerEntry>& entries) {
@@ -540,9 +568,8 @@ Result<std::vector<LeaseRecord>> Farm::CancelPending(const std::optional<std::st
     return OkStatus();
   }));
   for (const LeaseRecord& l : out) {
-    --queued_by_key_[QueueKey(l)];
-    pending_.erase(l.id.value());
-    leases_[l.id.value()] = l;
+    desk_.Withdraw(l.request);
+    Keep(l);
   }
   return out;
 }
@@ -555,9 +582,8 @@ Result<LeaseRecord> Farm::CancelLease(int64_t id, const std::optional<std::strin
     l.end = now;
     l.reason = "cancelled while pending";
     RS_RETURN_IF_ERROR(store_->PutLease(l));
-    --queued_by_key_[QueueKey(l)];
-    leases_[id] = l;
-    pending_.erase(id);
+    desk_.Withdraw(l.request);
+    Keep(l);
     return l;
   }
   if (l.state != "running") return l;
@@ -589,19 +615,32 @@ void Farm::BillTo(LeaseRecord& lease, Timestamp until, std::vector<LedgerEntry>*
 
 Status Farm::EndLeases(const std::map<int64_t, Ending>& endings, Timestamp now) {
   if (endings.empty()) return OkStatus();
-  MarketView empty;
-  Event e;
-  e.now = now;
-  e.view = view_ ? &*view_ : &empty;
+  std::vector<LeaseId> ends;
   std::map<int64_t, Ending> by_engine;
   for (const auto& [id, ending] : endings) {
     const LeaseRecord& l = leases_.at(id);
     RS_CHECK(l.state == "running");
-    e.end.push_back(l.engine_lease);
+    ends.push_back(l.engine_lease);
     by_engine[l.engine_lease.value()] = ending;
   }
-  RS_ASSIGN_OR_RETURN(Plan plan, Propose(e, "end"));
-  RS_RETURN_IF_ERROR(Execute(plan, by_engine, {}));
+  // The freed GPUs go to waiting requests in the same plan; before the first market view there
+  // are no prices to place them at, and the leases only end.
+  MarketView empty;
+  Event e;
+  if (view_) {
+    desk_.Endings(&e, std::move(ends), now, *view_, &gave_up_);
+  } else {
+    e.now = now;
+    e.view = &empty;
+    e.end = std::move(ends);
+  }
+  auto plan = Propose(e, "end");
+  if (!plan) {
+    for (Request& r : gave_up_) RS_CHECK(desk_.Requeue(std::move(r)).ok());
+    gave_up_.clear();
+    return plan.error();
+  }
+  RS_RETURN_IF_ERROR(Execute(e, *plan, by_engine, {}));
   // GPUs of a node whose agent is gone stay out of use.
   if (options_.require_agents) {
     std::set<int> nodes;
@@ -623,11 +662,11 @@ Status Farm::EnsureHeld(int node, Timestamp now) {
   // A hold is replaced with no plan in between (a plan could fail to store and leave the node's
   // GPUs unheld); its GPUs never change use.
   if (a.hold.value() != 0) {
-    RS_RETURN_IF_ERROR(controller_.Remove(a.hold));
+    RS_RETURN_IF_ERROR(desk_.controller().Remove(a.hold));
     hold_node_.erase(a.hold.value());
     a.hold = LeaseId(0);
   }
-  const FleetState& f = controller_.fleet();
+  const FleetState& f = desk_.fleet();
   int g = f.node_group(node);
   LeaseState hold;
   hold.tenant = kHoldTenant;
@@ -638,7 +677,7 @@ Status Farm::EnsureHeld(int node, Timestamp now) {
     if (f.lease_on(node, slot) == 0) hold.devices.emplace_back(node, slot);
   }
   if (hold.devices.empty()) return OkStatus();
-  RS_ASSIGN_OR_RETURN(LeaseId id, controller_.Restore(std::move(hold)));
+  RS_ASSIGN_OR_RETURN(LeaseId id, desk_.controller().Restore(std::move(hold)));
   a.hold = id;
   PublishOffers();
   hold_node_[id.value()] = node;
@@ -654,16 +693,13 @@ Status Farm::ReleaseHold(int node, Timestamp now) {
   hold_node_.erase(id.value());
   // A hold is not persisted (it is rebuilt at every start), so it goes without a plan; the GPUs
   // it frees start mining, and the power stage checks the cap for them at once.
-  RS_RETURN_IF_ERROR(controller_.Remove(id));
+  RS_RETURN_IF_ERROR(desk_.controller().Remove(id));
   PublishOffers();
   uses_dirty_ = true;
-  pending_dirty_ = true;
   if (!view_) return OkStatus();
   Event e;
-  e.now = now;
-  e.view = &*view_;
-  RS_ASSIGN_OR_RETURN(Plan plan, Propose(e, "end"));
-  return Execute(plan, {}, {});
+  desk_.Retry(&e, now, *view_, &gave_up_);
+  return Run(e, "end");
 }
 
 Result<int64_t> Farm::RegisterAgent(const std::string& node_name, const std::vector<DeviceInventory>& devices,
@@ -674,7 +710,7 @@ Result<int64_t> Farm::RegisterAgent(const std::string& node_name, const std::vec
                                               : node_names_.front() + " .. " + node_names_.back();
     return Err(NotFoundError("unknown node '" + node_name + "'; this farm declares " + example));
   }
-  const FleetState& f = controller_.fleet();
+  const FleetState& f = desk_.fleet();
   const GroupState& gs = f.groups()[f.node_group(*node)];
   if (static_cast<int>(devices.size()) != gs.gpus_per_node) {
     return Err(AlreadyExistsError("node " + node_name + " reports " + std::to_string(devices.size()) +
@@ -728,7 +764,7 @@ Result<NodeView> Farm::Desired(const std::string& node_name) {
 
 NodeView Farm::ViewOfNode(int node) {
   RefreshUses();
-  const FleetState& f = controller_.fleet();
+  const FleetState& f = desk_.fleet();
   const GroupState& gs = f.groups()[f.node_group(node)];
   const AgentInfo& a = agents_[node];
   NodeView v;
@@ -765,7 +801,7 @@ NodeView Farm::ViewOfNode(int node) {
 
 void Farm::RefreshGeneration(int node) {
   RefreshUses();
-  const FleetState& f = controller_.fleet();
+  const FleetState& f = desk_.fleet();
   const GroupState& gs = f.groups()[f.node_group(node)];
   uint64_t h = kFnvOffset;
   for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
@@ -784,7 +820,7 @@ void Farm::RefreshGeneration(int node) {
 }
 
 int64_t Farm::ApiLeaseOn(int node, int slot) const {
-  int64_t engine = controller_.fleet().lease_on(node, slot);
+  int64_t engine = desk_.fleet().lease_on(node, slot);
   auto it = api_of_engine_.find(engine);
   return it == api_of_engine_.end() ? 0 : it->second;
 }
@@ -792,7 +828,7 @@ int64_t Farm::ApiLeaseOn(int node, int slot) const {
 void Farm::RefreshUses() const {
   if (!uses_dirty_) return;
   uses_dirty_ = false;
-  const FleetState& f = controller_.fleet();
+  const FleetState& f = desk_.fleet();
   for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
     const GroupState& gs = f.groups()[g];
     int64_t curtailed_left = gs.curtailed;
@@ -823,10 +859,10 @@ std::optional<int> Farm::ObservedPower(int node, int slot) const {
 
 std::vector<Watts> Farm::SiteDraw() {
   RefreshUses();
-  const FleetState& f = controller_.fleet();
+  const FleetState& f = desk_.fleet();
   std::vector<Watts> draw(f.sites().size(), Watts(0));
   if (!view_) return draw;
-  const Valuation& value = controller_.ValuationOf(*view_);
+  const Valuation& value = desk_.controller().ValuationOf(*view_);
   for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
     const GroupState& gs = f.groups()[g];
     const GroupValue& gv = value.groups[g];
@@ -850,7 +886,7 @@ std::string Farm::DeviceUse(int node, int slot) const {
 
 std::vector<NodeView> Farm::Nodes() {
   std::vector<NodeView> out;
-  for (int n = 0; n < controller_.fleet().node_count(); ++n) {
+  for (int n = 0; n < desk_.fleet().node_count(); ++n) {
     RefreshGeneration(n);
     out.push_back(ViewOfNode(n));
   }
@@ -868,7 +904,7 @@ FarmCounts Farm::Counts() const {
 }
 
 Status Farm::SetParams(const EngineParams& params) {
-  controller_.set_params(params);
+  desk_.controller().set_params(params);
   return OkStatus();
 }
 
@@ -876,17 +912,17 @@ Status Farm::SetParams(const EngineParams& params) {
 
 Status Farm::Tick(Timestamp now) {
   bool have_view = ViewNow(now).has_value();
+  // The order of a replay (sim/simulator.cc): the market tick, then the leases that end.
   if (have_view && now.seconds - last_tick_.seconds >= options_.tick_interval_s) {
     RS_RETURN_IF_ERROR(ReplanNow(now));
-    pending_dirty_ = true;
   }
   RS_RETURN_IF_ERROR(ExpireLeases(now));
   RS_RETURN_IF_ERROR(CheckAgents(now));
+  RS_RETURN_IF_ERROR(CancelStranded(now));
   if (now.seconds - last_billing_.seconds >= options_.billing_interval_s) RS_RETURN_IF_ERROR(BillRunning(now));
   if (have_view && now.seconds - last_accounting_.seconds >= options_.accounting_interval_s) {
     RS_RETURN_IF_ERROR(Account(now));
   }
-  if (have_view && pending_dirty_) PlacePending(now);
   return OkStatus();
 }
 
@@ -909,7 +945,7 @@ Status Farm::CheckAgents(Timestamp now) {
     AgentInfo& a = agents_[n];
     if (a.state == AgentState::kSilent || now.seconds - a.last_seen.seconds <= options_.agent_timeout_s) continue;
     bool has_leases = false;
-    for (int slot = 0; slot < controller_.fleet().groups()[controller_.fleet().node_group(n)].gpus_per_node; ++slot) {
+    for (int slot = 0; slot < desk_.fleet().groups()[desk_.fleet().node_group(n)].gpus_per_node; ++slot) {
       if (ApiLeaseOn(n, slot) != 0) has_leases = true;
     }
     if (a.state == AgentState::kUnregistered && !has_leases) continue;
@@ -974,8 +1010,8 @@ Status Farm::Account(Timestamp now) {
   int64_t seconds = now.seconds - last_accounting_.seconds;
   if (seconds <= 0) return OkStatus();
   RefreshUses();
-  const FleetState& f = controller_.fleet();
-  const Valuation& value = controller_.ValuationOf(*view_);
+  const FleetState& f = desk_.fleet();
+  const Valuation& value = desk_.controller().ValuationOf(*view_);
   std::vector<LedgerEntry> entries;
   Money mined, energy;
   for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
@@ -1033,43 +1069,35 @@ Status Farm::Account(Timestamp now) {
   return OkStatus();
 }
 
-bool Farm::AnyGroupHasFree(const LeaseRecord& rec) const {
-  const FleetState& f = controller_.fleet();
-  for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
-    if (Rentable(g) && Allows(rec.models, f.groups()[g]) && f.free_in_group(g) >= rec.gpus) return true;
+Status Farm::CancelStranded(Timestamp now) {
+  if (stranded_.empty()) return OkStatus();
+  std::vector<LeaseRecord> out;
+  for (const auto& [id, why] : stranded_) {
+    LeaseRecord l = leases_.at(id);
+    l.state = "cancelled";
+    l.end = now;
+    l.reason = "can no longer wait on this farm: " + why;
+    out.push_back(std::move(l));
   }
-  return false;
+  RS_RETURN_IF_ERROR(store_->Transaction([&](Store& st) -> Status {
+    for (const LeaseRecord& l : out) RS_RETURN_IF_ERROR(st.PutLease(l));
+    return OkStatus();
+  }));
+  for (LeaseRecord& l : out) Keep(std::move(l));
+  stranded_.clear();
+  return OkStatus();
 }
 
-void Farm::PlacePending(Timestamp now) {
-  pending_dirty_ = false;
-  // Only requests that could fit in the free GPUs now count against the pass's budget, so a long
-  // queue of gangs that cannot fit never hides a small request behind them. The engine orders
-  // the batch (reserved, on-demand, interruptible by bid, then arrival) and places what fits.
-  Event e;
-  e.now = now;
-  e.view = &*view_;
-  for (auto it = pending_.begin(); it != pending_.end() && e.requests.size() < kPlaceAttemptsPerPass; ++it) {
-    LeaseRecord& rec = leases_[*it];
-    if (!AnyGroupHasFree(rec)) continue;
-    LeaseAsk ask;
-    ask.gpus = rec.gpus;
-    ask.models = rec.models;
-    ask.min_vram_gb = rec.min_vram_gb;
-    ask.interconnect = rec.interconnect;
-    ask.duration_s = rec.duration_s;
-    ask.kind = rec.kind;
-    ask.max_price = rec.max_price;
-    auto req = ToRequest(rec.id.value(), rec.tenant, ask, now);
-    if (!req) continue;  // the farm changed under it (a policy, a price): it waits, as it says
-    req->arrival = rec.created;
-    e.requests.push_back(std::move(*req));
-  }
-  if (e.requests.empty()) return;
-  auto plan = Propose(e, "submit");
-  if (!plan) return;
-  // A store error leaves the queue as it was; the next pass tries again.
-  if (!Execute(*plan, {}, {}).ok()) pending_dirty_ = true;
+Result<Request> Farm::RequestOf(const LeaseRecord& rec) const {
+  LeaseAsk ask;
+  ask.gpus = rec.gpus;
+  ask.models = rec.models;
+  ask.min_vram_gb = rec.min_vram_gb;
+  ask.interconnect = rec.interconnect;
+  ask.duration_s = rec.duration_s;
+  ask.kind = rec.kind;
+  ask.max_price = rec.max_price;
+  return ToRequest(rec.id.value(), rec.tenant, ask, rec.created);
 }
 
 }  // namespace rigshift

@@ -29,6 +29,7 @@
 #include "common/rng.h"
 #include "common/status.h"
 #include "controller/controller.h"
+#include "controller/lease_desk.h"
 #include "market/feed.h"
 #include "model/catalog.h"
 #include "server/api_parse.h"
@@ -47,6 +48,9 @@ struct FarmSetup {
   uint64_t seed = 1;
   // A floor at or above the on-demand price is set to this share of it (controller/pricing.h).
   int64_t interruptible_fraction_milli = 600;
+  // How long each kind of request waits before its tenant gives up: the farm file's [policy], as
+  // in the simulator (the server's own limits on how many may wait are FarmOptions').
+  QueueOptions queue;
 };
 
 struct FarmOptions {
@@ -167,13 +171,13 @@ class Farm {
 
   // Operators.
   std::vector<NodeView> Nodes();
-  const FleetState& fleet() const { return controller_.fleet(); }
+  const FleetState& fleet() const { return desk_.fleet(); }
   const FarmSetup& setup() const { return setup_; }
   // What was wrong with the price tables as they loaded, and how it was fixed (for the log).
   const std::vector<std::string>& price_fixes() const { return price_fixes_; }
   const std::optional<MarketView>& view() const { return view_; }
   std::string feed_description() const { return feed_->Describe(); }
-  const EngineParams& params() const { return controller_.params(); }
+  const EngineParams& params() const { return desk_.controller().params(); }
   [[nodiscard]] Status SetParams(const EngineParams& params);
   // A node's name and its GPUs' model (display name). Fixed at construction: safe to read from
   // any thread without the farm's lock.
@@ -216,19 +220,25 @@ class Farm {
   [[nodiscard]] Status ReplanNow(Timestamp now);
   // The engine's plan for `event` (timed for the observer under `kind`). Changes nothing.
   [[nodiscard]] Result<Plan> Propose(const Event& event, std::string_view kind);
-  // Persists everything `plan` implies, with `fresh` (lease records this decision creates), in
-  // one store transaction; then commits the plan to the controller and the farm's maps. On a
-  // store error nothing changes. `endings` says how each lease the plan ends by API id ends.
-  [[nodiscard]] Status Execute(const Plan& plan, const std::map<int64_t, Ending>& endings,
+  // Persists everything `plan` implies, with `fresh` (lease records this decision creates) and
+  // the waiting requests that gave up while `event` was built, in one store transaction; then
+  // commits the plan to the desk (controller and queue) and the farm's maps. On a store error
+  // nothing changes (those that gave up wait again). `endings` says how each lease the plan ends
+  // (by engine id) ends.
+  [[nodiscard]] Status Execute(const Event& event, const Plan& plan, const std::map<int64_t, Ending>& endings,
                                std::vector<LeaseRecord> fresh);
+  // The desk's event for `kind` of happening, proposed and executed (Tick, ReleaseHold).
+  [[nodiscard]] Status Run(Event& event, std::string_view kind);
   // Ends running leases (API ids) as one decision; their GPUs may go to waiting requests later.
   [[nodiscard]] Status EndLeases(const std::map<int64_t, Ending>& endings, Timestamp now);
-  // The key a tenant's waiting requests are counted under: tenant and the models asked.
-  static std::string QueueKey(const LeaseRecord& rec);
   // Publishes a new offer sheet when the offers differ from the published one.
   void PublishOffers();
-  void PlacePending(Timestamp now);
-  bool AnyGroupHasFree(const LeaseRecord& rec) const;
+  // The request a stored lease record asks for (a waiting one, to queue it again).
+  [[nodiscard]] Result<Request> RequestOf(const LeaseRecord& rec) const;
+  // Puts a record into the lease book (and its pending index).
+  void Keep(LeaseRecord rec);
+  // Cancels, in one write, waiting requests that could not queue again after a restart.
+  [[nodiscard]] Status CancelStranded(Timestamp now);
   // A group tenants can rent: AI-suitable hardware with a list price.
   bool Rentable(int g) const;
   static bool Allows(const std::vector<std::string>& models, const GroupState& g);
@@ -253,8 +263,8 @@ class Farm {
   MarketFeed* feed_;
   FarmOptions options_;
   FarmObserver* observer_;
-  Controller controller_;
-  SplitMix64 rng_;
+  LeaseDesk desk_;  // the controller and the waiting queue (controller/lease_desk.h)
+  std::vector<Request> gave_up_;  // filled by the desk while an event is built
   std::vector<std::string> node_names_;
   std::vector<std::string> node_models_;
   std::unordered_map<std::string, int> node_by_name_;
@@ -265,15 +275,16 @@ class Farm {
   std::vector<int> power_;                       // per device: last reported watts, -1 = none
   mutable bool uses_dirty_ = true;
   std::map<int64_t, LeaseRecord> leases_;        // every lease by API id (the store's copy)
-  std::set<int64_t> pending_;                    // API ids: ids grow with arrival, so arrival order
-  std::map<std::string, size_t> queued_by_key_;  // waiting requests per QueueKey
+  std::set<int64_t> pending_;                    // the API ids of those waiting (an index of leases_)
+  // Waiting leases read from the store that could not queue again, with why (CancelStranded).
+  std::vector<std::pair<int64_t, std::string>> stranded_;
+  Settled settled_;                              // what the last commit did; reused
   std::unordered_map<int64_t, int64_t> api_of_engine_;  // controller lease id -> API id
   std::unordered_map<int64_t, int> hold_node_;   // controller lease id of a hold -> node
   int64_t next_id_ = 1;
   std::optional<MarketView> view_;
   std::string not_ready_ = "no market view yet";
   Timestamp last_tick_, last_billing_, last_accounting_;
-  bool pending_dirty_ = false;
   std::atomic<std::shared_ptr<const OfferSheet>> offer_sheet_;
 };
 

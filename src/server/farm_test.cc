@@ -314,13 +314,13 @@ TEST(FarmPending, FullGroupQueuesAndCancellingPlacesTheNextInOrder) {
   TickEvery(w.farm, 2, 60, 10);
   EXPECT_EQ(Get(w.farm, c.id.value()).state, "pending");
 
-  // Freeing a node: the first in line takes it, the second still waits (had it gone first, the
-  // 4-GPU request would no longer fit).
+  // Freeing a node: in the same decision, the first in line takes it and the second still waits
+  // (had it gone first, the 4-GPU request would no longer fit).
   ASSERT_TRUE(w.farm.CancelLease(a.id.value(), "acme", At(100)).has_value());
-  TickAt(w.farm, At(101));
   LeaseRecord c2 = Get(w.farm, c.id.value());
   EXPECT_EQ(c2.state, "running");
-  EXPECT_EQ(c2.start, At(101));
+  EXPECT_EQ(c2.start, At(100));
+  TickAt(w.farm, At(101));
   std::set<std::pair<int, int>> a_devices(a.devices.begin(), a.devices.end()),
       c_devices(c2.devices.begin(), c2.devices.end());
   EXPECT_EQ(c_devices, a_devices);
@@ -336,7 +336,7 @@ TEST(FarmPending, FullGroupQueuesAndCancellingPlacesTheNextInOrder) {
   EXPECT_EQ(UsageOf(*w.store, d.id.value()).entries, 0);
   EXPECT_EQ(Get(w.farm, d.id.value()).state, "cancelled");
   // c is billed from when it started, not from when it asked.
-  EXPECT_EQ(Get(w.farm, c.id.value()).billed.raw(), Owed(300'000, 4, 300 - 101));
+  EXPECT_EQ(Get(w.farm, c.id.value()).billed.raw(), Owed(300'000, 4, 300 - 100));
 }
 
 TEST(FarmPending, TooManyWaitingIsResourceExhausted) {
@@ -597,11 +597,12 @@ TEST(FarmAgents, NothingIsRentedBeforeAnAgentRegisters) {
   auto gen = w.farm.RegisterAgent("gpu-3090-2", Inventory(4, "RTX 3090", 24), At(6));
   ASSERT_TRUE(gen.has_value()) << gen.error().ToString();
   EXPECT_GE(*gen, 1);
-  TickAt(w.farm, At(7));
+  // The node's GPUs go to the waiting request as the node comes up.
   LeaseRecord placed = Get(w.farm, l.id.value());
   EXPECT_EQ(placed.state, "running");
   EXPECT_TRUE(AllOnNode(placed, k3090b));
-  EXPECT_EQ(placed.start, At(7));
+  EXPECT_EQ(placed.start, At(6));
+  TickAt(w.farm, At(7));
   // The other nodes stay held.
   EXPECT_EQ(w.farm.DeviceUse(k3090a, 0), "offline");
   EXPECT_EQ(w.farm.DeviceUse(kA100, 0), "offline");
@@ -861,12 +862,13 @@ TEST(FarmRecovery, RestartOnTheSameSqliteStoreKeepsEveryLease) {
     EXPECT_EQ(u.seconds, l.billed_seconds) << id;
   }
 
-  // The recovered pending request is placed when a node frees, first in line.
+  // The recovered pending request is placed when a node frees, first in line, in the same
+  // decision.
   ASSERT_TRUE(farm.CancelLease(2, std::nullopt, At(220)).has_value());
-  TickAt(farm, At(221));
   LeaseRecord five = Get(farm, 5);
   EXPECT_EQ(five.state, "running");
-  EXPECT_EQ(five.start, At(221));
+  EXPECT_EQ(five.start, At(220));
+  TickAt(farm, At(221));
   EXPECT_EQ(Get(farm, 6).state, "running");
 }
 

@@ -14,6 +14,7 @@
 #include "common/rng.h"
 #include "controller/controller.h"
 #include "controller/pricing.h"
+#include "controller/lease_desk.h"
 #include "controller/pending_queue.h"
 #include "engine/decide.h"
 #include "engine/suitability.h"
@@ -293,7 +294,7 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
     r.interconnect = row.interconnect;
     r.duration_s = std::max<int64_t>(row.duration_s, 1);
     r.kind = row.kind == DemandKind::kInterruptible ? RequestKind::kInterruptible : RequestKind::kOnDemand;
-    r.workload = r.gpus > 1 ? Workload::kTraining : Workload::kInference;
+    r.workload = WorkloadFor(r.gpus);
     r.min_vram_gb = std::max<int>(sc.demand.min_vram_gb, static_cast<int>(row.min_vram_gb.value_or(0)));
     r.price_milli = static_cast<int>(row.gpu_milli);
     r.arrival = Timestamp{rs.start.seconds + row.arrival_s - sc.demand.offset_s};
@@ -382,7 +383,10 @@ Money ToMoneyEnergy(__int128 watt_s_price, bool* overflow) {
   return Money(m.value_or(0));
 }
 
-class SimFleet final : public Actuator {
+// The simulated fleet: the simulator's Backend. It needs no device's desired state, only what the
+// plan starts and stops (leases, to bill them; mining, to charge restarts), so it reads the
+// plan's actions and keeps counts per group.
+class SimFleet final : public Backend {
  public:
   SimFleet(const ResolvedScenario& rs, const EngineParams& params) : rs_(rs), params_(params) {}
 
@@ -390,20 +394,25 @@ class SimFleet final : public Actuator {
     value_ = v;
     view_ = view;
   }
-  void Apply(const Action& a, const FleetState& /*fleet*/, Timestamp now) override {
-    digest_ = Fnv1a(digest_, static_cast<uint64_t>(a.kind));
-    digest_ = Fnv1a(digest_, static_cast<uint64_t>(a.group));
-    digest_ = Fnv1a(digest_, static_cast<uint64_t>(a.lease.value()));
-    digest_ = Fnv1a(digest_, a.coin);
-    digest_ = Fnv1a(digest_, static_cast<uint64_t>(a.count));
-    for (auto [n, s] : a.devices) digest_ = Fnv1a(digest_, static_cast<uint64_t>(n) * 64 + s);
-    if (a.kind == ActionKind::kStartLease) {
-      Open(a.lease.value(), Usage{a.price, static_cast<int64_t>(a.devices.size()), now.seconds, true});
-      ai_rate_ += static_cast<__int128>(a.price.raw()) * static_cast<int64_t>(a.devices.size());
+  void Apply(const Plan& plan, const FleetState& /*fleet*/) override {
+    for (const Action& a : plan.actions) {
+      if (a.kind == ActionKind::kEndLease) {
+        Close(a.lease.value(), plan.at.seconds);
+        continue;
+      }
+      digest_ = Fnv1a(digest_, static_cast<uint64_t>(a.kind));
+      digest_ = Fnv1a(digest_, static_cast<uint64_t>(a.group));
+      digest_ = Fnv1a(digest_, static_cast<uint64_t>(a.lease.value()));
+      digest_ = Fnv1a(digest_, a.coin);
+      digest_ = Fnv1a(digest_, static_cast<uint64_t>(a.count));
+      for (auto [n, s] : a.devices) digest_ = Fnv1a(digest_, static_cast<uint64_t>(n) * 64 + s);
+      if (a.kind == ActionKind::kStartLease) {
+        Open(a.lease.value(), Usage{a.price, static_cast<int64_t>(a.devices.size()), plan.at.seconds, true});
+        ai_rate_ += static_cast<__int128>(a.price.raw()) * static_cast<int64_t>(a.devices.size());
+      }
+      if (a.kind == ActionKind::kPreemptLease) Close(a.lease.value(), plan.at.seconds);
     }
-    if (a.kind == ActionKind::kPreemptLease) Close(a.lease.value(), now.seconds);
   }
-  void LeaseEnded(const LeaseState& lease, Timestamp now) override { Close(lease.id.value(), now.seconds); }
   void ChargeRestart(int group, int64_t devices, const FleetState& fleet) {
     if (!value_ || devices <= 0) return;
     const GroupState& g = fleet.groups()[group];
@@ -667,7 +676,7 @@ int64_t Quantile(std::vector<int64_t>& v, double q) {
 }  // namespace
 
 Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& policy, int64_t sample_s,
-                            const Progress& progress) {
+                            const Progress& progress, std::vector<LeaseOutcome>* log) {
   RS_ASSIGN_OR_RETURN(EngineParams params, ParamsFor(rs.scenario, policy));
   if (sample_s <= 0 || sample_s % rs.interval_s != 0) {
     return Err(InvalidArgumentError("sample period must be a multiple of the tick"));
@@ -682,8 +691,9 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     }
   }
   SimFleet actuator(rs, params);
-  Controller controller(std::move(fleet), params);
-  SplitMix64 rng(rs.scenario.seed);
+  DeskOptions desk_options;
+  desk_options.queue = QueueOptionsFor(rs.scenario.policy);
+  LeaseDesk desk(std::move(fleet), params, rs.list_price, desk_options, rs.scenario.seed);
 
   bool overflow = false;
   PolicyRun run;
@@ -693,224 +703,150 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
   run.timeline.policy = policy;
   const int64_t end = rs.start.seconds + rs.ticks * rs.interval_s;
   MarketView view = rs.ViewAt(0);
-  const Valuation* value = &controller.ValuationOf(view);
+  const Valuation* value = &desk.controller().ValuationOf(view);
   actuator.SetValuation(value, &view);
   Meter meter(rs, &run, sample_s);
   int64_t next_sample = rs.start.seconds + sample_s;
   // Accrues up to `t`, closing every sample that ends on the way.
   auto accrue = [&](int64_t t) {
     while (next_sample <= t) {
-      meter.To(next_sample, controller.fleet(), *value, view, actuator);
+      meter.To(next_sample, desk.fleet(), *value, view, actuator);
       meter.Flush(&overflow);
       next_sample += sample_s;
     }
-    meter.To(t, controller.fleet(), *value, view, actuator);
-  };
-  // One event through the controller, then its restarts; the meter reprices a changed state.
-  auto decide = [&](const Event& e) -> Result<Plan> {
-    RS_ASSIGN_OR_RETURN(Plan plan, controller.Decide(e, rng, &actuator));
-    if (!plan.actions.empty()) {
-      actuator.SettleRestarts(controller.fleet());
-      meter.Invalidate();
-    }
-    return plan;
+    meter.To(t, desk.fleet(), *value, view, actuator);
   };
 
-  // Requests the engine answered `waiting` wait here (docs/scenario.md, [policy]) and are offered
-  // again, at most kOffer at a time, those that could fit in the GPUs free then, oldest first:
-  // when leases end, and at every market tick. One decided where it could still fit after the
-  // decision lacked more than GPUs (the price against mining, the cap): it is marked tried, and
-  // offered again only at a tick whose prices moved.
-  constexpr size_t kOffer = 64;
-  PendingQueue queue(QueueOptionsFor(rs.scenario.policy));
-  std::vector<int64_t> waits;  // seconds waited, of those placed after waiting
-  auto give_up = [&](Timestamp now) {
-    run.summary.requests_rejected += static_cast<int64_t>(queue.Expire(now));  // tenants gave up
-  };
-  // Departures: (time, lease id).
+  // Leases run exactly their request's duration (Resolve): departures by (time, lease id).
   std::priority_queue<std::pair<int64_t, int64_t>, std::vector<std::pair<int64_t, int64_t>>, std::greater<>> departures;
-  // Whether a request could still fit after a decision (PendingQueue::Fits); copies of one ask
-  // come together, so one check serves them all. Valid until the next decision.
-  bool checked = false, fit = false;
-  Request last;  // the shape last checked
-  auto fits = [&](const Request& r) {
-    if (!checked || last.gpus != r.gpus || last.interconnect != r.interconnect || last.workload != r.workload ||
-        last.min_vram_gb != r.min_vram_gb || last.models != r.models) {
-      fit = PendingQueue::Fits(r, controller.fleet(), rs.list_price);
-      checked = true;
-      last.gpus = r.gpus;
-      last.interconnect = r.interconnect;
-      last.workload = r.workload;
-      last.min_vram_gb = r.min_vram_gb;
-      last.models = r.models;
+  std::vector<int64_t> waits;  // seconds waited, of those placed after waiting
+  std::vector<Request> gave_up;
+  Settled settled;  // what the last event did; reused
+  std::unordered_map<int64_t, size_t> logged;  // lease id -> its line in *log
+  // What a committed plan did, counted; the placed ones depart after their run time.
+  auto count = [&](const Plan& plan, const Settled& settled) {
+    run.summary.requests_rejected += static_cast<int64_t>(gave_up.size() + settled.refused.size());
+    run.summary.requests_waited += static_cast<int64_t>(settled.queued.size());
+    if (log) {
+      for (const Request& r : gave_up) log->push_back({r.id.value(), 0, 0, -1, 0, plan.at.seconds, "gave_up"});
+      for (const auto& [r, why] : settled.refused) {
+        log->push_back({r.id.value(), 0, 0, -1, 0, plan.at.seconds, "refused"});
+      }
     }
-    return fit;
-  };
-  // A new request the engine did not place: it waits, or is refused.
-  auto not_placed = [&](Request& r, Outcome outcome) {
-    if (outcome == Outcome::kInfeasible) {
-      ++run.summary.requests_rejected;
-      return;
+    gave_up.clear();
+    for (const Settled::Placed& p : settled.placed) {
+      ++run.summary.requests_served;
+      if (p.waited) waits.push_back(plan.at.seconds - p.arrival.seconds);
+      departures.push({plan.at.seconds + p.duration_s, p.lease.value()});
+      if (log) {
+        const LeaseState* l = desk.fleet().lease(p.lease);
+        logged[p.lease.value()] = log->size();
+        log->push_back({p.request.value(), p.lease.value(), plan.at.seconds, l->group,
+                        static_cast<int>(l->devices.size()), 0, "running"});
+      }
     }
-    const bool tried = fits(r);
-    if (queue.Add(std::move(r), tried).ok()) {
-      ++run.summary.requests_waited;
-    } else {
-      ++run.summary.requests_rejected;  // its tenant has too many waiting
-    }
-  };
-  // What the engine answered: a placed request runs its full run time from now (a simulated
-  // request runs exactly its duration: Resolve); a new one that must wait joins the queue (refused
-  // if its tenant has too many waiting); one that can never run here is refused; one from the
-  // queue that is still not placed waits on, tried if it still fits. The event's new requests are
-  // e.requests[first_new..], with ids first_id, first_id + 1, ... (the queue's are older).
-  auto settle = [&](Event& e, const Plan& plan, size_t first_new, int64_t first_id) {
-    checked = false;
-    for (const Decision& d : plan.decisions) {
-      const int64_t id = d.request.value();
-      const bool fresh = first_new < e.requests.size() && id >= first_id;
-      Request* r = fresh ? &e.requests[first_new + static_cast<size_t>(id - first_id)] : nullptr;
-      switch (d.outcome) {
-        case Outcome::kPlaced:
-          ++run.summary.requests_served;
-          if (fresh) {
-            departures.push({e.now.seconds + r->duration_s, d.lease.value()});
-          } else {
-            const Request* waited = queue.Find(d.request);
-            RS_CHECK(waited != nullptr);
-            waits.push_back(e.now.seconds - waited->arrival.seconds);
-            departures.push({e.now.seconds + waited->duration_s, d.lease.value()});
-            queue.Remove(d.request);
-          }
-          break;
-        case Outcome::kWaiting: {
-          if (!fresh) {
-            const Request* waiting = queue.Find(d.request);
-            RS_CHECK(waiting != nullptr);
-            if (fits(*waiting)) queue.MarkTried(d.request);
-            break;  // it waits on
-          }
-          not_placed(*r, d.outcome);
-          break;
-        }
-        case Outcome::kInfeasible:
-          if (fresh) {
-            not_placed(*r, d.outcome);
-          } else {
-            ++run.summary.requests_rejected;
-            queue.Remove(d.request);
-          }
-          break;
+    if (log) {
+      for (const Action& a : plan.actions) {
+        if (a.kind != ActionKind::kPreemptLease && a.kind != ActionKind::kEndLease) continue;
+        LeaseOutcome& o = (*log)[logged.at(a.lease.value())];
+        o.end = plan.at.seconds;
+        o.how = a.kind == ActionKind::kPreemptLease ? "preempted" : "ended";
       }
     }
   };
+  // One event through the desk: proposed, committed, handed to the simulated fleet (DESIGN.md
+  // section 3, with nothing to persist between); the meter reprices a changed state.
+  auto decide = [&](const Event& e) -> Result<Plan> {
+    RS_ASSIGN_OR_RETURN(Plan plan, desk.Propose(e));
+    RS_RETURN_IF_ERROR(desk.Commit(e, plan, &settled));
+    actuator.Apply(plan, desk.fleet());
+    if (!plan.actions.empty()) {
+      actuator.SettleRestarts(desk.fleet());
+      meter.Invalidate();
+    }
+    count(plan, settled);
+    return plan;
+  };
 
-  // A second in which only requests arrive, in bursts of copies of one ask (a trace row replayed
-  // `scale` times): the engine is asked about the first of each burst. If it places none of them
-  // and changes nothing, every copy gets its first's answer, which is the plan the whole second
-  // would get (the engine would decide each copy right after its first, on the same unchanged
-  // state) without deciding each copy; otherwise (false) the second is decided whole.
-  Event probe;
-  probe.view = &view;
-  std::vector<size_t> burst;  // where each burst of e.requests starts
-  auto answer_bursts = [&](Event& e) -> Result<bool> {
-    burst.clear();
-    for (size_t i = 0; i < e.requests.size(); ++i) {
-      if (i == 0 || !SameAsk(e.requests[i - 1], e.requests[i])) burst.push_back(i);
+  // A request arriving right after a copy of itself (the same ask: a trace row replayed `scale`
+  // times) that the engine left unplaced with a plan that changed nothing gets the same answer,
+  // without asking the engine again: the state it would be decided on is the same.
+  std::optional<Decision> copy_answer;
+  Request answered;  // the ask copy_answer is for
+  Event arrival;     // reused, so that its list keeps its room
+  auto arrive = [&](Request r) -> Status {
+    const Timestamp now = r.arrival;
+    if (copy_answer && SameAsk(answered, r)) {
+      settled.clear();
+      desk.SettleCopy(std::move(r), *copy_answer, &settled);
+      Plan none;
+      none.at = now;
+      count(none, settled);
+      return OkStatus();
     }
-    if (burst.size() == e.requests.size()) return false;  // no copies: nothing to save
-    probe.now = e.now;
-    probe.requests.clear();
-    for (size_t b : burst) probe.requests.push_back(e.requests[b]);
-    RS_ASSIGN_OR_RETURN(Plan plan, controller.Propose(probe, rng));
-    if (!plan.actions.empty()) return false;
-    checked = false;
-    for (const Decision& d : plan.decisions) {
-      auto b = std::lower_bound(burst.begin(), burst.end(), d.request,
-                                [&](size_t at, RequestId id) { return e.requests[at].id < id; });
-      RS_CHECK(b != burst.end() && e.requests[*b].id == d.request);
-      const size_t to = b + 1 != burst.end() ? *(b + 1) : e.requests.size();
-      for (size_t i = *b; i < to; ++i) not_placed(e.requests[i], d.outcome);
+    desk.Arrival(&arrival, std::move(r), now, view);
+    arrival.value = value;
+    RS_ASSIGN_OR_RETURN(Plan plan, decide(arrival));
+    const Decision& d = plan.decisions.front();
+    if (plan.actions.empty() && d.outcome != Outcome::kPlaced) {
+      copy_answer = d;
+      answered = arrival.requests.front();
+    } else {
+      copy_answer.reset();
     }
-    return true;
+    return OkStatus();
   };
 
   RequestStream stream = rs.Requests();
   SimRequest next;
   bool have_request = stream.Next(&next);
-  Event e;  // reused, so that its lists keep their room from one second to the next
-  e.view = &view;
-  auto offer = [&](std::vector<Request> waiting) {
-    for (Request& r : waiting) e.requests.push_back(std::move(r));
-  };
-  int64_t offered_day = -1, offered_tick = 0;  // the prices of the last offer to all that wait
+  Event e;  // reused, so that its lists keep their room from one event to the next
+  std::vector<LeaseId> ending;
   int64_t reported = -1;
   for (int64_t tick = 0; tick <= rs.ticks; ++tick) {
     const int64_t t_tick = rs.start.seconds + tick * rs.interval_s;
-    // Each second before this tick with something in it is one event: the leases that end then
-    // (their GPUs are free for the rest of the event) with, if any did, the waiting requests that
-    // could use them; and the requests that arrive then.
+    // Each second before this tick with something in it: the leases that end then, as one event
+    // (with the waiting requests that could use their GPUs), then each request that arrives then.
     for (;;) {
       const int64_t t = std::min(departures.empty() ? INT64_MAX : departures.top().first,
                                  have_request ? next.request.arrival.seconds : INT64_MAX);
       if (t >= t_tick || t >= end) break;
       accrue(t);
-      e.now = Timestamp{t};
-      e.end.clear();
-      e.requests.clear();
+      ending.clear();
       while (!departures.empty() && departures.top().first == t) {
         LeaseId id(departures.top().second);
         departures.pop();
-        if (actuator.Running(id.value())) e.end.push_back(id);  // else preempted before its end
+        if (actuator.Running(id.value())) ending.push_back(id);  // else preempted before its end
       }
-      if (!e.end.empty() && !queue.empty()) {
-        give_up(e.now);
-        offer(queue.Candidates(controller.fleet(), rs.list_price, kOffer, &e.end, PendingQueue::Offer::kUntried));
+      if (!ending.empty()) {
+        copy_answer.reset();
+        desk.Endings(&e, std::move(ending), Timestamp{t}, view, &gave_up);
+        e.value = value;
+        if (auto d = decide(e); !d) return Err(d.error());
       }
-      const size_t first_new = e.requests.size();
-      const int64_t first_id = have_request ? next.request.id.value() : 0;
       while (have_request && next.request.arrival.seconds == t) {
         RS_CHECK(next.run_s == next.request.duration_s);
-        e.requests.push_back(std::move(next.request));
+        RS_RETURN_IF_ERROR(arrive(std::move(next.request)));
         have_request = stream.Next(&next);
       }
-      if (e.end.empty() && e.requests.empty()) continue;
-      if (e.end.empty()) {
-        RS_ASSIGN_OR_RETURN(bool answered, answer_bursts(e));
-        if (answered) continue;
-      }
-      RS_ASSIGN_OR_RETURN(Plan plan, decide(e));
-      settle(e, plan, first_new, first_id);
     }
     if (tick == rs.ticks) break;
     accrue(t_tick);
     view = rs.ViewAt(tick);
-    value = &controller.ValuationOf(view);
+    value = &desk.controller().ValuationOf(view);
     actuator.SetValuation(value, &view);
     meter.NewValuation();
-    // The tick re-plans mining and the cap at the new prices, after offering the queue again.
-    e.now = Timestamp{t_tick};
-    e.end.clear();
-    e.requests.clear();
-    e.replan = true;
-    if (!queue.empty()) {
-      give_up(e.now);
-      const int64_t day = tick * rs.interval_s / 86400;
-      const bool moved = day != offered_day || rs.prices[tick] != rs.prices[offered_tick];
-      offer(queue.Candidates(controller.fleet(), rs.list_price, kOffer, nullptr,
-                             moved ? PendingQueue::Offer::kAll : PendingQueue::Offer::kUntried));
-      if (moved) offered_day = day, offered_tick = tick;
-    }
-    RS_ASSIGN_OR_RETURN(Plan plan, decide(e));
-    settle(e, plan, e.requests.size(), 0);
-    e.replan = false;
+    // The tick re-plans mining and the cap at the new prices, with the waiting requests.
+    copy_answer.reset();
+    desk.MarketTick(&e, Timestamp{t_tick}, view, &gave_up);
+    if (auto d = decide(e); !d) return Err(d.error());
     if (progress && tick * 100 / rs.ticks != reported) {
       reported = tick * 100 / rs.ticks;
       progress(policy, static_cast<double>(tick) / static_cast<double>(rs.ticks));
     }
   }
   // Requests still waiting when the run ends were not served.
-  run.summary.requests_rejected += static_cast<int64_t>(queue.size());
+  run.summary.requests_rejected += static_cast<int64_t>(desk.queue().size());
   run.summary.wait_p50_s = Quantile(waits, 0.5);
   run.summary.wait_p99_s = Quantile(waits, 0.99);
   accrue(end);

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "controller/pending_queue.h"
+#include "controller/lease_desk.h"
 #include "engine/fleet_state.h"
 #include "engine/valuation.h"
 #include "model/catalog.h"
@@ -103,10 +103,23 @@ struct PolicyRun {
 
 using Progress = std::function<void(const std::string& policy, double fraction)>;
 
+// What became of one request in a run (RunPolicy's optional log), for comparing shells.
+struct LeaseOutcome {
+  int64_t request = 0;
+  int64_t lease = 0;     // the engine's lease id, when placed
+  int64_t start = 0;     // seconds since the epoch, when placed
+  int group = -1;        // where it ran
+  int gpus = 0;
+  int64_t end = 0;       // when it ended, was preempted, was refused or gave up (0: ran to the end)
+  std::string how;       // "running" (at the end of the run), "ended", "preempted", "refused", "gave_up"
+};
+
 // Replays the run under `policy`; requests that cannot be placed at once wait as [policy] says
 // (docs/scenario.md, "Waiting"). `sample_s`: the timeline's sample period, a multiple of the tick.
+// `log`, when given, receives one line per request placed, refused or given up (in that order of
+// events); requests still waiting at the end have none.
 [[nodiscard]] Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& policy, int64_t sample_s,
-                                          const Progress& progress);
+                                          const Progress& progress, std::vector<LeaseOutcome>* log = nullptr);
 
 // The oracle's LP input for the scenario, periods of `period_s`.
 [[nodiscard]] Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& params, int64_t period_s);
