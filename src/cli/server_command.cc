@@ -1,4 +1,5 @@
 #include "cli/server_command.h"
+#include "cli/farm_setup.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -361,13 +362,7 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
     auto resolved = Resolve(sc, o.data, {});
     if (!resolved) return resolved.error().WithContext(o.farm.string());
     rs = std::make_shared<ResolvedScenario>(std::move(*resolved));
-    RS_ASSIGN_OR_RETURN(setup.params, ParamsFor(rs->scenario, "profit"));
-    setup.catalog = std::shared_ptr<const Catalog>(rs, &rs->catalog);
-    setup.fleet = rs->fleet;
-    setup.list_price = rs->list_price;
-    setup.interruptible_price = rs->interruptible_price;
-    for (const auto& s : rs->scenario.sites) setup.settlement_points.push_back(s.fixed_price ? "" : s.settlement_point);
-    setup.seed = rs->scenario.seed;
+    RS_ASSIGN_OR_RETURN(setup, FarmSetupOf(rs));
   } else {
     setup.catalog = std::make_shared<Catalog>();
   }

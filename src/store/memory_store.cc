@@ -9,6 +9,10 @@ namespace rigshift {
 
 Status MemoryStore::PutLease(const LeaseRecord& lease) {
   RS_RETURN_IF_ERROR(ValidateLease(lease));
+  if (in_transaction_ && !undo_.leases.count(lease.id.value())) {
+    auto old = data_.leases.find(lease.id.value());
+    undo_.leases[lease.id.value()] = old == data_.leases.end() ? std::nullopt : std::optional(old->second);
+  }
   data_.leases[lease.id.value()] = lease;
   return OkStatus();
 }
@@ -70,6 +74,10 @@ Result<std::vector<LedgerDayTotal>> MemoryStore::LedgerByDay(Timestamp from, Tim
 
 Status MemoryStore::PutToken(const TokenRecord& token) {
   RS_RETURN_IF_ERROR(ValidateToken(token));
+  if (in_transaction_ && !undo_.tokens.count(token.hash)) {
+    auto old = data_.tokens.find(token.hash);
+    undo_.tokens[token.hash] = old == data_.tokens.end() ? std::nullopt : std::optional(old->second);
+  }
   data_.tokens[token.hash] = token;
   return OkStatus();
 }
@@ -82,20 +90,41 @@ Result<std::optional<TokenRecord>> MemoryStore::FindToken(std::string_view token
 
 Status MemoryStore::Transaction(const std::function<Status(Store&)>& fn) {
   if (in_transaction_) return FailedPreconditionError("store: transactions do not nest");
-  // Copy-on-begin is O(size of the store), which is fine for a fake.
-  Data saved = data_;
+  undo_ = Undo{};
+  undo_.ledger = data_.ledger.size();
+  undo_.next_seq = data_.next_seq;
   in_transaction_ = true;
   Status s;
   try {
     s = fn(*this);
   } catch (...) {
-    data_ = std::move(saved);
-    in_transaction_ = false;
+    Rollback();
     throw;
   }
+  if (!s.ok()) Rollback();
   in_transaction_ = false;
-  if (!s.ok()) data_ = std::move(saved);
+  undo_ = Undo{};
   return s;
+}
+
+void MemoryStore::Rollback() {
+  for (auto& [id, old] : undo_.leases) {
+    if (old) {
+      data_.leases[id] = std::move(*old);
+    } else {
+      data_.leases.erase(id);
+    }
+  }
+  for (auto& [hash, old] : undo_.tokens) {
+    if (old) {
+      data_.tokens[hash] = std::move(*old);
+    } else {
+      data_.tokens.erase(hash);
+    }
+  }
+  data_.ledger.resize(undo_.ledger);
+  data_.next_seq = undo_.next_seq;
+  in_transaction_ = false;
 }
 
 }  // namespace rigshift

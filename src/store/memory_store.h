@@ -36,6 +36,16 @@ class MemoryStore : public Store {
   };
   Data data_;
   bool in_transaction_ = false;
+  // Undo log of the open transaction: what each lease and token written in it was before (nullopt:
+  // absent), and the ledger's length. A rollback costs what the transaction wrote, not the store.
+  struct Undo {
+    std::map<int64_t, std::optional<LeaseRecord>> leases;
+    std::map<std::string, std::optional<TokenRecord>, std::less<>> tokens;
+    size_t ledger = 0;
+    int64_t next_seq = 1;
+  };
+  Undo undo_;
+  void Rollback();
 };
 
 }  // namespace rigshift
