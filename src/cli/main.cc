@@ -4,6 +4,7 @@
 #include <chrono>
 #include <iostream>
 
+#include "cli/agent_command.h"
 #include "cli/data_import.h"
 #include "cli/bench_command.h"
 #include "cli/market_command.h"
@@ -86,6 +87,7 @@ int main(int argc, char** argv) {
   // reports through exit_code.
   int exit_code = 0;
   rigshift::AddTenantCommands(app, &exit_code);
+  rigshift::AddAgentCommands(app, &exit_code);  // agent parse
 
   try {
     app.parse(argc, argv);
