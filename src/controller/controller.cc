@@ -166,6 +166,12 @@ Result<LeaseId> Controller::Restore(LeaseState lease) {
   return id;
 }
 
+void Controller::SetNodeDown(int node, bool down) {
+  if (fleet_.node_down(node) == down) return;
+  fleet_.SetNodeDown(node, down);
+  ++version_;
+}
+
 Status Controller::Remove(LeaseId lease) {
   RS_RETURN_IF_ERROR(fleet_.RemoveLease(lease));
   ++version_;

@@ -71,12 +71,14 @@ class Controller {
   // A market tick: re-plan mining and the power cap.
   [[nodiscard]] Result<Plan> Tick(const MarketView& view, Timestamp now, Rng& rng, Backend* backend = nullptr);
 
-  // Puts a lease into the state with no plan: a lease recovered from a store after a restart, or
-  // a hold that keeps an offline node's GPUs out of use. `lease.id` 0 takes the next id; a given
+  // Puts a lease into the state with no plan: a lease recovered from a store after a restart. `lease.id` 0 takes the next id; a given
   // id must be above every earlier one. Mining and the cap adjust at the next replan.
   [[nodiscard]] Result<LeaseId> Restore(LeaseState lease);
-  // Removes a lease with no plan (a hold released). NotFound if there is none.
+  // Removes a lease with no plan. NotFound if there is none.
   [[nodiscard]] Status Remove(LeaseId lease);
+  // A node went down or came back (its agent stopped or started answering): a fact of the fleet,
+  // taken with no plan (FleetState::SetNodeDown). Mining and the cap adjust at the next plan.
+  void SetNodeDown(int node, bool down);
   void set_params(EngineParams params);
 
   const FleetState& fleet() const { return fleet_; }

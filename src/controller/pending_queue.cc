@@ -218,7 +218,7 @@ size_t PendingQueue::waiting_like(const Request& r) const {
 bool PendingQueue::Room(const FleetState& fleet, const Freed* freed, int g, int gpus, Interconnect ic) {
   const GroupState& gs = fleet.groups()[g];
   const int64_t leased = gs.leased - (freed ? freed->group[g] : 0);
-  int64_t free = gs.devices - leased;
+  int64_t free = gs.devices - gs.offline - leased;
   if (gs.ai_reserved >= 0) free = std::min(free, gs.ai_reserved - leased);
   if (free < gpus) return false;
   if (ic == Interconnect::kAny) return true;
@@ -228,7 +228,7 @@ bool PendingQueue::Room(const FleetState& fleet, const Freed* freed, int g, int 
   }
   if (freed) {
     for (auto [node, n] : freed->node) {
-      if (fleet.node_group(node) == g && fleet.free_on(node) + n >= gpus) return true;
+      if (fleet.node_group(node) == g && !fleet.node_down(node) && fleet.free_on(node) + n >= gpus) return true;
     }
   }
   return false;

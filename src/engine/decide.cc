@@ -124,10 +124,14 @@ class Scratch {
 
   bool DeviceFree(int node, int slot) const {
     int64_t lease = fleet_.lease_on(node, slot);
+    if (fleet_.node_down(node)) return false;
     if (claimed_on_.Get(node) > 0 && claimed_.Get(node * kSlots + slot) > 0) return false;
     return lease == 0 || Preempted(LeaseId(lease));
   }
-  int Free(int node) const { return fleet_.free_on(node) - claimed_on_.Get(node) + freed_on_.Get(node); }
+  int Free(int node) const {
+    if (fleet_.node_down(node)) return 0;
+    return fleet_.free_on(node) - claimed_on_.Get(node) + freed_on_.Get(node);
+  }
   std::vector<int> FreedNodes() const {
     std::vector<int> out;
     for (const auto& [n, c] : freed_on_.entries()) {
@@ -195,13 +199,16 @@ class Scratch {
   int64_t curtailed(int g) const { return groups_[g].curtailed; }
   void set_curtailed(int g, int64_t n) { groups_[g].curtailed = n; }
   int64_t leased(int g) const { return groups_[g].leased; }
-  int64_t Idle(int g) const { return fleet_.groups()[g].devices - groups_[g].leased; }
+  // GPUs that serve no lease and are up (those of nodes that are down draw nothing).
+  int64_t Idle(int g) const {
+    return fleet_.groups()[g].devices - fleet_.groups()[g].offline - groups_[g].leased;
+  }
   int64_t Mining(int g) const {
     const Group& x = groups_[g];
     if (x.coin < 0) return 0;
     const GroupState& gs = fleet_.groups()[g];
     int64_t held = gs.ai_reserved >= 0 ? std::max(x.leased, gs.ai_reserved) : x.leased;
-    return std::max<int64_t>(0, gs.devices - held - x.curtailed);
+    return std::max<int64_t>(0, gs.devices - gs.offline - held - x.curtailed);
   }
 
   Watts MiningFacility(int g) const {

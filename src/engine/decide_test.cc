@@ -113,6 +113,43 @@ TEST(DecideGang, AllOrNothing) {
             (std::vector<std::pair<int, int>>{{0, 3}, {1, 0}, {1, 1}, {1, 2}, {1, 3}}));
 }
 
+TEST(DecideNodeDown, ADownNodeTakesNoLeaseMinesNothingAndComesBack) {
+  // Three 4-GPU nodes; node 1 runs a 1-GPU lease and then goes down.
+  Scenario s("a: 4xA100 nodes=3");
+  s.Busy(Lease(1, 0, Slots(1, 0, 0)));
+  s.fleet.SetNodeDown(1, true);
+  s.fleet.SetNodeDown(1, true);  // idempotent
+  EXPECT_TRUE(s.fleet.node_down(1));
+  EXPECT_EQ(s.fleet.free_on(1), 0);
+  EXPECT_EQ(s.fleet.free_in_domain(1, 0), 0);
+  EXPECT_EQ(s.fleet.groups()[0].offline, 3);
+  EXPECT_EQ(s.fleet.free_in_group(0), 8);
+  s.fleet.group(0).mining_coin = "ETH";
+  EXPECT_EQ(s.fleet.mining_devices(0), 8);  // the lease and the three offline GPUs do not mine
+
+  // Nine GPUs do not fit in the eight that are up; two 4-GPU nodes are found on nodes 0 and 2.
+  auto [nine, plan9] = s.One(Ask(1, 9));
+  EXPECT_EQ(nine.outcome, Outcome::kWaiting) << nine.reason;
+  auto [node_gang, plan4] = s.One(Ask(2, 4, Interconnect::kNode));
+  ASSERT_EQ(node_gang.outcome, Outcome::kPlaced);
+  for (auto [n, slot] : Of(plan4, ActionKind::kStartLease)[0].devices) EXPECT_NE(n, 1);
+
+  // The lease on the down node ends: its GPU goes offline, not free.
+  ASSERT_TRUE(s.fleet.RemoveLease(LeaseId(1)).ok());
+  EXPECT_EQ(s.fleet.groups()[0].offline, 4);
+  EXPECT_EQ(s.fleet.free_in_group(0), 8);
+  EXPECT_TRUE(s.fleet.nodes_with_free(0, 4).count(0));
+  EXPECT_FALSE(s.fleet.nodes_with_free(0, 4).count(1));
+
+  // Back up: all four GPUs are free again, and a 12-GPU request fits.
+  s.fleet.SetNodeDown(1, false);
+  EXPECT_EQ(s.fleet.groups()[0].offline, 0);
+  EXPECT_EQ(s.fleet.free_on(1), 4);
+  EXPECT_TRUE(s.fleet.nodes_with_free(0, 4).count(1));
+  auto [twelve, plan12] = s.One(Ask(3, 12));
+  EXPECT_EQ(twelve.outcome, Outcome::kPlaced) << twelve.reason;
+}
+
 TEST(DecideGang, NodeGangNeverSpansNodes) {
   // Three 4-GPU nodes with 3, 2 and 4 free.
   Scenario s("a: 4xA100 nodes=3");

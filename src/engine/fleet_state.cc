@@ -22,6 +22,7 @@ int FleetState::AddGroup(GroupState group, int nodes) {
     int node = static_cast<int>(node_group_.size());
     node_group_.push_back(g);
     free_.push_back(group.gpus_per_node);
+    down_.push_back(0);
     device_base_.push_back(static_cast<int>(device_lease_.size()));
     device_lease_.resize(device_lease_.size() + group.gpus_per_node, 0);
     buckets_[g][group.gpus_per_node].insert(buckets_[g][group.gpus_per_node].end(), node);
@@ -32,6 +33,7 @@ int FleetState::AddGroup(GroupState group, int nodes) {
 }
 
 int FleetState::free_in_domain(int node, int domain) const {
+  if (down_[node]) return 0;
   const GroupState& g = groups_[node_group_[node]];
   int size = g.nvlink_domain > 0 ? g.nvlink_domain : g.gpus_per_node;
   int base = device_base_[node];
@@ -41,11 +43,28 @@ int FleetState::free_in_domain(int node, int domain) const {
 }
 
 void FleetState::Move(int node, int old_free, int new_free) {
+  if (down_[node]) {  // in no bucket: its free GPUs are offline
+    groups_[node_group_[node]].offline += new_free - old_free;
+    return;
+  }
   // The set node moves between buckets: no allocation per device leased or freed.
   std::vector<std::set<int>>& b = buckets_[node_group_[node]];
   auto handle = b[old_free].extract(node);
   RS_CHECK(!handle.empty());
   b[new_free].insert(std::move(handle));
+}
+
+void FleetState::SetNodeDown(int node, bool down) {
+  if ((down_[node] != 0) == down) return;
+  std::vector<std::set<int>>& b = buckets_[node_group_[node]];
+  if (down) {
+    RS_CHECK(b[free_[node]].erase(node) == 1);
+    groups_[node_group_[node]].offline += free_[node];
+  } else {
+    b[free_[node]].insert(node);
+    groups_[node_group_[node]].offline -= free_[node];
+  }
+  down_[node] = down ? 1 : 0;
 }
 
 const LeaseState* FleetState::lease(LeaseId id) const {
@@ -111,7 +130,7 @@ int64_t FleetState::mining_devices(int g) const {
   const GroupState& gs = groups_[g];
   if (gs.mining_coin.empty()) return 0;
   int64_t held = gs.ai_reserved >= 0 ? std::max(gs.leased, gs.ai_reserved) : gs.leased;
-  return std::max<int64_t>(0, gs.devices - held - gs.curtailed);
+  return std::max<int64_t>(0, gs.devices - gs.offline - held - gs.curtailed);
 }
 
 }  // namespace rigshift

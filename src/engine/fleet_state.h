@@ -57,6 +57,7 @@ struct GroupState {
   // Counters kept by the fleet.
   int64_t devices = 0;
   int64_t leased = 0;
+  int64_t offline = 0;  // GPUs serving no lease on nodes that are down (FleetState::SetNodeDown)
 };
 
 struct LeaseState {
@@ -82,11 +83,17 @@ class FleetState {
   GroupState& group(int g) { return groups_[g]; }
   int node_count() const { return static_cast<int>(node_group_.size()); }
   int node_group(int node) const { return node_group_[node]; }
-  int free_on(int node) const { return free_[node]; }
-  int64_t free_in_group(int g) const { return groups_[g].devices - groups_[g].leased; }
+  // GPUs of a node that serve no lease and can take one: none on a node that is down.
+  int free_on(int node) const { return down_[node] ? 0 : free_[node]; }
+  int64_t free_in_group(int g) const { return groups_[g].devices - groups_[g].leased - groups_[g].offline; }
+  // A node that is down (its agent stopped answering, Slurm marked it down) takes no lease and
+  // mines nothing; its GPUs that serve no lease count as offline. Leases still on it are the
+  // shell's to end (as lost). Idempotent.
+  void SetNodeDown(int node, bool down);
+  bool node_down(int node) const { return down_[node] != 0; }
   // The lease on a device, or 0.
   int64_t lease_on(int node, int slot) const { return device_lease_[device_base_[node] + slot]; }
-  // Free GPUs in NVLink domain `domain` of `node`.
+  // Free GPUs in NVLink domain `domain` of `node` (none when it is down).
   int free_in_domain(int node, int domain) const;
 
   // Nodes of group g with exactly f free GPUs, by node id.
@@ -102,7 +109,7 @@ class FleetState {
   [[nodiscard]] Status RemoveLease(LeaseId id);
 
   int64_t total_devices() const { return total_devices_; }
-  int64_t mining_devices(int g) const;  // idle, not curtailed, group mining
+  int64_t mining_devices(int g) const;  // idle, up, not curtailed, group mining
 
  private:
   void Move(int node, int old_free, int new_free);
@@ -111,9 +118,10 @@ class FleetState {
   std::vector<GroupState> groups_;
   std::vector<int> node_group_;
   std::vector<int> free_;
+  std::vector<uint8_t> down_;  // per node
   std::vector<int> device_base_;
   std::vector<int64_t> device_lease_;
-  // buckets_[g][f] = nodes of g with f free.
+  // buckets_[g][f] = nodes of g with f free; a node that is down is in none.
   std::vector<std::vector<std::set<int>>> buckets_;
   std::vector<LeaseState> leases_;             // removal swaps with the last
   std::unordered_map<int64_t, size_t> lease_index_;  // id -> position in leases_

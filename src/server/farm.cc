@@ -13,7 +13,6 @@
 namespace rigshift {
 namespace {
 
-constexpr const char* kHoldTenant = "_offline";
 
 // The desk's queue, with the server's own limits on how many may wait.
 DeskOptions DeskOptionsFor(const FarmSetup& setup, const FarmOptions& options) {
@@ -133,7 +132,7 @@ Status Farm::Recover(Timestamp now) {
   RS_RETURN_IF_ERROR(LoadLeases());
   for (int n = 0; n < desk_.fleet().node_count(); ++n) {
     agents_[n].last_seen = now;
-    if (options_.require_agents) RS_RETURN_IF_ERROR(EnsureHeld(n, now));
+    if (options_.require_agents) NodeDown(n);
   }
   last_tick_ = last_billing_ = last_accounting_ = now;
   uses_dirty_ = true;
@@ -153,11 +152,9 @@ Status Farm::Reload(Timestamp now) {
   stranded_.clear();
   gave_up_.clear();
   api_of_engine_.clear();
-  hold_node_.clear();
-  for (AgentInfo& a : agents_) a.hold = LeaseId(0);
   RS_RETURN_IF_ERROR(LoadLeases());
   for (int n = 0; n < desk_.fleet().node_count(); ++n) {
-    if (options_.require_agents && agents_[n].state != AgentState::kReady) RS_RETURN_IF_ERROR(EnsureHeld(n, now));
+    if (options_.require_agents && agents_[n].state != AgentState::kReady) NodeDown(n);
   }
   uses_dirty_ = true;
   if (view_) RS_RETURN_IF_ERROR(ReplanNow(now));
@@ -438,7 +435,7 @@ Status Farm::Execute(const Event& event, const Plan& plan, const std::map<int64_
     }
     if (a.kind != ActionKind::kPreemptLease && a.kind != ActionKind::kEndLease) continue;
     auto api = api_of_engine_.find(a.lease.value());
-    if (api == api_of_engine_.end()) continue;  // a hold (never preempted; ended without a plan)
+    RS_CHECK(api != api_of_engine_.end());  // every lease the controller holds is in the book
     LeaseRecord& rec = record(api->second);
     Ending how{now, "preempted", a.reason.empty() ? "preempted by a higher-paying use" : a.reason};
     if (a.kind == ActionKind::kEndLease) how = endings.at(a.lease.value());
@@ -640,62 +637,29 @@ Status Farm::EndLeases(const std::map<int64_t, Ending>& endings, Timestamp now) 
     gave_up_.clear();
     return plan.error();
   }
-  RS_RETURN_IF_ERROR(Execute(e, *plan, by_engine, {}));
-  // GPUs of a node whose agent is gone stay out of use.
-  if (options_.require_agents) {
-    std::set<int> nodes;
-    for (const auto& [id, ending] : endings) {
-      for (const auto& [node, slot] : leases_[id].devices) nodes.insert(node);
-    }
-    for (int node : nodes) {
-      if (agents_[node].state != AgentState::kReady) RS_RETURN_IF_ERROR(EnsureHeld(node, now));
-    }
-  }
-  return OkStatus();
+  return Execute(e, *plan, by_engine, {});
 }
 
 // --- Agents ----------------------------------------------------------------------------------
 
-// Keeps every free GPU of a node without a live agent out of use, under one hold lease.
-Status Farm::EnsureHeld(int node, Timestamp now) {
-  AgentInfo& a = agents_[node];
-  // A hold is replaced with no plan in between (a plan could fail to store and leave the node's
-  // GPUs unheld); its GPUs never change use.
-  if (a.hold.value() != 0) {
-    RS_RETURN_IF_ERROR(desk_.controller().Remove(a.hold));
-    hold_node_.erase(a.hold.value());
-    a.hold = LeaseId(0);
-  }
-  const FleetState& f = desk_.fleet();
-  int g = f.node_group(node);
-  LeaseState hold;
-  hold.tenant = kHoldTenant;
-  hold.kind = RequestKind::kReserved;
-  hold.start = now;
-  hold.group = g;
-  for (int slot = 0; slot < f.groups()[g].gpus_per_node; ++slot) {
-    if (f.lease_on(node, slot) == 0) hold.devices.emplace_back(node, slot);
-  }
-  if (hold.devices.empty()) return OkStatus();
-  RS_ASSIGN_OR_RETURN(LeaseId id, desk_.controller().Restore(std::move(hold)));
-  a.hold = id;
-  PublishOffers();
-  hold_node_[id.value()] = node;
+// A node without a live agent is down: a fact of the fleet (FleetState::SetNodeDown), not a
+// decision, so it goes in with no plan and nothing to persist (every start rebuilds it from the
+// agents that register). Its GPUs that serve no lease take none and mine nothing; its leases end
+// as lost when it stays silent (CheckAgents).
+void Farm::NodeDown(int node) {
+  if (desk_.fleet().node_down(node)) return;
+  desk_.controller().SetNodeDown(node, true);
   uses_dirty_ = true;
-  return OkStatus();
+  PublishOffers();
 }
 
-Status Farm::ReleaseHold(int node, Timestamp now) {
-  AgentInfo& a = agents_[node];
-  if (a.hold.value() == 0) return OkStatus();
-  LeaseId id = a.hold;
-  a.hold = LeaseId(0);
-  hold_node_.erase(id.value());
-  // A hold is not persisted (it is rebuilt at every start), so it goes without a plan; the GPUs
-  // it frees start mining, and the power stage checks the cap for them at once.
-  RS_RETURN_IF_ERROR(desk_.controller().Remove(id));
-  PublishOffers();
+// A node's agent is back: its GPUs go first to the waiting requests that could use them, and the
+// power stage checks the cap for the ones that start mining.
+Status Farm::NodeUp(int node, Timestamp now) {
+  if (!desk_.fleet().node_down(node)) return OkStatus();
+  desk_.controller().SetNodeDown(node, false);
   uses_dirty_ = true;
+  PublishOffers();
   if (!view_) return OkStatus();
   Event e;
   desk_.Retry(&e, now, *view_, &gave_up_);
@@ -731,7 +695,7 @@ Result<int64_t> Farm::RegisterAgent(const std::string& node_name, const std::vec
   AgentInfo& a = agents_[*node];
   a.state = AgentState::kReady;
   a.last_seen = now;
-  if (options_.require_agents) RS_RETURN_IF_ERROR(ReleaseHold(*node, now));
+  if (options_.require_agents) RS_RETURN_IF_ERROR(NodeUp(*node, now));
   RefreshGeneration(*node);
   return a.generation;
 }
@@ -838,7 +802,9 @@ void Farm::RefreshUses() const {
         int64_t lease = f.lease_on(node, slot);
         uint8_t u;
         if (lease != 0) {
-          u = hold_node_.count(lease) ? kUseOffline : kUseLease;
+          u = kUseLease;
+        } else if (f.node_down(node)) {
+          u = kUseOffline;
         } else if (curtailed_left > 0) {
           u = kUseCurtailed;
           --curtailed_left;
@@ -963,12 +929,13 @@ Status Farm::CheckAgents(Timestamp now) {
     }
   }
   if (silent.empty()) return OkStatus();
-  // The leases end first, as one decision; the nodes are marked silent only once that is stored,
-  // so a store error leaves everything to be tried again at the next tick.
+  // The nodes are down first (a fact, nothing to store), so that the GPUs their lost leases free
+  // go to no one; the leases end as one decision; the agents are marked silent only once that is
+  // stored, so a store error leaves the leases to be ended again at the next tick.
+  for (int n : silent) NodeDown(n);
   RS_RETURN_IF_ERROR(EndLeases(lost, now));
   for (int n : silent) {
     if (agents_[n].state == AgentState::kReady) agents_[n].state = AgentState::kSilent;
-    RS_RETURN_IF_ERROR(EnsureHeld(n, now));
   }
   return OkStatus();
 }

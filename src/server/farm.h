@@ -202,7 +202,6 @@ class Farm {
     int64_t generation = 0;
     uint64_t desired_hash = 0;
     int64_t observed_generation = -1;
-    LeaseId hold;  // the controller lease that keeps an offline node's free GPUs out of use
   };
 
   // How a lease that ends in a decision ends; the plan says only that it ends.
@@ -227,7 +226,7 @@ class Farm {
   // (by engine id) ends.
   [[nodiscard]] Status Execute(const Event& event, const Plan& plan, const std::map<int64_t, Ending>& endings,
                                std::vector<LeaseRecord> fresh);
-  // The desk's event for `kind` of happening, proposed and executed (Tick, ReleaseHold).
+  // The desk's event for `kind` of happening, proposed and executed (Tick, NodeUp).
   [[nodiscard]] Status Run(Event& event, std::string_view kind);
   // Ends running leases (API ids) as one decision; their GPUs may go to waiting requests later.
   [[nodiscard]] Status EndLeases(const std::map<int64_t, Ending>& endings, Timestamp now);
@@ -250,8 +249,8 @@ class Farm {
   [[nodiscard]] Status Account(Timestamp now);
   [[nodiscard]] Status ExpireLeases(Timestamp now);
   [[nodiscard]] Status CheckAgents(Timestamp now);
-  [[nodiscard]] Status EnsureHeld(int node, Timestamp now);
-  [[nodiscard]] Status ReleaseHold(int node, Timestamp now);
+  void NodeDown(int node);
+  [[nodiscard]] Status NodeUp(int node, Timestamp now);
   std::optional<int> NodeIndex(const std::string& name) const;
   void RefreshGeneration(int node);
   void RefreshUses() const;
@@ -280,7 +279,6 @@ class Farm {
   std::vector<std::pair<int64_t, std::string>> stranded_;
   Settled settled_;                              // what the last commit did; reused
   std::unordered_map<int64_t, int64_t> api_of_engine_;  // controller lease id -> API id
-  std::unordered_map<int64_t, int> hold_node_;   // controller lease id of a hold -> node
   int64_t next_id_ = 1;
   std::optional<MarketView> view_;
   std::string not_ready_ = "no market view yet";
