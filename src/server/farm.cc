@@ -24,18 +24,6 @@ DeskOptions DeskOptionsFor(const FarmSetup& setup, const FarmOptions& options) {
   return d;
 }
 
-enum DeviceUseCode : uint8_t { kUseLease, kUseMining, kUseIdle, kUseCurtailed, kUseOffline };
-
-std::string_view UseName(uint8_t u) {
-  switch (u) {
-    case kUseLease: return "lease";
-    case kUseMining: return "mining";
-    case kUseIdle: return "idle";
-    case kUseCurtailed: return "curtailed";
-    default: return "offline";
-  }
-}
-
 double SecondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -69,7 +57,8 @@ Farm::Farm(FarmSetup setup, Store* store, MarketFeed* feed, FarmOptions options,
       feed_(feed),
       options_(options),
       observer_(observer),
-      desk_(setup_.fleet, setup_.params, setup_.list_price, DeskOptionsFor(setup_, options_), setup_.seed) {
+      desk_(setup_.fleet, setup_.params, setup_.list_price, DeskOptionsFor(setup_, options_), setup_.seed),
+      desired_(setup_.fleet) {
   price_fixes_ = FixPriceTable(setup_.fleet, setup_.list_price, setup_.interruptible_price,
                                setup_.interruptible_fraction_milli);
   PublishOffers();
@@ -92,7 +81,6 @@ Farm::Farm(FarmSetup setup, Store* store, MarketFeed* feed, FarmOptions options,
     devices += f.groups()[f.node_group(n)].gpus_per_node;
   }
   node_base_[f.node_count()] = devices;
-  use_.assign(devices, kUseIdle);
   power_.assign(devices, -1);
   agents_.resize(f.node_count());
 }
@@ -135,7 +123,7 @@ Status Farm::Recover(Timestamp now) {
     if (options_.require_agents) NodeDown(n);
   }
   last_tick_ = last_billing_ = last_accounting_ = now;
-  uses_dirty_ = true;
+  desired_.Invalidate();
   if (ViewNow(now).has_value()) {
     RS_RETURN_IF_ERROR(ReplanNow(now));
   }
@@ -156,7 +144,7 @@ Status Farm::Reload(Timestamp now) {
   for (int n = 0; n < desk_.fleet().node_count(); ++n) {
     if (options_.require_agents && agents_[n].state != AgentState::kReady) NodeDown(n);
   }
-  uses_dirty_ = true;
+  desired_.Invalidate();
   if (view_) RS_RETURN_IF_ERROR(ReplanNow(now));
   PublishOffers();
   return OkStatus();
@@ -506,9 +494,9 @@ Status Farm::Execute(const Event& event, const Plan& plan, const std::map<int64_
   for (int64_t id : started) api_of_engine_[leases_[id].engine_lease.value()] = id;
   Income(entries);
 
-  // 4. The world moves: the agents' desired states follow the new uses (their generation moves
-  // when they next ask).
-  uses_dirty_ = true;
+  // 4. The world moves: the plan goes to the backend, whose desired states the agents read (their
+  // generation moves when they next ask).
+  desired_.Apply(plan, desk_.fleet());
   PublishOffers();
   return OkStatus();
 }
@@ -649,7 +637,7 @@ Status Farm::EndLeases(const std::map<int64_t, Ending>& endings, Timestamp now) 
 void Farm::NodeDown(int node) {
   if (desk_.fleet().node_down(node)) return;
   desk_.controller().SetNodeDown(node, true);
-  uses_dirty_ = true;
+  desired_.Invalidate();
   PublishOffers();
 }
 
@@ -658,7 +646,7 @@ void Farm::NodeDown(int node) {
 Status Farm::NodeUp(int node, Timestamp now) {
   if (!desk_.fleet().node_down(node)) return OkStatus();
   desk_.controller().SetNodeDown(node, false);
-  uses_dirty_ = true;
+  desired_.Invalidate();
   PublishOffers();
   if (!view_) return OkStatus();
   Event e;
@@ -727,7 +715,6 @@ Result<NodeView> Farm::Desired(const std::string& node_name) {
 }
 
 NodeView Farm::ViewOfNode(int node) {
-  RefreshUses();
   const FleetState& f = desk_.fleet();
   const GroupState& gs = f.groups()[f.node_group(node)];
   const AgentInfo& a = agents_[node];
@@ -745,17 +732,17 @@ NodeView Farm::ViewOfNode(int node) {
   for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
     DeviceDesired d;
     d.slot = slot;
-    uint8_t u = use_[node_base_[node] + slot];
+    const rigshift::DeviceUse u = desired_.Use(f, node, slot);
     switch (u) {
-      case kUseLease:
+      case rigshift::DeviceUse::kLease:
         d.use = "lease";
         d.lease = ApiLeaseOn(node, slot);
         break;
-      case kUseMining:
+      case rigshift::DeviceUse::kMining:
         d.use = "mining";
         d.coin = gs.mining_coin;
         break;
-      case kUseIdle: d.use = "idle"; break;
+      case rigshift::DeviceUse::kIdle: d.use = "idle"; break;
       default: d.use = "off"; break;
     }
     v.devices.push_back(std::move(d));
@@ -764,57 +751,16 @@ NodeView Farm::ViewOfNode(int node) {
 }
 
 void Farm::RefreshGeneration(int node) {
-  RefreshUses();
-  const FleetState& f = desk_.fleet();
-  const GroupState& gs = f.groups()[f.node_group(node)];
-  uint64_t h = kFnvOffset;
-  for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
-    uint8_t u = use_[node_base_[node] + slot];
-    h = Fnv1a(h, u);
-    // The API id: engine ids start again after a Reload, and an agent must see a new tenant's
-    // lease on a GPU as a change even when the engine gave it the dropped lease's id.
-    if (u == kUseLease) h = Fnv1a(h, static_cast<uint64_t>(ApiLeaseOn(node, slot)));
-    if (u == kUseMining) h = Fnv1a(h, gs.mining_coin);
-  }
-  AgentInfo& a = agents_[node];
-  if (a.generation == 0 || h != a.desired_hash) {
-    a.desired_hash = h;
-    ++a.generation;
-  }
+  agents_[node].generation = desired_.Generation(desk_.fleet(), node, [this](int64_t engine) -> int64_t {
+    auto it = api_of_engine_.find(engine);
+    return it == api_of_engine_.end() ? 0 : it->second;
+  });
 }
 
 int64_t Farm::ApiLeaseOn(int node, int slot) const {
   int64_t engine = desk_.fleet().lease_on(node, slot);
   auto it = api_of_engine_.find(engine);
   return it == api_of_engine_.end() ? 0 : it->second;
-}
-
-void Farm::RefreshUses() const {
-  if (!uses_dirty_) return;
-  uses_dirty_ = false;
-  const FleetState& f = desk_.fleet();
-  for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
-    const GroupState& gs = f.groups()[g];
-    int64_t curtailed_left = gs.curtailed;
-    bool mining = !gs.mining_coin.empty();
-    for (int node = gs.first_node; node < gs.first_node + gs.node_count; ++node) {
-      for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
-        int64_t lease = f.lease_on(node, slot);
-        uint8_t u;
-        if (lease != 0) {
-          u = kUseLease;
-        } else if (f.node_down(node)) {
-          u = kUseOffline;
-        } else if (curtailed_left > 0) {
-          u = kUseCurtailed;
-          --curtailed_left;
-        } else {
-          u = mining ? kUseMining : kUseIdle;
-        }
-        use_[node_base_[node] + slot] = u;
-      }
-    }
-  }
 }
 
 std::optional<int> Farm::ObservedPower(int node, int slot) const {
@@ -824,7 +770,6 @@ std::optional<int> Farm::ObservedPower(int node, int slot) const {
 }
 
 std::vector<Watts> Farm::SiteDraw() {
-  RefreshUses();
   const FleetState& f = desk_.fleet();
   std::vector<Watts> draw(f.sites().size(), Watts(0));
   if (!view_) return draw;
@@ -835,10 +780,10 @@ std::vector<Watts> Farm::SiteDraw() {
     const CoinOption* coin = gs.mining_coin.empty() ? nullptr : gv.For(value.CoinIndex(gs.mining_coin));
     for (int node = gs.first_node; node < gs.first_node + gs.node_count; ++node) {
       for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
-        uint8_t u = use_[node_base_[node] + slot];
-        if (u == kUseLease) draw[gs.site] += gv.ai_facility_power;
-        else if (u == kUseMining && coin != nullptr) draw[gs.site] += coin->facility_power;
-        else if (u == kUseIdle || u == kUseMining) draw[gs.site] += gv.idle_facility_power;
+        const rigshift::DeviceUse u = desired_.Use(f, node, slot);
+        if (u == rigshift::DeviceUse::kLease) draw[gs.site] += gv.ai_facility_power;
+        else if (u == rigshift::DeviceUse::kMining && coin != nullptr) draw[gs.site] += coin->facility_power;
+        else if (u == rigshift::DeviceUse::kIdle || u == rigshift::DeviceUse::kMining) draw[gs.site] += gv.idle_facility_power;
       }
     }
   }
@@ -846,8 +791,7 @@ std::vector<Watts> Farm::SiteDraw() {
 }
 
 std::string Farm::DeviceUse(int node, int slot) const {
-  RefreshUses();
-  return std::string(UseName(use_[node_base_[node] + slot]));
+  return std::string(DeviceUseName(desired_.Use(desk_.fleet(), node, slot)));
 }
 
 std::vector<NodeView> Farm::Nodes() {
@@ -860,10 +804,8 @@ std::vector<NodeView> Farm::Nodes() {
 }
 
 FarmCounts Farm::Counts() const {
-  RefreshUses();
   FarmCounts c;
-  for (const char* u : {"lease", "mining", "idle", "curtailed", "offline"}) c.devices_by_use[u] = 0;
-  for (uint8_t u : use_) ++c.devices_by_use[std::string(UseName(u))];
+  c.devices_by_use = desired_.CountByUse(desk_.fleet());
   for (const char* s : {"pending", "running", "ended", "cancelled", "preempted", "lost"}) c.leases_by_state[s] = 0;
   for (const auto& [id, l] : leases_) ++c.leases_by_state[l.state];
   return c;
@@ -976,7 +918,6 @@ Status Farm::BillRunning(Timestamp now) {
 Status Farm::Account(Timestamp now) {
   int64_t seconds = now.seconds - last_accounting_.seconds;
   if (seconds <= 0) return OkStatus();
-  RefreshUses();
   const FleetState& f = desk_.fleet();
   const Valuation& value = desk_.controller().ValuationOf(*view_);
   std::vector<LedgerEntry> entries;
@@ -989,14 +930,14 @@ Status Farm::Account(Timestamp now) {
     Money idle_per_hour = EnergyCost(WattHours(gv.idle_facility_power.raw()), price).value_or(Money());
     for (int node = gs.first_node; node < gs.first_node + gs.node_count; ++node) {
       for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
-        uint8_t u = use_[node_base_[node] + slot];
+        const rigshift::DeviceUse u = desired_.Use(f, node, slot);
         Money revenue, cost;
-        if (u == kUseMining && coin != nullptr) {
+        if (u == rigshift::DeviceUse::kMining && coin != nullptr) {
           revenue = PerHourFor(coin->revenue_per_hour, seconds);
           cost = PerHourFor(coin->energy_per_hour, seconds);
-        } else if (u == kUseLease) {
+        } else if (u == rigshift::DeviceUse::kLease) {
           cost = PerHourFor(gv.ai_energy_per_hour, seconds);
-        } else if (u == kUseIdle || (u == kUseMining && coin == nullptr)) {
+        } else if (u == rigshift::DeviceUse::kIdle || (u == rigshift::DeviceUse::kMining && coin == nullptr)) {
           cost = PerHourFor(idle_per_hour, seconds);
         }
         std::string device = node_names_[node] + "/" + std::to_string(slot);
@@ -1019,7 +960,7 @@ Status Farm::Account(Timestamp now) {
           e.kind = "energy_cost";
           e.amount = -cost;
           e.seconds = seconds;
-          e.note = std::string(UseName(u));
+          e.note = std::string(DeviceUseName(u));
           e.device = std::move(device);
           entries.push_back(std::move(e));
           energy += cost;

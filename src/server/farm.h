@@ -29,6 +29,7 @@
 #include "common/rng.h"
 #include "common/status.h"
 #include "controller/controller.h"
+#include "controller/desired_state.h"
 #include "controller/lease_desk.h"
 #include "market/feed.h"
 #include "model/catalog.h"
@@ -200,7 +201,6 @@ class Farm {
     AgentState state = AgentState::kUnregistered;
     Timestamp last_seen;
     int64_t generation = 0;
-    uint64_t desired_hash = 0;
     int64_t observed_generation = -1;
   };
 
@@ -253,7 +253,6 @@ class Farm {
   [[nodiscard]] Status NodeUp(int node, Timestamp now);
   std::optional<int> NodeIndex(const std::string& name) const;
   void RefreshGeneration(int node);
-  void RefreshUses() const;
   NodeView ViewOfNode(int node);
 
   FarmSetup setup_;
@@ -269,10 +268,10 @@ class Farm {
   std::unordered_map<std::string, int> node_by_name_;
   std::vector<AgentInfo> agents_;
   std::vector<int> node_base_;                   // first device index of each node
-  // Per device: what it does now (farm.cc), derived from the fleet and refreshed when stale.
-  mutable std::vector<uint8_t> use_;
+  // Per device: what it should do now, and each node's generation (the server's backend: the
+  // agents read it through the API).
+  DesiredStates desired_;
   std::vector<int> power_;                       // per device: last reported watts, -1 = none
-  mutable bool uses_dirty_ = true;
   std::map<int64_t, LeaseRecord> leases_;        // every lease by API id (the store's copy)
   std::set<int64_t> pending_;                    // the API ids of those waiting (an index of leases_)
   // Waiting leases read from the store that could not queue again, with why (CancelStranded).
