@@ -11,7 +11,11 @@ Result<CsvTable> CsvTable::Parse(std::string_view text, std::string name) {
   table.name_ = std::move(name);
   if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // BOM
 
+  // One allocation per record and none for the table as it grows: a year of hourly prices for
+  // hundreds of points is millions of records.
   std::vector<CsvRow> records;
+  records.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
+  size_t width = 0;  // fields of the first record
   CsvRow current;
   std::string field;
   bool in_quotes = false;
@@ -22,8 +26,12 @@ Result<CsvTable> CsvTable::Parse(std::string_view text, std::string name) {
     current.fields.push_back(std::move(field));
     field.clear();
     bool blank = current.fields.size() == 1 && current.fields[0].empty() && !field_was_quoted;
-    if (!blank) records.push_back(std::move(current));
+    if (!blank) {
+      if (records.empty()) width = current.fields.size();
+      records.push_back(std::move(current));
+    }
     current = CsvRow{};
+    current.fields.reserve(width);
     current.line = line;
     field_was_quoted = false;
   };

@@ -11,10 +11,13 @@
 //   nothing half-done may stay behind: the farm's view of every lease equals the store's.
 //
 // The farm (server/testing/test_farm.h): 8 A100 in one NVLink node at 1.20 USD/GPU-h
-// (interruptible floor 0.60), two 4 x RTX 3090 nodes at 0.30 (floor 0.15). Interruptible bids
-// fill it; on-demand arrivals preempt them; leases end by cancellation and by their hours;
-// billing runs every 10 s. Three rounds of it make about 280 write points; the long form,
-// RIGSHIFT_FAULT_ROUNDS=12, about 1,100 (docs/operations.md).
+// (interruptible floor 0.60), two 4 x RTX 3090 nodes at 0.30 (floor 0.15), each node with an
+// agent that registers and heartbeats. Interruptible bids fill it; on-demand arrivals preempt
+// them; leases end by cancellation, by their hours and by their node going silent (lost), after
+// which the node registers again; a tenant cancels all its waiting requests at once; billing runs
+// every 10 s. After a crash, the farm's own view (what it last committed) must equal the store
+// lease by lease. Three rounds make about 330 write points; the long form,
+// RIGSHIFT_FAULT_ROUNDS=12, about 1,300 (docs/operations.md).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -42,7 +45,8 @@ Timestamp At(int64_t s) { return Timestamp{tf::kFarmT0.seconds + s}; }
 
 FarmOptions Options() {
   FarmOptions o;
-  o.require_agents = false;
+  o.require_agents = true;
+  o.agent_timeout_s = 30;
   o.billing_interval_s = 10;
   o.accounting_interval_s = 60;
   o.tick_interval_s = 5;
@@ -79,10 +83,37 @@ struct Acknowledged {
   int errors = 0;
 };
 
+std::vector<DeviceInventory> Inventory(int gpus, const std::string& model, int vram_gb) {
+  std::vector<DeviceInventory> out;
+  for (int s = 0; s < gpus; ++s) out.push_back({s, model, vram_gb});
+  return out;
+}
+
+// The test farm's nodes and what their agents report.
+const std::vector<std::pair<std::string, std::vector<DeviceInventory>>>& Nodes() {
+  static const auto* nodes = new std::vector<std::pair<std::string, std::vector<DeviceInventory>>>{
+      {"riser-1", Inventory(6, "RTX 3060 Ti", 8)},
+      {"gpu-3090-1", Inventory(4, "RTX 3090", 24)},
+      {"gpu-3090-2", Inventory(4, "RTX 3090", 24)},
+      {"a100-1", Inventory(8, "A100", 80)}};
+  return *nodes;
+}
+
+// Registers every node's agent at `t` (after a start, or a node's return when `only` is set).
+Status RegisterAgents(Farm& farm, Timestamp t, const std::string& only = "") {
+  for (const auto& [node, devices] : Nodes()) {
+    if (!only.empty() && node != only) continue;
+    auto g = farm.RegisterAgent(node, devices, t);
+    if (!g) return g.error();
+  }
+  return OkStatus();
+}
+
 // Runs the workload against `farm`. In crash mode the first error ends it (the process is gone);
 // in fail mode errors are counted and the workload goes on.
 void RunWorkload(Farm& farm, bool stop_at_error, Acknowledged* ack) {
   bool dead = false;
+  std::string silent;  // a node whose agent stopped answering
   auto create = [&](const std::string& tenant, const LeaseAsk& ask, int64_t t) {
     if (dead) return int64_t{0};
     auto r = farm.CreateLease(tenant, ask, At(t));
@@ -104,8 +135,16 @@ void RunWorkload(Farm& farm, bool stop_at_error, Acknowledged* ack) {
     }
     if (r->state == "cancelled") ack->cancelled.insert(id);
   };
+  auto fails = [&](const Status& s) {
+    if (s.ok()) return;
+    ++ack->errors;
+    dead = stop_at_error;
+  };
   auto tick = [&](int64_t from, int64_t to) {
     for (int64_t t = from; t <= to && !dead; t += 5) {
+      for (const auto& [node, devices] : Nodes()) {
+        if (node != silent) (void)farm.Heartbeat(node, 0, {}, At(t));  // writes nothing
+      }
       Status s = farm.Tick(At(t));
       if (!s.ok()) {
         ++ack->errors;
@@ -113,6 +152,7 @@ void RunWorkload(Farm& farm, bool stop_at_error, Acknowledged* ack) {
       }
     }
   };
+  fails(RegisterAgents(farm, At(0)));
   for (int round = 0, rounds = Rounds(); round < rounds && !dead; ++round) {
     const int64_t t0 = round * 600;
     // Interruptible bids fill the A100 node and one 3090 node; more wait.
@@ -127,13 +167,29 @@ void RunWorkload(Farm& farm, bool stop_at_error, Acknowledged* ack) {
     cancel(a, t0 + 101);  // its GPUs go to the waiting bids
     tick(t0 + 105, t0 + 200);  // b ends on its own at t0 + 154
     int64_t d = create("payer", OnDemand("A100", 8), t0 + 201);  // the whole node: preempts every bid
+    // The agent of the node that runs c goes silent: its leases end as lost, its GPUs go offline.
+    if (auto lc = farm.GetLease(c, std::nullopt); lc && lc->state == "running") {
+      silent = farm.node_name(lc->devices.front().first);
+    }
     tick(t0 + 205, t0 + 300);
     cancel(c, t0 + 301);
     cancel(d, t0 + 302);
-    // The bidder gives up on what is still waiting or running.
+    // The bidder gives up on what is still waiting or running; in odd rounds on everything that
+    // waits, at once.
     for (const LeaseRecord& l : farm.ListLeases(std::string("bidder"), std::nullopt)) {
       if ((l.state == "pending" || l.state == "running") && l.id.value() % 3 == 0) cancel(l.id.value(), t0 + 303);
     }
+    if (round % 2 == 1 && !dead) {
+      auto gone = farm.CancelPending(std::string("bidder"), At(t0 + 304));
+      if (!gone) {
+        fails(gone.error());
+      } else {
+        for (const LeaseRecord& l : *gone) ack->cancelled.insert(l.id.value());
+      }
+    }
+    // The node comes back.
+    if (!silent.empty() && !dead) fails(RegisterAgents(farm, At(t0 + 305), silent));
+    silent.clear();
     tick(t0 + 305, t0 + 595);
     (void)b;
   }
@@ -182,6 +238,16 @@ void CheckStore(Store& store, const Acknowledged& ack, const std::string& where)
   }
 }
 
+// The farm's view of every lease equals the store's.
+void ExpectSame(const std::vector<LeaseRecord>& stored, const std::vector<LeaseRecord>& served,
+                const std::string& where) {
+  ASSERT_EQ(stored.size(), served.size()) << where;
+  for (size_t i = 0; i < stored.size(); ++i) {
+    EXPECT_EQ(stored[i], served[i]) << where << ": lease " << stored[i].id.value() << " is '" << served[i].state
+                                    << "' in the farm and '" << stored[i].state << "' in the store";
+  }
+}
+
 int64_t CountWritePoints() {
   MemoryStore base;
   FaultInjectionStore store(&base);
@@ -193,15 +259,17 @@ int64_t CountWritePoints() {
   RunWorkload(farm, /*stop_at_error=*/true, &ack);
   EXPECT_EQ(ack.errors, 0);
   // The workload must be what this test says it is: preemptions, waiting bids, cancellations.
-  int preempted = 0, cancelled = 0, ended = 0;
+  int preempted = 0, cancelled = 0, ended = 0, lost = 0;
   for (const LeaseRecord& l : StoredLeases(base)) {
     preempted += l.state == "preempted";
     cancelled += l.state == "cancelled";
     ended += l.state == "ended";
+    lost += l.state == "lost";
   }
   EXPECT_GE(preempted, 10);
   EXPECT_GE(cancelled, 5);
   EXPECT_GE(ended, 3);
+  EXPECT_GE(lost, 2);
   CheckStore(base, ack, "no fault");
   return store.writes();
 }
@@ -223,16 +291,24 @@ TEST(FarmFaults, CrashAtEveryWritePointRecoversWithNothingAcknowledgedLost) {
       ASSERT_TRUE(farm.Recover(At(0)).ok()) << where;
       RunWorkload(farm, /*stop_at_error=*/true, &ack);
       ASSERT_TRUE(store.crashed()) << where;
+      // The store holds exactly the decisions the farm committed before the crash: never half a
+      // decision, never one the farm did not take.
+      ExpectSame(StoredLeases(base), farm.ListLeases(std::nullopt, std::nullopt), where);
     }
     CheckStore(base, ack, where);
     // The restart: a new farm on what the store holds.
     FarmSetup setup = tf::TestFarm();
     tf::FakeFeed feed(tf::TestFarmView(setup));
     Farm farm(std::move(setup), &base, &feed, Options());
-    Status s = farm.Recover(At(2000));
+    const int64_t restart = 600 * Rounds() + 100;
+    Status s = farm.Recover(At(restart));
     ASSERT_TRUE(s.ok()) << where << ": the server does not start: " << s.ToString();
-    for (int64_t t = 2005; t <= 2100; t += 5) ASSERT_TRUE(farm.Tick(At(t)).ok()) << where;
-    auto more = farm.CreateLease("after", OnDemand("RTX 3090", 1), At(2101));
+    ASSERT_TRUE(RegisterAgents(farm, At(restart + 1)).ok()) << where;
+    for (int64_t t = restart + 5; t <= restart + 100; t += 5) {
+      for (const auto& [node, devices] : Nodes()) ASSERT_TRUE(farm.Heartbeat(node, 0, {}, At(t)).has_value());
+      ASSERT_TRUE(farm.Tick(At(t)).ok()) << where;
+    }
+    auto more = farm.CreateLease("after", OnDemand("RTX 3090", 1), At(restart + 101));
     EXPECT_TRUE(more.has_value()) << where << ": " << more.error().ToString();
     CheckStore(base, ack, where + ", after the restart");
     if (::testing::Test::HasFailure()) break;  // one point's story is enough to read
@@ -258,13 +334,7 @@ TEST(FarmFaults, FailureAtEveryWritePointLeavesFarmAndStoreAgreeing) {
     RunWorkload(farm, /*stop_at_error=*/false, &ack);
     CheckStore(base, ack, where);
     // What the farm answers is what the store holds, lease by lease.
-    std::vector<LeaseRecord> stored = StoredLeases(base);
-    std::vector<LeaseRecord> served = farm.ListLeases(std::nullopt, std::nullopt);
-    ASSERT_EQ(stored.size(), served.size()) << where;
-    for (size_t i = 0; i < stored.size(); ++i) {
-      EXPECT_EQ(stored[i], served[i]) << where << ": lease " << stored[i].id.value() << " is '" << served[i].state
-                                      << "' in the farm and '" << stored[i].state << "' in the store";
-    }
+    ExpectSame(StoredLeases(base), farm.ListLeases(std::nullopt, std::nullopt), where);
     if (::testing::Test::HasFailure()) break;
     ++agreed;
   }
