@@ -7,6 +7,7 @@
 
 #include "common/hash.h"
 #include "common/units.h"
+#include "controller/accounting.h"
 #include "controller/pricing.h"
 #include "engine/suitability.h"
 
@@ -579,11 +580,8 @@ Result<LeaseRecord> Farm::CancelLease(int64_t id, const std::optional<std::strin
 void Farm::BillTo(LeaseRecord& lease, Timestamp until, std::vector<LedgerEntry>* entries) const {
   if (until.seconds <= lease.billed_until.seconds) return;
   int64_t total_s = until.seconds - lease.start.seconds;
-  // Billed from the start each time, so that rounding never drifts: the sum of the entries is
-  // always floor(price x gpus x seconds / 3600).
-  __int128 exact = static_cast<__int128>(lease.price.raw()) * lease.gpus * total_s / 3600;  // floor: all >= 0
-  RS_CHECK(exact <= std::numeric_limits<int64_t>::max());
-  Money total(static_cast<int64_t>(exact));
+  // Billed from the start each time (controller/accounting.h), so that rounding never drifts.
+  const Money total = LeaseCharge(lease.price, lease.gpus, total_s);
   LedgerEntry e;
   e.at = until;
   e.account = TenantAccount(lease.tenant);
@@ -780,10 +778,7 @@ std::vector<Watts> Farm::SiteDraw() {
     const CoinOption* coin = gs.mining_coin.empty() ? nullptr : gv.For(value.CoinIndex(gs.mining_coin));
     for (int node = gs.first_node; node < gs.first_node + gs.node_count; ++node) {
       for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
-        const rigshift::DeviceUse u = desired_.Use(f, node, slot);
-        if (u == rigshift::DeviceUse::kLease) draw[gs.site] += gv.ai_facility_power;
-        else if (u == rigshift::DeviceUse::kMining && coin != nullptr) draw[gs.site] += coin->facility_power;
-        else if (u == rigshift::DeviceUse::kIdle || u == rigshift::DeviceUse::kMining) draw[gs.site] += gv.idle_facility_power;
+        draw[gs.site] += RateOf(desired_.Use(f, node, slot), gv, coin).draw;
       }
     }
   }
@@ -927,19 +922,13 @@ Status Farm::Account(Timestamp now) {
     const GroupValue& gv = value.groups[g];
     const CoinOption* coin = gs.mining_coin.empty() ? nullptr : gv.For(value.CoinIndex(gs.mining_coin));
     EnergyPrice price = gs.site < static_cast<int>(view_->site_price.size()) ? view_->site_price[gs.site] : EnergyPrice();
-    Money idle_per_hour = EnergyCost(WattHours(gv.idle_facility_power.raw()), price).value_or(Money());
     for (int node = gs.first_node; node < gs.first_node + gs.node_count; ++node) {
       for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
+        // The rates of controller/accounting.h, the simulator's too.
         const rigshift::DeviceUse u = desired_.Use(f, node, slot);
-        Money revenue, cost;
-        if (u == rigshift::DeviceUse::kMining && coin != nullptr) {
-          revenue = PerHourFor(coin->revenue_per_hour, seconds);
-          cost = PerHourFor(coin->energy_per_hour, seconds);
-        } else if (u == rigshift::DeviceUse::kLease) {
-          cost = PerHourFor(gv.ai_energy_per_hour, seconds);
-        } else if (u == rigshift::DeviceUse::kIdle || (u == rigshift::DeviceUse::kMining && coin == nullptr)) {
-          cost = PerHourFor(idle_per_hour, seconds);
-        }
+        const DeviceRate rate = RateOf(u, gv, coin);
+        const Money revenue = PerHourFor(rate.revenue_per_hour, seconds);
+        const Money cost = EnergyFor(rate.draw, price, seconds);
         std::string device = node_names_[node] + "/" + std::to_string(slot);
         if (revenue.raw() != 0) {
           LedgerEntry e;

@@ -410,7 +410,8 @@ TEST(RunPolicyQueue, ARequestWaitsForGpusAndRunsItsWholeTimeOnceTheyFreeUp) {
   EXPECT_EQ(run->summary.wait_p99_s, 990);
   // 4 GPUs x 1000 s, then 2 GPUs x 500 s, at 2 USD/GPU-h.
   EXPECT_EQ(run->summary.gpu_seconds_ai, 4 * 1000 + 2 * 500);
-  EXPECT_EQ(run->billed, Money((2'000'000LL * (4 * 1000 + 2 * 500) + 1800) / 3600));  // micro-USD, rounded
+  // Each lease's bill rounded down to the micro-dollar, as the server bills (controller/accounting.h).
+  EXPECT_EQ(run->billed, Money(2'000'000LL * 4 * 1000 / 3600 + 2'000'000LL * 2 * 500 / 3600));
 
   // Waiting forever, the interruptible request is placed with the other when the node frees up.
   rs.scenario.policy.max_wait_interruptible_s = 0;
@@ -421,7 +422,8 @@ TEST(RunPolicyQueue, ARequestWaitsForGpusAndRunsItsWholeTimeOnceTheyFreeUp) {
   EXPECT_EQ(run->summary.wait_p50_s, 980);  // nearest rank of {980, 990}
   EXPECT_EQ(run->summary.wait_p99_s, 990);
   EXPECT_EQ(run->summary.gpu_seconds_ai, 4 * 1000 + 2 * 500 + 1 * 100);
-  EXPECT_EQ(run->billed, Money((2'000'000LL * (4 * 1000 + 2 * 500) + 1'000'000LL * 100 + 1800) / 3600));
+  EXPECT_EQ(run->billed,
+            Money(2'000'000LL * 4 * 1000 / 3600 + 2'000'000LL * 2 * 500 / 3600 + 1'000'000LL * 1 * 100 / 3600));
 }
 
 TEST(RunPolicyQueue, ARequestThatCanNeverRunHereIsRefusedAtOnceAndOneStillWaitingAtTheEndIsNotServed) {

@@ -14,6 +14,7 @@
 #include "common/rng.h"
 #include "controller/controller.h"
 #include "controller/pricing.h"
+#include "controller/accounting.h"
 #include "controller/lease_desk.h"
 #include "controller/pending_queue.h"
 #include "engine/decide.h"
@@ -445,6 +446,8 @@ class SimFleet final : public Backend {
   }
   uint64_t digest() const { return digest_; }
   __int128 billed() const { return billed_; }
+  // The leases' bills summed (each rounded down to the micro-dollar, as the server bills).
+  Money invoiced() const { return invoiced_; }
   int64_t ledger_lines() const { return ledger_lines_; }
   // Whether a lease started and has not ended or been preempted.
   bool Running(int64_t id) const {
@@ -477,6 +480,7 @@ class SimFleet final : public Backend {
     Usage& u = leases_[static_cast<size_t>(id - first_lease_)];
     if (!u.open) return;
     billed_ += static_cast<__int128>(u.price.raw()) * u.gpus * (now - u.start);
+    invoiced_ += LeaseCharge(u.price, u.gpus, now - u.start);  // its bill, as the server writes it
     ai_rate_ -= static_cast<__int128>(u.price.raw()) * u.gpus;
     ++ledger_lines_;
     u.open = false;
@@ -494,6 +498,7 @@ class SimFleet final : public Backend {
   std::vector<int64_t> last_mining_;
   std::vector<std::string> last_coin_;
   __int128 restart_loss_ = 0, billed_ = 0, ai_rate_ = 0;
+  Money invoiced_;
   int64_t ledger_lines_ = 0;
   uint64_t digest_ = kFnvOffset;
 };
@@ -592,15 +597,19 @@ class Meter {
         const CoinOption* o = c.index >= 0 ? value.groups[g].For(c.index) : nullptr;
         mining_[g] = o ? f.mining_devices(g) : 0;
         leased_[g] = gs.leased;
-        draw += gs.leased * value.groups[g].ai_facility_power.raw();
-        if (o) draw += mining_[g] * o->facility_power.raw();
-        draw += (gs.devices - gs.leased - mining_[g]) * value.groups[g].idle_facility_power.raw();
+        // Per device by use: the rates the server's ledger uses (controller/accounting.h).
+        const GroupValue& gv = value.groups[g];
+        draw += gs.leased * RateOf(DeviceUse::kLease, gv, o).draw.raw();
+        draw += mining_[g] * RateOf(DeviceUse::kMining, gv, o).draw.raw();
+        draw += (gs.devices - gs.offline - gs.leased - mining_[g]) * RateOf(DeviceUse::kIdle, gv, o).draw.raw();
       }
       const int64_t cap = f.sites()[si].power_cap.raw();
       for (size_t i = groups.size(); i-- > 0 && draw > cap;) {
         const int g = groups[i];
         if (mining_[g] == 0) continue;
-        int64_t per = value.groups[g].For(coin_[g].index)->facility_power.raw() - value.groups[g].idle_facility_power.raw();
+        const CoinOption* o = value.groups[g].For(coin_[g].index);
+        int64_t per = RateOf(DeviceUse::kMining, value.groups[g], o).draw.raw() -
+                      RateOf(DeviceUse::kIdle, value.groups[g], o).draw.raw();
         if (per <= 0) continue;
         int64_t cut = std::min(mining_[g], (draw - cap + per - 1) / per);
         mining_[g] -= cut;
@@ -608,7 +617,10 @@ class Meter {
       }
       for (int g : groups) {
         const GroupState& gs = f.groups()[g];
-        if (mining_[g] > 0) mining_rate_ += static_cast<__int128>(mining_[g]) * value.groups[g].For(coin_[g].index)->revenue_per_hour.raw();
+        if (mining_[g] > 0) {
+          const CoinOption* o = value.groups[g].For(coin_[g].index);
+          mining_rate_ += static_cast<__int128>(mining_[g]) * RateOf(DeviceUse::kMining, value.groups[g], o).revenue_per_hour.raw();
+        }
         n_ai_ += gs.leased;
         n_mining_ += mining_[g];
         n_off_ += gs.devices - gs.leased - mining_[g];
@@ -862,7 +874,7 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
   sum.gpu_seconds_total = rs.fleet.total_devices() * (end - rs.start.seconds);
   sum.gpu_seconds_ai = total.gpu_s_ai;
   sum.gpu_seconds_mining = total.gpu_s_mining;
-  run.billed = ToMoney(actuator.billed(), &overflow);
+  run.billed = actuator.invoiced();
   run.ledger_lines = actuator.ledger_lines();
   run.plan_digest = actuator.digest();
   if (overflow) {

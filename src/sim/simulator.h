@@ -95,7 +95,7 @@ struct PolicyRun {
   PolicySummary summary;
   PolicyTimeline timeline;
   int64_t ledger_lines = 0;
-  Money billed;  // what tenants were billed, summed per lease
+  Money billed;  // what tenants were billed: each lease rounded down to the micro-dollar, summed
   uint64_t plan_digest = 0;  // hash of every plan, for determinism checks
   // Per node group: GPU-seconds leased and mining.
   std::vector<int64_t> group_gpu_s_ai, group_gpu_s_mining;
