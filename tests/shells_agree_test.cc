@@ -18,7 +18,7 @@
 #include "market/feed.h"
 #include "server/farm.h"
 #include "server_harness.h"
-#include "sim/scenario.h"
+#include "farm/scenario.h"
 #include "sim/simulator.h"
 #include "sim/trace_import.h"
 #include "store/memory_store.h"
@@ -140,7 +140,9 @@ TEST_F(ShellsAgree, SameLeasesInPlanAndInAServerOnAReplayedClock) {
 
   // The server: the same farm, on a store, with the market replayed on its clock and the same
   // requests sent as tenants would, each at its arrival second.
-  auto setup = FarmSetupOf(rs_);
+  auto loaded = LoadFarm(rs.scenario, data_);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
+  auto setup = FarmSetupOf(std::make_shared<const LoadedFarm>(std::move(*loaded)));
   ASSERT_TRUE(setup.has_value()) << setup.error().ToString();
   ReplayFeed::Options fo;
   fo.view_of_tick = [rs = rs_](int64_t k) { return rs->ViewAt(k); };

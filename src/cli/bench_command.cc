@@ -13,7 +13,7 @@
 #include "market/catalog_import.h"
 #include "market/coins.h"
 #include "sim/oracle.h"
-#include "sim/scenario.h"
+#include "farm/scenario.h"
 #include "sim/simulator.h"
 
 namespace rigshift {

@@ -1,17 +1,19 @@
 #include "cli/farm_setup.h"
 
+#include "sim/simulator.h"
+
 namespace rigshift {
 
-Result<FarmSetup> FarmSetupOf(std::shared_ptr<const ResolvedScenario> rs) {
+Result<FarmSetup> FarmSetupOf(std::shared_ptr<const LoadedFarm> farm) {
   FarmSetup setup;
-  RS_ASSIGN_OR_RETURN(setup.params, ParamsFor(rs->scenario, "profit"));
-  setup.catalog = std::shared_ptr<const Catalog>(rs, &rs->catalog);
-  setup.fleet = rs->fleet;
-  setup.list_price = rs->list_price;
-  setup.interruptible_price = rs->interruptible_price;
-  for (const auto& s : rs->scenario.sites) setup.settlement_points.push_back(s.fixed_price ? "" : s.settlement_point);
-  setup.seed = rs->scenario.seed;
-  setup.queue = QueueOptionsFor(rs->scenario.policy);
+  RS_ASSIGN_OR_RETURN(setup.params, ParamsFor(farm->scenario, "profit"));
+  setup.catalog = std::shared_ptr<const Catalog>(farm, &farm->catalog);
+  setup.fleet = farm->farm.fleet;
+  setup.list_price = farm->farm.list_price;
+  setup.interruptible_price = farm->farm.interruptible_price;
+  for (const auto& s : farm->scenario.sites) setup.settlement_points.push_back(s.fixed_price ? "" : s.settlement_point);
+  setup.seed = farm->scenario.seed;
+  setup.queue = QueueOptionsFor(farm->scenario.policy);
   // The server counts its own limits on how many may wait (FarmOptions).
   setup.queue.max_per_tenant = 0;
   return setup;

@@ -357,12 +357,19 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   // The farm.
   FarmSetup setup;
   std::shared_ptr<ResolvedScenario> rs;
+  std::vector<std::string> price_fixes;
   if (!o.farm.empty()) {
     RS_ASSIGN_OR_RETURN(Scenario sc, LoadScenario(o.farm));
-    auto resolved = Resolve(sc, o.data, {});
-    if (!resolved) return resolved.error().WithContext(o.farm.string());
-    rs = std::make_shared<ResolvedScenario>(std::move(*resolved));
-    RS_ASSIGN_OR_RETURN(setup, FarmSetupOf(rs));
+    auto loaded = LoadFarm(sc, o.data);
+    if (!loaded) return loaded.error().WithContext(o.farm.string());
+    price_fixes = loaded->farm.price_fixes;  // the builder fixed them; the farm will find none left
+    RS_ASSIGN_OR_RETURN(setup, FarmSetupOf(std::make_shared<const LoadedFarm>(std::move(*loaded))));
+    // A replayed market is the simulator's view of the farm file's market (sim/simulator.h).
+    if (o.feed == "replay") {
+      auto resolved = Resolve(sc, o.data, {});
+      if (!resolved) return resolved.error().WithContext(o.farm.string());
+      rs = std::make_shared<ResolvedScenario>(std::move(*resolved));
+    }
   } else {
     setup.catalog = std::make_shared<Catalog>();
   }
@@ -460,6 +467,7 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   fopt.max_pending_per_tenant = static_cast<size_t>(o.max_pending_per_tenant);
   fopt.require_agents = o.require_agents;
   Farm farm(std::move(setup), store.get(), feed.get(), fopt, &metrics);
+  for (const std::string& fix : price_fixes) err << "rigshift server: price table: " << fix << "\n";
   for (const std::string& fix : farm.price_fixes()) err << "rigshift server: price table: " << fix << "\n";
   RS_RETURN_IF_ERROR(farm.Recover(now).WithContext("recovering from " + (o.data_dir / "rigshift.db").string()));
 

@@ -12,7 +12,7 @@
 
 #include "sim/oracle.h"
 #include "sim/report.h"
-#include "sim/scenario.h"
+#include "farm/scenario.h"
 #include "sim/simulator.h"
 
 namespace rigshift {

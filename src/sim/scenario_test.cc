@@ -1,4 +1,4 @@
-#include "sim/scenario.h"
+#include "farm/scenario.h"
 
 #include <gtest/gtest.h>
 

@@ -14,6 +14,7 @@
 #include "common/rng.h"
 #include "controller/controller.h"
 #include "controller/pricing.h"
+#include "farm/build.h"
 #include "controller/accounting.h"
 #include "controller/lease_desk.h"
 #include "controller/pending_queue.h"
@@ -174,54 +175,13 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
   std::optional<RentalIndex> rental;
   if (auto r = RentalIndex::Load(data_dir)) rental = std::move(*r);
 
-  // Fleet.
-  std::map<std::string, int> site_index;
-  for (const auto& s : sc.sites) {
-    SiteState st;
-    st.name = s.name;
-    st.power_cap = s.power_cap;
-    st.pue_milli = s.pue_milli;
-    st.datacenter = s.datacenter;
-    st.idle_power_per_gpu = s.idle_power_per_gpu;
-    site_index[s.name] = rs.fleet.AddSite(st);
-  }
-  std::vector<std::string> unpriced;
-  for (const auto& g : sc.groups) {
-    auto site = site_index.find(g.site);
-    if (site == site_index.end()) return Err(InvalidArgumentError("group '" + g.name + "' names unknown site '" + g.site + "'"));
-    auto model = rs.catalog.Lookup(g.model);
-    if (!model) return Err(model.error().WithContext("group '" + g.name + "'"));
-    const DeviceModel* m = *model;
-    GroupState gs;
-    gs.name = g.name;
-    gs.site = site->second;
-    gs.model = m;
-    gs.gpus_per_node = g.gpus_per_node;
-    gs.pcie_lanes = g.pcie_lanes;
-    gs.pcie_gen = g.pcie_gen;
-    gs.nvlink_domain = g.nvlink_domain;
-    gs.cpu_cores = g.cpu_cores;
-    gs.ram_gb = g.ram_gb;
-    gs.suitability = Classify(*m, HostSpec{g.pcie_lanes, g.gpus_per_node, g.cpu_cores, g.ram_gb, g.pcie_gen},
-                              sc.sites[site->second].datacenter);
-    if (!m->board_power) {
-      return Err(FailedPreconditionError("group '" + g.name + "': the catalog has no board power for " + m->name));
-    }
-    gs.ai_power = *m->board_power;
-    rs.fleet.AddGroup(std::move(gs), g.nodes);
-    RentalPrice od, intr;
-    if (rental) {
-      if (auto q = rental->At(m->key, RentalKind::kOnDemand, sc.market.rental_date)) od = q->price;
-      if (auto q = rental->At(m->key, RentalKind::kInterruptible, sc.market.rental_date)) intr = q->price;
-    }
-    od = Scale(od, sc.demand.on_demand_markup_milli);
-    if (intr.raw() <= 0) intr = Scale(od, sc.demand.interruptible_fraction_milli);
-    if (od.raw() <= 0) unpriced.push_back(m->name);
-    rs.list_price.push_back(od);
-    rs.interruptible_price.push_back(intr);
-  }
-  // A floor at or above on-demand makes every bid pointless: fixed here, for both shells.
-  rs.price_fixes = FixPriceTable(rs.fleet, rs.list_price, rs.interruptible_price, sc.demand.interruptible_fraction_milli);
+  // The farm: one builder for the server and the simulator (farm/build.h).
+  RS_ASSIGN_OR_RETURN(FarmFleet farm, BuildFarm(sc, rs.catalog, rental));
+  rs.fleet = std::move(farm.fleet);
+  rs.list_price = std::move(farm.list_price);
+  rs.interruptible_price = std::move(farm.interruptible_price);
+  rs.price_fixes = std::move(farm.price_fixes);
+  const std::vector<std::string> unpriced = std::move(farm.unpriced);
 
   // Market, day by day and tick by tick.
   rs.start = sc.market.start.start();

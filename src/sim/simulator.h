@@ -23,7 +23,7 @@
 #include "model/request.h"
 #include "sim/oracle.h"
 #include "sim/report.h"
-#include "sim/scenario.h"
+#include "farm/scenario.h"
 
 namespace rigshift {
 

@@ -11,7 +11,7 @@
 // unit's resolution are rounded half away from zero (pue 1.1234 -> 1123). TOML integers are used
 // as they are.
 
-#include "sim/scenario.h"
+#include "farm/scenario.h"
 
 #include <fmt/format.h>
 #include <toml++/toml.h>

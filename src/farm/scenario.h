@@ -3,7 +3,8 @@
 //
 // LoadScenario checks syntax, types, ranges and unknown keys, and names the key and line of any
 // problem. It does not look at the data folder: model names, settlement points and dates are
-// checked when the scenario is resolved against the imported data (sim/runner.h).
+// checked when the farm is built (farm/build.h) and the scenario resolved against the imported data
+// (sim/simulator.h).
 // docs/scenario.md documents every key with its unit, default and range.
 #pragma once
 
