@@ -1,9 +1,16 @@
 // Api: the REST API of docs/api.md (api/openapi.yaml) over a Farm.
 //
-// One entry point, Handle(), called by the HTTP server's I/O threads concurrently. Routing,
-// authentication (Auth has its own lock), body parsing and JSON rendering run outside the farm's
-// lock; each call into the farm (and the store behind it) holds the lock for just that call, and
-// GET /v1/offers takes no farm lock at all (it reads the farm's published offer sheet).
+// One entry point, Handle(), called by the HTTP server's I/O threads concurrently. It finds the
+// request's route in one table (Api::Routes() in api.cc: method, path pattern, who may call it,
+// handler), answers 404 or 405 (with Allow) when there is none, authenticates the caller and
+// checks its role, then calls the route's handler: one small method per route.
+//
+// Locks: routing, authentication (Auth has its own lock), body parsing and JSON rendering run
+// outside the farm's lock; each call into the farm (and the store behind it) holds the lock for
+// just that call, and GET /v1/offers takes no farm lock at all (it reads the farm's published
+// offer sheet). A handler that wrote, or that tells a node agent what the farm decided, takes the
+// store's ticket of the latest write with the lock held, and answers through WhenDurable(): not
+// before that write is durable, and with the commit's error instead if it was dropped.
 //
 // Errors: every failure is a Status, turned into HTTP by the one table in HttpStatusFor().
 #pragma once
@@ -12,13 +19,16 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "net/http.h"
 #include "server/auth.h"
 #include "server/durable_acks.h"
 #include "server/farm.h"
 #include "server/metrics.h"
+#include "server/routes.h"
 
 namespace rigshift {
 
@@ -39,8 +49,53 @@ class Api {
   net::HttpResponse Handle(const net::HttpRequest& request);
 
  private:
-  struct Route;
-  net::HttpResponse Dispatch(const net::HttpRequest& request, std::string* route);
+  // Who may call a route. Operators may call every route.
+  enum class Who { kAnyone, kTenants, kAgents, kOperators };
+  // One request as a handler sees it.
+  struct Call {
+    const net::HttpRequest& request;
+    const PathParams& params;  // the pattern's {name} segments
+    const Caller* caller;      // null on the routes anyone may call
+    // The tenant whose leases the caller may see and cancel; nullopt: every tenant's.
+    std::optional<std::string> own;
+  };
+  using Handler = net::HttpResponse (Api::*)(const Call&);
+  struct Route {
+    std::string_view method;
+    std::string_view path;
+    Who who;
+    Handler handler;
+  };
+  // The table, in api.cc.
+  static const std::vector<Route>& Routes();
+
+  // Authentication, roles and the route's handler, once the route is found.
+  net::HttpResponse Serve(const net::HttpRequest& request, const RouteTable::Found& found);
+
+  // Handlers: one per route.
+  net::HttpResponse Healthz(const Call& call);
+  net::HttpResponse Readyz(const Call& call);
+  net::HttpResponse MetricsText(const Call& call);
+  net::HttpResponse ListOffers(const Call& call);
+  net::HttpResponse ListLeases(const Call& call);
+  net::HttpResponse CreateLease(const Call& call);
+  net::HttpResponse CancelPending(const Call& call);
+  net::HttpResponse GetLease(const Call& call);
+  net::HttpResponse CancelLease(const Call& call);
+  net::HttpResponse ListInvoices(const Call& call);
+  net::HttpResponse RegisterAgent(const Call& call);
+  net::HttpResponse AgentHeartbeat(const Call& call);
+  net::HttpResponse AgentDesired(const Call& call);
+  net::HttpResponse ListSites(const Call& call);
+  net::HttpResponse ListNodes(const Call& call);
+  net::HttpResponse ListDevices(const Call& call);
+  net::HttpResponse GetMarket(const Call& call);
+  net::HttpResponse GetPolicy(const Call& call);
+  net::HttpResponse PutPolicy(const Call& call);
+  net::HttpResponse GetLedger(const Call& call);
+  net::HttpResponse ListTokens(const Call& call);
+  net::HttpResponse CreateToken(const Call& call);
+
   // Waits until every write so far is durable; called after the farm lock is released.
   [[nodiscard]] Status Durable();
   // `r`, answered once write `ticket` (Store::LastWrite, taken with the request's writes under the
@@ -59,6 +114,7 @@ class Api {
   std::mutex* mu_;
   std::function<Timestamp()> now_;
   Store* store_;
+  RouteTable table_;  // Routes(), route i added as route i
   std::atomic<std::shared_ptr<const OffersBody>> offers_body_;
   std::unique_ptr<DurableAcks> acks_;
 };

@@ -1,5 +1,6 @@
 // Api, called in-process with net::HttpRequest (no sockets): routing, roles, tenants' isolation,
-// leases and invoices over the ledger, the agent routes, the Status -> HTTP table, /metrics.
+// leases and invoices over the ledger, the agent routes (and that they answer only what is
+// durable), the Status -> HTTP table, /metrics.
 //
 // The farm is farm_test.cc's: riser-1 (6 x RTX 3060 Ti on risers, not rented), gpu-3090-1/-2
 // (4 x RTX 3090, 0.30 USD/GPU-h), a100-1 (8 x A100 NVLink, 1.20 USD/GPU-h), driven without agents
@@ -18,6 +19,8 @@
 #include "engine/testing/fleet_builder.h"
 #include "server/testing/api_request.h"
 #include "server/metrics.h"
+#include "store/fault_injection_store.h"
+#include "store/group_commit_store.h"
 #include "store/memory_store.h"
 
 namespace rigshift {
@@ -527,6 +530,128 @@ TEST_F(ApiTest, AgentRegistersHeartbeatsAndFetchesItsDesiredState) {
             409);
   EXPECT_EQ(Call("POST", "/v1/agents/register", agent_, json{{"node", "nope-1"}, {"devices", inv}}.dump()).status, 404);
   EXPECT_EQ(Call("GET", "/v1/agents/nope-1/desired", agent_).status, 404);
+}
+
+// An agent acts on what it is told, so it is told only what is durable. The server's store stack
+// (a GroupCommitStore) over a store whose next commit fails: the lease that commit carried is in
+// the farm's memory, but the agents of its node get the commit's error, not a desired state that
+// runs the lease. Once the farm has reloaded from the store and a later decision is durable,
+// they get that one.
+class AgentDurabilityTest : public ::testing::Test {
+ protected:
+  AgentDurabilityTest()
+      : store_(&faults_, nullptr), farm_(TestFarm(), &store_, &feed_, NoAgents(), &metrics_), auth_(&store_),
+        api_(&farm_, &auth_, &metrics_, &mu_, [this] { return now_; }) {
+    EXPECT_TRUE(farm_.Recover(now_).ok());
+    EXPECT_TRUE(auth_.Load().ok());
+    acme_ = *auth_.Create("tenant", "acme", now_);
+    agent_ = *auth_.Create("agent", "", now_);
+    EXPECT_TRUE(store_.Flush().ok());
+  }
+
+  net::HttpResponse Call(const std::string& method, const std::string& target, const std::string& token,
+                         const std::string& body = "") {
+    return net::Await(api_.Handle(testing::ApiRequest(method, target, token, body)));
+  }
+
+  // What each RTX 3090 node's agent is told: the status, and the devices' uses ("" on an error).
+  std::map<std::string, std::pair<int, std::string>> Told() {
+    std::map<std::string, std::pair<int, std::string>> told;
+    for (const std::string node : {"gpu-3090-1", "gpu-3090-2"}) {
+      net::HttpResponse r = Call("GET", "/v1/agents/" + node + "/desired", agent_);
+      std::string uses;
+      if (r.status == 200) {
+        json body = json::parse(r.body);
+        for (const json& d : body["devices"]) uses += d["use"].get<std::string>() + " ";
+      }
+      told[node] = {r.status, uses};
+    }
+    return told;
+  }
+
+  Timestamp now_ = kT0;
+  MemoryStore durable_;
+  FaultInjectionStore faults_{&durable_};
+  GroupCommitStore store_;
+  FixedFeed feed_{View()};
+  Metrics metrics_;
+  Farm farm_;
+  Auth auth_;
+  std::mutex mu_;
+  Api api_;
+  std::string acme_, agent_;
+};
+
+TEST_F(AgentDurabilityTest, AgentsAreNotToldADecisionAFailedCommitDropped) {
+  const std::string mining = "mining mining mining mining ";
+  using Answers = std::map<std::string, std::pair<int, std::string>>;
+  EXPECT_EQ(Told(), (Answers{{"gpu-3090-1", {200, mining}}, {"gpu-3090-2", {200, mining}}}));
+
+  // The next commit fails: the lease is refused to its tenant, and no agent is told to run it.
+  faults_.FaultAt(faults_.writes() + 1, FaultInjectionStore::Mode::kFail);
+  net::HttpResponse refused =
+      Call("POST", "/v1/leases", acme_, R"({"gpus": 4, "models": ["RTX 3090"], "interconnect": "node"})");
+  ASSERT_EQ(refused.status, 503) << refused.body;
+  {
+    std::lock_guard lock(mu_);  // the farm still holds the lease in memory
+    ASSERT_EQ(farm_.ListLeases(std::nullopt, std::string("running")).size(), 1u);
+  }
+  for (const auto& [node, told] : Told()) {
+    SCOPED_TRACE(node);
+    EXPECT_EQ(told.first, 503);
+    EXPECT_EQ(told.second, "");
+  }
+  // Registering and heartbeating wait for the same write, and fail with it.
+  json inventory = json::array();
+  for (int s = 0; s < 4; ++s) inventory.push_back({{"slot", s}, {"model", "RTX 3090"}, {"vram_gb", 24}});
+  EXPECT_EQ(Call("POST", "/v1/agents/register", agent_, json{{"node", "gpu-3090-1"}, {"devices", inventory}}.dump())
+                .status,
+            503);
+  EXPECT_EQ(Call("POST", "/v1/agents/gpu-3090-1/heartbeat", agent_, R"({"generation": 0, "devices": []})").status,
+            503);
+
+  // The server's catch-up (server_command.cc): the farm reloads what the store holds, and the
+  // store takes writes again. The next lease is durable, and its node's agent is told to run it.
+  {
+    std::lock_guard lock(mu_);
+    store_.Resume();
+    ASSERT_TRUE(farm_.Reload(now_).ok());
+    ASSERT_TRUE(auth_.Load().ok());
+  }
+  net::HttpResponse placed =
+      Call("POST", "/v1/leases", acme_, R"({"gpus": 4, "models": ["RTX 3090"], "interconnect": "node"})");
+  ASSERT_EQ(placed.status, 201) << placed.body;
+  const std::string node = json::parse(placed.body)["devices"][0]["node"];
+  Answers told = Told();
+  EXPECT_EQ(told[node], std::make_pair(200, std::string("lease lease lease lease ")));
+  for (const auto& [other, t] : told) {
+    if (other != node) EXPECT_EQ(t, std::make_pair(200, mining));
+  }
+}
+
+TEST_F(AgentDurabilityTest, AfterACatchUpAgentsAreAnsweredWithoutWaitingForANewWrite) {
+  faults_.FaultAt(faults_.writes() + 1, FaultInjectionStore::Mode::kFail);
+  ASSERT_EQ(Call("POST", "/v1/leases", acme_, R"({"gpus": 4, "models": ["RTX 3090"], "interconnect": "node"})")
+                .status,
+            503);
+  {
+    std::lock_guard lock(mu_);
+    store_.Resume();
+    ASSERT_TRUE(farm_.Reload(now_).ok());
+  }
+  // No write since: what the agents are told is what the store holds (the lease is gone).
+  for (const auto& [node, t] : Told()) {
+    SCOPED_TRACE(node);
+    EXPECT_EQ(t.first, 200);
+    EXPECT_EQ(t.second.find("lease"), std::string::npos) << t.second;
+  }
+  json inventory = json::array();
+  for (int s = 0; s < 4; ++s) inventory.push_back({{"slot", s}, {"model", "RTX 3090"}, {"vram_gb", 24}});
+  EXPECT_EQ(Call("POST", "/v1/agents/register", agent_, json{{"node", "gpu-3090-1"}, {"devices", inventory}}.dump())
+                .status,
+            200);
+  EXPECT_EQ(Call("POST", "/v1/agents/gpu-3090-1/heartbeat", agent_, R"({"generation": 0, "devices": []})").status,
+            200);
 }
 
 // ---- tokens -----------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ class FaultInjectionStore final : public Store {
   Status Transaction(const std::function<Status(Store&)>& fn) override;
   Status Flush() override { return base_->Flush(); }
   uint64_t LastWrite() const override { return base_->LastWrite(); }
+  uint64_t LastKeptWrite() const override { return base_->LastKeptWrite(); }
   Status WaitDurable(uint64_t ticket) override { return base_->WaitDurable(ticket); }
 
  private:

@@ -140,6 +140,18 @@ uint64_t GroupCommitStore::LastWrite() const {
   return queued_;
 }
 
+uint64_t GroupCommitStore::LastKeptWrite() const {
+  std::lock_guard lock(mu_);
+  // Dropped writes are runs (after, upto]: step back over each run the latest write falls in,
+  // once a Resume() came after it (the shell reloaded what the store holds). A drop not yet
+  // resumed stays: the state a reader sees may hold its lost writes, so the wait must fail.
+  uint64_t t = queued_;
+  for (auto d = drops_.rbegin(); d != drops_.rend(); ++d) {
+    if (d->resumes < resumes_ && d->after < t && t <= d->upto) t = d->after;
+  }
+  return t;
+}
+
 Status GroupCommitStore::WaitDurable(uint64_t ticket) {
   std::unique_lock lock(mu_);
   work_cv_.notify_one();

@@ -80,6 +80,7 @@ class GroupCommitStore final : public Store {
   //   and resumed is reported to its own thread only.
   Status Flush() override;
   uint64_t LastWrite() const override;
+  uint64_t LastKeptWrite() const override;
   Status WaitDurable(uint64_t ticket) override;
 
   // OK while writes are accepted; after a failed commit, until Resume(), the error new writes get.

@@ -144,6 +144,12 @@ class Store {
   // of the latest write this store accepted, taken by the writer right after its writes (under
   // the lock that orders writes), and a wait for that write. 0 from a store that writes through.
   virtual uint64_t LastWrite() const { return 0; }
+  // For a caller that read state and wrote nothing (an agent fetching its desired state): the
+  // latest write, except that writes a failed commit dropped before a later Resume() (whose
+  // effects the shell has reloaded away) are stepped over: they do not fail every reader until
+  // the next write. Writes dropped and not yet resumed still fail the wait (the state a reader
+  // sees may hold them). 0 from a store that writes through.
+  virtual uint64_t LastKeptWrite() const { return 0; }
   // Returns once write number `ticket` and every write before it are durable (OK), or with the
   // error of the failed commit that dropped write `ticket`, however many Resume()s came since.
   // Stores that write through: OK at once (an accepted write is durable; a refused one failed

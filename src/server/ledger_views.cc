@@ -1,0 +1,51 @@
+#include "server/ledger_views.h"
+
+#include <utility>
+
+namespace rigshift {
+
+std::vector<Invoice> InvoicesFrom(const std::vector<LedgerEntry>& entries,
+                                  const std::map<int64_t, int>& gpus_of_lease) {
+  constexpr std::string_view kTenantAccount = "tenant:";
+  // (tenant, month) -> lease -> line; the maps give the order of the answer.
+  std::map<std::pair<std::string, std::string>, std::map<int64_t, InvoiceLine>> by_month;
+  for (const LedgerEntry& e : entries) {
+    if (e.kind != "ai_usage" || !e.lease || !e.account.starts_with(kTenantAccount)) continue;
+    std::string month = FormatUtc(e.at).substr(0, 7);
+    InvoiceLine& line = by_month[{e.account.substr(kTenantAccount.size()), month}][e.lease->value()];
+    line.lease = e.lease->value();
+    line.seconds += e.seconds;
+    line.amount += e.amount;
+  }
+  std::vector<Invoice> invoices;
+  for (auto& [key, lines] : by_month) {
+    Invoice invoice{key.first, key.second, {}, Money(0)};
+    for (auto& [lease, line] : lines) {
+      auto gpus = gpus_of_lease.find(lease);
+      line.gpus = gpus != gpus_of_lease.end() ? gpus->second : 1;
+      invoice.total += line.amount;
+      invoice.lines.push_back(line);
+    }
+    invoices.push_back(std::move(invoice));
+  }
+  return invoices;
+}
+
+LedgerSummary SummarizeLedger(const std::vector<LedgerDayTotal>& rows) {
+  std::map<Date, LedgerTotals> by_day;
+  LedgerSummary summary;
+  for (const LedgerDayTotal& row : rows) {
+    Money LedgerTotals::*kind = row.kind == "ai_usage"         ? &LedgerTotals::ai_usage
+                                : row.kind == "mining_revenue" ? &LedgerTotals::mining_revenue
+                                : row.kind == "energy_cost"    ? &LedgerTotals::energy_cost
+                                                               : nullptr;
+    if (kind == nullptr) continue;
+    Money amount = kind == &LedgerTotals::energy_cost ? -row.amount : row.amount;
+    by_day[DateOf(row.day)].*kind += amount;
+    summary.totals.*kind += amount;
+  }
+  for (const auto& [date, totals] : by_day) summary.days.push_back({date, totals});
+  return summary;
+}
+
+}  // namespace rigshift
