@@ -31,6 +31,7 @@ const Valuation& Controller::ValuationOf(const MarketView& view) {
   const uint64_t h = ViewFingerprint(view);
   if (!has_value_ || h != value_key_) {
     value_ = Value(fleet_, view, params_);
+    coin_index_for_ = nullptr;
     value_key_ = h;
     has_value_ = true;
   }
@@ -40,6 +41,7 @@ const Valuation& Controller::ValuationOf(const MarketView& view) {
 void Controller::set_params(EngineParams params) {
   params_ = std::move(params);
   has_value_ = false;
+  coin_index_for_ = nullptr;
   ++version_;
 }
 
@@ -51,9 +53,13 @@ Result<Plan> Controller::Propose(const Event& e, Rng& rng) {
       return Err(InvalidArgumentError("lease " + std::to_string(e.end[i].value()) + " ends twice in one event"));
     }
   }
+  const Valuation* value = e.value ? e.value : &ValuationOf(*e.view);
   DecideInput in{&fleet_, e.requests.empty() ? nullptr : &e.requests, e.view, e.now, next_lease_,
-                 /*placement_only=*/!e.replan, e.value ? e.value : &ValuationOf(*e.view), e.end.empty() ? nullptr : &e.end};
+                 /*placement_only=*/!e.replan, value, e.end.empty() ? nullptr : &e.end, &CoinIndexes(*value)};
   Plan decided = rigshift::Decide(in, rng, params_);
+  decided.at = e.now;
+  decided.basis = version_;
+  if (e.end.empty()) return decided;  // most events: an arrival
   Plan plan;
   plan.at = e.now;
   plan.basis = version_;
@@ -70,6 +76,16 @@ Result<Plan> Controller::Propose(const Event& e, Rng& rng) {
   for (Action& a : decided.actions) plan.actions.push_back(std::move(a));
   plan.decisions = std::move(decided.decisions);
   return plan;
+}
+
+const std::vector<int>& Controller::CoinIndexes(const Valuation& value) {
+  // Cleared whenever value_ is recomputed in place or a group's coin changes (Commit, set_params).
+  if (coin_index_for_ != &value) {
+    coin_index_.resize(fleet_.groups().size());
+    for (size_t g = 0; g < coin_index_.size(); ++g) coin_index_[g] = value.CoinIndex(fleet_.groups()[g].mining_coin);
+    coin_index_for_ = &value;
+  }
+  return coin_index_;
 }
 
 Status Controller::Commit(const Plan& plan) {
@@ -106,10 +122,12 @@ Status Controller::Commit(const Plan& plan) {
       case ActionKind::kStartMining:
       case ActionKind::kSwitchMining:
         fleet_.group(a.group).mining_coin = a.coin;
+        coin_index_for_ = nullptr;
         fleet_.group(a.group).mining_since = plan.at;
         break;
       case ActionKind::kStopMining:
         fleet_.group(a.group).mining_coin.clear();
+        coin_index_for_ = nullptr;
         fleet_.group(a.group).mining_since = plan.at;
         break;
       case ActionKind::kCurtail:

@@ -29,8 +29,9 @@ namespace rigshift {
 struct Event {
   Timestamp now;
   const MarketView* view = nullptr;  // the prices in force at `now`; outlives Propose
-  // ValuationOf(*view), when the caller holds it already (a replay deciding many events between
-  // two ticks); null: looked up, at the cost of fingerprinting the view.
+  // ValuationOf(*view) as this controller returned it, when the caller holds it already (a replay
+  // deciding many events between two ticks); null: looked up, at the cost of fingerprinting the
+  // view.
   const Valuation* value = nullptr;
   // Leases that end at `now` on their own: finished, cancelled, their node lost. Their GPUs are
   // free for the requests of the same plan.
@@ -98,6 +99,11 @@ class Controller {
   Valuation value_;
   uint64_t value_key_ = 0;  // fingerprint of the view value_ was computed for
   bool has_value_ = false;
+  // Per group, the index of its mining coin in the valuation a plan is decided on: looked up
+  // again only when that valuation or a group's coin changed (DecideInput::coin_index).
+  const Valuation* coin_index_for_ = nullptr;
+  std::vector<int> coin_index_;
+  const std::vector<int>& CoinIndexes(const Valuation& value);
   LeaseId next_lease_{1};
   uint64_t version_ = 1;
 };

@@ -93,12 +93,10 @@ void LeaseDesk::SettleCopy(Request r, const Decision& decision, Settled* out) {
   // It waits, tried when it could still fit now (more than free GPUs was missing).
   const bool tried = Fits(r);
   const RequestId id = r.id;
-  if (Status room = queue_.CanAdd(r); !room.ok()) {
-    out->refused.emplace_back(std::move(r), room.message());
+  if (Status added = queue_.TryAdd(r, tried); !added.ok()) {
+    out->refused.emplace_back(std::move(r), added.message());
     return;
   }
-  Status added = queue_.Add(std::move(r), tried);
-  RS_CHECK(added.ok());
   out->queued.push_back(id);
 }
 

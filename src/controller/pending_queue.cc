@@ -87,8 +87,9 @@ Status PendingQueue::CanAdd(const Request& r) const {
   if (options_.max_total > 0 && size_ >= options_.max_total) {
     return ResourceExhaustedError("the queue is full (" + std::to_string(size_) + " requests waiting)");
   }
+  if (options_.max_per_tenant == 0) return OkStatus();
   const size_t like = waiting_like(r);
-  if (options_.max_per_tenant > 0 && like >= options_.max_per_tenant) {
+  if (like >= options_.max_per_tenant) {
     std::string what = " requests waiting";
     if (options_.per_tenant_and_models) {
       std::string models;
@@ -101,11 +102,13 @@ Status PendingQueue::CanAdd(const Request& r) const {
   return OkStatus();
 }
 
-Status PendingQueue::Add(Request r, bool tried) {
+Status PendingQueue::Add(Request r, bool tried) { return TryAdd(r, tried); }
+
+Status PendingQueue::TryAdd(Request& r, bool tried) {
   RS_RETURN_IF_ERROR(CanAdd(r));
   const int64_t id = r.id.value();
-  auto tenant = per_tenant_.try_emplace(TenantKey(r), 0).first;
-  ++tenant->second;
+  // Requests are counted per tenant only where a limit needs the count.
+  if (options_.max_per_tenant > 0) ++per_tenant_.try_emplace(TenantKey(r), 0).first->second;
   uint32_t slot;
   if (free_slots_.empty()) {
     slot = static_cast<uint32_t>(slots_.size());
@@ -143,8 +146,10 @@ Status PendingQueue::Add(Request r, bool tried) {
 
 void PendingQueue::Take(uint32_t slot, Request* out) {
   Slot& s = slots_[slot];
-  auto tenant = per_tenant_.find(TenantKey(s.request));
-  if (--tenant->second == 0) per_tenant_.erase(tenant);
+  if (options_.max_per_tenant > 0) {
+    auto tenant = per_tenant_.find(TenantKey(s.request));
+    if (--tenant->second == 0) per_tenant_.erase(tenant);
+  }
   s.live = false;
   free_slots_.push_back(slot);
   --size_;

@@ -70,6 +70,8 @@ class PendingQueue {
   // max_per_tenant requests waiting or the queue holds max_total; InvalidArgument for an id
   // already waiting. `tried`: as MarkTried.
   [[nodiscard]] Status Add(Request r, bool tried = false);
+  // As Add, but `r` is moved from only when it is queued: on an error the caller still has it.
+  [[nodiscard]] Status TryAdd(Request& r, bool tried = false);
   // Whether Add would take `r` now: the same errors, nothing changed.
   [[nodiscard]] Status CanAdd(const Request& r) const;
   // Removes a request (placed, cancelled). False if it was not waiting.
@@ -96,7 +98,7 @@ class PendingQueue {
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   // Waiting requests counted against `r`'s tenant limit (its tenant's; with per_tenant_and_models,
-  // its tenant's for the same models).
+  // its tenant's for the same models). Counted only under a limit (max_per_tenant > 0): 0 without.
   size_t waiting_like(const Request& r) const;
   const QueueOptions& options() const { return options_; }
 

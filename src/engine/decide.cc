@@ -106,7 +106,8 @@ class SmallCounts {
 // The plan's working view of the fleet: what earlier actions of this plan changed.
 class Scratch {
  public:
-  Scratch(const FleetState& fleet, const Valuation& value, const MarketView& view)
+  Scratch(const FleetState& fleet, const Valuation& value, const MarketView& view,
+          const std::vector<int>* coin_index)
       : fleet_(fleet), value_(value), view_(view) {
     // One plan per event: a fleet of a few groups needs no heap here.
     const size_t n = fleet.groups().size();
@@ -116,7 +117,7 @@ class Scratch {
       const GroupState& gs = fleet.groups()[g];
       groups_[g].curtailed = gs.curtailed;
       groups_[g].leased = gs.leased;
-      set_coin(static_cast<int>(g), value.CoinIndex(gs.mining_coin));
+      set_coin(static_cast<int>(g), coin_index ? (*coin_index)[g] : value.CoinIndex(gs.mining_coin));
     }
   }
   Scratch(const Scratch&) = delete;
@@ -952,7 +953,7 @@ Plan Decide(const DecideInput& in, Rng& /*rng: ties break by id; kept for polici
   Valuation computed;
   if (!in.value) computed = Value(fleet, *in.view, params);
   const Valuation& value = in.value ? *in.value : computed;
-  Scratch scratch(fleet, value, *in.view);
+  Scratch scratch(fleet, value, *in.view, in.coin_index);
   Plan plan;
   plan.at = in.now;
   LeaseId next = in.next_lease;

@@ -89,6 +89,9 @@ struct DecideInput {
   // Leases that end at `now` before anything is decided (finished, cancelled, node lost): their
   // GPUs count as free for the requests and the power cap of this plan. Each must be in `fleet`.
   const std::vector<LeaseId>* ending = nullptr;
+  // Per group, value->CoinIndex(its mining_coin), when the caller holds it (a shell deciding many
+  // events on one valuation); null: looked up here.
+  const std::vector<int>* coin_index = nullptr;
 };
 
 [[nodiscard]] Plan Decide(const DecideInput& in, Rng& rng, const EngineParams& params);

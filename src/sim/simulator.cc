@@ -811,6 +811,7 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     // The tick re-plans mining and the cap at the new prices, with the waiting requests.
     copy_answer.reset();
     desk.MarketTick(&e, Timestamp{t_tick}, view, &gave_up);
+    e.value = value;
     if (auto d = decide(e); !d) return Err(d.error());
     if (progress && tick * 100 / rs.ticks != reported) {
       reported = tick * 100 / rs.ticks;
