@@ -82,13 +82,18 @@ std::string PendingQueue::TenantKey(const Request& r) const {
 }
 
 Status PendingQueue::CanAdd(const Request& r) const {
+  return CanAddUnder(r, options_.max_per_tenant > 0 ? TenantKey(r) : std::string());
+}
+
+Status PendingQueue::CanAddUnder(const Request& r, const std::string& key) const {
   const int64_t id = r.id.value();
   if (SlotOf(id) >= 0) return InvalidArgumentError("request " + std::to_string(id) + " is already waiting");
   if (options_.max_total > 0 && size_ >= options_.max_total) {
     return ResourceExhaustedError("the queue is full (" + std::to_string(size_) + " requests waiting)");
   }
   if (options_.max_per_tenant == 0) return OkStatus();
-  const size_t like = waiting_like(r);
+  auto it = per_tenant_.find(key);
+  const size_t like = it == per_tenant_.end() ? 0 : it->second;
   if (like >= options_.max_per_tenant) {
     std::string what = " requests waiting";
     if (options_.per_tenant_and_models) {
@@ -105,10 +110,11 @@ Status PendingQueue::CanAdd(const Request& r) const {
 Status PendingQueue::Add(Request r, bool tried) { return TryAdd(r, tried); }
 
 Status PendingQueue::TryAdd(Request& r, bool tried) {
-  RS_RETURN_IF_ERROR(CanAdd(r));
+  // Requests are counted per tenant only where a limit needs the count; the key is made once.
+  std::string key = options_.max_per_tenant > 0 ? TenantKey(r) : std::string();
+  RS_RETURN_IF_ERROR(CanAddUnder(r, key));
   const int64_t id = r.id.value();
-  // Requests are counted per tenant only where a limit needs the count.
-  if (options_.max_per_tenant > 0) ++per_tenant_.try_emplace(TenantKey(r), 0).first->second;
+  if (options_.max_per_tenant > 0) ++per_tenant_.try_emplace(std::move(key), 0).first->second;
   uint32_t slot;
   if (free_slots_.empty()) {
     slot = static_cast<uint32_t>(slots_.size());

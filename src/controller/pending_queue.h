@@ -162,6 +162,8 @@ class PendingQueue {
   }
   // The key a request counts under for max_per_tenant.
   std::string TenantKey(const Request& r) const;
+  // CanAdd with the request's TenantKey made already ("" without a per-tenant limit).
+  [[nodiscard]] Status CanAddUnder(const Request& r, const std::string& key) const;
   // The slot of a waiting request, or -1.
   int64_t SlotOf(int64_t id) const;
   // Inserts `ref` into an order sorted by (key, id): at the back, unless it came late. Returns

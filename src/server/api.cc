@@ -1,4 +1,5 @@
 #include "server/api.h"
+#include "server/lease_json.h"
 
 #include <chrono>
 #include <limits>
@@ -37,32 +38,15 @@ HttpResponse Error(const Status& s) {
 
 // Reads only what the farm fixes at construction (node names and models), so it runs outside the
 // farm's lock.
-json LeaseJson(const LeaseRecord& l, const Farm& farm) {
-  json devices = json::array();
-  for (const auto& [node, slot] : l.devices) {
-    devices.push_back({{"node", farm.node_name(node)}, {"slot", slot}, {"model", farm.node_model(node)}});
-  }
-  json hours = l.duration_s > 0 ? json(static_cast<double>(l.duration_s) / 3600.0) : json(nullptr);
-  bool started = l.state != "pending" && !(l.state == "cancelled" && l.devices.empty());
-  return {{"id", l.id.value()},
-          {"tenant", l.tenant},
-          {"state", l.state},
-          {"kind", RequestKindName(l.kind)},
-          {"gpus", l.gpus},
-          {"models", l.models},
-          {"min_vram_gb", l.min_vram_gb},
-          {"interconnect", InterconnectName(l.interconnect)},
-          {"hours", hours},
-          {"price_usd_per_gpu_h", ToUsd(l.price.raw())},
-          {"price_micro_usd_per_gpu_h", l.price.raw()},
-          {"devices", devices},
-          {"created_at", FormatUtc(l.created)},
-          {"started_at", started ? json(FormatUtc(l.start)) : json(nullptr)},
-          {"ended_at", Nullable(l.end)},
-          {"billed_seconds", l.billed_seconds},
-          {"billed_micro_usd", l.billed.raw()},
-          {"billed_usd", ToUsd(l.billed.raw())},
-          {"reason", l.reason}};
+json LeaseJson(const LeaseRecord& l, const Farm& farm) { return LeaseJsonTree(l, farm); }
+
+// One lease as an answer, written without a JSON tree (server/lease_json.h).
+HttpResponse LeaseAnswer(int status, const LeaseRecord& l, const Farm& farm) {
+  HttpResponse r;
+  r.status = status;
+  r.body.reserve(512);
+  AppendLeaseJson(&r.body, l, farm);
+  return r;
 }
 
 json OfferJson(const Offer& o) {
@@ -391,7 +375,7 @@ HttpResponse Api::CreateLease(const Call& call) {
     return r;
   }();
   if (!lease) return Error(lease.error());
-  HttpResponse r = Json(201, LeaseJson(*lease, *farm_));
+  HttpResponse r = LeaseAnswer(201, *lease, *farm_);
   r.headers.emplace_back("Location", "/v1/leases/" + std::to_string(lease->id.value()));
   // Acknowledged only once durable (group commit: one fsync covers every request waiting),
   // without holding this I/O thread meanwhile.
@@ -431,7 +415,7 @@ HttpResponse Api::GetLease(const Call& call) {
     return farm_->GetLease(*id, call.own);
   }();
   if (!lease) return Error(lease.error());
-  return Json(200, LeaseJson(*lease, *farm_));
+  return LeaseAnswer(200, *lease, *farm_);
 }
 
 HttpResponse Api::CancelLease(const Call& call) {
@@ -446,7 +430,7 @@ HttpResponse Api::CancelLease(const Call& call) {
     return r;
   }();
   if (!lease) return Error(lease.error());
-  return WhenDurable(Json(200, LeaseJson(*lease, *farm_)), ticket);
+  return WhenDurable(LeaseAnswer(200, *lease, *farm_), ticket);
 }
 
 HttpResponse Api::ListInvoices(const Call& call) {

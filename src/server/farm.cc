@@ -282,22 +282,28 @@ Result<Request> Farm::ToRequest(int64_t id, const std::string& tenant, const Lea
   } else {
     r.max_price = ask.max_price;
   }
-  // Models: every name must be a known GPU that this farm rents.
-  std::vector<std::string> offered;
-  for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
-    const GroupState& gs = f.groups()[g];
-    if (Rentable(g) && std::find(offered.begin(), offered.end(), gs.model->name) == offered.end()) {
-      offered.push_back(gs.model->name);
+  // Models: every name must be a known GPU that this farm rents (the list is made for an error).
+  auto offered_text = [&] {
+    std::vector<std::string> offered;
+    for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
+      const std::string& name = f.groups()[g].model->name;
+      if (Rentable(g) && std::find(offered.begin(), offered.end(), name) == offered.end()) offered.push_back(name);
     }
-  }
-  std::string offered_text = offered.empty() ? "none" : Join(offered);
+    return offered.empty() ? std::string("none") : Join(offered);
+  };
+  auto rented = [&](const DeviceModel* m) {
+    for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
+      if (Rentable(g) && f.groups()[g].model->key == m->key) return true;
+    }
+    return false;
+  };
   for (const std::string& name : ask.models) {
     const DeviceModel* m = setup_.catalog->Find(name);
     if (m == nullptr) {
-      return Err(FailedPreconditionError("unknown GPU model '" + name + "'; this farm rents: " + offered_text));
+      return Err(FailedPreconditionError("unknown GPU model '" + name + "'; this farm rents: " + offered_text()));
     }
-    if (std::find(offered.begin(), offered.end(), m->name) == offered.end()) {
-      return Err(FailedPreconditionError("this farm does not rent " + m->name + "; it rents: " + offered_text));
+    if (!rented(m)) {
+      return Err(FailedPreconditionError("this farm does not rent " + m->name + "; it rents: " + offered_text()));
     }
     if (std::find(r.models.begin(), r.models.end(), m->key) == r.models.end()) r.models.push_back(m->key);
   }
@@ -330,7 +336,7 @@ Result<Request> Farm::ToRequest(int64_t id, const std::string& tenant, const Lea
       return r;  // fits somewhere
     }
   }
-  if (why.empty()) return Err(FailedPreconditionError("no GPU on this farm matches; it rents: " + offered_text));
+  if (why.empty()) return Err(FailedPreconditionError("no GPU on this farm matches; it rents: " + offered_text()));
   return Err(FailedPreconditionError("no placement on this farm can ever hold " + std::to_string(ask.gpus) +
                                      " GPU(s) with these constraints: " + Join(why)));
 }
@@ -496,9 +502,9 @@ Status Farm::Execute(const Event& event, const Plan& plan, const std::map<int64_
   Income(entries);
 
   // 4. The world moves: the plan goes to the backend, whose desired states the agents read (their
-  // generation moves when they next ask).
+  // generation moves when they next ask); what is free changes only with an action.
   desired_.Apply(plan, desk_.fleet());
-  PublishOffers();
+  if (!plan.actions.empty()) PublishOffers();
   return OkStatus();
 }
 
