@@ -43,14 +43,6 @@ std::string Join(const std::vector<std::string>& v) {
 
 }  // namespace
 
-std::string_view AgentStateName(AgentState s) {
-  switch (s) {
-    case AgentState::kUnregistered: return "unregistered";
-    case AgentState::kReady: return "ready";
-    case AgentState::kSilent: return "silent";
-  }
-  return "unknown";
-}
 
 Farm::Farm(FarmSetup setup, Store* store, MarketFeed* feed, FarmOptions options, FarmObserver* observer)
     : setup_(std::move(setup)),
@@ -59,31 +51,11 @@ Farm::Farm(FarmSetup setup, Store* store, MarketFeed* feed, FarmOptions options,
       options_(options),
       observer_(observer),
       desk_(setup_.fleet, setup_.params, setup_.list_price, DeskOptionsFor(setup_, options_), setup_.seed),
+      agents_(setup_.fleet, setup_.catalog.get()),
       desired_(setup_.fleet) {
   price_fixes_ = FixPriceTable(setup_.fleet, setup_.list_price, setup_.interruptible_price,
                                setup_.interruptible_fraction_milli);
   PublishOffers();
-  const FleetState& f = desk_.fleet();
-  node_names_.resize(f.node_count());
-  node_models_.resize(f.node_count());
-  node_base_.resize(f.node_count() + 1);
-  int devices = 0;
-  for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
-    const GroupState& gs = f.groups()[g];
-    for (int i = 0; i < gs.node_count; ++i) {
-      int node = gs.first_node + i;
-      node_names_[node] = gs.name + "-" + std::to_string(i + 1);
-      node_models_[node] = gs.model->name;
-      node_by_name_[node_names_[node]] = node;
-    }
-  }
-  for (int n = 0; n < f.node_count(); ++n) {
-    node_base_[n] = devices;
-    devices += f.groups()[f.node_group(n)].gpus_per_node;
-  }
-  node_base_[f.node_count()] = devices;
-  power_.assign(devices, -1);
-  agents_.resize(f.node_count());
 }
 
 Farm::~Farm() = default;
@@ -99,11 +71,6 @@ bool Farm::Allows(const std::vector<std::string>& models, const GroupState& g) {
                      [&](const std::string& m) { return m == g.model->key || m == g.model->name; });
 }
 
-std::optional<int> Farm::NodeIndex(const std::string& name) const {
-  auto it = node_by_name_.find(name);
-  if (it == node_by_name_.end()) return std::nullopt;
-  return it->second;
-}
 
 Result<MarketView> Farm::ViewNow(Timestamp now) {
   auto r = feed_->ViewAt(now);
@@ -119,8 +86,8 @@ Result<MarketView> Farm::ViewNow(Timestamp now) {
 
 Status Farm::Recover(Timestamp now) {
   RS_RETURN_IF_ERROR(LoadLeases());
+  agents_.HeardAllAt(now);
   for (int n = 0; n < desk_.fleet().node_count(); ++n) {
-    agents_[n].last_seen = now;
     if (options_.require_agents) NodeDown(n);
   }
   last_tick_ = last_billing_ = last_accounting_ = now;
@@ -143,7 +110,7 @@ Status Farm::Reload(Timestamp now) {
   api_of_engine_.clear();
   RS_RETURN_IF_ERROR(LoadLeases());
   for (int n = 0; n < desk_.fleet().node_count(); ++n) {
-    if (options_.require_agents && agents_[n].state != AgentState::kReady) NodeDown(n);
+    if (options_.require_agents && agents_.agent(n).state != AgentState::kReady) NodeDown(n);
   }
   desired_.Invalidate();
   if (view_) RS_RETURN_IF_ERROR(ReplanNow(now));
@@ -196,7 +163,7 @@ Status Farm::LoadLeases() {
       }
       if (int64_t other = ApiLeaseOn(node, slot); other != 0) {
         return Err(DataLossError("store: leases " + std::to_string(other) + " and " + std::to_string(l->id.value()) +
-                                 " are both running on " + node_names_[node] + " GPU " + std::to_string(slot)));
+                                 " are both running on " + agents_.node_name(node) + " GPU " + std::to_string(slot)));
       }
     }
     s.group = f.node_group(l->devices.front().first);
@@ -660,59 +627,25 @@ Status Farm::NodeUp(int node, Timestamp now) {
 
 Result<int64_t> Farm::RegisterAgent(const std::string& node_name, const std::vector<DeviceInventory>& devices,
                                     Timestamp now) {
-  auto node = NodeIndex(node_name);
-  if (!node) {
-    std::string example = node_names_.empty() ? "none (this farm declares no nodes)"
-                                              : node_names_.front() + " .. " + node_names_.back();
-    return Err(NotFoundError("unknown node '" + node_name + "'; this farm declares " + example));
-  }
-  const FleetState& f = desk_.fleet();
-  const GroupState& gs = f.groups()[f.node_group(*node)];
-  if (static_cast<int>(devices.size()) != gs.gpus_per_node) {
-    return Err(AlreadyExistsError("node " + node_name + " reports " + std::to_string(devices.size()) +
-                                       " GPUs; the farm declares " + std::to_string(gs.gpus_per_node) + " x " +
-                                       gs.model->name));
-  }
-  for (const DeviceInventory& d : devices) {
-    const DeviceModel* m = setup_.catalog->Find(d.model);
-    if (d.slot < 0 || d.slot >= gs.gpus_per_node) {
-      return Err(AlreadyExistsError("node " + node_name + " reports slot " + std::to_string(d.slot) +
-                                         "; slots are 0.." + std::to_string(gs.gpus_per_node - 1)));
-    }
-    if (m == nullptr || m->key != gs.model->key) {
-      return Err(AlreadyExistsError("node " + node_name + " slot " + std::to_string(d.slot) + " reports '" +
-                                         d.model + "'; the farm declares " + gs.model->name));
-    }
-  }
-  AgentInfo& a = agents_[*node];
-  a.state = AgentState::kReady;
-  a.last_seen = now;
+  auto node = agents_.NodeIndex(node_name);
+  if (!node) return Err(NotFoundError("unknown node '" + node_name + "'; this farm declares " + agents_.DeclaredNodes()));
+  RS_RETURN_IF_ERROR(agents_.Register(*node, devices, now));
   if (options_.require_agents) RS_RETURN_IF_ERROR(NodeUp(*node, now));
   RefreshGeneration(*node);
-  return a.generation;
+  return agents_.agent(*node).generation;
 }
 
 Result<int64_t> Farm::Heartbeat(const std::string& node_name, int64_t generation,
                                 const std::vector<DeviceReport>& devices, Timestamp now) {
-  auto node = NodeIndex(node_name);
+  auto node = agents_.NodeIndex(node_name);
   if (!node) return Err(NotFoundError("unknown node '" + node_name + "'"));
-  AgentInfo& a = agents_[*node];
-  if (a.state != AgentState::kReady) {
-    return Err(NotFoundError("node " + node_name + " is " + std::string(AgentStateName(a.state)) +
-                             ": register it again (POST /v1/agents/register)"));
-  }
-  a.last_seen = now;
-  a.observed_generation = generation;
-  int gpus = node_base_[*node + 1] - node_base_[*node];
-  for (const DeviceReport& d : devices) {
-    if (d.slot >= 0 && d.slot < gpus && d.power) power_[node_base_[*node] + d.slot] = static_cast<int>(d.power->raw());
-  }
+  RS_RETURN_IF_ERROR(agents_.Heartbeat(*node, generation, devices, now));
   RefreshGeneration(*node);
-  return a.generation;
+  return agents_.agent(*node).generation;
 }
 
 Result<NodeView> Farm::Desired(const std::string& node_name) {
-  auto node = NodeIndex(node_name);
+  auto node = agents_.NodeIndex(node_name);
   if (!node) return Err(NotFoundError("unknown node '" + node_name + "'"));
   RefreshGeneration(*node);
   return ViewOfNode(*node);
@@ -721,10 +654,10 @@ Result<NodeView> Farm::Desired(const std::string& node_name) {
 NodeView Farm::ViewOfNode(int node) {
   const FleetState& f = desk_.fleet();
   const GroupState& gs = f.groups()[f.node_group(node)];
-  const AgentInfo& a = agents_[node];
+  const AgentInfo& a = agents_.agent(node);
   NodeView v;
   v.index = node;
-  v.name = node_names_[node];
+  v.name = agents_.node_name(node);
   v.group = gs.name;
   v.site = f.sites()[gs.site].name;
   v.model = gs.model->name;
@@ -755,22 +688,16 @@ NodeView Farm::ViewOfNode(int node) {
 }
 
 void Farm::RefreshGeneration(int node) {
-  agents_[node].generation = desired_.Generation(desk_.fleet(), node, [this](int64_t engine) -> int64_t {
+  agents_.set_generation(node, desired_.Generation(desk_.fleet(), node, [this](int64_t engine) -> int64_t {
     auto it = api_of_engine_.find(engine);
     return it == api_of_engine_.end() ? 0 : it->second;
-  });
+  }));
 }
 
 int64_t Farm::ApiLeaseOn(int node, int slot) const {
   int64_t engine = desk_.fleet().lease_on(node, slot);
   auto it = api_of_engine_.find(engine);
   return it == api_of_engine_.end() ? 0 : it->second;
-}
-
-std::optional<int> Farm::ObservedPower(int node, int slot) const {
-  int w = power_[node_base_[node] + slot];
-  if (w < 0) return std::nullopt;
-  return w;
 }
 
 std::vector<Watts> Farm::SiteDraw() {
@@ -848,38 +775,35 @@ Status Farm::ExpireLeases(Timestamp now) {
 
 Status Farm::CheckAgents(Timestamp now) {
   if (!options_.require_agents) return OkStatus();
+  const FleetState& f = desk_.fleet();
+  std::vector<bool> has_leases(f.node_count(), false);
+  for (const LeaseState& l : f.leases()) {
+    for (const auto& [node, slot] : l.devices) has_leases[node] = true;
+  }
+  const std::vector<int> silent = agents_.Silent(now, options_.agent_timeout_s, has_leases);
+  if (silent.empty()) return OkStatus();
   std::map<int64_t, Ending> lost;
-  std::vector<int> silent;
-  for (int n = 0; n < static_cast<int>(agents_.size()); ++n) {
-    AgentInfo& a = agents_[n];
-    if (a.state == AgentState::kSilent || now.seconds - a.last_seen.seconds <= options_.agent_timeout_s) continue;
-    bool has_leases = false;
-    for (int slot = 0; slot < desk_.fleet().groups()[desk_.fleet().node_group(n)].gpus_per_node; ++slot) {
-      if (ApiLeaseOn(n, slot) != 0) has_leases = true;
-    }
-    if (a.state == AgentState::kUnregistered && !has_leases) continue;
-    silent.push_back(n);
+  for (int n : silent) {
+    const AgentInfo& a = agents_.agent(n);
     for (const auto& [engine, id] : api_of_engine_) {
       const LeaseRecord& l = leases_[id];
       if (lost.count(id)) continue;
       for (const auto& d : l.devices) {
         if (d.first == n) {
           Timestamp until = std::max(std::max(a.last_seen, Timestamp{0}), l.billed_until);
-          lost[id] = Ending{until, "lost", "node " + node_names_[n] + " stopped reporting at " + FormatUtc(a.last_seen)};
+          lost[id] = Ending{until, "lost",
+                            "node " + agents_.node_name(n) + " stopped reporting at " + FormatUtc(a.last_seen)};
           break;
         }
       }
     }
   }
-  if (silent.empty()) return OkStatus();
   // The nodes are down first (a fact, nothing to store), so that the GPUs their lost leases free
   // go to no one; the leases end as one decision; the agents are marked silent only once that is
   // stored, so a store error leaves the leases to be ended again at the next tick.
   for (int n : silent) NodeDown(n);
   RS_RETURN_IF_ERROR(EndLeases(lost, now));
-  for (int n : silent) {
-    if (agents_[n].state == AgentState::kReady) agents_[n].state = AgentState::kSilent;
-  }
+  for (int n : silent) agents_.MarkSilent(n);
   return OkStatus();
 }
 
@@ -896,7 +820,7 @@ Status Farm::BillRunning(Timestamp now) {
     // its last heartbeat (a lease there may end as lost), never past it.
     Timestamp until = now;
     if (options_.require_agents) {
-      for (const auto& d : copy.devices) until = std::min(until, agents_[d.first].last_seen);
+      for (const auto& d : copy.devices) until = std::min(until, agents_.agent(d.first).last_seen);
     }
     BillTo(copy, until, &entries);
     if (entries.size() != before) changed.push_back(std::move(copy));
@@ -935,7 +859,7 @@ Status Farm::Account(Timestamp now) {
         const DeviceRate rate = RateOf(u, gv, coin);
         const Money revenue = PerHourFor(rate.revenue_per_hour, seconds);
         const Money cost = EnergyFor(rate.draw, price, seconds);
-        std::string device = node_names_[node] + "/" + std::to_string(slot);
+        std::string device = agents_.node_name(node) + "/" + std::to_string(slot);
         if (revenue.raw() != 0) {
           LedgerEntry e;
           e.at = now;

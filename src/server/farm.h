@@ -33,6 +33,7 @@
 #include "controller/lease_desk.h"
 #include "market/feed.h"
 #include "model/catalog.h"
+#include "server/agent_registry.h"
 #include "server/api_parse.h"
 #include "store/store.h"
 
@@ -100,9 +101,6 @@ struct OfferSheet {
   uint64_t version = 0;  // grows with every sheet that differs from the one before
   std::vector<Offer> offers;
 };
-
-enum class AgentState { kUnregistered, kReady, kSilent };
-std::string_view AgentStateName(AgentState s);
 
 struct DeviceDesired {
   int slot = 0;
@@ -182,14 +180,14 @@ class Farm {
   [[nodiscard]] Status SetParams(const EngineParams& params);
   // A node's name and its GPUs' model (display name). Fixed at construction: safe to read from
   // any thread without the farm's lock.
-  const std::string& node_name(int node) const { return node_names_[node]; }
-  const std::string& node_model(int node) const { return node_models_[node]; }
+  const std::string& node_name(int node) const { return agents_.node_name(node); }
+  const std::string& node_model(int node) const { return agents_.node_model(node); }
   FarmCounts Counts() const;
   // The use of one device now: "lease", "mining", "idle", "curtailed", "offline".
   std::string DeviceUse(int node, int slot) const;
   int64_t ApiLeaseOn(int node, int slot) const;
   // The draw the agent last reported for a device, if it did.
-  std::optional<int> ObservedPower(int node, int slot) const;
+  std::optional<int> ObservedPower(int node, int slot) const { return agents_.ObservedPower(node, slot); }
   // Per site, the facility draw now (IT load x PUE) at each device's use.
   std::vector<Watts> SiteDraw();
   Store& store() { return *store_; }
@@ -197,13 +195,6 @@ class Farm {
   std::string not_ready_reason() const { return not_ready_; }
 
  private:
-  struct AgentInfo {
-    AgentState state = AgentState::kUnregistered;
-    Timestamp last_seen;
-    int64_t generation = 0;
-    int64_t observed_generation = -1;
-  };
-
   // How a lease that ends in a decision ends; the plan says only that it ends.
   struct Ending {
     Timestamp until;     // billed to here
@@ -251,7 +242,6 @@ class Farm {
   [[nodiscard]] Status CheckAgents(Timestamp now);
   void NodeDown(int node);
   [[nodiscard]] Status NodeUp(int node, Timestamp now);
-  std::optional<int> NodeIndex(const std::string& name) const;
   void RefreshGeneration(int node);
   NodeView ViewOfNode(int node);
 
@@ -263,15 +253,10 @@ class Farm {
   FarmObserver* observer_;
   LeaseDesk desk_;  // the controller and the waiting queue (controller/lease_desk.h)
   std::vector<Request> gave_up_;  // filled by the desk while an event is built
-  std::vector<std::string> node_names_;
-  std::vector<std::string> node_models_;
-  std::unordered_map<std::string, int> node_by_name_;
-  std::vector<AgentInfo> agents_;
-  std::vector<int> node_base_;                   // first device index of each node
+  AgentRegistry agents_;  // the nodes' agents (server/agent_registry.h)
   // Per device: what it should do now, and each node's generation (the server's backend: the
   // agents read it through the API).
   DesiredStates desired_;
-  std::vector<int> power_;                       // per device: last reported watts, -1 = none
   std::map<int64_t, LeaseRecord> leases_;        // every lease by API id (the store's copy)
   std::set<int64_t> pending_;                    // the API ids of those waiting (an index of leases_)
   // Waiting leases read from the store that could not queue again, with why (CancelStranded).

@@ -1,0 +1,111 @@
+#include "server/agent_registry.h"
+
+namespace rigshift {
+
+std::string_view AgentStateName(AgentState s) {
+  switch (s) {
+    case AgentState::kUnregistered: return "unregistered";
+    case AgentState::kReady: return "ready";
+    case AgentState::kSilent: return "silent";
+  }
+  return "unknown";
+}
+
+AgentRegistry::AgentRegistry(const FleetState& layout, const Catalog* catalog) : layout_(&layout), catalog_(catalog) {
+  const int nodes = layout.node_count();
+  names_.resize(nodes);
+  models_.resize(nodes);
+  for (const GroupState& gs : layout.groups()) {
+    for (int i = 0; i < gs.node_count; ++i) {
+      const int node = gs.first_node + i;
+      names_[node] = gs.name + "-" + std::to_string(i + 1);
+      models_[node] = gs.model->name;
+      by_name_[names_[node]] = node;
+    }
+  }
+  int devices = 0;
+  for (int n = 0; n < nodes; ++n) {
+    node_base_.push_back(devices);
+    devices += layout.groups()[layout.node_group(n)].gpus_per_node;
+  }
+  node_base_.push_back(devices);
+  power_.assign(devices, -1);
+  agents_.resize(nodes);
+}
+
+std::optional<int> AgentRegistry::NodeIndex(const std::string& name) const {
+  auto it = by_name_.find(name);
+  if (it == by_name_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string AgentRegistry::DeclaredNodes() const {
+  return names_.empty() ? "none (this farm declares no nodes)" : names_.front() + " .. " + names_.back();
+}
+
+Status AgentRegistry::Register(int node, const std::vector<DeviceInventory>& devices, Timestamp now) {
+  const std::string& name = names_[node];
+  const GroupState& gs = layout_->groups()[layout_->node_group(node)];
+  if (static_cast<int>(devices.size()) != gs.gpus_per_node) {
+    return AlreadyExistsError("node " + name + " reports " + std::to_string(devices.size()) +
+                              " GPUs; the farm declares " + std::to_string(gs.gpus_per_node) + " x " + gs.model->name);
+  }
+  for (const DeviceInventory& d : devices) {
+    const DeviceModel* m = catalog_->Find(d.model);
+    if (d.slot < 0 || d.slot >= gs.gpus_per_node) {
+      return AlreadyExistsError("node " + name + " reports slot " + std::to_string(d.slot) + "; slots are 0.." +
+                                std::to_string(gs.gpus_per_node - 1));
+    }
+    if (m == nullptr || m->key != gs.model->key) {
+      return AlreadyExistsError("node " + name + " slot " + std::to_string(d.slot) + " reports '" + d.model +
+                                "'; the farm declares " + gs.model->name);
+    }
+  }
+  AgentInfo& a = agents_[node];
+  a.state = AgentState::kReady;
+  a.last_seen = now;
+  return OkStatus();
+}
+
+Status AgentRegistry::Heartbeat(int node, int64_t generation, const std::vector<DeviceReport>& devices,
+                                Timestamp now) {
+  AgentInfo& a = agents_[node];
+  if (a.state != AgentState::kReady) {
+    return NotFoundError("node " + names_[node] + " is " + std::string(AgentStateName(a.state)) +
+                         ": register it again (POST /v1/agents/register)");
+  }
+  a.last_seen = now;
+  a.observed_generation = generation;
+  const int gpus = node_base_[node + 1] - node_base_[node];
+  for (const DeviceReport& d : devices) {
+    if (d.slot >= 0 && d.slot < gpus && d.power) power_[node_base_[node] + d.slot] = static_cast<int>(d.power->raw());
+  }
+  return OkStatus();
+}
+
+std::vector<int> AgentRegistry::Silent(Timestamp now, int64_t timeout_s, const std::vector<bool>& has_leases) const {
+  std::vector<int> out;
+  for (int n = 0; n < node_count(); ++n) {
+    const AgentInfo& a = agents_[n];
+    if (a.state == AgentState::kSilent || now.seconds - a.last_seen.seconds <= timeout_s) continue;
+    if (a.state == AgentState::kUnregistered && !has_leases[n]) continue;
+    out.push_back(n);
+  }
+  return out;
+}
+
+void AgentRegistry::MarkSilent(int node) {
+  if (agents_[node].state == AgentState::kReady) agents_[node].state = AgentState::kSilent;
+}
+
+void AgentRegistry::HeardAllAt(Timestamp now) {
+  for (AgentInfo& a : agents_) a.last_seen = now;
+}
+
+std::optional<int> AgentRegistry::ObservedPower(int node, int slot) const {
+  const int w = power_[node_base_[node] + slot];
+  if (w < 0) return std::nullopt;
+  return w;
+}
+
+}  // namespace rigshift

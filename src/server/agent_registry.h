@@ -1,0 +1,74 @@
+// The agents of the farm's nodes, as the server knows them: each node's name, whether its agent
+// registered with the inventory the farm declares, when it was last heard from, the generation it
+// last said it converged to, and the power it last reported per GPU. It knows nothing of leases:
+// the farm turns what it finds (a node that came up, one gone silent) into facts of the fleet and
+// decisions (server/farm.h). Node names are fixed at construction, so they may be read from any
+// thread; the rest is under the farm's lock.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "common/time.h"
+#include "engine/fleet_state.h"
+#include "model/catalog.h"
+#include "server/api_parse.h"
+
+namespace rigshift {
+
+enum class AgentState { kUnregistered, kReady, kSilent };
+std::string_view AgentStateName(AgentState s);
+
+struct AgentInfo {
+  AgentState state = AgentState::kUnregistered;
+  Timestamp last_seen;
+  int64_t generation = 0;            // the desired generation last told
+  int64_t observed_generation = -1;  // what the agent said it converged to
+};
+
+class AgentRegistry {
+ public:
+  // Nodes are named after their group: "gpu-3090-1", "gpu-3090-2", ... `catalog` outlives this.
+  AgentRegistry(const FleetState& layout, const Catalog* catalog);
+
+  std::optional<int> NodeIndex(const std::string& name) const;
+  int node_count() const { return static_cast<int>(agents_.size()); }
+  const std::string& node_name(int node) const { return names_[node]; }
+  const std::string& node_model(int node) const { return models_[node]; }
+  // "first .. last", for an error naming what the farm declares.
+  std::string DeclaredNodes() const;
+
+  // An agent registers: its inventory must be the farm's declaration for the node (AlreadyExists
+  // naming the difference). It is ready from `now`.
+  [[nodiscard]] Status Register(int node, const std::vector<DeviceInventory>& devices, Timestamp now);
+  // A heartbeat: NotFound unless the agent is ready (it must register again after going silent).
+  [[nodiscard]] Status Heartbeat(int node, int64_t generation, const std::vector<DeviceReport>& devices,
+                                 Timestamp now);
+  // Ready agents not heard from for more than `timeout_s` at `now`, and unregistered ones
+  // `has_leases` says run leases (a restart found them running there): the nodes to take down.
+  std::vector<int> Silent(Timestamp now, int64_t timeout_s, const std::vector<bool>& has_leases) const;
+  void MarkSilent(int node);
+  // After a restart: every node counts as heard from at `now` (its agent has the timeout to
+  // register again before its leases are lost).
+  void HeardAllAt(Timestamp now);
+
+  const AgentInfo& agent(int node) const { return agents_[node]; }
+  void set_generation(int node, int64_t generation) { agents_[node].generation = generation; }
+  // The draw the agent last reported for a device, if it did.
+  std::optional<int> ObservedPower(int node, int slot) const;
+
+ private:
+  const FleetState* layout_;  // groups and nodes only
+  const Catalog* catalog_;
+  std::vector<std::string> names_, models_;
+  std::unordered_map<std::string, int> by_name_;
+  std::vector<int> node_base_;  // first device of each node, then the total
+  std::vector<AgentInfo> agents_;
+  std::vector<int> power_;      // per device: last reported watts, -1 = none
+};
+
+}  // namespace rigshift
