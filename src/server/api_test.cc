@@ -625,7 +625,9 @@ TEST_F(AgentDurabilityTest, AgentsAreNotToldADecisionAFailedCommitDropped) {
   Answers told = Told();
   EXPECT_EQ(told[node], std::make_pair(200, std::string("lease lease lease lease ")));
   for (const auto& [other, t] : told) {
-    if (other != node) EXPECT_EQ(t, std::make_pair(200, mining));
+    if (other != node) {
+      EXPECT_EQ(t, std::make_pair(200, mining));
+    }
   }
 }
 

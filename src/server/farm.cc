@@ -103,11 +103,9 @@ Status Farm::Reload(Timestamp now) {
   // agents, the clocks of the periodic jobs) is kept: the agents did not restart.
   desk_ = LeaseDesk(setup_.fleet, desk_.controller().params(), setup_.list_price, DeskOptionsFor(setup_, options_),
                     setup_.seed);
-  leases_.clear();
-  pending_.clear();
+  book_.Clear();
   stranded_.clear();
   gave_up_.clear();
-  api_of_engine_.clear();
   RS_RETURN_IF_ERROR(LoadLeases());
   for (int n = 0; n < desk_.fleet().node_count(); ++n) {
     if (options_.require_agents && agents_.agent(n).state != AgentState::kReady) NodeDown(n);
@@ -120,24 +118,20 @@ Status Farm::Reload(Timestamp now) {
 
 Status Farm::LoadLeases() {
   RS_ASSIGN_OR_RETURN(std::vector<LeaseRecord> all, store_->ListLeases(std::nullopt));
-  std::vector<LeaseRecord*> running;
-  for (LeaseRecord& l : all) {
-    next_id_ = std::max(next_id_, l.id.value() + 1);
-    leases_[l.id.value()] = std::move(l);
-  }
-  for (auto& [id, l] : leases_) {
+  std::vector<const LeaseRecord*> running;
+  for (LeaseRecord& l : all) book_.Keep(std::move(l));
+  for (const auto& [id, l] : book_.all()) {
     if (l.state == "running") running.push_back(&l);
     if (l.state != "pending") continue;
     // Waiting requests queue again, from when they were asked. One this farm can no longer take
     // (the farm file or a limit changed) is cancelled, with the reason, at the next tick.
-    pending_.insert(id);
     auto req = RequestOf(l);
     Status queued = req ? desk_.Requeue(std::move(*req)) : req.error();
     if (!queued.ok()) stranded_.emplace_back(id, queued.message());
   }
   std::sort(running.begin(), running.end(),
             [](const LeaseRecord* a, const LeaseRecord* b) { return a->engine_lease < b->engine_lease; });
-  for (LeaseRecord* l : running) {
+  for (const LeaseRecord* l : running) {
     if (l->devices.empty() || l->engine_lease.value() <= 0) {
       return Err(DataLossError("store: running lease " + std::to_string(l->id.value()) + " has no devices"));
     }
@@ -172,7 +166,6 @@ Status Farm::LoadLeases() {
       return Err(DataLossError("store: cannot restore lease " + std::to_string(l->id.value()) + ": " +
                                restored.error().message()));
     }
-    api_of_engine_[l->engine_lease.value()] = l->id.value();
   }
   PublishOffers();
   return OkStatus();
@@ -310,7 +303,7 @@ Result<Request> Farm::ToRequest(int64_t id, const std::string& tenant, const Lea
 
 Result<LeaseRecord> Farm::CreateLease(const std::string& tenant, const LeaseAsk& ask, Timestamp now) {
   if (auto v = ViewNow(now); !v) return Err(v.error());
-  int64_t id = next_id_;
+  const int64_t id = book_.next_id();
   RS_ASSIGN_OR_RETURN(Request req, ToRequest(id, tenant, ask, now));
   LeaseRecord rec;
   rec.id = LeaseId(id);
@@ -357,8 +350,7 @@ Result<LeaseRecord> Farm::CreateLease(const std::string& tenant, const LeaseAsk&
     rec.reason = decision.reason;
   }
   RS_RETURN_IF_ERROR(Execute(e, plan, {}, {rec}));
-  next_id_ = id + 1;
-  return leases_[id];
+  return book_.at(id);
 }
 
 Result<Plan> Farm::Propose(const Event& event, std::string_view kind) {
@@ -377,7 +369,7 @@ Status Farm::Execute(const Event& event, const Plan& plan, const std::map<int64_
   auto record = [&](int64_t id) -> LeaseRecord& {
     auto it = changed.find(id);
     if (it != changed.end()) return it->second;
-    return changed[id] = leases_.at(id);
+    return changed[id] = book_.at(id);
   };
   std::vector<LedgerEntry> entries;
   std::vector<int64_t> started, stopped;  // API ids
@@ -396,9 +388,9 @@ Status Farm::Execute(const Event& event, const Plan& plan, const std::map<int64_
       continue;
     }
     if (a.kind != ActionKind::kPreemptLease && a.kind != ActionKind::kEndLease) continue;
-    auto api = api_of_engine_.find(a.lease.value());
-    RS_CHECK(api != api_of_engine_.end());  // every lease the controller holds is in the book
-    LeaseRecord& rec = record(api->second);
+    const int64_t api = book_.ApiOf(a.lease.value());
+    RS_CHECK(api != 0);  // every lease the controller holds is in the book
+    LeaseRecord& rec = record(api);
     Ending how{now, "preempted", a.reason.empty() ? "preempted by a higher-paying use" : a.reason};
     if (a.kind == ActionKind::kEndLease) how = endings.at(a.lease.value());
     BillTo(rec, how.until, &entries);
@@ -424,8 +416,8 @@ Status Farm::Execute(const Event& event, const Plan& plan, const std::map<int64_
     auto it = changed.find(d.request.value());
     const LeaseRecord* now_rec = it != changed.end() ? &it->second : nullptr;
     if (!now_rec) {
-      auto known = leases_.find(d.request.value());
-      if (known == leases_.end() || known->second.reason == d.reason) continue;
+      const LeaseRecord* known = book_.Find(d.request.value());
+      if (known == nullptr || known->reason == d.reason) continue;
     } else if (now_rec->reason == d.reason) {
       continue;
     }
@@ -464,8 +456,6 @@ Status Farm::Execute(const Event& event, const Plan& plan, const std::map<int64_
     RS_CHECK(changed.count(request.id.value()) && changed[request.id.value()].state == "cancelled");
   }
   for (auto& [id, rec] : changed) Keep(std::move(rec));
-  for (int64_t engine : stopped_engine) api_of_engine_.erase(engine);
-  for (int64_t id : started) api_of_engine_[leases_[id].engine_lease.value()] = id;
   Income(entries);
 
   // 4. The world moves: the plan goes to the backend, whose desired states the agents read (their
@@ -475,15 +465,7 @@ Status Farm::Execute(const Event& event, const Plan& plan, const std::map<int64_
   return OkStatus();
 }
 
-void Farm::Keep(LeaseRecord rec) {
-  const int64_t id = rec.id.value();
-  if (rec.state == "pending") {
-    pending_.insert(id);
-  } else {
-    pending_.erase(id);
-  }
-  leases_[id] = std::move(rec);
-}
+void Farm::Keep(LeaseRecord rec) { book_.Keep(std::move(rec)); }
 
 void Farm::Income(const std::vector<LedgerEntry>& entries) {
   if (!observer_) return;
@@ -493,17 +475,17 @@ void Farm::Income(const std::vector<LedgerEntry>& entries) {
 }
 
 Result<LeaseRecord> Farm::GetLease(int64_t id, const std::optional<std::string>& tenant) const {
-  auto it = leases_.find(id);
-  if (it == leases_.end() || (tenant && it->second.tenant != *tenant)) {
+  const LeaseRecord* l = book_.Find(id);
+  if (l == nullptr || (tenant && l->tenant != *tenant)) {
     return Err(NotFoundError("no lease " + std::to_string(id)));
   }
-  return it->second;
+  return *l;
 }
 
 std::vector<LeaseRecord> Farm::ListLeases(const std::optional<std::string>& tenant,
                                           const std::optional<std::string>& state) const {
   std::vector<LeaseRecord> out;
-  for (const auto& [id, l] : leases_) {
+  for (const auto& [id, l] : book_.all()) {
     if (tenant && l.tenant != *tenant) continue;
     if (state && l.state != *state) continue;
     out.push_back(l);
@@ -513,8 +495,8 @@ std::vector<LeaseRecord> Farm::ListLeases(const std::optional<std::string>& tena
 
 Result<std::vector<LeaseRecord>> Farm::CancelPending(const std::optional<std::string>& tenant, Timestamp now) {
   std::vector<LeaseRecord> out;
-  for (int64_t id : pending_) {
-    LeaseRecord l = leases_[id];
+  for (int64_t id : book_.pending()) {
+    LeaseRecord l = book_.at(id);
     if (tenant && l.tenant != *tenant) continue;
     l.state = "cancelled";
     l.end = now;
@@ -547,7 +529,7 @@ Result<LeaseRecord> Farm::CancelLease(int64_t id, const std::optional<std::strin
   }
   if (l.state != "running") return l;
   RS_RETURN_IF_ERROR(EndLeases({{id, Ending{now, "cancelled", "cancelled by the tenant"}}}, now));
-  return leases_[id];
+  return book_.at(id);
 }
 
 void Farm::BillTo(LeaseRecord& lease, Timestamp until, std::vector<LedgerEntry>* entries) const {
@@ -574,7 +556,7 @@ Status Farm::EndLeases(const std::map<int64_t, Ending>& endings, Timestamp now) 
   std::vector<LeaseId> ends;
   std::map<int64_t, Ending> by_engine;
   for (const auto& [id, ending] : endings) {
-    const LeaseRecord& l = leases_.at(id);
+    const LeaseRecord& l = book_.at(id);
     RS_CHECK(l.state == "running");
     ends.push_back(l.engine_lease);
     by_engine[l.engine_lease.value()] = ending;
@@ -689,15 +671,13 @@ NodeView Farm::ViewOfNode(int node) {
 
 void Farm::RefreshGeneration(int node) {
   agents_.set_generation(node, desired_.Generation(desk_.fleet(), node, [this](int64_t engine) -> int64_t {
-    auto it = api_of_engine_.find(engine);
-    return it == api_of_engine_.end() ? 0 : it->second;
+    return book_.ApiOf(engine);
   }));
 }
 
 int64_t Farm::ApiLeaseOn(int node, int slot) const {
   int64_t engine = desk_.fleet().lease_on(node, slot);
-  auto it = api_of_engine_.find(engine);
-  return it == api_of_engine_.end() ? 0 : it->second;
+  return book_.ApiOf(engine);
 }
 
 std::vector<Watts> Farm::SiteDraw() {
@@ -734,8 +714,7 @@ std::vector<NodeView> Farm::Nodes() {
 FarmCounts Farm::Counts() const {
   FarmCounts c;
   c.devices_by_use = desired_.CountByUse(desk_.fleet());
-  for (const char* s : {"pending", "running", "ended", "cancelled", "preempted", "lost"}) c.leases_by_state[s] = 0;
-  for (const auto& [id, l] : leases_) ++c.leases_by_state[l.state];
+  c.leases_by_state = book_.CountByState();
   return c;
 }
 
@@ -764,8 +743,8 @@ Status Farm::Tick(Timestamp now) {
 
 Status Farm::ExpireLeases(Timestamp now) {
   std::map<int64_t, Ending> due;
-  for (const auto& [engine, id] : api_of_engine_) {
-    const LeaseRecord& l = leases_[id];
+  for (const auto& [engine, id] : book_.running()) {
+    const LeaseRecord& l = book_.at(id);
     if (l.duration_s > 0 && l.start.seconds + l.duration_s <= now.seconds) {
       due[id] = Ending{Timestamp{l.start.seconds + l.duration_s}, "ended", ""};
     }
@@ -785,8 +764,8 @@ Status Farm::CheckAgents(Timestamp now) {
   std::map<int64_t, Ending> lost;
   for (int n : silent) {
     const AgentInfo& a = agents_.agent(n);
-    for (const auto& [engine, id] : api_of_engine_) {
-      const LeaseRecord& l = leases_[id];
+    for (const auto& [engine, id] : book_.running()) {
+      const LeaseRecord& l = book_.at(id);
       if (lost.count(id)) continue;
       for (const auto& d : l.devices) {
         if (d.first == n) {
@@ -811,10 +790,10 @@ Status Farm::BillRunning(Timestamp now) {
   std::vector<LedgerEntry> entries;
   std::vector<LeaseRecord> changed;
   std::vector<int64_t> running;  // in id order, so the ledger's order never depends on hashing
-  for (const auto& [engine, id] : api_of_engine_) running.push_back(id);
+  for (const auto& [engine, id] : book_.running()) running.push_back(id);
   std::sort(running.begin(), running.end());
   for (int64_t id : running) {
-    LeaseRecord copy = leases_[id];
+    LeaseRecord copy = book_.at(id);
     size_t before = entries.size();
     // Billed only as far as its nodes are known to be up: a node that went silent is billed to
     // its last heartbeat (a lease there may end as lost), never past it.
@@ -832,7 +811,7 @@ Status Farm::BillRunning(Timestamp now) {
       return OkStatus();
     }));
     Income(entries);
-    for (LeaseRecord& l : changed) leases_[l.id.value()] = std::move(l);
+    for (LeaseRecord& l : changed) book_.Keep(std::move(l));
   }
   last_billing_ = now;
   return OkStatus();
@@ -900,7 +879,7 @@ Status Farm::CancelStranded(Timestamp now) {
   if (stranded_.empty()) return OkStatus();
   std::vector<LeaseRecord> out;
   for (const auto& [id, why] : stranded_) {
-    LeaseRecord l = leases_.at(id);
+    LeaseRecord l = book_.at(id);
     l.state = "cancelled";
     l.end = now;
     l.reason = "can no longer wait on this farm: " + why;

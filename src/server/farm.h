@@ -35,6 +35,7 @@
 #include "model/catalog.h"
 #include "server/agent_registry.h"
 #include "server/api_parse.h"
+#include "server/lease_book.h"
 #include "store/store.h"
 
 namespace rigshift {
@@ -225,7 +226,7 @@ class Farm {
   void PublishOffers();
   // The request a stored lease record asks for (a waiting one, to queue it again).
   [[nodiscard]] Result<Request> RequestOf(const LeaseRecord& rec) const;
-  // Puts a record into the lease book (and its pending index).
+  // Puts a stored record into the lease book.
   void Keep(LeaseRecord rec);
   // Cancels, in one write, waiting requests that could not queue again after a restart.
   [[nodiscard]] Status CancelStranded(Timestamp now);
@@ -257,13 +258,10 @@ class Farm {
   // Per device: what it should do now, and each node's generation (the server's backend: the
   // agents read it through the API).
   DesiredStates desired_;
-  std::map<int64_t, LeaseRecord> leases_;        // every lease by API id (the store's copy)
-  std::set<int64_t> pending_;                    // the API ids of those waiting (an index of leases_)
+  LeaseBook book_;  // every lease as the store holds it (server/lease_book.h)
   // Waiting leases read from the store that could not queue again, with why (CancelStranded).
   std::vector<std::pair<int64_t, std::string>> stranded_;
   Settled settled_;                              // what the last commit did; reused
-  std::unordered_map<int64_t, int64_t> api_of_engine_;  // controller lease id -> API id
-  int64_t next_id_ = 1;
   std::optional<MarketView> view_;
   std::string not_ready_ = "no market view yet";
   Timestamp last_tick_, last_billing_, last_accounting_;
