@@ -79,13 +79,15 @@ Result<Plan> Controller::Propose(const Event& e, Rng& rng) {
 }
 
 const std::vector<int>& Controller::CoinIndexes(const Valuation& value) {
-  // Cleared whenever value_ is recomputed in place or a group's coin changes (Commit, set_params).
-  if (coin_index_for_ != &value) {
-    coin_index_.resize(fleet_.groups().size());
-    for (size_t g = 0; g < coin_index_.size(); ++g) coin_index_[g] = value.CoinIndex(fleet_.groups()[g].mining_coin);
-    coin_index_for_ = &value;
+  // Cached for this controller's own valuation only (the one ValuationOf returns and callers hand
+  // back in Event::value); cleared whenever it is recomputed or a group's coin changes.
+  std::vector<int>& out = &value == &value_ ? coin_index_ : other_coin_index_;
+  if (&value != &value_ || coin_index_for_ != &value) {
+    out.resize(fleet_.groups().size());
+    for (size_t g = 0; g < out.size(); ++g) out[g] = value.CoinIndex(fleet_.groups()[g].mining_coin);
+    if (&value == &value_) coin_index_for_ = &value;
   }
-  return coin_index_;
+  return out;
 }
 
 Status Controller::Commit(const Plan& plan) {

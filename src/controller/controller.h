@@ -103,6 +103,7 @@ class Controller {
   // again only when that valuation or a group's coin changed (DecideInput::coin_index).
   const Valuation* coin_index_for_ = nullptr;
   std::vector<int> coin_index_;
+  std::vector<int> other_coin_index_;  // for a valuation not this controller's
   const std::vector<int>& CoinIndexes(const Valuation& value);
   LeaseId next_lease_{1};
   uint64_t version_ = 1;

@@ -35,6 +35,10 @@ void LeaseDesk::Endings(Event* e, std::vector<LeaseId> ends, Timestamp now, cons
                         std::vector<Request>* gave_up) {
   Begin(e, now, view);
   e->end = std::move(ends);
+  // A lease that is not there is Propose's error to report (NotFound); nothing is offered.
+  for (LeaseId id : e->end) {
+    if (controller_.fleet().lease(id) == nullptr) return;
+  }
   Offer(e, &e->end, PendingQueue::Offer::kUntried, gave_up);
 }
 
@@ -43,10 +47,12 @@ void LeaseDesk::MarketTick(Event* e, Timestamp now, const MarketView& view, std:
   e->replan = true;
   // Every waiting request is offered again when the prices moved (a request mining outbid may win
   // now); otherwise only those no decision has tried since.
+  // The prices count as offered once the plan is committed (Commit), not when it is built: a plan
+  // the store refused leaves the next tick to offer them all again.
   const uint64_t key = ViewFingerprint(view);
   const bool moved = !offered_view_ || *offered_view_ != key;
   Offer(e, nullptr, moved ? PendingQueue::Offer::kAll : PendingQueue::Offer::kUntried, gave_up);
-  if (moved) offered_view_ = key;
+  offering_view_ = moved ? std::optional<uint64_t>(key) : std::nullopt;
 }
 
 void LeaseDesk::Retry(Event* e, Timestamp now, const MarketView& view, std::vector<Request>* gave_up) {
@@ -71,10 +77,10 @@ Status LeaseDesk::Requeue(Request r) { return queue_.Add(std::move(r)); }
 
 bool LeaseDesk::Fits(const Request& r) {
   const Request& s = fit_shape_;
-  if (!fit_valid_ || s.gpus != r.gpus || s.interconnect != r.interconnect || s.workload != r.workload ||
+  if (fit_version_ != controller_.version() || s.gpus != r.gpus || s.interconnect != r.interconnect || s.workload != r.workload ||
       s.min_vram_gb != r.min_vram_gb || s.models != r.models) {
     fit_ = PendingQueue::Fits(r, controller_.fleet(), list_price_);
-    fit_valid_ = true;
+    fit_version_ = controller_.version();
     fit_shape_.gpus = r.gpus;
     fit_shape_.interconnect = r.interconnect;
     fit_shape_.workload = r.workload;
@@ -102,7 +108,8 @@ void LeaseDesk::SettleCopy(Request r, const Decision& decision, Settled* out) {
 
 Status LeaseDesk::Commit(const Event& e, const Plan& plan, Settled* settled) {
   RS_RETURN_IF_ERROR(controller_.Commit(plan));
-  fit_valid_ = false;
+  if (e.replan && offering_view_) offered_view_ = offering_view_;
+  offering_view_.reset();
   Settled& out = *settled;
   out.clear();
   // The event's new arrivals, by id: whatever is not waiting in the queue.
@@ -122,7 +129,9 @@ Status LeaseDesk::Commit(const Event& e, const Plan& plan, Settled* settled) {
       }
       case Outcome::kWaiting:
         if (waiting) {
-          if (Fits(*waiting)) queue_.MarkTried(d.request);  // it waits on
+          // It waits on: tried if it could fit (it lacked more than GPUs), untried again if it
+          // lost the GPUs to another request.
+          queue_.MarkTried(d.request, Fits(*waiting));
         } else {
           SettleCopy(fresh(d.request), d, &out);
         }

@@ -119,10 +119,12 @@ class LeaseDesk {
   DeskOptions options_;
   PendingQueue queue_;
   SplitMix64 rng_;
-  // Fingerprint of the view whose prices every waiting request was last offered at.
-  std::optional<uint64_t> offered_view_;
-  // Fits cache, valid until the next commit.
-  bool fit_valid_ = false, fit_ = false;
+  // Fingerprint of the view whose prices every waiting request was last offered at; and that of
+  // the tick being built, which becomes it when its plan is committed.
+  std::optional<uint64_t> offered_view_, offering_view_;
+  // Fits cache, valid for the controller state it was computed on (any change moves the version).
+  uint64_t fit_version_ = 0;
+  bool fit_ = false;
   Request fit_shape_;
 };
 

@@ -182,10 +182,20 @@ void PendingQueue::Take(uint32_t slot, Request* out) {
   trim(by_id_, size_, &unused);
 }
 
-bool PendingQueue::MarkTried(RequestId id) {
+bool PendingQueue::MarkTried(RequestId id, bool tried) {
   int64_t slot = SlotOf(id.value());
   if (slot < 0) return false;
-  slots_[slot].tried = true;
+  Slot& sl = slots_[slot];
+  if (!tried && sl.tried) {
+    // Untried again: kUntried offers must look at it, so their scan of its shape starts no later
+    // than its place.
+    Waiting& w = sl.shape->second;
+    const Ref ref{sl.request.arrival.seconds, id.value(), static_cast<uint32_t>(slot)};
+    auto at = std::lower_bound(w.order.begin(), w.order.end(), ref,
+                               [](const Ref& a, const Ref& b) { return Before(a.key, a.id, b.key, b.id); });
+    w.seen = std::min(w.seen, static_cast<size_t>(at - w.order.begin()));
+  }
+  sl.tried = tried;
   return true;
 }
 
@@ -272,8 +282,9 @@ std::vector<Request> PendingQueue::Candidates(const FleetState& fleet,
     for (LeaseId id : *ending) {
       const LeaseState* l = fleet.lease(id);
       RS_CHECK(l != nullptr);
-      freed.group[l->group] += static_cast<int64_t>(l->devices.size());
       for (auto [node, slot] : l->devices) {
+        if (fleet.node_down(node)) continue;  // a GPU of a node that is down goes offline
+        ++freed.group[l->group];
         auto at = std::find_if(freed.node.begin(), freed.node.end(),
                                [&](const auto& p) { return p.first == node; });
         if (at == freed.node.end()) {

@@ -79,7 +79,9 @@ class PendingQueue {
   // Marks a waiting request tried: the engine decided it where it could still fit after the
   // decision (`Fits` on the state after it) and did not place it. kUntried offers leave it out.
   // False if it is not waiting.
-  bool MarkTried(RequestId id);
+  // `tried` false: it lacks only GPUs again (it lost them to another request), and kUntried offers
+  // include it once more.
+  bool MarkTried(RequestId id, bool tried = true);
   // The waiting request with this id, or null. Valid until the queue changes.
   const Request* Find(RequestId id) const;
   // Removes the requests that have waited past their max wait at `now` and returns how many;

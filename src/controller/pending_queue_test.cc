@@ -231,6 +231,11 @@ TEST(PendingQueue, ATriedRequestWaitsForAnOfferToAll) {
   EXPECT_TRUE(q.Remove(RequestId(3)));
   EXPECT_EQ(Ids(q.Candidates(fleet, Listed(fleet), 10, nullptr, Offer::kUntried)),
             (std::vector<int64_t>{5, 4}));
+  // One that lost the GPUs to another request lacks only GPUs again: untried, it is offered
+  // once more, in its place.
+  EXPECT_TRUE(q.MarkTried(RequestId(2), false));
+  EXPECT_EQ(Ids(q.Candidates(fleet, Listed(fleet), 10, nullptr, Offer::kUntried)),
+            (std::vector<int64_t>{5, 2, 4}));
 }
 
 TEST(PendingQueue, FitsIsTheTestCandidatesApply) {

@@ -172,16 +172,24 @@ class Scratch {
     resume_.push_back({{g, f}, node});
   }
 
+  // A lease preempted or ending in this plan gives its GPUs back; those on a node that is down
+  // go offline (no lease, no mining, no draw), as FleetState will count them once committed.
   void Preempt(const LeaseState& l) {
     resume_.clear();
     preempted_.Add(l.id.value(), 1);
-    for (auto [node, slot] : l.devices) freed_on_.Add(node, 1);
+    for (auto [node, slot] : l.devices) {
+      freed_on_.Add(node, 1);
+      if (fleet_.node_down(node)) ++groups_[l.group].down_freed;
+    }
     groups_[l.group].leased -= static_cast<int64_t>(l.devices.size());
   }
   void Unpreempt(const LeaseState& l) {
     resume_.clear();
     preempted_.Add(l.id.value(), -1);
-    for (auto [node, slot] : l.devices) freed_on_.Add(node, -1);
+    for (auto [node, slot] : l.devices) {
+      freed_on_.Add(node, -1);
+      if (fleet_.node_down(node)) --groups_[l.group].down_freed;
+    }
     groups_[l.group].leased += static_cast<int64_t>(l.devices.size());
   }
   bool Preempted(LeaseId id) const { return preempted_.Get(id.value()) > 0; }
@@ -202,14 +210,16 @@ class Scratch {
   int64_t leased(int g) const { return groups_[g].leased; }
   // GPUs that serve no lease and are up (those of nodes that are down draw nothing).
   int64_t Idle(int g) const {
-    return fleet_.groups()[g].devices - fleet_.groups()[g].offline - groups_[g].leased;
+    return fleet_.groups()[g].devices - Offline(g) - groups_[g].leased;
   }
+  // GPUs serving no lease on nodes that are down, with those this plan frees there.
+  int64_t Offline(int g) const { return fleet_.groups()[g].offline + groups_[g].down_freed; }
   int64_t Mining(int g) const {
     const Group& x = groups_[g];
     if (x.coin < 0) return 0;
     const GroupState& gs = fleet_.groups()[g];
     int64_t held = gs.ai_reserved >= 0 ? std::max(x.leased, gs.ai_reserved) : x.leased;
-    return std::max<int64_t>(0, gs.devices - gs.offline - held - x.curtailed);
+    return std::max<int64_t>(0, gs.devices - Offline(g) - held - x.curtailed);
   }
 
   Watts MiningFacility(int g) const {
@@ -275,6 +285,7 @@ class Scratch {
     int coin = -1;                       // index into the view's coins, -1 = not mining
     const CoinOption* option = nullptr;  // value_.groups[g].For(coin)
     int64_t curtailed = 0, leased = 0;
+    int64_t down_freed = 0;  // GPUs this plan freed on nodes that are down
   };
   static constexpr size_t kInline = 16;
 
@@ -291,6 +302,11 @@ class Scratch {
   SmallCounts<int64_t> preempted_;        // leases preempted or ending: 1
   mutable std::vector<std::pair<std::pair<int, int>, int>> resume_;  // ((group, free), node): ResumeAt
 };
+
+// Whether a lease has a GPU on a node that is down (it is the shell's to end as lost).
+bool OnNodeDown(const FleetState& fleet, const LeaseState& l) {
+  return std::any_of(l.devices.begin(), l.devices.end(), [&](const auto& d) { return fleet.node_down(d.first); });
+}
 
 // Finds devices for `gpus` GPUs of one group, best fit. Empty when none.
 std::vector<std::pair<int, int>> FindDevices(const FleetState& fleet, const Scratch& s, int g, int gpus,
@@ -656,7 +672,8 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
       const GroupState& gs = fleet.groups()[c.group];
       std::vector<const LeaseState*> victims;
       for (const LeaseState& l : fleet.leases()) {
-        if (l.group == c.group && l.kind == RequestKind::kInterruptible && !s.Preempted(l.id) && l.price < c.price) {
+        if (l.group == c.group && l.kind == RequestKind::kInterruptible && !s.Preempted(l.id) && l.price < c.price &&
+            !OnNodeDown(fleet, l)) {  // it would free no GPU a request can use
           victims.push_back(&l);
         }
       }
@@ -844,6 +861,7 @@ void ReclaimForMining(const FleetState& fleet, const Valuation& value, Timestamp
   std::vector<const LeaseState*> victims;
   for (const LeaseState& l : fleet.leases()) {
     if (l.kind != RequestKind::kInterruptible || s.Preempted(l.id) || l.price.raw() >= threshold[l.group]) continue;
+    if (OnNodeDown(fleet, l)) continue;  // its GPUs could not mine
     if (now.seconds - l.start.seconds < params.switch_min_dwell_s) continue;
     victims.push_back(&l);
   }

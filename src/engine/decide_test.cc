@@ -150,6 +150,40 @@ TEST(DecideNodeDown, ADownNodeTakesNoLeaseMinesNothingAndComesBack) {
   EXPECT_EQ(twelve.outcome, Outcome::kPlaced) << twelve.reason;
 }
 
+TEST(DecideNodeDown, ALeaseOnADownNodeIsNeverPreemptedForAGangItCannotHelp) {
+  // Found in review: a wide gang took victims cheapest first across the group, down nodes too.
+  Scenario s("a: 2xA100 nodes=3");
+  s.Busy(Lease(1, 0, Slots(0, 0, 1), RequestKind::kInterruptible, "0.10"));
+  s.Busy(Lease(2, 0, Slots(1, 0, 1), RequestKind::kInterruptible, "0.20"));
+  s.fleet.SetNodeDown(0, true);
+  auto [gang, plan] = s.One(Ask(1, 4));
+  ASSERT_EQ(gang.outcome, Outcome::kPlaced) << gang.reason;
+  auto preempted = Of(plan, ActionKind::kPreemptLease);
+  ASSERT_EQ(preempted.size(), 1u);
+  EXPECT_EQ(preempted[0].lease, LeaseId(2));
+  for (auto [n, slot] : Of(plan, ActionKind::kStartLease)[0].devices) EXPECT_NE(n, 0);
+}
+
+TEST(DecideNodeDown, GpusALeaseEndingOnADownNodeGivesBackDrawNoPowerInItsOwnPlan) {
+  // Found in review: within the plan, a lost lease's GPUs counted as mining and filled the cap.
+  Scenario s("site farm cap=1000W; a: 2xA100 nodes=2 mining=ETH");
+  s.Busy(Lease(1, 0, Slots(0, 0, 1)));
+  s.fleet.SetNodeDown(0, true);
+  s.fleet.group(0).mining_coin = "ETH";
+  std::vector<LeaseId> ending = {LeaseId(1)};
+  s.pending = {Bid(1, 2, "0.40")};
+  LeaseId next(100);
+  DecideInput in{&s.fleet, &s.pending, &s.view, s.now, next, true, nullptr, &ending};
+  SplitMix64 rng(7);
+  Plan with_ending = Decide(in, rng, s.params);
+  ASSERT_EQ(with_ending.decisions.size(), 1u);
+  // The same request once the lease is gone: the two must agree.
+  ASSERT_TRUE(s.fleet.RemoveLease(LeaseId(1)).ok());
+  auto [after, plan_after] = s.One(Bid(1, 2, "0.40"));
+  EXPECT_EQ(with_ending.decisions[0].outcome, after.outcome) << with_ending.decisions[0].reason << " vs " << after.reason;
+  EXPECT_EQ(after.outcome, Outcome::kPlaced) << after.reason;
+}
+
 TEST(DecideGang, NodeGangNeverSpansNodes) {
   // Three 4-GPU nodes with 3, 2 and 4 free.
   Scenario s("a: 4xA100 nodes=3");

@@ -879,16 +879,19 @@ Status Farm::CancelStranded(Timestamp now) {
   if (stranded_.empty()) return OkStatus();
   std::vector<LeaseRecord> out;
   for (const auto& [id, why] : stranded_) {
+    if (!book_.pending().count(id)) continue;  // its tenant cancelled it meanwhile
     LeaseRecord l = book_.at(id);
     l.state = "cancelled";
     l.end = now;
     l.reason = "can no longer wait on this farm: " + why;
     out.push_back(std::move(l));
   }
-  RS_RETURN_IF_ERROR(store_->Transaction([&](Store& st) -> Status {
-    for (const LeaseRecord& l : out) RS_RETURN_IF_ERROR(st.PutLease(l));
-    return OkStatus();
-  }));
+  if (!out.empty()) {
+    RS_RETURN_IF_ERROR(store_->Transaction([&](Store& st) -> Status {
+      for (const LeaseRecord& l : out) RS_RETURN_IF_ERROR(st.PutLease(l));
+      return OkStatus();
+    }));
+  }
   for (LeaseRecord& l : out) Keep(std::move(l));
   stranded_.clear();
   return OkStatus();
