@@ -64,6 +64,7 @@ Status AgentRegistry::Register(int node, const std::vector<DeviceInventory>& dev
   AgentInfo& a = agents_[node];
   a.state = AgentState::kReady;
   a.last_seen = now;
+  reports_.push_back({BackendReport::Kind::kNodeUp, node, a.generation, now, ""});
   return OkStatus();
 }
 
@@ -75,6 +76,9 @@ Status AgentRegistry::Heartbeat(int node, int64_t generation, const std::vector<
                          ": register it again (POST /v1/agents/register)");
   }
   a.last_seen = now;
+  if (generation != a.observed_generation) {
+    reports_.push_back({BackendReport::Kind::kConverged, node, generation, now, ""});
+  }
   a.observed_generation = generation;
   const int gpus = node_base_[node + 1] - node_base_[node];
   for (const DeviceReport& d : devices) {
@@ -83,14 +87,19 @@ Status AgentRegistry::Heartbeat(int node, int64_t generation, const std::vector<
   return OkStatus();
 }
 
-std::vector<int> AgentRegistry::Silent(Timestamp now, int64_t timeout_s, const std::vector<bool>& has_leases) const {
-  std::vector<int> out;
+void AgentRegistry::Poll(Timestamp now, int64_t timeout_s, const std::vector<bool>& has_leases) {
   for (int n = 0; n < node_count(); ++n) {
     const AgentInfo& a = agents_[n];
     if (a.state == AgentState::kSilent || now.seconds - a.last_seen.seconds <= timeout_s) continue;
     if (a.state == AgentState::kUnregistered && !has_leases[n]) continue;
-    out.push_back(n);
+    reports_.push_back({BackendReport::Kind::kNodeDown, n, a.observed_generation, a.last_seen,
+                        "node " + names_[n] + " stopped reporting at " + FormatUtc(a.last_seen)});
   }
+}
+
+std::vector<BackendReport> AgentRegistry::TakeReports() {
+  std::vector<BackendReport> out;
+  out.swap(reports_);
   return out;
 }
 

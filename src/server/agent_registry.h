@@ -14,6 +14,8 @@
 
 #include "common/status.h"
 #include "common/time.h"
+#include "controller/backend.h"
+#include "controller/desired_state.h"
 #include "engine/fleet_state.h"
 #include "model/catalog.h"
 #include "server/api_parse.h"
@@ -48,10 +50,15 @@ class AgentRegistry {
   // A heartbeat: NotFound unless the agent is ready (it must register again after going silent).
   [[nodiscard]] Status Heartbeat(int node, int64_t generation, const std::vector<DeviceReport>& devices,
                                  Timestamp now);
-  // Ready agents not heard from for more than `timeout_s` at `now`, and unregistered ones
-  // `has_leases` says run leases (a restart found them running there): the nodes to take down.
-  std::vector<int> Silent(Timestamp now, int64_t timeout_s, const std::vector<bool>& has_leases) const;
+  // Reports as down every ready agent not heard from for more than `timeout_s` at `now`, and
+  // every unregistered node `has_leases` says runs leases (a restart found them running there).
+  // Once the farm has ended their leases it marks them silent: until then they are reported at
+  // every poll.
+  void Poll(Timestamp now, int64_t timeout_s, const std::vector<bool>& has_leases);
   void MarkSilent(int node);
+  // What the agents reported since the last call, oldest first (Backend::TakeReports): a node
+  // came up (registered), converged to a generation (a heartbeat saying so), went silent (Poll).
+  std::vector<BackendReport> TakeReports();
   // After a restart: every node counts as heard from at `now` (its agent has the timeout to
   // register again before its leases are lost).
   void HeardAllAt(Timestamp now);
@@ -69,6 +76,19 @@ class AgentRegistry {
   std::vector<int> node_base_;  // first device of each node, then the total
   std::vector<AgentInfo> agents_;
   std::vector<int> power_;      // per device: last reported watts, -1 = none
+  std::vector<BackendReport> reports_;
+};
+
+// The server's backend (controller/backend.h): the desired state of every device, which agents
+// fetch through the API, and their reports back. Handed every committed plan by the farm.
+class AgentGateway final : public Backend {
+ public:
+  AgentGateway(const FleetState& layout, const Catalog* catalog) : agents(layout, catalog), desired(layout) {}
+  void Apply(const Plan& plan, const FleetState& fleet) override { desired.Apply(plan, fleet); }
+  std::vector<BackendReport> TakeReports() override { return agents.TakeReports(); }
+
+  AgentRegistry agents;
+  DesiredStates desired;
 };
 
 }  // namespace rigshift

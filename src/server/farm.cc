@@ -51,8 +51,7 @@ Farm::Farm(FarmSetup setup, Store* store, MarketFeed* feed, FarmOptions options,
       options_(options),
       observer_(observer),
       desk_(setup_.fleet, setup_.params, setup_.list_price, DeskOptionsFor(setup_, options_), setup_.seed),
-      agents_(setup_.fleet, setup_.catalog.get()),
-      desired_(setup_.fleet) {
+      gateway_(setup_.fleet, setup_.catalog.get()) {
   price_fixes_ = FixPriceTable(setup_.fleet, setup_.list_price, setup_.interruptible_price,
                                setup_.interruptible_fraction_milli);
   PublishOffers();
@@ -612,7 +611,7 @@ Result<int64_t> Farm::RegisterAgent(const std::string& node_name, const std::vec
   auto node = agents_.NodeIndex(node_name);
   if (!node) return Err(NotFoundError("unknown node '" + node_name + "'; this farm declares " + agents_.DeclaredNodes()));
   RS_RETURN_IF_ERROR(agents_.Register(*node, devices, now));
-  if (options_.require_agents) RS_RETURN_IF_ERROR(NodeUp(*node, now));
+  RS_RETURN_IF_ERROR(Act(now));  // the node is up: its GPUs go to what waits
   RefreshGeneration(*node);
   return agents_.agent(*node).generation;
 }
@@ -753,16 +752,39 @@ Status Farm::ExpireLeases(Timestamp now) {
 }
 
 Status Farm::CheckAgents(Timestamp now) {
-  if (!options_.require_agents) return OkStatus();
-  const FleetState& f = desk_.fleet();
-  std::vector<bool> has_leases(f.node_count(), false);
-  for (const LeaseState& l : f.leases()) {
-    for (const auto& [node, slot] : l.devices) has_leases[node] = true;
+  if (options_.require_agents) {
+    const FleetState& f = desk_.fleet();
+    std::vector<bool> has_leases(f.node_count(), false);
+    for (const LeaseState& l : f.leases()) {
+      for (const auto& [node, slot] : l.devices) has_leases[node] = true;
+    }
+    agents_.Poll(now, options_.agent_timeout_s, has_leases);
   }
-  const std::vector<int> silent = agents_.Silent(now, options_.agent_timeout_s, has_leases);
-  if (silent.empty()) return OkStatus();
+  return Act(now);
+}
+
+Status Farm::Act(Timestamp now) {
+  std::vector<int> down;
+  std::map<int, std::string> why;
+  for (const BackendReport& r : gateway_.TakeReports()) {
+    switch (r.kind) {
+      case BackendReport::Kind::kNodeUp:
+        if (options_.require_agents) RS_RETURN_IF_ERROR(NodeUp(r.node, now));
+        break;
+      case BackendReport::Kind::kNodeDown:
+        if (options_.require_agents && !why.count(r.node)) {
+          down.push_back(r.node);
+          why[r.node] = r.reason;
+        }
+        break;
+      case BackendReport::Kind::kConverged:  // recorded in the registry (GET /v1/nodes shows it)
+      case BackendReport::Kind::kFailed:     // no backend reports a failure to converge yet
+        break;
+    }
+  }
+  if (down.empty()) return OkStatus();
   std::map<int64_t, Ending> lost;
-  for (int n : silent) {
+  for (int n : down) {
     const AgentInfo& a = agents_.agent(n);
     for (const auto& [engine, id] : book_.running()) {
       const LeaseRecord& l = book_.at(id);
@@ -770,8 +792,7 @@ Status Farm::CheckAgents(Timestamp now) {
       for (const auto& d : l.devices) {
         if (d.first == n) {
           Timestamp until = std::max(std::max(a.last_seen, Timestamp{0}), l.billed_until);
-          lost[id] = Ending{until, "lost",
-                            "node " + agents_.node_name(n) + " stopped reporting at " + FormatUtc(a.last_seen)};
+          lost[id] = Ending{until, "lost", why[n]};
           break;
         }
       }
@@ -779,10 +800,10 @@ Status Farm::CheckAgents(Timestamp now) {
   }
   // The nodes are down first (a fact, nothing to store), so that the GPUs their lost leases free
   // go to no one; the leases end as one decision; the agents are marked silent only once that is
-  // stored, so a store error leaves the leases to be ended again at the next tick.
-  for (int n : silent) NodeDown(n);
+  // stored, so a store error leaves them to be reported again at the next poll.
+  for (int n : down) NodeDown(n);
   RS_RETURN_IF_ERROR(EndLeases(lost, now));
-  for (int n : silent) agents_.MarkSilent(n);
+  for (int n : down) agents_.MarkSilent(n);
   return OkStatus();
 }
 

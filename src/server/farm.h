@@ -241,6 +241,9 @@ class Farm {
   [[nodiscard]] Status Account(Timestamp now);
   [[nodiscard]] Status ExpireLeases(Timestamp now);
   [[nodiscard]] Status CheckAgents(Timestamp now);
+  // What the backend reported, as the next events: a node that came up offers its GPUs to what
+  // waits; a node gone silent is down and its leases end as lost.
+  [[nodiscard]] Status Act(Timestamp now);
   void NodeDown(int node);
   [[nodiscard]] Status NodeUp(int node, Timestamp now);
   void RefreshGeneration(int node);
@@ -254,10 +257,11 @@ class Farm {
   FarmObserver* observer_;
   LeaseDesk desk_;  // the controller and the waiting queue (controller/lease_desk.h)
   std::vector<Request> gave_up_;  // filled by the desk while an event is built
-  AgentRegistry agents_;  // the nodes' agents (server/agent_registry.h)
-  // Per device: what it should do now, and each node's generation (the server's backend: the
-  // agents read it through the API).
-  DesiredStates desired_;
+  // The server's backend (server/agent_registry.h): the nodes' agents and what they report, and
+  // per device what it should do now with each node's generation, which the agents read.
+  AgentGateway gateway_;
+  AgentRegistry& agents_ = gateway_.agents;
+  DesiredStates& desired_ = gateway_.desired;
   LeaseBook book_;  // every lease as the store holds it (server/lease_book.h)
   // Waiting leases read from the store that could not queue again, with why (CancelStranded).
   std::vector<std::pair<int64_t, std::string>> stranded_;
