@@ -8,6 +8,7 @@
 #include "common/hash.h"
 #include "common/units.h"
 #include "controller/accounting.h"
+#include "server/accounting_views.h"
 #include "controller/pricing.h"
 #include "engine/suitability.h"
 
@@ -27,12 +28,6 @@ DeskOptions DeskOptionsFor(const FarmSetup& setup, const FarmOptions& options) {
 
 double SecondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Per-hour money for `seconds`, rounded toward zero to the micro-dollar. Within 128 bits for any
-// per-hour amount and any interval a farm can have (both are int64).
-Money PerHourFor(Money per_hour, int64_t seconds) {
-  return Money(static_cast<int64_t>(static_cast<__int128>(per_hour.raw()) * seconds / 3600));
 }
 
 std::string Join(const std::vector<std::string>& v) {
@@ -680,21 +675,8 @@ int64_t Farm::ApiLeaseOn(int node, int slot) const {
 }
 
 std::vector<Watts> Farm::SiteDraw() {
-  const FleetState& f = desk_.fleet();
-  std::vector<Watts> draw(f.sites().size(), Watts(0));
-  if (!view_) return draw;
-  const Valuation& value = desk_.controller().ValuationOf(*view_);
-  for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
-    const GroupState& gs = f.groups()[g];
-    const GroupValue& gv = value.groups[g];
-    const CoinOption* coin = gs.mining_coin.empty() ? nullptr : gv.For(value.CoinIndex(gs.mining_coin));
-    for (int node = gs.first_node; node < gs.first_node + gs.node_count; ++node) {
-      for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
-        draw[gs.site] += RateOf(desired_.Use(f, node, slot), gv, coin).draw;
-      }
-    }
-  }
-  return draw;
+  if (!view_) return std::vector<Watts>(desk_.fleet().sites().size(), Watts(0));
+  return SiteDraws(desk_.fleet(), desired_, desk_.controller().ValuationOf(*view_));
 }
 
 std::string Farm::DeviceUse(int node, int slot) const {
@@ -841,56 +823,14 @@ Status Farm::BillRunning(Timestamp now) {
 // Mining revenue and energy cost per device for the interval since the last accounting, at the
 // view in force now and each device's use now.
 Status Farm::Account(Timestamp now) {
-  int64_t seconds = now.seconds - last_accounting_.seconds;
+  const int64_t seconds = now.seconds - last_accounting_.seconds;
   if (seconds <= 0) return OkStatus();
-  const FleetState& f = desk_.fleet();
   const Valuation& value = desk_.controller().ValuationOf(*view_);
-  std::vector<LedgerEntry> entries;
-  Money mined, energy;
-  for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
-    const GroupState& gs = f.groups()[g];
-    const GroupValue& gv = value.groups[g];
-    const CoinOption* coin = gs.mining_coin.empty() ? nullptr : gv.For(value.CoinIndex(gs.mining_coin));
-    EnergyPrice price = gs.site < static_cast<int>(view_->site_price.size()) ? view_->site_price[gs.site] : EnergyPrice();
-    for (int node = gs.first_node; node < gs.first_node + gs.node_count; ++node) {
-      for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
-        // The rates of controller/accounting.h, the simulator's too.
-        const rigshift::DeviceUse u = desired_.Use(f, node, slot);
-        const DeviceRate rate = RateOf(u, gv, coin);
-        const Money revenue = PerHourFor(rate.revenue_per_hour, seconds);
-        const Money cost = EnergyFor(rate.draw, price, seconds);
-        std::string device = agents_.node_name(node) + "/" + std::to_string(slot);
-        if (revenue.raw() != 0) {
-          LedgerEntry e;
-          e.at = now;
-          e.account = "mining";
-          e.kind = "mining_revenue";
-          e.amount = revenue;
-          e.seconds = seconds;
-          e.note = gs.mining_coin;
-          e.device = device;
-          entries.push_back(std::move(e));
-          mined += revenue;
-        }
-        if (cost.raw() != 0) {
-          LedgerEntry e;
-          e.at = now;
-          e.account = "energy";
-          e.kind = "energy_cost";
-          e.amount = -cost;
-          e.seconds = seconds;
-          e.note = std::string(DeviceUseName(u));
-          e.device = std::move(device);
-          entries.push_back(std::move(e));
-          energy += cost;
-        }
-      }
-    }
-  }
-  RS_RETURN_IF_ERROR(store_->AppendLedger(entries));
+  DeviceLines lines = DeviceLedgerLines(desk_.fleet(), desired_, value, *view_, agents_, seconds, now);
+  RS_RETURN_IF_ERROR(store_->AppendLedger(lines.entries));
   if (observer_) {
-    observer_->Income("mining", mined);
-    observer_->EnergyCost(energy);
+    observer_->Income("mining", lines.mined);
+    observer_->EnergyCost(lines.energy);
   }
   last_accounting_ = now;
   return OkStatus();
