@@ -69,4 +69,16 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view n
   return std::nullopt;
 }
 
+std::vector<std::string> QueryNames(std::string_view query) {
+  std::vector<std::string> out;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    out.push_back(FormDecode(pair.substr(0, pair.find('='))));
+  }
+  return out;
+}
+
 }  // namespace rigshift::net

@@ -52,5 +52,7 @@ HttpResponse Await(HttpResponse response);
 // with '+' as space; the first occurrence wins; "a&b=1" gives "" for a. nullopt when absent.
 // Keys are compared after decoding. A malformed escape ("%zz") is kept as written.
 std::optional<std::string> QueryParam(std::string_view query, std::string_view name);
+// The names of a query string's parameters, decoded, in order (a name given twice is listed twice).
+std::vector<std::string> QueryNames(std::string_view query);
 
 }  // namespace rigshift::net

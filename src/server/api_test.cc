@@ -786,5 +786,18 @@ TEST_F(ApiTest, MetricsCountDevicesAndRequestsByRouteTemplate) {
   EXPECT_NE(text.find("rigshift_engine_decision_duration_seconds_count{kind=\"submit\"}"), std::string::npos);
 }
 
+TEST_F(ApiTest, AMisspeltOrRepeatedQueryParameterIsRefusedNotIgnored) {
+  // Found from outside: "?state=pending&tennant=acme" withdrew every tenant's waiting requests.
+  net::HttpResponse typo = Call("DELETE", "/v1/leases?state=pending&tennant=acme", operator_);
+  EXPECT_EQ(typo.status, 400) << typo.body;
+  EXPECT_NE(typo.body.find("unknown query parameter 'tennant'"), std::string::npos) << typo.body;
+  EXPECT_EQ(Call("GET", "/v1/leases?stat=pending", operator_).status, 400);
+  net::HttpResponse twice = Call("GET", "/v1/leases?state=pending&state=running", operator_);
+  EXPECT_EQ(twice.status, 400);
+  EXPECT_NE(twice.body.find("given twice"), std::string::npos) << twice.body;
+  EXPECT_EQ(Call("GET", "/v1/leases?state=running&tenant=acme", operator_).status, 200);
+  EXPECT_EQ(Call("DELETE", "/v1/leases?state=pending&tenant=acme", operator_).status, 200);
+}
+
 }  // namespace
 }  // namespace rigshift
