@@ -466,7 +466,26 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   fopt.max_pending = static_cast<size_t>(o.max_pending);
   fopt.max_pending_per_tenant = static_cast<size_t>(o.max_pending_per_tenant);
   fopt.require_agents = o.require_agents;
-  Farm farm(std::move(setup), store.get(), feed.get(), fopt, &metrics);
+  // What the farm observes goes to /metrics; a node lost also goes to the log.
+  class Observer final : public FarmObserver {
+   public:
+    Observer(Metrics* m, std::ostream* log) : metrics_(m), log_(log) {}
+    void EngineDecision(std::string_view kind, double seconds) override { metrics_->EngineDecision(kind, seconds); }
+    void Income(std::string_view use, Money amount) override { metrics_->Income(use, amount); }
+    void EnergyCost(Money amount) override { metrics_->EnergyCost(amount); }
+    void NodesLost(const std::vector<std::string>& nodes, size_t leases) override {
+      std::string list;
+      for (const auto& n : nodes) list += (list.empty() ? "" : ", ") + n;
+      *log_ << "rigshift server: " << nodes.size() << " node(s) stopped reporting and are down"
+            << (list.empty() ? std::string() : " (" + list + ")") << "; " << leases
+            << " running lease(s) ended as lost" << std::endl;
+    }
+
+   private:
+    Metrics* metrics_;
+    std::ostream* log_;
+  } observer(&metrics, &err);
+  Farm farm(std::move(setup), store.get(), feed.get(), fopt, &observer);
   for (const std::string& fix : price_fixes) err << "rigshift server: price table: " << fix << "\n";
   for (const std::string& fix : farm.price_fixes()) err << "rigshift server: price table: " << fix << "\n";
   RS_RETURN_IF_ERROR(farm.Recover(now).WithContext("recovering from " + (o.data_dir / "rigshift.db").string()));

@@ -785,7 +785,12 @@ Status Farm::Act(Timestamp now) {
   // stored, so a store error leaves them to be reported again at the next poll.
   for (int n : down) NodeDown(n);
   RS_RETURN_IF_ERROR(EndLeases(lost, now));
-  for (int n : down) agents_.MarkSilent(n);
+  std::vector<std::string> names;
+  for (int n : down) {
+    if (agents_.agent(n).state == AgentState::kReady) names.push_back(agents_.node_name(n));
+    agents_.MarkSilent(n);
+  }
+  if (observer_ && (!names.empty() || !lost.empty())) observer_->NodesLost(names, lost.size());
   return OkStatus();
 }
 

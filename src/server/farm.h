@@ -78,6 +78,9 @@ class FarmObserver {
   virtual void EngineDecision(std::string_view kind, double seconds) = 0;  // "submit", "tick", "end"
   virtual void Income(std::string_view use, Money amount) = 0;             // "ai", "mining"
   virtual void EnergyCost(Money amount) = 0;
+  // Nodes whose agents went silent, taken down, and how many running leases ended as lost with
+  // them (the server logs it: an operator must see a node lost).
+  virtual void NodesLost(const std::vector<std::string>& /*nodes*/, size_t /*leases*/) {}
 };
 
 struct OfferPrice {

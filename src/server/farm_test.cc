@@ -760,6 +760,32 @@ TEST(FarmAgents, SilentNodeLosesItsLeasesAndIsHeldUntilItRegistersAgain) {
   EXPECT_TRUE(AllOnNode(placed, k3090a));
 }
 
+// An operator must see a node lost: the farm tells its observer (the server logs it).
+TEST(FarmAgents, ANodeLostIsToldToTheObserverWithTheLeasesItTook) {
+  struct Recorder final : FarmObserver {
+    void EngineDecision(std::string_view, double) override {}
+    void Income(std::string_view, Money) override {}
+    void EnergyCost(Money) override {}
+    void NodesLost(const std::vector<std::string>& nodes, size_t leases) override {
+      lost.push_back({nodes, leases});
+    }
+    std::vector<std::pair<std::vector<std::string>, size_t>> lost;
+  } recorder;
+  MemoryStore store;
+  FarmSetup setup = TestFarm();
+  FakeFeed feed(ViewFor(setup));
+  Farm farm(std::move(setup), &store, &feed, WithAgents(), &recorder);
+  ASSERT_TRUE(farm.Recover(kT0).ok());
+  ASSERT_TRUE(farm.RegisterAgent("gpu-3090-1", Inventory(4, "RTX 3090", 24), kT0).has_value());
+  ASSERT_EQ(Create(farm, "acme", Ask3090(4), At(1)).state, "running");
+  for (int64_t t = 2; t <= 40; ++t) ASSERT_TRUE(farm.Tick(At(t)).ok());
+  ASSERT_EQ(recorder.lost.size(), 1u);
+  EXPECT_EQ(recorder.lost[0].first, std::vector<std::string>{"gpu-3090-1"});
+  EXPECT_EQ(recorder.lost[0].second, 1u);
+  for (int64_t t = 41; t <= 80; ++t) ASSERT_TRUE(farm.Tick(At(t)).ok());
+  EXPECT_EQ(recorder.lost.size(), 1u);  // told once
+}
+
 // docs/api.md: a silent node's leases become lost, "billed to its last heartbeat".
 TEST(FarmAgents, LostLeaseIsBilledOnlyToTheLastHeartbeat) {
   SilentNode s(/*last_heartbeat=*/20, /*until=*/51);
