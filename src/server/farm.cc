@@ -425,7 +425,7 @@ Status Farm::Execute(const Event& event, const Plan& plan, const std::map<int64_
     rec.state = "cancelled";
     rec.end = now;
     rec.reason = "gave up: waited more than " + std::to_string(desk_.queue().options().max_wait(r.kind)) +
-                 " s, the most a " + std::string(RequestKindName(r.kind)) + " request waits on this farm";
+                 " s, the most a request of kind " + std::string(RequestKindName(r.kind)) + " waits on this farm";
   }
 
   // 2. Persisted whole, or not at all.
