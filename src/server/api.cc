@@ -153,6 +153,12 @@ HttpResponse LeaseList(int status, std::string_view key, const std::vector<Lease
   return r;
 }
 
+// An agent token bound to a node (POST /v1/tokens with "node") acts only for that node.
+Status AgentMayActFor(const Caller& c, std::string_view node) {
+  if (c.role != "agent" || c.tenant.empty() || c.tenant == node) return OkStatus();
+  return PermissionDeniedError("this agent token acts only for node " + c.tenant + ", not " + std::string(node));
+}
+
 std::optional<std::string> TenantFilter(const std::optional<std::string>& own, const HttpRequest& req) {
   if (own) return own;
   return net::QueryParam(req.query, "tenant");
@@ -517,6 +523,7 @@ HttpResponse Api::ListInvoices(const Call& call) {
 HttpResponse Api::RegisterAgent(const Call& call) {
   auto reg = ParseAgentRegistration(call.request.body);
   if (!reg) return Error(reg.error());
+  if (Status s = AgentMayActFor(*call.caller, reg->node); !s.ok()) return Error(s);
   uint64_t ticket = 0;
   Result<int64_t> gen = [&] {
     std::lock_guard lock(*mu_);
@@ -534,6 +541,7 @@ HttpResponse Api::AgentHeartbeat(const Call& call) {
   auto hb = ParseAgentHeartbeat(call.request.body);
   if (!hb) return Error(hb.error());
   std::string node(call.params.Get("node"));
+  if (Status s = AgentMayActFor(*call.caller, node); !s.ok()) return Error(s);
   uint64_t ticket = 0;
   Result<int64_t> gen = [&] {
     std::lock_guard lock(*mu_);
@@ -547,6 +555,7 @@ HttpResponse Api::AgentHeartbeat(const Call& call) {
 
 HttpResponse Api::AgentDesired(const Call& call) {
   std::string node(call.params.Get("node"));
+  if (Status s = AgentMayActFor(*call.caller, node); !s.ok()) return Error(s);
   uint64_t ticket = 0;
   Result<NodeView> view = [&] {
     std::lock_guard lock(*mu_);
@@ -742,7 +751,8 @@ HttpResponse Api::ListTokens(const Call&) {
   for (const TokenRecord& t : auth_->List()) {
     list.push_back({{"id", t.hash.substr(0, 12)},
                     {"role", t.role},
-                    {"tenant", t.tenant.empty() ? json(nullptr) : json(t.tenant)},
+                    {"tenant", t.role == "tenant" && !t.tenant.empty() ? json(t.tenant) : json(nullptr)},
+                    {"node", t.role == "agent" && !t.tenant.empty() ? json(t.tenant) : json(nullptr)},
                     {"created_at", FormatUtc(t.created)}});
   }
   return Json(200, {{"tokens", list}});
@@ -755,7 +765,8 @@ HttpResponse Api::CreateToken(const Call& call) {
   Timestamp now = now_();
   Result<std::string> secret = [&] {
     std::lock_guard lock(*mu_);
-    return auth_->Create(role, ask->tenant, now);
+    // The store keeps one name per token: a tenant's, or the node an agent token is bound to.
+    return auth_->Create(role, ask->role == ApiRole::kAgent ? ask->node : ask->tenant, now);
   }();
   if (!secret) return Error(secret.error());
   if (Status s = Durable(); !s.ok()) return Error(s);
@@ -763,6 +774,7 @@ HttpResponse Api::CreateToken(const Call& call) {
                     {"id", HashToken(*secret).substr(0, 12)},
                     {"role", role},
                     {"tenant", ask->tenant.empty() ? json(nullptr) : json(ask->tenant)},
+                    {"node", ask->node.empty() ? json(nullptr) : json(ask->node)},
                     {"created_at", FormatUtc(now)}});
 }
 

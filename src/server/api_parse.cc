@@ -611,7 +611,7 @@ bool IsReservedTenantName(std::string_view name) {
 }
 
 Result<TokenAsk> ParseTokenRequest(std::string_view body) {
-  static constexpr std::string_view kFields[] = {"role", "tenant"};
+  static constexpr std::string_view kFields[] = {"role", "tenant", "node"};
   RS_ASSIGN_OR_RETURN(JsonValue root, ParseObject(body));
   RS_RETURN_IF_ERROR(CheckFields(root, "", kFields));
   TokenAsk ask;
@@ -630,6 +630,13 @@ Result<TokenAsk> ParseTokenRequest(std::string_view body) {
   } else if (tenant != nullptr) {
     return Err(InvalidArgumentError("\"tenant\" is only allowed when \"role\" is \"tenant\", not \"" +
                                     std::string(ApiRoleName(ask.role)) + "\""));
+  }
+  if (const JsonValue* node = Optional(root, "node")) {
+    if (ask.role != ApiRole::kAgent) {
+      return Err(InvalidArgumentError("\"node\" is only allowed when \"role\" is \"agent\", not \"" +
+                                      std::string(ApiRoleName(ask.role)) + "\""));
+    }
+    RS_ASSIGN_OR_RETURN(ask.node, Name(*node, "node"));
   }
   return ask;
 }

@@ -68,6 +68,9 @@ inline constexpr size_t kMaxNameChars = 64;  // tenant and node names: 1..64 of 
 struct TokenAsk {
   ApiRole role = ApiRole::kTenant;
   std::string tenant;  // set iff role is kTenant; a valid name that is not reserved
+  // Only for role kAgent, optional: the one node the token may act for (register, heartbeat,
+  // desired state); empty: any node (a fleet-wide agent, such as the demo's).
+  std::string node;
   friend bool operator==(const TokenAsk&, const TokenAsk&) = default;
 };
 [[nodiscard]] Result<TokenAsk> ParseTokenRequest(std::string_view body);

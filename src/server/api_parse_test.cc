@@ -327,7 +327,7 @@ TEST(ParseTokenRequestTest, BadValues) {
       {"tenant unicode", R"({"role": "tenant", "tenant": "acm\u00e9"})", {kName}},
       {"tenant too long", "{\"role\": \"tenant\", \"tenant\": \"" + std::string(65, 't') + "\"}", {kName}},
       {"tenant number", R"({"role": "tenant", "tenant": 42})", {kName, "got 42"}},
-      {"unknown field", R"({"role": "operator", "name": "x"})", {"unknown field \"name\" (fields: role, tenant)"}},
+      {"unknown field", R"({"role": "operator", "name": "x"})", {"unknown field \"name\" (fields: role, tenant, node)"}},
       {"duplicate", R"({"role": "operator", "role": "tenant"})", {"duplicate field \"role\""}},
       {"not an object", R"(["operator"])", {"must be a JSON object"}},
   };

@@ -786,6 +786,37 @@ TEST_F(ApiTest, MetricsCountDevicesAndRequestsByRouteTemplate) {
   EXPECT_NE(text.find("rigshift_engine_decision_duration_seconds_count{kind=\"submit\"}"), std::string::npos);
 }
 
+TEST_F(ApiTest, AnAgentTokenBoundToANodeActsForThatNodeOnly) {
+  net::HttpResponse made = Call("POST", "/v1/tokens", operator_, R"({"role": "agent", "node": "gpu-3090-1"})");
+  ASSERT_EQ(made.status, 201) << made.body;
+  EXPECT_EQ(Body(made)["node"], "gpu-3090-1");
+  const std::string bound = Body(made)["token"];
+  json inventory = json::array();
+  for (int s = 0; s < 4; ++s) inventory.push_back({{"slot", s}, {"model", "RTX 3090"}, {"vram_gb", 24}});
+  auto reg = [&](const std::string& node) {
+    return Call("POST", "/v1/agents/register", bound, json{{"node", node}, {"devices", inventory}}.dump());
+  };
+  EXPECT_EQ(reg("gpu-3090-1").status, 200);
+  net::HttpResponse other = reg("gpu-3090-2");
+  EXPECT_EQ(other.status, 403) << other.body;
+  EXPECT_NE(other.body.find("acts only for node gpu-3090-1"), std::string::npos) << other.body;
+  EXPECT_EQ(Call("POST", "/v1/agents/gpu-3090-2/heartbeat", bound, R"({"generation": 0, "devices": []})").status, 403);
+  EXPECT_EQ(Call("GET", "/v1/agents/gpu-3090-2/desired", bound).status, 403);
+  EXPECT_EQ(Call("GET", "/v1/agents/gpu-3090-1/desired", bound).status, 200);
+  // The fleet-wide agent token still acts for any node; "node" belongs to agent tokens only.
+  EXPECT_EQ(Call("GET", "/v1/agents/gpu-3090-2/desired", agent_).status, 200);
+  EXPECT_EQ(Call("POST", "/v1/tokens", operator_, R"({"role": "tenant", "tenant": "x", "node": "gpu-3090-1"})").status,
+            400);
+  // The list shows what each token is bound to.
+  net::HttpResponse list = Call("GET", "/v1/tokens", operator_);
+  bool listed = false;
+  const json tokens = Body(list)["tokens"];
+  for (const json& t : tokens) {
+    if (t["role"] == "agent" && t["node"] == "gpu-3090-1") listed = true;
+  }
+  EXPECT_TRUE(listed) << list.body;
+}
+
 TEST_F(ApiTest, AMisspeltOrRepeatedQueryParameterIsRefusedNotIgnored) {
   // Found from outside: "?state=pending&tennant=acme" withdrew every tenant's waiting requests.
   net::HttpResponse typo = Call("DELETE", "/v1/leases?state=pending&tennant=acme", operator_);

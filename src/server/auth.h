@@ -28,7 +28,7 @@ namespace rigshift {
 
 struct Caller {
   std::string role;    // "operator", "tenant", "agent"
-  std::string tenant;  // set for tenants
+  std::string tenant;  // set for tenants; for an agent token bound to one node, that node
 };
 
 // Whom the leases an operator creates belong to (the `tenant` of those leases). '@' is not a
