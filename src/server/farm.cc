@@ -173,14 +173,15 @@ Status Farm::ReplanNow(Timestamp now) {
   return OkStatus();
 }
 
-Status Farm::Run(Event& e, std::string_view kind) {
+Status Farm::Run(Event& e, std::string_view kind, const std::map<int64_t, Ending>& endings) {
   auto plan = Propose(e, kind);
   if (!plan) {
+    // Nothing was decided: requests that gave up while the event was built wait again.
     for (Request& r : gave_up_) RS_CHECK(desk_.Requeue(std::move(r)).ok());
     gave_up_.clear();
     return plan.error();
   }
-  return Execute(e, *plan, {}, {});
+  return Execute(e, *plan, endings, {});
 }
 
 // --- Offers and requests ---------------------------------------------------------------------
@@ -566,13 +567,7 @@ Status Farm::EndLeases(const std::map<int64_t, Ending>& endings, Timestamp now) 
     e.view = &empty;
     e.end = std::move(ends);
   }
-  auto plan = Propose(e, "end");
-  if (!plan) {
-    for (Request& r : gave_up_) RS_CHECK(desk_.Requeue(std::move(r)).ok());
-    gave_up_.clear();
-    return plan.error();
-  }
-  return Execute(e, *plan, by_engine, {});
+  return Run(e, "end", by_engine);
 }
 
 // --- Agents ----------------------------------------------------------------------------------

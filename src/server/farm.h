@@ -221,8 +221,9 @@ class Farm {
   // (by engine id) ends.
   [[nodiscard]] Status Execute(const Event& event, const Plan& plan, const std::map<int64_t, Ending>& endings,
                                std::vector<LeaseRecord> fresh);
-  // The desk's event for `kind` of happening, proposed and executed (Tick, NodeUp).
-  [[nodiscard]] Status Run(Event& event, std::string_view kind);
+  // The desk's event for `kind` of happening, proposed and executed; `endings` says how the
+  // leases it ends (by engine id) end.
+  [[nodiscard]] Status Run(Event& event, std::string_view kind, const std::map<int64_t, Ending>& endings = {});
   // Ends running leases (API ids) as one decision; their GPUs may go to waiting requests later.
   [[nodiscard]] Status EndLeases(const std::map<int64_t, Ending>& endings, Timestamp now);
   // Publishes a new offer sheet when the offers differ from the published one.
