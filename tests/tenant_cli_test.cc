@@ -411,6 +411,17 @@ TempDir* TenantCliTest::tmp_ = nullptr;
 std::string TenantCliTest::data_, TenantCliTest::url_, TenantCliTest::operator_token_;
 pid_t TenantCliTest::server_pid_ = -1;
 
+TEST_F(TenantCliTest, AnAgentTokenForOneNodeIsMadeWithNode) {
+  CliRun r = As(operator_token_, {"token", "create", "--role", "agent", "--node", "gpu-3090-1", "--format", "json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  json made = json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  EXPECT_EQ(made["node"], "gpu-3090-1") << r.out;
+  EXPECT_EQ(made["role"], "agent") << r.out;
+  CliRun wrong = As(operator_token_, {"token", "create", "--role", "tenant", "--tenant", "x", "--node", "gpu-3090-1"});
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE(wrong.err.find("--node is only for --role agent"), std::string::npos) << Describe(wrong);
+}
+
 TEST_F(TenantCliTest, OffersListRtx3090WithItsPrices) {
   std::string token = NewTenant("offers-reader");
   // The RTX 3090 offer as JSON; free GPUs and prices move while agents come up and the market

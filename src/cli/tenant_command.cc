@@ -155,7 +155,7 @@ struct TenantCli {
   int64_t show_id = 0, cancel_id = 0;
   bool cancel_all_pending = false;
   std::string month;
-  std::string token_role, token_tenant;
+  std::string token_role, token_tenant, token_node;
 };
 
 void AddConnectionFlags(CLI::App& cmd, ConnectionOptions& o) {
@@ -539,6 +539,8 @@ void AddTenantCommands(CLI::App& app, int* exit_code) {
       ->required()
       ->check(CLI::IsMember({"tenant", "operator", "agent"}));
   token_create->add_option("--tenant", cli->token_tenant, "The tenant a tenant token acts for");
+  token_create->add_option("--node", cli->token_node,
+                           "The one node an agent token acts for (without it: every node)");
   AddConnectionFlags(*token_create, cli->token);
   token_create->callback([cli] {
     Run(cli->exit_code, cli->token, [&](Client& c, bool as_json) -> Status {
@@ -549,6 +551,10 @@ void AddTenantCommands(CLI::App& app, int* exit_code) {
       } else if (!cli->token_tenant.empty()) {
         return InvalidArgumentError("--tenant is only for --role tenant (a " + cli->token_role +
                                     " token acts for no tenant)");
+      }
+      if (!cli->token_node.empty()) {
+        if (cli->token_role != "agent") return InvalidArgumentError("--node is only for --role agent");
+        body["node"] = cli->token_node;
       }
       auto created = c.Call("POST", "/v1/tokens", body.dump());
       if (!created) return created.error();
