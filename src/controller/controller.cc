@@ -192,6 +192,19 @@ void Controller::SetNodeDown(int node, bool down) {
   ++version_;
 }
 
+void Controller::SetNodeClosed(int node, bool closed) {
+  if (fleet_.node_closed(node) == closed) return;
+  fleet_.SetNodeClosed(node, closed);
+  ++version_;
+}
+
+Status Controller::SetDeviceOut(int node, int slot, bool out) {
+  if (fleet_.device_out(node, slot) == out) return OkStatus();
+  RS_RETURN_IF_ERROR(fleet_.SetDeviceOut(node, slot, out));
+  ++version_;
+  return OkStatus();
+}
+
 Status Controller::Remove(LeaseId lease) {
   RS_RETURN_IF_ERROR(fleet_.RemoveLease(lease));
   ++version_;

@@ -80,6 +80,10 @@ class Controller {
   // A node went down or came back (its agent stopped or started answering): a fact of the fleet,
   // taken with no plan (FleetState::SetNodeDown). Mining and the cap adjust at the next plan.
   void SetNodeDown(int node, bool down);
+  // A node closed to leases (it mines only) or a device out of service: facts of the fleet too
+  // (FleetState::SetNodeClosed, SetDeviceOut).
+  void SetNodeClosed(int node, bool closed);
+  [[nodiscard]] Status SetDeviceOut(int node, int slot, bool out);
   void set_params(EngineParams params);
 
   const FleetState& fleet() const { return fleet_; }

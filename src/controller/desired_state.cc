@@ -40,7 +40,7 @@ void DesiredStates::Project(const FleetState& f) const {
         DeviceUse u;
         if (f.lease_on(node, slot) != 0) {
           u = DeviceUse::kLease;
-        } else if (f.node_down(node)) {
+        } else if (f.node_down(node) || f.device_out(node, slot)) {
           u = DeviceUse::kOffline;
         } else if (curtailed_left > 0) {
           u = DeviceUse::kCurtailed;

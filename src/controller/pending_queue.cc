@@ -283,7 +283,8 @@ std::vector<Request> PendingQueue::Candidates(const FleetState& fleet,
       const LeaseState* l = fleet.lease(id);
       RS_CHECK(l != nullptr);
       for (auto [node, slot] : l->devices) {
-        if (fleet.node_down(node)) continue;  // a GPU of a node that is down goes offline
+        // A GPU of a node that is down, or one out of service, goes offline.
+        if (fleet.node_down(node) || fleet.device_out(node, slot)) continue;
         ++freed.group[l->group];
         auto at = std::find_if(freed.node.begin(), freed.node.end(),
                                [&](const auto& p) { return p.first == node; });

@@ -125,12 +125,12 @@ class Scratch {
 
   bool DeviceFree(int node, int slot) const {
     int64_t lease = fleet_.lease_on(node, slot);
-    if (fleet_.node_down(node)) return false;
+    if (fleet_.node_down(node) || fleet_.node_closed(node) || fleet_.device_out(node, slot)) return false;
     if (claimed_on_.Get(node) > 0 && claimed_.Get(node * kSlots + slot) > 0) return false;
     return lease == 0 || Preempted(LeaseId(lease));
   }
   int Free(int node) const {
-    if (fleet_.node_down(node)) return 0;
+    if (fleet_.node_down(node) || fleet_.node_closed(node)) return 0;
     return fleet_.free_on(node) - claimed_on_.Get(node) + freed_on_.Get(node);
   }
   std::vector<int> FreedNodes() const {
@@ -178,8 +178,9 @@ class Scratch {
     resume_.clear();
     preempted_.Add(l.id.value(), 1);
     for (auto [node, slot] : l.devices) {
-      freed_on_.Add(node, 1);
-      if (fleet_.node_down(node)) ++groups_[l.group].down_freed;
+      // A device out of service goes offline too, and is no node's free GPU.
+      if (!fleet_.device_out(node, slot)) freed_on_.Add(node, 1);
+      if (fleet_.node_down(node) || fleet_.device_out(node, slot)) ++groups_[l.group].down_freed;
     }
     groups_[l.group].leased -= static_cast<int64_t>(l.devices.size());
   }
@@ -187,8 +188,8 @@ class Scratch {
     resume_.clear();
     preempted_.Add(l.id.value(), -1);
     for (auto [node, slot] : l.devices) {
-      freed_on_.Add(node, -1);
-      if (fleet_.node_down(node)) --groups_[l.group].down_freed;
+      if (!fleet_.device_out(node, slot)) freed_on_.Add(node, -1);
+      if (fleet_.node_down(node) || fleet_.device_out(node, slot)) --groups_[l.group].down_freed;
     }
     groups_[l.group].leased += static_cast<int64_t>(l.devices.size());
   }

@@ -184,6 +184,97 @@ TEST(DecideNodeDown, GpusALeaseEndingOnADownNodeGivesBackDrawNoPowerInItsOwnPlan
   EXPECT_EQ(after.outcome, Outcome::kPlaced) << after.reason;
 }
 
+TEST(DecideNodeClosed, AClosedNodeMinesButTakesNoLeaseUntilOpened) {
+  // Three 4-GPU nodes; node 1 runs a 1-GPU lease and is then found unfit for leases (x1 risers).
+  Scenario s("a: 4xA100 nodes=3");
+  s.Busy(Lease(1, 0, Slots(1, 0, 0)));
+  s.fleet.SetNodeClosed(1, true);
+  s.fleet.SetNodeClosed(1, true);  // idempotent
+  EXPECT_EQ(s.fleet.free_on(1), 0);
+  EXPECT_EQ(s.fleet.free_in_domain(1, 0), 0);
+  EXPECT_EQ(s.fleet.groups()[0].closed, 3);
+  EXPECT_EQ(s.fleet.groups()[0].offline, 0);
+  EXPECT_EQ(s.fleet.free_in_group(0), 8);
+  s.fleet.group(0).mining_coin = "ETH";
+  EXPECT_EQ(s.fleet.mining_devices(0), 11);  // only the leased GPU does not mine
+
+  auto [nine, plan9] = s.One(Ask(1, 9));
+  EXPECT_EQ(nine.outcome, Outcome::kWaiting) << nine.reason;
+  auto [eight, plan8] = s.One(Ask(2, 8));
+  ASSERT_EQ(eight.outcome, Outcome::kPlaced) << eight.reason;
+  for (auto [n, slot] : Of(plan8, ActionKind::kStartLease)[0].devices) EXPECT_NE(n, 1);
+
+  // Its lease ends: the GPU mines (closed, not offline). Down and up again keeps it closed.
+  ASSERT_TRUE(s.fleet.RemoveLease(LeaseId(1)).ok());
+  EXPECT_EQ(s.fleet.groups()[0].closed, 4);
+  EXPECT_EQ(s.fleet.mining_devices(0), 12);
+  s.fleet.SetNodeDown(1, true);
+  EXPECT_EQ(s.fleet.groups()[0].closed, 0);
+  EXPECT_EQ(s.fleet.groups()[0].offline, 4);
+  s.fleet.SetNodeDown(1, false);
+  EXPECT_EQ(s.fleet.groups()[0].closed, 4);
+  EXPECT_FALSE(s.fleet.nodes_with_free(0, 4).count(1));
+
+  // Opened: a 12-GPU request fits.
+  s.fleet.SetNodeClosed(1, false);
+  EXPECT_EQ(s.fleet.groups()[0].closed, 0);
+  EXPECT_TRUE(s.fleet.nodes_with_free(0, 4).count(1));
+  auto [twelve, plan12] = s.One(Ask(3, 12));
+  EXPECT_EQ(twelve.outcome, Outcome::kPlaced) << twelve.reason;
+}
+
+TEST(DecideDeviceOut, ADeviceOutOfServiceTakesNoLeaseAndMinesNothing) {
+  // Two 4-GPU nodes; GPU 0/2 is drained while the rest of its node keeps working.
+  Scenario s("a: 4xA100 nodes=2");
+  ASSERT_TRUE(s.fleet.SetDeviceOut(0, 2, true).ok());
+  ASSERT_TRUE(s.fleet.SetDeviceOut(0, 2, true).ok());  // idempotent
+  EXPECT_TRUE(s.fleet.device_out(0, 2));
+  EXPECT_EQ(s.fleet.free_on(0), 3);
+  EXPECT_EQ(s.fleet.free_in_domain(0, 0), 3);
+  EXPECT_EQ(s.fleet.groups()[0].offline, 1);
+  EXPECT_EQ(s.fleet.free_in_group(0), 7);
+  s.fleet.group(0).mining_coin = "ETH";
+  EXPECT_EQ(s.fleet.mining_devices(0), 7);
+
+  // A node gang of four cannot use node 0; eight GPUs cannot be had at all.
+  auto [eight, plan8] = s.One(Ask(1, 8));
+  EXPECT_EQ(eight.outcome, Outcome::kWaiting) << eight.reason;
+  auto [seven, plan7] = s.One(Ask(2, 7));
+  ASSERT_EQ(seven.outcome, Outcome::kPlaced) << seven.reason;
+  for (auto d : Of(plan7, ActionKind::kStartLease)[0].devices) EXPECT_NE(d, (std::pair<int, int>{0, 2}));
+
+  // No lease can be placed on a device that is out.
+  LeaseState onto = Lease(6, 0, Slots(0, 2, 2));
+  EXPECT_EQ(s.fleet.AddLease(onto).code(), StatusCode::kFailedPrecondition);
+
+  // A leased device taken out stays the lease's; when the lease ends it goes offline, not free,
+  // and a plan that ends the lease does not place a request on it.
+  s.Busy(Lease(5, 0, Slots(1, 0, 1)));
+  ASSERT_TRUE(s.fleet.SetDeviceOut(1, 0, true).ok());
+  EXPECT_EQ(s.fleet.groups()[0].offline, 1);
+  std::vector<LeaseId> ending = {LeaseId(5)};
+  s.pending = {Ask(9, 4, Interconnect::kNode)};
+  LeaseId next(100);
+  DecideInput in{&s.fleet, &s.pending, &s.view, s.now, next, true, nullptr, &ending};
+  SplitMix64 rng(7);
+  Plan plan = Decide(in, rng, s.params);
+  ASSERT_EQ(plan.decisions.size(), 1u);
+  EXPECT_EQ(plan.decisions[0].outcome, Outcome::kWaiting) << "node 1 has 3 GPUs once lease 5 ends";
+  ASSERT_TRUE(s.fleet.RemoveLease(LeaseId(5)).ok());
+  EXPECT_EQ(s.fleet.groups()[0].offline, 2);
+  EXPECT_EQ(s.fleet.free_on(1), 3);
+  ASSERT_TRUE(s.fleet.SetDeviceOut(1, 0, false).ok());
+
+  // Down with a device out: the node's other three free GPUs join it offline; back, and back in.
+  s.fleet.SetNodeDown(0, true);
+  EXPECT_EQ(s.fleet.groups()[0].offline, 4);
+  s.fleet.SetNodeDown(0, false);
+  ASSERT_TRUE(s.fleet.SetDeviceOut(0, 2, false).ok());
+  EXPECT_EQ(s.fleet.groups()[0].offline, 0);
+  EXPECT_EQ(s.fleet.free_on(0), 4);
+  EXPECT_TRUE(s.fleet.nodes_with_free(0, 4).count(0));
+}
+
 TEST(DecideGang, NodeGangNeverSpansNodes) {
   // Three 4-GPU nodes with 3, 2 and 4 free.
   Scenario s("a: 4xA100 nodes=3");

@@ -23,8 +23,10 @@ int FleetState::AddGroup(GroupState group, int nodes) {
     node_group_.push_back(g);
     free_.push_back(group.gpus_per_node);
     down_.push_back(0);
+    closed_.push_back(0);
     device_base_.push_back(static_cast<int>(device_lease_.size()));
     device_lease_.resize(device_lease_.size() + group.gpus_per_node, 0);
+    out_.resize(device_lease_.size(), 0);
     buckets_[g][group.gpus_per_node].insert(buckets_[g][group.gpus_per_node].end(), node);
   }
   total_devices_ += group.devices;
@@ -33,18 +35,22 @@ int FleetState::AddGroup(GroupState group, int nodes) {
 }
 
 int FleetState::free_in_domain(int node, int domain) const {
-  if (down_[node]) return 0;
+  if (down_[node] || closed_[node]) return 0;
   const GroupState& g = groups_[node_group_[node]];
   int size = g.nvlink_domain > 0 ? g.nvlink_domain : g.gpus_per_node;
   int base = device_base_[node];
   int n = 0;
-  for (int s = domain * size; s < std::min(g.gpus_per_node, (domain + 1) * size); ++s) n += device_lease_[base + s] == 0;
+  for (int s = domain * size; s < std::min(g.gpus_per_node, (domain + 1) * size); ++s) n += device_lease_[base + s] == 0 && out_[base + s] == 0;
   return n;
 }
 
 void FleetState::Move(int node, int old_free, int new_free) {
   if (down_[node]) {  // in no bucket: its free GPUs are offline
     groups_[node_group_[node]].offline += new_free - old_free;
+    return;
+  }
+  if (closed_[node]) {  // in no bucket: its free GPUs mine
+    groups_[node_group_[node]].closed += new_free - old_free;
     return;
   }
   // The set node moves between buckets: no allocation per device leased or freed.
@@ -56,15 +62,63 @@ void FleetState::Move(int node, int old_free, int new_free) {
 
 void FleetState::SetNodeDown(int node, bool down) {
   if ((down_[node] != 0) == down) return;
+  GroupState& g = groups_[node_group_[node]];
   std::vector<std::set<int>>& b = buckets_[node_group_[node]];
   if (down) {
-    RS_CHECK(b[free_[node]].erase(node) == 1);
-    groups_[node_group_[node]].offline += free_[node];
+    if (closed_[node]) {
+      g.closed -= free_[node];
+    } else {
+      RS_CHECK(b[free_[node]].erase(node) == 1);
+    }
+    g.offline += free_[node];
   } else {
-    b[free_[node]].insert(node);
-    groups_[node_group_[node]].offline -= free_[node];
+    g.offline -= free_[node];
+    if (closed_[node]) {
+      g.closed += free_[node];
+    } else {
+      b[free_[node]].insert(node);
+    }
   }
   down_[node] = down ? 1 : 0;
+}
+
+void FleetState::SetNodeClosed(int node, bool closed) {
+  if ((closed_[node] != 0) == closed) return;
+  closed_[node] = closed ? 1 : 0;
+  if (down_[node]) return;  // its free GPUs stay offline until it is up
+  GroupState& g = groups_[node_group_[node]];
+  std::vector<std::set<int>>& b = buckets_[node_group_[node]];
+  if (closed) {
+    RS_CHECK(b[free_[node]].erase(node) == 1);
+    g.closed += free_[node];
+  } else {
+    g.closed -= free_[node];
+    b[free_[node]].insert(node);
+  }
+}
+
+Status FleetState::SetDeviceOut(int node, int slot, bool out) {
+  if (node < 0 || node >= node_count() || slot < 0 || slot >= groups_[node_group_[node]].gpus_per_node) {
+    return InvalidArgumentError("no device " + std::to_string(node) + "/" + std::to_string(slot));
+  }
+  uint8_t& flag = out_[device_base_[node] + slot];
+  if ((flag != 0) == out) return OkStatus();
+  if (device_lease_[device_base_[node] + slot] != 0) {  // it stays the lease's until that ends
+    flag = out ? 1 : 0;
+    return OkStatus();
+  }
+  // Out of the node's free count (and its bucket, or the down/closed counters), into offline.
+  if (out) {
+    Move(node, free_[node], free_[node] - 1);
+    --free_[node];
+    ++groups_[node_group_[node]].offline;
+  } else {
+    --groups_[node_group_[node]].offline;
+    Move(node, free_[node], free_[node] + 1);
+    ++free_[node];
+  }
+  flag = out ? 1 : 0;
+  return OkStatus();
 }
 
 const LeaseState* FleetState::lease(LeaseId id) const {
@@ -82,6 +136,10 @@ Status FleetState::AddLease(LeaseState lease) {
       return InvalidArgumentError("no device " + std::to_string(node) + "/" + std::to_string(slot));
     }
     if (node_group_[node] != lease.group) return InvalidArgumentError("lease devices outside its group");
+    if (out_[device_base_[node] + slot] != 0) {
+      return FailedPreconditionError("device " + std::to_string(node) + "/" + std::to_string(slot) +
+                                     " is out of service");
+    }
     if (device_lease_[device_base_[node] + slot] != 0) {
       return FailedPreconditionError("device " + std::to_string(node) + "/" + std::to_string(slot) +
                                      " already serves lease " +
@@ -112,6 +170,10 @@ Status FleetState::RemoveLease(LeaseId id) {
   auto it = leases_.begin() + static_cast<std::ptrdiff_t>(found->second);
   for (auto [node, slot] : it->devices) {
     device_lease_[device_base_[node] + slot] = 0;
+    if (out_[device_base_[node] + slot]) {  // out of service: offline, not free
+      ++groups_[it->group].offline;
+      continue;
+    }
     Move(node, free_[node], free_[node] + 1);
     ++free_[node];
   }

@@ -57,7 +57,12 @@ struct GroupState {
   // Counters kept by the fleet.
   int64_t devices = 0;
   int64_t leased = 0;
-  int64_t offline = 0;  // GPUs serving no lease on nodes that are down (FleetState::SetNodeDown)
+  // GPUs serving no lease on nodes that are down (FleetState::SetNodeDown), and GPUs taken out
+  // of service on their own (FleetState::SetDeviceOut).
+  int64_t offline = 0;
+  // GPUs serving no lease on nodes that are up but closed to leases (FleetState::SetNodeClosed):
+  // they mine, but no lease may take them.
+  int64_t closed = 0;
 };
 
 struct LeaseState {
@@ -83,17 +88,30 @@ class FleetState {
   GroupState& group(int g) { return groups_[g]; }
   int node_count() const { return static_cast<int>(node_group_.size()); }
   int node_group(int node) const { return node_group_[node]; }
-  // GPUs of a node that serve no lease and can take one: none on a node that is down.
-  int free_on(int node) const { return down_[node] ? 0 : free_[node]; }
-  int64_t free_in_group(int g) const { return groups_[g].devices - groups_[g].leased - groups_[g].offline; }
+  // GPUs of a node that serve no lease and can take one: none on a node that is down or closed.
+  int free_on(int node) const { return down_[node] || closed_[node] ? 0 : free_[node]; }
+  int64_t free_in_group(int g) const {
+    return groups_[g].devices - groups_[g].leased - groups_[g].offline - groups_[g].closed;
+  }
   // A node that is down (its agent stopped answering, Slurm marked it down) takes no lease and
   // mines nothing; its GPUs that serve no lease count as offline. Leases still on it are the
   // shell's to end (as lost). Idempotent.
   void SetNodeDown(int node, bool down);
   bool node_down(int node) const { return down_[node] != 0; }
+  // A node open to mining only: its agent found it unfit for tenants' work (GPUs on PCIe x1
+  // risers, say). Its GPUs that serve no lease mine but take no lease; leases already on it run
+  // to their end. Idempotent.
+  void SetNodeClosed(int node, bool closed);
+  bool node_closed(int node) const { return closed_[node] != 0; }
+  // One GPU taken out of service while its node stays up (its agent drained it: no hashrate,
+  // climbing Xid errors, no answer): it takes no lease, mines nothing and counts as offline. A
+  // lease on it keeps it until the lease ends (the shell ends it); then it goes offline, not
+  // free. Idempotent.
+  [[nodiscard]] Status SetDeviceOut(int node, int slot, bool out);
+  bool device_out(int node, int slot) const { return out_[device_base_[node] + slot] != 0; }
   // The lease on a device, or 0.
   int64_t lease_on(int node, int slot) const { return device_lease_[device_base_[node] + slot]; }
-  // Free GPUs in NVLink domain `domain` of `node` (none when it is down).
+  // Free GPUs in NVLink domain `domain` of `node` (none when it is down or closed).
   int free_in_domain(int node, int domain) const;
 
   // Nodes of group g with exactly f free GPUs, by node id.
@@ -118,10 +136,12 @@ class FleetState {
   std::vector<GroupState> groups_;
   std::vector<int> node_group_;
   std::vector<int> free_;
-  std::vector<uint8_t> down_;  // per node
+  std::vector<uint8_t> down_;    // per node
+  std::vector<uint8_t> closed_;  // per node
+  std::vector<uint8_t> out_;     // per device
   std::vector<int> device_base_;
   std::vector<int64_t> device_lease_;
-  // buckets_[g][f] = nodes of g with f free; a node that is down is in none.
+  // buckets_[g][f] = nodes of g with f free; a node that is down or closed is in none.
   std::vector<std::vector<std::set<int>>> buckets_;
   std::vector<LeaseState> leases_;             // removal swaps with the last
   std::unordered_map<int64_t, size_t> lease_index_;  // id -> position in leases_
