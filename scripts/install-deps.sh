@@ -8,8 +8,9 @@ packages=(
   libfmt-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libpugixml-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   coinor-libclp-dev libsqlite3-dev
-  libboost-dev prometheus-cpp-dev libsodium-dev libyaml-cpp-dev
+  libboost-dev libssl-dev prometheus-cpp-dev libsodium-dev libyaml-cpp-dev
   clang-14 libclang-rt-14-dev libfuzzer-14-dev
+  podman runc bubblewrap busybox-static catatonit
 )
 # `install-deps.sh bench` adds what the load benchmark (bench/server_load.sh) runs.
 if [ "${1:-}" = "bench" ]; then
