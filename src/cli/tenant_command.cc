@@ -119,7 +119,7 @@ struct Answer {
 // One REST call, with the status mapping and the messages every verb shares.
 class Client {
  public:
-  explicit Client(Connection c) : c_(std::move(c)), http_(c_.host, c_.port) {}
+  Client(Connection c, net::HttpClient http) : c_(std::move(c)), http_(std::move(http)) {}
 
   // The answer's JSON for a 2xx; else the server's error (exit 2 for 4xx, 1 for 5xx) or
   // Unavailable naming the URL when nothing answers.
@@ -129,6 +129,9 @@ class Client {
     if (!r) {
       std::string message = r.error().message();
       if (message.find(c_.url) == std::string::npos) message = c_.url + ": " + message;
+      if (message.find("certificate") != std::string::npos) {
+        return Err(UnavailableError(message + " (--ca FILE, RIGSHIFT_CA: the CA that signed the server's certificate)"));
+      }
       return Err(UnavailableError(message + "; is `rigshift server` running there? (--server, RIGSHIFT_SERVER)"));
     }
     if (r->status < 200 || r->status > 299) return Err(StatusForHttpError(r->status, r->body));
@@ -160,7 +163,12 @@ struct TenantCli {
 
 void AddConnectionFlags(CLI::App& cmd, ConnectionOptions& o) {
   cmd.add_option("--server", o.server,
-                 std::string("URL of `rigshift server` (default: $RIGSHIFT_SERVER, else ") + kDefaultServer + ")");
+                 std::string("URL of `rigshift server`, http:// or https:// (default: $RIGSHIFT_SERVER, else ") +
+                     kDefaultServer + ")");
+  cmd.add_option("--ca", o.ca_file,
+                 "https: PEM file of the CA that signed the server's certificate (default: $RIGSHIFT_CA, else the "
+                 "system's CAs)")
+      ->type_name("FILE");
   auto* token = cmd.add_option("--token", o.token, "API token (default: $RIGSHIFT_TOKEN)");
   auto* file = cmd.add_option("--token-file", o.token_file, "Read the API token from this file");
   token->excludes(file);
@@ -174,9 +182,11 @@ void AddConnectionFlags(CLI::App& cmd, ConnectionOptions& o) {
 template <typename Fn>
 void Run(int* exit_code, const ConnectionOptions& o, Fn&& fn) {
   Status s = [&]() -> Status {
-    auto conn = ResolveConnection(o, Env("RIGSHIFT_SERVER"), Env("RIGSHIFT_TOKEN"));
+    auto conn = ResolveConnection(o, Env("RIGSHIFT_SERVER"), Env("RIGSHIFT_TOKEN"), Env("RIGSHIFT_CA"));
     if (!conn) return conn.error();
-    Client client(std::move(*conn));
+    auto http = net::HttpClient::ForUrl(conn->url, conn->ca_file);
+    if (!http) return InvalidArgumentError("--ca: " + http.error().message());
+    Client client(std::move(*conn), std::move(*http));
     try {
       return fn(client, o.format == "json");
     } catch (const json::exception& e) {
@@ -213,11 +223,17 @@ json MicrosAsNumber(int64_t micros) {
 }  // namespace
 
 Result<Connection> ResolveConnection(const ConnectionOptions& o, std::optional<std::string> env_server,
-                                     std::optional<std::string> env_token) {
+                                     std::optional<std::string> env_token, std::optional<std::string> env_ca) {
   Connection c;
   c.url = !o.server.empty() ? o.server : env_server.value_or(kDefaultServer);
   auto url = net::ParseUrl(c.url);
   if (!url) return Err(InvalidArgumentError("--server: " + url.error().message()));
+  c.tls = url->tls;
+  c.ca_file = !o.ca_file.empty() ? o.ca_file : env_ca.value_or("");
+  if (!c.tls && !c.ca_file.empty()) {
+    return Err(InvalidArgumentError("--ca " + c.ca_file + " is for an https:// server, but the server is " + c.url +
+                                    ": use its https:// URL (or drop --ca / RIGSHIFT_CA)"));
+  }
   c.host = url->host;
   c.port = url->port;
   c.base = url->target.substr(0, url->target.find('?'));

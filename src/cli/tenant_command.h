@@ -26,9 +26,10 @@ namespace rigshift {
 void AddTenantCommands(CLI::App& app, int* exit_code);
 
 // Where to send requests and as whom. Empty fields fall back to the environment
-// (RIGSHIFT_SERVER, RIGSHIFT_TOKEN) and then to the defaults; see ResolveConnection.
+// (RIGSHIFT_SERVER, RIGSHIFT_TOKEN, RIGSHIFT_CA) and then to the defaults; see ResolveConnection.
 struct ConnectionOptions {
-  std::string server;      // --server URL
+  std::string server;      // --server URL: http://... or https://...
+  std::string ca_file;     // --ca FILE: https only, the CA that signed the server's certificate
   std::string token;       // --token TOKEN
   std::string token_file;  // --token-file FILE
   std::string format = "table";
@@ -36,6 +37,8 @@ struct ConnectionOptions {
 
 struct Connection {
   std::string url;    // as given, for messages
+  bool tls = false;   // https://
+  std::string ca_file;  // https: the CAs to trust; empty: the system's
   std::string host;
   uint16_t port = 0;
   std::string base;   // path prefix of the URL without its trailing '/', usually empty
@@ -45,11 +48,14 @@ struct Connection {
 inline constexpr char kDefaultServer[] = "http://127.0.0.1:8080";
 
 // --server, else `env_server`, else kDefaultServer; --token, else the first line of
-// --token-file, else `env_token`. `env_*` are the environment's values (nullopt when unset), so
-// tests need not touch the process environment. InvalidArgument for a bad URL, an unreadable or
-// empty token file, or no token at all (the message names --token and RIGSHIFT_TOKEN).
+// --token-file, else `env_token`; --ca, else `env_ca`. `env_*` are the environment's values
+// (nullopt when unset), so tests need not touch the process environment. InvalidArgument for a
+// bad URL, an unreadable or empty token file, no token at all (the message names --token and
+// RIGSHIFT_TOKEN), or a CA file for an http:// URL (it would protect nothing). The CA file itself
+// is read when the client is made.
 [[nodiscard]] Result<Connection> ResolveConnection(const ConnectionOptions& o, std::optional<std::string> env_server,
-                                                   std::optional<std::string> env_token);
+                                                   std::optional<std::string> env_token,
+                                                   std::optional<std::string> env_ca = std::nullopt);
 
 struct LeaseCreateOptions {
   int64_t gpus = 0;

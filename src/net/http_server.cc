@@ -1,15 +1,19 @@
 #include "net/http_server.h"
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -18,10 +22,15 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 namespace rigshift::net {
 namespace {
@@ -29,7 +38,10 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 constexpr uint32_t kHeaderLimit = 8 * 1024;
 // After an error answer the client may still be sending (a refused 413 body): closing with unread
@@ -37,6 +49,8 @@ constexpr uint32_t kHeaderLimit = 8 * 1024;
 // read and drop for at most this long first, as nginx's lingering_close does.
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr size_t kLingerChunk = 16 * 1024;
+// Closing a TLS connection sends close_notify and waits this long at most for the client's.
+constexpr auto kTlsShutdownTime = std::chrono::seconds(1);
 
 // Beast 1.74 uses boost::string_view.
 std::string_view Std(beast::string_view s) { return {s.data(), s.size()}; }
@@ -63,27 +77,34 @@ std::string RemoteAddress(const tcp::socket& socket) {
   return address.to_string();
 }
 
-class Session;
+// What Connections and Drain need of a connection, whatever its stream.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  // Drain() has begun; called on the connection's strand (see executor()).
+  virtual void StartDrain() = 0;
+  virtual asio::any_io_executor executor() = 0;
+};
 
 // The live connections, for Drain(): a session joins when it starts and leaves when it is
 // destroyed. Thread-safe.
 class Connections {
  public:
-  void Add(Session* session, std::weak_ptr<Session> weak) {
+  void Add(SessionBase* session, std::weak_ptr<SessionBase> weak) {
     std::lock_guard lock(mu_);
     live_.emplace(session, std::move(weak));
   }
-  void Remove(Session* session) {
+  void Remove(SessionBase* session) {
     std::lock_guard lock(mu_);
     live_.erase(session);
     if (live_.empty()) empty_.notify_all();
   }
   // From now on draining() is true; returns the sessions alive now. Under one lock with Add, so a
   // session either is in the list or sees draining() when it next waits for a request.
-  std::vector<std::shared_ptr<Session>> StartDraining() {
+  std::vector<std::shared_ptr<SessionBase>> StartDraining() {
     std::lock_guard lock(mu_);
     draining_ = true;
-    std::vector<std::shared_ptr<Session>> out;
+    std::vector<std::shared_ptr<SessionBase>> out;
     for (const auto& [raw, weak] : live_) {
       if (auto s = weak.lock()) out.push_back(std::move(s));
     }
@@ -113,48 +134,103 @@ class Connections {
  private:
   std::mutex mu_;
   std::condition_variable empty_;
-  std::map<Session*, std::weak_ptr<Session>> live_;
+  std::map<SessionBase*, std::weak_ptr<SessionBase>> live_;
   std::atomic<bool> draining_{false};
   std::shared_ptr<LaterGate> later_gate_ = std::make_shared<LaterGate>();
 };
 
-// One connection. Lives as long as one of its asynchronous operations is pending; every
-// operation runs on the connection's strand, so members need no lock.
-class Session : public std::enable_shared_from_this<Session> {
+// Whether a failed TLS handshake read a plain HTTP request ("GET / HTTP/1.1"): the client
+// used http:// for an https:// server.
+bool IsPlainHttpOnTls(const beast::error_code& ec) {
+  return ec.category() == asio::error::get_ssl_category() &&
+         ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST;
+}
+
+// One connection, over a plain TCP stream (PlainStream) or TLS (TlsStream): the same code serves
+// both, the TLS one starting with a handshake and ending with close_notify. Lives as long as one
+// of its asynchronous operations is pending; every operation runs on the connection's strand, so
+// members need no lock.
+template <class Stream>
+class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
-  Session(tcp::socket&& socket, const Handler& handler, const HttpServerOptions& options, Connections& connections)
+  // `tls` is used only by a TlsStream session and must outlive it.
+  Session(tcp::socket&& socket, ssl::context* tls, const Handler& handler, const HttpServerOptions& options,
+          Connections& connections)
       : remote_address_(RemoteAddress(socket)),
-        stream_(std::move(socket)),
+        stream_(MakeStream(std::move(socket), tls)),
         drain_timer_(stream_.get_executor()),
         answer_timer_(stream_.get_executor()),
         handler_(handler),
         options_(options),
         connections_(connections) {}
 
-  ~Session() { connections_.Remove(this); }
+  ~Session() override { connections_.Remove(this); }
 
   void Run() {
-    connections_.Add(this, weak_from_this());
+    connections_.Add(this, this->weak_from_this());
     // The socket's executor is this connection's strand; start there.
-    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::DoRead, shared_from_this()));
+    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::Begin, Self()));
   }
 
   // Drain() has begun: called on this connection's strand. A connection waiting for its next
   // request gets drain_idle to send it; one busy with a request closes after its response.
-  void StartDrain() {
+  void StartDrain() override {
     if (reading_) ArmDrainTimer();
   }
 
-  auto executor() { return stream_.get_executor(); }
+  asio::any_io_executor executor() override { return stream_.get_executor(); }
 
  private:
+  static Stream MakeStream(tcp::socket&& socket, ssl::context* tls) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  std::shared_ptr<Session> Self() { return this->shared_from_this(); }
+  // The TCP stream under TLS, or the stream itself: timeouts, cancel, shutdown.
+  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+
+  void Begin() {
+    if constexpr (kTls) {
+      // A client that never completes its handshake is closed like an idle one.
+      Tcp().expires_after(options_.idle_timeout);
+      stream_.async_handshake(ssl::stream_base::server, beast::bind_front_handler(&Session::OnHandshake, Self()));
+    } else {
+      DoRead();
+    }
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    if (!ec) {
+      handshake_done_ = true;
+      return DoRead();
+    }
+    if (IsPlainHttpOnTls(ec)) {
+      // Tell an http:// client in words it can read, rather than drop it without a word.
+      linger_ = true;
+      head_ = false;
+      bool built = BuildResponse(
+          ErrorResponse(400, "invalid_argument", "this server speaks HTTPS only: use an https:// URL"), 11, false);
+      RS_CHECK(built);
+      Tcp().expires_after(options_.idle_timeout);
+      http::async_write(Tcp(), res_, [self = Self()](beast::error_code, size_t) { self->Close(); });
+      return;
+    }
+    Close();  // an untrusting client, a scanner, a timeout: only this connection is closed
+  }
+
   void DoRead() {
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(options_.body_limit);
-    stream_.expires_after(options_.idle_timeout);
+    Tcp().expires_after(options_.idle_timeout);
     reading_ = true;
-    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, Self()));
     if (connections_.draining()) ArmDrainTimer();
   }
 
@@ -164,7 +240,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // is answered with Connection: close, the same race every idle timeout has, made short.
   void ArmDrainTimer() {
     drain_timer_.expires_after(options_.drain_idle);
-    drain_timer_.async_wait(beast::bind_front_handler(&Session::OnDrainTimer, shared_from_this()));
+    drain_timer_.async_wait(beast::bind_front_handler(&Session::OnDrainTimer, Self()));
   }
 
   void OnDrainTimer(beast::error_code ec) {
@@ -172,7 +248,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // Part of a request has come: let it finish (within idle_timeout and Drain's limit).
     if (buffer_.size() > 0 || parser_->got_some()) return;
     beast::error_code ignored;
-    stream_.socket().cancel(ignored);  // OnRead gets operation_aborted and closes
+    Tcp().socket().cancel(ignored);  // OnRead gets operation_aborted and closes
   }
 
   void OnRead(beast::error_code ec, size_t /*bytes*/) {
@@ -231,9 +307,9 @@ class Session : public std::enable_shared_from_this<Session> {
       // only a weak reference, and passes the server's gate: a reply that comes after Stop()
       // began does nothing.
       answer_timer_.expires_at(asio::steady_timer::time_point::max());
-      answer_timer_.async_wait([self = shared_from_this()](beast::error_code) {});
+      answer_timer_.async_wait([self = Self()](beast::error_code) {});
       auto later = std::move(response.later);
-      later([weak = weak_from_this(), gate = connections_.later_gate(), version, keep_alive](HttpResponse r) {
+      later([weak = this->weak_from_this(), gate = connections_.later_gate(), version, keep_alive](HttpResponse r) {
         std::lock_guard lock(gate->mu);  // held until `self` is released below
         if (!gate->open) return;         // stopped: nobody is left to answer
         std::shared_ptr<Session> self = weak.lock();
@@ -268,8 +344,8 @@ class Session : public std::enable_shared_from_this<Session> {
       RS_CHECK(built);
     }
     close_after_write_ = res_.need_eof();
-    stream_.expires_after(options_.idle_timeout);
-    http::async_write(stream_, res_, beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+    Tcp().expires_after(options_.idle_timeout);
+    http::async_write(stream_, res_, beast::bind_front_handler(&Session::OnWrite, Self()));
   }
 
   // Fills res_; false when `response` is not valid HTTP.
@@ -309,17 +385,31 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Close() {
+    if constexpr (kTls) {
+      // close_notify tells the client the response was not cut short. Not after a failed
+      // handshake or a closed socket (a timeout closes it): there is no TLS left to end.
+      if (handshake_done_ && !shutdown_started_ && Tcp().socket().is_open()) {
+        shutdown_started_ = true;
+        Tcp().expires_after(kTlsShutdownTime);
+        stream_.async_shutdown([self = Self()](beast::error_code) { self->CloseTcp(); });
+        return;
+      }
+    }
+    CloseTcp();
+  }
+
+  void CloseTcp() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    Tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
     if (!linger_) return;  // the session, and with it the socket, goes when this returns
-    stream_.expires_after(kLingerTime);
+    Tcp().expires_after(kLingerTime);
     DoLinger();
   }
 
+  // Reads the TCP stream under TLS too: what comes now is dropped unread.
   void DoLinger() {
     buffer_.clear();
-    stream_.async_read_some(buffer_.prepare(kLingerChunk),
-                            beast::bind_front_handler(&Session::OnLinger, shared_from_this()));
+    Tcp().async_read_some(buffer_.prepare(kLingerChunk), beast::bind_front_handler(&Session::OnLinger, Self()));
   }
 
   void OnLinger(beast::error_code ec, size_t /*bytes*/) {
@@ -327,7 +417,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   const std::string remote_address_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   asio::steady_timer drain_timer_;
   asio::steady_timer answer_timer_;  // holds the session while a handler answers later
   beast::flat_buffer buffer_;
@@ -340,7 +430,55 @@ class Session : public std::enable_shared_from_this<Session> {
   bool close_after_write_ = false;
   bool linger_ = false;
   bool head_ = false;  // the request being answered is a HEAD
+  bool handshake_done_ = false;   // TLS only
+  bool shutdown_started_ = false;  // TLS only: close_notify sent or being sent
 };
+
+// "cannot read it: No such file or directory" when `path` cannot be opened, else empty: OpenSSL's
+// own words for a missing file are less clear ("system lib").
+std::string Unreadable(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (in) return "";
+  return std::string("cannot read it: ") + std::strerror(errno);
+}
+
+// OpenSSL's reason for a failure, with the library's name ("PEM routines: no start line").
+std::string OpenSslReason(const beast::error_code& ec) {
+  if (ec.category() != asio::error::get_ssl_category()) return ec.message();
+  unsigned long code = static_cast<unsigned long>(ec.value());
+  const char* lib = ERR_lib_error_string(code);
+  const char* reason = ERR_reason_error_string(code);
+  if (reason == nullptr) return ec.message();
+  return lib != nullptr ? std::string(lib) + ": " + reason : std::string(reason);
+}
+
+// The server's TLS context from PEM files: the certificate chain (leaf first) and its key.
+Status LoadServerTls(ssl::context& ctx, const std::string& cert_file, const std::string& key_file) {
+  auto bad = [](const std::string& what, const std::string& file, const std::string& why) {
+    return InvalidArgumentError("http server: TLS " + what + " file '" + file + "': " + why);
+  };
+  SSL_CTX* native = ctx.native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression | ssl::context::single_dh_use);
+  // An encrypted key would make OpenSSL ask for its passphrase on the terminal; fail instead.
+  ctx.set_password_callback([](size_t, ssl::context::password_purpose) { return std::string(); });
+
+  if (std::string why = Unreadable(cert_file); !why.empty()) return bad("certificate", cert_file, why);
+  if (std::string why = Unreadable(key_file); !why.empty()) return bad("key", key_file, why);
+  beast::error_code ec;
+  if (ctx.use_certificate_chain_file(cert_file, ec); ec) {
+    return bad("certificate", cert_file, "not a PEM certificate (" + OpenSslReason(ec) + ")");
+  }
+  if (ctx.use_private_key_file(key_file, ssl::context::pem, ec); ec) {
+    return bad("key", key_file,
+               "not an unencrypted PEM private key matching the certificate (" + OpenSslReason(ec) + ")");
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    ERR_clear_error();
+    return bad("key", key_file, "it is not the key of the certificate in '" + cert_file + "'");
+  }
+  return OkStatus();
+}
 
 }  // namespace
 
@@ -349,6 +487,7 @@ struct HttpServer::Impl {
 
   HttpServerOptions options;
   Handler handler;
+  std::optional<ssl::context> tls;  // engaged when the server speaks TLS; outlives every session
   // Declared before the io_context: sessions leave it when the io_context destroys them.
   Connections connections;
   // Optional so that Stop() can destroy them in order: the acceptor first, then the io_context,
@@ -399,7 +538,11 @@ struct HttpServer::Impl {
   void StartSession(tcp::socket socket) {
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);  // responses go out whole; don't wait for ACKs
-    std::make_shared<Session>(std::move(socket), handler, options, connections)->Run();
+    if (tls) {
+      std::make_shared<Session<TlsStream>>(std::move(socket), &*tls, handler, options, connections)->Run();
+    } else {
+      std::make_shared<Session<PlainStream>>(std::move(socket), nullptr, handler, options, connections)->Run();
+    }
   }
 
   // On accept_strand. Connections the kernel has completed but nobody accepted yet would be reset
@@ -429,7 +572,7 @@ struct HttpServer::Impl {
     std::future<void> accept_closed = done->get_future();
     asio::post(*accept_strand, [this, done] { StopAccepting(done); });
     accept_closed.wait_until(deadline);
-    for (std::shared_ptr<Session>& s : connections.StartDraining()) {
+    for (std::shared_ptr<SessionBase>& s : connections.StartDraining()) {
       auto executor = s->executor();
       asio::post(executor, [s = std::move(s)] { s->StartDrain(); });
     }
@@ -480,10 +623,22 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
   }
   if (!handler) return Err(InvalidArgumentError("http server: no handler"));
 
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return Err(InvalidArgumentError(options.tls_key_file.empty()
+                                        ? "http server: TLS needs a key file too (tls_key_file): only the "
+                                          "certificate file '" + options.tls_cert_file + "' is set"
+                                        : "http server: TLS needs a certificate file too (tls_cert_file): only the "
+                                          "key file '" + options.tls_key_file + "' is set"));
+  }
+
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   impl->handler = std::move(handler);
   const HttpServerOptions& opts = impl->options;
+  if (!opts.tls_cert_file.empty()) {
+    ssl::context& ctx = impl->tls.emplace(ssl::context::tls_server);
+    RS_RETURN_IF_ERROR(LoadServerTls(ctx, opts.tls_cert_file, opts.tls_key_file));
+  }
   impl->ioc.emplace(opts.threads);
   auto fail = [&](const beast::error_code& ec) {
     return Err(UnavailableError("cannot listen on " + HostPort(opts.host, opts.port) + ": " + ec.message()));

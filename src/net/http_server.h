@@ -15,6 +15,14 @@
 //   500 internal            the handler threw (the exception's text goes to stderr, not to the
 //                           client); this connection is kept, the server keeps serving
 // Every response carries `Server: rigshift` and `Content-Length`.
+//
+// TLS: with a certificate and a key (HttpServerOptions) the server speaks only TLS (1.2 and
+// later), with everything above unchanged inside it. The handshake must complete within
+// idle_timeout. A failed handshake (a client that does not trust the certificate, a scanner)
+// closes that connection only; a plain HTTP request sent to it gets a plain `400
+// invalid_argument` ("this server speaks HTTPS only") and the connection closes. A connection
+// ends with close_notify. The files are read once, by Start: replacing a certificate takes a
+// restart.
 #pragma once
 
 #include <chrono>
@@ -41,13 +49,20 @@ struct HttpServerOptions {
                                                   // this long is closed
   std::chrono::milliseconds drain_idle{1000};  // Drain(): how long a connection may wait, idle,
                                                // to send one more request before it is closed
+  // TLS, when both are set (one alone is an error). PEM files: the certificate chain, the
+  // server's own certificate first and then its intermediates; and its private key, unencrypted.
+  std::string tls_cert_file = {};
+  std::string tls_key_file = {};
 };
 
 class HttpServer {
  public:
   // Binds and listens before returning, so a client may connect as soon as this returns.
   // Unavailable with the OS's words when the address cannot be used
-  // ("cannot listen on 127.0.0.1:8080: Address already in use"); InvalidArgument for bad options.
+  // ("cannot listen on 127.0.0.1:8080: Address already in use"); InvalidArgument for bad options:
+  // among them only one of tls_cert_file and tls_key_file set (the message names the missing
+  // one), or a TLS file that cannot be read, is not PEM, or a key that is not the certificate's
+  // (the message names the file and gives OpenSSL's reason).
   static Result<std::unique_ptr<HttpServer>> Start(HttpServerOptions options, Handler handler);
 
   HttpServer(const HttpServer&) = delete;
