@@ -1,6 +1,11 @@
 #include "cli/agent_command.h"
 
+#include <signal.h>
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +19,7 @@
 #include "agent/discovery_json.h"
 #include "agent/fake_devices.h"
 #include "agent/miners.h"
+#include "agent/node_agent.h"
 #include "cli/tenant_command.h"
 
 namespace rigshift {
@@ -152,10 +158,67 @@ Status RunAgentParse(const AgentParseOptions& o, std::ostream& out) {
   return OkStatus();
 }
 
+namespace {
+std::atomic<agent::NodeAgent*> g_agent{nullptr};
+void StopAgent(int) {
+  if (agent::NodeAgent* a = g_agent.load()) a->Stop();
+}
+}  // namespace
+
+Status RunNodeAgent(const AgentRunOptions& o, std::ostream& err) {
+  agent::AgentConfig config;
+  if (!o.config.empty()) RS_RETURN_IF_ERROR(agent::LoadAgentConfig(o.config, &config));
+  // Flags win over the file.
+  if (!o.server.empty()) config.server = o.server;
+  if (!o.token.empty()) config.token = o.token;
+  if (!o.token_file.empty()) {
+    std::ifstream in(o.token_file);
+    if (!in) return InvalidArgumentError("--token-file " + o.token_file + ": cannot read: " + std::strerror(errno));
+    std::getline(in, config.token);
+  }
+  if (config.token.empty()) {
+    if (const char* t = std::getenv("RIGSHIFT_AGENT_TOKEN")) config.token = t;
+  }
+  if (!o.ca.empty()) config.ca_file = o.ca;
+  if (!o.node.empty()) config.node = o.node;
+  if (!o.state_dir.empty()) config.state_dir = o.state_dir;
+  if (!o.fake_devices.empty()) config.fake_devices = o.fake_devices;
+  if (!o.device_file.empty()) config.device_file = o.device_file;
+  if (o.heartbeat_ms > 0) config.heartbeat = std::chrono::milliseconds(o.heartbeat_ms);
+  agent::NodeAgent node(config, err);
+  g_agent = &node;
+  struct sigaction sa {};
+  sa.sa_handler = StopAgent;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  Status s = node.Run();
+  g_agent = nullptr;
+  return s;
+}
+
 void AddAgentCommands(CLI::App& app, int* exit_code) {
   auto opts = std::make_shared<AgentParseOptions>();
-  auto* agent_cmd = app.add_subcommand("agent", "The node agent's tools (parse: check what it reads from a rig)");
-  agent_cmd->require_subcommand(1);
+  auto run = std::make_shared<AgentRunOptions>();
+  auto* agent_cmd = app.add_subcommand(
+      "agent", "The node agent: run it on a node (--server URL --token T), or `agent parse` to check a rig");
+  agent_cmd->require_subcommand(0, 1);
+  agent_cmd->add_option("--server", run->server, "The controller's URL (http:// or https://)");
+  agent_cmd->add_option("--token", run->token, "An agent token (or --token-file, or $RIGSHIFT_AGENT_TOKEN)");
+  agent_cmd->add_option("--token-file", run->token_file, "A file holding the agent token");
+  agent_cmd->add_option("--ca", run->ca, "CA certificate (PEM) that signed the controller's certificate");
+  agent_cmd->add_option("--node", run->node, "This node's name as the farm declares it (e.g. gpu-3090-1)");
+  agent_cmd->add_option("--config", run->config, "Agent config (TOML, docs/agent.md); flags win over it");
+  agent_cmd->add_option("--state-dir", run->state_dir, "Where the agent keeps its state and logs");
+  agent_cmd->add_option("--fake-devices", run->fake_devices, "Fake GPUs instead of discovery, e.g. \"4xRTX 3090\"");
+  agent_cmd->add_option("--device-file", run->device_file, "Fake GPUs from a device file (JSON)");
+  agent_cmd->add_option("--heartbeat-ms", run->heartbeat_ms, "Milliseconds between heartbeats (default 2000)");
+  agent_cmd->callback([run, exit_code, agent_cmd] {
+    if (!agent_cmd->get_subcommands().empty()) return;  // agent parse ran
+    Status s = RunNodeAgent(*run, std::cerr);
+    if (!s.ok()) std::cerr << "rigshift agent: " << s.message() << "\n";
+    *exit_code = s.ok() ? 0 : ExitCodeFor(s);
+  });
   auto* parse = agent_cmd->add_subcommand("parse", "Print what discovery or a miner adapter reads from a saved output");
   parse->add_option("--nvidia-smi", opts->nvidia_smi, "Saved `nvidia-smi -q -x`, `--query-gpu ... --format=csv` or `topo -m` output");
   parse->add_option("--miner", opts->miner,

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include <iosfwd>
+#include <cstdint>
 #include <string>
 
 #include "common/status.h"
@@ -28,6 +29,14 @@ struct AgentParseOptions {
   std::string device_file;   // FILE
   std::string format = "text";
 };
+
+// `rigshift agent --server URL --token T [--config FILE]`: the node agent (agent/node_agent.h).
+struct AgentRunOptions {
+  std::string server, token, token_file, ca, node, config, state_dir, fake_devices, device_file;
+  int64_t heartbeat_ms = 0;
+};
+// Runs until SIGTERM or SIGINT.
+[[nodiscard]] Status RunNodeAgent(const AgentRunOptions& o, std::ostream& err);
 
 // Registers `agent parse` on `app`. It runs from its CLI11 callback during parsing and stores
 // its exit code in *exit_code, which must outlive the parse.

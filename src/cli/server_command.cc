@@ -269,6 +269,16 @@ class StoreCatchUp {
 // How long SIGTERM waits for requests already sent to be answered (docs/operations.md).
 constexpr auto kDrainLimit = std::chrono::seconds(5);
 
+// --tls-cert and --tls-key. ServerOptions has no fields for them yet (server_command.h is not
+// this change's), so each flag records "--tls-cert=FILE" in set_by_flag, which no ByFlag name
+// matches, and this reads it back: the last one given wins. Empty when not given.
+std::string TlsFlag(const ServerOptions& o, const std::string& flag) {
+  std::string value;
+  for (const auto& s : o.set_by_flag) {
+    if (s.starts_with(flag + "=")) value = s.substr(flag.size() + 1);
+  }
+  return value;
+}
 
 }  // namespace
 
@@ -319,6 +329,16 @@ void AddServerFlags(CLI::App& cmd, ServerOptions& o) {
                     "Take every declared node as up without an agent (a dry run; leases are never lost)"),
        "--no-agents");
   cmd.add_option("--tenant", o.tenants, "Bootstrap: create a token file DATA_DIR/tenant-NAME.token on first start");
+  cmd.add_option("--trusted-tenant", o.trusted_tenants,
+                 "A tenant whose leases may run a plain command (no image) on the nodes; '*' for every tenant");
+  cmd.add_option_function<std::string>(
+         "--tls-cert", [&o](const std::string& file) { o.set_by_flag.push_back("--tls-cert=" + file); },
+         "Serve HTTPS only: the certificate chain, PEM, the server's own certificate first")
+      ->type_name("FILE");
+  cmd.add_option_function<std::string>(
+         "--tls-key", [&o](const std::string& file) { o.set_by_flag.push_back("--tls-key=" + file); },
+         "The private key of --tls-cert, PEM, unencrypted")
+      ->type_name("FILE");
   cmd.add_flag("--demo", o.demo,
                "Demo farm: examples/demo-farm.toml, an in-process simulated fleet, a tenant token 'demo'");
 }
@@ -336,6 +356,11 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   if (o.feed == "replay" && o.farm.empty()) return InvalidArgumentError("--feed replay needs a farm file (--farm)");
   if (o.feed == "poll" && o.feed_url.empty()) return InvalidArgumentError("--feed poll needs --feed-url");
   RS_ASSIGN_OR_RETURN(auto hp, ParseListen(o.listen));
+  const std::string tls_cert = TlsFlag(o, "--tls-cert"), tls_key = TlsFlag(o, "--tls-key");
+  if (tls_cert.empty() != tls_key.empty()) {
+    return InvalidArgumentError(tls_key.empty() ? "--tls-cert needs --tls-key: the certificate's private key (PEM)"
+                                                : "--tls-key needs --tls-cert: the certificate chain (PEM)");
+  }
   for (const auto& t : o.tenants) {
     bool ok = !t.empty() && t.size() <= 64 &&
               std::all_of(t.begin(), t.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'; });
@@ -466,6 +491,7 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   fopt.max_pending = static_cast<size_t>(o.max_pending);
   fopt.max_pending_per_tenant = static_cast<size_t>(o.max_pending_per_tenant);
   fopt.require_agents = o.require_agents;
+  fopt.trusted_tenants.insert(o.trusted_tenants.begin(), o.trusted_tenants.end());
   // What the farm observes goes to /metrics; a node lost also goes to the log.
   class Observer final : public FarmObserver {
    public:
@@ -480,6 +506,10 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
             << (list.empty() ? std::string() : " (" + list + ")") << "; " << leases
             << " running lease(s) ended as lost" << std::endl;
     }
+    void Raised(const Alert& a) override {
+      metrics_->Raised(a);
+      *log_ << "rigshift server: alert " << a.id << " (" << a.kind << "): " << a.message << std::endl;
+    }
 
    private:
     Metrics* metrics_;
@@ -493,12 +523,15 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   std::mutex mu;
   StoreCatchUp catch_up(store.get(), &farm, &auth, &metrics, err);
   Api api(&farm, &auth, &metrics, &mu, WallNow);
+  api.SetLogDir(o.data_dir / "logs");
   net::HttpServerOptions hopt;
   hopt.host = hp.first;
   hopt.port = hp.second;
   hopt.threads = o.threads;
+  hopt.tls_cert_file = tls_cert;
+  hopt.tls_key_file = tls_key;
   RS_ASSIGN_OR_RETURN(auto http, net::HttpServer::Start(hopt, [&api](const net::HttpRequest& r) { return api.Handle(r); }));
-  std::string url = "http://" + hp.first + ":" + std::to_string(http->port());
+  std::string url = (tls_cert.empty() ? "http://" : "https://") + hp.first + ":" + std::to_string(http->port());
 
   std::unique_ptr<DemoFleet> fleet;
   if (o.demo) {
@@ -540,6 +573,7 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
       << "  market: " << farm.feed_description() << "\n"
       << "  store: " << (o.data_dir / "rigshift.db").string() << "\n"
       << "  operator token: " << (o.data_dir / "operator.token").string() << "\n";
+  if (!tls_cert.empty()) out << "  tls: " << tls_cert << " (clients: --ca FILE, the CA that signed it)\n";
   if (o.demo) {
     std::ifstream tok(o.data_dir / "tenant-demo.token");
     std::string token;
@@ -587,11 +621,13 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
     // While the disk stays full the loop keeps its pace (a refused write is answered 507 at once,
     // which is right then), so that a re-plan failing again does not reload the farm in a spin.
     for (int i = 0; i < 5 && !g_stop && !(store_failed && !catch_up.failing()); ++i) {
+      api.WakeAgents();  // the tick's changes, and the agents' waits that are over
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
   err << "rigshift server: stopping\n";
   if (fleet) fleet->Stop();
+  api.WakeAgents(/*all=*/true);  // agents waiting for a change are answered now, not at the drain's end
   // Requests already sent are answered (with Connection: close) before the process goes; new
   // connections are refused from here on.
   http->Drain(kDrainLimit);

@@ -37,6 +37,7 @@ struct ServerOptions {
   int64_t max_pending_per_tenant = 1'000;
   bool require_agents = true;
   std::vector<std::string> tenants;          // bootstrap: a token file per tenant on first start
+  std::vector<std::string> trusted_tenants;  // may run plain commands ("*": every tenant)
   bool demo = false;
   // Which of the above came from flags (they override the config file).
   std::vector<std::string> set_by_flag;

@@ -7,6 +7,7 @@ std::string_view AgentStateName(AgentState s) {
     case AgentState::kUnregistered: return "unregistered";
     case AgentState::kReady: return "ready";
     case AgentState::kSilent: return "silent";
+    case AgentState::kQuarantined: return "quarantined";
   }
   return "unknown";
 }
@@ -29,7 +30,7 @@ AgentRegistry::AgentRegistry(const FleetState& layout, const Catalog* catalog) :
     devices += layout.groups()[layout.node_group(n)].gpus_per_node;
   }
   node_base_.push_back(devices);
-  power_.assign(devices, -1);
+  observed_.assign(devices, DeviceObserved{});
   agents_.resize(nodes);
 }
 
@@ -44,6 +45,14 @@ std::string AgentRegistry::DeclaredNodes() const {
 }
 
 Status AgentRegistry::Register(int node, const std::vector<DeviceInventory>& devices, Timestamp now) {
+  AgentRegistration reg;
+  reg.node = names_[node];
+  reg.devices = devices;
+  return Register(node, reg, now);
+}
+
+Status AgentRegistry::Register(int node, const AgentRegistration& reg, Timestamp now) {
+  const std::vector<DeviceInventory>& devices = reg.devices;
   const std::string& name = names_[node];
   const GroupState& gs = layout_->groups()[layout_->node_group(node)];
   if (static_cast<int>(devices.size()) != gs.gpus_per_node) {
@@ -62,8 +71,20 @@ Status AgentRegistry::Register(int node, const std::vector<DeviceInventory>& dev
     }
   }
   AgentInfo& a = agents_[node];
-  a.state = AgentState::kReady;
+  a.devices = devices;
+  a.host = reg.host;
   a.last_seen = now;
+  if (reg.self_test && !reg.self_test->passed) {
+    a.quarantine = reg.self_test->reason;
+    if (a.state == AgentState::kReady) {
+      reports_.push_back({BackendReport::Kind::kNodeDown, node, a.observed_generation, now,
+                          "node " + name + " failed its self-test: " + a.quarantine});
+    }
+    a.state = AgentState::kQuarantined;
+    return OkStatus();
+  }
+  a.quarantine.clear();
+  a.state = AgentState::kReady;
   reports_.push_back({BackendReport::Kind::kNodeUp, node, a.generation, now, ""});
   return OkStatus();
 }
@@ -71,18 +92,21 @@ Status AgentRegistry::Register(int node, const std::vector<DeviceInventory>& dev
 Status AgentRegistry::Heartbeat(int node, int64_t generation, const std::vector<DeviceReport>& devices,
                                 Timestamp now) {
   AgentInfo& a = agents_[node];
-  if (a.state != AgentState::kReady) {
+  if (a.state != AgentState::kReady && a.state != AgentState::kQuarantined) {
     return NotFoundError("node " + names_[node] + " is " + std::string(AgentStateName(a.state)) +
                          ": register it again (POST /v1/agents/register)");
   }
   a.last_seen = now;
-  if (generation != a.observed_generation) {
+  if (generation != a.observed_generation && a.state == AgentState::kReady) {
     reports_.push_back({BackendReport::Kind::kConverged, node, generation, now, ""});
   }
   a.observed_generation = generation;
   const int gpus = node_base_[node + 1] - node_base_[node];
   for (const DeviceReport& d : devices) {
-    if (d.slot >= 0 && d.slot < gpus && d.power) power_[node_base_[node] + d.slot] = static_cast<int>(d.power->raw());
+    if (d.slot < 0 || d.slot >= gpus) continue;
+    DeviceObserved& o = observed_[node_base_[node] + d.slot];
+    o.report = d;
+    o.at = now;
   }
   return OkStatus();
 }
@@ -104,7 +128,8 @@ std::vector<BackendReport> AgentRegistry::TakeReports() {
 }
 
 void AgentRegistry::MarkSilent(int node) {
-  if (agents_[node].state == AgentState::kReady) agents_[node].state = AgentState::kSilent;
+  AgentState& s = agents_[node].state;
+  if (s == AgentState::kReady || s == AgentState::kQuarantined) s = AgentState::kSilent;
 }
 
 void AgentRegistry::HeardAllAt(Timestamp now) {
@@ -112,9 +137,9 @@ void AgentRegistry::HeardAllAt(Timestamp now) {
 }
 
 std::optional<int> AgentRegistry::ObservedPower(int node, int slot) const {
-  const int w = power_[node_base_[node] + slot];
-  if (w < 0) return std::nullopt;
-  return w;
+  const DeviceObserved& o = observed_[node_base_[node] + slot];
+  if (!o.report || !o.report->power) return std::nullopt;
+  return static_cast<int>(o.report->power->raw());
 }
 
 }  // namespace rigshift

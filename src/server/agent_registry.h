@@ -22,7 +22,9 @@
 
 namespace rigshift {
 
-enum class AgentState { kUnregistered, kReady, kSilent };
+// kQuarantined: registered, but its self-test failed; it heartbeats (the operator sees its
+// telemetry) and its node stays down until it registers with a passing self-test.
+enum class AgentState { kUnregistered, kReady, kSilent, kQuarantined };
 std::string_view AgentStateName(AgentState s);
 
 struct AgentInfo {
@@ -30,6 +32,18 @@ struct AgentInfo {
   Timestamp last_seen;
   int64_t generation = 0;            // the desired generation last told
   int64_t observed_generation = -1;  // what the agent said it converged to
+  // What the agent found at its last registration.
+  std::vector<DeviceInventory> devices;
+  HostInventory host;
+  std::string quarantine;  // why its self-test failed ("" = it passed or was not run)
+  std::string closed;      // why discovery found it unfit for leases ("" = fit): it mines only
+};
+
+// What the agent last said of one device, and whether that is what it was asked to do.
+struct DeviceObserved {
+  std::optional<DeviceReport> report;  // none until a heartbeat names the device
+  Timestamp at;
+  std::string divergence;              // "" = as desired (or not comparable yet)
 };
 
 class AgentRegistry {
@@ -47,6 +61,8 @@ class AgentRegistry {
   // An agent registers: its inventory must be the farm's declaration for the node (AlreadyExists
   // naming the difference). It is ready from `now`.
   [[nodiscard]] Status Register(int node, const std::vector<DeviceInventory>& devices, Timestamp now);
+  // A failed self-test quarantines it (kQuarantined, no kNodeUp; a kNodeDown if it was ready).
+  [[nodiscard]] Status Register(int node, const AgentRegistration& reg, Timestamp now);
   // A heartbeat: NotFound unless the agent is ready (it must register again after going silent).
   [[nodiscard]] Status Heartbeat(int node, int64_t generation, const std::vector<DeviceReport>& devices,
                                  Timestamp now);
@@ -56,6 +72,8 @@ class AgentRegistry {
   // every poll.
   void Poll(Timestamp now, int64_t timeout_s, const std::vector<bool>& has_leases);
   void MarkSilent(int node);
+  // Why discovery found the node unfit for leases ("" = fit).
+  void set_closed(int node, std::string why) { agents_[node].closed = std::move(why); }
   // What the agents reported since the last call, oldest first (Backend::TakeReports): a node
   // came up (registered), converged to a generation (a heartbeat saying so), went silent (Poll).
   std::vector<BackendReport> TakeReports();
@@ -67,6 +85,9 @@ class AgentRegistry {
   void set_generation(int node, int64_t generation) { agents_[node].generation = generation; }
   // The draw the agent last reported for a device, if it did.
   std::optional<int> ObservedPower(int node, int slot) const;
+  int device_index(int node, int slot) const { return node_base_[node] + slot; }
+  const DeviceObserved& observed(int node, int slot) const { return observed_[node_base_[node] + slot]; }
+  DeviceObserved& observed(int node, int slot) { return observed_[node_base_[node] + slot]; }
 
  private:
   const FleetState* layout_;  // groups and nodes only
@@ -75,7 +96,7 @@ class AgentRegistry {
   std::unordered_map<std::string, int> by_name_;
   std::vector<int> node_base_;  // first device of each node, then the total
   std::vector<AgentInfo> agents_;
-  std::vector<int> power_;      // per device: last reported watts, -1 = none
+  std::vector<DeviceObserved> observed_;  // per device
   std::vector<BackendReport> reports_;
 };
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include "engine/suitability.h"
@@ -252,11 +253,13 @@ const std::vector<Api::Route>& Api::Routes() {
       {"DELETE", "/v1/leases", Who::kTenants, &Api::CancelPending},
       {"GET", "/v1/leases/{id}", Who::kTenants, &Api::GetLease},
       {"DELETE", "/v1/leases/{id}", Who::kTenants, &Api::CancelLease},
+      {"GET", "/v1/leases/{id}/logs", Who::kTenants, &Api::GetLeaseLog},
       {"GET", "/v1/invoices", Who::kTenants, &Api::ListInvoices},
       // Node agents.
       {"POST", "/v1/agents/register", Who::kAgents, &Api::RegisterAgent},
       {"POST", "/v1/agents/{node}/heartbeat", Who::kAgents, &Api::AgentHeartbeat},
       {"GET", "/v1/agents/{node}/desired", Who::kAgents, &Api::AgentDesired},
+      {"POST", "/v1/agents/{node}/leases/{id}/logs", Who::kAgents, &Api::AppendLeaseLog},
       // Operators.
       {"GET", "/v1/sites", Who::kOperators, &Api::ListSites},
       {"GET", "/v1/nodes", Who::kOperators, &Api::ListNodes},
@@ -267,6 +270,8 @@ const std::vector<Api::Route>& Api::Routes() {
       {"GET", "/v1/ledger", Who::kOperators, &Api::GetLedger},
       {"GET", "/v1/tokens", Who::kOperators, &Api::ListTokens},
       {"POST", "/v1/tokens", Who::kOperators, &Api::CreateToken},
+      {"GET", "/v1/alerts", Who::kOperators, &Api::ListAlerts},
+      {"POST", "/v1/alerts/{id}/ack", Who::kOperators, &Api::AcknowledgeAlert},
   };
   return kRoutes;
 }
@@ -275,6 +280,10 @@ HttpResponse Api::Handle(const HttpRequest& request) {
   auto t0 = std::chrono::steady_clock::now();
   RouteTable::Found found = table_.Find(request.method, request.path);
   HttpResponse r = Serve(request, found);
+  // A call that moved some node's desired state answers the agents waiting for it.
+  if (has_waiters_.load(std::memory_order_acquire) && farm_->desired_changes() != waiters_seen_changes_.load()) {
+    WakeAgents();
+  }
   if (!metrics_) return r;
   // Counted by the route's pattern, never the raw path.
   std::string_view route = found.pattern.empty() ? std::string_view("unmatched") : found.pattern;
@@ -528,7 +537,7 @@ HttpResponse Api::RegisterAgent(const Call& call) {
   Result<int64_t> gen = [&] {
     std::lock_guard lock(*mu_);
     const uint64_t before = store_->LastWrite();
-    auto r = farm_->RegisterAgent(reg->node, reg->devices, now_());
+    auto r = farm_->RegisterAgent(*reg, now_());
     // Its own write (the node's GPUs given to what waits) must be durable; else the state it saw.
     ticket = store_->LastWrite() != before ? store_->LastWrite() : store_->LastKeptWrite();
     return r;
@@ -545,17 +554,69 @@ HttpResponse Api::AgentHeartbeat(const Call& call) {
   uint64_t ticket = 0;
   Result<int64_t> gen = [&] {
     std::lock_guard lock(*mu_);
-    auto r = farm_->Heartbeat(node, hb->generation, hb->devices, now_());
-    ticket = store_->LastKeptWrite();  // it writes nothing: the state it answers must be durable
+    const uint64_t before = store_->LastWrite();
+    auto r = farm_->Heartbeat(node, *hb, now_());
+    // Its own writes (a workload's state, leases ended by a drain or an exit) must be durable;
+    // else the state it answers.
+    ticket = store_->LastWrite() != before ? store_->LastWrite() : store_->LastKeptWrite();
     return r;
   }();
   if (!gen) return Error(gen.error());
   return WhenDurable(Json(200, {{"generation", *gen}}), ticket);
 }
 
+namespace {
+
+json DesiredJson(const NodeView& view) {
+  json devices = json::array();
+  for (const DeviceDesired& d : view.devices) {
+    json jd = {{"slot", d.slot}, {"use", d.use}, {"coin", d.coin}};
+    if (d.use == "lease") jd["lease"] = d.lease;
+    devices.push_back(std::move(jd));
+  }
+  json leases = json::array();
+  for (const LeaseDesired& l : view.leases) {
+    json workload = nullptr;
+    if (!l.workload.empty()) {
+      json w = json::parse(l.workload);
+      workload = {{"image", w.value("image", "")}, {"command", w["command"]}, {"env", w["env"]}};
+    }
+    leases.push_back({{"id", l.id},
+                      {"slots", l.slots},
+                      {"workload", workload},
+                      {"ends_at", l.ends_at ? json(FormatUtc(*l.ends_at)) : json(nullptr)},
+                      {"cpus", static_cast<double>(l.cpus_milli) / 1000.0},
+                      {"memory_mib", l.memory_mib},
+                      {"pids", l.pids}});
+  }
+  return {{"node", view.name},       {"generation", view.generation}, {"devices", devices},
+          {"leases", leases},        {"closed", view.closed},         {"quarantine", view.quarantine}};
+}
+
+}  // namespace
+
+// The desired state of a node. With ?after=N&wait_ms=W it is a long poll: when the node's
+// generation is still N, the answer waits (without an I/O thread) until it moves or W ms pass,
+// so that a decision reaches the agent at once and not at its next heartbeat.
 HttpResponse Api::AgentDesired(const Call& call) {
+  if (Status s = CheckQuery(call.request, {"after", "wait_ms"}); !s.ok()) return Error(s);
   std::string node(call.params.Get("node"));
   if (Status s = AgentMayActFor(*call.caller, node); !s.ok()) return Error(s);
+  std::optional<int64_t> after;
+  int64_t wait_ms = 0;
+  if (auto a = net::QueryParam(call.request.query, "after")) {
+    auto v = ParseId(*a);
+    if (!v && *a != "0") return Error(InvalidArgumentError("?after must be a generation (an integer >= 0), got \"" + *a + "\""));
+    after = v ? *v : 0;
+  }
+  if (auto w = net::QueryParam(call.request.query, "wait_ms")) {
+    auto v = ParseId(*w);
+    if (!v || *v > kMaxDesiredWaitMs) {
+      return Error(InvalidArgumentError("?wait_ms must be an integer between 1 and " + std::to_string(kMaxDesiredWaitMs) +
+                                        ", got \"" + *w + "\""));
+    }
+    wait_ms = *v;
+  }
   uint64_t ticket = 0;
   Result<NodeView> view = [&] {
     std::lock_guard lock(*mu_);
@@ -564,14 +625,164 @@ HttpResponse Api::AgentDesired(const Call& call) {
     return r;
   }();
   if (!view) return Error(view.error());
-  json devices = json::array();
-  for (const DeviceDesired& d : view->devices) {
-    json jd = {{"slot", d.slot}, {"use", d.use}, {"coin", d.coin}};
-    if (d.use == "lease") jd["lease"] = d.lease;
-    devices.push_back(std::move(jd));
+  if (after && wait_ms > 0 && view->generation <= *after) {
+    HttpResponse parked;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+    parked.later = [this, node, a = *after, deadline](std::function<void(HttpResponse)> reply) {
+      {
+        std::lock_guard lock(waiters_mu_);
+        waiters_.push_back(DesiredWaiter{node, a, deadline, std::move(reply), true});
+        has_waiters_.store(true, std::memory_order_release);
+      }
+      // The farm may have moved between the look above and now.
+      WakeAgents();
+    };
+    return parked;
   }
-  return WhenDurable(Json(200, {{"node", view->name}, {"generation", view->generation}, {"devices", devices}}),
-                     ticket);
+  return WhenDurable(Json(200, DesiredJson(*view)), ticket);
+}
+
+void Api::WakeAgents(bool all) {
+  {
+    std::lock_guard lock(waiters_mu_);
+    if (waiters_.empty()) return;
+  }
+  const uint64_t changes = farm_->desired_changes();
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::pair<std::function<void(HttpResponse)>, HttpResponse>> answers;
+  uint64_t ticket = 0;
+  {
+    std::lock_guard farm_lock(*mu_);
+    std::lock_guard lock(waiters_mu_);
+    const bool moved = changes != waiters_seen_changes_.load();
+    waiters_seen_changes_.store(changes);
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      const bool expired = all || now >= it->deadline;
+      if (!moved && !expired && !it->fresh) {
+        ++it;
+        continue;
+      }
+      it->fresh = false;
+      auto view = farm_->Desired(it->node);
+      if (view && view->generation <= it->after && !expired) {
+        ++it;
+        continue;
+      }
+      answers.emplace_back(std::move(it->reply), view ? Json(200, DesiredJson(*view)) : Error(view.error()));
+      it = waiters_.erase(it);
+    }
+    has_waiters_.store(!waiters_.empty(), std::memory_order_release);
+    ticket = store_->LastWrite();
+  }
+  for (auto& [reply, response] : answers) {
+    acks_->After(ticket, [r = std::move(response), reply = std::move(reply)](const Status& s) { reply(s.ok() ? r : Error(s)); });
+  }
+}
+
+// ---- logs -----------------------------------------------------------------------------------------
+
+// An agent ships a chunk of a lease's workload log: the body's bytes, at ?offset= of the stream.
+HttpResponse Api::AppendLeaseLog(const Call& call) {
+  if (Status s = CheckQuery(call.request, {"offset"}); !s.ok()) return Error(s);
+  std::string node(call.params.Get("node"));
+  if (Status s = AgentMayActFor(*call.caller, node); !s.ok()) return Error(s);
+  auto id = ParseId(call.params.Get("id"));
+  if (!id) return Error(id.error());
+  auto off = net::QueryParam(call.request.query, "offset");
+  std::optional<int64_t> offset;
+  if (off) {
+    if (auto v = ParseId(*off)) offset = *v;
+    if (*off == "0") offset = 0;
+  }
+  if (!offset) return Error(InvalidArgumentError("?offset= (where the body starts in the log, bytes) is required"));
+  {
+    std::lock_guard lock(*mu_);
+    auto lease = farm_->GetLease(*id, std::nullopt);
+    if (!lease) return Error(lease.error());
+    auto n = farm_->NodeOf(node);
+    if (!n || std::none_of(lease->devices.begin(), lease->devices.end(), [&](const auto& d) { return d.first == *n; })) {
+      return Error(PermissionDeniedError("lease " + std::to_string(*id) + " has no GPU on node " + node));
+    }
+  }
+  auto size = logs_->Append(*id, *offset, call.request.body);
+  if (!size) return Error(size.error());
+  return Json(200, {{"lease", *id}, {"size", *size}});
+}
+
+// A tenant reads its lease's workload log from ?offset= (default 0), up to ?max_bytes= (64 KiB).
+HttpResponse Api::GetLeaseLog(const Call& call) {
+  if (Status s = CheckQuery(call.request, {"offset", "max_bytes"}); !s.ok()) return Error(s);
+  auto id = ParseId(call.params.Get("id"));
+  if (!id) return Error(id.error());
+  int64_t offset = 0, max_bytes = 64 * 1024;
+  for (auto [name, out, hi] : {std::tuple{"offset", &offset, LeaseLogs::kMaxBytes * 2},
+                               std::tuple{"max_bytes", &max_bytes, int64_t{1} << 20}}) {
+    if (auto v = net::QueryParam(call.request.query, name)) {
+      auto n = ParseId(*v);
+      if ((!n && *v != "0") || (n && *n > hi)) {
+        return Error(InvalidArgumentError("?" + std::string(name) + " must be an integer between 0 and " +
+                                          std::to_string(hi) + ", got \"" + *v + "\""));
+      }
+      *out = n ? *n : 0;
+    }
+  }
+  std::string state, workload_state;
+  {
+    std::lock_guard lock(*mu_);
+    auto lease = farm_->GetLease(*id, call.own);
+    if (!lease) return Error(lease.error());
+    state = lease->state;
+    if (!lease->workload.empty()) workload_state = json::parse(lease->workload).value("state", "");
+  }
+  auto chunk = logs_->Read(*id, offset, max_bytes);
+  if (!chunk) return Error(chunk.error());
+  HttpResponse r;
+  r.status = 200;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body = std::move(chunk->data);
+  r.headers = {{"X-Log-Next-Offset", std::to_string(chunk->next)},
+               {"X-Log-Size", std::to_string(chunk->size)},
+               {"X-Log-Truncated", chunk->truncated ? "true" : "false"},
+               {"X-Lease-State", state},
+               {"X-Workload-State", workload_state.empty() ? "none" : workload_state},
+               {"Cache-Control", "no-store"}};
+  return r;
+}
+
+// ---- alerts ---------------------------------------------------------------------------------------
+
+namespace {
+json AlertJson(const Alert& a) {
+  return {{"id", a.id},          {"at", FormatUtc(a.at)},   {"kind", a.kind},
+          {"node", a.node},      {"slot", a.slot >= 0 ? json(a.slot) : json(nullptr)},
+          {"message", a.message}, {"acknowledged", a.acknowledged}};
+}
+}  // namespace
+
+HttpResponse Api::ListAlerts(const Call& call) {
+  if (Status s = CheckQuery(call.request, {"acknowledged"}); !s.ok()) return Error(s);
+  std::optional<bool> ack;
+  if (auto v = net::QueryParam(call.request.query, "acknowledged")) {
+    if (*v != "true" && *v != "false") {
+      return Error(InvalidArgumentError("?acknowledged must be true or false, got \"" + *v + "\""));
+    }
+    ack = *v == "true";
+  }
+  json list = json::array();
+  std::lock_guard lock(*mu_);
+  for (const Alert& a : farm_->alerts()) {
+    if (!ack || a.acknowledged == *ack) list.push_back(AlertJson(a));
+  }
+  return Json(200, {{"alerts", list}});
+}
+
+HttpResponse Api::AcknowledgeAlert(const Call& call) {
+  auto id = ParseId(call.params.Get("id"));
+  if (!id) return Error(id.error());
+  std::lock_guard lock(*mu_);
+  auto a = farm_->AcknowledgeAlert(*id);
+  if (!a) return Error(a.error());
+  return Json(200, AlertJson(*a));
 }
 
 // ---- operators ------------------------------------------------------------------------------------
@@ -600,6 +811,43 @@ HttpResponse Api::ListSites(const Call&) {
   return Json(200, {{"sites", list}});
 }
 
+namespace {
+
+template <typename T>
+json Opt(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+json HostJson(const AgentInfo& a) {
+  if (a.state == AgentState::kUnregistered) return nullptr;
+  return {{"cpu_model", a.host.cpu_model},   {"cpu_cores", Opt(a.host.cpu_cores)},
+          {"ram_mib", Opt(a.host.ram_mib)},  {"disk_free_mib", Opt(a.host.disk_free_mib)},
+          {"driver_version", a.host.driver_version}};
+}
+
+json PcieJson(const DeviceInventory& d) {
+  return {{"gen", Opt(d.pcie_gen)}, {"width", Opt(d.pcie_width)}};
+}
+
+json ObservedJson(const DeviceReport& r, Timestamp at) {
+  return {{"at", FormatUtc(at)},
+          {"use", ReportedUseName(r.use)},
+          {"lease", r.lease ? json(r.lease->value()) : json(nullptr)},
+          {"coin", r.coin.empty() ? json(nullptr) : json(r.coin)},
+          {"power_w", r.power ? json(r.power->raw()) : json(nullptr)},
+          {"temperature_c", Opt(r.temperature_c)},
+          {"utilization_pct", Opt(r.utilization_pct)},
+          {"memory_used_mib", Opt(r.memory_used_mib)},
+          {"ecc_errors", Opt(r.ecc_errors)},
+          {"xid_errors", Opt(r.xid_errors)},
+          {"hashrate_hs", Opt(r.hashrate_hs)},
+          {"accepted", Opt(r.accepted)},
+          {"rejected", Opt(r.rejected)},
+          {"mining_observed", r.mining_observed}};
+}
+
+}  // namespace
+
 HttpResponse Api::ListNodes(const Call&) {
   std::lock_guard lock(*mu_);
   json list = json::array();
@@ -613,7 +861,11 @@ HttpResponse Api::ListNodes(const Call&) {
                     {"last_heartbeat_at", Nullable(n.last_heartbeat)},
                     {"desired_generation", n.generation},
                     {"reported_generation",
-                     n.observed_generation >= 0 ? json(n.observed_generation) : json(nullptr)}});
+                     n.observed_generation >= 0 ? json(n.observed_generation) : json(nullptr)},
+                    {"quarantine", n.quarantine.empty() ? json(nullptr) : json(n.quarantine)},
+                    {"closed", n.closed.empty() ? json(nullptr) : json(n.closed)},
+                    {"divergent_devices", n.divergent},
+                    {"host", HostJson(farm_->Agent(n.index))}});
   }
   return Json(200, {{"nodes", list}});
 }
@@ -630,7 +882,18 @@ HttpResponse Api::ListDevices(const Call&) {
       json reasons = gs.suitability.reasons;
       if (!gs.suitability.ai_licensed) reasons.push_back(gs.suitability.license_rule);
       auto power = farm_->ObservedPower(node, slot);
+      const DeviceObserved& seen = farm_->Observed(node, slot);
+      const AgentInfo& agent = farm_->Agent(node);
+      const DeviceInventory* inv = nullptr;
+      for (const DeviceInventory& d : agent.devices) {
+        if (d.slot == slot) inv = &d;
+      }
       list.push_back({{"node", farm_->node_name(node)},
+                      {"uuid", inv && !inv->uuid.empty() ? json(inv->uuid) : json(nullptr)},
+                      {"pcie", inv ? PcieJson(*inv) : json(nullptr)},
+                      {"observed", seen.report ? ObservedJson(*seen.report, seen.at) : json(nullptr)},
+                      {"divergence", seen.divergence.empty() ? json(nullptr) : json(seen.divergence)},
+                      {"drained", farm_->drained(node, slot) && seen.report ? json(seen.report->drained) : json(nullptr)},
                       {"group", gs.name},
                       {"slot", slot},
                       {"model", gs.model->name},

@@ -16,6 +16,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -27,6 +29,7 @@
 #include "server/auth.h"
 #include "server/durable_acks.h"
 #include "server/farm.h"
+#include "server/lease_logs.h"
 #include "server/metrics.h"
 #include "server/routes.h"
 
@@ -47,6 +50,16 @@ class Api {
   // write is durable; in-process callers wait for it with net::Await.
 
   net::HttpResponse Handle(const net::HttpRequest& request);
+
+  // Where the workloads' logs are kept (the data dir's "logs/"); in memory until called.
+  void SetLogDir(const std::filesystem::path& dir) { logs_ = std::make_unique<LeaseLogs>(dir); }
+  // Answers the agents waiting for a desired state (GET /v1/agents/{node}/desired?after=N) whose
+  // node's generation moved, and those whose wait is over (all of them with `all`: the server is
+  // stopping). Handle calls it after a call that moved the farm; the server's loop calls it a few
+  // times a second for the waits that end. Takes the farm's lock: never call it holding that.
+  void WakeAgents(bool all = false);
+
+  static constexpr int64_t kMaxDesiredWaitMs = 25'000;  // below the connections' idle timeout
 
  private:
   // Who may call a route. Operators may call every route.
@@ -86,6 +99,10 @@ class Api {
   net::HttpResponse RegisterAgent(const Call& call);
   net::HttpResponse AgentHeartbeat(const Call& call);
   net::HttpResponse AgentDesired(const Call& call);
+  net::HttpResponse AppendLeaseLog(const Call& call);
+  net::HttpResponse GetLeaseLog(const Call& call);
+  net::HttpResponse ListAlerts(const Call& call);
+  net::HttpResponse AcknowledgeAlert(const Call& call);
   net::HttpResponse ListSites(const Call& call);
   net::HttpResponse ListNodes(const Call& call);
   net::HttpResponse ListDevices(const Call& call);
@@ -117,6 +134,19 @@ class Api {
   RouteTable table_;  // Routes(), route i added as route i
   std::atomic<std::shared_ptr<const OffersBody>> offers_body_;
   std::unique_ptr<DurableAcks> acks_;
+  std::unique_ptr<LeaseLogs> logs_ = std::make_unique<LeaseLogs>();
+  // Agents waiting for their node's desired state to move (long polls).
+  struct DesiredWaiter {
+    std::string node;
+    int64_t after = 0;
+    std::chrono::steady_clock::time_point deadline;
+    std::function<void(net::HttpResponse)> reply;
+    bool fresh = true;  // not looked at since it was parked
+  };
+  std::mutex waiters_mu_;  // taken after the farm's lock, never before
+  std::vector<DesiredWaiter> waiters_;
+  std::atomic<bool> has_waiters_{false};
+  std::atomic<uint64_t> waiters_seen_changes_{0};
 };
 
 }  // namespace rigshift

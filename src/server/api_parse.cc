@@ -531,6 +531,133 @@ bool ParseReportedUse(std::string_view s, ReportedUse* out) {
   return false;
 }
 
+
+bool IsEnvNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+// {"image": "...", "command": ["...", ...], "env": {"NAME": "value", ...}}: an image, a command,
+// or both.
+Result<LeaseWorkload> WorkloadFrom(const JsonValue& v, std::string_view path) {
+  static constexpr std::string_view kFields[] = {"image", "command", "env"};
+  RS_RETURN_IF_ERROR(CheckObject(v, path, R"({"image": ..., "command": [...], "env": {...}})"));
+  RS_RETURN_IF_ERROR(CheckFields(v, path, kFields));
+  LeaseWorkload w;
+  if (const JsonValue* image = Optional(v, "image")) {
+    RS_ASSIGN_OR_RETURN(w.image, String(*image, PathOf(path, "image"), /*allow_empty=*/false));
+    if (w.image.find(' ') != std::string::npos || w.image.starts_with('-')) {
+      return Err(InvalidArgumentError(Q(PathOf(path, "image")) + " must be an image reference such as "
+                                      "\"localhost/train:1\", got " + Quote(w.image)));
+    }
+  }
+  if (const JsonValue* command = Optional(v, "command")) {
+    const std::string where = PathOf(path, "command");
+    RS_ASSIGN_OR_RETURN(const std::vector<JsonValue>* list,
+                        List(*command, where, kMaxWorkloadArgs, "a list of strings (the program and its arguments)"));
+    for (size_t i = 0; i < list->size(); ++i) {
+      RS_ASSIGN_OR_RETURN(std::string arg, String((*list)[i], ElementPath(where, i), /*allow_empty=*/i > 0));
+      w.command.push_back(std::move(arg));
+    }
+  }
+  if (const JsonValue* env = Optional(v, "env")) {
+    const std::string where = PathOf(path, "env");
+    RS_RETURN_IF_ERROR(CheckObject(*env, where, R"({"NAME": "value", ...})"));
+    if (env->keys.size() > kMaxWorkloadEnv) {
+      return Err(InvalidArgumentError(Q(where) + " has " + std::to_string(env->keys.size()) + " entries; at most " +
+                                      std::to_string(kMaxWorkloadEnv) + " are allowed"));
+    }
+    for (size_t i = 0; i < env->keys.size(); ++i) {
+      const std::string& name = env->keys[i];
+      if (name.empty() || name.size() > kMaxNameChars || (name[0] >= '0' && name[0] <= '9') ||
+          !std::all_of(name.begin(), name.end(), IsEnvNameChar)) {
+        return Err(InvalidArgumentError("environment variable names in " + Q(where) +
+                                        " are letters, digits and '_', not starting with a digit; got " + Quote(name)));
+      }
+      if (name == "CUDA_VISIBLE_DEVICES" || name == "NVIDIA_VISIBLE_DEVICES") {
+        return Err(InvalidArgumentError(Q(where) + " may not set " + name + ": the agent sets it to the lease's GPUs"));
+      }
+      RS_ASSIGN_OR_RETURN(std::string value, String(env->items[i], PathOf(where, name), /*allow_empty=*/true));
+      w.env.emplace_back(name, std::move(value));
+    }
+    std::sort(w.env.begin(), w.env.end());
+  }
+  if (w.empty()) {
+    return Err(InvalidArgumentError(Q(path) + " must give an \"image\", a \"command\", or both"));
+  }
+  return w;
+}
+
+// A time as RFC 3339 UTC ("2026-12-04T18:00:00Z") or whole seconds since the epoch.
+Result<Timestamp> TimeFrom(const JsonValue& v, std::string_view path) {
+  if (v.kind == JsonValue::Kind::kNumber) {
+    RS_ASSIGN_OR_RETURN(int64_t s, Integer(v, path, 0, kMaxJsonInteger));
+    return Timestamp{s};
+  }
+  if (v.kind == JsonValue::Kind::kString) {
+    if (auto t = ParseUtcTimestamp(v.text)) return *t;
+  }
+  return Err(InvalidArgumentError(Q(path) + " must be a UTC time such as \"2026-12-04T18:00:00Z\" or seconds since "
+                                  "the epoch, got " + Describe(v)));
+}
+
+Result<bool> Bool(const JsonValue& v, std::string_view path) {
+  if (v.kind == JsonValue::Kind::kBool) return v.boolean;
+  return Err(InvalidArgumentError(Q(path) + " must be true or false, got " + Describe(v)));
+}
+
+// An optional integer member `name` of `object` in lo..hi, into `out`.
+template <typename T>
+Status OptionalInt(const JsonValue& object, std::string_view where, std::string_view name, int64_t lo, int64_t hi,
+                   std::optional<T>* out) {
+  if (const JsonValue* v = Optional(object, name)) {
+    RS_ASSIGN_OR_RETURN(int64_t n, Integer(*v, PathOf(where, name), lo, hi));
+    *out = static_cast<T>(n);
+  }
+  return OkStatus();
+}
+
+bool ParseWorkloadState(std::string_view s, WorkloadState* out) {
+  for (WorkloadState w : {WorkloadState::kStarting, WorkloadState::kRunning, WorkloadState::kExited,
+                          WorkloadState::kFailed}) {
+    if (s == WorkloadStateName(w)) {
+      *out = w;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string_view WorkloadStateName(WorkloadState s) {
+  switch (s) {
+    case WorkloadState::kStarting: return "starting";
+    case WorkloadState::kRunning: return "running";
+    case WorkloadState::kExited: return "exited";
+    case WorkloadState::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+std::string WorkloadJson(const LeaseWorkload& w) {
+  if (w.empty()) return "";
+  nlohmann::json j = nlohmann::json::object();
+  if (!w.image.empty()) j["image"] = w.image;
+  j["command"] = w.command;
+  nlohmann::json env = nlohmann::json::object();
+  for (const auto& [k, v] : w.env) env[k] = v;
+  j["env"] = env;
+  return j.dump();
+}
+
+Result<LeaseWorkload> ParseWorkload(std::string_view text) {
+  if (text.empty()) return LeaseWorkload{};
+  RS_ASSIGN_OR_RETURN(JsonValue root, ParseObject(text));
+  return WorkloadFrom(root, "workload");
+}
+
+namespace {
+
 }  // namespace
 
 std::string_view ApiRoleName(ApiRole role) {
@@ -554,7 +681,7 @@ std::string_view ReportedUseName(ReportedUse use) {
 
 Result<LeaseAsk> ParseLeaseRequest(std::string_view body) {
   static constexpr std::string_view kFields[] = {"gpus", "models", "min_vram_gb", "interconnect",
-                                                 "hours", "kind", "max_price_usd_per_gpu_h"};
+                                                 "hours", "kind", "max_price_usd_per_gpu_h", "workload"};
   RS_ASSIGN_OR_RETURN(JsonValue root, ParseObject(body));
   RS_RETURN_IF_ERROR(CheckFields(root, "", kFields));
   LeaseAsk ask;
@@ -592,6 +719,9 @@ Result<LeaseAsk> ParseLeaseRequest(std::string_view body) {
   }
   if (const JsonValue* price = Optional(root, "max_price_usd_per_gpu_h")) {
     RS_ASSIGN_OR_RETURN(ask.max_price, Price(*price, "max_price_usd_per_gpu_h"));
+  }
+  if (const JsonValue* w = Optional(root, "workload")) {
+    RS_ASSIGN_OR_RETURN(ask.workload, WorkloadFrom(*w, "workload"));
   }
   if (ask.kind == RequestKind::kInterruptible && !ask.max_price) {
     return Err(InvalidArgumentError(
@@ -642,8 +772,13 @@ Result<TokenAsk> ParseTokenRequest(std::string_view body) {
 }
 
 Result<AgentRegistration> ParseAgentRegistration(std::string_view body) {
-  static constexpr std::string_view kFields[] = {"node", "devices"};
-  static constexpr std::string_view kDeviceFields[] = {"slot", "model", "vram_gb"};
+  static constexpr std::string_view kFields[] = {"node", "devices", "host", "self_test"};
+  static constexpr std::string_view kDeviceFields[] = {"slot",     "model",      "vram_gb",      "uuid",
+                                                       "pcie_gen", "pcie_width", "power_limit_w"};
+  static constexpr std::string_view kHostFields[] = {"cpu_model", "cpu_cores", "ram_mib", "disk_free_mib",
+                                                     "driver_version"};
+  static constexpr std::string_view kSelfTestFields[] = {"passed", "reason"};
+  static constexpr std::string_view kPowerFields[] = {"min", "max"};
   static constexpr std::string_view kShape = R"({"slot": ..., "model": ..., "vram_gb": ...})";
   RS_ASSIGN_OR_RETURN(JsonValue root, ParseObject(body));
   RS_RETURN_IF_ERROR(CheckFields(root, "", kFields));
@@ -675,14 +810,58 @@ Result<AgentRegistration> ParseAgentRegistration(std::string_view body) {
     RS_ASSIGN_OR_RETURN(const JsonValue* vram,
                         Required(d, "vram_gb", PathOf(where, "vram_gb"), "an integer between 0 and 1024"));
     RS_ASSIGN_OR_RETURN(dev.vram_gb, Integer(*vram, PathOf(where, "vram_gb"), 0, kMaxVramGb));
+    if (const JsonValue* uuid = Optional(d, "uuid")) {
+      RS_ASSIGN_OR_RETURN(dev.uuid, String(*uuid, PathOf(where, "uuid"), /*allow_empty=*/true));
+    }
+    RS_RETURN_IF_ERROR(OptionalInt(d, where, "pcie_gen", 1, 6, &dev.pcie_gen));
+    RS_RETURN_IF_ERROR(OptionalInt(d, where, "pcie_width", 1, 32, &dev.pcie_width));
+    if (const JsonValue* power = Optional(d, "power_limit_w")) {
+      const std::string pw = PathOf(where, "power_limit_w");
+      RS_RETURN_IF_ERROR(CheckObject(*power, pw, R"({"min": ..., "max": ...})"));
+      RS_RETURN_IF_ERROR(CheckFields(*power, pw, kPowerFields));
+      RS_RETURN_IF_ERROR(OptionalInt(*power, pw, "min", 0, kMaxDevicePowerW, &dev.power_min_w));
+      RS_RETURN_IF_ERROR(OptionalInt(*power, pw, "max", 0, kMaxDevicePowerW, &dev.power_max_w));
+    }
     reg.devices.push_back(std::move(dev));
+  }
+  if (const JsonValue* host = Optional(root, "host")) {
+    RS_RETURN_IF_ERROR(CheckObject(*host, "host", R"({"cpu_model": ..., "cpu_cores": ..., "ram_mib": ...})"));
+    RS_RETURN_IF_ERROR(CheckFields(*host, "host", kHostFields));
+    if (const JsonValue* v = Optional(*host, "cpu_model")) {
+      RS_ASSIGN_OR_RETURN(reg.host.cpu_model, String(*v, "host.cpu_model", /*allow_empty=*/true));
+    }
+    if (const JsonValue* v = Optional(*host, "driver_version")) {
+      RS_ASSIGN_OR_RETURN(reg.host.driver_version, String(*v, "host.driver_version", /*allow_empty=*/true));
+    }
+    RS_RETURN_IF_ERROR(OptionalInt(*host, "host", "cpu_cores", 1, 4096, &reg.host.cpu_cores));
+    RS_RETURN_IF_ERROR(OptionalInt(*host, "host", "ram_mib", 0, kMaxJsonInteger, &reg.host.ram_mib));
+    RS_RETURN_IF_ERROR(OptionalInt(*host, "host", "disk_free_mib", 0, kMaxJsonInteger, &reg.host.disk_free_mib));
+  }
+  if (const JsonValue* st = Optional(root, "self_test")) {
+    RS_RETURN_IF_ERROR(CheckObject(*st, "self_test", R"({"passed": ..., "reason": ...})"));
+    RS_RETURN_IF_ERROR(CheckFields(*st, "self_test", kSelfTestFields));
+    SelfTest t;
+    RS_ASSIGN_OR_RETURN(const JsonValue* passed, Required(*st, "passed", "self_test.passed", "true or false"));
+    RS_ASSIGN_OR_RETURN(t.passed, Bool(*passed, "self_test.passed"));
+    if (const JsonValue* reason = Optional(*st, "reason")) {
+      RS_ASSIGN_OR_RETURN(t.reason, String(*reason, "self_test.reason", /*allow_empty=*/true));
+    }
+    if (!t.passed && t.reason.empty()) {
+      return Err(InvalidArgumentError("\"self_test.reason\" must say why the self-test failed"));
+    }
+    reg.self_test = std::move(t);
   }
   return reg;
 }
 
 Result<AgentHeartbeat> ParseAgentHeartbeat(std::string_view body) {
-  static constexpr std::string_view kFields[] = {"generation", "devices"};
-  static constexpr std::string_view kDeviceFields[] = {"slot", "use", "lease", "coin", "power_w"};
+  static constexpr std::string_view kFields[] = {"generation", "devices", "workloads"};
+  static constexpr std::string_view kDeviceFields[] = {
+      "slot",       "use",        "lease",         "coin",     "power_w",  "temperature_c",
+      "utilization_pct", "memory_used_mib", "ecc_errors", "xid_errors", "hashrate_hs", "accepted",
+      "rejected",   "mining_observed", "drained"};
+  static constexpr std::string_view kWorkloadFields[] = {"lease", "state", "exit_code", "started_at", "ended_at",
+                                                         "message"};
   static constexpr std::string_view kShape = R"({"slot": ..., "use": ..., "lease": ..., "coin": ..., "power_w": ...})";
   RS_ASSIGN_OR_RETURN(JsonValue root, ParseObject(body));
   RS_RETURN_IF_ERROR(CheckFields(root, "", kFields));
@@ -722,7 +901,58 @@ Result<AgentHeartbeat> ParseAgentHeartbeat(std::string_view body) {
       RS_ASSIGN_OR_RETURN(int64_t w, Integer(*power, PathOf(where, "power_w"), 0, kMaxDevicePowerW));
       dev.power = Watts(w);
     }
+    RS_RETURN_IF_ERROR(OptionalInt(d, where, "temperature_c", 0, 200, &dev.temperature_c));
+    RS_RETURN_IF_ERROR(OptionalInt(d, where, "utilization_pct", 0, 100, &dev.utilization_pct));
+    RS_RETURN_IF_ERROR(OptionalInt(d, where, "memory_used_mib", 0, kMaxJsonInteger, &dev.memory_used_mib));
+    RS_RETURN_IF_ERROR(OptionalInt(d, where, "ecc_errors", 0, kMaxJsonInteger, &dev.ecc_errors));
+    RS_RETURN_IF_ERROR(OptionalInt(d, where, "xid_errors", 0, kMaxJsonInteger, &dev.xid_errors));
+    RS_RETURN_IF_ERROR(OptionalInt(d, where, "hashrate_hs", 0, kMaxJsonInteger, &dev.hashrate_hs));
+    RS_RETURN_IF_ERROR(OptionalInt(d, where, "accepted", 0, kMaxJsonInteger, &dev.accepted));
+    RS_RETURN_IF_ERROR(OptionalInt(d, where, "rejected", 0, kMaxJsonInteger, &dev.rejected));
+    if (const JsonValue* m = Optional(d, "mining_observed")) {
+      RS_ASSIGN_OR_RETURN(dev.mining_observed, Bool(*m, PathOf(where, "mining_observed")));
+    }
+    if (const JsonValue* drained = Optional(d, "drained")) {
+      RS_ASSIGN_OR_RETURN(dev.drained, String(*drained, PathOf(where, "drained"), /*allow_empty=*/true));
+    }
     hb.devices.push_back(std::move(dev));
+  }
+  if (const JsonValue* workloads = Optional(root, "workloads")) {
+    RS_ASSIGN_OR_RETURN(const std::vector<JsonValue>* wl,
+                        List(*workloads, "workloads", kMaxNodeDevices, "a list of the node's workloads"));
+    for (size_t i = 0; i < wl->size(); ++i) {
+      const JsonValue& w = (*wl)[i];
+      const std::string where = ElementPath("workloads", i);
+      RS_RETURN_IF_ERROR(CheckObject(w, where, R"({"lease": ..., "state": ..., "exit_code": ...})"));
+      RS_RETURN_IF_ERROR(CheckFields(w, where, kWorkloadFields));
+      WorkloadReport r;
+      RS_ASSIGN_OR_RETURN(const JsonValue* lease, Required(w, "lease", PathOf(where, "lease"), "the lease's id"));
+      RS_ASSIGN_OR_RETURN(int64_t id, Integer(*lease, PathOf(where, "lease"), 1, kMaxJsonInteger));
+      r.lease = LeaseId(id);
+      for (const WorkloadReport& before : hb.workloads) {
+        if (before.lease == r.lease) {
+          return Err(InvalidArgumentError("lease " + std::to_string(id) + " appears twice in \"workloads\""));
+        }
+      }
+      RS_ASSIGN_OR_RETURN(const JsonValue* state,
+                          Required(w, "state", PathOf(where, "state"), "one of starting, running, exited, failed"));
+      RS_ASSIGN_OR_RETURN(r.state, Word<WorkloadState>(*state, PathOf(where, "state"),
+                                                       "starting, running, exited, failed", ParseWorkloadState));
+      RS_RETURN_IF_ERROR(OptionalInt(w, where, "exit_code", 0, 255, &r.exit_code));
+      if (r.state == WorkloadState::kExited && !r.exit_code) {
+        return Err(InvalidArgumentError(Q(PathOf(where, "exit_code")) + " is required when the state is exited"));
+      }
+      if (const JsonValue* t = Optional(w, "started_at")) {
+        RS_ASSIGN_OR_RETURN(r.started_at, TimeFrom(*t, PathOf(where, "started_at")));
+      }
+      if (const JsonValue* t = Optional(w, "ended_at")) {
+        RS_ASSIGN_OR_RETURN(r.ended_at, TimeFrom(*t, PathOf(where, "ended_at")));
+      }
+      if (const JsonValue* m = Optional(w, "message")) {
+        RS_ASSIGN_OR_RETURN(r.message, String(*m, PathOf(where, "message"), /*allow_empty=*/true));
+      }
+      hb.workloads.push_back(std::move(r));
+    }
   }
   return hb;
 }

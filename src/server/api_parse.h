@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/time.h"
 #include "common/units.h"
 #include "model/request.h"
 
@@ -45,6 +46,24 @@ inline constexpr int kMaxVramGb = 1024;
 inline constexpr int64_t kMaxLeaseSeconds = 8760 * 3600;                   // one year
 inline constexpr RentalPrice kMaxRentalPrice{1000 * kMicrosPerUnit};       // 1000 USD per GPU-hour
 
+// What a lease runs on its GPUs, when the tenant gives it (docs/agent.md, "Workloads"): an OCI
+// image and its command, run with Podman, or, with no image, a plain command (only for tenants
+// the operator trusts; the agent sandboxes it with bubblewrap). The node's agent sets
+// CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES to exactly the lease's GPUs.
+inline constexpr size_t kMaxWorkloadArgs = 64;
+inline constexpr size_t kMaxWorkloadEnv = 64;
+struct LeaseWorkload {
+  std::string image;                                     // "" = a plain command
+  std::vector<std::string> command;                      // with an image, may be empty (its own)
+  std::vector<std::pair<std::string, std::string>> env;  // sorted by name, names unique
+  bool empty() const { return image.empty() && command.empty(); }
+  friend bool operator==(const LeaseWorkload&, const LeaseWorkload&) = default;
+};
+// The workload as the store keeps it and the API shows it: {"image":...,"command":[...],"env":{...}}.
+std::string WorkloadJson(const LeaseWorkload& w);
+// Reads WorkloadJson's text back ("" = no workload).
+[[nodiscard]] Result<LeaseWorkload> ParseWorkload(std::string_view text);
+
 struct LeaseAsk {
   int gpus = 1;                      // 1..kMaxLeaseGpus
   std::vector<std::string> models;   // as the client spelt them (non-empty, not blank); empty = any
@@ -55,6 +74,7 @@ struct LeaseAsk {
   // "max_price_usd_per_gpu_h", 1..kMaxRentalPrice micro-USD per GPU-hour. The bid of an
   // interruptible request (always set then); a price ceiling for the other kinds.
   std::optional<RentalPrice> max_price;
+  LeaseWorkload workload;                 // "workload", optional
   friend bool operator==(const LeaseAsk&, const LeaseAsk&) = default;
 };
 [[nodiscard]] Result<LeaseAsk> ParseLeaseRequest(std::string_view body);
@@ -90,11 +110,35 @@ struct DeviceInventory {
   int slot = 0;        // 0..kMaxSlot, unique within the registration
   std::string model;   // as the agent spelt it, non-empty
   int vram_gb = 0;     // 0..kMaxVramGb
+  // What discovery read, where it could (the agent's NVML or nvidia-smi; docs/agent.md).
+  std::string uuid;                      // "" = unknown
+  std::optional<int> pcie_gen;           // 1..6, the link's current generation
+  std::optional<int> pcie_width;         // 1..32 lanes, the link's current width
+  std::optional<int> power_min_w;        // "power_limit_w": {"min": ..., "max": ...}
+  std::optional<int> power_max_w;
   friend bool operator==(const DeviceInventory&, const DeviceInventory&) = default;
+};
+// The node's host, as discovery read it ("host"; every field optional).
+struct HostInventory {
+  std::string cpu_model;
+  std::optional<int> cpu_cores;          // 1..4096
+  std::optional<int64_t> ram_mib;        // 0..kMaxJsonInteger
+  std::optional<int64_t> disk_free_mib;
+  std::string driver_version;
+  friend bool operator==(const HostInventory&, const HostInventory&) = default;
+};
+// The agent's self-test before the node takes leases ("self_test"): the devices answer, the
+// driver matches, a short workload starts and stops on each GPU.
+struct SelfTest {
+  bool passed = true;
+  std::string reason;  // why it failed; non-empty when !passed
+  friend bool operator==(const SelfTest&, const SelfTest&) = default;
 };
 struct AgentRegistration {
   std::string node;                      // a name, as for tenants
   std::vector<DeviceInventory> devices;  // 1..kMaxNodeDevices, in the order given
+  HostInventory host;
+  std::optional<SelfTest> self_test;     // absent: not run (taken as passed)
   friend bool operator==(const AgentRegistration&, const AgentRegistration&) = default;
 };
 [[nodiscard]] Result<AgentRegistration> ParseAgentRegistration(std::string_view body);
@@ -111,11 +155,34 @@ struct DeviceReport {
   std::optional<LeaseId> lease;    // 1..kMaxJsonInteger when given
   std::string coin;                // may be empty
   std::optional<Watts> power;      // "power_w", 0..kMaxDevicePowerW when given
+  // Telemetry, each optional (docs/agent.md, "Heartbeat").
+  std::optional<int> temperature_c;       // 0..200
+  std::optional<int> utilization_pct;     // 0..100
+  std::optional<int64_t> memory_used_mib; // 0..kMaxJsonInteger
+  std::optional<int64_t> ecc_errors;      // since the driver loaded
+  std::optional<int64_t> xid_errors;      // since the agent started
+  std::optional<int64_t> hashrate_hs;     // from the miner's API, hashes per second
+  std::optional<int64_t> accepted, rejected;  // shares
+  bool mining_observed = false;           // a mining process was seen on the device
+  std::string drained;                    // why the agent took it out of service; "" = in service
   friend bool operator==(const DeviceReport&, const DeviceReport&) = default;
+};
+// A lease's workload as the agent sees it.
+enum class WorkloadState { kStarting, kRunning, kExited, kFailed };
+std::string_view WorkloadStateName(WorkloadState s);  // "starting", "running", "exited", "failed"
+struct WorkloadReport {
+  LeaseId lease;
+  WorkloadState state = WorkloadState::kStarting;
+  std::optional<int> exit_code;        // when exited: 0..255, or 128 + the signal
+  std::optional<Timestamp> started_at; // "started_at", RFC 3339 or seconds since the epoch
+  std::optional<Timestamp> ended_at;
+  std::string message;                 // why it failed to start, say
+  friend bool operator==(const WorkloadReport&, const WorkloadReport&) = default;
 };
 struct AgentHeartbeat {
   int64_t generation = 0;             // 0..kMaxJsonInteger
   std::vector<DeviceReport> devices;  // 0..kMaxNodeDevices, in the order given
+  std::vector<WorkloadReport> workloads;  // 0..kMaxNodeDevices, leases unique
   friend bool operator==(const AgentHeartbeat&, const AgentHeartbeat&) = default;
 };
 [[nodiscard]] Result<AgentHeartbeat> ParseAgentHeartbeat(std::string_view body);

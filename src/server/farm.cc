@@ -5,6 +5,8 @@
 #include <limits>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "common/hash.h"
 #include "common/units.h"
 #include "controller/accounting.h"
@@ -47,6 +49,7 @@ Farm::Farm(FarmSetup setup, Store* store, MarketFeed* feed, FarmOptions options,
       observer_(observer),
       desk_(setup_.fleet, setup_.params, setup_.list_price, DeskOptionsFor(setup_, options_), setup_.seed),
       gateway_(setup_.fleet, setup_.catalog.get()) {
+  drained_.assign(setup_.fleet.total_devices(), 0);
   price_fixes_ = FixPriceTable(setup_.fleet, setup_.list_price, setup_.interruptible_price,
                                setup_.interruptible_fraction_milli);
   PublishOffers();
@@ -85,7 +88,7 @@ Status Farm::Recover(Timestamp now) {
     if (options_.require_agents) NodeDown(n);
   }
   last_tick_ = last_billing_ = last_accounting_ = now;
-  desired_.Invalidate();
+  InvalidateDesired();
   if (ViewNow(now).has_value()) {
     RS_RETURN_IF_ERROR(ReplanNow(now));
   }
@@ -103,8 +106,14 @@ Status Farm::Reload(Timestamp now) {
   RS_RETURN_IF_ERROR(LoadLeases());
   for (int n = 0; n < desk_.fleet().node_count(); ++n) {
     if (options_.require_agents && agents_.agent(n).state != AgentState::kReady) NodeDown(n);
+    // What the agents found stays true: nodes closed to leases, GPUs out of service.
+    if (!agents_.agent(n).closed.empty()) desk_.controller().SetNodeClosed(n, true);
+    const int gpus = desk_.fleet().groups()[desk_.fleet().node_group(n)].gpus_per_node;
+    for (int slot = 0; slot < gpus; ++slot) {
+      if (drained_[agents_.device_index(n, slot)]) RS_RETURN_IF_ERROR(desk_.controller().SetDeviceOut(n, slot, true));
+    }
   }
-  desired_.Invalidate();
+  InvalidateDesired();
   if (view_) RS_RETURN_IF_ERROR(ReplanNow(now));
   PublishOffers();
   return OkStatus();
@@ -313,6 +322,21 @@ Result<LeaseRecord> Farm::CreateLease(const std::string& tenant, const LeaseAsk&
   rec.max_price = ask.max_price;
   rec.created = now;
   rec.state = "pending";
+  if (!ask.workload.empty()) {
+    if (ask.workload.image.empty() && !Trusted(tenant)) {
+      return Err(PermissionDeniedError(
+          "a workload without an \"image\" runs as a plain command on the node, which this farm allows only for "
+          "tenants its operator trusts (rigshift server --trusted-tenant NAME); give an OCI image"));
+    }
+    // The workload and, as the node's agent reports it, its state (pending until it starts).
+    nlohmann::json w = nlohmann::json::parse(WorkloadJson(ask.workload));
+    w["state"] = "pending";
+    w["exit_code"] = nullptr;
+    w["started_at"] = nullptr;
+    w["ended_at"] = nullptr;
+    w["message"] = "";
+    rec.workload = w.dump();
+  }
   // Until placed, the price shown is what it would pay: its bid, the one price of a request open
   // to several models, or the lowest list price of the groups it may run on.
   if (ask.kind == RequestKind::kInterruptible) {
@@ -456,6 +480,7 @@ Status Farm::Execute(const Event& event, const Plan& plan, const std::map<int64_
   // 4. The world moves: the plan goes to the backend, whose desired states the agents read (their
   // generation moves when they next ask); what is free changes only with an action.
   desired_.Apply(plan, desk_.fleet());
+  desired_changes_.fetch_add(1, std::memory_order_release);
   if (!plan.actions.empty()) PublishOffers();
   return OkStatus();
 }
@@ -579,7 +604,7 @@ Status Farm::EndLeases(const std::map<int64_t, Ending>& endings, Timestamp now) 
 void Farm::NodeDown(int node) {
   if (desk_.fleet().node_down(node)) return;
   desk_.controller().SetNodeDown(node, true);
-  desired_.Invalidate();
+  InvalidateDesired();
   PublishOffers();
 }
 
@@ -588,7 +613,7 @@ void Farm::NodeDown(int node) {
 Status Farm::NodeUp(int node, Timestamp now) {
   if (!desk_.fleet().node_down(node)) return OkStatus();
   desk_.controller().SetNodeDown(node, false);
-  desired_.Invalidate();
+  InvalidateDesired();
   PublishOffers();
   if (!view_) return OkStatus();
   Event e;
@@ -598,21 +623,250 @@ Status Farm::NodeUp(int node, Timestamp now) {
 
 Result<int64_t> Farm::RegisterAgent(const std::string& node_name, const std::vector<DeviceInventory>& devices,
                                     Timestamp now) {
-  auto node = agents_.NodeIndex(node_name);
-  if (!node) return Err(NotFoundError("unknown node '" + node_name + "'; this farm declares " + agents_.DeclaredNodes()));
-  RS_RETURN_IF_ERROR(agents_.Register(*node, devices, now));
+  AgentRegistration reg;
+  reg.node = node_name;
+  reg.devices = devices;
+  return RegisterAgent(reg, now);
+}
+
+Result<int64_t> Farm::RegisterAgent(const AgentRegistration& reg, Timestamp now) {
+  auto node = agents_.NodeIndex(reg.node);
+  if (!node) return Err(NotFoundError("unknown node '" + reg.node + "'; this farm declares " + agents_.DeclaredNodes()));
+  const bool was_quarantined = !agents_.agent(*node).quarantine.empty();
+  RS_RETURN_IF_ERROR(agents_.Register(*node, reg, now));
+  const AgentInfo& a = agents_.agent(*node);
+  if (!a.quarantine.empty() && !was_quarantined) {
+    Raise({0, now, "node_quarantined", reg.node, -1, "node " + reg.node + " failed its self-test: " + a.quarantine});
+  }
+  // What the agent found decides whether the node may take leases at all.
+  std::string unfit = FitnessOf(*node, reg);
+  if (unfit != a.closed) {
+    agents_.set_closed(*node, unfit);
+    desk_.controller().SetNodeClosed(*node, !unfit.empty());
+    InvalidateDesired();
+    PublishOffers();
+  }
   RS_RETURN_IF_ERROR(Act(now));  // the node is up: its GPUs go to what waits
   RefreshGeneration(*node);
   return agents_.agent(*node).generation;
 }
 
+// The suitability rule the farm file's groups are classified by (engine/suitability.h), applied
+// to what the agent found: the links' current width and generation (the lowest of the node's
+// GPUs), and the host's cores and RAM where it reported them.
+std::string Farm::FitnessOf(int node, const AgentRegistration& reg) const {
+  const FleetState& f = desk_.fleet();
+  const GroupState& gs = f.groups()[f.node_group(node)];
+  if (gs.suitability.tier == Tier::kMiningOnly) return "";  // nothing to lose: it only mines anyway
+  HostSpec host{gs.pcie_lanes, gs.gpus_per_node, gs.cpu_cores, gs.ram_gb, gs.pcie_gen};
+  bool discovered = false;
+  for (const DeviceInventory& d : reg.devices) {
+    if (d.pcie_width) {
+      host.pcie_lanes = discovered ? std::min(host.pcie_lanes, *d.pcie_width) : *d.pcie_width;
+      discovered = true;
+    }
+  }
+  int gen = 0;
+  for (const DeviceInventory& d : reg.devices) {
+    if (d.pcie_gen) gen = gen == 0 ? *d.pcie_gen : std::min(gen, *d.pcie_gen);
+  }
+  if (gen > 0) host.pcie_gen = gen;
+  if (reg.host.cpu_cores) host.cpu_cores = *reg.host.cpu_cores;
+  if (reg.host.ram_mib) host.ram_gb = static_cast<int>(*reg.host.ram_mib / 1024);
+  const Suitability found = Classify(*gs.model, host, f.sites()[gs.site].datacenter);
+  if (static_cast<int>(found.tier) >= static_cast<int>(gs.suitability.tier)) return "";
+  std::string why = "discovery found it " + std::string(TierName(found.tier)) + ", the farm declares " +
+                    std::string(TierName(gs.suitability.tier));
+  for (const std::string& r : found.reasons) why += "; " + r;
+  return why;
+}
+
 Result<int64_t> Farm::Heartbeat(const std::string& node_name, int64_t generation,
                                 const std::vector<DeviceReport>& devices, Timestamp now) {
+  AgentHeartbeat hb;
+  hb.generation = generation;
+  hb.devices = devices;
+  return Heartbeat(node_name, hb, now);
+}
+
+Result<int64_t> Farm::Heartbeat(const std::string& node_name, const AgentHeartbeat& hb, Timestamp now) {
   auto node = agents_.NodeIndex(node_name);
   if (!node) return Err(NotFoundError("unknown node '" + node_name + "'"));
-  RS_RETURN_IF_ERROR(agents_.Heartbeat(*node, generation, devices, now));
+  const int gpus = desk_.fleet().groups()[desk_.fleet().node_group(*node)].gpus_per_node;
+  for (const DeviceReport& d : hb.devices) {
+    if (d.slot >= gpus) {
+      return Err(InvalidArgumentError("node " + node_name + " has slots 0.." + std::to_string(gpus - 1) +
+                                      "; the heartbeat names slot " + std::to_string(d.slot)));
+    }
+  }
+  RS_RETURN_IF_ERROR(agents_.Heartbeat(*node, hb.generation, hb.devices, now));
+  if (agents_.agent(*node).state == AgentState::kReady) {
+    RS_RETURN_IF_ERROR(ApplyDrains(*node, hb.devices, now));
+    RS_RETURN_IF_ERROR(ApplyWorkloads(*node, hb.workloads, now));
+  }
   RefreshGeneration(*node);
+  CompareReports(*node, now);
   return agents_.agent(*node).generation;
+}
+
+Status Farm::ApplyDrains(int node, const std::vector<DeviceReport>& devices, Timestamp now) {
+  std::map<int64_t, Ending> lost;
+  bool changed = false;
+  for (const DeviceReport& d : devices) {
+    uint8_t& drained = drained_[agents_.device_index(node, d.slot)];
+    if (d.drained.empty() == (drained == 0)) continue;
+    changed = true;
+    const std::string where = agents_.node_name(node) + " slot " + std::to_string(d.slot);
+    if (d.drained.empty()) {  // back in service
+      RS_RETURN_IF_ERROR(desk_.controller().SetDeviceOut(node, d.slot, false));
+      drained = 0;
+      continue;
+    }
+    // Out first, so that the GPU its lease frees goes to no one in the same decision.
+    RS_RETURN_IF_ERROR(desk_.controller().SetDeviceOut(node, d.slot, true));
+    drained = 1;
+    Raise({0, now, "gpu_drained", agents_.node_name(node), d.slot, "GPU " + where + " drained: " + d.drained});
+    if (int64_t id = ApiLeaseOn(node, d.slot); id > 0 && !lost.count(id)) {
+      const LeaseRecord& l = book_.at(id);
+      lost[id] = Ending{std::max(now, l.billed_until), "lost", "GPU " + where + " drained: " + d.drained};
+    }
+  }
+  if (!changed) return OkStatus();
+  InvalidateDesired();
+  PublishOffers();
+  return EndLeases(lost, now);
+}
+
+Status Farm::ApplyWorkloads(int node, const std::vector<WorkloadReport>& workloads, Timestamp now) {
+  std::map<int64_t, Ending> done;
+  for (const WorkloadReport& w : workloads) {
+    const LeaseRecord* l = book_.Find(w.lease.value());
+    // Only a running lease with a workload on this node: anything else the agent still runs is
+    // for it to stop (the desired state no longer names it).
+    if (l == nullptr || l->state != "running" || l->workload.empty() ||
+        std::none_of(l->devices.begin(), l->devices.end(), [&](const auto& d) { return d.first == node; })) {
+      continue;
+    }
+    nlohmann::json j = nlohmann::json::parse(l->workload);
+    const std::string state(WorkloadStateName(w.state));
+    nlohmann::json next = j;
+    next["state"] = state;
+    next["exit_code"] = w.exit_code ? nlohmann::json(*w.exit_code) : nlohmann::json(nullptr);
+    if (w.started_at) next["started_at"] = FormatUtc(*w.started_at);
+    if (w.ended_at) next["ended_at"] = FormatUtc(*w.ended_at);
+    next["message"] = w.message;
+    if (next != j) {
+      LeaseRecord copy = *l;
+      copy.workload = next.dump();
+      RS_RETURN_IF_ERROR(store_->PutLease(copy));
+      Keep(std::move(copy));
+    }
+    if (w.state == WorkloadState::kExited || w.state == WorkloadState::kFailed) {
+      const LeaseRecord& rec = book_.at(w.lease.value());
+      // Billed to the second it exited, as the agent saw it, within what can be true.
+      Timestamp until = w.ended_at ? *w.ended_at : now;
+      until = std::min(now, std::max(until, std::max(rec.start, rec.billed_until)));
+      std::string why = w.state == WorkloadState::kExited
+                            ? "its workload exited with code " + std::to_string(*w.exit_code)
+                            : "its workload failed: " + w.message;
+      done[w.lease.value()] = Ending{until, "ended", why};
+    }
+  }
+  return EndLeases(done, now);
+}
+
+// A device's report against what it was asked, once its agent says it converged to the desired
+// generation (before that, a difference is work in progress).
+void Farm::CompareReports(int node, Timestamp now) {
+  const AgentInfo& a = agents_.agent(node);
+  const FleetState& f = desk_.fleet();
+  const GroupState& gs = f.groups()[f.node_group(node)];
+  const bool comparable = a.state == AgentState::kReady && a.observed_generation == a.generation;
+  for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
+    DeviceObserved& o = agents_.observed(node, slot);
+    std::string kind, why;
+    if (comparable && o.report && o.at == now) {
+      const DeviceReport& r = *o.report;
+      const rigshift::DeviceUse u = desired_.Use(f, node, slot);
+      const std::string said(ReportedUseName(r.use));
+      if (u == rigshift::DeviceUse::kLease) {
+        const int64_t lease = ApiLeaseOn(node, slot);
+        if (r.mining_observed) {
+          kind = "mining_on_lease";
+          why = "a mining process runs on a GPU leased to lease " + std::to_string(lease);
+        } else if (r.use != ReportedUse::kLease) {
+          kind = "use";
+          why = "asked to serve lease " + std::to_string(lease) + ", reports " + said;
+        } else if (!r.lease || r.lease->value() != lease) {
+          kind = "lease";
+          why = "asked to serve lease " + std::to_string(lease) + ", reports lease " +
+                (r.lease ? std::to_string(r.lease->value()) : std::string("none"));
+        }
+      } else if (u == rigshift::DeviceUse::kMining) {
+        if (r.use != ReportedUse::kMining) {
+          kind = "use";
+          why = "asked to mine " + gs.mining_coin + ", reports " + said;
+        } else if (!r.coin.empty() && r.coin != gs.mining_coin) {
+          kind = "coin";
+          why = "asked to mine " + gs.mining_coin + ", reports " + r.coin;
+        }
+      } else if (r.use == ReportedUse::kLease || r.use == ReportedUse::kMining || r.mining_observed) {
+        kind = "use";
+        why = "asked to stay off (" + std::string(DeviceUseName(u)) + "), reports " +
+              (r.mining_observed && r.use != ReportedUse::kMining ? std::string("a mining process") : said);
+      }
+    } else if (!o.divergence.empty() && comparable) {
+      continue;  // not named in this heartbeat: keep what was last found
+    }
+    if (why.empty()) {
+      o.divergence.clear();
+      continue;
+    }
+    if (o.divergence != why) {
+      ++divergences_[kind];
+      Raise({0, now, kind == "mining_on_lease" ? "mining_on_lease" : "divergence", agents_.node_name(node), slot,
+             agents_.node_name(node) + " slot " + std::to_string(slot) + ": " + why});
+    }
+    o.divergence = why;
+  }
+}
+
+int64_t Farm::divergent_devices() const {
+  int64_t n = 0;
+  const FleetState& f = desk_.fleet();
+  for (int node = 0; node < f.node_count(); ++node) {
+    for (int slot = 0; slot < f.groups()[f.node_group(node)].gpus_per_node; ++slot) {
+      n += !agents_.observed(node, slot).divergence.empty();
+    }
+  }
+  return n;
+}
+
+void Farm::Raise(Alert alert) {
+  alert.id = next_alert_++;
+  if (observer_) observer_->Raised(alert);
+  alerts_.push_back(std::move(alert));
+  while (alerts_.size() > kMaxAlerts) alerts_.pop_front();
+}
+
+Result<Alert> Farm::AcknowledgeAlert(int64_t id) {
+  for (Alert& a : alerts_) {
+    if (a.id == id) {
+      a.acknowledged = true;
+      return a;
+    }
+  }
+  return Err(NotFoundError("no alert " + std::to_string(id) + " (the farm keeps the last " +
+                           std::to_string(kMaxAlerts) + ")"));
+}
+
+bool Farm::Trusted(const std::string& tenant) const {
+  return options_.trusted_tenants.count("*") > 0 || options_.trusted_tenants.count(tenant) > 0;
+}
+
+void Farm::InvalidateDesired() {
+  desired_.Invalidate();
+  desired_changes_.fetch_add(1, std::memory_order_release);
 }
 
 Result<NodeView> Farm::Desired(const std::string& node_name) {
@@ -637,15 +891,22 @@ NodeView Farm::ViewOfNode(int node) {
   if (a.state != AgentState::kUnregistered) v.last_heartbeat = a.last_seen;
   v.generation = a.generation;
   v.observed_generation = a.observed_generation;
+  v.quarantine = a.quarantine;
+  v.closed = a.closed;
+  std::map<int64_t, LeaseDesired> leases;
   for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
     DeviceDesired d;
     d.slot = slot;
     const rigshift::DeviceUse u = desired_.Use(f, node, slot);
     switch (u) {
-      case rigshift::DeviceUse::kLease:
+      case rigshift::DeviceUse::kLease: {
         d.use = "lease";
         d.lease = ApiLeaseOn(node, slot);
+        LeaseDesired& ld = leases[d.lease];
+        ld.id = d.lease;
+        ld.slots.push_back(slot);
         break;
+      }
       case rigshift::DeviceUse::kMining:
         d.use = "mining";
         d.coin = gs.mining_coin;
@@ -653,7 +914,19 @@ NodeView Farm::ViewOfNode(int node) {
       case rigshift::DeviceUse::kIdle: d.use = "idle"; break;
       default: d.use = "off"; break;
     }
+    v.divergent += !agents_.observed(node, slot).divergence.empty();
     v.devices.push_back(std::move(d));
+  }
+  for (auto& [id, ld] : leases) {
+    if (const LeaseRecord* l = book_.Find(id)) {
+      ld.workload = l->workload;
+      if (l->duration_s > 0) ld.ends_at = Timestamp{l->start.seconds + l->duration_s};
+    }
+    const int n = static_cast<int>(ld.slots.size());
+    ld.cpus_milli = int64_t{1000} * gs.cpu_cores * n / gs.gpus_per_node;
+    ld.memory_mib = int64_t{1024} * gs.ram_gb * n / gs.gpus_per_node;
+    ld.pids = options_.workload_pids;
+    v.leases.push_back(std::move(ld));
   }
   return v;
 }
@@ -691,6 +964,8 @@ FarmCounts Farm::Counts() const {
   FarmCounts c;
   c.devices_by_use = desired_.CountByUse(desk_.fleet());
   c.leases_by_state = book_.CountByState();
+  c.divergent_devices = divergent_devices();
+  c.divergences = divergences_;
   return c;
 }
 
@@ -786,6 +1061,10 @@ Status Farm::Act(Timestamp now) {
     agents_.MarkSilent(n);
   }
   if (observer_ && (!names.empty() || !lost.empty())) observer_->NodesLost(names, lost.size());
+  for (const std::string& name : names) {
+    const int n = *agents_.NodeIndex(name);
+    Raise({0, now, "node_lost", name, -1, why[n]});
+  }
   return OkStatus();
 }
 

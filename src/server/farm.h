@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -69,6 +70,23 @@ struct FarmOptions {
   // Nodes must have a registered, heartbeating agent to take leases. Off: every declared node is
   // taken as up (a farm driven without agents, e.g. a dry run).
   bool require_agents = true;
+  // Tenants whose leases may run a plain command (a workload with no image) on the node, which
+  // the agent sandboxes with bubblewrap but does not contain as Podman does. "*": every tenant.
+  std::set<std::string> trusted_tenants;
+  // The most processes one lease's workload may run (Podman's --pids-limit).
+  int workload_pids = 4096;
+};
+
+// Something the operator must see: GET /v1/alerts, /metrics and the server's log.
+struct Alert {
+  int64_t id = 0;
+  Timestamp at;
+  // "node_lost", "node_quarantined", "gpu_drained", "divergence", "mining_on_lease"
+  std::string kind;
+  std::string node;
+  int slot = -1;  // -1: the whole node
+  std::string message;
+  bool acknowledged = false;
 };
 
 // Receives what the farm observes, for /metrics (server/metrics.h implements it).
@@ -81,6 +99,8 @@ class FarmObserver {
   // Nodes whose agents went silent, taken down, and how many running leases ended as lost with
   // them (the server logs it: an operator must see a node lost).
   virtual void NodesLost(const std::vector<std::string>& /*nodes*/, size_t /*leases*/) {}
+  // An alert was raised (the server logs it; /metrics counts them by kind).
+  virtual void Raised(const Alert& /*alert*/) {}
 };
 
 struct OfferPrice {
@@ -113,6 +133,18 @@ struct DeviceDesired {
   std::string coin;    // when use is "mining"
 };
 
+// One lease's part of a node, as the node's agent must run it.
+struct LeaseDesired {
+  int64_t id = 0;                    // the API id
+  std::vector<int> slots;
+  std::string workload;              // LeaseRecord::workload ("" = none)
+  std::optional<Timestamp> ends_at;  // when it has a duration
+  // The lease's share of the node (its GPUs over the node's): cores in thousandths, and RAM.
+  int64_t cpus_milli = 0;
+  int64_t memory_mib = 0;
+  int pids = 0;
+};
+
 struct NodeView {
   int index = 0;
   std::string name, group, site, model;
@@ -122,11 +154,17 @@ struct NodeView {
   int64_t generation = 0;           // desired
   int64_t observed_generation = -1; // what the agent said it converged to
   std::vector<DeviceDesired> devices;
+  std::vector<LeaseDesired> leases;  // in id order
+  std::string quarantine;            // why its self-test failed, "" = not quarantined
+  std::string closed;                // why it takes no lease (mining only), "" = open
+  int divergent = 0;                 // devices whose report differs from what was asked
 };
 
 struct FarmCounts {
   std::map<std::string, int64_t> devices_by_use;  // lease, mining, idle, curtailed, offline
   std::map<std::string, int64_t> leases_by_state;
+  int64_t divergent_devices = 0;                // Farm::divergent_devices
+  std::map<std::string, int64_t> divergences;  // Farm::divergences
 };
 
 class Farm {
@@ -167,6 +205,30 @@ class Farm {
   [[nodiscard]] Result<int64_t> Heartbeat(const std::string& node, int64_t generation,
                                           const std::vector<DeviceReport>& devices, Timestamp now);
   [[nodiscard]] Result<NodeView> Desired(const std::string& node);
+  // The full forms (discovery, self-test; telemetry, drained GPUs, workloads' states). A failed
+  // self-test quarantines the node; hardware unfit for the group's tier closes it to leases (it
+  // mines only). A drained GPU leaves service (its lease ends as lost); an exited workload ends
+  // its lease, billed to when it exited.
+  [[nodiscard]] Result<int64_t> RegisterAgent(const AgentRegistration& reg, Timestamp now);
+  [[nodiscard]] Result<int64_t> Heartbeat(const std::string& node, const AgentHeartbeat& hb, Timestamp now);
+  // Counts each time the desired state of some device may have changed: lock-free, so that
+  // agents waiting for a change (GET /v1/agents/{node}/desired?after=N) are looked at only then.
+  uint64_t desired_changes() const { return desired_changes_.load(std::memory_order_acquire); }
+  // Whether the farm lets `tenant` run plain commands.
+  bool Trusted(const std::string& tenant) const;
+
+  // Alerts, oldest first (the last kMaxAlerts); acknowledging one keeps it, marked.
+  static constexpr size_t kMaxAlerts = 1000;
+  const std::deque<Alert>& alerts() const { return alerts_; }
+  [[nodiscard]] Result<Alert> AcknowledgeAlert(int64_t id);
+  // What the agents report against what they were asked: devices that differ now, and every
+  // change into a difference so far, by kind ("use", "lease", "coin", "mining_on_lease").
+  int64_t divergent_devices() const;
+  const std::map<std::string, int64_t>& divergences() const { return divergences_; }
+  const DeviceObserved& Observed(int node, int slot) const { return agents_.observed(node, slot); }
+  const AgentInfo& Agent(int node) const { return agents_.agent(node); }
+  std::optional<int> NodeOf(const std::string& name) const { return agents_.NodeIndex(name); }
+  bool drained(int node, int slot) const { return drained_[agents_.device_index(node, slot)] != 0; }
 
   // The passage of time: market re-plan, billing, accounting, expiry, silent agents, pending
   // requests. Call about once a second; it does each job when its interval has passed.
@@ -252,6 +314,16 @@ class Farm {
   [[nodiscard]] Status NodeUp(int node, Timestamp now);
   void RefreshGeneration(int node);
   NodeView ViewOfNode(int node);
+  void InvalidateDesired();
+  void Raise(Alert alert);
+  // Compares what node's agent reported with what it was asked (it says it converged).
+  void CompareReports(int node, Timestamp now);
+  // Drains and returns to service the GPUs the agent says; ends the leases on drained ones.
+  [[nodiscard]] Status ApplyDrains(int node, const std::vector<DeviceReport>& devices, Timestamp now);
+  // Records workloads' states in their leases; ends those whose workload exited or failed.
+  [[nodiscard]] Status ApplyWorkloads(int node, const std::vector<WorkloadReport>& workloads, Timestamp now);
+  // Whether discovery finds `node` fit for its group's tier; "" = fit, else why not.
+  std::string FitnessOf(int node, const AgentRegistration& reg) const;
 
   FarmSetup setup_;
   std::vector<std::string> price_fixes_;
@@ -274,6 +346,11 @@ class Farm {
   std::string not_ready_ = "no market view yet";
   Timestamp last_tick_, last_billing_, last_accounting_;
   std::atomic<std::shared_ptr<const OfferSheet>> offer_sheet_;
+  std::atomic<uint64_t> desired_changes_{0};
+  std::deque<Alert> alerts_;
+  int64_t next_alert_ = 1;
+  std::map<std::string, int64_t> divergences_;
+  std::vector<uint8_t> drained_;  // per device (agents_' numbering): out of service by its agent
 };
 
 }  // namespace rigshift

@@ -73,7 +73,8 @@ json LeaseJsonTree(const LeaseRecord& l, const Farm& farm) {
           {"billed_seconds", l.billed_seconds},
           {"billed_micro_usd", l.billed.raw()},
           {"billed_usd", ToUsd(l.billed.raw())},
-          {"reason", l.reason}};
+          {"reason", l.reason},
+          {"workload", l.workload.empty() ? json(nullptr) : json::parse(l.workload)}};
 }
 
 void AppendLeaseJson(std::string* out, const LeaseRecord& l, const Farm& farm) {
@@ -146,6 +147,9 @@ void AppendLeaseJson(std::string* out, const LeaseRecord& l, const Farm& farm) {
   AppendString(out, l.state);
   AppendKey(out, "tenant");
   AppendString(out, l.tenant);
+  AppendKey(out, "workload");
+  // The farm writes it as nlohmann's dump of an object: the same bytes the tree would give.
+  out->append(l.workload.empty() ? std::string_view("null") : std::string_view(l.workload));
   out->push_back('}');
 }
 

@@ -52,6 +52,13 @@ TEST(LeaseJson, TheWriterGivesTheTreesBytes) {
   ended.billed = Money(10);  // 1e-05 USD
   ended.models.clear();
   cases.push_back(ended);
+  LeaseRecord with_workload = running;
+  // As the farm writes it: the dump of the object it built (Farm::CreateLease, ApplyWorkloads).
+  nlohmann::json w = {{"image", "localhost/train:1"}, {"command", {"python", "-c", "print(\"\u00e9\")"}},
+                      {"env", {{"EPOCHS", "3"}}}, {"state", "exited"}, {"exit_code", 3},
+                      {"message", ""}, {"started_at", nullptr}, {"ended_at", nullptr}};
+  with_workload.workload = w.dump();
+  cases.push_back(with_workload);
   LeaseRecord cancelled = pending;
   cancelled.state = "cancelled";
   cancelled.end = tf::kFarmT0;

@@ -58,6 +58,25 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                                "meanwhile; reads go on), else 0")
                          .Register(*registry_)
                          .Add({});
+  alerts_ = &prometheus::BuildCounter()
+                 .Name("rigshift_alerts_total")
+                 .Help("Alerts raised, by kind (node_lost, node_quarantined, gpu_drained, divergence, "
+                       "mining_on_lease); GET /v1/alerts lists them")
+                 .Register(*registry_);
+  for (const char* kind : {"node_lost", "node_quarantined", "gpu_drained", "divergence", "mining_on_lease"}) {
+    alerts_->Add({{"kind", kind}});
+  }
+  divergent_ = &prometheus::BuildGauge()
+                    .Name("rigshift_devices_divergent")
+                    .Help("Devices whose agent, converged to the desired generation, reports another use, lease "
+                          "or coin than it was asked, or a mining process on a leased GPU")
+                    .Register(*registry_)
+                    .Add({});
+  divergences_ = &prometheus::BuildGauge()
+                      .Name("rigshift_divergences_total")
+                      .Help("Times a device's report came to differ from what it was asked, by kind (use, lease, "
+                            "coin, mining_on_lease)")
+                      .Register(*registry_);
 }
 
 Metrics::~Metrics() = default;
@@ -87,9 +106,16 @@ void Metrics::StoreCommitFailed(bool disk_full) {
 
 void Metrics::StoreWritesFailing(bool failing) { writes_failing_->Set(failing ? 1 : 0); }
 
+void Metrics::Raised(const Alert& alert) { alerts_->Add({{"kind", alert.kind}}).Increment(); }
+
 std::string Metrics::Render(const FarmCounts& counts) {
   for (const auto& [use, n] : counts.devices_by_use) devices_->Add({{"use", use}}).Set(static_cast<double>(n));
   for (const auto& [state, n] : counts.leases_by_state) leases_->Add({{"state", state}}).Set(static_cast<double>(n));
+  divergent_->Set(static_cast<double>(counts.divergent_devices));
+  for (const char* kind : {"use", "lease", "coin", "mining_on_lease"}) {
+    auto it = counts.divergences.find(kind);
+    divergences_->Add({{"kind", kind}}).Set(it == counts.divergences.end() ? 0.0 : static_cast<double>(it->second));
+  }
   prometheus::TextSerializer serializer;
   return serializer.Serialize(registry_->Collect());
 }

@@ -30,6 +30,7 @@ class Metrics final : public FarmObserver {
   void EngineDecision(std::string_view kind, double seconds) override;
   void Income(std::string_view use, Money amount) override;
   void EnergyCost(Money amount) override;
+  void Raised(const Alert& alert) override;
   // One API request: `route` is the path template ("/v1/leases/{id}"), never the raw path.
   void Request(std::string_view route, std::string_view method, int status, double seconds);
   // A group commit the store could not make: for lack of space (a full disk or quota), or another
@@ -50,6 +51,9 @@ class Metrics final : public FarmObserver {
   prometheus::Family<prometheus::Histogram>* engine_;
   prometheus::Family<prometheus::Counter>* failed_commits_;
   prometheus::Gauge* writes_failing_;
+  prometheus::Family<prometheus::Counter>* alerts_;
+  prometheus::Gauge* divergent_;
+  prometheus::Family<prometheus::Gauge>* divergences_;
 };
 
 }  // namespace rigshift

@@ -70,6 +70,10 @@ ALTER TABLE leases ADD COLUMN reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE ledger ADD COLUMN device TEXT NOT NULL DEFAULT '';
 CREATE INDEX leases_by_state ON leases(state, id);
 )sql",
+    // 3: what a lease runs on its GPUs (its workload, as JSON; '' = none).
+    R"sql(
+ALTER TABLE leases ADD COLUMN workload TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int kKnownVersions = static_cast<int>(std::size(kMigrations));
 static_assert(kKnownVersions == kStoreSchemaVersion, "one migration per schema version");
@@ -77,7 +81,7 @@ static_assert(kKnownVersions == kStoreSchemaVersion, "one migration per schema v
 #define kLeaseColumns                                                                                   \
   "id, request, tenant, kind, price_micro_usd_per_gpu_hour, gpus, devices, start_s, end_s, state, models, " \
   "min_vram_gb, interconnect, duration_s, max_price_micro_usd_per_gpu_hour, created_s, engine_lease, "      \
-  "billed_until_s, billed_seconds, billed_micro_usd, reason"
+  "billed_until_s, billed_seconds, billed_micro_usd, reason, workload"
 
 // Models as text: one name a line (names are single-line; ValidateLease checks).
 std::string EncodeModels(const std::vector<std::string>& models) {
@@ -369,7 +373,7 @@ Status SqliteStore::Prepare() {
   } const table[] = {
       {&stmts_->put_lease,
        "INSERT OR REPLACE INTO leases(" kLeaseColumns ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-       "?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"},
+       "?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"},
       {&stmts_->get_lease,
        "SELECT " kLeaseColumns " FROM leases WHERE id = ?1"},
       {&stmts_->list_leases,
@@ -441,6 +445,7 @@ Result<LeaseRecord> ReadLease(sqlite3_stmt* s) {
   l.billed_seconds = sqlite3_column_int64(s, 18);
   l.billed = Money(sqlite3_column_int64(s, 19));
   l.reason = ColumnText(s, 20);
+  l.workload = ColumnText(s, 21);
   return l;
 }
 
@@ -472,6 +477,7 @@ Status SqliteStore::PutLease(const LeaseRecord& lease) {
   sqlite3_bind_int64(s, 19, lease.billed_seconds);
   sqlite3_bind_int64(s, 20, lease.billed.raw());
   BindText(s, 21, lease.reason);
+  BindText(s, 22, lease.workload);
   // A single statement outside a transaction commits (and syncs) on its own.
   int rc = sqlite3_step(s);
   if (rc != SQLITE_DONE) return Error("put lease " + std::to_string(lease.id.value()), rc);

@@ -32,7 +32,7 @@ namespace rigshift {
 
 // The schema version this build reads and writes. A store on disk with a newer version is
 // refused (FailedPrecondition) rather than misread; an older one is migrated forward at open.
-inline constexpr int kStoreSchemaVersion = 2;
+inline constexpr int kStoreSchemaVersion = 3;
 
 // A lease as persisted. Unlike the engine's LeaseState it records how the lease ended.
 struct LeaseRecord {
@@ -60,6 +60,9 @@ struct LeaseRecord {
   int64_t billed_seconds = 0;
   Money billed;                               // micro-USD, the sum of the lease's ai_usage entries
   std::string reason;                         // why pending, preempted or lost
+  // Since schema 3: what the lease runs on its GPUs, as the API's JSON (server/api_parse.h,
+  // LeaseWorkload); "" = nothing (the tenant reaches the GPUs another way).
+  std::string workload;
   friend bool operator==(const LeaseRecord&, const LeaseRecord&) = default;
 };
 

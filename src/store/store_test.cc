@@ -142,6 +142,7 @@ TYPED_TEST(StoreContractTest, PendingRequestFieldsAndBillingRoundTrip) {
   l.billed_seconds = 100;
   l.billed = Money(12'345);
   l.reason = "needs 8 GPUs with nvlink";
+  l.workload = R"({"image":"localhost/train:1","command":["python","train.py"],"env":{}})";
   ASSERT_TRUE(store.PutLease(l).ok());
   EXPECT_EQ(**store.GetLease(LeaseId(9)), l);
   l.models = {"bad\nname"};
@@ -438,13 +439,14 @@ TEST(SqliteStoreTest, MigratesAVersionOneFileAndKeepsItsLeases) {
           "'tenant:acme', 'ai_usage', 5, 10000, 60, '');");
   auto store = SqliteStore::Open(path);
   ASSERT_TRUE(store.has_value()) << store.error().ToString();
-  EXPECT_EQ((*store)->schema_version(), 2);
+  EXPECT_EQ((*store)->schema_version(), kStoreSchemaVersion);
   auto l = (*store)->GetLease(LeaseId(5));
   ASSERT_TRUE(l.has_value() && l->has_value());
   EXPECT_EQ((*l)->devices, (std::vector<std::pair<int, int>>{{1, 0}, {1, 1}}));
   EXPECT_EQ((*l)->interconnect, Interconnect::kAny);
   EXPECT_TRUE((*l)->models.empty());
   EXPECT_FALSE((*l)->max_price.has_value());
+  EXPECT_EQ((*l)->workload, "");
   auto ledger = (*store)->Ledger(std::nullopt, Timestamp{0}, Timestamp{2'000'000'000});
   ASSERT_EQ(ledger->size(), 1u);
   EXPECT_EQ(ledger->front().device, "");
