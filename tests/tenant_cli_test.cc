@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -25,6 +26,7 @@
 
 #include "cli/tenant_command.h"
 #include "common/testing/temp_dir.h"
+#include "net/http_client.h"
 
 extern char** environ;
 
@@ -101,6 +103,74 @@ TEST(BuildLeaseRequestTest, FlagErrorsNameTheFlag) {
   }
 }
 
+TEST(BuildLeaseRequestTest, AWorkloadIsTheImageTheEnvAndTheArgumentsAfterTheDashesVerbatim) {
+  LeaseCreateOptions o;
+  o.gpus = 1;
+  o.image = "localhost/train:1";
+  o.env = {"EPOCHS=3", "NOTE=a=b c", "EMPTY="};
+  o.command = std::vector<std::string>{"python", "train.py", "two words", "-x", "--lr=0.1", "--", ""};
+  auto body = BuildLeaseRequest(o);
+  ASSERT_TRUE(body) << body.error().message();
+  EXPECT_EQ(body->at("workload"), json::parse(R"({"image": "localhost/train:1",
+      "command": ["python", "train.py", "two words", "-x", "--lr=0.1", "--", ""],
+      "env": {"EPOCHS": "3", "NOTE": "a=b c", "EMPTY": ""}})"));
+
+  // An image alone runs its own command; a command alone is a plain command (the server decides
+  // whether this tenant may).
+  LeaseCreateOptions image_only;
+  image_only.gpus = 1;
+  image_only.image = "localhost/serve:2";
+  body = BuildLeaseRequest(image_only);
+  ASSERT_TRUE(body) << body.error().message();
+  EXPECT_EQ(body->dump(), R"({"gpus":1,"workload":{"image":"localhost/serve:2"}})");
+  LeaseCreateOptions plain;
+  plain.gpus = 1;
+  plain.command = std::vector<std::string>{"nvidia-smi"};
+  body = BuildLeaseRequest(plain);
+  ASSERT_TRUE(body) << body.error().message();
+  EXPECT_EQ(body->dump(), R"({"gpus":1,"workload":{"command":["nvidia-smi"]}})");
+
+  LeaseCreateOptions none;
+  none.gpus = 1;
+  body = BuildLeaseRequest(none);
+  ASSERT_TRUE(body) << body.error().message();
+  EXPECT_FALSE(body->contains("workload")) << body->dump();
+}
+
+TEST(BuildLeaseRequestTest, EnvIsNameEqualsValueOncePerNameAndOnlyForAWorkload) {
+  struct Case {
+    std::string name;
+    std::vector<std::string> env;
+    bool workload;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"no equals sign", {"EPOCHS"}, true, "--env EPOCHS: must be NAME=VALUE, such as --env EPOCHS=3"},
+           {"no name", {"=3"}, true, "--env =3: the name \"\" must be letters, digits and '_'"},
+           {"starts with a digit", {"3D=x"}, true, "--env 3D=x: the name \"3D\" must be letters, digits and '_', "
+                                                   "not starting with a digit"},
+           {"a dash", {"MY-VAR=1"}, true, "the name \"MY-VAR\""},
+           {"twice", {"A=1", "A=2"}, true, "--env A=2: A is already set (--env A=1)"},
+           {"no workload", {"A=1"}, false, "--env is for a workload: give --image IMAGE, or a command after `--`"},
+       }) {
+    LeaseCreateOptions o;
+    o.gpus = 1;
+    o.env = c.env;
+    if (c.workload) o.image = "localhost/train:1";
+    auto body = BuildLeaseRequest(o);
+    ASSERT_FALSE(body) << c.name << ": " << body->dump();
+    EXPECT_EQ(body.error().code(), StatusCode::kInvalidArgument) << c.name;
+    EXPECT_TRUE(Contains(body.error().message(), c.message)) << c.name << ": " << body.error().message();
+  }
+  LeaseCreateOptions dashes_alone;
+  dashes_alone.gpus = 1;
+  dashes_alone.image = "localhost/train:1";
+  dashes_alone.command = std::vector<std::string>{};
+  auto body = BuildLeaseRequest(dashes_alone);
+  ASSERT_FALSE(body);
+  EXPECT_TRUE(Contains(body.error().message(), "nothing after `--`")) << body.error().message();
+}
+
 TEST(StatusForHttpErrorTest, ServerMessageAndStatusWithExitCodeByClass) {
   struct Case {
     int status;
@@ -172,13 +242,41 @@ TEST(ResolveConnectionTest, MissingTokenBadFileAndBadUrlAreTheUsersToFix) {
   ASSERT_FALSE(c);
   EXPECT_TRUE(Contains(c.error().message(), "the file is empty")) << c.error().message();
 
+  ConnectionOptions bad_url;
+  bad_url.server = "ftp://rigs.example";
+  bad_url.token = "t";
+  c = ResolveConnection(bad_url, std::nullopt, std::nullopt);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(ExitCodeFor(c.error()), 2);
+  EXPECT_TRUE(Contains(c.error().message(), "--server")) << c.error().message();
+
+  // https:// is served (TLS, port 443 by default); a CA file for an http:// server would protect
+  // nothing, so it is refused, from the flag or from RIGSHIFT_CA.
   ConnectionOptions tls;
   tls.server = "https://rigs.example";
   tls.token = "t";
   c = ResolveConnection(tls, std::nullopt, std::nullopt);
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_TRUE(c->tls);
+  EXPECT_EQ(c->host, "rigs.example");
+  EXPECT_EQ(c->port, 443);
+  EXPECT_EQ(c->ca_file, "");
+  c = ResolveConnection(tls, std::nullopt, std::nullopt, "/etc/rigs/ca.pem");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->ca_file, "/etc/rigs/ca.pem");
+
+  ConnectionOptions ca_for_http;
+  ca_for_http.server = "http://rigs.example:8080";
+  ca_for_http.ca_file = "ca.pem";
+  ca_for_http.token = "t";
+  c = ResolveConnection(ca_for_http, std::nullopt, std::nullopt);
   ASSERT_FALSE(c);
   EXPECT_EQ(ExitCodeFor(c.error()), 2);
-  EXPECT_TRUE(Contains(c.error().message(), "--server")) << c.error().message();
+  EXPECT_TRUE(Contains(c.error().message(), "--ca ca.pem is for an https:// server")) << c.error().message();
+  ca_for_http.ca_file.clear();
+  c = ResolveConnection(ca_for_http, std::nullopt, std::nullopt, "env-ca.pem");
+  ASSERT_FALSE(c);
+  EXPECT_TRUE(Contains(c.error().message(), "env-ca.pem")) << c.error().message();
 }
 
 // The shapes of docs/api.md.
@@ -255,6 +353,58 @@ TEST(TablesTest, LeaseListAndOneLease) {
   EXPECT_TRUE(Contains(p.str(), "devices:       none\n")) << p.str();
 }
 
+TEST(TablesTest, AWorkloadIsAColumnOfTheListAndABlockOfTheLease) {
+  json exited = kLease;
+  exited["state"] = "ended";
+  exited["reason"] = "its workload exited with code 3";
+  exited["workload"] = json::parse(R"({"image": "localhost/train:1", "command": ["python", "train.py", "two words",
+      "--lr=0.1", "it's", ""], "env": {"EPOCHS": "3", "NOTE": "a=b c"}, "state": "exited", "exit_code": 3,
+      "started_at": "2026-11-21T10:00:05Z", "ended_at": "2026-11-21T10:02:00Z", "message": ""})");
+  json pending = kLease;
+  pending["id"] = 18;
+  pending["workload"] = json::parse(R"({"command": ["nvidia-smi"], "env": {}, "state": "pending",
+      "exit_code": null, "started_at": null, "ended_at": null, "message": ""})");
+  json bare = kLease;
+  bare["id"] = 19;
+  bare["workload"] = nullptr;
+
+  std::ostringstream list;
+  PrintLeases(json{{"leases", json::array({exited, pending, bare})}}, list);
+  EXPECT_EQ(list.str(),
+            "ID  STATE    KIND       GPUS  MODEL(S)  PRICE  STARTED               BILLED  WORKLOAD\n"
+            "17  ended    on_demand  2     RTX 3090  0.30   2026-11-21T10:00:01Z  0.02    exited (3)\n"
+            "18  running  on_demand  2     RTX 3090  0.30   2026-11-21T10:00:01Z  0.02    pending\n"
+            "19  running  on_demand  2     RTX 3090  0.30   2026-11-21T10:00:01Z  0.02    -\n"
+            "PRICE in USD per GPU-hour, BILLED in USD\n");
+
+  std::ostringstream one;
+  PrintLease(exited, one);
+  EXPECT_TRUE(Contains(one.str(),
+                       "billed:        0.02 USD for 120 s\n"
+                       "reason:        its workload exited with code 3\n"
+                       "workload:      exited with code 3\n"
+                       "  image:       localhost/train:1\n"
+                       "  command:     python train.py 'two words' --lr=0.1 'it'\\''s' ''\n"
+                       "  env:         EPOCHS=3 NOTE='a=b c'\n"
+                       "  started:     2026-11-21T10:00:05Z\n"
+                       "  ended:       2026-11-21T10:02:00Z\n"
+                       "devices:\n"))
+      << one.str();
+
+  std::ostringstream plain;
+  PrintLease(pending, plain);
+  EXPECT_TRUE(Contains(plain.str(),
+                       "workload:      pending\n"
+                       "  image:       none: a plain command on the node\n"
+                       "  command:     nvidia-smi\n"
+                       "devices:\n"))
+      << plain.str();
+
+  std::ostringstream none;
+  PrintLease(bare, none);
+  EXPECT_FALSE(Contains(none.str(), "workload")) << none.str();
+}
+
 TEST(TablesTest, InvoicesWithATotalPerMonth) {
   json invoices = json::parse(R"({"invoices": [{"tenant": "acme", "month": "2026-11",
     "lines": [{"lease": 17, "seconds": 7200, "gpus": 4, "amount_micro_usd": 2400000, "amount_usd": 2.4},
@@ -280,9 +430,15 @@ struct CliRun {
   std::string out, err;
 };
 
-// Runs `rigshift ARGS` with the environment's RIGSHIFT_* variables replaced by `env`, stdout and
-// stderr to files (no pipe to deadlock on), and waits for it.
-CliRun Rigshift(const TempDir& tmp, const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+struct CliProcess {
+  pid_t pid = -1;
+  std::string out_file, err_file;
+};
+
+// Starts `rigshift ARGS` with the environment's RIGSHIFT_* variables replaced by `env`, stdout and
+// stderr to files (no pipe to deadlock on).
+CliProcess StartRigshift(const TempDir& tmp, const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& env) {
   static int counter = 0;
   int n = counter++;
   std::string out_file = (tmp / ("out-" + std::to_string(n))).string();
@@ -301,7 +457,6 @@ CliRun Rigshift(const TempDir& tmp, const std::vector<std::string>& args, const 
   for (auto& e : envs) envp.push_back(e.data());
   envp.push_back(nullptr);
 
-  CliRun r;
   pid_t pid = fork();
   if (pid == 0) {
     int out = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -311,12 +466,32 @@ CliRun Rigshift(const TempDir& tmp, const std::vector<std::string>& args, const 
     execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
+  return CliProcess{pid, out_file, err_file};
+}
+
+// Waits for it; one still running after `limit` is killed and reads as exit -1.
+CliRun WaitRigshift(const CliProcess& p, std::chrono::seconds limit = std::chrono::seconds(60)) {
+  CliRun r;
   int status = 0;
-  waitpid(pid, &status, 0);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = ReadText(out_file);
-  r.err = ReadText(err_file);
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (waitpid(p.pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(p.pid, SIGKILL);
+      waitpid(p.pid, &status, 0);
+      status = -1;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  r.exit_code = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = ReadText(p.out_file);
+  r.err = ReadText(p.err_file);
   return r;
+}
+
+// Runs `rigshift ARGS` (see StartRigshift) and waits for it.
+CliRun Rigshift(const TempDir& tmp, const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+  return WaitRigshift(StartRigshift(tmp, args, env));
 }
 
 std::string Describe(const CliRun& r) {
@@ -400,6 +575,18 @@ class TenantCliTest : public ::testing::Test {
     CliRun r = As(token, {"lease", "show", std::to_string(id), "--format", "json"});
     EXPECT_EQ(r.exit_code, 0) << Describe(r);
     return json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  }
+
+  // The lease once it runs (the demo agents place it at once, or once they have registered).
+  json WaitUntilRunning(const std::string& token, int64_t id) {
+    json lease;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    do {
+      lease = ShowJson(token, id);
+      if (lease.value("state", "") == "running") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    } while (std::chrono::steady_clock::now() < deadline);
+    return lease;
   }
 
   static TempDir* tmp_;
@@ -642,6 +829,203 @@ TEST_F(TenantCliTest, InvoicesBillTheCancelledLease) {
                                                       std::regex_replace(FormatUsd(billed), std::regex("\\."), "\\.") +
                                                       "\n")))
       << table.out;
+}
+
+// --- Workloads and their logs ---------------------------------------------------------------------
+
+// The demo's simulated agents hold a lease's GPUs but run no workload: the lease runs, and its
+// workload stays "pending".
+TEST_F(TenantCliTest, AWorkloadGoesToTheServerVerbatimAndIsShownWithItsState) {
+  std::string token = NewTenant("trainer");
+  const std::vector<std::string> argv = {"python", "train.py", "two words", "-x", "--lr=0.1", "--", "", "--format"};
+  std::vector<std::string> args = {"lease", "create", "--gpus", "1", "--model", "RTX 3090", "--image",
+                                   "localhost/train:1", "--env", "EPOCHS=3", "--env", "NOTE=a=b c",
+                                   "--format", "json", "--"};
+  args.insert(args.end(), argv.begin(), argv.end());
+  CliRun create = As(token, args);
+  ASSERT_EQ(create.exit_code, 0) << Describe(create);
+  json created = json::parse(create.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(created.is_object()) << create.out;
+  EXPECT_TRUE(created.at("state") == "pending" || created.at("state") == "running") << create.out;
+  int64_t id = created.at("id").get<int64_t>();
+
+  // What the server keeps, as GET /v1/leases/{id} shows it.
+  json lease = WaitUntilRunning(token, id);
+  ASSERT_EQ(lease.value("state", ""), "running") << lease.dump(2);
+  const json& w = lease.at("workload");
+  EXPECT_EQ(w.at("image"), "localhost/train:1") << w.dump();
+  EXPECT_EQ(w.at("command"), json(argv)) << w.dump();
+  EXPECT_EQ(w.at("env"), json::parse(R"({"EPOCHS": "3", "NOTE": "a=b c"})")) << w.dump();
+  EXPECT_EQ(w.at("state"), "pending") << w.dump();
+  EXPECT_TRUE(w.at("exit_code").is_null()) << w.dump();
+
+  CliRun show = As(token, {"lease", "show", std::to_string(id)});
+  ASSERT_EQ(show.exit_code, 0) << Describe(show);
+  EXPECT_TRUE(Contains(show.out, "\nworkload:      pending\n"
+                                 "  image:       localhost/train:1\n"
+                                 "  command:     python train.py 'two words' -x --lr=0.1 -- '' --format\n"
+                                 "  env:         EPOCHS=3 NOTE='a=b c'\n"))
+      << show.out;
+  CliRun list = As(token, {"lease", "list"});
+  ASSERT_EQ(list.exit_code, 0) << Describe(list);
+  EXPECT_TRUE(list.out.starts_with("ID ")) << list.out;
+  EXPECT_TRUE(Contains(list.out.substr(0, list.out.find('\n')), "  WORKLOAD")) << list.out;
+  EXPECT_TRUE(std::regex_search(list.out, std::regex("\n" + std::to_string(id) + " +running .* pending\n")))
+      << list.out;
+
+  // The text form of create says where the output will be.
+  CliRun text = As(token, {"lease", "create", "--gpus", "1", "--model", "RTX 3090", "--image", "localhost/serve:2"});
+  ASSERT_EQ(text.exit_code, 0) << Describe(text);
+  EXPECT_TRUE(Contains(text.out, "\nworkload:      pending\n  image:       localhost/serve:2\n"
+                                 "  command:     the image's own\n"))
+      << text.out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(text.out, m, std::regex("^id: +([0-9]+)\n"))) << text.out;
+  EXPECT_TRUE(Contains(text.out, "its workload's output: `rigshift lease logs " + std::string(m[1]) + " --follow`\n"))
+      << text.out;
+
+  for (const std::string& lease_id : {std::to_string(id), std::string(m[1])}) {
+    EXPECT_EQ(As(token, {"lease", "cancel", lease_id}).exit_code, 0);
+  }
+}
+
+TEST_F(TenantCliTest, WorkloadFlagsAreCheckedBeforeAnythingIsSent) {
+  std::string token = NewTenant("careless");
+  struct Case {
+    std::vector<std::string> flags;
+    std::string err;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"--image", "localhost/train:1", "--env", "EPOCHS"},
+            "rigshift: --env EPOCHS: must be NAME=VALUE, such as --env EPOCHS=3\n"},
+           {{"--image", "localhost/train:1", "--env", "3D=x"},
+            "rigshift: --env 3D=x: the name \"3D\" must be letters, digits and '_', not starting with a digit\n"},
+           {{"--image", "localhost/train:1", "--env", "A=1", "--env", "A=2"},
+            "rigshift: --env A=2: A is already set (--env A=1)\n"},
+           {{"--env", "A=1"}, "rigshift: --env is for a workload: give --image IMAGE, or a command after `--`\n"},
+           {{"--image", "localhost/train:1", "python", "train.py"},
+            "rigshift: unexpected argument(s) python train.py: a workload's command goes after `--` (lease create "
+            "... --image IMAGE -- CMD ARGS...)\n"},
+           {{"--image", "localhost/train:1", "--"},
+            "rigshift: nothing after `--`: it is followed by the workload's command and its arguments\n"},
+       }) {
+    std::vector<std::string> args = {"lease", "create", "--gpus", "1"};
+    args.insert(args.end(), c.flags.begin(), c.flags.end());
+    CliRun r = As(token, args);
+    EXPECT_EQ(r.exit_code, 2) << Describe(r);
+    EXPECT_EQ(r.err, c.err) << Describe(r);
+    EXPECT_EQ(r.out, "");
+  }
+  CliRun leases = As(token, {"lease", "list", "--format", "json"});
+  ASSERT_EQ(leases.exit_code, 0) << Describe(leases);
+  EXPECT_EQ(json::parse(leases.out).at("leases").size(), 0u) << "nothing was created: " << leases.out;
+}
+
+// The demo server trusts no tenant with a plain command (--trusted-tenant): it says why.
+TEST_F(TenantCliTest, APlainCommandFromAnUntrustedTenantIsRefusedWithTheServersReason) {
+  std::string token = NewTenant("stranger");
+  CliRun r = As(token, {"lease", "create", "--gpus", "1", "--model", "RTX 3090", "--", "nvidia-smi", "-L"});
+  EXPECT_EQ(r.exit_code, 2) << Describe(r);
+  EXPECT_TRUE(r.err.starts_with("rigshift: a workload without an \"image\" runs as a plain command")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "--trusted-tenant")) << r.err;
+  EXPECT_TRUE(r.err.ends_with(" (HTTP 403)\n")) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(TenantCliTest, LogsOfALeaseWithNoOutputAreEmptyAndOtherTenantsSeeNoSuchLease) {
+  std::string token = NewTenant("quiet");
+  CliRun create = As(token, {"lease", "create", "--gpus", "1", "--model", "RTX 3090", "--image", "localhost/train:1",
+                             "--format", "json"});
+  ASSERT_EQ(create.exit_code, 0) << Describe(create);
+  std::string id = std::to_string(json::parse(create.out).at("id").get<int64_t>());
+  CliRun logs = As(token, {"lease", "logs", id});
+  EXPECT_EQ(logs.exit_code, 0) << Describe(logs);
+  EXPECT_EQ(logs.out, "");
+  EXPECT_EQ(logs.err, "");
+
+  CliRun negative = As(token, {"lease", "logs", id, "--offset", "-1"});
+  EXPECT_EQ(negative.exit_code, 2) << Describe(negative);
+  EXPECT_EQ(negative.err, "rigshift: --offset -1: must be 0 or more (bytes)\n");
+
+  CliRun missing = As(token, {"lease", "logs", "999999"});
+  EXPECT_EQ(missing.exit_code, 2) << Describe(missing);
+  EXPECT_TRUE(std::regex_match(missing.err, std::regex("rigshift: .*no lease.* \\(HTTP 404\\)\n"))) << missing.err;
+  std::string other = NewTenant("nosy");
+  CliRun theirs = As(other, {"lease", "logs", id, "--follow"});
+  EXPECT_EQ(theirs.exit_code, 2) << Describe(theirs);
+  EXPECT_TRUE(Contains(theirs.err, "(HTTP 404)\n")) << theirs.err;
+  EXPECT_EQ(theirs.out, "");
+
+  EXPECT_EQ(As(token, {"lease", "cancel", id}).exit_code, 0);
+}
+
+// No agent here runs workloads, so the test ships the output itself, as the node's agent would
+// (POST /v1/agents/{node}/leases/{id}/logs with a token bound to the node).
+TEST_F(TenantCliTest, LogsPrintWhatTheAgentShippedByteForByteAndFollowEndsWithTheLease) {
+  std::string token = NewTenant("deepmind-ish");
+  CliRun create = As(token, {"lease", "create", "--gpus", "1", "--model", "RTX 3090", "--image", "localhost/train:1",
+                             "--format", "json", "--", "python", "train.py"});
+  ASSERT_EQ(create.exit_code, 0) << Describe(create);
+  const int64_t id = json::parse(create.out).at("id").get<int64_t>();
+  json lease = WaitUntilRunning(token, id);
+  ASSERT_EQ(lease.value("state", ""), "running") << lease.dump(2);
+  EXPECT_EQ(lease.at("workload").at("state"), "pending") << lease.dump(2);
+  const std::string node = lease.at("devices").at(0).at("node").get<std::string>();
+
+  CliRun agent = As(operator_token_, {"token", "create", "--role", "agent", "--node", node});
+  ASSERT_EQ(agent.exit_code, 0) << Describe(agent);
+  const std::string agent_token = agent.out.substr(0, agent.out.find('\n'));
+  // An agent ships logs; reading them is a tenant's (or an operator's).
+  CliRun as_agent = As(agent_token, {"lease", "logs", std::to_string(id)});
+  EXPECT_EQ(as_agent.exit_code, 2) << Describe(as_agent);
+  EXPECT_TRUE(Contains(as_agent.err, "(HTTP 403)\n")) << as_agent.err;
+  auto http = net::HttpClient::ForUrl(url_, "");
+  ASSERT_TRUE(http) << http.error().message();
+  auto ship = [&](int64_t offset, const std::string& bytes) {
+    std::string target = "/v1/agents/" + node + "/leases/" + std::to_string(id) + "/logs";
+    auto r = http->Send("POST", target + "?offset=" + std::to_string(offset), bytes, agent_token);
+    ASSERT_TRUE(r) << r.error().message();
+    ASSERT_EQ(r->status, 200) << r->body;
+  };
+  // Not text all through: a NUL, bytes that are not UTF-8, a CR, no newline at the end.
+  const std::string first = std::string("epoch 1 loss 0.91\r\n") + std::string("\0\x01\xff\xfe", 4) + "epoch 2 loss";
+  const std::string second = " 0.42\nepoch 3 done\n";
+  ship(0, first);
+
+  const std::string sid = std::to_string(id);
+  CliRun all = As(token, {"lease", "logs", sid});
+  EXPECT_EQ(all.exit_code, 0) << Describe(all);
+  EXPECT_EQ(all.out, first);
+  EXPECT_EQ(all.err, "");
+  CliRun tail = As(token, {"lease", "logs", sid, "--offset", "6"});
+  EXPECT_EQ(tail.exit_code, 0) << Describe(tail);
+  EXPECT_EQ(tail.out, first.substr(6));
+  CliRun past = As(token, {"lease", "logs", sid, "--offset", "100000"});
+  EXPECT_EQ(past.exit_code, 0) << Describe(past);
+  EXPECT_EQ(past.out, "");
+
+  // Following: what comes while it runs is printed, and it ends once the lease has.
+  CliProcess follow = StartRigshift(*tmp_, {"lease", "logs", sid, "--follow"},
+                                    {{"RIGSHIFT_SERVER", url_}, {"RIGSHIFT_TOKEN", token}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  ship(static_cast<int64_t>(first.size()), second);
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  int status = 0;
+  EXPECT_EQ(waitpid(follow.pid, &status, WNOHANG), 0) << "--follow ended while the lease runs";
+  EXPECT_EQ(ReadText(follow.out_file), first + second) << "printed as it came";
+  CliRun cancel = As(token, {"lease", "cancel", sid});
+  ASSERT_EQ(cancel.exit_code, 0) << Describe(cancel);
+  CliRun followed = WaitRigshift(follow, std::chrono::seconds(30));
+  EXPECT_EQ(followed.exit_code, 0) << Describe(followed);
+  EXPECT_EQ(followed.out, first + second);
+  EXPECT_TRUE(followed.err.starts_with("lease " + sid + " cancelled")) << followed.err;
+  EXPECT_EQ(std::count(followed.err.begin(), followed.err.end(), '\n'), 1) << followed.err;
+
+  // Following a lease that has already ended prints its whole log and ends.
+  CliRun after = As(token, {"lease", "logs", sid, "-f"});
+  EXPECT_EQ(after.exit_code, 0) << Describe(after);
+  EXPECT_EQ(after.out, first + second);
+  EXPECT_TRUE(after.err.starts_with("lease " + sid + " cancelled")) << after.err;
 }
 
 TEST(TenantCliDeadServerTest, ConnectionFailureNamesTheUrlAndExitsOne) {

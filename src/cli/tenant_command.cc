@@ -4,12 +4,15 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <ostream>
 #include <sstream>
+#include <thread>
 
 #include "common/units.h"
 #include "net/http_client.h"
@@ -110,6 +113,36 @@ std::string LeaseModels(const json& lease) {
   return models.empty() ? "any" : Join(models, ",");
 }
 
+// A string member, or "" when it is absent or null.
+std::string StringOr(const json& object, const char* key) {
+  auto it = object.find(key);
+  return it == object.end() || !it->is_string() ? std::string() : it->get<std::string>();
+}
+
+// An argument as a POSIX shell reads it back: bare when it is plainly safe, else single-quoted.
+std::string ShellQuote(const std::string& arg) {
+  auto plain = [](unsigned char c) {
+    return std::isalnum(c) || std::string_view("_-./:=@%+,").find(c) != std::string_view::npos;
+  };
+  if (!arg.empty() && std::all_of(arg.begin(), arg.end(), plain)) return arg;
+  std::string out = "'";
+  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// A lease's workload in a few words: its state, with its exit code once it has one ("pending",
+// "running", "exited (3)"); "-" for a lease without one.
+std::string WorkloadCell(const json& lease) {
+  auto it = lease.find("workload");
+  if (it == lease.end() || it->is_null()) return "-";
+  std::string state = StringOr(*it, "state");
+  if (state.empty()) state = "unknown";
+  auto code = it->find("exit_code");
+  if (code != it->end() && code->is_number_integer())
+    state += " (" + std::to_string(code->get<int64_t>()) + ")";
+  return state;
+}
+
 // A 2xx answer: parsed for rendering, and in the server's own key order for --format json.
 struct Answer {
   json value;
@@ -124,6 +157,18 @@ class Client {
   // The answer's JSON for a 2xx; else the server's error (exit 2 for 4xx, 1 for 5xx) or
   // Unavailable naming the URL when nothing answers.
   Result<Answer> Call(std::string_view method, const std::string& path, const std::string& body = {}) {
+    RS_ASSIGN_OR_RETURN(net::HttpResponse r, Fetch(method, path, body));
+    try {
+      return Answer{json::parse(r.body), nlohmann::ordered_json::parse(r.body)};
+    } catch (const json::exception& e) {
+      return Err(InternalError(
+          fmt::format("{} {}: the server's answer is not JSON ({})", method, c_.base + path, e.what())));
+    }
+  }
+
+  // A 2xx answer as it came (any body, its headers); errors as Call's.
+  Result<net::HttpResponse> Fetch(std::string_view method, const std::string& path,
+                                  const std::string& body = {}) {
     std::string target = c_.base + path;
     auto r = http_.Send(method, target, body, c_.token);
     if (!r) {
@@ -135,11 +180,7 @@ class Client {
       return Err(UnavailableError(message + "; is `rigshift server` running there? (--server, RIGSHIFT_SERVER)"));
     }
     if (r->status < 200 || r->status > 299) return Err(StatusForHttpError(r->status, r->body));
-    try {
-      return Answer{json::parse(r->body), nlohmann::ordered_json::parse(r->body)};
-    } catch (const json::exception& e) {
-      return Err(InternalError(fmt::format("{} {}: the server's answer is not JSON ({})", method, target, e.what())));
-    }
+    return std::move(*r);
   }
 
  private:
@@ -152,16 +193,19 @@ class Client {
 // std::function, which rules out unique ownership).
 struct TenantCli {
   int* exit_code = nullptr;
-  ConnectionOptions offers, create, list, show, cancel, invoices, token;
+  ConnectionOptions offers, create, list, show, cancel, logs, invoices, token;
   LeaseCreateOptions lease;
+  std::vector<std::string> after_dashes;  // `lease create ... -- CMD ARGS...`
   std::string list_state;
-  int64_t show_id = 0, cancel_id = 0;
+  int64_t show_id = 0, cancel_id = 0, logs_id = 0, logs_offset = 0;
+  bool logs_follow = false;
   bool cancel_all_pending = false;
   std::string month;
   std::string token_role, token_tenant, token_node;
 };
 
-void AddConnectionFlags(CLI::App& cmd, ConnectionOptions& o) {
+// `with_format`: the verb renders an answer (table or json); `lease logs` writes bytes.
+void AddConnectionFlags(CLI::App& cmd, ConnectionOptions& o, bool with_format = true) {
   cmd.add_option("--server", o.server,
                  std::string("URL of `rigshift server`, http:// or https:// (default: $RIGSHIFT_SERVER, else ") +
                      kDefaultServer + ")");
@@ -172,6 +216,7 @@ void AddConnectionFlags(CLI::App& cmd, ConnectionOptions& o) {
   auto* token = cmd.add_option("--token", o.token, "API token (default: $RIGSHIFT_TOKEN)");
   auto* file = cmd.add_option("--token-file", o.token_file, "Read the API token from this file");
   token->excludes(file);
+  if (!with_format) return;
   cmd.add_option("--format", o.format, "table, or json: the server's answer as it is")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
@@ -218,6 +263,99 @@ Result<int64_t> ParseMicros(const std::string& text, const char* flag) {
 json MicrosAsNumber(int64_t micros) {
   if (micros % kMicrosPerUnit == 0) return micros / kMicrosPerUnit;
   return static_cast<double>(micros) / kMicrosPerUnit;
+}
+
+bool IsEnvName(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+}
+
+// The workload's "env" from --env NAME=VALUE flags (the value may hold '=' and be empty).
+Result<json> EnvFromFlags(const std::vector<std::string>& flags) {
+  json env = json::object();
+  for (const std::string& flag : flags) {
+    size_t eq = flag.find('=');
+    if (eq == std::string::npos) {
+      return Err(InvalidArgumentError("--env " + flag + ": must be NAME=VALUE, such as --env EPOCHS=3"));
+    }
+    std::string name = flag.substr(0, eq);
+    if (!IsEnvName(name)) {
+      return Err(InvalidArgumentError("--env " + flag + ": the name \"" + name +
+                                      "\" must be letters, digits and '_', not starting with a digit"));
+    }
+    if (env.contains(name)) {
+      return Err(InvalidArgumentError("--env " + flag + ": " + name + " is already set (--env " + name + "=" +
+                                      env[name].get<std::string>() + ")"));
+    }
+    env[name] = flag.substr(eq + 1);
+  }
+  return env;
+}
+
+// A response header by name (any case); nullopt when absent.
+std::optional<std::string> Header(const net::HttpResponse& r, std::string_view name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        })) {
+      return v;
+    }
+  }
+  return std::nullopt;
+}
+
+Result<int64_t> IntHeader(const net::HttpResponse& r, std::string_view name) {
+  auto v = Header(r, name);
+  int64_t n = 0;
+  if (v) {
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec == std::errc() && end == v->data() + v->size() && n >= 0) return n;
+  }
+  return Err(
+      InternalError("the server's log answer has no valid " + std::string(name) + " header (docs/api.md)"));
+}
+
+constexpr int64_t kLogChunkBytes = 1 << 20;  // the most the server sends at once
+constexpr auto kLogPollInterval = std::chrono::milliseconds(500);
+
+// `lease logs`: the lease's workload log from `offset`, written to `out` byte for byte. Without
+// `follow`: what the log holds now. With it: polls from where it stands until the lease has
+// ended and a poll made after that brings nothing new (an agent ships a workload's last bytes
+// just after it reports the exit), then says on `err` how the lease ended.
+Status StreamLog(Client& c, int64_t id, int64_t offset, bool follow, std::ostream& out, std::ostream& err) {
+  const std::string path = "/v1/leases/" + std::to_string(id) + "/logs";
+  bool warned_truncated = false;
+  bool ended_seen = false;
+  for (;;) {
+    RS_ASSIGN_OR_RETURN(net::HttpResponse r,
+                        c.Fetch("GET", path + "?offset=" + std::to_string(offset) +
+                                           "&max_bytes=" + std::to_string(kLogChunkBytes)));
+    RS_ASSIGN_OR_RETURN(int64_t next, IntHeader(r, "X-Log-Next-Offset"));
+    RS_ASSIGN_OR_RETURN(int64_t size, IntHeader(r, "X-Log-Size"));
+    const std::string state = Header(r, "X-Lease-State").value_or("");
+    out.write(r.body.data(), static_cast<std::streamsize>(r.body.size()));
+    out.flush();
+    if (!out) return UnavailableError("cannot write the log to stdout");
+    if (!warned_truncated && Header(r, "X-Log-Truncated").value_or("false") == "true") {
+      err << "rigshift: lease " << id
+          << "'s log grew past what the server keeps; the bytes beyond were dropped\n";
+      warned_truncated = true;
+    }
+    const bool progressed = next != offset;
+    offset = next;
+    if (progressed && offset < size) continue;  // more is there already
+    if (!follow) return OkStatus();
+    const bool live = state == "pending" || state == "running";
+    if (!live && !progressed && ended_seen) break;
+    if (!live) ended_seen = true;
+    std::this_thread::sleep_for(kLogPollInterval);
+  }
+  auto lease = c.Call("GET", "/v1/leases/" + std::to_string(id));
+  if (!lease) return lease.error();
+  std::string reason = StringOr(lease->value, "reason");
+  err << "lease " << id << " " << StringOr(lease->value, "state") << (reason.empty() ? "" : ": " + reason)
+      << "\n";
+  return OkStatus();
 }
 
 }  // namespace
@@ -298,6 +436,20 @@ Result<json> BuildLeaseRequest(const LeaseCreateOptions& o) {
   } else if (o.kind == "interruptible") {
     return Err(InvalidArgumentError("--kind interruptible needs --max-price: your bid, in USD per GPU-hour"));
   }
+  if (o.command && o.command->empty()) {
+    return Err(InvalidArgumentError(
+        "nothing after `--`: it is followed by the workload's command and its arguments"));
+  }
+  RS_ASSIGN_OR_RETURN(json env, EnvFromFlags(o.env));
+  if (!o.image.empty() || o.command) {
+    json workload = json::object();
+    if (!o.image.empty()) workload["image"] = o.image;
+    if (o.command) workload["command"] = *o.command;
+    if (!env.empty()) workload["env"] = std::move(env);
+    body["workload"] = std::move(workload);
+  } else if (!o.env.empty()) {
+    return Err(InvalidArgumentError("--env is for a workload: give --image IMAGE, or a command after `--`"));
+  }
   return body;
 }
 
@@ -335,13 +487,18 @@ void PrintLeases(const json& lease_list, std::ostream& out) {
     out << "no leases\n";
     return;
   }
+  // A WORKLOAD column only when some lease has a workload.
+  const bool workloads =
+      std::any_of(leases.begin(), leases.end(), [](const json& l) { return WorkloadCell(l) != "-"; });
   std::vector<std::vector<std::string>> rows = {
       {"ID", "STATE", "KIND", "GPUS", "MODEL(S)", "PRICE", "STARTED", "BILLED"}};
+  if (workloads) rows[0].push_back("WORKLOAD");
   for (const auto& l : leases) {
     rows.push_back({std::to_string(l.at("id").get<int64_t>()), l.at("state").get<std::string>(),
                     l.at("kind").get<std::string>(), std::to_string(l.at("gpus").get<int64_t>()), LeaseModels(l),
                     FormatUsd(l.at("price_micro_usd_per_gpu_h").get<int64_t>()), Cell(l.at("started_at")),
                     FormatUsd(l.at("billed_micro_usd").get<int64_t>())});
+    if (workloads) rows.back().push_back(WorkloadCell(l));
   }
   PrintTable(rows, out);
   out << "PRICE in USD per GPU-hour, BILLED in USD\n";
@@ -370,6 +527,27 @@ void PrintLease(const json& l, std::ostream& out) {
   };
   std::string reason = l.at("reason").get<std::string>();
   if (!reason.empty()) rows.push_back({"reason:", reason});
+  if (auto w = l.find("workload"); w != l.end() && !w->is_null()) {
+    std::string state = StringOr(*w, "state");
+    const json code = w->value("exit_code", json());
+    if (code.is_number_integer()) state += " with code " + std::to_string(code.get<int64_t>());
+    rows.push_back({"workload:", state});
+    std::string image = StringOr(*w, "image");
+    rows.push_back({"  image:", image.empty() ? "none: a plain command on the node" : image});
+    std::vector<std::string> argv;
+    for (const auto& a : w->value("command", json::array())) argv.push_back(ShellQuote(a.get<std::string>()));
+    rows.push_back({"  command:", argv.empty() ? "the image's own" : Join(argv, " ")});
+    const json env_object = w->value("env", json::object());  // kept: items() refers to it
+    std::vector<std::string> env;
+    for (const auto& [k, v] : env_object.items()) env.push_back(k + "=" + ShellQuote(v.get<std::string>()));
+    if (!env.empty()) rows.push_back({"  env:", Join(env, " ")});
+    for (auto [key, label] : {std::pair{"started_at", "  started:"}, std::pair{"ended_at", "  ended:"}}) {
+      std::string at = StringOr(*w, key);
+      if (!at.empty()) rows.push_back({label, at});
+    }
+    std::string message = StringOr(*w, "message");
+    if (!message.empty()) rows.push_back({"  message:", message});
+  }
   const json& devices = l.at("devices");
   rows.push_back({"devices:", devices.empty() ? "none" : ""});
   PrintTable(rows, out);
@@ -449,14 +627,19 @@ void AddTenantCommands(CLI::App& app, int* exit_code) {
         [](Client& c, bool as_json) { return PrintOrRender(c.Call("GET", "/v1/offers"), as_json, PrintOffers); });
   });
 
-  auto* lease = app.add_subcommand("lease", "Rent GPUs: create, list, show and cancel leases");
+  auto* lease = app.add_subcommand(
+      "lease", "Rent GPUs: create, list, show and cancel leases; read their workloads' output");
   lease->require_subcommand(1);
 
   auto* create = lease->add_subcommand("create", "Ask for GPUs (POST /v1/leases)");
   LeaseCreateOptions& lo = cli->lease;
   create->add_option("--gpus", lo.gpus, "How many GPUs (1 to 4096)")->required();
-  create->add_option("--model", lo.models,
-                     "Acceptable GPU model (repeatable, or comma-separated: \"RTX 3090,RTX 4090\"; default any)");
+  // One value per flag: a flag that takes several would also swallow the `--` before a command.
+  create
+      ->add_option(
+          "--model", lo.models,
+          "Acceptable GPU model (repeatable, or comma-separated: \"RTX 3090,RTX 4090\"; default any)")
+      ->allow_extra_args(false);
   create->add_option("--min-vram", lo.min_vram_gb, "Least VRAM per GPU, GB");
   create->add_option("--interconnect", lo.interconnect, "any, node (one node) or nvlink")
       ->check(CLI::IsMember({"any", "node", "nvlink"}));
@@ -464,16 +647,47 @@ void AddTenantCommands(CLI::App& app, int* exit_code) {
   create->add_option("--kind", lo.kind, "on_demand (default), interruptible (needs --max-price) or reserved")
       ->check(CLI::IsMember({"on_demand", "interruptible", "reserved"}));
   create->add_option("--max-price", lo.max_price, "Most you pay, USD per GPU-hour (the bid, for interruptible)");
+  create->add_option(
+      "--image", lo.image,
+      "Run this OCI image on the lease's GPUs (\"localhost/train:1\"); its command goes after `--`");
+  create->add_option("--env", lo.env, "NAME=VALUE in the workload's environment (repeatable)")
+      ->allow_extra_args(false)  // as --model
+      ->type_name("NAME=VALUE");
+  // CLI11 puts every argument after `--` here, verbatim, and `--` itself among the create
+  // command's leftovers (remaining()), which is how the callback tells the two apart.
+  create->add_option(
+      "command", cli->after_dashes,
+      "After `--`: the workload's command and its arguments, as they are. Without --image a plain "
+      "command on the node, which the farm allows only for tenants its operator trusts");
+  create->footer(
+      "Example: rigshift lease create --gpus 1 --model \"RTX 3090\" --image localhost/train:1 \\\n"
+      "           --env EPOCHS=3 -- python train.py --lr 0.1\n"
+      "The workload's output: rigshift lease logs ID --follow");
   AddConnectionFlags(*create, cli->create);
-  create->callback([cli] {
+  create->callback([cli, create] {
+    const std::vector<std::string> rest = create->remaining();
+    const bool dashes = std::find(rest.begin(), rest.end(), "--") != rest.end();
+    cli->lease.command.reset();
+    if (dashes) cli->lease.command = cli->after_dashes;
     Run(cli->exit_code, cli->create, [&](Client& c, bool as_json) -> Status {
+      if (!dashes && !cli->after_dashes.empty()) {
+        std::vector<std::string> quoted;
+        for (const auto& a : cli->after_dashes) quoted.push_back(ShellQuote(a));
+        return InvalidArgumentError(
+            "unexpected argument(s) " + Join(quoted, " ") +
+            ": a workload's command goes after `--` (lease create ... --image IMAGE -- CMD ARGS...)");
+      }
       RS_ASSIGN_OR_RETURN(json body, BuildLeaseRequest(cli->lease));
       auto lease = c.Call("POST", "/v1/leases", body.dump());
       RS_RETURN_IF_ERROR(PrintOrRender(lease, as_json, PrintLease));
-      if (!as_json && lease->value.at("state") == "pending") {
-        std::cout << "pending: it is placed when GPUs free up; follow it with `rigshift lease show "
-                  << lease->value.at("id").get<int64_t>() << "`\n";
+      if (as_json) return OkStatus();
+      const int64_t id = lease->value.at("id").get<int64_t>();
+      if (lease->value.at("state") == "pending") {
+        std::cout << "pending: it is placed when GPUs free up; follow it with `rigshift lease show " << id
+                  << "`\n";
       }
+      if (body.contains("workload"))
+        std::cout << "its workload's output: `rigshift lease logs " << id << " --follow`\n";
       return OkStatus();
     });
   });
@@ -533,6 +747,26 @@ void AddTenantCommands(CLI::App& app, int* exit_code) {
                   << v.at("billed_seconds").get<int64_t>() << " s\n";
       }
       return OkStatus();
+    });
+  });
+
+  auto* logs = lease->add_subcommand("logs",
+                                     "A lease's workload output, byte for byte (GET /v1/leases/ID/logs); "
+                                     "with --follow, until the lease ends");
+  logs->add_option("id", cli->logs_id, "Lease id")->required()->check(CLI::PositiveNumber);
+  logs->add_flag(
+      "--follow,-f", cli->logs_follow,
+      "Keep printing as the workload writes (polls every 500 ms) until the lease has ended; then say how "
+      "it ended on stderr and exit 0, whatever the workload's exit code");
+  logs->add_option("--offset", cli->logs_offset, "Start this many bytes into the log")->capture_default_str();
+  AddConnectionFlags(*logs, cli->logs, /*with_format=*/false);
+  logs->callback([cli] {
+    Run(cli->exit_code, cli->logs, [&](Client& c, bool) -> Status {
+      if (cli->logs_offset < 0) {
+        return InvalidArgumentError("--offset " + std::to_string(cli->logs_offset) +
+                                    ": must be 0 or more (bytes)");
+      }
+      return StreamLog(c, cli->logs_id, cli->logs_offset, cli->logs_follow, std::cout, std::cerr);
     });
   });
 

@@ -1,10 +1,13 @@
-// The tenant verbs against a running `rigshift server`: offers, lease create/list/show/cancel,
+// The tenant verbs against a running `rigshift server`: offers, lease create/list/show/cancel/logs,
 // invoices, and token create (an operator's). Each is one REST call (docs/api.md) and a
-// rendering of its answer: a table for people, or the server's JSON as it is (pretty).
+// rendering of its answer: a table for people, or the server's JSON as it is (pretty); `lease
+// logs` writes the workload's log bytes as they are.
 //
 // Exit codes: 0 done; 2 the input (a flag, no token, or a 4xx answer: unknown model, no such
 // lease, a token the server does not know); 1 the server or the machine (a 5xx answer, or the
-// server cannot be reached).
+// server cannot be reached). `lease logs --follow` exits 0 once the lease has ended, whatever its
+// workload's exit code: that code is in its last line on stderr ("lease 12 ended: its workload
+// exited with code 3") and in `lease show`.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -20,7 +23,7 @@
 
 namespace rigshift {
 
-// Registers `offers`, `lease {create,list,show,cancel}`, `invoices` and `token create` on `app`.
+// Registers `offers`, `lease {create,list,show,cancel,logs}`, `invoices` and `token create` on `app`.
 // Each runs from its own CLI11 callback during parsing and stores its exit code in *exit_code,
 // which must outlive the parse; main returns it.
 void AddTenantCommands(CLI::App& app, int* exit_code);
@@ -65,18 +68,26 @@ struct LeaseCreateOptions {
   std::string hours;                // decimal text; empty: until cancelled
   std::string kind;                 // empty: the server's default (on_demand)
   std::string max_price;            // USD per GPU-hour, decimal text; empty: none
+  // The workload: an OCI image, its environment and command; or, with no image, a plain command
+  // (the server runs one only for tenants its operator trusts).
+  std::string image;             // --image; empty: none
+  std::vector<std::string> env;  // --env NAME=VALUE, as given
+  // Everything after `--`, verbatim (nullopt: no `--`).
+  std::optional<std::vector<std::string>> command;
 };
 
 // The POST /v1/leases body. Checks what the flags alone can tell (an interruptible lease needs
-// --max-price, hours in (0, 8760], a positive price) so that the message names the flag; ranges
-// that depend on the farm are the server's to refuse.
+// --max-price, hours in (0, 8760], a positive price, --env is NAME=VALUE with each name once and
+// belongs to a workload, `--` is followed by a command) so that the message names the flag;
+// ranges that depend on the farm, and who may run a plain command, are the server's to refuse.
 [[nodiscard]] Result<nlohmann::json> BuildLeaseRequest(const LeaseCreateOptions& o);
 
 // Micro-dollars as dollars, exact, with at least two decimals: 300000 -> "0.30",
 // 40123 -> "0.040123", -1500000 -> "-1.50".
 std::string FormatUsd(int64_t micro_usd);
 
-// Table renderings of the server's answers (docs/api.md shapes). They throw
+// Table renderings of the server's answers (docs/api.md shapes); a lease's workload (when it has
+// one) as a WORKLOAD column of the list and a "workload:" block of one lease. They throw
 // nlohmann::json::exception on an answer of another shape; the caller turns that into a Status.
 void PrintOffers(const nlohmann::json& offer_list, std::ostream& out);
 void PrintLeases(const nlohmann::json& lease_list, std::ostream& out);
