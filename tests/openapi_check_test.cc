@@ -478,7 +478,7 @@ TEST_F(RealSpecTest, DocumentsEveryRouteOfTheApiPageAndNoOther) {
   const auto ops = spec().Operations();
   const std::set<std::pair<std::string, std::string>> in_spec(ops.begin(), ops.end());
   EXPECT_EQ(in_spec, in_doc);
-  EXPECT_EQ(in_spec.size(), 22u);
+  EXPECT_EQ(in_spec.size(), 26u);
 }
 
 TEST_F(RealSpecTest, ALeaseFromTheApiPageConforms) {
@@ -491,7 +491,7 @@ TEST_F(RealSpecTest, ALeaseFromTheApiPageConforms) {
                 {"node": "gpu-3090-3", "slot": 2, "model": "RTX 3090"},
                 {"node": "gpu-3090-3", "slot": 3, "model": "RTX 3090"}],
     "created_at": "2026-11-21T10:00:00Z", "started_at": "2026-11-21T10:00:00Z", "ended_at": null,
-    "billed_seconds": 120, "billed_micro_usd": 40000, "billed_usd": 0.04, "reason": ""})";
+    "billed_seconds": 120, "billed_micro_usd": 40000, "billed_usd": 0.04, "reason": "", "workload": null})";
   EXPECT_THAT(spec().Check("POST", "/v1/leases", 201, "application/json", lease), IsEmpty());
   EXPECT_THAT(spec().Check("GET", "/v1/leases/17", 200, "application/json", lease), IsEmpty());
   EXPECT_THAT(spec().Check("DELETE", "/v1/leases/17", 200, "application/json", lease), IsEmpty());
@@ -529,6 +529,28 @@ TEST_F(RealSpecTest, ALeaseFromTheApiPageConforms) {
   const std::string missing = std::regex_replace(lease, std::regex(R"("ended_at": null,\s*)"), "");
   EXPECT_THAT(spec().Check("GET", "/v1/leases/17", 200, "application/json", missing),
               ElementsAre("GET /v1/leases/{id} 200: $: missing required property \"ended_at\""));
+
+  // A lease with a workload (docs/api.md): an image's, and a plain command's (no image).
+  const std::string workload = std::regex_replace(
+      lease, std::regex(R"("workload": null)"),
+      R"("workload": {"image": "localhost/train:1", "command": ["python", "train.py"], "env": {"SEED": "7"},
+          "state": "exited", "exit_code": 3, "started_at": "2026-11-21T10:00:02Z",
+          "ended_at": "2026-11-21T10:40:33Z", "message": ""})");
+  EXPECT_THAT(spec().Check("GET", "/v1/leases/17", 200, "application/json", workload), IsEmpty());
+  const std::string plain = std::regex_replace(
+      lease, std::regex(R"("workload": null)"),
+      R"("workload": {"command": ["/usr/bin/sleep", "60"], "env": {}, "state": "pending", "exit_code": null,
+          "started_at": null, "ended_at": null, "message": ""})");
+  EXPECT_THAT(spec().Check("GET", "/v1/leases/17", 200, "application/json", plain), IsEmpty());
+  const std::string done = std::regex_replace(workload, std::regex(R"("state": "exited")"), R"("state": "done")");
+  EXPECT_THAT(spec().Check("GET", "/v1/leases/17", 200, "application/json", done),
+              ElementsAre(HasSubstr("$.workload.state: \"done\" is not one of")));
+  const std::string env = std::regex_replace(workload, std::regex(R"("SEED": "7")"), R"("SEED": 7)");
+  EXPECT_THAT(spec().Check("GET", "/v1/leases/17", 200, "application/json", env),
+              ElementsAre(HasSubstr("$.workload.env.SEED: expected string")));
+  const std::string no_workload = std::regex_replace(lease, std::regex(R"(, "workload": null)"), "");
+  EXPECT_THAT(spec().Check("GET", "/v1/leases/17", 200, "application/json", no_workload),
+              ElementsAre("GET /v1/leases/{id} 200: $: missing required property \"workload\""));
 }
 
 TEST_F(RealSpecTest, OffersFromTheApiPageConform) {
@@ -612,6 +634,12 @@ TEST_F(RealSpecTest, RequestExamplesFromTheApiPage) {
               ElementsAre(HasSubstr("$.hours: 0 is not above 0")));
   EXPECT_THAT(spec().CheckRequest("POST", "/v1/leases", R"({"gpus": 1, "gpu": 2})"),
               ElementsAre("POST /v1/leases request: $.gpu: undocumented property"));
+  EXPECT_THAT(spec().CheckRequest("POST", "/v1/leases", R"({"gpus": 4, "workload": {"image": "localhost/train:1",
+      "command": ["python", "train.py"], "env": {"SEED": "7"}}})"),
+              IsEmpty());
+  EXPECT_THAT(spec().CheckRequest("POST", "/v1/leases", R"({"gpus": 1, "workload": null})"), IsEmpty());
+  EXPECT_THAT(spec().CheckRequest("POST", "/v1/leases", R"({"gpus": 1, "workload": {"image": "x", "workdir": "/"}})"),
+              ElementsAre("POST /v1/leases request: $.workload.workdir: undocumented property"));
 
   EXPECT_THAT(spec().CheckRequest("POST", "/v1/tokens", R"({"role": "tenant", "tenant": "acme"})"),
               IsEmpty());
@@ -630,6 +658,29 @@ TEST_F(RealSpecTest, RequestExamplesFromTheApiPage) {
                   R"({"generation": 3, "devices": [{"slot": 0, "use": "lease", "lease": 17, "coin": "",
                                       "power_w": 310}, {"slot": 1, "use": "mining", "coin": "ETC"}]})"),
               IsEmpty());
+  // What discovery found, the self-test; telemetry, drains and workloads (docs/api.md).
+  EXPECT_THAT(spec().CheckRequest("POST", "/v1/agents/register", R"({"node": "gpu-3090-3", "devices": [{"slot": 0,
+      "model": "RTX 3090", "vram_gb": 24, "uuid": "GPU-0f2c", "pcie_gen": 4, "pcie_width": 16,
+      "power_limit_w": {"min": 100, "max": 350}}], "host": {"cpu_model": "EPYC", "cpu_cores": 16, "ram_mib": 65536,
+      "disk_free_mib": 512000, "driver_version": "550.54.14"}, "self_test": {"passed": false, "reason": "GPU 0"}})"),
+              IsEmpty());
+  EXPECT_THAT(spec().CheckRequest("POST", "/v1/agents/register", R"({"node": "n", "devices": [{"slot": 0,
+      "model": "m", "vram_gb": 8, "pcie_width": 0}]})"),
+              ElementsAre(HasSubstr("$.devices[0].pcie_width: 0 is below the minimum 1")));
+  EXPECT_THAT(spec().CheckRequest("POST", "/v1/agents/gpu-3090-3/heartbeat",
+                                  R"({"generation": 3, "devices": [{"slot": 0, "use": "lease", "lease": 17,
+      "temperature_c": 71, "utilization_pct": 100, "memory_used_mib": 20480, "ecc_errors": 0, "xid_errors": 2,
+      "mining_observed": true}, {"slot": 1, "use": "mining", "coin": "ETC", "hashrate_hs": 61500000,
+      "accepted": 120, "rejected": 3}, {"slot": 2, "use": "off", "drained": "no hashrate for 120 s"}],
+      "workloads": [{"lease": 17, "state": "running", "started_at": "2026-11-21T10:00:02Z"},
+                    {"lease": 18, "state": "exited", "exit_code": 3, "started_at": 1793491205,
+                     "ended_at": "2026-11-21T10:40:33Z", "message": ""}]})"),
+              IsEmpty());
+  EXPECT_THAT(spec().CheckRequest("POST", "/v1/agents/gpu-3090-3/heartbeat",
+                                  R"({"generation": 3, "devices": [{"slot": 0, "use": "idle", "temperature_c": 500}],
+      "workloads": [{"lease": 17, "state": "done"}]})"),
+              ElementsAre(HasSubstr("$.devices[0].temperature_c: 500 is above the maximum 200"),
+                          HasSubstr("$.workloads[0].state: \"done\" is not one of")));
   EXPECT_THAT(spec().CheckRequest("PUT", "/v1/policy", R"({"pool_fee_pct": 1.0, "switch_min_gain_pct": 5,
       "switch_min_dwell_s": 600, "miner_restart_s": 120, "resume_margin_pct": 2})"),
               IsEmpty());
@@ -648,7 +699,30 @@ TEST_F(RealSpecTest, AgentAndHealthAnswersConform) {
               IsEmpty());
   EXPECT_THAT(spec().Check("GET", "/v1/agents/gpu-3090-3/desired", 200, "application/json",
                            R"({"node": "gpu-3090-3", "generation": 5, "devices": [{"slot": 0, "use": "lease",
-                               "lease": 17, "coin": ""}, {"slot": 1, "use": "mining", "coin": "ETC"}]})"),
+                               "lease": 17, "coin": ""}, {"slot": 1, "use": "mining", "coin": "ETC"}],
+                               "leases": [{"id": 17, "slots": [0], "workload": {"image": "localhost/train:1",
+                               "command": ["python", "train.py"], "env": {"SEED": "7"}},
+                               "ends_at": "2026-11-21T12:00:00Z", "cpus": 2.0, "memory_mib": 24576, "pids": 4096}],
+                               "closed": "", "quarantine": ""})"),
+              IsEmpty());
+  EXPECT_THAT(spec().Check("GET", "/v1/agents/gpu-3090-3/desired?after=5&wait_ms=20000", 200, "application/json",
+                           R"({"node": "gpu-3090-3", "generation": 5, "devices": [], "leases": [{"id": 17,
+                               "slots": [0, 1], "workload": null, "ends_at": null, "cpus": 4, "memory_mib": 0,
+                               "pids": 0}], "closed": "discovery found it mining-only", "quarantine": ""})"),
+              IsEmpty());
+  EXPECT_THAT(spec().Check("GET", "/v1/agents/gpu-3090-3/desired", 200, "application/json",
+                           R"({"node": "gpu-3090-3", "generation": 5, "devices": []})"),
+              ElementsAre(HasSubstr("missing required property \"leases\""),
+                          HasSubstr("missing required property \"closed\""),
+                          HasSubstr("missing required property \"quarantine\"")));
+  // Workload logs: the agent's chunk is acknowledged in JSON; the tenant reads raw text.
+  EXPECT_THAT(spec().Check("POST", "/v1/agents/gpu-3090-3/leases/17/logs?offset=0", 200, "application/json",
+                           R"({"lease": 17, "size": 12})"),
+              IsEmpty());
+  EXPECT_THAT(spec().Check("POST", "/v1/agents/gpu-3090-3/leases/17/logs?offset=99", 422, "application/json",
+                           R"({"error": {"code": "failed_precondition", "message": "send from offset 12"}})"),
+              IsEmpty());
+  EXPECT_THAT(spec().Check("GET", "/v1/leases/17/logs?offset=6", 200, "text/plain; charset=utf-8", "world\n"),
               IsEmpty());
   EXPECT_THAT(spec().Check("GET", "/healthz", 200, "application/json", R"({"status": "ok"})"), IsEmpty());
   EXPECT_THAT(spec().Check("GET", "/metrics", 200, "text/plain; version=0.0.4; charset=utf-8",
@@ -664,15 +738,29 @@ TEST_F(RealSpecTest, OperatorAnswersConform) {
       {"/v1/nodes",
        R"({"nodes": [{"name": "gpu-3090-3", "group": "gpu-3090", "site": "odessa", "model": "RTX 3090",
           "gpus": 4, "agent_state": "ready", "last_heartbeat_at": "2026-11-21T10:00:05Z", "desired_generation": 5,
-          "reported_generation": 5}, {"name": "gpu-3090-4", "group": "gpu-3090", "site": "odessa",
-          "model": "RTX 3090", "gpus": 4, "agent_state": "unregistered", "last_heartbeat_at": null,
-          "desired_generation": 0, "reported_generation": null}]})"},
+          "reported_generation": 5, "quarantine": null, "closed": "discovery found it mining-only; PCIe x1",
+          "divergent_devices": 1, "host": {"cpu_model": "EPYC", "cpu_cores": 16, "ram_mib": 65536,
+          "disk_free_mib": null, "driver_version": ""}}, {"name": "gpu-3090-4", "group": "gpu-3090",
+          "site": "odessa", "model": "RTX 3090", "gpus": 4, "agent_state": "quarantined",
+          "last_heartbeat_at": null, "desired_generation": 0, "reported_generation": null,
+          "quarantine": "GPU 2 did not answer", "closed": null, "divergent_devices": 0, "host": null}]})"},
       {"/v1/devices",
        R"({"devices": [{"node": "gpu-3090-3", "group": "gpu-3090", "slot": 0, "model": "RTX 3090",
           "use": "lease", "lease": 17, "coin": null, "tier": "inference", "ai_licensed": true,
-          "reasons": ["PCIe x8: needs x16 for training"], "power_w": 310}, {"node": "rig-1", "group": "risers",
+          "reasons": ["PCIe x8: needs x16 for training"], "power_w": 310, "uuid": "GPU-0f2c",
+          "pcie": {"gen": 4, "width": null}, "observed": {"at": "2026-11-21T10:00:05Z", "use": "lease",
+          "lease": 17, "coin": null, "power_w": 310, "temperature_c": 71, "utilization_pct": 100,
+          "memory_used_mib": 20480, "ecc_errors": 0, "xid_errors": null, "hashrate_hs": null, "accepted": null,
+          "rejected": null, "mining_observed": true}, "divergence": "a mining process runs on a GPU leased to lease 17",
+          "drained": null}, {"node": "rig-1", "group": "risers",
           "slot": 0, "model": "RTX 3070", "use": "mining", "lease": null, "coin": "ETC", "tier": "mining-only",
-          "ai_licensed": true, "reasons": ["PCIe x1: needs x8 or more for 20.3 TFLOPS"], "power_w": null}]})"},
+          "ai_licensed": true, "reasons": ["PCIe x1: needs x8 or more for 20.3 TFLOPS"], "power_w": null,
+          "uuid": null, "pcie": null, "observed": null, "divergence": null, "drained": "xid errors climbing"}]})"},
+      {"/v1/alerts?acknowledged=false",
+       R"({"alerts": [{"id": 3, "at": "2026-11-21T10:00:05Z", "kind": "gpu_drained", "node": "rig-1", "slot": 0,
+          "message": "GPU rig-1 slot 0 drained: xid errors climbing", "acknowledged": false},
+          {"id": 4, "at": "2026-11-21T10:00:06Z", "kind": "node_quarantined", "node": "gpu-3090-4", "slot": null,
+          "message": "node gpu-3090-4 failed its self-test: GPU 2 did not answer", "acknowledged": false}]})"},
       {"/v1/market", R"({"at": "2026-11-21T10:00:00Z", "source": "replay of 2021-01-01 at 60x", "coins": [{"coin": "ETC", "algorithm": "Etchash",
           "price_nano_usd": 25120000000, "price_usd": 25.12, "hashes_per_block": "1234567890123456789012",
           "block_reward_nano": 2560000000, "block_reward": 2.56}], "electricity": [{"site": "odessa",
@@ -695,6 +783,16 @@ TEST_F(RealSpecTest, OperatorAnswersConform) {
     SCOPED_TRACE(path);
     EXPECT_THAT(spec().Check("GET", path, 200, "application/json", body), IsEmpty());
   }
+  EXPECT_THAT(spec().Check("POST", "/v1/alerts/3/ack", 200, "application/json",
+                           R"({"id": 3, "at": "2026-11-21T10:00:05Z", "kind": "divergence", "node": "rig-1",
+                               "slot": 0, "message": "rig-1 slot 0: asked to mine ETC, reports ETH",
+                               "acknowledged": true})"),
+              IsEmpty());
+  EXPECT_THAT(spec().Check("GET", "/v1/alerts", 200, "application/json",
+                           R"({"alerts": [{"id": 3, "at": "2026-11-21T10:00:05Z", "kind": "fire", "node": "rig-1",
+                               "slot": -1, "message": "x", "acknowledged": false}]})"),
+              ElementsAre(HasSubstr("$.alerts[0].kind: \"fire\" is not one of"),
+                          HasSubstr("$.alerts[0].slot: -1 is below the minimum 0")));
   EXPECT_THAT(spec().Check("POST", "/v1/tokens", 201, "application/json",
                            R"({"token": "rs_7f3a9c1e5b2d4f6a8c0e", "id": "0123456789ab", "role": "tenant",
                                "tenant": "acme", "created_at": "2026-11-21T09:00:00Z"})"),

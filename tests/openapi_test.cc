@@ -245,6 +245,45 @@ TEST_F(OpenApiTest, EveryOperationAnswersAsTheSpecSays) {
   Call("other tenant", "GET", "/v1/leases/" + id, "", globex, 404);
   Call("other tenant", "DELETE", "/v1/leases/" + id, "", globex, 404);
 
+  // A workload: an image from any tenant; a plain command only from one the operator trusts.
+  json with_image = {
+      {"gpus", 1},
+      {"models", {model_3090}},
+      {"workload",
+       {{"image", "localhost/train:1"}, {"command", {"python", "train.py"}}, {"env", {{"SEED", "7"}}}}}};
+  Reply contained = Call("tenant", "POST", "/v1/leases", with_image.dump(), globex, 201);
+  EXPECT_EQ(contained.Json()["workload"].value("state", ""), "pending") << contained.body;
+  EXPECT_EQ(contained.Json()["workload"].value("image", ""), "localhost/train:1") << contained.body;
+  EXPECT_TRUE(lease["workload"].is_null()) << running.body;
+  Call("tenant", "POST", "/v1/leases", R"({"gpus": 1, "workload": {"command": ["/bin/sleep", "60"]}})", globex, 403);
+  Call("tenant", "DELETE", "/v1/leases/" + std::to_string(contained.Json().value("id", int64_t{0})), "", globex, 200);
+
+  // Its workload's log: shipped by the node's agent in chunks, read by the tenant as raw text.
+  {
+    const std::string lease_node = lease["devices"][0].value("node", "");
+    const std::string ship = "/v1/agents/" + lease_node + "/leases/" + id + "/logs";
+    Reply shipped = Call("agent", "POST", ship + "?offset=0", "epoch 1\n", agent, 200, /*valid_request=*/false);
+    EXPECT_EQ(shipped.Json().value("size", int64_t{-1}), 8) << shipped.body;
+    Reply again_shipped =
+        Call("agent", "POST", ship + "?offset=0", "epoch 1\nepoch 2\n", agent, 200, /*valid_request=*/false);
+    EXPECT_EQ(again_shipped.Json().value("size", int64_t{-1}), 16) << again_shipped.body;
+    Call("agent", "POST", ship + "?offset=99", "lost\n", agent, 422, /*valid_request=*/false);
+    Call("agent", "POST", ship, "x", agent, 400, /*valid_request=*/false);
+    Call("tenant", "POST", ship + "?offset=16", "x", acme, 403, /*valid_request=*/false);
+    Reply log = Call("tenant", "GET", "/v1/leases/" + id + "/logs", "", acme, 200);
+    EXPECT_EQ(log.body, "epoch 1\nepoch 2\n");
+    EXPECT_EQ(log.Header("X-Log-Next-Offset"), "16");
+    EXPECT_EQ(log.Header("X-Log-Size"), "16");
+    EXPECT_EQ(log.Header("X-Log-Truncated"), "false");
+    EXPECT_EQ(log.Header("X-Lease-State"), "running");
+    EXPECT_EQ(log.Header("X-Workload-State"), "none");
+    Reply part = Call("tenant", "GET", "/v1/leases/" + id + "/logs?offset=8&max_bytes=5", "", acme, 200);
+    EXPECT_EQ(part.body, "epoch");
+    Call("operator", "GET", "/v1/leases/" + id + "/logs", "", op, 200);
+    Call("other tenant", "GET", "/v1/leases/" + id + "/logs", "", globex, 404);
+    Call("tenant", "GET", "/v1/leases/" + id + "/logs?offset=x", "", acme, 400);
+  }
+
   // Billed to the second it is cancelled.
   std::this_thread::sleep_for(std::chrono::milliseconds(2100));
   Reply cancelled = Call("tenant", "DELETE", "/v1/leases/" + id, "", acme, 200);
@@ -377,6 +416,43 @@ TEST_F(OpenApiTest, EveryOperationAnswersAsTheSpecSays) {
     }
   }
   Call("tenant", "GET", "/v1/agents/" + name + "/desired", "", acme, 403);
+  Call("agent", "GET", "/v1/agents/" + name + "/desired?after=x", "", agent, 400);
+
+  // --- Alerts --------------------------------------------------------------------------------
+  // The agent says slot 0 mines a coin nobody asked for, at the generation it was given: a
+  // divergence, raised as an alert.
+  {
+    Reply fresh = Call("agent", "GET", "/v1/agents/" + name + "/desired", "", agent, 200);
+    json now = fresh.Json();
+    json reported = json::array();
+    for (const json& dev : now["devices"]) {
+      json r = {{"slot", dev["slot"]}, {"use", dev["use"]}, {"coin", dev["coin"]}};
+      if (dev.contains("lease")) r["lease"] = dev["lease"];
+      reported.push_back(r);
+    }
+    json skewed = reported;
+    skewed[0] = {{"slot", 0}, {"use", "mining"}, {"coin", "NOT-ASKED"}};
+    Call("agent", "POST", "/v1/agents/" + name + "/heartbeat",
+         json{{"generation", now["generation"]}, {"devices", skewed}}.dump(), agent, 200);
+    // As asked again: the divergence clears (the alert stays).
+    Call("agent", "POST", "/v1/agents/" + name + "/heartbeat",
+         json{{"generation", now["generation"]}, {"devices", reported}}.dump(), agent, 200);
+  }
+  Reply alerts = Call("operator", "GET", "/v1/alerts", "", op, 200);
+  int64_t alert_id = 0;
+  const json alert_list = alerts.Json()["alerts"];
+  for (const json& a : alert_list) {
+    if (a.value("node", "") == name && a.value("kind", "") == "divergence") alert_id = a.value("id", int64_t{0});
+  }
+  EXPECT_GT(alert_id, 0) << alerts.body;
+  if (alert_id > 0) {
+    Reply acked = Call("operator", "POST", "/v1/alerts/" + std::to_string(alert_id) + "/ack", "", op, 200);
+    EXPECT_TRUE(acked.Json().value("acknowledged", false)) << acked.body;
+  }
+  Call("operator", "GET", "/v1/alerts?acknowledged=true", "", op, 200);
+  Call("operator", "GET", "/v1/alerts?acknowledged=maybe", "", op, 400);
+  Call("operator", "POST", "/v1/alerts/999999/ack", "", op, 404);
+  Call("tenant", "GET", "/v1/alerts", "", acme, 403);
 
   // --- Every operation of the spec, and nothing else --------------------------------------------
   std::set<Operation> spec_ops(operations_.begin(), operations_.end());

@@ -99,7 +99,8 @@ Status LoadConfig(ServerOptions& o) {
   };
   static const std::set<std::string> kServerKeys = {
       "listen", "data_dir", "farm", "data", "threads", "agent_timeout_s", "billing_interval_s",
-      "accounting_interval_s", "tick_interval_s", "max_pending", "max_pending_per_tenant", "require_agents", "tenants"};
+      "accounting_interval_s", "tick_interval_s", "max_pending", "max_pending_per_tenant", "require_agents", "tenants",
+      "trusted_tenants"};
   static const std::set<std::string> kFeedKeys = {"kind", "speed", "url", "interval_s"};
   for (const auto& [k, v] : t) {
     if (k != "server" && k != "feed") errors.push_back("unknown table [" + std::string(k.str()) + "] (known: [server], [feed])");
@@ -132,6 +133,16 @@ Status LoadConfig(ServerOptions& o) {
         for (const auto& e : *v->as_array()) {
           if (!e.is_string()) errors.push_back("tenants must be a list of names");
           else o.tenants.push_back(e.as_string()->get());
+        }
+      }
+    }
+    if (auto v = s->get("trusted_tenants")) {
+      if (!v->is_array()) {
+        errors.push_back("trusted_tenants must be a list of names (or [\"*\"])");
+      } else {
+        for (const auto& e : *v->as_array()) {
+          if (!e.is_string()) errors.push_back("trusted_tenants must be a list of names (or [\"*\"])");
+          else o.trusted_tenants.push_back(e.as_string()->get());
         }
       }
     }
@@ -360,6 +371,11 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   if (tls_cert.empty() != tls_key.empty()) {
     return InvalidArgumentError(tls_key.empty() ? "--tls-cert needs --tls-key: the certificate's private key (PEM)"
                                                 : "--tls-key needs --tls-cert: the certificate chain (PEM)");
+  }
+  if (o.demo && !tls_cert.empty()) {
+    return InvalidArgumentError(
+        "--demo's in-process fleet talks to the server over plain HTTP on loopback: run the demo without "
+        "--tls-cert, or run real agents with --ca against a TLS server (docs/agent.md)");
   }
   for (const auto& t : o.tenants) {
     bool ok = !t.empty() && t.size() <= 64 &&
@@ -633,7 +649,7 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   http->Drain(kDrainLimit);
   std::lock_guard lock(mu);
   catch_up_or_exit(WallNow());
-  Status last = farm.Tick(WallNow());
+  Status last = farm.Tick(WallNow(), /*check_agents=*/false);
   if (last.ok()) last = store->Flush();
   if (last.code() == StatusCode::kInsufficientStorage) {
     // Nothing is lost: the store holds a consistent state, and the next start bills running

@@ -12,7 +12,13 @@ using Kind = BackendReport::Kind;
 
 std::vector<DeviceInventory> Inventory(int gpus, const std::string& model, int vram) {
   std::vector<DeviceInventory> out;
-  for (int s = 0; s < gpus; ++s) out.push_back({s, model, vram});
+  for (int s = 0; s < gpus; ++s) {
+    DeviceInventory d;
+    d.slot = s;
+    d.model = model;
+    d.vram_gb = vram;
+    out.push_back(std::move(d));
+  }
   return out;
 }
 
@@ -62,6 +68,60 @@ TEST(AgentRegistry, ReportsComeBackAsEventsForTheFarm) {
   r = agents.TakeReports();
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(agents.node_name(r[0].node), "a100-1");
+}
+
+// A failed self-test: registered but quarantined (no node up), its heartbeats taken (no
+// convergence reported); a passing one brings it up. One failed after it was up takes it down.
+TEST(AgentRegistry, AFailedSelfTestQuarantinesUntilAPassingOne) {
+  FarmSetup setup = tf::TestFarm();
+  AgentRegistry agents(setup.fleet, setup.catalog.get());
+  const int node = *agents.NodeIndex("gpu-3090-1");
+  AgentRegistration reg;
+  reg.node = "gpu-3090-1";
+  reg.devices = Inventory(4, "RTX 3090", 24);
+  reg.host.cpu_cores = 16;
+  reg.self_test = SelfTest{false, "GPU 3: no answer"};
+  ASSERT_TRUE(agents.Register(node, reg, tf::kFarmT0).ok());
+  EXPECT_EQ(agents.agent(node).state, AgentState::kQuarantined);
+  EXPECT_EQ(agents.agent(node).quarantine, "GPU 3: no answer");
+  EXPECT_EQ(agents.agent(node).host.cpu_cores, 16);
+  EXPECT_TRUE(agents.TakeReports().empty());
+  const Timestamp t{tf::kFarmT0.seconds + 5};
+  DeviceReport hot;
+  hot.slot = 1;
+  hot.use = ReportedUse::kOff;
+  hot.temperature_c = 90;
+  ASSERT_TRUE(agents.Heartbeat(node, 2, {hot}, t).ok());
+  EXPECT_TRUE(agents.TakeReports().empty());
+  ASSERT_TRUE(agents.observed(node, 1).report.has_value());
+  EXPECT_EQ(agents.observed(node, 1).report->temperature_c, 90);
+  EXPECT_EQ(agents.observed(node, 1).at, t);
+  EXPECT_EQ(agents.agent(node).last_seen, t);
+
+  reg.self_test = SelfTest{true, ""};
+  ASSERT_TRUE(agents.Register(node, reg, t).ok());
+  EXPECT_EQ(agents.agent(node).state, AgentState::kReady);
+  EXPECT_EQ(agents.agent(node).quarantine, "");
+  std::vector<BackendReport> r = agents.TakeReports();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].kind, Kind::kNodeUp);
+
+  reg.self_test = SelfTest{false, "driver mismatch"};
+  ASSERT_TRUE(agents.Register(node, reg, t).ok());
+  EXPECT_EQ(agents.agent(node).state, AgentState::kQuarantined);
+  r = agents.TakeReports();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].kind, Kind::kNodeDown);
+  EXPECT_EQ(r[0].reason, "node gpu-3090-1 failed its self-test: driver mismatch");
+  // A quarantined agent gone silent is reported down like any other.
+  std::vector<bool> no_leases(agents.node_count(), false);
+  agents.Poll(Timestamp{t.seconds + 31}, 30, no_leases);
+  r = agents.TakeReports();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].kind, Kind::kNodeDown);
+  agents.MarkSilent(node);
+  EXPECT_EQ(agents.agent(node).state, AgentState::kSilent);
+  EXPECT_EQ(agents.Heartbeat(node, 2, {}, Timestamp{t.seconds + 32}).code(), StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -625,7 +625,14 @@ HttpResponse Api::AgentDesired(const Call& call) {
     return r;
   }();
   if (!view) return Error(view.error());
-  if (after && wait_ms > 0 && view->generation <= *after) {
+  // A long poll from an agent the controller does not know as registered (the controller
+  // restarted, or declared the node lost) is told at once, so that it registers again rather
+  // than wait out its poll on a generation that may have started over.
+  if (after && view->agent != AgentState::kReady && view->agent != AgentState::kQuarantined) {
+    return Error(NotFoundError("node " + node + " is " + std::string(AgentStateName(view->agent)) +
+                               ": register it again (POST /v1/agents/register)"));
+  }
+  if (after && wait_ms > 0 && view->generation <= *after && !stopping_.load()) {
     HttpResponse parked;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
     parked.later = [this, node, a = *after, deadline](std::function<void(HttpResponse)> reply) {
@@ -643,6 +650,7 @@ HttpResponse Api::AgentDesired(const Call& call) {
 }
 
 void Api::WakeAgents(bool all) {
+  if (all) stopping_ = true;  // from now on a long poll is answered at once
   {
     std::lock_guard lock(waiters_mu_);
     if (waiters_.empty()) return;
@@ -715,7 +723,9 @@ HttpResponse Api::GetLeaseLog(const Call& call) {
   auto id = ParseId(call.params.Get("id"));
   if (!id) return Error(id.error());
   int64_t offset = 0, max_bytes = 64 * 1024;
-  for (auto [name, out, hi] : {std::tuple{"offset", &offset, LeaseLogs::kMaxBytes * 2},
+  // Any offset: a log past kMaxBytes keeps counting what it drops, so X-Log-Next-Offset (where a
+  // follower asks next) grows with the workload's output, without bound.
+  for (auto [name, out, hi] : {std::tuple{"offset", &offset, kMaxJsonInteger},
                                std::tuple{"max_bytes", &max_bytes, int64_t{1} << 20}}) {
     if (auto v = net::QueryParam(call.request.query, name)) {
       auto n = ParseId(*v);

@@ -147,6 +147,7 @@ class Api {
   std::vector<DesiredWaiter> waiters_;
   std::atomic<bool> has_waiters_{false};
   std::atomic<uint64_t> waiters_seen_changes_{0};
+  std::atomic<bool> stopping_{false};  // WakeAgents(all): the server drains
 };
 
 }  // namespace rigshift

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,25 @@ std::string Repeat(std::string_view s, int n) {
   std::string out;
   for (int i = 0; i < n; ++i) out += s;
   return out;
+}
+
+DeviceInventory Device(int slot, std::string model, int vram_gb) {
+  DeviceInventory d;
+  d.slot = slot;
+  d.model = std::move(model);
+  d.vram_gb = vram_gb;
+  return d;
+}
+
+DeviceReport Report(int slot, ReportedUse use, std::optional<LeaseId> lease, std::string coin,
+                    std::optional<Watts> power) {
+  DeviceReport r;
+  r.slot = slot;
+  r.use = use;
+  r.lease = lease;
+  r.coin = std::move(coin);
+  r.power = power;
+  return r;
 }
 
 // "[\"m0\", \"m1\", ...]" with n entries.
@@ -219,7 +239,7 @@ TEST(ParseLeaseRequestTest, BadValues) {
       {"gpus object", R"({"gpus": {"n": 4}})", {kGpus, "got an object"}},
       {"unknown field", R"({"gpu": 4})",
        {"unknown field \"gpu\" (fields: gpus, models, min_vram_gb, interconnect, hours, kind, "
-        "max_price_usd_per_gpu_h)"}},
+        "max_price_usd_per_gpu_h, workload)"}},
       {"unknown field before bad value", R"({"gpus": -1, "price": 1})", {"unknown field \"price\""}},
       {"unknown field case", R"({"GPUS": 4})", {"unknown field \"GPUS\""}},
       {"unknown long field is cut", "{\"" + std::string(300, 'g') + "\": 4}", {"unknown field \"ggg", "\"... (fields: gpus"}},
@@ -280,6 +300,132 @@ TEST(ParseLeaseRequestTest, BadValues) {
   for (const Bad& c : cases) ExpectRefused(ParseLeaseRequest(c.input), c);
 }
 
+// ----- "workload" of POST /v1/leases -----
+
+TEST(ParseLeaseRequestTest, WorkloadImageCommandAndEnv) {
+  auto r = ParseLeaseRequest(R"({"gpus": 2, "workload": {"image": "localhost/train:1",
+      "command": ["python", "train.py", ""], "env": {"SEED": "7", "A_B": "", "_x9": "a b"}}})");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  LeaseWorkload want;
+  want.image = "localhost/train:1";
+  want.command = {"python", "train.py", ""};                   // later arguments may be empty
+  want.env = {{"A_B", ""}, {"SEED", "7"}, {"_x9", "a b"}};  // sorted by name
+  EXPECT_EQ(r->workload, want);
+  EXPECT_EQ(r->gpus, 2);
+
+  // The stored form: keys in order, every part present; it reads back as it was.
+  EXPECT_EQ(
+      WorkloadJson(want),
+      R"({"command":["python","train.py",""],"env":{"A_B":"","SEED":"7","_x9":"a b"},"image":"localhost/train:1"})");
+  auto back = ParseWorkload(WorkloadJson(want));
+  ASSERT_TRUE(back.has_value()) << back.error().ToString();
+  EXPECT_EQ(*back, want);
+
+  // An image alone runs its own command; a command alone is a plain command (no "image" stored).
+  auto image_only = ParseLeaseRequest(R"({"gpus": 1, "workload": {"image": "docker.io/library/busybox:1.36"}})");
+  ASSERT_TRUE(image_only.has_value()) << image_only.error().ToString();
+  EXPECT_EQ(image_only->workload.image, "docker.io/library/busybox:1.36");
+  EXPECT_TRUE(image_only->workload.command.empty());
+  EXPECT_FALSE(image_only->workload.empty());
+  EXPECT_EQ(WorkloadJson(image_only->workload), R"({"command":[],"env":{},"image":"docker.io/library/busybox:1.36"})");
+
+  auto plain = ParseLeaseRequest(R"({"gpus": 1, "workload": {"command": ["/usr/bin/sleep", "60"], "env": {}}})");
+  ASSERT_TRUE(plain.has_value()) << plain.error().ToString();
+  EXPECT_EQ(plain->workload.image, "");
+  EXPECT_EQ(plain->workload.command, (std::vector<std::string>{"/usr/bin/sleep", "60"}));
+  EXPECT_EQ(WorkloadJson(plain->workload), R"({"command":["/usr/bin/sleep","60"],"env":{}})");
+  EXPECT_EQ(*ParseWorkload(WorkloadJson(plain->workload)), plain->workload);
+
+  // null is no workload, as if absent.
+  auto none = ParseLeaseRequest(R"({"gpus": 1, "workload": null})");
+  ASSERT_TRUE(none.has_value()) << none.error().ToString();
+  EXPECT_TRUE(none->workload.empty());
+  EXPECT_EQ(WorkloadJson(none->workload), "");
+  auto empty_text = ParseWorkload("");
+  ASSERT_TRUE(empty_text.has_value());
+  EXPECT_TRUE(empty_text->empty());
+
+  // 64 arguments and 64 variables are allowed.
+  std::string args = "[", env = "{";
+  for (int i = 0; i < 64; ++i) {
+    args += std::string(i ? "," : "") + "\"a" + std::to_string(i) + "\"";
+    env += std::string(i ? "," : "") + "\"V" + std::to_string(i) + "\": \"x\"";
+  }
+  args += "]";
+  env += "}";
+  auto full = ParseLeaseRequest(R"({"gpus": 1, "workload": {"command": )" + args + R"(, "env": )" + env + "}}");
+  ASSERT_TRUE(full.has_value()) << full.error().ToString();
+  EXPECT_EQ(full->workload.command.size(), 64u);
+  EXPECT_EQ(full->workload.env.size(), 64u);
+}
+
+TEST(ParseLeaseRequestTest, BadWorkloads) {
+  auto body = [](const std::string& workload) { return R"({"gpus": 1, "workload": )" + workload + "}"; };
+  std::string args65 = "[", env65 = "{";
+  for (int i = 0; i < 65; ++i) {
+    args65 += std::string(i ? "," : "") + "\"a\"";
+    env65 += std::string(i ? "," : "") + "\"V" + std::to_string(i) + "\": \"x\"";
+  }
+  args65 += "]";
+  env65 += "}";
+  const std::vector<Bad> cases = {
+      {"neither image nor command",
+       body("{}"),
+       {"\"workload\" must give an \"image\", a \"command\", or both"}},
+      {"env alone",
+       body(R"({"env": {"A": "1"}})"),
+       {"\"workload\" must give an \"image\", a \"command\", or both"}},
+      {"empty command, no image", body(R"({"command": []})"), {"\"workload\" must give an \"image\""}},
+      {"not an object", body(R"("busybox")"), {"\"workload\" must be an object", "got \"busybox\""}},
+      {"a list", body(R"(["busybox"])"), {"\"workload\" must be an object", "got a list"}},
+      {"unknown field",
+       body(R"({"image": "busybox", "workdir": "/"})"),
+       {"unknown field \"workdir\" in \"workload\" (fields: image, command, env)"}},
+      {"image empty", body(R"({"image": ""})"), {"\"workload.image\" must not be empty"}},
+      {"image number", body(R"({"image": 5})"), {"\"workload.image\" must be a string, got 5"}},
+      {"image with a space",
+       body(R"({"image": "busybox --privileged"})"),
+       {"\"workload.image\" must be an image reference", "got \"busybox --privileged\""}},
+      {"image an option",
+       body(R"({"image": "--privileged"})"),
+       {"\"workload.image\" must be an image reference"}},
+      {"command a string",
+       body(R"({"command": "sleep 60"})"),
+       {"\"workload.command\" must be a list of strings (the program and its arguments), got \"sleep 60\""}},
+      {"program empty", body(R"({"command": ["", "60"]})"), {"\"workload.command[0]\" must not be empty"}},
+      {"argument a number",
+       body(R"({"command": ["sleep", 60]})"),
+       {"\"workload.command[1]\" must be a string, got 60"}},
+      {"65 arguments",
+       body(R"({"command": )" + args65 + "}"),
+       {"\"workload.command\" has 65 entries; at most 64"}},
+      {"env a list", body(R"({"image": "busybox", "env": ["A=1"]})"), {"\"workload.env\" must be an object"}},
+      {"env CUDA_VISIBLE_DEVICES",
+       body(R"({"image": "busybox", "env": {"CUDA_VISIBLE_DEVICES": "0,1,2,3"}})"),
+       {"\"workload.env\" may not set CUDA_VISIBLE_DEVICES", "the lease's GPUs"}},
+      {"env NVIDIA_VISIBLE_DEVICES",
+       body(R"({"image": "busybox", "env": {"NVIDIA_VISIBLE_DEVICES": "all"}})"),
+       {"\"workload.env\" may not set NVIDIA_VISIBLE_DEVICES"}},
+      {"env name with a dash",
+       body(R"({"image": "busybox", "env": {"A-B": "1"}})"),
+       {"environment variable names in \"workload.env\"", "got \"A-B\""}},
+      {"env name starts with a digit",
+       body(R"({"image": "busybox", "env": {"1A": "1"}})"),
+       {"environment variable names", "not starting with a digit", "got \"1A\""}},
+      {"env name empty", body(R"({"image": "busybox", "env": {"": "1"}})"), {"environment variable names"}},
+      {"env value a number",
+       body(R"({"image": "busybox", "env": {"SEED": 7}})"),
+       {"\"workload.env.SEED\" must be a string, got 7"}},
+      {"env 65 entries",
+       body(R"({"image": "busybox", "env": )" + env65 + "}"),
+       {"\"workload.env\" has 65 entries; at most 64 are allowed"}},
+      {"env duplicate",
+       body(R"({"image": "busybox", "env": {"A": "1", "A": "2"}})"),
+       {"duplicate field \"A\""}},
+  };
+  for (const Bad& c : cases) ExpectRefused(ParseLeaseRequest(c.input), c);
+}
+
 // ----- POST /v1/tokens -----
 
 TEST(ParseTokenRequestTest, GoodValues) {
@@ -288,13 +434,14 @@ TEST(ParseTokenRequestTest, GoodValues) {
     TokenAsk want;
   };
   const std::vector<Good> cases = {
-      {R"({"role": "operator"})", {ApiRole::kOperator, ""}},
-      {R"({"role": "agent"})", {ApiRole::kAgent, ""}},
-      {R"({"role": "agent", "tenant": null})", {ApiRole::kAgent, ""}},
-      {R"({"role": "tenant", "tenant": "acme"})", {ApiRole::kTenant, "acme"}},
-      {R"({"tenant": "a.b_c-D9", "role": "tenant"})", {ApiRole::kTenant, "a.b_c-D9"}},
-      {R"({"role": "tenant", "tenant": "x"})", {ApiRole::kTenant, "x"}},
-      {"{\"role\": \"tenant\", \"tenant\": \"" + std::string(64, 't') + "\"}", {ApiRole::kTenant, std::string(64, 't')}},
+      {R"({"role": "operator"})", {ApiRole::kOperator, "", ""}},
+      {R"({"role": "agent"})", {ApiRole::kAgent, "", ""}},
+      {R"({"role": "agent", "tenant": null})", {ApiRole::kAgent, "", ""}},
+      {R"({"role": "tenant", "tenant": "acme"})", {ApiRole::kTenant, "acme", ""}},
+      {R"({"tenant": "a.b_c-D9", "role": "tenant"})", {ApiRole::kTenant, "a.b_c-D9", ""}},
+      {R"({"role": "tenant", "tenant": "x"})", {ApiRole::kTenant, "x", ""}},
+      {"{\"role\": \"tenant\", \"tenant\": \"" + std::string(64, 't') + "\"}",
+       {ApiRole::kTenant, std::string(64, 't'), ""}},
   };
   for (const Good& c : cases) {
     SCOPED_TRACE(c.body);
@@ -373,8 +520,9 @@ TEST(ParseAgentRegistrationTest, GoodValues) {
       {"vram_gb": 0, "model": "GeForce RTX 3090", "slot": 0},
       {"slot": 63, "model": "H100 SXM", "vram_gb": 1024.0}]})");
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
-  AgentRegistration want{"gpu-3090-3",
-                         {{1, "RTX 3090", 24}, {0, "GeForce RTX 3090", 0}, {63, "H100 SXM", 1024}}};
+  AgentRegistration want;
+  want.node = "gpu-3090-3";
+  want.devices = {Device(1, "RTX 3090", 24), Device(0, "GeForce RTX 3090", 0), Device(63, "H100 SXM", 1024)};
   EXPECT_EQ(*r, want);
 
   std::string many = R"({"node": "n", "devices": [)";
@@ -404,7 +552,8 @@ TEST(ParseAgentRegistrationTest, BadValues) {
       {"devices too many", body(too_many), {"\"devices\" has 65 entries; at most 64"}},
       {"device not an object", body("[" + kDev + ", 5]"), {"\"devices[1]\" must be an object", "got 5"}},
       {"device unknown field", body(R"([{"slot": 0, "model": "m", "vram_gb": 8, "vram": 8}])"),
-       {"unknown field \"vram\" in \"devices[0]\" (fields: slot, model, vram_gb)"}},
+       {"unknown field \"vram\" in \"devices[0]\" (fields: slot, model, vram_gb, uuid, pcie_gen, pcie_width, "
+        "power_limit_w)"}},
       {"device duplicate field", body(R"([{"slot": 0, "model": "m", "slot": 1, "vram_gb": 8}])"),
        {"duplicate field \"slot\" in \"devices[0]\""}},
       {"slot missing", body(R"([{"model": "m", "vram_gb": 8}])"), {"\"devices[0].slot\" is required"}},
@@ -427,7 +576,7 @@ TEST(ParseAgentRegistrationTest, BadValues) {
        {"\"devices[0].vram_gb\" must be an integer between 0 and 1024, got -8"}},
       {"vram too big", body(R"([{"slot": 0, "model": "m", "vram_gb": 2048}])"), {"\"devices[0].vram_gb\"", "2048"}},
       {"unknown top field", R"({"node": "n1", "devices": [], "site": "x"})",
-       {"unknown field \"site\" (fields: node, devices)"}},
+       {"unknown field \"site\" (fields: node, devices, host, self_test)"}},
   };
   for (const Bad& c : cases) ExpectRefused(ParseAgentRegistration(c.input), c);
 }
@@ -445,11 +594,11 @@ TEST(ParseAgentHeartbeatTest, GoodValues) {
   AgentHeartbeat want;
   want.generation = 7;
   want.devices = {
-      {0, ReportedUse::kLease, LeaseId(17), "", Watts(310)},
-      {1, ReportedUse::kMining, std::nullopt, "ETC", Watts(0)},
-      {2, ReportedUse::kIdle, std::nullopt, "", std::nullopt},
-      {3, ReportedUse::kOff, std::nullopt, "", std::nullopt},
-      {4, ReportedUse::kLease, LeaseId(kMaxJsonInteger), "", Watts(5000)},
+      Report(0, ReportedUse::kLease, LeaseId(17), "", Watts(310)),
+      Report(1, ReportedUse::kMining, std::nullopt, "ETC", Watts(0)),
+      Report(2, ReportedUse::kIdle, std::nullopt, "", std::nullopt),
+      Report(3, ReportedUse::kOff, std::nullopt, "", std::nullopt),
+      Report(4, ReportedUse::kLease, LeaseId(kMaxJsonInteger), "", Watts(5000)),
   };
   EXPECT_EQ(*r, want);
 
@@ -483,7 +632,7 @@ TEST(ParseAgentHeartbeatTest, BadValues) {
       {"devices not a list", R"({"generation": 1, "devices": {}})", {"\"devices\" must be a list of devices"}},
       {"device not an object", body("\"idle\""), {"\"devices[0]\" must be an object", "got \"idle\""}},
       {"unknown device field", body(R"({"slot": 0, "use": "idle", "temp_c": 70})"),
-       {"unknown field \"temp_c\" in \"devices[0]\" (fields: slot, use, lease, coin, power_w)"}},
+       {"unknown field \"temp_c\" in \"devices[0]\" (fields: slot, use, lease, coin, power_w, temperature_c"}},
       {"slot missing", body(R"({"use": "idle"})"), {"\"devices[0].slot\" is required"}},
       {"slot out of range", body(R"({"slot": 99, "use": "idle"})"), {"\"devices[0].slot\"", "got 99"}},
       {"slot twice", body(R"({"slot": 2, "use": "idle"}, {"slot": 2, "use": "off"})"),
@@ -511,6 +660,273 @@ TEST(ParseAgentHeartbeatTest, BadValues) {
        {"\"devices[1].power_w\"", "got true"}},
       {"duplicate in device", body(R"({"slot": 0, "use": "idle", "use": "off"})"),
        {"duplicate field \"use\" in \"devices[0]\""}},
+  };
+  for (const Bad& c : cases) ExpectRefused(ParseAgentHeartbeat(c.input), c);
+}
+
+// ----- What discovery found, the self-test, telemetry and workloads (docs/agent.md) -----
+
+TEST(ParseAgentRegistrationTest, DiscoveryHostAndSelfTest) {
+  auto r = ParseAgentRegistration(R"({"node": "gpu-3090-1", "devices": [
+      {"slot": 0, "model": "RTX 3090", "vram_gb": 24, "uuid": "GPU-0f2c7d4e-1a2b-3c4d-5e6f-0123456789ab",
+       "pcie_gen": 4, "pcie_width": 16, "power_limit_w": {"min": 100, "max": 350}},
+      {"slot": 1, "model": "RTX 3090", "vram_gb": 24, "pcie_width": 1, "power_limit_w": {"max": 5000}},
+      {"slot": 2, "model": "RTX 3090", "vram_gb": 24, "uuid": null, "pcie_gen": null}],
+      "host": {"cpu_model": "AMD EPYC 7302P 16-Core Processor", "cpu_cores": 16, "ram_mib": 65536,
+               "disk_free_mib": 0, "driver_version": "550.54.14"},
+      "self_test": {"passed": true}})");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  AgentRegistration want;
+  want.node = "gpu-3090-1";
+  DeviceInventory d0 = Device(0, "RTX 3090", 24);
+  d0.uuid = "GPU-0f2c7d4e-1a2b-3c4d-5e6f-0123456789ab";
+  d0.pcie_gen = 4;
+  d0.pcie_width = 16;
+  d0.power_min_w = 100;
+  d0.power_max_w = 350;
+  DeviceInventory d1 = Device(1, "RTX 3090", 24);
+  d1.pcie_width = 1;
+  d1.power_max_w = 5000;
+  want.devices = {d0, d1, Device(2, "RTX 3090", 24)};
+  want.host.cpu_model = "AMD EPYC 7302P 16-Core Processor";
+  want.host.cpu_cores = 16;
+  want.host.ram_mib = 65536;
+  want.host.disk_free_mib = 0;
+  want.host.driver_version = "550.54.14";
+  want.self_test = SelfTest{true, ""};
+  EXPECT_EQ(*r, want);
+
+  // A failed self-test, with its reason; no self-test at all is not one that failed.
+  auto failed = ParseAgentRegistration(R"j({"node": "n1", "devices": [{"slot": 0, "model": "m", "vram_gb": 8}],
+      "self_test": {"passed": false, "reason": "GPU 0: cudaMalloc failed (Xid 79)"}})j");
+  ASSERT_TRUE(failed.has_value()) << failed.error().ToString();
+  ASSERT_TRUE(failed->self_test.has_value());
+  EXPECT_FALSE(failed->self_test->passed);
+  EXPECT_EQ(failed->self_test->reason, "GPU 0: cudaMalloc failed (Xid 79)");
+  auto untested = ParseAgentRegistration(R"({"node": "n1", "devices": [{"slot": 0, "model": "m", "vram_gb": 8}],
+      "host": {}})");
+  ASSERT_TRUE(untested.has_value()) << untested.error().ToString();
+  EXPECT_FALSE(untested->self_test.has_value());
+  EXPECT_EQ(untested->host, HostInventory{});
+
+  // The ends of each range.
+  auto edges = ParseAgentRegistration(R"({"node": "n1", "devices": [
+      {"slot": 0, "model": "m", "vram_gb": 8, "pcie_gen": 1, "pcie_width": 32, "power_limit_w": {"min": 0}},
+      {"slot": 1, "model": "m", "vram_gb": 8, "pcie_gen": 6, "pcie_width": 1}], "host": {"cpu_cores": 4096}})");
+  ASSERT_TRUE(edges.has_value()) << edges.error().ToString();
+  EXPECT_EQ(edges->devices[0].pcie_gen, 1);
+  EXPECT_EQ(edges->devices[0].pcie_width, 32);
+  EXPECT_EQ(edges->devices[0].power_min_w, 0);
+  EXPECT_EQ(edges->devices[1].pcie_gen, 6);
+  EXPECT_EQ(edges->host.cpu_cores, 4096);
+}
+
+TEST(ParseAgentRegistrationTest, BadDiscoveryHostAndSelfTest) {
+  auto dev = [](const std::string& extra) {
+    return R"({"node": "n1", "devices": [{"slot": 0, "model": "m", "vram_gb": 8, )" + extra + "}]}";
+  };
+  auto top = [](const std::string& extra) {
+    return R"({"node": "n1", "devices": [{"slot": 0, "model": "m", "vram_gb": 8}], )" + extra + "}";
+  };
+  const std::vector<Bad> cases = {
+      {"pcie_width 0",
+       dev(R"("pcie_width": 0)"),
+       {"\"devices[0].pcie_width\" must be an integer between 1 and 32, got 0"}},
+      {"pcie_width 33", dev(R"("pcie_width": 33)"), {"\"devices[0].pcie_width\"", "got 33"}},
+      {"pcie_width string", dev(R"("pcie_width": "x16")"), {"\"devices[0].pcie_width\"", "got \"x16\""}},
+      {"pcie_gen 0",
+       dev(R"("pcie_gen": 0)"),
+       {"\"devices[0].pcie_gen\" must be an integer between 1 and 6, got 0"}},
+      {"pcie_gen 7", dev(R"("pcie_gen": 7)"), {"\"devices[0].pcie_gen\"", "got 7"}},
+      {"uuid number", dev(R"("uuid": 7)"), {"\"devices[0].uuid\" must be a string, got 7"}},
+      {"power a number",
+       dev(R"("power_limit_w": 350)"),
+       {"\"devices[0].power_limit_w\" must be an object", "got 350"}},
+      {"power unknown field",
+       dev(R"("power_limit_w": {"avg": 200})"),
+       {"unknown field \"avg\" in \"devices[0].power_limit_w\" (fields: min, max)"}},
+      {"power min negative",
+       dev(R"("power_limit_w": {"min": -1})"),
+       {"\"devices[0].power_limit_w.min\" must be an integer between 0 and 5000, got -1"}},
+      {"power max too high",
+       dev(R"("power_limit_w": {"max": 5001})"),
+       {"\"devices[0].power_limit_w.max\"", "5001"}},
+      {"host a string", top(R"("host": "epyc")"), {"\"host\" must be an object", "got \"epyc\""}},
+      {"host unknown field",
+       top(R"("host": {"gpus": 4})"),
+       {"unknown field \"gpus\" in \"host\" (fields: cpu_model, cpu_cores, ram_mib, disk_free_mib, "
+        "driver_version)"}},
+      {"host cpu_cores 0",
+       top(R"("host": {"cpu_cores": 0})"),
+       {"\"host.cpu_cores\" must be an integer between 1 and 4096, got 0"}},
+      {"host ram negative", top(R"("host": {"ram_mib": -1})"), {"\"host.ram_mib\"", "got -1"}},
+      {"host cpu_model number",
+       top(R"("host": {"cpu_model": 7302})"),
+       {"\"host.cpu_model\" must be a string, got 7302"}},
+      {"self_test failed without reason",
+       top(R"("self_test": {"passed": false})"),
+       {"\"self_test.reason\" must say why the self-test failed"}},
+      {"self_test failed with an empty reason",
+       top(R"("self_test": {"passed": false, "reason": ""})"),
+       {"\"self_test.reason\" must say why"}},
+      {"self_test without passed",
+       top(R"("self_test": {"reason": "ok"})"),
+       {"\"self_test.passed\" is required"}},
+      {"self_test passed a string",
+       top(R"("self_test": {"passed": "yes"})"),
+       {"\"self_test.passed\" must be true or false, got \"yes\""}},
+      {"self_test unknown field",
+       top(R"("self_test": {"passed": true, "log": ""})"),
+       {"unknown field \"log\" in \"self_test\" (fields: passed, reason)"}},
+      {"self_test a bool", top(R"("self_test": true)"), {"\"self_test\" must be an object", "got true"}},
+  };
+  for (const Bad& c : cases) ExpectRefused(ParseAgentRegistration(c.input), c);
+}
+
+TEST(ParseAgentHeartbeatTest, TelemetryDrainsAndWorkloads) {
+  auto r = ParseAgentHeartbeat(R"({"generation": 3, "devices": [
+      {"slot": 0, "use": "lease", "lease": 17, "power_w": 310, "temperature_c": 71, "utilization_pct": 100,
+       "memory_used_mib": 20480, "ecc_errors": 0, "xid_errors": 2, "mining_observed": false},
+      {"slot": 1, "use": "mining", "coin": "ETC", "hashrate_hs": 61500000, "accepted": 120, "rejected": 3,
+       "temperature_c": 0, "utilization_pct": 0},
+      {"slot": 2, "use": "off", "drained": "hashrate fell to zero for 120 s", "temperature_c": 200},
+      {"slot": 3, "use": "lease", "lease": 17, "mining_observed": true}],
+      "workloads": [
+      {"lease": 17, "state": "running", "started_at": "2026-11-01T00:00:05Z"},
+      {"lease": 18, "state": "exited", "exit_code": 3, "started_at": 1793491205, "ended_at": "2026-11-01T01:00:00Z",
+       "message": ""},
+      {"lease": 19, "state": "failed", "message": "image not found: localhost/nope:1"},
+      {"lease": 20, "state": "starting"},
+      {"lease": 21, "state": "exited", "exit_code": 0}]})");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  AgentHeartbeat want;
+  want.generation = 3;
+  DeviceReport d0 = Report(0, ReportedUse::kLease, LeaseId(17), "", Watts(310));
+  d0.temperature_c = 71;
+  d0.utilization_pct = 100;
+  d0.memory_used_mib = 20480;
+  d0.ecc_errors = 0;
+  d0.xid_errors = 2;
+  DeviceReport d1 = Report(1, ReportedUse::kMining, std::nullopt, "ETC", std::nullopt);
+  d1.hashrate_hs = 61'500'000;
+  d1.accepted = 120;
+  d1.rejected = 3;
+  d1.temperature_c = 0;
+  d1.utilization_pct = 0;
+  DeviceReport d2 = Report(2, ReportedUse::kOff, std::nullopt, "", std::nullopt);
+  d2.drained = "hashrate fell to zero for 120 s";
+  d2.temperature_c = 200;
+  DeviceReport d3 = Report(3, ReportedUse::kLease, LeaseId(17), "", std::nullopt);
+  d3.mining_observed = true;
+  want.devices = {d0, d1, d2, d3};
+  WorkloadReport w17;
+  w17.lease = LeaseId(17);
+  w17.state = WorkloadState::kRunning;
+  w17.started_at = Timestamp{1'793'491'205};  // 2026-11-01T00:00:05Z
+  WorkloadReport w18;
+  w18.lease = LeaseId(18);
+  w18.state = WorkloadState::kExited;
+  w18.exit_code = 3;
+  w18.started_at = Timestamp{1'793'491'205};  // the same second, given as seconds
+  w18.ended_at = Timestamp{1'793'494'800};    // 2026-11-01T01:00:00Z
+  WorkloadReport w19;
+  w19.lease = LeaseId(19);
+  w19.state = WorkloadState::kFailed;
+  w19.message = "image not found: localhost/nope:1";
+  WorkloadReport w20;
+  w20.lease = LeaseId(20);
+  w20.state = WorkloadState::kStarting;
+  WorkloadReport w21;
+  w21.lease = LeaseId(21);
+  w21.state = WorkloadState::kExited;
+  w21.exit_code = 0;
+  want.workloads = {w17, w18, w19, w20, w21};
+  EXPECT_EQ(*r, want);
+
+  for (WorkloadState s : {WorkloadState::kStarting, WorkloadState::kRunning, WorkloadState::kExited,
+                          WorkloadState::kFailed}) {
+    EXPECT_FALSE(WorkloadStateName(s).empty());
+  }
+  EXPECT_EQ(WorkloadStateName(WorkloadState::kExited), "exited");
+  EXPECT_EQ(WorkloadStateName(WorkloadState::kFailed), "failed");
+
+  // No workloads: an empty list or none at all.
+  auto none = ParseAgentHeartbeat(R"({"generation": 1, "devices": [], "workloads": []})");
+  ASSERT_TRUE(none.has_value()) << none.error().ToString();
+  EXPECT_TRUE(none->workloads.empty());
+}
+
+TEST(ParseAgentHeartbeatTest, BadTelemetryAndWorkloads) {
+  auto dev = [](const std::string& extra) {
+    return R"({"generation": 1, "devices": [{"slot": 0, "use": "idle", )" + extra + "}]}";
+  };
+  auto wl = [](const std::string& workloads) {
+    return R"({"generation": 1, "devices": [], "workloads": )" + workloads + "}";
+  };
+  const std::vector<Bad> cases = {
+      {"temperature 500",
+       dev(R"("temperature_c": 500)"),
+       {"\"devices[0].temperature_c\" must be an integer between 0 and 200, got 500"}},
+      {"temperature negative", dev(R"("temperature_c": -5)"), {"\"devices[0].temperature_c\"", "got -5"}},
+      {"temperature fraction", dev(R"("temperature_c": 71.5)"), {"\"devices[0].temperature_c\"", "got 71.5"}},
+      {"utilization 101",
+       dev(R"("utilization_pct": 101)"),
+       {"\"devices[0].utilization_pct\" must be an integer between 0 and 100, got 101"}},
+      {"memory negative", dev(R"("memory_used_mib": -1)"), {"\"devices[0].memory_used_mib\"", "got -1"}},
+      {"xid string", dev(R"("xid_errors": "2")"), {"\"devices[0].xid_errors\"", "got \"2\""}},
+      {"hashrate negative", dev(R"("hashrate_hs": -1)"), {"\"devices[0].hashrate_hs\"", "got -1"}},
+      {"rejected fraction", dev(R"("rejected": 0.5)"), {"\"devices[0].rejected\"", "got 0.5"}},
+      {"mining_observed a string",
+       dev(R"("mining_observed": "yes")"),
+       {"\"devices[0].mining_observed\" must be true or false, got \"yes\""}},
+      {"drained a bool", dev(R"("drained": true)"), {"\"devices[0].drained\" must be a string, got true"}},
+      {"workloads an object",
+       wl(R"({"lease": 1})"),
+       {"\"workloads\" must be a list of the node's workloads"}},
+      {"workload a number", wl("[17]"), {"\"workloads[0]\" must be an object", "got 17"}},
+      {"workload unknown field",
+       wl(R"([{"lease": 1, "state": "running", "pid": 4242}])"),
+       {"unknown field \"pid\" in \"workloads[0]\" (fields: lease, state, exit_code, started_at, ended_at, "
+        "message)"}},
+      {"workload lease missing", wl(R"([{"state": "running"}])"), {"\"workloads[0].lease\" is required"}},
+      {"workload lease 0",
+       wl(R"([{"lease": 0, "state": "running"}])"),
+       {"\"workloads[0].lease\" must be an integer between 1 and 9007199254740992, got 0"}},
+      {"duplicate workload lease",
+       wl(R"([{"lease": 5, "state": "running"}, {"lease": 5, "state": "exited", "exit_code": 0}])"),
+       {"lease 5 appears twice in \"workloads\""}},
+      {"state missing", wl(R"([{"lease": 1}])"), {"\"workloads[0].state\" is required"}},
+      {"state unknown",
+       wl(R"([{"lease": 1, "state": "done"}])"),
+       {"\"workloads[0].state\" must be one of starting, running, exited, failed, got \"done\""}},
+      {"exited without exit_code",
+       wl(R"([{"lease": 1, "state": "exited"}])"),
+       {"\"workloads[0].exit_code\" is required when the state is exited"}},
+      {"exited with a null exit_code",
+       wl(R"([{"lease": 1, "state": "exited", "exit_code": null}])"),
+       {"\"workloads[0].exit_code\" is required when the state is exited"}},
+      {"exit_code 256",
+       wl(R"([{"lease": 1, "state": "exited", "exit_code": 256}])"),
+       {"\"workloads[0].exit_code\" must be an integer between 0 and 255, got 256"}},
+      {"exit_code negative",
+       wl(R"([{"lease": 1, "state": "exited", "exit_code": -1}])"),
+       {"\"workloads[0].exit_code\""}},
+      {"started_at not a time",
+       wl(R"([{"lease": 1, "state": "running", "started_at": "yesterday"}])"),
+       {"\"workloads[0].started_at\" must be a UTC time such as \"2026-12-04T18:00:00Z\"",
+        "got \"yesterday\""}},
+      {"ended_at negative",
+       wl(R"([{"lease": 1, "state": "exited", "exit_code": 0, "ended_at": -5}])"),
+       {"\"workloads[0].ended_at\""}},
+      {"ended_at a bool",
+       wl(R"([{"lease": 1, "state": "exited", "exit_code": 0, "ended_at": true}])"),
+       {"\"workloads[0].ended_at\" must be a UTC time", "got true"}},
+      {"message a number",
+       wl(R"([{"lease": 1, "state": "failed", "message": 1}])"),
+       {"\"workloads[0].message\" must be a string, got 1"}},
+      {"second workload bad",
+       wl(R"([{"lease": 1, "state": "running"}, {"lease": 2, "state": "sleeping"}])"),
+       {"\"workloads[1].state\"", "got \"sleeping\""}},
   };
   for (const Bad& c : cases) ExpectRefused(ParseAgentHeartbeat(c.input), c);
 }

@@ -9,11 +9,14 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <future>
 #include <limits>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/testing/fleet_builder.h"
@@ -504,7 +507,8 @@ TEST_F(ApiTest, AgentRegistersHeartbeatsAndFetchesItsDesiredState) {
     }
   }
   EXPECT_TRUE(seen);
-  for (const json& n : Body(Call("GET", "/v1/nodes", operator_))["nodes"]) {
+  const json node_list = Body(Call("GET", "/v1/nodes", operator_))["nodes"];
+  for (const json& n : node_list) {
     if (n["name"] == "gpu-3090-1") {
       EXPECT_EQ(n["agent_state"], "ready");
       EXPECT_EQ(n["reported_generation"], gen);
@@ -654,6 +658,428 @@ TEST_F(AgentDurabilityTest, AfterACatchUpAgentsAreAnsweredWithoutWaitingForANewW
             200);
   EXPECT_EQ(Call("POST", "/v1/agents/gpu-3090-1/heartbeat", agent_, R"({"generation": 0, "devices": []})").status,
             200);
+}
+
+// ---- the node agent's protocol: long poll, logs, alerts, what the agents report ----------------
+
+namespace {
+
+// A response answered later (a parked long poll), caught as it comes.
+struct Pending {
+  std::shared_ptr<std::promise<net::HttpResponse>> promise = std::make_shared<std::promise<net::HttpResponse>>();
+  std::future<net::HttpResponse> future = promise->get_future();
+  bool Answered(std::chrono::milliseconds within) {
+    return future.wait_for(within) == std::future_status::ready;
+  }
+};
+
+json Inventory4(const std::string& model = "RTX 3090", int vram = 24) {
+  json inv = json::array();
+  for (int s = 0; s < 4; ++s) inv.push_back({{"slot", s}, {"model", model}, {"vram_gb", vram}});
+  return inv;
+}
+
+}  // namespace
+
+class AgentApiTest : public ApiTest {
+ protected:
+  // Starts GET `target` and, when it is parked, catches its answer.
+  Pending Start(const std::string& target, const std::string& token) {
+    Pending p;
+    net::HttpResponse r = api_.Handle(testing::ApiRequest("GET", target, token));
+    if (!r.later) {
+      p.promise->set_value(std::move(r));
+      return p;
+    }
+    auto promise = p.promise;
+    r.later([promise](net::HttpResponse answer) { promise->set_value(std::move(answer)); });
+    return p;
+  }
+
+  int64_t GenerationOf(const std::string& node) {
+    net::HttpResponse r = Call("GET", "/v1/agents/" + node + "/desired", agent_);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Body(r)["generation"].get<int64_t>();
+  }
+
+  // Registers `node` (4 x RTX 3090): a long poll is for a registered agent.
+  void Register(const std::string& node) {
+    net::HttpResponse r =
+        Call("POST", "/v1/agents/register", agent_, json{{"node", node}, {"devices", Inventory4()}}.dump());
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+
+  // Answers whatever still waits, so that no reply outlives the test.
+  void TearDown() override { api_.WakeAgents(/*all=*/true); }
+};
+
+TEST_F(AgentApiTest, ALongPollIsAnsweredAtOnceWhenBehindAndWhenTheNodesGenerationMoves) {
+  Register("gpu-3090-1");
+  Register("gpu-3090-2");
+  const int64_t g1 = GenerationOf("gpu-3090-1"), g2 = GenerationOf("gpu-3090-2");
+
+  // Behind (after < generation): answered at once, however long it offers to wait.
+  auto t0 = std::chrono::steady_clock::now();
+  net::HttpResponse behind =
+      Call("GET", "/v1/agents/gpu-3090-1/desired?after=" + std::to_string(g1 - 1) + "&wait_ms=20000", agent_);
+  ASSERT_EQ(behind.status, 200) << behind.body;
+  EXPECT_EQ(Body(behind)["generation"], g1);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  // Without wait_ms there is no wait either.
+  EXPECT_EQ(Body(Call("GET", "/v1/agents/gpu-3090-1/desired?after=" + std::to_string(g1), agent_))["generation"], g1);
+
+  // Up to date: both nodes' agents wait.
+  Pending one = Start("/v1/agents/gpu-3090-1/desired?after=" + std::to_string(g1) + "&wait_ms=20000", agent_);
+  Pending two = Start("/v1/agents/gpu-3090-2/desired?after=" + std::to_string(g2) + "&wait_ms=20000", agent_);
+  EXPECT_FALSE(one.Answered(std::chrono::milliseconds(50)));
+  EXPECT_FALSE(two.Answered(std::chrono::milliseconds(1)));
+
+  // A lease on one of them: that node's agent is answered with the new state; the other waits.
+  json l = Lease(acme_, {{"gpus", 4}, {"models", {"RTX 3090"}}, {"interconnect", "node"}, {"hours", 1}});
+  const std::string node = l["devices"][0]["node"];
+  Pending& moved = node == "gpu-3090-1" ? one : two;
+  Pending& still = node == "gpu-3090-1" ? two : one;
+  ASSERT_TRUE(moved.Answered(std::chrono::seconds(10)));
+  net::HttpResponse answer = moved.future.get();
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  json d = Body(answer);
+  EXPECT_EQ(d["node"], node);
+  EXPECT_GT(d["generation"].get<int64_t>(), node == "gpu-3090-1" ? g1 : g2);
+  for (const json& dev : d["devices"]) {
+    EXPECT_EQ(dev["use"], "lease");
+    EXPECT_EQ(dev["lease"], l["id"]);
+  }
+  // The lease as the agent must run it: its slots, no workload, its end, its share of the node
+  // (8 cores, 96 GB, 4 GPUs: all of it).
+  ASSERT_EQ(d["leases"].size(), 1u);
+  const json& ld = d["leases"][0];
+  EXPECT_EQ(ld["id"], l["id"]);
+  EXPECT_EQ(ld["slots"], json({0, 1, 2, 3}));
+  EXPECT_EQ(ld["workload"], nullptr);
+  EXPECT_EQ(ld["ends_at"], "2026-11-01T01:00:00Z");
+  EXPECT_EQ(ld["cpus"], 8.0);
+  EXPECT_EQ(ld["memory_mib"], 96 * 1024);
+  EXPECT_EQ(ld["pids"], 4096);
+  EXPECT_EQ(d["closed"], "");
+  EXPECT_EQ(d["quarantine"], "");
+  EXPECT_FALSE(still.Answered(std::chrono::milliseconds(50)));
+  // Woken for nothing: it still waits.
+  api_.WakeAgents();
+  EXPECT_FALSE(still.Answered(std::chrono::milliseconds(20)));
+}
+
+TEST_F(AgentApiTest, ALongPollThatTimesOutIsAnsweredWithTheSameGeneration) {
+  Register("gpu-3090-2");
+  const int64_t g = GenerationOf("gpu-3090-2");
+  Pending p = Start("/v1/agents/gpu-3090-2/desired?after=" + std::to_string(g) + "&wait_ms=50", agent_);
+  EXPECT_FALSE(p.Answered(std::chrono::milliseconds(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(80));
+  api_.WakeAgents();  // the server's loop does this a few times a second
+  ASSERT_TRUE(p.Answered(std::chrono::seconds(10)));
+  net::HttpResponse r = p.future.get();
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["generation"], g);
+  EXPECT_EQ(Body(r)["node"], "gpu-3090-2");
+}
+
+TEST_F(AgentApiTest, LongPollParametersAreChecked) {
+  Register("gpu-3090-1");
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"?after=1&wait_ms=0", "?wait_ms must be an integer between 1 and 25000, got \"0\""},
+      {"?after=1&wait_ms=999999", "?wait_ms must be an integer between 1 and 25000"},
+      {"?after=1&wait_ms=-5", "?wait_ms"},
+      {"?after=1&wait_ms=1.5", "?wait_ms"},
+      {"?after=x", "?after must be a generation (an integer >= 0), got \"x\""},
+      {"?after=-1&wait_ms=100", "?after must be a generation"},
+      {"?after=1&wait=100", "unknown query parameter 'wait'"},
+      {"?after=1&after=2", "given twice"},
+  };
+  for (const auto& [query, words] : bad) {
+    net::HttpResponse r = Call("GET", "/v1/agents/gpu-3090-1/desired" + query, agent_);
+    EXPECT_EQ(r.status, 400) << query << ": " << r.body;
+    EXPECT_NE(Body(r)["error"]["message"].get<std::string>().find(words), std::string::npos) << query << ": " << r.body;
+  }
+  EXPECT_EQ(Call("GET", "/v1/agents/gpu-3090-1/desired?after=0&wait_ms=25000", agent_).status, 200);  // behind
+}
+
+TEST_F(AgentApiTest, AgentsShipLogsAndTheTenantReadsThem) {
+  json l = Lease(acme_, {{"gpus", 4}, {"models", {"RTX 3090"}}, {"interconnect", "node"},
+                         {"workload", {{"image", "localhost/train:1"}, {"command", {"python", "train.py"}}}}});
+  ASSERT_EQ(l["state"], "running");
+  EXPECT_EQ(l["workload"]["state"], "pending");
+  const std::string id = std::to_string(l["id"].get<int64_t>());
+  const std::string node = l["devices"][0]["node"];
+  const std::string other = node == "gpu-3090-1" ? "gpu-3090-2" : "gpu-3090-1";
+  const std::string post = "/v1/agents/" + node + "/leases/" + id + "/logs";
+
+  net::HttpResponse first = Call("POST", post + "?offset=0", agent_, "hello\n");
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(Body(first), json({{"lease", l["id"]}, {"size", 6}}));
+  // The same chunk again with more after it: only what is new is kept.
+  net::HttpResponse again = Call("POST", post + "?offset=0", agent_, "hello\nworld\n");
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(Body(again)["size"], 12);
+  // A chunk beyond the end: refused, saying where to send from.
+  net::HttpResponse gap = Call("POST", post + "?offset=20", agent_, "lost?\n");
+  EXPECT_EQ(gap.status, 422) << gap.body;
+  EXPECT_EQ(ErrorCode(gap), "failed_precondition");
+  EXPECT_NE(gap.body.find("send from offset 12"), std::string::npos) << gap.body;
+  EXPECT_EQ(Call("POST", post, agent_, "x").status, 400);               // ?offset= is required
+  EXPECT_EQ(Call("POST", post + "?offset=x", agent_, "x").status, 400);
+  EXPECT_EQ(Call("POST", post + "?offset=12&n=1", agent_, "x").status, 400);
+  // Only for a lease on the node, by an agent that acts for it.
+  net::HttpResponse elsewhere = Call("POST", "/v1/agents/" + other + "/leases/" + id + "/logs?offset=12", agent_, "x");
+  EXPECT_EQ(elsewhere.status, 403) << elsewhere.body;
+  EXPECT_NE(elsewhere.body.find("has no GPU on node " + other), std::string::npos) << elsewhere.body;
+  EXPECT_EQ(Call("POST", "/v1/agents/" + node + "/leases/999/logs?offset=0", agent_, "x").status, 404);
+  net::HttpResponse made = Call("POST", "/v1/tokens", operator_, json{{"role", "agent"}, {"node", other}}.dump());
+  ASSERT_EQ(made.status, 201) << made.body;
+  net::HttpResponse bound = Call("POST", post + "?offset=12", Body(made)["token"], "x");
+  EXPECT_EQ(bound.status, 403) << bound.body;
+  EXPECT_NE(bound.body.find("acts only for node " + other), std::string::npos) << bound.body;
+  EXPECT_EQ(Call("POST", post + "?offset=12", acme_, "x").status, 403);  // a tenant is no agent
+
+  // The tenant reads it, with where to go on from and the lease's state.
+  net::HttpResponse all = Call("GET", "/v1/leases/" + id + "/logs", acme_);
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(all.body, "hello\nworld\n");
+  EXPECT_NE(all.content_type.find("text/plain"), std::string::npos) << all.content_type;
+  EXPECT_EQ(HeaderOf(all, "X-Log-Next-Offset"), "12");
+  EXPECT_EQ(HeaderOf(all, "X-Log-Size"), "12");
+  EXPECT_EQ(HeaderOf(all, "X-Log-Truncated"), "false");
+  EXPECT_EQ(HeaderOf(all, "X-Lease-State"), "running");
+  EXPECT_EQ(HeaderOf(all, "X-Workload-State"), "pending");
+  net::HttpResponse part = Call("GET", "/v1/leases/" + id + "/logs?offset=6&max_bytes=3", acme_);
+  ASSERT_EQ(part.status, 200) << part.body;
+  EXPECT_EQ(part.body, "wor");
+  EXPECT_EQ(HeaderOf(part, "X-Log-Next-Offset"), "9");
+  EXPECT_EQ(HeaderOf(part, "X-Log-Size"), "12");
+  net::HttpResponse end = Call("GET", "/v1/leases/" + id + "/logs?offset=12", acme_);
+  EXPECT_EQ(end.body, "");
+  EXPECT_EQ(HeaderOf(end, "X-Log-Next-Offset"), "12");
+  EXPECT_EQ(Call("GET", "/v1/leases/" + id + "/logs", operator_).body, "hello\nworld\n");
+  // Another tenant's lease is not found; bad parameters are 400.
+  EXPECT_EQ(Call("GET", "/v1/leases/" + id + "/logs", beta_).status, 404);
+  EXPECT_EQ(Call("GET", "/v1/leases/999/logs", acme_).status, 404);
+  EXPECT_EQ(Call("GET", "/v1/leases/" + id + "/logs?offset=x", acme_).status, 400);
+  EXPECT_EQ(Call("GET", "/v1/leases/" + id + "/logs?max_bytes=2000000", acme_).status, 400);
+  EXPECT_EQ(Call("GET", "/v1/leases/" + id + "/logs?follow=1", acme_).status, 400);
+  EXPECT_EQ(Call("GET", "/v1/leases/" + id + "/logs", agent_).status, 403);
+
+  // A lease with no workload says so; a cancelled one still has its log.
+  json plain = Lease(acme_, {{"gpus", 4}, {"models", {"RTX 3090"}}, {"interconnect", "node"}});
+  net::HttpResponse none = Call("GET", "/v1/leases/" + std::to_string(plain["id"].get<int64_t>()) + "/logs", acme_);
+  EXPECT_EQ(HeaderOf(none, "X-Workload-State"), "none");
+  EXPECT_EQ(HeaderOf(none, "X-Log-Size"), "0");
+  ASSERT_EQ(Call("DELETE", "/v1/leases/" + id, acme_).status, 200);
+  net::HttpResponse after = Call("GET", "/v1/leases/" + id + "/logs", acme_);
+  EXPECT_EQ(after.body, "hello\nworld\n");
+  EXPECT_EQ(HeaderOf(after, "X-Lease-State"), "cancelled");
+  // The agent ships the tail of an ended lease's log.
+  EXPECT_EQ(Call("POST", post + "?offset=12", agent_, "bye\n").status, 200);
+}
+
+// A workload that writes more than the log keeps (16 MiB): the reader is told, and a follower that
+// asks from the X-Log-Next-Offset it was given goes on, however far past the kept part that is.
+TEST_F(AgentApiTest, AFollowerOfATruncatedLogGoesOnFromWhereItWasTold) {
+  json l = Lease(acme_, {{"gpus", 4}, {"models", {"RTX 3090"}}, {"interconnect", "node"}});
+  const std::string id = std::to_string(l["id"].get<int64_t>());
+  const std::string post = "/v1/agents/" + l["devices"][0]["node"].get<std::string>() + "/leases/" + id + "/logs";
+  const int64_t kMax = LeaseLogs::kMaxBytes;
+  // In process there is no HTTP body limit: two big chunks stand for many small ones.
+  ASSERT_EQ(Call("POST", post + "?offset=0", agent_, std::string(static_cast<size_t>(kMax), 'a')).status, 200);
+  net::HttpResponse more =
+      Call("POST", post + "?offset=" + std::to_string(kMax), agent_, std::string(static_cast<size_t>(kMax) + 10, 'b'));
+  ASSERT_EQ(more.status, 200) << more.body.substr(0, 200);
+  EXPECT_EQ(Body(more)["size"], 2 * kMax + 10);
+
+  net::HttpResponse cut = Call("GET", "/v1/leases/" + id + "/logs?offset=" + std::to_string(kMax - 2), acme_);
+  ASSERT_EQ(cut.status, 200) << cut.body.substr(0, 200);
+  EXPECT_EQ(cut.body, "aa");
+  EXPECT_EQ(HeaderOf(cut, "X-Log-Truncated"), "true");
+  EXPECT_EQ(HeaderOf(cut, "X-Log-Size"), std::to_string(2 * kMax + 10));
+  // From the end of what is kept: nothing, and told to go on from the end of the log.
+  net::HttpResponse skip = Call("GET", "/v1/leases/" + id + "/logs?offset=" + std::to_string(kMax), acme_);
+  ASSERT_EQ(skip.status, 200) << skip.body.substr(0, 200);
+  const std::string next = HeaderOf(skip, "X-Log-Next-Offset");
+  EXPECT_EQ(next, std::to_string(2 * kMax + 10));
+  // The follower asks from there (past 32 MiB): an empty answer, not a 400.
+  net::HttpResponse follow = Call("GET", "/v1/leases/" + id + "/logs?offset=" + next, acme_);
+  EXPECT_EQ(follow.status, 200) << follow.body.substr(0, 300);
+  EXPECT_EQ(follow.body, "");
+  EXPECT_EQ(HeaderOf(follow, "X-Log-Next-Offset"), next);
+}
+
+TEST_F(AgentApiTest, APlainCommandIsForTrustedTenantsOnly) {
+  net::HttpResponse r = Call("POST", "/v1/leases", acme_,
+                             json{{"gpus", 1}, {"workload", {{"command", {"/bin/sleep", "60"}}}}}.dump());
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(ErrorCode(r), "permission_denied");
+  net::HttpResponse bad = Call("POST", "/v1/leases", acme_, json{{"gpus", 1}, {"workload", json::object()}}.dump());
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_NE(bad.body.find("\\\"workload\\\" must give an \\\"image\\\""), std::string::npos) << bad.body;
+}
+
+TEST_F(AgentApiTest, AlertsAreListedAndAcknowledged) {
+  EXPECT_EQ(Body(Call("GET", "/v1/alerts", operator_))["alerts"], json::array());
+  // A node fails its self-test: an alert, and the node shows why.
+  net::HttpResponse reg = Call("POST", "/v1/agents/register", agent_,
+                               json{{"node", "gpu-3090-1"},
+                                    {"devices", Inventory4()},
+                                    {"host", {{"cpu_model", "EPYC"}, {"cpu_cores", 8}, {"ram_mib", 98304}}},
+                                    {"self_test", {{"passed", false}, {"reason", "GPU 1: no answer"}}}}
+                                   .dump());
+  ASSERT_EQ(reg.status, 200) << reg.body;
+  json alerts = Body(Call("GET", "/v1/alerts", operator_))["alerts"];
+  ASSERT_EQ(alerts.size(), 1u);
+  const json& a = alerts[0];
+  EXPECT_EQ(a["kind"], "node_quarantined");
+  EXPECT_EQ(a["node"], "gpu-3090-1");
+  EXPECT_EQ(a["slot"], nullptr);
+  EXPECT_EQ(a["at"], "2026-11-01T00:00:00Z");
+  EXPECT_EQ(a["acknowledged"], false);
+  EXPECT_NE(a["message"].get<std::string>().find("GPU 1: no answer"), std::string::npos) << a;
+  const json node_list = Body(Call("GET", "/v1/nodes", operator_))["nodes"];
+  for (const json& n : node_list) {
+    if (n["name"] != "gpu-3090-1") continue;
+    EXPECT_EQ(n["agent_state"], "quarantined");
+    EXPECT_EQ(n["quarantine"], "GPU 1: no answer");
+    EXPECT_EQ(n["closed"], nullptr);
+    EXPECT_EQ(n["host"]["cpu_model"], "EPYC");
+    EXPECT_EQ(n["host"]["cpu_cores"], 8);
+    EXPECT_EQ(n["host"]["disk_free_mib"], nullptr);
+  }
+  EXPECT_EQ(Call("GET", "/v1/alerts", acme_).status, 403);
+  EXPECT_EQ(Call("GET", "/v1/alerts", agent_).status, 403);
+
+  const std::string id = std::to_string(a["id"].get<int64_t>());
+  net::HttpResponse ack = Call("POST", "/v1/alerts/" + id + "/ack", operator_);
+  ASSERT_EQ(ack.status, 200) << ack.body;
+  EXPECT_EQ(Body(ack)["acknowledged"], true);
+  EXPECT_EQ(Body(ack)["id"], a["id"]);
+  EXPECT_EQ(Body(Call("GET", "/v1/alerts?acknowledged=false", operator_))["alerts"].size(), 0u);
+  EXPECT_EQ(Body(Call("GET", "/v1/alerts?acknowledged=true", operator_))["alerts"].size(), 1u);
+  EXPECT_EQ(Call("GET", "/v1/alerts?acknowledged=yes", operator_).status, 400);
+  EXPECT_EQ(Call("GET", "/v1/alerts?kind=divergence", operator_).status, 400);
+  net::HttpResponse unknown = Call("POST", "/v1/alerts/999/ack", operator_);
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  EXPECT_EQ(Call("POST", "/v1/alerts/" + id + "/ack", acme_).status, 403);
+  EXPECT_EQ(Call("GET", "/v1/alerts/" + id + "/ack", operator_).status, 405);
+
+  // /metrics counts them by kind.
+  const std::string metrics = Call("GET", "/metrics", "").body;
+  EXPECT_NE(metrics.find("rigshift_alerts_total{kind=\"node_quarantined\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("rigshift_alerts_total{kind=\"gpu_drained\"} 0"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("rigshift_devices_divergent 0"), std::string::npos) << metrics;
+}
+
+TEST_F(AgentApiTest, DevicesShowWhatDiscoveryFoundAndTheLastTelemetry) {
+  json inv = Inventory4();
+  inv[0]["uuid"] = "GPU-aaaa";
+  inv[0]["pcie_gen"] = 4;
+  inv[0]["pcie_width"] = 16;
+  inv[0]["power_limit_w"] = {{"min", 100}, {"max", 350}};
+  ASSERT_EQ(Call("POST", "/v1/agents/register", agent_, json{{"node", "gpu-3090-1"}, {"devices", inv}}.dump()).status,
+            200);
+  const int64_t gen = GenerationOf("gpu-3090-1");
+  json said = json::array();
+  for (int s = 0; s < 4; ++s) said.push_back({{"slot", s}, {"use", "mining"}, {"coin", "ETH"}});
+  said[0].update({{"power_w", 288}, {"temperature_c", 65}, {"utilization_pct", 99}, {"memory_used_mib", 4200},
+                  {"ecc_errors", 0}, {"xid_errors", 1}, {"hashrate_hs", 120000000}, {"accepted", 50}, {"rejected", 2}});
+  // Slot 3: a miner on another coin than asked.
+  said[3]["coin"] = "ETC";
+  net::HttpResponse hb =
+      Call("POST", "/v1/agents/gpu-3090-1/heartbeat", agent_, json{{"generation", gen}, {"devices", said}}.dump());
+  ASSERT_EQ(hb.status, 200) << hb.body;
+
+  std::map<std::pair<std::string, int>, json> by;
+  net::HttpResponse devices = Call("GET", "/v1/devices", operator_);
+  ASSERT_EQ(devices.status, 200) << devices.body;
+  const json device_list = Body(devices)["devices"];
+  for (const json& d : device_list) {
+    by[{d["node"].get<std::string>(), d["slot"].get<int>()}] = d;
+  }
+  const json& d0 = by.at({"gpu-3090-1", 0});
+  EXPECT_EQ(d0["uuid"], "GPU-aaaa");
+  EXPECT_EQ(d0["pcie"], json({{"gen", 4}, {"width", 16}}));
+  EXPECT_EQ(d0["power_w"], 288);
+  const json& o = d0["observed"];
+  EXPECT_EQ(o["at"], "2026-11-01T00:00:00Z");
+  EXPECT_EQ(o["use"], "mining");
+  EXPECT_EQ(o["coin"], "ETH");
+  EXPECT_EQ(o["lease"], nullptr);
+  EXPECT_EQ(o["power_w"], 288);
+  EXPECT_EQ(o["temperature_c"], 65);
+  EXPECT_EQ(o["utilization_pct"], 99);
+  EXPECT_EQ(o["memory_used_mib"], 4200);
+  EXPECT_EQ(o["ecc_errors"], 0);
+  EXPECT_EQ(o["xid_errors"], 1);
+  EXPECT_EQ(o["hashrate_hs"], 120000000);
+  EXPECT_EQ(o["accepted"], 50);
+  EXPECT_EQ(o["rejected"], 2);
+  EXPECT_EQ(o["mining_observed"], false);
+  EXPECT_EQ(d0["divergence"], nullptr);
+  EXPECT_EQ(d0["drained"], nullptr);
+  // What discovery did not read is null; so is what a heartbeat did not say.
+  const json& d1 = by.at({"gpu-3090-1", 1});
+  EXPECT_EQ(d1["uuid"], nullptr);
+  EXPECT_EQ(d1["pcie"], json({{"gen", nullptr}, {"width", nullptr}}));
+  EXPECT_EQ(d1["observed"]["temperature_c"], nullptr);
+  EXPECT_EQ(d1["observed"]["power_w"], nullptr);
+  EXPECT_EQ(by.at({"gpu-3090-1", 3})["divergence"], "asked to mine ETH, reports ETC");
+  const json& unregistered = by.at({"a100-1", 0});
+  EXPECT_EQ(unregistered["uuid"], nullptr);
+  EXPECT_EQ(unregistered["pcie"], nullptr);
+  EXPECT_EQ(unregistered["observed"], nullptr);
+  const json node_list = Body(Call("GET", "/v1/nodes", operator_))["nodes"];
+  for (const json& n : node_list) {
+    if (n["name"] == "gpu-3090-1") {
+      EXPECT_EQ(n["divergent_devices"], 1);
+      EXPECT_EQ(n["quarantine"], nullptr);
+      EXPECT_EQ(n["host"]["cpu_cores"], nullptr);
+    }
+    if (n["name"] == "a100-1") {
+      EXPECT_EQ(n["host"], nullptr);
+    }
+  }
+  const std::string metrics = Call("GET", "/metrics", "").body;
+  EXPECT_NE(metrics.find("rigshift_devices_divergent 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("rigshift_divergences_total{kind=\"coin\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("rigshift_alerts_total{kind=\"divergence\"} 1"), std::string::npos) << metrics;
+  json alerts = Body(Call("GET", "/v1/alerts", operator_))["alerts"];
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0]["kind"], "divergence");
+  EXPECT_EQ(alerts[0]["slot"], 3);
+}
+
+TEST_F(AgentApiTest, AGpuItsAgentDrainedShowsWhy) {
+  ASSERT_EQ(Call("POST", "/v1/agents/register", agent_, json{{"node", "gpu-3090-1"}, {"devices", Inventory4()}}.dump())
+                .status,
+            200);
+  json said = json::array();
+  for (int s = 0; s < 4; ++s) said.push_back({{"slot", s}, {"use", "mining"}, {"coin", "ETH"}});
+  said[2] = {{"slot", 2}, {"use", "off"}, {"drained", "hashrate fell to zero"}};
+  ASSERT_EQ(Call("POST", "/v1/agents/gpu-3090-1/heartbeat", agent_,
+                 json{{"generation", GenerationOf("gpu-3090-1")}, {"devices", said}}.dump())
+                .status,
+            200);
+  const json device_list = Body(Call("GET", "/v1/devices", operator_))["devices"];
+  for (const json& d : device_list) {
+    if (d["node"] != "gpu-3090-1") continue;
+    if (d["slot"] == 2) {
+      EXPECT_EQ(d["drained"], "hashrate fell to zero");
+      EXPECT_EQ(d["use"], "offline");
+    } else {
+      EXPECT_EQ(d["drained"], nullptr);
+      EXPECT_EQ(d["use"], "mining");
+    }
+  }
+  json d = Body(Call("GET", "/v1/agents/gpu-3090-1/desired", agent_));
+  EXPECT_EQ(d["devices"][2]["use"], "off");
+  json alerts = Body(Call("GET", "/v1/alerts", operator_))["alerts"];
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0]["kind"], "gpu_drained");
+  EXPECT_EQ(alerts[0]["slot"], 2);
 }
 
 // ---- tokens -----------------------------------------------------------------------------------

@@ -615,6 +615,10 @@ Status Farm::NodeUp(int node, Timestamp now) {
   desk_.controller().SetNodeDown(node, false);
   InvalidateDesired();
   PublishOffers();
+  return RetryWaiting(now);
+}
+
+Status Farm::RetryWaiting(Timestamp now) {
   if (!view_) return OkStatus();
   Event e;
   desk_.Retry(&e, now, *view_, &gave_up_);
@@ -640,13 +644,18 @@ Result<int64_t> Farm::RegisterAgent(const AgentRegistration& reg, Timestamp now)
   }
   // What the agent found decides whether the node may take leases at all.
   std::string unfit = FitnessOf(*node, reg);
+  bool opened = false;
   if (unfit != a.closed) {
+    opened = unfit.empty();
     agents_.set_closed(*node, unfit);
     desk_.controller().SetNodeClosed(*node, !unfit.empty());
     InvalidateDesired();
     PublishOffers();
   }
   RS_RETURN_IF_ERROR(Act(now));  // the node is up: its GPUs go to what waits
+  // A node that was up but closed opens: NodeUp (above) offers only the GPUs of a node that was
+  // down, so these go to what waits here, as they would when a node comes up.
+  if (opened) RS_RETURN_IF_ERROR(RetryWaiting(now));
   RefreshGeneration(*node);
   return agents_.agent(*node).generation;
 }
@@ -711,7 +720,7 @@ Result<int64_t> Farm::Heartbeat(const std::string& node_name, const AgentHeartbe
 
 Status Farm::ApplyDrains(int node, const std::vector<DeviceReport>& devices, Timestamp now) {
   std::map<int64_t, Ending> lost;
-  bool changed = false;
+  bool changed = false, returned = false;
   for (const DeviceReport& d : devices) {
     uint8_t& drained = drained_[agents_.device_index(node, d.slot)];
     if (d.drained.empty() == (drained == 0)) continue;
@@ -720,6 +729,7 @@ Status Farm::ApplyDrains(int node, const std::vector<DeviceReport>& devices, Tim
     if (d.drained.empty()) {  // back in service
       RS_RETURN_IF_ERROR(desk_.controller().SetDeviceOut(node, d.slot, false));
       drained = 0;
+      returned = true;
       continue;
     }
     // Out first, so that the GPU its lease frees goes to no one in the same decision.
@@ -731,10 +741,25 @@ Status Farm::ApplyDrains(int node, const std::vector<DeviceReport>& devices, Tim
       lost[id] = Ending{std::max(now, l.billed_until), "lost", "GPU " + where + " drained: " + d.drained};
     }
   }
-  if (!changed) return OkStatus();
-  InvalidateDesired();
-  PublishOffers();
-  return EndLeases(lost, now);
+  // A GPU still drained with a lease on it: an earlier end of that lease was not stored (the store
+  // refused the write), so it is ended now; otherwise it would run on a GPU out of service.
+  for (const DeviceReport& d : devices) {
+    if (d.drained.empty() || !drained_[agents_.device_index(node, d.slot)]) continue;
+    if (int64_t id = ApiLeaseOn(node, d.slot); id > 0 && !lost.count(id)) {
+      const LeaseRecord& l = book_.at(id);
+      lost[id] = Ending{
+          std::max(now, l.billed_until), "lost",
+          "GPU " + agents_.node_name(node) + " slot " + std::to_string(d.slot) + " drained: " + d.drained};
+    }
+  }
+  if (!changed && lost.empty()) return OkStatus();
+  if (changed) {
+    InvalidateDesired();
+    PublishOffers();
+  }
+  RS_RETURN_IF_ERROR(EndLeases(lost, now));
+  // A GPU back in service goes to what waits, as the GPUs of a node that comes up do.
+  return returned ? RetryWaiting(now) : OkStatus();
 }
 
 Status Farm::ApplyWorkloads(int node, const std::vector<WorkloadReport>& workloads, Timestamp now) {
@@ -766,9 +791,11 @@ Status Farm::ApplyWorkloads(int node, const std::vector<WorkloadReport>& workloa
       // Billed to the second it exited, as the agent saw it, within what can be true.
       Timestamp until = w.ended_at ? *w.ended_at : now;
       until = std::min(now, std::max(until, std::max(rec.start, rec.billed_until)));
+      // The parser requires an exit code with "exited"; a caller in process may not give one.
       std::string why = w.state == WorkloadState::kExited
-                            ? "its workload exited with code " + std::to_string(*w.exit_code)
-                            : "its workload failed: " + w.message;
+                            ? "its workload exited" +
+                                  (w.exit_code ? " with code " + std::to_string(*w.exit_code) : std::string())
+                            : "its workload failed" + (w.message.empty() ? std::string() : ": " + w.message);
       done[w.lease.value()] = Ending{until, "ended", why};
     }
   }
@@ -976,14 +1003,14 @@ Status Farm::SetParams(const EngineParams& params) {
 
 // --- Time ------------------------------------------------------------------------------------
 
-Status Farm::Tick(Timestamp now) {
+Status Farm::Tick(Timestamp now, bool check_agents) {
   bool have_view = ViewNow(now).has_value();
   // The order of a replay (sim/simulator.cc): the market tick, then the leases that end.
   if (have_view && now.seconds - last_tick_.seconds >= options_.tick_interval_s) {
     RS_RETURN_IF_ERROR(ReplanNow(now));
   }
   RS_RETURN_IF_ERROR(ExpireLeases(now));
-  RS_RETURN_IF_ERROR(CheckAgents(now));
+  if (check_agents) RS_RETURN_IF_ERROR(CheckAgents(now));
   RS_RETURN_IF_ERROR(CancelStranded(now));
   if (now.seconds - last_billing_.seconds >= options_.billing_interval_s) RS_RETURN_IF_ERROR(BillRunning(now));
   if (have_view && now.seconds - last_accounting_.seconds >= options_.accounting_interval_s) {
@@ -1057,7 +1084,11 @@ Status Farm::Act(Timestamp now) {
   RS_RETURN_IF_ERROR(EndLeases(lost, now));
   std::vector<std::string> names;
   for (int n : down) {
-    if (agents_.agent(n).state == AgentState::kReady) names.push_back(agents_.node_name(n));
+    const AgentInfo& a = agents_.agent(n);
+    if (a.state == AgentState::kReady) names.push_back(agents_.node_name(n));
+    // A node taken down by a failed self-test has an agent that still reports: it stays
+    // quarantined (the operator sees why, its heartbeats are taken) until it goes silent too.
+    if (a.state == AgentState::kQuarantined && now.seconds - a.last_seen.seconds <= options_.agent_timeout_s) continue;
     agents_.MarkSilent(n);
   }
   if (observer_ && (!names.empty() || !lost.empty())) observer_->NodesLost(names, lost.size());

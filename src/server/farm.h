@@ -232,7 +232,9 @@ class Farm {
 
   // The passage of time: market re-plan, billing, accounting, expiry, silent agents, pending
   // requests. Call about once a second; it does each job when its interval has passed.
-  [[nodiscard]] Status Tick(Timestamp now);
+  // `check_agents` false: silent agents are not looked for (the server's last tick as it stops:
+  // while it drained, the agents could not reach it, which is no reason to lose their leases).
+  [[nodiscard]] Status Tick(Timestamp now, bool check_agents = true);
 
   // Operators.
   std::vector<NodeView> Nodes();
@@ -312,6 +314,8 @@ class Farm {
   [[nodiscard]] Status Act(Timestamp now);
   void NodeDown(int node);
   [[nodiscard]] Status NodeUp(int node, Timestamp now);
+  // GPUs came into service (a node up, opened, a GPU back from a drain): what waits may take them.
+  [[nodiscard]] Status RetryWaiting(Timestamp now);
   void RefreshGeneration(int node);
   NodeView ViewOfNode(int node);
   void InvalidateDesired();

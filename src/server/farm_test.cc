@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/testing/temp_dir.h"
 #include "engine/testing/fleet_builder.h"
 #include "server/testing/test_farm.h"
@@ -131,7 +133,13 @@ int64_t Owed(int64_t micro_per_gpu_h, int gpus, int64_t seconds) {
 
 std::vector<DeviceInventory> Inventory(int gpus, const std::string& model, int vram) {
   std::vector<DeviceInventory> out;
-  for (int s = 0; s < gpus; ++s) out.push_back({s, model, vram});
+  for (int s = 0; s < gpus; ++s) {
+    DeviceInventory d;
+    d.slot = s;
+    d.model = model;
+    d.vram_gb = vram;
+    out.push_back(std::move(d));
+  }
   return out;
 }
 
@@ -797,6 +805,666 @@ TEST(FarmAgents, LostLeaseIsBilledOnlyToTheLastHeartbeat) {
   EXPECT_EQ(lost.billed_seconds, 19);
   EXPECT_EQ(lost.billed.raw(), Owed(300'000, 4, 19));
   EXPECT_EQ(UsageOf(*s.w.store, lost.id.value()).amount, Owed(300'000, 4, 19));
+}
+
+// ---- the node agent's protocol: workloads, discovery, self-test, drains, divergence -----------
+
+AgentRegistration Registration(const std::string& node, int gpus = 4, const std::string& model = "RTX 3090",
+                               int vram = 24) {
+  AgentRegistration r;
+  r.node = node;
+  r.devices = Inventory(gpus, model, vram);
+  return r;
+}
+
+DeviceReport Said(int slot, ReportedUse use, int64_t lease = 0, std::string coin = "") {
+  DeviceReport d;
+  d.slot = slot;
+  d.use = use;
+  if (lease > 0) d.lease = LeaseId(lease);
+  d.coin = std::move(coin);
+  return d;
+}
+
+// What an agent that did as it was asked reports for `node`: each device's desired use.
+std::vector<DeviceReport> AsAsked(Farm& farm, const std::string& node) {
+  std::vector<DeviceReport> out;
+  auto view = farm.Desired(node);
+  EXPECT_TRUE(view.has_value()) << view.error().ToString();
+  if (!view) return out;
+  for (const DeviceDesired& d : view->devices) {
+    if (d.use == "lease") {
+      out.push_back(Said(d.slot, ReportedUse::kLease, d.lease));
+    } else if (d.use == "mining") {
+      out.push_back(Said(d.slot, ReportedUse::kMining, 0, d.coin));
+    } else {
+      out.push_back(Said(d.slot, d.use == "idle" ? ReportedUse::kIdle : ReportedUse::kOff));
+    }
+  }
+  return out;
+}
+
+int64_t GenerationOf(Farm& farm, const std::string& node) {
+  auto view = farm.Desired(node);
+  EXPECT_TRUE(view.has_value());
+  return view ? view->generation : -1;
+}
+
+// A heartbeat of `node` converged to its desired generation; `devices` empty: as asked.
+void Beat(Farm& farm, const std::string& node, Timestamp now, std::vector<DeviceReport> devices = {},
+          std::vector<WorkloadReport> workloads = {}) {
+  AgentHeartbeat hb;
+  hb.generation = GenerationOf(farm, node);
+  hb.devices = devices.empty() ? AsAsked(farm, node) : std::move(devices);
+  hb.workloads = std::move(workloads);
+  auto r = farm.Heartbeat(node, hb, now);
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+}
+
+WorkloadReport Workload(int64_t lease, WorkloadState state, std::optional<int> exit_code = std::nullopt,
+                        std::optional<Timestamp> started = std::nullopt, std::optional<Timestamp> ended = std::nullopt,
+                        std::string message = "") {
+  WorkloadReport w;
+  w.lease = LeaseId(lease);
+  w.state = state;
+  w.exit_code = exit_code;
+  w.started_at = started;
+  w.ended_at = ended;
+  w.message = std::move(message);
+  return w;
+}
+
+nlohmann::json WorkloadOf(const LeaseRecord& l) {
+  return l.workload.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(l.workload);
+}
+
+std::vector<Alert> AlertsOfKind(const Farm& farm, const std::string& kind) {
+  std::vector<Alert> out;
+  for (const Alert& a : farm.alerts()) {
+    if (a.kind == kind) out.push_back(a);
+  }
+  return out;
+}
+
+NodeView NodeNamed(const std::vector<NodeView>& nodes, const std::string& name) {
+  for (const NodeView& n : nodes) {
+    if (n.name == name) return n;
+  }
+  ADD_FAILURE() << "no node " << name;
+  return NodeView{};
+}
+
+// The farm's record and the store's are the same.
+void ExpectStored(World& w, int64_t id) {
+  auto stored = w.store->GetLease(LeaseId(id));
+  ASSERT_TRUE(stored.has_value()) << stored.error().ToString();
+  ASSERT_TRUE(stored->has_value());
+  EXPECT_EQ(**stored, Get(w.farm, id));
+}
+
+TEST(FarmWorkloads, APlainCommandNeedsATrustedTenantAnImageDoesNot) {
+  FarmOptions o = NoAgents();
+  o.trusted_tenants = {"lab"};
+  World w(o);
+  LeaseAsk plain = Ask3090(1);
+  plain.workload.command = {"/usr/bin/python3", "train.py"};
+  plain.workload.env = {{"SEED", "7"}};
+
+  auto refused = w.farm.CreateLease("acme", plain, kT0);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(refused.error().message().find("--trusted-tenant"), std::string::npos) << refused.error().message();
+  EXPECT_TRUE(w.farm.ListLeases(std::nullopt, std::nullopt).empty());  // nothing kept, nothing stored
+  EXPECT_TRUE(w.store->ListLeases(std::nullopt)->empty());
+  EXPECT_FALSE(w.farm.Trusted("acme"));
+  EXPECT_TRUE(w.farm.Trusted("lab"));
+
+  LeaseRecord trusted = Create(w.farm, "lab", plain, kT0);
+  ASSERT_EQ(trusted.state, "running");
+  const nlohmann::json want = {{"command", {"/usr/bin/python3", "train.py"}},
+                               {"env", {{"SEED", "7"}}},
+                               {"state", "pending"},
+                               {"exit_code", nullptr},
+                               {"started_at", nullptr},
+                               {"ended_at", nullptr},
+                               {"message", ""}};
+  EXPECT_EQ(WorkloadOf(trusted), want);
+  ExpectStored(w, trusted.id.value());
+
+  // An image may come from any tenant; no workload stores none.
+  LeaseAsk image = Ask3090(1);
+  image.workload.image = "localhost/train:1";
+  LeaseRecord contained = Create(w.farm, "acme", image, kT0);
+  ASSERT_EQ(contained.state, "running");
+  EXPECT_EQ(WorkloadOf(contained)["image"], "localhost/train:1");
+  EXPECT_EQ(WorkloadOf(contained)["command"], nlohmann::json::array());
+  EXPECT_EQ(WorkloadOf(contained)["state"], "pending");
+  EXPECT_EQ(Create(w.farm, "acme", Ask3090(1), kT0).workload, "");
+
+  // The node's agent is told each lease's slots, workload and share of the node: 8 cores and
+  // 96 GB over 4 GPUs, so 2 cores and 24 GiB per GPU.
+  const int node = trusted.devices.front().first;
+  auto view = w.farm.Desired(w.farm.node_name(node));
+  ASSERT_TRUE(view.has_value());
+  bool told = false;
+  for (const LeaseDesired& ld : view->leases) {
+    if (ld.id != trusted.id.value()) continue;
+    told = true;
+    EXPECT_EQ(ld.slots, std::vector<int>{trusted.devices.front().second});
+    EXPECT_EQ(ld.workload, trusted.workload);
+    EXPECT_FALSE(ld.ends_at.has_value());
+    EXPECT_EQ(ld.cpus_milli, 2000);
+    EXPECT_EQ(ld.memory_mib, 24 * 1024);
+    EXPECT_EQ(ld.pids, 4096);
+  }
+  EXPECT_TRUE(told);
+
+  // "*" trusts every tenant.
+  FarmOptions all = NoAgents();
+  all.trusted_tenants = {"*"};
+  World everyone(all);
+  EXPECT_TRUE(everyone.farm.Trusted("acme"));
+  EXPECT_EQ(Create(everyone.farm, "acme", plain, kT0).state, "running");
+}
+
+TEST(FarmWorkloads, AnExitedWorkloadEndsItsLeaseBilledToTheSecondItExited) {
+  World w(WithAgents());
+  ASSERT_TRUE(w.farm.RegisterAgent(Registration("gpu-3090-1"), kT0).has_value());
+  LeaseAsk ask = Ask3090(4);
+  ask.workload.image = "localhost/train:1";
+  ask.workload.command = {"python", "train.py"};
+  LeaseRecord l = Create(w.farm, "acme", ask, At(1));
+  ASSERT_EQ(l.state, "running");
+  ASSERT_TRUE(AllOnNode(l, k3090a));
+  const int64_t id = l.id.value();
+
+  // Running from 2 s: the lease shows it, and so does the store.
+  Beat(w.farm, "gpu-3090-1", At(3), {}, {Workload(id, WorkloadState::kRunning, std::nullopt, At(2))});
+  LeaseRecord running = Get(w.farm, id);
+  EXPECT_EQ(running.state, "running");
+  nlohmann::json j = WorkloadOf(running);
+  EXPECT_EQ(j["state"], "running");
+  EXPECT_EQ(j["started_at"], "2026-11-01T00:00:02Z");
+  EXPECT_EQ(j["exit_code"], nullptr);
+  EXPECT_EQ(j["image"], "localhost/train:1");
+  ExpectStored(w, id);
+
+  // Billed as it runs (every 10 s), the agent heartbeating every 5 s.
+  for (int64_t t = 4; t <= 34; ++t) {
+    if (t % 5 == 0) Beat(w.farm, "gpu-3090-1", At(t), {}, {Workload(id, WorkloadState::kRunning, std::nullopt, At(2))});
+    TickAt(w.farm, At(t));
+  }
+  ASSERT_EQ(Get(w.farm, id).billed_until, At(30));
+
+  // It exited with code 3 at 33 s; the agent says so at 35 s: billed to 33 s exactly.
+  Beat(w.farm, "gpu-3090-1", At(35), {}, {Workload(id, WorkloadState::kExited, 3, At(2), At(33))});
+  LeaseRecord ended = Get(w.farm, id);
+  EXPECT_EQ(ended.state, "ended");
+  EXPECT_EQ(ended.reason, "its workload exited with code 3");
+  ASSERT_TRUE(ended.end.has_value());
+  EXPECT_EQ(*ended.end, At(33));
+  EXPECT_EQ(ended.billed_until, At(33));
+  EXPECT_EQ(ended.billed_seconds, 32);
+  EXPECT_EQ(ended.billed.raw(), Owed(300'000, 4, 32));
+  EXPECT_EQ(UsageOf(*w.store, id).amount, Owed(300'000, 4, 32));
+  j = WorkloadOf(ended);
+  EXPECT_EQ(j["state"], "exited");
+  EXPECT_EQ(j["exit_code"], 3);
+  EXPECT_EQ(j["ended_at"], "2026-11-01T00:00:33Z");
+  ExpectStored(w, id);
+  for (int slot = 0; slot < 4; ++slot) EXPECT_EQ(w.farm.DeviceUse(k3090a, slot), "mining");
+
+  // The agent says it again: nothing changes.
+  Beat(w.farm, "gpu-3090-1", At(40), {}, {Workload(id, WorkloadState::kExited, 3, At(2), At(33))});
+  EXPECT_EQ(Get(w.farm, id), ended);
+}
+
+TEST(FarmWorkloads, AnExitIsBilledNoEarlierThanBilledAndNoLaterThanNow) {
+  World w(WithAgents());
+  ASSERT_TRUE(w.farm.RegisterAgent(Registration("gpu-3090-1"), kT0).has_value());
+  LeaseAsk ask = Ask3090(2);
+  ask.workload.image = "localhost/train:1";
+  LeaseRecord early = Create(w.farm, "acme", ask, At(1));
+  LeaseRecord late = Create(w.farm, "acme", ask, At(1));
+  LeaseRecord waiting = Create(w.farm, "beta", Ask3090(2), At(1));  // no workload: waits, the node is full
+  ASSERT_EQ(early.state, "running");
+  ASSERT_EQ(late.state, "running");
+  ASSERT_EQ(waiting.state, "pending");
+  for (int64_t t = 2; t <= 20; ++t) {
+    if (t % 5 == 0) Beat(w.farm, "gpu-3090-1", At(t));
+    TickAt(w.farm, At(t));
+  }
+  ASSERT_EQ(Get(w.farm, early.id.value()).billed_until, At(20));
+  // An exit the agent dates before what was billed ends it there (never a refund); one dated in
+  // the future ends it now.
+  Beat(w.farm, "gpu-3090-1", At(21), {},
+       {Workload(early.id.value(), WorkloadState::kExited, 0, At(1), At(5)),
+        Workload(late.id.value(), WorkloadState::kExited, 137, At(1), At(500))});
+  LeaseRecord e = Get(w.farm, early.id.value());
+  EXPECT_EQ(e.state, "ended");
+  EXPECT_EQ(e.end, std::optional<Timestamp>(At(20)));
+  EXPECT_EQ(e.billed_seconds, 19);
+  EXPECT_EQ(e.reason, "its workload exited with code 0");
+  LeaseRecord l = Get(w.farm, late.id.value());
+  EXPECT_EQ(l.state, "ended");
+  EXPECT_EQ(l.end, std::optional<Timestamp>(At(21)));
+  EXPECT_EQ(l.billed_seconds, 20);
+  EXPECT_EQ(l.billed.raw(), Owed(300'000, 2, 20));
+  EXPECT_EQ(l.reason, "its workload exited with code 137");
+  // Their GPUs went to the one waiting, in the same decision.
+  EXPECT_EQ(Get(w.farm, waiting.id.value()).state, "running");
+}
+
+TEST(FarmWorkloads, AWorkloadThatFailedToStartEndsItsLeaseSayingWhy) {
+  World w(WithAgents());
+  ASSERT_TRUE(w.farm.RegisterAgent(Registration("gpu-3090-1"), kT0).has_value());
+  LeaseAsk ask = Ask3090(4);
+  ask.workload.image = "localhost/nope:1";
+  LeaseRecord l = Create(w.farm, "acme", ask, At(1));
+  ASSERT_EQ(l.state, "running");
+  // A report about a lease this node does not run, or one without a workload, is ignored.
+  Beat(w.farm, "gpu-3090-1", At(4), {},
+       {Workload(l.id.value(), WorkloadState::kFailed, std::nullopt, std::nullopt, At(4),
+                 "image not found: localhost/nope:1"),
+        Workload(999, WorkloadState::kExited, 1)});
+  LeaseRecord done = Get(w.farm, l.id.value());
+  EXPECT_EQ(done.state, "ended");
+  EXPECT_EQ(done.reason, "its workload failed: image not found: localhost/nope:1");
+  EXPECT_EQ(done.end, std::optional<Timestamp>(At(4)));
+  EXPECT_EQ(WorkloadOf(done)["state"], "failed");
+  EXPECT_EQ(WorkloadOf(done)["message"], "image not found: localhost/nope:1");
+  EXPECT_FALSE(w.farm.GetLease(999, std::nullopt).has_value());
+
+  // Without a message or an exit code (a caller in process): the reason says no more than it knows.
+  LeaseRecord quiet = Create(w.farm, "acme", ask, At(5));
+  LeaseRecord no_code = Create(w.farm, "beta", ask, At(5));
+  ASSERT_EQ(quiet.state, "running");
+  ASSERT_EQ(no_code.state, "pending");
+  Beat(w.farm, "gpu-3090-1", At(6), {}, {Workload(quiet.id.value(), WorkloadState::kFailed)});
+  EXPECT_EQ(Get(w.farm, quiet.id.value()).reason, "its workload failed");
+  ASSERT_EQ(Get(w.farm, no_code.id.value()).state, "running");  // took the GPUs it freed
+  Beat(w.farm, "gpu-3090-1", At(7), {}, {Workload(no_code.id.value(), WorkloadState::kExited)});
+  EXPECT_EQ(Get(w.farm, no_code.id.value()).reason, "its workload exited");
+}
+
+TEST(FarmDrains, ADrainedGpuLeavesServiceItsLeaseEndsLostAndItComesBackWhenUndrained) {
+  World w(WithAgents());
+  ASSERT_TRUE(w.farm.RegisterAgent(Registration("gpu-3090-1"), kT0).has_value());
+  LeaseRecord l = Create(w.farm, "acme", Ask3090(1), At(1));
+  ASSERT_EQ(l.state, "running");
+  ASSERT_TRUE(AllOnNode(l, k3090a));
+  const int slot = l.devices.front().second;
+  Beat(w.farm, "gpu-3090-1", At(5));
+  TickAt(w.farm, At(5));
+
+  // The agent drains it at 9 s: Xid errors climbing.
+  std::vector<DeviceReport> said = AsAsked(w.farm, "gpu-3090-1");
+  said[slot].drained = "xid errors climbing (79)";
+  said[slot].use = ReportedUse::kOff;
+  said[slot].lease.reset();
+  Beat(w.farm, "gpu-3090-1", At(9), said);
+  LeaseRecord lost = Get(w.farm, l.id.value());
+  EXPECT_EQ(lost.state, "lost");
+  EXPECT_NE(lost.reason.find("drained: xid errors climbing (79)"), std::string::npos) << lost.reason;
+  EXPECT_EQ(lost.end, std::optional<Timestamp>(At(9)));
+  EXPECT_EQ(lost.billed_seconds, 8);
+  EXPECT_EQ(lost.billed.raw(), Owed(300'000, 1, 8));
+  EXPECT_EQ(UsageOf(*w.store, l.id.value()).amount, Owed(300'000, 1, 8));
+  ExpectStored(w, l.id.value());
+  EXPECT_TRUE(w.farm.drained(k3090a, slot));
+  EXPECT_EQ(w.farm.DeviceUse(k3090a, slot), "offline");
+  for (int s = 0; s < 4; ++s) {
+    if (s != slot) {
+      EXPECT_EQ(w.farm.DeviceUse(k3090a, s), "mining") << s;
+    }
+  }
+  std::vector<Alert> drained = AlertsOfKind(w.farm, "gpu_drained");
+  ASSERT_EQ(drained.size(), 1u);
+  EXPECT_EQ(drained[0].node, "gpu-3090-1");
+  EXPECT_EQ(drained[0].slot, slot);
+  EXPECT_EQ(drained[0].at, At(9));
+  EXPECT_NE(drained[0].message.find("xid errors climbing (79)"), std::string::npos) << drained[0].message;
+  EXPECT_FALSE(drained[0].acknowledged);
+
+  // Said again: one alert still. No lease takes it: three 1-GPU leases fill the other three, a
+  // fourth waits (the other nodes have no agent).
+  said = AsAsked(w.farm, "gpu-3090-1");
+  said[slot].drained = "xid errors climbing (79)";
+  Beat(w.farm, "gpu-3090-1", At(10), said);
+  EXPECT_EQ(AlertsOfKind(w.farm, "gpu_drained").size(), 1u);
+  for (int i = 0; i < 3; ++i) {
+    LeaseRecord other = Create(w.farm, "beta", Ask3090(1), At(11));
+    ASSERT_EQ(other.state, "running");
+    EXPECT_NE(other.devices.front().second, slot);
+  }
+  LeaseRecord waiting = Create(w.farm, "beta", Ask3090(1), At(11));
+  EXPECT_EQ(waiting.state, "pending");
+  EXPECT_EQ(w.farm.Counts().devices_by_use["offline"], 22 - 4 + 1);
+
+  // The agent puts it back in service: it takes the waiting lease.
+  said = AsAsked(w.farm, "gpu-3090-1");
+  said[slot].drained = "";
+  Beat(w.farm, "gpu-3090-1", At(12), said);
+  EXPECT_FALSE(w.farm.drained(k3090a, slot));
+  LeaseRecord placed = Get(w.farm, waiting.id.value());
+  EXPECT_EQ(placed.state, "running");
+  ASSERT_EQ(placed.devices.size(), 1u);
+  EXPECT_EQ(placed.devices.front(), std::make_pair(k3090a, slot));
+  EXPECT_EQ(placed.start, At(12));
+}
+
+// The store refuses the write that ends a drained GPU's lease: the GPU stays out of service, and
+// the agent's next report of the drain ends the lease (it must not run on a GPU out of service).
+TEST(FarmDrains, ALeaseWhoseEndTheStoreRefusedEndsAtTheNextReportOfTheDrain) {
+  MemoryStore base;
+  FaultInjectionStore store(&base);
+  World w(WithAgents(), &store);
+  ASSERT_TRUE(w.farm.RegisterAgent(Registration("gpu-3090-1"), kT0).has_value());
+  LeaseRecord l = Create(w.farm, "acme", Ask3090(1), At(1));
+  ASSERT_EQ(l.state, "running");
+  const int slot = l.devices.front().second;
+  std::vector<DeviceReport> said = AsAsked(w.farm, "gpu-3090-1");
+  said[slot] = Said(slot, ReportedUse::kOff);
+  said[slot].drained = "fell off the bus";
+  AgentHeartbeat hb;
+  hb.generation = GenerationOf(w.farm, "gpu-3090-1");
+  hb.devices = said;
+  store.FaultAt(store.writes() + 1, FaultInjectionStore::Mode::kFail);
+  EXPECT_FALSE(w.farm.Heartbeat("gpu-3090-1", hb, At(5)).has_value());
+  EXPECT_EQ(Get(w.farm, l.id.value()).state, "running");
+  EXPECT_TRUE(w.farm.drained(k3090a, slot));
+
+  ASSERT_TRUE(w.farm.Heartbeat("gpu-3090-1", hb, At(6)).has_value());
+  LeaseRecord lost = Get(w.farm, l.id.value());
+  EXPECT_EQ(lost.state, "lost");
+  EXPECT_NE(lost.reason.find("fell off the bus"), std::string::npos) << lost.reason;
+  EXPECT_EQ(lost.end, std::optional<Timestamp>(At(6)));
+  ExpectStored(w, l.id.value());
+  EXPECT_EQ(w.farm.DeviceUse(k3090a, slot), "offline");
+  EXPECT_EQ(AlertsOfKind(w.farm, "gpu_drained").size(), 1u);
+}
+
+TEST(FarmDiscovery, ANodeOnX1RisersIsClosedToLeasesAndMinesOnlyUntilItRegistersFit) {
+  World w(WithAgents());
+  AgentRegistration risers = Registration("gpu-3090-1");
+  for (DeviceInventory& d : risers.devices) {
+    d.pcie_gen = 3;
+    d.pcie_width = 1;
+  }
+  ASSERT_TRUE(w.farm.RegisterAgent(risers, kT0).has_value());
+  ASSERT_TRUE(w.farm.RegisterAgent(Registration("gpu-3090-2"), kT0).has_value());
+  {
+    std::vector<NodeView> nodes = w.farm.Nodes();
+    const NodeView closed = NodeNamed(nodes, "gpu-3090-1");
+    EXPECT_EQ(closed.agent, AgentState::kReady);
+    EXPECT_NE(closed.closed.find("mining-only"), std::string::npos) << closed.closed;
+    EXPECT_NE(closed.closed.find("PCIe x1"), std::string::npos) << closed.closed;
+    EXPECT_EQ(NodeNamed(nodes, "gpu-3090-2").closed, "");
+    auto desired = w.farm.Desired("gpu-3090-1");
+    ASSERT_TRUE(desired.has_value());
+    EXPECT_EQ(desired->closed, closed.closed);
+  }
+  // It mines; only the other node's GPUs are offered.
+  for (int s = 0; s < 4; ++s) EXPECT_EQ(w.farm.DeviceUse(k3090a, s), "mining");
+  auto offers0 = w.farm.Offers(kT0);
+  ASSERT_TRUE(offers0.has_value());
+  for (const Offer& o : *offers0) {
+    if (o.group == "gpu-3090") {
+      EXPECT_EQ(o.gpus_free, 4);
+    }
+  }
+  LeaseRecord first = Create(w.farm, "acme", Ask3090(4), At(1));
+  ASSERT_EQ(first.state, "running");
+  EXPECT_TRUE(AllOnNode(first, k3090b));
+  LeaseRecord second = Create(w.farm, "acme", Ask3090(4), At(1));
+  EXPECT_EQ(second.state, "pending");
+  TickAt(w.farm, At(5));
+  EXPECT_EQ(Get(w.farm, second.id.value()).state, "pending");
+
+  // The operator moves it to x16 slots; its agent registers again with what it now finds.
+  AgentRegistration fit = Registration("gpu-3090-1");
+  for (DeviceInventory& d : fit.devices) {
+    d.pcie_gen = 4;
+    d.pcie_width = 16;
+  }
+  ASSERT_TRUE(w.farm.RegisterAgent(fit, At(6)).has_value());
+  EXPECT_EQ(NodeNamed(w.farm.Nodes(), "gpu-3090-1").closed, "");
+  LeaseRecord placed = Get(w.farm, second.id.value());
+  EXPECT_EQ(placed.state, "running");
+  EXPECT_TRUE(AllOnNode(placed, k3090a));
+  EXPECT_EQ(placed.start, At(6));
+}
+
+TEST(FarmDiscovery, WhatDiscoveryCannotReadLeavesTheDeclarationStanding) {
+  World w(WithAgents());
+  // No PCIe link read, no host: the farm file's x16 stands.
+  ASSERT_TRUE(w.farm.RegisterAgent(Registration("gpu-3090-1"), kT0).has_value());
+  EXPECT_EQ(NodeNamed(w.farm.Nodes(), "gpu-3090-1").closed, "");
+  // One GPU on a riser is enough to close the node (the lowest link counts).
+  AgentRegistration one = Registration("gpu-3090-2");
+  one.devices[2].pcie_width = 1;
+  ASSERT_TRUE(w.farm.RegisterAgent(one, kT0).has_value());
+  EXPECT_NE(NodeNamed(w.farm.Nodes(), "gpu-3090-2").closed, "");
+  // A node that only mines anyway is never closed.
+  AgentRegistration riser = Registration("riser-1", 6, "RTX 3060 Ti", 8);
+  for (DeviceInventory& d : riser.devices) d.pcie_width = 1;
+  ASSERT_TRUE(w.farm.RegisterAgent(riser, kT0).has_value());
+  EXPECT_EQ(NodeNamed(w.farm.Nodes(), "riser-1").closed, "");
+}
+
+TEST(FarmAgents, AFailedSelfTestQuarantinesTheNodeUntilAPassingOne) {
+  World w(WithAgents());
+  AgentRegistration bad = Registration("gpu-3090-1");
+  bad.self_test = SelfTest{false, "GPU 2 did not answer NVML"};
+  auto gen = w.farm.RegisterAgent(bad, kT0);
+  ASSERT_TRUE(gen.has_value()) << gen.error().ToString();
+  {
+    const NodeView n = NodeNamed(w.farm.Nodes(), "gpu-3090-1");
+    EXPECT_EQ(n.agent, AgentState::kQuarantined);
+    EXPECT_EQ(AgentStateName(n.agent), "quarantined");
+    EXPECT_EQ(n.quarantine, "GPU 2 did not answer NVML");
+  }
+  for (int s = 0; s < 4; ++s) EXPECT_EQ(w.farm.DeviceUse(k3090a, s), "offline");
+  std::vector<Alert> alerts = AlertsOfKind(w.farm, "node_quarantined");
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].node, "gpu-3090-1");
+  EXPECT_EQ(alerts[0].slot, -1);
+  EXPECT_NE(alerts[0].message.find("GPU 2 did not answer NVML"), std::string::npos) << alerts[0].message;
+
+  // It heartbeats (the operator sees its telemetry) and takes no lease meanwhile.
+  Beat(w.farm, "gpu-3090-1", At(5));
+  EXPECT_EQ(NodeNamed(w.farm.Nodes(), "gpu-3090-1").agent, AgentState::kQuarantined);
+  LeaseRecord waiting = Create(w.farm, "acme", Ask3090(4), At(6));
+  EXPECT_EQ(waiting.state, "pending");
+  // Failing again raises nothing new.
+  ASSERT_TRUE(w.farm.RegisterAgent(bad, At(7)).has_value());
+  EXPECT_EQ(AlertsOfKind(w.farm, "node_quarantined").size(), 1u);
+
+  // It passes: up, and its GPUs go to what waits.
+  AgentRegistration good = Registration("gpu-3090-1");
+  good.self_test = SelfTest{true, ""};
+  ASSERT_TRUE(w.farm.RegisterAgent(good, At(8)).has_value());
+  const NodeView n = NodeNamed(w.farm.Nodes(), "gpu-3090-1");
+  EXPECT_EQ(n.agent, AgentState::kReady);
+  EXPECT_EQ(n.quarantine, "");
+  LeaseRecord placed = Get(w.farm, waiting.id.value());
+  EXPECT_EQ(placed.state, "running");
+  EXPECT_TRUE(AllOnNode(placed, k3090a));
+}
+
+// A node running a lease whose agent restarts and fails its self-test: the lease is lost, and the
+// node stays quarantined (not silent: its agent still reports) until it passes.
+TEST(FarmAgents, ANodeThatFailsItsSelfTestWhileRunningLosesItsLeasesAndStaysQuarantined) {
+  World w(WithAgents());
+  ASSERT_TRUE(w.farm.RegisterAgent(Registration("gpu-3090-1"), kT0).has_value());
+  LeaseRecord l = Create(w.farm, "acme", Ask3090(4), At(1));
+  ASSERT_EQ(l.state, "running");
+  Beat(w.farm, "gpu-3090-1", At(5));
+  TickAt(w.farm, At(5));
+
+  AgentRegistration bad = Registration("gpu-3090-1");
+  bad.self_test = SelfTest{false, "driver 470 does not match 550"};
+  ASSERT_TRUE(w.farm.RegisterAgent(bad, At(8)).has_value());
+  LeaseRecord lost = Get(w.farm, l.id.value());
+  EXPECT_EQ(lost.state, "lost");
+  EXPECT_NE(lost.reason.find("driver 470 does not match 550"), std::string::npos) << lost.reason;
+  EXPECT_EQ(lost.end, std::optional<Timestamp>(At(8)));
+  EXPECT_EQ(lost.billed_seconds, 7);
+  ExpectStored(w, l.id.value());
+  EXPECT_EQ(NodeNamed(w.farm.Nodes(), "gpu-3090-1").agent, AgentState::kQuarantined);
+  EXPECT_EQ(AlertsOfKind(w.farm, "node_quarantined").size(), 1u);
+  for (int s = 0; s < 4; ++s) EXPECT_EQ(w.farm.DeviceUse(k3090a, s), "offline");
+  // Its heartbeats are still taken; it stays quarantined as long as it reports.
+  for (int64_t t = 9; t <= 60; ++t) {
+    if (t % 5 == 0) Beat(w.farm, "gpu-3090-1", At(t));
+    TickAt(w.farm, At(t));
+  }
+  EXPECT_EQ(NodeNamed(w.farm.Nodes(), "gpu-3090-1").agent, AgentState::kQuarantined);
+  // Silent past the timeout, it is silent.
+  TickEvery(w.farm, 60, 100, 1);
+  EXPECT_EQ(NodeNamed(w.farm.Nodes(), "gpu-3090-1").agent, AgentState::kSilent);
+}
+
+TEST(FarmDivergence, ReportsThatDifferFromWhatWasAskedAreCountedAndRaisedOnce) {
+  World w(WithAgents());
+  ASSERT_TRUE(w.farm.RegisterAgent(Registration("gpu-3090-1"), kT0).has_value());
+  LeaseRecord l = Create(w.farm, "acme", Ask3090(2), At(1));
+  ASSERT_EQ(l.state, "running");
+  const int64_t id = l.id.value();
+  const int a = l.devices[0].second, b = l.devices[1].second;
+  int c = 0;
+  while (c == a || c == b) ++c;  // a slot that mines
+  const int64_t gen = GenerationOf(w.farm, "gpu-3090-1");
+
+  // Not converged yet (an older generation): a difference is work in progress.
+  AgentHeartbeat behind;
+  behind.generation = gen - 1;
+  behind.devices = AsAsked(w.farm, "gpu-3090-1");
+  behind.devices[a] = Said(a, ReportedUse::kMining, 0, "ETH");
+  ASSERT_TRUE(w.farm.Heartbeat("gpu-3090-1", behind, At(2)).has_value());
+  EXPECT_EQ(w.farm.divergent_devices(), 0);
+  EXPECT_TRUE(w.farm.divergences().empty());
+  EXPECT_TRUE(w.farm.alerts().empty());
+
+  // Converged, yet slot a still mines and slot b has a miner running beside the lease.
+  std::vector<DeviceReport> said = AsAsked(w.farm, "gpu-3090-1");
+  said[a] = Said(a, ReportedUse::kMining, 0, "ETH");
+  said[b].mining_observed = true;
+  Beat(w.farm, "gpu-3090-1", At(3), said);
+  EXPECT_EQ(w.farm.divergent_devices(), 2);
+  EXPECT_EQ(w.farm.divergences(), (std::map<std::string, int64_t>{{"use", 1}, {"mining_on_lease", 1}}));
+  ASSERT_EQ(w.farm.alerts().size(), 2u);
+  const std::vector<Alert> use = AlertsOfKind(w.farm, "divergence");
+  ASSERT_EQ(use.size(), 1u);
+  EXPECT_EQ(use[0].slot, a);
+  EXPECT_EQ(use[0].message, "gpu-3090-1 slot " + std::to_string(a) + ": asked to serve lease " +
+                                std::to_string(id) + ", reports mining");
+  const std::vector<Alert> mining = AlertsOfKind(w.farm, "mining_on_lease");
+  ASSERT_EQ(mining.size(), 1u);
+  EXPECT_EQ(mining[0].slot, b);
+  EXPECT_NE(mining[0].message.find("a mining process runs on a GPU leased to lease " + std::to_string(id)),
+            std::string::npos)
+      << mining[0].message;
+  const NodeView n = NodeNamed(w.farm.Nodes(), "gpu-3090-1");
+  EXPECT_EQ(n.divergent, 2);
+  EXPECT_EQ(w.farm.Counts().divergent_devices, 2);
+  EXPECT_EQ(w.farm.Observed(k3090a, a).divergence,
+            "asked to serve lease " + std::to_string(id) + ", reports mining");
+
+  // The same report again: counted and raised once.
+  Beat(w.farm, "gpu-3090-1", At(4), said);
+  EXPECT_EQ(w.farm.divergences(), (std::map<std::string, int64_t>{{"use", 1}, {"mining_on_lease", 1}}));
+  EXPECT_EQ(w.farm.alerts().size(), 2u);
+  // A heartbeat that names no device keeps what was found.
+  AgentHeartbeat silent_devices;
+  silent_devices.generation = gen;
+  ASSERT_TRUE(w.farm.Heartbeat("gpu-3090-1", silent_devices, At(5)).has_value());
+  EXPECT_EQ(w.farm.divergent_devices(), 2);
+
+  // The agent catches up: nothing differs, and the counts of what differed stay.
+  Beat(w.farm, "gpu-3090-1", At(6));
+  EXPECT_EQ(w.farm.divergent_devices(), 0);
+  EXPECT_EQ(w.farm.Observed(k3090a, a).divergence, "");
+  EXPECT_EQ(NodeNamed(w.farm.Nodes(), "gpu-3090-1").divergent, 0);
+  EXPECT_EQ(w.farm.divergences(), (std::map<std::string, int64_t>{{"use", 1}, {"mining_on_lease", 1}}));
+
+  // A mining GPU on another coin, and one that mines again after it agreed: each a new change.
+  said = AsAsked(w.farm, "gpu-3090-1");
+  said[c].coin = "ETC";
+  said[a] = Said(a, ReportedUse::kMining, 0, "ETH");
+  Beat(w.farm, "gpu-3090-1", At(7), said);
+  EXPECT_EQ(w.farm.divergences(), (std::map<std::string, int64_t>{{"use", 2}, {"mining_on_lease", 1}, {"coin", 1}}));
+  EXPECT_EQ(w.farm.Observed(k3090a, c).divergence, "asked to mine ETH, reports ETC");
+  EXPECT_EQ(w.farm.alerts().size(), 4u);
+
+  // Acknowledging keeps an alert, marked; an unknown one is NotFound.
+  const int64_t first = w.farm.alerts().front().id;
+  auto acked = w.farm.AcknowledgeAlert(first);
+  ASSERT_TRUE(acked.has_value());
+  EXPECT_TRUE(acked->acknowledged);
+  EXPECT_TRUE(w.farm.alerts().front().acknowledged);
+  EXPECT_EQ(w.farm.AcknowledgeAlert(12345).error().code(), StatusCode::kNotFound);
+}
+
+// A device the farm keeps off (a node held, curtailed) must not mine or serve a lease.
+TEST(FarmDivergence, ALeaseOrAMinerOnAGpuAskedToStayOffIsADivergence) {
+  World w(WithAgents());
+  ASSERT_TRUE(w.farm.RegisterAgent(Registration("gpu-3090-1"), kT0).has_value());
+  // gpu-3090-1 slot 0 drained by its agent: asked to be off; its agent still runs a miner there.
+  std::vector<DeviceReport> said = AsAsked(w.farm, "gpu-3090-1");
+  said[0] = Said(0, ReportedUse::kOff);
+  said[0].drained = "no hashrate";
+  Beat(w.farm, "gpu-3090-1", At(1), said);
+  ASSERT_EQ(w.farm.DeviceUse(k3090a, 0), "offline");
+  said = AsAsked(w.farm, "gpu-3090-1");
+  said[0] = Said(0, ReportedUse::kOff);
+  said[0].drained = "no hashrate";
+  said[0].mining_observed = true;
+  Beat(w.farm, "gpu-3090-1", At(2), said);
+  EXPECT_EQ(w.farm.Observed(k3090a, 0).divergence, "asked to stay off (offline), reports a mining process");
+  EXPECT_EQ(w.farm.divergences(), (std::map<std::string, int64_t>{{"use", 1}}));
+}
+
+TEST(FarmRecovery, ReloadKeepsNodesClosedByDiscoveryAndGpusDrainedByTheirAgents) {
+  World w(WithAgents());
+  AgentRegistration risers = Registration("gpu-3090-1");
+  for (DeviceInventory& d : risers.devices) d.pcie_width = 1;
+  ASSERT_TRUE(w.farm.RegisterAgent(risers, kT0).has_value());
+  ASSERT_TRUE(w.farm.RegisterAgent(Registration("gpu-3090-2"), kT0).has_value());
+  std::vector<DeviceReport> said = AsAsked(w.farm, "gpu-3090-2");
+  said[0] = Said(0, ReportedUse::kOff);
+  said[0].drained = "stopped answering";
+  Beat(w.farm, "gpu-3090-2", At(1), said);
+  ASSERT_EQ(w.farm.DeviceUse(k3090b, 0), "offline");
+
+  ASSERT_TRUE(w.farm.Reload(At(2)).ok());
+  // Still closed, still drained: no 4-GPU node lease fits; three GPUs of gpu-3090-2 do.
+  EXPECT_NE(NodeNamed(w.farm.Nodes(), "gpu-3090-1").closed, "");
+  EXPECT_TRUE(w.farm.drained(k3090b, 0));
+  EXPECT_EQ(w.farm.DeviceUse(k3090b, 0), "offline");
+  for (int s = 0; s < 4; ++s) EXPECT_EQ(w.farm.DeviceUse(k3090a, s), "mining");
+  auto offers1 = w.farm.Offers(At(2));
+  ASSERT_TRUE(offers1.has_value());
+  for (const Offer& o : *offers1) {
+    if (o.group == "gpu-3090") {
+      EXPECT_EQ(o.gpus_free, 3);
+    }
+  }
+  EXPECT_EQ(Create(w.farm, "acme", Ask3090(4), At(3)).state, "pending");
+  LeaseRecord three = Create(w.farm, "acme", Ask3090(3), At(3));
+  ASSERT_EQ(three.state, "running");
+  EXPECT_TRUE(AllOnNode(three, k3090b));
+  for (const auto& [node, slot] : three.devices) EXPECT_NE(slot, 0);
+}
+
+// A node gone silent is an alert, once.
+TEST(FarmAgents, ANodeLostIsAnAlert) {
+  SilentNode s(/*last_heartbeat=*/20, /*until=*/80);
+  std::vector<Alert> lost = AlertsOfKind(s.w.farm, "node_lost");
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].node, "gpu-3090-1");
+  EXPECT_EQ(lost[0].at, At(51));
+  EXPECT_NE(lost[0].message.find("gpu-3090-1 stopped reporting"), std::string::npos) << lost[0].message;
 }
 
 // ---- recovery ---------------------------------------------------------------------------------
