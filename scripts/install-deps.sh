@@ -10,7 +10,7 @@ packages=(
   coinor-libclp-dev libsqlite3-dev
   libboost-dev libssl-dev prometheus-cpp-dev libsodium-dev libyaml-cpp-dev
   clang-14 libclang-rt-14-dev libfuzzer-14-dev
-  podman runc bubblewrap busybox-static catatonit
+  podman runc bubblewrap busybox-static catatonit openssl
 )
 # `install-deps.sh bench` adds what the load benchmark (bench/server_load.sh) runs.
 if [ "${1:-}" = "bench" ]; then

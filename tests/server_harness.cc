@@ -90,9 +90,14 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const Options& options, std:
   std::filesystem::create_directories(options.data_dir, ec);
   std::filesystem::remove(url_file, ec);
 
-  std::vector<std::string> args = {RIGSHIFT_BINARY, "server",     "--data-dir",        options.data_dir.string(),
-                                   "--listen",      "127.0.0.1:0", "--demo",           "--farm",
-                                   RIGSHIFT_DEMO_FARM, "--data",  options.data.string()};
+  std::vector<std::string> args = {RIGSHIFT_BINARY, "server", "--data-dir", options.data_dir.string(), "--listen",
+                                   options.listen};
+  if (options.demo) args.push_back("--demo");
+  for (const std::string& a : {std::string("--farm"),
+                               options.farm.empty() ? std::string(RIGSHIFT_DEMO_FARM) : options.farm.string(),
+                               std::string("--data"), options.data.string()}) {
+    args.push_back(a);
+  }
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -147,8 +152,13 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const Options& options, std:
       server->url_ = url;
       server->host_ = parsed->host;
       server->port_ = parsed->port;
-      net::HttpClient probe(parsed->host, parsed->port, std::chrono::milliseconds(1000));
-      auto r = probe.Send("GET", "/healthz");
+      auto probe = net::HttpClient::ForUrl(url, options.ca_file, std::chrono::milliseconds(1000));
+      if (!probe) {
+        *error = "cannot probe " + url + ": " + probe.error().message();
+        server->Kill();
+        return nullptr;
+      }
+      auto r = probe->Send("GET", "/healthz");
       if (r && r->status == 200) return server;
       last_problem = r ? "GET /healthz answered " + std::to_string(r->status) : r.error().message();
     }

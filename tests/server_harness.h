@@ -63,6 +63,10 @@ class ServerProcess {
     std::filesystem::path data;
     std::vector<std::string> extra_args;
     std::chrono::milliseconds start_timeout{20000};
+    bool demo = true;                // --demo (an in-process simulated fleet)
+    std::filesystem::path farm;      // --farm; empty: RIGSHIFT_DEMO_FARM
+    std::string listen = "127.0.0.1:0";
+    std::string ca_file;             // an https server is probed with this CA
   };
 
   // Deletes DIR/server.url, starts the server and waits until it has written DIR/server.url and

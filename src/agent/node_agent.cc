@@ -132,6 +132,9 @@ std::string ModelName(const std::string& name) {
   return s;
 }
 
+// Set in the environment of the miners an agent starts: "RIGSHIFT_MINER_OF=NODE".
+constexpr const char* kMinerTag = "RIGSHIFT_MINER_OF=";
+
 const char* const kMinerNames[] = {"xmrig", "lolMiner", "t-rex", "gminer", "nbminer", "teamredminer",
                                    "SRBMiner-MULTI", "PhoenixMiner", "ethminer", "miner", "rigshift-fake-m"};
 
@@ -306,6 +309,9 @@ void NodeAgent::Log(const std::string& line) {
 // ---- start: devices, host, self-test, adoption -------------------------------------------------
 
 Status NodeAgent::Start() {
+  std::error_code cwd_ec;
+  cwd_ = std::filesystem::current_path(cwd_ec);
+  if (cwd_ec) cwd_ = "/";
   if (config_.server.empty()) return InvalidArgumentError("--server is required (the controller's URL)");
   if (config_.token.empty()) return InvalidArgumentError("--token is required (an agent token: rigshift token create --role agent --node NODE)");
   if (config_.node.empty()) return InvalidArgumentError("--node is required (the node's name as the farm declares it)");
@@ -728,7 +734,9 @@ void NodeAgent::StartMiner(const std::string& coin, const std::vector<int>& slot
     if (m.coin == coin) p = &m;
   }
   if (p == nullptr) {
-    Log("no miner profile for " + coin + ": GPUs " + Join(slots) + " stay idle (add a [[miner]] with coin = \"" + coin + "\")");
+    if (unprofiled_.insert(coin).second) {  // once per coin, not every heartbeat
+      Log("no miner profile for " + coin + ": its GPUs stay idle (add a [[miner]] with coin = \"" + coin + "\")");
+    }
     return;
   }
   auto& backoff = backoff_[coin];
@@ -746,8 +754,10 @@ void NodeAgent::StartMiner(const std::string& coin, const std::vector<int>& slot
   WorkloadLimits limits;
   limits.gpu_indices = slots;
   if (auto env = GpuEnv(limits)) ps.env = *env;
+  ps.env.emplace_back(std::string(kMinerTag).substr(0, std::string(kMinerTag).size() - 1), config_.node);
   ps.log_path = (dir / (coin + ".log")).string();
   ps.status_path = (dir / (coin + ".status")).string();
+  ps.cwd = cwd_.string();  // a profile's relative paths are the operator's, from where the agent started
   auto h = Spawn(ps);
   if (!h) {
     Log("miner " + coin + ": cannot start: " + h.error().message());
@@ -837,12 +847,19 @@ json NodeAgent::Telemetry() {
     if (p->api != "auto") kind = *ParseMinerKind(p->api);
     auto stats = ParseMinerAnswer(r->body, kind, coin + " miner");
     if (!stats) continue;
-    for (size_t i = 0; i < stats->devices.size(); ++i) {
-      const MinerDevice& d = stats->devices[i];
-      // The miner numbers its devices absolutely (--devices 2,3 reports 2 and 3) or from 0.
-      int slot = std::find(m->slots.begin(), m->slots.end(), d.index) != m->slots.end() ? d.index
-                 : d.index >= 0 && d.index < static_cast<int>(m->slots.size()) ? m->slots[d.index]
-                                                                                : -1;
+    // The miner numbers its devices by the machine's indices (--devices 2,3 reports 2 and 3), or
+    // from 0 among those it was given (CUDA_VISIBLE_DEVICES renumbers them). Relative only when
+    // every number fits that and one is not among the GPUs it mines.
+    bool relative = !stats->devices.empty();
+    bool all_given = true;
+    for (const MinerDevice& d : stats->devices) {
+      relative = relative && d.index >= 0 && d.index < static_cast<int>(m->slots.size());
+      all_given = all_given && std::count(m->slots.begin(), m->slots.end(), d.index) > 0;
+    }
+    relative = relative && !all_given;
+    for (const MinerDevice& d : stats->devices) {
+      const int slot = relative ? m->slots[d.index]
+                                : (std::count(m->slots.begin(), m->slots.end(), d.index) ? d.index : -1);
       if (slot >= 0) mined[slot] = d;
     }
   }
@@ -1018,7 +1035,7 @@ void NodeAgent::Supervise() {
 }
 
 // Foreign mining processes: those whose name is a miner's and that are not this agent's own.
-static std::set<int> ForeignMiningSlots(const std::set<pid_t>& own_groups, int gpus) {
+static std::set<int> ForeignMiningSlots(const std::set<pid_t>& own_groups, int gpus, const std::string& node) {
   std::set<int> out;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
@@ -1035,11 +1052,18 @@ static std::set<int> ForeignMiningSlots(const std::set<pid_t>& own_groups, int g
     // Its GPUs: CUDA_VISIBLE_DEVICES in its environment, else every GPU.
     std::ifstream env(e.path() / "environ", std::ios::binary);
     std::string all((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
-    size_t at = all.find("CUDA_VISIBLE_DEVICES=");
+    all.insert(0, 1, '\0');  // every variable now follows a NUL, the first one too
+    // Another node's agent's miner (several fake nodes on one host): not this node's business.
+    const std::string tag = std::string(1, '\0') + kMinerTag;
+    if (size_t t = all.find(tag); t != std::string::npos && all.compare(t + tag.size(), node.size() + 1, node + '\0') != 0) {
+      continue;
+    }
+    size_t at = all.find(std::string("\0CUDA_VISIBLE_DEVICES=", 22));
     if (at == std::string::npos) {
       for (int s = 0; s < gpus; ++s) out.insert(s);
       continue;
     }
+    at += 1;
     std::string list = all.substr(at + 21, all.find('\0', at) - at - 21);
     std::stringstream ss(list);
     for (std::string item; std::getline(ss, item, ',');) {
@@ -1058,7 +1082,7 @@ Status NodeAgent::Heartbeat(net::HttpClient& http) {
     Watch(telemetry);
     std::set<pid_t> own;
     for (const auto& [coin, m] : miners_) own.insert(m->handle.pid);
-    const std::set<int> foreign = ForeignMiningSlots(own, static_cast<int>(discovery_.gpus.size()));
+    const std::set<int> foreign = ForeignMiningSlots(own, static_cast<int>(discovery_.gpus.size()), config_.node);
     json devices = json::array();
     for (const GpuInfo& g : discovery_.gpus) {
       json d = {{"slot", g.index}, {"use", "idle"}};
@@ -1147,7 +1171,13 @@ void NodeAgent::ShipLogs(net::HttpClient& http) {
       json e = json::parse(r->body, nullptr, false);
       std::string msg = e.is_object() && e.contains("error") ? e["error"].value("message", "") : "";
       size_t at = msg.find("send from offset ");
-      if (at == std::string::npos) break;
+      if (at == std::string::npos) {
+        // Refused for good (the controller no longer knows the lease): a finished lease's log is
+        // given up rather than sent forever; a running one's is tried again next heartbeat.
+        if (r->status >= 400 && r->status < 500) done.insert(p.id);
+        Log("lease " + std::to_string(p.id) + ": log not shipped: HTTP " + std::to_string(r->status) + " " + msg);
+        break;
+      }
       offset = std::stoull(msg.substr(at + 17));
     }
     sent[p.id] = offset;

@@ -149,6 +149,7 @@ class NodeAgent {
   std::optional<std::string> self_test_failure_;
   std::filesystem::path containers_conf_;
   std::string bwrap_;
+  std::filesystem::path cwd_;   // where the agent was started: miners start there
   std::unique_ptr<Nvml> nvml_;  // when discovery found NVML: read again every heartbeat
 
   std::mutex mu_;  // everything below
@@ -158,6 +159,7 @@ class NodeAgent {
   std::map<std::string, std::unique_ptr<LocalMiner>> miners_;  // by coin
   std::map<std::string, std::unique_ptr<RestartBackoff>> backoff_;  // by coin
   std::map<int, std::string> drained_;  // slot -> why
+  std::set<std::string> unprofiled_;    // coins asked for with no [[miner]] profile (logged once)
   std::vector<int64_t> reboots_;        // wall seconds
   std::unique_ptr<Desired> desired_;    // the last desired state converged to
   int64_t generation_ = 0;              // the generation converged to (reported)
