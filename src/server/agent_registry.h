@@ -44,6 +44,9 @@ struct DeviceObserved {
   std::optional<DeviceReport> report;  // none until a heartbeat names the device
   Timestamp at;
   std::string divergence;              // "" = as desired (or not comparable yet)
+  // A difference seen once: it becomes `divergence` when the next comparable report says the
+  // same (a report racing a change it has not seen yet is not an alert).
+  std::string suspect;
 };
 
 class AgentRegistry {

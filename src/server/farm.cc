@@ -803,7 +803,7 @@ Status Farm::ApplyWorkloads(int node, const std::vector<WorkloadReport>& workloa
 }
 
 // A device's report against what it was asked, once its agent says it converged to the desired
-// generation (before that, a difference is work in progress).
+// generation (before that, a difference is work in progress), and said twice in a row.
 void Farm::CompareReports(int node, Timestamp now) {
   const AgentInfo& a = agents_.agent(node);
   const FleetState& f = desk_.fleet();
@@ -847,6 +847,13 @@ void Farm::CompareReports(int node, Timestamp now) {
     }
     if (why.empty()) {
       o.divergence.clear();
+      o.suspect.clear();
+      continue;
+    }
+    // Two comparable reports in a row must say it (a mining process on a leased GPU: one is
+    // enough), so that a report sent as the agent converged is not an alert.
+    if (kind != "mining_on_lease" && o.suspect != why && o.divergence != why) {
+      o.suspect = why;
       continue;
     }
     if (o.divergence != why) {
@@ -855,6 +862,7 @@ void Farm::CompareReports(int node, Timestamp now) {
              agents_.node_name(node) + " slot " + std::to_string(slot) + ": " + why});
     }
     o.divergence = why;
+    o.suspect.clear();
   }
 }
 

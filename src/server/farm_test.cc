@@ -1351,6 +1351,13 @@ TEST(FarmDivergence, ReportsThatDifferFromWhatWasAskedAreCountedAndRaisedOnce) {
   said[a] = Said(a, ReportedUse::kMining, 0, "ETH");
   said[b].mining_observed = true;
   Beat(w.farm, "gpu-3090-1", At(3), said);
+  // A mining process on a leased GPU is an alert at once; another use must be said twice in a
+  // row (a report sent as the agent converged may race the change).
+  EXPECT_EQ(w.farm.divergent_devices(), 1);
+  EXPECT_EQ(w.farm.divergences(), (std::map<std::string, int64_t>{{"mining_on_lease", 1}}));
+  EXPECT_EQ(w.farm.alerts().size(), 1u);
+  EXPECT_EQ(w.farm.Observed(k3090a, a).divergence, "");
+  Beat(w.farm, "gpu-3090-1", Timestamp{At(3).seconds + 1}, said);
   EXPECT_EQ(w.farm.divergent_devices(), 2);
   EXPECT_EQ(w.farm.divergences(), (std::map<std::string, int64_t>{{"use", 1}, {"mining_on_lease", 1}}));
   ASSERT_EQ(w.farm.alerts().size(), 2u);
@@ -1393,6 +1400,8 @@ TEST(FarmDivergence, ReportsThatDifferFromWhatWasAskedAreCountedAndRaisedOnce) {
   said[c].coin = "ETC";
   said[a] = Said(a, ReportedUse::kMining, 0, "ETH");
   Beat(w.farm, "gpu-3090-1", At(7), said);
+  EXPECT_EQ(w.farm.divergences(), (std::map<std::string, int64_t>{{"use", 1}, {"mining_on_lease", 1}}));
+  Beat(w.farm, "gpu-3090-1", Timestamp{At(7).seconds + 1}, said);
   EXPECT_EQ(w.farm.divergences(), (std::map<std::string, int64_t>{{"use", 2}, {"mining_on_lease", 1}, {"coin", 1}}));
   EXPECT_EQ(w.farm.Observed(k3090a, c).divergence, "asked to mine ETH, reports ETC");
   EXPECT_EQ(w.farm.alerts().size(), 4u);
@@ -1421,6 +1430,8 @@ TEST(FarmDivergence, ALeaseOrAMinerOnAGpuAskedToStayOffIsADivergence) {
   said[0].drained = "no hashrate";
   said[0].mining_observed = true;
   Beat(w.farm, "gpu-3090-1", At(2), said);
+  EXPECT_EQ(w.farm.Observed(k3090a, 0).divergence, "");  // once is not yet a divergence
+  Beat(w.farm, "gpu-3090-1", At(3), said);
   EXPECT_EQ(w.farm.Observed(k3090a, 0).divergence, "asked to stay off (offline), reports a mining process");
   EXPECT_EQ(w.farm.divergences(), (std::map<std::string, int64_t>{{"use", 1}}));
 }
