@@ -173,7 +173,7 @@ Status LoadAgentConfig(const std::filesystem::path& file, AgentConfig* c) {
   };
   static const std::set<std::string> kKeys = {
       "server",        "token",         "token_file",  "ca",           "node",          "state_dir",
-      "fake_devices",  "device_file",   "heartbeat_ms", "desired_wait_ms", "miner_grace_ms", "workload_grace_ms",
+      "fake_devices",  "device_file",   "nvml_library",   "heartbeat_ms", "desired_wait_ms", "miner_grace_ms", "workload_grace_ms",
       "network",       "podman",        "container_init", "on_cutoff", "cutoff_after_ms", "self_test_command",
       "expect_driver", "watchdog_zero_hashrate", "miner_warmup_ms", "watchdog_xid_growth", "reboot_command",
       "reboots_per_hour", "miner"};
@@ -196,6 +196,7 @@ Status LoadAgentConfig(const std::filesystem::path& file, AgentConfig* c) {
   if (!dir.empty()) c->state_dir = dir;
   RS_RETURN_IF_ERROR(str(t["fake_devices"], "fake_devices", &c->fake_devices));
   RS_RETURN_IF_ERROR(str(t["device_file"], "device_file", &c->device_file));
+  RS_RETURN_IF_ERROR(str(t["nvml_library"], "nvml_library", &c->nvml_library));
   RS_RETURN_IF_ERROR(ms(t["heartbeat_ms"], "heartbeat_ms", &c->heartbeat));
   RS_RETURN_IF_ERROR(ms(t["desired_wait_ms"], "desired_wait_ms", &c->desired_wait));
   RS_RETURN_IF_ERROR(ms(t["miner_grace_ms"], "miner_grace_ms", &c->miner_grace));
@@ -331,6 +332,7 @@ Status NodeAgent::Start() {
     RS_ASSIGN_OR_RETURN(discovery_, ParseDeviceFile(ss.str(), config_.device_file, config_.node));
   } else {
     ProbeOptions probe;
+    probe.nvml_path = config_.nvml_library;
     probe.run = [this](const std::vector<std::string>& argv) -> Result<std::string> {
       std::filesystem::path out = config_.state_dir / "run" / "probe.out";
       ProcessSpec spec;
@@ -354,7 +356,7 @@ Status NodeAgent::Start() {
   }
   if (auto h = ReadHostInfo(config_.state_dir)) host_ = *h;
   if (discovery_.source == "nvml") {
-    if (auto n = Nvml::Open()) nvml_ = std::move(*n);  // kept open: telemetry every heartbeat
+    if (auto n = Nvml::Open(config_.nvml_library)) nvml_ = std::move(*n);  // kept open: telemetry every heartbeat
   }
   Log("discovered " + std::to_string(discovery_.gpus.size()) + " GPU(s) from " + discovery_.source);
 
@@ -765,6 +767,7 @@ void NodeAgent::StartMiner(const std::string& coin, const std::vector<int>& slot
     return;
   }
   backoff->Started();
+  LimitPower(*p, slots);
   auto m = std::make_unique<LocalMiner>();
   m->coin = coin;
   m->slots = slots;
@@ -776,8 +779,36 @@ void NodeAgent::StartMiner(const std::string& coin, const std::vector<int>& slot
   miners_[coin] = std::move(m);
 }
 
+void NodeAgent::LimitPower(const MinerProfile& p, const std::vector<int>& slots) {
+  if (!nvml_ || p.power_limit_w <= 0) return;
+  std::vector<int> set;
+  for (int slot : slots) {
+    Status s = nvml_->SetPowerLimit(slot, int64_t{p.power_limit_w} * 1000);
+    if (s.ok()) {
+      power_limited_.insert(slot);
+      set.push_back(slot);
+    } else {
+      Log("miner " + p.coin + ": power limit " + std::to_string(p.power_limit_w) + " W on GPU " +
+          std::to_string(slot) + " not set: " + s.message());
+    }
+  }
+  if (!set.empty()) Log("power limit " + std::to_string(p.power_limit_w) + " W on GPUs " + Join(set) + " for " + p.coin);
+}
+
+void NodeAgent::RestorePower(const std::vector<int>& slots) {
+  if (!nvml_) return;
+  for (int slot : slots) {
+    if (!power_limited_.count(slot)) continue;
+    auto d = nvml_->DefaultPowerLimit(slot);
+    Status s = d ? nvml_->SetPowerLimit(slot, *d) : d.error();
+    if (!s.ok()) Log("GPU " + std::to_string(slot) + ": power limit not restored: " + s.message());
+    power_limited_.erase(slot);
+  }
+}
+
 void NodeAgent::StopMiner(LocalMiner& m, const std::string& why) {
   auto r = agent::Stop(m.handle, config_.miner_grace);
+  RestorePower(m.slots);
   // Verified free: nothing of the miner's process group is left on the GPUs.
   const bool gone = ProcessGroupMembers(m.handle.pid).empty();
   Log("stopped miner " + m.coin + " on GPUs " + Join(m.slots) + " (" + why + "): " +
@@ -1010,6 +1041,7 @@ void NodeAgent::Supervise() {
     if (!backoff) backoff = std::make_unique<RestartBackoff>(clock_);
     RestartDecision d = backoff->Exited(st);
     Log("miner " + it->first + ": " + d.reason);
+    RestorePower(it->second->slots);  // set again if it restarts on them
     it = miners_.erase(it);
   }
   if (desired_ && !(cut_off_ && config_.cutoff_stops_mining)) {

@@ -71,6 +71,7 @@ struct AgentConfig {
   // Devices: fake ones (fake_devices.h) for tests and dry runs, else discovery.
   std::string fake_devices;
   std::string device_file;
+  std::string nvml_library = "libnvidia-ml.so.1";  // dlopen'd; tests point it at a fake NVML
   std::chrono::milliseconds heartbeat{2000};
   std::chrono::milliseconds desired_wait{20000};  // the long poll's wait
   std::chrono::milliseconds miner_grace{3000};    // SIGTERM to SIGKILL when a miner stops
@@ -135,6 +136,10 @@ class NodeAgent {
   void StopLease(LocalLease& l, const std::string& why);
   void StartLease(LocalLease& l);
   void StartMiner(const std::string& coin, const std::vector<int>& slots);
+  // A miner profile's power limit on its GPUs (NVML, where the driver allows), and back to each
+  // GPU's default when it stops mining.
+  void LimitPower(const MinerProfile& p, const std::vector<int>& slots);
+  void RestorePower(const std::vector<int>& slots);
   std::set<int> MiningSlotsWanted(const std::string& coin) const;
   void SaveState();
   void LoadState();
@@ -160,6 +165,7 @@ class NodeAgent {
   std::map<std::string, std::unique_ptr<RestartBackoff>> backoff_;  // by coin
   std::map<int, std::string> drained_;  // slot -> why
   std::set<std::string> unprofiled_;    // coins asked for with no [[miner]] profile (logged once)
+  std::set<int> power_limited_;         // GPUs whose power limit a miner profile set (restored after)
   std::vector<int64_t> reboots_;        // wall seconds
   std::unique_ptr<Desired> desired_;    // the last desired state converged to
   int64_t generation_ = 0;              // the generation converged to (reported)

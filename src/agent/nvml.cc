@@ -21,10 +21,13 @@ struct nvmlUtilization_t {
   unsigned int gpu, memory;  // percent
 };
 constexpr nvmlReturn_t kNvmlSuccess = 0;
+constexpr nvmlReturn_t kNvmlInvalidArgument = 2;
 constexpr nvmlReturn_t kNvmlNotSupported = 3;
 constexpr nvmlReturn_t kNvmlNoPermission = 4;
 constexpr nvmlReturn_t kNvmlFunctionNotFound = 13;
 constexpr int kNvmlTemperatureGpu = 0;
+constexpr int kNvmlEccCorrected = 0, kNvmlEccUncorrected = 1;  // nvmlMemoryErrorType_t
+constexpr int kNvmlVolatileEcc = 0;                            // nvmlEccCounterType_t
 constexpr unsigned kNameBuffer = 96, kUuidBuffer = 96, kDriverBuffer = 80;
 
 }  // namespace
@@ -49,6 +52,12 @@ struct Nvml::Api {
   nvmlReturn_t (*power_usage)(nvmlDevice_t, unsigned*);
   nvmlReturn_t (*utilization)(nvmlDevice_t, nvmlUtilization_t*);
   nvmlReturn_t (*common_ancestor)(nvmlDevice_t, nvmlDevice_t, int*);
+  // Optional: nullptr when the driver's NVML lacks them; only the calls that need them fail.
+  nvmlReturn_t (*ecc_errors)(nvmlDevice_t, int, int, unsigned long long*) = nullptr;
+  nvmlReturn_t (*default_power_limit)(nvmlDevice_t, unsigned*) = nullptr;
+  nvmlReturn_t (*set_power_limit)(nvmlDevice_t, unsigned) = nullptr;
+  nvmlReturn_t (*set_app_clocks)(nvmlDevice_t, unsigned, unsigned) = nullptr;
+  nvmlReturn_t (*reset_app_clocks)(nvmlDevice_t) = nullptr;
 };
 
 namespace {
@@ -77,6 +86,16 @@ Status BindAll(void* h, Nvml::Api& a) {
   for (Status& st : s) {
     if (!st.ok()) return st;
   }
+  // Discovery works without these, so a driver that lacks them still opens.
+  a.ecc_errors = reinterpret_cast<decltype(a.ecc_errors)>(dlsym(h, "nvmlDeviceGetTotalEccErrors"));
+  a.default_power_limit =
+      reinterpret_cast<decltype(a.default_power_limit)>(dlsym(h, "nvmlDeviceGetPowerManagementDefaultLimit"));
+  a.set_power_limit =
+      reinterpret_cast<decltype(a.set_power_limit)>(dlsym(h, "nvmlDeviceSetPowerManagementLimit"));
+  a.set_app_clocks =
+      reinterpret_cast<decltype(a.set_app_clocks)>(dlsym(h, "nvmlDeviceSetApplicationsClocks"));
+  a.reset_app_clocks =
+      reinterpret_cast<decltype(a.reset_app_clocks)>(dlsym(h, "nvmlDeviceResetApplicationsClocks"));
   return OkStatus();
 }
 
@@ -151,7 +170,60 @@ Result<GpuInfo> ReadDevice(const Nvml::Api& a, nvmlDevice_t dev, int index) {
   RS_ASSIGN_OR_RETURN(auto util, r.Read<nvmlUtilization_t>("nvmlDeviceGetUtilizationRates", [&](nvmlUtilization_t* v) { return a.utilization(dev, v); }));
   g.temperature_c = AsInt(temp);
   if (util) g.utilization_pct = static_cast<int>(util->gpu);
+  if (a.ecc_errors != nullptr) {
+    RS_ASSIGN_OR_RETURN(auto corrected,
+                        r.Read<unsigned long long>("nvmlDeviceGetTotalEccErrors", [&](unsigned long long* v) {
+                          return a.ecc_errors(dev, kNvmlEccCorrected, kNvmlVolatileEcc, v);
+                        }));
+    RS_ASSIGN_OR_RETURN(auto uncorrected,
+                        r.Read<unsigned long long>("nvmlDeviceGetTotalEccErrors", [&](unsigned long long* v) {
+                          return a.ecc_errors(dev, kNvmlEccUncorrected, kNvmlVolatileEcc, v);
+                        }));
+    g.ecc_corrected = AsInt64(corrected);
+    g.ecc_uncorrected = AsInt64(uncorrected);
+  }
   return g;
+}
+
+std::string GpuName(int index) { return "NVML: GPU " + std::to_string(index); }
+
+// The handle of GPU `index`, for the calls that name one GPU.
+Result<nvmlDevice_t> DeviceAt(const Nvml::Api& a, int index) {
+  unsigned count = 0;
+  nvmlReturn_t rc = a.count(&count);
+  if (rc != kNvmlSuccess) {
+    return Err(UnavailableError(std::string("NVML: nvmlDeviceGetCount_v2: ") + a.error_string(rc)));
+  }
+  if (index < 0 || static_cast<unsigned>(index) >= count) {
+    return Err(NotFoundError("NVML: no GPU " + std::to_string(index) + " (this node has " +
+                             std::to_string(count) + ")"));
+  }
+  nvmlDevice_t dev = nullptr;
+  rc = a.handle_by_index(static_cast<unsigned>(index), &dev);
+  if (rc != kNvmlSuccess) {
+    return Err(UnavailableError(GpuName(index) + ": nvmlDeviceGetHandleByIndex_v2: " + a.error_string(rc)));
+  }
+  return dev;
+}
+
+// What a failed call on one GPU means to the caller; `action` reads "setting a power limit".
+Status CallError(const Nvml::Api& a, int index, const char* call, nvmlReturn_t rc,
+                 const std::string& action) {
+  const std::string nvml_says = std::string(call) + ": " + a.error_string(rc);
+  switch (rc) {
+    case kNvmlNoPermission:
+      return PermissionDeniedError(GpuName(index) + ": " + action + " needs root (" + nvml_says + ")");
+    case kNvmlNotSupported:
+      return FailedPreconditionError(GpuName(index) + " does not support " + action + " (" + nvml_says + ")");
+    case kNvmlInvalidArgument:
+      return InvalidArgumentError(GpuName(index) + ": " + nvml_says);
+    default:
+      return UnavailableError(GpuName(index) + ": " + nvml_says);
+  }
+}
+
+Status MissingCall(int index, const char* call) {
+  return FailedPreconditionError(GpuName(index) + ": this driver's NVML has no " + call);
 }
 
 // NVML's nvmlGpuTopologyLevel_t, which maps one to one onto topo -m's PCIe names.
@@ -222,6 +294,63 @@ Result<Discovery> Nvml::Discover() {
   }
   d.links = std::move(links);
   return d;
+}
+
+Status Nvml::SetPowerLimit(int index, int64_t milliwatts) {
+  const Api& a = *api_;
+  if (a.set_power_limit == nullptr) return MissingCall(index, "nvmlDeviceSetPowerManagementLimit");
+  RS_ASSIGN_OR_RETURN(nvmlDevice_t dev, DeviceAt(a, index));
+  const std::string action = "setting a power limit";
+  unsigned min_mw = 0, max_mw = 0;
+  nvmlReturn_t rc = a.power_constraints(dev, &min_mw, &max_mw);
+  if (rc != kNvmlSuccess) {
+    return CallError(a, index, "nvmlDeviceGetPowerManagementLimitConstraints", rc, action);
+  }
+  // Checked here rather than left to NVML, whose answer (Invalid Argument) does not say the range.
+  if (milliwatts < min_mw || milliwatts > max_mw) {
+    return InvalidArgumentError(GpuName(index) + ": power limit " + std::to_string(milliwatts) +
+                                " mW is outside the range it accepts, " + std::to_string(min_mw) + "-" +
+                                std::to_string(max_mw) + " mW");
+  }
+  rc = a.set_power_limit(dev, static_cast<unsigned>(milliwatts));
+  if (rc != kNvmlSuccess) return CallError(a, index, "nvmlDeviceSetPowerManagementLimit", rc, action);
+  return OkStatus();
+}
+
+Result<int64_t> Nvml::DefaultPowerLimit(int index) {
+  const Api& a = *api_;
+  if (a.default_power_limit == nullptr) {
+    return Err(MissingCall(index, "nvmlDeviceGetPowerManagementDefaultLimit"));
+  }
+  RS_ASSIGN_OR_RETURN(nvmlDevice_t dev, DeviceAt(a, index));
+  unsigned mw = 0;
+  nvmlReturn_t rc = a.default_power_limit(dev, &mw);
+  if (rc != kNvmlSuccess) {
+    return Err(CallError(a, index, "nvmlDeviceGetPowerManagementDefaultLimit", rc, "power management"));
+  }
+  return static_cast<int64_t>(mw);
+}
+
+Status Nvml::SetApplicationClocks(int index, unsigned mem_mhz, unsigned graphics_mhz) {
+  const Api& a = *api_;
+  if (a.set_app_clocks == nullptr) return MissingCall(index, "nvmlDeviceSetApplicationsClocks");
+  RS_ASSIGN_OR_RETURN(nvmlDevice_t dev, DeviceAt(a, index));
+  nvmlReturn_t rc = a.set_app_clocks(dev, mem_mhz, graphics_mhz);
+  if (rc != kNvmlSuccess) {
+    return CallError(a, index, "nvmlDeviceSetApplicationsClocks", rc, "setting application clocks");
+  }
+  return OkStatus();
+}
+
+Status Nvml::ResetApplicationClocks(int index) {
+  const Api& a = *api_;
+  if (a.reset_app_clocks == nullptr) return MissingCall(index, "nvmlDeviceResetApplicationsClocks");
+  RS_ASSIGN_OR_RETURN(nvmlDevice_t dev, DeviceAt(a, index));
+  nvmlReturn_t rc = a.reset_app_clocks(dev);
+  if (rc != kNvmlSuccess) {
+    return CallError(a, index, "nvmlDeviceResetApplicationsClocks", rc, "resetting application clocks");
+  }
+  return OkStatus();
 }
 
 ProbeResult DiscoverGpus(const ProbeOptions& options) {

@@ -10,6 +10,7 @@
 // nvmlInit/nvmlShutdown are reference counted per process, which Open/~Nvml pair up.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -24,18 +25,37 @@ class Nvml {
  public:
   // Loads the library at `path` (a soname searched the usual way, or a file) and calls
   // nvmlInit_v2. Unavailable "NVML not available: <dlerror>" when the library cannot be loaded
-  // or lacks a function; Unavailable "NVML not available: nvmlInit_v2: <NVML's words>" when the
-  // driver does not answer. Callers fall back to nvidia-smi on either.
+  // or lacks a function discovery needs; Unavailable "NVML not available: nvmlInit_v2: <NVML's
+  // words>" when the driver does not answer. Callers fall back to nvidia-smi on either. The ECC
+  // counters and the functions behind the power and clock calls below are optional: a driver
+  // without them opens, and only the calls that need them fail.
   [[nodiscard]] static Result<std::unique_ptr<Nvml>> Open(const std::string& path = "libnvidia-ml.so.1");
   ~Nvml();  // nvmlShutdown, dlclose
   Nvml(const Nvml&) = delete;
   Nvml& operator=(const Nvml&) = delete;
 
-  // Every GPU with its static facts and current telemetry, and the PCIe topology between them
+  // Every GPU with its static facts and current telemetry (ECC counts: volatile, where the
+  // driver has the counters and ECC is on), and the PCIe topology between them
   // (nvmlDeviceGetTopologyCommonAncestor; NVLink pairs are not read yet and show as their PCIe
   // path). A value the device does not support is nullopt; a device that fails otherwise (lost,
   // reset) is an Unavailable error naming the GPU and the NVML call.
   [[nodiscard]] Result<Discovery> Discover();
+
+  // Power limit and clocks of one GPU, by NVML's index (nvidia-smi's). Power in milliwatts,
+  // clocks in MHz. Setting needs root; a setting lasts until it is changed or the driver
+  // reloads, so whoever sets one restores DefaultPowerLimit / ResetApplicationClocks when done.
+  // Errors name the GPU:
+  //   NotFound            no GPU `index` on this node;
+  //   FailedPrecondition  "this driver's NVML has no <function>", or the GPU does not support it
+  //                       (application clocks on most GeForce boards);
+  //   PermissionDenied    "setting a power limit needs root" (NVML_ERROR_NO_PERMISSION);
+  //   InvalidArgument     a power limit outside nvmlDeviceGetPowerManagementLimitConstraints
+  //                       (the message gives the range), or clocks NVML refuses;
+  //   Unavailable         any other NVML error (a lost GPU), in NVML's words.
+  [[nodiscard]] Status SetPowerLimit(int index, int64_t milliwatts);
+  [[nodiscard]] Result<int64_t> DefaultPowerLimit(int index);  // milliwatts
+  [[nodiscard]] Status SetApplicationClocks(int index, unsigned mem_mhz, unsigned graphics_mhz);
+  [[nodiscard]] Status ResetApplicationClocks(int index);
 
   struct Api;  // the dlsym'd functions (nvml.cc)
 
