@@ -245,7 +245,25 @@ class AgentEndToEnd : public ::testing::Test {
       for (Node& n : *nodes_) Sh("pkill -9 -f " + n.sample.string() + " >/dev/null 2>&1");
       Sh("pkill -9 -f 'rigshift-e2e-" + std::to_string(::getpid()) + "' >/dev/null 2>&1");
     }
-    Sh("podman rm -f -a --filter name=rigshift-lease >/dev/null 2>&1");
+    // This suite's containers only (another suite may run beside it): the agents label theirs.
+    if (nodes_) {
+      for (const Node& n : *nodes_) {
+        Sh("podman ps -a -q --filter label=rigshift.state_dir=" + n.state_dir.string() +
+           " | xargs -r podman rm -f -t 0 >/dev/null 2>&1");
+      }
+    }
+    // And the workloads that outlived their agents (they run in their lease's dir under tmp_).
+    if (tmp_) {
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator("/proc", ec)) {
+        std::error_code link_ec;
+        const fs::path cwd = fs::read_symlink(e.path() / "cwd", link_ec);
+        if (!link_ec && cwd.string().rfind(tmp_->string(), 0) == 0) {
+          const std::string pid = e.path().filename().string();
+          if (std::all_of(pid.begin(), pid.end(), ::isdigit)) ::kill(std::stoi(pid), SIGKILL);
+        }
+      }
+    }
     if (image_) Sh("podman rmi -f " + *image_ + " >/dev/null 2>&1");
     delete server_;
     delete nodes_;

@@ -300,6 +300,14 @@ void NodeAgent::Stop() {
   wake_.notify_all();
 }
 
+std::string NodeAgent::StateTag() const {
+  uint32_t h = 2166136261u;  // FNV-1a of the state dir's path, 8 hex digits
+  for (char c : std::filesystem::absolute(config_.state_dir).string()) h = (h ^ static_cast<uint8_t>(c)) * 16777619u;
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", h);
+  return buf;
+}
+
 std::string NodeAgent::Now() const { return FormatUtc(Timestamp{WallSeconds()}); }
 
 void NodeAgent::Log(const std::string& line) {
@@ -666,11 +674,14 @@ void NodeAgent::StartLease(LocalLease& l) {
   limits.memory_mib = l.memory_mib;
   limits.pids = l.pids;
   limits.network = config_.network;
-  limits.lease_id = std::to_string(l.id);
+  // The container's name: the lease, the node and this agent's state dir, so that agents of two
+  // controllers on one host (tests, a staging farm) never take each other's names.
+  limits.lease_id = std::to_string(l.id) + "-" + config_.node + "-" + StateTag();
   ContainerOptions copt;
   copt.podman = config_.podman;
   copt.containers_conf = containers_conf_.string();
   copt.init = config_.container_init;
+  copt.labels = {{"rigshift.node", config_.node}, {"rigshift.state_dir", config_.state_dir.string()}};
   SandboxOptions sopt;
   sopt.bwrap = bwrap_;
   sopt.work_dir = dir.string();

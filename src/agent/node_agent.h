@@ -144,6 +144,7 @@ class NodeAgent {
   void SaveState();
   void LoadState();
   std::string Now() const;
+  std::string StateTag() const;  // a short hash of the state dir, in container names
   void Log(const std::string& line);
 
   AgentConfig config_;

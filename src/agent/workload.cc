@@ -110,6 +110,7 @@ Result<Launch> ContainerLaunch(const WorkloadSpec& spec, const WorkloadLimits& l
   Launch l;
   l.argv = {options.podman, "run", "--rm", "--name", ContainerName(limits.lease_id), "--network", limits.network};
   if (options.init) l.argv.push_back("--init");
+  for (const auto& [k, v] : options.labels) l.argv.insert(l.argv.end(), {"--label", k + "=" + v});
   if (limits.cpus > 0) l.argv.insert(l.argv.end(), {"--cpus", Number(limits.cpus)});
   if (limits.memory_mib > 0) l.argv.insert(l.argv.end(), {"--memory", std::to_string(limits.memory_mib) + "m"});
   if (limits.pids > 0) l.argv.insert(l.argv.end(), {"--pids-limit", std::to_string(limits.pids)});

@@ -73,6 +73,8 @@ struct ContainerOptions {
   // --device nvidia.com/gpu=UUID for each GPU (needs UUIDs and a CDI spec, `nvidia-ctk cdi generate`).
   bool cdi = false;
   bool init = false;  // --init: a tiny PID 1 (catatonit) that forwards SIGTERM to the workload
+  // --label KEY=VALUE on every container (the agent marks its own: which node, which state dir).
+  std::vector<std::pair<std::string, std::string>> labels;
 };
 
 // "rigshift-lease-<lease_id>".

@@ -87,10 +87,11 @@ TEST(ContainerLaunch, CdiDevicesAndInitHostNetworkNoLimits) {
   options.podman = "/usr/bin/podman";
   options.cdi = true;
   options.init = true;
+  options.labels = {{"rigshift.node", "gpu-1"}};
   auto launch = ContainerLaunch(WorkloadSpec{"img", {}, {}}, l, options);
   ASSERT_TRUE(launch) << launch.error().ToString();
   EXPECT_EQ(launch->argv, (Argv{"/usr/bin/podman", "run", "--rm", "--name", "rigshift-lease-abc", "--network", "host",
-                                "--init", "-e", "CUDA_VISIBLE_DEVICES=GPU-0f0f,GPU-5a5a", "-e",
+                                "--init", "--label", "rigshift.node=gpu-1", "-e", "CUDA_VISIBLE_DEVICES=GPU-0f0f,GPU-5a5a", "-e",
                                 "NVIDIA_VISIBLE_DEVICES=GPU-0f0f,GPU-5a5a", "-e", "CUDA_DEVICE_ORDER=PCI_BUS_ID",
                                 "--device", "nvidia.com/gpu=GPU-0f0f", "--device", "nvidia.com/gpu=GPU-5a5a", "img"}));
   EXPECT_TRUE(launch->env.empty());
