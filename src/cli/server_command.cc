@@ -100,7 +100,7 @@ Status LoadConfig(ServerOptions& o) {
   static const std::set<std::string> kServerKeys = {
       "listen", "data_dir", "farm", "data", "threads", "agent_timeout_s", "billing_interval_s",
       "accounting_interval_s", "tick_interval_s", "max_pending", "max_pending_per_tenant", "require_agents", "tenants",
-      "trusted_tenants"};
+      "trusted_tenants", "tls_cert", "tls_key"};
   static const std::set<std::string> kFeedKeys = {"kind", "speed", "url", "interval_s"};
   for (const auto& [k, v] : t) {
     if (k != "server" && k != "feed") errors.push_back("unknown table [" + std::string(k.str()) + "] (known: [server], [feed])");
@@ -113,6 +113,8 @@ Status LoadConfig(ServerOptions& o) {
     path(*s, "data_dir", &o.data_dir, "--data-dir");
     path(*s, "farm", &o.farm, "--farm");
     path(*s, "data", &o.data, "--data");
+    path(*s, "tls_cert", &o.tls_cert, "--tls-cert");
+    path(*s, "tls_key", &o.tls_key, "--tls-key");
     int64_t threads = o.threads;
     integer(*s, "threads", 1, 64, &threads, "--threads");
     o.threads = static_cast<int>(threads);
@@ -280,17 +282,6 @@ class StoreCatchUp {
 // How long SIGTERM waits for requests already sent to be answered (docs/operations.md).
 constexpr auto kDrainLimit = std::chrono::seconds(5);
 
-// --tls-cert and --tls-key. ServerOptions has no fields for them yet (server_command.h is not
-// this change's), so each flag records "--tls-cert=FILE" in set_by_flag, which no ByFlag name
-// matches, and this reads it back: the last one given wins. Empty when not given.
-std::string TlsFlag(const ServerOptions& o, const std::string& flag) {
-  std::string value;
-  for (const auto& s : o.set_by_flag) {
-    if (s.starts_with(flag + "=")) value = s.substr(flag.size() + 1);
-  }
-  return value;
-}
-
 }  // namespace
 
 void AddServerFlags(CLI::App& cmd, ServerOptions& o) {
@@ -342,14 +333,12 @@ void AddServerFlags(CLI::App& cmd, ServerOptions& o) {
   cmd.add_option("--tenant", o.tenants, "Bootstrap: create a token file DATA_DIR/tenant-NAME.token on first start");
   cmd.add_option("--trusted-tenant", o.trusted_tenants,
                  "A tenant whose leases may run a plain command (no image) on the nodes; '*' for every tenant");
-  cmd.add_option_function<std::string>(
-         "--tls-cert", [&o](const std::string& file) { o.set_by_flag.push_back("--tls-cert=" + file); },
-         "Serve HTTPS only: the certificate chain, PEM, the server's own certificate first")
-      ->type_name("FILE");
-  cmd.add_option_function<std::string>(
-         "--tls-key", [&o](const std::string& file) { o.set_by_flag.push_back("--tls-key=" + file); },
-         "The private key of --tls-cert, PEM, unencrypted")
-      ->type_name("FILE");
+  flag(cmd.add_option("--tls-cert", o.tls_cert,
+                      "Serve HTTPS only: the certificate chain, PEM, the server's own certificate first")
+           ->type_name("FILE"),
+       "--tls-cert");
+  flag(cmd.add_option("--tls-key", o.tls_key, "The private key of --tls-cert, PEM, unencrypted")->type_name("FILE"),
+       "--tls-key");
   cmd.add_flag("--demo", o.demo,
                "Demo farm: examples/demo-farm.toml, an in-process simulated fleet, a tenant token 'demo'");
 }
@@ -367,7 +356,7 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   if (o.feed == "replay" && o.farm.empty()) return InvalidArgumentError("--feed replay needs a farm file (--farm)");
   if (o.feed == "poll" && o.feed_url.empty()) return InvalidArgumentError("--feed poll needs --feed-url");
   RS_ASSIGN_OR_RETURN(auto hp, ParseListen(o.listen));
-  const std::string tls_cert = TlsFlag(o, "--tls-cert"), tls_key = TlsFlag(o, "--tls-key");
+  const std::string tls_cert = o.tls_cert.string(), tls_key = o.tls_key.string();
   if (tls_cert.empty() != tls_key.empty()) {
     return InvalidArgumentError(tls_key.empty() ? "--tls-cert needs --tls-key: the certificate's private key (PEM)"
                                                 : "--tls-key needs --tls-cert: the certificate chain (PEM)");

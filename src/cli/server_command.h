@@ -38,6 +38,7 @@ struct ServerOptions {
   bool require_agents = true;
   std::vector<std::string> tenants;          // bootstrap: a token file per tenant on first start
   std::vector<std::string> trusted_tenants;  // may run plain commands ("*": every tenant)
+  std::filesystem::path tls_cert, tls_key;   // both set: HTTPS only (PEM files)
   bool demo = false;
   // Which of the above came from flags (they override the config file).
   std::vector<std::string> set_by_flag;
