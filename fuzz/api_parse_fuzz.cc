@@ -153,6 +153,17 @@ void FuzzLease(std::string_view body) {
   } else {
     FUZZ_CHECK(!a.max_price, "price from nowhere");
   }
+  // A workload: an image or a command (or both), never the GPU variables, and it reads back.
+  FUZZ_CHECK(Given(j, "workload") != a.workload.empty(), "workload presence");
+  if (!a.workload.empty()) {
+    FUZZ_CHECK(a.workload.command.size() <= kMaxWorkloadArgs && a.workload.env.size() <= kMaxWorkloadEnv, "workload size");
+    for (const auto& [k, v] : a.workload.env) {
+      FUZZ_CHECK(k != "CUDA_VISIBLE_DEVICES" && k != "NVIDIA_VISIBLE_DEVICES", "GPU variable set by a tenant");
+      CheckText(v, /*allow_empty=*/true);
+    }
+    Result<LeaseWorkload> back = ParseWorkload(WorkloadJson(a.workload));
+    FUZZ_CHECK(back.has_value() && *back == a.workload, "workload does not read back");
+  }
 }
 
 void FuzzToken(std::string_view body) {
@@ -186,7 +197,10 @@ void FuzzRegistration(std::string_view body) {
   for (size_t i = 0; i < r->devices.size(); ++i) {
     CheckInteger(j["devices"][i], "slot", r->devices[i].slot);
     CheckInteger(j["devices"][i], "vram_gb", r->devices[i].vram_gb);
+    FUZZ_CHECK(!r->devices[i].pcie_width || (*r->devices[i].pcie_width >= 1 && *r->devices[i].pcie_width <= 32),
+               "pcie_width");
   }
+  FUZZ_CHECK(!r->self_test || r->self_test->passed || !r->self_test->reason.empty(), "failed self-test without reason");
 }
 
 void FuzzHeartbeat(std::string_view body) {
@@ -212,6 +226,14 @@ void FuzzHeartbeat(std::string_view body) {
     FUZZ_CHECK(d["use"] == ReportedUseName(r->devices[i].use), "use differs");
     FUZZ_CHECK(Given(d, "lease") == r->devices[i].lease.has_value(), "lease presence");
     FUZZ_CHECK(Given(d, "power_w") == r->devices[i].power.has_value(), "power presence");
+    FUZZ_CHECK(!r->devices[i].temperature_c || (*r->devices[i].temperature_c >= 0 && *r->devices[i].temperature_c <= 200),
+               "temperature_c");
+  }
+  std::set<int64_t> leases;
+  for (const WorkloadReport& w : r->workloads) {
+    FUZZ_CHECK(leases.insert(w.lease.value()).second, "workload lease twice");
+    FUZZ_CHECK(w.state != WorkloadState::kExited || w.exit_code.has_value(), "exited without a code");
+    FUZZ_CHECK(!w.exit_code || (*w.exit_code >= 0 && *w.exit_code <= 255), "exit_code");
   }
 }
 
