@@ -1,10 +1,15 @@
 #include "agent/node_agent.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <sstream>
@@ -124,6 +129,25 @@ Result<int> RunToEnd(const std::vector<std::string>& argv, const std::vector<std
 }
 
 // The model name the controller's catalog knows: discovery's name without the vendor words.
+// The last non-empty line of a file (a failed start's reason, from its log), at most 200 bytes.
+std::string LastLine(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  if (size <= 0) return "";
+  const std::streamoff from = std::max<std::streamoff>(0, size - 4096);
+  in.seekg(from);
+  std::string tail(static_cast<size_t>(size - from), '\0');
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r' || tail.back() == ' ')) tail.pop_back();
+  const size_t nl = tail.rfind('\n');
+  std::string line = nl == std::string::npos ? tail : tail.substr(nl + 1);
+  for (char& c : line) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = ' ';
+  }
+  return line.substr(0, 200);
+}
+
 std::string ModelName(const std::string& name) {
   std::string s = name;
   for (const char* prefix : {"NVIDIA ", "GeForce ", "Tesla "}) {
@@ -293,6 +317,7 @@ NodeAgent::NodeAgent(AgentConfig config, std::ostream& log) : config_(std::move(
 NodeAgent::~NodeAgent() {
   Stop();
   if (beat_thread_.joinable()) beat_thread_.join();
+  if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 void NodeAgent::Stop() {
@@ -329,6 +354,22 @@ Status NodeAgent::Start() {
   std::filesystem::create_directories(config_.state_dir / "miners", ec);
   std::filesystem::create_directories(config_.state_dir / "run", ec);
   if (ec) return UnavailableError("cannot create the state dir " + config_.state_dir.string() + ": " + ec.message());
+  if (auto url = net::HttpClient::ForUrl(config_.server, config_.ca_file); !url) {
+    return InvalidArgumentError("--server: " + url.error().message());
+  }
+  // One agent per state dir (and so per node): a second one would adopt the same processes and
+  // overwrite the first one's state file, and what each started would be the other's orphan.
+  const std::filesystem::path lock_path = config_.state_dir / "agent.lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0) return UnavailableError("cannot open " + lock_path.string() + ": " + std::strerror(errno));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    char holder[64] = {0};
+    (void)::pread(lock_fd_, holder, sizeof holder - 1, 0);
+    return FailedPreconditionError("another rigshift agent (pid " + std::string(holder) + ") uses the state dir " +
+                                   config_.state_dir.string() + ": one agent per node; stop it first");
+  }
+  const std::string pid = std::to_string(::getpid());
+  if (::ftruncate(lock_fd_, 0) == 0) (void)::pwrite(lock_fd_, pid.data(), pid.size(), 0);
 
   if (!config_.fake_devices.empty()) {
     RS_ASSIGN_OR_RETURN(discovery_, ParseFakeDevices(config_.fake_devices, config_.node));
@@ -407,7 +448,7 @@ Status NodeAgent::Run() {
   std::lock_guard lock(mu_);
   SaveState();
   Log("stopping; what runs keeps running (the next agent adopts it)");
-  return OkStatus();
+  return fatal_;
 }
 
 // ---- the controller -----------------------------------------------------------------------------
@@ -443,7 +484,10 @@ Status NodeAgent::Register(net::HttpClient& http) {
   body["self_test"] = self_test_failure_ ? json{{"passed", false}, {"reason", *self_test_failure_}}
                                          : json{{"passed", true}};
   RS_ASSIGN_OR_RETURN(net::HttpResponse r, http.Send("POST", "/v1/agents/register", body.dump(), config_.token));
-  if (r.status != 200) return FailedPreconditionError("register: HTTP " + std::to_string(r.status) + ": " + r.body);
+  if (r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429) {
+    return FailedPreconditionError("register: HTTP " + std::to_string(r.status) + ": " + r.body);
+  }
+  if (r.status != 200) return UnavailableError("register: HTTP " + std::to_string(r.status) + ": " + r.body);
   Log("registered with " + config_.server);
   return OkStatus();
 }
@@ -503,6 +547,17 @@ void NodeAgent::ControlLoop() {
     }
     if (!registered) {
       Status s = Register(http);
+      if (!s.ok() && s.code() == StatusCode::kFailedPrecondition) {
+        // The controller refused it (a bad token, a token for another node, a node the farm does
+        // not declare, GPUs other than its declaration): retrying cannot help.
+        Log("the controller refuses this agent: " + s.message());
+        {
+          std::lock_guard lock(mu_);
+          fatal_ = FailedPreconditionError("the controller refuses this agent: " + s.message());
+        }
+        Stop();
+        return;
+      }
       if (!s.ok()) {
         if (s.message() != last_error) Log("cannot register (will retry): " + s.message());
         last_error = s.message();
@@ -767,7 +822,8 @@ void NodeAgent::StartMiner(const std::string& coin, const std::vector<int>& slot
   WorkloadLimits limits;
   limits.gpu_indices = slots;
   if (auto env = GpuEnv(limits)) ps.env = *env;
-  ps.env.emplace_back(std::string(kMinerTag).substr(0, std::string(kMinerTag).size() - 1), config_.node);
+  ps.env.emplace_back(std::string(kMinerTag).substr(0, std::string(kMinerTag).size() - 1),
+                      config_.node + "/" + StateTag());
   ps.log_path = (dir / (coin + ".log")).string();
   ps.status_path = (dir / (coin + ".status")).string();
   ps.cwd = cwd_.string();  // a profile's relative paths are the operator's, from where the agent started
@@ -1030,11 +1086,22 @@ void NodeAgent::Supervise() {
     if (!l->handle) continue;
     ProcessState st = Poll(*l->handle);
     if (st.phase != ProcessPhase::kRunning && (l->state == "starting" || l->state == "running")) {
-      l->state = "exited";
       l->exit_code = st.exit_code ? *st.exit_code : 128 + st.signal.value_or(9);
-      l->ended_at = now;
-      if (!l->started_at) l->started_at = now;
-      Log("lease " + std::to_string(id) + ": its workload " + st.ToString());
+      // When it exited: the shim wrote the status then (the agent may have been down meanwhile,
+      // and the lease is billed to this second).
+      struct stat sb {};
+      l->ended_at = ::stat(l->handle->status_path.c_str(), &sb) == 0 ? std::min<int64_t>(sb.st_mtime, now) : now;
+      if (!l->started_at) l->started_at = *l->ended_at;
+      // Podman's own errors (125: it could not run the container; 126/127: the command cannot be
+      // run) before the container ever ran: the workload failed to start, and says why.
+      if (l->kind == "container" && l->state == "starting" && *l->exit_code >= 125 && *l->exit_code <= 127) {
+        l->state = "failed";
+        l->message = LastLine(l->log_path);
+      } else {
+        l->state = "exited";
+      }
+      Log("lease " + std::to_string(id) + ": its workload " + st.ToString() +
+          (l->state == "failed" ? " (it failed to start: " + l->message + ")" : ""));
       SaveState();
     }
     if (cut_off_ && l->ends_at && now >= *l->ends_at && st.phase == ProcessPhase::kRunning) {
@@ -1096,7 +1163,7 @@ static std::set<int> ForeignMiningSlots(const std::set<pid_t>& own_groups, int g
     std::ifstream env(e.path() / "environ", std::ios::binary);
     std::string all((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
     all.insert(0, 1, '\0');  // every variable now follows a NUL, the first one too
-    // Another node's agent's miner (several fake nodes on one host): not this node's business.
+    // Another agent's miner (several agents on one host: fake nodes, tests): not this node's.
     const std::string tag = std::string(1, '\0') + kMinerTag;
     if (size_t t = all.find(tag); t != std::string::npos && all.compare(t + tag.size(), node.size() + 1, node + '\0') != 0) {
       continue;
@@ -1125,7 +1192,8 @@ Status NodeAgent::Heartbeat(net::HttpClient& http) {
     Watch(telemetry);
     std::set<pid_t> own;
     for (const auto& [coin, m] : miners_) own.insert(m->handle.pid);
-    const std::set<int> foreign = ForeignMiningSlots(own, static_cast<int>(discovery_.gpus.size()), config_.node);
+    const std::set<int> foreign =
+        ForeignMiningSlots(own, static_cast<int>(discovery_.gpus.size()), config_.node + "/" + StateTag());
     json devices = json::array();
     for (const GpuInfo& g : discovery_.gpus) {
       json d = {{"slot", g.index}, {"use", "idle"}};

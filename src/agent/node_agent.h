@@ -178,6 +178,8 @@ class NodeAgent {
   SteadyMonotonicClock clock_;
 
   std::atomic<bool> stop_{false};
+  Status fatal_;      // why the agent stopped by itself (the controller refused it)
+  int lock_fd_ = -1;  // STATE_DIR/agent.lock, held for the agent's life
   std::atomic<bool> beat_now_{false};
   std::thread beat_thread_;
 };

@@ -3,6 +3,8 @@
 // tested end to end in tests/agent_e2e_test.cc).
 #include "agent/node_agent.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -130,6 +132,42 @@ TEST_F(AgentConfigTest, AnAgentWithoutServerTokenOrNodeSaysWhichIsMissing) {
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.message();
     EXPECT_NE(s.message().find("NoSuchGpu"), std::string::npos) << s.message();
   }
+}
+
+// Found from outside: two agents for one node overwrote each other's state file, and the miner
+// one of them started ran on, unsupervised, on a tenant's GPUs.
+TEST_F(AgentConfigTest, OneAgentPerStateDir) {
+  AgentConfig c;
+  c.server = "http://127.0.0.1:1";
+  c.token = "t";
+  c.node = "gpu-3090-1";
+  c.state_dir = dir_ / "state";
+  c.fake_devices = "1xRTX 3090";
+  std::filesystem::create_directories(c.state_dir);
+  int held = ::open((c.state_dir / "agent.lock").c_str(), O_RDWR | O_CREAT, 0600);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(::flock(held, LOCK_EX | LOCK_NB), 0);
+  ASSERT_EQ(::pwrite(held, "4242", 4, 0), 4);
+  std::ostringstream log;
+  NodeAgent second(c, log);
+  Status s = second.Run();
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("another rigshift agent (pid 4242) uses the state dir"), std::string::npos) << s.message();
+  ::close(held);
+}
+
+TEST_F(AgentConfigTest, AServerUrlItCannotUseIsAnErrorAtStart) {
+  AgentConfig c;
+  c.server = "ftp://x";
+  c.token = "t";
+  c.node = "gpu-3090-1";
+  c.state_dir = dir_ / "state";
+  c.fake_devices = "1xRTX 3090";
+  std::ostringstream log;
+  NodeAgent a(c, log);
+  Status s = a.Run();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("--server: "), std::string::npos) << s.message();
 }
 
 }  // namespace

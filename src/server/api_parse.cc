@@ -10,6 +10,7 @@
 #include <utility>
 
 #include <nlohmann/json.hpp>
+#include <regex>
 
 namespace rigshift {
 namespace {
@@ -532,6 +533,23 @@ bool ParseReportedUse(std::string_view s, ReportedUse* out) {
 }
 
 
+// An OCI image reference as registries spell it ([DOMAIN[:PORT]/]PATH[:TAG][@DIGEST]), and
+// nothing else that Podman would read: no transport ("oci-archive:/etc/x" would make it read a
+// file on the node as root), no relative path.
+bool IsImageReference(const std::string& image) {
+  static const std::regex kReference(
+      "^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]{1,5})?/)?"
+      "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+      "(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+      "(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$");
+  static const char* const kTransports[] = {"docker", "docker-archive", "docker-daemon", "oci", "oci-archive",
+                                            "dir", "containers-storage", "sif", "tarball", "ostree"};
+  for (const char* t : kTransports) {
+    if (image.rfind(std::string(t) + ":", 0) == 0) return false;
+  }
+  return std::regex_match(image, kReference);
+}
+
 bool IsEnvNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
@@ -545,9 +563,11 @@ Result<LeaseWorkload> WorkloadFrom(const JsonValue& v, std::string_view path) {
   LeaseWorkload w;
   if (const JsonValue* image = Optional(v, "image")) {
     RS_ASSIGN_OR_RETURN(w.image, String(*image, PathOf(path, "image"), /*allow_empty=*/false));
-    if (w.image.find(' ') != std::string::npos || w.image.starts_with('-')) {
-      return Err(InvalidArgumentError(Q(PathOf(path, "image")) + " must be an image reference such as "
-                                      "\"localhost/train:1\", got " + Quote(w.image)));
+    if (!IsImageReference(w.image)) {
+      return Err(InvalidArgumentError(
+          Q(PathOf(path, "image")) + " must be an image reference such as \"localhost/train:1\" or "
+          "\"registry.example:5000/team/train@sha256:...\" (lowercase repository, no transport such as "
+          "docker:// or oci-archive:), got " + Quote(w.image)));
     }
   }
   if (const JsonValue* command = Optional(v, "command")) {

@@ -321,6 +321,14 @@ TEST(ParseLeaseRequestTest, WorkloadImageCommandAndEnv) {
   ASSERT_TRUE(back.has_value()) << back.error().ToString();
   EXPECT_EQ(*back, want);
 
+  // References as registries spell them.
+  for (const char* ok : {"busybox", "localhost:5000/team/train:v1.2", "registry.example/a__b/c-d.e:latest",
+                         "quay.io/x/y@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                         "ghcr.io/org/x"}) {
+    auto good = ParseLeaseRequest(std::string(R"({"gpus": 1, "workload": {"image": ")") + ok + R"("}})");
+    EXPECT_TRUE(good.has_value()) << ok << ": " << good.error().ToString();
+  }
+
   // An image alone runs its own command; a command alone is a plain command (no "image" stored).
   auto image_only = ParseLeaseRequest(R"({"gpus": 1, "workload": {"image": "docker.io/library/busybox:1.36"}})");
   ASSERT_TRUE(image_only.has_value()) << image_only.error().ToString();
@@ -389,6 +397,14 @@ TEST(ParseLeaseRequestTest, BadWorkloads) {
       {"image an option",
        body(R"({"image": "--privileged"})"),
        {"\"workload.image\" must be an image reference"}},
+      // Found from outside: Podman reads transports, so these would read files on the node.
+      {"image a transport", body(R"({"image": "oci-archive:/etc/passwd"})"), {"no transport"}},
+      {"image a dir transport", body(R"({"image": "dir:/tmp"})"), {"must be an image reference"}},
+      {"image docker://", body(R"({"image": "docker://evil.example/x"})"), {"must be an image reference"}},
+      {"image containers-storage:", body(R"({"image": "containers-storage:busybox"})"), {"must be an image reference"}},
+      {"image uppercase path", body(R"({"image": "UPPER/Case"})"), {"must be an image reference"}},
+      {"image a short digest", body(R"({"image": "x@sha256:abc"})"), {"must be an image reference"}},
+      {"image a relative path", body(R"({"image": "../../etc"})"), {"must be an image reference"}},
       {"command a string",
        body(R"({"command": "sleep 60"})"),
        {"\"workload.command\" must be a list of strings (the program and its arguments), got \"sleep 60\""}},

@@ -417,6 +417,7 @@ Status Farm::Execute(const Event& event, const Plan& plan, const std::map<int64_
     rec.end = how.until;
     rec.engine_lease = LeaseId(0);  // 0 unless running (store.h)
     rec.reason = how.reason;
+    StopWorkload(rec, how.until);
     stopped.push_back(rec.id.value());
     stopped_engine.push_back(a.lease.value());
   }
@@ -486,6 +487,19 @@ Status Farm::Execute(const Event& event, const Plan& plan, const std::map<int64_
 }
 
 void Farm::Keep(LeaseRecord rec) { book_.Keep(std::move(rec)); }
+
+// A lease that ends (cancelled, preempted, lost, expired) while its workload has not exited: the
+// workload is stopped (its agent stops it, or has lost it), and the lease says so rather than
+// keep the last state an agent reported.
+void Farm::StopWorkload(LeaseRecord& rec, Timestamp at) {
+  if (rec.workload.empty()) return;
+  nlohmann::json w = nlohmann::json::parse(rec.workload);
+  const std::string state = w.value("state", "");
+  if (state != "pending" && state != "starting" && state != "running") return;
+  w["state"] = "stopped";
+  w["ended_at"] = FormatUtc(at);
+  rec.workload = w.dump();
+}
 
 void Farm::Income(const std::vector<LedgerEntry>& entries) {
   if (!observer_) return;

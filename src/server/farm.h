@@ -296,6 +296,8 @@ class Farm {
   [[nodiscard]] Result<Request> RequestOf(const LeaseRecord& rec) const;
   // Puts a stored record into the lease book.
   void Keep(LeaseRecord rec);
+  // Marks a lease's workload that has not exited "stopped" at `at` (its lease ends).
+  static void StopWorkload(LeaseRecord& rec, Timestamp at);
   // Cancels, in one write, waiting requests that could not queue again after a restart.
   [[nodiscard]] Status CancelStranded(Timestamp now);
   // A group tenants can rent: AI-suitable hardware with a list price.

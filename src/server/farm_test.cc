@@ -1019,6 +1019,26 @@ TEST(FarmWorkloads, AnExitedWorkloadEndsItsLeaseBilledToTheSecondItExited) {
   EXPECT_EQ(Get(w.farm, id), ended);
 }
 
+// Found from outside: a cancelled (or lost) lease's workload kept the state last reported.
+TEST(FarmWorkloads, AWorkloadWhoseLeaseEndsFirstIsStopped) {
+  World w(WithAgents());
+  ASSERT_TRUE(w.farm.RegisterAgent(Registration("gpu-3090-1"), kT0).has_value());
+  LeaseAsk ask = Ask3090(4);
+  ask.workload.image = "localhost/train:1";
+  LeaseRecord l = Create(w.farm, "acme", ask, At(1));
+  ASSERT_EQ(l.state, "running");
+  const int64_t id = l.id.value();
+  Beat(w.farm, "gpu-3090-1", At(3), {}, {Workload(id, WorkloadState::kRunning, std::nullopt, At(2))});
+  ASSERT_TRUE(w.farm.CancelLease(id, std::string("acme"), At(9)).has_value());
+  LeaseRecord cancelled = Get(w.farm, id);
+  EXPECT_EQ(cancelled.state, "cancelled");
+  nlohmann::json j = WorkloadOf(cancelled);
+  EXPECT_EQ(j["state"], "stopped");
+  EXPECT_EQ(j["ended_at"], "2026-11-01T00:00:09Z");
+  EXPECT_EQ(j["started_at"], "2026-11-01T00:00:02Z");
+  ExpectStored(w, id);
+}
+
 TEST(FarmWorkloads, AnExitIsBilledNoEarlierThanBilledAndNoLaterThanNow) {
   World w(WithAgents());
   ASSERT_TRUE(w.farm.RegisterAgent(Registration("gpu-3090-1"), kT0).has_value());
