@@ -198,7 +198,7 @@ Status LoadAgentConfig(const std::filesystem::path& file, AgentConfig* c) {
   static const std::set<std::string> kKeys = {
       "server",        "token",         "token_file",  "ca",           "node",          "state_dir",
       "fake_devices",  "device_file",   "nvml_library",   "heartbeat_ms", "desired_wait_ms", "miner_grace_ms", "workload_grace_ms",
-      "network",       "podman",        "container_init", "on_cutoff", "cutoff_after_ms", "self_test_command",
+      "network",       "podman",        "podman_run_root", "container_init", "on_cutoff", "cutoff_after_ms", "self_test_command",
       "expect_driver", "watchdog_zero_hashrate", "miner_warmup_ms", "watchdog_xid_growth", "reboot_command",
       "reboots_per_hour", "miner"};
   for (const auto& [k, v] : t) {
@@ -230,6 +230,7 @@ Status LoadAgentConfig(const std::filesystem::path& file, AgentConfig* c) {
   RS_RETURN_IF_ERROR(str(t["network"], "network", &c->network));
   if (c->network != "none" && c->network != "host") return InvalidArgumentError(where + "network must be \"none\" or \"host\"");
   RS_RETURN_IF_ERROR(str(t["podman"], "podman", &c->podman));
+  RS_RETURN_IF_ERROR(str(t["podman_run_root"], "podman_run_root", &c->podman_run_root));
   if (auto b = t["container_init"]) {
     if (!b.is_boolean()) return InvalidArgumentError(where + "container_init must be true or false");
     c->container_init = *b.value<bool>();
@@ -670,21 +671,41 @@ void NodeAgent::Converge(const Desired& d) {
   // seconds, so that the controller learns it at once; the heartbeat loop checks the rest.
   if (started_containers.empty()) return;
   const auto deadline = std::chrono::steady_clock::now() + 5s;
-  std::vector<std::string> names;
+  std::vector<std::pair<std::string, std::filesystem::path>> names;  // name, its --cidfile
   {
     std::lock_guard lock(mu_);
-    for (LocalLease* l : started_containers) names.push_back(l->container);
+    for (LocalLease* l : started_containers) {
+      names.push_back({l->container, config_.state_dir / "leases" / std::to_string(l->id) / "cid"});
+    }
   }
+  // Running once the OCI runtime has written the container's pid file (a stat every 2 ms, found
+  // through the id podman wrote to --cidfile); `podman container exists` every 200 ms as well,
+  // for a podman whose run root is not the default one.
   std::set<std::string> running;
+  auto last_exists = std::chrono::steady_clock::now();
   while (running.size() < names.size() && std::chrono::steady_clock::now() < deadline && !stop_) {
-    for (const std::string& name : names) {
+    const bool ask_podman = std::chrono::steady_clock::now() - last_exists >= 200ms;
+    if (ask_podman) last_exists = std::chrono::steady_clock::now();
+    for (const auto& [name, cidfile] : names) {
       if (running.count(name)) continue;
+      std::ifstream cid(cidfile);
+      std::string id;
+      std::getline(cid, id);
+      std::error_code ec;
+      if (!id.empty() &&
+          std::filesystem::exists(std::filesystem::path(config_.podman_run_root) / "overlay-containers" / id /
+                                      "userdata" / "pidfile",
+                                  ec)) {
+        running.insert(name);
+        continue;
+      }
+      if (!ask_podman) continue;
       std::vector<std::pair<std::string, std::string>> env;
       if (!containers_conf_.empty()) env.push_back({"CONTAINERS_CONF", containers_conf_.string()});
       auto code = RunToEnd({config_.podman, "container", "exists", name}, env, config_.state_dir / "run", 2s);
       if (code && *code == 0) running.insert(name);
     }
-    if (running.size() < names.size()) std::this_thread::sleep_for(10ms);
+    if (running.size() < names.size()) std::this_thread::sleep_for(2ms);
   }
   std::lock_guard lock(mu_);
   for (auto& [id, l] : leases_) {
@@ -754,6 +775,12 @@ void NodeAgent::StartLease(LocalLease& l) {
   if (!launch->warning.empty()) Log("lease " + std::to_string(l.id) + ": " + launch->warning);
   ProcessSpec ps;
   ps.argv = launch->argv;
+  if (l.kind == "container") {
+    // podman writes the container's id here once it is created (it refuses an existing file).
+    const std::filesystem::path cid = dir / "cid";
+    std::filesystem::remove(cid, ec);
+    ps.argv.insert(ps.argv.begin() + 2, {"--cidfile", cid.string()});
+  }
   ps.env = launch->env;
   ps.ignore_sigterm = launch->ignore_sigterm;
   ps.log_path = l.log_path;

@@ -80,6 +80,7 @@ struct AgentConfig {
   // Workloads.
   std::string network = "none";  // containers' network: "none" or "host"
   std::string podman = "podman";
+  std::string podman_run_root = "/run/containers/storage";  // where the runtime's pid files appear
   bool container_init = true;    // podman --init: SIGTERM reaches the workload
   // Cut off from the controller this long, the agent applies its policy.
   std::chrono::milliseconds cutoff_after{60000};
