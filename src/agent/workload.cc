@@ -155,7 +155,7 @@ std::string ContainersConfText(const ContainersConfOptions& options) {
   if (!options.init_path.empty()) text += "init_path = \"" + options.init_path + "\"\n";
   text +=
       "\n[engine]\n"
-      "runtime = \"runc\"\n"
+      "runtime = \"" + options.runtime + "\"\n"
       "cgroup_manager = \"cgroupfs\"\n"
       "events_logger = \"file\"\n";
   return text;

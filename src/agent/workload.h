@@ -105,8 +105,12 @@ enum class ImageArchive {
 struct ContainersConfOptions {
   std::vector<std::string> default_ulimits = {"nofile=1024:1024", "nproc=1024:1024"};
   std::string init_path;  // for --init; empty: podman's default search (finds /usr/bin/catatonit)
+  // The OCI runtime. crun starts a container about 90 ms sooner than runc on these machines
+  // (podman run of /bin/true: 0.21 s against 0.30 s), but refuses the limits every lease sets
+  // ("crun: cgroups in hybrid mode not supported"): runc.
+  std::string runtime = "runc";
 };
-// The containers.conf that podman needs on these machines: runtime runc, cgroupfs, events to a
+// The containers.conf that podman needs on these machines: the runtime, cgroupfs, events to a
 // file, and network "none" by default (never the bridge network; a launch always names one).
 std::string ContainersConfText(const ContainersConfOptions& options = {});
 // Writes it atomically to STATE_DIR/containers.conf (creating STATE_DIR) and returns that path.
