@@ -167,6 +167,36 @@ void RunWorkload(Farm& farm, bool stop_at_error, Acknowledged* ack) {
     cancel(a, t0 + 101);  // its GPUs go to the waiting bids
     tick(t0 + 105, t0 + 200);  // b ends on its own at t0 + 154
     int64_t d = create("payer", OnDemand("A100", 8), t0 + 201);  // the whole node: preempts every bid
+    // The agents' reports that write: a lease's workload running, then exited (its state, then
+    // the lease's end billed to the exit); a GPU drained (the lease on it ends lost) and back.
+    auto beat = [&](const std::string& node, AgentHeartbeat hb, int64_t t) {
+      if (dead || node.empty()) return;
+      if (auto r = farm.Heartbeat(node, hb, At(t)); !r) fails(r.error());
+    };
+    auto node_of = [&](int64_t id) {
+      auto l = farm.GetLease(id, std::nullopt);
+      return l && l->state == "running" ? farm.node_name(l->devices.front().first) : std::string();
+    };
+    LeaseAsk with_workload = OnDemand("RTX 3090", 1);
+    with_workload.workload.image = "localhost/train:1";
+    const int64_t w = create("payer", with_workload, t0 + 202);
+    const std::string wnode = node_of(w);
+    AgentHeartbeat hb;
+    hb.workloads = {WorkloadReport{LeaseId(w), WorkloadState::kRunning, std::nullopt, At(t0 + 202), std::nullopt, ""}};
+    beat(wnode, hb, t0 + 203);
+    hb.workloads = {WorkloadReport{LeaseId(w), WorkloadState::kExited, 3, At(t0 + 202), At(t0 + 203), ""}};
+    beat(wnode, hb, t0 + 204);
+    if (const std::string cnode = node_of(c); !cnode.empty()) {
+      const int slot = farm.GetLease(c, std::nullopt)->devices.front().second;
+      AgentHeartbeat drain;
+      drain.devices = {DeviceReport{}};
+      drain.devices[0].slot = slot;
+      drain.devices[0].use = ReportedUse::kOff;
+      drain.devices[0].drained = "Xid errors climbed";
+      beat(cnode, drain, t0 + 204);
+      drain.devices[0].drained.clear();
+      beat(cnode, drain, t0 + 204);
+    }
     // The agent of the node that runs c goes silent: its leases end as lost, its GPUs go offline.
     if (auto lc = farm.GetLease(c, std::nullopt); lc && lc->state == "running") {
       silent = farm.node_name(lc->devices.front().first);
