@@ -59,6 +59,10 @@ Result<std::vector<LedgerDayTotal>> FaultInjectionStore::LedgerByDay(Timestamp f
   return Target().LedgerByDay(from, to);
 }
 
+Result<std::vector<LedgerHourTotal>> FaultInjectionStore::LedgerByHour(Timestamp from, Timestamp to) {
+  return Target().LedgerByHour(from, to);
+}
+
 Result<std::optional<TokenRecord>> FaultInjectionStore::FindToken(std::string_view token_hash) {
   return Target().FindToken(token_hash);
 }

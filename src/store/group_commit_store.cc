@@ -314,6 +314,13 @@ Result<std::vector<LedgerDayTotal>> GroupCommitStore::LedgerByDay(Timestamp from
   return durable_->LedgerByDay(from, to);
 }
 
+Result<std::vector<LedgerHourTotal>> GroupCommitStore::LedgerByHour(Timestamp from, Timestamp to) {
+  RS_RETURN_IF_ERROR(NoListsInTransaction());
+  WaitSettled();
+  std::lock_guard lock(store_mu_);
+  return durable_->LedgerByHour(from, to);
+}
+
 Result<std::optional<TokenRecord>> GroupCommitStore::FindToken(std::string_view token_hash) {
   if (InTransaction()) {
     std::lock_guard store_lock(store_mu_);

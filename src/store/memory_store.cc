@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 #include <utility>
 
@@ -68,6 +69,28 @@ Result<std::vector<LedgerDayTotal>> MemoryStore::LedgerByDay(Timestamp from, Tim
     ++t.entries;
   }
   std::vector<LedgerDayTotal> out;
+  for (auto& [key, t] : sums) out.push_back(std::move(t));
+  return out;
+}
+
+Result<std::vector<LedgerHourTotal>> MemoryStore::LedgerByHour(Timestamp from, Timestamp to) {
+  auto hour_of = [](int64_t t) { return t - ((t % 3600) + 3600) % 3600; };
+  const int64_t lo = hour_of(from.seconds), hi = hour_of(to.seconds);
+  std::map<std::tuple<int64_t, std::string, std::string, int64_t>, LedgerHourTotal> sums;
+  for (const LedgerEntry& e : data_.ledger) {
+    const int64_t hour = hour_of(e.at.seconds);
+    if (hour < lo || hour >= hi) continue;
+    const int64_t lease = e.lease ? e.lease->value() : 0;
+    std::string node = LedgerNodeOf(e.device);
+    LedgerHourTotal& t = sums[{hour, e.kind, node, lease}];
+    t.hour = Timestamp{hour};
+    t.kind = e.kind;
+    t.node = std::move(node);
+    t.lease = lease;
+    t.amount = t.amount + e.amount;
+    t.seconds += e.seconds;
+  }
+  std::vector<LedgerHourTotal> out;
   for (auto& [key, t] : sums) out.push_back(std::move(t));
   return out;
 }

@@ -22,6 +22,7 @@ class MemoryStore : public Store {
   Status AppendLedger(const std::vector<LedgerEntry>& entries) override;
   Result<std::vector<LedgerEntry>> Ledger(std::optional<std::string> tenant, Timestamp from, Timestamp to) override;
   Result<std::vector<LedgerDayTotal>> LedgerByDay(Timestamp from, Timestamp to) override;
+  Result<std::vector<LedgerHourTotal>> LedgerByHour(Timestamp from, Timestamp to) override;
   Status PutToken(const TokenRecord& token) override;
   Result<std::optional<TokenRecord>> FindToken(std::string_view token_hash) override;
   Result<std::vector<TokenRecord>> ListTokens() override;

@@ -38,4 +38,9 @@ Status ValidateToken(const TokenRecord& token) {
   return OkStatus();
 }
 
+std::string LedgerNodeOf(std::string_view device) {
+  size_t slash = device.rfind('/');
+  return slash == std::string_view::npos ? std::string() : std::string(device.substr(0, slash));
+}
+
 }  // namespace rigshift

@@ -32,7 +32,7 @@ namespace rigshift {
 
 // The schema version this build reads and writes. A store on disk with a newer version is
 // refused (FailedPrecondition) rather than misread; an older one is migrated forward at open.
-inline constexpr int kStoreSchemaVersion = 3;
+inline constexpr int kStoreSchemaVersion = 4;
 
 // A lease as persisted. Unlike the engine's LeaseState it records how the lease ended.
 struct LeaseRecord {
@@ -90,6 +90,21 @@ struct LedgerDayTotal {
   friend bool operator==(const LedgerDayTotal&, const LedgerDayTotal&) = default;
 };
 
+// Ledger totals of one kind over one UTC hour, per node and lease (the money chart's source; kept
+// as a rollup beside the ledger, so that a chart of weeks never scans millions of entries).
+struct LedgerHourTotal {
+  Timestamp hour;         // start of the UTC hour
+  std::string kind;
+  std::string node;       // the node of a per-device entry (LedgerEntry::device before its last '/'), else ""
+  int64_t lease = 0;      // the entry's lease (API id), 0 = none
+  Money amount;
+  int64_t seconds = 0;
+  friend bool operator==(const LedgerHourTotal&, const LedgerHourTotal&) = default;
+};
+
+// The node part of a per-device entry's device ("gpu-3090-1/3" -> "gpu-3090-1"), "" without one.
+std::string LedgerNodeOf(std::string_view device);
+
 // An API bearer token, stored only as a hash of the secret.
 struct TokenRecord {
   std::string hash;       // the key; never the token itself
@@ -126,6 +141,10 @@ class Store {
                                                                 Timestamp to) = 0;
   // Totals per UTC day and kind of the entries with from <= at < to, ordered by day then kind.
   [[nodiscard]] virtual Result<std::vector<LedgerDayTotal>> LedgerByDay(Timestamp from, Timestamp to) = 0;
+  // Totals per UTC hour, kind, node and lease of the entries with from <= at < to, `from` and `to`
+  // rounded down to the hour; ordered by hour, kind, node, lease. Every store gives the same rows
+  // for the same entries (SqliteStore keeps them as a rollup written with the entries).
+  [[nodiscard]] virtual Result<std::vector<LedgerHourTotal>> LedgerByHour(Timestamp from, Timestamp to) = 0;
 
   // Inserts the token, or replaces the one with the same hash. InvalidArgument on an empty hash
   // or role.

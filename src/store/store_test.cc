@@ -168,6 +168,36 @@ TYPED_TEST(StoreContractTest, LedgerByDaySumsPerUtcDayAndKind) {
   EXPECT_EQ(all->front().device, "rig-1/3");
 }
 
+TYPED_TEST(StoreContractTest, LedgerByHourSumsPerHourKindNodeAndLease) {
+  Store& store = this->store();
+  auto at = [](int64_t s, std::string account, int64_t amount, std::string device) {
+    LedgerEntry e = Entry(s, std::move(account), amount);
+    e.device = std::move(device);
+    return e;
+  };
+  LedgerEntry usage = Entry(3'600 + 30, "tenant:a", 100);
+  usage.lease = LeaseId(7);
+  // Two entries of one device in one hour sum; another slot of the node too; another hour not.
+  ASSERT_TRUE(store
+                  .AppendLedger({at(3'600 + 10, "mining", 5, "rig-1/0"), at(3'600 + 70, "mining", 6, "rig-1/1"),
+                                 usage, at(7'200, "mining", 9, "rig-1/0"), at(7'300, "mining", 2, "rig-12/3"),
+                                 at(10'800, "mining", 1, "rig-1/0")})
+                  .ok());
+  // [1:00, 3:00): the 3:00 entry is out; `to` is rounded down to its hour (2:59:59 -> 2:00).
+  auto hours = store.LedgerByHour(Timestamp{3'600 + 5}, Timestamp{10'800});
+  ASSERT_TRUE(hours.has_value()) << hours.error().ToString();
+  std::vector<LedgerHourTotal> want = {
+      {Timestamp{3'600}, "ai_usage", "", 7, Money(100), 300},
+      {Timestamp{3'600}, "mining_revenue", "rig-1", 0, Money(11), 600},
+      {Timestamp{7'200}, "mining_revenue", "rig-1", 0, Money(9), 300},
+      {Timestamp{7'200}, "mining_revenue", "rig-12", 0, Money(2), 300},
+  };
+  EXPECT_EQ(*hours, want);
+  auto fewer = store.LedgerByHour(Timestamp{3'600}, Timestamp{10'799});
+  ASSERT_TRUE(fewer.has_value());
+  EXPECT_EQ(fewer->size(), 2u);
+}
+
 TYPED_TEST(StoreContractTest, PutLeaseWithTheSameIdReplacesIt) {
   Store& store = this->store();
   ASSERT_TRUE(store.PutLease(Lease(1, "acme")).ok());
@@ -451,6 +481,39 @@ TEST(SqliteStoreTest, MigratesAVersionOneFileAndKeepsItsLeases) {
   ASSERT_EQ(ledger->size(), 1u);
   EXPECT_EQ(ledger->front().device, "");
   EXPECT_EQ(ledger->front().amount, Money(10'000));
+  // Schema 4 filled the hourly rollup from the ledger it found.
+  auto hours = (*store)->LedgerByHour(Timestamp{0}, Timestamp{2'000'000'000});
+  ASSERT_TRUE(hours.has_value());
+  EXPECT_EQ(*hours, (std::vector<LedgerHourTotal>{
+                        {Timestamp{1'700'000'060 - 1'700'000'060 % 3'600}, "ai_usage", "", 5, Money(10'000), 60}}));
+}
+
+TEST(SqliteStoreTest, MigrationFourSumsAVersionThreeLedgerPerNode) {
+  testing::TempDir dir;
+  std::string path = (dir / "store.db").string();
+  ASSERT_TRUE(SqliteStore::Open(path).has_value());
+  // Back to what schema 3 left: no rollup, and ledger entries written without it.
+  RawExec(path,
+          "DROP TABLE ledger_hourly; DELETE FROM schema_version WHERE version = 4;"
+          "INSERT INTO ledger(at_s, account, kind, lease, amount_micro_usd, seconds, note, device) VALUES "
+          "(7200, 'mining', 'mining_revenue', NULL, 5, 60, 'ETH', 'gpu-3090-12/3'),"
+          "(7260, 'mining', 'mining_revenue', NULL, 6, 60, 'ETH', 'gpu-3090-12/10'),"
+          "(7320, 'energy', 'energy_cost', NULL, -2, 60, 'mining', 'rig/x/7'),"
+          "(9000, 'tenant:a', 'ai_usage', 3, 40, 60, '', '');");
+  auto store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  auto hours = (*store)->LedgerByHour(Timestamp{0}, Timestamp{86'400});
+  ASSERT_TRUE(hours.has_value());
+  EXPECT_EQ(*hours, (std::vector<LedgerHourTotal>{{Timestamp{7'200}, "ai_usage", "", 3, Money(40), 60},
+                                                  {Timestamp{7'200}, "energy_cost", "rig/x", 0, Money(-2), 60},
+                                                  {Timestamp{7'200}, "mining_revenue", "gpu-3090-12", 0, Money(11), 120}}));
+  // New entries add to the rows the migration made.
+  LedgerEntry more = Entry(7'500, "mining", 100);
+  more.device = "gpu-3090-12/0";
+  ASSERT_TRUE((*store)->AppendLedger({more}).ok());
+  hours = (*store)->LedgerByHour(Timestamp{0}, Timestamp{86'400});
+  ASSERT_EQ(hours->size(), 3u);
+  EXPECT_EQ((*hours)[2].amount, Money(111));
 }
 
 TEST(SqliteStoreTest, RefusesAFileFromANewerSchema) {
@@ -749,6 +812,9 @@ class GatedStore final : public Store {
   }
   Result<std::vector<LedgerDayTotal>> LedgerByDay(Timestamp from, Timestamp to) override {
     return base_.LedgerByDay(from, to);
+  }
+  Result<std::vector<LedgerHourTotal>> LedgerByHour(Timestamp from, Timestamp to) override {
+    return base_.LedgerByHour(from, to);
   }
   Status PutToken(const TokenRecord& t) override { return base_.PutToken(t); }
   Result<std::optional<TokenRecord>> FindToken(std::string_view h) override { return base_.FindToken(h); }
