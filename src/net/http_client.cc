@@ -324,6 +324,12 @@ HttpClient::~HttpClient() = default;
 
 Result<HttpResponse> HttpClient::Send(std::string_view method, std::string_view target, std::string_view body,
                                       std::string_view bearer_token) {
+  return Send(method, target, body, bearer_token, {});
+}
+
+Result<HttpResponse> HttpClient::Send(std::string_view method, std::string_view target, std::string_view body,
+                                      std::string_view bearer_token,
+                                      const std::vector<std::pair<std::string, std::string>>& headers) {
   Impl& c = *impl_;
   if (!c.unusable.ok()) return Err(c.unusable);
   Clock::time_point deadline = Clock::now() + c.options.timeout;
@@ -340,6 +346,7 @@ Result<HttpResponse> HttpClient::Send(std::string_view method, std::string_view 
   request.set(http::field::host, c.host_header);
   request.set(http::field::user_agent, "rigshift");
   if (!bearer_token.empty()) request.set(http::field::authorization, "Bearer " + std::string(bearer_token));
+  for (const auto& [name, value] : headers) request.set(Beast(name), Beast(value));
   if (!body.empty()) {
     request.set(http::field::content_type, "application/json");
     request.body() = body;

@@ -74,6 +74,10 @@ class HttpClient {
   // (<OpenSSL's reason>) ..." or "... does not match the name HOST (...)".
   Result<HttpResponse> Send(std::string_view method, std::string_view target, std::string_view body = {},
                             std::string_view bearer_token = {});
+  // The same with `headers` added (a webhook's signature, say); none may be Host.
+  Result<HttpResponse> Send(std::string_view method, std::string_view target, std::string_view body,
+                            std::string_view bearer_token,
+                            const std::vector<std::pair<std::string, std::string>>& headers);
 
  private:
   struct Impl;

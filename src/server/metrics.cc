@@ -61,11 +61,18 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   alerts_ = &prometheus::BuildCounter()
                  .Name("rigshift_alerts_total")
                  .Help("Alerts raised, by kind (node_lost, node_quarantined, gpu_drained, divergence, "
-                       "mining_on_lease); GET /v1/alerts lists them")
+                       "mining_on_lease, store_write_failed, store_writes_resumed); GET /v1/alerts lists them")
                  .Register(*registry_);
-  for (const char* kind : {"node_lost", "node_quarantined", "gpu_drained", "divergence", "mining_on_lease"}) {
+  for (const char* kind : {"node_lost", "node_quarantined", "gpu_drained", "divergence", "mining_on_lease",
+                           "store_write_failed", "store_writes_resumed"}) {
     alerts_->Add({{"kind", kind}});
   }
+  webhooks_ = &prometheus::BuildCounter()
+                   .Name("rigshift_webhook_deliveries_total")
+                   .Help("Alerts sent to webhooks, by outcome: delivered (a 2xx), failed (every attempt "
+                         "failed), dropped (a full queue, or the server stopping)")
+                   .Register(*registry_);
+  for (const char* outcome : {"delivered", "failed", "dropped"}) webhooks_->Add({{"outcome", outcome}});
   divergent_ = &prometheus::BuildGauge()
                     .Name("rigshift_devices_divergent")
                     .Help("Devices whose agent, converged to the desired generation, reports another use, lease "
@@ -107,6 +114,10 @@ void Metrics::StoreCommitFailed(bool disk_full) {
 void Metrics::StoreWritesFailing(bool failing) { writes_failing_->Set(failing ? 1 : 0); }
 
 void Metrics::Raised(const Alert& alert) { alerts_->Add({{"kind", alert.kind}}).Increment(); }
+
+void Metrics::WebhookDelivery(std::string_view outcome) {
+  webhooks_->Add({{"outcome", std::string(outcome)}}).Increment();
+}
 
 std::string Metrics::Render(const FarmCounts& counts) {
   for (const auto& [use, n] : counts.devices_by_use) devices_->Add({{"use", use}}).Set(static_cast<double>(n));

@@ -38,6 +38,9 @@ class Metrics final : public FarmObserver {
   void StoreCommitFailed(bool disk_full);
   // Whether the store's writes fail now: from a failed commit until the next one succeeds.
   void StoreWritesFailing(bool failing);
+  // An alert's delivery to a webhook ended: "delivered", "failed" or "dropped" (server/webhooks.h).
+  // Thread-safe.
+  void WebhookDelivery(std::string_view outcome);
   // The exposition text, with the gauges set from `counts` first.
   std::string Render(const FarmCounts& counts);
 
@@ -52,6 +55,7 @@ class Metrics final : public FarmObserver {
   prometheus::Family<prometheus::Counter>* failed_commits_;
   prometheus::Gauge* writes_failing_;
   prometheus::Family<prometheus::Counter>* alerts_;
+  prometheus::Family<prometheus::Counter>* webhooks_;
   prometheus::Gauge* divergent_;
   prometheus::Family<prometheus::Gauge>* divergences_;
 };
