@@ -12,7 +12,7 @@ LISTEN ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 20
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build test demo market-demo asan bench bench-server fuzz clean
+.PHONY: deps configure build test demo market-demo screenshots asan bench bench-server fuzz clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -30,6 +30,11 @@ test: build
 demo: build
 	$(BIN) data import --source $(SOURCE) --out $(DATA)
 	$(BIN) server --demo --data $(DATA) --data-dir $(SERVER_DIR) --listen $(LISTEN)
+
+# Screenshots of the web console's main views (docs/console/, shown in README.md), taken by its
+# browser test.
+screenshots: build
+	SCREENSHOTS=docs/console bash tests/console_test.sh $(abspath $(BIN)) $(abspath $(SOURCE))
 
 # The 2021 mining table the first demo printed (issue 2).
 market-demo: build

@@ -478,7 +478,7 @@ TEST_F(RealSpecTest, DocumentsEveryRouteOfTheApiPageAndNoOther) {
   const auto ops = spec().Operations();
   const std::set<std::pair<std::string, std::string>> in_spec(ops.begin(), ops.end());
   EXPECT_EQ(in_spec, in_doc);
-  EXPECT_EQ(in_spec.size(), 26u);
+  EXPECT_EQ(in_spec.size(), 33u);
 }
 
 TEST_F(RealSpecTest, ALeaseFromTheApiPageConforms) {
@@ -765,7 +765,10 @@ TEST_F(RealSpecTest, OperatorAnswersConform) {
           "price_nano_usd": 25120000000, "price_usd": 25.12, "hashes_per_block": "1234567890123456789012",
           "block_reward_nano": 2560000000, "block_reward": 2.56}], "electricity": [{"site": "odessa",
           "price_micro_usd_per_mwh": 31500000, "price_usd_per_mwh": 31.5}], "list_prices": [{"group": "gpu-3090",
-          "model": "RTX 3090", "micro_usd_per_gpu_h": 300000, "usd_per_gpu_h": 0.3}]})"},
+          "model": "RTX 3090", "micro_usd_per_gpu_h": 300000, "usd_per_gpu_h": 0.3,
+          "interruptible_floor_micro_usd_per_gpu_h": 160000, "interruptible_floor_usd_per_gpu_h": 0.16}],
+          "best_coins": [{"group": "gpu-3090", "model": "RTX 3090", "coin": "ETC", "revenue_usd_per_day": 2.1,
+          "power_cost_usd_per_day": 0.5, "net_usd_per_day": 1.6, "power_w": 290}]})"},
       {"/v1/policy", R"({"pool_fee_pct": 1, "switch_min_gain_pct": 5, "switch_min_dwell_s": 600,
           "miner_restart_s": 120, "resume_margin_pct": 2})"},
       {"/v1/ledger?from=2026-11-01&to=2026-11-21",

@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -366,6 +369,37 @@ TEST_F(OpenApiTest, EveryOperationAnswersAsTheSpecSays) {
   }
   Call("tenant", "GET", "/v1/nodes", "", acme, 403);
   Call("tenant", "PUT", "/v1/policy", policy.body, acme, 403);
+
+  // --- The console's routes ------------------------------------------------------------------
+  Call("tenant", "GET", "/v1/whoami", "", acme, 200);
+  Call("operator", "GET", "/v1/whoami", "", op, 200);
+  Call("agent", "GET", "/v1/whoami", "", agent, 403);
+  Call("nobody", "GET", "/v1/whoami", "", "", 401);
+  const std::string first_node = nodes.Json()["nodes"][0].value("name", "");
+  Reply node_page = Call("operator", "GET", "/v1/nodes/" + first_node, "", op, 200);
+  EXPECT_EQ(node_page.Json()["devices"].size(), nodes.Json()["nodes"][0]["gpus"].get<size_t>());
+  Call("operator", "GET", "/v1/nodes/no-such-node", "", op, 404);
+  Call("tenant", "GET", "/v1/nodes/" + first_node, "", acme, 403);
+  Reply money = Call("operator", "GET", "/v1/reports/money", "", op, 200);
+  EXPECT_EQ(money.Json()["points"].size(), 48u);
+  Call("operator", "GET", "/v1/reports/money?bucket=day", "", op, 200);
+  Call("operator", "GET", "/v1/reports/money?bucket=minute", "", op, 400);
+  Call("tenant", "GET", "/v1/reports/money", "", acme, 403);
+  Call("operator", "GET", "/v1/reports/power?hours=2", "", op, 200);
+  Call("operator", "GET", "/v1/reports/power?hours=0", "", op, 400);
+  Call("operator", "GET", "/v1/plan/scenarios", "", op, 200);
+  Call("operator", "POST", "/v1/plan", R"({"scenario": "no-such.toml"})", op, 404);
+  Call("operator", "POST", "/v1/plan", R"({"scenario": "a.toml", "days": 0})", op, 400, false);
+  {
+    std::ifstream in(std::filesystem::path(RIGSHIFT_DEMO_FARM).parent_path() / "scenario.toml");
+    std::stringstream text;
+    text << in.rdbuf();
+    Reply plan = Call("operator", "POST", "/v1/plan", json({{"toml", text.str()}, {"days", 1}}).dump(), op, 201);
+    const std::string url = plan.Json().value("report_url", "");
+    Reply report = Call("anyone", "GET", url, "", "", 200);
+    EXPECT_NE(report.body.find("<html"), std::string::npos);
+    Call("anyone", "GET", "/plan/reports/00000000000000000000000000000000.html", "", "", 404);
+  }
 
   // --- Agents --------------------------------------------------------------------------------
   // The demo fleet's agents hold every node; use one of its 3090 nodes without disturbing it.

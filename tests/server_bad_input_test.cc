@@ -371,7 +371,9 @@ TEST_F(ServerBadInputTest, EveryBadRequestGetsItsDocumentedErrorAndTheServerKeep
       {"lease id unused", "GET", L + "/987654321", "", OP, 404, "not_found", "no lease 987654321"},
       // Routes and methods.
       {"unknown route", "GET", "/v1/nope", "", OP, 404, "not_found", "no route /v1/nope"},
-      {"root", "GET", "/", "", OP, 404, "not_found", "no route /"},
+      {"POST to the console", "POST", "/", "", OP, 404, "not_found", "no route /"},
+      {"no such console file", "GET", "/assets/nope.js", "", OP, 404, "not_found", "no console file /assets/nope.js"},
+      {"a console path outside /assets", "GET", "/index.js", "", OP, 404, "not_found", "no route /index.js"},
       {"another version", "GET", "/v2/leases", "", OP, 404, "not_found", "no route /v2/leases"},
       {"bare /v1", "GET", "/v1", "", OP, 404, "not_found", "no route /v1"},
       {"below a lease", "GET", L + "/{A}/devices", "", A, 404, "not_found", "no route"},

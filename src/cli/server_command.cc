@@ -1,5 +1,6 @@
 #include "cli/server_command.h"
 #include "cli/farm_setup.h"
+#include "cli/sim_command.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <toml++/toml.h>
 
@@ -20,10 +22,12 @@
 #include "net/http_server.h"
 #include "server/api.h"
 #include "server/api_parse.h"
+#include "server/console.h"
 #include "server/auth.h"
 #include "server/demo_fleet.h"
 #include "server/farm.h"
 #include "server/metrics.h"
+#include "server/webhooks.h"
 #include "sim/simulator.h"
 #include "store/group_commit_store.h"
 #include "store/sqlite_store.h"
@@ -100,10 +104,12 @@ Status LoadConfig(ServerOptions& o) {
   static const std::set<std::string> kServerKeys = {
       "listen", "data_dir", "farm", "data", "threads", "agent_timeout_s", "billing_interval_s",
       "accounting_interval_s", "tick_interval_s", "max_pending", "max_pending_per_tenant", "require_agents", "tenants",
-      "trusted_tenants", "tls_cert", "tls_key"};
+      "trusted_tenants", "tls_cert", "tls_key", "scenarios"};
   static const std::set<std::string> kFeedKeys = {"kind", "speed", "url", "interval_s"};
   for (const auto& [k, v] : t) {
-    if (k != "server" && k != "feed") errors.push_back("unknown table [" + std::string(k.str()) + "] (known: [server], [feed])");
+    if (k != "server" && k != "feed" && k != "webhooks") {
+      errors.push_back("unknown table [" + std::string(k.str()) + "] (known: [server], [feed], [[webhooks]])");
+    }
   }
   if (auto* s = t["server"].as_table()) {
     for (const auto& [k, v] : *s) {
@@ -115,6 +121,7 @@ Status LoadConfig(ServerOptions& o) {
     path(*s, "data", &o.data, "--data");
     path(*s, "tls_cert", &o.tls_cert, "--tls-cert");
     path(*s, "tls_key", &o.tls_key, "--tls-key");
+    path(*s, "scenarios", &o.scenarios, "--scenarios");
     int64_t threads = o.threads;
     integer(*s, "threads", 1, 64, &threads, "--threads");
     o.threads = static_cast<int>(threads);
@@ -148,6 +155,25 @@ Status LoadConfig(ServerOptions& o) {
         }
       }
     }
+  }
+  if (auto* hooks = t["webhooks"].as_array()) {
+    for (const auto& h : *hooks) {
+      const toml::table* tab = h.as_table();
+      if (tab == nullptr) {
+        errors.push_back("[[webhooks]] must be tables with url and secret_file");
+        continue;
+      }
+      ServerOptions::Webhook w;
+      for (const auto& [k, v] : *tab) {
+        if (k != "url" && k != "secret_file") errors.push_back("[[webhooks]] unknown key " + std::string(k.str()));
+      }
+      str(*tab, "url", &w.url, "");
+      path(*tab, "secret_file", &w.secret_file, "");
+      if (w.url.empty() || w.secret_file.empty()) errors.push_back("[[webhooks]] needs url and secret_file");
+      else o.webhooks.push_back(std::move(w));
+    }
+  } else if (t.contains("webhooks")) {
+    errors.push_back("webhooks must be [[webhooks]] tables with url and secret_file");
   }
   if (auto* f = t["feed"].as_table()) {
     for (const auto& [k, v] : *f) {
@@ -240,6 +266,9 @@ class StoreCatchUp {
         failing_ = false;
         logged_.clear();
         metrics_->StoreWritesFailing(false);
+        farm_->RaiseAlert({0, now, "store_writes_resumed", "", -1,
+                           "the store writes again, after " + std::to_string(store_->failed_commits() - failed_before_) +
+                               " failed commits since " + FormatUtc(since_)});
       }
       return OkStatus();
     }
@@ -248,6 +277,9 @@ class StoreCatchUp {
       since_ = now;
       failed_before_ = store_->failed_commits() - 1;
       metrics_->StoreWritesFailing(true);
+      farm_->RaiseAlert({0, now, "store_write_failed", "", -1,
+                         "the store cannot write: " + failure.message() +
+                             "; writes are refused (507 or 503) until a commit succeeds, reads go on"});
     }
     if (failure.message() != logged_) {
       err_ << "rigshift server: " << FormatUtc(now) << " store: " << failure.message()
@@ -339,9 +371,82 @@ void AddServerFlags(CLI::App& cmd, ServerOptions& o) {
        "--tls-cert");
   flag(cmd.add_option("--tls-key", o.tls_key, "The private key of --tls-cert, PEM, unencrypted")->type_name("FILE"),
        "--tls-key");
+  cmd.add_option("--webhook", o.webhook_urls,
+                 "POST every alert, signed, to this URL (repeat for more; docs/operations.md, Webhooks)")
+      ->type_name("URL");
+  cmd.add_option("--webhook-secret-file", o.webhook_secret_file, "The signing secret of the --webhook URLs")
+      ->type_name("FILE");
+  flag(cmd.add_option("--scenarios", o.scenarios,
+                      "A folder of scenario files (*.toml) the console's plan view offers (--demo: examples/)")
+           ->type_name("DIR"),
+       "--scenarios");
   cmd.add_flag("--demo", o.demo,
                "Demo farm: examples/demo-farm.toml, an in-process simulated fleet, a tenant token 'demo'");
 }
+
+namespace {
+
+// The webhooks of the config and the flags, with their secrets read (a file's first line).
+Result<WebhookOptions> WebhooksOf(const ServerOptions& o) {
+  std::vector<ServerOptions::Webhook> all = o.webhooks;
+  if (!o.webhook_urls.empty() && o.webhook_secret_file.empty()) {
+    return Err(InvalidArgumentError("--webhook needs --webhook-secret-file: the secret its requests are signed with"));
+  }
+  for (const std::string& url : o.webhook_urls) all.push_back({url, o.webhook_secret_file});
+  WebhookOptions w;
+  for (const auto& h : all) {
+    std::ifstream in(h.secret_file);
+    std::string secret;
+    if (!in || !std::getline(in, secret)) {
+      return Err(InvalidArgumentError("webhook " + h.url + ": cannot read its secret file " + h.secret_file.string()));
+    }
+    while (!secret.empty() && (secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
+    if (secret.empty()) return Err(InvalidArgumentError("webhook " + h.url + ": its secret file " + h.secret_file.string() + " is empty"));
+    w.targets.push_back({h.url, secret});
+  }
+  return w;
+}
+
+// `rigshift plan SCENARIO --days N --report FILE`, in-process, for the console (POST /v1/plan).
+Result<std::string> PlanReport(const std::filesystem::path& scenario, int days, const std::filesystem::path& data,
+                               const std::filesystem::path& work_dir) {
+  static std::atomic<int64_t> runs{0};
+  std::error_code ec;
+  std::filesystem::create_directories(work_dir, ec);
+  SimOptions so;
+  so.scenario = scenario;
+  so.data = data;
+  so.days = days;
+  so.all = true;
+  so.quiet = true;
+  so.report = work_dir / ("report-" + std::to_string(++runs) + ".html");
+  std::ostringstream out, err;
+  Status s = RunSim(so, out, err);
+  if (!s.ok()) {
+    std::filesystem::remove(so.report, ec);
+    return Err(s.WithContext("plan of " + scenario.filename().string()));
+  }
+  std::ifstream in(so.report, std::ios::binary);
+  std::ostringstream html;
+  html << in.rdbuf();
+  std::filesystem::remove(so.report, ec);
+  if (html.str().empty()) return Err(InternalError("plan of " + scenario.filename().string() + " wrote no report"));
+  return html.str();
+}
+
+// The console: the files built into the binary, or RIGSHIFT_CONSOLE_DIR's (a web/src checkout,
+// for working on the console without rebuilding; uPlot is read from ../node_modules beside it).
+Result<std::shared_ptr<const Console>> ConsoleFiles(std::ostream& err) {
+  const char* dir = std::getenv("RIGSHIFT_CONSOLE_DIR");
+  if (dir == nullptr || *dir == 0) return std::make_shared<const Console>(Console::Embedded());
+  std::filesystem::path src(dir);
+  RS_ASSIGN_OR_RETURN(Console c, Console::FromDirectory(src, src.parent_path() / "node_modules/uplot/dist",
+                                                        {"uPlot.esm.js", "uPlot.min.css"}));
+  err << "rigshift server: console files from " << src.string() << " (RIGSHIFT_CONSOLE_DIR)\n";
+  return std::make_shared<const Console>(std::move(c));
+}
+
+}  // namespace
 
 Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   if (!o.config.empty()) RS_RETURN_IF_ERROR(LoadConfig(o));
@@ -497,10 +602,21 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   fopt.max_pending_per_tenant = static_cast<size_t>(o.max_pending_per_tenant);
   fopt.require_agents = o.require_agents;
   fopt.trusted_tenants.insert(o.trusted_tenants.begin(), o.trusted_tenants.end());
+  // Alerts to the operator's webhooks (server/webhooks.h), besides the log and /metrics.
+  RS_ASSIGN_OR_RETURN(WebhookOptions hook_options, WebhooksOf(o));
+  std::unique_ptr<WebhookSender> hooks;
+  if (!hook_options.targets.empty()) {
+    const size_t n = hook_options.targets.size();
+    RS_ASSIGN_OR_RETURN(hooks, WebhookSender::Start(std::move(hook_options),
+                                                    [&metrics](std::string_view outcome, const std::string&) {
+                                                      metrics.WebhookDelivery(outcome);
+                                                    }));
+    err << "rigshift server: alerts go to " << n << " webhook(s)\n";
+  }
   // What the farm observes goes to /metrics; a node lost also goes to the log.
   class Observer final : public FarmObserver {
    public:
-    Observer(Metrics* m, std::ostream* log) : metrics_(m), log_(log) {}
+    Observer(Metrics* m, std::ostream* log, WebhookSender* hooks) : metrics_(m), log_(log), hooks_(hooks) {}
     void EngineDecision(std::string_view kind, double seconds) override { metrics_->EngineDecision(kind, seconds); }
     void Income(std::string_view use, Money amount) override { metrics_->Income(use, amount); }
     void EnergyCost(Money amount) override { metrics_->EnergyCost(amount); }
@@ -514,12 +630,14 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
     void Raised(const Alert& a) override {
       metrics_->Raised(a);
       *log_ << "rigshift server: alert " << a.id << " (" << a.kind << "): " << a.message << std::endl;
+      if (hooks_) hooks_->Send(a);
     }
 
    private:
     Metrics* metrics_;
     std::ostream* log_;
-  } observer(&metrics, &err);
+    WebhookSender* hooks_;
+  } observer(&metrics, &err, hooks.get());
   Farm farm(std::move(setup), store.get(), feed.get(), fopt, &observer);
   for (const std::string& fix : price_fixes) err << "rigshift server: price table: " << fix << "\n";
   for (const std::string& fix : farm.price_fixes()) err << "rigshift server: price table: " << fix << "\n";
@@ -529,6 +647,13 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   StoreCatchUp catch_up(store.get(), &farm, &auth, &metrics, err);
   Api api(&farm, &auth, &metrics, &mu, WallNow);
   api.SetLogDir(o.data_dir / "logs");
+  RS_ASSIGN_OR_RETURN(std::shared_ptr<const Console> console, ConsoleFiles(err));
+  api.SetConsole(console);
+  if (o.scenarios.empty() && o.demo && std::filesystem::is_directory("examples", ec)) o.scenarios = "examples";
+  api.SetPlanner({o.scenarios, o.data_dir / "plans",
+                  [data = o.data, work = o.data_dir / "plans"](const std::filesystem::path& scenario, int days) {
+                    return PlanReport(scenario, days, data, work);
+                  }});
   net::HttpServerOptions hopt;
   hopt.host = hp.first;
   hopt.port = hp.second;
@@ -579,6 +704,20 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
       << "  store: " << (o.data_dir / "rigshift.db").string() << "\n"
       << "  operator token: " << (o.data_dir / "operator.token").string() << "\n";
   if (!tls_cert.empty()) out << "  tls: " << tls_cert << " (clients: --ca FILE, the CA that signed it)\n";
+  auto first_line = [](const std::filesystem::path& file) {
+    std::ifstream in(file);
+    std::string line;
+    std::getline(in, line);
+    return line;
+  };
+  if (o.demo) {
+    // The token rides in the URL's fragment, which the browser never sends to the server.
+    out << "  console (operator): " << url << "/#token=" << first_line(o.data_dir / "operator.token") << "\n"
+        << "  console (tenant demo): " << url << "/#token=" << first_line(o.data_dir / "tenant-demo.token") << "\n";
+  } else {
+    out << "  console: " << url << "/ (log in with the operator token in " << (o.data_dir / "operator.token").string()
+        << ")\n";
+  }
   if (o.demo) {
     std::ifstream tok(o.data_dir / "tenant-demo.token");
     std::string token;

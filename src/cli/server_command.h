@@ -40,6 +40,15 @@ struct ServerOptions {
   std::vector<std::string> trusted_tenants;  // may run plain commands ("*": every tenant)
   std::filesystem::path tls_cert, tls_key;   // both set: HTTPS only (PEM files)
   bool demo = false;
+  // Alerts to webhooks: each {url, secret file}; --webhook URLs share --webhook-secret-file.
+  struct Webhook {
+    std::string url;
+    std::filesystem::path secret_file;
+  };
+  std::vector<Webhook> webhooks;
+  std::vector<std::string> webhook_urls;       // --webhook
+  std::filesystem::path webhook_secret_file;   // --webhook-secret-file
+  std::filesystem::path scenarios;             // the console's plan view offers these (*.toml)
   // Which of the above came from flags (they override the config file).
   std::vector<std::string> set_by_flag;
 };

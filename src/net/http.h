@@ -20,6 +20,7 @@ struct HttpRequest {
   std::string query;          // after '?', or empty
   std::string authorization;  // the Authorization header, verbatim, or empty
   std::string content_type;   // the Content-Type header, verbatim, or empty
+  std::string if_none_match;  // the If-None-Match header, verbatim, or empty (static assets' ETags)
   std::string body;
   // The client's IP address as text, without the port ("127.0.0.1", "2001:db8::7"; an IPv4
   // client of an IPv6 socket is written as IPv4). Empty when unknown (a request made in-process).

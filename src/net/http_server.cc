@@ -282,6 +282,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     if (question != std::string_view::npos) request.query = target.substr(question + 1);
     request.authorization = Std(message[http::field::authorization]);
     request.content_type = Std(message[http::field::content_type]);
+    request.if_none_match = Std(message[http::field::if_none_match]);
     request.remote_address = remote_address_;
     request.body = std::move(message.body());
     unsigned version = message.version();

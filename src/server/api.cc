@@ -3,11 +3,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <random>
 #include <set>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -255,6 +258,7 @@ const std::vector<Api::Route>& Api::Routes() {
       {"DELETE", "/v1/leases/{id}", Who::kTenants, &Api::CancelLease},
       {"GET", "/v1/leases/{id}/logs", Who::kTenants, &Api::GetLeaseLog},
       {"GET", "/v1/invoices", Who::kTenants, &Api::ListInvoices},
+      {"GET", "/v1/whoami", Who::kTenants, &Api::WhoAmI},
       // Node agents.
       {"POST", "/v1/agents/register", Who::kAgents, &Api::RegisterAgent},
       {"POST", "/v1/agents/{node}/heartbeat", Who::kAgents, &Api::AgentHeartbeat},
@@ -263,6 +267,7 @@ const std::vector<Api::Route>& Api::Routes() {
       // Operators.
       {"GET", "/v1/sites", Who::kOperators, &Api::ListSites},
       {"GET", "/v1/nodes", Who::kOperators, &Api::ListNodes},
+      {"GET", "/v1/nodes/{node}", Who::kOperators, &Api::GetNode},
       {"GET", "/v1/devices", Who::kOperators, &Api::ListDevices},
       {"GET", "/v1/market", Who::kOperators, &Api::GetMarket},
       {"GET", "/v1/policy", Who::kOperators, &Api::GetPolicy},
@@ -272,6 +277,10 @@ const std::vector<Api::Route>& Api::Routes() {
       {"POST", "/v1/tokens", Who::kOperators, &Api::CreateToken},
       {"GET", "/v1/alerts", Who::kOperators, &Api::ListAlerts},
       {"POST", "/v1/alerts/{id}/ack", Who::kOperators, &Api::AcknowledgeAlert},
+      {"GET", "/v1/reports/money", Who::kOperators, &Api::MoneyReport},
+      {"GET", "/v1/reports/power", Who::kOperators, &Api::PowerReport},
+      {"GET", "/v1/plan/scenarios", Who::kOperators, &Api::ListScenarios},
+      {"POST", "/v1/plan", Who::kOperators, &Api::RunPlan},
   };
   return kRoutes;
 }
@@ -313,6 +322,13 @@ HttpResponse Api::WhenDurable(HttpResponse r, uint64_t ticket) {
 }
 
 HttpResponse Api::Serve(const HttpRequest& req, const RouteTable::Found& found) {
+  // The console's files and the plan reports, outside the API's routes.
+  if (found.pattern.empty() && console_) {
+    if (auto page = console_->Serve(req)) return std::move(*page);
+  }
+  if (found.pattern.empty()) {
+    if (auto report = PlanReport(req)) return std::move(*report);
+  }
   // 404 and 405 do not depend on who asks.
   if (found.pattern.empty()) return NoRoute(req.path);
   if (!found.route) return MethodNotAllowed(req, found.allow);
@@ -858,26 +874,99 @@ json ObservedJson(const DeviceReport& r, Timestamp at) {
 
 }  // namespace
 
+namespace {
+
+json NodeJson(Farm& farm, const NodeView& n) {
+  return {{"name", n.name},
+          {"group", n.group},
+          {"site", n.site},
+          {"model", n.model},
+          {"gpus", n.gpus},
+          {"agent_state", AgentStateName(n.agent)},
+          {"last_heartbeat_at", Nullable(n.last_heartbeat)},
+          {"desired_generation", n.generation},
+          {"reported_generation", n.observed_generation >= 0 ? json(n.observed_generation) : json(nullptr)},
+          {"quarantine", n.quarantine.empty() ? json(nullptr) : json(n.quarantine)},
+          {"closed", n.closed.empty() ? json(nullptr) : json(n.closed)},
+          {"divergent_devices", n.divergent},
+          {"host", HostJson(farm.Agent(n.index))}};
+}
+
+json DeviceJson(Farm& farm, int node, int slot) {
+  const FleetState& f = farm.fleet();
+  const GroupState& gs = f.groups()[f.node_group(node)];
+  std::string use = farm.DeviceUse(node, slot);
+  int64_t lease = farm.ApiLeaseOn(node, slot);
+  json reasons = gs.suitability.reasons;
+  if (!gs.suitability.ai_licensed) reasons.push_back(gs.suitability.license_rule);
+  auto power = farm.ObservedPower(node, slot);
+  const DeviceObserved& seen = farm.Observed(node, slot);
+  const AgentInfo& agent = farm.Agent(node);
+  const DeviceInventory* inv = nullptr;
+  for (const DeviceInventory& d : agent.devices) {
+    if (d.slot == slot) inv = &d;
+  }
+  return {{"node", farm.node_name(node)},
+          {"uuid", inv && !inv->uuid.empty() ? json(inv->uuid) : json(nullptr)},
+          {"pcie", inv ? PcieJson(*inv) : json(nullptr)},
+          {"observed", seen.report ? ObservedJson(*seen.report, seen.at) : json(nullptr)},
+          {"divergence", seen.divergence.empty() ? json(nullptr) : json(seen.divergence)},
+          {"drained", farm.drained(node, slot) && seen.report ? json(seen.report->drained) : json(nullptr)},
+          {"group", gs.name},
+          {"slot", slot},
+          {"model", gs.model->name},
+          {"use", use},
+          {"lease", use == "lease" && lease > 0 ? json(lease) : json(nullptr)},
+          {"coin", use == "mining" ? json(gs.mining_coin) : json(nullptr)},
+          {"tier", TierName(gs.suitability.tier)},
+          {"ai_licensed", gs.suitability.ai_licensed},
+          {"reasons", reasons},
+          {"power_w", power ? json(*power) : json(nullptr)}};
+}
+
+// A node's recent heartbeats, for its page's charts: per heartbeat, each device's telemetry.
+json TelemetryJson(const std::deque<TelemetrySample>& samples) {
+  json list = json::array();
+  for (const TelemetrySample& t : samples) {
+    json devices = json::array();
+    for (const DeviceReport& d : t.devices) {
+      devices.push_back({{"slot", d.slot},
+                         {"power_w", d.power ? json(d.power->raw()) : json(nullptr)},
+                         {"temperature_c", Opt(d.temperature_c)},
+                         {"utilization_pct", Opt(d.utilization_pct)},
+                         {"hashrate_hs", Opt(d.hashrate_hs)}});
+    }
+    list.push_back({{"at", FormatUtc(t.at)}, {"t_s", t.at.seconds}, {"devices", devices}});
+  }
+  return list;
+}
+
+}  // namespace
+
 HttpResponse Api::ListNodes(const Call&) {
   std::lock_guard lock(*mu_);
   json list = json::array();
-  for (const NodeView& n : farm_->Nodes()) {
-    list.push_back({{"name", n.name},
-                    {"group", n.group},
-                    {"site", n.site},
-                    {"model", n.model},
-                    {"gpus", n.gpus},
-                    {"agent_state", AgentStateName(n.agent)},
-                    {"last_heartbeat_at", Nullable(n.last_heartbeat)},
-                    {"desired_generation", n.generation},
-                    {"reported_generation",
-                     n.observed_generation >= 0 ? json(n.observed_generation) : json(nullptr)},
-                    {"quarantine", n.quarantine.empty() ? json(nullptr) : json(n.quarantine)},
-                    {"closed", n.closed.empty() ? json(nullptr) : json(n.closed)},
-                    {"divergent_devices", n.divergent},
-                    {"host", HostJson(farm_->Agent(n.index))}});
-  }
+  for (const NodeView& n : farm_->Nodes()) list.push_back(NodeJson(*farm_, n));
   return Json(200, {{"nodes", list}});
+}
+
+HttpResponse Api::GetNode(const Call& call) {
+  const std::string name(call.params.Get("node"));
+  std::lock_guard lock(*mu_);
+  auto node = farm_->NodeOf(name);
+  if (!node) return Error(NotFoundError("no node '" + name + "' on this farm"));
+  json out;
+  for (const NodeView& n : farm_->Nodes()) {
+    if (n.index == *node) out = NodeJson(*farm_, n);
+  }
+  json devices = json::array();
+  const FleetState& f = farm_->fleet();
+  for (int slot = 0; slot < f.groups()[f.node_group(*node)].gpus_per_node; ++slot) {
+    devices.push_back(DeviceJson(*farm_, *node, slot));
+  }
+  out["devices"] = devices;
+  out["telemetry"] = TelemetryJson(farm_->telemetry().Of(*node));
+  return Json(200, out);
 }
 
 HttpResponse Api::ListDevices(const Call&) {
@@ -886,35 +975,7 @@ HttpResponse Api::ListDevices(const Call&) {
   json list = json::array();
   for (int node = 0; node < f.node_count(); ++node) {
     const GroupState& gs = f.groups()[f.node_group(node)];
-    for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
-      std::string use = farm_->DeviceUse(node, slot);
-      int64_t lease = farm_->ApiLeaseOn(node, slot);
-      json reasons = gs.suitability.reasons;
-      if (!gs.suitability.ai_licensed) reasons.push_back(gs.suitability.license_rule);
-      auto power = farm_->ObservedPower(node, slot);
-      const DeviceObserved& seen = farm_->Observed(node, slot);
-      const AgentInfo& agent = farm_->Agent(node);
-      const DeviceInventory* inv = nullptr;
-      for (const DeviceInventory& d : agent.devices) {
-        if (d.slot == slot) inv = &d;
-      }
-      list.push_back({{"node", farm_->node_name(node)},
-                      {"uuid", inv && !inv->uuid.empty() ? json(inv->uuid) : json(nullptr)},
-                      {"pcie", inv ? PcieJson(*inv) : json(nullptr)},
-                      {"observed", seen.report ? ObservedJson(*seen.report, seen.at) : json(nullptr)},
-                      {"divergence", seen.divergence.empty() ? json(nullptr) : json(seen.divergence)},
-                      {"drained", farm_->drained(node, slot) && seen.report ? json(seen.report->drained) : json(nullptr)},
-                      {"group", gs.name},
-                      {"slot", slot},
-                      {"model", gs.model->name},
-                      {"use", use},
-                      {"lease", use == "lease" && lease > 0 ? json(lease) : json(nullptr)},
-                      {"coin", use == "mining" ? json(gs.mining_coin) : json(nullptr)},
-                      {"tier", TierName(gs.suitability.tier)},
-                      {"ai_licensed", gs.suitability.ai_licensed},
-                      {"reasons", reasons},
-                      {"power_w", power ? json(*power) : json(nullptr)}});
-    }
+    for (int slot = 0; slot < gs.gpus_per_node; ++slot) list.push_back(DeviceJson(*farm_, node, slot));
   }
   return Json(200, {{"devices", list}});
 }
@@ -939,17 +1000,36 @@ HttpResponse Api::GetMarket(const Call&) {
                     {"price_micro_usd_per_mwh", v.site_price[s].raw()},
                     {"price_usd_per_mwh", ToUsd(v.site_price[s].raw())}});
   }
+  const std::vector<RentalPrice>& floors = farm_->setup().interruptible_price;
   for (size_t g = 0; g < v.list_price.size() && g < f.groups().size(); ++g) {
+    const int64_t floor = g < floors.size() ? floors[g].raw() : 0;
     prices.push_back({{"group", f.groups()[g].name},
                       {"model", f.groups()[g].model->name},
                       {"micro_usd_per_gpu_h", v.list_price[g].raw()},
-                      {"usd_per_gpu_h", ToUsd(v.list_price[g].raw())}});
+                      {"usd_per_gpu_h", ToUsd(v.list_price[g].raw())},
+                      {"interruptible_floor_micro_usd_per_gpu_h", floor},
+                      {"interruptible_floor_usd_per_gpu_h", ToUsd(floor)}});
+  }
+  // Per group, the coin that nets most for one GPU now, per day (what an idle GPU would earn).
+  json best = json::array();
+  const Valuation& value = farm_->ValueNow();
+  for (size_t g = 0; g < value.groups.size() && g < f.groups().size(); ++g) {
+    const CoinOption* c = value.groups[g].Best();
+    auto per_day = [](Money per_hour) { return ToUsd(per_hour.raw() * 24); };
+    best.push_back({{"group", f.groups()[g].name},
+                    {"model", f.groups()[g].model->name},
+                    {"coin", c ? json(value.coin_names[c->coin]) : json(nullptr)},
+                    {"revenue_usd_per_day", c ? json(per_day(c->revenue_per_hour)) : json(nullptr)},
+                    {"power_cost_usd_per_day", c ? json(per_day(c->energy_per_hour)) : json(nullptr)},
+                    {"net_usd_per_day", c ? json(per_day(c->net_per_hour)) : json(nullptr)},
+                    {"power_w", c ? json(c->power.raw()) : json(nullptr)}});
   }
   return Json(200, {{"at", FormatUtc(v.at)},
                     {"source", farm_->feed_description()},
                     {"coins", coins},
                     {"electricity", elec},
-                    {"list_prices", prices}});
+                    {"list_prices", prices},
+                    {"best_coins", best}});
 }
 
 HttpResponse Api::GetPolicy(const Call&) {
@@ -1049,6 +1129,300 @@ HttpResponse Api::CreateToken(const Call& call) {
                     {"tenant", ask->tenant.empty() ? json(nullptr) : json(ask->tenant)},
                     {"node", ask->node.empty() ? json(nullptr) : json(ask->node)},
                     {"created_at", FormatUtc(now)}});
+}
+
+}  // namespace rigshift
+
+// ---- the console's reports ---------------------------------------------------------------------
+
+namespace rigshift {
+namespace {
+
+using json = nlohmann::json;
+using net::HttpResponse;
+
+json MoneyJson(const LedgerTotals& t) {
+  return {{"ai_usage_usd", t.ai_usage.raw() / 1e6},
+          {"mining_revenue_usd", t.mining_revenue.raw() / 1e6},
+          {"energy_cost_usd", t.energy_cost.raw() / 1e6},
+          {"net_usd", t.net().raw() / 1e6},
+          {"ai_usage_micro_usd", t.ai_usage.raw()},
+          {"mining_revenue_micro_usd", t.mining_revenue.raw()},
+          {"energy_cost_micro_usd", t.energy_cost.raw()},
+          {"net_micro_usd", t.net().raw()}};
+}
+
+// An optional RFC 3339 query parameter.
+Result<std::optional<Timestamp>> TimeParam(std::string_view query, std::string_view name) {
+  auto v = net::QueryParam(query, name);
+  if (!v) return std::optional<Timestamp>();
+  auto t = ParseUtcTimestamp(*v);
+  if (!t) return Err(InvalidArgumentError(std::string(name) + " must be a UTC time like 2026-12-04T10:00:00Z, got '" + *v + "'"));
+  return std::optional<Timestamp>(*t);
+}
+
+}  // namespace
+
+HttpResponse Api::WhoAmI(const Call& call) {
+  const bool tenant = call.caller->role == "tenant";
+  return Json(200, {{"role", call.caller->role}, {"tenant", tenant ? json(call.caller->tenant) : json(nullptr)}});
+}
+
+HttpResponse Api::MoneyReport(const Call& call) {
+  if (Status s = CheckQuery(call.request, {"bucket", "from", "to"}); !s.ok()) return Error(s);
+  const std::string bucket = net::QueryParam(call.request.query, "bucket").value_or("hour");
+  if (bucket != "hour" && bucket != "day") {
+    return Error(InvalidArgumentError("bucket must be hour or day, got '" + bucket + "'"));
+  }
+  const int64_t step = bucket == "hour" ? 3'600 : 86'400;
+  auto from = TimeParam(call.request.query, "from");
+  if (!from) return Error(from.error());
+  auto to = TimeParam(call.request.query, "to");
+  if (!to) return Error(to.error());
+  // By default the last 48 hours or 30 days, up to the end of the bucket now running.
+  const int64_t now = now_().seconds;
+  const int64_t end = to->value_or(Timestamp{now - ((now % step) + step) % step + step}).seconds;
+  const int64_t start = from->value_or(Timestamp{end - (bucket == "hour" ? 48 : 30) * step}).seconds;
+  if (end <= start) return Error(InvalidArgumentError("'to' must be after 'from'"));
+  if ((end - start) / step > kMaxReportBuckets) {
+    return Error(InvalidArgumentError("at most " + std::to_string(kMaxReportBuckets) + " " + bucket +
+                                      "s in one report; narrow from/to or use bucket=day"));
+  }
+  std::lock_guard lock(*mu_);
+  auto rows = farm_->store().LedgerByHour(Timestamp{start}, Timestamp{end + 3'599});
+  if (!rows) return Error(rows.error());
+  const FleetState& f = farm_->fleet();
+  std::map<int64_t, int> lease_site;
+  auto site_of = [&](const LedgerHourTotal& r) -> int {
+    if (!r.node.empty()) {
+      auto n = farm_->NodeOf(r.node);
+      return n ? f.groups()[f.node_group(*n)].site : -1;
+    }
+    if (r.lease <= 0) return -1;
+    auto [it, fresh] = lease_site.try_emplace(r.lease, -1);
+    if (fresh) {
+      auto l = farm_->GetLease(r.lease, std::nullopt);
+      if (l && !l->devices.empty()) it->second = f.groups()[f.node_group(l->devices.front().first)].site;
+    }
+    return it->second;
+  };
+  const int sites = static_cast<int>(f.sites().size());
+  MoneySeries series = MoneyOverTime(*rows, Timestamp{start}, Timestamp{end}, step, sites, site_of);
+  json names = json::array(), points = json::array(), site_totals = json::object();
+  for (int s = 0; s < sites; ++s) {
+    names.push_back(f.sites()[s].name);
+    site_totals[f.sites()[s].name] = MoneyJson(series.site_totals[s]);
+  }
+  for (const MoneyBucket& b : series.buckets) {
+    json p = MoneyJson(b.totals);
+    p["at"] = FormatUtc(b.start);
+    p["t_s"] = b.start.seconds;
+    json by_site = json::object();
+    for (int s = 0; s < sites; ++s) by_site[f.sites()[s].name] = MoneyJson(b.by_site[s]);
+    p["by_site"] = by_site;
+    points.push_back(std::move(p));
+  }
+  const LedgerTotals rates = farm_->RatesPerDay();
+  const FarmCounts counts = farm_->Counts();
+  auto count = [&](const char* use) {
+    auto it = counts.devices_by_use.find(use);
+    return it == counts.devices_by_use.end() ? int64_t{0} : it->second;
+  };
+  json now_rates = {{"ai_usage_usd_per_day", rates.ai_usage.raw() / 1e6},
+                    {"mining_revenue_usd_per_day", rates.mining_revenue.raw() / 1e6},
+                    {"energy_cost_usd_per_day", rates.energy_cost.raw() / 1e6},
+                    {"net_usd_per_day", rates.net().raw() / 1e6},
+                    {"gpus_leased", count("lease")},
+                    {"gpus_mining", count("mining")}};
+  return Json(200, {{"bucket", bucket},
+                    {"now", now_rates},
+                    {"bucket_s", step},
+                    {"from", FormatUtc(Timestamp{start})},
+                    {"to", FormatUtc(Timestamp{end})},
+                    {"sites", names},
+                    {"points", points},
+                    {"totals", MoneyJson(series.totals)},
+                    {"site_totals", site_totals}});
+}
+
+HttpResponse Api::PowerReport(const Call& call) {
+  if (Status s = CheckQuery(call.request, {"hours"}); !s.ok()) return Error(s);
+  int64_t hours = 24;
+  if (auto v = net::QueryParam(call.request.query, "hours")) {
+    auto n = ParseId(*v);
+    if (!n || *n > 24 * 7) return Error(InvalidArgumentError("hours must be 1 to 168, got '" + *v + "'"));
+    hours = *n;
+  }
+  const Timestamp from{now_().seconds - hours * 3'600};
+  std::lock_guard lock(*mu_);
+  const FleetState& f = farm_->fleet();
+  const PowerHistory& history = farm_->power_history();
+  json sites = json::array(), events = json::array();
+  for (int s = 0; s < static_cast<int>(f.sites().size()); ++s) {
+    json samples = json::array();
+    for (const SitePowerSample& p : history.Since(s, from)) {
+      samples.push_back({{"at", FormatUtc(p.at)},
+                         {"t_s", p.at.seconds},
+                         {"draw_w", p.draw.raw()},
+                         {"cap_w", p.cap.raw()},
+                         {"price_usd_per_mwh", p.price_micro_usd_per_mwh / 1e6},
+                         {"curtailed_gpus", p.curtailed_gpus}});
+    }
+    sites.push_back({{"name", f.sites()[s].name}, {"power_cap_w", f.sites()[s].power_cap.raw()}, {"samples", samples}});
+  }
+  for (const CurtailmentEvent& e : history.Curtailments(from)) {
+    events.push_back({{"site", f.sites()[e.site].name},
+                      {"from", FormatUtc(e.from)},
+                      {"to", FormatUtc(e.to)},
+                      {"max_curtailed_gpus", e.max_curtailed_gpus}});
+  }
+  return Json(200, {{"hours", hours}, {"sites", sites}, {"curtailments", events}});
+}
+
+// ---- plan reports ----------------------------------------------------------------------------------
+
+namespace {
+
+// The scenario files a planner offers: *.toml in its folder, by name.
+std::vector<std::string> ScenarioNames(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  if (dir.empty() || !std::filesystem::is_directory(dir, ec)) return names;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.is_regular_file() && e.path().extension() == ".toml") names.push_back(e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string RandomHex(size_t bytes) {
+  std::random_device rd;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < bytes; ++i) {
+    unsigned v = rd() & 0xff;
+    out += kHex[v >> 4];
+    out += kHex[v & 15];
+  }
+  return out;
+}
+
+// A report is the simulator's self-contained page: its own inline script and styles, nothing
+// fetched, shown in the console's sandboxed frame.
+constexpr std::string_view kReportPolicy =
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
+    "frame-ancestors 'self'";
+
+}  // namespace
+
+HttpResponse Api::ListScenarios(const Call&) {
+  json list = json::array();
+  for (const std::string& n : ScenarioNames(planner_.scenarios)) list.push_back({{"name", n}});
+  return Json(200, {{"scenarios", list}, {"max_days", kMaxPlanDays}});
+}
+
+HttpResponse Api::RunPlan(const Call& call) {
+  if (!planner_.run) return Error(UnavailableError("this server runs no plans (started without a planner)"));
+  json body = json::parse(call.request.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    return Error(InvalidArgumentError("the body must be a JSON object: {\"scenario\": NAME} or {\"toml\": TEXT}"));
+  }
+  for (const auto& [k, v] : body.items()) {
+    if (k != "scenario" && k != "toml" && k != "days") return Error(InvalidArgumentError("unknown field '" + k + "'"));
+  }
+  int days = 7;
+  if (body.contains("days")) {
+    if (!body["days"].is_number_integer() || body["days"].get<int64_t>() < 1 ||
+        body["days"].get<int64_t>() > kMaxPlanDays) {
+      return Error(InvalidArgumentError("days must be an integer from 1 to " + std::to_string(kMaxPlanDays)));
+    }
+    days = body["days"].get<int>();
+  }
+  const bool named = body.contains("scenario"), uploaded = body.contains("toml");
+  if (named == uploaded) return Error(InvalidArgumentError("give exactly one of scenario (a name) and toml (a file's text)"));
+  std::filesystem::path scenario;
+  std::string label;
+  if (named) {
+    if (!body["scenario"].is_string()) return Error(InvalidArgumentError("scenario must be a string"));
+    label = body["scenario"].get<std::string>();
+    std::vector<std::string> names = ScenarioNames(planner_.scenarios);
+    if (std::find(names.begin(), names.end(), label) == names.end()) {
+      return Error(NotFoundError("no scenario '" + label + "' (GET /v1/plan/scenarios lists them)"));
+    }
+    scenario = planner_.scenarios / label;
+  }
+  if (!planning_.exchange(true)) {
+    // One plan at a time: a replay takes a core for seconds to minutes.
+  } else {
+    return Error(ResourceExhaustedError("a plan is already running; try again when it ends"));
+  }
+  if (uploaded) {
+    if (!body["toml"].is_string() || body["toml"].get<std::string>().empty()) {
+      planning_ = false;
+      return Error(InvalidArgumentError("toml must be the scenario file's text"));
+    }
+    label = "uploaded scenario";
+    std::error_code ec;
+    std::filesystem::create_directories(planner_.work_dir, ec);
+    scenario = planner_.work_dir / ("upload-" + std::to_string(++uploads_) + ".toml");
+    std::ofstream out(scenario, std::ios::trunc);
+    out << body["toml"].get<std::string>();
+    if (!out.flush()) {
+      planning_ = false;
+      return Error(InternalError("cannot write " + scenario.string()));
+    }
+  }
+  HttpResponse deferred;
+  deferred.later = [this, scenario, label, days, uploaded](std::function<void(HttpResponse)> reply) {
+    std::thread([this, scenario, label, days, uploaded, reply = std::move(reply)] {
+      auto t0 = std::chrono::steady_clock::now();
+      Result<std::string> html = planner_.run(scenario, days);
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (uploaded) {
+        std::error_code ec;
+        std::filesystem::remove(scenario, ec);
+      }
+      planning_ = false;
+      if (!html) {
+        reply(Error(html.error()));
+        return;
+      }
+      const std::string id = RandomHex(16);
+      {
+        std::lock_guard lock(reports_mu_);
+        reports_.emplace_back(id, std::make_shared<const std::string>(std::move(*html)));
+        while (reports_.size() > kKeptReports) reports_.pop_front();
+      }
+      reply(Json(201, {{"report_url", "/plan/reports/" + id + ".html"},
+                       {"scenario", label},
+                       {"days", days},
+                       {"seconds", seconds}}));
+    }).detach();
+  };
+  return deferred;
+}
+
+std::optional<HttpResponse> Api::PlanReport(const HttpRequest& request) {
+  constexpr std::string_view kPrefix = "/plan/reports/", kSuffix = ".html";
+  std::string_view path = request.path;
+  if (request.method != "GET" || !path.starts_with(kPrefix) || !path.ends_with(kSuffix)) return std::nullopt;
+  std::string_view id = path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size());
+  std::shared_ptr<const std::string> html;
+  {
+    std::lock_guard lock(reports_mu_);
+    for (const auto& [key, page] : reports_) {
+      if (key == id) html = page;
+    }
+  }
+  if (!html) return net::ErrorResponse(404, "not_found", "no such plan report (the server keeps the latest " +
+                                                              std::to_string(kKeptReports) + ")");
+  HttpResponse r;
+  r.content_type = "text/html; charset=utf-8";
+  r.body = *html;
+  r.headers = {{"Content-Security-Policy", std::string(kReportPolicy)},
+               {"X-Content-Type-Options", "nosniff"},
+               {"Cache-Control", "private, max-age=3600"}};
+  return r;
 }
 
 }  // namespace rigshift

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -27,6 +28,7 @@
 
 #include "net/http.h"
 #include "server/auth.h"
+#include "server/console.h"
 #include "server/durable_acks.h"
 #include "server/farm.h"
 #include "server/lease_logs.h"
@@ -60,6 +62,22 @@ class Api {
   void WakeAgents(bool all = false);
 
   static constexpr int64_t kMaxDesiredWaitMs = 25'000;  // below the connections' idle timeout
+  static constexpr int64_t kMaxReportBuckets = 24 * 400;  // GET /v1/reports/money
+
+  // The web console (server/console.h), served at / and /assets/ to anyone (its data needs a
+  // token); without one those paths are 404.
+  void SetConsole(std::shared_ptr<const Console> console) { console_ = std::move(console); }
+
+  // `rigshift plan` for the console (POST /v1/plan): the scenarios it offers and how to run one.
+  struct Planner {
+    std::filesystem::path scenarios;  // a folder of scenario files (*.toml) to pick from; "" = none
+    std::filesystem::path work_dir;   // where uploaded scenarios are written
+    // Replays `scenario` for `days` days under every policy beside the oracle; the HTML report.
+    std::function<Result<std::string>(const std::filesystem::path& scenario, int days)> run;
+  };
+  void SetPlanner(Planner planner) { planner_ = std::move(planner); }
+  static constexpr int kMaxPlanDays = 366;
+  static constexpr size_t kKeptReports = 8;  // the latest plan reports, kept in memory
 
  private:
   // Who may call a route. Operators may call every route.
@@ -112,6 +130,15 @@ class Api {
   net::HttpResponse GetLedger(const Call& call);
   net::HttpResponse ListTokens(const Call& call);
   net::HttpResponse CreateToken(const Call& call);
+  net::HttpResponse WhoAmI(const Call& call);
+  net::HttpResponse GetNode(const Call& call);
+  net::HttpResponse MoneyReport(const Call& call);
+  net::HttpResponse PowerReport(const Call& call);
+  net::HttpResponse ListScenarios(const Call& call);
+  net::HttpResponse RunPlan(const Call& call);
+  // GET /plan/reports/ID.html: a report made by RunPlan, to whoever has its unguessable URL (an
+  // iframe cannot send the token); nullopt for any other path.
+  std::optional<net::HttpResponse> PlanReport(const net::HttpRequest& request);
 
   // Waits until every write so far is durable; called after the farm lock is released.
   [[nodiscard]] Status Durable();
@@ -124,6 +151,13 @@ class Api {
     std::string offers_json;
   };
   std::shared_ptr<const OffersBody> OffersBodyFor(const std::shared_ptr<const OfferSheet>& sheet);
+
+  std::shared_ptr<const Console> console_;
+  Planner planner_;
+  std::atomic<bool> planning_{false};
+  std::mutex reports_mu_;
+  std::deque<std::pair<std::string, std::shared_ptr<const std::string>>> reports_;  // id, HTML; newest last
+  int64_t uploads_ = 0;
 
   Farm* farm_;
   Auth* auth_;

@@ -9,7 +9,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <limits>
 #include <map>
@@ -22,6 +25,7 @@
 #include "engine/testing/fleet_builder.h"
 #include "server/testing/api_request.h"
 #include "server/metrics.h"
+#include "common/testing/temp_dir.h"
 #include "store/fault_injection_store.h"
 #include "store/group_commit_store.h"
 #include "store/memory_store.h"
@@ -1257,6 +1261,205 @@ TEST_F(ApiTest, AMisspeltOrRepeatedQueryParameterIsRefusedNotIgnored) {
   EXPECT_NE(twice.body.find("given twice"), std::string::npos) << twice.body;
   EXPECT_EQ(Call("GET", "/v1/leases?state=running&tenant=acme", operator_).status, 200);
   EXPECT_EQ(Call("DELETE", "/v1/leases?state=pending&tenant=acme", operator_).status, 200);
+}
+
+// ---- the console's routes ------------------------------------------------------------------------
+
+TEST_F(ApiTest, WhoAmISaysTheRoleAndTheTenant) {
+  EXPECT_EQ(Body(Call("GET", "/v1/whoami", acme_)), json::parse(R"({"role":"tenant","tenant":"acme"})"));
+  EXPECT_EQ(Body(Call("GET", "/v1/whoami", operator_)), json::parse(R"({"role":"operator","tenant":null})"));
+  EXPECT_EQ(Call("GET", "/v1/whoami", agent_).status, 403);
+  EXPECT_EQ(Call("GET", "/v1/whoami", "not-a-token-of-this-farm-xxxxxxxx").status, 401);
+  EXPECT_EQ(Call("GET", "/v1/whoami", "").status, 401);
+}
+
+TEST_F(ApiTest, MoneyReportIsTheLedgerPerHourAndSite) {
+  Lease(acme_, {{"gpus", 2}, {"models", {"RTX 3090"}}});
+  TickTo(2 * 3'600 + 600, 60);
+  const std::string range = "&from=2026-11-01T00:00:00Z&to=2026-11-01T03:00:00Z";
+  json hourly = Body(Call("GET", "/v1/reports/money?bucket=hour" + range, operator_));
+  ASSERT_EQ(hourly["points"].size(), 3u) << hourly.dump();
+  EXPECT_EQ(hourly["sites"], json::array({"farm"}));
+  EXPECT_EQ(hourly["points"][1]["at"], "2026-11-01T01:00:00Z");
+  // The points add up to the ledger's own totals (GET /v1/ledger), kind by kind, and the one
+  // site holds all of it.
+  json ledger = Body(Call("GET", "/v1/ledger", operator_))["totals"];
+  for (const char* kind : {"ai_usage_micro_usd", "mining_revenue_micro_usd", "energy_cost_micro_usd"}) {
+    int64_t sum = 0, site = 0;
+    for (const json& p : hourly["points"]) {
+      sum += p[kind].get<int64_t>();
+      site += p["by_site"]["farm"][kind].get<int64_t>();
+    }
+    EXPECT_EQ(sum, ledger[kind].get<int64_t>()) << kind;
+    EXPECT_EQ(site, sum) << kind;
+    EXPECT_EQ(hourly["totals"][kind], sum) << kind;
+    EXPECT_GT(sum, 0) << kind;
+  }
+  // 2 GPUs at 0.30 USD/GPU-h for a full hour.
+  EXPECT_EQ(hourly["points"][1]["ai_usage_micro_usd"], 600'000);
+  // The rates now: the lease's 2 GPUs a day; the other 20 of the 22 mine.
+  EXPECT_EQ(hourly["now"]["ai_usage_usd_per_day"], 14.4);
+  EXPECT_EQ(hourly["now"]["gpus_leased"], 2);
+  EXPECT_EQ(hourly["now"]["gpus_mining"], 20);
+  EXPECT_GT(hourly["now"]["mining_revenue_usd_per_day"].get<double>(), 0);
+  json daily = Body(Call("GET", "/v1/reports/money?bucket=day&from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z",
+                         operator_));
+  ASSERT_EQ(daily["points"].size(), 1u);
+  EXPECT_EQ(daily["points"][0]["net_micro_usd"], hourly["totals"]["net_micro_usd"]);
+  // By default: the last 48 hours, up to the end of the hour now.
+  json recent = Body(Call("GET", "/v1/reports/money", operator_));
+  EXPECT_EQ(recent["points"].size(), 48u);
+  EXPECT_EQ(recent["to"], "2026-11-01T03:00:00Z");
+
+  EXPECT_EQ(Call("GET", "/v1/reports/money?bucket=week", operator_).status, 400);
+  EXPECT_EQ(Call("GET", "/v1/reports/money?from=yesterday", operator_).status, 400);
+  EXPECT_EQ(Call("GET", "/v1/reports/money?from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z", operator_).status, 400);
+  EXPECT_EQ(Call("GET", "/v1/reports/money?bucket=hour&from=2020-01-01T00:00:00Z", operator_).status, 400);
+  EXPECT_EQ(Call("GET", "/v1/reports/money", acme_).status, 403);
+}
+
+TEST_F(ApiTest, PowerReportHasASampleAtEachAccounting) {
+  TickTo(600, 60);
+  json power = Body(Call("GET", "/v1/reports/power?hours=1", operator_));
+  ASSERT_EQ(power["sites"].size(), 1u);
+  const json& site = power["sites"][0];
+  EXPECT_EQ(site["name"], "farm");
+  ASSERT_EQ(site["samples"].size(), 10u);  // one a minute
+  json sites = Body(Call("GET", "/v1/sites", operator_))["sites"][0];
+  EXPECT_EQ(site["samples"].back()["draw_w"], sites["draw_w"]);
+  EXPECT_EQ(site["samples"].back()["cap_w"], sites["power_cap_w"]);
+  EXPECT_EQ(site["samples"].back()["price_usd_per_mwh"], 50.0);
+  EXPECT_GT(site["samples"].back()["draw_w"].get<int64_t>(), 0);
+  EXPECT_EQ(power["curtailments"], json::array());
+  EXPECT_EQ(Call("GET", "/v1/reports/power?hours=0", operator_).status, 400);
+  EXPECT_EQ(Call("GET", "/v1/reports/power?hours=169", operator_).status, 400);
+}
+
+TEST_F(ApiTest, ANodesPageHasItsDevices) {
+  json lease = Lease(acme_, {{"gpus", 2}, {"models", {"RTX 3090"}}});
+  json node = Body(Call("GET", "/v1/nodes/" + lease["devices"][0]["node"].get<std::string>(), operator_));
+  EXPECT_EQ(node["gpus"], 4);
+  ASSERT_EQ(node["devices"].size(), 4u);
+  EXPECT_EQ(node["devices"][lease["devices"][0]["slot"].get<int>()]["use"], "lease");
+  EXPECT_EQ(node["telemetry"], json::array());  // no agent has reported
+  EXPECT_EQ(Call("GET", "/v1/nodes/nope-1", operator_).status, 404);
+}
+
+TEST_F(ApiTest, MarketShowsTheBestCoinAndTheInterruptibleFloorPerGroup) {
+  json m = Body(Call("GET", "/v1/market", operator_));
+  ASSERT_EQ(m["best_coins"].size(), 3u);
+  for (const json& b : m["best_coins"]) {
+    EXPECT_EQ(b["coin"], "ETH") << b;
+    EXPECT_NEAR(b["net_usd_per_day"].get<double>(),
+                b["revenue_usd_per_day"].get<double>() - b["power_cost_usd_per_day"].get<double>(), 1e-6);
+  }
+  EXPECT_EQ(m["list_prices"][1]["interruptible_floor_usd_per_gpu_h"], 0.15);
+}
+
+TEST_F(ApiTest, TheConsoleIsServedWithAPolicyAndRevalidatedByETag) {
+  EXPECT_EQ(Call("GET", "/", "").status, 404);  // no console set
+  api_.SetConsole(std::make_shared<const Console>(Console::Embedded()));
+  net::HttpResponse page = Call("GET", "/", "");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+  EXPECT_NE(page.body.find("/assets/app.js"), std::string::npos);
+  EXPECT_EQ(HeaderOf(page, "Content-Security-Policy"), kConsolePolicy);
+  EXPECT_EQ(HeaderOf(page, "Cache-Control"), "no-cache");
+  const std::string etag = HeaderOf(page, "ETag");
+  ASSERT_FALSE(etag.empty());
+  net::HttpRequest again = testing::ApiRequest("GET", "/", "");
+  again.if_none_match = etag;
+  net::HttpResponse cached = api_.Handle(again);
+  EXPECT_EQ(cached.status, 304);
+  EXPECT_TRUE(cached.body.empty());
+  again.if_none_match = "\"0000000000000000\"";
+  EXPECT_EQ(api_.Handle(again).status, 200);
+
+  net::HttpResponse script = Call("GET", "/assets/app.js", "");
+  EXPECT_EQ(script.status, 200);
+  EXPECT_EQ(script.content_type, "text/javascript; charset=utf-8");
+  EXPECT_EQ(Call("GET", "/assets/vendor/uPlot.esm.js", "").status, 200);
+  EXPECT_EQ(Call("GET", "/assets/nope.js", "").status, 404);
+  EXPECT_EQ(Call("POST", "/", "").status, 404);
+  // The API is unchanged beside it.
+  EXPECT_EQ(Call("GET", "/v1/whoami", acme_).status, 200);
+}
+
+class PlanApiTest : public ApiTest {
+ protected:
+  PlanApiTest() {
+    std::ofstream(dir_ / "small.toml") << "# a scenario\n";
+    std::ofstream(dir_ / "notes.txt") << "not offered\n";
+  }
+  void Use(std::function<Result<std::string>(const std::filesystem::path&, int)> run) {
+    api_.SetPlanner({dir_.path(), dir_ / "work", std::move(run)});
+  }
+  ::rigshift::testing::TempDir dir_;
+};
+
+TEST_F(PlanApiTest, APlanOfAScenarioGivesAReportAtAnUnguessableUrl) {
+  EXPECT_EQ(Call("POST", "/v1/plan", operator_, R"({"scenario":"small.toml"})").status, 503);  // no planner
+  std::vector<std::pair<std::string, int>> runs;
+  Use([&](const std::filesystem::path& scenario, int days) -> Result<std::string> {
+    std::ifstream in(scenario);
+    std::string first;
+    std::getline(in, first);
+    runs.emplace_back(first, days);
+    return "<html>report " + std::to_string(runs.size()) + "</html>";
+  });
+  EXPECT_EQ(Body(Call("GET", "/v1/plan/scenarios", operator_))["scenarios"],
+            json::parse(R"([{"name":"small.toml"}])"));
+  net::HttpResponse r = Call("POST", "/v1/plan", operator_, R"({"scenario":"small.toml","days":3})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string url = Body(r)["report_url"];
+  EXPECT_EQ(url.size(), std::string("/plan/reports/").size() + 32 + 5) << url;
+  net::HttpResponse page = Call("GET", url, "");  // an iframe sends no token
+  EXPECT_EQ(page.status, 200);
+  EXPECT_EQ(page.body, "<html>report 1</html>");
+  EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+  EXPECT_NE(HeaderOf(page, "Content-Security-Policy").find("default-src 'none'"), std::string::npos);
+  EXPECT_EQ(Call("GET", "/plan/reports/0123456789abcdef0123456789abcdef.html", "").status, 404);
+
+  // An uploaded scenario is run from a file that is gone afterwards.
+  r = Call("POST", "/v1/plan", operator_, R"({"toml":"# uploaded\n[farm]\n"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0], (std::pair<std::string, int>{"# a scenario", 3}));
+  EXPECT_EQ(runs[1], (std::pair<std::string, int>{"# uploaded", 7}));
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ / "work"));
+
+  for (const char* bad : {R"({"scenario":"small.toml","toml":"x"})", R"({})", R"({"scenario":"small.toml","days":0})",
+                          R"({"scenario":"small.toml","days":367})", R"({"scenario":"small.toml","speed":1})",
+                          R"({"toml":""})", "[1]", "not json"}) {
+    EXPECT_EQ(Call("POST", "/v1/plan", operator_, bad).status, 400) << bad;
+  }
+  EXPECT_EQ(Call("POST", "/v1/plan", operator_, R"({"scenario":"notes.txt"})").status, 404);
+  EXPECT_EQ(Call("POST", "/v1/plan", operator_, R"({"scenario":"../small.toml"})").status, 404);
+  EXPECT_EQ(Call("POST", "/v1/plan", acme_, R"({"scenario":"small.toml"})").status, 403);
+}
+
+TEST_F(PlanApiTest, OnePlanAtATimeAndAFailedOneSaysWhy) {
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> calls{0};
+  Use([&, released](const std::filesystem::path&, int days) -> Result<std::string> {
+    if (calls++ == 0) {
+      entered.set_value();
+      released.wait();
+    }
+    if (days == 2) return Err(InvalidArgumentError("small.toml:1: no [farm] table"));
+    return std::string("<html></html>");
+  });
+  auto first = std::async(std::launch::async, [&] { return Call("POST", "/v1/plan", operator_, R"({"scenario":"small.toml"})"); });
+  // The first holds the planner until released: a second is refused meanwhile.
+  entered.get_future().wait();
+  net::HttpResponse busy = Call("POST", "/v1/plan", operator_, R"({"scenario":"small.toml"})");
+  EXPECT_EQ(busy.status, 429) << busy.body;
+  release.set_value();
+  EXPECT_EQ(first.get().status, 201);
+  net::HttpResponse failed = Call("POST", "/v1/plan", operator_, R"({"scenario":"small.toml","days":2})");
+  EXPECT_EQ(failed.status, 400);
+  EXPECT_NE(failed.body.find("no [farm] table"), std::string::npos) << failed.body;
 }
 
 }  // namespace

@@ -48,7 +48,10 @@ Farm::Farm(FarmSetup setup, Store* store, MarketFeed* feed, FarmOptions options,
       options_(options),
       observer_(observer),
       desk_(setup_.fleet, setup_.params, setup_.list_price, DeskOptionsFor(setup_, options_), setup_.seed),
-      gateway_(setup_.fleet, setup_.catalog.get()) {
+      gateway_(setup_.fleet, setup_.catalog.get()),
+      // A week of samples at the default accounting interval (60 s); two hours of heartbeats at 5 s.
+      power_history_(static_cast<int>(setup_.fleet.sites().size()), 7 * 24 * 60),
+      telemetry_(setup_.fleet.node_count(), 24 * 60) {
   drained_.assign(setup_.fleet.total_devices(), 0);
   price_fixes_ = FixPriceTable(setup_.fleet, setup_.list_price, setup_.interruptible_price,
                                setup_.interruptible_fraction_milli);
@@ -723,6 +726,7 @@ Result<int64_t> Farm::Heartbeat(const std::string& node_name, const AgentHeartbe
     }
   }
   RS_RETURN_IF_ERROR(agents_.Heartbeat(*node, hb.generation, hb.devices, now));
+  telemetry_.Record(*node, now, hb.devices);
   if (agents_.agent(*node).state == AgentState::kReady) {
     RS_RETURN_IF_ERROR(ApplyDrains(*node, hb.devices, now));
     RS_RETURN_IF_ERROR(ApplyWorkloads(*node, hb.workloads, now));
@@ -1165,7 +1169,35 @@ Status Farm::Account(Timestamp now) {
     observer_->EnergyCost(lines.energy);
   }
   last_accounting_ = now;
+  RecordPower(now);
   return OkStatus();
+}
+
+void Farm::RecordPower(Timestamp now) {
+  const FleetState& f = desk_.fleet();
+  std::vector<Watts> draw = SiteDraw();
+  std::vector<int> curtailed(f.sites().size(), 0);
+  for (const GroupState& g : f.groups()) curtailed[g.site] += g.curtailed;
+  for (size_t s = 0; s < f.sites().size(); ++s) {
+    const int64_t price = s < view_->site_price.size() ? view_->site_price[s].raw() : 0;
+    power_history_.Record(static_cast<int>(s), {now, draw[s], f.sites()[s].power_cap, price, curtailed[s]});
+  }
+}
+
+const Valuation& Farm::ValueNow() { return desk_.controller().ValuationOf(*view_); }
+
+LedgerTotals Farm::RatesPerDay() {
+  LedgerTotals t;
+  if (!view_) return t;
+  constexpr int64_t kDay = 86'400;
+  DeviceLines lines = DeviceLedgerLines(desk_.fleet(), desired_, ValueNow(), *view_, agents_, kDay, Timestamp{0});
+  t.mining_revenue = lines.mined;
+  t.energy_cost = lines.energy;
+  for (const auto& [engine, id] : book_.running()) {
+    const LeaseRecord& l = book_.at(id);
+    t.ai_usage += LeaseCharge(l.price, l.gpus, kDay);
+  }
+  return t;
 }
 
 Status Farm::CancelStranded(Timestamp now) {

@@ -35,6 +35,8 @@
 #include "market/feed.h"
 #include "model/catalog.h"
 #include "server/agent_registry.h"
+#include "server/history.h"
+#include "server/ledger_views.h"
 #include "server/api_parse.h"
 #include "server/lease_book.h"
 #include "store/store.h"
@@ -221,6 +223,9 @@ class Farm {
   static constexpr size_t kMaxAlerts = 1000;
   const std::deque<Alert>& alerts() const { return alerts_; }
   [[nodiscard]] Result<Alert> AcknowledgeAlert(int64_t id);
+  // Raises an alert the farm itself cannot see (the server's store failing to write); `id` is
+  // assigned here.
+  void RaiseAlert(Alert alert) { Raise(std::move(alert)); }
   // What the agents report against what they were asked: devices that differ now, and every
   // change into a difference so far, by kind ("use", "lease", "coin", "mining_on_lease").
   int64_t divergent_devices() const;
@@ -258,6 +263,15 @@ class Farm {
   std::optional<int> ObservedPower(int node, int slot) const { return agents_.ObservedPower(node, slot); }
   // Per site, the facility draw now (IT load x PUE) at each device's use.
   std::vector<Watts> SiteDraw();
+  // What each group's GPU earns mining each coin, at the view in force (ready() first).
+  const Valuation& ValueNow();
+  // Money per day at the decision and prices in force: the running leases at their prices, and
+  // every device's mining revenue and energy cost at its use now (zeros before a market view).
+  LedgerTotals RatesPerDay();
+  // Recent history for the console (server/history.h): each site's draw, cap and price at every
+  // accounting; each node's telemetry at every heartbeat.
+  const PowerHistory& power_history() const { return power_history_; }
+  const TelemetryHistory& telemetry() const { return telemetry_; }
   Store& store() { return *store_; }
   bool ready() const { return view_.has_value(); }
   std::string not_ready_reason() const { return not_ready_; }
@@ -322,6 +336,8 @@ class Farm {
   NodeView ViewOfNode(int node);
   void InvalidateDesired();
   void Raise(Alert alert);
+  // Each site's draw, cap, price and curtailed GPUs now, into power_history_.
+  void RecordPower(Timestamp now);
   // Compares what node's agent reported with what it was asked (it says it converged).
   void CompareReports(int node, Timestamp now);
   // Drains and returns to service the GPUs the agent says; ends the leases on drained ones.
@@ -357,6 +373,8 @@ class Farm {
   int64_t next_alert_ = 1;
   std::map<std::string, int64_t> divergences_;
   std::vector<uint8_t> drained_;  // per device (agents_' numbering): out of service by its agent
+  PowerHistory power_history_;
+  TelemetryHistory telemetry_;
 };
 
 }  // namespace rigshift

@@ -48,4 +48,43 @@ LedgerSummary SummarizeLedger(const std::vector<LedgerDayTotal>& rows) {
   return summary;
 }
 
+namespace {
+
+void AddTo(LedgerTotals& t, const std::string& kind, Money amount) {
+  if (kind == "ai_usage") t.ai_usage += amount;
+  if (kind == "mining_revenue") t.mining_revenue += amount;
+  if (kind == "energy_cost") t.energy_cost += -amount;  // booked negative, shown as a cost
+}
+
+int64_t Floor(int64_t t, int64_t step) { return t - ((t % step) + step) % step; }
+
+}  // namespace
+
+MoneySeries MoneyOverTime(const std::vector<LedgerHourTotal>& rows, Timestamp from, Timestamp to, int64_t bucket_s,
+                          int sites, const std::function<int(const LedgerHourTotal&)>& site_of) {
+  MoneySeries out;
+  out.bucket_s = bucket_s;
+  out.site_totals.resize(sites);
+  const int64_t first = Floor(from.seconds, bucket_s), end = Floor(to.seconds, bucket_s);
+  for (int64_t b = first; b < end; b += bucket_s) {
+    MoneyBucket bucket;
+    bucket.start = Timestamp{b};
+    bucket.by_site.resize(sites);
+    out.buckets.push_back(std::move(bucket));
+  }
+  for (const LedgerHourTotal& r : rows) {
+    const int64_t b = Floor(r.hour.seconds, bucket_s);
+    if (b < first || b >= end) continue;
+    MoneyBucket& bucket = out.buckets[(b - first) / bucket_s];
+    AddTo(bucket.totals, r.kind, r.amount);
+    AddTo(out.totals, r.kind, r.amount);
+    const int site = site_of(r);
+    if (site >= 0 && site < sites) {
+      AddTo(bucket.by_site[site], r.kind, r.amount);
+      AddTo(out.site_totals[site], r.kind, r.amount);
+    }
+  }
+  return out;
+}
+
 }  // namespace rigshift

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -60,5 +61,26 @@ struct LedgerSummary {
 // Sums Store::LedgerByDay's rows (any order) per day and over all. Rows of other kinds are left
 // out.
 LedgerSummary SummarizeLedger(const std::vector<LedgerDayTotal>& rows);
+
+// Money over time for the console's charts: the three kinds summed per bucket (an hour or a day)
+// and per site, from Store::LedgerByHour's rows.
+struct MoneyBucket {
+  Timestamp start;
+  LedgerTotals totals;
+  std::vector<LedgerTotals> by_site;  // one per site
+};
+
+struct MoneySeries {
+  int64_t bucket_s = 3600;
+  std::vector<MoneyBucket> buckets;  // every bucket from `from` to `to`, ascending, empty ones too
+  LedgerTotals totals;
+  std::vector<LedgerTotals> site_totals;
+};
+
+// `from` and `to` are rounded down to the bucket (a multiple of 3600 that divides 86400: UTC hours
+// or days). A row goes to the bucket of its hour and to the site `site_of` gives; a row with no
+// known site (-1) counts in the farm's totals only. Rows of other kinds are left out.
+MoneySeries MoneyOverTime(const std::vector<LedgerHourTotal>& rows, Timestamp from, Timestamp to, int64_t bucket_s,
+                          int sites, const std::function<int(const LedgerHourTotal&)>& site_of);
 
 }  // namespace rigshift

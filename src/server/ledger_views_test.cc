@@ -118,5 +118,41 @@ TEST(SummarizeLedger, PerDayAndOverAllWithEnergyAsAPositiveCost) {
   EXPECT_EQ(s.totals.net(), Money(2'700'000));
 }
 
+
+TEST(MoneyOverTimeTest, SumsHoursIntoBucketsAndSites) {
+  // Site of a node's rows: rig-a at site 0, rig-b at site 1; lease 7's usage at site 1.
+  auto site_of = [](const LedgerHourTotal& r) {
+    if (r.node == "rig-a") return 0;
+    if (r.node == "rig-b" || r.lease == 7) return 1;
+    return -1;
+  };
+  std::vector<LedgerHourTotal> rows = {
+      {Timestamp{3'600}, "mining_revenue", "rig-a", 0, Money(10), 3600},
+      {Timestamp{3'600}, "energy_cost", "rig-a", 0, Money(-4), 3600},
+      {Timestamp{7'200}, "mining_revenue", "rig-b", 0, Money(20), 3600},
+      {Timestamp{7'200}, "ai_usage", "", 7, Money(100), 3600},
+      {Timestamp{7'200}, "ai_usage", "", 8, Money(1), 3600},   // no site known: farm total only
+      {Timestamp{10'800}, "mining_revenue", "rig-a", 0, Money(1'000), 3600},  // at `to`: out
+      {Timestamp{3'600}, "refund", "rig-a", 0, Money(5), 0},    // another kind: left out
+  };
+  MoneySeries hourly = MoneyOverTime(rows, Timestamp{3'600 + 59}, Timestamp{10'800}, 3'600, 2, site_of);
+  ASSERT_EQ(hourly.buckets.size(), 2u);
+  EXPECT_EQ(hourly.buckets[0].start, Timestamp{3'600});
+  EXPECT_EQ(hourly.buckets[0].totals.mining_revenue, Money(10));
+  EXPECT_EQ(hourly.buckets[0].totals.energy_cost, Money(4));
+  EXPECT_EQ(hourly.buckets[0].by_site[1].mining_revenue, Money(0));
+  EXPECT_EQ(hourly.buckets[1].totals.ai_usage, Money(101));
+  EXPECT_EQ(hourly.buckets[1].by_site[1].ai_usage, Money(100));
+  EXPECT_EQ(hourly.buckets[1].by_site[1].mining_revenue, Money(20));
+  EXPECT_EQ(hourly.totals.net(), Money(10 - 4 + 20 + 101));
+  EXPECT_EQ(hourly.site_totals[0].net(), Money(6));
+
+  // One day bucket holds all of it, the 3:00 row included; an empty range has no buckets.
+  MoneySeries daily = MoneyOverTime(rows, Timestamp{0}, Timestamp{86'400}, 86'400, 2, site_of);
+  ASSERT_EQ(daily.buckets.size(), 1u);
+  EXPECT_EQ(daily.totals.mining_revenue, Money(1'030));
+  EXPECT_TRUE(MoneyOverTime(rows, Timestamp{7'200}, Timestamp{7'200}, 3'600, 2, site_of).buckets.empty());
+}
+
 }  // namespace
 }  // namespace rigshift
