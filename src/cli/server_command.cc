@@ -395,6 +395,7 @@ Result<WebhookOptions> WebhooksOf(const ServerOptions& o) {
   for (const std::string& url : o.webhook_urls) all.push_back({url, o.webhook_secret_file});
   WebhookOptions w;
   for (const auto& h : all) {
+    if (auto url = net::ParseUrl(h.url); !url) return Err(url.error().WithContext("webhook"));
     std::ifstream in(h.secret_file);
     std::string secret;
     if (!in || !std::getline(in, secret)) {
@@ -461,6 +462,8 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   if (o.feed == "replay" && o.farm.empty()) return InvalidArgumentError("--feed replay needs a farm file (--farm)");
   if (o.feed == "poll" && o.feed_url.empty()) return InvalidArgumentError("--feed poll needs --feed-url");
   RS_ASSIGN_OR_RETURN(auto hp, ParseListen(o.listen));
+  // Webhooks are checked before anything is read or opened: a missing secret stops the start.
+  RS_ASSIGN_OR_RETURN(WebhookOptions hook_options, WebhooksOf(o));
   const std::string tls_cert = o.tls_cert.string(), tls_key = o.tls_key.string();
   if (tls_cert.empty() != tls_key.empty()) {
     return InvalidArgumentError(tls_key.empty() ? "--tls-cert needs --tls-key: the certificate's private key (PEM)"
@@ -603,7 +606,6 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   fopt.require_agents = o.require_agents;
   fopt.trusted_tenants.insert(o.trusted_tenants.begin(), o.trusted_tenants.end());
   // Alerts to the operator's webhooks (server/webhooks.h), besides the log and /metrics.
-  RS_ASSIGN_OR_RETURN(WebhookOptions hook_options, WebhooksOf(o));
   std::unique_ptr<WebhookSender> hooks;
   if (!hook_options.targets.empty()) {
     const size_t n = hook_options.targets.size();
