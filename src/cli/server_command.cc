@@ -409,7 +409,7 @@ Result<WebhookOptions> WebhooksOf(const ServerOptions& o) {
 }
 
 // `rigshift plan SCENARIO --days N --report FILE`, in-process, for the console (POST /v1/plan).
-Result<std::string> PlanReport(const std::filesystem::path& scenario, int days, const std::filesystem::path& data,
+Result<std::string> RunPlanReport(const std::filesystem::path& scenario, int days, const std::filesystem::path& data,
                                const std::filesystem::path& work_dir) {
   static std::atomic<int64_t> runs{0};
   std::error_code ec;
@@ -609,10 +609,18 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   std::unique_ptr<WebhookSender> hooks;
   if (!hook_options.targets.empty()) {
     const size_t n = hook_options.targets.size();
-    RS_ASSIGN_OR_RETURN(hooks, WebhookSender::Start(std::move(hook_options),
-                                                    [&metrics](std::string_view outcome, const std::string&) {
-                                                      metrics.WebhookDelivery(outcome);
-                                                    }));
+    RS_ASSIGN_OR_RETURN(
+        hooks, WebhookSender::Start(std::move(hook_options), [&metrics, &err](std::string_view outcome,
+                                                                              const std::string& url,
+                                                                              const std::string& why) {
+          metrics.WebhookDelivery(outcome);
+          if (outcome != "delivered") {
+            // One line, written whole: the senders' threads share the log.
+            std::ostringstream line;
+            line << "rigshift server: webhook " << url << ": " << outcome << ": " << why << "\n";
+            err << line.str() << std::flush;
+          }
+        }));
     err << "rigshift server: alerts go to " << n << " webhook(s)\n";
   }
   // What the farm observes goes to /metrics; a node lost also goes to the log.
@@ -654,7 +662,7 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   if (o.scenarios.empty() && o.demo && std::filesystem::is_directory("examples", ec)) o.scenarios = "examples";
   api.SetPlanner({o.scenarios, o.data_dir / "plans",
                   [data = o.data, work = o.data_dir / "plans"](const std::filesystem::path& scenario, int days) {
-                    return PlanReport(scenario, days, data, work);
+                    return RunPlanReport(scenario, days, data, work);
                   }});
   net::HttpServerOptions hopt;
   hopt.host = hp.first;

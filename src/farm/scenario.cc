@@ -440,7 +440,14 @@ void ReadMarket(TableReader& r, MarketMapping& m) {
 }
 
 void ReadDemand(TableReader& r, DemandSpec& d) {
-  r.String("trace", &d.trace);
+  // A file of the data folder, by name: a scenario (one uploaded to the console, say) reads no
+  // other file on the machine.
+  if (r.String("trace", &d.trace) &&
+      (d.trace.empty() || d.trace.find('/') != std::string::npos || d.trace == "." || d.trace == "..")) {
+    r.Error(r.table().get("trace")->source(),
+            fmt::format("trace must name a file of the data folder (no '/'), got \"{}\"", d.trace));
+    d.trace = DemandSpec{}.trace;
+  }
   const toml::node* os = r.table().get("offset_s");
   const toml::node* od = r.table().get("offset_days");
   r.Int("offset_s", 0, kMaxOffsetS, &d.offset_s);

@@ -1,4 +1,6 @@
 #include "server/api.h"
+
+#include <sodium.h>
 #include "server/lease_json.h"
 
 #include <algorithm>
@@ -8,7 +10,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <random>
+#include <cstring>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -219,7 +221,10 @@ Api::Api(Farm* farm, Auth* auth, Metrics* metrics, std::mutex* farm_mutex, std::
   for (size_t i = 0; i < Routes().size(); ++i) RS_CHECK(table_.Add(Routes()[i].method, Routes()[i].path) == i);
 }
 
-Api::~Api() = default;
+// A plan still running is waited for: its thread uses this Api, and answers its caller.
+Api::~Api() {
+  if (plan_thread_.joinable()) plan_thread_.join();
+}
 
 std::shared_ptr<const Api::OffersBody> Api::OffersBodyFor(const std::shared_ptr<const OfferSheet>& sheet) {
   std::shared_ptr<const OffersBody> cached = offers_body_.load();
@@ -295,7 +300,10 @@ HttpResponse Api::Handle(const HttpRequest& request) {
   }
   if (!metrics_) return r;
   // Counted by the route's pattern, never the raw path.
-  std::string_view route = found.pattern.empty() ? std::string_view("unmatched") : found.pattern;
+  std::string_view route = !found.pattern.empty()                           ? std::string_view(found.pattern)
+                           : request.path.starts_with("/plan/reports/")   ? std::string_view("plan_report")
+                           : console_ && r.status != 404 && request.method == "GET" ? std::string_view("console")
+                                                                          : std::string_view("unmatched");
   auto seconds = [t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   if (!r.later) {
     metrics_->Request(route, request.method, r.status, seconds());
@@ -929,9 +937,9 @@ json TelemetryJson(const std::deque<TelemetrySample>& samples) {
   json list = json::array();
   for (const TelemetrySample& t : samples) {
     json devices = json::array();
-    for (const DeviceReport& d : t.devices) {
+    for (const DeviceTelemetry& d : t.devices) {
       devices.push_back({{"slot", d.slot},
-                         {"power_w", d.power ? json(d.power->raw()) : json(nullptr)},
+                         {"power_w", Opt(d.power_w)},
                          {"temperature_c", Opt(d.temperature_c)},
                          {"utilization_pct", Opt(d.utilization_pct)},
                          {"hashrate_hs", Opt(d.hashrate_hs)}});
@@ -1142,10 +1150,10 @@ using json = nlohmann::json;
 using net::HttpResponse;
 
 json MoneyJson(const LedgerTotals& t) {
-  return {{"ai_usage_usd", t.ai_usage.raw() / 1e6},
-          {"mining_revenue_usd", t.mining_revenue.raw() / 1e6},
-          {"energy_cost_usd", t.energy_cost.raw() / 1e6},
-          {"net_usd", t.net().raw() / 1e6},
+  return {{"ai_usage_usd", ToUsd(t.ai_usage.raw())},
+          {"mining_revenue_usd", ToUsd(t.mining_revenue.raw())},
+          {"energy_cost_usd", ToUsd(t.energy_cost.raw())},
+          {"net_usd", ToUsd(t.net().raw())},
           {"ai_usage_micro_usd", t.ai_usage.raw()},
           {"mining_revenue_micro_usd", t.mining_revenue.raw()},
           {"energy_cost_micro_usd", t.energy_cost.raw()},
@@ -1184,54 +1192,64 @@ HttpResponse Api::MoneyReport(const Call& call) {
   const int64_t end = to->value_or(Timestamp{now - ((now % step) + step) % step + step}).seconds;
   const int64_t start = from->value_or(Timestamp{end - (bucket == "hour" ? 48 : 30) * step}).seconds;
   if (end <= start) return Error(InvalidArgumentError("'to' must be after 'from'"));
-  if ((end - start) / step > kMaxReportBuckets) {
-    return Error(InvalidArgumentError("at most " + std::to_string(kMaxReportBuckets) + " " + bucket +
-                                      "s in one report; narrow from/to or use bucket=day"));
+  // Both bounds are about 400 days of hourly rollup rows.
+  const int64_t max_buckets = bucket == "hour" ? kMaxReportHours : kMaxReportHours / 24;
+  if ((end - start) / step > max_buckets) {
+    return Error(InvalidArgumentError("at most " + std::to_string(max_buckets) + " " + bucket +
+                                      "s in one report; narrow from/to"));
   }
-  std::lock_guard lock(*mu_);
-  auto rows = farm_->store().LedgerByHour(Timestamp{start}, Timestamp{end + 3'599});
-  if (!rows) return Error(rows.error());
-  const FleetState& f = farm_->fleet();
-  std::map<int64_t, int> lease_site;
-  auto site_of = [&](const LedgerHourTotal& r) -> int {
-    if (!r.node.empty()) {
-      auto n = farm_->NodeOf(r.node);
-      return n ? f.groups()[f.node_group(*n)].site : -1;
-    }
-    if (r.lease <= 0) return -1;
-    auto [it, fresh] = lease_site.try_emplace(r.lease, -1);
-    if (fresh) {
-      auto l = farm_->GetLease(r.lease, std::nullopt);
-      if (l && !l->devices.empty()) it->second = f.groups()[f.node_group(l->devices.front().first)].site;
-    }
-    return it->second;
-  };
-  const int sites = static_cast<int>(f.sites().size());
-  MoneySeries series = MoneyOverTime(*rows, Timestamp{start}, Timestamp{end}, step, sites, site_of);
+  // Sums and rates under the farm's lock; the JSON after it.
+  MoneySeries series;
+  LedgerTotals rates;
+  FarmCounts counts;
+  std::vector<std::string> site_names;
+  {
+    std::lock_guard lock(*mu_);
+    auto rows = farm_->store().LedgerByHour(Timestamp{start}, Timestamp{end + 3'599});
+    if (!rows) return Error(rows.error());
+    const FleetState& f = farm_->fleet();
+    std::map<int64_t, int> lease_site;
+    auto site_of = [&](const LedgerHourTotal& r) -> int {
+      if (!r.node.empty()) {
+        auto n = farm_->NodeOf(r.node);
+        return n ? f.groups()[f.node_group(*n)].site : -1;
+      }
+      if (r.lease <= 0) return -1;
+      auto [it, fresh] = lease_site.try_emplace(r.lease, -1);
+      if (fresh) {
+        auto l = farm_->GetLease(r.lease, std::nullopt);
+        if (l && !l->devices.empty()) it->second = f.groups()[f.node_group(l->devices.front().first)].site;
+      }
+      return it->second;
+    };
+    for (const SiteState& site : f.sites()) site_names.push_back(site.name);
+    series = MoneyOverTime(*rows, Timestamp{start}, Timestamp{end}, step, static_cast<int>(site_names.size()), site_of);
+    rates = farm_->RatesPerDay();
+    counts = farm_->Counts();
+  }
+  const int sites = static_cast<int>(site_names.size());
   json names = json::array(), points = json::array(), site_totals = json::object();
   for (int s = 0; s < sites; ++s) {
-    names.push_back(f.sites()[s].name);
-    site_totals[f.sites()[s].name] = MoneyJson(series.site_totals[s]);
+    names.push_back(site_names[s]);
+    site_totals[site_names[s]] = MoneyJson(series.site_totals[s]);
   }
   for (const MoneyBucket& b : series.buckets) {
     json p = MoneyJson(b.totals);
     p["at"] = FormatUtc(b.start);
     p["t_s"] = b.start.seconds;
     json by_site = json::object();
-    for (int s = 0; s < sites; ++s) by_site[f.sites()[s].name] = MoneyJson(b.by_site[s]);
+    for (int s = 0; s < sites; ++s) by_site[site_names[s]] = MoneyJson(b.by_site[s]);
     p["by_site"] = by_site;
     points.push_back(std::move(p));
   }
-  const LedgerTotals rates = farm_->RatesPerDay();
-  const FarmCounts counts = farm_->Counts();
   auto count = [&](const char* use) {
     auto it = counts.devices_by_use.find(use);
     return it == counts.devices_by_use.end() ? int64_t{0} : it->second;
   };
-  json now_rates = {{"ai_usage_usd_per_day", rates.ai_usage.raw() / 1e6},
-                    {"mining_revenue_usd_per_day", rates.mining_revenue.raw() / 1e6},
-                    {"energy_cost_usd_per_day", rates.energy_cost.raw() / 1e6},
-                    {"net_usd_per_day", rates.net().raw() / 1e6},
+  json now_rates = {{"ai_usage_usd_per_day", ToUsd(rates.ai_usage.raw())},
+                    {"mining_revenue_usd_per_day", ToUsd(rates.mining_revenue.raw())},
+                    {"energy_cost_usd_per_day", ToUsd(rates.energy_cost.raw())},
+                    {"net_usd_per_day", ToUsd(rates.net().raw())},
                     {"gpus_leased", count("lease")},
                     {"gpus_mining", count("mining")}};
   return Json(200, {{"bucket", bucket},
@@ -1295,23 +1313,23 @@ std::vector<std::string> ScenarioNames(const std::filesystem::path& dir) {
   return names;
 }
 
+// `bytes` bytes from libsodium's CSPRNG, as hex.
 std::string RandomHex(size_t bytes) {
-  std::random_device rd;
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < bytes; ++i) {
-    unsigned v = rd() & 0xff;
-    out += kHex[v >> 4];
-    out += kHex[v & 15];
-  }
-  return out;
+  std::vector<unsigned char> raw(bytes);
+  randombytes_buf(raw.data(), raw.size());
+  std::string hex(bytes * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), raw.data(), raw.size());
+  hex.pop_back();
+  return hex;
 }
 
 // A report is the simulator's self-contained page: its own inline script and styles, nothing
 // fetched, shown in the console's sandboxed frame.
+// `sandbox allow-scripts` gives it an opaque origin even when opened in a tab of its own: its
+// script never reaches the console's storage.
 constexpr std::string_view kReportPolicy =
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
-    "frame-ancestors 'self'";
+    "frame-ancestors 'self'; sandbox allow-scripts";
 
 }  // namespace
 
@@ -1351,39 +1369,46 @@ HttpResponse Api::RunPlan(const Call& call) {
     }
     scenario = planner_.scenarios / label;
   }
-  if (!planning_.exchange(true)) {
-    // One plan at a time: a replay takes a core for seconds to minutes.
-  } else {
-    return Error(ResourceExhaustedError("a plan is already running; try again when it ends"));
-  }
+  // One plan at a time: a replay takes a core for seconds to minutes.
+  if (planning_.exchange(true)) return Error(ResourceExhaustedError("a plan is already running; try again when it ends"));
   if (uploaded) {
     if (!body["toml"].is_string() || body["toml"].get<std::string>().empty()) {
       planning_ = false;
       return Error(InvalidArgumentError("toml must be the scenario file's text"));
     }
     label = "uploaded scenario";
+    // It names no file outside the data folder: the loader takes a demand trace by name only.
+    const std::string text = body["toml"].get<std::string>();
     std::error_code ec;
     std::filesystem::create_directories(planner_.work_dir, ec);
     scenario = planner_.work_dir / ("upload-" + std::to_string(++uploads_) + ".toml");
     std::ofstream out(scenario, std::ios::trunc);
-    out << body["toml"].get<std::string>();
+    out << text;
     if (!out.flush()) {
       planning_ = false;
-      return Error(InternalError("cannot write " + scenario.string()));
+      return Error(InternalError("cannot write the uploaded scenario to " + scenario.string() + ": " +
+                                 (ec ? ec.message() : std::string(std::strerror(errno)))));
     }
   }
   HttpResponse deferred;
   deferred.later = [this, scenario, label, days, uploaded](std::function<void(HttpResponse)> reply) {
-    std::thread([this, scenario, label, days, uploaded, reply = std::move(reply)] {
+    // The previous plan's thread has answered (planning_ was false): joining it is immediate.
+    if (plan_thread_.joinable()) plan_thread_.join();
+    plan_thread_ = std::thread([this, scenario, label, days, uploaded, reply = std::move(reply)] {
       auto t0 = std::chrono::steady_clock::now();
-      Result<std::string> html = planner_.run(scenario, days);
+      Result<std::string> html = Err(InternalError("the plan stopped"));
+      try {
+        html = planner_.run(scenario, days);
+      } catch (const std::exception& e) {
+        html = Err(InternalError(std::string("the plan failed: ") + e.what()));
+      }
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (uploaded) {
         std::error_code ec;
         std::filesystem::remove(scenario, ec);
       }
-      planning_ = false;
       if (!html) {
+        planning_ = false;
         reply(Error(html.error()));
         return;
       }
@@ -1393,11 +1418,12 @@ HttpResponse Api::RunPlan(const Call& call) {
         reports_.emplace_back(id, std::make_shared<const std::string>(std::move(*html)));
         while (reports_.size() > kKeptReports) reports_.pop_front();
       }
+      planning_ = false;
       reply(Json(201, {{"report_url", "/plan/reports/" + id + ".html"},
                        {"scenario", label},
                        {"days", days},
                        {"seconds", seconds}}));
-    }).detach();
+    });
   };
   return deferred;
 }
@@ -1421,6 +1447,7 @@ std::optional<HttpResponse> Api::PlanReport(const HttpRequest& request) {
   r.body = *html;
   r.headers = {{"Content-Security-Policy", std::string(kReportPolicy)},
                {"X-Content-Type-Options", "nosniff"},
+               {"Referrer-Policy", "no-referrer"},
                {"Cache-Control", "private, max-age=3600"}};
   return r;
 }

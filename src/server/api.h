@@ -24,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "net/http.h"
@@ -62,7 +63,7 @@ class Api {
   void WakeAgents(bool all = false);
 
   static constexpr int64_t kMaxDesiredWaitMs = 25'000;  // below the connections' idle timeout
-  static constexpr int64_t kMaxReportBuckets = 24 * 400;  // GET /v1/reports/money
+  static constexpr int64_t kMaxReportHours = 24 * 400;  // GET /v1/reports/money: 400 days
 
   // The web console (server/console.h), served at / and /assets/ to anyone (its data needs a
   // token); without one those paths are 404.
@@ -155,6 +156,7 @@ class Api {
   std::shared_ptr<const Console> console_;
   Planner planner_;
   std::atomic<bool> planning_{false};
+  std::thread plan_thread_;  // the latest plan's; joined by the next plan and by ~Api
   std::mutex reports_mu_;
   std::deque<std::pair<std::string, std::shared_ptr<const std::string>>> reports_;  // id, HTML; newest last
   int64_t uploads_ = 0;

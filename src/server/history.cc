@@ -41,7 +41,13 @@ std::vector<CurtailmentEvent> PowerHistory::Curtailments(Timestamp from) const {
 
 void TelemetryHistory::Record(int node, Timestamp at, const std::vector<DeviceReport>& devices) {
   std::deque<TelemetrySample>& q = samples_[node];
-  q.push_back({at, devices});
+  TelemetrySample sample{at, {}};
+  sample.devices.reserve(devices.size());
+  for (const DeviceReport& d : devices) {
+    sample.devices.push_back({d.slot, d.power ? std::optional<int>(static_cast<int>(d.power->raw())) : std::nullopt,
+                              d.temperature_c, d.utilization_pct, d.hashrate_hs});
+  }
+  q.push_back(std::move(sample));
   while (q.size() > per_node_) q.pop_front();
 }
 

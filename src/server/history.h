@@ -45,9 +45,16 @@ class PowerHistory {
   size_t per_site_;
 };
 
+// What the node page charts of one GPU's report (not the whole report: kept for every node).
+struct DeviceTelemetry {
+  int slot = 0;
+  std::optional<int> power_w, temperature_c, utilization_pct;
+  std::optional<int64_t> hashrate_hs;
+};
+
 struct TelemetrySample {
   Timestamp at;
-  std::vector<DeviceReport> devices;  // as the heartbeat reported them
+  std::vector<DeviceTelemetry> devices;  // as the heartbeat reported them
 };
 
 class TelemetryHistory {

@@ -45,6 +45,7 @@ TEST(TelemetryHistoryTest, KeepsTheLastHeartbeatsPerNode) {
   }
   ASSERT_EQ(h.Of(0).size(), 2u);
   EXPECT_EQ(h.Of(0).front().devices[0].temperature_c, 62);
+  EXPECT_FALSE(h.Of(0).front().devices[0].power_w.has_value());
 }
 
 }  // namespace

@@ -87,12 +87,11 @@ void WebhookSender::Send(const Alert& alert) {
   }
   cv_.notify_all();
   if (counter_) {
-    for (const std::string& url : dropped) counter_("dropped", url);
+    for (const std::string& url : dropped) counter_("dropped", url, "the queue of " + url + " is full");
   }
 }
 
-bool WebhookSender::Attempt(Target& t, const std::string& id, const std::string& body, int attempt,
-                            std::string* why) {
+Status WebhookSender::Attempt(Target& t, const std::string& id, const std::string& body, int attempt) {
   net::HttpClientOptions o;
   o.tls = t.url.tls;
   o.ca_file = options_.ca_file;
@@ -106,13 +105,9 @@ bool WebhookSender::Attempt(Target& t, const std::string& id, const std::string&
                         {"X-Rigshift-Attempt", std::to_string(attempt)},
                         {"X-Rigshift-Timestamp", stamp},
                         {"X-Rigshift-Signature", WebhookSignature(t.config.secret, stamp, body)}});
-  if (!r) {
-    *why = r.error().message();
-    return false;
-  }
-  if (r->status / 100 == 2) return true;
-  *why = "answered " + std::to_string(r->status);
-  return false;
+  if (!r) return r.error();
+  if (r->status / 100 == 2) return OkStatus();
+  return UnavailableError("answered " + std::to_string(r->status));
 }
 
 void WebhookSender::Run(Target& t) {
@@ -123,30 +118,40 @@ void WebhookSender::Run(Target& t) {
     auto [id, body] = std::move(t.queue.front());
     t.queue.pop_front();
     t.busy = true;
-    bool delivered = false;
+    Status last = UnavailableError("not sent");
+    int attempts = 0;
     std::chrono::milliseconds wait = options_.first_retry;
-    for (int attempt = 1; attempt <= options_.max_attempts && !stop_; ++attempt) {
+    while (attempts < options_.max_attempts && !stop_) {
+      ++attempts;
       ++stats_.attempts;
       lock.unlock();
-      std::string why;
-      delivered = Attempt(t, id, body, attempt, &why);
+      last = Attempt(t, id, body, attempts);
       lock.lock();
-      if (delivered || attempt == options_.max_attempts) break;
+      if (last.ok() || attempts == options_.max_attempts) break;
       // The next try after `wait`, unless the sender stops meanwhile.
       cv_.wait_for(lock, wait, [&] { return stop_; });
       wait = std::min(wait * 2, options_.max_retry);
     }
-    (delivered ? stats_.delivered : stats_.failed)++;
+    // Cut short by a stop before its last attempt: dropped, not failed.
+    const std::string_view outcome = last.ok() ? "delivered" : (attempts < options_.max_attempts ? "dropped" : "failed");
+    (last.ok() ? stats_.delivered : outcome == "dropped" ? stats_.dropped : stats_.failed)++;
     t.busy = false;
     if (counter_) {
       lock.unlock();
-      counter_(delivered ? "delivered" : "failed", t.config.url);
+      counter_(outcome, t.config.url,
+               last.ok() ? std::string() : id + " after " + std::to_string(attempts) + " attempt(s): " + last.message());
       lock.lock();
     }
     cv_.notify_all();
   }
-  stats_.dropped += static_cast<int64_t>(t.queue.size());
+  const size_t left = t.queue.size();
+  stats_.dropped += static_cast<int64_t>(left);
   t.queue.clear();
+  if (counter_ && left > 0) {
+    lock.unlock();
+    for (size_t i = 0; i < left; ++i) counter_("dropped", t.config.url, "the server stopped");
+    lock.lock();
+  }
 }
 
 WebhookSender::Stats WebhookSender::stats() const {

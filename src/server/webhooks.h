@@ -16,7 +16,8 @@
 // Each target has its own thread and queue, so a dead receiver delays no other; alerts reach one
 // target in the order raised. Send() never blocks the farm: a full queue drops the oldest alert
 // not yet being sent (counted). On destruction what is queued is dropped (counted); the attempt
-// in flight ends within its timeout.
+// in flight ends within its timeout, except that a host name is resolved (getaddrinfo) outside
+// it: a resolver that hangs holds the stop up to its own timeout.
 #pragma once
 
 #include <chrono>
@@ -31,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/status.h"
 #include "server/farm.h"
 
 namespace rigshift {
@@ -57,9 +59,10 @@ std::string WebhookBody(const Alert& alert);
 
 class WebhookSender {
  public:
-  // Outcomes, for /metrics: "delivered", "failed" (every attempt failed), "dropped" (queue full
-  // or shut down), each with the target's URL. Called from the senders' threads.
-  using Counter = std::function<void(std::string_view outcome, const std::string& url)>;
+  // Outcomes, for /metrics and the log: "delivered", "failed" (every attempt failed), "dropped"
+  // (queue full, or stopped before its last attempt), each with the target's URL and, unless
+  // delivered, why ("alert-7 after 8 attempt(s): answered 500"). Called from the senders' threads.
+  using Counter = std::function<void(std::string_view outcome, const std::string& url, const std::string& why)>;
   // InvalidArgument for a target whose URL cannot be parsed or whose secret is empty.
   static Result<std::unique_ptr<WebhookSender>> Start(WebhookOptions options, Counter counter = {});
   ~WebhookSender();
@@ -77,8 +80,8 @@ class WebhookSender {
   struct Target;
   WebhookSender(WebhookOptions options, Counter counter);
   void Run(Target& t);
-  // One POST; whether the receiver answered 2xx, and its reason when not.
-  bool Attempt(Target& t, const std::string& id, const std::string& body, int attempt, std::string* why);
+  // One POST: OK when the receiver answered 2xx, else why not.
+  Status Attempt(Target& t, const std::string& id, const std::string& body, int attempt);
 
   WebhookOptions options_;
   Counter counter_;

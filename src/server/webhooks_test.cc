@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "server/testing/webhook_receiver.h"
 
@@ -40,10 +42,11 @@ TEST(WebhooksTest, RetriesUntilTheReceiverTakesItAndSignsEveryAttempt) {
   Receiver rx({500, 503});  // two failures, then 200
   std::vector<std::pair<std::string, std::string>> counted;
   std::mutex counted_mu;
-  auto sender = WebhookSender::Start(Fast({{rx.url(), "s3cret"}}), [&](std::string_view outcome, const std::string& url) {
-    std::lock_guard lock(counted_mu);
-    counted.emplace_back(std::string(outcome), url);
-  });
+  auto sender = WebhookSender::Start(Fast({{rx.url(), "s3cret"}}),
+                                     [&](std::string_view outcome, const std::string& url, const std::string&) {
+                                       std::lock_guard lock(counted_mu);
+                                       counted.emplace_back(std::string(outcome), url);
+                                     });
   ASSERT_TRUE(sender.has_value()) << sender.error().ToString();
   (*sender)->Send(SomeAlert(7));
   ASSERT_TRUE((*sender)->WaitIdle(std::chrono::seconds(10)));
@@ -76,7 +79,13 @@ TEST(WebhooksTest, RetriesUntilTheReceiverTakesItAndSignsEveryAttempt) {
 TEST(WebhooksTest, GivesUpAfterMaxAttemptsAndADeadTargetDelaysNoOther) {
   Receiver refusing({500, 500, 500, 500, 500, 500, 500, 500});
   Receiver good({});
-  auto sender = WebhookSender::Start(Fast({{refusing.url(), "a"}, {good.url(), "b"}}));
+  std::vector<std::string> why;
+  std::mutex why_mu;
+  auto sender = WebhookSender::Start(Fast({{refusing.url(), "a"}, {good.url(), "b"}}),
+                                     [&](std::string_view outcome, const std::string&, const std::string& reason) {
+                                       std::lock_guard lock(why_mu);
+                                       if (outcome == "failed") why.push_back(reason);
+                                     });
   ASSERT_TRUE(sender.has_value());
   (*sender)->Send(SomeAlert(1));
   (*sender)->Send(SomeAlert(2));
@@ -89,6 +98,26 @@ TEST(WebhooksTest, GivesUpAfterMaxAttemptsAndADeadTargetDelaysNoOther) {
   WebhookSender::Stats s = (*sender)->stats();
   EXPECT_EQ(s.delivered, 2);
   EXPECT_EQ(s.failed, 2);
+  std::lock_guard lock(why_mu);
+  EXPECT_EQ(why, (std::vector<std::string>{"alert-1 after 4 attempt(s): answered 500",
+                                           "alert-2 after 4 attempt(s): answered 500"}));
+}
+
+TEST(WebhooksTest, AStopDropsWhatWaitsAndCountsIt) {
+  Receiver refusing({500, 500, 500, 500, 500, 500, 500, 500});
+  WebhookOptions o = Fast({{refusing.url(), "a"}});
+  o.first_retry = std::chrono::milliseconds(10'000);  // the stop comes during the first wait
+  std::atomic<int> dropped{0};
+  {
+    auto sender = WebhookSender::Start(o, [&](std::string_view outcome, const std::string&, const std::string&) {
+      if (outcome == "dropped") ++dropped;
+    });
+    ASSERT_TRUE(sender.has_value());
+    (*sender)->Send(SomeAlert(1));
+    (*sender)->Send(SomeAlert(2));
+    while (refusing.got().empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }  // stopped: alert 1 in its retry wait, alert 2 queued
+  EXPECT_EQ(dropped, 2);
 }
 
 TEST(WebhooksTest, NoReceiverIsAFailedDeliveryNotAHang) {

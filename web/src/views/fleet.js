@@ -1,11 +1,10 @@
 // Fleet (operator): what every GPU does now. Key numbers (GPUs by use, revenue rates), the sites'
 // power, one table row per node group, and a grid of squares, one per GPU, per node group.
-// Data: GET /v1/devices, /v1/nodes, /v1/sites, /v1/leases?state=running, /v1/market (best coin per
-// group, for the mining rate; /v1/reports/money?bucket=hour when the market has none).
+// Data: GET /v1/devices, /v1/nodes, /v1/sites, /v1/leases?state=running, and the server's rates
+// per day now (GET /v1/reports/money: `now`, computed by the controller, not here).
 
 import { api } from '../api.js';
 import { esc, card, table, row, fmtUsd, fmtKw, fmtPct, fmtNum, setHtml, badge } from '../util.js';
-import { ratesPerDay } from '../rates.js';
 
 const USES = ['lease', 'mining', 'idle', 'curtailed', 'offline'];
 
@@ -27,55 +26,30 @@ function miningText(counts) {
   return parts.join(', ');
 }
 
-// The AI revenue rate is exact: what the running leases pay per day.
-function aiPerDay(runningLeases) {
-  return runningLeases.reduce((sum, l) => sum + l.price_usd_per_gpu_h * l.gpus * 24, 0);
-}
-
-// Mining revenue per day at the market now: each mining GPU earns its group's best coin's
-// revenue (GET /v1/market best_coins, per GPU per day). Without best_coins, estimated from the
-// ledger's last hour (GET /v1/reports/money?bucket=hour).
-function miningPerDay(devices, market, report) {
-  const best = market && Array.isArray(market.best_coins) ? market.best_coins : null;
-  if (best) {
-    const byGroup = new Map(best.map((b) => [b.group, b]));
-    let revenue = 0;
-    let power = 0;
-    for (const d of devices) {
-      const b = byGroup.get(d.group);
-      if (d.use !== 'mining' || !b) continue;
-      revenue += b.revenue_usd_per_day || 0;
-      power += b.power_cost_usd_per_day || 0;
-    }
-    return { revenue, power, basis: 'at market prices now', estimated: false };
-  }
-  const rates = report ? ratesPerDay(report) : null;
-  return rates ? { revenue: rates.mining_revenue_usd, power: null, basis: 'ledger, ' + rates.basis, estimated: true } : null;
-}
-
-function cards(devices, nodes, leases, mining) {
+function cards(devices, nodes, leases, now) {
   const byUse = countBy(devices, (d) => d.use);
   const byCoin = countBy(devices.filter((d) => d.use === 'mining'), (d) => d.coin || '?');
   const drained = devices.filter((d) => d.drained).length;
   const quarantinedNodes = new Set(nodes.filter((n) => n.agent_state === 'quarantined').map((n) => n.name));
   const quarantined = devices.filter((d) => quarantinedNodes.has(d.node)).length;
-  const ai = aiPerDay(leases);
-  const miningUsd = mining ? (mining.estimated ? '≈' : '') + fmtUsd(mining.revenue, 2) + '/day' : '–';
+  const ai = now ? now.ai_usage_usd_per_day : null;
+  const mining = now ? now.mining_revenue_usd_per_day : null;
+  const miningUsd = now ? fmtUsd(mining, 2) + '/day' : '–';
   return [
     card({ label: 'GPUs leased', value: fmtNum(byUse.lease || 0), raw: byUse.lease || 0, testid: 'fleet-lease',
-      sub: `earning ${fmtUsd(ai, 2)}/day`, tone: 'tone-lease' }),
+      sub: now ? `earning ${fmtUsd(ai, 2)}/day` : '', tone: 'tone-lease' }),
     card({ label: 'GPUs mining', value: fmtNum(byUse.mining || 0), raw: byUse.mining || 0, testid: 'fleet-mining',
-      sub: (miningText(byCoin) || 'no coin') + (mining ? ' · earning ' + miningUsd : ''), tone: 'tone-mining' }),
+      sub: (miningText(byCoin) || 'no coin') + (now ? ' · earning ' + miningUsd : ''), tone: 'tone-mining' }),
     card({ label: 'Idle', value: fmtNum(byUse.idle || 0), raw: byUse.idle || 0, testid: 'fleet-idle' }),
     card({ label: 'Curtailed', value: fmtNum(byUse.curtailed || 0), raw: byUse.curtailed || 0, testid: 'fleet-curtailed' }),
     card({ label: 'Offline', value: fmtNum(byUse.offline || 0), raw: byUse.offline || 0, testid: 'fleet-offline' }),
     card({ label: 'Drained', value: fmtNum(drained), raw: drained, testid: 'fleet-drained' }),
     card({ label: 'Quarantined', value: fmtNum(quarantined), raw: quarantined, testid: 'fleet-quarantined',
       sub: quarantinedNodes.size ? `${quarantinedNodes.size} node(s)` : '' }),
-    card({ label: 'AI revenue now', value: fmtUsd(ai, 2) + '/day', raw: ai, testid: 'fleet-ai-per-day',
+    card({ label: 'AI revenue now', value: now ? fmtUsd(ai, 2) + '/day' : '–', raw: ai, testid: 'fleet-ai-per-day',
       sub: `${leases.length} running lease(s)`, tone: 'tone-lease' }),
-    card({ label: 'Mining revenue now', value: miningUsd, raw: mining ? mining.revenue : null, testid: 'fleet-mining-per-day',
-      sub: mining ? mining.basis + (mining.power !== null ? ` · power ${fmtUsd(mining.power, 2)}/day` : '') : 'no data',
+    card({ label: 'Mining revenue now', value: miningUsd, raw: mining, testid: 'fleet-mining-per-day',
+      sub: now ? `at market prices now · energy ${fmtUsd(now.energy_cost_usd_per_day, 2)}/day for the whole fleet` : 'no data',
       tone: 'tone-mining' }),
   ].join('');
 }
@@ -202,16 +176,15 @@ export default {
     const part = (name) => el.querySelector(`[data-part="${name}"]`);
 
     async function refresh() {
-      const [dev, nod, sit, lea, market] = await Promise.all([
+      const [dev, nod, sit, lea, money] = await Promise.all([
         api('/v1/devices'), api('/v1/nodes'), api('/v1/sites'), api('/v1/leases?state=running'),
-        api('/v1/market').catch(() => null),
+        api('/v1/reports/money?bucket=hour').catch(() => null),
       ]);
-      const report = market && market.best_coins ? null : await api('/v1/reports/money?bucket=hour').catch(() => null);
       const devices = dev.devices;
       const nodes = nod.nodes;
       const coins = coinList(devices);
       const groups = groupsOf(devices, nodes);
-      setHtml(part('cards'), cards(devices, nodes, lea.leases, miningPerDay(devices, market, report)));
+      setHtml(part('cards'), cards(devices, nodes, lea.leases, money ? money.now : null));
       setHtml(part('sites'), sitesTable(sit.sites));
       setHtml(part('groups'), groupsTable(groups));
       setHtml(part('legend'), legend(coins));
