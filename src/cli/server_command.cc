@@ -27,6 +27,7 @@
 #include "server/demo_fleet.h"
 #include "server/farm.h"
 #include "server/metrics.h"
+#include "server/store_catch_up.h"
 #include "server/webhooks.h"
 #include "sim/simulator.h"
 #include "store/group_commit_store.h"
@@ -244,72 +245,6 @@ Status Informational(const Status& written, std::ostream& err) {
   return OkStatus();
 }
 
-// After a commit the store could not make (GroupCommitStore: a full disk, an I/O error), the
-// farm's memory is ahead of the store and the store refuses writes. Run(), under the farm's
-// lock, makes the farm and the tokens say again what the store holds and lets writes in again;
-// while the disk stays full each later write fails the same way (507) and is caught up again.
-// Reads never stop. A failure is logged once (again only if its reason changes), and so is the
-// first successful commit after it.
-class StoreCatchUp {
- public:
-  StoreCatchUp(GroupCommitStore* store, Farm* farm, Auth* auth, Metrics* metrics, std::ostream& err)
-      : store_(store), farm_(farm), auth_(auth), metrics_(metrics), err_(err) {}
-
-  // Requires the farm's lock. An error only when the store cannot be read back.
-  [[nodiscard]] Status Run(Timestamp now) {
-    Status failure = store_->failure();
-    if (failure.ok()) {
-      if (failing_ && store_->commits() > commits_at_failure_) {
-        err_ << "rigshift server: " << FormatUtc(now) << " store: writes are committed again ("
-             << store_->failed_commits() - failed_before_ << " failed commits since " << FormatUtc(since_) << ")\n";
-        err_.flush();
-        failing_ = false;
-        logged_.clear();
-        metrics_->StoreWritesFailing(false);
-        farm_->RaiseAlert({0, now, "store_writes_resumed", "", -1,
-                           "the store writes again, after " + std::to_string(store_->failed_commits() - failed_before_) +
-                               " failed commits since " + FormatUtc(since_)});
-      }
-      return OkStatus();
-    }
-    if (!failing_) {
-      failing_ = true;
-      since_ = now;
-      failed_before_ = store_->failed_commits() - 1;
-      metrics_->StoreWritesFailing(true);
-      farm_->RaiseAlert({0, now, "store_write_failed", "", -1,
-                         "the store cannot write: " + failure.message() +
-                             "; writes are refused (507 or 503) until a commit succeeds, reads go on"});
-    }
-    if (failure.message() != logged_) {
-      err_ << "rigshift server: " << FormatUtc(now) << " store: " << failure.message()
-           << "; reads go on, and the farm is reloaded from the store\n";
-      err_.flush();
-      logged_ = failure.message();
-    }
-    commits_at_failure_ = store_->commits();
-    // Writes are let in before the reload, which may itself write (a re-plan); nothing else can
-    // write in between, because every write is made under the farm's lock, which we hold.
-    store_->Resume();
-    RS_RETURN_IF_ERROR(farm_->Reload(now));
-    return auth_->Load();  // a token whose commit failed is forgotten too
-  }
-
-  // From a failed commit until one succeeds again.
-  bool failing() const { return failing_; }
-
- private:
-  GroupCommitStore* store_;
-  Farm* farm_;
-  Auth* auth_;
-  Metrics* metrics_;
-  std::ostream& err_;
-  bool failing_ = false;
-  std::string logged_;
-  Timestamp since_;
-  int64_t failed_before_ = 0;
-  int64_t commits_at_failure_ = 0;
-};
 
 // How long SIGTERM waits for requests already sent to be answered (docs/operations.md).
 constexpr auto kDrainLimit = std::chrono::seconds(5);

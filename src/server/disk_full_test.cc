@@ -30,6 +30,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,7 @@
 #include "common/testing/temp_dir.h"
 #include "server/api.h"
 #include "server/metrics.h"
+#include "server/store_catch_up.h"
 #include "server/testing/api_request.h"
 #include "server/testing/test_farm.h"
 #include "store/group_commit_store.h"
@@ -82,6 +84,7 @@ class DiskFullTest : public ::testing::Test {
     operator_ = *auth_->Create("operator", "", now_);
     acme_ = *auth_->Create("tenant", "acme", now_);
     EXPECT_TRUE(store_->Flush().ok());
+    catch_up_ = std::make_unique<StoreCatchUp>(store_.get(), farm_.get(), auth_.get(), &metrics_, log_);
   }
 
   net::HttpResponse Call(const std::string& method, const std::string& target, const std::string& token,
@@ -97,14 +100,19 @@ class DiskFullTest : public ::testing::Test {
   static std::string ErrorCode(const net::HttpResponse& r) { return Body(r)["error"].value("code", ""); }
   static std::string ErrorMessage(const net::HttpResponse& r) { return Body(r)["error"].value("message", ""); }
 
-  // What the server's main loop does after a failed commit (server_command.cc, StoreCatchUp).
+  // What the server's main loop does after a failed commit: the server's own StoreCatchUp.
   void CatchUp() {
     std::lock_guard lock(mu_);
-    if (store_->failure().ok()) return;
-    store_->Resume();
-    Status s = farm_->Reload(now_);
+    Status s = catch_up_->Run(now_);
     ASSERT_TRUE(s.ok()) << s.ToString();
-    ASSERT_TRUE(auth_->Load().ok());
+  }
+
+  // The kinds of the alerts raised so far, in order.
+  std::vector<std::string> AlertKinds() {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> kinds;
+    for (const Alert& a : farm_->alerts()) kinds.push_back(a.kind);
+    return kinds;
   }
 
   // The farm's lease book equals the store's, lease for lease.
@@ -151,6 +159,8 @@ class DiskFullTest : public ::testing::Test {
   fb::FakeFeed feed_{fb::TestFarmView(fb::TestFarm())};
   std::unique_ptr<Farm> farm_;
   std::unique_ptr<Auth> auth_;
+  std::ostringstream log_;
+  std::unique_ptr<StoreCatchUp> catch_up_;
   std::mutex mu_;
   std::unique_ptr<Api> api_;
   std::string operator_, acme_;
@@ -198,6 +208,11 @@ TEST_F(DiskFullTest, WritesAnswer507ReadsGoOnAndWritesSucceedAgainWhenSpaceRetur
   CatchUp();
   ExpectFarmSaysWhatTheStoreHolds();
   EXPECT_EQ(StoredIds(), acknowledged);
+  // The operator is told, once (GET /v1/alerts, the webhooks), with the reason.
+  EXPECT_EQ(AlertKinds(), std::vector<std::string>{"store_write_failed"});
+  json alerts = Body(Call("GET", "/v1/alerts", operator_))["alerts"];
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_NE(alerts[0]["message"].get<std::string>().find("the disk is full"), std::string::npos) << alerts[0];
 
   // While the disk stays full, each write fails the same way, and the farm keeps up after each.
   // (Each is 201 or 507, never anything else: a small write may still fit in a page's free room.)
@@ -255,6 +270,17 @@ TEST_F(DiskFullTest, WritesAnswer507ReadsGoOnAndWritesSucceedAgainWhenSpaceRetur
   EXPECT_TRUE(store_->failure().ok());
   ExpectFarmSaysWhatTheStoreHolds();
   EXPECT_EQ(StoredIds(), acknowledged);
+  // Failed, resumed, failed, ...: one alert per change, not per refused write (a small write may
+  // still fit in a page's free room while the disk is full: a commit that succeeds is a resume),
+  // and writes are back at the end.
+  CatchUp();
+  std::vector<std::string> kinds = AlertKinds();
+  ASSERT_GE(kinds.size(), 2u);
+  EXPECT_LT(kinds.size(), static_cast<size_t>(failures_) * 2 + 1);
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    EXPECT_EQ(kinds[i], i % 2 == 0 ? "store_write_failed" : "store_writes_resumed") << i;
+  }
+  EXPECT_EQ(kinds.back(), "store_writes_resumed");
   auto ledger = store_->Ledger(std::nullopt, Timestamp{0}, Timestamp{now_.seconds + 1});
   ASSERT_TRUE(ledger.has_value());
   EXPECT_FALSE(ledger->empty());
