@@ -327,15 +327,18 @@ Result<WebhookOptions> WebhooksOf(const ServerOptions& o) {
   if (!o.webhook_urls.empty() && o.webhook_secret_file.empty()) {
     return Err(InvalidArgumentError("--webhook needs --webhook-secret-file: the secret its requests are signed with"));
   }
+  if (o.webhook_urls.empty() && !o.webhook_secret_file.empty()) {
+    return Err(InvalidArgumentError("--webhook-secret-file is for --webhook URLs, and none is given"));
+  }
   for (const std::string& url : o.webhook_urls) all.push_back({url, o.webhook_secret_file});
   WebhookOptions w;
   for (const auto& h : all) {
     if (auto url = net::ParseUrl(h.url); !url) return Err(url.error().WithContext("webhook"));
+    // The secret is the file's first line without its line ending and trailing spaces.
     std::ifstream in(h.secret_file);
     std::string secret;
-    if (!in || !std::getline(in, secret)) {
-      return Err(InvalidArgumentError("webhook " + h.url + ": cannot read its secret file " + h.secret_file.string()));
-    }
+    if (!in) return Err(InvalidArgumentError("webhook " + h.url + ": cannot read its secret file " + h.secret_file.string()));
+    std::getline(in, secret);
     while (!secret.empty() && (secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
     if (secret.empty()) return Err(InvalidArgumentError("webhook " + h.url + ": its secret file " + h.secret_file.string() + " is empty"));
     w.targets.push_back({h.url, secret});
@@ -415,7 +418,8 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
     if (!ok) return InvalidArgumentError("tenant name '" + t + "' must be 1..64 of [A-Za-z0-9._-]");
     if (IsReservedTenantName(t)) {
       return InvalidArgumentError("tenant name '" + t + "' is reserved (operator, agent, and names starting with "
-                                  "'_' or '@' name the server's own identities); choose another name");
+                                  "'_' or '@' name the server's own identities; names of dots only read as paths); "
+                                  "choose another name");
     }
   }
 

@@ -1409,7 +1409,19 @@ HttpResponse Api::RunPlan(const Call& call) {
       }
       if (!html) {
         planning_ = false;
-        reply(Error(html.error()));
+        Status why = html.error();
+        if (uploaded) {
+          // The upload's file is the server's business: name it as the operator knows it.
+          std::string message = why.message();
+          for (size_t at; (at = message.find(scenario.string())) != std::string::npos;) {
+            message.replace(at, scenario.string().size(), "the uploaded scenario");
+          }
+          for (size_t at; (at = message.find(scenario.filename().string())) != std::string::npos;) {
+            message.replace(at, scenario.filename().string().size(), "the uploaded scenario");
+          }
+          why = Status(why.code(), message);
+        }
+        reply(Error(why));
         return;
       }
       const std::string id = RandomHex(16);

@@ -757,7 +757,8 @@ bool IsReservedTenantName(std::string_view name) {
              return std::tolower(static_cast<unsigned char>(a)) == b;
            });
   };
-  return equals_lower("operator") || equals_lower("agent") || name.starts_with('_') || name.starts_with('@');
+  return equals_lower("operator") || equals_lower("agent") || name.starts_with('_') || name.starts_with('@') ||
+         name.find_first_not_of('.') == std::string_view::npos;
 }
 
 Result<TokenAsk> ParseTokenRequest(std::string_view body) {
@@ -775,7 +776,7 @@ Result<TokenAsk> ParseTokenRequest(std::string_view body) {
     if (IsReservedTenantName(ask.tenant)) {
       return Err(InvalidArgumentError("\"tenant\" " + Describe(*tenant) +
                                       " is reserved (operator, agent, and names starting with '_' or '@' name the "
-                                      "server's own identities); choose another name"));
+                                      "server's own identities; names of dots only read as paths); choose another name"));
     }
   } else if (tenant != nullptr) {
     return Err(InvalidArgumentError("\"tenant\" is only allowed when \"role\" is \"tenant\", not \"" +

@@ -99,7 +99,7 @@ struct TokenAsk {
 // identity its leases and invoices are filed under and must not read as anyone else's: the
 // roles "operator" and "agent" in any case, and every name starting with '_' or '@' (kept for
 // the server's own identities: "@operator" owns the leases operators create, "_offline" holds
-// silent nodes).
+// silent nodes), and names of dots only ("." and ".." read as paths wherever a name is shown).
 bool IsReservedTenantName(std::string_view name);
 
 // POST /v1/agents/register.

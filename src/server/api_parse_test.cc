@@ -516,14 +516,14 @@ TEST(ParseTokenRequestTest, ReservedTenantNamesAreRefused) {
                 {"at sign", "", {"\"tenant\" must be 1 to 64 characters"}});
 
   // Just beside the reserved words: ordinary names.
-  for (const std::string name : {"operators", "operator1", "my_operator", "agent-7", "a_", "op", "acme"}) {
+  for (const std::string name : {"operators", "operator1", "my_operator", "agent-7", "a_", "op", "acme", "a.b", "..a"}) {
     SCOPED_TRACE(name);
     EXPECT_FALSE(IsReservedTenantName(name));
     auto r = ParseTokenRequest(R"({"role": "tenant", "tenant": ")" + name + "\"}");
     ASSERT_TRUE(r.has_value()) << r.error().ToString();
     EXPECT_EQ(r->tenant, name);
   }
-  for (const std::string name : {"operator", "oPeRaToR", "Agent", "_x", "@operator", "@"}) {
+  for (const std::string name : {"operator", "oPeRaToR", "Agent", "_x", "@operator", "@", ".", "..", "..."}) {
     EXPECT_TRUE(IsReservedTenantName(name)) << name;
   }
 }

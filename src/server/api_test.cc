@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -1442,12 +1443,13 @@ TEST_F(PlanApiTest, OnePlanAtATimeAndAFailedOneSaysWhy) {
   std::promise<void> entered, release;
   std::shared_future<void> released = release.get_future().share();
   std::atomic<int> calls{0};
-  Use([&, released](const std::filesystem::path&, int days) -> Result<std::string> {
+  Use([&, released](const std::filesystem::path& scenario, int days) -> Result<std::string> {
     if (calls++ == 0) {
       entered.set_value();
       released.wait();
     }
-    if (days == 2) return Err(InvalidArgumentError("small.toml:1: no [farm] table"));
+    if (days == 2) return Err(InvalidArgumentError(scenario.string() + ":1: no [farm] table"));
+    if (days == 3) throw std::runtime_error("out of memory, say");
     return std::string("<html></html>");
   });
   auto first = std::async(std::launch::async, [&] { return Call("POST", "/v1/plan", operator_, R"({"scenario":"small.toml"})"); });
@@ -1459,7 +1461,17 @@ TEST_F(PlanApiTest, OnePlanAtATimeAndAFailedOneSaysWhy) {
   EXPECT_EQ(first.get().status, 201);
   net::HttpResponse failed = Call("POST", "/v1/plan", operator_, R"({"scenario":"small.toml","days":2})");
   EXPECT_EQ(failed.status, 400);
-  EXPECT_NE(failed.body.find("no [farm] table"), std::string::npos) << failed.body;
+  EXPECT_NE(failed.body.find("small.toml:1: no [farm] table"), std::string::npos) << failed.body;
+  // An upload's error names it so, not by the file the server wrote it to.
+  net::HttpResponse upload = Call("POST", "/v1/plan", operator_, R"({"toml":"[farm","days":2})");
+  EXPECT_EQ(upload.status, 400);
+  EXPECT_NE(upload.body.find("the uploaded scenario:1: no [farm] table"), std::string::npos) << upload.body;
+  EXPECT_EQ(upload.body.find((dir_ / "work").string()), std::string::npos) << upload.body;
+  // A replay that throws answers 500; the server and the next plan go on.
+  net::HttpResponse thrown = Call("POST", "/v1/plan", operator_, R"({"scenario":"small.toml","days":3})");
+  EXPECT_EQ(thrown.status, 500);
+  EXPECT_NE(thrown.body.find("out of memory, say"), std::string::npos) << thrown.body;
+  EXPECT_EQ(Call("POST", "/v1/plan", operator_, R"({"scenario":"small.toml"})").status, 201);
 }
 
 }  // namespace

@@ -9,11 +9,20 @@
 
 namespace rigshift {
 
+// One alert on its way to one target.
+struct WebhookSender::Delivery {
+  std::string id;  // "alert-ID"
+  std::string body;
+  int attempts = 0;                          // made so far
+  std::chrono::steady_clock::time_point due;  // of the next attempt
+  std::chrono::milliseconds wait{0};          // before the attempt after next
+};
+
 struct WebhookSender::Target {
   WebhookTarget config;
   net::Url url;
-  std::deque<std::pair<std::string, std::string>> queue;  // delivery id, body
-  bool busy = false;                                      // an alert is being sent
+  std::deque<Delivery> queue;  // in the order raised; a delivery waiting to retry keeps its place
+  bool busy = false;           // an attempt is in flight
   std::thread thread;
 };
 
@@ -77,7 +86,7 @@ void WebhookSender::Send(const Alert& alert) {
   {
     std::lock_guard lock(mu_);
     for (auto& t : targets_) {
-      t->queue.emplace_back(id, body);
+      t->queue.push_back({id, body, 0, std::chrono::steady_clock::now(), options_.first_retry});
       if (t->queue.size() > options_.max_queued) {
         t->queue.pop_front();
         ++stats_.dropped;
@@ -111,39 +120,49 @@ Status WebhookSender::Attempt(Target& t, const std::string& id, const std::strin
 }
 
 void WebhookSender::Run(Target& t) {
+  using Clock = std::chrono::steady_clock;
   std::unique_lock lock(mu_);
   while (true) {
+    // The delivery due first: a new alert at once, one that failed after its wait. An alert
+    // waiting to retry holds up no later one.
+    auto next = [&] {
+      return std::min_element(t.queue.begin(), t.queue.end(),
+                              [](const Delivery& a, const Delivery& b) { return a.due < b.due; });
+    };
     cv_.wait(lock, [&] { return stop_ || !t.queue.empty(); });
     if (stop_) break;
-    auto [id, body] = std::move(t.queue.front());
-    t.queue.pop_front();
-    t.busy = true;
-    Status last = UnavailableError("not sent");
-    int attempts = 0;
-    std::chrono::milliseconds wait = options_.first_retry;
-    while (attempts < options_.max_attempts && !stop_) {
-      ++attempts;
-      ++stats_.attempts;
-      lock.unlock();
-      last = Attempt(t, id, body, attempts);
-      lock.lock();
-      if (last.ok() || attempts == options_.max_attempts) break;
-      // The next try after `wait`, unless the sender stops meanwhile.
-      cv_.wait_for(lock, wait, [&] { return stop_; });
-      wait = std::min(wait * 2, options_.max_retry);
+    auto it = next();
+    if (it->due > Clock::now()) {
+      cv_.wait_until(lock, it->due);  // or a new alert, or a stop: look again
+      continue;
     }
-    // Cut short by a stop before its last attempt: dropped, not failed.
-    const std::string_view outcome = last.ok() ? "delivered" : (attempts < options_.max_attempts ? "dropped" : "failed");
-    (last.ok() ? stats_.delivered : outcome == "dropped" ? stats_.dropped : stats_.failed)++;
+    Delivery d = std::move(*it);
+    t.queue.erase(it);
+    t.busy = true;
+    ++d.attempts;
+    ++stats_.attempts;
+    lock.unlock();
+    Status sent = Attempt(t, d.id, d.body, d.attempts);
+    lock.lock();
     t.busy = false;
+    if (!sent.ok() && d.attempts < options_.max_attempts) {
+      d.due = Clock::now() + d.wait;
+      d.wait = std::min(d.wait * 2, options_.max_retry);
+      t.queue.push_back(std::move(d));
+      cv_.notify_all();
+      continue;
+    }
+    const std::string_view outcome = sent.ok() ? "delivered" : "failed";
+    (sent.ok() ? stats_.delivered : stats_.failed)++;
     if (counter_) {
       lock.unlock();
       counter_(outcome, t.config.url,
-               last.ok() ? std::string() : id + " after " + std::to_string(attempts) + " attempt(s): " + last.message());
+               sent.ok() ? std::string() : d.id + " after " + std::to_string(d.attempts) + " attempt(s): " + sent.message());
       lock.lock();
     }
     cv_.notify_all();
   }
+  // Stopped: what waits (new, or between attempts) is dropped.
   const size_t left = t.queue.size();
   stats_.dropped += static_cast<int64_t>(left);
   t.queue.clear();

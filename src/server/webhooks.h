@@ -13,9 +13,11 @@
 // (replays). Any 2xx is delivered; anything else (another status, no answer within the
 // timeout) is tried again after 1 s, 2 s, 4 s, ... (at most `max_retry`) until `max_attempts`.
 //
-// Each target has its own thread and queue, so a dead receiver delays no other; alerts reach one
-// target in the order raised. Send() never blocks the farm: a full queue drops the oldest alert
-// not yet being sent (counted). On destruction what is queued is dropped (counted); the attempt
+// Each target has its own thread and queue, so a dead receiver delays no other. A new alert is
+// sent at once, even while an earlier one waits to be tried again: first attempts go out in the
+// order raised, retries when due (a receiver orders by the alert's id and time, not by arrival).
+// Send() never blocks the farm: a full queue drops the oldest alert (counted). On destruction
+// what is queued or waiting to retry is dropped (counted); the attempt
 // in flight ends within its timeout, except that a host name is resolved (getaddrinfo) outside
 // it: a resolver that hangs holds the stop up to its own timeout.
 #pragma once
@@ -60,7 +62,7 @@ std::string WebhookBody(const Alert& alert);
 class WebhookSender {
  public:
   // Outcomes, for /metrics and the log: "delivered", "failed" (every attempt failed), "dropped"
-  // (queue full, or stopped before its last attempt), each with the target's URL and, unless
+  // (queue full, or waiting when the sender stops), each with the target's URL and, unless
   // delivered, why ("alert-7 after 8 attempt(s): answered 500"). Called from the senders' threads.
   using Counter = std::function<void(std::string_view outcome, const std::string& url, const std::string& why)>;
   // InvalidArgument for a target whose URL cannot be parsed or whose secret is empty.
@@ -77,6 +79,7 @@ class WebhookSender {
   bool WaitIdle(std::chrono::milliseconds limit);
 
  private:
+  struct Delivery;
   struct Target;
   WebhookSender(WebhookOptions options, Counter counter);
   void Run(Target& t);

@@ -103,6 +103,25 @@ TEST(WebhooksTest, GivesUpAfterMaxAttemptsAndADeadTargetDelaysNoOther) {
                                            "alert-2 after 4 attempt(s): answered 500"}));
 }
 
+TEST(WebhooksTest, AnAlertWaitingToRetryHoldsUpNoLaterOne) {
+  Receiver rx({500});  // the first request fails, every later one succeeds
+  WebhookOptions o = Fast({{rx.url(), "k"}});
+  o.first_retry = std::chrono::milliseconds(300);
+  auto sender = WebhookSender::Start(o);
+  ASSERT_TRUE(sender.has_value());
+  (*sender)->Send(SomeAlert(1));
+  while (rx.got().empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  (*sender)->Send(SomeAlert(2));
+  ASSERT_TRUE((*sender)->WaitIdle(std::chrono::seconds(10)));
+  std::vector<Received> got = rx.got();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].headers.at("x-rigshift-delivery"), "alert-1");
+  EXPECT_EQ(got[1].headers.at("x-rigshift-delivery"), "alert-2");  // not behind alert 1's retry
+  EXPECT_EQ(got[2].headers.at("x-rigshift-delivery"), "alert-1");
+  EXPECT_EQ(got[2].headers.at("x-rigshift-attempt"), "2");
+  EXPECT_EQ((*sender)->stats().delivered, 2);
+}
+
 TEST(WebhooksTest, AStopDropsWhatWaitsAndCountsIt) {
   Receiver refusing({500, 500, 500, 500, 500, 500, 500, 500});
   WebhookOptions o = Fast({{refusing.url(), "a"}});

@@ -195,7 +195,7 @@ function showLogin(message = '') {
 
 // Checks a token with /v1/whoami; keeps it only when the server accepts it.
 async function tryLogin(token) {
-  token = token.trim();
+  token = token.trim().replace(/^Bearer\s+/i, '');  // pasted from a curl line, say
   if (!token) throw new Error('paste a token first');
   let who;
   try {

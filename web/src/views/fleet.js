@@ -30,8 +30,10 @@ function cards(devices, nodes, leases, now) {
   const byUse = countBy(devices, (d) => d.use);
   const byCoin = countBy(devices.filter((d) => d.use === 'mining'), (d) => d.coin || '?');
   const drained = devices.filter((d) => d.drained).length;
-  const quarantinedNodes = new Set(nodes.filter((n) => n.agent_state === 'quarantined').map((n) => n.name));
+  const quarantinedNodes = new Set(nodes.filter((n) => n.quarantine || n.agent_state === 'quarantined').map((n) => n.name));
   const quarantined = devices.filter((d) => quarantinedNodes.has(d.node)).length;
+  // Offline for another reason than a drain or a quarantine (those have their own cards).
+  const offline = devices.filter((d) => d.use === 'offline' && !d.drained && !quarantinedNodes.has(d.node)).length;
   const ai = now ? now.ai_usage_usd_per_day : null;
   const mining = now ? now.mining_revenue_usd_per_day : null;
   const miningUsd = now ? fmtUsd(mining, 2) + '/day' : '–';
@@ -42,7 +44,8 @@ function cards(devices, nodes, leases, now) {
       sub: (miningText(byCoin) || 'no coin') + (now ? ' · earning ' + miningUsd : ''), tone: 'tone-mining' }),
     card({ label: 'Idle', value: fmtNum(byUse.idle || 0), raw: byUse.idle || 0, testid: 'fleet-idle' }),
     card({ label: 'Curtailed', value: fmtNum(byUse.curtailed || 0), raw: byUse.curtailed || 0, testid: 'fleet-curtailed' }),
-    card({ label: 'Offline', value: fmtNum(byUse.offline || 0), raw: byUse.offline || 0, testid: 'fleet-offline' }),
+    card({ label: 'Offline', value: fmtNum(offline), raw: offline, testid: 'fleet-offline',
+      sub: 'node down or silent' }),
     card({ label: 'Drained', value: fmtNum(drained), raw: drained, testid: 'fleet-drained' }),
     card({ label: 'Quarantined', value: fmtNum(quarantined), raw: quarantined, testid: 'fleet-quarantined',
       sub: quarantinedNodes.size ? `${quarantinedNodes.size} node(s)` : '' }),

@@ -11,8 +11,9 @@ export default {
     el.innerHTML = `
       <form class="login-box" data-testid="login-form" autocomplete="off">
         <h1>rigshift console</h1>
-        <p class="muted">Paste an API token: the operator's (<code>rigshift-data/operator.token</code>)
-          or a tenant's (<code>rigshift-data/tenant-NAME.token</code>, or from <code>rigshift token create</code>).</p>
+        <p class="muted">Paste an API token: the operator's (<code>operator.token</code> in the server's
+          data folder, <code>rigshift-data/</code> unless <code>--data-dir</code> says otherwise) or a
+          tenant's (<code>tenant-NAME.token</code> there, or from <code>rigshift token create</code>).</p>
         <label>Token
           <input type="password" name="token" data-testid="login-token" spellcheck="false" required>
         </label>

@@ -14,6 +14,10 @@ export default {
     const id = Number(params[0]);
     const el = document.createElement('section');
     el.className = 'view view-logs';
+    if (!Number.isInteger(id) || id <= 0) {
+      el.innerHTML = `<h1>Workload log</h1><p class="error">no lease "${esc(params[0] ?? '')}": a lease id is a number</p>`;
+      return { el, refresh() {} };
+    }
     const back = session.role === 'tenant' ? '#/mine' : '#/leases';
     el.innerHTML = `
       <p class="crumbs"><a href="${back}">${session.role === 'tenant' ? 'My leases' : 'Leases'}</a> ›</p>
@@ -33,7 +37,11 @@ export default {
       const size = Number(headers.get('X-Log-Size') || offset);
       part('meta').innerHTML = `lease ${badge(lease, 'state-' + lease)} · workload ${badge(workload, 'wl-' + workload)}` +
         ` · ${esc(fmtNum(size))} bytes` + (truncated ? ' · <strong>the log passed 16 MiB: later bytes were not kept</strong>' : '') +
-        (done ? ' · <span class="muted">the lease has ended: this is the whole log</span>' : '');
+        (done ? ' · <span class="muted">the lease has ended: this is the whole log</span>' : '') +
+        (workload === 'pending' && !done
+          ? '<br><span class="muted">waiting for the node\'s agent to start it: workloads run under ' +
+            '<code>rigshift agent</code> (docs/agent.md); the demo\'s simulated agents start none</span>'
+          : '');
     }
 
     function append(text) {

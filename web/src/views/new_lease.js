@@ -137,7 +137,7 @@ export default {
       if (!prices.length) { quote.textContent = ''; return; }
       const price = Math.min(...prices);
       const gpus = Number(form.gpus.value) || 0;
-      const hours = Number(form.hours.value) || 0;
+      const hours = Math.max(Number(form.hours.value) || 0, 0);
       const free = matching.reduce((s, o) => s + o.gpus_free, 0);
       const pays = form.kind.value === 'interruptible' ? 'the interruptible floor is' : 'list price';
       quote.textContent = `${pays} ${fmtUsd(price, 3)}/GPU-h` +

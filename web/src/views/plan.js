@@ -82,6 +82,8 @@ export default {
       if (maxDays) form.days.max = String(maxDays);
       form.scenario.innerHTML = scenarios.map((s) => `<option value="${esc(s.name)}">${esc(s.name)}</option>`).join('') ||
         '<option value="">none on the server</option>';
+      // The example scenario first, when the server offers it.
+      if (scenarios.some((s) => s.name === 'scenario.toml')) form.scenario.value = 'scenario.toml';
       loaded = true;
     }
     return { el, refresh };

@@ -17,6 +17,7 @@ function headroomCard(site) {
     raw: last.draw_w,
     testid: 'power-headroom-' + site.name,
     sub: `${fmtPct(pct)} · headroom ${fmtKw(cap - last.draw_w)} · ${fmtNum(last.price_usd_per_mwh, 2)} $/MWh` +
+      ` · at ${fmtTime(last.at)} (sampled at each accounting)` +
       (last.curtailed_gpus ? ` · ${last.curtailed_gpus} GPUs curtailed` : ''),
     tone: pct !== null && pct > 95 ? 'tone-warn' : '',
   });
