@@ -12,7 +12,7 @@ LISTEN ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 20
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build test demo market-demo screenshots asan bench bench-server fuzz clean
+.PHONY: deps configure build test demo market-demo screenshots package asan bench bench-server fuzz clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -30,6 +30,10 @@ test: build
 demo: build
 	$(BIN) data import --source $(SOURCE) --out $(DATA)
 	$(BIN) server --demo --data $(DATA) --data-dir $(SERVER_DIR) --listen $(LISTEN)
+
+# The Debian package (cmake/Package.cmake; docs/operations.md, "Packages"), into out/.
+package: build
+	cd build/$(PRESET) && cpack -G DEB -B $(abspath out)
 
 # Screenshots of the web console's main views (docs/console/, shown in README.md), taken by its
 # browser test.
