@@ -12,6 +12,7 @@ packages=(
   clang-14 libclang-rt-14-dev libfuzzer-14-dev
   podman runc bubblewrap busybox-static catatonit openssl
   chromium fonts-dejavu-core
+  prometheus
 )
 # Node.js and npm for the web console (web/): Debian's, unless a Node.js with npm is already here
 # (a nodesource build bundles npm and conflicts with Debian's npm package).
