@@ -16,6 +16,12 @@ struct Timestamp {
   friend constexpr auto operator<=>(Timestamp, Timestamp) = default;
 };
 
+// The start of the `step`-second period (an hour: 3600, a UTC day: 86400) that holds `t`; before
+// 1970 too (rounds down, never toward zero).
+constexpr Timestamp FloorTo(Timestamp t, int64_t step) {
+  return Timestamp{t.seconds - ((t.seconds % step) + step) % step};
+}
+
 // A UTC calendar day, as days since 1970-01-01.
 class Date {
  public:

@@ -16,9 +16,11 @@ const CoinOption* CoinOf(const GroupState& gs, const Valuation& value, int g) {
 
 }  // namespace
 
-DeviceLines DeviceLedgerLines(const FleetState& f, const DesiredStates& uses, const Valuation& value,
-                              const MarketView& view, const AgentRegistry& names, int64_t seconds, Timestamp now) {
-  DeviceLines out;
+// Calls fn(node, slot, group, use, revenue, cost) for every device: its mining revenue and energy
+// cost for `seconds` at its use now.
+template <typename Fn>
+void ForEachDeviceMoney(const FleetState& f, const DesiredStates& uses, const Valuation& value, const MarketView& view,
+                        int64_t seconds, Fn&& fn) {
   for (int g = 0; g < static_cast<int>(f.groups().size()); ++g) {
     const GroupState& gs = f.groups()[g];
     const GroupValue& gv = value.groups[g];
@@ -28,36 +30,55 @@ DeviceLines DeviceLedgerLines(const FleetState& f, const DesiredStates& uses, co
       for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
         const DeviceUse u = uses.Use(f, node, slot);
         const DeviceRate rate = RateOf(u, gv, coin);
-        const Money revenue = PerHourFor(rate.revenue_per_hour, seconds);
-        const Money cost = EnergyFor(rate.draw, price, seconds);
-        std::string device = names.node_name(node) + "/" + std::to_string(slot);
-        if (revenue.raw() != 0) {
-          LedgerEntry e;
-          e.at = now;
-          e.account = "mining";
-          e.kind = "mining_revenue";
-          e.amount = revenue;
-          e.seconds = seconds;
-          e.note = gs.mining_coin;
-          e.device = device;
-          out.entries.push_back(std::move(e));
-          out.mined += revenue;
-        }
-        if (cost.raw() != 0) {
-          LedgerEntry e;
-          e.at = now;
-          e.account = "energy";
-          e.kind = "energy_cost";
-          e.amount = -cost;
-          e.seconds = seconds;
-          e.note = std::string(DeviceUseName(u));
-          e.device = std::move(device);
-          out.entries.push_back(std::move(e));
-          out.energy += cost;
-        }
+        fn(node, slot, gs, u, PerHourFor(rate.revenue_per_hour, seconds), EnergyFor(rate.draw, price, seconds));
       }
     }
   }
+}
+
+DeviceLines DeviceLedgerLines(const FleetState& f, const DesiredStates& uses, const Valuation& value,
+                              const MarketView& view, const AgentRegistry& names, int64_t seconds, Timestamp now) {
+  DeviceLines out;
+  ForEachDeviceMoney(f, uses, value, view, seconds,
+                     [&](int node, int slot, const GroupState& gs, DeviceUse u, Money revenue, Money cost) {
+                       if (revenue.raw() == 0 && cost.raw() == 0) return;
+                       std::string device = names.node_name(node) + "/" + std::to_string(slot);
+                       if (revenue.raw() != 0) {
+                         LedgerEntry e;
+                         e.at = now;
+                         e.account = "mining";
+                         e.kind = "mining_revenue";
+                         e.amount = revenue;
+                         e.seconds = seconds;
+                         e.note = gs.mining_coin;
+                         e.device = device;
+                         out.entries.push_back(std::move(e));
+                         out.mined += revenue;
+                       }
+                       if (cost.raw() != 0) {
+                         LedgerEntry e;
+                         e.at = now;
+                         e.account = "energy";
+                         e.kind = "energy_cost";
+                         e.amount = -cost;
+                         e.seconds = seconds;
+                         e.note = std::string(DeviceUseName(u));
+                         e.device = std::move(device);
+                         out.entries.push_back(std::move(e));
+                         out.energy += cost;
+                       }
+                     });
+  return out;
+}
+
+DeviceMoney DeviceMoneyFor(const FleetState& f, const DesiredStates& uses, const Valuation& value,
+                           const MarketView& view, int64_t seconds) {
+  DeviceMoney out;
+  ForEachDeviceMoney(f, uses, value, view, seconds,
+                     [&](int, int, const GroupState&, DeviceUse, Money revenue, Money cost) {
+                       out.mined += revenue;
+                       out.energy += cost;
+                     });
   return out;
 }
 

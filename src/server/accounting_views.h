@@ -27,6 +27,13 @@ struct DeviceLines {
 DeviceLines DeviceLedgerLines(const FleetState& fleet, const DesiredStates& uses, const Valuation& value,
                               const MarketView& view, const AgentRegistry& names, int64_t seconds, Timestamp now);
 
+// The sums of DeviceLedgerLines alone, without its lines (the console's rates per day, polled).
+struct DeviceMoney {
+  Money mined, energy;
+};
+DeviceMoney DeviceMoneyFor(const FleetState& fleet, const DesiredStates& uses, const Valuation& value,
+                           const MarketView& view, int64_t seconds);
+
 // Per site, the facility draw of every device at its use now.
 std::vector<Watts> SiteDraws(const FleetState& fleet, const DesiredStates& uses, const Valuation& value);
 

@@ -1188,8 +1188,7 @@ HttpResponse Api::MoneyReport(const Call& call) {
   auto to = TimeParam(call.request.query, "to");
   if (!to) return Error(to.error());
   // By default the last 48 hours or 30 days, up to the end of the bucket now running.
-  const int64_t now = now_().seconds;
-  const int64_t end = to->value_or(Timestamp{now - ((now % step) + step) % step + step}).seconds;
+  const int64_t end = to->value_or(Timestamp{FloorTo(now_(), step).seconds + step}).seconds;
   const int64_t start = from->value_or(Timestamp{end - (bucket == "hour" ? 48 : 30) * step}).seconds;
   if (end <= start) return Error(InvalidArgumentError("'to' must be after 'from'"));
   // Both bounds are about 400 days of hourly rollup rows.

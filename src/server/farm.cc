@@ -1191,9 +1191,9 @@ LedgerTotals Farm::RatesPerDay() {
   LedgerTotals t;
   if (!view_) return t;
   constexpr int64_t kDay = 86'400;
-  DeviceLines lines = DeviceLedgerLines(desk_.fleet(), desired_, ValueNow(), *view_, agents_, kDay, Timestamp{0});
-  t.mining_revenue = lines.mined;
-  t.energy_cost = lines.energy;
+  const DeviceMoney day = DeviceMoneyFor(desk_.fleet(), desired_, ValueNow(), *view_, kDay);
+  t.mining_revenue = day.mined;
+  t.energy_cost = day.energy;
   for (const auto& [engine, id] : book_.running()) {
     const LeaseRecord& l = book_.at(id);
     t.ai_usage += LeaseCharge(l.price, l.gpus, kDay);

@@ -56,8 +56,6 @@ void AddTo(LedgerTotals& t, const std::string& kind, Money amount) {
   if (kind == "energy_cost") t.energy_cost += -amount;  // booked negative, shown as a cost
 }
 
-int64_t Floor(int64_t t, int64_t step) { return t - ((t % step) + step) % step; }
-
 }  // namespace
 
 MoneySeries MoneyOverTime(const std::vector<LedgerHourTotal>& rows, Timestamp from, Timestamp to, int64_t bucket_s,
@@ -65,7 +63,7 @@ MoneySeries MoneyOverTime(const std::vector<LedgerHourTotal>& rows, Timestamp fr
   MoneySeries out;
   out.bucket_s = bucket_s;
   out.site_totals.resize(sites);
-  const int64_t first = Floor(from.seconds, bucket_s), end = Floor(to.seconds, bucket_s);
+  const int64_t first = FloorTo(from, bucket_s).seconds, end = FloorTo(to, bucket_s).seconds;
   for (int64_t b = first; b < end; b += bucket_s) {
     MoneyBucket bucket;
     bucket.start = Timestamp{b};
@@ -73,7 +71,7 @@ MoneySeries MoneyOverTime(const std::vector<LedgerHourTotal>& rows, Timestamp fr
     out.buckets.push_back(std::move(bucket));
   }
   for (const LedgerHourTotal& r : rows) {
-    const int64_t b = Floor(r.hour.seconds, bucket_s);
+    const int64_t b = FloorTo(r.hour, bucket_s).seconds;
     if (b < first || b >= end) continue;
     MoneyBucket& bucket = out.buckets[(b - first) / bucket_s];
     AddTo(bucket.totals, r.kind, r.amount);

@@ -74,11 +74,10 @@ Result<std::vector<LedgerDayTotal>> MemoryStore::LedgerByDay(Timestamp from, Tim
 }
 
 Result<std::vector<LedgerHourTotal>> MemoryStore::LedgerByHour(Timestamp from, Timestamp to) {
-  auto hour_of = [](int64_t t) { return t - ((t % 3600) + 3600) % 3600; };
-  const int64_t lo = hour_of(from.seconds), hi = hour_of(to.seconds);
+  const int64_t lo = FloorTo(from, 3600).seconds, hi = FloorTo(to, 3600).seconds;
   std::map<std::tuple<int64_t, std::string, std::string, int64_t>, LedgerHourTotal> sums;
   for (const LedgerEntry& e : data_.ledger) {
-    const int64_t hour = hour_of(e.at.seconds);
+    const int64_t hour = FloorTo(e.at, 3600).seconds;
     if (hour < lo || hour >= hi) continue;
     const int64_t lease = e.lease ? e.lease->value() : 0;
     std::string node = LedgerNodeOf(e.device);

@@ -553,7 +553,7 @@ Status SqliteStore::AppendLedger(const std::vector<LedgerEntry>& entries) {
       if (rc != SQLITE_DONE) return Error("append ledger entry on " + e.account, rc);
       StmtUse add(stmts_->add_hourly);
       sqlite3_stmt* h = add.get();
-      sqlite3_bind_int64(h, 1, e.at.seconds - ((e.at.seconds % 3600) + 3600) % 3600);
+      sqlite3_bind_int64(h, 1, FloorTo(e.at, 3600).seconds);
       BindText(h, 2, e.kind);
       BindText(h, 3, LedgerNodeOf(e.device));
       sqlite3_bind_int64(h, 4, e.lease ? e.lease->value() : 0);
@@ -613,11 +613,10 @@ Result<std::vector<LedgerDayTotal>> SqliteStore::LedgerByDay(Timestamp from, Tim
 }
 
 Result<std::vector<LedgerHourTotal>> SqliteStore::LedgerByHour(Timestamp from, Timestamp to) {
-  auto hour_of = [](int64_t t) { return t - ((t % 3600) + 3600) % 3600; };
   StmtUse use(stmts_->ledger_by_hour);
   sqlite3_stmt* s = use.get();
-  sqlite3_bind_int64(s, 1, hour_of(from.seconds));
-  sqlite3_bind_int64(s, 2, hour_of(to.seconds));
+  sqlite3_bind_int64(s, 1, FloorTo(from, 3600).seconds);
+  sqlite3_bind_int64(s, 2, FloorTo(to, 3600).seconds);
   std::vector<LedgerHourTotal> out;
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {

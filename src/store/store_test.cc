@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 #include <memory>
+#include <map>
 #include <set>
 #include <string>
 
@@ -615,6 +616,14 @@ TEST(SqliteStoreTest, AcknowledgedLedgerEntriesSurviveKillNine) {
   for (int32_t a : acked) EXPECT_TRUE(present.contains(a)) << "acknowledged entry " << a << " was lost";
   // At most the one append in flight at the kill got in without an acknowledgement.
   EXPECT_LE(present.size(), acked.size() + 1);
+  // The hourly rollup (schema 4) is written in the same transaction: after the kill it holds
+  // exactly what the ledger holds, hour by hour.
+  auto hours = (*store)->LedgerByHour(Timestamp{0}, Timestamp{1'000'000'000});
+  ASSERT_TRUE(hours.has_value()) << hours.error().ToString();
+  std::map<int64_t, int64_t> from_ledger, from_rollup;
+  for (const auto& e : *ledger) from_ledger[e.at.seconds / 3600] += e.amount.raw();
+  for (const auto& h : *hours) from_rollup[h.hour.seconds / 3600] += h.amount.raw();
+  EXPECT_EQ(from_rollup, from_ledger);
 }
 
 // A store at its size limit (as on a full disk: SQLite says SQLITE_FULL either way) refuses the
