@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libfmt-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libpugixml-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
-  coinor-libclp-dev libsqlite3-dev
+  coinor-libclp-dev libsqlite3-dev libpq-dev postgresql
   libboost-dev libssl-dev prometheus-cpp-dev libsodium-dev libyaml-cpp-dev
   clang-14 libclang-rt-14-dev libfuzzer-14-dev
   podman runc bubblewrap busybox-static catatonit openssl

@@ -55,6 +55,10 @@ Result<std::vector<LedgerEntry>> FaultInjectionStore::Ledger(std::optional<std::
   return Target().Ledger(std::move(tenant), from, to);
 }
 
+Result<std::vector<LedgerEntry>> FaultInjectionStore::LedgerAfter(int64_t after_seq, int64_t limit) {
+  return Target().LedgerAfter(after_seq, limit);
+}
+
 Result<std::vector<LedgerDayTotal>> FaultInjectionStore::LedgerByDay(Timestamp from, Timestamp to) {
   return Target().LedgerByDay(from, to);
 }

@@ -47,6 +47,7 @@ class FaultInjectionStore final : public Store {
   Result<std::vector<LeaseRecord>> ListLeases(std::optional<std::string> tenant) override;
   Status AppendLedger(const std::vector<LedgerEntry>& entries) override;
   Result<std::vector<LedgerEntry>> Ledger(std::optional<std::string> tenant, Timestamp from, Timestamp to) override;
+  Result<std::vector<LedgerEntry>> LedgerAfter(int64_t after_seq, int64_t limit) override;
   Result<std::vector<LedgerDayTotal>> LedgerByDay(Timestamp from, Timestamp to) override;
   Result<std::vector<LedgerHourTotal>> LedgerByHour(Timestamp from, Timestamp to) override;
   Status PutToken(const TokenRecord& token) override;

@@ -307,6 +307,13 @@ Result<std::vector<LedgerEntry>> GroupCommitStore::Ledger(std::optional<std::str
   return durable_->Ledger(std::move(tenant), from, to);
 }
 
+Result<std::vector<LedgerEntry>> GroupCommitStore::LedgerAfter(int64_t after_seq, int64_t limit) {
+  RS_RETURN_IF_ERROR(NoListsInTransaction());
+  WaitSettled();
+  std::lock_guard lock(store_mu_);
+  return durable_->LedgerAfter(after_seq, limit);
+}
+
 Result<std::vector<LedgerDayTotal>> GroupCommitStore::LedgerByDay(Timestamp from, Timestamp to) {
   RS_RETURN_IF_ERROR(NoListsInTransaction());
   WaitSettled();

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <utility>
 
+#include "store/store_codec.h"
+
 namespace rigshift {
 namespace {
 
@@ -101,58 +103,6 @@ static_assert(kKnownVersions == kStoreSchemaVersion, "one migration per schema v
   "min_vram_gb, interconnect, duration_s, max_price_micro_usd_per_gpu_hour, created_s, engine_lease, "      \
   "billed_until_s, billed_seconds, billed_micro_usd, reason, workload"
 
-// Models as text: one name a line (names are single-line; ValidateLease checks).
-std::string EncodeModels(const std::vector<std::string>& models) {
-  std::string out;
-  for (const auto& m : models) {
-    if (!out.empty()) out += '\n';
-    out += m;
-  }
-  return out;
-}
-
-std::vector<std::string> DecodeModels(std::string_view text) {
-  std::vector<std::string> out;
-  if (text.empty()) return out;
-  size_t start = 0;
-  while (true) {
-    size_t nl = text.find('\n', start);
-    out.emplace_back(text.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start));
-    if (nl == std::string_view::npos) return out;
-    start = nl + 1;
-  }
-}
-
-// Devices as text: "node:slot node:slot ...", kept readable for someone at the sqlite3 prompt.
-std::string EncodeDevices(const std::vector<std::pair<int, int>>& devices) {
-  std::string out;
-  for (const auto& [node, slot] : devices) {
-    if (!out.empty()) out += ' ';
-    out += std::to_string(node) + ":" + std::to_string(slot);
-  }
-  return out;
-}
-
-Result<std::vector<std::pair<int, int>>> DecodeDevices(std::string_view text) {
-  std::vector<std::pair<int, int>> out;
-  const char* p = text.data();
-  const char* end = p + text.size();
-  while (p != end) {
-    int node = 0, slot = 0;
-    auto r1 = std::from_chars(p, end, node);
-    if (r1.ec != std::errc() || r1.ptr == end || *r1.ptr != ':') break;
-    auto r2 = std::from_chars(r1.ptr + 1, end, slot);
-    if (r2.ec != std::errc()) break;
-    out.emplace_back(node, slot);
-    p = r2.ptr;
-    if (p == end) return out;
-    if (*p != ' ' || p + 1 == end) break;
-    ++p;
-  }
-  if (p == end) return out;  // only for empty text
-  return Err(DataLossError("store: lease devices '" + std::string(text) + "' are not 'node:slot ...'"));
-}
-
 std::string ColumnText(sqlite3_stmt* s, int col) {
   const unsigned char* t = sqlite3_column_text(s, col);
   return t == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s, col));
@@ -192,10 +142,11 @@ struct SqliteStore::Statements {
   sqlite3_stmt* list_tokens = nullptr;
   sqlite3_stmt* add_hourly = nullptr;
   sqlite3_stmt* ledger_by_hour = nullptr;
+  sqlite3_stmt* ledger_after = nullptr;
 
   ~Statements() {
     for (sqlite3_stmt* s : {put_lease, get_lease, list_leases, append_ledger, ledger, put_token, find_token,
-                            ledger_by_day, list_tokens, add_hourly, ledger_by_hour}) {
+                            ledger_by_day, list_tokens, add_hourly, ledger_by_hour, ledger_after}) {
       sqlite3_finalize(s);  // a no-op on nullptr
     }
   }
@@ -404,6 +355,9 @@ Status SqliteStore::Prepare() {
       {&stmts_->ledger,
        "SELECT seq, at_s, account, kind, lease, amount_micro_usd, seconds, note, device FROM ledger "
        "WHERE (?1 IS NULL OR account = ?1) AND at_s >= ?2 AND at_s < ?3 ORDER BY seq"},
+      {&stmts_->ledger_after,
+       "SELECT seq, at_s, account, kind, lease, amount_micro_usd, seconds, note, device FROM ledger "
+       "WHERE seq > ?1 ORDER BY seq LIMIT ?2"},
       {&stmts_->put_token,
        "INSERT INTO tokens(hash, role, tenant, created_s) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(hash) DO UPDATE SET "
        "role=excluded.role, tenant=excluded.tenant, created_s=excluded.created_s"},
@@ -573,6 +527,18 @@ Result<std::vector<LedgerEntry>> SqliteStore::Ledger(std::optional<std::string> 
   if (tenant) BindText(s, 1, TenantAccount(*tenant));
   sqlite3_bind_int64(s, 2, from.seconds);
   sqlite3_bind_int64(s, 3, to.seconds);
+  return ReadLedgerRows(s, "read ledger");
+}
+
+Result<std::vector<LedgerEntry>> SqliteStore::LedgerAfter(int64_t after_seq, int64_t limit) {
+  StmtUse use(stmts_->ledger_after);
+  sqlite3_stmt* s = use.get();
+  sqlite3_bind_int64(s, 1, after_seq);
+  sqlite3_bind_int64(s, 2, limit);
+  return ReadLedgerRows(s, "read ledger after seq " + std::to_string(after_seq));
+}
+
+Result<std::vector<LedgerEntry>> SqliteStore::ReadLedgerRows(sqlite3_stmt* s, std::string_view op) {
   std::vector<LedgerEntry> out;
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -588,7 +554,7 @@ Result<std::vector<LedgerEntry>> SqliteStore::Ledger(std::optional<std::string> 
     e.device = ColumnText(s, 8);
     out.push_back(std::move(e));
   }
-  if (rc != SQLITE_DONE) return Err(Error("read ledger", rc));
+  if (rc != SQLITE_DONE) return Err(Error(op, rc));
   return out;
 }
 

@@ -89,6 +89,7 @@ class SqliteStore final : public Store {
   Result<std::vector<LeaseRecord>> ListLeases(std::optional<std::string> tenant) override;
   Status AppendLedger(const std::vector<LedgerEntry>& entries) override;
   Result<std::vector<LedgerEntry>> Ledger(std::optional<std::string> tenant, Timestamp from, Timestamp to) override;
+  Result<std::vector<LedgerEntry>> LedgerAfter(int64_t after_seq, int64_t limit) override;
   Result<std::vector<LedgerDayTotal>> LedgerByDay(Timestamp from, Timestamp to) override;
   Result<std::vector<LedgerHourTotal>> LedgerByHour(Timestamp from, Timestamp to) override;
   Status PutToken(const TokenRecord& token) override;
@@ -107,6 +108,7 @@ class SqliteStore final : public Store {
   // Runs `body` in a transaction of its own unless one is already open.
   [[nodiscard]] Status InWriteTransaction(std::string_view op, const std::function<Status()>& body);
   [[nodiscard]] Status Error(std::string_view op, int rc) const;
+  [[nodiscard]] Result<std::vector<LedgerEntry>> ReadLedgerRows(sqlite3_stmt* s, std::string_view op);
   // Runs a PRAGMA that answers one integer.
   [[nodiscard]] Result<int64_t> PragmaInt(const std::string& sql, std::string_view op);
   // SQLite's WAL hook, after every commit: checkpoints when the WAL holds enough frames.

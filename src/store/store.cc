@@ -1,5 +1,8 @@
 #include "store/store.h"
 
+#include <algorithm>
+#include <limits>
+
 namespace rigshift {
 
 std::string TenantAccount(std::string_view tenant) { return "tenant:" + std::string(tenant); }
@@ -36,6 +39,19 @@ Status ValidateToken(const TokenRecord& token) {
   if (token.hash.empty()) return InvalidArgumentError("store: token hash is empty");
   if (token.role.empty()) return InvalidArgumentError("store: token role is empty");
   return OkStatus();
+}
+
+Result<std::vector<LedgerEntry>> Store::LedgerAfter(int64_t after_seq, int64_t limit) {
+  RS_ASSIGN_OR_RETURN(std::vector<LedgerEntry> all,
+                      Ledger(std::nullopt, Timestamp{std::numeric_limits<int64_t>::min()},
+                             Timestamp{std::numeric_limits<int64_t>::max()}));
+  std::vector<LedgerEntry> out;
+  for (auto& e : all) {
+    if (e.seq <= after_seq) continue;
+    if (static_cast<int64_t>(out.size()) >= limit) break;
+    out.push_back(std::move(e));
+  }
+  return out;
 }
 
 std::string LedgerNodeOf(std::string_view device) {

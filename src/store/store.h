@@ -1,8 +1,8 @@
 // Store: where the server keeps what it must not lose (leases, the money ledger, API tokens).
 //
-// A narrow seam with two implementations today: SqliteStore (embedded, the default for
-// `rigshift server`) and MemoryStore (the fake, for tests and the simulator). PostgreSQL is the
-// planned second real implementation of this same interface (docs/store.md).
+// A narrow seam with three implementations: SqliteStore (embedded, the default for `rigshift
+// server`), PostgresStore (a database server, for a farm with a standby controller) and MemoryStore
+// (the fake, for tests and the simulator); docs/store.md.
 //
 // Contract, common to every implementation (store_test.cc runs one typed suite against each):
 // - Every write is durable when the call returns OK (outside a Transaction) or when the
@@ -139,6 +139,10 @@ class Store {
   // Entries with from <= at < to (and, given `tenant`, on account "tenant:NAME"), by seq.
   [[nodiscard]] virtual Result<std::vector<LedgerEntry>> Ledger(std::optional<std::string> tenant, Timestamp from,
                                                                 Timestamp to) = 0;
+  // Up to `limit` entries with seq > after_seq, by seq: the whole ledger page by page, for a copy
+  // or an export that must keep its order without holding it all in memory. The default reads
+  // through Ledger(); the SQL stores read by their key.
+  [[nodiscard]] virtual Result<std::vector<LedgerEntry>> LedgerAfter(int64_t after_seq, int64_t limit);
   // Totals per UTC day and kind of the entries with from <= at < to, ordered by day then kind.
   [[nodiscard]] virtual Result<std::vector<LedgerDayTotal>> LedgerByDay(Timestamp from, Timestamp to) = 0;
   // Totals per UTC hour, kind, node and lease of the entries with from <= at < to, `from` and `to`

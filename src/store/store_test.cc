@@ -23,9 +23,12 @@
 #include <string>
 
 #include "common/testing/temp_dir.h"
+#include "store/testing/postgres_server.h"
 #include "store/fault_injection_store.h"
 #include "store/group_commit_store.h"
 #include "store/memory_store.h"
+#include "store/postgres_leadership.h"
+#include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 
 namespace rigshift {
@@ -105,7 +108,22 @@ struct StoreMaker<FaultInjectionStore> {
   std::unique_ptr<Store> Make() { return std::make_unique<FaultInjectionStore>(&base); }
 };
 
-using StoreTypes = ::testing::Types<MemoryStore, SqliteStore, GroupCommitStore, FaultInjectionStore>;
+// PostgresStore on a fresh database of the test server (store/testing/postgres_server.h).
+template <>
+struct StoreMaker<PostgresStore> {
+  std::unique_ptr<Store> Make() {
+    std::string error;
+    std::string url = testing::NewTestDatabase(&error);
+    EXPECT_FALSE(url.empty()) << "no PostgreSQL for the test: " << error;
+    if (url.empty()) return std::make_unique<MemoryStore>();  // the test fails above, not in a crash
+    auto s = PostgresStore::Open(url);
+    EXPECT_TRUE(s.has_value()) << s.error().ToString();
+    if (!s) return std::make_unique<MemoryStore>();
+    return std::move(*s);
+  }
+};
+
+using StoreTypes = ::testing::Types<MemoryStore, SqliteStore, GroupCommitStore, FaultInjectionStore, PostgresStore>;
 TYPED_TEST_SUITE(StoreContractTest, StoreTypes);
 
 TYPED_TEST(StoreContractTest, ReportsTheCurrentSchemaVersion) {
@@ -267,6 +285,30 @@ TYPED_TEST(StoreContractTest, LedgerAssignsIncreasingSeqInAppendOrder) {
   EXPECT_EQ(first, usage);
   EXPECT_EQ((*all)[2].amount, Money(-12'345));
   EXPECT_FALSE((*all)[1].lease.has_value());
+}
+
+TYPED_TEST(StoreContractTest, LedgerAfterPagesTheWholeLedgerInSeqOrder) {
+  Store& store = this->store();
+  std::vector<LedgerEntry> batch;
+  for (int i = 0; i < 7; ++i) batch.push_back(Entry(1000 - i * 10, i % 2 ? "mining" : "tenant:acme", i));
+  ASSERT_TRUE(store.AppendLedger(batch).ok());
+  std::vector<int64_t> amounts;
+  int64_t after = 0;
+  int pages = 0;
+  while (true) {
+    auto page = store.LedgerAfter(after, 3);
+    ASSERT_TRUE(page.has_value()) << page.error().ToString();
+    if (page->empty()) break;
+    ++pages;
+    EXPECT_LE(page->size(), 3u);
+    for (const auto& e : *page) {
+      EXPECT_GT(e.seq, after);
+      after = e.seq;
+      amounts.push_back(e.amount.raw());
+    }
+  }
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(amounts, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6}));  // append order, not time order
 }
 
 TYPED_TEST(StoreContractTest, LedgerFiltersByHalfOpenTimeRangeAndTenant) {
@@ -1159,6 +1201,198 @@ TEST(FaultInjectionStore, FailsOneWritePointOrCrashesFromIt) {
     for (const auto& l : *all) ids.push_back(l.id.value());
     EXPECT_EQ(ids, mode == FaultInjectionStore::Mode::kFail ? std::vector<int64_t>({1, 4}) : std::vector<int64_t>({1}));
   }
+}
+
+
+// What only PostgresStore and PostgresLeadership promise: migrations on a database server, the
+// append-only ledger, no silent reconnect, and the fence that keeps an old leader from writing.
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    url_ = testing::NewTestDatabase(&error);
+    ASSERT_FALSE(url_.empty()) << "no PostgreSQL for the test: " << error;
+  }
+  // Runs one SQL statement on its own connection; "" on success, else the server's message.
+  std::string Sql(const std::string& sql) {
+    PGconn* c = PQconnectdb(url_.c_str());
+    PGresult* r = PQexec(c, sql.c_str());
+    std::string out;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) out = PQresultErrorMessage(r);
+    PQclear(r);
+    PQfinish(c);
+    return out;
+  }
+  std::string url_;
+};
+
+TEST_F(PostgresStoreTest, EverythingIsThereOnAnotherConnection) {
+  {
+    auto s = PostgresStore::Open(url_);
+    ASSERT_TRUE(s.has_value()) << s.error().ToString();
+    ASSERT_TRUE((*s)->PutLease(Lease(3, "acme")).ok());
+    ASSERT_TRUE((*s)->AppendLedger({Entry(100, "tenant:acme", 7)}).ok());
+    ASSERT_TRUE((*s)->PutToken({"h1", "operator", "", Timestamp{5}}).ok());
+  }
+  auto s = PostgresStore::Open(url_);
+  ASSERT_TRUE(s.has_value()) << s.error().ToString();
+  EXPECT_EQ((*s)->schema_version(), kStoreSchemaVersion);
+  auto l = (*s)->GetLease(LeaseId(3));
+  ASSERT_TRUE(l.has_value() && l->has_value());
+  EXPECT_EQ(**l, Lease(3, "acme"));
+  auto e = (*s)->Ledger(std::nullopt, Timestamp{0}, Timestamp{1000});
+  ASSERT_TRUE(e.has_value());
+  ASSERT_EQ(e->size(), 1u);
+  EXPECT_EQ((*e)[0].amount, Money(7));
+  auto t = (*s)->FindToken("h1");
+  ASSERT_TRUE(t.has_value() && t->has_value());
+}
+
+TEST_F(PostgresStoreTest, ControllersOpeningANewDatabaseTogetherMigrateItOnce) {
+  std::vector<std::thread> threads;
+  std::atomic<int> opened{0};
+  std::mutex mu;
+  std::vector<std::string> errors;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      auto s = PostgresStore::Open(url_);
+      if (s) {
+        ++opened;
+      } else {
+        std::lock_guard lock(mu);
+        errors.push_back(s.error().ToString());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(opened.load(), 4) << (errors.empty() ? "" : errors[0]);
+  PGconn* c = PQconnectdb(url_.c_str());
+  PGresult* r = PQexec(c, "SELECT count(*), max(version) FROM schema_version");
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQresultErrorMessage(r);
+  EXPECT_EQ(std::string(PQgetvalue(r, 0, 0)), std::to_string(kStoreSchemaVersion));  // one row a version
+  EXPECT_EQ(std::string(PQgetvalue(r, 0, 1)), std::to_string(kStoreSchemaVersion));
+  PQclear(r);
+  PQfinish(c);
+}
+
+TEST_F(PostgresStoreTest, RefusesADatabaseFromANewerSchema) {
+  { ASSERT_TRUE(PostgresStore::Open(url_).has_value()); }
+  ASSERT_EQ(Sql("INSERT INTO schema_version VALUES (" + std::to_string(kStoreSchemaVersion + 1) + ")"), "");
+  auto s = PostgresStore::Open(url_);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.error().message().find("newer than this build"), std::string::npos) << s.error().message();
+}
+
+TEST_F(PostgresStoreTest, TheLedgerCannotBeRewrittenEvenBySql) {
+  {
+    auto s = PostgresStore::Open(url_);
+    ASSERT_TRUE(s.has_value());
+    ASSERT_TRUE((*s)->AppendLedger({Entry(100, "mining", 7)}).ok());
+  }
+  EXPECT_NE(Sql("UPDATE ledger SET amount_micro_usd = 0").find("append-only"), std::string::npos);
+  EXPECT_NE(Sql("DELETE FROM ledger").find("append-only"), std::string::npos);
+  EXPECT_NE(Sql("TRUNCATE ledger").find("append-only"), std::string::npos);
+}
+
+TEST_F(PostgresStoreTest, AnUnreachableServerIsUnavailableAndTheMessageHidesThePassword) {
+  PostgresStore::Options quick;
+  quick.connect_timeout_s = 2;
+  auto s = PostgresStore::Open("postgresql://rigshift:s3cret@127.0.0.1:1/farm", quick);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code(), StatusCode::kUnavailable);
+  EXPECT_NE(s.error().message().find("127.0.0.1"), std::string::npos) << s.error().message();
+  EXPECT_EQ(s.error().message().find("s3cret"), std::string::npos) << s.error().message();
+  auto bad = PostgresStore::Open("mysql://x");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(PostgresStoreTest, ALostConnectionFailsEveryCallAndIsNeverSilentlyReopened) {
+  PostgresStore::Options named;
+  named.application_name = "victim";
+  auto s = PostgresStore::Open(url_, named);
+  ASSERT_TRUE(s.has_value());
+  ASSERT_TRUE((*s)->PutLease(Lease(1, "acme")).ok());
+  ASSERT_EQ(Sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'victim'"), "");
+  Status put = (*s)->PutLease(Lease(2, "acme"));
+  EXPECT_EQ(put.code(), StatusCode::kUnavailable) << put.ToString();
+  auto read = (*s)->GetLease(LeaseId(1));
+  ASSERT_FALSE(read.has_value());
+  EXPECT_EQ(read.error().code(), StatusCode::kUnavailable);
+  EXPECT_NE(read.error().message().find("does not reconnect"), std::string::npos) << read.error().message();
+  auto other = PostgresStore::Open(url_);
+  ASSERT_TRUE(other.has_value());
+  auto two = (*other)->GetLease(LeaseId(2));
+  ASSERT_TRUE(two.has_value());
+  EXPECT_FALSE(two->has_value());
+}
+
+TEST_F(PostgresStoreTest, OneLeaderAtATimeAndTheNextTakesOverWhenItsSessionEnds) {
+  { ASSERT_TRUE(PostgresStore::Open(url_).has_value()); }  // migrates: makes the leadership row
+  auto a = PostgresLeadership::Connect(url_);
+  auto b = PostgresLeadership::Connect(url_);
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  auto led = (*a)->TryLead("a", "http://a", Timestamp{100});
+  ASSERT_TRUE(led.has_value()) << led.error().ToString();
+  ASSERT_TRUE(led->has_value());
+  EXPECT_EQ(**led, 1);
+  EXPECT_TRUE((*a)->Check().ok());
+  auto not_b = (*b)->TryLead("b", "http://b", Timestamp{101});
+  ASSERT_TRUE(not_b.has_value());
+  EXPECT_FALSE(not_b->has_value());
+  auto current = (*b)->Current();
+  ASSERT_TRUE(current.has_value());
+  EXPECT_EQ(current->url, "http://a");
+  EXPECT_EQ(current->epoch, 1);
+  a->reset();  // the leader's session ends, as when its process dies
+  std::optional<int64_t> epoch;
+  for (int i = 0; i < 100 && !epoch; ++i) {
+    auto got = (*b)->TryLead("b", "http://b", Timestamp{102});
+    ASSERT_TRUE(got.has_value()) << got.error().ToString();
+    epoch = *got;
+    if (!epoch) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(epoch.has_value());
+  EXPECT_EQ(*epoch, 2);
+  EXPECT_TRUE((*b)->Check().ok());
+  EXPECT_EQ((*b)->Current()->url, "http://b");
+}
+
+TEST_F(PostgresStoreTest, AFencedStoreWritesNothingOnceAnotherControllerHasTakenOver) {
+  { ASSERT_TRUE(PostgresStore::Open(url_).has_value()); }
+  auto first = PostgresLeadership::Connect(url_);
+  ASSERT_TRUE(first.has_value());
+  auto epoch = (*first)->TryLead("old", "", Timestamp{1});
+  ASSERT_TRUE(epoch.has_value() && epoch->has_value());
+  auto old_store = PostgresStore::Open(url_, {.fence_epoch = **epoch});
+  ASSERT_TRUE(old_store.has_value());
+  ASSERT_TRUE((*old_store)->PutLease(Lease(1, "acme")).ok());
+  // The old leader loses its lock (its lock connection dies) but its store connection lives on.
+  first->reset();
+  auto second = PostgresLeadership::Connect(url_);
+  ASSERT_TRUE(second.has_value());
+  std::optional<int64_t> next;
+  for (int i = 0; i < 100 && !next; ++i) {
+    next = *(*second)->TryLead("new", "", Timestamp{2});
+    if (!next) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(next.has_value());
+  Status late = (*old_store)->PutLease(Lease(2, "acme"));
+  EXPECT_EQ(late.code(), StatusCode::kFailedPrecondition) << late.ToString();
+  EXPECT_NE(late.message().find("another has taken over"), std::string::npos) << late.message();
+  EXPECT_EQ((*old_store)->AppendLedger({Entry(1, "mining", 1)}).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*old_store)->Transaction([](Store& st) { return st.PutLease(Lease(3, "acme")); }).code(),
+            StatusCode::kFailedPrecondition);
+  auto new_store = PostgresStore::Open(url_, {.fence_epoch = *next});
+  ASSERT_TRUE(new_store.has_value());
+  auto all = (*new_store)->ListLeases(std::nullopt);
+  ASSERT_TRUE(all.has_value());
+  ASSERT_EQ(all->size(), 1u);  // only what the old leader wrote while it led
+  EXPECT_TRUE((*new_store)->PutLease(Lease(4, "acme")).ok());
+  auto none = (*new_store)->Ledger(std::nullopt, Timestamp{0}, Timestamp{100});
+  ASSERT_TRUE(none.has_value());
+  EXPECT_TRUE(none->empty());
 }
 
 }  // namespace
