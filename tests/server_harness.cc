@@ -132,14 +132,24 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const Options& options, std:
   }
   server->pid_ = pid;
   server->reaped_ = false;
+  if (!options.wait) return server;
+  if (!server->WaitServing(options.start_timeout, error)) {
+    server->Kill();
+    return nullptr;
+  }
+  return server;
+}
 
-  const auto deadline = Clock::now() + options.start_timeout;
+bool ServerProcess::WaitServing(std::chrono::milliseconds timeout, std::string* error) {
+  const Options& options = options_;
+  const std::filesystem::path url_file = options.data_dir / "server.url";
+  const auto deadline = Clock::now() + timeout;
   std::string last_problem = "no " + url_file.string() + " yet";
   while (Clock::now() < deadline) {
-    if (!server->Running()) {
-      *error = "the server exited (wait status " + std::to_string(server->wait_status_) + ") before serving; log:\n" +
-               server->LogTail();
-      return nullptr;
+    if (!Running()) {
+      *error = "the server exited (wait status " + std::to_string(wait_status_) + ") before serving; log:\n" +
+               LogTail();
+      return false;
     }
     std::string text = ReadAll(url_file);
     if (!text.empty() && text.back() == '\n') {
@@ -147,27 +157,25 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const Options& options, std:
       auto parsed = net::ParseUrl(url);
       if (!parsed) {
         *error = url_file.string() + " holds '" + url + "': " + parsed.error().message();
-        return nullptr;
+        return false;
       }
-      server->url_ = url;
-      server->host_ = parsed->host;
-      server->port_ = parsed->port;
+      url_ = url;
+      host_ = parsed->host;
+      port_ = parsed->port;
       auto probe = net::HttpClient::ForUrl(url, options.ca_file, std::chrono::milliseconds(1000));
       if (!probe) {
         *error = "cannot probe " + url + ": " + probe.error().message();
-        server->Kill();
-        return nullptr;
+        return false;
       }
       auto r = probe->Send("GET", "/healthz");
-      if (r && r->status == 200) return server;
+      if (r && r->status == 200) return true;
       last_problem = r ? "GET /healthz answered " + std::to_string(r->status) : r.error().message();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  *error = "the server did not serve within " + std::to_string(options.start_timeout.count()) + " ms (" + last_problem +
-           "); log:\n" + server->LogTail();
-  server->Kill();
-  return nullptr;
+  *error = "the server did not serve within " + std::to_string(timeout.count()) + " ms (" + last_problem +
+           "); log:\n" + LogTail();
+  return false;
 }
 
 ServerProcess::~ServerProcess() {

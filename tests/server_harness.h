@@ -67,6 +67,7 @@ class ServerProcess {
     std::filesystem::path farm;      // --farm; empty: RIGSHIFT_DEMO_FARM
     std::string listen = "127.0.0.1:0";
     std::string ca_file;             // an https server is probed with this CA
+    bool wait = true;                // false: Start returns once the process runs (a standby); see WaitServing
   };
 
   // Deletes DIR/server.url, starts the server and waits until it has written DIR/server.url and
@@ -76,6 +77,10 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
   ~ServerProcess();  // Terminate() unless already reaped
+
+  // Waits until the server has written DIR/server.url and answers GET /healthz with 200 (what Start
+  // does unless Options::wait is false). false with `error` set (and the log's tail) otherwise.
+  bool WaitServing(std::chrono::milliseconds timeout, std::string* error);
 
   // kill -9 and reap. Idempotent.
   void Kill();

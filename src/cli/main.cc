@@ -6,6 +6,7 @@
 
 #include "cli/agent_command.h"
 #include "cli/data_import.h"
+#include "cli/store_command.h"
 #include "cli/bench_command.h"
 #include "cli/market_command.h"
 #include "cli/server_command.h"
@@ -83,6 +84,17 @@ int main(int argc, char** argv) {
   auto* server = app.add_subcommand("server", "Run the controller: REST API, store, billing, market feed");
   rigshift::AddServerFlags(*server, server_opts);
 
+  // store copy
+  rigshift::StoreCopyOptions copy_opts;
+  auto* store = app.add_subcommand("store", "Move a farm's history between stores");
+  store->require_subcommand(1);
+  auto* store_copy = store->add_subcommand(
+      "copy", "Copy every token, lease and ledger entry into an empty store, then compare the copy with the source");
+  store_copy->add_option("--from", copy_opts.from, "A SQLite file (DATA_DIR/rigshift.db) or a postgresql:// URL")
+      ->required();
+  store_copy->add_option("--to", copy_opts.to, "An empty store: a postgresql:// URL, or a SQLite file (made if missing)")
+      ->required();
+
   // Tenant verbs (offers, lease ..., invoices, token create): each runs in its own callback and
   // reports through exit_code.
   int exit_code = 0;
@@ -126,6 +138,10 @@ int main(int argc, char** argv) {
   }
   if (bench_sim->parsed()) {
     rigshift::Status s = rigshift::RunBenchSim(bench_sim_opts, std::cout, std::cerr);
+    return s.ok() ? 0 : Fail(s);
+  }
+  if (store_copy->parsed()) {
+    rigshift::Status s = rigshift::RunStoreCopy(copy_opts, std::cout, std::cerr);
     return s.ok() ? 0 : Fail(s);
   }
   if (catalog->parsed()) {

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <toml++/toml.h>
@@ -30,7 +31,10 @@
 #include "server/store_catch_up.h"
 #include "server/webhooks.h"
 #include "sim/simulator.h"
+#include "server/standby.h"
 #include "store/group_commit_store.h"
+#include "store/postgres_leadership.h"
+#include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 
 namespace rigshift {
@@ -105,7 +109,7 @@ Status LoadConfig(ServerOptions& o) {
   static const std::set<std::string> kServerKeys = {
       "listen", "data_dir", "farm", "data", "threads", "agent_timeout_s", "billing_interval_s",
       "accounting_interval_s", "tick_interval_s", "max_pending", "max_pending_per_tenant", "require_agents", "tenants",
-      "trusted_tenants", "tls_cert", "tls_key", "scenarios"};
+      "trusted_tenants", "tls_cert", "tls_key", "scenarios", "store", "advertise_url", "standby_poll_ms"};
   static const std::set<std::string> kFeedKeys = {"kind", "speed", "url", "interval_s"};
   for (const auto& [k, v] : t) {
     if (k != "server" && k != "feed" && k != "webhooks") {
@@ -123,6 +127,9 @@ Status LoadConfig(ServerOptions& o) {
     path(*s, "tls_cert", &o.tls_cert, "--tls-cert");
     path(*s, "tls_key", &o.tls_key, "--tls-key");
     path(*s, "scenarios", &o.scenarios, "--scenarios");
+    str(*s, "store", &o.store, "--store");
+    str(*s, "advertise_url", &o.advertise_url, "--advertise-url");
+    integer(*s, "standby_poll_ms", 10, 60'000, &o.standby_poll_ms, "--standby-poll-ms");
     int64_t threads = o.threads;
     integer(*s, "threads", 1, 64, &threads, "--threads");
     o.threads = static_cast<int>(threads);
@@ -259,6 +266,17 @@ void AddServerFlags(CLI::App& cmd, ServerOptions& o) {
   cmd.add_option("--config", o.config, "TOML config ([server], [feed]); flags win over it");
   flag(cmd.add_option("--data-dir", o.data_dir, "Where the store and the token files live")->capture_default_str(),
        "--data-dir");
+  flag(cmd.add_option("--store", o.store,
+                      "postgresql://USER@HOST:PORT/DB to keep the farm's history in PostgreSQL (default: the SQLite "
+                      "file DATA_DIR/rigshift.db); several servers may share one database, one leading"),
+       "--store");
+  flag(cmd.add_option("--advertise-url", o.advertise_url,
+                      "PostgreSQL: the URL clients reach this server at, which standbys redirect to (default: "
+                      "http(s)://LISTEN)"),
+       "--advertise-url");
+  flag(cmd.add_option("--standby-poll-ms", o.standby_poll_ms, "PostgreSQL: how often a standby tries to take the lead")
+           ->capture_default_str(),
+       "--standby-poll-ms");
   flag(cmd.add_option("--listen", o.listen, "HOST:PORT to serve on (port 0: any free port)")->capture_default_str(),
        "--listen");
   flag(cmd.add_option("--farm", o.farm, "Farm file: sites and node groups (scenario format, docs/scenario.md)"),
@@ -385,6 +403,114 @@ Result<std::shared_ptr<const Console>> ConsoleFiles(std::ostream& err) {
   return std::make_shared<const Console>(std::move(c));
 }
 
+// The store a server writes to; with PostgreSQL, the lead this process holds on it.
+struct ServerStore {
+  std::unique_ptr<Store> durable;
+  std::string where;  // the file, or the database URL without a password
+  std::unique_ptr<PostgresLeadership> leadership;
+  int64_t epoch = 0;
+  std::optional<uint16_t> standby_port;  // the port the standby served on (the leader keeps it)
+};
+
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "unknown-host";
+  return name;
+}
+
+// With PostgreSQL: waits until this process leads, serving StandbyResponse on `hopt` meanwhile,
+// then opens the store fenced by the new epoch. nullopt when stopped (SIGINT, SIGTERM) first.
+Result<std::optional<ServerStore>> LeadOnPostgres(const ServerOptions& o, net::HttpServerOptions hopt,
+                                                  std::ostream& out, std::ostream& err) {
+  std::string where;
+  {
+    // Opening a store migrates the database (and creates the leadership row) before anyone leads.
+    RS_ASSIGN_OR_RETURN(std::unique_ptr<PostgresStore> migrated, PostgresStore::Open(o.store));
+    where = migrated->where();
+  }
+  RS_ASSIGN_OR_RETURN(std::unique_ptr<PostgresLeadership> leadership, PostgresLeadership::Connect(o.store));
+  const std::string holder = HostName() + " pid " + std::to_string(::getpid());
+  std::unique_ptr<net::HttpServer> standby;
+  auto leader_url = std::make_shared<std::string>();
+  auto leader_mu = std::make_shared<std::mutex>();
+  const auto waited_from = std::chrono::steady_clock::now();
+  std::optional<int64_t> epoch;
+  while (!g_stop) {
+    RS_ASSIGN_OR_RETURN(epoch, leadership->TryLead(holder, "", WallNow()));
+    if (epoch) break;
+    RS_ASSIGN_OR_RETURN(PostgresLeadership::Leader leader, leadership->Current());
+    {
+      std::lock_guard lock(*leader_mu);
+      *leader_url = leader.url;
+    }
+    if (!standby) {
+      RS_ASSIGN_OR_RETURN(standby, net::HttpServer::Start(hopt, [leader_url, leader_mu](const net::HttpRequest& r) {
+                            std::string url;
+                            {
+                              std::lock_guard lock(*leader_mu);
+                              url = *leader_url;
+                            }
+                            return StandbyResponse(r, url);
+                          }));
+      out << "rigshift server: standing by on " << hopt.host << ":" << standby->port() << " (store " << where
+          << "); the leader is " << (leader.holder.empty() ? std::string("not known yet") : leader.holder)
+          << (leader.url.empty() ? std::string() : " at " + leader.url) << ", epoch " << leader.epoch << "\n";
+      out.flush();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(o.standby_poll_ms));
+  }
+  if (!epoch) return std::optional<ServerStore>();
+  ServerStore s;
+  if (standby) {
+    s.standby_port = standby->port();
+    standby->Stop();
+    standby.reset();
+    double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - waited_from).count();
+    err << "rigshift server: took the lead (epoch " << *epoch << ") after standing by " << waited << " s\n";
+  }
+  PostgresStore::Options fenced;
+  fenced.fence_epoch = *epoch;
+  fenced.application_name = "rigshift server";
+  RS_ASSIGN_OR_RETURN(std::unique_ptr<PostgresStore> store, PostgresStore::Open(o.store, fenced));
+  s.where = store->where();
+  s.durable = std::move(store);
+  s.leadership = std::move(leadership);
+  s.epoch = *epoch;
+  return std::optional<ServerStore>(std::move(s));
+}
+
+// Watches the lead while the server runs: a leader that lost it (its database session ended) exits
+// at once, status 75, so that it serves nothing stale; its fence already stops its writes.
+class LeadershipWatch {
+ public:
+  LeadershipWatch(PostgresLeadership* leadership, std::mutex* mu, std::ostream& err)
+      : thread_([this, leadership, mu, &err] {
+          while (!stop_ && !g_stop) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+            Status s;
+            {
+              std::lock_guard lock(*mu);
+              s = leadership->Check();
+            }
+            if (!s.ok()) {
+              err << "rigshift server: lost the lead: " << s.message() << "; exiting so that a standby takes over\n";
+              err.flush();
+              std::_Exit(75);
+            }
+          }
+        }) {}
+  ~LeadershipWatch() {
+    stop_ = true;
+    thread_.join();
+  }
+  LeadershipWatch(const LeadershipWatch&) = delete;
+  LeadershipWatch& operator=(const LeadershipWatch&) = delete;
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 }  // namespace
 
 Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
@@ -451,15 +577,45 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
     setup.catalog = std::make_shared<Catalog>();
   }
 
-  // The store and the tokens.
-  auto opened = SqliteStore::Open((o.data_dir / "rigshift.db").string());
-  if (!opened && opened.error().code() == StatusCode::kInsufficientStorage) {
-    // A new store cannot be created on a full disk (nor an old one opened without its -shm index).
-    return UnavailableError(opened.error().message() + " (the disk holding " + o.data_dir.string() +
-                            " is full: free space and start again)");
+  // The store and the tokens. With PostgreSQL this process may stand by here, until it leads.
+  net::HttpServerOptions hopt;
+  hopt.host = hp.first;
+  hopt.port = hp.second;
+  hopt.threads = o.threads;
+  hopt.tls_cert_file = tls_cert;
+  hopt.tls_key_file = tls_key;
+  ServerStore opened_store;
+  if (!o.store.empty()) {
+    if (!IsPostgresUrl(o.store)) {
+      return InvalidArgumentError("--store must be a postgresql://USER@HOST:PORT/DB URL, got '" + o.store +
+                                  "' (the SQLite store, the default, is DATA_DIR/rigshift.db)");
+    }
+    struct sigaction stop_standby {};
+    stop_standby.sa_handler = OnSignal;
+    sigaction(SIGINT, &stop_standby, nullptr);
+    sigaction(SIGTERM, &stop_standby, nullptr);
+    RS_ASSIGN_OR_RETURN(std::optional<ServerStore> led, LeadOnPostgres(o, hopt, out, err));
+    if (!led) {
+      out << "rigshift server: stopped while standing by\n";
+      return OkStatus();
+    }
+    opened_store = std::move(*led);
+    if (opened_store.standby_port) hopt.port = *opened_store.standby_port;
+  } else {
+    auto opened = SqliteStore::Open((o.data_dir / "rigshift.db").string());
+    if (!opened && opened.error().code() == StatusCode::kInsufficientStorage) {
+      // A new store cannot be created on a full disk (nor an old one opened without its -shm index).
+      return UnavailableError(opened.error().message() + " (the disk holding " + o.data_dir.string() +
+                              " is full: free space and start again)");
+    }
+    if (!opened) return opened.error();
+    opened_store.where = (*opened)->path();
+    opened_store.durable = std::move(*opened);
   }
-  if (!opened) return opened.error();
-  std::unique_ptr<SqliteStore> durable = std::move(*opened);
+  std::unique_ptr<Store> durable = std::move(opened_store.durable);
+  std::mutex leadership_mu;
+  std::optional<LeadershipWatch> watch;
+  if (opened_store.leadership) watch.emplace(opened_store.leadership.get(), &leadership_mu, err);
   Metrics metrics;
   // Writes are committed in groups: one fsync for every request waiting on it (docs/operations.md).
   // A failed commit wakes the main loop, which catches the farm up with the store (StoreCatchUp).
@@ -590,7 +746,7 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   Farm farm(std::move(setup), store.get(), feed.get(), fopt, &observer);
   for (const std::string& fix : price_fixes) err << "rigshift server: price table: " << fix << "\n";
   for (const std::string& fix : farm.price_fixes()) err << "rigshift server: price table: " << fix << "\n";
-  RS_RETURN_IF_ERROR(farm.Recover(now).WithContext("recovering from " + (o.data_dir / "rigshift.db").string()));
+  RS_RETURN_IF_ERROR(farm.Recover(now).WithContext("recovering from " + opened_store.where));
 
   std::mutex mu;
   StoreCatchUp catch_up(store.get(), &farm, &auth, &metrics, err);
@@ -603,14 +759,13 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
                   [data = o.data, work = o.data_dir / "plans"](const std::filesystem::path& scenario, int days) {
                     return RunPlanReport(scenario, days, data, work);
                   }});
-  net::HttpServerOptions hopt;
-  hopt.host = hp.first;
-  hopt.port = hp.second;
-  hopt.threads = o.threads;
-  hopt.tls_cert_file = tls_cert;
-  hopt.tls_key_file = tls_key;
   RS_ASSIGN_OR_RETURN(auto http, net::HttpServer::Start(hopt, [&api](const net::HttpRequest& r) { return api.Handle(r); }));
   std::string url = (tls_cert.empty() ? "http://" : "https://") + hp.first + ":" + std::to_string(http->port());
+  if (opened_store.leadership) {
+    // Standbys send clients here from now on.
+    std::lock_guard lock(leadership_mu);
+    RS_RETURN_IF_ERROR(opened_store.leadership->Announce(o.advertise_url.empty() ? url : o.advertise_url));
+  }
 
   std::unique_ptr<DemoFleet> fleet;
   if (o.demo) {
@@ -650,7 +805,9 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
       << "  farm: " << (o.farm.empty() ? std::string("none (no nodes; give --farm FILE)") : o.farm.string()) << ", "
       << f.node_count() << " nodes, " << f.total_devices() << " GPUs\n"
       << "  market: " << farm.feed_description() << "\n"
-      << "  store: " << (o.data_dir / "rigshift.db").string() << "\n"
+      << "  store: " << opened_store.where
+      << (opened_store.leadership ? " (leading, epoch " + std::to_string(opened_store.epoch) + ")" : std::string())
+      << "\n"
       << "  operator token: " << (o.data_dir / "operator.token").string() << "\n";
   if (!tls_cert.empty()) out << "  tls: " << tls_cert << " (clients: --ca FILE, the CA that signed it)\n";
   auto first_line = [](const std::filesystem::path& file) {

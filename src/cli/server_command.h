@@ -49,6 +49,11 @@ struct ServerOptions {
   std::vector<std::string> webhook_urls;       // --webhook
   std::filesystem::path webhook_secret_file;   // --webhook-secret-file
   std::filesystem::path scenarios;             // the console's plan view offers these (*.toml)
+  // Where the farm's history lives: "" = the SQLite file DATA_DIR/rigshift.db; a postgresql:// URL
+  // = PostgreSQL, where several servers may run on one database, one leading (docs/operations.md).
+  std::string store;
+  std::string advertise_url;                   // PostgreSQL: the URL standbys send clients to
+  int64_t standby_poll_ms = 250;               // PostgreSQL: how often a standby tries to lead
   // Which of the above came from flags (they override the config file).
   std::vector<std::string> set_by_flag;
 };

@@ -67,7 +67,21 @@ Result<std::optional<int64_t>> PostgresLeadership::TryLead(std::string_view hold
     return Err(s);
   }
   leading_ = true;
-  return std::optional<int64_t>(ParseInt(PQgetvalue(raised.res, 0, 0)));
+  epoch_ = ParseInt(PQgetvalue(raised.res, 0, 0));
+  return std::optional<int64_t>(epoch_);
+}
+
+Status PostgresLeadership::Announce(std::string_view url) {
+  if (!leading_) return FailedPreconditionError("leadership: this process does not lead");
+  std::string u(url), epoch = std::to_string(epoch_);
+  const char* params[] = {u.c_str(), epoch.c_str()};
+  Result_ r{PQexecParams(conn_, "UPDATE leadership SET url = $1 WHERE id = 1 AND epoch = $2", 2, nullptr, params,
+                         nullptr, nullptr, 0)};
+  if (!r.ok()) return Fail("announce the leader's URL");
+  if (std::strcmp(PQcmdTuples(r.res), "1") != 0) {
+    return UnavailableError("leadership on " + where_ + ": another controller has taken over (the epoch moved on)");
+  }
+  return OkStatus();
 }
 
 Result<PostgresLeadership::Leader> PostgresLeadership::Current() {

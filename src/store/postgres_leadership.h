@@ -45,6 +45,8 @@ class PostgresLeadership {
   // Takes the lead if nobody holds it, without waiting: the new epoch, or nullopt when another
   // process leads. Once it succeeded, this object leads until its connection ends.
   [[nodiscard]] Result<std::optional<int64_t>> TryLead(std::string_view holder, std::string_view url, Timestamp now);
+  // Records where the leader (this process) serves, once it does; a standby redirects there.
+  [[nodiscard]] Status Announce(std::string_view url);
   // The leader as recorded (a standby redirects clients to its url).
   [[nodiscard]] Result<Leader> Current();
   // OK while this object still holds the lead; Unavailable once its connection or lock is gone
@@ -58,6 +60,7 @@ class PostgresLeadership {
   pg_conn* conn_;
   std::string where_;
   bool leading_ = false;
+  int64_t epoch_ = 0;
 };
 
 }  // namespace rigshift

@@ -1,0 +1,118 @@
+#include "store/store_copy.h"
+
+
+#include "store/postgres_store.h"
+#include "store/sqlite_store.h"
+
+namespace rigshift {
+namespace {
+
+// Every ledger entry lies between these (35 million years either side of 1970), and rounding them
+// to the hour cannot overflow.
+constexpr Timestamp kBeginning{-(int64_t{1} << 50)};
+constexpr Timestamp kEnd{int64_t{1} << 50};
+
+std::string Describe(const LedgerEntry& e) {
+  return "seq " + std::to_string(e.seq) + " at " + std::to_string(e.at.seconds) + " on " + e.account + " (" + e.kind +
+         ", " + std::to_string(e.amount.raw()) + " micro-USD)";
+}
+
+// Compares both ledgers entry by entry in seq order, a page at a time.
+Status CompareLedgers(Store& from, Store& to, int64_t page, int64_t* count) {
+  int64_t after_from = 0, after_to = 0;
+  *count = 0;
+  while (true) {
+    RS_ASSIGN_OR_RETURN(std::vector<LedgerEntry> a, from.LedgerAfter(after_from, page));
+    RS_ASSIGN_OR_RETURN(std::vector<LedgerEntry> b, to.LedgerAfter(after_to, page));
+    if (a.size() != b.size()) {
+      return DataLossError("store copy: the copied ledger has " + std::string(b.size() < a.size() ? "fewer" : "more") +
+                           " entries than the source after entry " + std::to_string(*count));
+    }
+    if (a.empty()) return OkStatus();
+    for (size_t i = 0; i < a.size(); ++i) {
+      LedgerEntry x = a[i], y = b[i];
+      x.seq = y.seq = 0;
+      if (!(x == y)) {
+        return DataLossError("store copy: ledger entry " + Describe(a[i]) + " was copied as " + Describe(b[i]));
+      }
+    }
+    after_from = a.back().seq;
+    after_to = b.back().seq;
+    *count += static_cast<int64_t>(a.size());
+  }
+}
+
+}  // namespace
+
+Result<StoreCopyStats> CopyStore(Store& from, Store& to, int64_t page,
+                                 const std::function<void(int64_t entries)>& progress) {
+  if (page < 1) return Err(InvalidArgumentError("store copy: page must be at least 1"));
+  // The target must be empty.
+  RS_ASSIGN_OR_RETURN(std::vector<TokenRecord> to_tokens, to.ListTokens());
+  RS_ASSIGN_OR_RETURN(std::vector<LeaseRecord> to_leases, to.ListLeases(std::nullopt));
+  RS_ASSIGN_OR_RETURN(std::vector<LedgerEntry> to_ledger, to.LedgerAfter(0, 1));
+  if (!to_tokens.empty() || !to_leases.empty() || !to_ledger.empty()) {
+    return Err(FailedPreconditionError("store copy: the target already holds " + std::to_string(to_tokens.size()) +
+                                       " tokens, " + std::to_string(to_leases.size()) + " leases and " +
+                                       (to_ledger.empty() ? "no" : "some") +
+                                       " ledger entries; copy only into an empty store (nothing was written)"));
+  }
+  RS_ASSIGN_OR_RETURN(std::vector<TokenRecord> tokens, from.ListTokens());
+  RS_ASSIGN_OR_RETURN(std::vector<LeaseRecord> leases, from.ListLeases(std::nullopt));
+  StoreCopyStats stats;
+  RS_RETURN_IF_ERROR(to.Transaction([&](Store& tx) -> Status {
+    for (const TokenRecord& t : tokens) RS_RETURN_IF_ERROR(tx.PutToken(t));
+    for (const LeaseRecord& l : leases) RS_RETURN_IF_ERROR(tx.PutLease(l));
+    int64_t after = 0;
+    while (true) {
+      RS_ASSIGN_OR_RETURN(std::vector<LedgerEntry> entries, from.LedgerAfter(after, page));
+      if (entries.empty()) break;
+      after = entries.back().seq;
+      for (const LedgerEntry& e : entries) stats.ledger_sum += e.amount;
+      stats.ledger_entries += static_cast<int64_t>(entries.size());
+      RS_RETURN_IF_ERROR(tx.AppendLedger(entries));
+      if (progress) progress(stats.ledger_entries);
+    }
+    return OkStatus();
+  }));
+  stats.tokens = static_cast<int64_t>(tokens.size());
+  stats.leases = static_cast<int64_t>(leases.size());
+
+  // Read back and compare.
+  RS_ASSIGN_OR_RETURN(std::vector<TokenRecord> copied_tokens, to.ListTokens());
+  if (copied_tokens != tokens) return Err(DataLossError("store copy: the copied tokens differ from the source's"));
+  RS_ASSIGN_OR_RETURN(std::vector<LeaseRecord> copied_leases, to.ListLeases(std::nullopt));
+  if (copied_leases.size() != leases.size()) return Err(DataLossError("store copy: the copied leases differ in number"));
+  for (size_t i = 0; i < leases.size(); ++i) {
+    if (!(copied_leases[i] == leases[i])) {
+      return Err(DataLossError("store copy: lease " + std::to_string(leases[i].id.value()) + " differs in the copy"));
+    }
+  }
+  int64_t compared = 0;
+  RS_RETURN_IF_ERROR(CompareLedgers(from, to, page, &compared));
+  RS_ASSIGN_OR_RETURN(auto days_from, from.LedgerByDay(kBeginning, kEnd));
+  RS_ASSIGN_OR_RETURN(auto days_to, to.LedgerByDay(kBeginning, kEnd));
+  if (days_from != days_to) return Err(DataLossError("store copy: the daily ledger sums differ in the copy"));
+  RS_ASSIGN_OR_RETURN(auto hours_from, from.LedgerByHour(kBeginning, kEnd));
+  RS_ASSIGN_OR_RETURN(auto hours_to, to.LedgerByHour(kBeginning, kEnd));
+  if (hours_from != hours_to) return Err(DataLossError("store copy: the hourly ledger sums differ in the copy"));
+  return stats;
+}
+
+Result<std::unique_ptr<Store>> OpenStoreUrl(const std::string& url, bool create) {
+  if (url.empty()) return Err(InvalidArgumentError("store: no store given (a postgresql:// URL or a SQLite file)"));
+  if (IsPostgresUrl(url)) {
+    RS_ASSIGN_OR_RETURN(std::unique_ptr<PostgresStore> pg, PostgresStore::Open(url));
+    return std::unique_ptr<Store>(std::move(pg));
+  }
+  std::string path = url.starts_with("sqlite:") ? url.substr(7) : url;
+  if (path.find("://") != std::string::npos) {
+    return Err(InvalidArgumentError("store: '" + url + "' is neither a postgresql:// URL nor a SQLite file"));
+  }
+  SqliteStore::Options options;
+  options.create_if_missing = create;
+  RS_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> lite, SqliteStore::Open(path, options));
+  return std::unique_ptr<Store>(std::move(lite));
+}
+
+}  // namespace rigshift
