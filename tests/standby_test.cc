@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "common/testing/temp_dir.h"
+#include "openapi_check.h"
 #include "server_harness.h"
 #include "store/postgres_store.h"
 #include "store/testing/postgres_server.h"
@@ -175,11 +176,16 @@ TEST_F(StandbyTest, TheStandbyTakesOverAfterKillNineUnderWriteLoadWithNothingAck
   ASSERT_NE(standby, nullptr) << error;
   ASSERT_TRUE(WaitHealth(standby_port, 503, "standby", std::chrono::seconds(20))) << standby->LogTail();
   {
-    // A standby sends clients to the leader.
+    // A standby sends clients to the leader, and says so as api/openapi.yaml does.
     ApiClient c("127.0.0.1", standby_port);
     Reply r = c.Get("/v1/offers");
     EXPECT_EQ(r.status, 307) << r.Describe();
     EXPECT_EQ(r.Header("Location"), leader->url() + "/v1/offers");
+    EXPECT_EQ(r.Json()["error"].value("code", ""), "redirect") << r.body;
+    Reply h = c.Get("/healthz");
+    const auto spec = testing::OpenApiSpec::Load(RIGSHIFT_OPENAPI);
+    for (const std::string& p : spec.Check("GET", "/healthz", h.status, h.content_type, h.body)) ADD_FAILURE() << p;
+    EXPECT_EQ(h.Json().value("leader", ""), leader->url());
   }
 
   const std::string acme = testing::ReadTokenFile(dir_ / "a" / "tenant-acme.token");
