@@ -31,6 +31,7 @@
 #include "server/store_catch_up.h"
 #include "server/webhooks.h"
 #include "sim/simulator.h"
+#include "server/slurm_fleet.h"
 #include "server/standby.h"
 #include "store/group_commit_store.h"
 #include "store/postgres_leadership.h"
@@ -561,8 +562,18 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   FarmSetup setup;
   std::shared_ptr<ResolvedScenario> rs;
   std::vector<std::string> price_fixes;
+  std::vector<SiteSpec> slurm_sites;  // sites whose nodes a Slurm cluster runs
   if (!o.farm.empty()) {
     RS_ASSIGN_OR_RETURN(Scenario sc, LoadScenario(o.farm));
+    for (const SiteSpec& site : sc.sites) {
+      if (site.backend == "slurm") slurm_sites.push_back(site);
+    }
+    if (!slurm_sites.empty() && !tls_cert.empty()) {
+      return InvalidArgumentError("site '" + slurm_sites[0].name +
+                                  "' runs on Slurm, whose bridge speaks the agent API over loopback HTTP, and "
+                                  "--tls-cert makes this server speak HTTPS only: put TLS in a proxy in front "
+                                  "instead (docs/operations.md, \"Slurm sites\")");
+    }
     auto loaded = LoadFarm(sc, o.data);
     if (!loaded) return loaded.error().WithContext(o.farm.string());
     price_fixes = loaded->farm.price_fixes;  // the builder fixed them; the farm will find none left
@@ -792,6 +803,58 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
     fleet = std::make_unique<DemoFleet>(hp.first == "0.0.0.0" ? "127.0.0.1" : hp.first, http->port(), agent_token,
                                         std::move(nodes));
     fleet->Start();
+  }
+  // Slurm sites: one bridge per site drives its nodes through Slurm (server/slurm_fleet.h).
+  std::vector<std::unique_ptr<SlurmFleet>> slurm_fleets;
+  std::mutex slurm_log_mu;
+  for (const SiteSpec& site : slurm_sites) {
+    using Tokens = std::pair<std::string, std::string>;  // agent, operator
+    auto mint = [&]() -> Result<Tokens> {
+      std::lock_guard lock(mu);
+      RS_ASSIGN_OR_RETURN(std::string agent, auth.Create("agent", "", now));
+      RS_ASSIGN_OR_RETURN(std::string op, auth.Create("operator", "", now));
+      return Tokens{agent, op};
+    };
+    RS_ASSIGN_OR_RETURN(Tokens tokens, mint());
+    (void)store->Flush();
+    SlurmFleet::Options so;
+    so.host = hp.first == "0.0.0.0" ? "127.0.0.1" : hp.first;
+    so.port = http->port();
+    so.agent_token = tokens.first;
+    so.operator_token = tokens.second;
+    so.slurm.conf = site.slurm_conf;
+    so.slurm.ai_partition = site.slurm_ai_partition;
+    so.slurm.mining_partition = site.slurm_mining_partition;
+    so.slurm.output_dir = (o.data_dir / "slurm" / site.name).string();
+    std::filesystem::create_directories(so.slurm.output_dir, ec);
+    so.poll = std::chrono::milliseconds(site.slurm_poll_ms);
+    so.log = [&err, &slurm_log_mu, name = site.name](const std::string& line) {
+      std::lock_guard lock(slurm_log_mu);
+      err << "rigshift server: site " << name << " (Slurm): " << line << "\n";
+    };
+    so.on_mismatch = [&farm, &mu](int64_t lease, const std::string& node, const std::string& message) {
+      std::lock_guard lock(mu);
+      Alert a;
+      a.at = WallNow();
+      a.kind = "accounting_mismatch";
+      a.node = node;
+      a.message = "Slurm's accounting differs from the ledger: " + message;
+      (void)lease;
+      farm.RaiseAlert(std::move(a));
+    };
+    std::vector<SlurmFleetNode> nodes;
+    {
+      std::lock_guard lock(mu);
+      for (const NodeView& n : farm.Nodes()) {
+        if (n.site != site.name) continue;
+        const DeviceModel* m = farm.setup().catalog->Find(n.model);
+        nodes.push_back({n.name, n.model, n.gpus, m && m->vram_gb ? *m->vram_gb : 0});
+      }
+    }
+    err << "rigshift server: site " << site.name << " runs on Slurm (" << nodes.size() << " nodes; partitions "
+        << so.slurm.ai_partition << " and " << so.slurm.mining_partition << ")\n";
+    slurm_fleets.push_back(std::make_unique<SlurmFleet>(std::move(so), std::move(nodes)));
+    slurm_fleets.back()->Start();
   }
   if (Status s = WriteFileAtomically(o.data_dir / "server.url", url + "\n"); !s.ok()) {
     // A server.url from an earlier start would name the wrong port: better none.

@@ -371,6 +371,14 @@ void ReadSite(TableReader& r, SiteSpec& site) {
   }
   int64_t idle = 0;
   if (r.Int("idle_w_per_gpu", 0, 1000, &idle)) site.idle_power_per_gpu = Watts(idle);
+  if (r.String("backend", &site.backend) && site.backend != "agents" && site.backend != "slurm") {
+    r.Error(r.table().get("backend")->source(), "backend must be \"agents\" or \"slurm\", got \"" + site.backend + "\"");
+  }
+  r.String("slurm_conf", &site.slurm_conf);
+  r.String("slurm_ai_partition", &site.slurm_ai_partition);
+  r.String("slurm_mining_partition", &site.slurm_mining_partition);
+  int64_t poll = 0;
+  if (r.Int("slurm_poll_ms", 50, 60'000, &poll)) site.slurm_poll_ms = static_cast<int>(poll);
   r.Finish();
 }
 

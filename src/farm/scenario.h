@@ -30,6 +30,15 @@ struct SiteSpec {
   std::string settlement_point;   // "HB_HUBAVG"
   std::optional<EnergyPrice> fixed_price;  // fixed_price_usd_per_kwh = 0.05
   Watts idle_power_per_gpu{0};    // draw of a powered but idle GPU (idle_w_per_gpu); 0 = powered down
+  // Who runs the site's nodes for `rigshift server` (the simulator ignores it): "agents" (a
+  // `rigshift agent` on every node, the default) or "slurm" (a Slurm cluster: server/slurm_fleet.h,
+  // docs/operations.md "Slurm sites"), with Slurm's config file ("" = Slurm's default), its two
+  // partitions and how often the bridge looks at the cluster.
+  std::string backend = "agents";
+  std::string slurm_conf;
+  std::string slurm_ai_partition = "ai";
+  std::string slurm_mining_partition = "mining";
+  int slurm_poll_ms = 1000;
 };
 
 struct NodeGroupSpec {
