@@ -8,6 +8,7 @@ packages=(
   libfmt-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libpugixml-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   coinor-libclp-dev libsqlite3-dev libpq-dev postgresql
+  slurm-wlm slurmctld slurmd slurm-client munge
   libboost-dev libssl-dev prometheus-cpp-dev libsodium-dev libyaml-cpp-dev
   clang-14 libclang-rt-14-dev libfuzzer-14-dev
   podman runc bubblewrap busybox-static catatonit openssl
