@@ -69,6 +69,28 @@ async function freeRange(n) {
   }
   throw new Error('no free port range');
 }
+// Every process of a run: those whose command line names the run's folder (agents, the shims an
+// agent leaves running its miners and workloads, on purpose, for the next agent to adopt), and
+// their descendants. SIGKILLed at the end of a run, so that nothing of it loads the next one.
+function killRun(dir) {
+  const procs = [];
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8');
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      procs.push({ pid: Number(e), ppid, cmd });
+    } catch { /* gone */ }
+  }
+  const doomed = new Set(procs.filter((p) => p.cmd.includes(dir) && p.pid !== process.pid).map((p) => p.pid));
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const p of procs) if (!doomed.has(p.pid) && doomed.has(p.ppid)) { doomed.add(p.pid); grew = true; }
+  }
+  for (const pid of doomed) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  return doomed.size;
+}
 function cpuSeconds(pid) {
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
@@ -289,6 +311,7 @@ async function runRigshift(mode) {
   } finally {
     for (const c of cleanups.reverse()) { try { c(); } catch (e) { log('cleanup:', e.message); } }
     await sleep(1000);
+    log(`${mode}: killed ${killRun(dir)} leftover processes of the run`);
     if (args.includes('--keep')) log(`kept ${dir}`); else fs.rmSync(dir, { recursive: true, force: true });
   }
 }

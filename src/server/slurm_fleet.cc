@@ -43,11 +43,68 @@ SlurmFleet::SlurmFleet(Options options, std::vector<SlurmFleetNode> nodes)
 
 SlurmFleet::~SlurmFleet() { Stop(); }
 
-void SlurmFleet::Start() { thread_ = std::thread([this] { Run(); }); }
+void SlurmFleet::Start() {
+  for (int i = 0; i < std::max(1, o_.command_threads); ++i) {
+    workers_.emplace_back([this] {
+      SlurmClient slurm(o_.slurm);
+      Work(slurm);
+    });
+  }
+  thread_ = std::thread([this] { Run(); });
+}
 
 void SlurmFleet::Stop() {
   stop_ = true;
+  work_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  for (auto& w : workers_) {
+    if (w.joinable()) w.join();
+  }
+  workers_.clear();
+}
+
+SlurmFleet::Command SlurmFleet::CancelCommand(const std::string& node, std::vector<int64_t> ids) {
+  Command c;
+  c.node = node;
+  c.cancel = std::move(ids);
+  return c;
+}
+
+void SlurmFleet::Enqueue(Command c) {
+  {
+    std::lock_guard lock(work_mu_);
+    if (!c.name.empty()) submitting_[c.name] = std::chrono::steady_clock::now();
+    queue_.push_back(std::move(c));
+  }
+  work_cv_.notify_one();
+}
+
+void SlurmFleet::Work(SlurmClient& slurm) {
+  while (true) {
+    Command c;
+    {
+      std::unique_lock lock(work_mu_);
+      work_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      c = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    if (!c.name.empty()) {
+      std::string cmd = "echo CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES; " + c.command;
+      auto id = slurm.Submit(c.partition, c.node, c.slots, c.name, cmd);
+      if (!id) {
+        Log("submit " + c.name + " on " + c.node + ": " + id.error().message());
+        std::lock_guard lock(work_mu_);
+        submitting_.erase(c.name);  // the next round tries again
+      } else {
+        ++submitted_;
+      }
+    } else if (Status s = slurm.Cancel(c.cancel); !s.ok()) {
+      Log("cancel on " + c.node + ": " + s.message());
+    } else {
+      cancelled_jobs_ += static_cast<int64_t>(c.cancel.size());
+    }
+  }
 }
 
 void SlurmFleet::Log(const std::string& line) {
@@ -63,7 +120,7 @@ void SlurmFleet::Log(const std::string& line) {
 }
 
 void SlurmFleet::Run() {
-  SlurmClient slurm(o_.slurm);
+  SlurmClient slurm(o_.slurm);  // reads only: sinfo and squeue
   net::HttpClient client(o_.host, o_.port, std::chrono::seconds(10));
   std::vector<NodeState> state(nodes_.size());
   std::set<int64_t> leases_done;            // leases whose job finished: never submitted again
@@ -85,6 +142,16 @@ void SlurmFleet::Run() {
       for (const SlurmNode& n : *nodes) by_name[n.name] = &n;
       std::map<std::string, std::vector<const SlurmJob*>> on_node;
       std::set<int64_t> seen;
+      {
+        std::lock_guard lock(work_mu_);
+        const auto now = std::chrono::steady_clock::now();
+        for (const SlurmJob& j : *jobs) {
+          if (j.active()) submitting_.erase(j.name);
+        }
+        // A submission that squeue never listed (lost, or listed and gone between two rounds)
+        // may be tried again after a minute.
+        std::erase_if(submitting_, [&](const auto& e) { return now - e.second > std::chrono::minutes(1); });
+      }
       for (const SlurmJob& j : *jobs) {
         on_node[j.node].push_back(&j);
         if (j.name.starts_with(lease_prefix)) {
@@ -121,11 +188,11 @@ void SlurmFleet::Run() {
           // otherwise run its jobs to their end).
           std::vector<int64_t> ours;
           for (const SlurmJob* j : on_node[n.name]) {
-            if (j->active()) ours.push_back(j->id);
+            if (j->active() && !cancelled_.count(j->id)) ours.push_back(j->id);
           }
-          if (!ours.empty() && slurm.Cancel(ours).ok()) {
-            cancelled_jobs_ += static_cast<int64_t>(ours.size());
+          if (!ours.empty()) {
             cancelled_.insert(ours.begin(), ours.end());
+            Enqueue(CancelCommand(n.name, ours));
           }
           continue;
         }
@@ -261,6 +328,10 @@ void SlurmFleet::Run() {
         for (const SlurmJob* j : mine) {
           if (j->active() && (want_ai.count(j->name) || want_mining.count(j->name))) active.insert(j->name);
         }
+        {
+          std::lock_guard lock(work_mu_);
+          for (const auto& [name, since] : submitting_) active.insert(name);
+        }
         // GPUs a lease's job waits for (submitted now, or pending since): the mining job on them is
         // left for Slurm to preempt (partition priority), unless Slurm has let the lease wait longer
         // than `preempt_grace`, when the bridge cancels it itself.
@@ -280,32 +351,30 @@ void SlurmFleet::Run() {
         }
         std::vector<int64_t> cancel;
         for (const SlurmJob* j : mine) {
-          if (!j->active() || active.count(j->name)) continue;
+          if (!j->active() || active.count(j->name) || cancelled_.count(j->id)) continue;
           bool left_to_slurm = j->name.starts_with(mine_prefix) &&
                                std::any_of(j->gpus.begin(), j->gpus.end(), [&](int g) { return awaited.count(g) > 0; }) &&
                                std::none_of(j->gpus.begin(), j->gpus.end(), [&](int g) { return overdue.count(g) > 0; });
           if (!left_to_slurm) cancel.push_back(j->id);
         }
-        // The lease's job first, so that Slurm preempts the mining under it; then the rest.
+        // The lease's job first, so that Slurm preempts the mining under it; then the rest. (The
+        // workers take commands in order; with several workers, order within a round is a race
+        // that only moves who frees GPUs first, never what ends up running.)
         for (auto* wanted : {&want_ai, &want_mining}) {
           for (const auto& [name, w] : *wanted) {
             if (active.count(name) || w.slots.empty()) continue;
-            std::string cmd = "echo CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES; " + w.command;
-            auto id = slurm.Submit(w.partition, n.name, w.slots, name, cmd);
-            if (!id) {
-              Log("submit " + name + " on " + n.name + ": " + id.error().message());
-            } else {
-              ++submitted_;
-            }
+            Command submit;
+            submit.partition = w.partition;
+            submit.node = n.name;
+            submit.name = name;
+            submit.command = w.command;
+            submit.slots = w.slots;
+            Enqueue(std::move(submit));
           }
         }
         if (!cancel.empty()) {
-          if (Status c = slurm.Cancel(cancel); !c.ok()) {
-            Log("cancel on " + n.name + ": " + c.message());
-          } else {
-            cancelled_jobs_ += static_cast<int64_t>(cancel.size());
-            cancelled_.insert(cancel.begin(), cancel.end());
-          }
+          cancelled_.insert(cancel.begin(), cancel.end());
+          Enqueue(CancelCommand(n.name, cancel));
         }
       }
       std::erase_if(pending_since_, [&](const auto& e) {

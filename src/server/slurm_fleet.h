@@ -29,11 +29,15 @@
 //   server turns into an `accounting_mismatch` alert (console, webhooks).
 //
 // Jobs are recognized by name; the bridge keeps no state that a restart would lose except which
-// leases' jobs it already saw finish. One thread drives every node in rounds of `poll`.
+// leases' jobs it already saw finish. One thread reads the cluster and heartbeats every node in
+// rounds of `poll`; `command_threads` workers run the sbatch and scancel calls it decides, so that a
+// burst of submissions (each an sbatch process) never holds up a heartbeat past the agent timeout.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -70,6 +74,7 @@ class SlurmFleet {
     // How long a lease's job may wait for Slurm to preempt the mining under it before the bridge
     // cancels that mining job itself (a mining partition Slurm does not preempt, a stuck pass).
     std::chrono::milliseconds preempt_grace{10'000};
+    int command_threads = 4;  // concurrent sbatch / scancel calls
     std::function<void(const std::string&)> log;         // one line, without a newline
     // A lease whose Slurm job ran a different time than it was billed (lease, node, message).
     std::function<void(int64_t, const std::string&, const std::string&)> on_mismatch;
@@ -87,14 +92,30 @@ class SlurmFleet {
 
  private:
   struct NodeState;
+  // A Slurm command the round decided: a submission (name set) or a cancellation (ids set).
+  struct Command {
+    std::string partition, node, name, command;
+    std::vector<int> slots;
+    std::vector<int64_t> cancel;
+  };
   void Run();
+  void Work(SlurmClient& slurm);
+  void Enqueue(Command c);
+  static Command CancelCommand(const std::string& node, std::vector<int64_t> ids);
   void Log(const std::string& line);
 
   Options o_;
   std::vector<SlurmFleetNode> nodes_;
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> submitted_{0}, cancelled_jobs_{0}, mismatches_{0}, heartbeats_{0};
-  std::set<int64_t> cancelled_;  // jobs the bridge cancelled (the bridge's thread only)
+  std::set<int64_t> cancelled_;  // jobs the bridge cancelled or is cancelling (the round's thread only)
+  // The command queue and what it has in flight: job names being submitted, or submitted and not
+  // yet listed by squeue (since when), so that a round does not submit them twice.
+  std::mutex work_mu_;
+  std::condition_variable work_cv_;
+  std::deque<Command> queue_;
+  std::map<std::string, std::chrono::steady_clock::time_point> submitting_;
+  std::vector<std::thread> workers_;
   std::mutex log_mu_;
   std::map<std::string, int> said_;  // log lines already written (each problem is logged once)
   // Lease jobs not running yet, by name: since when (the bridge's thread only).
