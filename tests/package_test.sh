@@ -15,7 +15,10 @@ cpack -G DEB -B "$work/out" --config "$build/CPackConfig.cmake" >"$work/cpack.lo
   exit 1
 }
 deb=$(ls "$work"/out/rigshift_*.deb)
-dpkg-deb -I "$deb" | grep -q 'Depends: adduser, ' || { echo "package_test: no Depends line" >&2; exit 1; }
+# (Read whole first: `dpkg-deb | grep -q` under pipefail fails when grep exits before dpkg-deb has
+# written everything, which a long Depends line made happen now and then.)
+info=$(dpkg-deb -I "$deb")
+grep -q 'Depends: adduser, ' <<<"$info" || { echo "package_test: no Depends line in:" >&2; echo "$info" >&2; exit 1; }
 cat >"$work/containers.conf" <<'CONF'
 [containers]
 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]

@@ -120,9 +120,7 @@ class SlurmTest : public ::testing::Test {
     operator_ = testing::ReadTokenFile(dir_ / "server" / "operator.token");
     // Every node registered through the bridge and mining through Slurm.
     ASSERT_TRUE(WaitFor(20s, [&] {
-      int mining = 0;
-      for (const Job& j : Jobs()) mining += j.state == "RUNNING" && j.name.starts_with("rigshift-mine-0.1.2.3.4.5.6.7-");
-      return mining == 4;
+      return Mines("sl-1") && Mines("sl-2") && Mines("sl-3") && Mines("sl-4");
     })) << "the four nodes did not all mine through Slurm:\n" << Sh(Slurm("squeue -t all")) << server_->LogTail();
   }
 
@@ -155,6 +153,22 @@ class SlurmTest : public ::testing::Test {
       std::this_thread::sleep_for(100ms);
     }
     return ok();
+  }
+
+  // Whether a mining job of the farm runs on `node` over GPUs `slots` ("0.1.2.3.4.5.6.7": all).
+  bool Mines(const std::string& node, const std::string& slots = "0.1.2.3.4.5.6.7") const {
+    for (const Job& j : Jobs()) {
+      if (j.node == node && j.state == "RUNNING" && j.name.starts_with("rigshift-mine-" + slots + "-")) return true;
+    }
+    return false;
+  }
+
+  // A lease's ended_at as seconds since the epoch (0 when it has none).
+  static int64_t EndedAt(const json& lease) {
+    std::tm tm{};
+    std::istringstream ended(lease.value("ended_at", ""));
+    ended >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
+    return ended.fail() ? 0 : static_cast<int64_t>(timegm(&tm));
   }
 
   json Lease(int64_t id) {
@@ -235,21 +249,13 @@ TEST_F(SlurmTest, ALeaseRunsOnTheChosenGpusAndSlurmPreemptsTheMiningThatReturnsA
   for (int s = 0; s < 8; ++s) {
     if (!lease_slots.count(s)) rest += (rest.empty() ? "" : ".") + std::to_string(s);
   }
-  EXPECT_TRUE(WaitFor(10s, [&] {
-    for (const Job& j : Jobs()) {
-      if (j.node == node && j.state == "RUNNING" && j.name.starts_with("rigshift-mine-" + rest + "-")) return true;
-    }
-    return false;
-  })) << Sh(Slurm("squeue -t all"));
+  EXPECT_TRUE(WaitFor(10s, [&] { return Mines(node, rest); })) << Sh(Slurm("squeue -t all"));
   // The lease ends: its job goes, and the whole node mines again.
   ASSERT_EQ(c.Call("DELETE", "/v1/leases/" + std::to_string(id), {}, tenant_).status, 200);
   EXPECT_TRUE(WaitFor(10s, [&] {
-    bool lease_running = false, all_mining = false;
-    for (const Job& j : Jobs()) {
-      if (j.id == lease_job && j.state == "RUNNING") lease_running = true;
-      if (j.node == node && j.state == "RUNNING" && j.name.starts_with("rigshift-mine-0.1.2.3.4.5.6.7-")) all_mining = true;
-    }
-    return !lease_running && all_mining;
+    bool lease_running = false;
+    for (const Job& j : Jobs()) lease_running |= j.id == lease_job && j.state == "RUNNING";
+    return !lease_running && Mines(node);
   })) << Sh(Slurm("squeue -t all"));
   // Slurm's time for the job and the ledger's agree (no accounting_mismatch alert).
   std::this_thread::sleep_for(1s);
@@ -277,10 +283,7 @@ TEST_F(SlurmTest, ANodeSlurmDrainsEndsItsLeaseLostBilledToTheLastObservation) {
   // controller gave up on the node (3 s later).
   const int64_t billed = lost.value("billed_seconds", int64_t{0});
   EXPECT_GE(billed, 2);
-  std::tm tm{};
-  std::istringstream ended(lost.value("ended_at", ""));
-  ended >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
-  const int64_t ended_at = static_cast<int64_t>(timegm(&tm));
+  const int64_t ended_at = EndedAt(lost);
   EXPECT_LE(ended_at, down_at + 1) << lost.dump();
   EXPECT_GE(ended_at, down_at - 2) << lost.dump();
   // The lease's job does not run on in the drained node.
@@ -292,12 +295,7 @@ TEST_F(SlurmTest, ANodeSlurmDrainsEndsItsLeaseLostBilledToTheLastObservation) {
   })) << Sh(Slurm("squeue -t all"));
   // Resumed in Slurm, the node registers again and mines.
   ASSERT_EQ(Sh(Slurm("scontrol update nodename=" + node + " state=resume")), "");
-  EXPECT_TRUE(WaitFor(20s, [&] {
-    for (const Job& j : Jobs()) {
-      if (j.node == node && j.state == "RUNNING" && j.name.starts_with("rigshift-mine-0.1.2.3.4.5.6.7-")) return true;
-    }
-    return false;
-  })) << Sh(Slurm("squeue -t all")) << Sh(Slurm("sinfo -N"));
+  EXPECT_TRUE(WaitFor(20s, [&] { return Mines(node); })) << Sh(Slurm("squeue -t all")) << Sh(Slurm("sinfo -N"));
 }
 
 TEST_F(SlurmTest, ANodeWhoseSlurmdDiesEndsItsLeaseLostAndMinesAgainWhenItIsBack) {
@@ -314,22 +312,14 @@ TEST_F(SlurmTest, ANodeWhoseSlurmdDiesEndsItsLeaseLostAndMinesAgainWhenItIsBack)
   ASSERT_TRUE(WaitFor(30s, [&] { return Lease(id).value("state", "") == "lost"; }))
       << Lease(id).dump() << Sh(Slurm("sinfo -N"));
   json lost = Lease(id);
-  std::tm tm{};
-  std::istringstream ended(lost.value("ended_at", ""));
-  ended >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
-  const int64_t ended_at = static_cast<int64_t>(timegm(&tm));
+  const int64_t ended_at = EndedAt(lost);
   // Billed to the last observation: the last heartbeat, sent while Slurm still called the node up.
   EXPECT_GE(ended_at, killed_at - 1) << lost.dump();
   EXPECT_LE(ended_at, killed_at + 25) << lost.dump();  // SlurmdTimeout=5 s; about 13 s measured here
   std::cout << "slurmd killed at " << killed_at << "; the lease was billed to " << ended_at << " ("
             << ended_at - killed_at << " s later: Slurm's detection)\n";
   Sh(std::string(RIGSHIFT_SLURM_CLUSTER) + " node-up " + cluster_ + " " + node);
-  EXPECT_TRUE(WaitFor(30s, [&] {
-    for (const Job& j : Jobs()) {
-      if (j.node == node && j.state == "RUNNING" && j.name.starts_with("rigshift-mine-0.1.2.3.4.5.6.7-")) return true;
-    }
-    return false;
-  })) << Sh(Slurm("squeue -t all")) << Sh(Slurm("sinfo -N"));
+  EXPECT_TRUE(WaitFor(30s, [&] { return Mines(node); })) << Sh(Slurm("squeue -t all")) << Sh(Slurm("sinfo -N"));
 }
 
 TEST_F(SlurmTest, AJobCancelledInSlurmEndsItsLeaseAndALeaseSlurmKeptWaitingIsAMismatch) {

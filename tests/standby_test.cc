@@ -156,11 +156,24 @@ class StandbyTest : public ::testing::Test {
     return false;
   }
 
+  // A leader ("a", serving) and a standby ("b", on standby_port_, answering as one).
+  void StartPair() {
+    std::string error;
+    leader_ = ServerProcess::Start(Options("a", 0, true), &error);
+    ASSERT_NE(leader_, nullptr) << error;
+    standby_port_ = FreePort();
+    standby_ = ServerProcess::Start(Options("b", standby_port_, false), &error);
+    ASSERT_NE(standby_, nullptr) << error;
+    ASSERT_TRUE(WaitHealth(standby_port_, 503, "standby", std::chrono::seconds(20))) << standby_->LogTail();
+  }
+
   static TempDir* tmp_;
   static std::filesystem::path data_;
   static std::string import_error_;
   TempDir dir_;
   std::string db_;
+  std::unique_ptr<ServerProcess> leader_, standby_;
+  uint16_t standby_port_ = 0;
 };
 
 TempDir* StandbyTest::tmp_ = nullptr;
@@ -168,13 +181,10 @@ std::filesystem::path StandbyTest::data_;
 std::string StandbyTest::import_error_;
 
 TEST_F(StandbyTest, TheStandbyTakesOverAfterKillNineUnderWriteLoadWithNothingAcknowledgedLost) {
-  std::string error;
-  auto leader = ServerProcess::Start(Options("a", 0, true), &error);
-  ASSERT_NE(leader, nullptr) << error;
-  const uint16_t standby_port = FreePort();
-  auto standby = ServerProcess::Start(Options("b", standby_port, false), &error);
-  ASSERT_NE(standby, nullptr) << error;
-  ASSERT_TRUE(WaitHealth(standby_port, 503, "standby", std::chrono::seconds(20))) << standby->LogTail();
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  ServerProcess* leader = leader_.get();
+  ServerProcess* standby = standby_.get();
+  const uint16_t standby_port = standby_port_;
   {
     // A standby sends clients to the leader, and says so as api/openapi.yaml does.
     ApiClient c("127.0.0.1", standby_port);
@@ -264,19 +274,19 @@ TEST_F(StandbyTest, TheStandbyTakesOverAfterKillNineUnderWriteLoadWithNothingAck
 }
 
 TEST_F(StandbyTest, ALeaderThatLosesItsDatabaseSessionExitsAndTheStandbyLeads) {
-  std::string error;
-  auto leader = ServerProcess::Start(Options("a", 0, true), &error);
-  ASSERT_NE(leader, nullptr) << error;
-  const uint16_t standby_port = FreePort();
-  auto standby = ServerProcess::Start(Options("b", standby_port, false), &error);
-  ASSERT_NE(standby, nullptr) << error;
-  ASSERT_TRUE(WaitHealth(standby_port, 503, "standby", std::chrono::seconds(20))) << standby->LogTail();
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  ServerProcess* leader = leader_.get();
+  ServerProcess* standby = standby_.get();
+  const uint16_t standby_port = standby_port_;
   // The database ends the leader's lock session (an operator's pg_terminate_backend, a network cut).
+  // Only this test's database: other tests' controllers share the server (and pg_locks and
+  // pg_stat_activity list every database's).
   PGconn* c = PQconnectdb(db_.c_str());
   PGresult* r = PQexec(c,
-                       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
-                       "'rigshift leadership' AND pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND "
-                       "granted)");
+                       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND application_name = 'rigshift leadership' AND pid IN (SELECT pid FROM pg_locks WHERE "
+                       "locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE "
+                       "datname = current_database()))");
   ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQresultErrorMessage(r);
   ASSERT_EQ(PQntuples(r), 1);
   PQclear(r);

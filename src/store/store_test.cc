@@ -1314,7 +1314,9 @@ TEST_F(PostgresStoreTest, ALostConnectionFailsEveryCallAndIsNeverSilentlyReopene
   auto s = PostgresStore::Open(url_, named);
   ASSERT_TRUE(s.has_value());
   ASSERT_TRUE((*s)->PutLease(Lease(1, "acme")).ok());
-  ASSERT_EQ(Sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'victim'"), "");
+  ASSERT_EQ(Sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND "
+                "application_name = 'victim'"),
+            "");
   Status put = (*s)->PutLease(Lease(2, "acme"));
   EXPECT_EQ(put.code(), StatusCode::kUnavailable) << put.ToString();
   auto read = (*s)->GetLease(LeaseId(1));
