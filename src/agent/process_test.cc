@@ -215,7 +215,12 @@ TEST(Stop, IgnoredSigtermIsKilledAfterTheGraceWithTheWholeGroup) {
   ASSERT_TRUE(h) << h.error().ToString();
   ASSERT_TRUE(WaitForLog(dir / "log", "hashing on devices"));
   ASSERT_TRUE(WaitForLog(dir / "log", "grandchild"));
+  // The inner sh logs before it forks its sleep: wait for the whole group (once, CI read 2 of 3).
   std::vector<pid_t> members = ProcessGroupMembers(h->pid);
+  for (int i = 0; i < 200 && members.size() < 3; ++i) {
+    std::this_thread::sleep_for(10ms);
+    members = ProcessGroupMembers(h->pid);
+  }
   ASSERT_GE(members.size(), 3u);  // the miner, the inner sh, its sleep
 
   auto grace = 300ms;
