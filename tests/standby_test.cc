@@ -300,6 +300,29 @@ TEST_F(StandbyTest, ALeaderThatLosesItsDatabaseSessionExitsAndTheStandbyLeads) {
   EXPECT_TRUE(WaitHealth(standby_port, 200, "ok", std::chrono::seconds(15))) << standby->LogTail();
 }
 
+TEST_F(StandbyTest, ALeaderThatLosesItsStoreSessionExitsAtItsNextWriteAndTheStandbyLeads) {
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  // The leader's store connection ends; its lock connection lives on (so it still leads).
+  PGconn* c = PQconnectdb(db_.c_str());
+  PGresult* r = PQexec(c,
+                       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND application_name = 'rigshift server'");
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQresultErrorMessage(r);
+  ASSERT_EQ(PQntuples(r), 1);
+  PQclear(r);
+  PQfinish(c);
+  // Its next write fails, and it exits so that the standby can take the lock.
+  ApiClient a(*leader_);
+  Reply w = a.Post("/v1/leases", {{"gpus", 1}, {"hours", 1}},
+                   testing::ReadTokenFile(dir_ / "a" / "tenant-acme.token"));
+  EXPECT_NE(w.status, 201) << w.Describe();
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (leader_->Running() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_FALSE(leader_->Running()) << "the leader kept running without its store";
+  EXPECT_NE(leader_->LogTail().find("exiting so that a standby takes over"), std::string::npos) << leader_->LogTail();
+  EXPECT_TRUE(WaitHealth(standby_port_, 200, "ok", std::chrono::seconds(15))) << standby_->LogTail();
+}
+
 TEST_F(StandbyTest, StoreCopyMovesASqliteFarmToPostgresAndTheServerServesIt) {
   std::string error;
   ServerProcess::Options lite;

@@ -436,13 +436,48 @@ Result<std::optional<ServerStore>> LeadOnPostgres(const ServerOptions& o, net::H
   auto leader_mu = std::make_shared<std::mutex>();
   const auto waited_from = std::chrono::steady_clock::now();
   std::optional<int64_t> epoch;
+  std::string last_problem;
+  auto pause = [&] {
+    // In slices, so that SIGTERM stops a standby at once whatever the poll interval.
+    for (int64_t left = o.standby_poll_ms; left > 0 && !g_stop; left -= 50) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(left, 50)));
+    }
+  };
   while (!g_stop) {
-    RS_ASSIGN_OR_RETURN(epoch, leadership->TryLead(holder, "", WallNow()));
+    // A standby holds nothing, so it may reconnect: a database that restarts, or a network cut,
+    // leaves it standing by (the leader, whose session ended, exits with 75 and stands by again).
+    if (!leadership) {
+      auto again = PostgresLeadership::Connect(o.store);
+      if (!again) {
+        if (again.error().message() != last_problem) {
+          err << "rigshift server: standing by without the database (will retry): " << again.error().message() << "\n";
+          last_problem = again.error().message();
+        }
+        pause();
+        continue;
+      }
+      leadership = std::move(*again);
+      err << "rigshift server: standing by: the database answers again\n";
+      last_problem.clear();
+    }
+    auto tried = leadership->TryLead(holder, "", WallNow());
+    auto leader = tried && !*tried ? leadership->Current() : Result<PostgresLeadership::Leader>(PostgresLeadership::Leader{});
+    if (!tried || !leader) {
+      const Status& s = !tried ? tried.error() : leader.error();
+      if (s.code() != StatusCode::kUnavailable) return Err(s);  // not a connection problem: say it
+      if (s.message() != last_problem) {
+        err << "rigshift server: standing by without the database (will retry): " << s.message() << "\n";
+        last_problem = s.message();
+      }
+      leadership.reset();
+      pause();
+      continue;
+    }
+    epoch = *tried;
     if (epoch) break;
-    RS_ASSIGN_OR_RETURN(PostgresLeadership::Leader leader, leadership->Current());
     {
       std::lock_guard lock(*leader_mu);
-      *leader_url = leader.url;
+      *leader_url = leader->url;
     }
     if (!standby) {
       RS_ASSIGN_OR_RETURN(standby, net::HttpServer::Start(hopt, [leader_url, leader_mu](const net::HttpRequest& r) {
@@ -454,11 +489,11 @@ Result<std::optional<ServerStore>> LeadOnPostgres(const ServerOptions& o, net::H
                             return StandbyResponse(r, url);
                           }));
       out << "rigshift server: standing by on " << hopt.host << ":" << standby->port() << " (store " << where
-          << "); the leader is " << (leader.holder.empty() ? std::string("not known yet") : leader.holder)
-          << (leader.url.empty() ? std::string() : " at " + leader.url) << ", epoch " << leader.epoch << "\n";
+          << "); the leader is " << (leader->holder.empty() ? std::string("not known yet") : leader->holder)
+          << (leader->url.empty() ? std::string() : " at " + leader->url) << ", epoch " << leader->epoch << "\n";
       out.flush();
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(o.standby_poll_ms));
+    pause();
   }
   if (!epoch) return std::optional<ServerStore>();
   ServerStore s;
@@ -597,6 +632,13 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   hopt.tls_key_file = tls_key;
   ServerStore opened_store;
   if (!o.store.empty()) {
+    if (o.standby_poll_ms < 10 || o.standby_poll_ms > 60'000) {
+      return InvalidArgumentError("--standby-poll-ms must be from 10 to 60000, got " + std::to_string(o.standby_poll_ms));
+    }
+    if (o.advertise_url.empty() && (hp.first == "0.0.0.0" || hp.first == "::")) {
+      err << "rigshift server: listening on " << hp.first << " with no --advertise-url: standbys would send clients to "
+          << hp.first << "; give --advertise-url http://THIS-HOST:PORT\n";
+    }
     if (!IsPostgresUrl(o.store)) {
       return InvalidArgumentError("--store must be a postgresql://USER@HOST:PORT/DB URL, got '" + o.store +
                                   "' (the SQLite store, the default, is DATA_DIR/rigshift.db)");
@@ -915,6 +957,13 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
       // lock held, so that nothing more is written, and recover from the store on restart.
       err << "rigshift server: " << FormatUtc(at) << " store: cannot reload the farm from the store: " << c.message()
           << "\n";
+      if (opened_store.leadership) {
+        // On PostgreSQL the store never reconnects (a leader must not write behind a successor's
+        // back): this leader is done, and a standby takes over, as when its lock session ends.
+        err << "rigshift server: lost the database connection; exiting so that a standby takes over\n";
+        err.flush();
+        std::_Exit(75);
+      }
       err.flush();
       std::_Exit(1);
     }

@@ -1,6 +1,8 @@
 #include "store/store_copy.h"
 
 
+#include <filesystem>
+
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 
@@ -108,6 +110,11 @@ Result<std::unique_ptr<Store>> OpenStoreUrl(const std::string& url, bool create)
   std::string path = url.starts_with("sqlite:") ? url.substr(7) : url;
   if (path.find("://") != std::string::npos) {
     return Err(InvalidArgumentError("store: '" + url + "' is neither a postgresql:// URL nor a SQLite file"));
+  }
+  std::error_code ec;
+  if (!create && !std::filesystem::exists(path, ec)) {
+    return Err(NotFoundError("no SQLite store at " + path + " (a store copy reads an existing file: "
+                             "DATA_DIR/rigshift.db of a stopped server)"));
   }
   SqliteStore::Options options;
   options.create_if_missing = create;
