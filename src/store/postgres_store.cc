@@ -198,31 +198,22 @@ bool IsPostgresUrl(std::string_view url) {
   return url.starts_with("postgresql://") || url.starts_with("postgres://");
 }
 
-class PostgresStore::Rows {
- public:
-  explicit Rows(PGresult* res) : res_(res) {}
-  Rows(Rows&& o) noexcept : res_(std::exchange(o.res_, nullptr)) {}
-  Rows& operator=(Rows&& o) noexcept {
-    std::swap(res_, o.res_);
-    return *this;
-  }
-  ~Rows() { PQclear(res_); }
-  int size() const { return PQntuples(res_); }
-  bool IsNull(int row, int col) const { return PQgetisnull(res_, row, col) != 0; }
-  std::string Text(int row, int col) const {
-    return std::string(PQgetvalue(res_, row, col), static_cast<size_t>(PQgetlength(res_, row, col)));
-  }
-  int64_t Int(int row, int col) const { return ParseInt(PQgetvalue(res_, row, col)); }
-  PGresult* get() const { return res_; }
-  // True when the command or query succeeded.
-  bool ok() const {
-    ExecStatusType st = res_ != nullptr ? PQresultStatus(res_) : PGRES_FATAL_ERROR;
-    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-  }
-
- private:
-  PGresult* res_;
-};
+PgRows::PgRows(PgRows&& o) noexcept : res_(std::exchange(o.res_, nullptr)) {}
+PgRows& PgRows::operator=(PgRows&& o) noexcept {
+  std::swap(res_, o.res_);
+  return *this;
+}
+PgRows::~PgRows() { PQclear(res_); }
+bool PgRows::ok() const {
+  ExecStatusType st = res_ != nullptr ? PQresultStatus(res_) : PGRES_FATAL_ERROR;
+  return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+int PgRows::size() const { return PQntuples(res_); }
+bool PgRows::IsNull(int row, int col) const { return PQgetisnull(res_, row, col) != 0; }
+std::string PgRows::Text(int row, int col) const {
+  return std::string(PQgetvalue(res_, row, col), static_cast<size_t>(PQgetlength(res_, row, col)));
+}
+int64_t PgRows::Int(int row, int col) const { return ParseInt(PQgetvalue(res_, row, col)); }
 
 PostgresStore::PostgresStore(PGconn* conn, std::string where, Options options)
     : conn_(conn), where_(std::move(where)), options_(std::move(options)) {}

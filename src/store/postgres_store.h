@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "store/postgres_connect.h"
 #include "store/store.h"
 
 struct pg_conn;
@@ -81,7 +82,7 @@ class PostgresStore final : public Store {
   Status Transaction(const std::function<Status(Store&)>& fn) override;
 
  private:
-  class Rows;  // a PGresult, freed when it goes
+  using Rows = PgRows;
 
   PostgresStore(pg_conn* conn, std::string where, Options options);
   [[nodiscard]] Status Migrate();
