@@ -157,6 +157,9 @@ bool WaitUntilReady(ApiClient& client, std::string_view operator_token, int min_
 // The demo farm's AI models as GET /v1/offers names them (tenant or operator token).
 std::vector<std::string> OfferedModels(ApiClient& client, std::string_view token);
 
+// A loopback TCP port that was free a moment ago (for a server a test starts on a known port).
+uint16_t FreePort();
+
 // A seed for the randomized tests: RIGSHIFT_TEST_SEED from the environment when set (to replay
 // a failure), else from the clock.
 uint64_t TestSeed();

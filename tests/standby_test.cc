@@ -36,27 +36,13 @@ using json = nlohmann::json;
 using testing::ApiClient;
 using testing::Reply;
 using testing::ServerProcess;
+using testing::FreePort;
 using testing::TempDir;
 using Clock = std::chrono::steady_clock;
 
 // The takeover time the docs state (docs/operations.md): a standby serves within this after the
 // leader dies. Measured well under it (printed by the test); the bound leaves room for a loaded CI.
 constexpr auto kStatedTakeover = std::chrono::seconds(5);
-
-uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 struct Ack {
   int64_t id = 0;
