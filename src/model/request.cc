@@ -16,6 +16,7 @@ std::string_view InterconnectName(Interconnect i) {
     case Interconnect::kAny: return "any";
     case Interconnect::kNode: return "node";
     case Interconnect::kNvlink: return "nvlink";
+    case Interconnect::kFabric: return "fabric";
   }
   return "any";
 }
@@ -31,7 +32,7 @@ bool ParseRequestKind(std::string_view s, RequestKind* out) {
 }
 
 bool ParseInterconnect(std::string_view s, Interconnect* out) {
-  for (auto i : {Interconnect::kAny, Interconnect::kNode, Interconnect::kNvlink}) {
+  for (auto i : {Interconnect::kAny, Interconnect::kNode, Interconnect::kNvlink, Interconnect::kFabric}) {
     if (s == InterconnectName(i)) {
       *out = i;
       return true;

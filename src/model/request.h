@@ -18,8 +18,11 @@ using LeaseId = StrongId<struct LeaseIdTag>;
 // on_demand: starts now at the list price, runs until done; interruptible: pays its bid, may be
 // preempted by better uses; reserved: a term at a fixed price, never preempted.
 enum class RequestKind { kOnDemand, kInterruptible, kReserved };
-// Where a gang's GPUs must sit: anywhere, inside one node, inside one NVLink domain.
-enum class Interconnect { kAny, kNode, kNvlink };
+// Where a gang's GPUs must sit: anywhere, inside one node, inside one NVLink domain; or (fabric)
+// inside one node when a node of the group holds them all, else on whole nodes of a group whose
+// farm file declares a network fabric for multi-node training (the GPUs a multi-node gang asks
+// for must be a multiple of the group's GPUs per node: it takes whole nodes).
+enum class Interconnect { kAny, kNode, kNvlink, kFabric };
 // The suitability tier a workload needs (training needs more of the host than inference).
 enum class Workload { kInference, kTraining };
 
@@ -39,7 +42,10 @@ struct Request {
   std::vector<std::string> models;  // catalog keys allowed; empty = any suitable model
   int min_vram_gb = 0;
   Interconnect interconnect = Interconnect::kAny;
-  int64_t duration_s = 0;           // expected run time; 0 = unknown
+  // The declared time limit: the lease ends after this long at the latest (0 = no limit). The
+  // engine plans with it (when GPUs come back, whether a backfill ends before a reservation); a
+  // job may end sooner, as a cluster's users over-state their limits.
+  int64_t duration_s = 0;
   RequestKind kind = RequestKind::kOnDemand;
   Workload workload = Workload::kInference;
   std::optional<RentalPrice> max_price;  // on-demand: refuse list prices above this

@@ -21,6 +21,34 @@
 #include <utility>
 
 namespace rigshift {
+
+int GangBucketOf(int64_t gpus) {
+  if (gpus <= 1) return 0;
+  if (gpus <= 4) return 1;
+  if (gpus <= 8) return 2;
+  if (gpus <= 64) return 3;
+  return 4;
+}
+
+std::string_view GangBucketName(int bucket) {
+  static constexpr std::string_view kNames[kGangBuckets] = {"1", "2-4", "5-8", "9-64", "65+"};
+  return bucket >= 0 && bucket < kGangBuckets ? kNames[bucket] : "?";
+}
+
+std::string_view RefusalReasonName(RefusalReason r) {
+  switch (r) {
+    case RefusalReason::kNoNodeFree: return "no_node_free";
+    case RefusalReason::kClassFull: return "class_full";
+    case RefusalReason::kPowerCap: return "power_cap";
+    case RefusalReason::kBelowMining: return "below_mining";
+    case RefusalReason::kReservation: return "reservation";
+    case RefusalReason::kNeverFits: return "never_fits";
+    case RefusalReason::kQueueFull: return "queue_full";
+    case RefusalReason::kStillWaiting: return "still_waiting";
+  }
+  return "?";
+}
+
 namespace {
 
 constexpr int64_t kMaxPoints = 1000;

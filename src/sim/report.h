@@ -2,8 +2,10 @@
 // partner. One file, no network: charts are inline SVG.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,37 @@
 #include "common/units.h"
 
 namespace rigshift {
+
+// Gang sizes the report splits demand by: 1, 2-4, 5-8, 9-64 and 65+ GPUs.
+inline constexpr int kGangBuckets = 5;
+int GangBucketOf(int64_t gpus);
+std::string_view GangBucketName(int bucket);  // "1", "2-4", "5-8", "9-64", "65+"
+
+// Why a request was not served. The first five are requests that waited past their kind's max
+// wait, named by what kept them out the last time the engine decided them: no node had enough
+// GPUs free together though the class had them (fragmentation), every class allowed was full,
+// the site's power cap, a price below what the GPUs earn mining, or free GPUs held for a gang's
+// reservation. Then those refused at once (the farm can never hold them; the queue was full), and
+// those still waiting when the run ended.
+enum class RefusalReason {
+  kNoNodeFree, kClassFull, kPowerCap, kBelowMining, kReservation, kNeverFits, kQueueFull, kStillWaiting
+};
+inline constexpr int kRefusalReasons = 8;
+std::string_view RefusalReasonName(RefusalReason r);  // "no_node_free", "class_full", ...
+
+// Where a policy's AI value went, by gang size (issue: training gangs). GPU-hours are a request's
+// GPUs x its true run time (as the trace gives it), counted when it arrives (asked), when it is
+// placed (served) and when it gives up or is refused (refused).
+struct GangStats {
+  std::array<double, kGangBuckets> asked_gpu_h{}, served_gpu_h{}, refused_gpu_h{};
+  std::array<std::array<double, kRefusalReasons>, kGangBuckets> refused_by_reason_gpu_h{};
+  // GPU-hours that sat idle or mined on partly used nodes (some GPU leased, some free) of the
+  // classes that can train, while a gang (2+ GPUs) waited in the queue.
+  double fragmented_gpu_h = 0;
+  // Gangs (2+ GPUs) placed: seconds from arrival to start, 0 when placed at once.
+  int64_t gangs_served = 0, gangs_refused = 0;
+  int64_t gang_wait_p50_s = 0, gang_wait_p99_s = 0;
+};
 
 // What one policy did over the run, summed.
 struct PolicySummary {
@@ -24,6 +57,7 @@ struct PolicySummary {
   int64_t requests_waited = 0;        // not placed when they arrived: joined the waiting queue
   int64_t wait_p50_s = 0, wait_p99_s = 0;  // how long those placed after waiting waited
   double share_of_oracle = 0;         // profit / oracle profit
+  GangStats gangs;
 };
 
 // One sample of a policy's timeline (samples are evenly spaced, `sample_s` apart).
