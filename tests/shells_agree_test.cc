@@ -78,6 +78,9 @@ trace = "demand_whole_gpus.csv"
 offset_days = 115
 repeat = true
 scale = 4.0
+# The server ends a lease at its declared limit (nothing here reports a workload's exit), the
+# replay at the true run time: the same when the limit is not over-stated.
+time_limit_factor = 1.0
 
 [policy]
 max_wait_on_demand_s = 1800

@@ -55,7 +55,8 @@ Result<Plan> Controller::Propose(const Event& e, Rng& rng) {
   }
   const Valuation* value = e.value ? e.value : &ValuationOf(*e.view);
   DecideInput in{&fleet_, e.requests.empty() ? nullptr : &e.requests, e.view, e.now, next_lease_,
-                 /*placement_only=*/!e.replan, value, e.end.empty() ? nullptr : &e.end, &CoinIndexes(*value)};
+                 /*placement_only=*/!e.replan, value, e.end.empty() ? nullptr : &e.end, &CoinIndexes(*value),
+                 e.reserve.empty() ? nullptr : &e.reserve};
   Plan decided = rigshift::Decide(in, rng, params_);
   decided.at = e.now;
   decided.basis = version_;

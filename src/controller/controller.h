@@ -42,6 +42,9 @@ struct Event {
   // A market tick: mining selection and the power cap are re-planned for every group. Without
   // it only the cap of a site pushed over it by this plan is checked.
   bool replan = false;
+  // Waiting requests that lack GPUs, oldest first, which may hold reservations
+  // (DecideInput::reserve): pointers into the desk's queue, valid until it changes (Commit).
+  std::vector<const Request*> reserve;
 };
 
 // A fingerprint of every number of `view` the engine's valuation reads (coins, site prices, the

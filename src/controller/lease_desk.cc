@@ -22,13 +22,18 @@ void Begin(Event* e, Timestamp now, const MarketView& view) {
   e->end.clear();
   e->requests.clear();
   e->replan = false;
+  e->reserve.clear();
 }
+
+// Waiting requests looked at for reservations (the engine holds nodes for a few of them).
+constexpr size_t kReserveLook = 16;
 
 }  // namespace
 
 void LeaseDesk::Arrival(Event* e, Request r, Timestamp now, const MarketView& view) const {
   Begin(e, now, view);
   e->requests.push_back(std::move(r));
+  queue_.Oldest(kReserveLook, &e->reserve);
 }
 
 void LeaseDesk::Endings(Event* e, std::vector<LeaseId> ends, Timestamp now, const MarketView& view,
@@ -67,6 +72,7 @@ void LeaseDesk::Offer(Event* e, const std::vector<LeaseId>* ending, PendingQueue
   for (Request& r : queue_.Candidates(controller_.fleet(), list_price_, options_.offer, ending, which)) {
     e->requests.push_back(std::move(r));
   }
+  queue_.Oldest(kReserveLook, &e->reserve);
 }
 
 Result<Plan> LeaseDesk::Propose(const Event& e) { return controller_.Propose(e, rng_); }

@@ -243,6 +243,20 @@ bool PendingQueue::Room(const FleetState& fleet, const Freed* freed, int g, int 
   if (gs.ai_reserved >= 0) free = std::min(free, gs.ai_reserved - leased);
   if (free < gpus) return false;
   if (ic == Interconnect::kAny) return true;
+  if (ic == Interconnect::kFabric && gpus > gs.gpus_per_node) {
+    // Whole free nodes.
+    const int n = gs.gpus_per_node;
+    int64_t whole = static_cast<int64_t>(fleet.nodes_with_free(g, n).size());
+    if (freed) {
+      for (auto [node, k] : freed->node) {
+        if (fleet.node_group(node) == g && !fleet.node_down(node) && !fleet.node_closed(node) &&
+            fleet.free_on(node) < n && fleet.free_on(node) + k >= n) {
+          ++whole;
+        }
+      }
+    }
+    return whole * n >= gpus;
+  }
   // One node with enough GPUs free.
   for (int f = gpus; f <= gs.gpus_per_node; ++f) {
     if (!fleet.nodes_with_free(g, f).empty()) return true;
@@ -341,6 +355,36 @@ std::vector<Request> PendingQueue::Candidates(const FleetState& fleet,
     if (c.at == c.end) fitting.erase(fitting.begin() + static_cast<std::ptrdiff_t>(first));
   }
   return out;
+}
+
+void PendingQueue::Oldest(size_t max, std::vector<const Request*>* out) const {
+  if (max == 0 || size_ == 0) return;
+  struct Cursor {
+    Order::const_iterator at, end;
+  };
+  std::vector<Cursor> cursors;
+  auto skip = [&](Cursor& c) {
+    while (c.at != c.end && !(Live(*c.at) && !slots_[c.at->slot].tried)) ++c.at;
+  };
+  for (const auto& [shape, waiting] : shapes_) {
+    const size_t from = std::min(waiting.seen, waiting.order.size());
+    Cursor c{waiting.order.cbegin() + static_cast<std::ptrdiff_t>(from), waiting.order.cend()};
+    skip(c);
+    if (c.at != c.end) cursors.push_back(c);
+  }
+  while (out->size() < max && !cursors.empty()) {
+    size_t first = 0;
+    for (size_t i = 1; i < cursors.size(); ++i) {
+      const Ref& a = *cursors[i].at;
+      const Ref& b = *cursors[first].at;
+      if (Before(a.key, a.id, b.key, b.id)) first = i;
+    }
+    Cursor& c = cursors[first];
+    out->push_back(&slots_[c.at->slot].request);
+    ++c.at;
+    skip(c);
+    if (c.at == c.end) cursors.erase(cursors.begin() + static_cast<std::ptrdiff_t>(first));
+  }
 }
 
 }  // namespace rigshift

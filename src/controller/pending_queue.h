@@ -94,6 +94,10 @@ class PendingQueue {
   std::vector<Request> Candidates(const FleetState& fleet, const std::vector<RentalPrice>& list_price,
                                   size_t max, const std::vector<LeaseId>* ending = nullptr,
                                   Offer which = Offer::kAll) const;
+  // Appends the `max` oldest waiting requests that are not tried (they lack GPUs), in arrival
+  // order (ties by id): those that may hold reservations (DecideInput::reserve). The pointers
+  // are valid until the queue changes.
+  void Oldest(size_t max, std::vector<const Request*>* out) const;
   // Whether `r` could fit in the GPUs free now: the test Candidates applies to what waits.
   static bool Fits(const Request& r, const FleetState& fleet, const std::vector<RentalPrice>& list_price);
 

@@ -15,6 +15,10 @@ bool CanServe(const GroupState& g, const Request& r) {
   if (r.interconnect == Interconnect::kNode && r.gpus > g.gpus_per_node) return false;
   if (r.interconnect == Interconnect::kNvlink && r.gpus > g.nvlink_domain) return false;
   if (r.interconnect == Interconnect::kAny && r.gpus > g.devices) return false;
+  if (r.interconnect == Interconnect::kFabric && r.gpus > g.gpus_per_node &&
+      (!g.suitability.multi_node || r.gpus % g.gpus_per_node != 0 || r.gpus > g.devices)) {
+    return false;
+  }
   return true;
 }
 

@@ -22,7 +22,8 @@
 namespace rigshift {
 
 // Whether group `g` could ever hold `r`: a model asked for (any when none), the suitability tier
-// and license its workload needs, enough VRAM, and the gang shape (one node, one NVLink domain).
+// and license its workload needs, enough VRAM, and the gang shape (one node, one NVLink domain;
+// whole nodes on a fabric for a fabric gang larger than a node).
 bool CanServe(const GroupState& g, const Request& r);
 
 // The price `r` pays wherever it runs, when that is one price (see above): set as the request's

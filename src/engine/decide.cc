@@ -23,6 +23,19 @@ std::string_view ActionKindName(ActionKind k) {
   return "?";
 }
 
+std::string_view BlockerName(Blocker b) {
+  switch (b) {
+    case Blocker::kNone: return "none";
+    case Blocker::kPowerCap: return "power_cap";
+    case Blocker::kReservation: return "reservation";
+    case Blocker::kNoNodeFree: return "no_node_free";
+    case Blocker::kBelowMining: return "below_mining";
+    case Blocker::kClassFull: return "class_full";
+    case Blocker::kNeverFits: return "never_fits";
+  }
+  return "?";
+}
+
 std::string_view OutcomeName(Outcome o) {
   switch (o) {
     case Outcome::kPlaced: return "placed";
@@ -195,6 +208,43 @@ class Scratch {
   }
   bool Preempted(LeaseId id) const { return preempted_.Get(id.value()) > 0; }
 
+  // Reservations (EngineParams::reservations): nodes held for a waiting request from `start_s`.
+  struct Hold {
+    RequestId holder;
+    int group = -1;
+    int64_t start_s = 0;
+    bool released = false;  // its holder was placed in this plan
+  };
+  void AddHold(const Hold& h, const std::vector<int>& nodes) {
+    holds_.push_back(h);
+    for (int n : nodes) hold_on_.push_back({n, static_cast<int>(holds_.size()) - 1});
+  }
+  bool Holds(int group) const {
+    return std::any_of(holds_.begin(), holds_.end(), [&](const Hold& h) { return h.group == group; });
+  }
+  bool AnyHold() const { return !holds_.empty(); }
+  void Release(RequestId holder) {
+    for (Hold& h : holds_) {
+      if (h.holder == holder) h.released = true;
+    }
+  }
+  // Whether a request may take GPUs of `node`: no one holds it, the request holds it, or the
+  // request ends (by its declared limit, `end_s`; 0 = unknown) before the holder can start.
+  bool Usable(int node, RequestId id, int64_t end_s) const {
+    for (const auto& [n, h] : hold_on_) {
+      if (n != node) continue;
+      const Hold& x = holds_[h];
+      if (x.released || x.holder == id) return true;
+      return end_s > 0 && end_s <= x.start_s;
+    }
+    return true;
+  }
+  // GPUs of group g that serve no lease, are up and open to leases, under this plan.
+  int64_t FreeInGroup(int g) const {
+    const GroupState& gs = fleet_.groups()[g];
+    return gs.devices - Offline(g) - groups_[g].leased - gs.closed;
+  }
+
   // Devices claimed by this plan so far: the state a request is decided on changes only with a
   // claim (preemptions are tried and undone, or made with the claim that needed them).
   uint64_t claims() const { return claims_; }
@@ -302,6 +352,8 @@ class Scratch {
   SmallCounts<int> claimed_on_, freed_on_;  // GPUs per node claimed, freed by preemption or ending
   SmallCounts<int64_t> preempted_;        // leases preempted or ending: 1
   mutable std::vector<std::pair<std::pair<int, int>, int>> resume_;  // ((group, free), node): ResumeAt
+  std::vector<Hold> holds_;
+  std::vector<std::pair<int, int>> hold_on_;  // (node, index into holds_): a few nodes per hold
 };
 
 // Whether a lease has a GPU on a node that is down (it is the shell's to end as lost).
@@ -309,11 +361,22 @@ bool OnNodeDown(const FleetState& fleet, const LeaseState& l) {
   return std::any_of(l.devices.begin(), l.devices.end(), [&](const auto& d) { return fleet.node_down(d.first); });
 }
 
-// Finds devices for `gpus` GPUs of one group, best fit. Empty when none.
+// Who asks, for FindDevices: the nodes a reservation holds are open to the holder and to requests
+// that end before it starts (Scratch::Usable); `ignore_holds` looks as if none were held.
+struct Ask {
+  RequestId id;
+  int64_t end_s = 0;  // now + the declared limit; 0 = unknown
+  bool first_fit = false;
+  bool ignore_holds = false;
+};
+
+// Finds devices for `gpus` GPUs of one group: best fit (or first fit), inside one node or NVLink
+// domain when asked, on whole nodes for a fabric gang larger than a node. Empty when none.
 std::vector<std::pair<int, int>> FindDevices(const FleetState& fleet, const Scratch& s, int g, int gpus,
-                                             Interconnect ic) {
+                                             Interconnect ic, const Ask& ask) {
   const GroupState& gs = fleet.groups()[g];
   std::vector<std::pair<int, int>> out;
+  auto usable = [&](int node) { return ask.ignore_holds || !s.AnyHold() || s.Usable(node, ask.id, ask.end_s); };
   auto take_on_node = [&](int node, int n, int domain_size) {
     std::vector<std::pair<int, int>> picked;
     if (domain_size > 0) {
@@ -334,12 +397,31 @@ std::vector<std::pair<int, int>> FindDevices(const FleetState& fleet, const Scra
     }
     return picked;
   };
+  // A fabric gang that fits in a node sits in one node; a larger one takes whole free nodes.
+  if (ic == Interconnect::kFabric) {
+    if (gpus <= gs.gpus_per_node) {
+      ic = Interconnect::kNode;
+    } else {
+      if (!gs.suitability.multi_node || gpus % gs.gpus_per_node != 0) return out;
+      const int want = gpus / gs.gpus_per_node;
+      std::vector<int> nodes;
+      for (int node = gs.first_node; node < gs.first_node + gs.node_count && static_cast<int>(nodes.size()) < want; ++node) {
+        if (s.Free(node) == gs.gpus_per_node && usable(node)) nodes.push_back(node);
+      }
+      if (static_cast<int>(nodes.size()) < want) return out;
+      for (int node : nodes) {
+        auto picked = take_on_node(node, gs.gpus_per_node, 0);
+        if (static_cast<int>(picked.size()) != gs.gpus_per_node) return {};
+        out.insert(out.end(), picked.begin(), picked.end());
+      }
+      return out;
+    }
+  }
   const int domain = ic == Interconnect::kNvlink ? gs.nvlink_domain : 0;
   if (ic != Interconnect::kAny || gpus <= gs.gpus_per_node) {
     if (gpus > gs.gpus_per_node) return out;
-    // Smallest free count that fits (keeps large free nodes whole), lowest node id within it.
     auto fits = [&](int node) {
-      if (s.Free(node) < gpus) return false;  // claimed earlier in this plan
+      if (s.Free(node) < gpus || !usable(node)) return false;  // claimed earlier in this plan; held
       if (domain <= 0) return true;
       for (int d = 0; d * domain < gs.gpus_per_node; ++d) {
         if (s.FreeInDomain(node, d) >= gpus) return true;
@@ -347,31 +429,42 @@ std::vector<std::pair<int, int>> FindDevices(const FleetState& fleet, const Scra
       return false;
     };
     int best_node = -1, best_free = 1 << 30;
-    for (int f = gpus; f <= gs.gpus_per_node && best_node < 0; ++f) {
-      // Nodes this plan has already filled come first in their bucket when many requests are
-      // placed at once: the scan resumes after them.
-      const std::set<int>& bucket = fleet.nodes_with_free(g, f);
-      const int resume = s.ResumeAt(g, f);
-      bool filled = true;  // every node passed so far has no GPU left in this plan
-      for (auto it = resume < 0 ? bucket.begin() : bucket.lower_bound(resume); it != bucket.end(); ++it) {
-        const int node = *it;
+    if (ask.first_fit) {
+      // The lowest node id that fits.
+      for (int node = gs.first_node; node < gs.first_node + gs.node_count; ++node) {
         if (fits(node)) {
           best_node = node;
-          best_free = s.Free(node);
           break;
         }
-        if (filled && s.Free(node) == 0) {
-          s.SetResume(g, f, node + 1);
-        } else {
-          filled = false;
+      }
+    } else {
+      // Smallest free count that fits (keeps large free nodes whole), lowest node id within it.
+      for (int f = gpus; f <= gs.gpus_per_node && best_node < 0; ++f) {
+        // Nodes this plan has already filled come first in their bucket when many requests are
+        // placed at once: the scan resumes after them.
+        const std::set<int>& bucket = fleet.nodes_with_free(g, f);
+        const int resume = s.ResumeAt(g, f);
+        bool filled = true;  // every node passed so far has no GPU left in this plan
+        for (auto it = resume < 0 ? bucket.begin() : bucket.lower_bound(resume); it != bucket.end(); ++it) {
+          const int node = *it;
+          if (fits(node)) {
+            best_node = node;
+            best_free = s.Free(node);
+            break;
+          }
+          if (filled && s.Free(node) == 0) {
+            s.SetResume(g, f, node + 1);
+          } else {
+            filled = false;
+          }
         }
       }
-    }
-    // Nodes freed by preemption earlier in this plan hold more than their bucket says.
-    for (int node : s.FreedNodes()) {
-      if (fleet.node_group(node) != g || !fits(node)) continue;
-      int eff = s.Free(node);
-      if (eff < best_free || (eff == best_free && node < best_node)) best_node = node, best_free = eff;
+      // Nodes freed by preemption earlier in this plan hold more than their bucket says.
+      for (int node : s.FreedNodes()) {
+        if (fleet.node_group(node) != g || !fits(node)) continue;
+        int eff = s.Free(node);
+        if (eff < best_free || (eff == best_free && node < best_node)) best_node = node, best_free = eff;
+      }
     }
     if (best_node >= 0) {
       out = take_on_node(best_node, gpus, domain);
@@ -389,6 +482,7 @@ std::vector<std::pair<int, int>> FindDevices(const FleetState& fleet, const Scra
     if (fleet.node_group(node) == g && std::find(nodes.begin(), nodes.end(), node) == nodes.end()) nodes.push_back(node);
   }
   for (int node : nodes) {
+    if (!usable(node)) continue;
     auto picked = take_on_node(node, gpus - static_cast<int>(out.size()), 0);
     out.insert(out.end(), picked.begin(), picked.end());
     if (static_cast<int>(out.size()) == gpus) return out;
@@ -420,7 +514,7 @@ Money PerHour(RentalPrice p) { return Money(p.raw()); }  // micro-USD per GPU-ho
 // is not placed (most are, and formatting per group per request would dominate the run time).
 enum class MissCode {
   kPolicyRentsNothing, kVram, kLicense, kTier, kNodeTooSmall, kNvlink, kTooFewInAll, kReservedTaken,
-  kNotOffered, kAboveCap, kBelowMining, kNoFreeGpus, kPowerCap
+  kNotOffered, kAboveCap, kBelowMining, kNoFreeGpus, kPowerCap, kNoFabric, kFabricShape, kHeld
 };
 struct Miss {
   MissCode code;
@@ -435,6 +529,7 @@ bool Permanent(MissCode c) {
     case MissCode::kBelowMining:
     case MissCode::kNoFreeGpus:
     case MissCode::kPowerCap:
+    case MissCode::kHeld:
       return false;
     default:
       return true;
@@ -473,11 +568,20 @@ std::string Describe(const Miss& m, const Request& r, const FleetState& fleet) {
              " plus the mining it displaces " + Usd(Money(m.c));
     case MissCode::kNoFreeGpus:
       return label + ": no " + std::to_string(r.gpus) + " free GPUs" +
-             (r.interconnect == Interconnect::kAny
-                  ? ""
-                  : std::string(" in one ") + (r.interconnect == Interconnect::kNode ? "node" : "NVLink domain"));
+             (r.interconnect == Interconnect::kAny      ? ""
+              : r.interconnect == Interconnect::kNode   ? " in one node"
+              : r.interconnect == Interconnect::kNvlink ? " in one NVLink domain"
+                                                        : " in one node or on whole nodes");
     case MissCode::kPowerCap:
       return label + ": site " + fleet.sites()[g.site].name + " power cap";
+    case MissCode::kNoFabric:
+      return label + ": needs " + std::to_string(r.gpus) + " GPUs on whole nodes, nodes have " +
+             std::to_string(g.gpus_per_node) + "; " + g.suitability.multi_node_reason;
+    case MissCode::kFabricShape:
+      return label + ": needs " + std::to_string(r.gpus) + " GPUs on whole nodes of " + std::to_string(g.gpus_per_node) +
+             " (not a multiple)";
+    case MissCode::kHeld:
+      return label + ": free GPUs held for an older request's reservation";
     case MissCode::kPolicyRentsNothing:
       break;
   }
@@ -498,7 +602,7 @@ struct Workspace {
 };
 
 void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value, const MarketView& view,
-              const EngineParams& params, Scratch& s, LeaseId& next_lease, Plan& plan, Workspace& w) {
+              const EngineParams& params, Timestamp now, Scratch& s, LeaseId& next_lease, Plan& plan, Workspace& w) {
   Decision decision;
   decision.request = r.id;
   std::pmr::vector<Miss>& misses = w.misses;
@@ -542,7 +646,17 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
       misses.push_back({MissCode::kNvlink, group});
       continue;
     }
-    if (r.interconnect == Interconnect::kAny && r.gpus > g.devices) {
+    if (r.interconnect == Interconnect::kFabric && r.gpus > g.gpus_per_node) {
+      if (!g.suitability.multi_node) {
+        misses.push_back({MissCode::kNoFabric, group});
+        continue;
+      }
+      if (r.gpus % g.gpus_per_node != 0) {
+        misses.push_back({MissCode::kFabricShape, group});
+        continue;
+      }
+    }
+    if ((r.interconnect == Interconnect::kAny || r.interconnect == Interconnect::kFabric) && r.gpus > g.devices) {
       misses.push_back({MissCode::kTooFewInAll, group});
       continue;
     }
@@ -606,6 +720,7 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
   auto commit = [&](const Candidate& c, std::vector<std::pair<int, int>> devices, std::string reason) {
     // Formatting a reason per placed lease costs more than placing it: the numbers are kept instead.
     for (auto [node, slot] : devices) s.Claim(node, slot);
+    if (s.AnyHold()) s.Release(r.id);
     Action a;
     a.kind = ActionKind::kStartLease;
     a.group = c.group;
@@ -640,10 +755,18 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
     for (int node : fleet.nodes_with_free(g, gs.gpus_per_node)) n += s.Free(node) == gs.gpus_per_node;
     return n;
   };
+  const Ask ask{r.id, r.duration_s > 0 ? now.seconds + r.duration_s : 0, params.first_fit, false};
   for (const Candidate& c : candidates) {
-    auto devices = FindDevices(fleet, s, c.group, r.gpus, r.interconnect);
+    auto devices = FindDevices(fleet, s, c.group, r.gpus, r.interconnect, ask);
     if (devices.empty()) {
-      misses.push_back({MissCode::kNoFreeGpus, c.group});
+      // Held for a reservation, or not free together, or not free at all.
+      Ask open = ask;
+      open.ignore_holds = true;
+      if (s.AnyHold() && !FindDevices(fleet, s, c.group, r.gpus, r.interconnect, open).empty()) {
+        misses.push_back({MissCode::kHeld, c.group});
+      } else {
+        misses.push_back({MissCode::kNoFreeGpus, c.group, s.FreeInGroup(c.group) >= r.gpus});
+      }
       continue;
     }
     if (!power_ok(c, r.gpus)) {
@@ -713,7 +836,7 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
             s.Preempt(*v);
             taken.push_back(v);
             cost += v->price.raw() * static_cast<int64_t>(v->devices.size());
-            auto devices = FindDevices(fleet, s, c.group, r.gpus, r.interconnect);
+            auto devices = FindDevices(fleet, s, c.group, r.gpus, r.interconnect, ask);
             if (!devices.empty() && power_ok(c, r.gpus)) {
               fits = true;
               break;
@@ -724,7 +847,7 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
         }
         if (best_node >= 0) {
           for (const LeaseState* t : best_taken) s.Preempt(*t);
-          auto devices = FindDevices(fleet, s, c.group, r.gpus, r.interconnect);
+          auto devices = FindDevices(fleet, s, c.group, r.gpus, r.interconnect, ask);
           RS_CHECK(!devices.empty());
           preempt_and_commit(best_taken, std::move(devices));
           return;
@@ -735,7 +858,7 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
       for (const LeaseState* v : victims) {
         s.Preempt(*v);
         taken.push_back(v);
-        auto devices = FindDevices(fleet, s, c.group, r.gpus, r.interconnect);
+        auto devices = FindDevices(fleet, s, c.group, r.gpus, r.interconnect, ask);
         if (!devices.empty() && power_ok(c, r.gpus)) {
           preempt_and_commit(taken, std::move(devices));
           return;
@@ -747,6 +870,20 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
 
   bool any_temporary = std::any_of(misses.begin(), misses.end(), [](const Miss& m) { return !Permanent(m.code); });
   decision.outcome = candidates.empty() && !any_temporary ? Outcome::kInfeasible : Outcome::kWaiting;
+  decision.blocker = decision.outcome == Outcome::kInfeasible ? Blocker::kNeverFits : Blocker::kClassFull;
+  for (const Miss& m : misses) {
+    Blocker b = Blocker::kClassFull;
+    switch (m.code) {
+      case MissCode::kPowerCap: b = Blocker::kPowerCap; break;
+      case MissCode::kHeld: b = Blocker::kReservation; break;
+      case MissCode::kNoFreeGpus: b = m.a ? Blocker::kNoNodeFree : Blocker::kClassFull; break;
+      case MissCode::kBelowMining: b = Blocker::kBelowMining; break;
+      default: continue;
+    }
+    if (decision.outcome == Outcome::kWaiting && static_cast<int>(b) < static_cast<int>(decision.blocker)) {
+      decision.blocker = b;
+    }
+  }
   // The reasons of the outcome's kind, the first six in full.
   const bool infeasible = decision.outcome == Outcome::kInfeasible;
   size_t reasons = 0;
@@ -760,6 +897,91 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
   if (reasons == 0) text += r.models.empty() ? "no GPU group in the fleet" : "no group of the asked models in the fleet";
   if (reasons > 6) text += fmt::format("; and {} more", reasons - 6);
   plan.decisions.push_back(std::move(decision));
+}
+
+// Whether group g could ever take request r (the shape filters of PlaceOne, without prices).
+bool CouldHold(const GroupState& g, const Request& r, const MarketView& view, int group) {
+  if (!g.model || (!r.models.empty() && std::find(r.models.begin(), r.models.end(), g.model->key) == r.models.end())) {
+    return false;
+  }
+  if (r.min_vram_gb > 0 && g.model->vram_gb.value_or(0) < r.min_vram_gb) return false;
+  if (!Serves(g.suitability, r.workload == Workload::kTraining ? Tier::kTraining : Tier::kInference)) return false;
+  if (group >= static_cast<int>(view.list_price.size()) || view.list_price[group].raw() <= 0) return false;
+  if (g.ai_reserved >= 0) return false;  // static-split's rental share: no reservations
+  switch (r.interconnect) {
+    case Interconnect::kNode: return r.gpus <= g.gpus_per_node;
+    case Interconnect::kNvlink: return r.gpus <= g.nvlink_domain;
+    case Interconnect::kFabric:
+      return r.gpus <= g.gpus_per_node ||
+             (g.suitability.multi_node && r.gpus % g.gpus_per_node == 0 && r.gpus <= g.devices);
+    case Interconnect::kAny: return r.gpus <= g.gpus_per_node;  // wider spreads hold nothing
+  }
+  return false;
+}
+
+// Reservations (EngineParams::reservations) for the waiting requests of `in.reserve`, oldest
+// first: each holds the nodes of the group where it can start soonest, judged by the declared
+// limits of the leases on them (a lease with none never ends), until then. Per group at most one
+// holder (kPerGroup), or one in all (kHead).
+void ReserveNodes(const DecideInput& in, const EngineParams& params, Scratch& s) {
+  const FleetState& fleet = *in.fleet;
+  const int64_t now = in.now.seconds;
+  constexpr size_t kMaxHolders = 16;  // requests looked at
+  // When each leased GPU of the groups that may be held comes back: (node, end), by node.
+  std::vector<std::pair<int, int64_t>> ends;
+  bool have_ends = false;
+  auto lease_ends = [&] {
+    if (have_ends) return;
+    have_ends = true;
+    for (const LeaseState& l : fleet.leases()) {
+      if (s.Preempted(l.id)) continue;
+      const int64_t end = l.expected_end_s > 0 ? std::max(l.expected_end_s, now) : INT64_MAX;
+      for (auto [node, slot] : l.devices) ends.push_back({node, end});
+    }
+    std::sort(ends.begin(), ends.end());
+  };
+  size_t looked = 0;
+  for (const Request* r : *in.reserve) {
+    if (++looked > kMaxHolders) break;
+    int best_group = -1;
+    int64_t best_start = INT64_MAX;
+    std::vector<int> best_nodes;
+    for (size_t gi = 0; gi < fleet.groups().size(); ++gi) {
+      const int g = static_cast<int>(gi);
+      const GroupState& gs = fleet.groups()[gi];
+      if (!CouldHold(gs, *r, *in.view, g)) continue;
+      if (params.reservations == EngineParams::Reservations::kPerGroup && s.Holds(g)) continue;
+      lease_ends();
+      const bool whole = r->interconnect == Interconnect::kFabric && r->gpus > gs.gpus_per_node;
+      // Per node: the time its free GPUs reach what the request needs on it.
+      std::vector<std::pair<int64_t, int>> ready;  // (time, node)
+      for (int node = gs.first_node; node < gs.first_node + gs.node_count; ++node) {
+        if (fleet.node_down(node) || fleet.node_closed(node)) continue;
+        const int free = s.Free(node);
+        auto from = std::lower_bound(ends.begin(), ends.end(), std::pair<int, int64_t>{node, INT64_MIN});
+        auto to = std::lower_bound(from, ends.end(), std::pair<int, int64_t>{node + 1, INT64_MIN});
+        const int leased = static_cast<int>(to - from);
+        const int need = whole ? gs.gpus_per_node : r->gpus;
+        if (free + leased < need) continue;  // GPUs out of service: never enough here
+        int64_t t = now;
+        if (free < need) t = (from + (need - free - 1))->second;  // ends sorted within the node
+        if (t != INT64_MAX) ready.push_back({t, node});
+      }
+      const size_t want = whole ? static_cast<size_t>(r->gpus / gs.gpus_per_node) : 1;
+      if (ready.size() < want) continue;
+      std::partial_sort(ready.begin(), ready.begin() + static_cast<std::ptrdiff_t>(want), ready.end());
+      const int64_t start = ready[want - 1].first;
+      if (start < best_start) {
+        best_start = start;
+        best_group = g;
+        best_nodes.clear();
+        for (size_t i = 0; i < want; ++i) best_nodes.push_back(ready[i].second);
+      }
+    }
+    if (best_group < 0) continue;
+    s.AddHold({r->id, best_group, best_start, false}, best_nodes);
+    if (params.reservations == EngineParams::Reservations::kHead) break;
+  }
 }
 
 // Whether two requests ask the same of the engine: everything PlaceOne reads but the id (the
@@ -984,13 +1206,16 @@ Plan Decide(const DecideInput& in, Rng& /*rng: ties break by id; kept for polici
     }
   }
 
+  if (params.reservations != EngineParams::Reservations::kNone && in.reserve && !in.reserve->empty()) {
+    ReserveNodes(in, params, scratch);
+  }
   if (in.pending && !in.pending->empty()) {
     // A start per request at most, and a preemption or two: growing the plan one action at a
     // time would move every action again at each doubling.
     plan.actions.reserve(std::min<size_t>(in.pending->size(), 1024) + 4);
     Workspace w(fleet.groups().size());
     if (in.pending->size() == 1) {
-      PlaceOne(in.pending->front(), fleet, value, *in.view, params, scratch, next, plan, w);
+      PlaceOne(in.pending->front(), fleet, value, *in.view, params, in.now, scratch, next, plan, w);
     } else {
       std::vector<const Request*> order;
       order.reserve(in.pending->size());
@@ -1019,7 +1244,7 @@ Plan Decide(const DecideInput& in, Rng& /*rng: ties break by id; kept for polici
           continue;
         }
         const size_t actions = plan.actions.size();
-        PlaceOne(*r, fleet, value, *in.view, params, scratch, next, plan, w);
+        PlaceOne(*r, fleet, value, *in.view, params, in.now, scratch, next, plan, w);
         const bool failed = plan.decisions.back().outcome != Outcome::kPlaced && plan.actions.size() == actions;
         unplaced = failed ? r : nullptr;
         unplaced_at = scratch.claims();

@@ -60,11 +60,19 @@ struct Action {
 enum class Outcome { kPlaced, kWaiting, kInfeasible };
 std::string_view OutcomeName(Outcome o);
 
+// What kept a request that was not placed out, closest to fitting first: the power cap (GPUs
+// were free), a reservation held the free GPUs for an older request, enough GPUs were free in a
+// group but on no one node (or domain, or whole nodes) together, the price did not beat what
+// the GPUs earn mining, every group allowed was full; or it can never run here.
+enum class Blocker { kNone, kPowerCap, kReservation, kNoNodeFree, kBelowMining, kClassFull, kNeverFits };
+std::string_view BlockerName(Blocker b);
+
 struct Decision {
   RequestId request;
   Outcome outcome = Outcome::kWaiting;
   LeaseId lease;       // when placed
   std::string reason;  // when not placed: what was missing, per group
+  Blocker blocker = Blocker::kNone;  // when not placed
 };
 
 struct Plan {
@@ -92,6 +100,9 @@ struct DecideInput {
   // Per group, value->CoinIndex(its mining_coin), when the caller holds it (a shell deciding many
   // events on one valuation); null: looked up here.
   const std::vector<int>* coin_index = nullptr;
+  // Waiting requests that lack GPUs, oldest first: they may hold reservations
+  // (EngineParams::reservations). A request both here and in `pending` may use its own.
+  const std::vector<const Request*>* reserve = nullptr;
 };
 
 [[nodiscard]] Plan Decide(const DecideInput& in, Rng& rng, const EngineParams& params);

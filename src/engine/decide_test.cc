@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "engine/testing/fleet_builder.h"
 
@@ -33,6 +34,7 @@ struct Scenario {
   MarketView view;
   EngineParams params;
   std::vector<Request> pending;
+  std::vector<const Request*> reserve;  // waiting requests that may hold reservations
   Timestamp now{1'000'000};
   bool placement_only = true;
 
@@ -45,6 +47,7 @@ struct Scenario {
     LeaseId next(100);
     for (const auto& l : fleet.leases()) next = std::max(next, LeaseId(l.id.value() + 1));
     DecideInput in{&fleet, &pending, &view, now, next, placement_only};
+    in.reserve = reserve.empty() ? nullptr : &reserve;
     SplitMix64 rng(7);
     return Decide(in, rng, params);
   }
@@ -90,6 +93,15 @@ std::vector<std::pair<int, int>> Sorted(std::vector<std::pair<int, int>> v) {
 
 bool Contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
 
+// The devices of the plan's first start_lease, by value: a range-for over
+// `Of(plan, kind)[0].devices` would read a temporary already destroyed.
+std::vector<std::pair<int, int>> StartedDevices(const Plan& plan) {
+  for (const Action& a : plan.actions) {
+    if (a.kind == ActionKind::kStartLease) return a.devices;
+  }
+  return {};
+}
+
 // ---- gangs -------------------------------------------------------------------------------------
 
 TEST(DecideGang, AllOrNothing) {
@@ -113,6 +125,143 @@ TEST(DecideGang, AllOrNothing) {
             (std::vector<std::pair<int, int>>{{0, 3}, {1, 0}, {1, 1}, {1, 2}, {1, 3}}));
 }
 
+// ---- gangs on a fabric, reservations, first fit, blockers -----------------------------------------
+
+Request Gang(int64_t id, int gpus, int64_t limit_s) {
+  Request r = Ask(id, gpus, Interconnect::kFabric);
+  r.workload = Workload::kTraining;
+  r.duration_s = limit_s;
+  return r;
+}
+
+LeaseState Until(LeaseState l, int64_t end_s) {
+  l.expected_end_s = end_s;
+  return l;
+}
+
+TEST(DecideFabric, AGangLargerThanANodeTakesWholeFreeNodesOnlyWhereAFabricIsDeclared) {
+  // Group a has a fabric; group b has the same servers without one. Node 0 of a is partly used.
+  Scenario s("a: 8xA100 nodes=3 fabric=ib; b: 8xA100 nodes=2");
+  s.Busy(Lease(1, 0, Slots(0, 0, 0)));
+  EXPECT_TRUE(s.fleet.groups()[0].suitability.multi_node);
+  EXPECT_FALSE(s.fleet.groups()[1].suitability.multi_node);
+  auto [sixteen, plan] = s.One(Gang(1, 16, 3600));
+  ASSERT_EQ(sixteen.outcome, Outcome::kPlaced) << sixteen.reason;
+  std::vector<std::pair<int, int>> whole = Slots(1, 0, 7);
+  for (auto d : Slots(2, 0, 7)) whole.push_back(d);
+  EXPECT_EQ(Sorted(Of(plan, ActionKind::kStartLease)[0].devices), whole);
+
+  // 24 GPUs: only two whole nodes are free in a, and b has no fabric: it waits (could fit later).
+  auto [wide, plan24] = s.One(Gang(2, 24, 3600));
+  EXPECT_EQ(wide.outcome, Outcome::kWaiting) << wide.reason;
+  EXPECT_EQ(wide.blocker, Blocker::kClassFull);
+  // Asked of b alone it never runs, and the reason says why.
+  Request on_b = Gang(5, 16, 3600);
+  on_b.models = {s.fleet.groups()[1].model->key};
+  Scenario only_b("b: 8xA100 nodes=2");
+  auto [never, plan_never] = only_b.One(on_b);
+  EXPECT_EQ(never.outcome, Outcome::kInfeasible) << never.reason;
+  EXPECT_TRUE(Contains(never.reason, "no fabric declared")) << never.reason;
+  // 12 GPUs on nodes of 8 can never run: whole nodes only.
+  auto [twelve, plan12] = s.One(Gang(3, 12, 3600));
+  EXPECT_EQ(twelve.outcome, Outcome::kInfeasible) << twelve.reason;
+  EXPECT_EQ(twelve.blocker, Blocker::kNeverFits);
+  EXPECT_TRUE(Contains(twelve.reason, "not a multiple")) << twelve.reason;
+  // A fabric gang that fits in a node stays in one node, even where there is no fabric.
+  auto [eight, plan8] = s.One(Gang(4, 8, 3600));
+  ASSERT_EQ(eight.outcome, Outcome::kPlaced) << eight.reason;
+  std::set<int> nodes;
+  for (auto [n, slot] : StartedDevices(plan8)) nodes.insert(n);
+  EXPECT_EQ(nodes.size(), 1u) << ::testing::PrintToString(StartedDevices(plan8));
+}
+
+TEST(DecideFabric, RiserRigsNeverTakeAFabric) {
+  Scenario s("r: 8x'RTX 3060 Ti' pcie=x1 cores=4 ram=8 nodes=4 fabric=ib");
+  EXPECT_FALSE(s.fleet.groups()[0].suitability.multi_node);
+  EXPECT_TRUE(Contains(s.fleet.groups()[0].suitability.multi_node_reason, "risers")) << s.fleet.groups()[0].suitability.multi_node_reason;
+}
+
+TEST(DecideReservation, TheHeadGangHoldsTheNodeThatFreesSoonestAndOnlyShortRequestsBackfillIt) {
+  // Two 8-GPU nodes: node 0 has 4 GPUs busy for another hour, node 1 has 6 busy for two.
+  Scenario s("a: 8xA100 nodes=2");
+  const int64_t now = s.now.seconds;
+  s.Busy(Until(Lease(1, 0, Slots(0, 0, 3)), now + 3600));
+  s.Busy(Until(Lease(2, 0, Slots(1, 0, 5)), now + 7200));
+  const Request head = Gang(1, 8, 36'000);  // waiting: no node has 8 free
+  s.reserve = {&head};
+
+  // A 4-GPU job declared for two hours would delay the gang on node 0: it waits, held out.
+  auto [long_job, plan_long] = s.One(Gang(2, 4, 7200));
+  EXPECT_EQ(long_job.outcome, Outcome::kWaiting) << long_job.reason;
+  EXPECT_EQ(long_job.blocker, Blocker::kReservation);
+  EXPECT_TRUE(Contains(long_job.reason, "reservation")) << long_job.reason;
+  // Declared for half an hour, it ends before the gang can start: it backfills node 0.
+  auto [short_job, plan_short] = s.One(Gang(3, 4, 1800));
+  ASSERT_EQ(short_job.outcome, Outcome::kPlaced) << short_job.reason;
+  EXPECT_EQ(Of(plan_short, ActionKind::kStartLease)[0].devices.front().first, 0);
+  // A 2-GPU job of any length fits on node 1, which nobody holds.
+  auto [small, plan_small] = s.One(Gang(4, 2, 36'000));
+  ASSERT_EQ(small.outcome, Outcome::kPlaced) << small.reason;
+  EXPECT_EQ(Of(plan_small, ActionKind::kStartLease)[0].devices.front().first, 1);
+  // Without reservations the long job takes node 0 at once.
+  s.params.reservations = EngineParams::Reservations::kNone;
+  auto [free_for_all, plan_any] = s.One(Gang(2, 4, 7200));
+  EXPECT_EQ(free_for_all.outcome, Outcome::kPlaced) << free_for_all.reason;
+}
+
+TEST(DecideReservation, TheHolderItselfTakesItsNodesAndAHoldIsPerGroupOrForTheHeadAlone) {
+  Scenario s("a: 4xA100 nodes=1; b: 4xA100 nodes=1");
+  const int64_t now = s.now.seconds;
+  s.Busy(Until(Lease(1, 0, Slots(0, 0, 1)), now + 600));
+  s.Busy(Until(Lease(2, 1, Slots(1, 0, 1)), now + 900));
+  const Request first = Gang(1, 4, 3600), second = Gang(2, 4, 3600);
+  s.reserve = {&first, &second};
+  // Per group: the first holds a (frees at +600), the second b (+900): a 2-GPU job of an hour
+  // fits nowhere.
+  auto [blocked, plan_b] = s.One(Gang(3, 2, 3600));
+  EXPECT_EQ(blocked.outcome, Outcome::kWaiting) << blocked.reason;
+  EXPECT_EQ(blocked.blocker, Blocker::kReservation);
+  // The head of the queue alone (Slurm's EASY): b is open.
+  s.params.reservations = EngineParams::Reservations::kHead;
+  auto [open, plan_o] = s.One(Gang(3, 2, 3600));
+  ASSERT_EQ(open.outcome, Outcome::kPlaced) << open.reason;
+  EXPECT_EQ(Of(plan_o, ActionKind::kStartLease)[0].group, 1);
+  // The holder may use what it holds once it fits (its leases ended).
+  ASSERT_TRUE(s.fleet.RemoveLease(LeaseId(1)).ok());
+  auto [holder, plan_h] = s.One(first);
+  EXPECT_EQ(holder.outcome, Outcome::kPlaced) << holder.reason;
+}
+
+TEST(DecidePlacement, FirstFitTakesTheLowestNodeBestFitTheFullestThatFits) {
+  Scenario s("a: 4xA100 nodes=3");
+  s.Busy(Lease(1, 0, Slots(1, 0, 0)));  // node 1 has 3 free, nodes 0 and 2 have 4
+  auto [best, plan_best] = s.One(Ask(1, 2, Interconnect::kNode));
+  ASSERT_EQ(best.outcome, Outcome::kPlaced);
+  EXPECT_EQ(Of(plan_best, ActionKind::kStartLease)[0].devices.front().first, 1);
+  s.params.first_fit = true;
+  auto [first, plan_first] = s.One(Ask(1, 2, Interconnect::kNode));
+  ASSERT_EQ(first.outcome, Outcome::kPlaced);
+  EXPECT_EQ(Of(plan_first, ActionKind::kStartLease)[0].devices.front().first, 0);
+}
+
+TEST(DecideBlocker, SaysWhetherTheGpusWereFreeApartOrNotFreeAtAll) {
+  Scenario s("a: 4xA100 nodes=2");
+  s.Busy(Lease(1, 0, Slots(0, 0, 1)));
+  s.Busy(Lease(2, 0, Slots(1, 0, 1)));
+  // Four GPUs are free, but two on each node.
+  auto [apart, p1] = s.One(Ask(1, 4, Interconnect::kNode));
+  EXPECT_EQ(apart.outcome, Outcome::kWaiting);
+  EXPECT_EQ(apart.blocker, Blocker::kNoNodeFree);
+  // Five are not free at all.
+  auto [full, p2] = s.One(Ask(2, 5));
+  EXPECT_EQ(full.outcome, Outcome::kWaiting);
+  EXPECT_EQ(full.blocker, Blocker::kClassFull);
+  // Placed requests carry none.
+  auto [placed, p3] = s.One(Ask(3, 2, Interconnect::kNode));
+  EXPECT_EQ(placed.outcome, Outcome::kPlaced);
+  EXPECT_EQ(placed.blocker, Blocker::kNone);
+}
+
 TEST(DecideNodeDown, ADownNodeTakesNoLeaseMinesNothingAndComesBack) {
   // Three 4-GPU nodes; node 1 runs a 1-GPU lease and then goes down.
   Scenario s("a: 4xA100 nodes=3");
@@ -132,7 +281,7 @@ TEST(DecideNodeDown, ADownNodeTakesNoLeaseMinesNothingAndComesBack) {
   EXPECT_EQ(nine.outcome, Outcome::kWaiting) << nine.reason;
   auto [node_gang, plan4] = s.One(Ask(2, 4, Interconnect::kNode));
   ASSERT_EQ(node_gang.outcome, Outcome::kPlaced);
-  for (auto [n, slot] : Of(plan4, ActionKind::kStartLease)[0].devices) EXPECT_NE(n, 1);
+  for (auto [n, slot] : StartedDevices(plan4)) EXPECT_NE(n, 1);
 
   // The lease on the down node ends: its GPU goes offline, not free.
   ASSERT_TRUE(s.fleet.RemoveLease(LeaseId(1)).ok());
@@ -161,7 +310,7 @@ TEST(DecideNodeDown, ALeaseOnADownNodeIsNeverPreemptedForAGangItCannotHelp) {
   auto preempted = Of(plan, ActionKind::kPreemptLease);
   ASSERT_EQ(preempted.size(), 1u);
   EXPECT_EQ(preempted[0].lease, LeaseId(2));
-  for (auto [n, slot] : Of(plan, ActionKind::kStartLease)[0].devices) EXPECT_NE(n, 0);
+  for (auto [n, slot] : StartedDevices(plan)) EXPECT_NE(n, 0);
 }
 
 TEST(DecideNodeDown, GpusALeaseEndingOnADownNodeGivesBackDrawNoPowerInItsOwnPlan) {
@@ -202,7 +351,7 @@ TEST(DecideNodeClosed, AClosedNodeMinesButTakesNoLeaseUntilOpened) {
   EXPECT_EQ(nine.outcome, Outcome::kWaiting) << nine.reason;
   auto [eight, plan8] = s.One(Ask(2, 8));
   ASSERT_EQ(eight.outcome, Outcome::kPlaced) << eight.reason;
-  for (auto [n, slot] : Of(plan8, ActionKind::kStartLease)[0].devices) EXPECT_NE(n, 1);
+  for (auto [n, slot] : StartedDevices(plan8)) EXPECT_NE(n, 1);
 
   // Its lease ends: the GPU mines (closed, not offline). Down and up again keeps it closed.
   ASSERT_TRUE(s.fleet.RemoveLease(LeaseId(1)).ok());
@@ -241,7 +390,7 @@ TEST(DecideDeviceOut, ADeviceOutOfServiceTakesNoLeaseAndMinesNothing) {
   EXPECT_EQ(eight.outcome, Outcome::kWaiting) << eight.reason;
   auto [seven, plan7] = s.One(Ask(2, 7));
   ASSERT_EQ(seven.outcome, Outcome::kPlaced) << seven.reason;
-  for (auto d : Of(plan7, ActionKind::kStartLease)[0].devices) EXPECT_NE(d, (std::pair<int, int>{0, 2}));
+  for (auto d : StartedDevices(plan7)) EXPECT_NE(d, (std::pair<int, int>{0, 2}));
 
   // No lease can be placed on a device that is out.
   LeaseState onto = Lease(6, 0, Slots(0, 2, 2));

@@ -47,6 +47,25 @@ std::optional<int> TflopsX10(std::string_view key) {
   return it->second;
 }
 
+namespace {
+
+// Multi-node gangs: a fabric declared for training-tier hosts with x8 links or better.
+void ClassifyFabric(const HostSpec& host, Suitability& s) {
+  if (host.fabric.empty()) {
+    s.multi_node_reason = "no fabric declared: gangs larger than one node do not run here";
+  } else if (host.pcie_lanes < 8) {
+    s.multi_node_reason = "fabric " + host.fabric + " ignored: PCIe x" + std::to_string(host.pcie_lanes) +
+                          " risers cannot feed multi-node training";
+  } else if (s.tier != Tier::kTraining) {
+    s.multi_node_reason = "fabric " + host.fabric + " ignored: the hosts are not training tier";
+  } else {
+    s.multi_node = true;
+    s.multi_node_reason = "fabric " + host.fabric + ": gangs on whole nodes";
+  }
+}
+
+}  // namespace
+
 Suitability Classify(const DeviceModel& model, const HostSpec& host, bool datacenter_site) {
   Suitability s;
   for (const LicenseRule& rule : LicenseTable()) {
@@ -94,6 +113,7 @@ Suitability Classify(const DeviceModel& model, const HostSpec& host, bool datace
   }
   if (!inference) {
     s.tier = Tier::kMiningOnly;
+    ClassifyFabric(host, s);
     return s;
   }
   s.tier = Tier::kInference;
@@ -109,6 +129,7 @@ Suitability Classify(const DeviceModel& model, const HostSpec& host, bool datace
   } else {
     for (auto& g : training_gaps) s.reasons.push_back(std::move(g));
   }
+  ClassifyFabric(host, s);
   return s;
 }
 

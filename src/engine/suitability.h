@@ -27,6 +27,10 @@ struct Suitability {
   bool ai_licensed = true;                 // the license table allows AI here
   bool mining_licensed = true;
   std::string license_rule;                // the rule that applied
+  // Gangs larger than one node (on whole nodes joined by a fabric): allowed only on training-tier
+  // hosts with x8 links or better whose farm file declares a fabric; why, either way.
+  bool multi_node = false;
+  std::string multi_node_reason;
 };
 
 struct HostSpec {
@@ -35,6 +39,7 @@ struct HostSpec {
   int cpu_cores = 0;
   int ram_gb = 0;
   int pcie_gen = 3;  // a gen4 lane carries twice a gen3 lane, gen5 four times
+  std::string fabric;  // the network joining the nodes for multi-node training; "" = none
 };
 
 // One row of the license table.

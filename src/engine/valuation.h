@@ -27,6 +27,16 @@ struct EngineParams {
   bool admit_at_list_price = false;      // idle-mining, static-split: rent whatever asks
   int keep_whole_nodes = 1;              // fully free gang nodes kept whole per group when possible
   int64_t gang_reserve_ppm = 100'000;    // small requests rank gang nodes 10 % of the price lower
+  // Reservations for waiting requests (DecideInput::reserve): the oldest waiting request that
+  // lacks GPUs holds the nodes of a group that free up soonest (by the leases' declared limits);
+  // others may use them only if they end, by their own declared limit, before it can start
+  // (EASY backfill). kPerGroup: one reservation per group (the head of each group's queue);
+  // kHead: one in all (the head of the queue, as Slurm's EASY backfill); kNone: none.
+  enum class Reservations { kNone, kHead, kPerGroup };
+  Reservations reservations = Reservations::kPerGroup;
+  // Placement inside a group: best fit (the node with the fewest free GPUs that fit, keeping
+  // whole nodes free) or first fit (the lowest node id that fits).
+  bool first_fit = false;
 };
 
 struct CoinOption {

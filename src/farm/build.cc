@@ -42,7 +42,7 @@ Result<FarmFleet> BuildFarm(const Scenario& sc, const Catalog& catalog, const st
     gs.nvlink_domain = g.nvlink_domain;
     gs.cpu_cores = g.cpu_cores;
     gs.ram_gb = g.ram_gb;
-    gs.suitability = Classify(*m, HostSpec{g.pcie_lanes, g.gpus_per_node, g.cpu_cores, g.ram_gb, g.pcie_gen},
+    gs.suitability = Classify(*m, HostSpec{g.pcie_lanes, g.gpus_per_node, g.cpu_cores, g.ram_gb, g.pcie_gen, g.fabric},
                               sc.sites[site->second].datacenter);
     if (!m->board_power) {
       return Err(FailedPreconditionError("group '" + g.name + "': the catalog has no board power for " + m->name));

@@ -425,6 +425,7 @@ void ReadGroup(TableReader& r, NodeGroupSpec& g, const std::vector<SiteSpec>& si
   }
   r.Int("cpu_cores", 1, 4096, &g.cpu_cores, /*required=*/true);
   r.Int("ram_gb", 1, 65536, &g.ram_gb, /*required=*/true);
+  r.String("fabric", &g.fabric, /*required=*/false, /*allow_empty=*/true);
   r.Finish();
 }
 
@@ -468,6 +469,7 @@ void ReadDemand(TableReader& r, DemandSpec& d) {
   r.Int("min_vram_gb", 0, 1024, &d.min_vram_gb);
   r.Scaled("on_demand_markup", 3, 100, 10'000, &d.on_demand_markup_milli);
   r.Scaled("interruptible_fraction", 3, 0, 1000, &d.interruptible_fraction_milli);
+  r.Scaled("time_limit_factor", 3, 1000, 100'000, &d.time_limit_factor_milli);
   if (const toml::node* mm = r.Get("model_map")) {
     const toml::table* t = mm->as_table();
     if (!t) {

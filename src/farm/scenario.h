@@ -53,6 +53,9 @@ struct NodeGroupSpec {
                                   // divisor of gpus_per_node, >= 2
   int cpu_cores = 0;              // per node (> 0)
   int ram_gb = 0;                 // per node (> 0)
+  // The network that joins the group's nodes for multi-node training ("infiniband-400g"); "" =
+  // none: a gang larger than one node never runs here. Riser rigs never take one.
+  std::string fabric;
 };
 
 struct MarketMapping {
@@ -85,6 +88,10 @@ struct DemandSpec {
   int on_demand_markup_milli = 1000;
   int interruptible_fraction_milli = 600;
   int min_vram_gb = 0;            // applied to every request
+  // Each request declares a time limit of its true run time x this, rounded up to a second
+  // (users over-state their limits); the engine plans with the limit, the job ends at its true
+  // run time. 1.0 .. 100.0.
+  int time_limit_factor_milli = 2000;
 };
 
 struct PolicySpec {

@@ -31,7 +31,7 @@ namespace rigshift {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& PolicyNames() {
-  static const std::vector<std::string> kNames = {"profit", "mine-only", "static-split", "idle-mining"};
+  static const std::vector<std::string> kNames = {"profit", "easy-backfill", "mine-only", "static-split", "idle-mining"};
   return kNames;
 }
 
@@ -44,6 +44,19 @@ Result<EngineParams> ParamsFor(const Scenario& sc, const std::string& policy) {
   p.resume_margin_ppm = sc.policy.resume_margin_ppm;
   p.keep_whole_nodes = sc.policy.keep_whole_nodes;
   if (policy == "profit") return p;
+  p.reservations = EngineParams::Reservations::kNone;
+  if (policy == "easy-backfill") {
+    // Slurm's scheduler as a peer: first come first served with a reservation for the head of
+    // the queue and EASY backfill by declared limits, first fit in node order; rents at the
+    // list price, never preempts; idle GPUs mine the best coin as the profit policy's do.
+    p.reservations = EngineParams::Reservations::kHead;
+    p.first_fit = true;
+    p.keep_whole_nodes = 0;
+    p.gang_reserve_ppm = 0;
+    p.admit_at_list_price = true;
+    p.preempt_interruptible = false;
+    return p;
+  }
   if (policy == "mine-only") {
     p.allow_ai = false;
     return p;
@@ -253,7 +266,9 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
     r.tenant = row.tenant.empty() ? "trace" : row.tenant;
     r.gpus = static_cast<int>(row.gpus);
     r.interconnect = row.interconnect;
-    r.duration_s = std::max<int64_t>(row.duration_s, 1);
+    sr.run_s = std::max<int64_t>(row.duration_s, 1);
+    // The declared limit over-states the run as users do (time_limit_factor, rounded up).
+    r.duration_s = (MulDiv(sr.run_s, sc.demand.time_limit_factor_milli, 1).value_or(sr.run_s * 1000) + 999) / 1000;
     r.kind = row.kind == DemandKind::kInterruptible ? RequestKind::kInterruptible : RequestKind::kOnDemand;
     r.workload = WorkloadFor(r.gpus);
     r.min_vram_gb = std::max<int>(sc.demand.min_vram_gb, static_cast<int>(row.min_vram_gb.value_or(0)));
@@ -285,7 +300,6 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
       r.fixed_price = *row.price;
       r.bid = Scale(*row.price, r.price_milli);
     }
-    sr.run_s = r.duration_s;
     rs.base.push_back(std::move(sr));
   }
   std::stable_sort(rs.base.begin(), rs.base.end(), [](const SimRequest& a, const SimRequest& b) {
@@ -485,11 +499,14 @@ class Meter {
     for (Coin& c : coin_) c.stale = true;
   }
 
-  // Accrues the state in force from the last accrual to `t`.
-  void To(int64_t t, const FleetState& f, const Valuation& value, const MarketView& view, SimFleet& actuator) {
+  // Accrues the state in force from the last accrual to `t`; `gang_waiting`: a gang (2+ GPUs)
+  // waited in the queue all that time.
+  void To(int64_t t, const FleetState& f, const Valuation& value, const MarketView& view, SimFleet& actuator,
+          bool gang_waiting) {
     const int64_t dt = t - last_;
     if (dt <= 0) return;
     if (dirty_) Rates(f, value, view);
+    if (gang_waiting) fragmented_gpu_s_ += fragmented_ * dt;
     const __int128 ai_rate = actuator.ai_rate();
     const __int128 restart_loss = actuator.TakeRestartLoss();  // charged by the events just before
     total_.mining -= restart_loss;
@@ -533,6 +550,10 @@ class Meter {
 
   const Accum& total() const { return total_; }
   Accum& total() { return total_; }
+  // GPU-seconds free on partly used nodes of the classes that can train while a gang waited.
+  int64_t fragmented_gpu_s() const { return fragmented_gpu_s_; }
+  // The classes counted: training tier and rented.
+  void SetGangGroups(std::vector<int> groups) { gang_groups_ = std::move(groups); }
 
  private:
   struct Coin {
@@ -544,6 +565,11 @@ class Meter {
 
   void Rates(const FleetState& f, const Valuation& value, const MarketView& view) {
     dirty_ = false;
+    fragmented_ = 0;
+    for (int g : gang_groups_) {
+      const int n = f.groups()[g].gpus_per_node;
+      for (int free = 1; free < n; ++free) fragmented_ += free * static_cast<int64_t>(f.nodes_with_free(g, free).size());
+    }
     mining_rate_ = energy_rate_ = watts_ = 0;
     n_ai_ = n_mining_ = n_off_ = 0;
     for (size_t si = 0; si < site_groups_.size(); ++si) {
@@ -625,6 +651,9 @@ class Meter {
   std::vector<std::string> coin_names_;
   std::vector<int> coins_by_name_;
   std::vector<int64_t> sample_coin_gpu_s_;
+  std::vector<int> gang_groups_;
+  int64_t fragmented_ = 0;          // GPUs free on partly used nodes of gang_groups_, now
+  int64_t fragmented_gpu_s_ = 0;
 };
 
 // Whether two requests ask for the same thing (all but their ids).
@@ -678,23 +707,63 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
   const Valuation* value = &desk.controller().ValuationOf(view);
   actuator.SetValuation(value, &view);
   Meter meter(rs, &run, sample_s);
+  {
+    std::vector<int> gang_groups;
+    for (size_t g = 0; g < rs.fleet.groups().size(); ++g) {
+      if (Serves(rs.fleet.groups()[g].suitability, Tier::kTraining) && rs.list_price[g].raw() > 0 && params.allow_ai) {
+        gang_groups.push_back(static_cast<int>(g));
+      }
+    }
+    meter.SetGangGroups(std::move(gang_groups));
+  }
   int64_t next_sample = rs.start.seconds + sample_s;
+  int64_t gangs_waiting = 0;  // gangs (2+ GPUs) in the queue now
   // Accrues up to `t`, closing every sample that ends on the way.
   auto accrue = [&](int64_t t) {
     while (next_sample <= t) {
-      meter.To(next_sample, desk.fleet(), *value, view, actuator);
+      meter.To(next_sample, desk.fleet(), *value, view, actuator, gangs_waiting > 0);
       meter.Flush(&overflow);
       next_sample += sample_s;
     }
-    meter.To(t, desk.fleet(), *value, view, actuator);
+    meter.To(t, desk.fleet(), *value, view, actuator, gangs_waiting > 0);
   };
 
-  // Leases run exactly their request's duration (Resolve): departures by (time, lease id).
+  // Leases run their request's true run time (Resolve), which the engine does not know (it
+  // plans with the declared limit): departures by (time, lease id).
   std::priority_queue<std::pair<int64_t, int64_t>, std::vector<std::pair<int64_t, int64_t>>, std::greater<>> departures;
   std::vector<int64_t> waits;  // seconds waited, of those placed after waiting
+  std::vector<int64_t> gang_waits;  // seconds from arrival to start of every gang placed
   std::vector<Request> gave_up;
   Settled settled;  // what the last event did; reused
   std::unordered_map<int64_t, size_t> logged;  // lease id -> its line in *log
+  // Every request that arrived and is not yet placed or refused: what the report counts.
+  struct Tracked {
+    int gpus = 1;
+    int64_t run_s = 0;
+    Blocker blocker = Blocker::kNone;  // what kept it out when last decided
+    bool waiting = false;
+  };
+  std::unordered_map<int64_t, Tracked> tracked;
+  GangStats& gangs = run.summary.gangs;
+  auto gpu_h = [](const Tracked& t) { return static_cast<double>(t.gpus) * static_cast<double>(t.run_s) / 3600.0; };
+  auto refuse = [&](const Tracked& t, RefusalReason why) {
+    const int b = GangBucketOf(t.gpus);
+    gangs.refused_gpu_h[b] += gpu_h(t);
+    gangs.refused_by_reason_gpu_h[b][static_cast<int>(why)] += gpu_h(t);
+    if (t.gpus >= 2) {
+      ++gangs.gangs_refused;
+      if (t.waiting) --gangs_waiting;
+    }
+  };
+  auto gave_up_reason = [](Blocker b) {
+    switch (b) {
+      case Blocker::kPowerCap: return RefusalReason::kPowerCap;
+      case Blocker::kReservation: return RefusalReason::kReservation;
+      case Blocker::kNoNodeFree: return RefusalReason::kNoNodeFree;
+      case Blocker::kBelowMining: return RefusalReason::kBelowMining;
+      default: return RefusalReason::kClassFull;
+    }
+  };
   // What a committed plan did, counted; the placed ones depart after their run time.
   auto count = [&](const Plan& plan, const Settled& settled) {
     run.summary.requests_rejected += static_cast<int64_t>(gave_up.size() + settled.refused.size());
@@ -705,11 +774,42 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
         log->push_back({r.id.value(), 0, 0, -1, 0, plan.at.seconds, "refused"});
       }
     }
+    for (const Decision& d : plan.decisions) {
+      if (d.outcome == Outcome::kPlaced) continue;
+      if (auto it = tracked.find(d.request.value()); it != tracked.end()) it->second.blocker = d.blocker;
+    }
+    for (const Request& r : gave_up) {
+      auto it = tracked.find(r.id.value());
+      RS_CHECK(it != tracked.end());
+      refuse(it->second, gave_up_reason(it->second.blocker));
+      tracked.erase(it);
+    }
     gave_up.clear();
+    for (const auto& [r, why] : settled.refused) {
+      auto it = tracked.find(r.id.value());
+      RS_CHECK(it != tracked.end());
+      refuse(it->second, it->second.blocker == Blocker::kNeverFits ? RefusalReason::kNeverFits : RefusalReason::kQueueFull);
+      tracked.erase(it);
+    }
+    for (RequestId id : settled.queued) {
+      Tracked& t = tracked.at(id.value());
+      t.waiting = true;
+      if (t.gpus >= 2) ++gangs_waiting;
+    }
     for (const Settled::Placed& p : settled.placed) {
       ++run.summary.requests_served;
       if (p.waited) waits.push_back(plan.at.seconds - p.arrival.seconds);
-      departures.push({plan.at.seconds + p.duration_s, p.lease.value()});
+      auto it = tracked.find(p.request.value());
+      RS_CHECK(it != tracked.end());
+      const Tracked t = it->second;
+      tracked.erase(it);
+      gangs.served_gpu_h[GangBucketOf(t.gpus)] += gpu_h(t);
+      if (t.gpus >= 2) {
+        ++gangs.gangs_served;
+        gang_waits.push_back(plan.at.seconds - p.arrival.seconds);
+        if (t.waiting) --gangs_waiting;
+      }
+      departures.push({plan.at.seconds + t.run_s, p.lease.value()});
       if (log) {
         const LeaseState* l = desk.fleet().lease(p.lease);
         logged[p.lease.value()] = log->size();
@@ -746,9 +846,14 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
   std::optional<Decision> copy_answer;
   Request answered;  // the ask copy_answer is for
   Event arrival;     // reused, so that its list keeps its room
-  auto arrive = [&](Request r) -> Status {
+  auto arrive = [&](Request r, int64_t run_s) -> Status {
     const Timestamp now = r.arrival;
+    Tracked& t = tracked[r.id.value()];
+    t.gpus = r.gpus;
+    t.run_s = run_s;
+    gangs.asked_gpu_h[GangBucketOf(r.gpus)] += gpu_h(t);
     if (copy_answer && SameAsk(answered, r)) {
+      t.blocker = copy_answer->blocker;
       settled.clear();
       desk.SettleCopy(std::move(r), *copy_answer, &settled);
       Plan none;
@@ -797,8 +902,7 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
         if (auto d = decide(e); !d) return Err(d.error());
       }
       while (have_request && next.request.arrival.seconds == t) {
-        RS_CHECK(next.run_s == next.request.duration_s);
-        RS_RETURN_IF_ERROR(arrive(std::move(next.request)));
+        RS_RETURN_IF_ERROR(arrive(std::move(next.request), next.run_s));
         have_request = stream.Next(&next);
       }
     }
@@ -822,7 +926,13 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
   run.summary.requests_rejected += static_cast<int64_t>(desk.queue().size());
   run.summary.wait_p50_s = Quantile(waits, 0.5);
   run.summary.wait_p99_s = Quantile(waits, 0.99);
+  gangs.gang_wait_p50_s = Quantile(gang_waits, 0.5);
+  gangs.gang_wait_p99_s = Quantile(gang_waits, 0.99);
   accrue(end);
+  gangs.fragmented_gpu_h = static_cast<double>(meter.fragmented_gpu_s()) / 3600.0;
+  for (const auto& [id, t] : tracked) {
+    if (t.waiting) refuse(t, RefusalReason::kStillWaiting);
+  }
   actuator.CloseAll(end);
 
   Accum& total = meter.total();

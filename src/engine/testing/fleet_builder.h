@@ -16,7 +16,7 @@
 //   cores=N     CPU cores per node (2 per GPU) ram=N      host RAM per node in GB (max(8, VRAM) per GPU)
 //   mining=COIN the coin the group mines now   since=S     when it started, seconds (0)
 //   curtailed=N idle GPUs held off (0)         reserved=N  GPUs kept for rental (-1 = none)
-//   power=W     AI draw per GPU (board power)
+//   power=W     AI draw per GPU (board power)  fabric=NAME the network for multi-node gangs (none)
 // The defaults give a host good enough for training, so a test only names what it is about.
 //
 // Coins: "ETH:Ethash:2000:7.2e15:2" is coin:algorithm:price in USD:hashes per block:block reward,
@@ -264,6 +264,7 @@ inline FleetState ParseFleet(std::string_view text, const Catalog& catalog = Tes
     g.model = Model(shape.substr(x + 1), catalog);
     int nodes = 1;
     int cores = -1, ram = -1;
+    std::string fabric;
     g.ai_power = g.model->board_power.value_or(Watts());
     for (size_t i = 2; i < words.size(); ++i) {
       auto [k, v] = split_kv(words[i]);
@@ -301,6 +302,8 @@ inline FleetState ParseFleet(std::string_view text, const Catalog& catalog = Tes
         g.ai_reserved = Int(v, context("reserved"));
       } else if (k == "power") {
         g.ai_power = Power(v);
+      } else if (k == "fabric") {
+        fabric = v;
       } else {
         Fail(context("unknown group key '" + k + "'"));
       }
@@ -308,7 +311,7 @@ inline FleetState ParseFleet(std::string_view text, const Catalog& catalog = Tes
     const int vram = g.model->vram_gb.value_or(0);
     g.cpu_cores = cores >= 0 ? cores : 2 * g.gpus_per_node;
     g.ram_gb = ram >= 0 ? ram : std::max(8, vram) * g.gpus_per_node;
-    g.suitability = Classify(*g.model, HostSpec{g.pcie_lanes, g.gpus_per_node, g.cpu_cores, g.ram_gb, g.pcie_gen},
+    g.suitability = Classify(*g.model, HostSpec{g.pcie_lanes, g.gpus_per_node, g.cpu_cores, g.ram_gb, g.pcie_gen, fabric},
                              fleet.sites()[g.site].datacenter);
     fleet.AddGroup(std::move(g), nodes);
   }
