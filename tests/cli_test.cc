@@ -1,6 +1,7 @@
 // End to end: the real `rigshift` binary, real files, real processes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -211,6 +212,35 @@ TEST_F(SimCliTest, PlanRunsEveryPolicyAndTheOracleIsNeverBelowAny) {
       EXPECT_TRUE(p.contains("utilization"));
       EXPECT_TRUE(p.contains("requests_served"));
       EXPECT_TRUE(p.contains("requests_rejected"));
+      // Where the AI demand went: a fixed schema, every gang size and every reason present.
+      ASSERT_TRUE(p.contains("gangs")) << scenario << " " << p["name"];
+      const auto& g = p["gangs"];
+      ASSERT_EQ(g["by_size"].size(), 5u) << scenario << " " << p["name"];
+      std::vector<std::string> sizes;
+      for (const auto& b : g["by_size"]) {
+        sizes.push_back(b["gpus"]);
+        const double asked = b["asked_gpu_h"].get<double>(), refused = b["refused_gpu_h"].get<double>();
+        const std::string where =
+            std::string(scenario) + " " + p["name"].get<std::string>() + " " + sizes.back();
+        EXPECT_LE(b["served_gpu_h"].get<double>(), asked + 1e-6) << where;
+        if (p["name"] == "mine-only") EXPECT_EQ(b["served_gpu_h"].get<double>(), 0.0) << where;
+        ASSERT_EQ(b["refused_by_reason_gpu_h"].size(), 8u);
+        double by_reason = 0;
+        for (const char* r : {"no_node_free", "class_full", "power_cap", "below_mining", "reservation",
+                              "never_fits", "queue_full", "still_waiting"}) {
+          by_reason += b["refused_by_reason_gpu_h"][r].get<double>();
+        }
+        EXPECT_NEAR(by_reason, refused, 1e-6 * std::max(1.0, refused)) << where;
+        // Every policy is asked the same demand.
+        const double asked_first = j["policies"][0]["gangs"]["by_size"][sizes.size() - 1]["asked_gpu_h"];
+        EXPECT_NEAR(asked, asked_first, 1e-9 * std::max(1.0, asked)) << where;
+      }
+      EXPECT_EQ(sizes, (std::vector<std::string>{"1", "2-4", "5-8", "9-64", "65+"}));
+      for (const char* k :
+           {"fragmented_gpu_h", "gang_wait_p50_s", "gang_wait_p99_s", "gangs_served", "gangs_refused"}) {
+        EXPECT_TRUE(g.contains(k)) << k;
+      }
+      if (p["name"] == "mine-only") EXPECT_EQ(g["gangs_served"].get<int64_t>(), 0);
     }
     EXPECT_EQ(names, (std::vector<std::string>{"profit", "mine-only", "static-split", "idle-mining"}));
     // The engine never does worse than a baseline. Uncapped, renting the A100s pays and it beats

@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <numeric>
@@ -32,14 +34,111 @@ void AddSimFlags(CLI::App& cmd, SimOptions& o, bool plan) {
 
 namespace {
 
-std::string Usd(Money m) {
-  // Whole dollars with thousands separators, for tables.
-  int64_t dollars = MulDiv(m.raw(), 1, 1'000'000).value_or(0);
-  std::string digits = std::to_string(dollars < 0 ? -dollars : dollars);
+// "-1,234,567".
+std::string Grouped(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n);
   for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(i, ",");
-  return (dollars < 0 ? "-" : "") + digits;
+  return (n < 0 ? "-" : "") + digits;
 }
+// Whole dollars with thousands separators, for tables.
+std::string Usd(Money m) { return Grouped(MulDiv(m.raw(), 1, 1'000'000).value_or(0)); }
 double UsdNumber(Money m) { return static_cast<double>(m.raw()) / 1e6; }
+
+// GPU-hours for tables: whole hours from 100 up, one decimal below (a refused 20-minute request
+// is not "0").
+std::string GpuHours(double h) {
+  if (h == 0) return "0";
+  if (std::fabs(h) < 99.95) return fmt::format("{:.1f}", h);
+  return Grouped(std::llround(h));
+}
+
+// A wait, as a reader would say it: "45 s", "12 min", "3.5 h", "2.1 d".
+std::string Duration(int64_t s) {
+  if (s < 120) return fmt::format("{} s", s);
+  if (s < 2 * 3600) return fmt::format("{} min", (s + 30) / 60);
+  if (s < 2 * 86400) return fmt::format("{:.1f} h", static_cast<double>(s) / 3600.0);
+  return fmt::format("{:.1f} d", static_cast<double>(s) / 86400.0);
+}
+
+double Total(const std::array<double, kGangBuckets>& a) { return std::accumulate(a.begin(), a.end(), 0.0); }
+
+// The "gangs" object of a policy in --format json: every bucket and every reason always present,
+// so that consumers read a fixed schema.
+nlohmann::json GangsJson(const GangStats& g) {
+  nlohmann::json by_size = nlohmann::json::array();
+  for (int b = 0; b < kGangBuckets; ++b) {
+    nlohmann::json reasons = nlohmann::json::object();
+    for (int r = 0; r < kRefusalReasons; ++r) {
+      reasons[std::string(RefusalReasonName(static_cast<RefusalReason>(r)))] =
+          g.refused_by_reason_gpu_h[b][r];
+    }
+    by_size.push_back({{"gpus", std::string(GangBucketName(b))},
+                       {"asked_gpu_h", g.asked_gpu_h[b]},
+                       {"served_gpu_h", g.served_gpu_h[b]},
+                       {"refused_gpu_h", g.refused_gpu_h[b]},
+                       {"refused_by_reason_gpu_h", std::move(reasons)}});
+  }
+  return {{"by_size", std::move(by_size)},
+          {"fragmented_gpu_h", g.fragmented_gpu_h},
+          {"gang_wait_p50_s", g.gang_wait_p50_s},
+          {"gang_wait_p99_s", g.gang_wait_p99_s},
+          {"gangs_served", g.gangs_served},
+          {"gangs_refused", g.gangs_refused}};
+}
+
+// After the policy table: per policy with AI demand, its GPU-hours asked, served and refused by
+// gang size, why the refused were refused, and how gangs fared. Lines stay under 110 columns.
+void PrintGangs(const std::vector<PolicyRun>& runs, std::ostream& out) {
+  constexpr size_t kWidth = 108;
+  bool header = false;
+  for (const auto& r : runs) {
+    const GangStats& g = r.summary.gangs;
+    if (Total(g.asked_gpu_h) <= 0) continue;  // no AI demand reached this policy
+    if (!header) {
+      out << "\nwhere the AI demand went, in GPU-hours (GPUs x the request's run time in the trace)\n";
+      header = true;
+    }
+    out << "\n" << r.summary.name << "\n";
+    std::string row = fmt::format("  {:<12}", "gang GPUs");
+    for (int b = 0; b < kGangBuckets; ++b) row += fmt::format(" {:>11}", GangBucketName(b));
+    out << row << fmt::format(" {:>11}\n", "all");
+    auto line = [&](const char* what, const std::array<double, kGangBuckets>& v) {
+      std::string l = fmt::format("  {:<12}", what);
+      for (double x : v) l += fmt::format(" {:>11}", GpuHours(x));
+      out << l << fmt::format(" {:>11}\n", GpuHours(Total(v)));
+    };
+    line("asked", g.asked_gpu_h);
+    line("served", g.served_gpu_h);
+    line("refused", g.refused_gpu_h);
+    // Refused GPU-hours by reason over all sizes, the reasons with none left out, wrapped.
+    std::string reasons = "  refused by reason:";
+    size_t line_start = 0;
+    bool any = false;
+    for (int k = 0; k < kRefusalReasons; ++k) {
+      double h = 0;
+      for (int b = 0; b < kGangBuckets; ++b) h += g.refused_by_reason_gpu_h[b][k];
+      if (h <= 0) continue;
+      std::string name(RefusalReasonName(static_cast<RefusalReason>(k)));
+      std::replace(name.begin(), name.end(), '_', ' ');
+      std::string item = (any ? ", " : " ") + name + " " + GpuHours(h);
+      if (reasons.size() - line_start + item.size() > kWidth) {
+        reasons += any ? ",\n    " : "\n    ";
+        line_start = reasons.size() - 4;
+        item.erase(0, any ? 2 : 1);
+      }
+      reasons += item;
+      any = true;
+    }
+    if (any) out << reasons << "\n";
+    out << fmt::format("  fragmented {} GPU-h; gangs (2+ GPUs) served {}, refused {}",
+                       GpuHours(g.fragmented_gpu_h), Grouped(g.gangs_served), Grouped(g.gangs_refused));
+    if (g.gangs_served > 0) {
+      out << fmt::format("; gang wait p50 {}, p99 {}", Duration(g.gang_wait_p50_s),
+                         Duration(g.gang_wait_p99_s));
+    }
+    out << "\n";
+  }
+}
 
 }  // namespace
 
@@ -158,6 +257,7 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
                           {"mining_share", total > 0 ? static_cast<double>(r.group_gpu_s_mining[g]) / total : 0.0}});
       }
       p["groups"] = std::move(groups);
+      p["gangs"] = GangsJson(s.gangs);
       j["policies"].push_back(std::move(p));
     }
     if (o.all) {
@@ -184,6 +284,7 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
                        o.all ? fmt::format("  {:>8.1f}%", 100 * s.share_of_oracle) : "");
   }
   if (o.all) out << fmt::format("{:<13} {:>55}\n", "oracle", Usd(Money(static_cast<int64_t>(oracle * 1e6))));
+  PrintGangs(runs, out);
   if (!o.quiet) err << fmt::format("done in {:.1f} s\n", seconds);
   return OkStatus();
 }

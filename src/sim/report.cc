@@ -142,6 +142,43 @@ std::string FormatKw(Watts w) {
   return FormatCount(kw) + " kW";
 }
 
+// GPU-hours for tables: whole hours with separators from 100 up, one decimal below (a refused
+// 1-GPU request of 20 minutes is not "0").
+std::string FormatGpuHours(double h) {
+  if (!std::isfinite(h)) return "&mdash;";
+  if (h == 0) return "0";
+  if (std::fabs(h) < 99.95) return fmt::format("{:.1f}", h);
+  return FormatCount(std::llround(h));
+}
+
+// "no_node_free" -> "no node free".
+std::string ReasonWords(RefusalReason r) {
+  std::string s(RefusalReasonName(r));
+  std::replace(s.begin(), s.end(), '_', ' ');
+  return s;
+}
+
+double Sum(const std::array<double, kGangBuckets>& a) {
+  double s = 0;
+  for (double v : a) s += v;
+  return s;
+}
+
+// A policy that was asked for no GPU-hour at all: the run had no AI demand for it.
+bool HasAiDemand(const GangStats& g) { return Sum(g.asked_gpu_h) > 0; }
+
+// "no node free 1,234 &middot; class full 56" over the reasons with hours in `by_reason`;
+// "&mdash;" when none.
+std::string ReasonList(const std::array<double, kRefusalReasons>& by_reason) {
+  std::string out;
+  for (int r = 0; r < kRefusalReasons; ++r) {
+    if (by_reason[r] <= 0) continue;
+    if (!out.empty()) out += " &middot; ";
+    out += ReasonWords(static_cast<RefusalReason>(r)) + " " + FormatGpuHours(by_reason[r]);
+  }
+  return out.empty() ? "&mdash;" : out;
+}
+
 // A coordinate with one decimal, "12.0" written "12".
 void AppendNum(std::string& out, double v) {
   if (!std::isfinite(v)) v = 0;
@@ -314,6 +351,7 @@ constexpr const char* kColorEnergy = "#dc2626";
 constexpr const char* kColorDraw = "#0f766e";
 constexpr const char* kColorCap = "#b91c1c";
 constexpr const char* kColorNone = "#eef0f3";
+constexpr const char* kColorRefused = "#f87171";
 constexpr const char* kCoinPalette[] = {"#7c3aed", "#059669", "#ea580c", "#0891b2",
                                         "#db2777", "#65a30d", "#a16207", "#4f46e5"};
 
@@ -418,6 +456,8 @@ class Renderer {
   void Head();
   void Summary();
   void ProfitBars();
+  void GangSection();
+  void GangBars(const PolicySummary& p, double max_gpu_h);
   void PolicySection(size_t index, const PolicySummary& p, const PolicyTimeline* tl);
   void RenderTimeChart(const TimeChart& c);
   void CoinStrip(const PolicyTimeline& tl, const Buckets& b);
@@ -672,8 +712,15 @@ svg .bars text.v { text-anchor: middle; font-size: 12px; fill: #111827; font-wei
 svg .bars text.v.in { fill: #fff; }
 svg .bars text.n { text-anchor: middle; font-size: 12px; fill: #111827; }
 svg .bars text.s { text-anchor: middle; font-size: 11px; fill: #4b5563; }
-section.policy .keys { font-size: 13px; color: #374151; margin-bottom: 6px; }
-section.policy .keys b { color: #111827; }
+table.gangs tbody tr:first-child td { background: none; }
+table.gangs tr.total td { font-weight: 600; border-top: 1px solid #9ca3af; }
+table.gangs td.why, table.gangs th.why { text-align: left; white-space: normal; }
+table.gangs td.why { color: #374151; }
+svg.gb text.l { text-anchor: end; font-size: 12px; fill: #111827; }
+svg.gb text.v { font-size: 11px; fill: #374151; }
+section.policy .keys, #gangs .keys { font-size: 13px; color: #374151; margin-bottom: 6px; }
+section.policy .keys b, #gangs .keys b { color: #111827; }
+svg.gb text.u { text-anchor: end; fill: #6b7280; font-size: 10px; }
 #tip { position: fixed; display: none; pointer-events: none; background: #fff; border: 1px solid #9ca3af;
   border-radius: 4px; padding: 6px 8px; font-size: 12px; box-shadow: 0 2px 6px rgba(0,0,0,.15); z-index: 10; }
 #tip .sw { display: inline-block; width: 9px; height: 9px; margin-right: 5px; }
@@ -684,6 +731,7 @@ footer { margin-top: 32px; color: #6b7280; font-size: 12px; }
   section.policy { break-before: page; }
   .grid { grid-template-columns: 1fr 1fr; }
   tbody tr:first-child td { background: none; font-weight: 600; }
+  table.gangs tbody tr:first-child td { font-weight: normal; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
 </style>
@@ -821,6 +869,123 @@ void Renderer::ProfitBars() {
           "\" y=\"20\">oracle (upper bound)</text>";
   }
   o_ += "</g></svg>\n</figure>\n";
+}
+
+void Renderer::GangSection() {
+  if (d_.policies.empty()) return;
+  o_ += "<section id=\"gangs\">\n<h2>Where the AI demand went</h2>\n";
+  if (std::none_of(d_.policies.begin(), d_.policies.end(),
+                   [](const PolicySummary& p) { return HasAiDemand(p.gangs); })) {
+    o_ += "<p class=\"note\">No AI demand reached the farm in this run.</p>\n</section>\n";
+    return;
+  }
+  o_ += "<p class=\"note\">GPU-hours by gang size: a request&#39;s GPUs &times; its run time as the trace "
+        "gives it, counted when it arrives (asked), when it is placed (served) and when it gives up or is "
+        "refused (refused, by what kept it out the last time the engine decided it). Fragmented: GPU-hours "
+        "idle or mining on partly leased nodes of the classes that can train while a gang of 2+ GPUs waited. "
+        "Gang wait: arrival to start of the gangs placed (median and 99th percentile).</p>\n";
+  // One scale for every policy's bars: they were asked for the same demand.
+  double max_gpu_h = 0;
+  for (const PolicySummary& p : d_.policies) {
+    for (int b = 0; b < kGangBuckets; ++b) {
+      max_gpu_h =
+          std::max({max_gpu_h, p.gangs.asked_gpu_h[b], p.gangs.served_gpu_h[b] + p.gangs.refused_gpu_h[b]});
+    }
+  }
+  o_ += "<div class=\"grid\">\n";
+  for (const PolicySummary& p : d_.policies) {
+    const GangStats& g = p.gangs;
+    o_ += "<figure>\n<h3>" + Escape(p.name) + "</h3>\n";
+    if (!HasAiDemand(g)) {
+      o_ += "<p class=\"note\">No AI demand reached this policy.</p>\n</figure>\n";
+      continue;
+    }
+    const double asked = Sum(g.asked_gpu_h), served = Sum(g.served_gpu_h), refused = Sum(g.refused_gpu_h);
+    o_ += "<p class=\"keys\">Served <b>" + FormatGpuHours(served) + "</b> of " + FormatGpuHours(asked) +
+          " GPU-h asked (" + FormatPercent(served / asked) + ") &middot; refused " + FormatGpuHours(refused) +
+          " &middot; fragmented " + FormatGpuHours(g.fragmented_gpu_h) + " GPU-h &middot; gangs served " +
+          FormatCount(g.gangs_served) + ", refused " + FormatCount(g.gangs_refused);
+    if (g.gangs_served > 0) {
+      o_ += " &middot; gang wait " + FormatDuration(g.gang_wait_p50_s) + " (p50), " +
+            FormatDuration(g.gang_wait_p99_s) + " (p99)";
+    }
+    o_ += "</p>\n";
+    o_ +=
+        "<table class=\"gangs\">\n<thead><tr><th>Gang GPUs</th><th>Asked GPU-h</th><th>Served GPU-h</th>"
+        "<th>Served share</th><th>Refused GPU-h</th><th class=\"why\">Refused by reason (GPU-h)</th></tr>"
+        "</thead>\n<tbody>\n";
+    std::array<double, kRefusalReasons> all_reasons{};
+    for (int b = 0; b < kGangBuckets; ++b) {
+      for (int r = 0; r < kRefusalReasons; ++r) all_reasons[r] += g.refused_by_reason_gpu_h[b][r];
+      o_ += "<tr><td>" + std::string(GangBucketName(b)) + "</td><td>" + FormatGpuHours(g.asked_gpu_h[b]) +
+            "</td><td>" + FormatGpuHours(g.served_gpu_h[b]) + "</td><td>" +
+            (g.asked_gpu_h[b] > 0 ? FormatPercent(g.served_gpu_h[b] / g.asked_gpu_h[b])
+                                  : std::string("&mdash;")) +
+            "</td><td>" + FormatGpuHours(g.refused_gpu_h[b]) + "</td><td class=\"why\">" +
+            ReasonList(g.refused_by_reason_gpu_h[b]) + "</td></tr>\n";
+    }
+    o_ += "<tr class=\"total\"><td>all</td><td>" + FormatGpuHours(asked) + "</td><td>" +
+          FormatGpuHours(served) + "</td><td>" + FormatPercent(served / asked) + "</td><td>" +
+          FormatGpuHours(refused) + "</td><td class=\"why\">" + ReasonList(all_reasons) +
+          "</td></tr>\n</tbody>\n</table>\n";
+    GangBars(p, max_gpu_h);
+    o_ += "</figure>\n";
+  }
+  o_ += "</div>\n</section>\n";
+}
+
+// One horizontal bar per gang size: GPU-hours served, then refused, on the scale all policies share.
+void Renderer::GangBars(const PolicySummary& p, double max_gpu_h) {
+  Frame f;
+  f.w = 560;
+  f.left = 78;
+  f.right = 96;
+  f.top = 30;
+  f.bottom = 40;
+  const double row = 24, bar = 14;
+  f.h = f.top + row * kGangBuckets + f.bottom;
+  NiceScale xs = MakeNiceScale(0, max_gpu_h, 4);
+  auto X = [&](double v) { return f.px0() + (f.px1() - f.px0()) * (v - xs.lo) / (xs.hi - xs.lo); };
+  o_ += "<svg class=\"chart gb\" viewBox=\"0 0 " + Num(f.w) + " " + Num(f.h) + "\" width=\"" + Num(f.w) +
+        "\" height=\"" + Num(f.h) + "\" role=\"img\" aria-label=\"" +
+        Escape("GPU-hours served and refused by gang size, policy " + p.name) + "\">";
+  std::string grid, ticks;
+  for (double v = xs.lo; v <= xs.hi + xs.step * 1e-6; v += xs.step) {
+    double x = X(v);
+    grid += "<line class=\"grid\" x1=\"" + Num(x) + "\" x2=\"" + Num(x) + "\" y1=\"" + Num(f.py0()) +
+            "\" y2=\"" + Num(f.py1()) + "\"/>";
+    ticks += "<text x=\"" + Num(x) + "\" y=\"" + Num(f.py1() + 16) + "\">" +
+             TickLabel(v, xs.step, AxisUnit::kGpus) + "</text>";
+  }
+  o_ += "<g>" + grid + "</g><g class=\"xa\">" + ticks + "<line x1=\"" + Num(f.px0()) + "\" x2=\"" +
+        Num(f.px1()) + "\" y1=\"" + Num(f.py1()) + "\" y2=\"" + Num(f.py1()) + "\"/><text class=\"u\" x=\"" +
+        Num(f.px1()) + "\" y=\"" + Num(f.py1() + 32) + "\">GPU-hours</text></g>";
+  const GangStats& g = p.gangs;
+  for (int b = 0; b < kGangBuckets; ++b) {
+    const std::string label = std::string(GangBucketName(b)) + (b == 0 ? " GPU" : " GPUs");
+    const double served = g.served_gpu_h[b], refused = g.refused_gpu_h[b], asked = g.asked_gpu_h[b];
+    const double y = f.py0() + row * b + (row - bar) / 2;
+    o_ += "<text class=\"l\" x=\"" + Num(f.px0() - 8) + "\" y=\"" + Num(y + bar - 3) + "\">" + label +
+          "</text>";
+    if (served > 0) {
+      o_ += "<rect x=\"" + Num(f.px0()) + "\" y=\"" + Num(y) + "\" width=\"" + Num(X(served) - f.px0()) +
+            "\" height=\"" + Num(bar) + "\" fill=\"" + kColorAi + "\"><title>" + label +
+            ", served: " + FormatGpuHours(served) + " GPU-h of " + FormatGpuHours(asked) +
+            " asked</title></rect>";
+    }
+    if (refused > 0) {
+      o_ += "<rect x=\"" + Num(X(served)) + "\" y=\"" + Num(y) + "\" width=\"" +
+            Num(X(served + refused) - X(served)) + "\" height=\"" + Num(bar) + "\" fill=\"" + kColorRefused +
+            "\"><title>" + label + ", refused: " + FormatGpuHours(refused) + " GPU-h of " +
+            FormatGpuHours(asked) + " asked</title></rect>";
+    }
+    o_ += "<text class=\"v\" x=\"" + Num(X(served + refused) + 6) + "\" y=\"" + Num(y + bar - 3) + "\">" +
+          (asked > 0 ? FormatPercent(served / asked) + " served" : std::string("none asked")) + "</text>";
+  }
+  o_ += "<g class=\"legend\"><rect x=\"" + Num(f.px0()) + "\" y=\"8\" width=\"12\" height=\"12\" fill=\"" +
+        kColorAi + "\"/><text x=\"" + Num(f.px0() + 18) + "\" y=\"18\">served</text><rect x=\"" +
+        Num(f.px0() + 90) + "\" y=\"8\" width=\"12\" height=\"12\" fill=\"" + kColorRefused +
+        "\"/><text x=\"" + Num(f.px0() + 108) + "\" y=\"18\">refused</text></g></svg>\n";
 }
 
 void Renderer::PolicySection(size_t index, const PolicySummary& p, const PolicyTimeline* tl) {
@@ -1005,6 +1170,7 @@ std::string Renderer::Render() {
   o_.reserve(256 * 1024);
   Head();
   Summary();
+  GangSection();
   // Colors of coins follow their first appearance over all policies, so they match across charts.
   for (const PolicyTimeline& t : d_.timelines) {
     for (const TimelineSample& s : t.samples) CoinColor(s.coin);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -411,7 +412,158 @@ TEST(ReportWrite, UnwritablePathIsUnavailable) {
   EXPECT_EQ(WriteHtmlReport(SmallReport(), dir.path()).code(), StatusCode::kUnavailable);
 }
 
-// Writes the realistic example report where RIGSHIFT_REPORT_EXAMPLE points (see
-// tools/report_screenshot.sh); skipped otherwise.
+// ---- Where the AI demand went ------------------------------------------------------------------
+//
+// SmallReport's two policies asked for the same GPU-hours by gang size (1, 2-4, 5-8, 9-64, 65+):
+//   asked    120.4  240  400  1500  0   = 2,260.4
+//   profit   served 120.4  200  300  1000  0 = 1,620.4 (71.7%); refused 0  40  100  500  0 = 640:
+//            2-4: no node free 40; 5-8: class full 60, still waiting 40; 9-64: no node free 300,
+//            reservation 200. Fragmented 12.3 GPU-h; gangs 40 served (waits 10 min, 2 h), 7 refused.
+//   mine-only serves none: every GPU-hour refused, below what mining earns.
+ReportData GangReport() {
+  ReportData d = SmallReport();
+  const std::array<double, kGangBuckets> asked = {120.4, 240, 400, 1500, 0};
+  GangStats& p = d.policies[0].gangs;
+  p.asked_gpu_h = asked;
+  p.served_gpu_h = {120.4, 200, 300, 1000, 0};
+  p.refused_gpu_h = {0, 40, 100, 500, 0};
+  auto reason = [](GangStats& g, int bucket, RefusalReason r) -> double& {
+    return g.refused_by_reason_gpu_h[bucket][static_cast<int>(r)];
+  };
+  reason(p, 1, RefusalReason::kNoNodeFree) = 40;
+  reason(p, 2, RefusalReason::kClassFull) = 60;
+  reason(p, 2, RefusalReason::kStillWaiting) = 40;
+  reason(p, 3, RefusalReason::kNoNodeFree) = 300;
+  reason(p, 3, RefusalReason::kReservation) = 200;
+  p.fragmented_gpu_h = 12.3;
+  p.gangs_served = 40;
+  p.gangs_refused = 7;
+  p.gang_wait_p50_s = 600;
+  p.gang_wait_p99_s = 7200;
+  GangStats& m = d.policies[1].gangs;
+  m.asked_gpu_h = asked;
+  m.refused_gpu_h = asked;
+  for (int b = 0; b < kGangBuckets; ++b) reason(m, b, RefusalReason::kBelowMining) = asked[b];
+  m.gangs_refused = 47;
+  return d;
+}
+
+// The part of `html` from the gang section's heading to the end of that section.
+std::string GangSectionOf(const std::string& html) {
+  size_t at = html.find("<section id=\"gangs\">");
+  if (at == std::string::npos) return "";
+  return html.substr(at, html.find("</section>", at) - at);
+}
+
+TEST(ReportGangs, TablesGiveEveryBucketAndReasonInGpuHours) {
+  std::string html = RenderHtmlReport(GangReport());
+  std::string s = GangSectionOf(html);
+  ASSERT_FALSE(s.empty());
+  EXPECT_NE(s.find("<h2>Where the AI demand went</h2>"), std::string::npos);
+  // Every bucket in each policy's table, the empty 65+ too.
+  for (const char* b : {"1", "2-4", "5-8", "9-64", "65+"}) {
+    EXPECT_EQ(Count(s, std::string("<tr><td>") + b + "</td>"), 2) << b;
+  }
+  EXPECT_EQ(Count(s, "<tr class=\"total\"><td>all</td>"), 2);
+  // profit, by size: under 100 GPU-h with one decimal, from 100 in whole hours.
+  EXPECT_NE(
+      s.find("<tr><td>1</td><td>120</td><td>120</td><td>100.0%</td><td>0</td><td class=\"why\">&mdash;</td>"),
+      std::string::npos);
+  EXPECT_NE(s.find("<tr><td>2-4</td><td>240</td><td>200</td><td>83.3%</td><td>40.0</td>"
+                   "<td class=\"why\">no node free 40.0</td>"),
+            std::string::npos);
+  EXPECT_NE(s.find("<td class=\"why\">class full 60.0 &middot; still waiting 40.0</td>"), std::string::npos);
+  EXPECT_NE(s.find("<tr><td>9-64</td><td>1,500</td><td>1,000</td><td>66.7%</td><td>500</td>"
+                   "<td class=\"why\">no node free 300 &middot; reservation 200</td>"),
+            std::string::npos);
+  EXPECT_NE(
+      s.find("<tr><td>65+</td><td>0</td><td>0</td><td>&mdash;</td><td>0</td><td class=\"why\">&mdash;</td>"),
+      std::string::npos);
+  // profit's totals: the reasons summed over sizes, in the enum's order.
+  EXPECT_NE(
+      s.find("<tr class=\"total\"><td>all</td><td>2,260</td><td>1,620</td><td>71.7%</td><td>640</td>"
+             "<td class=\"why\">no node free 340 &middot; class full 60.0 &middot; reservation 200 &middot; "
+             "still waiting 40.0</td>"),
+      std::string::npos);
+  EXPECT_NE(
+      s.find("Served <b>1,620</b> of 2,260 GPU-h asked (71.7%) &middot; refused 640 &middot; fragmented "
+             "12.3 GPU-h &middot; gangs served 40, refused 7 &middot; gang wait 10 min (p50), 2 h (p99)"),
+      std::string::npos);
+  // mine-only: everything refused, below mining; no gang was placed, so no wait is shown.
+  EXPECT_NE(s.find("Served <b>0</b> of 2,260 GPU-h asked (0.0%) &middot; refused 2,260 &middot; fragmented 0 "
+                   "GPU-h &middot; gangs served 0, refused 47</p>"),
+            std::string::npos);
+  EXPECT_NE(s.find("<td class=\"why\">below mining 1,500</td>"), std::string::npos);
+  EXPECT_EQ(Count(s, "gang wait "), 1);
+  // The summary and the policies' charts are still there, each policy's section once.
+  EXPECT_EQ(Count(html, "<section class=\"policy\""), 2);
+}
+
+TEST(ReportGangs, OneBarChartPerPolicyOnTheScaleTheyShare) {
+  ReportData d = GangReport();
+  std::string html = RenderHtmlReport(d);
+  std::string s = GangSectionOf(html);
+  // Profit bars, a gang chart per policy, then four charts per policy.
+  EXPECT_EQ(Count(html, "<svg"), 1 + 5 * 2);
+  EXPECT_EQ(Count(s, "<svg class=\"chart gb\""), 2);
+  EXPECT_NE(s.find("aria-label=\"GPU-hours served and refused by gang size, policy mine-only\""),
+            std::string::npos);
+  // Both charts run 0..1,500 GPU-h (ticks every 500) over x 78..464, the 9-64 row at y 107:
+  // profit's 1,000 served reach x 335.3, its 500 refused the plot's end.
+  EXPECT_NE(
+      s.find("<rect x=\"78\" y=\"107\" width=\"257.3\" height=\"14\" fill=\"#2563eb\"><title>9-64 GPUs, "
+             "served: 1,000 GPU-h of 1,500 asked</title></rect>"),
+      std::string::npos);
+  EXPECT_NE(
+      s.find("<rect x=\"335.3\" y=\"107\" width=\"128.7\" height=\"14\" fill=\"#f87171\"><title>9-64 GPUs, "
+             "refused: 500 GPU-h of 1,500 asked</title></rect>"),
+      std::string::npos);
+  EXPECT_NE(s.find(">66.7% served</text>"), std::string::npos);
+  EXPECT_NE(s.find(">1,500</text>"), std::string::npos);  // the last tick
+  // mine-only's bar is all refused, from the axis to the end.
+  EXPECT_NE(s.find("<rect x=\"78\" y=\"107\" width=\"386\" height=\"14\" fill=\"#f87171\"><title>9-64 GPUs, "
+                   "refused: 1,500 GPU-h of 1,500 asked</title></rect>"),
+            std::string::npos);
+  // Nothing asked of 65+: no bar, said so.
+  EXPECT_EQ(Count(s, ">none asked</text>"), 2);
+  EXPECT_EQ(s.find("65+ GPUs, "), std::string::npos);
+}
+
+TEST(ReportGangs, APolicyWithoutDemandGetsANoteAndNoChart) {
+  // A third policy, as many as there are: none of its numbers reached it.
+  ReportData d = GangReport();
+  PolicySummary idle;
+  idle.name = "easy-backfill";
+  idle.gpu_seconds_total = 400;
+  d.policies.push_back(idle);
+  d.timelines.push_back(d.timelines.back());
+  d.timelines.back().policy = "easy-backfill";
+  std::string html = RenderHtmlReport(d);
+  std::string s = GangSectionOf(html);
+  EXPECT_NE(s.find("<h3>easy-backfill</h3>\n<p class=\"note\">No AI demand reached this policy.</p>"),
+            std::string::npos);
+  EXPECT_EQ(Count(s, "<svg"), 2);
+  EXPECT_EQ(Count(html, "<svg"), 1 + 2 + 4 * 3);
+
+  // No policy with any demand (a farm that only mines): one line, no table, no chart.
+  html = RenderHtmlReport(SmallReport());
+  s = GangSectionOf(html);
+  EXPECT_NE(s.find("No AI demand reached the farm in this run."), std::string::npos);
+  EXPECT_EQ(s.find("<table"), std::string::npos);
+  EXPECT_EQ(Count(html, "<svg"), 1 + 4 * 2);
+  // No policy at all: no section.
+  EXPECT_EQ(RenderHtmlReport(ReportData{}).find("id=\"gangs\""), std::string::npos);
+}
+
+TEST(ReportGangs, EscapesThePolicyName) {
+  ReportData d = GangReport();
+  d.policies[1].name = "mine<&>'\"";
+  d.timelines[1].policy = d.policies[1].name;
+  std::string s = GangSectionOf(RenderHtmlReport(d));
+  EXPECT_NE(s.find("<h3>mine&lt;&amp;&gt;&#39;&quot;</h3>"), std::string::npos);
+  EXPECT_NE(s.find("policy mine&lt;&amp;&gt;&#39;&quot;\""), std::string::npos);  // the chart's label
+  EXPECT_EQ(s.find("mine<"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace rigshift
