@@ -62,7 +62,11 @@ Result<ImportReport> RunImport(const ImportOptions& options, std::ostream& progr
       {"device catalog", &ImportCatalog},
       {"electricity", &ImportElectricity},
       {"rental index", &ImportRental},
-      {"demand trace", &ImportAlibabaTrace},
+      {"Alibaba 2023 pod trace", &ImportAlibabaTrace},
+      {"ITP 2021 job trace",
+       [](const fs::path& source, const fs::path& out, ImportReport& report) {
+         return ImportJobTrace(source, out, report, kItp2021Jobs);
+       }},
   };
   for (const Step& step : steps) {
     auto t0 = std::chrono::steady_clock::now();

@@ -26,7 +26,6 @@ std::string_view DemandKindName(DemandKind k) {
   return "on_demand";
 }
 
-
 const std::vector<std::string_view>& DemandColumns() {
   static const std::vector<std::string_view> kColumns = {
       "arrival_s",    "gpus",       "gpu_milli", "models", "min_vram_gb",
@@ -313,7 +312,7 @@ Result<DemandRow> ParseDemandRow(const RowReader& r) {
   d.models = SplitModels(r.Text("models"));
   std::string_view interconnect = r.Text("interconnect");
   if (!ParseInterconnect(interconnect, &d.interconnect)) {
-    return bad(fmt::format("interconnect '{}' is not any, node or nvlink", interconnect));
+    return bad(fmt::format("interconnect '{}' is not any, node, nvlink or fabric", interconnect));
   }
   std::string_view kind = r.Text("kind");
   if (kind == "on_demand") {
@@ -343,6 +342,260 @@ Result<DemandRow> ParseDemandRow(const RowReader& r) {
   d.source_id = r.Text("source_id");
   if (d.source.empty()) return bad("source is empty");
   return d;
+}
+
+// --- Per-job GPU traces in the shared job layout ----------------------------------------------
+
+const std::vector<std::string_view> kJobColumns = {"job_id",        "submit_s", "start_s", "end_s",
+                                                   "duration_s",    "queue_s",  "gpus",    "nodes",
+                                                   "gpus_per_node", "status",   "vc",      "gpu_type"};
+// `cluster` is an extra column: a file covering one cluster may leave it out.
+const std::vector<std::string_view> kJobKnownColumns = {
+    "job_id", "submit_s",      "start_s", "end_s", "duration_s", "queue_s", "gpus",
+    "nodes",  "gpus_per_node", "status",  "vc",    "gpu_type",   "cluster"};
+
+// A field of a job row; pandas' "nan" is an empty field, as SplitModels reads it.
+std::string_view JobField(const RowReader& r, std::string_view column) {
+  std::string_view text = r.Text(column);
+  return text == "nan" || text == "NaN" ? std::string_view() : text;
+}
+
+// A time column in milliseconds (a trace may give fractions of a second; the canonical file
+// rounds once, after differences are taken). nullopt when empty; the first failure goes to `error`.
+std::optional<int64_t> JobMillis(const RowReader& r, std::string_view column, std::string& error) {
+  std::string_view text = JobField(r, column);
+  if (text.empty()) return std::nullopt;
+  auto v = ParseScaled(text, 3);
+  if (!v) {
+    if (error.empty()) error = std::string(column) + ": " + v.error().message();
+    return std::nullopt;
+  }
+  return *v;
+}
+
+// A count column (gpus, nodes, gpus_per_node): a whole number.
+std::optional<int64_t> JobCount(const RowReader& r, std::string_view column, std::string& error) {
+  std::string_view text = JobField(r, column);
+  if (text.empty()) return std::nullopt;
+  auto v = ParseWhole(text);
+  if (!v) {
+    if (error.empty()) error = std::string(column) + ": " + v.error().message();
+    return std::nullopt;
+  }
+  return *v;
+}
+
+// Whole seconds from non-negative milliseconds, half up.
+int64_t RoundedSeconds(int64_t ms) { return ms / 1000 + (ms % 1000 >= 500 ? 1 : 0); }
+
+// What a job's `status` says about its run. Per-job traces spell their states differently
+// (Slurm's COMPLETED and NODE_FAIL, Philly's Pass and Killed, Kubernetes' Succeeded), so the
+// status is compared lower-cased with everything but letters and digits dropped.
+enum class JobState {
+  kEnded,      // ran and ended (finished, failed, killed, timed out...), or not stated
+  kRunning,    // still running when the trace was taken: the run time is a lower bound
+  kNeverRan,   // still queued, or failed to launch: it never held GPUs
+  kCancelled,  // cancelled or killed: ran only if the row gives a run
+  kUnknown,    // a state this importer does not know: kept as ended, with a file warning
+};
+
+JobState StateOfStatus(std::string_view status) {
+  std::string key;
+  for (char c : status) {
+    if (c >= 'A' && c <= 'Z')
+      key += static_cast<char>(c - 'A' + 'a');
+    else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+      key += c;
+  }
+  if (key.empty()) return JobState::kEnded;
+  static const std::pair<std::string_view, JobState> kStates[] = {
+      {"completed", JobState::kEnded},    {"complete", JobState::kEnded},
+      {"succeeded", JobState::kEnded},    {"success", JobState::kEnded},
+      {"successful", JobState::kEnded},   {"pass", JobState::kEnded},
+      {"passed", JobState::kEnded},       {"finished", JobState::kEnded},
+      {"done", JobState::kEnded},         {"terminated", JobState::kEnded},
+      {"stopped", JobState::kEnded},      {"failed", JobState::kEnded},
+      {"fail", JobState::kEnded},         {"failure", JobState::kEnded},
+      {"error", JobState::kEnded},        {"timeout", JobState::kEnded},
+      {"nodefail", JobState::kEnded},     {"outofmemory", JobState::kEnded},
+      {"oom", JobState::kEnded},          {"preempted", JobState::kEnded},
+      {"deadline", JobState::kEnded},     {"running", JobState::kRunning},
+      {"pending", JobState::kNeverRan},   {"waiting", JobState::kNeverRan},
+      {"queued", JobState::kNeverRan},    {"queueing", JobState::kNeverRan},
+      {"submitted", JobState::kNeverRan}, {"notstarted", JobState::kNeverRan},
+      {"bootfail", JobState::kNeverRan},  {"cancelled", JobState::kCancelled},
+      {"canceled", JobState::kCancelled}, {"killed", JobState::kCancelled}};
+  for (const auto& [name, state] : kStates) {
+    if (key == name) return state;
+  }
+  return JobState::kUnknown;
+}
+
+// What one file gave that the canonical rows do not carry, reported once per file.
+struct JobFileNotes {
+  int64_t gpus_per_node_rows = 0;                       // rows that gave gpus_per_node
+  std::map<std::string, int64_t, std::less<>> unknown;  // unknown status -> rows
+};
+
+// Converts one job row. Returns the row to write, or nullopt after recording why not in `fr`.
+std::optional<DemandRow> ConvertJob(const CsvTable& table, const CsvRow& csv_row, const fs::path& file,
+                                    FileReport& fr, JobFileNotes& notes,
+                                    std::map<std::string, std::string, std::less<>>& seen) {
+  RowReader r(table, csv_row);
+  const int line = r.line();
+  auto reject = [&](std::string reason) {
+    fr.Rejected(line, std::move(reason));
+    return std::nullopt;
+  };
+  if (!r.Complete()) return reject(r.error());
+  std::string error;
+  auto submit = JobMillis(r, "submit_s", error);
+  auto start = JobMillis(r, "start_s", error);
+  auto end = JobMillis(r, "end_s", error);
+  auto duration = JobMillis(r, "duration_s", error);
+  auto queue = JobMillis(r, "queue_s", error);
+  auto gpus = JobCount(r, "gpus", error);
+  auto nodes = JobCount(r, "nodes", error);
+  auto per_node = JobCount(r, "gpus_per_node", error);
+  if (!error.empty()) return reject(error);
+  std::string job_id(JobField(r, "job_id"));
+  if (job_id.empty()) return reject("job_id is empty: a job needs an id");
+  if (!submit) return reject("submit_s is empty: no arrival time");
+  const std::pair<std::string_view, std::optional<int64_t>> times[] = {
+      {"submit_s", submit}, {"start_s", start}, {"end_s", end}, {"duration_s", duration}, {"queue_s", queue}};
+  for (const auto& [column, ms] : times) {
+    if (ms && *ms < 0) return reject(fmt::format("{} {} is negative", column, JobField(r, column)));
+  }
+
+  std::string status(JobField(r, "status"));
+  const JobState state = StateOfStatus(status);
+  if (state == JobState::kNeverRan) {
+    fr.Skipped(line, fmt::format("never ran (status={}): no GPUs held, no run time", status));
+    return std::nullopt;
+  }
+  if (state == JobState::kCancelled && !start && !end && (!duration || *duration == 0)) {
+    fr.Skipped(line, fmt::format("cancelled before it started (status={}, no start_s, no run time)", status));
+    return std::nullopt;
+  }
+
+  // GPUs and the nodes they sat on.
+  std::string repair;
+  if (nodes && *nodes < 1) return reject(fmt::format("nodes {} is less than 1", *nodes));
+  if (per_node && *per_node < 1) return reject(fmt::format("gpus_per_node {} is less than 1", *per_node));
+  std::optional<int64_t> shape;  // nodes x gpus_per_node, when both are given
+  if (nodes && per_node) {
+    int64_t product = 0;
+    if (__builtin_mul_overflow(*nodes, *per_node, &product)) {
+      return reject(fmt::format("nodes {} x gpus_per_node {} is out of range", *nodes, *per_node));
+    }
+    shape = product;
+  }
+  if (!gpus) {
+    if (!shape) return reject("gpus is empty (and nodes x gpus_per_node does not give it)");
+    gpus = shape;
+    repair = fmt::format("gpus empty: taken as nodes {} x gpus_per_node {} = {}", *nodes, *per_node, *gpus);
+  }
+  if (*gpus < 1) return reject(fmt::format("gpus {} is less than 1: not a GPU job", *gpus));
+  if (nodes && *nodes > *gpus) {
+    return reject(fmt::format("nodes {} is more than gpus {}: a node of the job would hold none of its GPUs",
+                              *nodes, *gpus));
+  }
+  if (shape && *shape != *gpus) {
+    repair = fmt::format(
+        "gpus {} is not nodes {} x gpus_per_node {} = {}: kept gpus {} (the GPUs held at once), "
+        "gpus_per_node not used",
+        *gpus, *nodes, *per_node, *shape, *gpus);
+  }
+
+  // Times. Any two the row gives must be in order; the run time is duration_s, else end - start.
+  if (start && *start < *submit) {
+    return reject(fmt::format("start_s {} is before submit_s {}: negative wait", JobField(r, "start_s"),
+                              JobField(r, "submit_s")));
+  }
+  if (end && *end < start.value_or(*submit)) {
+    return reject(fmt::format("end_s {} is before {} {}: negative run time", JobField(r, "end_s"),
+                              start ? "start_s" : "submit_s", JobField(r, start ? "start_s" : "submit_s")));
+  }
+  int64_t run_ms = 0;
+  if (duration) {
+    run_ms = *duration;
+  } else if (start && end) {
+    run_ms = *end - *start;
+  } else {
+    return reject("duration_s is empty and start_s, end_s do not give it: no run time");
+  }
+  std::optional<int64_t> wait_ms = queue;
+  if (!wait_ms && start) wait_ms = *start - *submit;
+
+  if (auto it = seen.find(job_id); it != seen.end()) {
+    return reject(fmt::format("job '{}' already seen at {}", job_id, it->second));
+  }
+  seen.emplace(job_id, SourceTag(file, line));
+
+  // Accepted from here on; a repair is recorded but the row is written.
+  if (state == JobState::kUnknown) ++notes.unknown[status];
+  if (per_node) ++notes.gpus_per_node_rows;
+  if (!repair.empty()) fr.Repaired(line, repair);
+  ++fr.accepted;
+
+  DemandRow d;
+  d.arrival_s = RoundedSeconds(*submit);
+  d.gpus = *gpus;
+  d.models = SplitModels(JobField(r, "gpu_type"));
+  // A job on one node needs its GPUs in one node; a gang whose node count is unknown or above one
+  // ran (or may have run) across nodes, which `fabric` allows on a farm that declares one.
+  if (*gpus == 1) {
+    d.interconnect = Interconnect::kAny;
+  } else {
+    d.interconnect = nodes && *nodes == 1 ? Interconnect::kNode : Interconnect::kFabric;
+  }
+  d.duration_s = RoundedSeconds(run_ms);
+  if (wait_ms) d.wait_s = RoundedSeconds(*wait_ms);
+  d.kind = DemandKind::kOnDemand;
+  d.censored = state == JobState::kRunning;
+  d.phase = status;
+  // The tenant tells clusters apart: a virtual cluster's name is only unique inside its cluster.
+  std::string vc(JobField(r, "vc"));
+  std::string cluster(JobField(r, "cluster"));
+  d.tenant = vc.empty() ? cluster : cluster.empty() ? vc : cluster + "/" + vc;
+  d.source = SourceTag(file, line);
+  d.source_id = job_id;
+  return d;
+}
+
+// The file-level notes of one job file, as warnings in its report.
+void ReportJobNotes(const JobFileNotes& notes, FileReport& fr) {
+  if (notes.gpus_per_node_rows > 0) {
+    fr.warnings.push_back(
+        fmt::format("gpus_per_node given on {} row(s): checked against gpus and nodes, not carried (the "
+                    "canonical file has no per-node shape; the interconnect comes from nodes, placement from "
+                    "the farm's node sizes)",
+                    notes.gpus_per_node_rows));
+  }
+  for (const auto& [status, count] : notes.unknown) {
+    fr.warnings.push_back(fmt::format(
+        "status '{}' on {} row(s) is not a job state this importer knows: kept as a job that ran and ended "
+        "(censored 0), the status copied to phase",
+        status, count));
+  }
+}
+
+// Sorts `rows` by arrival then id, creates `out_dir` and writes <out_dir>/<file>: the last step of
+// every trace importer.
+Status WriteDemandOutput(const fs::path& out_dir, std::string_view file, std::vector<DemandRow> rows,
+                         ImportReport& report) {
+  std::sort(rows.begin(), rows.end(), [](const DemandRow& a, const DemandRow& b) {
+    return std::tie(a.arrival_s, a.source_id) < std::tie(b.arrival_s, b.source_id);
+  });
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec) {
+    return UnavailableError(
+        fmt::format("{}: cannot create the output folder: {}", out_dir.string(), ec.message()));
+  }
+  RS_RETURN_IF_ERROR(WriteDemand(out_dir / file, rows));
+  report.Output(std::string(file), static_cast<int64_t>(rows.size()));
+  return OkStatus();
 }
 
 }  // namespace
@@ -410,19 +663,31 @@ Status ImportAlibabaTrace(const fs::path& source_root, const fs::path& out_dir, 
     p.row.censored = !p.deletion || (p.row.phase == "Running" && end >= trace_end);
     rows.push_back(std::move(p.row));
   }
-  std::sort(rows.begin(), rows.end(), [](const DemandRow& a, const DemandRow& b) {
-    return std::tie(a.arrival_s, a.source_id) < std::tie(b.arrival_s, b.source_id);
-  });
+  return WriteDemandOutput(out_dir, kAlibaba2023DemandFile, std::move(rows), report);
+}
 
-  std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  if (ec) {
-    return UnavailableError(
-        fmt::format("{}: cannot create the output folder: {}", out_dir.string(), ec.message()));
+Status ImportJobTrace(const fs::path& source_root, const fs::path& out_dir, ImportReport& report,
+                      const JobTraceSource& source) {
+  const std::vector<fs::path> files = FindSourceFiles(source_root / "gpu_traces", source.stem);
+  if (files.empty()) {
+    report.Missing(fmt::format("gpu_traces/{}.csv", source.stem),
+                   fmt::format("no {}: scenarios cannot replay {}", source.out_file, source.title));
+    return OkStatus();
   }
-  RS_RETURN_IF_ERROR(WriteDemand(out_dir / kAlibaba2023DemandFile, rows));
-  report.Output(std::string(kAlibaba2023DemandFile), static_cast<int64_t>(rows.size()));
-  return OkStatus();
+  // Read everything first: a structural error in any file stops the import before anything is
+  // written.
+  std::vector<DemandRow> rows;
+  std::map<std::string, std::string, std::less<>> seen;  // job_id -> where first seen
+  for (const auto& file : files) {
+    FileReport& fr = report.File(fs::relative(file, source_root).generic_string());
+    RS_ASSIGN_OR_RETURN(CsvTable table, ReadSource(file, source_root, kJobColumns, kJobKnownColumns, fr));
+    JobFileNotes notes;
+    for (const auto& csv_row : table.rows()) {
+      if (auto d = ConvertJob(table, csv_row, file, fr, notes, seen)) rows.push_back(std::move(*d));
+    }
+    ReportJobNotes(notes, fr);
+  }
+  return WriteDemandOutput(out_dir, source.out_file, std::move(rows), report);
 }
 
 }  // namespace rigshift

@@ -20,7 +20,8 @@ namespace rigshift {
 // on_demand: the tenant keeps the GPUs until the request ends. interruptible: best-effort work
 // that may be preempted (the simulator may stop it to free its GPUs).
 enum class DemandKind { kOnDemand, kInterruptible };
-// Interconnect (model/request.h): a trace gives any (GPUs anywhere) or node (all on one node).
+// Interconnect (model/request.h): a trace gives any (GPUs anywhere), node (all on one node) or
+// fabric (one node when one holds them all, else whole nodes joined by a network fabric).
 
 std::string_view DemandKindName(DemandKind k);      // "on_demand", "interruptible"
 
@@ -54,6 +55,8 @@ const std::vector<std::string_view>& DemandColumns();
 
 // The Alibaba 2023 GPU trace's canonical output, written under the importer's out_dir.
 inline constexpr std::string_view kAlibaba2023DemandFile = "demand_alibaba2023.csv";
+// The Microsoft ITP 2021 training-job trace's canonical output, written under out_dir.
+inline constexpr std::string_view kItp2021DemandFile = "demand_itp2021.csv";
 
 // Writes `rows` as a canonical demand file, in the order given (callers sort by arrival_s, then
 // source_id). Errors: the file cannot be written.
@@ -73,5 +76,32 @@ inline constexpr std::string_view kAlibaba2023DemandFile = "demand_alibaba2023.c
 // problem in any file (empty, missing column, unclosed quote): that error, nothing written.
 [[nodiscard]] Status ImportAlibabaTrace(const std::filesystem::path& source_root,
                                         const std::filesystem::path& out_dir, ImportReport& report);
+
+// A per-job GPU trace in the shared job layout of the data folder (columns job_id, submit_s,
+// start_s, end_s, duration_s, queue_s, gpus, nodes, gpus_per_node, status, vc, gpu_type, and
+// optionally cluster; a column the trace lacks is present but empty): which files to read, which
+// canonical file to write.
+struct JobTraceSource {
+  std::string_view stem;      // reads gpu_traces/<stem>.csv and gpu_traces/<stem>_<suffix>.csv
+  std::string_view out_file;  // canonical file written under out_dir
+  std::string_view title;     // what the demand is, for the report when no source file exists
+};
+
+// Microsoft's ITP GPU clusters, 2021 (Gu et al., ElasticFlow, ASPLOS 2023).
+inline constexpr JobTraceSource kItp2021Jobs = {"microsoft_itp2021_jobs", kItp2021DemandFile,
+                                                "the Microsoft ITP 2021 training jobs"};
+
+// Reads the source's files (in name order, merged) and writes <out_dir>/<source.out_file>: one
+// row per GPU job that ran, sorted by arrival_s then source_id. arrival_s is submit_s, on the
+// trace's own clock; the interconnect comes from gpus and nodes (a 1-GPU job: any; a gang: fabric,
+// or node when the row says it ran on one node). docs/data-formats.md gives every rule. Every
+// source row is counted in `report`: accepted, or repaired, rejected (truncated, unparsable,
+// inconsistent counts or times, duplicate job_id) or skipped (jobs that never ran) with its line
+// and reason; columns given but not carried into the canonical file are file warnings. No source
+// file: recorded as missing, OK returned, nothing written. A structural problem in any file
+// (empty, missing column, unclosed quote): that error, nothing written.
+[[nodiscard]] Status ImportJobTrace(const std::filesystem::path& source_root,
+                                    const std::filesystem::path& out_dir, ImportReport& report,
+                                    const JobTraceSource& source = kItp2021Jobs);
 
 }  // namespace rigshift

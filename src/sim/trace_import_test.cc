@@ -9,6 +9,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -350,6 +351,382 @@ TEST(AlibabaImportTest, SuffixedFilesAreReadAndMerged) {
   EXPECT_EQ((*rows)[1].source, "alibaba_gpu2023_openb_pods.csv:2");
 }
 
+// --- Microsoft ITP 2021 jobs: the fixture cut from the real trace ------------------------------
+
+constexpr char kJobs[] = "microsoft_itp2021_jobs.csv";
+constexpr char kJobsRel[] = "gpu_traces/microsoft_itp2021_jobs.csv";
+constexpr char kJobHeader[] =
+    "job_id,submit_s,start_s,end_s,duration_s,queue_s,gpus,nodes,gpus_per_node,status,vc,gpu_type,cluster\n";
+
+class ItpFixtureTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Status s = ImportJobTrace(RIGSHIFT_FIXTURES, out_.path(), report_, kItp2021Jobs);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    auto rows = ReadDemand(out_.path() / kItp2021DemandFile);
+    ASSERT_TRUE(rows.has_value()) << rows.error().ToString();
+    rows_ = std::move(*rows);
+  }
+  const FileReport& file() const { return report_.files().at(kJobsRel); }
+
+  TempDir out_;
+  ImportReport report_;
+  std::vector<DemandRow> rows_;
+};
+
+TEST_F(ItpFixtureTest, EveryRowIsAcceptedAsIs) {
+  ASSERT_EQ(report_.files().size(), 1u);
+  EXPECT_EQ(file().rows, 50);
+  EXPECT_EQ(file().accepted, 50);
+  EXPECT_TRUE(file().issues.empty());    // nothing repaired, rejected or skipped
+  EXPECT_TRUE(file().warnings.empty());  // no gpus_per_node, no unknown status, no unknown column
+  EXPECT_TRUE(report_.missing().empty());
+  EXPECT_EQ(rows_.size(), 50u);
+  EXPECT_EQ(report_.ToJson()["outputs"][0]["file"], "demand_itp2021.csv");
+  EXPECT_EQ(report_.ToJson()["outputs"][0]["rows"], 50);
+}
+
+TEST_F(ItpFixtureTest, TheFileStartsAsWrittenByHand) {
+  auto lines = Lines(ReadText(out_.path() / kItp2021DemandFile));
+  ASSERT_EQ(lines.size(), 51u);
+  // a11b4fc9-8f06-7093-2b93-bcb89acf0e7e,1999,,,13423,,1,,,,,,cluster07: one GPU anywhere, no
+  // queueing known, finished (the source kept finished jobs only), the cluster as tenant.
+  EXPECT_EQ(lines[1],
+            "1999,1,1000,,,any,13423,,on_demand,,cluster07,,0,,,,"
+            "microsoft_itp2021_jobs.csv:2,a11b4fc9-8f06-7093-2b93-bcb89acf0e7e");
+  EXPECT_EQ(lines[2],
+            "1999,1,1000,,,any,12477,,on_demand,,cluster07,,0,,,,"
+            "microsoft_itp2021_jobs.csv:3,d6fcbe84-6cbd-9525-f330-c7449cd5d050");
+  // 69390f06-ec8c-40ab-16b6-7e6140b4362a,2079,,,6358,,8,,,,,,cluster07: a gang, nodes not stated.
+  EXPECT_EQ(lines[25],
+            "2079,8,1000,,,fabric,6358,,on_demand,,cluster07,,0,,,,"
+            "microsoft_itp2021_jobs.csv:26,69390f06-ec8c-40ab-16b6-7e6140b4362a");
+}
+
+TEST_F(ItpFixtureTest, RowsMatchTheSourceByHand) {
+  // 7570b0ac-5d42-10d5-40e7-ca767c8ad37a,97933,,,10983,,64,,,,,,cluster02
+  const DemandRow* big = Find(rows_, "7570b0ac-5d42-10d5-40e7-ca767c8ad37a");
+  ASSERT_NE(big, nullptr);
+  EXPECT_EQ(big->arrival_s, 97933);
+  EXPECT_EQ(big->gpus, 64);
+  EXPECT_EQ(big->gpu_milli, 1000);
+  EXPECT_EQ(big->interconnect, Interconnect::kFabric);
+  EXPECT_EQ(big->duration_s, 10983);
+  EXPECT_FALSE(big->wait_s.has_value());
+  EXPECT_EQ(big->kind, DemandKind::kOnDemand);
+  EXPECT_FALSE(big->price.has_value());
+  EXPECT_TRUE(big->models.empty());
+  EXPECT_FALSE(big->min_vram_gb.has_value());
+  EXPECT_EQ(big->tenant, "cluster02");
+  EXPECT_EQ(big->qos, "");
+  EXPECT_EQ(big->phase, "");
+  EXPECT_FALSE(big->censored);
+  EXPECT_FALSE(big->cpu_milli.has_value());
+  EXPECT_FALSE(big->memory_mib.has_value());
+  EXPECT_EQ(big->source, "microsoft_itp2021_jobs.csv:47");
+
+  // d7fba2e4-685d-9bcb-8d7d-8149e2c9ea14,22394,,,2507,,2,,,,,,cluster08: the smallest gang.
+  const DemandRow* two = Find(rows_, "d7fba2e4-685d-9bcb-8d7d-8149e2c9ea14");
+  ASSERT_NE(two, nullptr);
+  EXPECT_EQ(two->gpus, 2);
+  EXPECT_EQ(two->interconnect, Interconnect::kFabric);
+  EXPECT_EQ(two->tenant, "cluster08");
+
+  // d46b31b1-b038-7076-d9f7-23afadc379a9,219493,,,1573360,,1,,,,,,cluster08: the longest job.
+  const DemandRow* longest = Find(rows_, "d46b31b1-b038-7076-d9f7-23afadc379a9");
+  ASSERT_NE(longest, nullptr);
+  EXPECT_EQ(longest->duration_s, 1573360);
+  EXPECT_EQ(longest->interconnect, Interconnect::kAny);
+
+  // dd7c5485-6c70-7048-5093-4c874f8ccb0b,5175336,,,3738,,8,,,,,,cluster03: the last submission.
+  EXPECT_EQ(rows_.back().source_id, "dd7c5485-6c70-7048-5093-4c874f8ccb0b");
+  EXPECT_EQ(rows_.back().arrival_s, 5175336);
+  EXPECT_EQ(rows_.back().tenant, "cluster03");
+}
+
+TEST_F(ItpFixtureTest, GangSizesClustersAndOrder) {
+  std::map<int64_t, int> by_gpus;
+  std::map<std::string, int> by_tenant;
+  for (const auto& r : rows_) {
+    ++by_gpus[r.gpus];
+    ++by_tenant[r.tenant];
+    EXPECT_EQ(r.interconnect, r.gpus == 1 ? Interconnect::kAny : Interconnect::kFabric) << r.source_id;
+    EXPECT_FALSE(r.censored) << r.source_id;
+    EXPECT_GE(r.duration_s, 600) << r.source_id;  // the source's 600 s floor
+  }
+  EXPECT_EQ(by_gpus, (std::map<int64_t, int>{{1, 41}, {2, 1}, {4, 1}, {8, 3}, {16, 2}, {32, 1}, {64, 1}}));
+  EXPECT_EQ(by_tenant, (std::map<std::string, int>{{"cluster02", 3},
+                                                   {"cluster03", 1},
+                                                   {"cluster04", 2},
+                                                   {"cluster07", 26},
+                                                   {"cluster08", 15},
+                                                   {"cluster09", 2},
+                                                   {"cluster10", 1}}));
+  EXPECT_TRUE(std::is_sorted(rows_.begin(), rows_.end(), [](const DemandRow& a, const DemandRow& b) {
+    return std::tie(a.arrival_s, a.source_id) < std::tie(b.arrival_s, b.source_id);
+  }));
+  // Two cluster08 jobs submitted at 4,178 s: ordered by job_id, whatever the source order.
+  ASSERT_GE(rows_.size(), 40u);
+  EXPECT_EQ(rows_[38].source_id, "24785248-c0b5-770f-4b6d-35a0c7268b74");
+  EXPECT_EQ(rows_[39].source_id, "c3943229-9193-4764-3a43-ab38650e1236");
+}
+
+TEST_F(ItpFixtureTest, WriteDemandReproducesTheImportedFile) {
+  TempDir again;
+  ASSERT_TRUE(WriteDemand(again.path() / "copy.csv", rows_).ok());
+  EXPECT_EQ(ReadText(again.path() / "copy.csv"), ReadText(out_.path() / kItp2021DemandFile));
+}
+
+// --- Job traces written by hand to temp folders ------------------------------------------------
+
+TEST(JobTraceImportTest, NoSourceFileIsReportedMissingAndWritesNothing) {
+  TempDir src, out;
+  ImportReport report;
+  Status s = ImportJobTrace(src.path(), out.path(), report, kItp2021Jobs);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(report.missing().size(), 1u);
+  EXPECT_EQ(report.missing()[0].first, "gpu_traces/microsoft_itp2021_jobs.csv");
+  EXPECT_NE(report.missing()[0].second.find("demand_itp2021.csv"), std::string::npos);
+  EXPECT_FALSE(fs::exists(out.path() / kItp2021DemandFile));
+}
+
+TEST(JobTraceImportTest, MissingColumnIsAnErrorAndWritesNothing) {
+  TempDir src, out;
+  WriteText(src.path() / "gpu_traces" / kJobs,
+            "job_id,submit_s,start_s,end_s,duration_s,queue_s,gpus,nodes,status,vc,gpu_type,cluster\n"
+            "j1,100,,,600,,1,,,,,c1\n");
+  ImportReport report;
+  Status s = ImportJobTrace(src.path(), out.path(), report, kItp2021Jobs);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(kJobs), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("gpus_per_node"), std::string::npos) << s.message();
+  EXPECT_FALSE(fs::exists(out.path() / kItp2021DemandFile));
+}
+
+TEST(JobTraceImportTest, BadRowsAreRecordedWithTheirLineWhileTheRestImports) {
+  TempDir src, out;
+  WriteText(src.path() / "gpu_traces" / kJobs,
+            std::string(kJobHeader) +
+                "ok,100,,,600,,1,,,,,,c1\n"                               // 2 accepted
+                "trunc,100,,,600\n"                                       // 3 truncated
+                "nosubmit,,,,600,,1,,,,,,c1\n"                            // 4 no arrival
+                "word,soon,,,600,,1,,,,,,c1\n"                            // 5 not a number
+                "zero,100,,,600,,0,,,,,,c1\n"                             // 6 no GPU
+                "nodur,100,,,,,2,,,,,,c1\n"                               // 7 no run time
+                "negdur,100,,,-5,,1,,,,,,c1\n"                            // 8 negative run time
+                "half,100,,,600,,1.5,,,,,,c1\n"                           // 9 not whole
+                "pending,100,,,,,8,,,Pending,,,c1\n"                      // 10 skipped: never ran
+                "cancel,100,,,0,,4,,,CANCELLED,,,c1\n"                    // 11 skipped: cancelled first
+                "cancel-ran,100,150,400,,,4,1,4,CANCELLED,vcA,V100,c1\n"  // 12 accepted: ran 250 s
+                "span,100,,,900,30,16,2,8,COMPLETED,,A100|H100,c2\n"      // 13 accepted: two nodes
+                "mismatch,100,,,900,,12,2,8,Pass,,,c2\n"                  // 14 repaired: 12 != 2 x 8
+                "toomanynodes,100,,,900,,2,4,,,,,c2\n"                    // 15 more nodes than GPUs
+                "derived,100,,,900,,,2,4,,,,c2\n"                         // 16 repaired: gpus = 2 x 4
+                "early,100,90,200,,,1,,,,,,c1\n"                          // 17 started before submit
+                "backwards,100,150,140,,,1,,,,,,c1\n"                     // 18 ended before start
+                "ok,200,,,600,,1,,,,,,c1\n"                               // 19 duplicate job_id
+                "running,300,310,,500,,8,1,,RUNNING,,,c1\n"               // 20 accepted, censored
+                "mystery,300,,,500,,1,,,Zombie,,,c1\n"                    // 21 accepted, warned
+                "frac,50.4,50.6,,100.2,,1,,,,,,\n"                        // 22 accepted, rounded
+                "vconly,60,,,100,,1,,,,vcB,,\n"                           // 23 accepted
+                "one-gpu-node,70,,,100,,1,1,1,,,,\n"                      // 24 accepted: any
+                "nodes0,70,,,100,,2,0,,,,,\n"                             // 25 no node
+                "negsubmit,-1,,,100,,1,,,,,,\n"                           // 26 negative arrival
+                ",70,,,100,,1,,,,,,\n"                                    // 27 no id
+                "endonly,100,,700,,,1,,,,,,\n"                            // 28 end without start
+                "nan-type,80,,,100,nan,2,nan,nan,nan,nan,nan,c3\n");      // 29 accepted, pandas nan
+  ImportReport report;
+  Status s = ImportJobTrace(src.path(), out.path(), report, kItp2021Jobs);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const FileReport& f = report.files().at(kJobsRel);
+  EXPECT_EQ(f.rows, 28);
+  EXPECT_EQ(f.accepted, 11);
+  EXPECT_EQ(IssueLines(f, RowOutcome::kRejected),
+            (std::set<int>{3, 4, 5, 6, 7, 8, 9, 15, 17, 18, 19, 25, 26, 27, 28}));
+  EXPECT_EQ(IssueLines(f, RowOutcome::kRepaired), (std::set<int>{14, 16}));
+  EXPECT_EQ(IssueLines(f, RowOutcome::kSkipped), (std::set<int>{10, 11}));
+  const std::vector<std::pair<int, std::string>> reasons = {
+      {3, "truncated"},
+      {4, "submit_s is empty"},
+      {5, "submit_s: 'soon'"},
+      {6, "gpus 0 is less than 1"},
+      {7, "duration_s is empty"},
+      {8, "duration_s -5 is negative"},
+      {9, "gpus: '1.5' is not a whole number"},
+      {10, "never ran (status=Pending)"},
+      {11, "cancelled before it started (status=CANCELLED"},
+      {14, "gpus 12 is not nodes 2 x gpus_per_node 8 = 16: kept gpus 12"},
+      {15, "nodes 4 is more than gpus 2"},
+      {16, "gpus empty: taken as nodes 2 x gpus_per_node 4 = 8"},
+      {17, "start_s 90 is before submit_s 100"},
+      {18, "end_s 140 is before start_s 150: negative run time"},
+      {19, "job 'ok' already seen at microsoft_itp2021_jobs.csv:2"},
+      {25, "nodes 0 is less than 1"},
+      {26, "submit_s -1 is negative"},
+      {27, "job_id is empty"},
+      {28, "duration_s is empty and start_s, end_s do not give it"},
+  };
+  for (const auto& [line, text] : reasons) {
+    EXPECT_NE(ReasonAt(f, line).find(text), std::string::npos) << line << ": " << ReasonAt(f, line);
+  }
+  // Given but not carried: gpus_per_node on the accepted rows 12, 13, 14, 16, 24; one unknown status.
+  ASSERT_EQ(f.warnings.size(), 2u);
+  EXPECT_NE(f.warnings[0].find("gpus_per_node given on 5 row(s)"), std::string::npos) << f.warnings[0];
+  EXPECT_NE(f.warnings[1].find("status 'Zombie' on 1 row(s)"), std::string::npos) << f.warnings[1];
+
+  auto rows = ReadDemand(out.path() / kItp2021DemandFile);
+  ASSERT_TRUE(rows.has_value()) << rows.error().ToString();
+  std::vector<std::string> order;
+  for (const auto& r : *rows) order.push_back(r.source_id);
+  EXPECT_EQ(order, (std::vector<std::string>{"frac", "vconly", "one-gpu-node", "nan-type", "cancel-ran",
+                                             "derived", "mismatch", "ok", "span", "mystery", "running"}));
+
+  // Cancelled after it started: it held 4 GPUs on one node for end - start.
+  const DemandRow* cancel = Find(*rows, "cancel-ran");
+  EXPECT_EQ(cancel->gpus, 4);
+  EXPECT_EQ(cancel->interconnect, Interconnect::kNode);
+  EXPECT_EQ(cancel->duration_s, 250);
+  EXPECT_EQ(cancel->wait_s, 50);
+  EXPECT_EQ(cancel->models, (std::vector<std::string>{"V100"}));
+  EXPECT_EQ(cancel->tenant, "c1/vcA");  // a vc named inside its cluster
+  EXPECT_EQ(cancel->phase, "CANCELLED");
+  EXPECT_FALSE(cancel->censored);
+  // Two nodes: the fabric; queue_s is the wait.
+  const DemandRow* span = Find(*rows, "span");
+  EXPECT_EQ(span->interconnect, Interconnect::kFabric);
+  EXPECT_EQ(span->wait_s, 30);
+  EXPECT_EQ(span->models, (std::vector<std::string>{"A100", "H100"}));
+  EXPECT_EQ(span->tenant, "c2");
+  EXPECT_EQ(Find(*rows, "mismatch")->gpus, 12);
+  EXPECT_EQ(Find(*rows, "mismatch")->interconnect, Interconnect::kFabric);
+  EXPECT_EQ(Find(*rows, "derived")->gpus, 8);
+  // Still running when the trace was taken: the duration is a lower bound.
+  const DemandRow* running = Find(*rows, "running");
+  EXPECT_TRUE(running->censored);
+  EXPECT_EQ(running->interconnect, Interconnect::kNode);
+  EXPECT_EQ(running->wait_s, 10);
+  EXPECT_EQ(running->duration_s, 500);
+  EXPECT_EQ(Find(*rows, "mystery")->phase, "Zombie");
+  EXPECT_FALSE(Find(*rows, "mystery")->censored);
+  // Fractions of a second round to the nearest second: 50.4 -> 50, 100.2 -> 100, 0.2 -> 0.
+  const DemandRow* frac = Find(*rows, "frac");
+  EXPECT_EQ(frac->arrival_s, 50);
+  EXPECT_EQ(frac->duration_s, 100);
+  EXPECT_EQ(frac->wait_s, 0);
+  EXPECT_EQ(frac->tenant, "");
+  EXPECT_EQ(Find(*rows, "vconly")->tenant, "vcB");
+  EXPECT_EQ(Find(*rows, "one-gpu-node")->interconnect, Interconnect::kAny);
+  const DemandRow* nan = Find(*rows, "nan-type");
+  EXPECT_EQ(nan->interconnect, Interconnect::kFabric);
+  EXPECT_TRUE(nan->models.empty());
+  EXPECT_FALSE(nan->wait_s.has_value());
+  EXPECT_EQ(nan->phase, "");
+  EXPECT_EQ(nan->tenant, "c3");
+}
+
+TEST(JobTraceImportTest, AFileWithoutTheClusterColumnImports) {
+  TempDir src, out;
+  WriteText(
+      src.path() / "gpu_traces" / kJobs,
+      "job_id,submit_s,start_s,end_s,duration_s,queue_s,gpus,nodes,gpus_per_node,status,vc,gpu_type,user\n"
+      "j1,100,,,600,,2,1,,,vc7,,alice\n");
+  ImportReport report;
+  Status s = ImportJobTrace(src.path(), out.path(), report, kItp2021Jobs);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const FileReport& f = report.files().at(kJobsRel);
+  EXPECT_EQ(f.accepted, 1);
+  ASSERT_EQ(f.warnings.size(), 1u);
+  EXPECT_NE(f.warnings[0].find("'user'"), std::string::npos) << f.warnings[0];
+  auto rows = ReadDemand(out.path() / kItp2021DemandFile);
+  ASSERT_TRUE(rows.has_value()) << rows.error().ToString();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].tenant, "vc7");
+  EXPECT_EQ((*rows)[0].interconnect, Interconnect::kNode);
+}
+
+TEST(JobTraceImportTest, SuffixedFilesAreReadAndMerged) {
+  TempDir src, out;
+  // Real rows: cluster04's first 16-GPU job, and a 1-GPU cluster07 job; then a later period.
+  WriteText(src.path() / "gpu_traces" / kJobs,
+            std::string(kJobHeader) +
+                "c9c620ea-4336-c1a9-8abe-e26bd13076b8,5810,,,288476,,16,,,,,,cluster04\n"
+                "a11b4fc9-8f06-7093-2b93-bcb89acf0e7e,1999,,,13423,,1,,,,,,cluster07\n");
+  WriteText(src.path() / "gpu_traces" / "microsoft_itp2021_jobs_2022.csv",
+            std::string(kJobHeader) +
+                "later-1,900,,,700,,8,1,8,,,,cluster11\n"
+                "a11b4fc9-8f06-7093-2b93-bcb89acf0e7e,7000,,,13423,,1,,,,,,cluster07\n");  // seen before
+  WriteText(src.path() / "gpu_traces" / "microsoft_itp2021_jobs.txt", "not a source\n");
+  WriteText(src.path() / "gpu_traces" / "microsoft_itp2021_jobsX.csv", "not a source\n");
+  ImportReport report;
+  Status s = ImportJobTrace(src.path(), out.path(), report, kItp2021Jobs);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(report.files().size(), 2u);
+  const FileReport& later = report.files().at("gpu_traces/microsoft_itp2021_jobs_2022.csv");
+  EXPECT_EQ(later.rows, 2);
+  EXPECT_EQ(later.accepted, 1);
+  EXPECT_EQ(IssueLines(later, RowOutcome::kRejected, "already seen at microsoft_itp2021_jobs.csv:3"),
+            (std::set<int>{3}));
+  auto rows = ReadDemand(out.path() / kItp2021DemandFile);
+  ASSERT_TRUE(rows.has_value()) << rows.error().ToString();
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ((*rows)[0].source, "microsoft_itp2021_jobs_2022.csv:2");
+  EXPECT_EQ((*rows)[0].interconnect, Interconnect::kNode);
+  EXPECT_EQ((*rows)[0].tenant, "cluster11");
+  EXPECT_EQ((*rows)[1].source, "microsoft_itp2021_jobs.csv:3");
+  EXPECT_EQ((*rows)[2].source, "microsoft_itp2021_jobs.csv:2");
+  EXPECT_EQ((*rows)[2].interconnect, Interconnect::kFabric);
+}
+
+TEST(JobTraceImportTest, StructuralErrorInASecondFileStopsTheWholeImport) {
+  TempDir src, out;
+  WriteText(src.path() / "gpu_traces" / kJobs, std::string(kJobHeader) + "j1,100,,,600,,1,,,,,,c1\n");
+  WriteText(src.path() / "gpu_traces" / "microsoft_itp2021_jobs_2022.csv",
+            std::string(kJobHeader) + "j2,100,,,600,,1,,,,,,\"c1\n");
+  ImportReport report;
+  Status s = ImportJobTrace(src.path(), out.path(), report, kItp2021Jobs);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("microsoft_itp2021_jobs_2022.csv"), std::string::npos) << s.message();
+  EXPECT_FALSE(fs::exists(out.path() / kItp2021DemandFile));
+}
+
+TEST(JobTraceImportTest, StatusSpellingsOfOtherTraces) {
+  // Slurm, Philly and Kubernetes spell the same states differently; case and separators do not
+  // matter. Queued or never launched: skipped; still running: censored; anything else ran.
+  struct Case {
+    const char* status;
+    const char* outcome;  // "skipped", "censored", "ended"
+  };
+  const std::vector<Case> cases = {
+      {"PENDING", "skipped"},  {"Waiting", "skipped"},  {"queued", "skipped"},  {"BOOT_FAIL", "skipped"},
+      {"Running", "censored"}, {"RUNNING", "censored"}, {"COMPLETED", "ended"}, {"Pass", "ended"},
+      {"Succeeded", "ended"},  {"Failed", "ended"},     {"NODE_FAIL", "ended"}, {"OUT_OF_MEMORY", "ended"},
+      {"TIMEOUT", "ended"},    {"Killed", "ended"},     {"cancelled", "ended"}, {"Preempted", "ended"},
+      {"", "ended"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.status);
+    TempDir src, out;
+    WriteText(src.path() / "gpu_traces" / kJobs,
+              std::string(kJobHeader) + "j1,100,110,,600,,2,,," + c.status + ",,,c1\n");
+    ImportReport report;
+    ASSERT_TRUE(ImportJobTrace(src.path(), out.path(), report, kItp2021Jobs).ok());
+    const FileReport& f = report.files().at(kJobsRel);
+    EXPECT_TRUE(f.warnings.empty()) << f.warnings[0];
+    auto rows = ReadDemand(out.path() / kItp2021DemandFile);
+    ASSERT_TRUE(rows.has_value()) << rows.error().ToString();
+    if (std::string_view(c.outcome) == "skipped") {
+      EXPECT_EQ(f.accepted, 0);
+      EXPECT_EQ(IssueLines(f, RowOutcome::kSkipped, "never ran"), (std::set<int>{2}));
+      EXPECT_TRUE(rows->empty());
+      continue;
+    }
+    ASSERT_EQ(rows->size(), 1u);
+    EXPECT_EQ((*rows)[0].censored, std::string_view(c.outcome) == "censored");
+    EXPECT_EQ((*rows)[0].phase, c.status);
+    EXPECT_EQ((*rows)[0].wait_s, 10);
+  }
+}
+
 // --- The canonical file ---------------------------------------------------------------------
 
 TEST(DemandFileTest, EveryFieldSurvivesARoundTrip) {
@@ -376,16 +753,26 @@ TEST(DemandFileTest, EveryFieldSurvivesARoundTrip) {
   bare.arrival_s = 7200;
   bare.gpu_milli = 250;
   bare.source = "trace.csv:10";
+  DemandRow gang;  // a multi-node training job
+  gang.arrival_s = 7200;
+  gang.gpus = 32;
+  gang.interconnect = Interconnect::kFabric;
+  gang.duration_s = 600;
+  gang.tenant = "cluster04";
+  gang.source = "jobs.csv:11";
+  gang.source_id = "job-11";
 
   TempDir dir;
   fs::path file = dir.path() / "demand.csv";
-  ASSERT_TRUE(WriteDemand(file, {full, bare}).ok());
+  ASSERT_TRUE(WriteDemand(file, {full, bare, gang}).ok());
   auto back = ReadDemand(file);
   ASSERT_TRUE(back.has_value()) << back.error().ToString();
-  ASSERT_EQ(back->size(), 2u);
+  ASSERT_EQ(back->size(), 3u);
   EXPECT_EQ((*back)[0], full);
   EXPECT_EQ((*back)[1], bare);
+  EXPECT_EQ((*back)[2], gang);
   EXPECT_NE(ReadText(file).find(",2.490000,"), std::string::npos) << ReadText(file);
+  EXPECT_NE(ReadText(file).find("7200,32,1000,,,fabric,600,"), std::string::npos) << ReadText(file);
 }
 
 struct CorruptCase {
@@ -473,6 +860,51 @@ TEST(AlibabaRealTraceTest, ImportsTheWholeTrace) {
   EXPECT_EQ(static_cast<int64_t>(rows->size()), f.accepted);
   int64_t censored = std::count_if(rows->begin(), rows->end(), [](const DemandRow& r) { return r.censored; });
   EXPECT_EQ(censored, 32);
+}
+
+TEST(ItpRealTraceTest, ImportsTheWholeTrace) {
+  fs::path root = RIGSHIFT_SHARED_DATA;
+  if (!fs::exists(root / kJobsRel)) GTEST_SKIP() << "no " << (root / kJobsRel);
+  TempDir out;
+  ImportReport report;
+  Status s = ImportJobTrace(root, out.path(), report, kItp2021Jobs);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  std::cout << report.Summary(3);
+  const FileReport& f = report.files().at(kJobsRel);
+  EXPECT_EQ(f.rows, 69351);
+  EXPECT_EQ(f.accepted, 69351);
+  EXPECT_TRUE(f.issues.empty());
+  EXPECT_TRUE(f.warnings.empty());
+  auto rows = ReadDemand(out.path() / kItp2021DemandFile);
+  ASSERT_TRUE(rows.has_value()) << rows.error().ToString();
+  ASSERT_EQ(rows->size(), 69351u);
+  std::map<int64_t, int> by_gpus;
+  std::map<std::string, int> by_tenant;
+  int64_t gpu_seconds = 0;
+  int fabric = 0;
+  for (const auto& r : *rows) {
+    ++by_gpus[r.gpus];
+    ++by_tenant[r.tenant];
+    gpu_seconds += r.gpus * r.duration_s;
+    fabric += r.interconnect == Interconnect::kFabric;
+  }
+  // The numbers of the shared data README (gpu_traces/microsoft_itp2021_jobs.csv).
+  EXPECT_EQ(by_gpus, (std::map<int64_t, int>{
+                         {1, 57682}, {2, 1483}, {4, 2371}, {8, 7009}, {16, 381}, {32, 354}, {64, 71}}));
+  EXPECT_EQ(fabric, 11669);
+  EXPECT_EQ(gpu_seconds, 5877791065);  // 1,632,719.7 GPU-hours
+  EXPECT_EQ(by_tenant, (std::map<std::string, int>{{"cluster01", 1595},
+                                                   {"cluster02", 5778},
+                                                   {"cluster03", 3011},
+                                                   {"cluster04", 15802},
+                                                   {"cluster05", 3629},
+                                                   {"cluster06", 2396},
+                                                   {"cluster07", 12699},
+                                                   {"cluster08", 13047},
+                                                   {"cluster09", 11134},
+                                                   {"cluster10", 260}}));
+  EXPECT_EQ(rows->front().arrival_s, 1999);
+  EXPECT_EQ(rows->back().arrival_s, 5175336);
 }
 
 }  // namespace
