@@ -4,10 +4,12 @@
 
 #include <ClpSimplex.hpp>
 #include <CoinError.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <exception>
 #include <optional>
+#include <set>
 #include <utility>
 
 namespace rigshift {
@@ -51,6 +53,22 @@ Status ValidateShape(const OracleInput& in) {
                       "finite and nonnegative",
                       c, k.name, k.mining_power_w, k.ai_power_w));
     }
+    if (k.gpus_per_node < 0) {
+      return InvalidArgumentError(
+          fmt::format("oracle: class {} ({}): gpus_per_node = {} is negative", c, k.name, k.gpus_per_node));
+    }
+    if (k.gpus_per_node == 0 && k.nodes != 0) {
+      return InvalidArgumentError(fmt::format(
+          "oracle: class {} ({}): nodes = {} but gpus_per_node is 0 (not known): give both or neither", c,
+          k.name, k.nodes));
+    }
+    // devices == nodes x gpus_per_node, tested by division so that no product can overflow.
+    if (k.gpus_per_node > 0 &&
+        (k.nodes < 0 || k.devices % k.gpus_per_node != 0 || k.devices / k.gpus_per_node != k.nodes)) {
+      return InvalidArgumentError(
+          fmt::format("oracle: class {} ({}): devices = {} is not nodes ({}) x gpus_per_node ({})", c, k.name,
+                      k.devices, k.nodes, k.gpus_per_node));
+    }
   }
   for (size_t b = 0; b < in.buckets.size(); ++b) {
     const OracleBucket& bucket = in.buckets[b];
@@ -66,6 +84,72 @@ Status ValidateShape(const OracleInput& in) {
             fmt::format("oracle: bucket {} ({}): class {} is listed twice", b, bucket.name, c));
       }
       seen[static_cast<size_t>(c)] = true;
+    }
+    if (bucket.gang < 1) {
+      return InvalidArgumentError(fmt::format("oracle: bucket {} ({}): gang = {} GPUs, want at least 1", b,
+                                              bucket.name, bucket.gang));
+    }
+    if (bucket.placement != OraclePlacement::kAny && bucket.placement != OraclePlacement::kOneNode &&
+        bucket.placement != OraclePlacement::kWholeNodes) {
+      return InvalidArgumentError(
+          fmt::format("oracle: bucket {} ({}): placement {} is not an OraclePlacement", b, bucket.name,
+                      static_cast<int>(bucket.placement)));
+    }
+    for (int c : bucket.classes) {
+      const OracleClass& k = in.classes[static_cast<size_t>(c)];
+      const int n = k.gpus_per_node, g = bucket.gang;
+      if (n == 0 || g <= n) continue;  // nodes not known, or the gang fits in one node
+      if (bucket.placement == OraclePlacement::kOneNode) {
+        return InvalidArgumentError(fmt::format(
+            "oracle: bucket {} ({}): a gang of {} GPUs must sit in one node, but class {} ({}) has {} GPUs "
+            "per node: do not list the class",
+            b, bucket.name, g, c, k.name, n));
+      }
+      if (bucket.placement == OraclePlacement::kWholeNodes && g % n != 0) {
+        return InvalidArgumentError(fmt::format(
+            "oracle: bucket {} ({}): a gang of {} GPUs is not a number of whole nodes of class {} ({}), "
+            "{} GPUs per node: do not list the class",
+            b, bucket.name, g, c, k.name, n));
+      }
+    }
+  }
+  return OkStatus();
+}
+
+Status ValidateRows(const OracleInput& in, const std::vector<OracleNodeRow>& rows) {
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const OracleNodeRow& row = rows[r];
+    if (row.cls < 0 || static_cast<size_t>(row.cls) >= in.classes.size()) {
+      return InvalidArgumentError(
+          fmt::format("oracle: node row {} ({}): class {} is not an index into the {} classes", r, row.what,
+                      row.cls, in.classes.size()));
+    }
+    if (!std::isfinite(row.max_gangs) || row.max_gangs < 0) {
+      return InvalidArgumentError(
+          fmt::format("oracle: node row {} ({}): max_gangs = {} must be finite and nonnegative", r, row.what,
+                      row.max_gangs));
+    }
+    std::vector<bool> seen(in.buckets.size(), false);
+    for (const auto& [b, w] : row.terms) {
+      if (b < 0 || static_cast<size_t>(b) >= in.buckets.size()) {
+        return InvalidArgumentError(
+            fmt::format("oracle: node row {} ({}): bucket {} is not an index into the {} buckets", r,
+                        row.what, b, in.buckets.size()));
+      }
+      const std::vector<int>& allowed = in.buckets[static_cast<size_t>(b)].classes;
+      if (std::find(allowed.begin(), allowed.end(), row.cls) == allowed.end()) {
+        return InvalidArgumentError(fmt::format("oracle: node row {} ({}): bucket {} does not list class {}",
+                                                r, row.what, b, row.cls));
+      }
+      if (seen[static_cast<size_t>(b)]) {
+        return InvalidArgumentError(
+            fmt::format("oracle: node row {} ({}): bucket {} is listed twice", r, row.what, b));
+      }
+      seen[static_cast<size_t>(b)] = true;
+      if (!std::isfinite(w)) {
+        return InvalidArgumentError(fmt::format(
+            "oracle: node row {} ({}): the coefficient of bucket {} is not finite", r, row.what, b));
+      }
     }
   }
   return OkStatus();
@@ -108,6 +192,97 @@ Status ValidatePeriod(const OracleInput& in, size_t p) {
   return OkStatus();
 }
 
+// ---- Node rows ---------------------------------------------------------------------------------------
+//
+// docs/oracle.md proves each row and why the ones left out are implied. On a class of N nodes of
+// n GPUs, a bucket's gang of g GPUs is, by its placement:
+//   - free (kAny, or n not known): in no row;
+//   - in one node (g < n, kOneNode or kWholeNodes): counted 1/g per GPU (one per gang) in the node
+//     rows k >= floor(n/g), the rows whose gangs are larger than n/(k+1);
+//   - on whole nodes (g >= n, so g = m x n): counted k/n per GPU (k slots per node it takes) in
+//     node row k, and 1/g per GPU in the class rows j >= floor(N/m).
+// Node row k is emitted only when some one-node size g has floor(n/g) = k and does not divide n;
+// class row j only when some whole-node size m has floor(N/m) = j and does not divide N (or
+// m > N, j = 0). Every other row is implied by the capacity row.
+
+enum class Fit { kFree, kInNode, kWholeNodes };
+
+Fit FitOn(const OracleBucket& bucket, const OracleClass& cls) {
+  if (bucket.placement == OraclePlacement::kAny || cls.gpus_per_node == 0) return Fit::kFree;
+  return bucket.gang < cls.gpus_per_node ? Fit::kInNode : Fit::kWholeNodes;
+}
+
+// The input's classes and buckets must be valid (ValidateShape).
+std::vector<OracleNodeRow> DeriveNodeRows(const OracleInput& in) {
+  std::vector<OracleNodeRow> rows;
+  for (size_t ci = 0; ci < in.classes.size(); ++ci) {
+    const OracleClass& k = in.classes[ci];
+    const int c = static_cast<int>(ci);
+    const int64_t n = k.gpus_per_node, big_n = k.nodes;
+    if (n == 0) continue;
+    std::vector<int> in_node, whole;  // buckets, in index order
+    for (size_t b = 0; b < in.buckets.size(); ++b) {
+      const OracleBucket& bucket = in.buckets[b];
+      if (std::find(bucket.classes.begin(), bucket.classes.end(), c) == bucket.classes.end()) continue;
+      switch (FitOn(bucket, k)) {
+        case Fit::kFree:
+          break;
+        case Fit::kInNode:
+          in_node.push_back(static_cast<int>(b));
+          break;
+        case Fit::kWholeNodes:
+          whole.push_back(static_cast<int>(b));
+          break;
+      }
+    }
+    auto gang = [&](int b) { return static_cast<int64_t>(in.buckets[static_cast<size_t>(b)].gang); };
+    // Node rows: the slot counts k that can bind, ascending.
+    std::set<int64_t> node_slots;
+    for (int b : in_node) {
+      if (n % gang(b) != 0) node_slots.insert(n / gang(b));
+    }
+    for (int64_t slots : node_slots) {
+      OracleNodeRow row;
+      row.cls = c;
+      row.slots = static_cast<int>(slots);
+      row.max_gangs = static_cast<double>(slots) * static_cast<double>(big_n);
+      for (int b : in_node) {
+        if (n / gang(b) <= slots) row.terms.emplace_back(b, 1.0 / static_cast<double>(gang(b)));
+      }
+      for (int b : whole) row.terms.emplace_back(b, static_cast<double>(slots) / static_cast<double>(n));
+      std::sort(row.terms.begin(), row.terms.end());
+      row.what = fmt::format("class {} ({}): a node of {} GPUs holds at most {} gang{} of {}..{} GPUs{}", c,
+                             k.name, n, slots, slots == 1 ? "" : "s", n / (slots + 1) + 1, n,
+                             whole.empty() ? "" : ", none on nodes that multi-node gangs take");
+      rows.push_back(std::move(row));
+    }
+    // Class rows: the same for multi-node gangs of m whole nodes in the class's N nodes.
+    std::set<int64_t> class_slots;
+    for (int b : whole) {
+      const int64_t m = gang(b) / n;
+      if (m > big_n || big_n % m != 0) class_slots.insert(big_n / m);
+    }
+    for (int64_t slots : class_slots) {
+      OracleNodeRow row;
+      row.cls = c;
+      row.per_node = false;
+      row.slots = static_cast<int>(slots);
+      row.max_gangs = static_cast<double>(slots);
+      for (int b : whole) {
+        if (big_n / (gang(b) / n) <= slots) row.terms.emplace_back(b, 1.0 / static_cast<double>(gang(b)));
+      }
+      row.what =
+          slots == 0
+              ? fmt::format("class {} ({}): its {} nodes hold no gang of {} or more nodes", c, k.name, big_n,
+                            big_n + 1)
+              : fmt::format("class {} ({}): its {} nodes hold at most {} gang{} of {}..{} nodes", c, k.name,
+                            big_n, slots, slots == 1 ? "" : "s", big_n / (slots + 1) + 1, big_n);
+      rows.push_back(std::move(row));
+    }
+  }
+  return rows;
+}
+
 // ---- The per-period LP --------------------------------------------------------------------------
 //
 // Variables are measured in devices busy on average over the period (device-seconds / T), not in
@@ -119,7 +294,8 @@ Status ValidatePeriod(const OracleInput& in, size_t p) {
 //
 // Columns: [0, C) mining on class c; then one per (bucket, allowed class), in bucket order; then,
 // only when some period gives idle values, [idle_col_, idle_col_ + C) idle on class c.
-// Rows: [0, C) capacity of class c; [C, C+B) demand of bucket b; [C+B, C+B+S) power of site s.
+// Rows: [0, C) capacity of class c; [C, C+B) demand of bucket b; [C+B, C+B+S) power of site s;
+// then the node rows, whose right-hand sides (gangs at once) are the same in every period.
 
 struct PeriodValue {
   double ai_usd = 0;
@@ -129,7 +305,7 @@ struct PeriodValue {
 
 class PeriodLp {
  public:
-  explicit PeriodLp(const OracleInput& in)
+  PeriodLp(const OracleInput& in, const std::vector<OracleNodeRow>& node_rows)
       : nc_(static_cast<int>(in.classes.size())), nb_(static_cast<int>(in.buckets.size())) {
     const int ns = static_cast<int>(in.site_names.size());
     for (int b = 0; b < nb_; ++b) {
@@ -138,11 +314,28 @@ class PeriodLp {
         ai_class_.push_back(c);
       }
     }
-    const int num_rows = nc_ + nb_ + ns;
+    const int first_node_row = nc_ + nb_ + ns;
+    const int num_rows = first_node_row + static_cast<int>(node_rows.size());
+    // Per AI column, its entries in the node rows (ascending rows, as the other entries are).
+    std::vector<int> ai_column(static_cast<size_t>(nb_) * static_cast<size_t>(nc_), -1);  // [b * C + c]
+    for (size_t j = 0; j < ai_bucket_.size(); ++j) {
+      ai_column[static_cast<size_t>(ai_bucket_[j]) * static_cast<size_t>(nc_) + ai_class_[j]] =
+          static_cast<int>(j);
+    }
+    std::vector<std::vector<std::pair<int, double>>> node_entries(ai_bucket_.size());
+    for (size_t r = 0; r < node_rows.size(); ++r) {
+      for (const auto& [b, w] : node_rows[r].terms) {
+        const int j = ai_column[static_cast<size_t>(b) * static_cast<size_t>(nc_) + node_rows[r].cls];
+        if (w != 0)
+          node_entries[static_cast<size_t>(j)].emplace_back(first_node_row + static_cast<int>(r), w);
+      }
+    }
     std::vector<CoinBigIndex> start = {0};
     std::vector<int> index;
     std::vector<double> value;
-    auto add_column = [&](int c, int demand_row, double watts) {
+    const std::vector<std::pair<int, double>> none;
+    auto add_column = [&](int c, int demand_row, double watts,
+                          const std::vector<std::pair<int, double>>& more) {
       index.push_back(c);
       value.push_back(1.0);
       if (demand_row >= 0) {
@@ -153,16 +346,21 @@ class PeriodLp {
         index.push_back(nc_ + nb_ + in.classes[static_cast<size_t>(c)].site);
         value.push_back(watts);
       }
+      for (const auto& [row, w] : more) {
+        index.push_back(row);
+        value.push_back(w);
+      }
       start.push_back(static_cast<CoinBigIndex>(index.size()));
     };
-    for (int c = 0; c < nc_; ++c) add_column(c, -1, in.classes[static_cast<size_t>(c)].mining_power_w);
+    for (int c = 0; c < nc_; ++c) add_column(c, -1, in.classes[static_cast<size_t>(c)].mining_power_w, none);
     for (size_t j = 0; j < ai_bucket_.size(); ++j) {
-      add_column(ai_class_[j], nc_ + ai_bucket_[j], in.classes[static_cast<size_t>(ai_class_[j])].ai_power_w);
+      add_column(ai_class_[j], nc_ + ai_bucket_[j], in.classes[static_cast<size_t>(ai_class_[j])].ai_power_w,
+                 node_entries[j]);
     }
     idle_col_ = static_cast<int>(start.size()) - 1;
     for (const OraclePeriod& p : in.periods) has_idle_ = has_idle_ || !p.idle_net_usd_per_s.empty();
     if (has_idle_) {
-      for (int c = 0; c < nc_; ++c) add_column(c, -1, 0);
+      for (int c = 0; c < nc_; ++c) add_column(c, -1, 0, none);
     }
     const int num_cols = static_cast<int>(start.size()) - 1;
     std::vector<double> col_lower(static_cast<size_t>(num_cols), 0.0);
@@ -172,6 +370,9 @@ class PeriodLp {
     std::vector<double> row_upper(static_cast<size_t>(num_rows), 0.0);
     for (int c = 0; c < nc_; ++c)
       row_upper[static_cast<size_t>(c)] = static_cast<double>(in.classes[c].devices);
+    for (size_t r = 0; r < node_rows.size(); ++r) {
+      row_upper[static_cast<size_t>(first_node_row) + r] = node_rows[r].max_gangs;
+    }
     model_.setLogLevel(0);
     model_.messageHandler()->setLogLevel(0);
     model_.loadProblem(num_cols, num_rows, start.data(), index.data(), value.data(), col_lower.data(),
@@ -204,9 +405,10 @@ class PeriodLp {
     // optimal or a pivot away most hours, and primal from it is 2-3x faster than from the slack
     // basis; with values drawn independently each hour it is within about 20% of a cold start,
     // while CLP's dual simplex spent as much time again in the kernel.
-    // The LP is always feasible (all zero) and bounded (capacity rows bound every column), so
-    // anything but "optimal" is a solver failure; a warm start that goes wrong gets one retry
-    // from the slack basis, where x = 0 is feasible, before it is reported.
+    // The LP is always feasible (all zero: every right-hand side is nonnegative) and bounded
+    // (capacity rows bound every column), so anything but "optimal" is a solver failure; a warm
+    // start that goes wrong gets one retry from the slack basis, where x = 0 is feasible, before
+    // it is reported.
     model_.primal();
     if (!model_.isProvenOptimal()) {
       model_.allSlackBasis(true);
@@ -238,18 +440,13 @@ class PeriodLp {
   ClpSimplex model_;
 };
 
-}  // namespace
-
-Result<OracleResult> SolveOracle(const OracleInput& input) {
-  RS_RETURN_IF_ERROR(ValidateShape(input));
-  for (size_t p = 0; p < input.periods.size(); ++p) RS_RETURN_IF_ERROR(ValidatePeriod(input, p));
-
+Result<OracleResult> Solve(const OracleInput& input, const std::vector<OracleNodeRow>& node_rows) {
   OracleResult result;
   result.period_profit_usd.reserve(input.periods.size());
   std::optional<PeriodLp> lp;
   size_t p = 0;
   try {  // CLP reports some failures by throwing CoinError; they stop here as a Status.
-    lp.emplace(input);
+    lp.emplace(input, node_rows);
     for (; p < input.periods.size(); ++p) {
       RS_ASSIGN_OR_RETURN(PeriodValue v, lp->Solve(input.periods[p], p));
       result.ai_usd += v.ai_usd;
@@ -264,6 +461,48 @@ Result<OracleResult> SolveOracle(const OracleInput& input) {
   }
   result.profit_usd = result.ai_usd + result.mining_usd + result.idle_usd;
   return result;
+}
+
+}  // namespace
+
+void AddJobDemand(const OracleJob& job, int64_t start_s, int64_t end_s, int64_t period_s,
+                  std::vector<OraclePeriod>& periods) {
+  RS_CHECK(period_s > 0);
+  RS_CHECK(start_s <= end_s);
+  RS_CHECK(job.run_s >= 0 && job.max_wait_s >= 0);
+  RS_CHECK(std::isfinite(job.gpus) && job.gpus >= 0);
+  // Whenever it starts, the run lies inside [arrival, arrival + max_wait + run), and the
+  // simulation ends at end_s.
+  const int64_t lo = std::max(job.arrival_s, start_s);
+  const int64_t hi = std::min(job.arrival_s + job.max_wait_s + job.run_s, end_s);
+  if (hi <= lo || job.run_s == 0 || job.gpus == 0) return;
+  for (int64_t p = (lo - start_s) / period_s; start_s + p * period_s < hi; ++p) {
+    const int64_t p0 = start_s + p * period_s, p1 = std::min(p0 + period_s, end_s);
+    const int64_t overlap = std::min(hi, p1) - std::max(lo, p0);
+    if (overlap <= 0) continue;
+    RS_CHECK(static_cast<size_t>(p) < periods.size());
+    std::vector<double>& demand = periods[static_cast<size_t>(p)].demand_gpu_s;
+    RS_CHECK(job.bucket >= 0 && static_cast<size_t>(job.bucket) < demand.size());
+    demand[static_cast<size_t>(job.bucket)] += job.gpus * static_cast<double>(std::min(job.run_s, overlap));
+  }
+}
+
+Result<std::vector<OracleNodeRow>> NodeRows(const OracleInput& input) {
+  RS_RETURN_IF_ERROR(ValidateShape(input));
+  return DeriveNodeRows(input);
+}
+
+Result<OracleResult> SolveOracle(const OracleInput& input) {
+  RS_RETURN_IF_ERROR(ValidateShape(input));
+  for (size_t p = 0; p < input.periods.size(); ++p) RS_RETURN_IF_ERROR(ValidatePeriod(input, p));
+  return Solve(input, DeriveNodeRows(input));
+}
+
+Result<OracleResult> SolveOracle(const OracleInput& input, const std::vector<OracleNodeRow>& node_rows) {
+  RS_RETURN_IF_ERROR(ValidateShape(input));
+  for (size_t p = 0; p < input.periods.size(); ++p) RS_RETURN_IF_ERROR(ValidatePeriod(input, p));
+  RS_RETURN_IF_ERROR(ValidateRows(input, node_rows));
+  return Solve(input, node_rows);
 }
 
 }  // namespace rigshift

@@ -6,12 +6,28 @@
 // optimistic per-unit values (the best any instant of the period offers: the highest mining
 // revenue, the lowest electricity price), the GPU-seconds each demand bucket asks for, and each
 // site's power cap. The LP relaxes what binds real policies: leases may be split across devices
-// and periods, gangs need not stay whole, miners restart for free. Periods share no variable, so
-// the LP is solved period by period; the optimum equals that of the one big block-diagonal LP.
+// and periods, gangs may be served in part, miners restart for free. Periods share no variable,
+// so the LP is solved period by period; the optimum equals that of the one big block-diagonal LP.
+//
+// Gangs are not relaxed entirely: where a class says how its GPUs sit in nodes
+// (OracleClass::nodes, gpus_per_node) and a bucket says how its gangs are placed
+// (OracleBucket::gang, placement), the LP adds node-slot rows (NodeRows): a node of n GPUs holds
+// at most k gangs larger than n/(k+1), and whole nodes taken by multi-node gangs hold none.
+//
+// For the simulator's BuildOracle:
+//   - classes: nodes = the group's node count, gpus_per_node = its GPUs per node (devices must
+//     then equal nodes x gpus_per_node); leave both 0 where unknown.
+//   - buckets: gang = the requests' GPUs (a bucket's requests must all ask for the same number);
+//     placement from Interconnect: kNode and kNvlink -> kOneNode (an NVLink domain lies inside
+//     a node), kFabric -> kWholeNodes, kAny -> kAny. List only classes the gang may use: for
+//     kOneNode those whose node holds the gang, for kWholeNodes also those whose GPUs per node
+//     divide it.
+//   - demand: AddJobDemand once per request (GPUs x copies), with its longest wait.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -26,11 +42,29 @@ struct OracleClass {
   // the draw of any option the class's values cover (the lowest draw, if several algorithms).
   double mining_power_w = 0;  // per mining device
   double ai_power_w = 0;      // per AI device
+  // How the devices sit in nodes: `nodes` identical nodes of `gpus_per_node` GPUs each, and then
+  // devices == nodes x gpus_per_node. gpus_per_node = 0 means not known: nodes must be 0 too, and
+  // the class gets no node rows (gangs on it are relaxed entirely, as before).
+  int64_t nodes = 0;
+  int gpus_per_node = 0;
 };
 
-struct OracleBucket {  // requests that share allowed classes and price
+// Where the GPUs of one gang (one request of OracleBucket::gang GPUs) must sit on a class of n
+// GPUs per node. Classes whose gpus_per_node is 0 treat every placement as kAny.
+enum class OraclePlacement {
+  kAny,      // anywhere in the class: no node rows (the old behaviour)
+  kOneNode,  // inside one node: gang <= n on every class the bucket lists
+  // Inside one node where a node holds the gang (gang <= n), else on gang / n whole nodes of the
+  // class that no other lease shares (gang must then be a multiple of n). A multi-node gang
+  // stays inside one class. Interconnect::kFabric.
+  kWholeNodes,
+};
+
+struct OracleBucket {  // requests that share allowed classes, price, gang size and placement
   std::string name;
   std::vector<int> classes;  // classes that may serve it: valid indices, each at most once
+  int gang = 1;              // GPUs per request, >= 1 (1: no gang)
+  OraclePlacement placement = OraclePlacement::kAny;
 };
 
 // Every vector must have the size its comment gives and hold finite numbers; seconds, demand
@@ -42,7 +76,8 @@ struct OraclePeriod {
   // draw x lowest price), which bounds every instant whatever the sign of the price. Negative
   // values are allowed: the LP then leaves it off.
   std::vector<double> mining_net_usd_per_s;
-  // Per bucket: GPU-seconds demanded in this period (each request's GPUs x its overlap).
+  // Per bucket: the most GPU-seconds any policy can serve in this period; fill it with
+  // AddJobDemand (each request's GPUs x min(run, overlap of its waiting-and-running window)).
   std::vector<double> demand_gpu_s;
   // Per bucket and class, flattened as [bucket * classes.size() + class]: what one GPU-second of
   // the bucket earns on the class, net of AI energy, in USD (ignored where the bucket does not
@@ -75,9 +110,66 @@ struct OracleResult {
   int periods_solved = 0;                 // equals periods.size() on success
 };
 
+// One request, as AddJobDemand counts it.
+struct OracleJob {
+  int bucket = 0;          // index into OracleInput::buckets
+  int64_t arrival_s = 0;   // when it arrives (seconds, the timeline's clock)
+  int64_t max_wait_s = 0;  // the longest it may wait before it starts, >= 0 (0: now or never)
+  int64_t run_s = 0;       // how long it runs once started, >= 0
+  double gpus = 0;         // its GPUs x the copies of it, >= 0
+};
+
+// Adds one request's demand to `periods`, the timeline [start_s, end_s) cut into periods of
+// period_s seconds (period p is [start_s + p x period_s, that + period_s), the last one cut at
+// end_s). A request that starts at all starts within [arrival, arrival + max_wait] and runs at
+// most run_s seconds without a break, and nothing runs past end_s; so inside period p it holds
+// its GPUs at most min(run_s, overlap of [arrival, arrival + max_wait + run) with p and with
+// [start_s, end_s)) seconds. That, times `gpus`, is added to periods[p].demand_gpu_s[bucket].
+// Summed over the periods this exceeds gpus x run_s by at most gpus x max_wait_s (the LP's
+// periods are independent, so the request may count for its whole run in more than one).
+// Preconditions (checked; a broken one aborts): period_s > 0, start_s <= end_s, run_s >= 0,
+// max_wait_s >= 0, gpus >= 0, and every period the window touches exists in `periods` with a
+// demand_gpu_s entry for the bucket.
+void AddJobDemand(const OracleJob& job, int64_t start_s, int64_t end_s, int64_t period_s,
+                  std::vector<OraclePeriod>& periods);
+
+// One node or class row of the LP, in its scaled units (a column is the average number of the
+// bucket's GPUs busy on the class over the period):
+//   sum over terms (bucket b, coefficient w):  w x a_b  <=  max_gangs
+// Node rows: a node of n GPUs holds at most k one-node gangs each larger than n/(k+1), and none
+// on a node that a multi-node gang takes; so over the class's N nodes, at most k x N of them at
+// any instant (terms: 1/gang for those one-node buckets, k/n for whole-node buckets).
+// Class rows: the class's N nodes hold at most k multi-node gangs each of more than N/(k+1)
+// nodes (k may be 0: a gang of more nodes than the class has never runs there).
+struct OracleNodeRow {
+  int cls = 0;           // the class it counts
+  bool per_node = true;  // a node row; false: a class row
+  int slots = 0;         // k
+  double max_gangs = 0;  // the right-hand side: k x N for a node row, k for a class row
+  // (bucket, coefficient), in bucket order; each bucket lists cls.
+  std::vector<std::pair<int, double>> terms;
+  // What it says, e.g. "class 0 (A): a node of 8 GPUs holds at most 1 gang of 5..8 GPUs".
+  std::string what;
+};
+
+// The node rows SolveOracle(input) adds: only those that can bind. A row is implied by the
+// class's capacity row unless some one-node gang size g in it has floor(n/g) = k and g does
+// not divide n (respectively a multi-node gang of m nodes with floor(N/m) = k and m not
+// dividing N); docs/oracle.md proves both. Power-of-two gangs on nodes of 8 GPUs need none.
+// Errors: as SolveOracle's validation of the classes and buckets.
+[[nodiscard]] Result<std::vector<OracleNodeRow>> NodeRows(const OracleInput& input);
+
 // Errors: InvalidArgument for inconsistent sizes, bad indices or negative/non-finite numbers
-// (naming the period and vector, or the class or bucket); Internal for a solver failure (naming
-// the period). About 60 us per period of 10 classes and 5 buckets (docs/oracle.md).
+// (naming the period and vector, or the class or bucket), or a gang its placement does not
+// allow on a class it lists; Internal for a solver failure (naming the period). About 60 us per
+// period of 10 classes and 5 buckets (docs/oracle.md).
 [[nodiscard]] Result<OracleResult> SolveOracle(const OracleInput& input);
+
+// SolveOracle with `node_rows` in place of NodeRows(input): {} prices what the rows are worth
+// (the program without them), and tests try rows that are too tight. Rows are checked for
+// shape (class and bucket indices, the bucket lists the class, finite coefficients, a
+// nonnegative right-hand side), not for being valid bounds.
+[[nodiscard]] Result<OracleResult> SolveOracle(const OracleInput& input,
+                                               const std::vector<OracleNodeRow>& node_rows);
 
 }  // namespace rigshift
