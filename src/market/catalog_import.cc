@@ -56,14 +56,25 @@ T Median(std::vector<T> v) {
   return (sum + 1) / 2;  // round half up; values are positive
 }
 
+// Which spec wins when two sources give one model: the lower rank, and within a rank the first
+// row read. gpu_rental/gpu_specs.csv names datacenter cards by variant (A100 SXM4/PCIe, 40/80 GB;
+// H100 SXM5/PCIe/NVL; H200; MI300X) and cites a current source per field, so its datacenter rows
+// rank first. kylemcdonald's table has one datacenter row per name, written for mining: its "A100"
+// is the 40 GB PCIe card at 250 W, which gpu_specs' "A100 PCIe 40GB" row also is (same key, same
+// figures: the sheet took that power from kylemcdonald), so "A100" keeps its meaning. For consumer
+// and workstation cards kylemcdonald stays first and gpu_specs only adds the models it lacks: where
+// both list a card their figures agree, and the spec_source lines the catalog already cites stay.
+enum class SpecRank { kGpuSpecsDatacenter, kReferenceTable, kGpuSpecsOther };
+
 class Builder {
  public:
   void AddSample(const std::string& name, const std::string& algorithm, Sample s) {
     samples_[ModelKey(name)][algorithm].push_back(std::move(s));
   }
-  void AddSpec(const std::string& name, Spec s) {
+  void AddSpec(const std::string& name, SpecRank rank, Spec s) {
     std::string key = ModelKey(name);
-    if (!specs_.count(key)) specs_[key] = std::move(s);  // first source wins; files are read in priority order
+    auto it = specs_.find(key);
+    if (it == specs_.end() || rank < it->second.first) specs_[key] = {rank, std::move(s)};
   }
   Catalog Build() const {
     Catalog c;
@@ -79,9 +90,10 @@ class Builder {
       m.vendor = VendorOf(key);
       m.device_class = ClassOf(key);
       if (auto it = specs_.find(key); it != specs_.end()) {
-        m.vram_gb = it->second.vram_gb;
-        if (it->second.board_watts) m.board_power = Watts(*it->second.board_watts);
-        m.spec_source = it->second.source;
+        const Spec& spec = it->second.second;
+        m.vram_gb = spec.vram_gb;
+        if (spec.board_watts) m.board_power = Watts(*spec.board_watts);
+        m.spec_source = spec.source;
       }
       if (auto it = samples_.find(key); it != samples_.end()) {
         for (const auto& [algo, list] : it->second) {
@@ -107,18 +119,18 @@ class Builder {
 
  private:
   std::map<std::string, std::map<std::string, std::vector<Sample>>> samples_;
-  std::map<std::string, Spec> specs_;
+  std::map<std::string, std::pair<SpecRank, Spec>> specs_;
 };
 
-// Reads every file of `stem` under `dir` and calls `row_fn(table, row, file, file_report)` for each
-// complete row; incomplete rows are rejected here.
+// Reads every file of `stem` under <root>/<folder> and calls `row_fn(row, file, file_report)` for
+// each complete row; incomplete rows are rejected here.
 template <typename Fn>
-Status ForEachRow(const fs::path& root, const fs::path& dir, std::string_view stem,
+Status ForEachRow(const fs::path& root, std::string_view folder, std::string_view stem,
                   const std::vector<std::string_view>& required, const std::vector<std::string_view>& known,
                   const std::string& consequence, ImportReport& report, Fn row_fn) {
-  auto files = FindSourceFiles(dir, stem);
+  auto files = FindSourceFiles(root / folder, stem);
   if (files.empty()) {
-    report.Missing("gpu_mining_benchmarks/" + std::string(stem) + ".csv", consequence);
+    report.Missing(std::string(folder) + "/" + std::string(stem) + ".csv", consequence);
     return OkStatus();
   }
   for (const auto& file : files) {
@@ -146,7 +158,7 @@ std::optional<int64_t> PositiveWatts(RowReader& r, std::string_view column) {
 }  // namespace
 
 Result<Catalog> ImportCatalogFrom(const fs::path& root, ImportReport& report) {
-  fs::path dir = root / "gpu_mining_benchmarks";
+  constexpr std::string_view dir = "gpu_mining_benchmarks";
   Builder b;
   auto tag = [](const fs::path& f, int line) { return SourceTag(f, line); };
 
@@ -269,9 +281,42 @@ Result<Catalog> ImportCatalogFrom(const fs::path& root, ImportReport& report) {
                                   s.board_watts = watts;
                                   s.release = std::string(r.Text("Release"));
                                   s.source = tag(f, r.line());
-                                  b.AddSpec(name, std::move(s));
+                                  b.AddSpec(name, SpecRank::kReferenceTable, std::move(s));
                                   ++fr.accepted;
                                 }));
+
+  // Specs of the GPUs the rental data names, datacenter cards by variant (see SpecRank).
+  RS_RETURN_IF_ERROR(ForEachRow(
+      root, "gpu_rental", "gpu_specs", {"model", "vram_gb", "board_power_w"},
+      {"model", "vendor", "segment", "form_factor", "vram_gb", "memory_type", "memory_bandwidth_gbs", "board_power_w",
+       "fp16_bf16_dense_tflops", "fp32_tflops", "nvlink", "release_date", "sources", "notes"},
+      "no datacenter GPU variants in the catalog (A100 80GB, H100, H200, L40S, MI300X, ...): farms cannot name them",
+      report, [&](RowReader& r, const fs::path& f, FileReport& fr) {
+        std::string name(r.Text("model"));
+        auto vram = r.Scaled("vram_gb", 0);
+        auto watts = PositiveWatts(r, "board_power_w");
+        if (r.bad() || name.empty()) {
+          fr.Rejected(r.line(), r.bad() ? r.error() : "model missing");
+          return;
+        }
+        if ((!vram || *vram <= 0) && !watts) {
+          fr.Skipped(r.line(), "neither vram_gb nor board_power_w given");
+          return;
+        }
+        // "NVIDIA K80 (one GK210 of two per board)": the parenthesis is a note, not part of the name.
+        if (size_t open = name.find(" ("); open != std::string::npos && name.back() == ')') {
+          fr.Repaired(r.line(), "model '" + name + "' read as '" + name.substr(0, open) + "': the parenthesis is a note");
+          name.erase(open);
+        }
+        Spec s;
+        if (vram && *vram > 0) s.vram_gb = static_cast<int>(*vram);
+        s.board_watts = watts;
+        s.release = std::string(r.Text("release_date"));
+        s.source = tag(f, r.line());
+        bool datacenter = ClassOf(ModelKey(name)) == DeviceClass::kDatacenter;
+        b.AddSpec(name, datacenter ? SpecRank::kGpuSpecsDatacenter : SpecRank::kGpuSpecsOther, std::move(s));
+        ++fr.accepted;
+      }));
   return b.Build();
 }
 

@@ -1,10 +1,12 @@
-// Importing the device catalog from gpu_mining_benchmarks/ in the source folder, and reading the
-// canonical catalog back.
+// Importing the device catalog from gpu_mining_benchmarks/ and gpu_rental/gpu_specs.csv in the
+// source folder, and reading the canonical catalog back.
 //
 // Merge rule: every benchmark row is one sample of (model, algorithm); the catalog's hashrate is
 // the median of the samples and its power the median of the samples that give one. Rows that
 // repeat another file (kylemcdonald's copies of the profit-mine and minerstat lists) are skipped
-// so that no source counts twice. docs/data-formats.md has the details.
+// so that no source counts twice. VRAM and board power come from one spec row per model:
+// gpu_specs.csv for datacenter cards, kylemcdonald's reference specs for the others, gpu_specs.csv
+// for those it lacks. docs/data-formats.md has the details.
 #pragma once
 
 #include <filesystem>

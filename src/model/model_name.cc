@@ -26,6 +26,68 @@ std::vector<std::string> Tokens(std::string_view s) {
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
+// A datacenter card sold in several variants, and the variant its bare name means.
+struct Variant {
+  std::string_view name;     // the key without memory and form factor: "A100", "H100 NVL"
+  std::string_view memory;   // "40GB": a key names the memory only when it differs
+  std::string_view form;     // "PCIE" or "SXM": a key names the form factor only when it differs
+};
+
+// The bare name is the variant the rental sources list under it beside their other variants:
+// RunPod lists "H100" (the PCIe card) beside "H100-SXM", and "A100-80GB" (PCIe) beside
+// "A100-80GB-SXM"; the clouds' bare "V100" (AWS p3, Lambda) is the 16 GB SXM2 board; the H200 is
+// sold as SXM (its PCIe card is the H200 NVL). The bare "A100" is the 40 GB PCIe card (250 W),
+// which the catalog has called "A100" since its first import (kylemcdonald's specs).
+constexpr Variant kVariants[] = {
+    {"A100", "40GB", "PCIE"},  {"H100", "80GB", "PCIE"},      {"H100 NVL", "94GB", "PCIE"},
+    {"H200", "141GB", "SXM"}, {"H200 NVL", "141GB", "PCIE"}, {"V100", "16GB", "SXM"},
+};
+
+// Variants of one datacenter card come in many spellings: "A100 SXM4 80GB" (spec sheets),
+// "A100-80GB-SXM" (RunPod), "A100-SXM4-80GB" and "H100 80GB HBM3" (nvidia-smi). They become the
+// name, then the memory and then "SXM" or "PCIE" where these differ from the bare name's
+// (kVariants): "A100 80GB SXM", "H100 SXM", "H200". SXM2/SXM4/SXM5 say the generation only and
+// the memory type says nothing the name does not, except that nvidia-smi calls the H100 SXM5
+// "H100 80GB HBM3" (the PCIe card is HBM2e, the NVL says NVL). Names not in kVariants, or with
+// words this does not know ("A100 TENSOR CORE"), are left as they are.
+void NormalizeDatacenterVariant(std::vector<std::string>& tokens) {
+  static const std::regex kMemory("^[0-9]+GB$");
+  static const std::regex kSxm("^SXM[0-9]?$");
+  static const std::regex kMemoryType("^(HBM2E?|HBM3E?)$");
+  if (tokens.empty()) return;
+  std::string name = tokens[0];
+  std::string memory, form;
+  bool hbm3 = false;
+  for (size_t i = 1; i < tokens.size(); ++i) {
+    const std::string& t = tokens[i];
+    std::string glued = i + 1 < tokens.size() && tokens[i + 1] == "GB" ? t + "GB" : "";  // "80 GB"
+    if (!glued.empty() && std::regex_match(glued, kMemory)) {
+      memory = glued;
+      ++i;
+    } else if (std::regex_match(t, kMemory)) {
+      memory = t;
+    } else if (std::regex_match(t, kSxm)) {
+      form = "SXM";
+    } else if (t == "PCIE") {
+      form = "PCIE";
+    } else if (std::regex_match(t, kMemoryType)) {
+      hbm3 = hbm3 || t == "HBM3";
+    } else {
+      name += " " + t;
+    }
+  }
+  const Variant* v = nullptr;
+  for (const Variant& c : kVariants) {
+    if (c.name == name) v = &c;
+  }
+  if (v == nullptr) return;
+  if (form.empty() && hbm3 && name == "H100") form = "SXM";
+  std::vector<std::string> out = Tokens(name);
+  if (!memory.empty() && memory != v->memory) out.push_back(memory);
+  if (!form.empty() && form != v->form) out.push_back(form);
+  tokens = std::move(out);
+}
+
 }  // namespace
 
 std::string_view VendorName(Vendor v) {
@@ -75,7 +137,10 @@ std::string ModelKey(std::string_view name) {
   std::vector<std::string> out;
   for (size_t i = 0; i < in.size(); ++i) {
     const std::string& t = in[i];
-    if (t == "NVIDIA" || t == "NVDIA" || t == "AMD" || t == "GEFORCE" || t == "GPU" || t == "TESLA") continue;
+    if (t == "NVIDIA" || t == "NVDIA" || t == "AMD" || t == "GEFORCE" || t == "GPU" || t == "TESLA" ||
+        t == "INSTINCT") {
+      continue;
+    }
     if (t == "RADEON") {
       if (i + 1 < in.size() && in[i + 1] == "VII") out.push_back(t);  // "Radeon VII" has no other name
       continue;
@@ -121,6 +186,7 @@ std::string ModelKey(std::string_view name) {
   if (!out.empty() && std::regex_match(out[0], kBareRtxA)) out.insert(out.begin(), "RTX");
   // "GTX TITAN XP" and "TITAN XP" are one card.
   if (out.size() >= 2 && out[0] == "GTX" && out[1] == "TITAN") out.erase(out.begin());
+  NormalizeDatacenterVariant(out);
   std::string key;
   for (const auto& t : out) key += (key.empty() ? "" : " ") + t;
   return key;
@@ -133,6 +199,7 @@ std::string DisplayName(std::string_view key) {
     bool letters = std::all_of(t.begin(), t.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); });
     if (t == "TI") t = "Ti";
     else if (t == "XP") t = "Xp";
+    else if (t == "PCIE") t = "PCIe";
     else if (letters && t.size() >= 4) {
       for (size_t i = 1; i < t.size(); ++i) t[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(t[i])));
     }
@@ -155,7 +222,7 @@ Vendor VendorOf(std::string_view key) {
 DeviceClass ClassOf(std::string_view key) {
   static const std::regex kMining("^(CMP .*|P10[0-9] 100.*|BC [0-9]+.*)$");
   static const std::regex kDatacenter(
-      "^(A100|A800|A40|A30|A10|A16|A2|H100|H200|H800|H20|B200|L4|L40|L40S|T4|V100|P100|P40|K80|MI[0-9]+)( .*)?$");
+      "^(A100|A800|A40|A30|A10|A10G|A16|A2|H100|H200|H800|H20|B200|L4|L40|L40S|T4|V100|P100|P40|K80|MI[0-9]+[A-Z]?)( .*)?$");
   static const std::regex kWorkstation("^(RTX A[0-9]+|RTX PRO .*|RTX [0-9]+ ADA.*|QUADRO .*|GV100.*|VEGA FRONTIER.*|PRO .*)( .*)?$");
   std::string k(key);
   if (std::regex_match(k, kMining)) return DeviceClass::kMining;

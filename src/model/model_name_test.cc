@@ -42,12 +42,55 @@ TEST(ModelKeyTest, SpellingsFromTheSourcesAgree) {
   }
 }
 
+// Spec sheets, nvidia-smi and the rental sources name one datacenter variant differently; each
+// must land on the key the rental index files its prices under ("H100 SXM", "A100 80GB", ...).
+TEST(ModelKeyTest, DatacenterVariantsLandOnTheRentalKeys) {
+  struct Case { const char* name; const char* key; };
+  for (const Case& t : std::vector<Case>{
+           {"NVIDIA H100 SXM5 80GB", "H100 SXM"},  // gpu_specs.csv
+           {"H100-SXM", "H100 SXM"},               // RunPod
+           {"NVIDIA H100 80GB HBM3", "H100 SXM"},  // nvidia-smi on an SXM5 board
+           {"NVIDIA H100 PCIe 80GB", "H100"},      // gpu_specs.csv
+           {"NVIDIA H100 PCIe", "H100"},           // nvidia-smi
+           {"H100", "H100"},                       // RunPod's PCIe card
+           {"NVIDIA H100 NVL 94GB", "H100 NVL"},
+           {"NVIDIA H100 NVL", "H100 NVL"},
+           {"NVIDIA A100 SXM4 80GB", "A100 80GB SXM"},
+           {"A100-80GB-SXM", "A100 80GB SXM"},  // RunPod
+           {"NVIDIA A100-SXM4-80GB", "A100 80GB SXM"},
+           {"NVIDIA A100 PCIe 80GB", "A100 80GB"},
+           {"NVIDIA A100 80GB PCIe", "A100 80GB"},
+           {"A100 80 GB", "A100 80GB"},
+           {"NVIDIA A100 PCIe 40GB", "A100"},  // the 250 W card the catalog has called A100 all along
+           {"NVIDIA A100-PCIE-40GB", "A100"},
+           {"Nvidia A100", "A100"},
+           {"NVIDIA A100 SXM4 40GB", "A100 SXM"},
+           {"NVIDIA H200 SXM 141GB", "H200"},
+           {"NVIDIA H200", "H200"},
+           {"NVIDIA H200 NVL", "H200 NVL"},
+           {"NVIDIA V100 SXM2 16GB", "V100"},  // the clouds' bare V100
+           {"Tesla V100", "V100"},
+           {"NVIDIA V100 PCIe 32GB", "V100 32GB PCIE"},
+           {"NVIDIA L40S", "L40S"},
+           {"AMD Instinct MI300X", "MI300X"},
+           {"AMD Instinct MI250X", "MI250X"},
+           {"NVIDIA A100 Tensor Core", "A100 TENSOR CORE"},         // an unknown word: left alone
+           {"Nvidia Tesla P100-PCIE-16GB", "P100 PCIE 16GB"},      // not a family with variants
+       }) {
+    EXPECT_EQ(ModelKey(t.name), t.key) << t.name;
+    EXPECT_EQ(ModelKey(t.key), t.key) << t.name << " (idempotent)";
+    EXPECT_EQ(ModelKey(DisplayName(t.key)), t.key) << t.name << " (display name)";
+  }
+}
+
 TEST(ModelKeyTest, DisplayNames) {
   EXPECT_EQ(DisplayName("RTX 3060 TI"), "RTX 3060 Ti");
   EXPECT_EQ(DisplayName("RX VEGA 64"), "RX Vega 64");
   EXPECT_EQ(DisplayName("TITAN XP"), "Titan Xp");
   EXPECT_EQ(DisplayName("GTX 1660 SUPER"), "GTX 1660 Super");
   EXPECT_EQ(DisplayName("RX 6800"), "RX 6800");
+  EXPECT_EQ(DisplayName("V100 32GB PCIE"), "V100 32GB PCIe");
+  EXPECT_EQ(DisplayName("A100 80GB SXM"), "A100 80GB SXM");
 }
 
 TEST(ModelKeyTest, ClassAndVendor) {
@@ -60,6 +103,12 @@ TEST(ModelKeyTest, ClassAndVendor) {
   EXPECT_EQ(ClassOf("RTX A5000"), DeviceClass::kWorkstation);
   EXPECT_EQ(ClassOf("QUADRO RTX 8000"), DeviceClass::kWorkstation);
   EXPECT_EQ(ClassOf("RTX 6000 ADA"), DeviceClass::kWorkstation);
+  for (const char* key : {"A100 80GB SXM", "A100 80GB", "H100", "H100 NVL", "H200", "L40S", "A10G", "MI300X"}) {
+    EXPECT_EQ(ClassOf(key), DeviceClass::kDatacenter) << key;
+  }
+  EXPECT_EQ(VendorOf("H100 SXM"), Vendor::kNvidia);
+  EXPECT_EQ(VendorOf("L40S"), Vendor::kNvidia);
+  EXPECT_EQ(VendorOf("MI300X"), Vendor::kAmd);
   EXPECT_EQ(ClassOf("CMP 90HX"), DeviceClass::kMining);
   EXPECT_EQ(ClassOf("P104 100"), DeviceClass::kMining);
   EXPECT_EQ(VendorOf("RTX 3090"), Vendor::kNvidia);
