@@ -39,7 +39,11 @@ std::optional<int> TflopsX10(std::string_view key) {
       {"GTX 1070", 65}, {"GTX 1660 SUPER", 50}, {"GTX 1660 TI", 54}, {"GTX 1660", 50}, {"RX 6900 XT", 230},
       {"RX 6800 XT", 207}, {"RX 6800", 162}, {"RX 6700 XT", 132}, {"RX 6600 XT", 106}, {"RX 5700 XT", 98},
       {"RX 5700", 79}, {"RX 580", 62}, {"RX 570", 51}, {"RADEON VII", 138}, {"A100", 195}, {"A100 80GB", 195},
-      {"A40", 374}, {"A10", 312}, {"T4", 81}, {"V100", 157}, {"H100", 670}, {"H100 SXM", 670}, {"H100 PCIE", 512},
+      {"A40", 374}, {"A10", 312}, {"T4", 81}, {"V100", 157},
+      // Datacenter cards as ../shared/data/gpu_rental/gpu_specs.csv gives them (fp32_tflops); the
+      // catalog's "H100" is the PCIe card, "A100" the 40 GB PCIe card.
+      {"H100", 512}, {"H100 SXM", 669}, {"H200", 669}, {"A100 SXM", 195}, {"A100 80GB SXM", 195}, {"L40S", 916},
+      {"MI300X", 1634},
       {"RTX A6000", 387}, {"RTX A5000", 278}, {"RTX A4000", 192}, {"RTX A2000", 80}, {"QUADRO RTX 8000", 163},
   };
   auto it = kTflops.find(key);

@@ -336,7 +336,7 @@ class TableReader {
 constexpr int64_t kMaxNodes = 1'000'000;
 constexpr int64_t kMaxRunDays = 3660;            // ten years
 constexpr int64_t kMaxOffsetS = 3650LL * 86400;  // ten years into a trace
-const std::vector<std::string> kPolicyNames = {"profit", "mine-only", "static-split", "idle-mining"};
+const std::vector<std::string> kPolicyNames = {"profit", "easy-backfill", "mine-only", "static-split", "idle-mining"};
 
 void ReadScenarioTable(TableReader& r, Scenario& s) {
   r.String("name", &s.name, /*required=*/true);

@@ -607,7 +607,7 @@ const ErrorCase kErrorCases[] = {
      "t.toml:25: [demand] any_models item 2 must be a string, got an integer"},
     {"unknown policy",
      {{27, "name = \"proft\""}},
-     "t.toml:27: [policy] name must be 'profit', 'mine-only', 'static-split' or 'idle-mining', got 'proft' "
+     "t.toml:27: [policy] name must be 'profit', 'easy-backfill', 'mine-only', 'static-split' or 'idle-mining', got 'proft' "
      "(did "
      "you mean 'profit'?)"},
     {"share above 1",

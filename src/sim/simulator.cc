@@ -744,6 +744,7 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     bool waiting = false;
   };
   std::unordered_map<int64_t, Tracked> tracked;
+  std::unordered_map<int64_t, int64_t> run_of;  // request id -> its true run time, until placed
   GangStats& gangs = run.summary.gangs;
   auto gpu_h = [](const Tracked& t) { return static_cast<double>(t.gpus) * static_cast<double>(t.run_s) / 3600.0; };
   auto refuse = [&](const Tracked& t, RefusalReason why) {
@@ -809,7 +810,8 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
         gang_waits.push_back(plan.at.seconds - p.arrival.seconds);
         if (t.waiting) --gangs_waiting;
       }
-      departures.push({plan.at.seconds + t.run_s, p.lease.value()});
+      departures.push({plan.at.seconds + run_of.at(p.request.value()), p.lease.value()});
+      run_of.erase(p.request.value());
       if (log) {
         const LeaseState* l = desk.fleet().lease(p.lease);
         logged[p.lease.value()] = log->size();
@@ -850,8 +852,10 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     const Timestamp now = r.arrival;
     Tracked& t = tracked[r.id.value()];
     t.gpus = r.gpus;
-    t.run_s = run_s;
+    // What of its run falls inside the replay, had it started at once.
+    t.run_s = std::min(run_s, std::max<int64_t>(0, end - now.seconds));
     gangs.asked_gpu_h[GangBucketOf(r.gpus)] += gpu_h(t);
+    run_of[r.id.value()] = run_s;
     if (copy_answer && SameAsk(answered, r)) {
       t.blocker = copy_answer->blocker;
       settled.clear();
@@ -973,6 +977,8 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
     c.name = g.name;
     c.site = g.site;
     c.devices = g.devices;
+    c.nodes = g.node_count;
+    c.gpus_per_node = g.gpus_per_node;
     in.classes.push_back(c);
   }
   // Buckets: (kind, allowed classes, price share). Requests in one bucket pay the same per
@@ -983,6 +989,8 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
     std::vector<int> classes;
     int milli;
     int64_t fixed = 0;  // what it pays per GPU-hour wherever it runs (bid, or a fixed price); 0: list
+    int gang = 1;       // its GPUs, for the node rows (docs/oracle.md)
+    OraclePlacement placement = OraclePlacement::kAny;
     auto operator<=>(const BucketKey&) const = default;
   };
   std::map<BucketKey, int> bucket_of;
@@ -1005,11 +1013,19 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
       if (!r.models.empty() && std::find(r.models.begin(), r.models.end(), gs.model->key) == r.models.end()) continue;
       if (!Serves(gs.suitability, need)) continue;
       if (r.min_vram_gb > 0 && gs.model->vram_gb.value_or(0) < r.min_vram_gb) continue;
-      if (r.interconnect == Interconnect::kNode && r.gpus > gs.gpus_per_node) continue;
-      if (r.interconnect == Interconnect::kNvlink && r.gpus > gs.nvlink_domain) continue;
+      // The shapes the engine allows (controller/pricing.h CanServe).
+      if (!CanServe(gs, r)) continue;
       if (k.kind == 0 && rs.list_price[g].raw() <= 0) continue;
       k.classes.push_back(static_cast<int>(g));
     }
+    k.gang = r.gpus;
+    switch (r.interconnect) {
+      case Interconnect::kNode:
+      case Interconnect::kNvlink: k.placement = OraclePlacement::kOneNode; break;
+      case Interconnect::kFabric: k.placement = OraclePlacement::kWholeNodes; break;
+      case Interconnect::kAny: k.placement = OraclePlacement::kAny; break;
+    }
+    if (r.gpus <= 1) k.placement = OraclePlacement::kAny;
     if (k.classes.empty()) continue;
     auto [it, fresh] = bucket_of.try_emplace(k, static_cast<int>(keys.size()));
     if (fresh) keys.push_back(k);
@@ -1017,8 +1033,10 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
   }
   for (const auto& k : keys) {
     OracleBucket b;
-    b.name = fmt::format("{} x{}", k.kind ? "interruptible" : "on_demand", k.milli);
+    b.name = fmt::format("{} x{} {} GPU(s)", k.kind ? "interruptible" : "on_demand", k.milli, k.gang);
     b.classes = k.classes;
+    b.gang = k.gang;
+    b.placement = k.placement;
     in.buckets.push_back(b);
   }
   const size_t B = keys.size();
@@ -1088,22 +1106,26 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
     in.classes[g].mining_power_w = std::max(0.0, min_power[g]);
     in.classes[g].ai_power_w = ai_power[g];
   }
-  // Demand: every request's GPU-seconds over its window [arrival, arrival + run).
+  // Demand: every request may start any time it may wait (its kind's max wait; 0 = until the
+  // run ends) and then runs its true run time (AddJobDemand, docs/oracle.md).
+  const QueueOptions queue = QueueOptionsFor(rs.scenario.policy);
   for (int64_t pass = 0; pass < rs.passes; ++pass) {
-   for (size_t i = 0; i < rs.base.size(); ++i) {
-    int b = request_bucket[i];
-    const SimRequest& sr = rs.base[i];
-    int64_t a = sr.request.arrival.seconds + pass * rs.window_s, e = std::min(run_end, a + sr.run_s);
-    if (a >= run_end) break;
-    int copies = rs.Copies(pass, i);
-    if (b < 0 || copies == 0) continue;
-    for (int64_t p = (a - rs.start.seconds) / period_s; p < periods; ++p) {
-      int64_t p0 = rs.start.seconds + p * period_s, p1 = p0 + period_s;
-      if (p0 >= e) break;
-      int64_t overlap = std::min(e, p1) - std::max(a, p0);
-      if (overlap > 0) in.periods[p].demand_gpu_s[b] += static_cast<double>(overlap) * sr.request.gpus * copies;
+    for (size_t i = 0; i < rs.base.size(); ++i) {
+      const int b = request_bucket[i];
+      const SimRequest& sr = rs.base[i];
+      const int64_t a = sr.request.arrival.seconds + pass * rs.window_s;
+      if (a >= run_end) break;
+      const int copies = rs.Copies(pass, i);
+      if (b < 0 || copies == 0) continue;
+      const int64_t wait = queue.max_wait(sr.request.kind);
+      OracleJob job;
+      job.bucket = b;
+      job.arrival_s = a;
+      job.max_wait_s = wait > 0 ? wait : run_end - a;
+      job.run_s = sr.run_s;
+      job.gpus = static_cast<double>(sr.request.gpus) * copies;
+      AddJobDemand(job, rs.start.seconds, run_end, period_s, in.periods);
     }
-   }
   }
   return in;
 }
