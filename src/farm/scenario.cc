@@ -466,6 +466,7 @@ void ReadDemand(TableReader& r, DemandSpec& d) {
   r.Scaled("scale", 3, 0, 100'000, &d.scale_milli);
   r.Bool("repeat", &d.repeat);
   r.StringList("any_models", &d.any_models);
+  r.StringList("tenants", &d.tenants);
   r.Int("min_vram_gb", 0, 1024, &d.min_vram_gb);
   r.Scaled("on_demand_markup", 3, 100, 10'000, &d.on_demand_markup_milli);
   r.Scaled("interruptible_fraction", 3, 0, 1000, &d.interruptible_fraction_milli);

@@ -88,6 +88,8 @@ struct DemandSpec {
   int on_demand_markup_milli = 1000;
   int interruptible_fraction_milli = 600;
   int min_vram_gb = 0;            // applied to every request
+  // Only the trace's rows of these tenants (the ITP trace's clusters: "cluster04"); empty = all.
+  std::vector<std::string> tenants;
   // Each request declares a time limit of its true run time x this, rounded up to a second
   // (users over-state their limits); the engine plans with the limit, the job ends at its true
   // run time. 1.0 .. 100.0.

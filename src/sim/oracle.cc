@@ -155,6 +155,37 @@ Status ValidateRows(const OracleInput& in, const std::vector<OracleNodeRow>& row
   return OkStatus();
 }
 
+Status ValidateBlocks(const OracleInput& in) {
+  if (in.block_periods < 1) {
+    return InvalidArgumentError(fmt::format("oracle: block_periods = {} must be at least 1", in.block_periods));
+  }
+  if (in.block_demand_gpu_s.empty()) {
+    if (in.block_periods != 1) {
+      return InvalidArgumentError("oracle: block_periods > 1 needs block_demand_gpu_s (one row of buckets per block)");
+    }
+    return OkStatus();
+  }
+  const size_t k = static_cast<size_t>(in.block_periods);
+  const size_t blocks = (in.periods.size() + k - 1) / k;
+  if (in.block_demand_gpu_s.size() != blocks) {
+    return InvalidArgumentError(fmt::format("oracle: block_demand_gpu_s has {} blocks, want {} ({} periods in blocks of {})",
+                                            in.block_demand_gpu_s.size(), blocks, in.periods.size(), k));
+  }
+  for (size_t b = 0; b < blocks; ++b) {
+    if (in.block_demand_gpu_s[b].size() != in.buckets.size()) {
+      return InvalidArgumentError(fmt::format("oracle: block {}: block_demand_gpu_s has {} entries, want {} (one per bucket)",
+                                              b, in.block_demand_gpu_s[b].size(), in.buckets.size()));
+    }
+    for (size_t i = 0; i < in.buckets.size(); ++i) {
+      const double v = in.block_demand_gpu_s[b][i];
+      if (!std::isfinite(v) || v < 0) {
+        return InvalidArgumentError(fmt::format("oracle: block {}: block_demand_gpu_s[{}] = {} must be finite and >= 0", b, i, v));
+      }
+    }
+  }
+  return OkStatus();
+}
+
 Status ValidatePeriod(const OracleInput& in, size_t p) {
   const OraclePeriod& period = in.periods[p];
   const size_t nc = in.classes.size(), nb = in.buckets.size(), ns = in.site_names.size();
@@ -303,10 +334,16 @@ struct PeriodValue {
   double idle_usd = 0;
 };
 
-class PeriodLp {
+// The LP of one block of `k_` periods: the period program above, k_ times side by side, plus one
+// row per bucket bounding what the block serves of it (OracleInput::block_demand_gpu_s). With one
+// period per block and no block rows it is the period program itself.
+class BlockLp {
  public:
-  PeriodLp(const OracleInput& in, const std::vector<OracleNodeRow>& node_rows)
-      : nc_(static_cast<int>(in.classes.size())), nb_(static_cast<int>(in.buckets.size())) {
+  BlockLp(const OracleInput& in, const std::vector<OracleNodeRow>& node_rows)
+      : nc_(static_cast<int>(in.classes.size())),
+        nb_(static_cast<int>(in.buckets.size())),
+        k_(in.block_periods),
+        block_rows_(!in.block_demand_gpu_s.empty()) {
     const int ns = static_cast<int>(in.site_names.size());
     for (int b = 0; b < nb_; ++b) {
       for (int c : in.buckets[static_cast<size_t>(b)].classes) {
@@ -315,7 +352,7 @@ class PeriodLp {
       }
     }
     const int first_node_row = nc_ + nb_ + ns;
-    const int num_rows = first_node_row + static_cast<int>(node_rows.size());
+    rows1_ = first_node_row + static_cast<int>(node_rows.size());
     // Per AI column, its entries in the node rows (ascending rows, as the other entries are).
     std::vector<int> ai_column(static_cast<size_t>(nb_) * static_cast<size_t>(nc_), -1);  // [b * C + c]
     for (size_t j = 0; j < ai_bucket_.size(); ++j) {
@@ -330,48 +367,63 @@ class PeriodLp {
           node_entries[static_cast<size_t>(j)].emplace_back(first_node_row + static_cast<int>(r), w);
       }
     }
+    for (const OraclePeriod& p : in.periods) {
+      has_idle_ = has_idle_ || !p.idle_net_usd_per_s.empty();
+      ref_s_ = std::max(ref_s_, static_cast<double>(p.seconds));
+    }
+    cols1_ = nc_ + static_cast<int>(ai_bucket_.size()) + (has_idle_ ? nc_ : 0);
+    idle_col_ = nc_ + static_cast<int>(ai_bucket_.size());
     std::vector<CoinBigIndex> start = {0};
     std::vector<int> index;
     std::vector<double> value;
     const std::vector<std::pair<int, double>> none;
-    auto add_column = [&](int c, int demand_row, double watts,
-                          const std::vector<std::pair<int, double>>& more) {
-      index.push_back(c);
-      value.push_back(1.0);
-      if (demand_row >= 0) {
-        index.push_back(demand_row);
+    for (int k = 0; k < k_; ++k) {
+      const int row0 = k * rows1_;
+      auto add_column = [&](int c, int demand_row, double watts, const std::vector<std::pair<int, double>>& more,
+                            int block_row) {
+        index.push_back(row0 + c);
         value.push_back(1.0);
+        if (demand_row >= 0) {
+          index.push_back(row0 + demand_row);
+          value.push_back(1.0);
+        }
+        if (watts > 0) {
+          index.push_back(row0 + nc_ + nb_ + in.classes[static_cast<size_t>(c)].site);
+          value.push_back(watts);
+        }
+        for (const auto& [row, w] : more) {
+          index.push_back(row0 + row);
+          value.push_back(w);
+        }
+        if (block_row >= 0) {
+          index.push_back(block_row);
+          value.push_back(1.0);  // the period's seconds / ref_s_, set per block (Solve)
+        }
+        start.push_back(static_cast<CoinBigIndex>(index.size()));
+      };
+      for (int c = 0; c < nc_; ++c) add_column(c, -1, in.classes[static_cast<size_t>(c)].mining_power_w, none, -1);
+      for (size_t j = 0; j < ai_bucket_.size(); ++j) {
+        add_column(ai_class_[j], nc_ + ai_bucket_[j], in.classes[static_cast<size_t>(ai_class_[j])].ai_power_w,
+                   node_entries[j], block_rows_ ? k_ * rows1_ + ai_bucket_[j] : -1);
       }
-      if (watts > 0) {
-        index.push_back(nc_ + nb_ + in.classes[static_cast<size_t>(c)].site);
-        value.push_back(watts);
+      if (has_idle_) {
+        for (int c = 0; c < nc_; ++c) add_column(c, -1, 0, none, -1);
       }
-      for (const auto& [row, w] : more) {
-        index.push_back(row);
-        value.push_back(w);
-      }
-      start.push_back(static_cast<CoinBigIndex>(index.size()));
-    };
-    for (int c = 0; c < nc_; ++c) add_column(c, -1, in.classes[static_cast<size_t>(c)].mining_power_w, none);
-    for (size_t j = 0; j < ai_bucket_.size(); ++j) {
-      add_column(ai_class_[j], nc_ + ai_bucket_[j], in.classes[static_cast<size_t>(ai_class_[j])].ai_power_w,
-                 node_entries[j]);
     }
-    idle_col_ = static_cast<int>(start.size()) - 1;
-    for (const OraclePeriod& p : in.periods) has_idle_ = has_idle_ || !p.idle_net_usd_per_s.empty();
-    if (has_idle_) {
-      for (int c = 0; c < nc_; ++c) add_column(c, -1, 0, none);
-    }
+    coef_.assign(static_cast<size_t>(k_), 1.0);
     const int num_cols = static_cast<int>(start.size()) - 1;
+    const int num_rows = k_ * rows1_ + (block_rows_ ? nb_ : 0);
     std::vector<double> col_lower(static_cast<size_t>(num_cols), 0.0);
     std::vector<double> col_upper(static_cast<size_t>(num_cols), COIN_DBL_MAX);
     std::vector<double> objective(static_cast<size_t>(num_cols), 0.0);
     std::vector<double> row_lower(static_cast<size_t>(num_rows), -COIN_DBL_MAX);
     std::vector<double> row_upper(static_cast<size_t>(num_rows), 0.0);
-    for (int c = 0; c < nc_; ++c)
-      row_upper[static_cast<size_t>(c)] = static_cast<double>(in.classes[c].devices);
-    for (size_t r = 0; r < node_rows.size(); ++r) {
-      row_upper[static_cast<size_t>(first_node_row) + r] = node_rows[r].max_gangs;
+    for (int k = 0; k < k_; ++k) {
+      for (int c = 0; c < nc_; ++c)
+        row_upper[static_cast<size_t>(k * rows1_ + c)] = static_cast<double>(in.classes[c].devices);
+      for (size_t r = 0; r < node_rows.size(); ++r) {
+        row_upper[static_cast<size_t>(k * rows1_ + first_node_row) + r] = node_rows[r].max_gangs;
+      }
     }
     model_.setLogLevel(0);
     model_.messageHandler()->setLogLevel(0);
@@ -380,84 +432,119 @@ class PeriodLp {
     model_.setOptimizationDirection(-1);  // maximize
   }
 
-  Result<PeriodValue> Solve(const OraclePeriod& period, size_t p) {
-    PeriodValue out;
-    // Nothing fits in an empty period, and there is nothing to decide without columns.
-    if (period.seconds == 0 || model_.numberColumns() == 0) return out;
-    const double t = static_cast<double>(period.seconds);
-    for (int c = 0; c < nc_; ++c) model_.setObjectiveCoefficient(c, period.mining_net_usd_per_s[c] * t);
-    for (size_t j = 0; j < ai_bucket_.size(); ++j) {
-      const size_t flat = static_cast<size_t>(ai_bucket_[j]) * static_cast<size_t>(nc_) + ai_class_[j];
-      model_.setObjectiveCoefficient(nc_ + static_cast<int>(j), period.ai_net_usd_per_gpu_s[flat] * t);
-    }
-    if (has_idle_) {
-      for (int c = 0; c < nc_; ++c) {
-        const double v = period.idle_net_usd_per_s.empty() ? 0.0 : period.idle_net_usd_per_s[c];
-        model_.setObjectiveCoefficient(idle_col_ + c, v * t);
+  // Solves block `block` (periods first .. first + k_ - 1, fewer at the end) and appends each
+  // period's value to `out`.
+  Status Solve(const OracleInput& in, size_t block, std::vector<PeriodValue>& out) {
+    const size_t first = block * static_cast<size_t>(k_);
+    const size_t count = std::min(static_cast<size_t>(k_), in.periods.size() - first);
+    const int ns = static_cast<int>(in.site_names.size());
+    for (int k = 0; k < k_; ++k) {
+      // Periods past the end of the input (the last block) and empty ones earn and serve nothing.
+      const bool real = static_cast<size_t>(k) < count && in.periods[first + k].seconds > 0;
+      const OraclePeriod* period = real ? &in.periods[first + k] : nullptr;
+      const double t = real ? static_cast<double>(period->seconds) : 0.0;
+      const int col0 = k * cols1_, row0 = k * rows1_;
+      for (int c = 0; c < nc_; ++c) model_.setObjectiveCoefficient(col0 + c, real ? period->mining_net_usd_per_s[c] * t : 0.0);
+      for (size_t j = 0; j < ai_bucket_.size(); ++j) {
+        const size_t flat = static_cast<size_t>(ai_bucket_[j]) * static_cast<size_t>(nc_) + ai_class_[j];
+        model_.setObjectiveCoefficient(col0 + nc_ + static_cast<int>(j), real ? period->ai_net_usd_per_gpu_s[flat] * t : 0.0);
+      }
+      if (has_idle_) {
+        for (int c = 0; c < nc_; ++c) {
+          const double v = !real || period->idle_net_usd_per_s.empty() ? 0.0 : period->idle_net_usd_per_s[c];
+          model_.setObjectiveCoefficient(col0 + idle_col_ + c, v * t);
+        }
+      }
+      for (int b = 0; b < nb_; ++b) model_.setRowUpper(row0 + nc_ + b, real ? period->demand_gpu_s[b] / t : 0.0);
+      for (int s = 0; s < ns; ++s) model_.setRowUpper(row0 + nc_ + nb_ + s, real ? period->site_cap_w[s] : 0.0);
+      // A column's GPU-seconds are its value x the period's seconds: the block row counts them.
+      const double coef = real ? t / ref_s_ : 0.0;
+      if (block_rows_ && coef != coef_[static_cast<size_t>(k)]) {
+        for (size_t j = 0; j < ai_bucket_.size(); ++j) {
+          model_.modifyCoefficient(k_ * rows1_ + ai_bucket_[j], col0 + nc_ + static_cast<int>(j), coef, true);
+        }
+        coef_[static_cast<size_t>(k)] = coef;
       }
     }
-    for (int b = 0; b < nb_; ++b) model_.setRowUpper(nc_ + b, period.demand_gpu_s[b] / t);
-    for (size_t s = 0; s < period.site_cap_w.size(); ++s) {
-      model_.setRowUpper(nc_ + nb_ + static_cast<int>(s), period.site_cap_w[s]);
+    if (block_rows_) {
+      const std::vector<double>& demand = in.block_demand_gpu_s[block];
+      for (int b = 0; b < nb_; ++b) model_.setRowUpper(k_ * rows1_ + b, demand[static_cast<size_t>(b)] / ref_s_);
     }
-    // Primal simplex from the previous period's optimal basis. Measured on a year of hourly
-    // periods (docs/oracle.md): when values drift slowly, as real prices do, the old basis is
-    // optimal or a pivot away most hours, and primal from it is 2-3x faster than from the slack
-    // basis; with values drawn independently each hour it is within about 20% of a cold start,
-    // while CLP's dual simplex spent as much time again in the kernel.
-    // The LP is always feasible (all zero: every right-hand side is nonnegative) and bounded
-    // (capacity rows bound every column), so anything but "optimal" is a solver failure; a warm
-    // start that goes wrong gets one retry from the slack basis, where x = 0 is feasible, before
-    // it is reported.
-    model_.primal();
-    if (!model_.isProvenOptimal()) {
-      model_.allSlackBasis(true);
+    if (model_.numberColumns() > 0) {
+      // Primal simplex from the previous block's optimal basis. Measured on a year of hourly
+      // periods (docs/oracle.md): when values drift slowly, as real prices do, the old basis is
+      // optimal or a pivot away most hours, and primal from it is 2-3x faster than from the slack
+      // basis. The LP is always feasible (all zero: every right-hand side is nonnegative) and
+      // bounded (capacity rows bound every column), so anything but "optimal" is a solver
+      // failure; a warm start that goes wrong gets one retry from the slack basis.
       model_.primal();
+      if (!model_.isProvenOptimal()) {
+        model_.allSlackBasis(true);
+        model_.primal();
+      }
+      if (!model_.isProvenOptimal()) {
+        return InternalError(fmt::format("oracle: period {}: CLP did not find the optimum (status {}, {})", first,
+                                         model_.status(), model_.secondaryStatus()));
+      }
     }
-    if (!model_.isProvenOptimal()) {
-      return Err(InternalError(fmt::format("oracle: period {}: CLP did not find the optimum (status {}, {})",
-                                           p, model_.status(), model_.secondaryStatus())));
+    const double* x = model_.numberColumns() > 0 ? model_.primalColumnSolution() : nullptr;
+    for (size_t k = 0; k < count; ++k) {
+      PeriodValue v;
+      const OraclePeriod& period = in.periods[first + k];
+      const double t = static_cast<double>(period.seconds);
+      const int col0 = static_cast<int>(k) * cols1_;
+      if (t > 0 && x) {
+        for (int c = 0; c < nc_; ++c) v.mining_usd += period.mining_net_usd_per_s[c] * t * x[col0 + c];
+        for (size_t j = 0; j < ai_bucket_.size(); ++j) {
+          const size_t flat = static_cast<size_t>(ai_bucket_[j]) * static_cast<size_t>(nc_) + ai_class_[j];
+          v.ai_usd += period.ai_net_usd_per_gpu_s[flat] * t * x[col0 + nc_ + static_cast<int>(j)];
+        }
+        if (has_idle_ && !period.idle_net_usd_per_s.empty()) {
+          for (int c = 0; c < nc_; ++c) v.idle_usd += period.idle_net_usd_per_s[c] * t * x[col0 + idle_col_ + c];
+        }
+      }
+      out.push_back(v);
     }
-    const double* x = model_.primalColumnSolution();
-    for (int c = 0; c < nc_; ++c) out.mining_usd += period.mining_net_usd_per_s[c] * t * x[c];
-    for (size_t j = 0; j < ai_bucket_.size(); ++j) {
-      const size_t flat = static_cast<size_t>(ai_bucket_[j]) * static_cast<size_t>(nc_) + ai_class_[j];
-      out.ai_usd += period.ai_net_usd_per_gpu_s[flat] * t * x[static_cast<size_t>(nc_) + j];
-    }
-    if (has_idle_ && !period.idle_net_usd_per_s.empty()) {
-      for (int c = 0; c < nc_; ++c) out.idle_usd += period.idle_net_usd_per_s[c] * t * x[idle_col_ + c];
-    }
-    return out;
+    return OkStatus();
   }
 
  private:
   int nc_;
   int nb_;
-  std::vector<int> ai_bucket_;  // per AI column: its bucket
-  std::vector<int> ai_class_;   // per AI column: its class
-  int idle_col_ = 0;            // the first idle column, if has_idle_
+  int k_;             // periods per block
+  bool block_rows_;   // one row per bucket bounds what the block serves of it
+  int cols1_ = 0, rows1_ = 0;  // columns and rows of one period
+  std::vector<int> ai_bucket_;  // per AI column of a period: its bucket
+  std::vector<int> ai_class_;   // per AI column of a period: its class
+  int idle_col_ = 0;            // a period's first idle column, if has_idle_
   bool has_idle_ = false;
+  double ref_s_ = 1;            // the longest period: block rows count GPU-seconds / ref_s_
+  std::vector<double> coef_;    // per period slot: its AI columns' entry in the block rows
   ClpSimplex model_;
 };
 
 Result<OracleResult> Solve(const OracleInput& input, const std::vector<OracleNodeRow>& node_rows) {
   OracleResult result;
   result.period_profit_usd.reserve(input.periods.size());
-  std::optional<PeriodLp> lp;
-  size_t p = 0;
+  std::optional<BlockLp> lp;
+  std::vector<PeriodValue> values;
+  values.reserve(input.periods.size());
+  const size_t k = static_cast<size_t>(input.block_periods);
+  const size_t blocks = (input.periods.size() + k - 1) / k;
+  size_t block = 0;
   try {  // CLP reports some failures by throwing CoinError; they stop here as a Status.
     lp.emplace(input, node_rows);
-    for (; p < input.periods.size(); ++p) {
-      RS_ASSIGN_OR_RETURN(PeriodValue v, lp->Solve(input.periods[p], p));
-      result.ai_usd += v.ai_usd;
-      result.mining_usd += v.mining_usd;
-      result.idle_usd += v.idle_usd;
-      result.period_profit_usd.push_back(v.ai_usd + v.mining_usd + v.idle_usd);
-      ++result.periods_solved;
-    }
+    for (; block < blocks; ++block) RS_RETURN_IF_ERROR(lp->Solve(input, block, values));
   } catch (const CoinError& e) {
-    return Err(InternalError(fmt::format("oracle: period {}: CLP failed: {} ({}::{})", p, e.message(),
+    return Err(InternalError(fmt::format("oracle: period {}: CLP failed: {} ({}::{})", block * k, e.message(),
                                          e.className(), e.methodName())));
+  }
+  for (const PeriodValue& v : values) {
+    result.ai_usd += v.ai_usd;
+    result.mining_usd += v.mining_usd;
+    result.idle_usd += v.idle_usd;
+    result.period_profit_usd.push_back(v.ai_usd + v.mining_usd + v.idle_usd);
+    ++result.periods_solved;
   }
   result.profit_usd = result.ai_usd + result.mining_usd + result.idle_usd;
   return result;
@@ -487,6 +574,25 @@ void AddJobDemand(const OracleJob& job, int64_t start_s, int64_t end_s, int64_t 
   }
 }
 
+void AddJobDemand(const OracleJob& job, int64_t start_s, int64_t end_s, int64_t period_s, int block_periods,
+                  std::vector<OraclePeriod>& periods, std::vector<std::vector<double>>& blocks) {
+  AddJobDemand(job, start_s, end_s, period_s, periods);
+  RS_CHECK(block_periods >= 1);
+  const int64_t lo = std::max(job.arrival_s, start_s);
+  const int64_t hi = std::min(job.arrival_s + job.max_wait_s + job.run_s, end_s);
+  if (hi <= lo || job.run_s == 0 || job.gpus == 0) return;
+  const int64_t block_s = period_s * block_periods;
+  for (int64_t k = (lo - start_s) / block_s; start_s + k * block_s < hi; ++k) {
+    const int64_t k0 = start_s + k * block_s, k1 = std::min(k0 + block_s, end_s);
+    const int64_t overlap = std::min(hi, k1) - std::max(lo, k0);
+    if (overlap <= 0) continue;
+    RS_CHECK(static_cast<size_t>(k) < blocks.size());
+    std::vector<double>& demand = blocks[static_cast<size_t>(k)];
+    RS_CHECK(job.bucket >= 0 && static_cast<size_t>(job.bucket) < demand.size());
+    demand[static_cast<size_t>(job.bucket)] += job.gpus * static_cast<double>(std::min(job.run_s, overlap));
+  }
+}
+
 Result<std::vector<OracleNodeRow>> NodeRows(const OracleInput& input) {
   RS_RETURN_IF_ERROR(ValidateShape(input));
   return DeriveNodeRows(input);
@@ -494,12 +600,14 @@ Result<std::vector<OracleNodeRow>> NodeRows(const OracleInput& input) {
 
 Result<OracleResult> SolveOracle(const OracleInput& input) {
   RS_RETURN_IF_ERROR(ValidateShape(input));
+  RS_RETURN_IF_ERROR(ValidateBlocks(input));
   for (size_t p = 0; p < input.periods.size(); ++p) RS_RETURN_IF_ERROR(ValidatePeriod(input, p));
   return Solve(input, DeriveNodeRows(input));
 }
 
 Result<OracleResult> SolveOracle(const OracleInput& input, const std::vector<OracleNodeRow>& node_rows) {
   RS_RETURN_IF_ERROR(ValidateShape(input));
+  RS_RETURN_IF_ERROR(ValidateBlocks(input));
   for (size_t p = 0; p < input.periods.size(); ++p) RS_RETURN_IF_ERROR(ValidatePeriod(input, p));
   RS_RETURN_IF_ERROR(ValidateRows(input, node_rows));
   return Solve(input, node_rows);

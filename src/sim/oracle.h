@@ -99,6 +99,14 @@ struct OracleInput {
   std::vector<OracleClass> classes;
   std::vector<OracleBucket> buckets;
   std::vector<OraclePeriod> periods;
+  // Periods are solved in blocks of `block_periods` consecutive ones (>= 1), coupled by one row
+  // per bucket and block: what the block serves of the bucket is at most
+  // block_demand_gpu_s[block][bucket] (each request's GPUs x min(run, what of its window lies in
+  // the block): AddJobDemand fills it). A request that may wait counts in full in every period
+  // its window touches (demand_gpu_s), but only once per block here. Empty: no block rows (each
+  // period is bounded by its own demand only), and block_periods must be 1.
+  int block_periods = 1;
+  std::vector<std::vector<double>> block_demand_gpu_s;
 };
 
 struct OracleResult {
@@ -132,6 +140,10 @@ struct OracleJob {
 // demand_gpu_s entry for the bucket.
 void AddJobDemand(const OracleJob& job, int64_t start_s, int64_t end_s, int64_t period_s,
                   std::vector<OraclePeriod>& periods);
+// As above, and adds gpus x min(run_s, what of the window lies in block k) to
+// blocks[k][bucket] for every block of `block_periods` periods the window touches.
+void AddJobDemand(const OracleJob& job, int64_t start_s, int64_t end_s, int64_t period_s, int block_periods,
+                  std::vector<OraclePeriod>& periods, std::vector<std::vector<double>>& blocks);
 
 // One node or class row of the LP, in its scaled units (a column is the average number of the
 // bucket's GPUs busy on the class over the period):

@@ -369,6 +369,19 @@ TEST(OracleTest, ValidationErrorsNameThePeriodAndField) {
          in.buckets[0].placement = OraclePlacement::kWholeNodes;
        },
        {"bucket 0 (b)", "gang of 3 GPUs is not a number of whole nodes of class 0 (A)", "2 GPUs per node"}},
+      {"blocks without their demand", [](OracleInput& in) { in.block_periods = 2; }, {"block_periods > 1"}},
+      {"block demand of the wrong length",
+       [](OracleInput& in) {
+         in.block_periods = 2;
+         in.block_demand_gpu_s = {{1.0}, {1.0}};
+       },
+       {"has 2 blocks, want 1"}},
+      {"negative block demand",
+       [](OracleInput& in) {
+         in.block_periods = 2;
+         in.block_demand_gpu_s = {std::vector<double>(in.buckets.size(), -1.0)};
+       },
+       {"block 0", "block_demand_gpu_s[0]"}},
   };
   ASSERT_TRUE(SolveOracle(ValidTwoPeriods()).has_value());
   for (const BadInputCase& c : cases) {
@@ -1257,7 +1270,7 @@ double BestSchedule(const PropInstance& inst) {
 
 // The oracle's input for the instance: one bucket per job, demand from AddJobDemand (with each
 // job's wait, or with none, as the program before waiting counted it).
-OracleInput PropOracleInput(const PropInstance& inst, bool count_waits) {
+OracleInput PropOracleInput(const PropInstance& inst, bool count_waits, int block_periods = 0) {
   Builder f;
   int site = f.Site("dc");
   for (size_t c = 0; c < inst.nodes.size(); ++c) {
@@ -1274,11 +1287,20 @@ OracleInput PropOracleInput(const PropInstance& inst, bool count_waits) {
       for (int c : inst.jobs[i].classes) f.Ai(period, static_cast<int>(i), c, inst.jobs[i].price);
     }
   }
+  if (block_periods > 0) {
+    f.in.block_periods = block_periods;
+    f.in.block_demand_gpu_s.assign(static_cast<size_t>((inst.periods + block_periods - 1) / block_periods),
+                                   std::vector<double>(inst.jobs.size(), 0.0));
+  }
   for (size_t i = 0; i < inst.jobs.size(); ++i) {
     const PropJob& j = inst.jobs[i];
-    AddJobDemand({static_cast<int>(i), j.arrival * kHour, count_waits ? j.wait * kHour : 0, j.run * kHour,
-                  static_cast<double>(j.gang)},
-                 0, inst.periods * kHour, kHour, f.in.periods);
+    const OracleJob job{static_cast<int>(i), j.arrival * kHour, count_waits ? j.wait * kHour : 0, j.run * kHour,
+                        static_cast<double>(j.gang)};
+    if (block_periods > 0) {
+      AddJobDemand(job, 0, inst.periods * kHour, kHour, block_periods, f.in.periods, f.in.block_demand_gpu_s);
+    } else {
+      AddJobDemand(job, 0, inst.periods * kHour, kHour, f.in.periods);
+    }
   }
   return f.in;
 }
@@ -1317,7 +1339,8 @@ TEST(OracleGangPropertyTest, TheBoundHoldsAgainstEveryScheduleAndTheRowsTighten)
   constexpr int kInstances = 1000;
   int tight = 0, tight_without = 0, wrong_rows_broken = 0, no_wait_broken = 0;
   Cuts all("all rows"), fitting("all rows, every gang fitting a class it lists"),
-      node_only("node rows alone, every gang fitting"), class_only("class rows alone, every gang fitting");
+      node_only("node rows alone, every gang fitting"), class_only("class rows alone, every gang fitting"),
+      blocks("one block of all periods, over the node rows");
   for (int i = 0; i < kInstances; ++i) {
     const PropInstance inst = RandomPropInstance(rng);
     const std::string described = Describe(inst);
@@ -1364,18 +1387,47 @@ TEST(OracleGangPropertyTest, TheBoundHoldsAgainstEveryScheduleAndTheRowsTighten)
       if (too_tight->profit_usd + tol < best) ++wrong_rows_broken;
     }
     if (SolveOk(PropOracleInput(inst, false)).profit_usd + tol < best) ++no_wait_broken;
+
+    // Blocks: a job counts at most its run time in each block of periods, which stays a bound
+    // and only cuts.
+    for (int block = 1; block <= inst.periods; ++block) {
+      const double blocked = SolveOk(PropOracleInput(inst, true, block)).profit_usd;
+      EXPECT_GE(blocked + tol, best) << "blocks of " << block;
+      EXPECT_LE(blocked, bound + tol) << "blocks of " << block;
+      if (block == inst.periods) blocks.Add(bound, blocked, tol, described);
+    }
   }
   std::cout << "[ gangs    ] " << kInstances << " instances; the bound equals the best schedule in " << tight
             << " (without node rows: " << tight_without << ")\n"
             << all.Summary() << "\n"
             << fitting.Summary() << "\n"
             << node_only.Summary() << "\n"
-            << class_only.Summary() << "\n[ gangs    ] rows one slot too tight are beaten in "
+            << class_only.Summary() << "\n"
+            << blocks.Summary() << "\n[ gangs    ] rows one slot too tight are beaten in "
             << wrong_rows_broken << " instances; demand that ignores the waits in " << no_wait_broken << "\n";
   EXPECT_GT(node_only.cut, 0);
   EXPECT_GT(class_only.cut, 0);
   EXPECT_GT(wrong_rows_broken, 0);
   EXPECT_GT(no_wait_broken, 0);
+  EXPECT_GT(blocks.cut, 0);
+}
+
+TEST(OracleDemandTest, ABlockCountsAJobOnceWhereEachPeriodCountsItInFull) {
+  // One hour-long job that may wait an hour: each of the two hours may hold it in full, the
+  // block of both only once.
+  std::vector<OraclePeriod> periods(2);
+  for (auto& p : periods) p.demand_gpu_s.assign(1, 0.0);
+  std::vector<std::vector<double>> blocks(1, std::vector<double>(1, 0.0));
+  AddJobDemand({0, 0, kHour, kHour, 2}, 0, 2 * kHour, kHour, 2, periods, blocks);
+  EXPECT_DOUBLE_EQ(periods[0].demand_gpu_s[0], 2.0 * kHour);
+  EXPECT_DOUBLE_EQ(periods[1].demand_gpu_s[0], 2.0 * kHour);
+  EXPECT_DOUBLE_EQ(blocks[0][0], 2.0 * kHour);
+  // Blocks of one period count as the periods do.
+  std::vector<std::vector<double>> hourly(2, std::vector<double>(1, 0.0));
+  for (auto& p : periods) p.demand_gpu_s.assign(1, 0.0);
+  AddJobDemand({0, 0, kHour, kHour, 2}, 0, 2 * kHour, kHour, 1, periods, hourly);
+  EXPECT_DOUBLE_EQ(hourly[0][0], 2.0 * kHour);
+  EXPECT_DOUBLE_EQ(hourly[1][0], 2.0 * kHour);
 }
 
 }  // namespace

@@ -253,6 +253,20 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
       map_keys[trace_type].push_back(m->key);
     }
   }
+  // Only the tenants asked for, when the scenario names some.
+  if (!sc.demand.tenants.empty()) {
+    std::set<std::string> wanted(sc.demand.tenants.begin(), sc.demand.tenants.end()), seen;
+    std::erase_if(rows, [&](const DemandRow& r) {
+      if (!wanted.count(r.tenant)) return true;
+      seen.insert(r.tenant);
+      return false;
+    });
+    for (const std::string& t : wanted) {
+      if (!seen.count(t)) {
+        return Err(InvalidArgumentError("[demand] tenants: '" + t + "' has no row in " + sc.demand.trace));
+      }
+    }
+  }
   // The trace window runs from offset_s to its last arrival; `repeat` loops that window.
   int64_t trace_end = 0;
   for (const auto& r : rows) trace_end = std::max(trace_end, r.arrival_s + 1);
@@ -1109,6 +1123,10 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
   // Demand: every request may start any time it may wait (its kind's max wait; 0 = until the
   // run ends) and then runs its true run time (AddJobDemand, docs/oracle.md).
   const QueueOptions queue = QueueOptionsFor(rs.scenario.policy);
+  // A day of periods per block: a request counts at most its run time in each day it may run in
+  // (docs/oracle.md, "Blocks").
+  in.block_periods = static_cast<int>(std::max<int64_t>(1, 86400 / period_s));
+  in.block_demand_gpu_s.assign((periods + in.block_periods - 1) / in.block_periods, std::vector<double>(B, 0.0));
   for (int64_t pass = 0; pass < rs.passes; ++pass) {
     for (size_t i = 0; i < rs.base.size(); ++i) {
       const int b = request_bucket[i];
@@ -1124,7 +1142,7 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
       job.max_wait_s = wait > 0 ? wait : run_end - a;
       job.run_s = sr.run_s;
       job.gpus = static_cast<double>(sr.request.gpus) * copies;
-      AddJobDemand(job, rs.start.seconds, run_end, period_s, in.periods);
+      AddJobDemand(job, rs.start.seconds, run_end, period_s, in.block_periods, in.periods, in.block_demand_gpu_s);
     }
   }
   return in;
