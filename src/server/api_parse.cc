@@ -728,7 +728,7 @@ Result<LeaseAsk> ParseLeaseRequest(std::string_view body) {
   }
   if (const JsonValue* ic = Optional(root, "interconnect")) {
     RS_ASSIGN_OR_RETURN(ask.interconnect,
-                        Word<Interconnect>(*ic, "interconnect", "any, node, nvlink", ParseInterconnect));
+                        Word<Interconnect>(*ic, "interconnect", "any, node, nvlink, fabric", ParseInterconnect));
   }
   if (const JsonValue* hours = Optional(root, "hours")) {
     RS_ASSIGN_OR_RETURN(ask.duration_s, HoursAsSeconds(*hours, "hours"));

@@ -212,7 +212,7 @@ void Farm::PublishOffers() {
     o.vram_gb = gs.model->vram_gb.value_or(0);
     o.gpus_per_node = gs.gpus_per_node;
     o.nvlink_domain_gpus = gs.nvlink_domain;
-    o.interconnect = gs.nvlink_domain > 0 ? "nvlink" : (gs.gpus_per_node > 1 ? "node" : "any");
+    o.interconnect = gs.suitability.multi_node ? "fabric" : gs.nvlink_domain > 0 ? "nvlink" : (gs.gpus_per_node > 1 ? "node" : "any");
     o.tier = std::string(TierName(gs.suitability.tier));
     o.nodes = gs.node_count;
     o.gpus_total = gs.devices;
@@ -286,8 +286,15 @@ Result<Request> Farm::ToRequest(int64_t id, const std::string& tenant, const Lea
                     : ask.interconnect == Interconnect::kNode ? gs.gpus_per_node
                                                               : gs.devices;
     int vram = gs.model->vram_gb.value_or(0);
+    const bool fabric_gang = ask.interconnect == Interconnect::kFabric && ask.gpus > gs.gpus_per_node;
     if (vram < ask.min_vram_gb) {
       why.push_back(gs.name + ": " + std::to_string(vram) + " GB per GPU");
+    } else if (fabric_gang && !gs.suitability.multi_node) {
+      why.push_back(gs.name + ": " + std::to_string(gs.gpus_per_node) + " GPUs per node; " +
+                    gs.suitability.multi_node_reason);
+    } else if (fabric_gang && ask.gpus % gs.gpus_per_node != 0) {
+      why.push_back(gs.name + ": a gang larger than a node takes whole nodes of " + std::to_string(gs.gpus_per_node) +
+                    " GPUs");
     } else if (shape < ask.gpus) {
       why.push_back(gs.name + ": at most " + std::to_string(shape) + " GPUs " +
                     (ask.interconnect == Interconnect::kNvlink ? "per NVLink domain"

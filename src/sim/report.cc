@@ -763,6 +763,12 @@ void Renderer::Summary() {
   std::optional<Money> oracle = UsdToMoney(d_.oracle_profit_usd);
   o_ += "<p class=\"oracle\">Oracle profit (upper bound, perfect foresight): <b>" +
         (oracle ? FormatUsd(*oracle) : std::string("&mdash;")) + "</b></p>\n";
+  if (std::optional<Money> plain = UsdToMoney(d_.oracle_plain_usd); plain && oracle) {
+    o_ += "<p class=\"note\">Without its gang rows and day blocks the program would allow " + FormatUsd(*plain) +
+          "; the " + FormatUsd(Money(std::max<int64_t>(0, plain->raw() - oracle->raw()))) +
+          " between the two can be earned by no schedule (gangs stay whole in their nodes; a job runs its time "
+          "once).</p>\n";
+  }
   if (d_.policies.empty()) {
     o_ += "<p class=\"note\">No policy was simulated.</p>\n</section>\n";
     return;

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <string_view>
 #include <string>
 #include <vector>
@@ -81,6 +82,9 @@ struct ReportData {
   Watts power_cap;                    // all sites
   std::vector<PolicySummary> policies;
   double oracle_profit_usd = 0;
+  // The same program without its gang rows and day blocks (docs/oracle.md): what it counts above
+  // oracle_profit_usd no schedule can earn. NaN: not computed.
+  double oracle_plain_usd = std::numeric_limits<double>::quiet_NaN();
   std::vector<PolicyTimeline> timelines;  // one per policy, same length
 };
 
