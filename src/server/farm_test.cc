@@ -303,6 +303,76 @@ TEST(FarmBilling, EachTenantIsBilledTheSumOfItsUsage) {
 
 // ---- the pending queue ------------------------------------------------------------------------
 
+// Two HGX servers joined by a fabric, beside a riser rig, for the training-gang rules the server
+// shares with the simulator (engine/decide.h: fabric gangs, reservations).
+FarmSetup HgxFarm() {
+  FarmSetup s = TestFarm();
+  s.fleet = testing::ParseFleet(
+      "site farm pue=1.00 idle=10W;"
+      "riser: 6x'RTX 3060 Ti' pcie=x1 cores=2 ram=4 mining=ETH;"
+      "hgx: 8xA100 nodes=2 nvlink=8 fabric=ib mining=ETH");
+  s.list_price = {RentalPrice(0), testing::UsdPerGpuHour("1.20")};
+  s.interruptible_price = {RentalPrice(0), testing::UsdPerGpuHour("0.60")};
+  return s;
+}
+
+LeaseAsk Gang(int gpus, double hours) {
+  LeaseAsk a = Ask(gpus, {}, Interconnect::kFabric);
+  a.duration_s = static_cast<int64_t>(hours * 3600);
+  return a;
+}
+
+std::set<int> NodesOf(const LeaseRecord& l) {
+  std::set<int> nodes;
+  for (auto [n, slot] : l.devices) nodes.insert(n);
+  return nodes;
+}
+
+TEST(FarmGangs, AFabricGangTakesWholeServersAndWithoutAFabricIsRefusedWithTheReason) {
+  World hgx(NoAgents(), nullptr, HgxFarm());
+  LeaseRecord g = Create(hgx.farm, "acme", Gang(16, 2), kT0);
+  ASSERT_EQ(g.state, "running") << g.reason;
+  EXPECT_EQ(g.devices.size(), 16u);
+  EXPECT_EQ(NodesOf(g).size(), 2u);
+  auto offers = hgx.farm.Offers(kT0);
+  ASSERT_TRUE(offers.has_value());
+  EXPECT_EQ(offers->back().interconnect, "fabric");
+
+  World plain;  // the test farm's A100 server has no fabric
+  auto refused = plain.farm.CreateLease("acme", Gang(16, 2), kT0);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.error().message().find("no fabric declared"), std::string::npos) << refused.error().message();
+}
+
+TEST(FarmGangs, AWaitingGangHoldsTheServerThatFreesFirstAndOnlyShortJobsBackfillIt) {
+  World w(NoAgents(), nullptr, HgxFarm());
+  LeaseRecord a = Create(w.farm, "a", Gang(6, 0.5), kT0);  // frees its server in half an hour
+  LeaseRecord b = Create(w.farm, "b", Gang(6, 3), kT0);  // the other in three
+  ASSERT_EQ(a.state, "running");
+  ASSERT_EQ(b.state, "running");
+  ASSERT_NE(NodesOf(a), NodesOf(b));
+  const int a_node = *NodesOf(a).begin();
+  LeaseRecord gang = Create(w.farm, "g", Gang(8, 2), At(1));
+  EXPECT_EQ(gang.state, "pending") << gang.reason;
+  // Two GPUs for five hours: not on a's server, which the gang holds from the half hour.
+  LeaseRecord long_job = Create(w.farm, "c", Gang(2, 5), At(2));
+  ASSERT_EQ(long_job.state, "running") << long_job.reason;
+  EXPECT_NE(*NodesOf(long_job).begin(), a_node);
+  LeaseRecord blocked = Create(w.farm, "d", Gang(2, 5), At(3));
+  EXPECT_EQ(blocked.state, "pending") << blocked.reason;
+  EXPECT_NE(blocked.reason.find("reservation"), std::string::npos) << blocked.reason;
+  // A quarter of an hour ends before the gang could start: it backfills a's server.
+  LeaseRecord short_job = Create(w.farm, "e", Gang(2, 0.25), At(4));
+  ASSERT_EQ(short_job.state, "running") << short_job.reason;
+  EXPECT_EQ(*NodesOf(short_job).begin(), a_node);
+  // When a's lease ends, the short one is over too: the gang takes the whole server.
+  TickEvery(w.farm, 5, 1800 + 10, 60);
+  LeaseRecord started = Get(w.farm, gang.id.value());
+  EXPECT_EQ(started.state, "running") << started.reason;
+  EXPECT_EQ(NodesOf(started), std::set<int>{a_node});
+}
+
 TEST(FarmPending, FullGroupQueuesAndCancellingPlacesTheNextInOrder) {
   World w;
   LeaseRecord a = Create(w.farm, "acme", Ask3090(4), kT0);
