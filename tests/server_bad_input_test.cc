@@ -282,7 +282,7 @@ TEST_F(ServerBadInputTest, EveryBadRequestGetsItsDocumentedErrorAndTheServerKeep
       {"min_vram_gb a string", "POST", L, "{\"gpus\": 1, \"min_vram_gb\": \"24\"}", A, 400, "invalid_argument",
        "\"min_vram_gb\" must be an integer between 0 and 1024"},
       {"interconnect unknown", "POST", L, "{\"gpus\": 1, \"interconnect\": \"pcie\"}", A, 400, "invalid_argument",
-       "\"interconnect\" must be one of any, node, nvlink, got \"pcie\""},
+       "\"interconnect\" must be one of any, node, nvlink, fabric, got \"pcie\""},
       {"kind unknown", "POST", L, "{\"gpus\": 1, \"kind\": \"spot\"}", A, 400, "invalid_argument",
        "\"kind\" must be one of on_demand, interruptible, reserved"},
       {"price a string", "POST", L, "{\"gpus\": 1, \"max_price_usd_per_gpu_h\": \"0.5\"}", A, 400, "invalid_argument",

@@ -509,6 +509,16 @@ void ReadPolicy(TableReader& r, PolicySpec& p) {
   r.Scaled("resume_margin_pct", 4, 0, 1'000'000, &p.resume_margin_ppm);
   r.Scaled("static_split_ai_share", 3, 0, 1000, &p.static_split_ai_milli);
   r.String("idle_mining_algorithm", &p.idle_mining_algorithm);
+  if (const toml::node* n = r.Get("reservations")) {
+    const auto* v = n->as_string();
+    if (!v) {
+      r.WrongType("reservations", *n, "a string");
+    } else if (v->get() != "per_group" && v->get() != "head" && v->get() != "none") {
+      r.Error(n->source(), fmt::format("reservations must be 'per_group', 'head' or 'none', got '{}'", v->get()));
+    } else {
+      p.reservations = v->get();
+    }
+  }
   int64_t keep = p.keep_whole_nodes;
   r.Int("keep_whole_nodes", 0, 1000, &keep);
   p.keep_whole_nodes = static_cast<int>(keep);

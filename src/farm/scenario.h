@@ -105,6 +105,10 @@ struct PolicySpec {
   int64_t resume_margin_ppm = 20'000;    // resume mining after a price spike only at net > 2 % of revenue
   int static_split_ai_milli = 250;       // static-split: share of AI-suitable GPUs kept for rental
   int keep_whole_nodes = 1;              // profit: fully free 8-GPU/NVLink nodes kept for gangs
+  // profit: which waiting requests hold reservations: "per_group" (the head of each group's
+  // queue), "head" (the head of the queue, as Slurm's EASY backfill) or "none" (every arrival
+  // that fits is placed at once, as before reservations)
+  std::string reservations = "per_group";
   std::string idle_mining_algorithm = "Ethash";  // idle-mining: the one algorithm it mines
   // The waiting queue (every policy): a request the engine answers `waiting` waits this long, in
   // seconds from its arrival, before its tenant gives up (0 = forever).

@@ -267,7 +267,7 @@ TEST(ParseLeaseRequestTest, BadValues) {
       {"min_vram_gb fraction", R"({"gpus": 2, "min_vram_gb": 23.5})", {"\"min_vram_gb\"", "got 23.5"}},
       {"min_vram_gb string", R"({"gpus": 2, "min_vram_gb": "24GB"})", {"\"min_vram_gb\"", "got \"24GB\""}},
       {"interconnect unknown", R"({"gpus": 2, "interconnect": "pcie"})",
-       {"\"interconnect\" must be one of any, node, nvlink, got \"pcie\""}},
+       {"\"interconnect\" must be one of any, node, nvlink, fabric, got \"pcie\""}},
       {"interconnect case", R"({"gpus": 2, "interconnect": "NVLink"})", {"\"interconnect\"", "got \"NVLink\""}},
       {"interconnect number", R"({"gpus": 2, "interconnect": 1})", {"\"interconnect\"", "got 1"}},
       {"hours zero", R"({"gpus": 2, "hours": 0})",

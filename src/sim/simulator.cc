@@ -43,7 +43,12 @@ Result<EngineParams> ParamsFor(const Scenario& sc, const std::string& policy) {
   p.miner_restart_s = sc.policy.miner_restart_s;
   p.resume_margin_ppm = sc.policy.resume_margin_ppm;
   p.keep_whole_nodes = sc.policy.keep_whole_nodes;
-  if (policy == "profit") return p;
+  if (policy == "profit") {
+    p.reservations = sc.policy.reservations == "none"   ? EngineParams::Reservations::kNone
+                     : sc.policy.reservations == "head" ? EngineParams::Reservations::kHead
+                                                        : EngineParams::Reservations::kPerGroup;
+    return p;
+  }
   p.reservations = EngineParams::Reservations::kNone;
   if (policy == "easy-backfill") {
     // Slurm's scheduler as a peer: first come first served with a reservation for the head of
