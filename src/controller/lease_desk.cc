@@ -25,15 +25,13 @@ void Begin(Event* e, Timestamp now, const MarketView& view) {
   e->reserve.clear();
 }
 
-// Waiting requests looked at for reservations (the engine holds nodes for a few of them).
-constexpr size_t kReserveLook = 16;
 
 }  // namespace
 
 void LeaseDesk::Arrival(Event* e, Request r, Timestamp now, const MarketView& view) const {
   Begin(e, now, view);
   e->requests.push_back(std::move(r));
-  queue_.Oldest(kReserveLook, &e->reserve);
+  Reservable(e);
 }
 
 void LeaseDesk::Endings(Event* e, std::vector<LeaseId> ends, Timestamp now, const MarketView& view,
@@ -72,7 +70,18 @@ void LeaseDesk::Offer(Event* e, const std::vector<LeaseId>* ending, PendingQueue
   for (Request& r : queue_.Candidates(controller_.fleet(), list_price_, options_.offer, ending, which)) {
     e->requests.push_back(std::move(r));
   }
-  queue_.Oldest(kReserveLook, &e->reserve);
+  Reservable(e);
+}
+
+void LeaseDesk::Reservable(Event* e) const {
+  // The waiting requests the engine may give reservations (EngineParams::reservations): per
+  // group, the oldest gangs; for the head of the queue, the oldest request. The engine looks at
+  // no more than these.
+  switch (controller_.params().reservations) {
+    case EngineParams::Reservations::kNone: return;
+    case EngineParams::Reservations::kHead: queue_.Oldest(1, /*min_gpus=*/1, &e->reserve); return;
+    case EngineParams::Reservations::kPerGroup: queue_.Oldest(64, /*min_gpus=*/2, &e->reserve); return;
+  }
 }
 
 Result<Plan> LeaseDesk::Propose(const Event& e) { return controller_.Propose(e, rng_); }
@@ -102,8 +111,9 @@ void LeaseDesk::SettleCopy(Request r, const Decision& decision, Settled* out) {
     out->refused.emplace_back(std::move(r), decision.reason);
     return;
   }
-  // It waits, tried when it could still fit now (more than free GPUs was missing).
-  const bool tried = Fits(r);
+  // It waits, tried when it could still fit now (more than free GPUs was missing). Free GPUs held
+  // for a reservation are missing GPUs: it is offered again when leases end.
+  const bool tried = decision.blocker != Blocker::kReservation && Fits(r);
   const RequestId id = r.id;
   if (Status added = queue_.TryAdd(r, tried); !added.ok()) {
     out->refused.emplace_back(std::move(r), added.message());
@@ -137,7 +147,7 @@ Status LeaseDesk::Commit(const Event& e, const Plan& plan, Settled* settled) {
         if (waiting) {
           // It waits on: tried if it could fit (it lacked more than GPUs), untried again if it
           // lost the GPUs to another request.
-          queue_.MarkTried(d.request, Fits(*waiting));
+          queue_.MarkTried(d.request, d.blocker != Blocker::kReservation && Fits(*waiting));
         } else {
           SettleCopy(fresh(d.request), d, &out);
         }

@@ -108,6 +108,8 @@ class LeaseDesk {
   const std::vector<RentalPrice>& list_price() const { return list_price_; }
 
  private:
+  // Fills e->reserve with the waiting requests that may hold reservations.
+  void Reservable(Event* e) const;
   // Appends up to `offer` waiting requests that could fit, after giving up those past their wait.
   void Offer(Event* e, const std::vector<LeaseId>* ending, PendingQueue::Offer which,
              std::vector<Request>* gave_up);

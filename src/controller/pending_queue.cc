@@ -357,7 +357,7 @@ std::vector<Request> PendingQueue::Candidates(const FleetState& fleet,
   return out;
 }
 
-void PendingQueue::Oldest(size_t max, std::vector<const Request*>* out) const {
+void PendingQueue::Oldest(size_t max, int min_gpus, std::vector<const Request*>* out) const {
   if (max == 0 || size_ == 0) return;
   struct Cursor {
     Order::const_iterator at, end;
@@ -367,6 +367,7 @@ void PendingQueue::Oldest(size_t max, std::vector<const Request*>* out) const {
     while (c.at != c.end && !(Live(*c.at) && !slots_[c.at->slot].tried)) ++c.at;
   };
   for (const auto& [shape, waiting] : shapes_) {
+    if (shape.gpus < min_gpus) continue;
     const size_t from = std::min(waiting.seen, waiting.order.size());
     Cursor c{waiting.order.cbegin() + static_cast<std::ptrdiff_t>(from), waiting.order.cend()};
     skip(c);

@@ -97,7 +97,8 @@ class PendingQueue {
   // Appends the `max` oldest waiting requests that are not tried (they lack GPUs), in arrival
   // order (ties by id): those that may hold reservations (DecideInput::reserve). The pointers
   // are valid until the queue changes.
-  void Oldest(size_t max, std::vector<const Request*>* out) const;
+  // Only requests of at least `min_gpus` GPUs (shapes of fewer are not looked at).
+  void Oldest(size_t max, int min_gpus, std::vector<const Request*>* out) const;
   // Whether `r` could fit in the GPUs free now: the test Candidates applies to what waits.
   static bool Fits(const Request& r, const FleetState& fleet, const std::vector<RentalPrice>& list_price);
 

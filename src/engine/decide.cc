@@ -223,6 +223,9 @@ class Scratch {
     return std::any_of(holds_.begin(), holds_.end(), [&](const Hold& h) { return h.group == group; });
   }
   bool AnyHold() const { return !holds_.empty(); }
+  bool IsHolder(RequestId id) const {
+    return std::any_of(holds_.begin(), holds_.end(), [&](const Hold& h) { return h.holder == id; });
+  }
   void Release(RequestId holder) {
     for (Hold& h : holds_) {
       if (h.holder == holder) h.released = true;
@@ -900,7 +903,8 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
 }
 
 // Whether group g could ever take request r (the shape filters of PlaceOne, without prices).
-bool CouldHold(const GroupState& g, const Request& r, const MarketView& view, int group) {
+bool CouldHold(const GroupState& g, const Request& r, const MarketView& view, int group, const Valuation& value,
+               const EngineParams& params) {
   if (!g.model || (!r.models.empty() && std::find(r.models.begin(), r.models.end(), g.model->key) == r.models.end())) {
     return false;
   }
@@ -908,6 +912,15 @@ bool CouldHold(const GroupState& g, const Request& r, const MarketView& view, in
   if (!Serves(g.suitability, r.workload == Workload::kTraining ? Tier::kTraining : Tier::kInference)) return false;
   if (group >= static_cast<int>(view.list_price.size()) || view.list_price[group].raw() <= 0) return false;
   if (g.ai_reserved >= 0) return false;  // static-split's rental share: no reservations
+  // Only where its price beats what the GPUs earn mining (PlaceOne's admission): holding GPUs
+  // for a request the engine would not admit there keeps them from everyone for nothing.
+  if (!params.admit_at_list_price) {
+    RentalPrice price = r.kind == RequestKind::kInterruptible ? r.bid
+                                                              : (r.fixed_price ? *r.fixed_price : view.list_price[group]);
+    if (r.kind != RequestKind::kInterruptible) price = RentalPrice(MulDiv(price.raw(), r.price_milli, 1000).value_or(0));
+    const GroupValue& gv = value.groups[static_cast<size_t>(group)];
+    if (PerHour(price) - gv.ai_energy_per_hour - gv.Opportunity() < Money()) return false;
+  }
   switch (r.interconnect) {
     case Interconnect::kNode: return r.gpus <= g.gpus_per_node;
     case Interconnect::kNvlink: return r.gpus <= g.nvlink_domain;
@@ -923,48 +936,51 @@ bool CouldHold(const GroupState& g, const Request& r, const MarketView& view, in
 // first: each holds the nodes of the group where it can start soonest, judged by the declared
 // limits of the leases on them (a lease with none never ends), until then. Per group at most one
 // holder (kPerGroup), or one in all (kHead).
-void ReserveNodes(const DecideInput& in, const EngineParams& params, Scratch& s) {
+void ReserveNodes(const DecideInput& in, const Valuation& value, const EngineParams& params, Scratch& s) {
   const FleetState& fleet = *in.fleet;
   const int64_t now = in.now.seconds;
-  constexpr size_t kMaxHolders = 16;  // requests looked at
-  // When each leased GPU of the groups that may be held comes back: (node, end), by node.
-  std::vector<std::pair<int, int64_t>> ends;
-  bool have_ends = false;
-  auto lease_ends = [&] {
-    if (have_ends) return;
-    have_ends = true;
-    for (const LeaseState& l : fleet.leases()) {
-      if (s.Preempted(l.id)) continue;
-      const int64_t end = l.expected_end_s > 0 ? std::max(l.expected_end_s, now) : INT64_MAX;
-      for (auto [node, slot] : l.devices) ends.push_back({node, end});
+  constexpr size_t kMaxHolders = 64;  // requests looked at
+  // When the leased GPUs of a node come back, earliest first (a lease with no declared limit:
+  // never). Leases ending in this plan have given theirs back already (Scratch::Free).
+  std::vector<int64_t> ends;
+  auto node_ends = [&](const GroupState& gs, int node) {
+    ends.clear();
+    for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
+      const int64_t id = fleet.lease_on(node, slot);
+      if (id == 0 || s.Preempted(LeaseId(id))) continue;
+      const LeaseState* l = fleet.lease(LeaseId(id));
+      ends.push_back(l && l->expected_end_s > 0 ? std::max(l->expected_end_s, now) : INT64_MAX);
     }
     std::sort(ends.begin(), ends.end());
   };
-  size_t looked = 0;
+  size_t looked = 0, held = 0;
   for (const Request* r : *in.reserve) {
-    if (++looked > kMaxHolders) break;
+    if (++looked > kMaxHolders || held == fleet.groups().size()) break;
+    // Per group, gangs hold (a 1-GPU request takes the first GPU that comes back, oldest first);
+    // the head of the queue holds whatever its size, as in Slurm.
+    if (params.reservations == EngineParams::Reservations::kPerGroup && r->gpus < 2) continue;
     int best_group = -1;
     int64_t best_start = INT64_MAX;
     std::vector<int> best_nodes;
     for (size_t gi = 0; gi < fleet.groups().size(); ++gi) {
       const int g = static_cast<int>(gi);
       const GroupState& gs = fleet.groups()[gi];
-      if (!CouldHold(gs, *r, *in.view, g)) continue;
+      if (!CouldHold(gs, *r, *in.view, g, value, params)) continue;
       if (params.reservations == EngineParams::Reservations::kPerGroup && s.Holds(g)) continue;
-      lease_ends();
       const bool whole = r->interconnect == Interconnect::kFabric && r->gpus > gs.gpus_per_node;
       // Per node: the time its free GPUs reach what the request needs on it.
       std::vector<std::pair<int64_t, int>> ready;  // (time, node)
       for (int node = gs.first_node; node < gs.first_node + gs.node_count; ++node) {
         if (fleet.node_down(node) || fleet.node_closed(node)) continue;
         const int free = s.Free(node);
-        auto from = std::lower_bound(ends.begin(), ends.end(), std::pair<int, int64_t>{node, INT64_MIN});
-        auto to = std::lower_bound(from, ends.end(), std::pair<int, int64_t>{node + 1, INT64_MIN});
-        const int leased = static_cast<int>(to - from);
         const int need = whole ? gs.gpus_per_node : r->gpus;
-        if (free + leased < need) continue;  // GPUs out of service: never enough here
         int64_t t = now;
-        if (free < need) t = (from + (need - free - 1))->second;  // ends sorted within the node
+        if (free < need) {
+          node_ends(gs, node);
+          // GPUs out of service, or claimed in this plan: never enough here.
+          if (free + static_cast<int>(ends.size()) < need) continue;
+          t = ends[static_cast<size_t>(need - free - 1)];
+        }
         if (t != INT64_MAX) ready.push_back({t, node});
       }
       const size_t want = whole ? static_cast<size_t>(r->gpus / gs.gpus_per_node) : 1;
@@ -980,6 +996,7 @@ void ReserveNodes(const DecideInput& in, const EngineParams& params, Scratch& s)
     }
     if (best_group < 0) continue;
     s.AddHold({r->id, best_group, best_start, false}, best_nodes);
+    ++held;
     if (params.reservations == EngineParams::Reservations::kHead) break;
   }
 }
@@ -1207,7 +1224,7 @@ Plan Decide(const DecideInput& in, Rng& /*rng: ties break by id; kept for polici
   }
 
   if (params.reservations != EngineParams::Reservations::kNone && in.reserve && !in.reserve->empty()) {
-    ReserveNodes(in, params, scratch);
+    ReserveNodes(in, value, params, scratch);
   }
   if (in.pending && !in.pending->empty()) {
     // A start per request at most, and a preemption or two: growing the plan one action at a
@@ -1237,7 +1254,9 @@ Plan Decide(const DecideInput& in, Rng& /*rng: ties break by id; kept for polici
       const Request* unplaced = nullptr;
       uint64_t unplaced_at = 0;
       for (const Request* r : order) {
-        if (unplaced && unplaced_at == scratch.claims() && SameAsk(*unplaced, *r)) {
+        // Under reservations the declared limit decides backfill, and a holder may use what it holds.
+        if (unplaced && unplaced_at == scratch.claims() && SameAsk(*unplaced, *r) &&
+            (!scratch.AnyHold() || (unplaced->duration_s == r->duration_s && !scratch.IsHolder(r->id)))) {
           Decision d = plan.decisions.back();
           d.request = r->id;
           plan.decisions.push_back(std::move(d));

@@ -30,7 +30,8 @@ struct EngineParams {
   // Reservations for waiting requests (DecideInput::reserve): the oldest waiting request that
   // lacks GPUs holds the nodes of a group that free up soonest (by the leases' declared limits);
   // others may use them only if they end, by their own declared limit, before it can start
-  // (EASY backfill). kPerGroup: one reservation per group (the head of each group's queue);
+  // (EASY backfill). kPerGroup: one reservation per group, for the oldest waiting gang (2+ GPUs)
+  // that may use it;
   // kHead: one in all (the head of the queue, as Slurm's EASY backfill); kNone: none.
   enum class Reservations { kNone, kHead, kPerGroup };
   Reservations reservations = Reservations::kPerGroup;

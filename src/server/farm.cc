@@ -362,9 +362,11 @@ Result<LeaseRecord> Farm::CreateLease(const std::string& tenant, const LeaseAsk&
       if (rec.price.raw() == 0 || setup_.list_price[g] < rec.price) rec.price = setup_.list_price[g];
     }
   }
-  // Placed at once when it fits, even with others waiting (backfill): a waiting 8-GPU gang does
-  // not hold up a 1-GPU request it could not use the GPUs of. Waiting ones are retried every
-  // tick and whenever GPUs free up.
+  // Placed at once when it fits, even with others waiting (backfill), unless it would take GPUs a
+  // reservation holds for an older waiting request and its own `hours` do not end first
+  // (docs/engine.md, "Reservations"; a request without `hours` never backfills held GPUs, and a
+  // lease without them never counts as ending). Waiting ones are retried every tick and whenever
+  // GPUs free up.
   Event e;
   desk_.Arrival(&e, req, now, *view_);
   RS_ASSIGN_OR_RETURN(Plan plan, Propose(e, "submit"));

@@ -758,12 +758,12 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
   // Every request that arrived and is not yet placed or refused: what the report counts.
   struct Tracked {
     int gpus = 1;
-    int64_t run_s = 0;
+    int64_t run_s = 0;       // what of its run falls inside the replay (the report's GPU-hours)
+    int64_t true_run_s = 0;  // how long it runs once placed
     Blocker blocker = Blocker::kNone;  // what kept it out when last decided
     bool waiting = false;
   };
   std::unordered_map<int64_t, Tracked> tracked;
-  std::unordered_map<int64_t, int64_t> run_of;  // request id -> its true run time, until placed
   GangStats& gangs = run.summary.gangs;
   auto gpu_h = [](const Tracked& t) { return static_cast<double>(t.gpus) * static_cast<double>(t.run_s) / 3600.0; };
   auto refuse = [&](const Tracked& t, RefusalReason why) {
@@ -829,8 +829,7 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
         gang_waits.push_back(plan.at.seconds - p.arrival.seconds);
         if (t.waiting) --gangs_waiting;
       }
-      departures.push({plan.at.seconds + run_of.at(p.request.value()), p.lease.value()});
-      run_of.erase(p.request.value());
+      departures.push({plan.at.seconds + t.true_run_s, p.lease.value()});
       if (log) {
         const LeaseState* l = desk.fleet().lease(p.lease);
         logged[p.lease.value()] = log->size();
@@ -873,8 +872,8 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     t.gpus = r.gpus;
     // What of its run falls inside the replay, had it started at once.
     t.run_s = std::min(run_s, std::max<int64_t>(0, end - now.seconds));
+    t.true_run_s = run_s;
     gangs.asked_gpu_h[GangBucketOf(r.gpus)] += gpu_h(t);
-    run_of[r.id.value()] = run_s;
     if (copy_answer && SameAsk(answered, r)) {
       t.blocker = copy_answer->blocker;
       settled.clear();
@@ -953,9 +952,13 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
   gangs.gang_wait_p99_s = Quantile(gang_waits, 0.99);
   accrue(end);
   gangs.fragmented_gpu_h = static_cast<double>(meter.fragmented_gpu_s()) / 3600.0;
+  // In id order: the sums do not depend on the hash map's order.
+  std::vector<int64_t> still;
   for (const auto& [id, t] : tracked) {
-    if (t.waiting) refuse(t, RefusalReason::kStillWaiting);
+    if (t.waiting) still.push_back(id);
   }
+  std::sort(still.begin(), still.end());
+  for (int64_t id : still) refuse(tracked.at(id), RefusalReason::kStillWaiting);
   actuator.CloseAll(end);
 
   Accum& total = meter.total();
