@@ -70,5 +70,48 @@ TEST(LeaseDesk, EndingsOfALeaseThatIsNotThereOfferNothingAndProposeSaysNotFound)
   EXPECT_EQ(plan.error().code(), StatusCode::kNotFound);
 }
 
+
+// A request held out only by a reservation lacks GPUs, not a price: when leases end it is offered
+// again, like any request that waits for GPUs (found in review: it was marked tried, and then
+// offered only at the next market tick whose prices moved).
+TEST(LeaseDesk, ARequestHeldOutByAReservationIsOfferedAgainWhenLeasesEnd) {
+  FleetState fleet = ParseFleet("a: 8xA100 nodes=2 fabric=ib");
+  LeaseDesk desk(fleet, EngineParams{}, {UsdPerGpuHour("2.00")}, DeskOptions{}, 7);
+  const MarketView view = Market(fleet, "ETH:Ethash:2000:7.2e15:2", "50", "2.00");
+  auto gang = [](int64_t id, int gpus, int64_t hours_s, int64_t at) {
+    Request r;
+    r.id = RequestId(id);
+    r.tenant = "t" + std::to_string(id);
+    r.gpus = gpus;
+    r.interconnect = Interconnect::kFabric;
+    r.workload = Workload::kTraining;
+    r.duration_s = hours_s;
+    r.arrival = Timestamp{at};
+    return r;
+  };
+  Event e;
+  Settled settled;
+  auto arrive = [&](Request r) {
+    desk.Arrival(&e, r, r.arrival, view);
+    auto plan = desk.Propose(e);
+    EXPECT_TRUE(plan.has_value());
+    EXPECT_TRUE(desk.Commit(e, *plan, &settled).ok());
+    return plan->decisions.at(0);
+  };
+  ASSERT_EQ(arrive(gang(1, 6, 1800, 0)).outcome, Outcome::kPlaced);  // node 0, free at 1800
+  ASSERT_EQ(arrive(gang(2, 7, 7200, 1)).outcome, Outcome::kPlaced);  // node 1, free at 7201
+  ASSERT_EQ(arrive(gang(3, 8, 3600, 2)).outcome, Outcome::kWaiting);  // holds node 0 from 1800
+  const Decision held = arrive(gang(4, 2, 36'000, 3));
+  ASSERT_EQ(held.outcome, Outcome::kWaiting) << held.reason;
+  EXPECT_EQ(held.blocker, Blocker::kReservation) << held.reason;
+  // The 7-GPU lease ends early: both waiting requests are offered.
+  LeaseId second;
+  for (const LeaseState& l : desk.fleet().leases()) {
+    if (l.devices.size() == 7) second = l.id;
+  }
+  desk.Endings(&e, {second}, Timestamp{100}, view, nullptr);
+  EXPECT_EQ(Ids(e.requests), (std::vector<int64_t>{3, 4}));
+}
+
 }  // namespace
 }  // namespace rigshift

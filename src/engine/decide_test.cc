@@ -209,6 +209,22 @@ TEST(DecideReservation, TheHeadGangHoldsTheNodeThatFreesSoonestAndOnlyShortReque
   EXPECT_EQ(free_for_all.outcome, Outcome::kPlaced) << free_for_all.reason;
 }
 
+TEST(DecideReservation, TwoCopiesOfOneAskWithOtherLimitsAreDecidedEachOnItsOwn) {
+  // Found in review: the engine answered a copy of an unplaced ask without trying it, but under a
+  // reservation the declared limit decides whether it may backfill.
+  Scenario s("a: 8xA100 nodes=2");
+  const int64_t now = s.now.seconds;
+  s.Busy(Until(Lease(1, 0, Slots(0, 0, 3)), now + 3600));
+  s.Busy(Until(Lease(2, 0, Slots(1, 0, 5)), now + 7200));
+  const Request head = Gang(1, 8, 36'000);
+  s.reserve = {&head};
+  s.pending = {Gang(2, 4, 7200), Gang(3, 4, 1800)};
+  Plan plan = s.Run();
+  ASSERT_EQ(plan.decisions.size(), 2u);
+  EXPECT_EQ(plan.decisions[0].outcome, Outcome::kWaiting);
+  EXPECT_EQ(plan.decisions[1].outcome, Outcome::kPlaced) << plan.decisions[1].reason;
+}
+
 TEST(DecideReservation, TheHolderItselfTakesItsNodesAndAHoldIsPerGroupOrForTheHeadAlone) {
   Scenario s("a: 4xA100 nodes=1; b: 4xA100 nodes=1");
   const int64_t now = s.now.seconds;
