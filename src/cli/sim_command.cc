@@ -287,6 +287,7 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
     return OkStatus();
   }
   out << fmt::format("{} — {} GPUs, {} days\n", scenario.name, rs.fleet.total_devices(), rs.scenario.market.days);
+  for (const std::string& note : rs.gap_notes) out << "electricity: " << note << "\n";
   out << fmt::format("{:<13} {:>13} {:>13} {:>13} {:>13} {:>7} {:>7} {:>8} {:>8} {:>8}{}\n", "policy", "AI rev $",
                      "mining rev $", "energy $", "profit $", "AI %", "util %", "served", "rejected", "waited",
                      o.all ? "  of oracle" : "");

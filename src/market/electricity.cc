@@ -430,6 +430,27 @@ Result<EnergyPrice> ElectricityPrices::PriceAt(const std::string& settlement_poi
                            " (a gap longer than " + std::to_string(max_gap_s / 60) + " minutes)"));
 }
 
+Result<ElectricityPrices::Filled> ElectricityPrices::PriceOrFill(const std::string& settlement_point, Timestamp t) const {
+  auto own = PriceAt(settlement_point, t);
+  if (own) return Filled{*own, ""};
+  if (own.error().code() != StatusCode::kNotFound) return Err(own.error());
+  if (settlement_point != kHubAverage) {
+    if (auto hub = PriceAt(kHubAverage, t)) return Filled{*hub, kHubAverage};
+  }
+  // The point's last earlier price, in any market.
+  const Interval* last = nullptr;
+  for (std::string_view market : kElectricityMarkets) {
+    auto it = series_.find({settlement_point, std::string(market)});
+    if (it == series_.end()) continue;
+    auto up = std::upper_bound(it->second.begin(), it->second.end(), t.seconds,
+                               [](int64_t x, const Interval& i) { return x < i.start.seconds; });
+    if (up == it->second.begin()) continue;
+    if (!last || (up - 1)->start.seconds > last->start.seconds) last = &*(up - 1);
+  }
+  if (last) return Filled{last->price, "last value"};
+  return Err(own.error());
+}
+
 Result<EnergyPrice> ElectricityPrices::DailyMean(const std::string& settlement_point, Date day) const {
   RS_ASSIGN_OR_RETURN(DayPrice d, Daily(settlement_point, day));
   return d.mean;

@@ -63,6 +63,18 @@ class ElectricityPrices {
   // interval's price is carried. Errors as Daily(), naming the instant.
   [[nodiscard]] Result<EnergyPrice> PriceAt(const std::string& settlement_point, Timestamp t,
                                             int64_t max_gap_s = 7200) const;
+  // PriceAt, with a longer gap inside the dates the point covers filled by the rule of
+  // docs/scenario.md ("Gaps in the electricity series"): the hub average (kHubAverage) at `t`
+  // when the point is another one and the hub has a price then, else the point's last earlier
+  // price however old. `filled_from` says which ("" = the point's own price). Errors as PriceAt
+  // outside the dates covered (a run mapped past the data is the user's to move), or when
+  // nothing earlier exists.
+  struct Filled {
+    EnergyPrice price;
+    std::string filled_from;  // "", kHubAverage, or "last value"
+  };
+  [[nodiscard]] Result<Filled> PriceOrFill(const std::string& settlement_point, Timestamp t) const;
+  static constexpr const char* kHubAverage = "HB_HUBAVG";
   // First and last UTC day with any price at this point (any market). NotFound if unknown.
   [[nodiscard]] Result<std::pair<Date, Date>> Coverage(const std::string& settlement_point) const;
 

@@ -304,6 +304,43 @@ TEST(ElectricityPricesTest, MarketPreferenceAndTimeWeighting) {
   }
 }
 
+TEST(ElectricityPricesTest, AGapIsFilledFromTheHubAverageElseTheLastValueAndSaysSo) {
+  // P has a price at 00:00 and 10:00 (hourly), nothing between: a 9-hour gap. The hub average
+  // covers 03:00-04:00 inside it, and PriceAt carries a price across 2 hours at most.
+  TempDir dir;
+  WriteFile(dir.path() / "electricity.csv",
+            "interval_start_utc,settlement_point,market,interval_s,price_usd_per_mwh,source\n"
+            "2024-05-01T00:00:00Z,HB_HUBAVG,rt_spp,3600,1.00,t\n"
+            "2024-05-01T03:00:00Z,HB_HUBAVG,rt_spp,3600,20.00,t\n"
+            "2024-05-01T10:00:00Z,HB_HUBAVG,rt_spp,3600,3.00,t\n"
+            "2024-05-01T00:00:00Z,P,rt_spp,3600,10.00,t\n"
+            "2024-05-01T10:00:00Z,P,rt_spp,3600,30.00,t\n");
+  auto prices = ElectricityPrices::Load(dir.path());
+  ASSERT_TRUE(prices.has_value()) << prices.error().ToString();
+  auto at = [](const char* iso) { return *ParseUtcTimestamp(iso); };
+  // Its own price, and across a short gap the last one carried (PriceAt's rule).
+  auto own = prices->PriceOrFill("P", at("2024-05-01T00:30:00Z"));
+  ASSERT_TRUE(own.has_value());
+  EXPECT_EQ(own->price.raw(), 10'000'000);
+  EXPECT_EQ(own->filled_from, "");
+  EXPECT_EQ(prices->PriceOrFill("P", at("2024-05-01T01:30:00Z"))->filled_from, "");
+  // Deep in the gap: the hub average where it has a price, else P's last value.
+  EXPECT_FALSE(prices->PriceAt("P", at("2024-05-01T03:30:00Z")).has_value());
+  auto hub = prices->PriceOrFill("P", at("2024-05-01T03:30:00Z"));
+  ASSERT_TRUE(hub.has_value());
+  EXPECT_EQ(hub->price.raw(), 20'000'000);
+  EXPECT_EQ(hub->filled_from, "HB_HUBAVG");
+  auto last = prices->PriceOrFill("P", at("2024-05-01T07:00:00Z"));
+  ASSERT_TRUE(last.has_value()) << last.error().ToString();
+  EXPECT_EQ(last->price.raw(), 10'000'000);
+  EXPECT_EQ(last->filled_from, "last value");
+  // Past the end of the data it is still an error naming the dates covered: that is a run mapped
+  // onto dates the data lacks, not a gap.
+  auto past = prices->PriceOrFill("P", at("2024-05-02T12:00:00Z"));
+  ASSERT_FALSE(past.has_value());
+  EXPECT_EQ(past.error().code(), StatusCode::kOutOfRange);
+}
+
 TEST(ElectricityPricesTest, LoadWithoutImportSaysWhatToRun) {
   TempDir dir;
   auto prices = ElectricityPrices::Load(dir.path());

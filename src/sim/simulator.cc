@@ -223,23 +223,31 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
   }
   const int64_t offset = (sc.market.electricity_from - sc.market.start) * int64_t{86400};
   rs.prices.resize(rs.ticks);
+  std::vector<std::string>& gap_notes = rs.gap_notes;
   for (size_t si = 0; si < sc.sites.size(); ++si) {
     const SiteSpec& s = sc.sites[si];
+    std::map<std::string, int64_t> filled;  // ticks filled, by what from
     for (int64_t t = 0; t < rs.ticks; ++t) {
       EnergyPrice p;
       if (s.fixed_price) {
         p = *s.fixed_price;
       } else {
         Timestamp at{rs.start.seconds + t * rs.interval_s + offset};
-        auto price = grid->PriceAt(s.settlement_point, at);
+        // Gaps inside the series are filled by the documented rule, counted and reported.
+        auto price = grid->PriceOrFill(s.settlement_point, at);
         if (!price) {
           return Err(price.error().WithContext("site '" + s.name + "' electricity (run from " +
                                                sc.market.electricity_from.ToString() + " for " + std::to_string(days) +
                                                " days)"));
         }
-        p = *price;
+        p = price->price;
+        if (!price->filled_from.empty()) ++filled[price->filled_from];
       }
       rs.prices[t].push_back(p);
+    }
+    for (const auto& [from, n] : filled) {
+      gap_notes.push_back(fmt::format("site {} {}: {} of {} ticks in a gap of the series, filled from {}", s.name,
+                                      s.settlement_point, n, rs.ticks, from));
     }
   }
 
@@ -342,6 +350,7 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
       sc.market.electricity_from.ToString(), sc.market.rental_date.ToString(), sc.demand.trace, rs.trace_kept,
       rs.trace_rows, sc.demand.scale_milli / 1000, sc.demand.scale_milli % 1000);
   for (const std::string& fix : rs.price_fixes) rs.mapping += "; price table: " + fix;
+  for (const std::string& note : gap_notes) rs.mapping += "; electricity: " + note;
   if (!unpriced.empty()) {
     std::string u;
     for (const auto& n : unpriced) u += (u.empty() ? "" : ", ") + n;

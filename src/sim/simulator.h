@@ -78,6 +78,8 @@ struct ResolvedScenario {
   std::string mapping;                     // what was lined up with what, for reports
   // Price-table entries fixed as they loaded (controller/pricing.h FixPriceTable), for the log.
   std::vector<std::string> price_fixes;
+  // Gaps of an electricity series filled by the rule (ElectricityPrices::PriceOrFill), per site.
+  std::vector<std::string> gap_notes;
   int64_t trace_rows = 0, trace_kept = 0;
 
   MarketView ViewAt(int64_t tick) const;
