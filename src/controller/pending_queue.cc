@@ -285,6 +285,24 @@ bool PendingQueue::Fits(const Request& r, const FleetState& fleet,
   return FitsAnywhere(r, fleet, list_price, nullptr);
 }
 
+template <typename Skip, typename Emit>
+void PendingQueue::MergeOldest(std::vector<Cursor>& cursors, size_t max, Skip skip, Emit emit) const {
+  std::erase_if(cursors, [](const Cursor& c) { return c.at == c.end; });
+  for (size_t emitted = 0; emitted < max && !cursors.empty(); ++emitted) {
+    size_t first = 0;
+    for (size_t i = 1; i < cursors.size(); ++i) {
+      const Ref& a = *cursors[i].at;
+      const Ref& b = *cursors[first].at;
+      if (Before(a.key, a.id, b.key, b.id)) first = i;
+    }
+    Cursor& c = cursors[first];
+    emit(c.at->slot);
+    ++c.at;
+    skip(c);
+    if (c.at == c.end) cursors.erase(cursors.begin() + static_cast<std::ptrdiff_t>(first));
+  }
+}
+
 std::vector<Request> PendingQueue::Candidates(const FleetState& fleet,
                                               const std::vector<RentalPrice>& list_price, size_t max,
                                               const std::vector<LeaseId>* ending, Offer which) const {
@@ -311,10 +329,6 @@ std::vector<Request> PendingQueue::Candidates(const FleetState& fleet,
     }
   }
   // The shapes that fit now, each with its waiting requests in arrival order.
-  struct Cursor {
-    const Waiting* waiting;
-    Order::const_iterator at, end;
-  };
   std::vector<Cursor> fitting;
   Request probe;
   for (const auto& [shape, waiting] : shapes_) {
@@ -333,35 +347,20 @@ std::vector<Request> PendingQueue::Candidates(const FleetState& fleet,
   // Merges them, oldest first, skipping requests that left and, for kUntried, those tried. What
   // a kUntried offer passes over from the start of an order is tried or gone: the next starts
   // after it.
-  auto skip = [&](Cursor& c, bool prefix) {
+  auto skip = [&](Cursor& c) {
     while (c.at != c.end && !(Live(*c.at) && (which == Offer::kAll || !slots_[c.at->slot].tried))) ++c.at;
-    if (which == Offer::kUntried && prefix)
-      c.waiting->seen = static_cast<size_t>(c.at - c.waiting->order.cbegin());
   };
-  for (Cursor& c : fitting) skip(c, true);
-  std::erase_if(fitting, [](const Cursor& c) { return c.at == c.end; });
-  out.reserve(std::min(max, size_));
-  while (out.size() < max && !fitting.empty()) {
-    size_t first = 0;
-    for (size_t i = 1; i < fitting.size(); ++i) {
-      const Ref& a = *fitting[i].at;
-      const Ref& b = *fitting[first].at;
-      if (Before(a.key, a.id, b.key, b.id)) first = i;
-    }
-    Cursor& c = fitting[first];
-    out.push_back(slots_[c.at->slot].request);
-    ++c.at;
-    skip(c, false);
-    if (c.at == c.end) fitting.erase(fitting.begin() + static_cast<std::ptrdiff_t>(first));
+  for (Cursor& c : fitting) {
+    skip(c);
+    if (which == Offer::kUntried) c.waiting->seen = static_cast<size_t>(c.at - c.waiting->order.cbegin());
   }
+  out.reserve(std::min(max, size_));
+  MergeOldest(fitting, max, skip, [&](uint32_t slot) { out.push_back(slots_[slot].request); });
   return out;
 }
 
 void PendingQueue::Oldest(size_t max, int min_gpus, std::vector<const Request*>* out) const {
   if (max == 0 || size_ == 0) return;
-  struct Cursor {
-    Order::const_iterator at, end;
-  };
   std::vector<Cursor> cursors;
   auto skip = [&](Cursor& c) {
     while (c.at != c.end && !(Live(*c.at) && !slots_[c.at->slot].tried)) ++c.at;
@@ -369,23 +368,11 @@ void PendingQueue::Oldest(size_t max, int min_gpus, std::vector<const Request*>*
   for (const auto& [shape, waiting] : shapes_) {
     if (shape.gpus < min_gpus) continue;
     const size_t from = std::min(waiting.seen, waiting.order.size());
-    Cursor c{waiting.order.cbegin() + static_cast<std::ptrdiff_t>(from), waiting.order.cend()};
+    Cursor c{&waiting, waiting.order.cbegin() + static_cast<std::ptrdiff_t>(from), waiting.order.cend()};
     skip(c);
-    if (c.at != c.end) cursors.push_back(c);
+    cursors.push_back(c);
   }
-  while (out->size() < max && !cursors.empty()) {
-    size_t first = 0;
-    for (size_t i = 1; i < cursors.size(); ++i) {
-      const Ref& a = *cursors[i].at;
-      const Ref& b = *cursors[first].at;
-      if (Before(a.key, a.id, b.key, b.id)) first = i;
-    }
-    Cursor& c = cursors[first];
-    out->push_back(&slots_[c.at->slot].request);
-    ++c.at;
-    skip(c);
-    if (c.at == c.end) cursors.erase(cursors.begin() + static_cast<std::ptrdiff_t>(first));
-  }
+  MergeOldest(cursors, max, skip, [&](uint32_t slot) { out->push_back(&slots_[slot].request); });
 }
 
 }  // namespace rigshift

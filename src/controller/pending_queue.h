@@ -155,6 +155,17 @@ class PendingQueue {
     bool tried = false;
   };
 
+  // A walk along one shape's order, for merging several oldest first.
+  struct Cursor {
+    const Waiting* waiting = nullptr;
+    Order::const_iterator at, end;
+  };
+  // Visits the requests under `cursors` oldest first (ties by id), at most `max`: `emit(slot)`
+  // for each, then `skip(cursor)` moves that cursor past what must not be visited. Each cursor
+  // must start on a request to visit or at its end.
+  template <typename Skip, typename Emit>
+  void MergeOldest(std::vector<Cursor>& cursors, size_t max, Skip skip, Emit emit) const;
+
   // GPUs that leases ending in the same event give back: per group, and per node.
   struct Freed {
     std::vector<int64_t> group;

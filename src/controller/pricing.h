@@ -21,10 +21,7 @@
 
 namespace rigshift {
 
-// Whether group `g` could ever hold `r`: a model asked for (any when none), the suitability tier
-// and license its workload needs, enough VRAM, and the gang shape (one node, one NVLink domain;
-// whole nodes on a fabric for a fabric gang larger than a node).
-bool CanServe(const GroupState& g, const Request& r);
+// CanServe, whether a group could ever hold a request, is the engine's (engine/fleet_state.h).
 
 // The price `r` pays wherever it runs, when that is one price (see above): set as the request's
 // fixed_price. Nullopt for an interruptible request (its bid), and for one that only one model

@@ -902,14 +902,11 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
   plan.decisions.push_back(std::move(decision));
 }
 
-// Whether group g could ever take request r (the shape filters of PlaceOne, without prices).
+// Whether request r may hold GPUs of group g: the group could ever hold it (CanServe), rents
+// them, and its price there beats what they earn mining.
 bool CouldHold(const GroupState& g, const Request& r, const MarketView& view, int group, const Valuation& value,
                const EngineParams& params) {
-  if (!g.model || (!r.models.empty() && std::find(r.models.begin(), r.models.end(), g.model->key) == r.models.end())) {
-    return false;
-  }
-  if (r.min_vram_gb > 0 && g.model->vram_gb.value_or(0) < r.min_vram_gb) return false;
-  if (!Serves(g.suitability, r.workload == Workload::kTraining ? Tier::kTraining : Tier::kInference)) return false;
+  if (!CanServe(g, r)) return false;  // models, VRAM, tier, license, gang shape
   if (group >= static_cast<int>(view.list_price.size()) || view.list_price[group].raw() <= 0) return false;
   if (g.ai_reserved >= 0) return false;  // static-split's rental share: no reservations
   // Only where its price beats what the GPUs earn mining (PlaceOne's admission): holding GPUs
@@ -921,15 +918,8 @@ bool CouldHold(const GroupState& g, const Request& r, const MarketView& view, in
     const GroupValue& gv = value.groups[static_cast<size_t>(group)];
     if (PerHour(price) - gv.ai_energy_per_hour - gv.Opportunity() < Money()) return false;
   }
-  switch (r.interconnect) {
-    case Interconnect::kNode: return r.gpus <= g.gpus_per_node;
-    case Interconnect::kNvlink: return r.gpus <= g.nvlink_domain;
-    case Interconnect::kFabric:
-      return r.gpus <= g.gpus_per_node ||
-             (g.suitability.multi_node && r.gpus % g.gpus_per_node == 0 && r.gpus <= g.devices);
-    case Interconnect::kAny: return r.gpus <= g.gpus_per_node;  // wider spreads hold nothing
-  }
-  return false;
+  // A request spread over any GPUs larger than a node holds nothing.
+  return r.interconnect != Interconnect::kAny || r.gpus <= g.gpus_per_node;
 }
 
 // Reservations (EngineParams::reservations) for the waiting requests of `in.reserve`, oldest

@@ -195,4 +195,19 @@ int64_t FleetState::mining_devices(int g) const {
   return std::max<int64_t>(0, gs.devices - gs.offline - held - gs.curtailed);
 }
 
+bool CanServe(const GroupState& g, const Request& r) {
+  if (!g.model) return false;
+  if (!r.models.empty() && std::find(r.models.begin(), r.models.end(), g.model->key) == r.models.end()) return false;
+  if (!Serves(g.suitability, r.workload == Workload::kTraining ? Tier::kTraining : Tier::kInference)) return false;
+  if (r.min_vram_gb > 0 && g.model->vram_gb.value_or(0) < r.min_vram_gb) return false;
+  if (r.interconnect == Interconnect::kNode && r.gpus > g.gpus_per_node) return false;
+  if (r.interconnect == Interconnect::kNvlink && r.gpus > g.nvlink_domain) return false;
+  if (r.interconnect == Interconnect::kAny && r.gpus > g.devices) return false;
+  if (r.interconnect == Interconnect::kFabric && r.gpus > g.gpus_per_node &&
+      (!g.suitability.multi_node || r.gpus % g.gpus_per_node != 0 || r.gpus > g.devices)) {
+    return false;
+  }
+  return true;
+}
+
 }  // namespace rigshift

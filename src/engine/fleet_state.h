@@ -77,6 +77,11 @@ struct LeaseState {
   int group = 0;               // all devices of a lease are in one group
 };
 
+// Whether group `g` could ever hold `r`: a model asked for (any when none), the suitability tier
+// and license its workload needs, enough VRAM, and the gang shape (one node, one NVLink domain;
+// whole nodes on a fabric for a fabric gang larger than a node).
+bool CanServe(const GroupState& g, const Request& r);
+
 class FleetState {
  public:
   int AddSite(SiteState site);
