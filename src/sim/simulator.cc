@@ -268,16 +268,23 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
   }
   // Only the tenants asked for, when the scenario names some.
   if (!sc.demand.tenants.empty()) {
-    std::set<std::string> wanted(sc.demand.tenants.begin(), sc.demand.tenants.end()), seen;
+    std::set<std::string> wanted(sc.demand.tenants.begin(), sc.demand.tenants.end()), seen, all;
     std::erase_if(rows, [&](const DemandRow& r) {
+      all.insert(r.tenant);
       if (!wanted.count(r.tenant)) return true;
       seen.insert(r.tenant);
       return false;
     });
     for (const std::string& t : wanted) {
-      if (!seen.count(t)) {
-        return Err(InvalidArgumentError("[demand] tenants: '" + t + "' has no row in " + sc.demand.trace));
+      if (seen.count(t)) continue;
+      std::string some;
+      size_t n = 0;
+      for (const std::string& a : all) {
+        if (n++ < 12) some += (some.empty() ? "" : ", ") + (a.empty() ? std::string("(none)") : a);
       }
+      if (all.size() > 12) some += fmt::format(" and {} more", all.size() - 12);
+      return Err(InvalidArgumentError("[demand] tenants: '" + t + "' has no row in " + sc.demand.trace +
+                                      "; its tenants are: " + some));
     }
   }
   // The trace window runs from offset_s to its last arrival; `repeat` loops that window.
