@@ -25,6 +25,8 @@ const std::vector<LicenseRule>& LicenseTable() {
       {DeviceClass::kDatacenter, false, true, true, "datacenter GPU: any use"},
       {DeviceClass::kMining, true, true, true, "mining GPU: any use its hardware allows"},
       {DeviceClass::kMining, false, true, true, "mining GPU: any use its hardware allows"},
+      {DeviceClass::kAsic, true, false, true, "ASIC miner: hashes one algorithm, nothing else"},
+      {DeviceClass::kAsic, false, false, true, "ASIC miner: hashes one algorithm, nothing else"},
   };
   return kTable;
 }
@@ -82,6 +84,12 @@ Suitability Classify(const DeviceModel& model, const HostSpec& host, bool datace
   }
   const int gpus = host.gpus_per_node > 0 ? host.gpus_per_node : 1;
   bool inference = true;
+  if (model.device_class == DeviceClass::kAsic) {
+    s.tier = Tier::kMiningOnly;
+    s.reasons.push_back("ASIC miner: runs no AI workload");
+    s.multi_node_reason = "ASIC miner: no AI workload";
+    return s;
+  }
   if (model.device_class == DeviceClass::kMining) {
     inference = false;
     s.reasons.push_back("mining-class card (CMP/P10x): cut-down PCIe and compute for AI");

@@ -105,13 +105,14 @@ std::string_view DeviceClassName(DeviceClass c) {
     case DeviceClass::kWorkstation: return "workstation";
     case DeviceClass::kDatacenter: return "datacenter";
     case DeviceClass::kMining: return "mining";
+    case DeviceClass::kAsic: return "asic";
   }
   return "consumer";
 }
 
 bool ParseDeviceClass(std::string_view text, DeviceClass* out) {
   for (DeviceClass c : {DeviceClass::kConsumer, DeviceClass::kWorkstation, DeviceClass::kDatacenter,
-                        DeviceClass::kMining}) {
+                        DeviceClass::kMining, DeviceClass::kAsic}) {
     if (text == DeviceClassName(c)) {
       *out = c;
       return true;

@@ -11,8 +11,9 @@ namespace rigshift {
 enum class Vendor { kUnknown, kNvidia, kAmd };
 // consumer: GeForce / Titan / Radeon RX (the class the NVIDIA GeForce license restricts);
 // workstation: RTX A-series, Quadro, RTX Ada/PRO; datacenter: A100, H100, T4, V100, ...;
-// mining: CMP HX, P10x-100, BC-250 (sold for mining, no display output).
-enum class DeviceClass { kConsumer, kWorkstation, kDatacenter, kMining };
+// mining: CMP HX, P10x-100, BC-250 (sold for mining, no display output);
+// asic: a hash-only miner (Antminer, Whatsminer, Avalon): one algorithm, never AI.
+enum class DeviceClass { kConsumer, kWorkstation, kDatacenter, kMining, kAsic };
 
 std::string_view VendorName(Vendor v);
 std::string_view DeviceClassName(DeviceClass c);
