@@ -357,6 +357,15 @@ class GoldenRun {
         add("group", GroupName(a.group));
         add("count", std::to_string(a.count));
         break;
+      case ActionKind::kServeContract:
+        add("group", GroupName(a.group));
+        add("contract", std::to_string(a.contract));
+        add("count", std::to_string(a.count));
+        break;
+      case ActionKind::kHostedPower:
+        add("hosted", std::to_string(a.group));
+        add("off", std::to_string(a.count));
+        break;
     }
     add("reason", a.reason);
     return l;

@@ -22,9 +22,12 @@ DeviceRate RateOf(DeviceUse use, const GroupValue& gv, const CoinOption* coin) {
     case DeviceUse::kIdle:
     case DeviceUse::kCurtailed: return {Money(), gv.idle_facility_power};
     case DeviceUse::kOffline: return {Money(), Watts(0)};
+    case DeviceUse::kContract: break;  // ContractRateOf: the draw is the slice's
   }
   return {Money(), Watts(0)};
 }
+
+DeviceRate ContractRateOf(const ContractSlice& slice) { return {Money(), slice.facility_power}; }
 
 Money EnergyFor(Watts draw, EnergyPrice price, int64_t seconds) {
   // W x s x (micro-USD / MWh) / 3.6e9 (W s per MWh) = micro-USD.

@@ -32,6 +32,10 @@ struct DeviceRate {
 // mines (null: none, or not valued: the device idles).
 DeviceRate RateOf(DeviceUse use, const GroupValue& gv, const CoinOption* coin);
 
+// A device serving a hashrate contract: it mines to the customer's pool (no revenue to the farm;
+// the contract's fees are billed by its book) and draws the slice's facility power.
+DeviceRate ContractRateOf(const ContractSlice& slice);
+
 // What `draw` costs for `seconds` at `price`, rounded down to the micro-dollar.
 Money EnergyFor(Watts draw, EnergyPrice price, int64_t seconds);
 

@@ -56,7 +56,7 @@ Result<Plan> Controller::Propose(const Event& e, Rng& rng) {
   const Valuation* value = e.value ? e.value : &ValuationOf(*e.view);
   DecideInput in{&fleet_, e.requests.empty() ? nullptr : &e.requests, e.view, e.now, next_lease_,
                  /*placement_only=*/!e.replan, value, e.end.empty() ? nullptr : &e.end, &CoinIndexes(*value),
-                 e.reserve.empty() ? nullptr : &e.reserve};
+                 e.reserve.empty() ? nullptr : &e.reserve, contracts_set_ ? &contracts_ : nullptr};
   Plan decided = rigshift::Decide(in, rng, params_);
   decided.at = e.now;
   decided.basis = version_;
@@ -89,6 +89,13 @@ const std::vector<int>& Controller::CoinIndexes(const Valuation& value) {
     if (&value == &value_) coin_index_for_ = &value;
   }
   return out;
+}
+
+void Controller::SetContracts(std::vector<ContractDemand> contracts) {
+  std::sort(contracts.begin(), contracts.end(), [](const ContractDemand& a, const ContractDemand& b) { return a.id < b.id; });
+  contracts_ = std::move(contracts);
+  contracts_set_ = true;
+  ++version_;
 }
 
 Status Controller::Commit(const Plan& plan) {
@@ -135,6 +142,23 @@ Status Controller::Commit(const Plan& plan) {
         break;
       case ActionKind::kCurtail:
         fleet_.group(a.group).curtailed = static_cast<int>(a.count);
+        break;
+      case ActionKind::kServeContract: {
+        std::vector<ContractSlice>& slices = fleet_.group(a.group).contracts;
+        auto it = std::find_if(slices.begin(), slices.end(), [&](const ContractSlice& c) { return c.contract == a.contract; });
+        if (a.count <= 0) {
+          if (it != slices.end()) slices.erase(it);
+        } else if (it != slices.end()) {
+          *it = {a.contract, a.coin, a.count, a.hashrate, a.power};
+        } else {
+          slices.push_back({a.contract, a.coin, a.count, a.hashrate, a.power});
+          std::sort(slices.begin(), slices.end(),
+                    [](const ContractSlice& x, const ContractSlice& y) { return x.contract < y.contract; });
+        }
+        break;
+      }
+      case ActionKind::kHostedPower:
+        fleet_.hosted(a.group).curtailed = a.count != 0;
         break;
     }
   }

@@ -88,6 +88,10 @@ class Controller {
   void SetNodeClosed(int node, bool closed);
   [[nodiscard]] Status SetDeviceOut(int node, int slot, bool out);
   void set_params(EngineParams params);
+  // The hashrate contracts in force (sold, started, not suspended or ended), by id: a fact the
+  // shells' contract books keep; served from the next market tick (DecideInput::contracts).
+  void SetContracts(std::vector<ContractDemand> contracts);
+  const std::vector<ContractDemand>& contracts() const { return contracts_; }
 
   const FleetState& fleet() const { return fleet_; }
   // Stage 1 of the engine for `view`: computed once per distinct view and shared by the plans
@@ -114,6 +118,8 @@ class Controller {
   const std::vector<int>& CoinIndexes(const Valuation& value);
   LeaseId next_lease_{1};
   uint64_t version_ = 1;
+  std::vector<ContractDemand> contracts_;
+  bool contracts_set_ = false;  // once set, every market tick serves them (an empty list ends all)
 };
 
 }  // namespace rigshift

@@ -23,8 +23,9 @@
 
 namespace rigshift {
 
-enum class DeviceUse : uint8_t { kLease, kMining, kIdle, kCurtailed, kOffline };
-// "lease", "mining", "idle", "curtailed", "offline".
+// contract: mining a hashrate contract's algorithm to its customer's pool (docs/contracts.md).
+enum class DeviceUse : uint8_t { kLease, kMining, kIdle, kCurtailed, kOffline, kContract };
+// "lease", "mining", "idle", "curtailed", "offline", "contract".
 std::string_view DeviceUseName(DeviceUse u);
 
 class DesiredStates final : public Backend {
@@ -37,6 +38,9 @@ class DesiredStates final : public Backend {
   void Invalidate() { dirty_ = true; }
 
   DeviceUse Use(const FleetState& fleet, int node, int slot) const;
+  // The contract a device of use kContract serves (its slice of the group), else null. A group's
+  // contracts take its first idle devices that are up, in node order, by contract id.
+  const ContractSlice* ContractOf(const FleetState& fleet, int node, int slot) const;
   // The generation of `node`'s desired state as the fleet stands: it grows by one whenever the
   // state differs from the one it was last computed for, and never goes back (so it survives the
   // shell's reloads). `lease_key` maps an engine lease id to the id the world knows the lease by
@@ -50,6 +54,7 @@ class DesiredStates final : public Backend {
 
   std::vector<int> node_base_;  // first device of each node, then the total
   mutable std::vector<DeviceUse> use_;
+  mutable std::vector<int16_t> slice_;  // per device of use kContract: index into its group's contracts
   mutable bool dirty_ = true;
   std::vector<uint64_t> hash_;        // per node: of the state its generation is for
   std::vector<int64_t> generation_;   // per node

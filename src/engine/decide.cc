@@ -19,6 +19,8 @@ std::string_view ActionKindName(ActionKind k) {
     case ActionKind::kStopMining: return "stop_mining";
     case ActionKind::kCurtail: return "curtail";
     case ActionKind::kEndLease: return "end_lease";
+    case ActionKind::kServeContract: return "serve_contract";
+    case ActionKind::kHostedPower: return "hosted_power";
   }
   return "?";
 }
@@ -130,8 +132,14 @@ class Scratch {
       const GroupState& gs = fleet.groups()[g];
       groups_[g].curtailed = gs.curtailed;
       groups_[g].leased = gs.leased;
+      for (const ContractSlice& c : gs.contracts) {
+        groups_[g].contracted += c.devices;
+        groups_[g].contract_draw += c.devices * c.facility_power.raw();
+      }
       set_coin(static_cast<int>(g), coin_index ? (*coin_index)[g] : value.CoinIndex(gs.mining_coin));
     }
+    hosted_off_.reserve(fleet.hosted().size());
+    for (const HostedState& h : fleet.hosted()) hosted_off_.push_back(h.curtailed ? 1 : 0);
   }
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
@@ -243,10 +251,36 @@ class Scratch {
     return true;
   }
   // GPUs of group g that serve no lease, are up and open to leases, under this plan.
+  // Devices serving a contract are among them (not pinned to slots), so they count against it.
   int64_t FreeInGroup(int g) const {
     const GroupState& gs = fleet_.groups()[g];
-    return gs.devices - Offline(g) - groups_[g].leased - gs.closed;
+    return gs.devices - Offline(g) - groups_[g].leased - gs.closed - groups_[g].contracted;
   }
+  int64_t contracted(int g) const { return groups_[g].contracted; }
+  // The devices of group g serving contracts under this plan, and their facility draw.
+  void set_contracted(int g, int64_t devices, int64_t draw) {
+    groups_[g].contracted = devices;
+    groups_[g].contract_draw = draw;
+  }
+  // The contract slices of group g under this plan.
+  const std::vector<ContractSlice>& slices(int g) const {
+    return slices_.empty() ? fleet_.groups()[g].contracts : slices_[g];
+  }
+  void set_slices(int g, std::vector<ContractSlice> slices) {
+    if (slices_.empty()) {
+      slices_.resize(fleet_.groups().size());
+      for (size_t i = 0; i < slices_.size(); ++i) slices_[i] = fleet_.groups()[i].contracts;
+    }
+    int64_t devices = 0, draw = 0;
+    for (const ContractSlice& c : slices) {
+      devices += c.devices;
+      draw += c.devices * c.facility_power.raw();
+    }
+    set_contracted(g, devices, draw);
+    slices_[g] = std::move(slices);
+  }
+  bool hosted_off(int h) const { return hosted_off_[h] != 0; }
+  void set_hosted_off(int h, bool off) { hosted_off_[h] = off ? 1 : 0; }
 
   // Devices claimed by this plan so far: the state a request is decided on changes only with a
   // claim (preemptions are tried and undone, or made with the claim that needed them).
@@ -273,7 +307,7 @@ class Scratch {
     if (x.coin < 0) return 0;
     const GroupState& gs = fleet_.groups()[g];
     int64_t held = gs.ai_reserved >= 0 ? std::max(x.leased, gs.ai_reserved) : x.leased;
-    return std::max<int64_t>(0, gs.devices - Offline(g) - held - x.curtailed);
+    return std::max<int64_t>(0, gs.devices - Offline(g) - held - x.curtailed - x.contracted);
   }
 
   Watts MiningFacility(int g) const {
@@ -289,8 +323,13 @@ class Scratch {
       w += groups_[g].leased * value_.groups[g].ai_facility_power.raw();
       int64_t mining = Mining(static_cast<int>(g));
       w += mining * MiningFacility(static_cast<int>(g)).raw();
-      int64_t off = Idle(static_cast<int>(g)) - mining;
+      const int64_t contracted = std::min(groups_[g].contracted, Idle(static_cast<int>(g)));
+      w += contracted > 0 ? groups_[g].contract_draw : 0;
+      int64_t off = Idle(static_cast<int>(g)) - mining - contracted;
       w += off * value_.groups[g].idle_facility_power.raw();
+    }
+    for (size_t h = 0; h < fleet_.hosted().size(); ++h) {
+      if (fleet_.hosted()[h].site == site && !hosted_off_[h]) w += value_.hosted[h].facility_power.raw();
     }
     return w;
   }
@@ -340,6 +379,7 @@ class Scratch {
     const CoinOption* option = nullptr;  // value_.groups[g].For(coin)
     int64_t curtailed = 0, leased = 0;
     int64_t down_freed = 0;  // GPUs this plan freed on nodes that are down
+    int64_t contracted = 0, contract_draw = 0;  // devices serving contracts, their facility W
   };
   static constexpr size_t kInline = 16;
 
@@ -357,6 +397,8 @@ class Scratch {
   mutable std::vector<std::pair<std::pair<int, int>, int>> resume_;  // ((group, free), node): ResumeAt
   std::vector<Hold> holds_;
   std::vector<std::pair<int, int>> hold_on_;  // (node, index into holds_): a few nodes per hold
+  std::vector<uint8_t> hosted_off_;           // per hosted machine: held off under this plan
+  std::vector<std::vector<ContractSlice>> slices_;  // per group once this plan changes one, else empty
 };
 
 // Whether a lease has a GPU on a node that is down (it is the shell's to end as lost).
@@ -517,7 +559,7 @@ Money PerHour(RentalPrice p) { return Money(p.raw()); }  // micro-USD per GPU-ho
 // is not placed (most are, and formatting per group per request would dominate the run time).
 enum class MissCode {
   kPolicyRentsNothing, kVram, kLicense, kTier, kNodeTooSmall, kNvlink, kTooFewInAll, kReservedTaken,
-  kNotOffered, kAboveCap, kBelowMining, kNoFreeGpus, kPowerCap, kNoFabric, kFabricShape, kHeld
+  kNotOffered, kAboveCap, kBelowMining, kNoFreeGpus, kPowerCap, kNoFabric, kFabricShape, kHeld, kContracted
 };
 struct Miss {
   MissCode code;
@@ -533,6 +575,7 @@ bool Permanent(MissCode c) {
     case MissCode::kNoFreeGpus:
     case MissCode::kPowerCap:
     case MissCode::kHeld:
+    case MissCode::kContracted:
       return false;
     default:
       return true;
@@ -585,6 +628,8 @@ std::string Describe(const Miss& m, const Request& r, const FleetState& fleet) {
              " (not a multiple)";
     case MissCode::kHeld:
       return label + ": free GPUs held for an older request's reservation";
+    case MissCode::kContracted:
+      return label + ": " + std::to_string(m.a) + " of its free GPUs serve hashrate contracts";
     case MissCode::kPolicyRentsNothing:
       break;
   }
@@ -665,6 +710,10 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
     }
     if (g.ai_reserved >= 0 && s.leased(group) + r.gpus > g.ai_reserved) {
       misses.push_back({MissCode::kReservedTaken, group});
+      continue;
+    }
+    if (s.contracted(group) > 0 && s.FreeInGroup(group) < r.gpus) {
+      misses.push_back({MissCode::kContracted, group, s.contracted(group)});
       continue;
     }
     RentalPrice price;
@@ -1108,8 +1157,111 @@ void ReclaimForMining(const FleetState& fleet, const Valuation& value, Timestamp
   }
 }
 
+// What a device of group g earns per hour in its best use other than a contract: mining its best
+// coin, or renting at the list price over its AI energy where it may serve tenants.
+Money OtherUse(const FleetState& fleet, const Valuation& value, const MarketView& view, int g) {
+  const GroupState& gs = fleet.groups()[g];
+  Money best = value.groups[g].Opportunity();
+  if (gs.suitability.ai_licensed && gs.suitability.tier != Tier::kMiningOnly && g < static_cast<int>(view.list_price.size()) &&
+      view.list_price[g].raw() > 0) {
+    best = std::max(best, PerHour(view.list_price[g]) - value.groups[g].ai_energy_per_hour);
+  }
+  return best;
+}
+
+// Hashrate contracts (DecideInput::contracts), in id order: each takes idle devices that can
+// mine its algorithm, those worth least per hash in their other use first (ASICs and riser rigs
+// before GPUs that tenants could rent), the groups serving it now first among equals, until its
+// hashrate is covered. What a contract leaves uncovered (too few idle devices) is its shortfall;
+// the shells report it. Runs before placement, so that waiting requests see what is left.
+void ServeContracts(const DecideInput& in, const Valuation& value, Scratch& s, Plan& plan) {
+  const FleetState& fleet = *in.fleet;
+  const size_t n = fleet.groups().size();
+  std::vector<int64_t> avail(n, 0);
+  std::vector<Money> other(n);
+  for (size_t gi = 0; gi < n; ++gi) {
+    const GroupState& gs = fleet.groups()[gi];
+    const int g = static_cast<int>(gi);
+    if (!gs.model || !gs.suitability.mining_licensed) continue;
+    int64_t kept = gs.ai_reserved >= 0 ? std::max<int64_t>(0, gs.ai_reserved - s.leased(g)) : 0;
+    avail[gi] = std::max<int64_t>(0, s.Idle(g) - kept);
+    other[gi] = OtherUse(fleet, value, *in.view, g);
+  }
+  std::vector<std::vector<ContractSlice>> next(n);
+  for (const ContractDemand& c : *in.contracts) {
+    struct Option {
+      int g;
+      HashRate rate;
+      Watts facility;
+      bool serving;
+    };
+    std::vector<Option> opts;
+    for (size_t gi = 0; gi < n; ++gi) {
+      const GroupState& gs = fleet.groups()[gi];
+      if (avail[gi] <= 0) continue;
+      const AlgorithmRate* rate = RateFor(*gs.model, c.algorithm);
+      if (!rate || rate->hashrate.hps() <= 0) continue;
+      Watts power = MiningPower(*gs.model, *rate).value_or(Watts());
+      bool serving = std::any_of(gs.contracts.begin(), gs.contracts.end(),
+                                 [&](const ContractSlice& x) { return x.contract == c.id && x.devices > 0; });
+      opts.push_back({static_cast<int>(gi), rate->hashrate, Facility(power, fleet.sites()[gs.site].pue_milli), serving});
+    }
+    // Least other value per hash first: other_a / rate_a < other_b / rate_b, exactly.
+    std::sort(opts.begin(), opts.end(), [&](const Option& a, const Option& b) {
+      __int128 va = static_cast<__int128>(std::max<int64_t>(0, other[a.g].raw())) * b.rate.hps();
+      __int128 vb = static_cast<__int128>(std::max<int64_t>(0, other[b.g].raw())) * a.rate.hps();
+      if (va != vb) return va < vb;
+      if (a.serving != b.serving) return a.serving;
+      return a.g < b.g;
+    });
+    __int128 need = c.hashrate.hps();
+    for (const Option& o : opts) {
+      if (need <= 0) break;
+      int64_t k = static_cast<int64_t>(std::min<__int128>(avail[o.g], (need + o.rate.hps() - 1) / o.rate.hps()));
+      if (k <= 0) continue;
+      avail[o.g] -= k;
+      need -= static_cast<__int128>(k) * o.rate.hps();
+      next[o.g].push_back({c.id, c.algorithm, k, o.rate, o.facility});
+    }
+  }
+  for (size_t gi = 0; gi < n; ++gi) {
+    const int g = static_cast<int>(gi);
+    const std::vector<ContractSlice>& now = s.slices(g);
+    if (now == next[gi]) continue;
+    // One action per contract whose devices here change, to its new count (0: none here now).
+    for (const ContractSlice& x : next[gi]) {
+      auto it = std::find_if(now.begin(), now.end(), [&](const ContractSlice& y) { return y.contract == x.contract; });
+      if (it != now.end() && *it == x) continue;
+      Action a;
+      a.kind = ActionKind::kServeContract;
+      a.group = g;
+      a.contract = x.contract;
+      a.count = x.devices;
+      a.coin = x.algorithm;
+      a.hashrate = x.hashrate;
+      a.power = x.facility_power;
+      a.reason = "contract " + std::to_string(x.contract) + ": " + std::to_string(x.devices) + " devices";
+      plan.actions.push_back(std::move(a));
+    }
+    for (const ContractSlice& y : now) {
+      if (std::any_of(next[gi].begin(), next[gi].end(), [&](const ContractSlice& x) { return x.contract == y.contract; })) {
+        continue;
+      }
+      Action a;
+      a.kind = ActionKind::kServeContract;
+      a.group = g;
+      a.contract = y.contract;
+      a.count = 0;
+      a.coin = y.algorithm;
+      a.reason = "contract " + std::to_string(y.contract) + " no longer served here";
+      plan.actions.push_back(std::move(a));
+    }
+    s.set_slices(g, std::move(next[gi]));
+  }
+}
+
 void CapPower(const FleetState& fleet, const Valuation& value, const EngineParams& params, bool only_if_over,
-              Scratch& s, Plan& plan) {
+              const std::vector<ContractDemand>* in_contracts, Scratch& s, Plan& plan) {
   if (!params.enforce_power_cap) return;
   for (size_t si = 0; si < fleet.sites().size(); ++si) {
     const int site = static_cast<int>(si);
@@ -1117,26 +1269,47 @@ void CapPower(const FleetState& fleet, const Valuation& value, const EngineParam
     // Between market ticks only a site pushed over its cap needs work; releasing curtailed GPUs
     // waits for the next tick.
     if (only_if_over && s.Draw(site) <= cap) continue;
-    // Groups of this site that mine, least net per watt first.
+    // What may give way first, least net per watt first, GPU or ASIC alike: the groups of this
+    // site that mine (a GPU at a time) and its interruptible hosted machines (a machine at a time).
+    struct Shed {
+      int64_t per_kw;  // net micro-USD per facility kWh
+      int group;       // or -1
+      int hosted;      // or -1
+    };
+    std::vector<Shed> order;
     std::vector<int> groups;
     for (size_t g = 0; g < fleet.groups().size(); ++g) {
-      if (fleet.groups()[g].site == site) groups.push_back(static_cast<int>(g));
+      if (fleet.groups()[g].site != site) continue;
+      groups.push_back(static_cast<int>(g));
+      const CoinOption* o = s.coin(static_cast<int>(g)) >= 0 ? value.groups[g].For(s.coin(static_cast<int>(g))) : nullptr;
+      int64_t per_kw = !o || o->power.raw() <= 0 ? 0 : MulDiv(o->net_per_hour.raw(), 1000, o->power.raw()).value_or(0);
+      order.push_back({per_kw, static_cast<int>(g), -1});
     }
-    auto net_per_kw = [&](int g) -> int64_t {
-      const CoinOption* o = s.coin(g) >= 0 ? value.groups[g].For(s.coin(g)) : nullptr;
-      if (!o || o->power.raw() <= 0) return 0;
-      return MulDiv(o->net_per_hour.raw(), 1000, o->power.raw()).value_or(0);
-    };
-    std::sort(groups.begin(), groups.end(), [&](int a, int b) {
-      int64_t va = net_per_kw(a), vb = net_per_kw(b);
-      return va != vb ? va < vb : a < b;
+    for (size_t h = 0; h < fleet.hosted().size(); ++h) {
+      const HostedState& hs = fleet.hosted()[h];
+      if (hs.site != site || !hs.interruptible) continue;
+      s.set_hosted_off(static_cast<int>(h), false);  // start from all on, then add
+      const HostedValue& hv = value.hosted[h];
+      int64_t per_kw = MulDiv(hv.value_per_hour.raw(), 1000, std::max<int64_t>(1, hv.facility_power.raw())).value_or(0);
+      order.push_back({per_kw, -1, static_cast<int>(h)});
+    }
+    std::sort(order.begin(), order.end(), [](const Shed& a, const Shed& b) {
+      if (a.per_kw != b.per_kw) return a.per_kw < b.per_kw;
+      if ((a.group >= 0) != (b.group >= 0)) return a.group >= 0;  // mining before hosting on a tie
+      return a.group >= 0 ? a.group < b.group : a.hosted < b.hosted;
     });
     std::vector<int64_t> target(fleet.groups().size());
     for (int g : groups) target[g] = 0;
     for (int g : groups) s.set_curtailed(g, 0);  // start from none curtailed, then add
     int64_t draw = s.Draw(site);
-    for (int g : groups) {
+    for (const Shed& x : order) {
       if (draw <= cap) break;
+      if (x.hosted >= 0) {
+        s.set_hosted_off(x.hosted, true);
+        draw -= value.hosted[x.hosted].facility_power.raw();
+        continue;
+      }
+      const int g = x.group;
       // A curtailed GPU still draws its idle power.
       int64_t per = s.MiningFacility(g).raw() - value.groups[g].idle_facility_power.raw();
       int64_t mining = s.Mining(g);
@@ -1177,6 +1350,71 @@ void CapPower(const FleetState& fleet, const Valuation& value, const EngineParam
         plan.actions.push_back(std::move(a));
       }
     }
+    // Still over: hashrate contracts, least value per watt first (their terms refund what is not
+    // delivered, docs/contracts.md). Committed leases and firm hosting never give way.
+    if (draw > cap) {
+      struct Slice {
+        int64_t per_kw;
+        int group;
+        int64_t contract;
+      };
+      std::vector<Slice> slices;
+      std::map<int64_t, Money> value_per_th_day;
+      if (in_contracts) {
+        for (const ContractDemand& c : *in_contracts) value_per_th_day[c.id] = c.value_per_th_day;
+      }
+      for (int g : groups) {
+        for (const ContractSlice& c : s.slices(g)) {
+          if (c.devices <= 0 || c.facility_power.raw() <= 0) continue;
+          auto it = value_per_th_day.find(c.contract);
+          // A device-hour delivers rate x 1 h: value = value_per_th_day x rate / 1e12 / 24.
+          int64_t per_hour = it == value_per_th_day.end()
+                                 ? 0
+                                 : static_cast<int64_t>(static_cast<__int128>(it->second.raw()) * c.hashrate.hps() /
+                                                        (static_cast<__int128>(1'000'000'000'000) * 24));
+          slices.push_back({MulDiv(per_hour, 1000, c.facility_power.raw()).value_or(0), g, c.contract});
+        }
+      }
+      std::sort(slices.begin(), slices.end(), [](const Slice& a, const Slice& b) {
+        if (a.per_kw != b.per_kw) return a.per_kw < b.per_kw;
+        return a.contract != b.contract ? a.contract > b.contract : a.group < b.group;  // newest first
+      });
+      for (const Slice& x : slices) {
+        if (draw <= cap) break;
+        std::vector<ContractSlice> now = s.slices(x.group);
+        for (ContractSlice& c : now) {
+          if (c.contract != x.contract) continue;
+          int64_t per = c.facility_power.raw() - value.groups[x.group].idle_facility_power.raw();
+          if (per <= 0) continue;
+          int64_t k = std::min(c.devices, (draw - cap + per - 1) / per);
+          c.devices -= k;
+          draw -= k * per;
+          Action a;
+          a.kind = ActionKind::kServeContract;
+          a.group = x.group;
+          a.contract = c.contract;
+          a.count = c.devices;
+          a.coin = c.algorithm;
+          a.hashrate = c.hashrate;
+          a.power = c.facility_power;
+          a.reason = "site " + fleet.sites()[si].name + " over its power cap with nothing else left to shed";
+          plan.actions.push_back(std::move(a));
+        }
+        std::erase_if(now, [](const ContractSlice& c) { return c.devices <= 0; });
+        s.set_slices(x.group, std::move(now));
+      }
+    }
+    for (size_t h = 0; h < fleet.hosted().size(); ++h) {
+      const HostedState& hs = fleet.hosted()[h];
+      if (hs.site != site || s.hosted_off(static_cast<int>(h)) == hs.curtailed) continue;
+      Action a;
+      a.kind = ActionKind::kHostedPower;
+      a.group = static_cast<int>(h);
+      a.count = s.hosted_off(static_cast<int>(h)) ? 1 : 0;
+      a.reason = a.count ? "site " + fleet.sites()[si].name + " over its power cap: interruptible hosting off"
+                         : "power cap no longer binds: hosting back on";
+      plan.actions.push_back(std::move(a));
+    }
     for (int g : groups) {
       if (target[g] != fleet.groups()[g].curtailed) {
         Action a;
@@ -1213,6 +1451,7 @@ Plan Decide(const DecideInput& in, Rng& /*rng: ties break by id; kept for polici
     }
   }
 
+  if (in.contracts && !in.placement_only) ServeContracts(in, value, scratch, plan);
   if (params.reservations != EngineParams::Reservations::kNone && in.reserve && !in.reserve->empty()) {
     ReserveNodes(in, value, params, scratch);
   }
@@ -1264,7 +1503,7 @@ Plan Decide(const DecideInput& in, Rng& /*rng: ties break by id; kept for polici
     SelectMining(fleet, value, *in.view, in.now, params, scratch, plan);
     ReclaimForMining(fleet, value, in.now, params, scratch, plan);
   }
-  CapPower(fleet, value, params, in.placement_only, scratch, plan);
+  CapPower(fleet, value, params, in.placement_only, in.contracts, scratch, plan);
   return plan;
 }
 

@@ -35,6 +35,10 @@ enum class ActionKind {
   kCurtail,       // group keeps `count` idle GPUs off for the power cap (absolute, 0 = none)
   kEndLease,      // `lease` ends now on its own (finished, cancelled, its node lost): never chosen by
                   // the engine, put first in a plan by the controller for DecideInput::ending
+  kServeContract, // group gives `count` idle devices to contract `contract` (absolute, 0 = none),
+                  // mining `coin` (the algorithm) at `hashrate` and `power` (facility) per device
+  kHostedPower,   // hosted machine `group` (index into FleetState::hosted) held off (`count` 1) or
+                  // back on (0) for the power cap
 };
 std::string_view ActionKindName(ActionKind k);
 
@@ -55,6 +59,22 @@ struct Action {
   std::string tenant;
   RequestKind lease_kind = RequestKind::kOnDemand;
   int64_t duration_s = 0;
+  // serve_contract: the contract and what one device delivers and draws on it.
+  int64_t contract = 0;
+  HashRate hashrate;
+  Watts power;
+};
+
+// A hashrate contract the farm must serve now (docs/contracts.md): `hashrate` of `algorithm`
+// from any mix of devices, before the farm's own mining. `value_per_th_day` is what a TH/s-day
+// delivered is worth to the farm under the contract's terms (the fee, and the up-front price per
+// TH/s-day, both refunded pro rata for hashrate not delivered): it orders contracts against other
+// uses when the power cap binds.
+struct ContractDemand {
+  int64_t id = 0;
+  std::string algorithm;
+  HashRate hashrate;
+  Money value_per_th_day;
 };
 
 enum class Outcome { kPlaced, kWaiting, kInfeasible };
@@ -103,6 +123,9 @@ struct DecideInput {
   // Waiting requests that lack GPUs, oldest first: they may hold reservations
   // (EngineParams::reservations). A request both here and in `pending` may use its own.
   const std::vector<const Request*>* reserve = nullptr;
+  // The hashrate contracts in force, by id. Served at every decision that is not placement-only;
+  // between them the devices serving each stay as they are. Null: none.
+  const std::vector<ContractDemand>* contracts = nullptr;
 };
 
 [[nodiscard]] Plan Decide(const DecideInput& in, Rng& rng, const EngineParams& params);

@@ -1078,5 +1078,164 @@ TEST(DecidePreemption, MiningReclaimsAnInterruptibleLeaseThatPaysLess) {
   EXPECT_TRUE(Contains(preempted[0].reason, "mining nets")) << preempted[0].reason;
 }
 
+// ---- ASICs, hashrate contracts and hosted machines (issue 12) -----------------------------------
+// BTC at 100,000 USD, 4.3e23 hashes per block, 3.125 BTC: an S19 (95 TH/s, 3250 W) mines
+// 95e12 x 3600 / 4.3e23 x 3.125 x 100,000 = 0.2486 USD/h for 0.1625 of energy at 50 USD/MWh:
+// net 0.0861 USD/h, 0.0265 USD per kWh. A 3090 mining ETH nets 0.2231 for 290 W: 0.769 per kWh.
+constexpr const char* kEthBtc = "ETH:Ethash:2000:7.2e15:2,BTC:SHA-256:100000:4.3e23:3.125";
+// RVN is quoted (a contract's coin) but worth next to nothing: the GPUs' best own use is ETH, or
+// renting the 3090s at 2.00 USD/h.
+constexpr const char* kEthRvn = "ETH:Ethash:2000:7.2e15:2,RVN:KawPow:0.0001:1.98e11:1";
+
+TEST(DecideAsic, MinesBitcoinAndNeverServesTenants) {
+  Scenario sc("a: 1x'Antminer S19' nodes=4", kEthBtc);
+  sc.placement_only = false;
+  auto [d, plan] = sc.One(Ask(1, 1));
+  EXPECT_EQ(d.outcome, Outcome::kInfeasible) << d.reason;
+  EXPECT_NE(d.reason.find("ASIC miner"), std::string::npos) << d.reason;
+  auto starts = Of(plan, ActionKind::kStartMining);
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0].coin, "BTC");
+}
+
+ContractDemand Contract(int64_t id, std::string algorithm, int64_t mhs, std::string_view usd_per_th_day = "0") {
+  ContractDemand c;
+  c.id = id;
+  c.algorithm = std::move(algorithm);
+  c.hashrate = HashRate::MegaHps(mhs);
+  c.value_per_th_day = Money(ParseScaled(usd_per_th_day, 6).value());
+  return c;
+}
+
+int64_t ServedDevices(const Plan& plan, int group, int64_t contract) {
+  int64_t n = -1;
+  for (const Action& a : Of(plan, ActionKind::kServeContract)) {
+    if (a.group == group && a.contract == contract) n = a.count;
+  }
+  return n;
+}
+
+TEST(DecideContract, TakesTheDevicesWorthLeastElsewhereFirst) {
+  // The riser 3060 Tis can serve no tenant; the 3090s rent at 2.00 USD/h. 100 MH/s of KawPow
+  // takes ceil(100 / 30) = 4 riser GPUs and no 3090.
+  Scenario sc("g: 8x'RTX 3090'; r: 6x'RTX 3060 Ti' pcie=x1 cores=4 ram=4", kEthRvn);
+  sc.placement_only = false;
+  std::vector<ContractDemand> contracts = {Contract(7, "KawPow", 100)};
+  LeaseId next(100);
+  DecideInput in{&sc.fleet, nullptr, &sc.view, sc.now, next, false};
+  in.contracts = &contracts;
+  SplitMix64 rng(7);
+  Plan plan = Decide(in, rng, sc.params);
+  EXPECT_EQ(ServedDevices(plan, GroupIndex(sc.fleet, "r"), 7), 4);
+  EXPECT_EQ(ServedDevices(plan, GroupIndex(sc.fleet, "g"), 7), -1);  // untouched
+}
+
+TEST(DecideContract, SpillsToTheNextGroupAndLeavesTheRestToTenants) {
+  // 300 MH/s: the six riser GPUs give 180, the 3090s the other 120 in ceil(120 / 55) = 3 GPUs;
+  // five 3090s are left, so a request for 5 fits and one for 6 does not.
+  Scenario sc("g: 8x'RTX 3090'; r: 6x'RTX 3060 Ti' pcie=x1 cores=4 ram=4", kEthRvn);
+  std::vector<ContractDemand> contracts = {Contract(7, "KawPow", 300)};
+  LeaseId next(100);
+  DecideInput in{&sc.fleet, nullptr, &sc.view, sc.now, next, false};
+  in.contracts = &contracts;
+  SplitMix64 rng(7);
+  Plan plan = Decide(in, rng, sc.params);
+  const int g = GroupIndex(sc.fleet, "g"), r = GroupIndex(sc.fleet, "r");
+  EXPECT_EQ(ServedDevices(plan, r, 7), 6);
+  EXPECT_EQ(ServedDevices(plan, g, 7), 3);
+  // Commit the slices as the controller would, then ask.
+  for (const Action& a : Of(plan, ActionKind::kServeContract)) {
+    sc.fleet.group(a.group).contracts.push_back({a.contract, a.coin, a.count, a.hashrate, a.power});
+  }
+  auto [six, p6] = sc.One(Ask(1, 6));
+  EXPECT_EQ(six.outcome, Outcome::kWaiting);
+  EXPECT_NE(six.reason.find("serve hashrate contracts"), std::string::npos) << six.reason;
+  auto [five, p5] = sc.One(Ask(2, 5));
+  EXPECT_EQ(five.outcome, Outcome::kPlaced) << five.reason;
+}
+
+TEST(DecideContract, NeverCurtailedForTheFarmsOwnMiningAndEndsWhenDropped) {
+  // Contract devices do not mine for the farm: with 4 of 6 serving, 2 mine.
+  Scenario sc("r: 6x'RTX 3060 Ti' pcie=x1 cores=4 ram=4 mining=ETH", kEthRvn);
+  const int r = GroupIndex(sc.fleet, "r");
+  sc.fleet.group(r).contracts.push_back({7, "KawPow", 4, HashRate::MegaHps(30), Watts(170)});
+  EXPECT_EQ(sc.fleet.mining_devices(r), 2);
+  // Dropped from the list (suspended, ended): its devices go back.
+  std::vector<ContractDemand> none;
+  LeaseId next(100);
+  DecideInput in{&sc.fleet, nullptr, &sc.view, sc.now, next, false};
+  in.contracts = &none;
+  SplitMix64 rng(7);
+  Plan plan = Decide(in, rng, sc.params);
+  EXPECT_EQ(ServedDevices(plan, r, 7), 0);
+}
+
+TEST(DecidePowerCap, LeastNetPerWattGivesWayFirstAsicHostedOrGpu) {
+  // One site: 4 S19s mining BTC (0.0265 USD/kWh net), an interruptible hosted machine of 10 kW
+  // billed all in at 80 USD/MWh against 50 (0.030 USD/kWh), and 10 RTX 3090 mining ETH (0.769
+  // USD/kWh). Draw: 13,000 + 10,000 + 2,900 = 25,900 W.
+  Scenario sc("site farm cap=14kW; a: 1x'Antminer S19' nodes=4 mining=BTC; g: 10x'RTX 3090' mining=ETH", kEthBtc);
+  sc.placement_only = false;
+  HostedState h;
+  h.name = "client";
+  h.power = Watts(10'000);
+  h.interruptible = true;
+  h.all_in_price = UsdPerMwh("80");
+  sc.fleet.AddHosted(h);
+  const int a = GroupIndex(sc.fleet, "a");
+  // Cap 14 kW: the four ASICs go (-13,000 W to 12,900), and nothing else has to.
+  Plan plan = sc.Run();
+  auto curtail = Of(plan, ActionKind::kCurtail);
+  ASSERT_EQ(curtail.size(), 1u);
+  EXPECT_EQ(curtail[0].group, a);
+  EXPECT_EQ(curtail[0].count, 4);
+  EXPECT_TRUE(Of(plan, ActionKind::kHostedPower).empty());
+  // Cap 5 kW: the ASICs, then the hosted machine (2,900 W left), and the GPUs stay.
+  Scenario tight("site farm cap=5kW; a: 1x'Antminer S19' nodes=4 mining=BTC; g: 10x'RTX 3090' mining=ETH", kEthBtc);
+  tight.placement_only = false;
+  tight.fleet.AddHosted(h);
+  Plan p2 = tight.Run();
+  auto off = Of(p2, ActionKind::kHostedPower);
+  ASSERT_EQ(off.size(), 1u);
+  EXPECT_EQ(off[0].count, 1);
+  for (const Action& c : Of(p2, ActionKind::kCurtail)) EXPECT_EQ(c.group, a) << "the GPUs net the most per watt";
+  // A hosted machine that is not interruptible never goes, whatever it is worth.
+  Scenario firm("site farm cap=5kW; a: 1x'Antminer S19' nodes=4 mining=BTC; g: 10x'RTX 3090' mining=ETH", kEthBtc);
+  firm.placement_only = false;
+  h.interruptible = false;
+  firm.fleet.AddHosted(h);
+  Plan p3 = firm.Run();
+  EXPECT_TRUE(Of(p3, ActionKind::kHostedPower).empty());
+  int64_t gpus_off = 0;
+  for (const Action& c : Of(p3, ActionKind::kCurtail)) {
+    if (c.group == GroupIndex(firm.fleet, "g")) gpus_off = c.count;
+  }
+  EXPECT_EQ(gpus_off, 10) << "with firm hosting over the cap, every mining GPU goes";
+}
+
+TEST(DecidePowerCap, ContractsGiveWayAfterMiningAndInterruptibleUses) {
+  // 4 S19s: 2 serve a contract worth 0.05 USD per TH/s-day, 2 mine BTC. Cap 8 kW (draw 13 kW):
+  // the two mining go first (6.5 kW left, under the cap), the contract keeps its two.
+  Scenario sc("site farm cap=8kW; a: 1x'Antminer S19' nodes=4 mining=BTC", kEthBtc);
+  sc.placement_only = false;
+  std::vector<ContractDemand> contracts = {Contract(3, "SHA-256", 190'000'000, "0.05")};
+  LeaseId next(100);
+  DecideInput in{&sc.fleet, nullptr, &sc.view, sc.now, next, false};
+  in.contracts = &contracts;
+  SplitMix64 rng(7);
+  Plan plan = Decide(in, rng, sc.params);
+  const int a = GroupIndex(sc.fleet, "a");
+  EXPECT_EQ(ServedDevices(plan, a, 3), 2);
+  auto curtail = Of(plan, ActionKind::kCurtail);
+  ASSERT_EQ(curtail.size(), 1u);
+  EXPECT_EQ(curtail[0].count, 2);
+  // Cap 3 kW: one contract device must go too (3,250 W left), after all mining.
+  Scenario tight("site farm cap=3.3kW; a: 1x'Antminer S19' nodes=4 mining=BTC", kEthBtc);
+  DecideInput in2{&tight.fleet, nullptr, &tight.view, tight.now, next, false};
+  in2.contracts = &contracts;
+  Plan p2 = Decide(in2, rng, tight.params);
+  EXPECT_EQ(ServedDevices(p2, a, 3), 1);
+}
+
 }  // namespace
 }  // namespace rigshift

@@ -34,6 +34,12 @@ int FleetState::AddGroup(GroupState group, int nodes) {
   return g;
 }
 
+int FleetState::AddHosted(HostedState hosted) {
+  RS_CHECK(hosted.site >= 0 && hosted.site < static_cast<int>(sites_.size()));
+  hosted_.push_back(std::move(hosted));
+  return static_cast<int>(hosted_.size()) - 1;
+}
+
 int FleetState::free_in_domain(int node, int domain) const {
   if (down_[node] || closed_[node]) return 0;
   const GroupState& g = groups_[node_group_[node]];
@@ -192,7 +198,7 @@ int64_t FleetState::mining_devices(int g) const {
   const GroupState& gs = groups_[g];
   if (gs.mining_coin.empty()) return 0;
   int64_t held = gs.ai_reserved >= 0 ? std::max(gs.leased, gs.ai_reserved) : gs.leased;
-  return std::max<int64_t>(0, gs.devices - gs.offline - held - gs.curtailed);
+  return std::max<int64_t>(0, gs.devices - gs.offline - held - gs.curtailed - gs.contracted());
 }
 
 bool CanServe(const GroupState& g, const Request& r) {

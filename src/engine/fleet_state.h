@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -30,6 +31,32 @@ struct SiteState {
   int pue_milli = 1000;
   bool datacenter = false;
   Watts idle_power_per_gpu{0};
+};
+
+// A hashrate contract's share of a group: `devices` of its idle, up devices mine the contract's
+// algorithm to the customer's pool (docs/contracts.md). Which devices is the shells' choice (the
+// first idle ones in node order); the engine counts them.
+struct ContractSlice {
+  int64_t contract = 0;
+  std::string algorithm;
+  int64_t devices = 0;
+  HashRate hashrate;     // per device on the algorithm
+  Watts facility_power;  // per device mining it, with the site's PUE
+  friend bool operator==(const ContractSlice&, const ContractSlice&) = default;
+};
+
+// A customer's machine hosted at a site (docs/hosting.md): it draws `power` at the plug under
+// the site's cap. The farm may switch it off for the cap only when it is interruptible.
+struct HostedState {
+  std::string name;
+  int site = 0;
+  Watts power;                 // the machine's draw at the plug (what the PDU meters)
+  bool interruptible = false;
+  // Energy billed per kWh at the plug, all in; unset: at cost (the site's price x PUE).
+  std::optional<EnergyPrice> all_in_price;
+  // What the farm credits the customer per kWh it held the machine off (0 = nothing).
+  EnergyPrice curtail_credit;
+  bool curtailed = false;      // held off for the power cap
 };
 
 struct GroupState {
@@ -53,6 +80,13 @@ struct GroupState {
   int curtailed = 0;         // idle GPUs held off for the power cap
   // static-split: GPUs kept for rental; they never mine, and leases never exceed them (-1 = any).
   int64_t ai_reserved = -1;
+  // Hashrate contracts served by idle devices of the group, by contract id.
+  std::vector<ContractSlice> contracts;
+  int64_t contracted() const {
+    int64_t n = 0;
+    for (const auto& c : contracts) n += c.devices;
+    return n;
+  }
 
   // Counters kept by the fleet.
   int64_t devices = 0;
@@ -131,8 +165,13 @@ class FleetState {
   [[nodiscard]] Status AddLease(LeaseState lease);
   [[nodiscard]] Status RemoveLease(LeaseId id);
 
+  // Hosted machines, in the order added (an index is the engine's id of one).
+  int AddHosted(HostedState hosted);
+  const std::vector<HostedState>& hosted() const { return hosted_; }
+  HostedState& hosted(int i) { return hosted_[i]; }
+
   int64_t total_devices() const { return total_devices_; }
-  int64_t mining_devices(int g) const;  // idle, up, not curtailed, group mining
+  int64_t mining_devices(int g) const;  // idle, up, not curtailed nor serving a contract, group mining
 
  private:
   void Move(int node, int old_free, int new_free);
@@ -148,6 +187,7 @@ class FleetState {
   std::vector<int64_t> device_lease_;
   // buckets_[g][f] = nodes of g with f free; a node that is down or closed is in none.
   std::vector<std::vector<std::set<int>>> buckets_;
+  std::vector<HostedState> hosted_;
   std::vector<LeaseState> leases_;             // removal swaps with the last
   std::unordered_map<int64_t, size_t> lease_index_;  // id -> position in leases_
   int64_t last_lease_id_ = 0;

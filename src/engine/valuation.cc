@@ -70,6 +70,18 @@ Valuation Value(const FleetState& fleet, const MarketView& view, const EnginePar
       if (gv.best < 0 || o.net_per_hour > gv.options[gv.best].net_per_hour) gv.best = static_cast<int>(gv.options.size()) - 1;
     }
   }
+  for (const HostedState& h : fleet.hosted()) {
+    const SiteState& site = fleet.sites()[h.site];
+    EnergyPrice price = h.site < static_cast<int>(view.site_price.size()) ? view.site_price[h.site] : EnergyPrice();
+    HostedValue hv;
+    hv.facility_power = Facility(h.power, site.pue_milli);
+    // At cost the customer pays the facility energy at the site's price: no margin. All in, the
+    // customer pays the plug's energy at the agreed price and the farm the facility's.
+    Money margin = h.all_in_price ? EnergyPerHour(h.power, *h.all_in_price) - EnergyPerHour(hv.facility_power, price)
+                                  : Money();
+    hv.value_per_hour = margin + EnergyPerHour(h.power, h.curtail_credit);
+    v.hosted.push_back(hv);
+  }
   return v;
 }
 

@@ -61,8 +61,16 @@ struct GroupValue {
   Money Opportunity() const;
 };
 
+// A hosted machine at this view: what running it is worth to the farm per hour (the energy
+// margin of an all-in price, plus the credit it saves by not curtailing) and its facility draw.
+struct HostedValue {
+  Watts facility_power;
+  Money value_per_hour;
+};
+
 struct Valuation {
   std::vector<GroupValue> groups;
+  std::vector<HostedValue> hosted;  // per FleetState::hosted
   // Index of a coin by name in the view, -1 if absent.
   std::vector<std::string> coin_names;
   int CoinIndex(std::string_view coin) const;

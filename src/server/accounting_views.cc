@@ -29,7 +29,8 @@ void ForEachDeviceMoney(const FleetState& f, const DesiredStates& uses, const Va
     for (int node = gs.first_node; node < gs.first_node + gs.node_count; ++node) {
       for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
         const DeviceUse u = uses.Use(f, node, slot);
-        const DeviceRate rate = RateOf(u, gv, coin);
+        const ContractSlice* c = u == DeviceUse::kContract ? uses.ContractOf(f, node, slot) : nullptr;
+        const DeviceRate rate = c ? ContractRateOf(*c) : RateOf(u, gv, coin);
         fn(node, slot, gs, u, PerHourFor(rate.revenue_per_hour, seconds), EnergyFor(rate.draw, price, seconds));
       }
     }
@@ -89,7 +90,9 @@ std::vector<Watts> SiteDraws(const FleetState& f, const DesiredStates& uses, con
     const CoinOption* coin = CoinOf(gs, value, g);
     for (int node = gs.first_node; node < gs.first_node + gs.node_count; ++node) {
       for (int slot = 0; slot < gs.gpus_per_node; ++slot) {
-        draw[gs.site] += RateOf(uses.Use(f, node, slot), value.groups[g], coin).draw;
+        const DeviceUse u = uses.Use(f, node, slot);
+        const ContractSlice* c = u == DeviceUse::kContract ? uses.ContractOf(f, node, slot) : nullptr;
+        draw[gs.site] += c ? ContractRateOf(*c).draw : RateOf(u, value.groups[g], coin).draw;
       }
     }
   }

@@ -54,6 +54,7 @@ namespace rigshift::testing {
 //   RTX 3060 Ti consumer     8 GB  200 W  Ethash 60 @ 120, KawPow 30 @ 170, Autolykos2 120 (board power)
 //   RX 580      consumer     8 GB  185 W  Ethash 30 @ 135
 //   CMP 170HX   mining       8 GB  250 W  Ethash 164 @ 250
+//   Antminer S19 asic              3250 W SHA-256 95 TH/s @ 3250
 inline const Catalog& TestCatalog() {
   static const Catalog* catalog = [] {
     auto* c = new Catalog;
@@ -88,6 +89,7 @@ inline const Catalog& TestCatalog() {
           {{"Ethash", 60, 120}, {"KawPow", 30, 170}, {"Autolykos2", 120, 0}});
     model("RX 580", DeviceClass::kConsumer, 8, 185, {{"Ethash", 30, 135}});
     model("CMP 170HX", DeviceClass::kMining, 8, 250, {{"Ethash", 164, 250}});
+    model("Antminer S19", DeviceClass::kAsic, 0, 3250, {{"SHA-256", 95'000'000, 3250}});
     return c;
   }();
   return *catalog;
