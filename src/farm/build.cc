@@ -1,5 +1,6 @@
 #include "farm/build.h"
 
+#include <algorithm>
 #include <map>
 
 #include "controller/pricing.h"
@@ -32,18 +33,39 @@ Result<FarmFleet> BuildFarm(const Scenario& sc, const Catalog& catalog, const st
     auto model = catalog.Lookup(g.model);
     if (!model) return Err(model.error().WithContext("group '" + g.name + "'"));
     const DeviceModel* m = *model;
+    NodeGroupSpec spec = g;
+    if (m->device_class == DeviceClass::kAsic) {
+      if (spec.gpus_per_node > 1) {
+        return Err(InvalidArgumentError("group '" + g.name + "': " + m->name +
+                                        " is an ASIC miner: each is a node of one device (leave gpus_per_node out)"));
+      }
+      spec.gpus_per_node = 1;
+      spec.cpu_cores = std::max(spec.cpu_cores, 1);
+      spec.ram_gb = std::max(spec.ram_gb, 1);
+    } else {
+      std::string missing;
+      for (auto [key, v] : {std::pair{"gpus_per_node", spec.gpus_per_node}, std::pair{"cpu_cores", spec.cpu_cores},
+                            std::pair{"ram_gb", spec.ram_gb}}) {
+        if (v <= 0) missing += std::string(missing.empty() ? "" : ", ") + key;
+      }
+      if (!missing.empty()) {
+        return Err(InvalidArgumentError("group '" + g.name + "': " + missing + " required for a group of GPUs (" +
+                                        m->name + ")"));
+      }
+    }
     GroupState gs;
     gs.name = g.name;
     gs.site = site->second;
     gs.model = m;
-    gs.gpus_per_node = g.gpus_per_node;
-    gs.pcie_lanes = g.pcie_lanes;
-    gs.pcie_gen = g.pcie_gen;
-    gs.nvlink_domain = g.nvlink_domain;
-    gs.cpu_cores = g.cpu_cores;
-    gs.ram_gb = g.ram_gb;
-    gs.suitability = Classify(*m, HostSpec{g.pcie_lanes, g.gpus_per_node, g.cpu_cores, g.ram_gb, g.pcie_gen, g.fabric},
-                              sc.sites[site->second].datacenter);
+    gs.gpus_per_node = spec.gpus_per_node;
+    gs.pcie_lanes = spec.pcie_lanes;
+    gs.pcie_gen = spec.pcie_gen;
+    gs.nvlink_domain = spec.nvlink_domain;
+    gs.cpu_cores = spec.cpu_cores;
+    gs.ram_gb = spec.ram_gb;
+    gs.suitability = Classify(
+        *m, HostSpec{spec.pcie_lanes, spec.gpus_per_node, spec.cpu_cores, spec.ram_gb, spec.pcie_gen, spec.fabric},
+        sc.sites[site->second].datacenter);
     if (!m->board_power) {
       return Err(FailedPreconditionError("group '" + g.name + "': the catalog has no board power for " + m->name));
     }
@@ -59,6 +81,20 @@ Result<FarmFleet> BuildFarm(const Scenario& sc, const Catalog& catalog, const st
     if (od.raw() <= 0) out.unpriced.push_back(m->name);
     out.list_price.push_back(od);
     out.interruptible_price.push_back(intr);
+  }
+  for (const HostedSpec& h : sc.hosted) {
+    auto site = site_index.find(h.site);
+    if (site == site_index.end()) {
+      return Err(InvalidArgumentError("hosted '" + h.name + "' names unknown site '" + h.site + "'"));
+    }
+    HostedState hs;
+    hs.name = h.name;
+    hs.site = site->second;
+    hs.power = h.power;
+    hs.interruptible = h.interruptible;
+    hs.all_in_price = h.all_in_price;
+    hs.curtail_credit = h.curtail_credit;
+    out.fleet.AddHosted(std::move(hs));
   }
   // A floor at or above on-demand makes every bid pointless: fixed here, for every shell.
   out.price_fixes =

@@ -382,6 +382,71 @@ void ReadSite(TableReader& r, SiteSpec& site) {
   r.Finish();
 }
 
+// `site`: one of the scenario's sites, or left out when there is one.
+void ReadSiteRef(TableReader& r, std::string* site, const std::vector<SiteSpec>& sites) {
+  const toml::node* site_node = r.table().get("site");
+  if (r.String("site", site, /*required=*/sites.size() != 1)) {
+    bool found = std::any_of(sites.begin(), sites.end(), [&](const SiteSpec& s) { return s.name == *site; });
+    if (!found) {
+      std::vector<std::string> names;
+      for (const auto& s : sites) names.push_back(s.name);
+      r.Error(site_node->source(),
+              fmt::format("site '{}' is not a [[site]] of this scenario (sites: {}){}", *site,
+                          names.empty() ? "none" : JoinQuoted(names), Suggest(*site, names)));
+    }
+  } else if (!site_node && sites.size() == 1) {
+    *site = sites.front().name;
+  }
+}
+
+void ReadHosted(TableReader& r, HostedSpec& h, const std::vector<SiteSpec>& sites) {
+  r.String("name", &h.name, /*required=*/true);
+  if (!h.name.empty()) r.set_label("[[hosted]] '" + h.name + "'");
+  ReadSiteRef(r, &h.site, sites);
+  r.String("customer", &h.customer, /*required=*/true);
+  int64_t w = 0;
+  if (r.Scaled("power_kw", 3, 1, int64_t{1'000'000'000}, &w, /*required=*/true)) h.power = Watts(w);
+  h.reserved = h.power;
+  if (r.Scaled("reserved_kw", 3, 1, int64_t{1'000'000'000}, &w)) h.reserved = Watts(w);
+  int64_t fee = 0;
+  if (r.Scaled("fee_usd_per_kw_month", 6, 0, int64_t{1'000'000'000'000}, &fee)) h.fee_per_kw_month = Money(fee);
+  int64_t per_kwh = 0;
+  // USD per kWh = micro-USD per MWh / 1e9: read with 9 decimals.
+  if (r.Scaled("all_in_usd_per_kwh", 9, 0, int64_t{100'000'000'000}, &per_kwh)) h.all_in_price = EnergyPrice(per_kwh);
+  r.Bool("interruptible", &h.interruptible);
+  if (r.Scaled("curtail_credit_usd_per_kwh", 9, 0, int64_t{100'000'000'000}, &per_kwh)) {
+    h.curtail_credit = EnergyPrice(per_kwh);
+  }
+  r.Finish();
+}
+
+void ReadContract(TableReader& r, ContractSpec& c) {
+  r.String("name", &c.name, /*required=*/true);
+  if (!c.name.empty()) r.set_label("[[contract]] '" + c.name + "'");
+  r.String("customer", &c.customer, /*required=*/true);
+  r.String("algorithm", &c.algorithm, /*required=*/true);
+  int64_t v = 0;
+  const bool ths = r.table().get("hashrate_ths") != nullptr, mhs = r.table().get("hashrate_mhs") != nullptr;
+  if (ths == mhs) {
+    r.Error(r.table().source(), "needs exactly one of hashrate_ths (TH/s) and hashrate_mhs (MH/s)");
+  }
+  // Read with 6 decimals: TH/s to MH/s, MH/s to H/s.
+  if (r.Scaled("hashrate_ths", 6, 1, int64_t{1'000'000'000'000'000}, &v)) {
+    c.hashrate = HashRate(static_cast<__int128>(v) * 1'000'000);
+  }
+  if (r.Scaled("hashrate_mhs", 6, 1, int64_t{1'000'000'000'000'000}, &v)) c.hashrate = HashRate(v);
+  Date start;
+  if (r.DateValue("start", &start)) c.start = start;
+  r.Int("days", 1, 3650, &c.days, /*required=*/true);
+  if (r.Scaled("price_usd", 6, 0, int64_t{1'000'000'000'000'000}, &v)) c.price = Money(v);
+  const bool fee_th = r.table().get("fee_usd_per_th_day") != nullptr, fee_mh = r.table().get("fee_usd_per_mh_day") != nullptr;
+  if (fee_th && fee_mh) r.Error(r.table().source(), "give fee_usd_per_th_day or fee_usd_per_mh_day, not both");
+  if (r.Scaled("fee_usd_per_th_day", 6, 0, int64_t{1'000'000'000'000}, &v)) c.fee_per_th_day = Money(v);
+  if (r.Scaled("fee_usd_per_mh_day", 12, 0, int64_t{1'000'000'000'000'000'000}, &v)) c.fee_per_th_day = Money(v);
+  r.Int("suspend_after_days", 0, 3650, &c.suspend_after_days);
+  r.Finish();
+}
+
 void ReadGroup(TableReader& r, NodeGroupSpec& g, const std::vector<SiteSpec>& sites) {
   r.String("name", &g.name, /*required=*/true);
   if (!g.name.empty()) r.set_label("[[group]] '" + g.name + "'");
@@ -401,7 +466,9 @@ void ReadGroup(TableReader& r, NodeGroupSpec& g, const std::vector<SiteSpec>& si
   }
   r.String("model", &g.model, /*required=*/true);
   r.Int("nodes", 1, kMaxNodes, &g.nodes, /*required=*/true);
-  bool gpn_ok = r.Int("gpus_per_node", 1, 16, &g.gpus_per_node, /*required=*/true);
+  // gpus_per_node, cpu_cores and ram_gb are required for GPU groups; an ASIC group (the model
+  // decides, when the farm is built) may leave them out: each ASIC is a node of one device.
+  bool gpn_ok = r.Int("gpus_per_node", 1, 16, &g.gpus_per_node);
   if (const toml::node* n = r.Get("pcie_lanes")) {
     const auto* i = n->as_integer();
     if (!i) {
@@ -423,8 +490,8 @@ void ReadGroup(TableReader& r, NodeGroupSpec& g, const std::vector<SiteSpec>& si
       g.nvlink_domain = 0;
     }
   }
-  r.Int("cpu_cores", 1, 4096, &g.cpu_cores, /*required=*/true);
-  r.Int("ram_gb", 1, 65536, &g.ram_gb, /*required=*/true);
+  r.Int("cpu_cores", 1, 4096, &g.cpu_cores);
+  r.Int("ram_gb", 1, 65536, &g.ram_gb);
   r.String("fabric", &g.fabric, /*required=*/false, /*allow_empty=*/true);
   r.Finish();
 }
@@ -566,13 +633,13 @@ Result<Scenario> Read(const toml::table& root, const std::string& file) {
   Errors errors(file);
   Scenario s;
 
-  static const std::vector<std::string> kSections = {"scenario", "site",   "group",
-                                                     "market",   "demand", "policy"};
+  static const std::vector<std::string> kSections = {"scenario", "site",   "group",  "hosted",
+                                                     "contract", "market", "demand", "policy"};
   for (auto&& [k, v] : root) {
     if (std::find(kSections.begin(), kSections.end(), k.str()) == kSections.end()) {
       errors.Add(k.source(),
-                 fmt::format("unknown {} '{}': a scenario has [scenario], [[site]], [[group]], [market], "
-                             "[demand] and [policy]{}",
+                 fmt::format("unknown {} '{}': a scenario has [scenario], [[site]], [[group]], [[hosted]], "
+                             "[[contract]], [market], [demand] and [policy]{}",
                              v.is_table() || v.is_array() ? "section" : "key", k.str(),
                              Suggest(k.str(), kSections)));
     }
@@ -615,6 +682,33 @@ Result<Scenario> Read(const toml::table& root, const std::string& file) {
       }
     }
     s.groups.push_back(std::move(g));
+  }
+
+  auto hosted_tables = TableArray(root, "hosted", errors);
+  for (size_t i = 0; i < hosted_tables.size(); ++i) {
+    TableReader r(*hosted_tables[i], fmt::format("[[hosted]] #{}", i + 1), errors);
+    HostedSpec h;
+    ReadHosted(r, h, s.sites);
+    for (const auto& other : s.hosted) {
+      if (!h.name.empty() && other.name == h.name) {
+        errors.Add(hosted_tables[i]->get("name")->source(),
+                   fmt::format("[[hosted]] name '{}' is used by an earlier [[hosted]]: names must be unique", h.name));
+      }
+    }
+    s.hosted.push_back(std::move(h));
+  }
+  auto contract_tables = TableArray(root, "contract", errors);
+  for (size_t i = 0; i < contract_tables.size(); ++i) {
+    TableReader r(*contract_tables[i], fmt::format("[[contract]] #{}", i + 1), errors);
+    ContractSpec c;
+    ReadContract(r, c);
+    for (const auto& other : s.contracts) {
+      if (!c.name.empty() && other.name == c.name) {
+        errors.Add(contract_tables[i]->get("name")->source(),
+                   fmt::format("[[contract]] name '{}' is used by an earlier [[contract]]: names must be unique", c.name));
+      }
+    }
+    s.contracts.push_back(std::move(c));
   }
 
   if (const toml::table* t = SingleTable(root, "market", errors)) {

@@ -58,6 +58,37 @@ struct NodeGroupSpec {
   std::string fabric;
 };
 
+// A customer's machine the farm hosts ([[hosted]], docs/hosting.md): it draws power under its
+// site's cap and is billed a fee per kW reserved per month plus its metered energy, at cost (the
+// site's price x PUE) or all in. Its own revenue is the customer's.
+struct HostedSpec {
+  std::string name;
+  std::string site;               // a SiteSpec name (may be left out when there is one site)
+  std::string customer;
+  Watts power;                    // power_kw: what it draws at the plug, > 0
+  Watts reserved;                 // reserved_kw: the capacity billed by the month (default: power_kw)
+  Money fee_per_kw_month;         // fee_usd_per_kw_month
+  std::optional<EnergyPrice> all_in_price;  // all_in_usd_per_kwh; absent: energy at cost
+  bool interruptible = false;     // the farm may switch it off for the cap
+  EnergyPrice curtail_credit;     // curtail_credit_usd_per_kwh: credited per kWh held off
+};
+
+// A hashrate contract the farm sold ([[contract]], docs/contracts.md): `hashrate` of `algorithm`
+// mined to the customer's wallet from `start` for `days`, paid `price` up front and
+// `fee_per_th_day` a day while it runs; suspended after `suspend_after_days` consecutive days on
+// which the fee exceeded what the hashrate mined (0 = never), resumed when it no longer does.
+struct ContractSpec {
+  std::string name;
+  std::string customer;
+  std::string algorithm;          // as the coin data names it: "SHA-256", "KawPow", ...
+  HashRate hashrate;              // hashrate_ths (TH/s) or hashrate_mhs (MH/s)
+  std::optional<Date> start;      // default: the run's first day
+  int days = 0;                   // the term, > 0
+  Money price;                    // price_usd: paid up front at `start`
+  Money fee_per_th_day;           // fee_usd_per_th_day, or fee_usd_per_mh_day x 1e6
+  int suspend_after_days = 0;
+};
+
 struct MarketMapping {
   Date start;                     // first simulated day (the timeline's own calendar)
   int days = 0;                   // length of the run (> 0)
@@ -124,6 +155,8 @@ struct Scenario {
   uint64_t seed = 1;
   std::vector<SiteSpec> sites;
   std::vector<NodeGroupSpec> groups;
+  std::vector<HostedSpec> hosted;
+  std::vector<ContractSpec> contracts;
   MarketMapping market;
   DemandSpec demand;
   PolicySpec policy;
