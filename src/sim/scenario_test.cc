@@ -524,7 +524,7 @@ const ErrorCase kErrorCases[] = {
     {"unknown section", {{25, "[extras]"}}, "t.toml:25: unknown section 'extras'"},
     {"misspelt section",
      {{0, "[polcy]\nname = \"profit\""}},
-     "t.toml:28: unknown section 'polcy': a scenario has [scenario], [[site]], [[group]], [market], [demand] "
+     "t.toml:28: unknown section 'polcy': a scenario has [scenario], [[site]], [[group]], [[hosted]], [[contract]], [market], [demand] "
      "and "
      "[policy] (did you mean 'policy'?)"},
     {"unknown table under [demand]",
