@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "market/asic_import.h"
 #include "market/catalog_import.h"
 #include "market/coin_import.h"
 #include "market/electricity.h"
@@ -60,6 +61,7 @@ Result<ImportReport> RunImport(const ImportOptions& options, std::ostream& progr
   const Step steps[] = {
       {"coins", &ImportCoins},
       {"device catalog", &ImportCatalog},
+      {"ASIC miners", &ImportAsics},  // after the catalog: it keeps ASIC keys apart from GPU keys
       {"electricity", &ImportElectricity},
       {"rental index", &ImportRental},
       {"Alibaba 2023 pod trace", &ImportAlibabaTrace},

@@ -282,11 +282,12 @@ Status RunMarket(const MarketOptions& o, std::ostream& out, std::ostream& err) {
 
 Status RunCatalog(const fs::path& data, std::ostream& out) {
   RS_ASSIGN_OR_RETURN(Catalog catalog, LoadCatalog(data));
-  out << fmt::format("{:<24} {:<7} {:<12} {:>5} {:>6}  {}\n", "model", "vendor", "class", "VRAM", "TDP W", "algorithms");
+  // "power W": a GPU's board power (TDP), an ASIC's wall power.
+  out << fmt::format("{:<24} {:<7} {:<12} {:>5} {:>7}  {}\n", "model", "vendor", "class", "VRAM", "power W", "algorithms");
   for (const DeviceModel* m : catalog.Models()) {
     std::string algos;
     for (const auto& r : m->rates) algos += (algos.empty() ? "" : " ") + r.algorithm;
-    out << fmt::format("{:<24} {:<7} {:<12} {:>5} {:>6}  {}\n", m->name, VendorName(m->vendor),
+    out << fmt::format("{:<24} {:<7} {:<12} {:>5} {:>7}  {}\n", m->name, VendorName(m->vendor),
                        DeviceClassName(m->device_class), m->vram_gb ? std::to_string(*m->vram_gb) : "-",
                        m->board_power ? std::to_string(m->board_power->raw()) : "-", algos);
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "market/asic_import.h"
 #include "market/import_io.h"
 
 namespace rigshift {
@@ -323,6 +324,7 @@ Result<Catalog> ImportCatalogFrom(const fs::path& root, ImportReport& report) {
 Status WriteCatalog(const Catalog& catalog, const fs::path& out_dir, ImportReport* report) {
   std::vector<std::vector<std::string>> models, rates;
   for (const DeviceModel* m : catalog.Models()) {
+    if (m->device_class == DeviceClass::kAsic) continue;  // asic_models.csv is the ASIC importer's
     models.push_back({m->key, m->name, std::string(VendorName(m->vendor)), std::string(DeviceClassName(m->device_class)),
                       m->vram_gb ? std::to_string(*m->vram_gb) : "",
                       m->board_power ? std::to_string(m->board_power->raw()) : "", m->spec_source});
@@ -392,11 +394,21 @@ Result<Catalog> LoadCatalog(const fs::path& data_dir) {
     a.samples = n ? static_cast<int>(*n) : 0;
     it->second.rates.push_back(std::move(a));
   }
+  // ASIC miners, where the folder has them (one imported before they were has not).
+  RS_ASSIGN_OR_RETURN(std::vector<AsicModel> asics, LoadAsicModels(data_dir));
+  for (const AsicModel& a : asics) {
+    if (models.count(a.key)) {
+      return Err(InvalidArgumentError((data_dir / "asic_models.csv").string() + ": ASIC key '" + a.key +
+                                      "' is also a GPU's in gpu_models.csv; a model name must mean one device "
+                                      "(run `rigshift data import` again)"));
+    }
+  }
   Catalog c;
   for (auto& [k, m] : models) {
     std::sort(m.rates.begin(), m.rates.end(), [](const auto& a, const auto& b) { return a.algorithm < b.algorithm; });
     c.Put(std::move(m));
   }
+  for (const AsicModel& a : asics) c.Put(AsicDeviceModel(a));
   return c;
 }
 

@@ -21,8 +21,10 @@ namespace rigshift {
 // ImportCatalogFrom, then writes <out_dir>/gpu_models.csv and <out_dir>/gpu_algorithms.csv.
 [[nodiscard]] Status ImportCatalog(const std::filesystem::path& source_root, const std::filesystem::path& out_dir,
                                    ImportReport& report);
-// Reads the two canonical catalog files from <data_dir>.
+// Reads the two canonical catalog files from <data_dir>, and asic_models.csv where it exists
+// (asic_import.h): ASIC miners join the GPUs as models of class asic.
 [[nodiscard]] Result<Catalog> LoadCatalog(const std::filesystem::path& data_dir);
+// Writes the GPU models (ASICs are written by ImportAsics).
 [[nodiscard]] Status WriteCatalog(const Catalog& catalog, const std::filesystem::path& out_dir, ImportReport* report);
 
 }  // namespace rigshift

@@ -142,6 +142,26 @@ std::string ModelKey(std::string_view name) {
         t == "INSTINCT") {
       continue;
     }
+    // ASIC miners: the maker's and brand's words say nothing the model does not ("Bitmain
+    // Antminer S19 Pro", "Antminer S19 Pro" and a reseller's "S19 Pro" are one machine), and no
+    // GPU name holds them. Canaan's brand is kept, since its models are bare numbers ("Avalon
+    // 1246"); "AvalonMiner" is its other spelling. "Hydro" is spelled "Hyd" as often.
+    if (t == "ANTMINER" || t == "BITMAIN" || t == "WHATSMINER" || t == "MICROBT" || t == "CANAAN" ||
+        t == "EBANG" || t == "MINER") {
+      continue;
+    }
+    if (t == "WHATS" && i + 1 < in.size() && in[i + 1] == "MINER") {  // "WHATS MINER M50"
+      ++i;
+      continue;
+    }
+    if (t == "AVALONMINER") {
+      out.push_back("AVALON");
+      continue;
+    }
+    if (t == "HYDRO") {
+      out.push_back("HYD");
+      continue;
+    }
     if (t == "RADEON") {
       if (i + 1 < in.size() && in[i + 1] == "VII") out.push_back(t);  // "Radeon VII" has no other name
       continue;

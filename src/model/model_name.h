@@ -20,7 +20,8 @@ std::string_view DeviceClassName(DeviceClass c);
 bool ParseDeviceClass(std::string_view text, DeviceClass* out);
 
 // "Nvidia Geforce RTX 3060Ti" -> "RTX 3060 TI". Uppercase, vendor and brand words dropped,
-// glued suffixes split. Two spellings of one model give the same key.
+// glued suffixes split. Two spellings of one model give the same key. ASIC miners too:
+// "Bitmain Antminer S19 Pro" -> "S19 PRO", "AvalonMiner 1246" -> "AVALON 1246".
 std::string ModelKey(std::string_view name);
 // A readable name for a key: "RTX 3060 TI" -> "RTX 3060 Ti", "RX VEGA 64" -> "RX Vega 64".
 std::string DisplayName(std::string_view key);

@@ -37,6 +37,19 @@ TEST(ModelKeyTest, SpellingsFromTheSourcesAgree) {
            {"RTX_6000_Ada", "RTX 6000 ADA"},
            {"A100", "A100"},
            {"A10", "A10"},
+           // ASIC miners (asic/asic_models.csv): maker and brand words dropped, Avalon kept.
+           {"Antminer S19 Pro", "S19 PRO"},
+           {"Bitmain Antminer S19 Pro", "S19 PRO"},
+           {"antminer s19 pro", "S19 PRO"},
+           {"S19 Pro", "S19 PRO"},
+           {"Whatsminer M30S", "M30S"},
+           {"WHATS MINER M50", "M50"},
+           {"MicroBT Whatsminer M56S++", "M56S++"},
+           {"Canaan AvalonMiner 1246", "AVALON 1246"},
+           {"Avalon 1246", "AVALON 1246"},
+           {"Antminer S21 Hydro", "S21 HYD"},
+           {"Antminer S21 Hyd", "S21 HYD"},
+           {"Hummer Miner H9 Pro", "HUMMER H9 PRO"},
        }) {
     EXPECT_EQ(ModelKey(t.name), t.key) << t.name;
   }
