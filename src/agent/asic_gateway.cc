@@ -41,6 +41,7 @@ bool IsPreferred(const std::vector<AsicPool>& pools, const AsicPool& pool) {
 bool IsAsWanted(const AsicState& s, const AsicDesired& d) {
   if (d.kind == AsicDesired::Kind::kSleep) return s.asleep == true;
   if (s.asleep == true) return false;
+  if (d.kind == AsicDesired::Kind::kAwake) return true;
   const AsicPool* p = FindPool(s.pools, d);
   return p != nullptr && IsPreferred(s.pools, *p);
 }
@@ -95,6 +96,8 @@ AsicReport AsicGateway::ConvergeOne(const AsicTarget& t) const {
   if (!IsAsWanted(*before, d)) {
     if (d.kind == AsicDesired::Kind::kSleep) {
       step = client.Sleep();
+    } else if (d.kind == AsicDesired::Kind::kAwake) {
+      step = client.Wake();
     } else {
       if (before->asleep == true) step = client.Wake();
       if (step.ok()) {
@@ -125,9 +128,13 @@ AsicReport AsicGateway::ConvergeOne(const AsicTarget& t) const {
   if (!step.ok()) {
     r.error = step.message();
   } else if (!r.converged) {
-    r.error = d.kind == AsicDesired::Kind::kSleep ? "sent sleep, but the miner does not report itself asleep yet"
-                                                  : "sent the pool change, but the miner does not list " + d.pool_url +
-                                                        " as its preferred pool yet";
+    if (d.kind == AsicDesired::Kind::kSleep) {
+      r.error = "sent sleep, but the miner does not report itself asleep yet";
+    } else if (after->asleep == true) {
+      r.error = "sent wake, but the miner still reports itself asleep";
+    } else {
+      r.error = "sent the pool change, but the miner does not list " + d.pool_url + " as its preferred pool yet";
+    }
   }
   return r;
 }

@@ -3,7 +3,8 @@
 //
 // Converging one ASIC: read its state (summary, devs, pools, power, asleep); to mine, wake it if
 // it sleeps, add the pool if no pool has that URL and user, and switch to it unless it is already
-// the most preferred enabled pool; to sleep, send the firmware's sleep unless it already sleeps.
+// the most preferred enabled pool; to sleep, send the firmware's sleep unless it already sleeps;
+// to be awake, wake it if it sleeps.
 // Then read the state again for the report. Nothing that changes the miner is sent when it is
 // already as wanted, so a second Converge with the same wants sends no changing command
 // (report.changes is empty).
@@ -36,7 +37,9 @@ struct AsicEndpoint {
 };
 
 struct AsicDesired {
-  enum class Kind { kMine, kSleep };
+  // kMine: awake and mining on this pool; kSleep: asleep; kAwake: awake, on whatever pool it has
+  // (`rigshift asic wake`).
+  enum class Kind { kMine, kSleep, kAwake };
   Kind kind = Kind::kMine;
   std::string pool_url;        // kMine: the pool to mine on ("stratum+tcp://pool:3333")
   std::string pool_user;       // kMine: the worker ("wallet.worker")
@@ -46,6 +49,7 @@ struct AsicDesired {
     return AsicDesired{Kind::kMine, std::move(url), std::move(user), "x"};
   }
   static AsicDesired Sleep() { return AsicDesired{Kind::kSleep, "", "", "x"}; }
+  static AsicDesired Awake() { return AsicDesired{Kind::kAwake, "", "", "x"}; }
 };
 
 struct AsicTarget {

@@ -5,9 +5,11 @@
 #include <iostream>
 
 #include "cli/agent_command.h"
+#include "cli/asic_command.h"
 #include "cli/data_import.h"
 #include "cli/store_command.h"
 #include "cli/bench_command.h"
+#include "cli/contract_command.h"
 #include "cli/market_command.h"
 #include "cli/server_command.h"
 #include "cli/sim_command.h"
@@ -100,6 +102,8 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   rigshift::AddTenantCommands(app, &exit_code);
   rigshift::AddAgentCommands(app, &exit_code);  // agent parse
+  rigshift::AddAsicCommands(app, &exit_code);   // asic status|pool|sleep|wake, pdu read
+  rigshift::AddContractCommands(app, &exit_code);  // contract backtest
 
   try {
     app.parse(argc, argv);
