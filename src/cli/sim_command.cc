@@ -64,6 +64,50 @@ double Total(const std::array<double, kGangBuckets>& a) { return std::accumulate
 
 // The "gangs" object of a policy in --format json: every bucket and every reason always present,
 // so that consumers read a fixed schema.
+// Revenue by use: AI leases, the farm's own mining, hashrate contracts, hosting; each with its
+// share of the revenue.
+nlohmann::json UsesJson(const PolicySummary& s) {
+  const std::vector<std::pair<std::string, Money>> uses = {
+      {"ai", s.ai_revenue}, {"mining", s.mining_revenue}, {"contracts", s.contract_revenue}, {"hosting", s.hosting_revenue}};
+  double total = 0;
+  for (const auto& [name, m] : uses) total += UsdNumber(m);
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [name, m] : uses) {
+    j[name] = {{"revenue_usd", UsdNumber(m)}, {"share", total > 0 ? UsdNumber(m) / total : 0.0}};
+  }
+  return j;
+}
+
+// Revenue by use per policy, and each contract and hosted machine of the first policy, when the
+// farm has contracts or hosted machines.
+void PrintUses(const std::vector<PolicyRun>& runs, std::ostream& out) {
+  if (runs.empty() || (runs[0].summary.contracts.empty() && runs[0].summary.hosted.empty())) return;
+  out << fmt::format("\nrevenue by use (share of revenue)\n{:<13} {:>20} {:>20} {:>20} {:>20}\n", "policy", "AI $",
+                     "mining $", "contracts $", "hosting $");
+  for (const PolicyRun& r : runs) {
+    const PolicySummary& s = r.summary;
+    double total = UsdNumber(s.ai_revenue) + UsdNumber(s.mining_revenue) + UsdNumber(s.contract_revenue) +
+                   UsdNumber(s.hosting_revenue);
+    auto cell = [&](Money m) {
+      return fmt::format("{} ({:.1f}%)", Usd(m), total > 0 ? 100 * UsdNumber(m) / total : 0.0);
+    };
+    out << fmt::format("{:<13} {:>20} {:>20} {:>20} {:>20}\n", s.name, cell(s.ai_revenue), cell(s.mining_revenue),
+                       cell(s.contract_revenue), cell(s.hosting_revenue));
+  }
+  const PolicySummary& s = runs[0].summary;
+  for (const ContractOutcome& c : s.contracts) {
+    out << fmt::format("contract {}: {} days active, {} suspended{}; sale {} + fees {} - refunds {} = {} USD, its "
+                       "hashrate mined {} USD for the customer\n",
+                       c.name, c.days_active, c.days_suspended,
+                       c.suspended_on.empty() ? "" : ", suspended on " + c.suspended_on, Usd(c.sale), Usd(c.fees),
+                       Usd(c.refunds), Usd(c.sale + c.fees - c.refunds), Usd(c.mined_usd));
+  }
+  for (const HostedOutcome& h : s.hosted) {
+    out << fmt::format("hosted {}: fees {} + energy {} - credits {} USD, {:.1f} h held off\n", h.name, Usd(h.fees),
+                       Usd(h.energy_billed), Usd(h.credits), static_cast<double>(h.seconds_off) / 3600.0);
+  }
+}
+
 nlohmann::json GangsJson(const GangStats& g) {
   nlohmann::json by_size = nlohmann::json::array();
   for (int b = 0; b < kGangBuckets; ++b) {
@@ -273,6 +317,30 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
       }
       p["groups"] = std::move(groups);
       p["gangs"] = GangsJson(s.gangs);
+      p["uses"] = UsesJson(s);
+      nlohmann::json contracts = nlohmann::json::array();
+      for (const ContractOutcome& c : s.contracts) {
+        contracts.push_back({{"name", c.name},
+                             {"days_active", c.days_active},
+                             {"days_suspended", c.days_suspended},
+                             {"suspended_on", c.suspended_on.empty() ? nlohmann::json() : nlohmann::json(c.suspended_on)},
+                             {"resumed_on", c.resumed_on.empty() ? nlohmann::json() : nlohmann::json(c.resumed_on)},
+                             {"sale_usd", UsdNumber(c.sale)},
+                             {"fees_usd", UsdNumber(c.fees)},
+                             {"refunds_usd", UsdNumber(c.refunds)},
+                             {"earned_usd", UsdNumber(c.sale + c.fees - c.refunds)},
+                             {"mined_for_customer_usd", UsdNumber(c.mined_usd)}});
+      }
+      p["contracts"] = std::move(contracts);
+      nlohmann::json hosted = nlohmann::json::array();
+      for (const HostedOutcome& h : s.hosted) {
+        hosted.push_back({{"name", h.name},
+                          {"fees_usd", UsdNumber(h.fees)},
+                          {"energy_billed_usd", UsdNumber(h.energy_billed)},
+                          {"credits_usd", UsdNumber(h.credits)},
+                          {"hours_off", static_cast<double>(h.seconds_off) / 3600.0}});
+      }
+      p["hosted"] = std::move(hosted);
       j["policies"].push_back(std::move(p));
     }
     if (o.all) {
@@ -310,6 +378,7 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
                        Usd(Money(static_cast<int64_t>(std::max(0.0, plain - oracle) * 1e6))));
   }
   PrintGangs(runs, out);
+  PrintUses(runs, out);
   if (!o.quiet) err << fmt::format("done in {:.1f} s\n", seconds);
   return OkStatus();
 }

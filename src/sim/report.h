@@ -47,11 +47,33 @@ struct GangStats {
   int64_t gang_wait_p50_s = 0, gang_wait_p99_s = 0;
 };
 
+// A hashrate contract over the run (sim/simulator.cc, controller/contract_book.h): what it paid
+// the farm against what its delivered hashrate mined for the customer.
+struct ContractOutcome {
+  std::string name;
+  int days_active = 0, days_suspended = 0;
+  std::string suspended_on, resumed_on;  // first day suspended / running again ("" none)
+  Money sale, fees, refunds;             // income: sale + fees - refunds
+  Money mined_usd;                       // the delivered hashrate's coins at the day's price
+};
+
+// A hosted machine over the run: what the farm billed its customer.
+struct HostedOutcome {
+  std::string name;
+  Money fees, energy_billed, credits;  // income: fees + energy_billed - credits
+  int64_t seconds_off = 0;             // held off for the cap
+};
+
 // What one policy did over the run, summed.
 struct PolicySummary {
   std::string name;
   Money ai_revenue, mining_revenue, energy_cost;
-  Money profit;                       // ai_revenue + mining_revenue - energy_cost
+  // Hashrate contracts (sales + fees - refunds) and hosting (fees + energy billed - credits);
+  // the energy they draw is in energy_cost.
+  Money contract_revenue, hosting_revenue;
+  Money profit;                       // ai + mining + contract + hosting revenue - energy_cost
+  std::vector<ContractOutcome> contracts;
+  std::vector<HostedOutcome> hosted;
   int64_t gpu_seconds_total = 0;      // devices x seconds of the run
   int64_t gpu_seconds_ai = 0, gpu_seconds_mining = 0;
   int64_t requests_served = 0, requests_rejected = 0;  // rejected: refused at once, gave up, or still waiting at the end

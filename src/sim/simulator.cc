@@ -16,6 +16,7 @@
 #include "controller/pricing.h"
 #include "farm/build.h"
 #include "controller/accounting.h"
+#include "controller/contract_book.h"
 #include "controller/lease_desk.h"
 #include "controller/pending_queue.h"
 #include "engine/decide.h"
@@ -206,12 +207,39 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
   rs.interval_s = sc.market.interval_s;
   const int days = sc.market.days;
   rs.ticks = static_cast<int64_t>(days) * 86400 / rs.interval_s;
+  // Coins GPUs cannot mine are quoted only for the algorithms the farm's ASICs hash or its
+  // contracts sell (BTC for SHA-256): a GPU farm's views stay as they were.
+  std::set<std::string> asic_algorithms;
+  for (const GroupState& g : rs.fleet.groups()) {
+    if (g.model && g.model->device_class == DeviceClass::kAsic) {
+      for (const AlgorithmRate& r : g.model->rates) asic_algorithms.insert(r.algorithm);
+    }
+  }
+  for (const ContractSpec& c : sc.contracts) {
+    bool known = false;
+    std::set<std::string> algorithms;
+    for (const auto& coin : coins.Coins()) {
+      for (const CoinDay* cd : {coins.At(coin, sc.market.coin_from), coins.At(coin, sc.market.coin_from + (days - 1))}) {
+        if (!cd) continue;
+        algorithms.insert(cd->algorithm);
+        known = known || cd->algorithm == c.algorithm;
+      }
+    }
+    if (!known) {
+      std::string list;
+      for (const auto& a : algorithms) list += (list.empty() ? "" : ", ") + a;
+      return Err(InvalidArgumentError("contract '" + c.name + "': no coin of algorithm '" + c.algorithm +
+                                      "' in the coin data of the run (algorithms: " + list + ")"));
+    }
+    asic_algorithms.insert(c.algorithm);
+  }
   for (int d = 0; d < days; ++d) {
     Date day = sc.market.coin_from + d;
     std::vector<CoinQuote> quotes;
     for (const auto& c : coins.Coins()) {
       const CoinDay* cd = coins.At(c, day);
-      if (!cd || !cd->gpu_minable || !cd->price || !cd->hashes_per_block || !cd->block_reward) continue;
+      if (!cd || !cd->price || !cd->hashes_per_block || !cd->block_reward) continue;
+      if (!cd->gpu_minable && !asic_algorithms.contains(cd->algorithm)) continue;
       quotes.push_back({cd->coin, cd->algorithm, *cd->price, *cd->hashes_per_block, *cd->block_reward});
     }
     if (quotes.empty()) {
@@ -377,6 +405,9 @@ namespace {
 struct Accum {
   __int128 ai = 0, mining = 0;  // micro-USD x s / h
   __int128 energy = 0;          // W x s x micro-USD / MWh
+  // Hosting: energy billed and credits (W x s x micro-USD / MWh), fees (W x s x micro-USD per
+  // kW-month, / (1000 x 30 x 86400) gives micro-USD).
+  __int128 hosting_energy = 0, hosting_credit = 0, hosting_fee = 0;
   int64_t gpu_s_ai = 0, gpu_s_mining = 0, gpu_s_off = 0;
   __int128 watt_s = 0;
 };
@@ -517,10 +548,13 @@ class SimFleet final : public Backend {
 class Meter {
  public:
   Meter(const ResolvedScenario& rs, PolicyRun* run, int64_t sample_s)
-      : run_(run), sample_s_(sample_s), last_(rs.start.seconds) {
+      : run_(run), sample_s_(sample_s), last_(rs.start.seconds), hosted_specs_(&rs.scenario.hosted) {
+    hosted_off_s_.assign(rs.scenario.hosted.size(), 0);
+    hosted_rates_.assign(rs.scenario.hosted.size(), HostedRate{});
     const size_t n = rs.fleet.groups().size();
     mining_.assign(n, 0);
     leased_.assign(n, 0);
+    contract_devices_.assign(n, 0);
     coin_.assign(n, Coin{});
     site_groups_.resize(rs.fleet.sites().size());
     for (size_t g = 0; g < n; ++g) site_groups_[rs.fleet.groups()[g].site].push_back(static_cast<int>(g));
@@ -550,10 +584,21 @@ class Meter {
       a->ai += ai_rate * dt;
       a->mining += mining_rate_ * dt;
       a->energy += energy_rate_ * dt;
+      a->hosting_energy += hosting_energy_rate_ * dt;
+      a->hosting_credit += hosting_credit_rate_ * dt;
+      a->hosting_fee += hosting_fee_rate_ * dt;
       a->gpu_s_ai += n_ai_ * dt;
       a->gpu_s_mining += n_mining_ * dt;
       a->gpu_s_off += n_off_ * dt;
       a->watt_s += watts_ * dt;
+    }
+    for (const auto& [contract, rate] : contract_rate_) delivered_[contract] += rate * dt;
+    for (size_t h = 0; h < hosted_rates_.size(); ++h) {
+      const HostedRate& r = hosted_rates_[h];
+      hosted_totals_[h].energy += r.energy * dt;
+      hosted_totals_[h].credit += r.credit * dt;
+      hosted_totals_[h].fee += r.fee * dt;
+      if (r.off) hosted_off_s_[h] += dt;
     }
     for (size_t g = 0; g < mining_.size(); ++g) {
       run_->group_gpu_s_ai[g] += leased_[g] * dt;
@@ -585,6 +630,18 @@ class Meter {
 
   const Accum& total() const { return total_; }
   Accum& total() { return total_; }
+  // Hash-seconds each contract's devices delivered since the last TakeDelivered.
+  std::map<int64_t, __int128> TakeDelivered() {
+    std::map<int64_t, __int128> out;
+    out.swap(delivered_);
+    return out;
+  }
+  // Per hosted machine: energy billed, credits and fees (Accum's units) and seconds held off.
+  struct HostedTotals {
+    __int128 energy = 0, credit = 0, fee = 0;
+  };
+  const std::vector<HostedTotals>& hosted_totals() const { return hosted_totals_; }
+  const std::vector<int64_t>& hosted_off_s() const { return hosted_off_s_; }
   // GPU-seconds free on partly used nodes of the classes that can train while a gang waited.
   int64_t fragmented_gpu_s() const { return fragmented_gpu_s_; }
   // The classes counted: training tier and rented.
@@ -606,6 +663,9 @@ class Meter {
       for (int free = 1; free < n; ++free) fragmented_ += free * static_cast<int64_t>(f.nodes_with_free(g, free).size());
     }
     mining_rate_ = energy_rate_ = watts_ = 0;
+    hosting_energy_rate_ = hosting_credit_rate_ = hosting_fee_rate_ = 0;
+    contract_rate_.clear();
+    hosted_totals_.resize(f.hosted().size());
     n_ai_ = n_mining_ = n_off_ = 0;
     for (size_t si = 0; si < site_groups_.size(); ++si) {
       const std::vector<int>& groups = site_groups_[si];
@@ -622,7 +682,40 @@ class Meter {
         const GroupValue& gv = value.groups[g];
         draw += gs.leased * RateOf(DeviceUse::kLease, gv, o).draw.raw();
         draw += mining_[g] * RateOf(DeviceUse::kMining, gv, o).draw.raw();
-        draw += (gs.devices - gs.offline - gs.leased - mining_[g]) * RateOf(DeviceUse::kIdle, gv, o).draw.raw();
+        // Contract devices: among the idle ones that are up (DesiredStates takes the first).
+        int64_t contract_left = std::max<int64_t>(0, gs.devices - gs.offline - gs.leased);
+        int64_t serving = 0;
+        for (const ContractSlice& c : gs.contracts) {
+          const int64_t n = std::min(c.devices, contract_left);
+          contract_left -= n;
+          serving += n;
+          draw += n * ContractRateOf(c).draw.raw();
+          contract_rate_[c.contract] += static_cast<__int128>(n) * c.hashrate.hps();
+        }
+        contract_devices_[g] = serving;
+        draw += (gs.devices - gs.offline - gs.leased - mining_[g] - serving) * RateOf(DeviceUse::kIdle, gv, o).draw.raw();
+      }
+      // Hosted machines: their draw, what the farm bills for it, and credits while held off.
+      const EnergyPrice site_price = view.site_price[si];
+      for (size_t h = 0; h < f.hosted().size(); ++h) {
+        const HostedState& hs = f.hosted()[h];
+        if (hs.site != static_cast<int>(si)) continue;
+        const HostedSpec& spec = (*hosted_specs_)[h];
+        HostedRate& r = hosted_rates_[h];
+        r = HostedRate{};
+        r.off = hs.curtailed;
+        const int64_t facility = value.hosted[h].facility_power.raw();
+        r.fee = static_cast<__int128>(spec.reserved.raw()) * spec.fee_per_kw_month.raw();
+        if (hs.curtailed) {
+          r.credit = static_cast<__int128>(hs.power.raw()) * hs.curtail_credit.raw();
+        } else {
+          draw += facility;
+          r.energy = hs.all_in_price ? static_cast<__int128>(hs.power.raw()) * hs.all_in_price->raw()
+                                     : static_cast<__int128>(facility) * site_price.raw();
+        }
+        hosting_energy_rate_ += r.energy;
+        hosting_credit_rate_ += r.credit;
+        hosting_fee_rate_ += r.fee;
       }
       const int64_t cap = f.sites()[si].power_cap.raw();
       for (size_t i = groups.size(); i-- > 0 && draw > cap;) {
@@ -643,8 +736,8 @@ class Meter {
           mining_rate_ += static_cast<__int128>(mining_[g]) * RateOf(DeviceUse::kMining, value.groups[g], o).revenue_per_hour.raw();
         }
         n_ai_ += gs.leased;
-        n_mining_ += mining_[g];
-        n_off_ += gs.devices - gs.leased - mining_[g];
+        n_mining_ += mining_[g] + contract_devices_[g];  // contract devices mine, for the customer
+        n_off_ += gs.devices - gs.leased - mining_[g] - contract_devices_[g];
       }
       // Energy is kept as W x s x micro-USD/MWh; / 3.6e9 gives micro-USD (ToMoneyEnergy).
       energy_rate_ += static_cast<__int128>(draw) * view.site_price[si].raw();
@@ -678,6 +771,18 @@ class Meter {
   Accum total_, sample_;
   // Rates of the state in force.
   __int128 mining_rate_ = 0, energy_rate_ = 0, watts_ = 0;
+  __int128 hosting_energy_rate_ = 0, hosting_credit_rate_ = 0, hosting_fee_rate_ = 0;
+  std::map<int64_t, __int128> contract_rate_;  // hashes per second, per contract
+  std::map<int64_t, __int128> delivered_;      // hash-seconds since TakeDelivered
+  struct HostedRate {
+    __int128 energy = 0, credit = 0, fee = 0;
+    bool off = false;
+  };
+  const std::vector<HostedSpec>* hosted_specs_;
+  std::vector<HostedRate> hosted_rates_;
+  std::vector<HostedTotals> hosted_totals_;
+  std::vector<int64_t> hosted_off_s_;
+  std::vector<int64_t> contract_devices_;  // per group: serving a contract
   int64_t n_ai_ = 0, n_mining_ = 0, n_off_ = 0;
   std::vector<int64_t> mining_, leased_;  // per group: GPUs mining (after the breaker), leased
   std::vector<Coin> coin_;                // per group
@@ -751,6 +856,53 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     }
     meter.SetGangGroups(std::move(gang_groups));
   }
+  // Hashrate contracts: one book (controller/contract_book.h), days closed as the replay passes
+  // them; the contracts in force each day go to the controller before the day's first tick.
+  ContractBook book;
+  const Date first_day = DateOf(rs.start);
+  std::vector<ContractOutcome>& contract_out = run.summary.contracts;
+  for (size_t i = 0; i < rs.scenario.contracts.size(); ++i) {
+    const ContractSpec& c = rs.scenario.contracts[i];
+    ContractTerms t;
+    t.id = static_cast<int64_t>(i) + 1;
+    t.name = c.name;
+    t.customer = c.customer;
+    t.algorithm = c.algorithm;
+    t.hashrate = c.hashrate;
+    t.start = c.start.value_or(first_day);
+    t.days = c.days;
+    t.price = c.price;
+    t.fee_per_th_day = c.fee_per_th_day;
+    t.suspend_after_days = c.suspend_after_days;
+    if (Status st = book.Add(t); !st.ok()) return Err(st.WithContext("contract '" + c.name + "'"));
+    ContractOutcome o;
+    o.name = c.name;
+    contract_out.push_back(std::move(o));
+  }
+  auto start_day = [&](int d) {
+    const Date day = first_day + d;
+    for (const ContractTerms& t : book.contracts()) {
+      if (t.start == day) contract_out[t.id - 1].sale += t.price;
+    }
+    desk.controller().SetContracts(book.InForce(day));
+  };
+  auto close_day = [&](int d) -> Status {
+    RS_ASSIGN_OR_RETURN(std::vector<ContractStatement> statements,
+                        book.CloseDay(first_day + d, rs.day_coins[d], meter.TakeDelivered(), params.pool_fee_ppm));
+    for (const ContractStatement& st : statements) {
+      ContractOutcome& o = contract_out[st.contract - 1];
+      (st.state == "suspended" ? o.days_suspended : o.days_active) += 1;
+      o.fees += st.fee;
+      o.refunds += st.refund;
+      o.mined_usd += st.mined_usd;
+      // As `rigshift contract backtest` names them (docs/contracts.md): the day that completes the
+      // run of days below the fee, and the day that covers it again.
+      if (st.suspends && o.suspended_on.empty()) o.suspended_on = st.date.ToString();
+      if (st.resumes && o.resumed_on.empty()) o.resumed_on = st.date.ToString();
+    }
+    return OkStatus();
+  };
+  const bool has_contracts = !rs.scenario.contracts.empty();
   int64_t next_sample = rs.start.seconds + sample_s;
   int64_t gangs_waiting = 0;  // gangs (2+ GPUs) in the queue now
   // Accrues up to `t`, closing every sample that ends on the way.
@@ -946,6 +1098,11 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     }
     if (tick == rs.ticks) break;
     accrue(t_tick);
+    if (has_contracts && (t_tick - rs.start.seconds) % 86400 == 0) {
+      const int d = static_cast<int>((t_tick - rs.start.seconds) / 86400);
+      if (d > 0) RS_RETURN_IF_ERROR(close_day(d - 1));
+      start_day(d);
+    }
     view = rs.ViewAt(tick);
     value = &desk.controller().ValuationOf(view);
     actuator.SetValuation(value, &view);
@@ -967,6 +1124,7 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
   gangs.gang_wait_p50_s = Quantile(gang_waits, 0.5);
   gangs.gang_wait_p99_s = Quantile(gang_waits, 0.99);
   accrue(end);
+  if (has_contracts) RS_RETURN_IF_ERROR(close_day(static_cast<int>((end - rs.start.seconds) / 86400) - 1));
   gangs.fragmented_gpu_h = static_cast<double>(meter.fragmented_gpu_s()) / 3600.0;
   // In id order: the sums do not depend on the hash map's order.
   std::vector<int64_t> still;
@@ -983,7 +1141,20 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
   sum.ai_revenue = ToMoney(total.ai, &overflow);
   sum.mining_revenue = ToMoney(total.mining, &overflow);
   sum.energy_cost = ToMoneyEnergy(total.energy, &overflow);
-  sum.profit = sum.ai_revenue + sum.mining_revenue - sum.energy_cost;
+  for (const ContractOutcome& o : sum.contracts) sum.contract_revenue += o.sale + o.fees - o.refunds;
+  for (size_t h = 0; h < rs.scenario.hosted.size(); ++h) {
+    const Meter::HostedTotals& ht = h < meter.hosted_totals().size() ? meter.hosted_totals()[h] : Meter::HostedTotals{};
+    HostedOutcome o;
+    o.name = rs.scenario.hosted[h].name;
+    o.energy_billed = ToMoneyEnergy(ht.energy, &overflow);
+    o.credits = ToMoneyEnergy(ht.credit, &overflow);
+    // W x s x micro-USD per kW-month; a month is 30 days (docs/hosting.md).
+    o.fees = Money(MulDiv128(ht.fee, 1, static_cast<__int128>(1000) * 30 * 86400).value_or(0));
+    o.seconds_off = meter.hosted_off_s()[h];
+    sum.hosting_revenue += o.fees + o.energy_billed - o.credits;
+    sum.hosted.push_back(std::move(o));
+  }
+  sum.profit = sum.ai_revenue + sum.mining_revenue + sum.contract_revenue + sum.hosting_revenue - sum.energy_cost;
   sum.gpu_seconds_total = rs.fleet.total_devices() * (end - rs.start.seconds);
   sum.gpu_seconds_ai = total.gpu_s_ai;
   sum.gpu_seconds_mining = total.gpu_s_mining;
