@@ -1187,6 +1187,32 @@ void ServeContracts(const DecideInput& in, const Valuation& value, Scratch& s, P
     avail[gi] = std::max<int64_t>(0, s.Idle(g) - kept);
     other[gi] = OtherUse(fleet, value, *in.view, g);
   }
+  // Under a binding cap a watt a contract draws is a watt some other use gives up: each site's
+  // price of a watt is then the least net per facility watt of what could give way (its mining
+  // groups, its interruptible hosted machines), and a device's cost to a contract counts its
+  // draw at that price. Sites with room (drawing under 98 % of the cap) price watts at zero.
+  std::vector<double> watt_price(fleet.sites().size(), 0.0);  // micro-USD per facility W-hour
+  for (size_t si = 0; si < fleet.sites().size(); ++si) {
+    const int64_t cap = fleet.sites()[si].power_cap.raw();
+    if (s.Draw(static_cast<int>(si)) * 50 < cap * 49) continue;
+    double least = -1;
+    auto consider = [&](int64_t net_per_hour, int64_t facility_w) {
+      if (net_per_hour <= 0 || facility_w <= 0) return;
+      double v = static_cast<double>(net_per_hour) / static_cast<double>(facility_w);
+      if (least < 0 || v < least) least = v;
+    };
+    for (size_t gi = 0; gi < n; ++gi) {
+      const GroupState& gs = fleet.groups()[gi];
+      const CoinOption* best = value.groups[gi].Best();
+      if (gs.site == static_cast<int>(si) && best) consider(best->net_per_hour.raw(), best->facility_power.raw());
+    }
+    for (size_t h = 0; h < fleet.hosted().size(); ++h) {
+      if (fleet.hosted()[h].site == static_cast<int>(si) && fleet.hosted()[h].interruptible) {
+        consider(value.hosted[h].value_per_hour.raw(), value.hosted[h].facility_power.raw());
+      }
+    }
+    watt_price[si] = std::max(0.0, least);
+  }
   std::vector<std::vector<ContractSlice>> next(n);
   for (const ContractDemand& c : *in.contracts) {
     struct Option {
@@ -1206,10 +1232,15 @@ void ServeContracts(const DecideInput& in, const Valuation& value, Scratch& s, P
                                  [&](const ContractSlice& x) { return x.contract == c.id && x.devices > 0; });
       opts.push_back({static_cast<int>(gi), rate->hashrate, Facility(power, fleet.sites()[gs.site].pue_milli), serving});
     }
-    // Least other value per hash first: other_a / rate_a < other_b / rate_b, exactly.
+    // Least cost per hash first: what the device gives up, plus its draw at the site's price of
+    // a watt, over its rate.
+    auto cost_per_hash = [&](const Option& o) {
+      const double cost = static_cast<double>(std::max<int64_t>(0, other[o.g].raw())) +
+                          watt_price[fleet.groups()[o.g].site] * static_cast<double>(o.facility.raw());
+      return cost / static_cast<double>(o.rate.hps());
+    };
     std::sort(opts.begin(), opts.end(), [&](const Option& a, const Option& b) {
-      __int128 va = static_cast<__int128>(std::max<int64_t>(0, other[a.g].raw())) * b.rate.hps();
-      __int128 vb = static_cast<__int128>(std::max<int64_t>(0, other[b.g].raw())) * a.rate.hps();
+      const double va = cost_per_hash(a), vb = cost_per_hash(b);
       if (va != vb) return va < vb;
       if (a.serving != b.serving) return a.serving;
       return a.g < b.g;

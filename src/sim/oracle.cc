@@ -113,6 +113,18 @@ Status ValidateShape(const OracleInput& in) {
       }
     }
   }
+  for (size_t u = 0; u < in.uses.size(); ++u) {
+    const OracleUse& x = in.uses[u];
+    if (x.cls < -1 || x.cls >= static_cast<int>(in.classes.size()) || x.site < 0 ||
+        static_cast<size_t>(x.site) >= num_sites || x.cover_row < -1 || x.cover_row >= in.cover_rows ||
+        !std::isfinite(x.watts) || x.watts < 0 || !std::isfinite(x.cover) || x.cover < 0 || !(x.upper >= 0)) {
+      return InvalidArgumentError(fmt::format("oracle: use {} ({}): class, site, cover row, watts, cover or upper out of range",
+                                              u, x.name));
+    }
+  }
+  if (in.cover_rows < 0 || !std::isfinite(in.fixed_usd)) {
+    return InvalidArgumentError("oracle: cover_rows must be >= 0 and fixed_usd finite");
+  }
   return OkStatus();
 }
 
@@ -219,6 +231,14 @@ Status ValidatePeriod(const OracleInput& in, size_t p) {
   }
   for (size_t s = 0; s < ns; ++s) {
     RS_RETURN_IF_ERROR(CheckValue(p, "site_cap_w", s, period.site_cap_w[s], true));
+  }
+  if (!in.uses.empty() || !period.use_usd_per_s.empty()) {
+    RS_RETURN_IF_ERROR(CheckSize(p, "use_usd_per_s", period.use_usd_per_s.size(), in.uses.size(), "one per use"));
+    for (size_t u = 0; u < in.uses.size(); ++u) RS_RETURN_IF_ERROR(CheckValue(p, "use_usd_per_s", u, period.use_usd_per_s[u], false));
+  }
+  if (in.cover_rows > 0 || !period.cover_upper.empty()) {
+    RS_RETURN_IF_ERROR(CheckSize(p, "cover_upper", period.cover_upper.size(), static_cast<size_t>(in.cover_rows), "one per cover row"));
+    for (int r = 0; r < in.cover_rows; ++r) RS_RETURN_IF_ERROR(CheckValue(p, "cover_upper", r, period.cover_upper[r], true));
   }
   return OkStatus();
 }
@@ -332,6 +352,7 @@ struct PeriodValue {
   double ai_usd = 0;
   double mining_usd = 0;
   double idle_usd = 0;
+  double uses_usd = 0;
 };
 
 // The LP of one block of `k_` periods: the period program above, k_ times side by side, plus one
@@ -352,7 +373,9 @@ class BlockLp {
       }
     }
     const int first_node_row = nc_ + nb_ + ns;
-    rows1_ = first_node_row + static_cast<int>(node_rows.size());
+    first_cover_row_ = first_node_row + static_cast<int>(node_rows.size());
+    rows1_ = first_cover_row_ + in.cover_rows;
+    nu_ = static_cast<int>(in.uses.size());
     // Per AI column, its entries in the node rows (ascending rows, as the other entries are).
     std::vector<int> ai_column(static_cast<size_t>(nb_) * static_cast<size_t>(nc_), -1);  // [b * C + c]
     for (size_t j = 0; j < ai_bucket_.size(); ++j) {
@@ -371,8 +394,9 @@ class BlockLp {
       has_idle_ = has_idle_ || !p.idle_net_usd_per_s.empty();
       ref_s_ = std::max(ref_s_, static_cast<double>(p.seconds));
     }
-    cols1_ = nc_ + static_cast<int>(ai_bucket_.size()) + (has_idle_ ? nc_ : 0);
+    cols1_ = nc_ + static_cast<int>(ai_bucket_.size()) + (has_idle_ ? nc_ : 0) + nu_;
     idle_col_ = nc_ + static_cast<int>(ai_bucket_.size());
+    use_col_ = idle_col_ + (has_idle_ ? nc_ : 0);
     std::vector<CoinBigIndex> start = {0};
     std::vector<int> index;
     std::vector<double> value;
@@ -409,12 +433,30 @@ class BlockLp {
       if (has_idle_) {
         for (int c = 0; c < nc_; ++c) add_column(c, -1, 0, none, -1);
       }
+      // Other uses: a device of their class (if any), their draw, their cover row.
+      for (const OracleUse& u : in.uses) {
+        std::vector<std::pair<int, double>> entries;
+        if (u.cls >= 0) entries.emplace_back(row0 + u.cls, 1.0);
+        if (u.watts > 0) entries.emplace_back(row0 + nc_ + nb_ + u.site, u.watts);
+        if (u.cover_row >= 0 && u.cover > 0) entries.emplace_back(row0 + first_cover_row_ + u.cover_row, u.cover);
+        for (const auto& [row, w] : entries) {
+          index.push_back(row);
+          value.push_back(w);
+        }
+        start.push_back(static_cast<CoinBigIndex>(index.size()));
+      }
     }
     coef_.assign(static_cast<size_t>(k_), 1.0);
     const int num_cols = static_cast<int>(start.size()) - 1;
     const int num_rows = k_ * rows1_ + (block_rows_ ? nb_ : 0);
     std::vector<double> col_lower(static_cast<size_t>(num_cols), 0.0);
     std::vector<double> col_upper(static_cast<size_t>(num_cols), COIN_DBL_MAX);
+    for (int k = 0; k < k_; ++k) {
+      for (int u = 0; u < nu_; ++u) {
+        const double up = in.uses[static_cast<size_t>(u)].upper;
+        col_upper[static_cast<size_t>(k * cols1_ + use_col_ + u)] = up >= 1e299 ? COIN_DBL_MAX : up;
+      }
+    }
     std::vector<double> objective(static_cast<size_t>(num_cols), 0.0);
     std::vector<double> row_lower(static_cast<size_t>(num_rows), -COIN_DBL_MAX);
     std::vector<double> row_upper(static_cast<size_t>(num_rows), 0.0);
@@ -457,6 +499,12 @@ class BlockLp {
       }
       for (int b = 0; b < nb_; ++b) model_.setRowUpper(row0 + nc_ + b, real ? period->demand_gpu_s[b] / t : 0.0);
       for (int s = 0; s < ns; ++s) model_.setRowUpper(row0 + nc_ + nb_ + s, real ? period->site_cap_w[s] : 0.0);
+      for (int u = 0; u < nu_; ++u) {
+        model_.setObjectiveCoefficient(col0 + use_col_ + u, real ? period->use_usd_per_s[static_cast<size_t>(u)] * t : 0.0);
+      }
+      for (int r = 0; r < static_cast<int>(rows1_ - first_cover_row_); ++r) {
+        model_.setRowUpper(row0 + first_cover_row_ + r, real ? period->cover_upper[static_cast<size_t>(r)] : 0.0);
+      }
       // A column's GPU-seconds are its value x the period's seconds: the block row counts them.
       const double coef = real ? t / ref_s_ : 0.0;
       if (block_rows_ && coef != coef_[static_cast<size_t>(k)]) {
@@ -502,6 +550,7 @@ class BlockLp {
         if (has_idle_ && !period.idle_net_usd_per_s.empty()) {
           for (int c = 0; c < nc_; ++c) v.idle_usd += period.idle_net_usd_per_s[c] * t * x[col0 + idle_col_ + c];
         }
+        for (int u = 0; u < nu_; ++u) v.uses_usd += period.use_usd_per_s[static_cast<size_t>(u)] * t * x[col0 + use_col_ + u];
       }
       out.push_back(v);
     }
@@ -517,6 +566,9 @@ class BlockLp {
   std::vector<int> ai_bucket_;  // per AI column of a period: its bucket
   std::vector<int> ai_class_;   // per AI column of a period: its class
   int idle_col_ = 0;            // a period's first idle column, if has_idle_
+  int use_col_ = 0;             // a period's first other-use column
+  int nu_ = 0;                  // other uses (OracleInput::uses)
+  int first_cover_row_ = 0;     // a period's first cover row
   bool has_idle_ = false;
   double ref_s_ = 1;            // the longest period: block rows count GPU-seconds / ref_s_
   std::vector<double> coef_;    // per period slot: its AI columns' entry in the block rows
@@ -543,10 +595,12 @@ Result<OracleResult> Solve(const OracleInput& input, const std::vector<OracleNod
     result.ai_usd += v.ai_usd;
     result.mining_usd += v.mining_usd;
     result.idle_usd += v.idle_usd;
-    result.period_profit_usd.push_back(v.ai_usd + v.mining_usd + v.idle_usd);
+    result.uses_usd += v.uses_usd;
+    result.period_profit_usd.push_back(v.ai_usd + v.mining_usd + v.idle_usd + v.uses_usd);
     ++result.periods_solved;
   }
-  result.profit_usd = result.ai_usd + result.mining_usd + result.idle_usd;
+  result.fixed_usd = input.fixed_usd;
+  result.profit_usd = result.ai_usd + result.mining_usd + result.idle_usd + result.uses_usd + result.fixed_usd;
   return result;
 }
 

@@ -67,6 +67,21 @@ struct OracleBucket {  // requests that share allowed classes, price, gang size 
   OraclePlacement placement = OraclePlacement::kAny;
 };
 
+// A use beside mining and AI leases (docs/oracle.md, "Contracts and hosting"): one column per
+// period, measured in units busy on average over the period (devices for a contract's share of a
+// class, 0..1 for a hosted machine). A unit takes one device of `cls` (-1: none), draws `watts`
+// at `site`, and counts `cover` (TH/s for a contract) in cover row `cover_row` (-1: none), whose
+// right-hand side the period gives (OraclePeriod::cover_upper). At most `upper` units.
+struct OracleUse {
+  std::string name;
+  int cls = -1;
+  int site = 0;
+  double watts = 0;
+  int cover_row = -1;
+  double cover = 0;
+  double upper = 1e300;
+};
+
 // Every vector must have the size its comment gives and hold finite numbers; seconds, demand
 // and caps must be nonnegative. A period of 0 seconds earns nothing.
 struct OraclePeriod {
@@ -92,6 +107,11 @@ struct OraclePeriod {
   // Per site: the cap in watts for this period (if it varies inside the period, its time
   // average or anything above it, such as its maximum).
   std::vector<double> site_cap_w;
+  // Per OracleInput::uses (empty when there are none): what one unit earns per second, in USD.
+  std::vector<double> use_usd_per_s;
+  // Per cover row (OracleInput::cover_rows): the most the row may count this period (a
+  // contract's TH/s while it is in force, 0 while suspended or outside its term).
+  std::vector<double> cover_upper;
 };
 
 struct OracleInput {
@@ -107,15 +127,23 @@ struct OracleInput {
   // period is bounded by its own demand only), and block_periods must be 1.
   int block_periods = 1;
   std::vector<std::vector<double>> block_demand_gpu_s;
+  // Other uses (contracts' device columns, hosted machines) and their cover rows; and income no
+  // policy's choices change, added to the bound as it is (contract sales less what the term's
+  // days in force would refund with nothing delivered; hosting fees less every credit).
+  std::vector<OracleUse> uses;
+  int cover_rows = 0;
+  double fixed_usd = 0;
 };
 
 struct OracleResult {
-  double profit_usd = 0;                  // the bound: ai_usd + mining_usd + idle_usd
+  double profit_usd = 0;                  // the bound: ai_usd + mining_usd + idle_usd + uses_usd + fixed_usd
   double ai_usd = 0;                      // its AI part (net of AI energy)
   double mining_usd = 0;                  // its mining part (net of mining energy)
   double idle_usd = 0;                    // what idle devices earn (nonzero only with idle_net_usd_per_s)
   std::vector<double> period_profit_usd;  // one per period, in input order
   int periods_solved = 0;                 // equals periods.size() on success
+  double uses_usd = 0;                    // the other uses' columns (contracts, hosting), and...
+  double fixed_usd = 0;                   // ...OracleInput::fixed_usd; both in profit_usd
 };
 
 // One request, as AddJobDemand counts it.

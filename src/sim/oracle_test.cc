@@ -75,7 +75,8 @@ OracleResult SolveOk(const OracleInput& in) {
   }
   EXPECT_EQ(r->periods_solved, static_cast<int>(in.periods.size()));
   EXPECT_EQ(r->period_profit_usd.size(), in.periods.size());
-  EXPECT_NEAR(r->profit_usd, r->ai_usd + r->mining_usd + r->idle_usd, 1e-9 * (1 + std::abs(r->profit_usd)));
+  EXPECT_NEAR(r->profit_usd, r->ai_usd + r->mining_usd + r->idle_usd + r->uses_usd + r->fixed_usd,
+              1e-9 * (1 + std::abs(r->profit_usd)));
   if (std::none_of(in.periods.begin(), in.periods.end(),
                    [](const OraclePeriod& p) { return !p.idle_net_usd_per_s.empty(); })) {
     EXPECT_EQ(r->idle_usd, 0);
@@ -132,6 +133,43 @@ TEST(OracleTest, ABindingCapGoesToTheMostValuePerWatt) {
 
   f.in.periods[0].site_cap_w = {kNoCap};
   EXPECT_NEAR(SolveOk(f.in).profit_usd, (4 * 0.004 + 10 * 0.001) * 3600, 1e-6);  // 93.6
+}
+
+TEST(OracleTest, ContractAndHostedColumnsShareTheCapByValuePerWatt) {
+  // One site capped at 2500 W. Class A: 10 ASICs mining 0.001 $/s at 200 W (5e-6 $/Ws). A
+  // contract may take A's devices: each covers 2 TH/s of its 10 TH/s row and earns 0.003 $/s
+  // at 200 W (1.5e-5 $/Ws). A hosted machine of 1000 W earns 0.002 $/s (2e-6 $/Ws), at most one.
+  // Uncapped: 5 devices serve the contract (its row is full), 5 mine, the machine runs:
+  // 5 x 0.003 + 5 x 0.001 + 0.002 = 0.022 $/s. Capped at 2500 W: the contract's 1000 W first,
+  // then 1500 W to mining (7.5 devices would fit; 5 are left), then 500 W to the machine (half).
+  // 0.015 + 0.005 + 0.001 = 0.021 $/s. fixed_usd adds as it is.
+  Builder f;
+  int site = f.Site("dc");
+  int a = f.Class("A", site, 10, 200, 200);
+  f.in.uses.push_back({"contract on A", a, site, 200, 0, 2.0, 10});
+  f.in.uses.push_back({"hosted", -1, site, 1000, -1, 0, 1});
+  f.in.cover_rows = 1;
+  f.in.fixed_usd = 7;
+  OraclePeriod& p = f.Period(kHour);
+  p.mining_net_usd_per_s = {0.001};
+  p.use_usd_per_s = {0.003, 0.002};
+  p.cover_upper = {10};
+  OracleResult r = SolveOk(f.in);
+  EXPECT_NEAR(r.mining_usd, 5 * 0.001 * 3600, 1e-6);
+  EXPECT_NEAR(r.uses_usd, (0.015 + 0.002) * 3600, 1e-6);
+  EXPECT_NEAR(r.profit_usd, 0.022 * 3600 + 7, 1e-6);
+  f.in.periods[0].site_cap_w = {2500};
+  r = SolveOk(f.in);
+  EXPECT_NEAR(r.uses_usd, (0.015 + 0.001) * 3600, 1e-6);
+  EXPECT_NEAR(r.profit_usd, 0.021 * 3600 + 7, 1e-6);
+  // A suspended contract (cover 0) leaves every device to mining.
+  f.in.periods[0].site_cap_w = {kNoCap};
+  f.in.periods[0].cover_upper = {0};
+  r = SolveOk(f.in);
+  EXPECT_NEAR(r.mining_usd, 10 * 0.001 * 3600, 1e-6);
+  // Sizes are checked.
+  f.in.periods[0].cover_upper = {};
+  EXPECT_FALSE(SolveOracle(f.in).has_value());
 }
 
 TEST(OracleTest, EachSiteHasItsOwnCap) {

@@ -249,6 +249,22 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
     }
     rs.day_coins.push_back(std::move(quotes));
   }
+  // A contract is valued every day on its algorithm's coins (ContractBook::CloseDay): a day with
+  // no quote would count as mining nothing and could suspend it, so such a run is refused.
+  for (const ContractSpec& c : sc.contracts) {
+    int missing = 0;
+    std::string first;
+    for (int d = 0; d < days; ++d) {
+      if (BestQuote(rs.day_coins[d], c.algorithm)) continue;
+      if (missing++ == 0) first = (sc.market.coin_from + d).ToString();
+    }
+    if (missing > 0) {
+      return Err(InvalidArgumentError(fmt::format(
+          "contract '{}': no {} coin has a price, difficulty and block reward on {} of the run's {} coin days "
+          "(first {}); choose a coin period where coin_daily.csv has them",
+          c.name, c.algorithm, missing, days, first)));
+    }
+  }
   const int64_t offset = (sc.market.electricity_from - sc.market.start) * int64_t{86400};
   rs.prices.resize(rs.ticks);
   std::vector<std::string>& gap_notes = rs.gap_notes;
@@ -1175,6 +1191,139 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
 // ---------------------------------------------------------------------------------------------
 // The oracle's LP
 
+namespace {
+
+// The lowest price of each site over ticks [first, last].
+std::vector<EnergyPrice> LowestPrices(const ResolvedScenario& rs, int64_t first, int64_t last) {
+  std::vector<EnergyPrice> low(rs.fleet.sites().size());
+  for (int64_t t = first; t <= last; ++t) {
+    for (size_t s = 0; s < low.size(); ++s) {
+      if (t == first || rs.prices[t][s] < low[s]) low[s] = rs.prices[t][s];
+    }
+  }
+  return low;
+}
+
+// Hashrate contracts and hosted machines in the LP (docs/oracle.md, "Contracts and hosting").
+// A contract's income is sale - (price / days) x days in force + v x TH/s-days delivered, with v
+// its value per TH/s-day (ValuePerThDay) and delivery at most its hashrate on a day in force: a
+// column per class that can mine its algorithm (devices, their draw, their TH/s in the
+// contract's cover row) and the rest in fixed_usd. Which days are in force depends on the market
+// only (ContractBook's rule reads the contracted hashrate's nominal mining), so one replay of the
+// book finds them for every policy. A hosted machine earns its fee and pays every credit (fixed),
+// and each second it runs its energy margin plus the credit it avoids: a column in 0..1 with its
+// facility draw; firm ones may be switched off too (a relaxation).
+Status AddContractsAndHosting(const ResolvedScenario& rs, const EngineParams& params, int64_t period_s,
+                              OracleInput& in) {
+  const FleetState& fleet = rs.fleet;
+  const int64_t run_end = rs.start.seconds + rs.ticks * rs.interval_s;
+  const int64_t run_s = run_end - rs.start.seconds;
+  const int days = static_cast<int>(run_s / 86400);
+  const Date first_day = DateOf(rs.start);
+  const int64_t ticks_per_period = period_s / rs.interval_s;
+  // Contracts: which days each is in force.
+  ContractBook book;
+  std::vector<ContractTerms> terms;
+  for (size_t i = 0; i < rs.scenario.contracts.size(); ++i) {
+    const ContractSpec& c = rs.scenario.contracts[i];
+    ContractTerms t;
+    t.id = static_cast<int64_t>(i) + 1;
+    t.name = c.name;
+    t.algorithm = c.algorithm;
+    t.hashrate = c.hashrate;
+    t.start = c.start.value_or(first_day);
+    t.days = c.days;
+    t.price = c.price;
+    t.fee_per_th_day = c.fee_per_th_day;
+    t.suspend_after_days = c.suspend_after_days;
+    RS_RETURN_IF_ERROR(book.Add(t));
+    terms.push_back(t);
+  }
+  std::vector<std::vector<uint8_t>> in_force(terms.size(), std::vector<uint8_t>(static_cast<size_t>(days), 0));
+  for (int d = 0; d < days && !terms.empty(); ++d) {
+    for (const ContractDemand& c : book.InForce(first_day + d)) in_force[c.id - 1][d] = 1;
+    RS_ASSIGN_OR_RETURN(auto statements, book.CloseDay(first_day + d, rs.day_coins[d], {}, params.pool_fee_ppm));
+    (void)statements;
+  }
+  std::vector<double> value_per_th_day(terms.size());
+  for (size_t i = 0; i < terms.size(); ++i) {
+    const ContractTerms& t = terms[i];
+    value_per_th_day[i] = static_cast<double>(ValuePerThDay(t).raw()) / 1e6;
+    in.fixed_usd += t.start >= first_day && t.start < first_day + days ? static_cast<double>(t.price.raw()) / 1e6 : 0.0;
+    int active = 0;
+    for (int d = 0; d < days; ++d) active += in_force[i][d];
+    in.fixed_usd -= static_cast<double>(t.price.raw()) / 1e6 / t.days * active;
+    const int row = in.cover_rows++;
+    for (size_t g = 0; g < fleet.groups().size(); ++g) {
+      const GroupState& gs = fleet.groups()[g];
+      if (!gs.model || !gs.suitability.mining_licensed) continue;
+      const AlgorithmRate* rate = RateFor(*gs.model, t.algorithm);
+      if (!rate || rate->hashrate.hps() <= 0) continue;
+      OracleUse u;
+      u.name = "contract " + t.name + " on " + gs.name;
+      u.cls = static_cast<int>(g);
+      u.site = gs.site;
+      u.watts = static_cast<double>(
+          Facility(MiningPower(*gs.model, *rate).value_or(Watts()), fleet.sites()[gs.site].pue_milli).raw());
+      u.cover_row = row;
+      u.cover = static_cast<double>(rate->hashrate.hps()) / 1e12;
+      u.upper = static_cast<double>(gs.devices);
+      in.uses.push_back(u);
+    }
+  }
+  // Hosted machines: a column each.
+  const size_t first_hosted_use = in.uses.size();
+  for (size_t h = 0; h < fleet.hosted().size(); ++h) {
+    const HostedState& hs = fleet.hosted()[h];
+    const HostedSpec& spec = rs.scenario.hosted[h];
+    OracleUse u;
+    u.name = "hosted " + hs.name;
+    u.site = hs.site;
+    u.watts = static_cast<double>(Facility(hs.power, fleet.sites()[hs.site].pue_milli).raw());
+    u.upper = 1;
+    in.uses.push_back(u);
+    in.fixed_usd += static_cast<double>(spec.reserved.raw()) * static_cast<double>(spec.fee_per_kw_month.raw()) *
+                    static_cast<double>(run_s) / (1000.0 * 30 * 86400) / 1e6;
+    in.fixed_usd -= static_cast<double>(hs.power.raw()) * static_cast<double>(hs.curtail_credit.raw()) *
+                    static_cast<double>(run_s) / 3.6e15;
+  }
+  if (in.uses.empty()) return OkStatus();
+  for (size_t p = 0; p < in.periods.size(); ++p) {
+    OraclePeriod& op = in.periods[p];
+    const int64_t first_tick = static_cast<int64_t>(p) * ticks_per_period;
+    const int64_t last_tick = std::min(rs.ticks, first_tick + ticks_per_period) - 1;
+    const std::vector<EnergyPrice> low = LowestPrices(rs, first_tick, last_tick);
+    op.use_usd_per_s.assign(in.uses.size(), 0.0);
+    op.cover_upper.assign(static_cast<size_t>(in.cover_rows), 0.0);
+    // A contract counts in a period if it is in force on any day the period touches.
+    const int d0 = static_cast<int>(first_tick * rs.interval_s / 86400);
+    const int d1 = static_cast<int>(last_tick * rs.interval_s / 86400);
+    size_t u = 0;
+    for (size_t i = 0; i < terms.size(); ++i) {
+      bool on = false;
+      for (int d = d0; d <= d1 && d < days; ++d) on = on || in_force[i][d];
+      op.cover_upper[i] = on ? static_cast<double>(terms[i].hashrate.hps()) / 1e12 : 0.0;
+      for (; u < first_hosted_use && in.uses[u].cover_row == static_cast<int>(i); ++u) {
+        const double price = static_cast<double>(low[in.uses[u].site].raw());
+        op.use_usd_per_s[u] = value_per_th_day[i] * in.uses[u].cover / 86400.0 - in.uses[u].watts * price / 3.6e15;
+      }
+    }
+    for (size_t h = 0; h < fleet.hosted().size(); ++h) {
+      const HostedState& hs = fleet.hosted()[h];
+      const double price = static_cast<double>(low[hs.site].raw());
+      const double plug = static_cast<double>(hs.power.raw());
+      // At cost the customer pays the facility energy at the price the farm pays: no margin.
+      const double margin = hs.all_in_price
+                                ? (plug * static_cast<double>(hs.all_in_price->raw()) - in.uses[first_hosted_use + h].watts * price) / 3.6e15
+                                : 0.0;
+      op.use_usd_per_s[first_hosted_use + h] = margin + plug * static_cast<double>(hs.curtail_credit.raw()) / 3.6e15;
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
 Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& params, int64_t period_s) {
   if (period_s <= 0 || period_s % rs.interval_s != 0) return Err(InvalidArgumentError("oracle period must be a multiple of the tick"));
   OracleInput in;
@@ -1315,6 +1464,7 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
     in.classes[g].mining_power_w = std::max(0.0, min_power[g]);
     in.classes[g].ai_power_w = ai_power[g];
   }
+  RS_RETURN_IF_ERROR(AddContractsAndHosting(rs, params, period_s, in));
   // Demand: every request may start any time it may wait (its kind's max wait; 0 = until the
   // run ends) and then runs its true run time (AddJobDemand, docs/oracle.md).
   const QueueOptions queue = QueueOptionsFor(rs.scenario.policy);
