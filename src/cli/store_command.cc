@@ -24,8 +24,11 @@ Status RunStoreCopy(const StoreCopyOptions& o, std::ostream& out, std::ostream& 
   if (!copied) return copied.error();
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   out << "copied " << copied->tokens << " tokens, " << copied->leases << " leases and " << copied->ledger_entries
-      << " ledger entries (summing " << copied->ledger_sum.raw() << " micro-USD) in " << s << " s\n"
-      << "compared the copy with the source: tokens, leases, every ledger entry, daily and hourly sums identical\n";
+      << " ledger entries (summing " << copied->ledger_sum.raw() << " micro-USD), " << copied->contract_products
+      << " contract products, " << copied->contracts << " contracts and " << copied->contract_days
+      << " closed contract days with " << copied->contract_statements << " statements in " << s << " s\n"
+      << "compared the copy with the source: tokens, leases, contracts, every ledger entry and statement, daily and "
+         "hourly sums identical\n";
   return OkStatus();
 }
 

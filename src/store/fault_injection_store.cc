@@ -32,6 +32,48 @@ Status FaultInjectionStore::PutToken(const TokenRecord& token) {
   return Target().PutToken(token);
 }
 
+Status FaultInjectionStore::PutContractProduct(const ContractProductRecord& product) {
+  RS_RETURN_IF_ERROR(Point("put contract product"));
+  if (Dropped()) return OkStatus();
+  return Target().PutContractProduct(product);
+}
+
+Status FaultInjectionStore::PutContract(const ContractRecord& contract) {
+  RS_RETURN_IF_ERROR(Point("put contract"));
+  if (Dropped()) return OkStatus();
+  return Target().PutContract(contract);
+}
+
+Status FaultInjectionStore::CloseContractDay(const ContractDayClose& close) {
+  RS_RETURN_IF_ERROR(Point("close contract day"));
+  if (Dropped()) return OkStatus();
+  return Target().CloseContractDay(close);
+}
+
+Status FaultInjectionStore::PutContractDelivery(const ContractDeliveryRecord& delivery) {
+  RS_RETURN_IF_ERROR(Point("put contract delivery"));
+  if (Dropped()) return OkStatus();
+  return Target().PutContractDelivery(delivery);
+}
+
+Result<std::vector<ContractProductRecord>> FaultInjectionStore::ListContractProducts() {
+  return Target().ListContractProducts();
+}
+
+Result<std::vector<ContractRecord>> FaultInjectionStore::ListContracts(std::optional<std::string> customer) {
+  return Target().ListContracts(std::move(customer));
+}
+
+Result<std::vector<ContractDayClose>> FaultInjectionStore::ContractDaysClosed() { return Target().ContractDaysClosed(); }
+
+Result<std::vector<ContractStatementRecord>> FaultInjectionStore::ContractStatements(std::optional<int64_t> contract) {
+  return Target().ContractStatements(contract);
+}
+
+Result<std::vector<ContractDeliveryRecord>> FaultInjectionStore::ContractDeliveries(Date date) {
+  return Target().ContractDeliveries(date);
+}
+
 Status FaultInjectionStore::Transaction(const std::function<Status(Store&)>& fn) {
   if (in_tx_ != nullptr) return FailedPreconditionError("store: transactions do not nest");
   RS_RETURN_IF_ERROR(Point("transaction"));

@@ -3,7 +3,8 @@
 // to count its write points, then once per point with the fault there, and check what the store
 // below holds afterwards (what a restarted server would recover from).
 //
-// Write points are numbered from 1 in call order: every PutLease, AppendLedger and PutToken made
+// Write points are numbered from 1 in call order: every PutLease, AppendLedger, PutToken and
+// contract write (PutContractProduct, PutContract, CloseContractDay, PutContractDelivery) made
 // outside a Transaction, and every Transaction (all the writes inside one are one point, because
 // the store below commits them together or not at all).
 //
@@ -53,6 +54,15 @@ class FaultInjectionStore final : public Store {
   Status PutToken(const TokenRecord& token) override;
   Result<std::optional<TokenRecord>> FindToken(std::string_view token_hash) override;
   Result<std::vector<TokenRecord>> ListTokens() override;
+  Status PutContractProduct(const ContractProductRecord& product) override;
+  Result<std::vector<ContractProductRecord>> ListContractProducts() override;
+  Status PutContract(const ContractRecord& contract) override;
+  Result<std::vector<ContractRecord>> ListContracts(std::optional<std::string> customer) override;
+  Status CloseContractDay(const ContractDayClose& close) override;
+  Result<std::vector<ContractDayClose>> ContractDaysClosed() override;
+  Result<std::vector<ContractStatementRecord>> ContractStatements(std::optional<int64_t> contract) override;
+  Status PutContractDelivery(const ContractDeliveryRecord& delivery) override;
+  Result<std::vector<ContractDeliveryRecord>> ContractDeliveries(Date date) override;
   Status Transaction(const std::function<Status(Store&)>& fn) override;
   Status Flush() override { return base_->Flush(); }
   uint64_t LastWrite() const override { return base_->LastWrite(); }

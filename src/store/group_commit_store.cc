@@ -63,6 +63,38 @@ Status GroupCommitStore::PutToken(const TokenRecord& token) {
   return Enqueue(token);
 }
 
+Status GroupCommitStore::PutContractProduct(const ContractProductRecord& product) {
+  RS_RETURN_IF_ERROR(ValidateContractProduct(product));
+  return Enqueue(product);
+}
+
+Status GroupCommitStore::PutContract(const ContractRecord& contract) {
+  RS_RETURN_IF_ERROR(ValidateContract(contract));
+  return Enqueue(contract);
+}
+
+Status GroupCommitStore::CloseContractDay(const ContractDayClose& close) {
+  RS_RETURN_IF_ERROR(ValidateContractDayClose(close));
+  // A day closed twice is refused now, not by a commit that would drop every write queued with
+  // it. Holding store_mu_, every accepted write is either in the durable store or in the queue.
+  std::lock_guard store_lock(store_mu_);
+  RS_ASSIGN_OR_RETURN(std::vector<ContractDayClose> closed, durable_->ContractDaysClosed());
+  bool twice = std::any_of(closed.begin(), closed.end(), [&](const ContractDayClose& c) { return c.day == close.day; });
+  {
+    std::lock_guard lock(mu_);
+    for (const Op& op : queue_) {
+      if (auto* d = std::get_if<ContractDayClose>(&op); d && d->day == close.day) twice = true;
+    }
+  }
+  if (twice) return AlreadyExistsError("store: contract day " + close.day.ToString() + " is closed already");
+  return Enqueue(close);
+}
+
+Status GroupCommitStore::PutContractDelivery(const ContractDeliveryRecord& delivery) {
+  RS_RETURN_IF_ERROR(ValidateContractDelivery(delivery));
+  return Enqueue(delivery);
+}
+
 Status GroupCommitStore::Transaction(const std::function<Status(Store&)>& fn) {
   uint64_t queued_mark;
   {
@@ -216,8 +248,16 @@ void GroupCommitStore::Run() {
             RS_RETURN_IF_ERROR(st.PutLease(*l));
           } else if (auto* e = std::get_if<std::vector<LedgerEntry>>(&op)) {
             RS_RETURN_IF_ERROR(st.AppendLedger(*e));
+          } else if (auto* t = std::get_if<TokenRecord>(&op)) {
+            RS_RETURN_IF_ERROR(st.PutToken(*t));
+          } else if (auto* p = std::get_if<ContractProductRecord>(&op)) {
+            RS_RETURN_IF_ERROR(st.PutContractProduct(*p));
+          } else if (auto* c = std::get_if<ContractRecord>(&op)) {
+            RS_RETURN_IF_ERROR(st.PutContract(*c));
+          } else if (auto* d = std::get_if<ContractDayClose>(&op)) {
+            RS_RETURN_IF_ERROR(st.CloseContractDay(*d));
           } else {
-            RS_RETURN_IF_ERROR(st.PutToken(std::get<TokenRecord>(op)));
+            RS_RETURN_IF_ERROR(st.PutContractDelivery(std::get<ContractDeliveryRecord>(op)));
           }
         }
         return OkStatus();
@@ -348,6 +388,42 @@ Result<std::vector<TokenRecord>> GroupCommitStore::ListTokens() {
   WaitSettled();
   std::lock_guard lock(store_mu_);
   return durable_->ListTokens();
+}
+
+// The contracts' reads are lists: refused inside a transaction, else after the writes before them.
+Result<std::vector<ContractProductRecord>> GroupCommitStore::ListContractProducts() {
+  RS_RETURN_IF_ERROR(NoListsInTransaction());
+  WaitSettled();
+  std::lock_guard lock(store_mu_);
+  return durable_->ListContractProducts();
+}
+
+Result<std::vector<ContractRecord>> GroupCommitStore::ListContracts(std::optional<std::string> customer) {
+  RS_RETURN_IF_ERROR(NoListsInTransaction());
+  WaitSettled();
+  std::lock_guard lock(store_mu_);
+  return durable_->ListContracts(std::move(customer));
+}
+
+Result<std::vector<ContractDayClose>> GroupCommitStore::ContractDaysClosed() {
+  RS_RETURN_IF_ERROR(NoListsInTransaction());
+  WaitSettled();
+  std::lock_guard lock(store_mu_);
+  return durable_->ContractDaysClosed();
+}
+
+Result<std::vector<ContractStatementRecord>> GroupCommitStore::ContractStatements(std::optional<int64_t> contract) {
+  RS_RETURN_IF_ERROR(NoListsInTransaction());
+  WaitSettled();
+  std::lock_guard lock(store_mu_);
+  return durable_->ContractStatements(contract);
+}
+
+Result<std::vector<ContractDeliveryRecord>> GroupCommitStore::ContractDeliveries(Date date) {
+  RS_RETURN_IF_ERROR(NoListsInTransaction());
+  WaitSettled();
+  std::lock_guard lock(store_mu_);
+  return durable_->ContractDeliveries(date);
 }
 
 }  // namespace rigshift

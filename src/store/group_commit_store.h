@@ -32,8 +32,9 @@
 //
 // Thread-safe: writes, Transaction and Resume from one thread at a time (the server's farm
 // lock), Flush and reads from any thread. Inside a Transaction, GetLease and FindToken see its
-// own writes (the durable store with the queue laid over it); list reads and Flush are refused
-// there.
+// own writes (the durable store with the queue laid over it); list reads (the contracts' reads
+// too) and Flush are refused there. CloseContractDay reads the durable store and the queue to
+// refuse a day closed twice at once (AlreadyExists), as the other stores do.
 #pragma once
 
 #include <condition_variable>
@@ -70,6 +71,15 @@ class GroupCommitStore final : public Store {
   Status PutToken(const TokenRecord& token) override;
   Result<std::optional<TokenRecord>> FindToken(std::string_view token_hash) override;
   Result<std::vector<TokenRecord>> ListTokens() override;
+  Status PutContractProduct(const ContractProductRecord& product) override;
+  Result<std::vector<ContractProductRecord>> ListContractProducts() override;
+  Status PutContract(const ContractRecord& contract) override;
+  Result<std::vector<ContractRecord>> ListContracts(std::optional<std::string> customer) override;
+  Status CloseContractDay(const ContractDayClose& close) override;
+  Result<std::vector<ContractDayClose>> ContractDaysClosed() override;
+  Result<std::vector<ContractStatementRecord>> ContractStatements(std::optional<int64_t> contract) override;
+  Status PutContractDelivery(const ContractDeliveryRecord& delivery) override;
+  Result<std::vector<ContractDeliveryRecord>> ContractDeliveries(Date date) override;
   Status Transaction(const std::function<Status(Store&)>& fn) override;
   // Waits until every write accepted before the call is committed or dropped. Then:
   // - on a thread that wrote since its last Flush: OK when its latest write is durable, the failed
@@ -99,7 +109,8 @@ class GroupCommitStore final : public Store {
   int64_t failed_commits() const;
 
  private:
-  using Op = std::variant<LeaseRecord, std::vector<LedgerEntry>, TokenRecord>;
+  using Op = std::variant<LeaseRecord, std::vector<LedgerEntry>, TokenRecord, ContractProductRecord, ContractRecord,
+                          ContractDayClose, ContractDeliveryRecord>;
   // What a writing thread has not yet been told: its latest write, and whether it was dropped.
   struct Writer {
     uint64_t last = 0;  // sequence number of its latest accepted write

@@ -129,6 +129,83 @@ Status MemoryStore::Transaction(const std::function<Status(Store&)>& fn) {
   return s;
 }
 
+template <typename Map, typename UndoMap, typename Key>
+void MemoryStore::Remember(const Map& live, UndoMap& undo, const Key& key) {
+  if (!in_transaction_ || undo.count(key)) return;
+  auto old = live.find(key);
+  undo[key] = old == live.end() ? std::nullopt : std::optional(old->second);
+}
+
+Status MemoryStore::PutContractProduct(const ContractProductRecord& product) {
+  RS_RETURN_IF_ERROR(ValidateContractProduct(product));
+  Remember(data_.products, undo_.products, product.id);
+  data_.products[product.id] = product;
+  return OkStatus();
+}
+
+Result<std::vector<ContractProductRecord>> MemoryStore::ListContractProducts() {
+  std::vector<ContractProductRecord> out;
+  for (const auto& [id, p] : data_.products) out.push_back(p);
+  return out;
+}
+
+Status MemoryStore::PutContract(const ContractRecord& contract) {
+  RS_RETURN_IF_ERROR(ValidateContract(contract));
+  Remember(data_.contracts, undo_.contracts, contract.id);
+  data_.contracts[contract.id] = contract;
+  return OkStatus();
+}
+
+Result<std::vector<ContractRecord>> MemoryStore::ListContracts(std::optional<std::string> customer) {
+  std::vector<ContractRecord> out;
+  for (const auto& [id, c] : data_.contracts) {
+    if (!customer || c.customer == *customer) out.push_back(c);
+  }
+  return out;
+}
+
+Status MemoryStore::CloseContractDay(const ContractDayClose& close) {
+  RS_RETURN_IF_ERROR(ValidateContractDayClose(close));
+  if (data_.closes.count(close.day)) {
+    return AlreadyExistsError("store: contract day " + close.day.ToString() + " is closed already");
+  }
+  data_.closes[close.day] = close;
+  if (in_transaction_) undo_.closes.push_back(close.day);
+  return OkStatus();
+}
+
+Result<std::vector<ContractDayClose>> MemoryStore::ContractDaysClosed() {
+  std::vector<ContractDayClose> out;
+  for (const auto& [day, c] : data_.closes) out.push_back({c.day, c.closed_at, {}});
+  return out;
+}
+
+Result<std::vector<ContractStatementRecord>> MemoryStore::ContractStatements(std::optional<int64_t> contract) {
+  std::vector<ContractStatementRecord> out;
+  for (const auto& [day, c] : data_.closes) {
+    for (const ContractStatementRecord& s : c.statements) {
+      if (!contract || s.contract == *contract) out.push_back(s);
+    }
+  }
+  return out;
+}
+
+Status MemoryStore::PutContractDelivery(const ContractDeliveryRecord& delivery) {
+  RS_RETURN_IF_ERROR(ValidateContractDelivery(delivery));
+  const DeliveryKey key{delivery.date, delivery.contract};
+  Remember(data_.deliveries, undo_.deliveries, key);
+  data_.deliveries[key] = delivery;
+  return OkStatus();
+}
+
+Result<std::vector<ContractDeliveryRecord>> MemoryStore::ContractDeliveries(Date date) {
+  std::vector<ContractDeliveryRecord> out;
+  for (auto it = data_.deliveries.lower_bound({date, 0}); it != data_.deliveries.end() && it->first.first == date; ++it) {
+    out.push_back(it->second);
+  }
+  return out;
+}
+
 void MemoryStore::Rollback() {
   for (auto& [id, old] : undo_.leases) {
     if (old) {
@@ -144,6 +221,19 @@ void MemoryStore::Rollback() {
       data_.tokens.erase(hash);
     }
   }
+  auto restore = [](auto& live, auto& undo) {
+    for (auto& [key, old] : undo) {
+      if (old) {
+        live[key] = std::move(*old);
+      } else {
+        live.erase(key);
+      }
+    }
+  };
+  restore(data_.products, undo_.products);
+  restore(data_.contracts, undo_.contracts);
+  restore(data_.deliveries, undo_.deliveries);
+  for (Date d : undo_.closes) data_.closes.erase(d);
   data_.ledger.resize(undo_.ledger);
   data_.next_seq = undo_.next_seq;
   in_transaction_ = false;

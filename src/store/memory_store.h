@@ -26,14 +26,28 @@ class MemoryStore : public Store {
   Status PutToken(const TokenRecord& token) override;
   Result<std::optional<TokenRecord>> FindToken(std::string_view token_hash) override;
   Result<std::vector<TokenRecord>> ListTokens() override;
+  Status PutContractProduct(const ContractProductRecord& product) override;
+  Result<std::vector<ContractProductRecord>> ListContractProducts() override;
+  Status PutContract(const ContractRecord& contract) override;
+  Result<std::vector<ContractRecord>> ListContracts(std::optional<std::string> customer) override;
+  Status CloseContractDay(const ContractDayClose& close) override;
+  Result<std::vector<ContractDayClose>> ContractDaysClosed() override;
+  Result<std::vector<ContractStatementRecord>> ContractStatements(std::optional<int64_t> contract) override;
+  Status PutContractDelivery(const ContractDeliveryRecord& delivery) override;
+  Result<std::vector<ContractDeliveryRecord>> ContractDeliveries(Date date) override;
   Status Transaction(const std::function<Status(Store&)>& fn) override;
 
  private:
+  using DeliveryKey = std::pair<Date, int64_t>;  // by date, then contract
   struct Data {
     std::map<int64_t, LeaseRecord> leases;   // by id: ordered lists for free
     std::vector<LedgerEntry> ledger;         // in seq order
     int64_t next_seq = 1;
     std::map<std::string, TokenRecord, std::less<>> tokens;
+    std::map<int64_t, ContractProductRecord> products;
+    std::map<int64_t, ContractRecord> contracts;
+    std::map<Date, ContractDayClose> closes;
+    std::map<DeliveryKey, ContractDeliveryRecord> deliveries;
   };
   Data data_;
   bool in_transaction_ = false;
@@ -42,11 +56,18 @@ class MemoryStore : public Store {
   struct Undo {
     std::map<int64_t, std::optional<LeaseRecord>> leases;
     std::map<std::string, std::optional<TokenRecord>, std::less<>> tokens;
+    std::map<int64_t, std::optional<ContractProductRecord>> products;
+    std::map<int64_t, std::optional<ContractRecord>> contracts;
+    std::vector<Date> closes;  // closed in the transaction
+    std::map<DeliveryKey, std::optional<ContractDeliveryRecord>> deliveries;
     size_t ledger = 0;
     int64_t next_seq = 1;
   };
   Undo undo_;
   void Rollback();
+  // Records, in the open transaction's undo log, what `key` of `live` was before its first write.
+  template <typename Map, typename UndoMap, typename Key>
+  void Remember(const Map& live, UndoMap& undo, const Key& key);
 };
 
 }  // namespace rigshift

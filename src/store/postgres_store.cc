@@ -104,6 +104,79 @@ INSERT INTO ledger_hourly
          COALESCE(lease, 0), SUM(amount_micro_usd), SUM(seconds)
   FROM ledger GROUP BY 1, 2, 3, 4;
 )sql",
+    // 5: hashrate contracts: products, contracts, closed days with their (final) statements, and
+    // deliveries of days not yet closed.
+    R"sql(
+CREATE TABLE contract_products (
+  id BIGINT PRIMARY KEY,
+  name TEXT NOT NULL,
+  algorithm TEXT NOT NULL,
+  unit TEXT NOT NULL,
+  days INTEGER NOT NULL,
+  price_micro_usd_per_unit BIGINT NOT NULL,
+  fee_micro_usd_per_unit_day BIGINT NOT NULL,
+  suspend_after_days INTEGER NOT NULL,
+  max_hashrate_hs BIGINT NOT NULL,
+  created_s BIGINT NOT NULL
+);
+CREATE TABLE contracts (
+  id BIGINT PRIMARY KEY,
+  product BIGINT NOT NULL,
+  customer TEXT NOT NULL,
+  name TEXT NOT NULL,
+  algorithm TEXT NOT NULL,
+  hashrate_hs BIGINT NOT NULL,
+  start_day TEXT NOT NULL,
+  days INTEGER NOT NULL,
+  price_micro_usd BIGINT NOT NULL,
+  fee_micro_usd_per_th_day BIGINT NOT NULL,
+  suspend_after_days INTEGER NOT NULL,
+  payout_address TEXT NOT NULL,
+  pool TEXT NOT NULL,
+  ended_from_day TEXT,
+  created_s BIGINT NOT NULL
+);
+CREATE INDEX contracts_by_customer ON contracts(customer, id);
+CREATE TABLE contract_days (
+  day TEXT PRIMARY KEY,
+  closed_s BIGINT NOT NULL
+);
+CREATE TABLE contract_statements (
+  contract BIGINT NOT NULL,
+  day TEXT NOT NULL,
+  state TEXT NOT NULL,
+  contracted_hs BIGINT NOT NULL,
+  delivered_hs BIGINT NOT NULL,
+  coin TEXT NOT NULL,
+  coins_mined_nano BIGINT NOT NULL,
+  mined_micro_usd BIGINT NOT NULL,
+  nominal_mined_micro_usd BIGINT NOT NULL,
+  fee_micro_usd BIGINT NOT NULL,
+  nominal_fee_micro_usd BIGINT NOT NULL,
+  refund_micro_usd BIGINT NOT NULL,
+  streak INTEGER NOT NULL,
+  suspends BOOLEAN NOT NULL,
+  resumes BOOLEAN NOT NULL,
+  PRIMARY KEY (contract, day)
+);
+CREATE INDEX contract_statements_by_day ON contract_statements(day, contract);
+CREATE FUNCTION contract_days_final() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN RAISE EXCEPTION 'closed contract days and their statements are final'; END $$;
+CREATE TRIGGER contract_days_no_change BEFORE UPDATE OR DELETE ON contract_days
+  FOR EACH ROW EXECUTE FUNCTION contract_days_final();
+CREATE TRIGGER contract_days_no_truncate BEFORE TRUNCATE ON contract_days
+  FOR EACH STATEMENT EXECUTE FUNCTION contract_days_final();
+CREATE TRIGGER contract_statements_no_change BEFORE UPDATE OR DELETE ON contract_statements
+  FOR EACH ROW EXECUTE FUNCTION contract_days_final();
+CREATE TRIGGER contract_statements_no_truncate BEFORE TRUNCATE ON contract_statements
+  FOR EACH STATEMENT EXECUTE FUNCTION contract_days_final();
+CREATE TABLE contract_deliveries (
+  day TEXT NOT NULL,
+  contract BIGINT NOT NULL,
+  hash_s NUMERIC(39, 0) NOT NULL,
+  PRIMARY KEY (day, contract)
+);
+)sql",
 };
 constexpr int kKnownVersions = static_cast<int>(std::size(kMigrations));
 static_assert(kKnownVersions == kStoreSchemaVersion, "one migration per schema version");
@@ -113,6 +186,15 @@ static_assert(kKnownVersions == kStoreSchemaVersion, "one migration per schema v
   "min_vram_gb, interconnect, duration_s, max_price_micro_usd_per_gpu_hour, created_s, engine_lease, "      \
   "billed_until_s, billed_seconds, billed_micro_usd, reason, workload"
 #define kLedgerColumns "seq, at_s, account, kind, lease, amount_micro_usd, seconds, note, device"
+#define kProductColumns                                                                                 \
+  "id, name, algorithm, unit, days, price_micro_usd_per_unit, fee_micro_usd_per_unit_day, suspend_after_days, " \
+  "max_hashrate_hs, created_s"
+#define kContractColumns                                                                                \
+  "id, product, customer, name, algorithm, hashrate_hs, start_day, days, price_micro_usd, "                \
+  "fee_micro_usd_per_th_day, suspend_after_days, payout_address, pool, ended_from_day, created_s"
+#define kStatementColumns                                                                               \
+  "contract, day, state, contracted_hs, delivered_hs, coin, coins_mined_nano, mined_micro_usd, "          \
+  "nominal_mined_micro_usd, fee_micro_usd, nominal_fee_micro_usd, refund_micro_usd, streak, suspends, resumes"
 
 struct PreparedStatement {
   const char* name;
@@ -156,6 +238,35 @@ constexpr PreparedStatement kStatements[] = {
     {"find_token", "SELECT hash, role, tenant, created_s FROM tokens WHERE hash = $1"},
     {"list_tokens", "SELECT hash, role, tenant, created_s FROM tokens ORDER BY created_s, hash COLLATE \"C\""},
     {"fence", "SELECT epoch FROM leadership WHERE id = 1 FOR SHARE"},
+    {"put_product",
+     "INSERT INTO contract_products(" kProductColumns ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+     "ON CONFLICT (id) DO UPDATE SET name = excluded.name, algorithm = excluded.algorithm, unit = excluded.unit, "
+     "days = excluded.days, price_micro_usd_per_unit = excluded.price_micro_usd_per_unit, fee_micro_usd_per_unit_day "
+     "= excluded.fee_micro_usd_per_unit_day, suspend_after_days = excluded.suspend_after_days, max_hashrate_hs = "
+     "excluded.max_hashrate_hs, created_s = excluded.created_s"},
+    {"list_products", "SELECT " kProductColumns " FROM contract_products ORDER BY id"},
+    {"put_contract",
+     "INSERT INTO contracts(" kContractColumns ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+     "$14, $15) ON CONFLICT (id) DO UPDATE SET product = excluded.product, customer = excluded.customer, name = "
+     "excluded.name, algorithm = excluded.algorithm, hashrate_hs = excluded.hashrate_hs, start_day = "
+     "excluded.start_day, days = excluded.days, price_micro_usd = excluded.price_micro_usd, fee_micro_usd_per_th_day "
+     "= excluded.fee_micro_usd_per_th_day, suspend_after_days = excluded.suspend_after_days, payout_address = "
+     "excluded.payout_address, pool = excluded.pool, ended_from_day = excluded.ended_from_day, created_s = "
+     "excluded.created_s"},
+    {"list_contracts",
+     "SELECT " kContractColumns " FROM contracts WHERE $1::text IS NULL OR customer = $1 ORDER BY id"},
+    {"close_day", "INSERT INTO contract_days(day, closed_s) VALUES ($1, $2)"},
+    {"add_statement",
+     "INSERT INTO contract_statements(" kStatementColumns ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+     "$12, $13, $14, $15)"},
+    {"days_closed", "SELECT day, closed_s FROM contract_days ORDER BY day COLLATE \"C\""},
+    {"statements",
+     "SELECT " kStatementColumns " FROM contract_statements WHERE $1::bigint IS NULL OR contract = $1 "
+     "ORDER BY day COLLATE \"C\", contract"},
+    {"put_delivery",
+     "INSERT INTO contract_deliveries(day, contract, hash_s) VALUES ($1, $2, $3) ON CONFLICT (day, contract) DO "
+     "UPDATE SET hash_s = excluded.hash_s"},
+    {"deliveries", "SELECT day, contract, hash_s::text FROM contract_deliveries WHERE day = $1 ORDER BY contract"},
 };
 
 std::string Str(int64_t v) { return std::to_string(v); }
@@ -541,6 +652,188 @@ Status PostgresStore::Transaction(const std::function<Status(Store&)>& fn) {
   Status c = Exec("COMMIT", "transaction: commit");
   if (!c.ok()) (void)Exec("ROLLBACK", "transaction: rollback");
   return c;
+}
+
+// ---- Hashrate contracts ---------------------------------------------------------------------------
+
+namespace {
+
+std::string Hs(HashRate h) { return Str(static_cast<int64_t>(h.hps())); }
+std::string Bool(bool b) { return b ? "true" : "false"; }
+
+Result<ContractRecord> ReadContract(const auto& rows, int r) {
+  ContractRecord c;
+  c.id = rows.Int(r, 0);
+  c.product = rows.Int(r, 1);
+  c.customer = rows.Text(r, 2);
+  c.name = rows.Text(r, 3);
+  c.algorithm = rows.Text(r, 4);
+  c.hashrate = HashRate(rows.Int(r, 5));
+  RS_ASSIGN_OR_RETURN(c.start, DecodeDate(rows.Text(r, 6)));
+  c.days = static_cast<int>(rows.Int(r, 7));
+  c.price = Money(rows.Int(r, 8));
+  c.fee_per_th_day = Money(rows.Int(r, 9));
+  c.suspend_after_days = static_cast<int>(rows.Int(r, 10));
+  c.payout_address = rows.Text(r, 11);
+  c.pool = rows.Text(r, 12);
+  if (!rows.IsNull(r, 13)) {
+    RS_ASSIGN_OR_RETURN(Date ended, DecodeDate(rows.Text(r, 13)));
+    c.ended_by_customer = ended;
+  }
+  c.created = Timestamp{rows.Int(r, 14)};
+  return c;
+}
+
+Result<ContractStatementRecord> ReadStatement(const auto& rows, int r) {
+  ContractStatementRecord s;
+  s.contract = rows.Int(r, 0);
+  RS_ASSIGN_OR_RETURN(s.date, DecodeDate(rows.Text(r, 1)));
+  s.state = rows.Text(r, 2);
+  s.contracted = HashRate(rows.Int(r, 3));
+  s.delivered = HashRate(rows.Int(r, 4));
+  s.coin = rows.Text(r, 5);
+  s.coins_mined = CoinAmount(rows.Int(r, 6));
+  s.mined_usd = Money(rows.Int(r, 7));
+  s.nominal_mined_usd = Money(rows.Int(r, 8));
+  s.fee = Money(rows.Int(r, 9));
+  s.nominal_fee = Money(rows.Int(r, 10));
+  s.refund = Money(rows.Int(r, 11));
+  s.streak = static_cast<int>(rows.Int(r, 12));
+  s.suspends = rows.Text(r, 13) == "t";
+  s.resumes = rows.Text(r, 14) == "t";
+  return s;
+}
+
+}  // namespace
+
+Status PostgresStore::PutContractProduct(const ContractProductRecord& p) {
+  RS_RETURN_IF_ERROR(ValidateContractProduct(p));
+  const std::string op = "put contract product " + Str(p.id);
+  return InWriteTransaction(op, [&]() -> Status {
+    auto done = Run("put_product",
+                    {Str(p.id), p.name, p.algorithm, p.unit, Str(p.days), Str(p.price_per_unit.raw()),
+                     Str(p.fee_per_unit_day.raw()), Str(p.suspend_after_days), Hs(p.max_hashrate),
+                     Str(p.created.seconds)},
+                    op);
+    return done ? OkStatus() : done.error();
+  });
+}
+
+Result<std::vector<ContractProductRecord>> PostgresStore::ListContractProducts() {
+  RS_ASSIGN_OR_RETURN(Rows rows, Run("list_products", {}, "list contract products"));
+  std::vector<ContractProductRecord> out;
+  for (int r = 0; r < rows.size(); ++r) {
+    ContractProductRecord p;
+    p.id = rows.Int(r, 0);
+    p.name = rows.Text(r, 1);
+    p.algorithm = rows.Text(r, 2);
+    p.unit = rows.Text(r, 3);
+    p.days = static_cast<int>(rows.Int(r, 4));
+    p.price_per_unit = Money(rows.Int(r, 5));
+    p.fee_per_unit_day = Money(rows.Int(r, 6));
+    p.suspend_after_days = static_cast<int>(rows.Int(r, 7));
+    p.max_hashrate = HashRate(rows.Int(r, 8));
+    p.created = Timestamp{rows.Int(r, 9)};
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+Status PostgresStore::PutContract(const ContractRecord& c) {
+  RS_RETURN_IF_ERROR(ValidateContract(c));
+  const std::string op = "put contract " + Str(c.id);
+  return InWriteTransaction(op, [&]() -> Status {
+    auto done = Run("put_contract",
+                    {Str(c.id), Str(c.product), c.customer, c.name, c.algorithm, Hs(c.hashrate), c.start.ToString(),
+                     Str(c.days), Str(c.price.raw()), Str(c.fee_per_th_day.raw()), Str(c.suspend_after_days),
+                     c.payout_address, c.pool,
+                     c.ended_by_customer ? std::optional<std::string>(c.ended_by_customer->ToString()) : std::nullopt,
+                     Str(c.created.seconds)},
+                    op);
+    return done ? OkStatus() : done.error();
+  });
+}
+
+Result<std::vector<ContractRecord>> PostgresStore::ListContracts(std::optional<std::string> customer) {
+  RS_ASSIGN_OR_RETURN(Rows rows, Run("list_contracts", {customer}, "list contracts"));
+  std::vector<ContractRecord> out;
+  for (int r = 0; r < rows.size(); ++r) {
+    RS_ASSIGN_OR_RETURN(ContractRecord c, ReadContract(rows, r));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Status PostgresStore::CloseContractDay(const ContractDayClose& close) {
+  RS_RETURN_IF_ERROR(ValidateContractDayClose(close));
+  const std::string day = close.day.ToString();
+  const std::string op = "close contract day " + day;
+  // Whether the day is closed is read first: a unique violation would abort the whole transaction
+  // the caller may have open, where AlreadyExists must leave it to the caller to roll back.
+  RS_ASSIGN_OR_RETURN(std::vector<ContractDayClose> closed, ContractDaysClosed());
+  for (const ContractDayClose& c : closed) {
+    if (c.day == close.day) return AlreadyExistsError("store " + where_ + ": contract day " + day + " is closed already");
+  }
+  return InWriteTransaction(op, [&]() -> Status {
+    auto added = Run("close_day", {day, Str(close.closed_at.seconds)}, op);
+    if (!added) return added.error().code() == StatusCode::kFailedPrecondition
+                           ? AlreadyExistsError("store " + where_ + ": contract day " + day + " is closed already")
+                           : added.error();
+    for (const ContractStatementRecord& s : close.statements) {
+      auto put = Run("add_statement",
+                     {Str(s.contract), day, s.state, Hs(s.contracted), Hs(s.delivered), s.coin,
+                      Str(s.coins_mined.raw()), Str(s.mined_usd.raw()), Str(s.nominal_mined_usd.raw()), Str(s.fee.raw()),
+                      Str(s.nominal_fee.raw()), Str(s.refund.raw()), Str(s.streak), Bool(s.suspends), Bool(s.resumes)},
+                     op + ": statement of contract " + Str(s.contract));
+      if (!put) return put.error();
+    }
+    return OkStatus();
+  });
+}
+
+Result<std::vector<ContractDayClose>> PostgresStore::ContractDaysClosed() {
+  RS_ASSIGN_OR_RETURN(Rows rows, Run("days_closed", {}, "list closed contract days"));
+  std::vector<ContractDayClose> out;
+  for (int r = 0; r < rows.size(); ++r) {
+    ContractDayClose c;
+    RS_ASSIGN_OR_RETURN(c.day, DecodeDate(rows.Text(r, 0)));
+    c.closed_at = Timestamp{rows.Int(r, 1)};
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<std::vector<ContractStatementRecord>> PostgresStore::ContractStatements(std::optional<int64_t> contract) {
+  RS_ASSIGN_OR_RETURN(Rows rows, Run("statements", {contract ? std::optional<std::string>(Str(*contract)) : std::nullopt},
+                                     "read contract statements"));
+  std::vector<ContractStatementRecord> out;
+  for (int r = 0; r < rows.size(); ++r) {
+    RS_ASSIGN_OR_RETURN(ContractStatementRecord s, ReadStatement(rows, r));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Status PostgresStore::PutContractDelivery(const ContractDeliveryRecord& d) {
+  RS_RETURN_IF_ERROR(ValidateContractDelivery(d));
+  const std::string op = "put the delivery of contract " + Str(d.contract);
+  return InWriteTransaction(op, [&]() -> Status {
+    auto done = Run("put_delivery", {d.date.ToString(), Str(d.contract), EncodeInt128(d.hash_s)}, op);
+    return done ? OkStatus() : done.error();
+  });
+}
+
+Result<std::vector<ContractDeliveryRecord>> PostgresStore::ContractDeliveries(Date date) {
+  RS_ASSIGN_OR_RETURN(Rows rows, Run("deliveries", {date.ToString()}, "read contract deliveries"));
+  std::vector<ContractDeliveryRecord> out;
+  for (int r = 0; r < rows.size(); ++r) {
+    ContractDeliveryRecord d;
+    RS_ASSIGN_OR_RETURN(d.date, DecodeDate(rows.Text(r, 0)));
+    d.contract = rows.Int(r, 1);
+    RS_ASSIGN_OR_RETURN(d.hash_s, DecodeInt128(rows.Text(r, 2)));
+    out.push_back(std::move(d));
+  }
+  return out;
 }
 
 }  // namespace rigshift

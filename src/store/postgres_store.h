@@ -79,6 +79,15 @@ class PostgresStore final : public Store {
   Status PutToken(const TokenRecord& token) override;
   Result<std::optional<TokenRecord>> FindToken(std::string_view token_hash) override;
   Result<std::vector<TokenRecord>> ListTokens() override;
+  Status PutContractProduct(const ContractProductRecord& product) override;
+  Result<std::vector<ContractProductRecord>> ListContractProducts() override;
+  Status PutContract(const ContractRecord& contract) override;
+  Result<std::vector<ContractRecord>> ListContracts(std::optional<std::string> customer) override;
+  Status CloseContractDay(const ContractDayClose& close) override;
+  Result<std::vector<ContractDayClose>> ContractDaysClosed() override;
+  Result<std::vector<ContractStatementRecord>> ContractStatements(std::optional<int64_t> contract) override;
+  Status PutContractDelivery(const ContractDeliveryRecord& delivery) override;
+  Result<std::vector<ContractDeliveryRecord>> ContractDeliveries(Date date) override;
   Status Transaction(const std::function<Status(Store&)>& fn) override;
 
  private:

@@ -94,9 +94,91 @@ INSERT INTO ledger_hourly
          COALESCE(lease, 0), SUM(amount_micro_usd), SUM(seconds)
   FROM ledger GROUP BY 1, 2, 3, 4;
 )sql",
+    // 5: hashrate contracts: the products on sale, the contracts sold, each closed UTC day with
+    // the statements it gave (final: never changed or removed, like the ledger), and what each
+    // contract's devices delivered on days not yet closed.
+    R"sql(
+CREATE TABLE contract_products (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  algorithm TEXT NOT NULL,
+  unit TEXT NOT NULL,
+  days INTEGER NOT NULL,
+  price_micro_usd_per_unit INTEGER NOT NULL,
+  fee_micro_usd_per_unit_day INTEGER NOT NULL,
+  suspend_after_days INTEGER NOT NULL,
+  max_hashrate_hs INTEGER NOT NULL,
+  created_s INTEGER NOT NULL
+);
+CREATE TABLE contracts (
+  id INTEGER PRIMARY KEY,
+  product INTEGER NOT NULL,
+  customer TEXT NOT NULL,
+  name TEXT NOT NULL,
+  algorithm TEXT NOT NULL,
+  hashrate_hs INTEGER NOT NULL,
+  start_day TEXT NOT NULL,
+  days INTEGER NOT NULL,
+  price_micro_usd INTEGER NOT NULL,
+  fee_micro_usd_per_th_day INTEGER NOT NULL,
+  suspend_after_days INTEGER NOT NULL,
+  payout_address TEXT NOT NULL,
+  pool TEXT NOT NULL,
+  ended_from_day TEXT,
+  created_s INTEGER NOT NULL
+);
+CREATE INDEX contracts_by_customer ON contracts(customer, id);
+CREATE TABLE contract_days (
+  day TEXT PRIMARY KEY,
+  closed_s INTEGER NOT NULL
+);
+CREATE TABLE contract_statements (
+  contract INTEGER NOT NULL,
+  day TEXT NOT NULL,
+  state TEXT NOT NULL,
+  contracted_hs INTEGER NOT NULL,
+  delivered_hs INTEGER NOT NULL,
+  coin TEXT NOT NULL,
+  coins_mined_nano INTEGER NOT NULL,
+  mined_micro_usd INTEGER NOT NULL,
+  nominal_mined_micro_usd INTEGER NOT NULL,
+  fee_micro_usd INTEGER NOT NULL,
+  nominal_fee_micro_usd INTEGER NOT NULL,
+  refund_micro_usd INTEGER NOT NULL,
+  streak INTEGER NOT NULL,
+  suspends INTEGER NOT NULL,
+  resumes INTEGER NOT NULL,
+  PRIMARY KEY (contract, day)
+);
+CREATE INDEX contract_statements_by_day ON contract_statements(day, contract);
+CREATE TRIGGER contract_days_no_update BEFORE UPDATE ON contract_days
+  BEGIN SELECT RAISE(ABORT, 'closed contract days are final'); END;
+CREATE TRIGGER contract_days_no_delete BEFORE DELETE ON contract_days
+  BEGIN SELECT RAISE(ABORT, 'closed contract days are final'); END;
+CREATE TRIGGER contract_statements_no_update BEFORE UPDATE ON contract_statements
+  BEGIN SELECT RAISE(ABORT, 'contract statements are final'); END;
+CREATE TRIGGER contract_statements_no_delete BEFORE DELETE ON contract_statements
+  BEGIN SELECT RAISE(ABORT, 'contract statements are final'); END;
+CREATE TABLE contract_deliveries (
+  day TEXT NOT NULL,
+  contract INTEGER NOT NULL,
+  hash_s TEXT NOT NULL,
+  PRIMARY KEY (day, contract)
+) WITHOUT ROWID;
+)sql",
 };
 constexpr int kKnownVersions = static_cast<int>(std::size(kMigrations));
 static_assert(kKnownVersions == kStoreSchemaVersion, "one migration per schema version");
+
+#define kProductColumns                                                                                 \
+  "id, name, algorithm, unit, days, price_micro_usd_per_unit, fee_micro_usd_per_unit_day, suspend_after_days, " \
+  "max_hashrate_hs, created_s"
+#define kContractColumns                                                                                \
+  "id, product, customer, name, algorithm, hashrate_hs, start_day, days, price_micro_usd, "                \
+  "fee_micro_usd_per_th_day, suspend_after_days, payout_address, pool, ended_from_day, created_s"
+#define kStatementColumns                                                                               \
+  "contract, day, state, contracted_hs, delivered_hs, coin, coins_mined_nano, mined_micro_usd, "          \
+  "nominal_mined_micro_usd, fee_micro_usd, nominal_fee_micro_usd, refund_micro_usd, streak, suspends, resumes"
 
 #define kLeaseColumns                                                                                   \
   "id, request, tenant, kind, price_micro_usd_per_gpu_hour, gpus, devices, start_s, end_s, state, models, " \
@@ -143,10 +225,22 @@ struct SqliteStore::Statements {
   sqlite3_stmt* add_hourly = nullptr;
   sqlite3_stmt* ledger_by_hour = nullptr;
   sqlite3_stmt* ledger_after = nullptr;
+  sqlite3_stmt* put_product = nullptr;
+  sqlite3_stmt* list_products = nullptr;
+  sqlite3_stmt* put_contract = nullptr;
+  sqlite3_stmt* list_contracts = nullptr;
+  sqlite3_stmt* close_day = nullptr;
+  sqlite3_stmt* add_statement = nullptr;
+  sqlite3_stmt* days_closed = nullptr;
+  sqlite3_stmt* statements = nullptr;
+  sqlite3_stmt* put_delivery = nullptr;
+  sqlite3_stmt* deliveries = nullptr;
 
   ~Statements() {
     for (sqlite3_stmt* s : {put_lease, get_lease, list_leases, append_ledger, ledger, put_token, find_token,
-                            ledger_by_day, list_tokens, add_hourly, ledger_by_hour, ledger_after}) {
+                            ledger_by_day, list_tokens, add_hourly, ledger_by_hour, ledger_after, put_product,
+                            list_products, put_contract, list_contracts, close_day, add_statement, days_closed,
+                            statements, put_delivery, deliveries}) {
       sqlite3_finalize(s);  // a no-op on nullptr
     }
   }
@@ -374,6 +468,23 @@ Status SqliteStore::Prepare() {
       {&stmts_->ledger_by_hour,
        "SELECT hour_s, kind, node, lease, amount_micro_usd, seconds FROM ledger_hourly "
        "WHERE hour_s >= ?1 AND hour_s < ?2 ORDER BY hour_s, kind, node, lease"},
+      {&stmts_->put_product,
+       "INSERT OR REPLACE INTO contract_products(" kProductColumns ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
+      {&stmts_->list_products, "SELECT " kProductColumns " FROM contract_products ORDER BY id"},
+      {&stmts_->put_contract,
+       "INSERT OR REPLACE INTO contracts(" kContractColumns ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+       "?12, ?13, ?14, ?15)"},
+      {&stmts_->list_contracts,
+       "SELECT " kContractColumns " FROM contracts WHERE ?1 IS NULL OR customer = ?1 ORDER BY id"},
+      {&stmts_->close_day, "INSERT INTO contract_days(day, closed_s) VALUES (?1, ?2)"},
+      {&stmts_->add_statement,
+       "INSERT INTO contract_statements(" kStatementColumns ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+       "?12, ?13, ?14, ?15)"},
+      {&stmts_->days_closed, "SELECT day, closed_s FROM contract_days ORDER BY day"},
+      {&stmts_->statements,
+       "SELECT " kStatementColumns " FROM contract_statements WHERE ?1 IS NULL OR contract = ?1 ORDER BY day, contract"},
+      {&stmts_->put_delivery, "INSERT OR REPLACE INTO contract_deliveries(day, contract, hash_s) VALUES (?1, ?2, ?3)"},
+      {&stmts_->deliveries, "SELECT day, contract, hash_s FROM contract_deliveries WHERE day = ?1 ORDER BY contract"},
   };
   for (const auto& t : table) {
     int rc = sqlite3_prepare_v3(db_, t.sql, -1, SQLITE_PREPARE_PERSISTENT, t.out, nullptr);
@@ -664,6 +775,228 @@ Status SqliteStore::Transaction(const std::function<Status(Store&)>& fn) {
   Status c = Exec("COMMIT", "transaction: commit");
   if (!c.ok()) (void)Exec("ROLLBACK", "transaction: rollback");
   return c;
+}
+
+// ---- Hashrate contracts ---------------------------------------------------------------------------
+
+namespace {
+
+int64_t Hs(HashRate h) { return static_cast<int64_t>(h.hps()); }
+
+Result<ContractProductRecord> ReadProduct(sqlite3_stmt* s) {
+  ContractProductRecord p;
+  p.id = sqlite3_column_int64(s, 0);
+  p.name = ColumnText(s, 1);
+  p.algorithm = ColumnText(s, 2);
+  p.unit = ColumnText(s, 3);
+  p.days = sqlite3_column_int(s, 4);
+  p.price_per_unit = Money(sqlite3_column_int64(s, 5));
+  p.fee_per_unit_day = Money(sqlite3_column_int64(s, 6));
+  p.suspend_after_days = sqlite3_column_int(s, 7);
+  p.max_hashrate = HashRate(sqlite3_column_int64(s, 8));
+  p.created = Timestamp{sqlite3_column_int64(s, 9)};
+  return p;
+}
+
+Result<ContractRecord> ReadContract(sqlite3_stmt* s) {
+  ContractRecord c;
+  c.id = sqlite3_column_int64(s, 0);
+  c.product = sqlite3_column_int64(s, 1);
+  c.customer = ColumnText(s, 2);
+  c.name = ColumnText(s, 3);
+  c.algorithm = ColumnText(s, 4);
+  c.hashrate = HashRate(sqlite3_column_int64(s, 5));
+  RS_ASSIGN_OR_RETURN(c.start, DecodeDate(ColumnText(s, 6)));
+  c.days = sqlite3_column_int(s, 7);
+  c.price = Money(sqlite3_column_int64(s, 8));
+  c.fee_per_th_day = Money(sqlite3_column_int64(s, 9));
+  c.suspend_after_days = sqlite3_column_int(s, 10);
+  c.payout_address = ColumnText(s, 11);
+  c.pool = ColumnText(s, 12);
+  if (sqlite3_column_type(s, 13) != SQLITE_NULL) {
+    RS_ASSIGN_OR_RETURN(Date ended, DecodeDate(ColumnText(s, 13)));
+    c.ended_by_customer = ended;
+  }
+  c.created = Timestamp{sqlite3_column_int64(s, 14)};
+  return c;
+}
+
+Result<ContractStatementRecord> ReadStatement(sqlite3_stmt* s) {
+  ContractStatementRecord r;
+  r.contract = sqlite3_column_int64(s, 0);
+  RS_ASSIGN_OR_RETURN(r.date, DecodeDate(ColumnText(s, 1)));
+  r.state = ColumnText(s, 2);
+  r.contracted = HashRate(sqlite3_column_int64(s, 3));
+  r.delivered = HashRate(sqlite3_column_int64(s, 4));
+  r.coin = ColumnText(s, 5);
+  r.coins_mined = CoinAmount(sqlite3_column_int64(s, 6));
+  r.mined_usd = Money(sqlite3_column_int64(s, 7));
+  r.nominal_mined_usd = Money(sqlite3_column_int64(s, 8));
+  r.fee = Money(sqlite3_column_int64(s, 9));
+  r.nominal_fee = Money(sqlite3_column_int64(s, 10));
+  r.refund = Money(sqlite3_column_int64(s, 11));
+  r.streak = sqlite3_column_int(s, 12);
+  r.suspends = sqlite3_column_int(s, 13) != 0;
+  r.resumes = sqlite3_column_int(s, 14) != 0;
+  return r;
+}
+
+// Every row of a SELECT, read by `read`.
+template <typename T, typename ReadFn>
+Result<std::vector<T>> ReadRows(sqlite3_stmt* s, ReadFn read, const std::function<Status(std::string_view, int)>& error,
+                                std::string_view op) {
+  std::vector<T> out;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    RS_ASSIGN_OR_RETURN(T row, read(s));
+    out.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) return Err(error(op, rc));
+  return out;
+}
+
+}  // namespace
+
+Status SqliteStore::PutContractProduct(const ContractProductRecord& p) {
+  RS_RETURN_IF_ERROR(ValidateContractProduct(p));
+  StmtUse use(stmts_->put_product);
+  sqlite3_stmt* s = use.get();
+  sqlite3_bind_int64(s, 1, p.id);
+  BindText(s, 2, p.name);
+  BindText(s, 3, p.algorithm);
+  BindText(s, 4, p.unit);
+  sqlite3_bind_int(s, 5, p.days);
+  sqlite3_bind_int64(s, 6, p.price_per_unit.raw());
+  sqlite3_bind_int64(s, 7, p.fee_per_unit_day.raw());
+  sqlite3_bind_int(s, 8, p.suspend_after_days);
+  sqlite3_bind_int64(s, 9, Hs(p.max_hashrate));
+  sqlite3_bind_int64(s, 10, p.created.seconds);
+  int rc = sqlite3_step(s);
+  if (rc != SQLITE_DONE) return Error("put contract product " + std::to_string(p.id), rc);
+  return OkStatus();
+}
+
+Result<std::vector<ContractProductRecord>> SqliteStore::ListContractProducts() {
+  StmtUse use(stmts_->list_products);
+  return ReadRows<ContractProductRecord>(use.get(), ReadProduct, [this](std::string_view op, int rc) { return Error(op, rc); },
+                                         "list contract products");
+}
+
+Status SqliteStore::PutContract(const ContractRecord& c) {
+  RS_RETURN_IF_ERROR(ValidateContract(c));
+  StmtUse use(stmts_->put_contract);
+  sqlite3_stmt* s = use.get();
+  sqlite3_bind_int64(s, 1, c.id);
+  sqlite3_bind_int64(s, 2, c.product);
+  BindText(s, 3, c.customer);
+  BindText(s, 4, c.name);
+  BindText(s, 5, c.algorithm);
+  sqlite3_bind_int64(s, 6, Hs(c.hashrate));
+  BindText(s, 7, c.start.ToString());
+  sqlite3_bind_int(s, 8, c.days);
+  sqlite3_bind_int64(s, 9, c.price.raw());
+  sqlite3_bind_int64(s, 10, c.fee_per_th_day.raw());
+  sqlite3_bind_int(s, 11, c.suspend_after_days);
+  BindText(s, 12, c.payout_address);
+  BindText(s, 13, c.pool);
+  if (c.ended_by_customer) BindText(s, 14, c.ended_by_customer->ToString());
+  sqlite3_bind_int64(s, 15, c.created.seconds);
+  int rc = sqlite3_step(s);
+  if (rc != SQLITE_DONE) return Error("put contract " + std::to_string(c.id), rc);
+  return OkStatus();
+}
+
+Result<std::vector<ContractRecord>> SqliteStore::ListContracts(std::optional<std::string> customer) {
+  StmtUse use(stmts_->list_contracts);
+  if (customer) BindText(use.get(), 1, *customer);
+  return ReadRows<ContractRecord>(use.get(), ReadContract, [this](std::string_view op, int rc) { return Error(op, rc); },
+                                  "list contracts");
+}
+
+Status SqliteStore::CloseContractDay(const ContractDayClose& close) {
+  RS_RETURN_IF_ERROR(ValidateContractDayClose(close));
+  const std::string day = close.day.ToString();
+  const std::string op = "close contract day " + day;
+  return InWriteTransaction(op, [&]() -> Status {
+    {
+      StmtUse use(stmts_->close_day);
+      BindText(use.get(), 1, day);
+      sqlite3_bind_int64(use.get(), 2, close.closed_at.seconds);
+      int rc = sqlite3_step(use.get());
+      if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        return AlreadyExistsError("store " + path_ + ": contract day " + day + " is closed already");
+      }
+      if (rc != SQLITE_DONE) return Error(op, rc);
+    }
+    for (const ContractStatementRecord& r : close.statements) {
+      StmtUse use(stmts_->add_statement);
+      sqlite3_stmt* s = use.get();
+      sqlite3_bind_int64(s, 1, r.contract);
+      BindText(s, 2, day);
+      BindText(s, 3, r.state);
+      sqlite3_bind_int64(s, 4, Hs(r.contracted));
+      sqlite3_bind_int64(s, 5, Hs(r.delivered));
+      BindText(s, 6, r.coin);
+      sqlite3_bind_int64(s, 7, r.coins_mined.raw());
+      sqlite3_bind_int64(s, 8, r.mined_usd.raw());
+      sqlite3_bind_int64(s, 9, r.nominal_mined_usd.raw());
+      sqlite3_bind_int64(s, 10, r.fee.raw());
+      sqlite3_bind_int64(s, 11, r.nominal_fee.raw());
+      sqlite3_bind_int64(s, 12, r.refund.raw());
+      sqlite3_bind_int(s, 13, r.streak);
+      sqlite3_bind_int(s, 14, r.suspends ? 1 : 0);
+      sqlite3_bind_int(s, 15, r.resumes ? 1 : 0);
+      int rc = sqlite3_step(s);
+      if (rc != SQLITE_DONE) return Error(op + ": statement of contract " + std::to_string(r.contract), rc);
+    }
+    return OkStatus();
+  });
+}
+
+Result<std::vector<ContractDayClose>> SqliteStore::ContractDaysClosed() {
+  StmtUse use(stmts_->days_closed);
+  auto read = [](sqlite3_stmt* s) -> Result<ContractDayClose> {
+    ContractDayClose c;
+    RS_ASSIGN_OR_RETURN(c.day, DecodeDate(ColumnText(s, 0)));
+    c.closed_at = Timestamp{sqlite3_column_int64(s, 1)};
+    return c;
+  };
+  return ReadRows<ContractDayClose>(use.get(), read, [this](std::string_view op, int rc) { return Error(op, rc); },
+                                    "list closed contract days");
+}
+
+Result<std::vector<ContractStatementRecord>> SqliteStore::ContractStatements(std::optional<int64_t> contract) {
+  StmtUse use(stmts_->statements);
+  if (contract) sqlite3_bind_int64(use.get(), 1, *contract);
+  return ReadRows<ContractStatementRecord>(use.get(), ReadStatement,
+                                           [this](std::string_view op, int rc) { return Error(op, rc); },
+                                           "read contract statements");
+}
+
+Status SqliteStore::PutContractDelivery(const ContractDeliveryRecord& d) {
+  RS_RETURN_IF_ERROR(ValidateContractDelivery(d));
+  StmtUse use(stmts_->put_delivery);
+  sqlite3_stmt* s = use.get();
+  BindText(s, 1, d.date.ToString());
+  sqlite3_bind_int64(s, 2, d.contract);
+  BindText(s, 3, EncodeInt128(d.hash_s));
+  int rc = sqlite3_step(s);
+  if (rc != SQLITE_DONE) return Error("put the delivery of contract " + std::to_string(d.contract), rc);
+  return OkStatus();
+}
+
+Result<std::vector<ContractDeliveryRecord>> SqliteStore::ContractDeliveries(Date date) {
+  StmtUse use(stmts_->deliveries);
+  BindText(use.get(), 1, date.ToString());
+  auto read = [](sqlite3_stmt* s) -> Result<ContractDeliveryRecord> {
+    ContractDeliveryRecord d;
+    RS_ASSIGN_OR_RETURN(d.date, DecodeDate(ColumnText(s, 0)));
+    d.contract = sqlite3_column_int64(s, 1);
+    RS_ASSIGN_OR_RETURN(d.hash_s, DecodeInt128(ColumnText(s, 2)));
+    return d;
+  };
+  return ReadRows<ContractDeliveryRecord>(use.get(), read, [this](std::string_view op, int rc) { return Error(op, rc); },
+                                          "read contract deliveries");
 }
 
 }  // namespace rigshift

@@ -41,6 +41,85 @@ Status ValidateToken(const TokenRecord& token) {
   return OkStatus();
 }
 
+__int128 HashRateUnit(std::string_view unit) {
+  if (unit == "TH/s") return 1'000'000'000'000;
+  if (unit == "GH/s") return 1'000'000'000;
+  if (unit == "MH/s") return 1'000'000;
+  if (unit == "kH/s") return 1'000;
+  if (unit == "H/s") return 1;
+  return 0;
+}
+
+namespace {
+
+constexpr __int128 kMaxStoredHashRate = std::numeric_limits<int64_t>::max();
+
+bool OneLine(const std::string& s) { return s.find('\n') == std::string::npos; }
+
+}  // namespace
+
+Status ValidateContractProduct(const ContractProductRecord& p) {
+  if (p.id <= 0) return InvalidArgumentError("store: contract product id must be positive, got " + std::to_string(p.id));
+  const std::string which = "store: contract product " + std::to_string(p.id);
+  if (p.name.empty() || !OneLine(p.name)) return InvalidArgumentError(which + ": name must be non-empty and on one line");
+  if (p.algorithm.empty()) return InvalidArgumentError(which + ": algorithm is empty");
+  if (HashRateUnit(p.unit) == 0) return InvalidArgumentError(which + ": unknown unit '" + p.unit + "'");
+  if (p.days <= 0) return InvalidArgumentError(which + ": days must be positive");
+  if (p.price_per_unit < Money() || p.fee_per_unit_day < Money()) {
+    return InvalidArgumentError(which + ": price and fee must not be negative");
+  }
+  if (p.suspend_after_days < 0) return InvalidArgumentError(which + ": suspend_after_days is negative");
+  if (p.max_hashrate.hps() <= 0 || p.max_hashrate.hps() > kMaxStoredHashRate) {
+    return InvalidArgumentError(which + ": max_hashrate must be positive and at most 2^63-1 H/s");
+  }
+  return OkStatus();
+}
+
+Status ValidateContract(const ContractRecord& c) {
+  if (c.id <= 0) return InvalidArgumentError("store: contract id must be positive, got " + std::to_string(c.id));
+  const std::string which = "store: contract " + std::to_string(c.id);
+  if (c.product <= 0) return InvalidArgumentError(which + ": product must be positive");
+  if (c.customer.empty()) return InvalidArgumentError(which + ": customer is empty");
+  if (c.algorithm.empty()) return InvalidArgumentError(which + ": algorithm is empty");
+  if (!OneLine(c.name)) return InvalidArgumentError(which + ": name must be on one line");
+  if (c.hashrate.hps() <= 0 || c.hashrate.hps() > kMaxStoredHashRate) {
+    return InvalidArgumentError(which + ": hashrate must be positive and at most 2^63-1 H/s");
+  }
+  if (c.days <= 0) return InvalidArgumentError(which + ": days must be positive");
+  if (c.price < Money() || c.fee_per_th_day < Money()) return InvalidArgumentError(which + ": price and fee must not be negative");
+  if (c.suspend_after_days < 0) return InvalidArgumentError(which + ": suspend_after_days is negative");
+  return OkStatus();
+}
+
+Status ValidateContractDayClose(const ContractDayClose& close) {
+  const std::string which = "store: contract day " + close.day.ToString();
+  for (size_t i = 0; i < close.statements.size(); ++i) {
+    const ContractStatementRecord& s = close.statements[i];
+    if (s.contract <= 0) return InvalidArgumentError(which + ": a statement's contract must be positive");
+    if (s.date != close.day) {
+      return InvalidArgumentError(which + ": the statement of contract " + std::to_string(s.contract) + " is dated " +
+                                  s.date.ToString());
+    }
+    if (i > 0 && close.statements[i - 1].contract >= s.contract) {
+      return InvalidArgumentError(which + ": statements must be by contract id, each once");
+    }
+    if (s.state.empty()) return InvalidArgumentError(which + ": the statement of contract " + std::to_string(s.contract) + " has no state");
+    for (HashRate h : {s.contracted, s.delivered}) {
+      if (h.hps() < 0 || h.hps() > kMaxStoredHashRate) {
+        return InvalidArgumentError(which + ": the statement of contract " + std::to_string(s.contract) +
+                                    " has a hashrate outside 0..2^63-1 H/s");
+      }
+    }
+  }
+  return OkStatus();
+}
+
+Status ValidateContractDelivery(const ContractDeliveryRecord& d) {
+  if (d.contract <= 0) return InvalidArgumentError("store: a contract delivery's contract must be positive");
+  if (d.hash_s < 0) return InvalidArgumentError("store: contract " + std::to_string(d.contract) + " delivered negative hash-seconds");
+  return OkStatus();
+}
+
 Result<std::vector<LedgerEntry>> Store::LedgerAfter(int64_t after_seq, int64_t limit) {
   RS_ASSIGN_OR_RETURN(std::vector<LedgerEntry> all,
                       Ledger(std::nullopt, Timestamp{std::numeric_limits<int64_t>::min()},

@@ -1,4 +1,5 @@
-// Store: where the server keeps what it must not lose (leases, the money ledger, API tokens).
+// Store: where the server keeps what it must not lose (leases, the money ledger, API tokens,
+// hashrate contracts with their products and daily statements).
 //
 // A narrow seam with three implementations: SqliteStore (embedded, the default for `rigshift
 // server`), PostgresStore (a database server, for a farm with a standby controller) and MemoryStore
@@ -32,7 +33,7 @@ namespace rigshift {
 
 // The schema version this build reads and writes. A store on disk with a newer version is
 // refused (FailedPrecondition) rather than misread; an older one is migrated forward at open.
-inline constexpr int kStoreSchemaVersion = 4;
+inline constexpr int kStoreSchemaVersion = 5;
 
 // A lease as persisted. Unlike the engine's LeaseState it records how the lease ended.
 struct LeaseRecord {
@@ -117,6 +118,78 @@ struct TokenRecord {
 // The ledger account of a tenant: "tenant:NAME".
 std::string TenantAccount(std::string_view tenant);
 
+// ---- Hashrate contracts (since schema 5; docs/contracts.md, "Selling contracts from the server").
+// Hashrates are whole hashes per second and must fit in int64 (9.2 EH/s); dates are UTC days.
+
+// What the operator puts on sale: hashrate of one algorithm for a term, priced per `unit` of
+// hashrate ("TH/s", "GH/s", "MH/s", "kH/s" or "H/s").
+struct ContractProductRecord {
+  int64_t id = 0;
+  std::string name;
+  std::string algorithm;
+  std::string unit;
+  int days = 0;                 // the term, >= 1
+  Money price_per_unit;         // paid up front, for the whole term, per unit of hashrate
+  Money fee_per_unit_day;       // per unit of hashrate per day
+  int suspend_after_days = 0;   // 0 = never suspended
+  HashRate max_hashrate;        // the most sold and not yet ended at once
+  Timestamp created;
+  friend bool operator==(const ContractProductRecord&, const ContractProductRecord&) = default;
+};
+
+// A contract a customer bought: the terms of controller/contract_book.h, and where it mines.
+struct ContractRecord {
+  int64_t id = 0;
+  int64_t product = 0;
+  std::string customer;         // the tenant who bought it; its money is on account tenant:NAME
+  std::string name;             // the product's name when it was bought
+  std::string algorithm;
+  HashRate hashrate;
+  Date start;                   // its first day
+  int days = 0;
+  Money price;                  // paid up front (the contract_sale ledger line)
+  Money fee_per_th_day;         // micro-USD per TH/s per day
+  int suspend_after_days = 0;
+  std::string payout_address, pool;
+  std::optional<Date> ended_by_customer;  // the first day it no longer runs, once the customer ended it
+  Timestamp created;
+  friend bool operator==(const ContractRecord&, const ContractRecord&) = default;
+};
+
+// One contract's statement of one closed day (controller/contract_book.h, ContractStatement).
+struct ContractStatementRecord {
+  int64_t contract = 0;
+  Date date;
+  std::string state;            // "active", "suspended"
+  HashRate contracted, delivered;
+  std::string coin;             // "" when no coin of the algorithm was quoted
+  CoinAmount coins_mined;
+  Money mined_usd, nominal_mined_usd, fee, nominal_fee, refund;
+  int streak = 0;
+  bool suspends = false, resumes = false;
+  friend bool operator==(const ContractStatementRecord&, const ContractStatementRecord&) = default;
+};
+
+// A closed UTC day: when it was closed, and the statements it gave (none when no contract ran).
+struct ContractDayClose {
+  Date day;
+  Timestamp closed_at;
+  std::vector<ContractStatementRecord> statements;  // by contract id
+  friend bool operator==(const ContractDayClose&, const ContractDayClose&) = default;
+};
+
+// The hash-seconds a contract's devices delivered so far on a day not yet closed, so that a
+// restart in the middle of a day does not forget the hours before it.
+struct ContractDeliveryRecord {
+  int64_t contract = 0;
+  Date date;
+  __int128 hash_s = 0;          // >= 0
+  friend bool operator==(const ContractDeliveryRecord&, const ContractDeliveryRecord&) = default;
+};
+
+// Units of hashrate a product may be priced in, and their size in H/s; 0 for anything else.
+__int128 HashRateUnit(std::string_view unit);
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -157,6 +230,28 @@ class Store {
   // Every token, ordered by creation time, then hash.
   [[nodiscard]] virtual Result<std::vector<TokenRecord>> ListTokens() = 0;
 
+  // Hashrate contracts. Put* insert, or replace the record with the same key (a product's or a
+  // contract's id; a delivery's contract and date). Lists are ordered by id (statements by date,
+  // then contract; deliveries by contract). InvalidArgument naming the field on a record the
+  // store could not read back (an id <= 0, an empty name, a hashrate beyond int64, ...).
+  [[nodiscard]] virtual Status PutContractProduct(const ContractProductRecord& product) = 0;
+  [[nodiscard]] virtual Result<std::vector<ContractProductRecord>> ListContractProducts() = 0;
+  [[nodiscard]] virtual Status PutContract(const ContractRecord& contract) = 0;
+  // Every contract, or only `customer`'s.
+  [[nodiscard]] virtual Result<std::vector<ContractRecord>> ListContracts(std::optional<std::string> customer) = 0;
+  // Records `close.day` as closed, with its statements, all or none. A day is closed once:
+  // AlreadyExists when it is closed already. The ledger lines of the statements go in the same
+  // Transaction (AppendLedger).
+  [[nodiscard]] virtual Status CloseContractDay(const ContractDayClose& close) = 0;
+  // Every closed day, by day, without its statements.
+  [[nodiscard]] virtual Result<std::vector<ContractDayClose>> ContractDaysClosed() = 0;
+  // The statements of `contract` (every contract's when nullopt), by date, then contract.
+  [[nodiscard]] virtual Result<std::vector<ContractStatementRecord>> ContractStatements(
+      std::optional<int64_t> contract) = 0;
+  [[nodiscard]] virtual Status PutContractDelivery(const ContractDeliveryRecord& delivery) = 0;
+  // The deliveries recorded for `date`, by contract.
+  [[nodiscard]] virtual Result<std::vector<ContractDeliveryRecord>> ContractDeliveries(Date date) = 0;
+
   // Runs `fn` against this store atomically: if `fn` returns OK every write it made is
   // committed (durably) together; otherwise none is, and fn's Status is returned. Transactions
   // do not nest: calling Transaction from inside `fn` is FailedPrecondition.
@@ -187,5 +282,9 @@ class Store {
 [[nodiscard]] Status ValidateLease(const LeaseRecord& lease);
 [[nodiscard]] Status ValidateLedgerEntry(const LedgerEntry& entry);
 [[nodiscard]] Status ValidateToken(const TokenRecord& token);
+[[nodiscard]] Status ValidateContractProduct(const ContractProductRecord& product);
+[[nodiscard]] Status ValidateContract(const ContractRecord& contract);
+[[nodiscard]] Status ValidateContractDayClose(const ContractDayClose& close);
+[[nodiscard]] Status ValidateContractDelivery(const ContractDeliveryRecord& delivery);
 
 }  // namespace rigshift

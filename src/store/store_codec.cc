@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "common/units.h"
+
 namespace rigshift {
 
 std::string EncodeModels(const std::vector<std::string>& models) {
@@ -52,6 +54,22 @@ Result<std::vector<std::pair<int, int>>> DecodeDevices(std::string_view text) {
   }
   if (p == end) return out;  // only for empty text
   return Err(DataLossError("store: lease devices '" + std::string(text) + "' are not 'node:slot ...'"));
+}
+
+std::string EncodeInt128(__int128 v) { return FormatInt128(v); }
+
+Result<__int128> DecodeInt128(std::string_view text) {
+  auto v = ParseScaled128(text, 0);
+  if (!v || text.empty() || text.find_first_not_of("-0123456789") != std::string_view::npos) {
+    return Err(DataLossError("store: '" + std::string(text) + "' is not a whole number"));
+  }
+  return *v;
+}
+
+Result<Date> DecodeDate(std::string_view text) {
+  auto d = ParseDate(text);
+  if (!d || d->ToString() != text) return Err(DataLossError("store: '" + std::string(text) + "' is not a date (YYYY-MM-DD)"));
+  return *d;
 }
 
 }  // namespace rigshift

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/time.h"
 
 namespace rigshift {
 
@@ -19,5 +20,11 @@ std::vector<std::string> DecodeModels(std::string_view text);
 // DataLoss on text that is not of that form.
 std::string EncodeDevices(const std::vector<std::pair<int, int>>& devices);
 Result<std::vector<std::pair<int, int>>> DecodeDevices(std::string_view text);
+
+// Hash-seconds beyond int64 as decimal text (SQL integers are 64-bit). DataLoss on anything else.
+std::string EncodeInt128(__int128 v);
+Result<__int128> DecodeInt128(std::string_view text);
+// A day as "YYYY-MM-DD", which sorts as text in date order. DataLoss on anything else.
+Result<Date> DecodeDate(std::string_view text);
 
 }  // namespace rigshift

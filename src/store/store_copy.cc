@@ -1,5 +1,6 @@
 #include "store/store_copy.h"
 
+#include <algorithm>
 
 #include <filesystem>
 
@@ -53,6 +54,13 @@ Result<StoreCopyStats> CopyStore(Store& from, Store& to, int64_t page,
   RS_ASSIGN_OR_RETURN(std::vector<TokenRecord> to_tokens, to.ListTokens());
   RS_ASSIGN_OR_RETURN(std::vector<LeaseRecord> to_leases, to.ListLeases(std::nullopt));
   RS_ASSIGN_OR_RETURN(std::vector<LedgerEntry> to_ledger, to.LedgerAfter(0, 1));
+  RS_ASSIGN_OR_RETURN(std::vector<ContractProductRecord> to_products, to.ListContractProducts());
+  RS_ASSIGN_OR_RETURN(std::vector<ContractRecord> to_contracts, to.ListContracts(std::nullopt));
+  RS_ASSIGN_OR_RETURN(std::vector<ContractDayClose> to_days, to.ContractDaysClosed());
+  if (!to_products.empty() || !to_contracts.empty() || !to_days.empty()) {
+    return Err(FailedPreconditionError("store copy: the target already holds hashrate contracts; copy only into an "
+                                       "empty store (nothing was written)"));
+  }
   if (!to_tokens.empty() || !to_leases.empty() || !to_ledger.empty()) {
     return Err(FailedPreconditionError("store copy: the target already holds " + std::to_string(to_tokens.size()) +
                                        " tokens, " + std::to_string(to_leases.size()) + " leases and " +
@@ -61,10 +69,40 @@ Result<StoreCopyStats> CopyStore(Store& from, Store& to, int64_t page,
   }
   RS_ASSIGN_OR_RETURN(std::vector<TokenRecord> tokens, from.ListTokens());
   RS_ASSIGN_OR_RETURN(std::vector<LeaseRecord> leases, from.ListLeases(std::nullopt));
+  RS_ASSIGN_OR_RETURN(std::vector<ContractProductRecord> products, from.ListContractProducts());
+  RS_ASSIGN_OR_RETURN(std::vector<ContractRecord> contracts, from.ListContracts(std::nullopt));
+  RS_ASSIGN_OR_RETURN(std::vector<ContractDayClose> days, from.ContractDaysClosed());
+  RS_ASSIGN_OR_RETURN(std::vector<ContractStatementRecord> statements, from.ContractStatements(std::nullopt));
+  for (const ContractStatementRecord& st : statements) {  // both by day
+    auto day = std::lower_bound(days.begin(), days.end(), st.date,
+                                [](const ContractDayClose& c, Date d) { return c.day < d; });
+    if (day == days.end() || day->day != st.date) {
+      return Err(DataLossError("store copy: the source has a statement of contract " + std::to_string(st.contract) +
+                               " on " + st.date.ToString() + ", a day it has not closed"));
+    }
+    day->statements.push_back(st);
+  }
+  // Deliveries are kept per day; the days any contract ran cover every one that matters.
+  std::vector<ContractDeliveryRecord> deliveries;
+  if (!contracts.empty()) {
+    Date first = contracts.front().start, last = first;
+    for (const ContractRecord& c : contracts) {
+      first = std::min(first, c.start);
+      last = std::max(last, c.start + c.days);
+    }
+    for (Date d = first; d <= last; d = d + 1) {
+      RS_ASSIGN_OR_RETURN(std::vector<ContractDeliveryRecord> of_day, from.ContractDeliveries(d));
+      deliveries.insert(deliveries.end(), of_day.begin(), of_day.end());
+    }
+  }
   StoreCopyStats stats;
   RS_RETURN_IF_ERROR(to.Transaction([&](Store& tx) -> Status {
     for (const TokenRecord& t : tokens) RS_RETURN_IF_ERROR(tx.PutToken(t));
     for (const LeaseRecord& l : leases) RS_RETURN_IF_ERROR(tx.PutLease(l));
+    for (const ContractProductRecord& p : products) RS_RETURN_IF_ERROR(tx.PutContractProduct(p));
+    for (const ContractRecord& c : contracts) RS_RETURN_IF_ERROR(tx.PutContract(c));
+    for (const ContractDayClose& d : days) RS_RETURN_IF_ERROR(tx.CloseContractDay(d));
+    for (const ContractDeliveryRecord& d : deliveries) RS_RETURN_IF_ERROR(tx.PutContractDelivery(d));
     int64_t after = 0;
     while (true) {
       RS_ASSIGN_OR_RETURN(std::vector<LedgerEntry> entries, from.LedgerAfter(after, page));
@@ -79,6 +117,10 @@ Result<StoreCopyStats> CopyStore(Store& from, Store& to, int64_t page,
   }));
   stats.tokens = static_cast<int64_t>(tokens.size());
   stats.leases = static_cast<int64_t>(leases.size());
+  stats.contract_products = static_cast<int64_t>(products.size());
+  stats.contracts = static_cast<int64_t>(contracts.size());
+  stats.contract_days = static_cast<int64_t>(days.size());
+  stats.contract_statements = static_cast<int64_t>(statements.size());
 
   // Read back and compare.
   RS_ASSIGN_OR_RETURN(std::vector<TokenRecord> copied_tokens, to.ListTokens());
@@ -90,6 +132,14 @@ Result<StoreCopyStats> CopyStore(Store& from, Store& to, int64_t page,
       return Err(DataLossError("store copy: lease " + std::to_string(leases[i].id.value()) + " differs in the copy"));
     }
   }
+  RS_ASSIGN_OR_RETURN(std::vector<ContractProductRecord> copied_products, to.ListContractProducts());
+  if (copied_products != products) return Err(DataLossError("store copy: the copied contract products differ"));
+  RS_ASSIGN_OR_RETURN(std::vector<ContractRecord> copied_contracts, to.ListContracts(std::nullopt));
+  if (copied_contracts != contracts) return Err(DataLossError("store copy: the copied contracts differ"));
+  RS_ASSIGN_OR_RETURN(std::vector<ContractStatementRecord> copied_statements, to.ContractStatements(std::nullopt));
+  if (copied_statements != statements) return Err(DataLossError("store copy: the copied contract statements differ"));
+  RS_ASSIGN_OR_RETURN(std::vector<ContractDayClose> copied_days, to.ContractDaysClosed());
+  if (copied_days.size() != days.size()) return Err(DataLossError("store copy: the copied closed contract days differ"));
   int64_t compared = 0;
   RS_RETURN_IF_ERROR(CompareLedgers(from, to, page, &compared));
   RS_ASSIGN_OR_RETURN(auto days_from, from.LedgerByDay(kBeginning, kEnd));

@@ -16,13 +16,19 @@ struct StoreCopyStats {
   int64_t leases = 0;
   int64_t ledger_entries = 0;
   Money ledger_sum;  // of every entry's amount
+  int64_t contract_products = 0;
+  int64_t contracts = 0;
+  int64_t contract_days = 0;        // closed days
+  int64_t contract_statements = 0;
 };
 
-// Copies every token, lease and ledger entry of `from` into `to`, in one transaction on `to`
-// (all or nothing), then reads both back and compares them: tokens, leases, and the ledger entry
-// by entry in seq order (every field but seq, which `to` assigns), and the daily and hourly sums.
-// - FailedPrecondition, writing nothing, when `to` already holds a token, a lease or a ledger
-//   entry (a copy never merges two farms).
+// Copies every token, lease, ledger entry and hashrate contract (products, contracts, closed days
+// with their statements, and the deliveries recorded for each day of a contract's term) of `from`
+// into `to`, in one transaction on `to` (all or nothing), then reads both back and compares them:
+// tokens, leases, contracts, and the ledger entry by entry in seq order (every field but seq,
+// which `to` assigns), and the daily and hourly sums.
+// - FailedPrecondition, writing nothing, when `to` already holds a token, a lease, a ledger
+//   entry or a contract (a copy never merges two farms).
 // - DataLoss when the read-back differs (nothing should; the message names the first difference).
 // The ledger is read and written `page` entries at a time, so a ledger of millions of entries is
 // never all in memory. `progress` (may be empty) is called after each page with the entries so far.

@@ -30,6 +30,7 @@
 #include "store/postgres_leadership.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
+#include "store/store_copy.h"
 
 namespace rigshift {
 namespace {
@@ -431,6 +432,169 @@ TYPED_TEST(StoreContractTest, TransactionsDoNotNest) {
   EXPECT_EQ(inner.code(), StatusCode::kFailedPrecondition);
 }
 
+
+// --- Hashrate contracts (schema 5) -------------------------------------------------------------
+
+ContractProductRecord Product(int64_t id, std::string name = "SHA-256 30 days") {
+  ContractProductRecord p;
+  p.id = id;
+  p.name = std::move(name);
+  p.algorithm = "SHA-256";
+  p.unit = "TH/s";
+  p.days = 30;
+  p.price_per_unit = Money(12'500'000);
+  p.fee_per_unit_day = Money(35'000);
+  p.suspend_after_days = 28;
+  p.max_hashrate = HashRate(static_cast<__int128>(500) * 1'000'000'000'000);
+  p.created = Timestamp{1'700'000'000};
+  return p;
+}
+
+ContractRecord Contract(int64_t id, std::string customer) {
+  ContractRecord c;
+  c.id = id;
+  c.product = 1;
+  c.customer = std::move(customer);
+  c.name = "SHA-256 30 days";
+  c.algorithm = "SHA-256";
+  c.hashrate = HashRate(static_cast<__int128>(100) * 1'000'000'000'000);
+  c.start = Date::FromYmd(2026, 11, 1);
+  c.days = 30;
+  c.price = Money(1'250'000'000);
+  c.fee_per_th_day = Money(35'000);
+  c.suspend_after_days = 28;
+  c.payout_address = "bc1qcustomer";
+  c.pool = "stratum+tcp://pool.example:3333";
+  c.created = Timestamp{1'700'000'100};
+  return c;
+}
+
+ContractStatementRecord Statement(int64_t contract, Date day, int64_t fee) {
+  ContractStatementRecord s;
+  s.contract = contract;
+  s.date = day;
+  s.state = "active";
+  s.contracted = HashRate(static_cast<__int128>(100) * 1'000'000'000'000);
+  s.delivered = HashRate(static_cast<__int128>(75) * 1'000'000'000'000);
+  s.coin = "BTC";
+  s.coins_mined = CoinAmount(123'456);
+  s.mined_usd = Money(4'000'000);
+  s.nominal_mined_usd = Money(5'333'333);
+  s.fee = Money(fee);
+  s.nominal_fee = Money(3'500'000);
+  s.refund = Money(10'416'666);
+  s.streak = 2;
+  s.suspends = true;
+  s.resumes = false;
+  return s;
+}
+
+TYPED_TEST(StoreContractTest, ContractProductsAndContractsRoundTripEveryField) {
+  Store& store = this->store();
+  ASSERT_TRUE(store.PutContractProduct(Product(2, "second")).ok());
+  ASSERT_TRUE(store.PutContractProduct(Product(1)).ok());
+  ContractProductRecord again = Product(2, "second, renamed");
+  again.max_hashrate = HashRate(int64_t{9'000'000'000'000'000'000});  // 9 EH/s: still an int64
+  ASSERT_TRUE(store.PutContractProduct(again).ok());
+  auto products = store.ListContractProducts();
+  ASSERT_TRUE(products.has_value()) << products.error().ToString();
+  EXPECT_EQ(*products, (std::vector<ContractProductRecord>{Product(1), again}));
+
+  ContractRecord ended = Contract(3, "acme");
+  ended.ended_by_customer = Date::FromYmd(2026, 11, 12);
+  for (const ContractRecord& c : {Contract(5, "beta"), ended, Contract(4, "acme")}) ASSERT_TRUE(store.PutContract(c).ok());
+  ContractRecord moved = Contract(4, "acme");
+  moved.pool = "stratum+ssl://other.example:443";
+  ASSERT_TRUE(store.PutContract(moved).ok());
+  auto all = store.ListContracts(std::nullopt);
+  ASSERT_TRUE(all.has_value()) << all.error().ToString();
+  EXPECT_EQ(*all, (std::vector<ContractRecord>{ended, moved, Contract(5, "beta")}));
+  EXPECT_EQ(*store.ListContracts("acme"), (std::vector<ContractRecord>{ended, moved}));
+  EXPECT_TRUE(store.ListContracts("nobody")->empty());
+}
+
+TYPED_TEST(StoreContractTest, RefusesContractRecordsItCouldNotReadBack) {
+  Store& store = this->store();
+  ContractProductRecord no_unit = Product(1);
+  no_unit.unit = "TH";
+  EXPECT_EQ(store.PutContractProduct(no_unit).code(), StatusCode::kInvalidArgument);
+  ContractRecord huge = Contract(1, "acme");
+  huge.hashrate = HashRate(static_cast<__int128>(1) << 63);  // one past int64
+  EXPECT_EQ(store.PutContract(huge).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store.PutContract(Contract(0, "acme")).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store.PutContract(Contract(1, "")).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store.PutContractDelivery({1, Date::FromYmd(2026, 11, 1), -1}).code(), StatusCode::kInvalidArgument);
+  ContractDayClose misdated{Date::FromYmd(2026, 11, 2), Timestamp{1}, {Statement(1, Date::FromYmd(2026, 11, 1), 1)}};
+  EXPECT_EQ(store.CloseContractDay(misdated).code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(store.ListContractProducts()->empty());
+  EXPECT_TRUE(store.ListContracts(std::nullopt)->empty());
+  EXPECT_TRUE(store.ContractDaysClosed()->empty());
+}
+
+TYPED_TEST(StoreContractTest, ADayClosesOnceWithItsStatements) {
+  Store& store = this->store();
+  const Date d1 = Date::FromYmd(2026, 11, 1), d2 = d1 + 1, d3 = d1 + 2;
+  ASSERT_TRUE(store.CloseContractDay({d2, Timestamp{2}, {Statement(3, d2, 30), Statement(7, d2, 70)}}).ok());
+  ASSERT_TRUE(store.CloseContractDay({d1, Timestamp{1}, {Statement(7, d1, 71)}}).ok());
+  ASSERT_TRUE(store.CloseContractDay({d3, Timestamp{3}, {}}).ok());  // no contract ran: still closed
+  Status twice = store.CloseContractDay({d2, Timestamp{9}, {Statement(9, d2, 1)}});
+  EXPECT_EQ(twice.code(), StatusCode::kAlreadyExists) << twice.ToString();
+  ASSERT_TRUE(store.Flush().ok());
+
+  auto days = store.ContractDaysClosed();
+  ASSERT_TRUE(days.has_value()) << days.error().ToString();
+  EXPECT_EQ(*days, (std::vector<ContractDayClose>{{d1, Timestamp{1}, {}}, {d2, Timestamp{2}, {}}, {d3, Timestamp{3}, {}}}));
+  auto all = store.ContractStatements(std::nullopt);
+  ASSERT_TRUE(all.has_value()) << all.error().ToString();
+  EXPECT_EQ(*all, (std::vector<ContractStatementRecord>{Statement(7, d1, 71), Statement(3, d2, 30), Statement(7, d2, 70)}));
+  EXPECT_EQ(*store.ContractStatements(7), (std::vector<ContractStatementRecord>{Statement(7, d1, 71), Statement(7, d2, 70)}));
+  EXPECT_TRUE(store.ContractStatements(9)->empty());  // the refused close wrote nothing
+}
+
+TYPED_TEST(StoreContractTest, DeliveriesAreKeptPerDayAndReplaced) {
+  Store& store = this->store();
+  const Date d = Date::FromYmd(2026, 11, 1);
+  const __int128 big = static_cast<__int128>(8'640'000) * 1'000'000'000'000'000;  // 100 EH/s for a day
+  ASSERT_TRUE(store.PutContractDelivery({4, d, 10}).ok());
+  ASSERT_TRUE(store.PutContractDelivery({2, d, big}).ok());
+  ASSERT_TRUE(store.PutContractDelivery({4, d + 1, 5}).ok());
+  ASSERT_TRUE(store.PutContractDelivery({4, d, 25}).ok());
+  auto of_day = store.ContractDeliveries(d);
+  ASSERT_TRUE(of_day.has_value()) << of_day.error().ToString();
+  EXPECT_EQ(*of_day, (std::vector<ContractDeliveryRecord>{{2, d, big}, {4, d, 25}}));
+  EXPECT_EQ(*store.ContractDeliveries(d + 1), (std::vector<ContractDeliveryRecord>{{4, d + 1, 5}}));
+  EXPECT_TRUE(store.ContractDeliveries(d - 1)->empty());
+}
+
+// A statement and its ledger lines are written together or not at all.
+TYPED_TEST(StoreContractTest, AFailedTransactionClosesNoDayAndWritesNoContract) {
+  Store& store = this->store();
+  const Date d = Date::FromYmd(2026, 11, 1);
+  Status s = store.Transaction([&](Store& tx) -> Status {
+    RS_RETURN_IF_ERROR(tx.PutContractProduct(Product(1)));
+    RS_RETURN_IF_ERROR(tx.PutContract(Contract(1, "acme")));
+    RS_RETURN_IF_ERROR(tx.CloseContractDay({d, Timestamp{1}, {Statement(1, d, 5)}}));
+    RS_RETURN_IF_ERROR(tx.PutContractDelivery({1, d + 1, 77}));
+    RS_RETURN_IF_ERROR(tx.AppendLedger({Entry(10, "tenant:acme", 5)}));
+    return UnavailableError("crash");
+  });
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(store.ListContractProducts()->empty());
+  EXPECT_TRUE(store.ListContracts(std::nullopt)->empty());
+  EXPECT_TRUE(store.ContractDaysClosed()->empty());
+  EXPECT_TRUE(store.ContractStatements(std::nullopt)->empty());
+  EXPECT_TRUE(store.ContractDeliveries(d + 1)->empty());
+  EXPECT_TRUE(store.Ledger(std::nullopt, Timestamp{0}, Timestamp{100})->empty());
+
+  // The day can be closed after the failure, once.
+  ASSERT_TRUE(store.Transaction([&](Store& tx) -> Status {
+                     RS_RETURN_IF_ERROR(tx.CloseContractDay({d, Timestamp{2}, {Statement(1, d, 5)}}));
+                     return tx.AppendLedger({Entry(10, "tenant:acme", 5)});
+                   }).ok());
+  EXPECT_EQ(store.ContractStatements(1)->size(), 1u);
+  EXPECT_EQ(store.Ledger("acme", Timestamp{0}, Timestamp{100})->size(), 1u);
+}
+
 // --- SqliteStore only -------------------------------------------------------------------------
 
 // Runs one SQL statement on the file with the plain C API, behind the store's back.
@@ -537,7 +701,9 @@ TEST(SqliteStoreTest, MigrationFourSumsAVersionThreeLedgerPerNode) {
   ASSERT_TRUE(SqliteStore::Open(path).has_value());
   // Back to what schema 3 left: no rollup, and ledger entries written without it.
   RawExec(path,
-          "DROP TABLE ledger_hourly; DELETE FROM schema_version WHERE version = 4;"
+          "DROP TABLE ledger_hourly; DELETE FROM schema_version WHERE version >= 4;"
+          "DROP TABLE contract_products; DROP TABLE contracts; DROP TABLE contract_statements; DROP TABLE "
+          "contract_days; DROP TABLE contract_deliveries;"
           "INSERT INTO ledger(at_s, account, kind, lease, amount_micro_usd, seconds, note, device) VALUES "
           "(7200, 'mining', 'mining_revenue', NULL, 5, 60, 'ETH', 'gpu-3090-12/3'),"
           "(7260, 'mining', 'mining_revenue', NULL, 6, 60, 'ETH', 'gpu-3090-12/10'),"
@@ -557,6 +723,69 @@ TEST(SqliteStoreTest, MigrationFourSumsAVersionThreeLedgerPerNode) {
   hours = (*store)->LedgerByHour(Timestamp{0}, Timestamp{86'400});
   ASSERT_EQ(hours->size(), 3u);
   EXPECT_EQ((*hours)[2].amount, Money(111));
+}
+
+// A version 4 file (the server before contracts) migrates: its leases and ledger stay, the
+// contract tables are there and empty, and statements written then are final (triggers).
+TEST(SqliteStoreTest, MigrationFiveAddsTheContractTablesToAVersionFourFile) {
+  testing::TempDir dir;
+  std::string path = (dir / "store.db").string();
+  ASSERT_TRUE(SqliteStore::Open(path).has_value());
+  RawExec(path,
+          "DROP TABLE contract_products; DROP TABLE contracts; DROP TABLE contract_statements; DROP TABLE "
+          "contract_days; DROP TABLE contract_deliveries; DELETE FROM schema_version WHERE version = 5;"
+          "INSERT INTO ledger(at_s, account, kind, lease, amount_micro_usd, seconds, note, device) VALUES "
+          "(7200, 'tenant:a', 'ai_usage', 3, 40, 60, '', '');");
+  {
+    auto store = SqliteStore::Open(path);
+    ASSERT_TRUE(store.has_value()) << store.error().ToString();
+    EXPECT_EQ((*store)->schema_version(), 5);
+    EXPECT_EQ((*store)->Ledger("a", Timestamp{0}, Timestamp{86'400})->size(), 1u);
+    EXPECT_TRUE((*store)->ListContracts(std::nullopt)->empty());
+    const Date d = Date::FromYmd(2026, 11, 1);
+    ASSERT_TRUE((*store)->CloseContractDay({d, Timestamp{1}, {Statement(1, d, 5)}}).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  for (const char* sql : {"UPDATE contract_statements SET fee_micro_usd = 0", "DELETE FROM contract_statements",
+                          "DELETE FROM contract_days", "UPDATE contract_days SET closed_s = 0"}) {
+    EXPECT_NE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+    EXPECT_NE(std::string(sqlite3_errmsg(db)).find("final"), std::string::npos) << sqlite3_errmsg(db);
+  }
+  sqlite3_close(db);
+}
+
+// `rigshift store copy` moves the contracts too: products, contracts, every closed day (one with no
+// statement included), statements and the running day's deliveries, and refuses a target that
+// already sells contracts.
+TEST(StoreCopyTest, CopiesContractsWithTheirClosedDaysAndDeliveries) {
+  MemoryStore from;
+  const Date d = Date::FromYmd(2026, 11, 1);
+  ASSERT_TRUE(from.PutContractProduct(Product(1)).ok());
+  ASSERT_TRUE(from.PutContract(Contract(1, "acme")).ok());
+  ASSERT_TRUE(from.PutContract(Contract(2, "beta")).ok());
+  ASSERT_TRUE(from.CloseContractDay({d, Timestamp{10}, {Statement(1, d, 5), Statement(2, d, 6)}}).ok());
+  ASSERT_TRUE(from.CloseContractDay({d + 1, Timestamp{11}, {}}).ok());
+  ASSERT_TRUE(from.PutContractDelivery({1, d + 2, 99}).ok());
+  ASSERT_TRUE(from.AppendLedger({Entry(10, "tenant:acme", 5)}).ok());
+  testing::TempDir dir;
+  auto to = SqliteStore::Open((dir / "copy.db").string());
+  ASSERT_TRUE(to.has_value());
+  auto stats = CopyStore(from, **to);
+  ASSERT_TRUE(stats.has_value()) << stats.error().ToString();
+  EXPECT_EQ(stats->contract_products, 1);
+  EXPECT_EQ(stats->contracts, 2);
+  EXPECT_EQ(stats->contract_days, 2);
+  EXPECT_EQ(stats->contract_statements, 2);
+  EXPECT_EQ(*(*to)->ContractDaysClosed(), *from.ContractDaysClosed());
+  EXPECT_EQ(*(*to)->ContractStatements(std::nullopt), *from.ContractStatements(std::nullopt));
+  EXPECT_EQ(*(*to)->ContractDeliveries(d + 2), (std::vector<ContractDeliveryRecord>{{1, d + 2, 99}}));
+
+  MemoryStore another;
+  ASSERT_TRUE(another.PutContractProduct(Product(1)).ok());
+  auto refused = CopyStore(another, **to);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), StatusCode::kFailedPrecondition);
 }
 
 TEST(SqliteStoreTest, RefusesAFileFromANewerSchema) {
@@ -673,10 +902,12 @@ TEST(SqliteStoreTest, AcknowledgedLedgerEntriesSurviveKillNine) {
 // serving reads, and writes again once the limit is raised.
 TEST(SqliteStoreTest, AFullStoreIsInsufficientStorageReadsGoOnAndWritesResumeWithSpace) {
   testing::TempDir dir;
-  SqliteStore::Options options;
-  options.max_page_count = 24;  // the schema takes 12 pages of 4 KiB: room for a few leases
-  auto store = SqliteStore::Open((dir / "store.db").string(), options);
+  auto store = SqliteStore::Open((dir / "store.db").string());
   ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  // The schema's pages (a limit never goes below what the file holds), then room for a few leases.
+  auto schema_pages = (*store)->SetMaxPageCount(1);
+  ASSERT_TRUE(schema_pages.has_value()) << schema_pages.error().ToString();
+  ASSERT_TRUE((*store)->SetMaxPageCount(*schema_pages + 12).has_value());
   Status full;
   int64_t id = 0;
   while (full.ok() && id < 1000) {
@@ -870,6 +1101,21 @@ class GatedStore final : public Store {
   Status PutToken(const TokenRecord& t) override { return base_.PutToken(t); }
   Result<std::optional<TokenRecord>> FindToken(std::string_view h) override { return base_.FindToken(h); }
   Result<std::vector<TokenRecord>> ListTokens() override { return base_.ListTokens(); }
+  Status PutContractProduct(const ContractProductRecord& p) override { return base_.PutContractProduct(p); }
+  Result<std::vector<ContractProductRecord>> ListContractProducts() override { return base_.ListContractProducts(); }
+  Status PutContract(const ContractRecord& c) override { return base_.PutContract(c); }
+  Result<std::vector<ContractRecord>> ListContracts(std::optional<std::string> c) override {
+    return base_.ListContracts(c);
+  }
+  Status CloseContractDay(const ContractDayClose& c) override { return base_.CloseContractDay(c); }
+  Result<std::vector<ContractDayClose>> ContractDaysClosed() override { return base_.ContractDaysClosed(); }
+  Result<std::vector<ContractStatementRecord>> ContractStatements(std::optional<int64_t> c) override {
+    return base_.ContractStatements(c);
+  }
+  Status PutContractDelivery(const ContractDeliveryRecord& d) override { return base_.PutContractDelivery(d); }
+  Result<std::vector<ContractDeliveryRecord>> ContractDeliveries(Date d) override {
+    return base_.ContractDeliveries(d);
+  }
   Status Transaction(const std::function<Status(Store&)>& fn) override {
     std::unique_lock lock(mu_);
     ++arrived_;
