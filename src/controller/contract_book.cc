@@ -27,6 +27,11 @@ void StepSuspension(SuspensionState& s, Money fee, Money mined, int after_days) 
   if (s.suspended && s.streak == 0) s.suspended = false;
 }
 
+SuspensionState StateAfter(const ContractStatement& s) {
+  const bool suspended_on_the_day = s.state == "suspended";
+  return SuspensionState{s.streak, suspended_on_the_day ? !s.resumes : s.suspends};
+}
+
 Money ValuePerThDay(const ContractTerms& t) {
   const __int128 th_days = t.hashrate.hps() * t.days;  // x 1e12 H/s-days per TH/s-day
   const int64_t spread = th_days > 0 ? static_cast<int64_t>(static_cast<__int128>(t.price.raw()) * kTera / th_days) : 0;
@@ -69,6 +74,17 @@ Status ContractBook::End(int64_t id, Date day) {
     return OkStatus();
   }
   return NotFoundError("no contract " + std::to_string(id));
+}
+
+Status ContractBook::Restore(ContractTerms terms, SuspensionState state) {
+  const int64_t id = terms.id;
+  RS_RETURN_IF_ERROR(Add(std::move(terms)));
+  state_[id] = state;
+  return OkStatus();
+}
+
+void ContractBook::RestoreLastClosed(Date day) {
+  if (!last_closed_ || *last_closed_ < day) last_closed_ = day;
 }
 
 const ContractTerms* ContractBook::Find(int64_t id) const {

@@ -87,6 +87,9 @@ struct ContractStatement {
   bool resumes = false;            // this day clears it: running again from tomorrow
 };
 
+// The rule's state after the day `s` closed (what a shell keeps of it is the statement).
+SuspensionState StateAfter(const ContractStatement& s);
+
 class ContractBook {
  public:
   // InvalidArgument naming the field: no algorithm, hashrate <= 0, days <= 0, a negative price or
@@ -94,6 +97,11 @@ class ContractBook {
   [[nodiscard]] Status Add(ContractTerms terms);
   // The customer ends a contract from `day` on (it runs no more from that day). NotFound.
   [[nodiscard]] Status End(int64_t id, Date day);
+  // A shell starting again from what it stored: the contract's terms (as Add) with the rule's
+  // state after its last closed day (StateAfter of its latest statement), and the last day the
+  // book had closed, which CloseDay then refuses with every day before it.
+  [[nodiscard]] Status Restore(ContractTerms terms, SuspensionState state);
+  void RestoreLastClosed(Date day);
 
   // The contracts to serve on `day`: started, within the term, not ended, not suspended; by id.
   std::vector<ContractDemand> InForce(Date day) const;

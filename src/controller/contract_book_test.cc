@@ -99,6 +99,47 @@ TEST(ContractBook, SuspendsOnTheDayTheTermsSayAndResumes) {
   EXPECT_EQ(resumes, (std::vector<bool>{false, false, false, true, false}));
 }
 
+// A shell that stops after any day and restores the book from the statements it stored goes on
+// with the same statements as one that never stopped, and refuses the days it closed.
+TEST(ContractBook, RestoredFromItsLastStatementsItGoesOnAsIfNeverStopped) {
+  const std::vector<std::string> prices = {"5000", "5000", "5000", "9000", "5000", "5000", "5000", "9000"};
+  auto run = [&](int stop_after) {
+    ContractBook book;
+    EXPECT_TRUE(book.Add(Terms()).ok());
+    std::vector<ContractStatement> out;
+    Date d = Date::FromYmd(2018, 6, 1);
+    for (size_t i = 0; i < prices.size(); ++i, d = d + 1) {
+      if (static_cast<int>(i) == stop_after) {
+        ContractBook again;
+        EXPECT_TRUE(again.Restore(Terms(), StateAfter(out.back())).ok());
+        again.RestoreLastClosed(d - 1);
+        EXPECT_FALSE(again.CloseDay(d - 1, {Btc(prices[i - 1])}, {}, 0).has_value()) << "closed before the stop";
+        EXPECT_EQ(again.InForce(d).size(), book.InForce(d).size());
+        book = std::move(again);
+      }
+      auto day = book.CloseDay(d, {Btc(prices[i])}, {{1, static_cast<__int128>(5) * 1'000'000'000'000 * 86400}}, 0);
+      EXPECT_TRUE(day.has_value());
+      if (day) out.push_back(day->front());
+    }
+    return out;
+  };
+  const std::vector<ContractStatement> straight = run(-1);
+  ASSERT_EQ(straight.size(), prices.size());
+  for (int stop = 1; stop < static_cast<int>(prices.size()); ++stop) {
+    SCOPED_TRACE("stopped before day " + std::to_string(stop));
+    std::vector<ContractStatement> restored = run(stop);
+    ASSERT_EQ(restored.size(), straight.size());
+    for (size_t i = 0; i < straight.size(); ++i) {
+      EXPECT_EQ(restored[i].state, straight[i].state) << i;
+      EXPECT_EQ(restored[i].streak, straight[i].streak) << i;
+      EXPECT_EQ(restored[i].suspends, straight[i].suspends) << i;
+      EXPECT_EQ(restored[i].resumes, straight[i].resumes) << i;
+      EXPECT_EQ(restored[i].fee, straight[i].fee) << i;
+      EXPECT_EQ(restored[i].refund, straight[i].refund) << i;
+    }
+  }
+}
+
 TEST(ContractBook, TermEndAndCustomerEndAndBadInput) {
   ContractBook book;
   ASSERT_TRUE(book.Add(Terms()).ok());
