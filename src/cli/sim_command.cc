@@ -348,6 +348,8 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
       j["oracle"] = {{"ai_usd", bound.ai_usd},
                      {"mining_usd", bound.mining_usd},
                      {"idle_usd", bound.idle_usd},
+                     {"uses_usd", bound.uses_usd},
+                     {"fixed_usd", bound.fixed_usd},
                      {"plain_lp_usd", plain},
                      {"no_schedule_usd", std::max(0.0, plain - oracle)}};
     }

@@ -1190,11 +1190,15 @@ void ServeContracts(const DecideInput& in, const Valuation& value, Scratch& s, P
   // Under a binding cap a watt a contract draws is a watt some other use gives up: each site's
   // price of a watt is then the least net per facility watt of what could give way (its mining
   // groups, its interruptible hosted machines), and a device's cost to a contract counts its
-  // draw at that price. Sites with room (drawing under 98 % of the cap) price watts at zero.
+  // draw at that price. Sites with room (nothing held off for the cap, and drawing under 98 % of
+  // it) price watts at zero.
   std::vector<double> watt_price(fleet.sites().size(), 0.0);  // micro-USD per facility W-hour
   for (size_t si = 0; si < fleet.sites().size(); ++si) {
     const int64_t cap = fleet.sites()[si].power_cap.raw();
-    if (s.Draw(static_cast<int>(si)) * 50 < cap * 49) continue;
+    bool held_off = false;  // something already gives way for this cap
+    for (size_t gi = 0; gi < n; ++gi) held_off = held_off || (fleet.groups()[gi].site == static_cast<int>(si) && s.curtailed(static_cast<int>(gi)) > 0);
+    for (const HostedState& h : fleet.hosted()) held_off = held_off || (h.site == static_cast<int>(si) && h.curtailed);
+    if (!held_off && s.Draw(static_cast<int>(si)) * 50 < cap * 49) continue;
     double least = -1;
     auto consider = [&](int64_t net_per_hour, int64_t facility_w) {
       if (net_per_hour <= 0 || facility_w <= 0) return;
