@@ -372,5 +372,108 @@ TEST_F(TrainingFarmTest, AndOnOneClusterAlone) {
   Check(Plan("scale = 0.27\ntenants = [\"cluster04\"]"), 0.9, "cluster04 at scale 0.27");
 }
 
+// Issue 12's scenario: GPUs, ASICs, a hosted customer and sold contracts at one capped site
+// (examples/hybrid-site.toml, on the imported ../shared/data).
+class HybridSiteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(std::filesystem::path(RIGSHIFT_SHARED_DATA) / "asic/asic_models.csv")) {
+      GTEST_SKIP() << "no ../shared/data here";
+    }
+    data_ = (tmp_ / "data").string();
+    CliRun r = Rigshift("data import --source " + std::string(RIGSHIFT_SHARED_DATA) + " --out " + data_, tmp_);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  // `plan --format json` of the example with each (from, to) replaced.
+  nlohmann::json Plan(const std::vector<std::pair<std::string, std::string>>& edits = {}) {
+    std::string text = ReadText(kFixtures / "../../examples/hybrid-site.toml");
+    for (const auto& [from, to] : edits) {
+      const size_t at = text.find(from);
+      EXPECT_NE(at, std::string::npos) << from;
+      if (at != std::string::npos) text.replace(at, from.size(), to);
+    }
+    const auto farm = tmp_ / "hybrid.toml";
+    WriteText(farm, text);
+    CliRun r = Rigshift("plan " + farm.string() + " --data " + data_ + " --format json --quiet", tmp_);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err.find("bound is broken"), std::string::npos) << r.err;
+    return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json();
+  }
+  static std::map<std::string, nlohmann::json> ByName(const nlohmann::json& list) {
+    std::map<std::string, nlohmann::json> by;
+    for (const auto& x : list) by[x["name"]] = x;
+    return by;
+  }
+  TempDir tmp_;
+  std::string data_;
+};
+
+TEST_F(HybridSiteTest, EveryUseIsPlacedBilledAndBoundedAndProfitBeatsEveryBaseline) {
+  const nlohmann::json j = Plan();
+  ASSERT_TRUE(j.contains("policies"));
+  const double oracle = j["oracle_profit_usd"].get<double>();
+  EXPECT_GT(j["oracle"]["uses_usd"].get<double>(), 0);
+  EXPECT_GT(j["oracle"]["fixed_usd"].get<double>(), 0);
+  auto by = ByName(j["policies"]);
+  const double profit = by["profit"]["profit_usd"].get<double>();
+  for (const auto& [name, p] : by) {
+    if (name != "profit") EXPECT_GT(profit, p["profit_usd"].get<double>()) << name;
+    if (name != "idle-mining") EXPECT_LE(p["profit_usd"].get<double>(), oracle + 1e-6) << name;
+  }
+  const nlohmann::json& p = by["profit"];
+  // Every use earns, and the shares add up.
+  double shares = 0;
+  for (const char* use : {"ai", "mining", "contracts", "hosting"}) {
+    EXPECT_GT(p["uses"][use]["revenue_usd"].get<double>(), 0) << use;
+    shares += p["uses"][use]["share"].get<double>();
+  }
+  EXPECT_NEAR(shares, 1.0, 1e-9);
+  // Contracts: in force all 90 days of the 2021 bull market, fully delivered: the fee is
+  // 0.07 USD x 3,000 TH/s x 90 days, nothing refunded.
+  auto contracts = ByName(p["contracts"]);
+  const nlohmann::json& sha = contracts["sha-2021"];
+  EXPECT_EQ(sha["days_active"].get<int>(), 90);
+  EXPECT_TRUE(sha["suspended_on"].is_null());
+  EXPECT_DOUBLE_EQ(sha["sale_usd"].get<double>(), 120000);
+  EXPECT_NEAR(sha["fees_usd"].get<double>(), 0.07 * 3000 * 90, 0.01);
+  EXPECT_NEAR(sha["refunds_usd"].get<double>(), 0, 0.01);
+  EXPECT_GT(sha["mined_for_customer_usd"].get<double>(), 0);
+  // Hosting: the firm machine is never held off and pays 100 kW x 15 USD x 3 months; the
+  // interruptible one, worth less per watt than any mining here, gives way first.
+  auto hosted = ByName(p["hosted"]);
+  EXPECT_EQ(hosted["client-b"]["hours_off"].get<double>(), 0);
+  EXPECT_NEAR(hosted["client-b"]["fees_usd"].get<double>(), 100 * 15 * 3, 0.01);
+  EXPECT_GT(hosted["client-a"]["hours_off"].get<double>(), 0);
+  // GPUs net the most per watt and are never the ones curtailed: the riser rigs mine whenever
+  // ETH pays (the same share with no cap at all, below).
+  auto groups = ByName(p["groups"]);
+  const nlohmann::json uncapped = Plan({{"power_cap_kw = 900", "power_cap_kw = 100000"}});
+  auto free_groups = ByName(ByName(uncapped["policies"])["profit"]["groups"]);
+  EXPECT_NEAR(groups["risers-3070"]["mining_share"].get<double>(), free_groups["risers-3070"]["mining_share"].get<double>(), 1e-3);
+  // Without the cap nothing is held off.
+  EXPECT_EQ(ByName(ByName(uncapped["policies"])["profit"]["hosted"])["client-a"]["hours_off"].get<double>(), 0);
+}
+
+TEST_F(HybridSiteTest, AContractIsSuspendedOnTheDayItsTermsSayAsTheBacktestFindsIt) {
+  // HashFlare's 2018 terms on the ASICs: 0.35 USD per TH/s-day, suspended after 28 days below the
+  // fee. The replay suspends it on the day `rigshift contract backtest` names for the same days.
+  const nlohmann::json j = Plan({{"coin_from = 2021-01-01", "coin_from = 2018-05-01"},
+                                 {"start = 2021-01-01", "start = 2018-05-01"},
+                                 {"fee_usd_per_th_day = 0.07", "fee_usd_per_th_day = 0.35"},
+                                 {"days = 90", "days = 120"}});
+  ASSERT_TRUE(j.contains("policies"));
+  CliRun bt = Rigshift("contract backtest --algorithm SHA-256 --fee-usd-per-th-day 0.35 --suspend-after-days 28 "
+                       "--from 2018-05-01 --to 2018-08-28 --pool-fee-percent 1 --format json --data " + data_,
+                       tmp_);
+  ASSERT_EQ(bt.exit_code, 0) << bt.err;
+  const nlohmann::json want = nlohmann::json::parse(bt.out);
+  ASSERT_TRUE(want["suspended_on"].is_string()) << bt.out.substr(0, 400);
+  for (const auto& p : j["policies"]) {
+    const nlohmann::json& sha = ByName(p["contracts"])["sha-2021"];
+    EXPECT_EQ(sha["suspended_on"], want["suspended_on"]) << p["name"];
+    EXPECT_GT(sha["days_suspended"].get<int>(), 0) << p["name"];
+  }
+}
+
 }  // namespace
 }  // namespace rigshift
