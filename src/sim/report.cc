@@ -793,11 +793,49 @@ void Renderer::Summary() {
   o_ += "</tbody>\n<tfoot><tr><td>oracle (upper bound)</td><td></td><td></td><td></td><td>" +
         (oracle ? FormatUsd(*oracle) : std::string("&mdash;")) +
         "</td><td>100.0%</td><td></td><td></td><td></td><td></td><td></td></tr></tfoot>\n</table>\n";
-  o_ += "<p class=\"note\">Profit = AI revenue + mining revenue &minus; energy cost. Utilization = GPU-seconds "
+  const bool other_uses = !d_.policies.front().contracts.empty() || !d_.policies.front().hosted.empty();
+  o_ += std::string("<p class=\"note\">Profit = AI revenue + mining revenue") +
+        (other_uses ? " + contract and hosting revenue (below)" : "") +
+        " &minus; energy cost. Utilization = GPU-seconds "
         "serving AI or mining / all GPU-seconds. Waited: requests not placed when they arrived, which joined the "
         "queue (the wait of those placed after waiting, median and 99th percentile); rejected counts those "
         "refused at once, those that gave up waiting and those still waiting at the end. The first policy is the "
         "engine&#39;s own.</p>\n";
+  if (other_uses) {
+    // Revenue by use (issue 12): AI, the farm's mining, hashrate contracts, hosting.
+    o_ += "<h3>Revenue by use</h3>\n<table>\n<thead><tr><th>Policy</th><th>AI</th><th>Mining</th><th>Contracts</th>"
+          "<th>Hosting</th></tr></thead>\n<tbody>\n";
+    for (const PolicySummary& p : d_.policies) {
+      const int64_t total = p.ai_revenue.raw() + p.mining_revenue.raw() + p.contract_revenue.raw() + p.hosting_revenue.raw();
+      auto cell = [&](Money m) { return "<td>" + FormatUsd(m) + " (" + Ratio(m.raw(), total) + ")</td>"; };
+      o_ += "<tr><td>" + Escape(p.name) + "</td>" + cell(p.ai_revenue) + cell(p.mining_revenue) +
+            cell(p.contract_revenue) + cell(p.hosting_revenue) + "</tr>\n";
+    }
+    o_ += "</tbody>\n</table>\n";
+    const PolicySummary& first = d_.policies.front();
+    if (!first.contracts.empty()) {
+      o_ += "<table>\n<thead><tr><th>Contract (" + Escape(first.name) + ")</th><th>Days in force</th><th>Suspended</th>"
+            "<th>Suspended on</th><th>Sale</th><th>Fees</th><th>Refunds</th><th>Earned</th>"
+            "<th>Its hashrate mined (customer&#39;s)</th></tr></thead>\n<tbody>\n";
+      for (const ContractOutcome& c : first.contracts) {
+        o_ += "<tr><td>" + Escape(c.name) + "</td><td>" + FormatCount(c.days_active) + "</td><td>" +
+              FormatCount(c.days_suspended) + "</td><td>" + (c.suspended_on.empty() ? "&mdash;" : Escape(c.suspended_on)) +
+              "</td><td>" + FormatUsd(c.sale) + "</td><td>" + FormatUsd(c.fees) + "</td><td>" + FormatUsd(c.refunds) +
+              "</td><td><b>" + FormatUsd(c.sale + c.fees - c.refunds) + "</b></td><td>" + FormatUsd(c.mined_usd) +
+              "</td></tr>\n";
+      }
+      o_ += "</tbody>\n</table>\n";
+    }
+    if (!first.hosted.empty()) {
+      o_ += "<table>\n<thead><tr><th>Hosted machine (" + Escape(first.name) + ")</th><th>Fees</th><th>Energy billed</th>"
+            "<th>Credits</th><th>Hours held off</th></tr></thead>\n<tbody>\n";
+      for (const HostedOutcome& h : first.hosted) {
+        o_ += "<tr><td>" + Escape(h.name) + "</td><td>" + FormatUsd(h.fees) + "</td><td>" + FormatUsd(h.energy_billed) +
+              "</td><td>" + FormatUsd(h.credits) + "</td><td>" + FormatCount(h.seconds_off / 3600) + "</td></tr>\n";
+      }
+      o_ += "</tbody>\n</table>\n";
+    }
+  }
   o_ += "<nav class=\"policies\">Charts by policy:";
   for (size_t i = 0; i < d_.policies.size(); ++i) {
     o_ += fmt::format(" <a href=\"#policy-{}\">", i) + Escape(d_.policies[i].name) + "</a>";

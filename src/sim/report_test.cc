@@ -215,6 +215,38 @@ TEST(ReportRender, FormatsSummaryNumbers) {
   EXPECT_NE(html.find("coins 2021-01-01.., electricity HB_HUBAVG 2024-01-01.."), std::string::npos);
 }
 
+TEST(ReportRender, RevenueByUseContractsAndHostingWhenTheFarmHasThem) {
+  ReportData d = SmallReport();
+  EXPECT_EQ(RenderHtmlReport(d).find("<h3>Revenue by use</h3>"), std::string::npos);  // a GPU-only farm
+  PolicySummary& p = d.policies.front();
+  p.contract_revenue = Money(100'000'000);  // 100 USD
+  p.hosting_revenue = Money(50'000'000);
+  ContractOutcome c;
+  c.name = "sha <1>";
+  c.days_active = 30;
+  c.days_suspended = 2;
+  c.suspended_on = "2018-07-07";
+  c.sale = Money(90'000'000);
+  c.fees = Money(20'000'000);
+  c.refunds = Money(10'000'000);
+  c.mined_usd = Money(70'000'000);
+  p.contracts.push_back(c);
+  HostedOutcome h;
+  h.name = "client-a";
+  h.fees = Money(60'000'000);
+  h.credits = Money(10'000'000);
+  h.seconds_off = 7200;
+  p.hosted.push_back(h);
+  const std::string html = RenderHtmlReport(d);
+  EXPECT_NE(html.find("<h3>Revenue by use</h3>"), std::string::npos);
+  EXPECT_NE(html.find("sha &lt;1&gt;"), std::string::npos);
+  EXPECT_NE(html.find("<td>2018-07-07</td>"), std::string::npos);
+  EXPECT_NE(html.find("<td><b>$100.00</b></td>"), std::string::npos);  // 90 + 20 - 10
+  EXPECT_NE(html.find("<td>$70.00</td>"), std::string::npos);
+  EXPECT_NE(html.find("<td>client-a</td><td>$60.00</td><td>$0.00</td><td>$10.00</td><td>2</td>"), std::string::npos);
+  EXPECT_NE(html.find("+ contract and hosting revenue"), std::string::npos);
+}
+
 TEST(ReportRender, OneSvgPerChart) {
   ReportData d = SmallReport();
   std::string html = RenderHtmlReport(d);
