@@ -14,11 +14,16 @@
 //   rigshift-fake-pdu --port P [--pdu ID] --outlet ID=WATTS [--outlet ...] [--speed N]
 //                     [--start-kwh KWH] [--metrics-link]
 //
+//   POST .../Outlets/{outlet}/Actions/Outlet.PowerControl {"PowerState": "On" | "Off"}
+//       switches the outlet (DSP0268's Outlet.PowerControl): off, it draws nothing and its
+//       counter stops; its PowerState says which. Answers 204.
 // Test controls (POST, answered even while "down"):
 //   /fake/outlets/{outlet}/load?watts=N   a new load from now on
 //   /fake/outlets/{outlet}/jump?wh=N      the counter jumps forward by N Wh at once
 //   /fake/outlets/{outlet}/reset          the counter restarts at 0 with a new SensorResetTime
 //   /fake/outlets/{outlet}/blank?on=1|0   Readings become null (a sensor that cannot be read)
+//   /fake/outlets/{outlet}/stuck?on=1|0   PowerControl is accepted but the relay stays as it is
+//                                         (the machine keeps drawing: a welded contact)
 //   /fake/down, /fake/up                  Redfish requests get the connection closed unanswered
 // The first line printed is "fake pdu: listening on 127.0.0.1:PORT pid N", then one line per
 // request. Exits 0 on SIGTERM or SIGINT, 2 on bad arguments. One connection at a time.
@@ -29,6 +34,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -72,6 +78,9 @@ struct Outlet {
   Clock::time_point since;
   std::string reset_time = "2024-01-01T00:00:00Z";
   bool blank = false;
+  bool on = true;      // PowerState
+  bool stuck = false;  // PowerControl changes PowerState but not the draw
+  bool relay_on = true;  // what actually feeds the machine
 };
 
 struct Options {
@@ -179,9 +188,14 @@ class FakePdu {
   bool down() const { return down_; }
 
   // Status and body for one request.
-  std::pair<int, json> Handle(const std::string& method, const std::string& path, const std::string& query) {
+  std::pair<int, json> Handle(const std::string& method, const std::string& path, const std::string& query,
+                              const std::string& request_body) {
     std::vector<std::string> s = Segments(path);
     if (!s.empty() && s[0] == "fake") return Control(method, s, query);
+    if (method == "POST" && s.size() == 9 && s[0] == "redfish" && s[2] == "PowerEquipment" && s[4] == o_.pdu &&
+        s[5] == "Outlets" && s[7] == "Actions" && s[8] == "Outlet.PowerControl") {
+      return PowerControl(s[6], request_body);
+    }
     if (method != "GET") return {405, Error("method not allowed")};
     std::string root = "/redfish/v1";
     std::string pdu_path = root + "/PowerEquipment/RackPDUs/" + o_.pdu;
@@ -243,7 +257,7 @@ class FakePdu {
     Advance(out);
     std::string outlet_path = pdu_path + "/Outlets/" + s[6];
     json readings = {
-        {"PowerWatts", {{"DataSourceUri", outlet_path + "/Sensors/Power"}, {"Reading", out.blank ? json(nullptr) : json(out.watts)}}},
+        {"PowerWatts", {{"DataSourceUri", outlet_path + "/Sensors/Power"}, {"Reading", out.blank ? json(nullptr) : json(Draw(out))}}},
         {"EnergykWh",
          {{"DataSourceUri", outlet_path + "/Sensors/Energy"},
           {"Reading", out.blank ? json(nullptr) : json(static_cast<double>(out.energy_mwh / 1000) / 1000.0)},
@@ -262,7 +276,11 @@ class FakePdu {
                  {"PhaseWiringType", "OnePhase3Wire"},
                  {"VoltageType", "AC"},
                  {"NominalVoltage", "AC200To240V"},
-                 {"PowerState", "On"},
+                 {"PowerState", out.on ? "On" : "Off"},
+                 {"Actions",
+                  {{"#Outlet.PowerControl",
+                    {{"target", outlet_path + "/Actions/Outlet.PowerControl"},
+                     {"PowerState@Redfish.AllowableValues", {"On", "Off"}}}}}},
                  {"Voltage", {{"DataSourceUri", outlet_path + "/Sensors/Voltage"}, {"Reading", 230.1}}}};
     if (o_.metrics_link) {
       body["Metrics"] = {{"@odata.id", outlet_path + "/Metrics"}};
@@ -273,15 +291,33 @@ class FakePdu {
   }
 
  private:
+  // What the machine on the outlet draws now: its load while the relay feeds it.
+  static int64_t Draw(const Outlet& out) { return out.relay_on ? out.watts : 0; }
+
   static json Error(const std::string& message) {
     return {{"error", {{"code", "Base.1.0.GeneralError"}, {"message", message}}}};
+  }
+
+  std::pair<int, json> PowerControl(const std::string& id, const std::string& body) {
+    auto it = outlets_.find(id);
+    if (it == outlets_.end()) return {404, Error("no outlet " + id)};
+    json b = json::parse(body, nullptr, false);
+    std::string state = b.is_object() ? b.value("PowerState", "") : "";
+    if (state != "On" && state != "Off") {
+      return {400, Error("PowerState must be On or Off, got " + (b.is_object() ? b.dump() : body))};
+    }
+    Outlet& out = it->second;
+    Advance(out);
+    out.on = state == "On";
+    if (!out.stuck) out.relay_on = out.on;
+    return {204, json()};
   }
 
   void Advance(Outlet& out) const {
     auto now = Clock::now();
     int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - out.since).count();
     out.since = now;
-    out.carry += out.watts * ms * o_.speed;  // W x ms; 3600 of them make 1 mWh
+    out.carry += Draw(out) * ms * o_.speed;  // W x ms; 3600 of them make 1 mWh
     out.energy_mwh += out.carry / 3600;
     out.carry %= 3600;
   }
@@ -308,10 +344,20 @@ class FakePdu {
       out.reset_time = NowIso();
     } else if (what == "blank") {
       out.blank = Query(query, "on") != "0";
+    } else if (what == "stuck") {
+      out.stuck = Query(query, "on") != "0";
+      if (!out.stuck) out.relay_on = out.on;
     } else {
       return {404, Error("unknown control " + what)};
     }
-    return {200, {{"outlet", s[2]}, {"watts", out.watts}, {"energy_wh", out.energy_mwh / 1000}, {"blank", out.blank}}};
+    return {200,
+            {{"outlet", s[2]},
+             {"watts", out.watts},
+             {"draw_w", Draw(out)},
+             {"energy_wh", out.energy_mwh / 1000},
+             {"blank", out.blank},
+             {"power_state", out.on ? "On" : "Off"},
+             {"stuck", out.stuck}}};
   }
 
   const Options& o_;
@@ -320,11 +366,27 @@ class FakePdu {
   bool down_ = false;
 };
 
-// The request line and headers (and a small body, skipped): at most 2 s or 64 KiB.
+// Content-Length of a request's headers (0 when absent).
+size_t ContentLength(const std::string& req) {
+  size_t end = req.find("\r\n\r\n");
+  std::string head = req.substr(0, end);
+  for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  size_t at = head.find("\r\ncontent-length:");
+  if (at == std::string::npos) return 0;
+  return static_cast<size_t>(std::strtoull(head.c_str() + at + 17, nullptr, 10));
+}
+
+// Whether `req` holds its headers and the whole body they announce.
+bool Complete(const std::string& req) {
+  size_t end = req.find("\r\n\r\n");
+  return end != std::string::npos && req.size() >= end + 4 + ContentLength(req);
+}
+
+// The request line, headers and body (a small one): at most 2 s or 64 KiB.
 std::string ReadRequest(int fd) {
   std::string req;
   auto deadline = Clock::now() + std::chrono::seconds(2);
-  while (req.size() < 65536 && req.find("\r\n\r\n") == std::string::npos) {
+  while (req.size() < 65536 && !Complete(req)) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) break;
     pollfd p{fd, POLLIN, 0};
@@ -356,6 +418,8 @@ void WriteAll(int fd, const std::string& data) {
 const char* Reason(int status) {
   switch (status) {
     case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     default: return "Error";
@@ -418,8 +482,10 @@ int main(int argc, char** argv) {
       close(fd);
       continue;
     }
-    auto [status, body] = pdu.Handle(method, path, query);
-    std::string text = body.dump();
+    size_t head_end = req.find("\r\n\r\n");
+    std::string request_body = head_end == std::string::npos ? "" : req.substr(head_end + 4);
+    auto [status, body] = pdu.Handle(method, path, query, request_body);
+    std::string text = status == 204 ? "" : body.dump();
     // Logged before answering, so that a test that got the answer finds the line.
     std::printf("fake pdu: %s %s -> %d\n", method.c_str(), target.c_str(), status);
     WriteAll(fd, "HTTP/1.1 " + std::to_string(status) + " " + Reason(status) +

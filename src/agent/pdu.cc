@@ -4,7 +4,6 @@
 #include <cmath>
 #include <utility>
 
-#include "net/http_client.h"
 
 namespace rigshift::agent {
 namespace {
@@ -82,7 +81,8 @@ json OutletReadingToJson(const OutletReading& r) {
           {"outlet", r.outlet},
           {"power_w", r.power ? json(r.power->raw()) : json(nullptr)},
           {"energy_wh", r.energy ? json(r.energy->raw()) : json(nullptr)},
-          {"energy_reset_time", r.energy_reset_time.empty() ? json(nullptr) : json(r.energy_reset_time)}};
+          {"energy_reset_time", r.energy_reset_time.empty() ? json(nullptr) : json(r.energy_reset_time)},
+          {"powered", r.powered ? json(*r.powered) : json(nullptr)}};
 }
 
 Status ParseRedfishOutlet(const json& outlet, std::string_view where, OutletReading& out) {
@@ -91,6 +91,10 @@ Status ParseRedfishOutlet(const json& outlet, std::string_view where, OutletRead
   RS_ASSIGN_OR_RETURN(std::optional<int64_t> wh, ScaledReading(outlet, "EnergykWh", 3, where));
   if (watts) out.power = Watts(*watts);
   if (wh) out.energy = WattHours(*wh);
+  if (auto state = outlet.find("PowerState"); state != outlet.end() && state->is_string()) {
+    if (*state == "On") out.powered = true;
+    if (*state == "Off") out.powered = false;
+  }
   auto energy = outlet.find("EnergykWh");
   if (energy != outlet.end() && energy->is_object()) {
     auto reset = energy->find("SensorResetTime");
@@ -113,15 +117,17 @@ Result<std::unique_ptr<RedfishPowerMeter>> RedfishPowerMeter::Create(std::string
   return std::unique_ptr<RedfishPowerMeter>(new RedfishPowerMeter(std::move(base), std::move(prefix), std::move(options)));
 }
 
-Result<json> RedfishPowerMeter::Get(const std::string& path) {
+Result<net::HttpResponse> RedfishPowerMeter::Call(const std::string& method, const std::string& path,
+                                                  const std::string& body) {
   std::string url = base_url_ + path;
   RS_ASSIGN_OR_RETURN(net::HttpClient client, net::HttpClient::ForUrl(base_url_, options_.ca_file, options_.timeout));
   std::vector<std::pair<std::string, std::string>> headers = {{"Accept", "application/json"},
                                                               {"OData-Version", "4.0"}};
+  if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
   if (!options_.username.empty()) {
     headers.emplace_back("Authorization", "Basic " + Base64(options_.username + ":" + options_.password));
   }
-  Result<net::HttpResponse> r = client.Send("GET", path, {}, {}, headers);
+  Result<net::HttpResponse> r = client.Send(method, path, body, {}, headers);
   if (!r) return Err(UnavailableError("PDU " + url + ": " + r.error().message()));
   if (r->status == 404) return Err(NotFoundError("PDU " + url + ": 404, no such resource"));
   if (r->status == 401 || r->status == 403) {
@@ -129,6 +135,28 @@ Result<json> RedfishPowerMeter::Get(const std::string& path) {
                                      " (the PDU wants credentials: RedfishOptions username/password)"));
   }
   if (r->status >= 500) return Err(UnavailableError("PDU " + url + ": " + std::to_string(r->status)));
+  return r;
+}
+
+std::string RedfishPowerMeter::OutletPath(std::string_view pdu, std::string_view outlet) const {
+  return path_prefix_ + "/redfish/v1/PowerEquipment/RackPDUs/" + PathSegment(pdu) + "/Outlets/" + PathSegment(outlet);
+}
+
+Status RedfishPowerMeter::SetPower(std::string_view pdu, std::string_view outlet, bool on) {
+  const std::string path = OutletPath(pdu, outlet) + "/Actions/Outlet.PowerControl";
+  RS_ASSIGN_OR_RETURN(net::HttpResponse r, Call("POST", path, json{{"PowerState", on ? "On" : "Off"}}.dump()));
+  // DSP0266: an action answers 200 with a body, 204 without, or 202 with a task that completes later.
+  if (r.status != 200 && r.status != 202 && r.status != 204) {
+    return InvalidArgumentError("PDU " + base_url_ + path + ": refused PowerState " + (on ? "On" : "Off") + " (" +
+                                std::to_string(r.status) + " " + r.body.substr(0, 200) + ")");
+  }
+  return OkStatus();
+}
+
+Result<json> RedfishPowerMeter::Get(const std::string& path) {
+  std::string url = base_url_ + path;
+  RS_ASSIGN_OR_RETURN(net::HttpResponse response, Call("GET", path, {}));
+  const net::HttpResponse* r = &response;
   if (r->status != 200) return Err(InvalidArgumentError("PDU " + url + ": unexpected status " + std::to_string(r->status)));
   json body = json::parse(r->body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded() || !body.is_object()) {
@@ -138,8 +166,7 @@ Result<json> RedfishPowerMeter::Get(const std::string& path) {
 }
 
 Result<OutletReading> RedfishPowerMeter::Read(std::string_view pdu, std::string_view outlet) {
-  std::string path = path_prefix_ + "/redfish/v1/PowerEquipment/RackPDUs/" + PathSegment(pdu) + "/Outlets/" +
-                     PathSegment(outlet);
+  std::string path = OutletPath(pdu, outlet);
   RS_ASSIGN_OR_RETURN(json resource, Get(path));
   OutletReading out;
   out.pdu = std::string(pdu);

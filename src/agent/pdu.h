@@ -29,6 +29,7 @@
 
 #include "common/status.h"
 #include "common/units.h"
+#include "net/http_client.h"
 
 namespace rigshift::agent {
 
@@ -37,9 +38,10 @@ struct OutletReading {
   std::optional<Watts> power;       // PowerWatts.Reading
   std::optional<WattHours> energy;  // EnergykWh.Reading x 1000
   std::string energy_reset_time;    // EnergykWh.SensorResetTime, "" when not given
+  std::optional<bool> powered;      // PowerState "On" (true) or "Off"; absent when not given
 };
 
-// {"pdu", "outlet", "power_w", "energy_wh", "energy_reset_time"}; absent readings are null.
+// {"pdu", "outlet", "power_w", "energy_wh", "energy_reset_time", "powered"}; absent readings are null.
 nlohmann::json OutletReadingToJson(const OutletReading& r);
 
 class PowerMeter {
@@ -50,23 +52,39 @@ class PowerMeter {
   [[nodiscard]] virtual Result<OutletReading> Read(std::string_view pdu, std::string_view outlet) = 0;
 };
 
+// Switching an outlet on and off (a hosted machine held off for the site's power cap).
+class PowerSwitch {
+ public:
+  virtual ~PowerSwitch() = default;
+  // Asks the PDU to switch one outlet on or off; OK once the PDU accepted it (whether the machine
+  // stopped drawing is for the next reading to tell). Errors as PowerMeter::Read's.
+  [[nodiscard]] virtual Status SetPower(std::string_view pdu, std::string_view outlet, bool on) = 0;
+};
+
 struct RedfishOptions {
   std::chrono::milliseconds timeout{5000};
   std::string username, password;  // HTTP Basic, sent when username is not empty
   std::string ca_file;             // https:// URLs: the CA to trust (empty: the system's)
 };
 
-class RedfishPowerMeter : public PowerMeter {
+// Reads outlets, and switches them with the Outlet.PowerControl action (DSP0268's Outlet schema:
+// POST .../Outlets/{outlet}/Actions/Outlet.PowerControl {"PowerState": "On" | "Off"}).
+class RedfishPowerMeter : public PowerMeter, public PowerSwitch {
  public:
   // `base_url`: "http://HOST:PORT" or "https://HOST" of the PDU's Redfish service.
   [[nodiscard]] static Result<std::unique_ptr<RedfishPowerMeter>> Create(std::string_view base_url,
                                                                          RedfishOptions options = {});
   [[nodiscard]] Result<OutletReading> Read(std::string_view pdu, std::string_view outlet) override;
+  [[nodiscard]] Status SetPower(std::string_view pdu, std::string_view outlet, bool on) override;
 
  private:
   RedfishPowerMeter(std::string base_url, std::string path_prefix, RedfishOptions options)
       : base_url_(std::move(base_url)), path_prefix_(std::move(path_prefix)), options_(std::move(options)) {}
   [[nodiscard]] Result<nlohmann::json> Get(const std::string& path);
+  // `method` on `path` with `body`: the answer's status, or the error (named as Get's).
+  [[nodiscard]] Result<net::HttpResponse> Call(const std::string& method, const std::string& path,
+                                               const std::string& body);
+  std::string OutletPath(std::string_view pdu, std::string_view outlet) const;
 
   std::string base_url_;     // scheme://host:port, no path
   std::string path_prefix_;  // the base URL's path without a trailing '/' ("" usually)

@@ -34,6 +34,10 @@ Result<FarmFleet> BuildFarm(const Scenario& sc, const Catalog& catalog, const st
     if (!model) return Err(model.error().WithContext("group '" + g.name + "'"));
     const DeviceModel* m = *model;
     NodeGroupSpec spec = g;
+    if (!g.asic_addresses.empty() && m->device_class != DeviceClass::kAsic) {
+      return Err(InvalidArgumentError("group '" + g.name + "': asic_addresses is for ASIC miners the server reaches "
+                                      "over the LAN, and " + m->name + " is not one (GPU nodes run rigshift agent)"));
+    }
     if (m->device_class == DeviceClass::kAsic) {
       if (spec.gpus_per_node > 1) {
         return Err(InvalidArgumentError("group '" + g.name + "': " + m->name +

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -417,6 +418,64 @@ void ReadHosted(TableReader& r, HostedSpec& h, const std::vector<SiteSpec>& site
   if (r.Scaled("curtail_credit_usd_per_kwh", 9, 0, int64_t{100'000'000'000}, &per_kwh)) {
     h.curtail_credit = EnergyPrice(per_kwh);
   }
+  // The metered outlet: all three together (pdu defaults to "1"), or none.
+  const toml::node* url = r.table().get("meter_url");
+  if (r.String("meter_url", &h.meter_url) && !h.meter_url.starts_with("http://") &&
+      !h.meter_url.starts_with("https://")) {
+    r.Error(url->source(), "meter_url must be the PDU's Redfish service, http://HOST[:PORT] or https://HOST[:PORT], "
+                           "got \"" + h.meter_url + "\"");
+  }
+  const bool has_pdu = r.String("pdu", &h.pdu), has_outlet = r.String("outlet", &h.outlet);
+  if (url == nullptr && (has_pdu || has_outlet)) {
+    r.Error(r.table().get(has_pdu ? "pdu" : "outlet")->source(),
+            "gives pdu or outlet without meter_url: name the PDU's Redfish service too (meter_url = \"http://...\")");
+  } else if (url != nullptr && !has_outlet && !r.table().get("outlet")) {
+    r.Error(url->source(), "gives meter_url without outlet: which outlet of the PDU feeds this machine?");
+  }
+  if (url != nullptr && h.pdu.empty()) h.pdu = "1";
+  r.Finish();
+}
+
+// "HOST:PORT", "HOST" (port 4028) or "[V6]:PORT": "" when fine, else what is wrong.
+std::string CheckAsicAddress(const std::string& a) {
+  std::string host = a, port;
+  if (a.starts_with("[")) {
+    size_t close = a.find(']');
+    if (close == std::string::npos) return "has '[' without ']'";
+    host = a.substr(1, close - 1);
+    if (close + 1 < a.size()) {
+      if (a[close + 1] != ':') return "has something other than :PORT after ']'";
+      port = a.substr(close + 2);
+    }
+  } else if (size_t colon = a.rfind(':'); colon != std::string::npos) {
+    if (a.find(':') != colon) return "is an IPv6 address without brackets ([ADDRESS]:PORT)";
+    host = a.substr(0, colon);
+    port = a.substr(colon + 1);
+  }
+  if (host.empty()) return "has no host";
+  for (char c : host) {
+    if (std::isspace(static_cast<unsigned char>(c)) || c == '/') return "is not HOST:PORT";
+  }
+  if (a.find(':') != std::string::npos && !a.starts_with("[") && port.empty()) return "has an empty port";
+  if (!port.empty()) {
+    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        std::stoi(port) < 1 || std::stoi(port) > 65535) {
+      return "has port '" + port + "', not 1 .. 65535";
+    }
+  }
+  return "";
+}
+
+void ReadPool(TableReader& r, PoolSpec& p) {
+  r.String("coin", &p.coin, /*required=*/true);
+  if (!p.coin.empty()) r.set_label("[[pool]] '" + p.coin + "'");
+  r.String("url", &p.url, /*required=*/true);
+  if (!p.url.empty() && p.url.find("://") == std::string::npos) {
+    r.Error(r.table().get("url")->source(),
+            "url must be the pool's URL with its scheme (\"stratum+tcp://HOST:PORT\"), got \"" + p.url + "\"");
+  }
+  r.String("user", &p.user, /*required=*/true);
+  r.String("password", &p.password, /*required=*/false, /*allow_empty=*/true);
   r.Finish();
 }
 
@@ -493,6 +552,34 @@ void ReadGroup(TableReader& r, NodeGroupSpec& g, const std::vector<SiteSpec>& si
   r.Int("cpu_cores", 1, 4096, &g.cpu_cores);
   r.Int("ram_gb", 1, 65536, &g.ram_gb);
   r.String("fabric", &g.fabric, /*required=*/false, /*allow_empty=*/true);
+  // ASICs on the LAN: one address per node, with their firmware (the model is checked to be an
+  // ASIC when the farm is built).
+  const toml::node* addrs = r.table().get("asic_addresses");
+  if (addrs && r.StringList("asic_addresses", &g.asic_addresses)) {
+    if (g.nodes > 0 && static_cast<int64_t>(g.asic_addresses.size()) != g.nodes) {
+      r.Error(addrs->source(), fmt::format("asic_addresses has {} address(es) for {} node(s): give one per node, "
+                                           "node i at address i",
+                                           g.asic_addresses.size(), g.nodes));
+    }
+    for (size_t i = 0; i < g.asic_addresses.size(); ++i) {
+      if (std::string why = CheckAsicAddress(g.asic_addresses[i]); !why.empty()) {
+        r.Error(addrs->source(), fmt::format("asic_addresses item {} \"{}\" {}", i + 1, g.asic_addresses[i], why));
+      }
+    }
+  }
+  const toml::node* fw = r.table().get("asic_firmware");
+  if (r.String("asic_firmware", &g.asic_firmware)) {
+    static const std::vector<std::string> kFirmware = {"antminer", "braiins", "luxos", "cgminer"};
+    if (std::find(kFirmware.begin(), kFirmware.end(), g.asic_firmware) == kFirmware.end()) {
+      r.Error(fw->source(), fmt::format("asic_firmware must be \"antminer\", \"braiins\", \"luxos\" or \"cgminer\", "
+                                        "got \"{}\"{}",
+                                        g.asic_firmware, Suggest(g.asic_firmware, kFirmware)));
+    }
+    if (!addrs) r.Error(fw->source(), "gives asic_firmware without asic_addresses (one HOST:PORT per node)");
+  } else if (addrs && !fw) {
+    r.Error(addrs->source(), "gives asic_addresses without asic_firmware (\"antminer\", \"braiins\", \"luxos\" or "
+                             "\"cgminer\"): the server speaks each firmware's own commands");
+  }
   r.Finish();
 }
 
@@ -633,13 +720,14 @@ Result<Scenario> Read(const toml::table& root, const std::string& file) {
   Errors errors(file);
   Scenario s;
 
-  static const std::vector<std::string> kSections = {"scenario", "site",   "group",  "hosted",
-                                                     "contract", "market", "demand", "policy"};
+  static const std::vector<std::string> kSections = {"scenario", "site",   "group",  "hosted", "contract",
+                                                     "pool",     "market", "demand", "policy"};
   for (auto&& [k, v] : root) {
     if (std::find(kSections.begin(), kSections.end(), k.str()) == kSections.end()) {
       errors.Add(k.source(),
                  fmt::format("unknown {} '{}': a scenario has [scenario], [[site]], [[group]], [[hosted]], "
-                             "[[contract]], [market], [demand] and [policy]{}",
+                             "[[contract]], [market], [demand] and [policy]{}, and [[pool]] for the ASICs "
+                             "`rigshift server` drives",
                              v.is_table() || v.is_array() ? "section" : "key", k.str(),
                              Suggest(k.str(), kSections)));
     }
@@ -681,6 +769,24 @@ Result<Scenario> Read(const toml::table& root, const std::string& file) {
             fmt::format("[[group]] name '{}' is used by an earlier [[group]]: names must be unique", g.name));
       }
     }
+    for (const auto& other : s.groups) {
+      for (const std::string& a : g.asic_addresses) {
+        if (std::find(other.asic_addresses.begin(), other.asic_addresses.end(), a) != other.asic_addresses.end()) {
+          errors.Add(group_tables[i]->get("asic_addresses")->source(),
+                     fmt::format("[[group]] '{}' asic_addresses: \"{}\" is also an address of [[group]] '{}'", g.name,
+                                 a, other.name));
+        }
+      }
+    }
+    for (size_t a = 0; a < g.asic_addresses.size(); ++a) {
+      for (size_t b = 0; b < a; ++b) {
+        if (g.asic_addresses[a] == g.asic_addresses[b]) {
+          errors.Add(group_tables[i]->get("asic_addresses")->source(),
+                     fmt::format("[[group]] '{}' asic_addresses: \"{}\" is given twice (items {} and {})", g.name,
+                                 g.asic_addresses[a], b + 1, a + 1));
+        }
+      }
+    }
     s.groups.push_back(std::move(g));
   }
 
@@ -709,6 +815,20 @@ Result<Scenario> Read(const toml::table& root, const std::string& file) {
       }
     }
     s.contracts.push_back(std::move(c));
+  }
+
+  auto pool_tables = TableArray(root, "pool", errors);
+  for (size_t i = 0; i < pool_tables.size(); ++i) {
+    TableReader r(*pool_tables[i], fmt::format("[[pool]] #{}", i + 1), errors);
+    PoolSpec p;
+    ReadPool(r, p);
+    for (const auto& other : s.pools) {
+      if (!p.coin.empty() && other.coin == p.coin) {
+        errors.Add(pool_tables[i]->get("coin")->source(),
+                   fmt::format("[[pool]] coin '{}' has an earlier [[pool]]: one pool per coin", p.coin));
+      }
+    }
+    s.pools.push_back(std::move(p));
   }
 
   if (const toml::table* t = SingleTable(root, "market", errors)) {

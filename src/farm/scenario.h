@@ -56,6 +56,11 @@ struct NodeGroupSpec {
   // The network that joins the group's nodes for multi-node training ("infiniband-400g"); "" =
   // none: a gang larger than one node never runs here. Riser rigs never take one.
   std::string fabric;
+  // ASICs the server reaches over the LAN (server/asic_fleet.h; the simulator ignores both): one
+  // "HOST:PORT" per node, node i at address i (no port: 4028), and the firmware they run
+  // ("antminer", "braiins", "luxos" or "cgminer"). Only for a group of an ASIC model.
+  std::vector<std::string> asic_addresses;
+  std::string asic_firmware;
 };
 
 // A customer's machine the farm hosts ([[hosted]], docs/hosting.md): it draws power under its
@@ -71,6 +76,22 @@ struct HostedSpec {
   std::optional<EnergyPrice> all_in_price;  // all_in_usd_per_kwh; absent: energy at cost
   bool interruptible = false;     // the farm may switch it off for the cap
   EnergyPrice curtail_credit;     // curtail_credit_usd_per_kwh: credited per kWh held off
+  // Its metered PDU outlet (`rigshift server` only; the simulator bills power_kw): the Redfish
+  // service's base URL ("http://10.0.0.9"), the PDU's id and the outlet's id. The server bills
+  // the energy that outlet counted and switches it off and on for the cap. "" = no meter: billed
+  // from power_kw.
+  std::string meter_url;
+  std::string pdu;                // default "1" when meter_url is given
+  std::string outlet;
+};
+
+// The farm's own pool for a coin ([[pool]], `rigshift server` only): where its ASICs that the
+// server drives mine that coin. `user` may hold "{node}", replaced by the ASIC's node name.
+struct PoolSpec {
+  std::string coin;               // as the coin data names it: "BTC"
+  std::string url;                // "stratum+tcp://pool.example:3333"
+  std::string user;               // "farm.{node}"
+  std::string password = "x";
 };
 
 // A hashrate contract the farm sold ([[contract]], docs/contracts.md): `hashrate` of `algorithm`
@@ -157,6 +178,7 @@ struct Scenario {
   std::vector<NodeGroupSpec> groups;
   std::vector<HostedSpec> hosted;
   std::vector<ContractSpec> contracts;
+  std::vector<PoolSpec> pools;
   MarketMapping market;
   DemandSpec demand;
   PolicySpec policy;
