@@ -399,9 +399,9 @@ class HybridSiteTest : public ::testing::Test {
     EXPECT_EQ(r.err.find("bound is broken"), std::string::npos) << r.err;
     return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json();
   }
-  static std::map<std::string, nlohmann::json> ByName(const nlohmann::json& list) {
+  static std::map<std::string, nlohmann::json> ByName(const nlohmann::json& list, const char* key = "name") {
     std::map<std::string, nlohmann::json> by;
-    for (const auto& x : list) by[x["name"]] = x;
+    for (const auto& x : list) by[x[key]] = x;
     return by;
   }
   TempDir tmp_;
@@ -431,7 +431,7 @@ TEST_F(HybridSiteTest, EveryUseIsPlacedBilledAndBoundedAndProfitBeatsEveryBaseli
   // Contracts: in force all 90 days of the 2021 bull market, fully delivered: the fee is
   // 0.07 USD x 3,000 TH/s x 90 days, nothing refunded.
   auto contracts = ByName(p["contracts"]);
-  const nlohmann::json& sha = contracts["sha-2021"];
+  const nlohmann::json sha = contracts["sha-2021"];
   EXPECT_EQ(sha["days_active"].get<int>(), 90);
   EXPECT_TRUE(sha["suspended_on"].is_null());
   EXPECT_DOUBLE_EQ(sha["sale_usd"].get<double>(), 120000);
@@ -446,9 +446,9 @@ TEST_F(HybridSiteTest, EveryUseIsPlacedBilledAndBoundedAndProfitBeatsEveryBaseli
   EXPECT_GT(hosted["client-a"]["hours_off"].get<double>(), 0);
   // GPUs net the most per watt and are never the ones curtailed: the riser rigs mine whenever
   // ETH pays (the same share with no cap at all, below).
-  auto groups = ByName(p["groups"]);
+  auto groups = ByName(p["groups"], "group");
   const nlohmann::json uncapped = Plan({{"power_cap_kw = 900", "power_cap_kw = 100000"}});
-  auto free_groups = ByName(ByName(uncapped["policies"])["profit"]["groups"]);
+  auto free_groups = ByName(ByName(uncapped["policies"])["profit"]["groups"], "group");
   EXPECT_NEAR(groups["risers-3070"]["mining_share"].get<double>(), free_groups["risers-3070"]["mining_share"].get<double>(), 1e-3);
   // Without the cap nothing is held off.
   EXPECT_EQ(ByName(ByName(uncapped["policies"])["profit"]["hosted"])["client-a"]["hours_off"].get<double>(), 0);
@@ -460,7 +460,9 @@ TEST_F(HybridSiteTest, AContractIsSuspendedOnTheDayItsTermsSayAsTheBacktestFinds
   const nlohmann::json j = Plan({{"coin_from = 2021-01-01", "coin_from = 2018-05-01"},
                                  {"start = 2021-01-01", "start = 2018-05-01"},
                                  {"fee_usd_per_th_day = 0.07", "fee_usd_per_th_day = 0.35"},
-                                 {"days = 90", "days = 120"}});
+                                 {"days = 90", "days = 120"},
+                                 // ETC's Etchash began in November 2020; in 2018 it was Ethash.
+                                 {"algorithm = \"Etchash\"", "algorithm = \"Ethash\""}});
   ASSERT_TRUE(j.contains("policies"));
   CliRun bt = Rigshift("contract backtest --algorithm SHA-256 --fee-usd-per-th-day 0.35 --suspend-after-days 28 "
                        "--from 2018-05-01 --to 2018-08-28 --pool-fee-percent 1 --format json --data " + data_,
@@ -469,7 +471,7 @@ TEST_F(HybridSiteTest, AContractIsSuspendedOnTheDayItsTermsSayAsTheBacktestFinds
   const nlohmann::json want = nlohmann::json::parse(bt.out);
   ASSERT_TRUE(want["suspended_on"].is_string()) << bt.out.substr(0, 400);
   for (const auto& p : j["policies"]) {
-    const nlohmann::json& sha = ByName(p["contracts"])["sha-2021"];
+    const nlohmann::json sha = ByName(p["contracts"])["sha-2021"];
     EXPECT_EQ(sha["suspended_on"], want["suspended_on"]) << p["name"];
     EXPECT_GT(sha["days_suspended"].get<int>(), 0) << p["name"];
   }
