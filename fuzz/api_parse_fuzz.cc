@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <limits>
 #include <set>
 #include <string>
 #include <string_view>
@@ -224,6 +225,7 @@ void FuzzHeartbeat(std::string_view body) {
     const nlohmann::json& d = j["devices"][i];
     CheckInteger(d, "slot", r->devices[i].slot);
     FUZZ_CHECK(d["use"] == ReportedUseName(r->devices[i].use), "use differs");
+    FUZZ_CHECK(Given(d, "contract") == r->devices[i].contract.has_value(), "contract presence");
     FUZZ_CHECK(Given(d, "lease") == r->devices[i].lease.has_value(), "lease presence");
     FUZZ_CHECK(Given(d, "power_w") == r->devices[i].power.has_value(), "power presence");
     FUZZ_CHECK(!r->devices[i].temperature_c || (*r->devices[i].temperature_c >= 0 && *r->devices[i].temperature_c <= 200),
@@ -257,6 +259,52 @@ void FuzzPolicy(std::string_view body) {
   if (p.miner_restart_s) CheckInteger(j, "miner_restart_s", *p.miner_restart_s);
   if (p.pool_fee_ppm) CheckDecimal(j, "pool_fee_pct", 1e4, *p.pool_fee_ppm);
   if (p.resume_margin_ppm) CheckDecimal(j, "resume_margin_pct", 1e4, *p.resume_margin_ppm);
+}
+
+// A hashrate a parser returned, and the JSON number in `unit` it came from (rounded to whole H/s).
+void CheckHashRate(const nlohmann::json& j, const char* key, const std::string& unit, HashRate got) {
+  FUZZ_CHECK(got.hps() >= 1 && got.hps() <= std::numeric_limits<int64_t>::max(), key);
+  FUZZ_CHECK(HashRateUnit(unit) > 0, "unit");
+  CheckDecimal(j, key, static_cast<double>(HashRateUnit(unit)), static_cast<int64_t>(got.hps()));
+}
+
+void FuzzContractProduct(std::string_view body) {
+  Result<ContractProductAsk> r = ParseContractProductRequest(body);
+  CheckError(r, StatusCode::kInvalidArgument);
+  if (!r.has_value()) return;
+  CheckText(r->name, /*allow_empty=*/false);
+  CheckText(r->algorithm, /*allow_empty=*/false);
+  FUZZ_CHECK(r->days >= 1 && r->days <= kMaxContractDays, "days");
+  FUZZ_CHECK(r->suspend_after_days >= 0 && r->suspend_after_days <= kMaxContractDays, "suspend_after_days");
+  for (Money m : {r->price_per_unit, r->fee_per_unit_day}) {
+    FUZZ_CHECK(m.raw() >= 0 && m <= kMaxContractUnitPrice, "money");
+  }
+  nlohmann::json j = Dom(body);
+  FUZZ_CHECK(j["unit"] == r->unit, "unit differs");
+  CheckInteger(j, "days", r->days);
+  CheckDecimal(j, "price_usd_per_unit", 1e6, r->price_per_unit.raw());
+  CheckDecimal(j, "fee_usd_per_unit_day", 1e6, r->fee_per_unit_day.raw());
+  CheckHashRate(j, "max_hashrate", r->unit, r->max_hashrate);
+}
+
+void FuzzContract(std::string_view body) {
+  Result<ContractAsk> r = ParseContractRequest(body);
+  CheckError(r, StatusCode::kInvalidArgument);
+  if (!r.has_value()) return;
+  FUZZ_CHECK(r->product >= 1 && r->product <= kMaxJsonInteger, "product");
+  FUZZ_CHECK(!r->payout_address.empty() && r->payout_address.size() <= kMaxPayoutAddressChars, "payout_address size");
+  for (char c : r->payout_address) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-' || c == ':';
+    FUZZ_CHECK(ok, "payout_address character");
+  }
+  // The pool goes to a miner's command line as one argument: no space, quote or shell word.
+  CheckText(r->pool, /*allow_empty=*/false);
+  FUZZ_CHECK(r->pool.find_first_of(" '\"`$;&|<>\\/@", r->pool.find("://") + 3) == std::string::npos, "pool character");
+  nlohmann::json j = Dom(body);
+  CheckInteger(j, "product", r->product);
+  FUZZ_CHECK(j["pool"] == r->pool && j["payout_address"] == r->payout_address, "strings differ");
+  CheckHashRate(j, "hashrate", j["unit"].get<std::string>(), r->hashrate);
 }
 
 void FuzzId(std::string_view segment) {
@@ -296,6 +344,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     rigshift::FuzzRegistration(input);
     rigshift::FuzzHeartbeat(input);
     rigshift::FuzzPolicy(input);
+    rigshift::FuzzContractProduct(input);
+    rigshift::FuzzContract(input);
     rigshift::FuzzId(input);
     rigshift::FuzzBearer(input);
   } catch (const std::exception& e) {

@@ -189,4 +189,13 @@ Result<int64_t> ParseScaled(std::string_view text, int scale) {
   return static_cast<int64_t>(v);
 }
 
+__int128 HashRateUnit(std::string_view unit) {
+  if (unit == "TH/s") return 1'000'000'000'000;
+  if (unit == "GH/s") return 1'000'000'000;
+  if (unit == "MH/s") return 1'000'000;
+  if (unit == "kH/s") return 1'000;
+  if (unit == "H/s") return 1;
+  return 0;
+}
+
 }  // namespace rigshift

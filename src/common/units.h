@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 
@@ -95,6 +96,10 @@ class HashRate {
  private:
   __int128 hps_ = 0;
 };
+
+// The units a hashrate is written in ("TH/s", "GH/s", "MH/s", "kH/s", "H/s") and their size in
+// H/s; 0 for anything else.
+__int128 HashRateUnit(std::string_view unit);
 
 // Energy drawn by `power` for `seconds`, in watt-hours, rounded half away from zero.
 [[nodiscard]] Result<WattHours> EnergyOver(Watts power, int64_t seconds);

@@ -123,7 +123,8 @@ json LedgerTotalsJson(const LedgerTotals& t) {
               {"net_micro_usd", net},               {"net_usd", ToUsd(net)}};
 }
 
-// A tenant's view, or on an operator's call the ?tenant= it names (nullopt: every tenant).
+}  // namespace
+
 // Every query parameter must be one the route knows, given once: a misspelt filter must never
 // silently widen what a request reads or cancels (as a misspelt body field never falls back to a
 // default).
@@ -142,6 +143,8 @@ Status CheckQuery(const HttpRequest& req, std::initializer_list<std::string_view
   }
   return OkStatus();
 }
+
+namespace {
 
 // The leases of an answer, rendered outside the farm's lock (node names are fixed: lease_json.h).
 HttpResponse LeaseList(int status, std::string_view key, const std::vector<LeaseRecord>& leases, const Farm& farm) {
@@ -284,6 +287,15 @@ const std::vector<Api::Route>& Api::Routes() {
       {"POST", "/v1/alerts/{id}/ack", Who::kOperators, &Api::AcknowledgeAlert},
       {"GET", "/v1/reports/money", Who::kOperators, &Api::MoneyReport},
       {"GET", "/v1/reports/power", Who::kOperators, &Api::PowerReport},
+      // Hashrate contracts: products on sale, contracts bought (customers are tenants), exposure.
+      {"GET", "/v1/contract-products", Who::kTenants, &Api::ListContractProducts},
+      {"POST", "/v1/contract-products", Who::kOperators, &Api::CreateContractProduct},
+      {"GET", "/v1/contracts", Who::kTenants, &Api::ListContracts},
+      {"POST", "/v1/contracts", Who::kTenants, &Api::BuyContract},
+      {"GET", "/v1/contracts/exposure", Who::kOperators, &Api::ContractExposure},
+      {"GET", "/v1/contracts/{id}", Who::kTenants, &Api::GetContract},
+      {"DELETE", "/v1/contracts/{id}", Who::kTenants, &Api::EndContract},
+      {"GET", "/v1/contracts/{id}/statements", Who::kTenants, &Api::ContractStatements},
       {"GET", "/v1/plan/scenarios", Who::kOperators, &Api::ListScenarios},
       {"POST", "/v1/plan", Who::kOperators, &Api::RunPlan},
   };
@@ -596,6 +608,12 @@ json DesiredJson(const NodeView& view) {
   for (const DeviceDesired& d : view.devices) {
     json jd = {{"slot", d.slot}, {"use", d.use}, {"coin", d.coin}};
     if (d.use == "lease") jd["lease"] = d.lease;
+    if (d.use == "contract") {
+      jd["contract"] = {{"id", d.contract},
+                        {"algorithm", d.algorithm},
+                        {"pool", d.pool},
+                        {"payout_address", d.payout_address}};
+    }
     devices.push_back(std::move(jd));
   }
   json leases = json::array();

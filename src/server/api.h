@@ -41,6 +41,9 @@ namespace rigshift {
 // The HTTP status and the JSON error code of a Status code.
 int HttpStatusFor(StatusCode code);
 std::string_view ErrorCodeFor(StatusCode code);
+// InvalidArgument naming a query parameter of `req` that is not one of `known`, or one given
+// twice: a misspelt filter must never silently widen what a request reads or changes.
+[[nodiscard]] Status CheckQuery(const net::HttpRequest& req, std::initializer_list<std::string_view> known);
 
 class Api {
  public:
@@ -135,6 +138,15 @@ class Api {
   net::HttpResponse GetNode(const Call& call);
   net::HttpResponse MoneyReport(const Call& call);
   net::HttpResponse PowerReport(const Call& call);
+  // Hashrate contracts (server/contract_api.cc).
+  net::HttpResponse ListContractProducts(const Call& call);
+  net::HttpResponse CreateContractProduct(const Call& call);
+  net::HttpResponse ListContracts(const Call& call);
+  net::HttpResponse BuyContract(const Call& call);
+  net::HttpResponse ContractExposure(const Call& call);
+  net::HttpResponse GetContract(const Call& call);
+  net::HttpResponse EndContract(const Call& call);
+  net::HttpResponse ContractStatements(const Call& call);
   net::HttpResponse ListScenarios(const Call& call);
   net::HttpResponse RunPlan(const Call& call);
   // GET /plan/reports/ID.html: a report made by RunPlan, to whoever has its unguessable URL (an

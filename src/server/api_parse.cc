@@ -523,7 +523,8 @@ bool ParseApiRole(std::string_view s, ApiRole* out) {
 }
 
 bool ParseReportedUse(std::string_view s, ReportedUse* out) {
-  for (ReportedUse u : {ReportedUse::kLease, ReportedUse::kMining, ReportedUse::kIdle, ReportedUse::kOff}) {
+  for (ReportedUse u :
+       {ReportedUse::kLease, ReportedUse::kMining, ReportedUse::kIdle, ReportedUse::kOff, ReportedUse::kContract}) {
     if (s == ReportedUseName(u)) {
       *out = u;
       return true;
@@ -692,6 +693,7 @@ std::string_view ApiRoleName(ApiRole role) {
 std::string_view ReportedUseName(ReportedUse use) {
   switch (use) {
     case ReportedUse::kLease: return "lease";
+    case ReportedUse::kContract: return "contract";
     case ReportedUse::kMining: return "mining";
     case ReportedUse::kIdle: return "idle";
     case ReportedUse::kOff: return "off";
@@ -878,7 +880,7 @@ Result<AgentRegistration> ParseAgentRegistration(std::string_view body) {
 Result<AgentHeartbeat> ParseAgentHeartbeat(std::string_view body) {
   static constexpr std::string_view kFields[] = {"generation", "devices", "workloads"};
   static constexpr std::string_view kDeviceFields[] = {
-      "slot",       "use",        "lease",         "coin",     "power_w",  "temperature_c",
+      "slot",       "use",        "lease",         "contract", "coin",     "power_w",  "temperature_c",
       "utilization_pct", "memory_used_mib", "ecc_errors", "xid_errors", "hashrate_hs", "accepted",
       "rejected",   "mining_observed", "drained"};
   static constexpr std::string_view kWorkloadFields[] = {"lease", "state", "exit_code", "started_at", "ended_at",
@@ -908,12 +910,16 @@ Result<AgentHeartbeat> ParseAgentHeartbeat(std::string_view body) {
     RS_ASSIGN_OR_RETURN(dev.slot, Integer(*slot, PathOf(where, "slot"), 0, kMaxSlot));
     RS_RETURN_IF_ERROR(CheckUniqueSlot(dev.slot, i, first_index));
     RS_ASSIGN_OR_RETURN(const JsonValue* use,
-                        Required(d, "use", PathOf(where, "use"), "one of lease, mining, idle, off"));
-    RS_ASSIGN_OR_RETURN(dev.use,
-                        Word<ReportedUse>(*use, PathOf(where, "use"), "lease, mining, idle, off", ParseReportedUse));
+                        Required(d, "use", PathOf(where, "use"), "one of lease, mining, idle, off, contract"));
+    RS_ASSIGN_OR_RETURN(dev.use, Word<ReportedUse>(*use, PathOf(where, "use"), "lease, mining, idle, off, contract",
+                                                   ParseReportedUse));
     if (const JsonValue* lease = Optional(d, "lease")) {
       RS_ASSIGN_OR_RETURN(int64_t id, Integer(*lease, PathOf(where, "lease"), 1, kMaxJsonInteger));
       dev.lease = LeaseId(id);
+    }
+    if (const JsonValue* contract = Optional(d, "contract")) {
+      RS_ASSIGN_OR_RETURN(int64_t id, Integer(*contract, PathOf(where, "contract"), 1, kMaxJsonInteger));
+      dev.contract = id;
     }
     if (const JsonValue* coin = Optional(d, "coin")) {
       RS_ASSIGN_OR_RETURN(dev.coin, String(*coin, PathOf(where, "coin"), /*allow_empty=*/true));
@@ -1004,6 +1010,145 @@ Result<PolicyUpdate> ParsePolicyUpdate(std::string_view body) {
     return Err(InvalidArgumentError("body must set at least one of " + Join(kFields)));
   }
   return up;
+}
+
+namespace {
+
+// Decimal places of a hashrate unit: "TH/s" is 10^12 H/s.
+int UnitScale(std::string_view unit) {
+  const __int128 u = HashRateUnit(unit);
+  int scale = 0;
+  for (__int128 x = u; x >= 10; x /= 10) ++scale;
+  return scale;
+}
+
+bool ParseUnit(std::string_view s, std::string* out) {
+  if (HashRateUnit(s) == 0) return false;
+  *out = std::string(s);
+  return true;
+}
+
+constexpr std::string_view kUnits = "TH/s, GH/s, MH/s, kH/s, H/s";
+
+// A hashrate in `unit` as whole H/s, at least 1.
+Result<HashRate> HashRateIn(const JsonValue& v, std::string_view path, std::string_view unit) {
+  if (v.kind == JsonValue::Kind::kNumber) {
+    std::optional<Scaled> s = ToScaled(v.text, UnitScale(unit), 1);
+    if (s && s->sign > 0 && s->value >= 1) return HashRate(s->value);
+  }
+  return Err(InvalidArgumentError(Q(path) + " must be a hashrate in " + std::string(unit) +
+                                  " greater than 0 (at least 1 H/s, at most 9.2e18 H/s), got " + Describe(v)));
+}
+
+// USD, 0..kMaxContractUnitPrice, as micro-USD.
+Result<Money> Usd(const JsonValue& v, std::string_view path) {
+  if (v.kind == JsonValue::Kind::kNumber) {
+    std::optional<Scaled> s = ToScaled(v.text, 6, 1);
+    if (s && s->sign >= 0 && s->value <= kMaxContractUnitPrice.raw()) return Money(s->value);
+  }
+  return Err(InvalidArgumentError(Q(path) + " must be an amount in USD between 0 and " +
+                                  std::to_string(kMaxContractUnitPrice.raw() / kMicrosPerUnit) + ", got " + Describe(v)));
+}
+
+bool IsAddressChar(char c) { return IsNameChar(c) || c == ':'; }
+
+bool IsHostChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+}
+
+// "SCHEME://HOST:PORT" with a scheme miners take; nothing else (no path, no user, no spaces), so
+// that the string is safe to hand to a miner's command line as one argument.
+bool IsPoolUrl(std::string_view url) {
+  static constexpr std::string_view kSchemes[] = {"stratum+tcp://", "stratum+ssl://", "stratum+tls://",
+                                                  "stratum2+tcp://", "stratum2+ssl://", "tcp://", "ssl://"};
+  std::string_view rest;
+  for (std::string_view scheme : kSchemes) {
+    if (url.starts_with(scheme)) rest = url.substr(scheme.size());
+  }
+  const size_t colon = rest.rfind(':');
+  if (rest.empty() || colon == std::string_view::npos || colon == 0) return false;
+  std::string_view host = rest.substr(0, colon), port = rest.substr(colon + 1);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return false;
+    for (char c : host.substr(1, host.size() - 2)) {
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':') return false;
+    }
+  } else if (!std::all_of(host.begin(), host.end(), IsHostChar) || host.front() == '-' || host.front() == '.') {
+    return false;
+  }
+  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return false;
+  }
+  const int p = std::stoi(std::string(port));
+  return p >= 1 && p <= 65535;
+}
+
+}  // namespace
+
+Result<ContractProductAsk> ParseContractProductRequest(std::string_view body) {
+  static constexpr std::string_view kFields[] = {"name", "algorithm", "unit", "days", "price_usd_per_unit",
+                                                 "fee_usd_per_unit_day", "suspend_after_days", "max_hashrate"};
+  RS_ASSIGN_OR_RETURN(JsonValue root, ParseObject(body));
+  RS_RETURN_IF_ERROR(CheckFields(root, "", kFields));
+  ContractProductAsk ask;
+  RS_ASSIGN_OR_RETURN(const JsonValue* name, Required(root, "name", "name", "the product's name, a string"));
+  RS_ASSIGN_OR_RETURN(ask.name, String(*name, "name", /*allow_empty=*/false));
+  RS_ASSIGN_OR_RETURN(const JsonValue* algorithm,
+                      Required(root, "algorithm", "algorithm", "the algorithm sold, as the catalog names it"));
+  RS_ASSIGN_OR_RETURN(ask.algorithm, String(*algorithm, "algorithm", /*allow_empty=*/false));
+  RS_ASSIGN_OR_RETURN(const JsonValue* unit, Required(root, "unit", "unit", "one of " + std::string(kUnits)));
+  RS_ASSIGN_OR_RETURN(ask.unit, Word<std::string>(*unit, "unit", kUnits, ParseUnit));
+  RS_ASSIGN_OR_RETURN(const JsonValue* days,
+                      Required(root, "days", "days", "the term, an integer between 1 and " + std::to_string(kMaxContractDays)));
+  RS_ASSIGN_OR_RETURN(int64_t d, Integer(*days, "days", 1, kMaxContractDays));
+  ask.days = static_cast<int>(d);
+  RS_ASSIGN_OR_RETURN(const JsonValue* price,
+                      Required(root, "price_usd_per_unit", "price_usd_per_unit", "USD per unit, paid up front"));
+  RS_ASSIGN_OR_RETURN(ask.price_per_unit, Usd(*price, "price_usd_per_unit"));
+  RS_ASSIGN_OR_RETURN(const JsonValue* fee,
+                      Required(root, "fee_usd_per_unit_day", "fee_usd_per_unit_day", "USD per unit per day"));
+  RS_ASSIGN_OR_RETURN(ask.fee_per_unit_day, Usd(*fee, "fee_usd_per_unit_day"));
+  if (const JsonValue* after = Optional(root, "suspend_after_days")) {
+    RS_ASSIGN_OR_RETURN(int64_t n, Integer(*after, "suspend_after_days", 0, kMaxContractDays));
+    ask.suspend_after_days = static_cast<int>(n);
+  }
+  RS_ASSIGN_OR_RETURN(const JsonValue* max,
+                      Required(root, "max_hashrate", "max_hashrate", "the hashrate on sale, in the unit"));
+  RS_ASSIGN_OR_RETURN(ask.max_hashrate, HashRateIn(*max, "max_hashrate", ask.unit));
+  return ask;
+}
+
+Result<ContractAsk> ParseContractRequest(std::string_view body) {
+  static constexpr std::string_view kFields[] = {"product", "hashrate", "unit", "payout_address", "pool"};
+  RS_ASSIGN_OR_RETURN(JsonValue root, ParseObject(body));
+  RS_RETURN_IF_ERROR(CheckFields(root, "", kFields));
+  ContractAsk ask;
+  RS_ASSIGN_OR_RETURN(const JsonValue* product, Required(root, "product", "product", "the product's id"));
+  RS_ASSIGN_OR_RETURN(ask.product, Integer(*product, "product", 1, kMaxJsonInteger));
+  RS_ASSIGN_OR_RETURN(const JsonValue* unit,
+                      Required(root, "unit", "unit", "the unit of \"hashrate\": one of " + std::string(kUnits)));
+  std::string u;
+  RS_ASSIGN_OR_RETURN(u, Word<std::string>(*unit, "unit", kUnits, ParseUnit));
+  RS_ASSIGN_OR_RETURN(const JsonValue* hashrate, Required(root, "hashrate", "hashrate", "the hashrate bought, in the unit"));
+  RS_ASSIGN_OR_RETURN(ask.hashrate, HashRateIn(*hashrate, "hashrate", u));
+  RS_ASSIGN_OR_RETURN(const JsonValue* address,
+                      Required(root, "payout_address", "payout_address", "the wallet the pool pays"));
+  if (address->kind != JsonValue::Kind::kString || address->text.empty() ||
+      address->text.size() > kMaxPayoutAddressChars ||
+      !std::all_of(address->text.begin(), address->text.end(), IsAddressChar)) {
+    return Err(InvalidArgumentError("\"payout_address\" must be 1 to " + std::to_string(kMaxPayoutAddressChars) +
+                                    " characters of A-Z, a-z, 0-9, '.', '_', ':' and '-', got " + Describe(*address)));
+  }
+  ask.payout_address = address->text;
+  RS_ASSIGN_OR_RETURN(const JsonValue* pool, Required(root, "pool", "pool", "the pool's URL"));
+  RS_ASSIGN_OR_RETURN(std::string url, String(*pool, "pool", /*allow_empty=*/false));
+  if (!IsPoolUrl(url)) {
+    return Err(InvalidArgumentError(
+        "\"pool\" must be a pool URL, SCHEME://HOST:PORT with a scheme of stratum+tcp, stratum+ssl, stratum+tls, "
+        "stratum2+tcp, stratum2+ssl, tcp or ssl, got " + Quote(url)));
+  }
+  ask.pool = std::move(url);
+  return ask;
 }
 
 Result<int64_t> ParseId(std::string_view segment) {

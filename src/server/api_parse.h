@@ -143,9 +143,10 @@ struct AgentRegistration {
 };
 [[nodiscard]] Result<AgentRegistration> ParseAgentRegistration(std::string_view body);
 
-// POST /v1/agents/{node}/heartbeat.
-enum class ReportedUse { kLease, kMining, kIdle, kOff };
-std::string_view ReportedUseName(ReportedUse use);  // "lease", "mining", "idle", "off"
+// POST /v1/agents/{node}/heartbeat. kContract: mining a hashrate contract's algorithm to its
+// customer's pool (DeviceReport::contract names it).
+enum class ReportedUse { kLease, kMining, kIdle, kOff, kContract };
+std::string_view ReportedUseName(ReportedUse use);  // "lease", "mining", "idle", "off", "contract"
 
 inline constexpr int kMaxDevicePowerW = 5000;
 
@@ -153,6 +154,7 @@ struct DeviceReport {
   int slot = 0;                    // 0..kMaxSlot, unique within the heartbeat
   ReportedUse use = ReportedUse::kIdle;
   std::optional<LeaseId> lease;    // 1..kMaxJsonInteger when given
+  std::optional<int64_t> contract; // 1..kMaxJsonInteger when given: the contract it mines for
   std::string coin;                // may be empty
   std::optional<Watts> power;      // "power_w", 0..kMaxDevicePowerW when given
   // Telemetry, each optional (docs/agent.md, "Heartbeat").
@@ -198,6 +200,41 @@ struct PolicyUpdate {
   friend bool operator==(const PolicyUpdate&, const PolicyUpdate&) = default;
 };
 [[nodiscard]] Result<PolicyUpdate> ParsePolicyUpdate(std::string_view body);
+
+// Hashrate contracts (docs/contracts.md, "Selling contracts from the server"). Hashrates are given
+// as a decimal number in a unit ("TH/s", "GH/s", "MH/s", "kH/s", "H/s") and kept in whole H/s
+// (rounded half away from zero, at least 1, at most 2^63-1); money in USD, kept in micro-USD.
+inline constexpr int kMaxContractDays = 3650;
+inline constexpr Money kMaxContractUnitPrice{1'000'000 * kMicrosPerUnit};  // USD per unit (per day for fees)
+inline constexpr size_t kMaxPayoutAddressChars = 128;
+
+// POST /v1/contract-products: what the operator puts on sale.
+struct ContractProductAsk {
+  std::string name;              // "name", 1..kMaxStringChars characters
+  std::string algorithm;         // "algorithm", as the catalog names it (the farm checks it)
+  std::string unit;              // "unit": TH/s, GH/s, MH/s, kH/s, H/s
+  int days = 0;                  // "days", the term: 1..kMaxContractDays
+  Money price_per_unit;          // "price_usd_per_unit", up front for the term: 0..kMaxContractUnitPrice
+  Money fee_per_unit_day;        // "fee_usd_per_unit_day": 0..kMaxContractUnitPrice
+  int suspend_after_days = 0;    // "suspend_after_days", optional: 0..kMaxContractDays, 0 = never
+  HashRate max_hashrate;         // "max_hashrate", in `unit`: the most sold at once
+  friend bool operator==(const ContractProductAsk&, const ContractProductAsk&) = default;
+};
+[[nodiscard]] Result<ContractProductAsk> ParseContractProductRequest(std::string_view body);
+
+// POST /v1/contracts: what a customer buys.
+struct ContractAsk {
+  int64_t product = 0;           // "product": 1..kMaxJsonInteger
+  HashRate hashrate;             // "hashrate" in "unit"
+  // "payout_address": 1..kMaxPayoutAddressChars of [A-Za-z0-9._:-] (a coin address, or a pool
+  // login such as ADDRESS.WORKER), the wallet the contract's miners are paid to.
+  std::string payout_address;
+  // "pool": stratum+tcp, stratum+ssl, stratum+tls, stratum2+tcp, stratum2+ssl, tcp or ssl, then
+  // "://HOST:PORT" (HOST letters, digits, '.', '-', or a bracketed IPv6 address; PORT 1..65535).
+  std::string pool;
+  friend bool operator==(const ContractAsk&, const ContractAsk&) = default;
+};
+[[nodiscard]] Result<ContractAsk> ParseContractRequest(std::string_view body);
 
 // An id in a path (/v1/leases/{id}): decimal digits only, 1..kMaxJsonInteger, no sign, no
 // leading zero, no spaces.

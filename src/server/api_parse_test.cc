@@ -648,14 +648,14 @@ TEST(ParseAgentHeartbeatTest, BadValues) {
       {"devices not a list", R"({"generation": 1, "devices": {}})", {"\"devices\" must be a list of devices"}},
       {"device not an object", body("\"idle\""), {"\"devices[0]\" must be an object", "got \"idle\""}},
       {"unknown device field", body(R"({"slot": 0, "use": "idle", "temp_c": 70})"),
-       {"unknown field \"temp_c\" in \"devices[0]\" (fields: slot, use, lease, coin, power_w, temperature_c"}},
+       {"unknown field \"temp_c\" in \"devices[0]\" (fields: slot, use, lease, contract, coin, power_w, temperature_c"}},
       {"slot missing", body(R"({"use": "idle"})"), {"\"devices[0].slot\" is required"}},
       {"slot out of range", body(R"({"slot": 99, "use": "idle"})"), {"\"devices[0].slot\"", "got 99"}},
       {"slot twice", body(R"({"slot": 2, "use": "idle"}, {"slot": 2, "use": "off"})"),
        {"slot 2 appears twice in \"devices\" (devices[0] and devices[1])"}},
       {"use missing", body(R"({"slot": 0})"), {"\"devices[0].use\" is required"}},
       {"use unknown", body(R"({"slot": 0, "use": "curtailed"})"),
-       {"\"devices[0].use\" must be one of lease, mining, idle, off, got \"curtailed\""}},
+       {"\"devices[0].use\" must be one of lease, mining, idle, off, contract, got \"curtailed\""}},
       {"use null", body(R"({"slot": 0, "use": null})"), {"\"devices[0].use\"", "got null"}},
       {"lease zero", body(R"({"slot": 0, "use": "lease", "lease": 0})"),
        {"\"devices[0].lease\" must be an integer between 1 and 9007199254740992, got 0"}},
@@ -1023,6 +1023,104 @@ TEST(ParsePolicyUpdateTest, BadValues) {
 }
 
 // ----- Path ids -----
+
+// ---- hashrate contracts ---------------------------------------------------------------------------
+
+TEST(ParseContractProductRequestTest, GoodValues) {
+  auto r = ParseContractProductRequest(
+      R"({"name": "SHA-256 30 days", "algorithm": "SHA-256", "unit": "TH/s", "days": 30, "price_usd_per_unit": 12.5,
+          "fee_usd_per_unit_day": 0.035, "suspend_after_days": 28, "max_hashrate": 500.5})");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->name, "SHA-256 30 days");
+  EXPECT_EQ(r->unit, "TH/s");
+  EXPECT_EQ(r->days, 30);
+  EXPECT_EQ(r->price_per_unit, Money(12'500'000));
+  EXPECT_EQ(r->fee_per_unit_day, Money(35'000));
+  EXPECT_EQ(r->suspend_after_days, 28);
+  EXPECT_EQ(r->max_hashrate, HashRate(static_cast<__int128>(500'500'000'000'000)));
+  // suspend_after_days is optional (never suspended); MH/s keeps six decimals of H/s.
+  auto mh = ParseContractProductRequest(R"({"name": "e", "algorithm": "Ethash", "unit": "MH/s", "days": 1,
+      "price_usd_per_unit": 0, "fee_usd_per_unit_day": 0, "max_hashrate": 0.000001})");
+  ASSERT_TRUE(mh.has_value()) << mh.error().ToString();
+  EXPECT_EQ(mh->suspend_after_days, 0);
+  EXPECT_EQ(mh->max_hashrate, HashRate(1));
+}
+
+TEST(ParseContractProductRequestTest, BadValues) {
+  const std::string ok = R"("name": "n", "algorithm": "SHA-256", "unit": "TH/s", "days": 1, "price_usd_per_unit": 1,
+                            "fee_usd_per_unit_day": 1)";
+  const std::vector<Bad> cases = {
+      {"no name", R"({"algorithm": "a", "unit": "TH/s", "days": 1, "price_usd_per_unit": 1, "fee_usd_per_unit_day": 1,
+                      "max_hashrate": 1})", {"\"name\"", "required"}},
+      {"unknown unit", R"({"name": "n", "algorithm": "a", "unit": "PH/s", "days": 1, "price_usd_per_unit": 1,
+                           "fee_usd_per_unit_day": 1, "max_hashrate": 1})", {"\"unit\"", "TH/s, GH/s, MH/s, kH/s, H/s"}},
+      {"days 0", "{" + ok.substr(0, ok.find("\"days\"")) + R"("days": 0, "price_usd_per_unit": 1,
+                  "fee_usd_per_unit_day": 1, "max_hashrate": 1})", {"\"days\"", "between 1 and 3650"}},
+      {"negative fee", "{" + ok.substr(0, ok.find("\"fee")) + R"("fee_usd_per_unit_day": -0.01, "max_hashrate": 1})",
+       {"\"fee_usd_per_unit_day\"", "between 0 and 1000000"}},
+      {"price too high", R"({"name": "n", "algorithm": "a", "unit": "TH/s", "days": 1, "price_usd_per_unit": 1000001,
+                             "fee_usd_per_unit_day": 1, "max_hashrate": 1})", {"\"price_usd_per_unit\""}},
+      {"zero hashrate", "{" + ok + R"(, "max_hashrate": 0})", {"\"max_hashrate\"", "greater than 0"}},
+      {"below one H/s", "{" + ok + R"(, "max_hashrate": 1e-13})", {"\"max_hashrate\"", "at least 1 H/s"}},
+      {"beyond int64", "{" + ok + R"(, "max_hashrate": 1e7})", {"\"max_hashrate\""}},
+      {"suspend days", "{" + ok + R"(, "max_hashrate": 1, "suspend_after_days": -1})", {"\"suspend_after_days\""}},
+      {"misspelt field", "{" + ok + R"(, "max_hashrate": 1, "suspend_days": 3})", {"unknown field", "suspend_days"}},
+  };
+  for (const Bad& c : cases) ExpectRefused(ParseContractProductRequest(c.input), c);
+}
+
+TEST(ParseContractRequestTest, GoodValues) {
+  auto r = ParseContractRequest(R"({"product": 3, "hashrate": 10.25, "unit": "TH/s",
+      "payout_address": "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh.rig-1", "pool": "stratum+tcp://btc.example.org:3333"})");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->product, 3);
+  EXPECT_EQ(r->hashrate, HashRate(static_cast<__int128>(10'250'000'000'000)));
+  EXPECT_EQ(r->payout_address, "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh.rig-1");
+  for (const char* pool : {"stratum+ssl://a.b:443", "stratum+tls://a:1", "stratum2+tcp://a:65535", "tcp://10.0.0.7:4444",
+                           "ssl://[2001:db8::1]:3333"}) {
+    auto p = ParseContractRequest(std::string(R"({"product": 1, "hashrate": 1, "unit": "MH/s", "payout_address": "0xabc",
+        "pool": ")") + pool + "\"}");
+    EXPECT_TRUE(p.has_value()) << pool << ": " << p.error().ToString();
+  }
+}
+
+TEST(ParseContractRequestTest, BadValues) {
+  auto body = [](std::string fields) { return "{" + fields + "}"; };
+  const std::string rest = R"("unit": "TH/s", "payout_address": "a", "pool": "tcp://p:1")";
+  const std::vector<Bad> cases = {
+      {"no product", body(R"("hashrate": 1, )" + rest), {"\"product\"", "required"}},
+      {"product 0", body(R"("product": 0, "hashrate": 1, )" + rest), {"\"product\""}},
+      {"no unit", body(R"("product": 1, "hashrate": 1, "payout_address": "a", "pool": "tcp://p:1")"), {"\"unit\""}},
+      {"hashrate as text", body(R"("product": 1, "hashrate": "1", )" + rest), {"\"hashrate\"", "TH/s"}},
+      {"address with a space", body(R"("product": 1, "hashrate": 1, "unit": "TH/s", "payout_address": "a b", "pool": "tcp://p:1")"),
+       {"\"payout_address\""}},
+      {"address too long", body(R"("product": 1, "hashrate": 1, "unit": "TH/s", "payout_address": ")" + Repeat("a", 129) +
+                                R"(", "pool": "tcp://p:1")"), {"\"payout_address\"", "1 to 128"}},
+      {"pool of another scheme", body(R"("product": 1, "hashrate": 1, "unit": "TH/s", "payout_address": "a", "pool": "https://p:1")"),
+       {"\"pool\"", "stratum+tcp"}},
+      {"pool without a port", body(R"("product": 1, "hashrate": 1, "unit": "TH/s", "payout_address": "a", "pool": "tcp://p")"),
+       {"\"pool\""}},
+      {"pool with a path", body(R"("product": 1, "hashrate": 1, "unit": "TH/s", "payout_address": "a", "pool": "tcp://p:1/x")"),
+       {"\"pool\""}},
+      {"pool with a user", body(R"("product": 1, "hashrate": 1, "unit": "TH/s", "payout_address": "a", "pool": "tcp://u@p:1")"),
+       {"\"pool\""}},
+      {"pool port 0", body(R"("product": 1, "hashrate": 1, "unit": "TH/s", "payout_address": "a", "pool": "tcp://p:0")"),
+       {"\"pool\""}},
+      {"pool with a shell word", body(R"("product": 1, "hashrate": 1, "unit": "TH/s", "payout_address": "a", "pool": "tcp://p;rm:1")"),
+       {"\"pool\""}},
+  };
+  for (const Bad& c : cases) ExpectRefused(ParseContractRequest(c.input), c);
+}
+
+TEST(ParseAgentHeartbeatTest, AContractDeviceNamesItsContract) {
+  auto r = ParseAgentHeartbeat(R"({"generation": 4, "devices": [{"slot": 0, "use": "contract", "contract": 7}]})");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->devices[0].use, ReportedUse::kContract);
+  EXPECT_EQ(r->devices[0].contract, 7);
+  EXPECT_EQ(ReportedUseName(ReportedUse::kContract), "contract");
+  ExpectRefused(ParseAgentHeartbeat(R"({"generation": 4, "devices": [{"slot": 0, "use": "contract", "contract": 0}]})"),
+                {"contract 0", "", {"\"devices[0].contract\""}});
+}
 
 TEST(ParseIdTest, GoodValues) {
   EXPECT_EQ(ParseId("1").value(), 1);

@@ -87,6 +87,8 @@ Result<MarketView> Farm::ViewNow(Timestamp now) {
 
 Status Farm::Recover(Timestamp now) {
   RS_RETURN_IF_ERROR(LoadLeases());
+  RS_RETURN_IF_ERROR(contracts_.Load(DateOf(now)));
+  if (auto in_force = contracts_.InForce(DateOf(now)); !in_force.empty()) desk_.controller().SetContracts(in_force);
   agents_.HeardAllAt(now);
   for (int n = 0; n < desk_.fleet().node_count(); ++n) {
     if (options_.require_agents) NodeDown(n);
@@ -108,6 +110,8 @@ Status Farm::Reload(Timestamp now) {
   stranded_.clear();
   gave_up_.clear();
   RS_RETURN_IF_ERROR(LoadLeases());
+  RS_RETURN_IF_ERROR(contracts_.Load(DateOf(now)));
+  if (auto in_force = contracts_.InForce(DateOf(now)); !in_force.empty()) desk_.controller().SetContracts(in_force);
   for (int n = 0; n < desk_.fleet().node_count(); ++n) {
     if (options_.require_agents && agents_.agent(n).state != AgentState::kReady) NodeDown(n);
     // What the agents found stays true: nodes closed to leases, GPUs out of service.
@@ -865,7 +869,19 @@ void Farm::CompareReports(int node, Timestamp now) {
           kind = "coin";
           why = "asked to mine " + gs.mining_coin + ", reports " + r.coin;
         }
-      } else if (r.use == ReportedUse::kLease || r.use == ReportedUse::kMining || r.mining_observed) {
+      } else if (u == rigshift::DeviceUse::kContract) {
+        const ContractSlice* c = desired_.ContractOf(f, node, slot);
+        const int64_t id = c ? c->contract : 0;
+        if (r.use != ReportedUse::kContract) {
+          kind = "use";
+          why = "asked to mine for contract " + std::to_string(id) + ", reports " + said;
+        } else if (r.contract.value_or(0) != id) {
+          kind = "contract";
+          why = "asked to mine for contract " + std::to_string(id) + ", reports contract " +
+                (r.contract ? std::to_string(*r.contract) : std::string("none"));
+        }
+      } else if (r.use == ReportedUse::kLease || r.use == ReportedUse::kMining || r.use == ReportedUse::kContract ||
+                 r.mining_observed) {
         kind = "use";
         why = "asked to stay off (" + std::string(DeviceUseName(u)) + "), reports " +
               (r.mining_observed && r.use != ReportedUse::kMining ? std::string("a mining process") : said);
@@ -975,6 +991,17 @@ NodeView Farm::ViewOfNode(int node) {
         d.coin = gs.mining_coin;
         break;
       case rigshift::DeviceUse::kIdle: d.use = "idle"; break;
+      case rigshift::DeviceUse::kContract:
+        d.use = "contract";
+        if (const ContractSlice* c = desired_.ContractOf(f, node, slot)) {
+          d.contract = c->contract;
+          d.algorithm = c->algorithm;
+          if (const ContractRecord* r = contracts_.Find(c->contract)) {
+            d.pool = r->pool;
+            d.payout_address = r->payout_address;
+          }
+        }
+        break;
       default: d.use = "off"; break;
     }
     v.divergent += !agents_.observed(node, slot).divergence.empty();
@@ -1041,6 +1068,7 @@ Status Farm::SetParams(const EngineParams& params) {
 
 Status Farm::Tick(Timestamp now, bool check_agents) {
   bool have_view = ViewNow(now).has_value();
+  RS_RETURN_IF_ERROR(ContractDays(now, have_view));
   // The order of a replay (sim/simulator.cc): the market tick, then the leases that end.
   if (have_view && now.seconds - last_tick_.seconds >= options_.tick_interval_s) {
     RS_RETURN_IF_ERROR(ReplanNow(now));
@@ -1173,7 +1201,15 @@ Status Farm::Account(Timestamp now) {
   if (seconds <= 0) return OkStatus();
   const Valuation& value = desk_.controller().ValuationOf(*view_);
   DeviceLines lines = DeviceLedgerLines(desk_.fleet(), desired_, value, *view_, agents_, seconds, now);
-  RS_RETURN_IF_ERROR(store_->AppendLedger(lines.entries));
+  // What the contracts' devices delivered, on the interval's day, in the same write.
+  const std::vector<ContractDeliveryRecord> delivered = contracts_.Deliveries(
+      DateOf(Timestamp{now.seconds - 1}), ContractHashSeconds(desk_.fleet(), desired_, seconds));
+  RS_RETURN_IF_ERROR(store_->Transaction([&](Store& st) -> Status {
+    RS_RETURN_IF_ERROR(st.AppendLedger(lines.entries));
+    for (const ContractDeliveryRecord& d : delivered) RS_RETURN_IF_ERROR(st.PutContractDelivery(d));
+    return OkStatus();
+  }));
+  contracts_.Delivered(delivered);
   if (observer_) {
     observer_->Income("mining", lines.mined);
     observer_->EnergyCost(lines.energy);
@@ -1181,6 +1217,31 @@ Status Farm::Account(Timestamp now) {
   last_accounting_ = now;
   RecordPower(now);
   return OkStatus();
+}
+
+Status Farm::ContractDays(Timestamp now, bool have_view) {
+  const Date today = DateOf(now);
+  if (std::optional<Date> next = contracts_.next_day_to_close(); next && *next < today) {
+    // The hours before midnight belong to the day that ended.
+    if (have_view && last_accounting_ < today.start()) RS_RETURN_IF_ERROR(Account(today.start()));
+    RS_RETURN_IF_ERROR(contracts_.CloseDaysBefore(
+        today, [this](Date day) { return QuotesOf(day); }, params().pool_fee_ppm, now));
+  }
+  std::vector<ContractDemand> in_force = contracts_.InForce(today);
+  const std::vector<ContractDemand>& served = desk_.controller().contracts();
+  const bool same = in_force.size() == served.size() &&
+                    std::equal(in_force.begin(), in_force.end(), served.begin(), [](const auto& a, const auto& b) {
+                      return a.id == b.id && a.hashrate == b.hashrate && a.algorithm == b.algorithm;
+                    });
+  if (same) return OkStatus();
+  desk_.controller().SetContracts(std::move(in_force));
+  return have_view ? ReplanNow(now) : OkStatus();
+}
+
+std::vector<CoinQuote> Farm::QuotesOf(Date day) {
+  auto v = feed_->ViewAt(Timestamp{(day + 1).start().seconds - 1});
+  if (v) return v->coins;
+  return view_ ? view_->coins : std::vector<CoinQuote>{};
 }
 
 void Farm::RecordPower(Timestamp now) {

@@ -35,6 +35,7 @@
 #include "market/feed.h"
 #include "model/catalog.h"
 #include "server/agent_registry.h"
+#include "server/contract_sales.h"
 #include "server/history.h"
 #include "server/ledger_views.h"
 #include "server/api_parse.h"
@@ -130,9 +131,13 @@ struct OfferSheet {
 
 struct DeviceDesired {
   int slot = 0;
-  std::string use;     // "lease", "mining", "idle", "off"
+  std::string use;     // "lease", "mining", "idle", "off", "contract"
   int64_t lease = 0;   // the API id, when use is "lease"
   std::string coin;    // when use is "mining"
+  // When use is "contract": the hashrate contract it mines for, its algorithm, and where the
+  // customer's hashrate goes (docs/contracts.md).
+  int64_t contract = 0;
+  std::string algorithm, pool, payout_address;
 };
 
 // One lease's part of a node, as the node's agent must run it.
@@ -273,6 +278,10 @@ class Farm {
   const PowerHistory& power_history() const { return power_history_; }
   const TelemetryHistory& telemetry() const { return telemetry_; }
   Store& store() { return *store_; }
+  // The hashrate contracts on sale and sold (server/contract_sales.h): the API calls them under
+  // the farm's lock; the farm closes their days, hands their contracts in force to the controller
+  // and tells the agents where contract devices mine.
+  ContractSales& contracts() { return contracts_; }
   bool ready() const { return view_.has_value(); }
   std::string not_ready_reason() const { return not_ready_; }
 
@@ -323,6 +332,12 @@ class Farm {
   void Income(const std::vector<LedgerEntry>& entries);
   [[nodiscard]] Status BillRunning(Timestamp now);
   [[nodiscard]] Status Account(Timestamp now);
+  // A new UTC day for the hashrate contracts: the day that ended is accounted to its last second
+  // and closed (with the days a stopped server missed, in order); the contracts in force today go
+  // to the controller, re-planned at once.
+  [[nodiscard]] Status ContractDays(Timestamp now, bool have_view);
+  // The coins a contract day is valued on: the feed's view at the day's last second.
+  std::vector<CoinQuote> QuotesOf(Date day);
   [[nodiscard]] Status ExpireLeases(Timestamp now);
   [[nodiscard]] Status CheckAgents(Timestamp now);
   // What the backend reported, as the next events: a node that came up offers its GPUs to what
@@ -350,6 +365,7 @@ class Farm {
   FarmSetup setup_;
   std::vector<std::string> price_fixes_;
   Store* store_;
+  ContractSales contracts_{store_};
   MarketFeed* feed_;
   FarmOptions options_;
   FarmObserver* observer_;

@@ -41,15 +41,6 @@ Status ValidateToken(const TokenRecord& token) {
   return OkStatus();
 }
 
-__int128 HashRateUnit(std::string_view unit) {
-  if (unit == "TH/s") return 1'000'000'000'000;
-  if (unit == "GH/s") return 1'000'000'000;
-  if (unit == "MH/s") return 1'000'000;
-  if (unit == "kH/s") return 1'000;
-  if (unit == "H/s") return 1;
-  return 0;
-}
-
 namespace {
 
 constexpr __int128 kMaxStoredHashRate = std::numeric_limits<int64_t>::max();

@@ -187,9 +187,6 @@ struct ContractDeliveryRecord {
   friend bool operator==(const ContractDeliveryRecord&, const ContractDeliveryRecord&) = default;
 };
 
-// Units of hashrate a product may be priced in, and their size in H/s; 0 for anything else.
-__int128 HashRateUnit(std::string_view unit);
-
 class Store {
  public:
   virtual ~Store() = default;
