@@ -1424,6 +1424,9 @@ void CapPower(const FleetState& fleet, const Valuation& value, const EngineParam
           int64_t k = std::min(c.devices, (draw - cap + per - 1) / per);
           c.devices -= k;
           draw -= k * per;
+          // The devices stay off: freed for the cap, not for the farm's mining.
+          target[x.group] += k;
+          s.set_curtailed(x.group, target[x.group]);
           Action a;
           a.kind = ActionKind::kServeContract;
           a.group = x.group;

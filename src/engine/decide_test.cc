@@ -11,8 +11,10 @@
 
 #include <algorithm>
 #include <map>
+#include <random>
 #include <set>
 
+#include "controller/controller.h"
 #include "engine/testing/fleet_builder.h"
 
 namespace rigshift {
@@ -1235,6 +1237,95 @@ TEST(DecidePowerCap, ContractsGiveWayAfterMiningAndInterruptibleUses) {
   in2.contracts = &contracts;
   Plan p2 = Decide(in2, rng, tight.params);
   EXPECT_EQ(ServedDevices(p2, a, 3), 1);
+}
+
+// ---- the power cap over random sites with ASICs, GPUs, hosted machines and a contract ----------
+
+// One random site: S19s mining BTC, 3090 servers and 3060 Ti risers mining ETH, 0-2 hosted
+// machines, maybe a SHA-256 contract; a cap between 30 % and 110 % of what it all draws. After a
+// market tick (through the Controller, committed): the site is under its cap unless nothing that
+// may give way is left on; nothing that gave way nets more per watt than anything still on; and a
+// contract is short only when nothing else that may give way is left on.
+TEST(DecidePowerCap, RandomSitesGiveWayLeastNetPerWattFirst) {
+  for (uint32_t seed = 1; seed <= 200; ++seed) {
+    std::mt19937 gen(seed);
+    auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(gen); };
+    const int asics = pick(1, 30), servers = pick(1, 4), risers = pick(1, 6);
+    // Plug watts of everything, at PUE 1.
+    const int64_t most = asics * 3250 + servers * 4 * 290 + risers * 6 * 120 + 2 * 20'000;
+    const int64_t cap = most * pick(30, 110) / 100;
+    const std::string text = "site farm cap=" + std::to_string(cap) + "W; a: 1x'Antminer S19' nodes=" +
+                             std::to_string(asics) + " mining=BTC; g: 4x'RTX 3090' nodes=" + std::to_string(servers) +
+                             " mining=ETH; r: 6x'RTX 3060 Ti' pcie=x1 cores=4 ram=4 nodes=" + std::to_string(risers) +
+                             " mining=ETH";
+    FleetState fleet = ParseFleet(text);
+    const int hosted = pick(0, 2);
+    for (int h = 0; h < hosted; ++h) {
+      HostedState hs;
+      hs.name = "h" + std::to_string(h);
+      hs.power = Watts(pick(1, 20) * 1000);
+      hs.interruptible = pick(0, 3) > 0;
+      if (pick(0, 1)) hs.all_in_price = UsdPerMwh(std::to_string(pick(40, 150)));
+      hs.curtail_credit = UsdPerMwh(std::to_string(pick(0, 30)));
+      fleet.AddHosted(hs);
+    }
+    MarketView view = Market(fleet, kEthBtc, "50", "2.00");
+    Controller c(std::move(fleet), EngineParams{});
+    std::vector<ContractDemand> contracts;
+    if (pick(0, 1)) contracts.push_back(Contract(1, "SHA-256", int64_t{95'000'000} * pick(1, asics), std::to_string(pick(0, 9)) + ".05"));
+    c.SetContracts(contracts);
+    SplitMix64 rng(seed);
+    ASSERT_TRUE(c.Tick(view, Timestamp{1'000'000}, rng).has_value());
+    const FleetState& f = c.fleet();
+    const Valuation& v = c.ValuationOf(view);
+    SCOPED_TRACE(text + ", hosted " + std::to_string(hosted) + ", contracts " + std::to_string(contracts.size()));
+    // Draw, and what may give way, with each one's net per kW (as the engine ranks them).
+    int64_t draw = 0;
+    struct Use {
+      int64_t per_kw;
+      bool on, shed;
+      std::string what;
+    };
+    std::vector<Use> uses;
+    bool sheddable_on = false;
+    for (size_t g = 0; g < f.groups().size(); ++g) {
+      const GroupState& gs = f.groups()[g];
+      const CoinOption* o = gs.mining_coin.empty() ? nullptr : v.groups[g].For(v.CoinIndex(gs.mining_coin));
+      const int64_t mining = o ? f.mining_devices(static_cast<int>(g)) : 0;
+      draw += mining * (o ? o->facility_power.raw() : 0);
+      for (const ContractSlice& s : gs.contracts) draw += s.devices * s.facility_power.raw();
+      draw += gs.leased * v.groups[g].ai_facility_power.raw();
+      if (!o) continue;
+      uses.push_back({MulDiv(o->net_per_hour.raw(), 1000, o->power.raw()).value(), mining > 0, gs.curtailed > 0, gs.name});
+      sheddable_on = sheddable_on || mining > 0;
+    }
+    for (size_t h = 0; h < f.hosted().size(); ++h) {
+      const HostedState& hs = f.hosted()[h];
+      if (!hs.curtailed) draw += v.hosted[h].facility_power.raw();
+      if (!hs.interruptible) {
+        EXPECT_FALSE(hs.curtailed) << "a firm hosted machine was held off";
+        continue;
+      }
+      uses.push_back({MulDiv(v.hosted[h].value_per_hour.raw(), 1000, v.hosted[h].facility_power.raw()).value(),
+                      !hs.curtailed, hs.curtailed, hs.name});
+      sheddable_on = sheddable_on || !hs.curtailed;
+    }
+    if (draw > cap) EXPECT_FALSE(sheddable_on) << "over the cap (" << draw << " W) with something left to shed";
+    for (const Use& shed : uses) {
+      for (const Use& on : uses) {
+        if (shed.shed && on.on) {
+          EXPECT_LE(shed.per_kw, on.per_kw) << shed.what << " gave way while " << on.what << ", worth less per watt, runs";
+        }
+      }
+    }
+    if (!contracts.empty()) {
+      __int128 delivered = 0;
+      for (const GroupState& gs : f.groups()) {
+        for (const ContractSlice& s : gs.contracts) delivered += s.hashrate.hps() * s.devices;
+      }
+      if (delivered < contracts[0].hashrate.hps()) EXPECT_FALSE(sheddable_on) << "a contract is short while other uses run";
+    }
+  }
 }
 
 }  // namespace
