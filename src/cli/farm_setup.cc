@@ -16,6 +16,9 @@ Result<FarmSetup> FarmSetupOf(std::shared_ptr<const LoadedFarm> farm) {
   setup.queue = QueueOptionsFor(farm->scenario.policy);
   // The server counts its own limits on how many may wait (FarmOptions).
   setup.queue.max_per_tenant = 0;
+  for (const HostedSpec& h : farm->scenario.hosted) {
+    setup.hosted_terms.push_back({h.name, h.customer, h.reserved, h.fee_per_kw_month, h.meter_url, h.pdu, h.outlet});
+  }
   return setup;
 }
 

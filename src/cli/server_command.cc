@@ -1,5 +1,6 @@
 #include "cli/server_command.h"
 #include "cli/farm_setup.h"
+#include "cli/lan_devices.h"
 #include "cli/sim_command.h"
 
 #include <signal.h>
@@ -598,8 +599,10 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   std::shared_ptr<ResolvedScenario> rs;
   std::vector<std::string> price_fixes;
   std::vector<SiteSpec> slurm_sites;  // sites whose nodes a Slurm cluster runs
+  Scenario farm_file;                 // hosted meters and ASICs on the LAN (cli/lan_devices.h)
   if (!o.farm.empty()) {
     RS_ASSIGN_OR_RETURN(Scenario sc, LoadScenario(o.farm));
+    farm_file = sc;
     for (const SiteSpec& site : sc.sites) {
       if (site.backend == "slurm") slurm_sites.push_back(site);
     }
@@ -898,6 +901,12 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
     slurm_fleets.push_back(std::make_unique<SlurmFleet>(std::move(so), std::move(nodes)));
     slurm_fleets.back()->Start();
   }
+  // Hosted machines' PDU outlets and ASICs on the LAN (cli/lan_devices.h).
+  RS_ASSIGN_OR_RETURN(LanDevices lan, StartLanDevices(farm_file,
+                                                      {&farm, &mu, &auth, store.get(),
+                                                       hp.first == "0.0.0.0" ? "127.0.0.1" : hp.first, http->port(),
+                                                       !tls_cert.empty(), o.accounting_interval_s, &err},
+                                                      now));
   if (Status s = WriteFileAtomically(o.data_dir / "server.url", url + "\n"); !s.ok()) {
     // A server.url from an earlier start would name the wrong port: better none.
     std::filesystem::remove(o.data_dir / "server.url", ec);
@@ -989,6 +998,7 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   }
   err << "rigshift server: stopping\n";
   if (fleet) fleet->Stop();
+  lan.Stop();
   api.WakeAgents(/*all=*/true);  // agents waiting for a change are answered now, not at the drain's end
   // Requests already sent are answered (with Connection: close) before the process goes; new
   // connections are refused from here on.

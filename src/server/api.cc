@@ -287,6 +287,8 @@ const std::vector<Api::Route>& Api::Routes() {
       {"POST", "/v1/alerts/{id}/ack", Who::kOperators, &Api::AcknowledgeAlert},
       {"GET", "/v1/reports/money", Who::kOperators, &Api::MoneyReport},
       {"GET", "/v1/reports/power", Who::kOperators, &Api::PowerReport},
+      {"GET", "/v1/hosted", Who::kOperators, &Api::ListHosted},
+      {"GET", "/v1/hosted/{name}/bill", Who::kOperators, &Api::HostedBill},
       // Hashrate contracts: products on sale, contracts bought (customers are tenants), exposure.
       {"GET", "/v1/contract-products", Who::kTenants, &Api::ListContractProducts},
       {"POST", "/v1/contract-products", Who::kOperators, &Api::CreateContractProduct},

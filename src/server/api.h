@@ -138,6 +138,9 @@ class Api {
   net::HttpResponse GetNode(const Call& call);
   net::HttpResponse MoneyReport(const Call& call);
   net::HttpResponse PowerReport(const Call& call);
+  // Hosted machines (server/hosted_api.cc).
+  net::HttpResponse ListHosted(const Call& call);
+  net::HttpResponse HostedBill(const Call& call);
   // Hashrate contracts (server/contract_api.cc).
   net::HttpResponse ListContractProducts(const Call& call);
   net::HttpResponse CreateContractProduct(const Call& call);

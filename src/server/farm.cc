@@ -52,7 +52,8 @@ Farm::Farm(FarmSetup setup, Store* store, MarketFeed* feed, FarmOptions options,
       // A week of samples at the default accounting interval (60 s); half an hour of heartbeats
       // at 5 s (about 70 KB a node of 8 GPUs).
       power_history_(static_cast<int>(setup_.fleet.sites().size()), 7 * 24 * 60),
-      telemetry_(setup_.fleet.node_count(), 360) {
+      telemetry_(setup_.fleet.node_count(), 360),
+      hosting_(setup_.hosted_terms, setup_.fleet.hosted().size()) {
   drained_.assign(setup_.fleet.total_devices(), 0);
   price_fixes_ = FixPriceTable(setup_.fleet, setup_.list_price, setup_.interruptible_price,
                                setup_.interruptible_fraction_milli);
@@ -89,6 +90,7 @@ Status Farm::Recover(Timestamp now) {
   RS_RETURN_IF_ERROR(LoadLeases());
   RS_RETURN_IF_ERROR(contracts_.Load(DateOf(now)));
   if (auto in_force = contracts_.InForce(DateOf(now)); !in_force.empty()) desk_.controller().SetContracts(in_force);
+  RS_RETURN_IF_ERROR(hosting_.Recover(*store_, now));
   agents_.HeardAllAt(now);
   for (int n = 0; n < desk_.fleet().node_count(); ++n) {
     if (options_.require_agents) NodeDown(n);
@@ -112,6 +114,7 @@ Status Farm::Reload(Timestamp now) {
   RS_RETURN_IF_ERROR(LoadLeases());
   RS_RETURN_IF_ERROR(contracts_.Load(DateOf(now)));
   if (auto in_force = contracts_.InForce(DateOf(now)); !in_force.empty()) desk_.controller().SetContracts(in_force);
+  RS_RETURN_IF_ERROR(hosting_.Recover(*store_, now));
   for (int n = 0; n < desk_.fleet().node_count(); ++n) {
     if (options_.require_agents && agents_.agent(n).state != AgentState::kReady) NodeDown(n);
     // What the agents found stays true: nodes closed to leases, GPUs out of service.
@@ -1034,7 +1037,13 @@ int64_t Farm::ApiLeaseOn(int node, int slot) const {
 
 std::vector<Watts> Farm::SiteDraw() {
   if (!view_) return std::vector<Watts>(desk_.fleet().sites().size(), Watts(0));
-  return SiteDraws(desk_.fleet(), desired_, desk_.controller().ValuationOf(*view_));
+  std::vector<Watts> draw = SiteDraws(desk_.fleet(), desired_, desk_.controller().ValuationOf(*view_));
+  // Hosted machines: what their outlets read (server/hosting.h).
+  const FleetState& f = desk_.fleet();
+  for (int h = 0; h < static_cast<int>(f.hosted().size()); ++h) {
+    draw[f.hosted()[h].site] += hosting_.FacilityDraw(f, h, last_tick_);
+  }
+  return draw;
 }
 
 std::string Farm::DeviceUse(int node, int slot) const {
@@ -1056,6 +1065,14 @@ FarmCounts Farm::Counts() const {
   c.leases_by_state = book_.CountByState();
   c.divergent_devices = divergent_devices();
   c.divergences = divergences_;
+  const FleetState& f = desk_.fleet();
+  for (size_t h = 0; h < f.hosted().size(); ++h) {
+    const HostedState& hs = f.hosted()[h];
+    const int pue = f.sites()[hs.site].pue_milli;
+    c.hosted.push_back({hs.name, hs.curtailed,
+                        hosting_.FacilityDraw(f, static_cast<int>(h), last_tick_).raw() * 1000 / pue,
+                        hosting_.states()[h].problem.empty()});
+  }
   return c;
 }
 
@@ -1076,6 +1093,7 @@ Status Farm::Tick(Timestamp now, bool check_agents) {
   RS_RETURN_IF_ERROR(ExpireLeases(now));
   if (check_agents) RS_RETURN_IF_ERROR(CheckAgents(now));
   RS_RETURN_IF_ERROR(CancelStranded(now));
+  SyncHosted(now);
   if (now.seconds - last_billing_.seconds >= options_.billing_interval_s) RS_RETURN_IF_ERROR(BillRunning(now));
   if (have_view && now.seconds - last_accounting_.seconds >= options_.accounting_interval_s) {
     RS_RETURN_IF_ERROR(Account(now));
@@ -1201,6 +1219,9 @@ Status Farm::Account(Timestamp now) {
   if (seconds <= 0) return OkStatus();
   const Valuation& value = desk_.controller().ValuationOf(*view_);
   DeviceLines lines = DeviceLedgerLines(desk_.fleet(), desired_, value, *view_, agents_, seconds, now);
+  // The hosted machines' fees, metered energy and credits, in the same write.
+  HostedBilling::Pass hosted = hosting_.Bill(now, desk_.fleet(), *view_);
+  lines.entries.insert(lines.entries.end(), hosted.entries.begin(), hosted.entries.end());
   // What the contracts' devices delivered, on the interval's day, in the same write.
   const std::vector<ContractDeliveryRecord> delivered = contracts_.Deliveries(
       DateOf(Timestamp{now.seconds - 1}), ContractHashSeconds(desk_.fleet(), desired_, seconds));
@@ -1210,13 +1231,33 @@ Status Farm::Account(Timestamp now) {
     return OkStatus();
   }));
   contracts_.Delivered(delivered);
+  const Money hosting_income = hosted.fees + hosted.energy + hosted.credits, hosting_cost = hosted.cost;
+  std::vector<HostedAlert> hosted_alerts = std::move(hosted.alerts);
+  hosting_.Commit(std::move(hosted));
+  for (const HostedAlert& a : hosted_alerts) Raise({0, now, a.kind, HostedBilling::Account(a.name), -1, a.message});
   if (observer_) {
     observer_->Income("mining", lines.mined);
     observer_->EnergyCost(lines.energy);
+    observer_->Income("hosting", hosting_income);
+    observer_->EnergyCost(-hosting_cost);
   }
   last_accounting_ = now;
   RecordPower(now);
   return OkStatus();
+}
+
+void Farm::SyncHosted(Timestamp now) {
+  const FleetState& f = desk_.fleet();
+  hosting_.Observe(now, f);
+  if (meters_ == nullptr) return;
+  std::vector<bool> on;
+  for (const HostedState& h : f.hosted()) on.push_back(!h.curtailed);
+  meters_->SetWanted(on);
+  hosting_.SetSamples(meters_->Latest());
+  for (const MeterEvent& e : meters_->TakeEvents()) {
+    const std::string name = e.hosted < static_cast<int>(f.hosted().size()) ? f.hosted()[e.hosted].name : "?";
+    Raise({0, now, e.kind, HostedBilling::Account(name), -1, e.message});
+  }
 }
 
 Status Farm::ContractDays(Timestamp now, bool have_view) {

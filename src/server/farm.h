@@ -37,6 +37,7 @@
 #include "server/agent_registry.h"
 #include "server/contract_sales.h"
 #include "server/history.h"
+#include "server/hosting.h"
 #include "server/ledger_views.h"
 #include "server/api_parse.h"
 #include "server/lease_book.h"
@@ -58,6 +59,8 @@ struct FarmSetup {
   // How long each kind of request waits before its tenant gives up: the farm file's [policy], as
   // in the simulator (the server's own limits on how many may wait are FarmOptions').
   QueueOptions queue;
+  // Per hosted machine of `fleet`, its fee and meter (server/hosting.h); missing: none.
+  std::vector<HostedTerms> hosted_terms;
 };
 
 struct FarmOptions {
@@ -172,6 +175,13 @@ struct FarmCounts {
   std::map<std::string, int64_t> leases_by_state;
   int64_t divergent_devices = 0;                // Farm::divergent_devices
   std::map<std::string, int64_t> divergences;  // Farm::divergences
+  struct Hosted {
+    std::string name;
+    bool off = false;            // held off for the cap
+    int64_t draw_w = 0;          // at the plug: its outlet's last reading, else its nameplate while on
+    bool meter_ok = true;        // false while its meter has a problem (docs/hosting.md)
+  };
+  std::vector<Hosted> hosted;
 };
 
 class Farm {
@@ -245,6 +255,12 @@ class Farm {
   // `check_agents` false: silent agents are not looked for (the server's last tick as it stops:
   // while it drained, the agents could not reach it, which is no reason to lose their leases).
   [[nodiscard]] Status Tick(Timestamp now, bool check_agents = true);
+
+  // Hosted machines (server/hosting.h): the source of their meters' samples, which the farm reads
+  // at every tick and bills from at every accounting; it is told which machines are held off.
+  // None: every machine is billed from its nameplate. `meters` outlives the farm.
+  void SetHostedMeters(HostedMeterSource* meters) { meters_ = meters; }
+  const HostedBilling& hosting() const { return hosting_; }
 
   // Operators.
   std::vector<NodeView> Nodes();
@@ -353,6 +369,9 @@ class Farm {
   void Raise(Alert alert);
   // Each site's draw, cap, price and curtailed GPUs now, into power_history_.
   void RecordPower(Timestamp now);
+  // The hosted machines' side of a tick: time held off, the meters' samples and events, and which
+  // machines their outlets should power.
+  void SyncHosted(Timestamp now);
   // Compares what node's agent reported with what it was asked (it says it converged).
   void CompareReports(int node, Timestamp now);
   // Drains and returns to service the GPUs the agent says; ends the leases on drained ones.
@@ -391,6 +410,8 @@ class Farm {
   std::vector<uint8_t> drained_;  // per device (agents_' numbering): out of service by its agent
   PowerHistory power_history_;
   TelemetryHistory telemetry_;
+  HostedBilling hosting_;
+  HostedMeterSource* meters_ = nullptr;
 };
 
 }  // namespace rigshift

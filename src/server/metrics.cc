@@ -84,6 +84,20 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       .Help("Times a device's report came to differ from what it was asked, by kind (use, lease, "
                             "coin, mining_on_lease)")
                       .Register(*registry_);
+  hosted_draw_ = &prometheus::BuildGauge()
+                      .Name("rigshift_hosted_draw_watts")
+                      .Help("What each hosted machine draws at the plug: its PDU outlet's last reading, else its "
+                            "nameplate while on")
+                      .Register(*registry_);
+  hosted_off_ = &prometheus::BuildGauge()
+                     .Name("rigshift_hosted_held_off")
+                     .Help("1 while the farm holds the hosted machine off for its site's power cap, else 0")
+                     .Register(*registry_);
+  hosted_meter_ok_ = &prometheus::BuildGauge()
+                          .Name("rigshift_hosted_meter_ok")
+                          .Help("0 while the hosted machine's meter has a problem (a reset, no counter, no answer: "
+                                "nothing is billed), else 1")
+                          .Register(*registry_);
 }
 
 Metrics::~Metrics() = default;
@@ -126,6 +140,11 @@ std::string Metrics::Render(const FarmCounts& counts) {
   for (const char* kind : {"use", "lease", "coin", "mining_on_lease"}) {
     auto it = counts.divergences.find(kind);
     divergences_->Add({{"kind", kind}}).Set(it == counts.divergences.end() ? 0.0 : static_cast<double>(it->second));
+  }
+  for (const FarmCounts::Hosted& h : counts.hosted) {
+    hosted_draw_->Add({{"name", h.name}}).Set(static_cast<double>(h.draw_w));
+    hosted_off_->Add({{"name", h.name}}).Set(h.off ? 1 : 0);
+    hosted_meter_ok_->Add({{"name", h.name}}).Set(h.meter_ok ? 1 : 0);
   }
   prometheus::TextSerializer serializer;
   return serializer.Serialize(registry_->Collect());

@@ -58,6 +58,9 @@ class Metrics final : public FarmObserver {
   prometheus::Family<prometheus::Counter>* webhooks_;
   prometheus::Gauge* divergent_;
   prometheus::Family<prometheus::Gauge>* divergences_;
+  prometheus::Family<prometheus::Gauge>* hosted_draw_;     // per hosted machine (docs/hosting.md)
+  prometheus::Family<prometheus::Gauge>* hosted_off_;
+  prometheus::Family<prometheus::Gauge>* hosted_meter_ok_;
 };
 
 }  // namespace rigshift
