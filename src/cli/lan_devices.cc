@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <sstream>
 
 #include "agent/cgminer.h"
@@ -55,6 +56,9 @@ Result<LanDevices> StartLanDevices(const Scenario& farm_file, const LanContext& 
   if (metered) {
     HostedMeters::Options mo;
     mo.poll = std::chrono::milliseconds(std::clamp<int64_t>(c.accounting_interval_s * 500, 1'000, 5'000));
+    // HTTP Basic for every PDU, from the environment (as `rigshift pdu read` takes its password).
+    if (const char* user = std::getenv("RIGSHIFT_PDU_USER")) mo.redfish.username = user;
+    if (const char* password = std::getenv("RIGSHIFT_PDU_PASSWORD")) mo.redfish.password = password;
     mo.log = line("hosted: ");
     const int64_t mo_poll_ms = mo.poll.count();
     out.meters = std::make_unique<HostedMeters>(std::move(mo), std::move(outlets));

@@ -42,7 +42,7 @@ struct LanContext {
 };
 
 // Starts what `farm_file` names: meters for the [[hosted]] machines that give meter_url (set on
-// the farm), a bridge for the [[group]]s that give asic_addresses (with an agent token minted for
+// the farm; HTTP Basic credentials from $RIGSHIFT_PDU_USER and $RIGSHIFT_PDU_PASSWORD), a bridge for the [[group]]s that give asic_addresses (with an agent token minted for
 // it). InvalidArgument when an ASIC group meets --tls-cert (the bridge speaks plain HTTP to the
 // server, as the Slurm bridge does).
 [[nodiscard]] Result<LanDevices> StartLanDevices(const Scenario& farm_file, const LanContext& c, Timestamp now);
