@@ -454,6 +454,31 @@ TEST_F(HybridSiteTest, EveryUseIsPlacedBilledAndBoundedAndProfitBeatsEveryBaseli
   EXPECT_EQ(ByName(ByName(uncapped["policies"])["profit"]["hosted"])["client-a"]["hours_off"].get<double>(), 0);
 }
 
+TEST_F(HybridSiteTest, ContractsAndHostingThatCannotBeAreRefusedByName) {
+  struct Case {
+    std::string from, to, want;
+  };
+  const std::vector<Case> cases = {
+      {"fee_usd_per_th_day = 0.07", "fee_usd_per_mh_day = 0.07", "fee_usd_per_mh_day with hashrate_ths"},
+      {"hashrate_ths = 3000 ", "hashrate_ths = 100000 ", "contract 'sha-2021': sells 100000.000 TH/s of SHA-256, the farm's devices hash at most 17850.000 TH/s"},
+      {"hashrate_ths = 3000 ", "start = 2023-06-01\nhashrate_ths = 3000 ", "contract 'sha-2021': its term 2023-06-01 .. 2024-05-30 does not meet the run"},
+      {"power_kw = 100\n", "power_kw = 1000\n", "site 'pecos': its firm (not interruptible) hosted machines draw 1080000 W"},
+      {"algorithm = \"Etchash\"", "algorithm = \"KawPow\"", "contract 'etc-2021': no KawPow coin has a price, difficulty and block reward"},
+      {"name = \"s9\"\nmodel = \"Antminer S9\"", "name = \"s9\"\nmodel = \"Antminer S9\"\nfabric = \"ib\"", "nvlink_domain and fabric are for GPU hosts"},
+  };
+  for (const Case& c : cases) {
+    std::string text = ReadText(kFixtures / "../../examples/hybrid-site.toml");
+    const size_t at = text.find(c.from);
+    ASSERT_NE(at, std::string::npos) << c.from;
+    text.replace(at, c.from.size(), c.to);
+    const auto farm = tmp_ / "bad.toml";
+    WriteText(farm, text);
+    CliRun r = Rigshift("sim " + farm.string() + " --data " + data_ + " --quiet", tmp_);
+    EXPECT_EQ(r.exit_code, 2) << c.want;
+    EXPECT_NE(r.err.find(c.want), std::string::npos) << r.err;
+  }
+}
+
 TEST_F(HybridSiteTest, AContractIsSuspendedOnTheDayItsTermsSayAsTheBacktestFindsIt) {
   // HashFlare's 2018 terms on the ASICs: 0.35 USD per TH/s-day, suspended after 28 days below the
   // fee. The replay suspends it on the day `rigshift contract backtest` names for the same days.
@@ -473,6 +498,9 @@ TEST_F(HybridSiteTest, AContractIsSuspendedOnTheDayItsTermsSayAsTheBacktestFinds
   for (const auto& p : j["policies"]) {
     const nlohmann::json sha = ByName(p["contracts"])["sha-2021"];
     EXPECT_EQ(sha["suspended_on"], want["suspended_on"]) << p["name"];
+    // Every suspension and resumption, the second one in August included.
+    EXPECT_EQ(sha["suspensions"], want["suspensions"]) << p["name"];
+    EXPECT_GE(sha["suspensions"].size(), 2u) << p["name"];
     EXPECT_GT(sha["days_suspended"].get<int>(), 0) << p["name"];
   }
 }

@@ -64,6 +64,24 @@ double Total(const std::array<double, kGangBuckets>& a) { return std::accumulate
 
 // The "gangs" object of a policy in --format json: every bucket and every reason always present,
 // so that consumers read a fixed schema.
+// Devices of ASIC models in the fleet (the rest are GPUs).
+int64_t AsicCount(const FleetState& fleet) {
+  int64_t n = 0;
+  for (const GroupState& g : fleet.groups()) {
+    if (g.model && g.model->device_class == DeviceClass::kAsic) n += g.devices;
+  }
+  return n;
+}
+
+// Every suspension of a contract: [{suspended_on, resumed_on or null}].
+nlohmann::json SuspensionsJson(const ContractOutcome& c) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [on, resumed] : c.suspensions) {
+    out.push_back({{"suspended_on", on}, {"resumed_on", resumed.empty() ? nlohmann::json() : nlohmann::json(resumed)}});
+  }
+  return out;
+}
+
 // Revenue by use: AI leases, the farm's own mining, hashrate contracts, hosting; each with its
 // share of the revenue.
 nlohmann::json UsesJson(const PolicySummary& s) {
@@ -96,10 +114,13 @@ void PrintUses(const std::vector<PolicyRun>& runs, std::ostream& out) {
   }
   const PolicySummary& s = runs[0].summary;
   for (const ContractOutcome& c : s.contracts) {
+    std::string suspensions;
+    for (const auto& [on, resumed] : c.suspensions) {
+      suspensions += ", suspended on " + on + (resumed.empty() ? " (to the end)" : ", resumed " + resumed);
+    }
     out << fmt::format("contract {}: {} days active, {} suspended{}; sale {} + fees {} - refunds {} = {} USD, its "
                        "hashrate mined {} USD for the customer\n",
-                       c.name, c.days_active, c.days_suspended,
-                       c.suspended_on.empty() ? "" : ", suspended on " + c.suspended_on, Usd(c.sale), Usd(c.fees),
+                       c.name, c.days_active, c.days_suspended, suspensions, Usd(c.sale), Usd(c.fees),
                        Usd(c.refunds), Usd(c.sale + c.fees - c.refunds), Usd(c.mined_usd));
   }
   for (const HostedOutcome& h : s.hosted) {
@@ -282,12 +303,15 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
     nlohmann::json j;
     j["scenario"] = scenario.name;
     j["mapping"] = rs.mapping;
-    j["gpus"] = rs.fleet.total_devices();
+    j["gpus"] = rs.fleet.total_devices() - AsicCount(rs.fleet);
+    j["asics"] = AsicCount(rs.fleet);
+    j["notes"] = rs.notes;
     j["days"] = rs.scenario.market.days;
     j["policies"] = nlohmann::json::array();
     for (const auto& r : runs) {
       const PolicySummary& s = r.summary;
-      double total_rev = UsdNumber(s.ai_revenue + s.mining_revenue);
+      // Every use's revenue: AI, mining, contracts and hosting (the `uses` split it).
+      double total_rev = UsdNumber(s.ai_revenue + s.mining_revenue + s.contract_revenue + s.hosting_revenue);
       nlohmann::json p{{"name", s.name},
                        {"revenue_usd", total_rev},
                        {"ai_revenue_usd", UsdNumber(s.ai_revenue)},
@@ -325,6 +349,7 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
                              {"days_suspended", c.days_suspended},
                              {"suspended_on", c.suspended_on.empty() ? nlohmann::json() : nlohmann::json(c.suspended_on)},
                              {"resumed_on", c.resumed_on.empty() ? nlohmann::json() : nlohmann::json(c.resumed_on)},
+                             {"suspensions", SuspensionsJson(c)},
                              {"sale_usd", UsdNumber(c.sale)},
                              {"fees_usd", UsdNumber(c.fees)},
                              {"refunds_usd", UsdNumber(c.refunds)},
@@ -356,8 +381,11 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
     out << j.dump(1) << "\n";
     return OkStatus();
   }
-  out << fmt::format("{} — {} GPUs, {} days\n", scenario.name, rs.fleet.total_devices(), rs.scenario.market.days);
+  const int64_t asics = AsicCount(rs.fleet);
+  out << fmt::format("{} — {} GPUs{}, {} days\n", scenario.name, rs.fleet.total_devices() - asics,
+                     asics > 0 ? fmt::format(" and {} ASICs", asics) : std::string(), rs.scenario.market.days);
   for (const std::string& note : rs.gap_notes) out << "electricity: " << note << "\n";
+  for (const std::string& note : rs.notes) out << "note: " << note << "\n";
   out << fmt::format("{:<13} {:>13} {:>13} {:>13} {:>13} {:>7} {:>7} {:>8} {:>8} {:>8}{}\n", "policy", "AI rev $",
                      "mining rev $", "energy $", "profit $", "AI %", "util %", "served", "rejected", "waited",
                      o.all ? "  of oracle" : "");

@@ -43,6 +43,10 @@ Result<FarmFleet> BuildFarm(const Scenario& sc, const Catalog& catalog, const st
         return Err(InvalidArgumentError("group '" + g.name + "': " + m->name +
                                         " is an ASIC miner: each is a node of one device (leave gpus_per_node out)"));
       }
+      if (spec.nvlink_domain != 0 || !spec.fabric.empty()) {
+        return Err(InvalidArgumentError("group '" + g.name + "': " + m->name +
+                                        " is an ASIC miner: nvlink_domain and fabric are for GPU hosts"));
+      }
       spec.gpus_per_node = 1;
       spec.cpu_cores = std::max(spec.cpu_cores, 1);
       spec.ram_gb = std::max(spec.ram_gb, 1);

@@ -489,17 +489,21 @@ void ReadContract(TableReader& r, ContractSpec& c) {
   if (ths == mhs) {
     r.Error(r.table().source(), "needs exactly one of hashrate_ths (TH/s) and hashrate_mhs (MH/s)");
   }
-  // Read with 6 decimals: TH/s to MH/s, MH/s to H/s.
-  if (r.Scaled("hashrate_ths", 6, 1, int64_t{1'000'000'000'000'000}, &v)) {
+  // Read with 6 decimals: TH/s to MH/s, MH/s to H/s. At most 1 EH/s (1,000,000 TH/s): more than
+  // any farm, and within what a day's revenue arithmetic holds.
+  if (r.Scaled("hashrate_ths", 6, 1, int64_t{1'000'000'000'000}, &v)) {
     c.hashrate = HashRate(static_cast<__int128>(v) * 1'000'000);
   }
-  if (r.Scaled("hashrate_mhs", 6, 1, int64_t{1'000'000'000'000'000}, &v)) c.hashrate = HashRate(v);
+  if (r.Scaled("hashrate_mhs", 6, 1, int64_t{1'000'000'000'000'000'000}, &v)) c.hashrate = HashRate(v);
   Date start;
   if (r.DateValue("start", &start)) c.start = start;
   r.Int("days", 1, 3650, &c.days, /*required=*/true);
   if (r.Scaled("price_usd", 6, 0, int64_t{1'000'000'000'000'000}, &v)) c.price = Money(v);
   const bool fee_th = r.table().get("fee_usd_per_th_day") != nullptr, fee_mh = r.table().get("fee_usd_per_mh_day") != nullptr;
   if (fee_th && fee_mh) r.Error(r.table().source(), "give fee_usd_per_th_day or fee_usd_per_mh_day, not both");
+  // The fee's unit is the hashrate's: a fee per MH/s-day on TH/s sold is a slip worth 1e6 x.
+  if (ths && fee_mh) r.Error(r.table().get("fee_usd_per_mh_day")->source(), "fee_usd_per_mh_day with hashrate_ths: give the fee per TH/s (fee_usd_per_th_day), in the hashrate's unit");
+  if (mhs && fee_th) r.Error(r.table().get("fee_usd_per_th_day")->source(), "fee_usd_per_th_day with hashrate_mhs: give the fee per MH/s (fee_usd_per_mh_day), in the hashrate's unit");
   if (r.Scaled("fee_usd_per_th_day", 6, 0, int64_t{1'000'000'000'000}, &v)) c.fee_per_th_day = Money(v);
   if (r.Scaled("fee_usd_per_mh_day", 12, 0, int64_t{1'000'000'000'000'000'000}, &v)) c.fee_per_th_day = Money(v);
   r.Int("suspend_after_days", 0, 3650, &c.suspend_after_days);

@@ -53,6 +53,8 @@ struct ContractOutcome {
   std::string name;
   int days_active = 0, days_suspended = 0;
   std::string suspended_on, resumed_on;  // first day suspended / running again ("" none)
+  // Every suspension: (the day that completed the count, the day that covered the fee again or "").
+  std::vector<std::pair<std::string, std::string>> suspensions;
   Money sale, fees, refunds;             // income: sale + fees - refunds
   Money mined_usd;                       // the delivered hashrate's coins at the day's price
 };

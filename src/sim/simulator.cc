@@ -264,6 +264,51 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
           "(first {}); choose a coin period where coin_daily.csv has them",
           c.name, c.algorithm, missing, days, first)));
     }
+    // What the farm can hash of it at most, and whether the term meets the run.
+    __int128 capacity = 0;
+    for (const GroupState& g : rs.fleet.groups()) {
+      const AlgorithmRate* rate = g.model && g.suitability.mining_licensed ? RateFor(*g.model, c.algorithm) : nullptr;
+      if (rate) capacity += rate->hashrate.hps() * g.devices;
+    }
+    if (capacity < c.hashrate.hps()) {
+      return Err(InvalidArgumentError(fmt::format(
+          "contract '{}': sells {:.3f} TH/s of {}, the farm's devices hash at most {:.3f} TH/s of it{}", c.name,
+          static_cast<double>(c.hashrate.hps()) / 1e12, c.algorithm, static_cast<double>(capacity) / 1e12,
+          capacity == 0 ? " (no group's model has a rate for it)" : "")));
+    }
+    const Date run_first = DateOf(rs.start), run_end_day = DateOf(rs.start) + days;
+    if (c.start && (*c.start >= run_end_day || *c.start + c.days <= run_first)) {
+      return Err(InvalidArgumentError(fmt::format("contract '{}': its term {} .. {} does not meet the run {} .. {}",
+                                                  c.name, c.start->ToString(), (*c.start + (c.days - 1)).ToString(),
+                                                  run_first.ToString(), (run_end_day - 1).ToString())));
+    }
+  }
+  // Firm hosting that alone draws more than its site's cap: no policy could keep the cap.
+  for (size_t si = 0; si < rs.fleet.sites().size(); ++si) {
+    const SiteState& site = rs.fleet.sites()[si];
+    int64_t firm = 0;
+    for (const HostedState& h : rs.fleet.hosted()) {
+      if (h.site == static_cast<int>(si) && !h.interruptible) firm += Facility(h.power, site.pue_milli).raw();
+    }
+    if (firm > site.power_cap.raw()) {
+      return Err(InvalidArgumentError(fmt::format(
+          "site '{}': its firm (not interruptible) hosted machines draw {} W with PUE, above its cap of {} W: "
+          "raise power_cap_kw or make some interruptible",
+          site.name, firm, site.power_cap.raw())));
+    }
+  }
+  // ASIC groups whose algorithm no coin of the run values stay off: say so.
+  for (const GroupState& g : rs.fleet.groups()) {
+    if (!g.model || g.model->device_class != DeviceClass::kAsic) continue;
+    for (const AlgorithmRate& r : g.model->rates) {
+      bool quoted = false;
+      for (int d = 0; d < days && !quoted; ++d) quoted = BestQuote(rs.day_coins[d], r.algorithm) != nullptr;
+      if (!quoted) {
+        rs.notes.push_back(fmt::format("group '{}' ({}): no {} coin has a price, difficulty and reward in the run's "
+                                       "coin period, so its {} devices stay off",
+                                       g.name, g.model->name, r.algorithm, g.devices));
+      }
+    }
   }
   const int64_t offset = (sc.market.electricity_from - sc.market.start) * int64_t{86400};
   rs.prices.resize(rs.ticks);
@@ -915,6 +960,8 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
       // run of days below the fee, and the day that covers it again.
       if (st.suspends && o.suspended_on.empty()) o.suspended_on = st.date.ToString();
       if (st.resumes && o.resumed_on.empty()) o.resumed_on = st.date.ToString();
+      if (st.suspends) o.suspensions.push_back({st.date.ToString(), ""});
+      if (st.resumes && !o.suspensions.empty()) o.suspensions.back().second = st.date.ToString();
     }
     return OkStatus();
   };

@@ -80,6 +80,8 @@ struct ResolvedScenario {
   std::vector<std::string> price_fixes;
   // Gaps of an electricity series filled by the rule (ElectricityPrices::PriceOrFill), per site.
   std::vector<std::string> gap_notes;
+  // Other things a user should know about the run (an ASIC group no coin values), for the log.
+  std::vector<std::string> notes;
   int64_t trace_rows = 0, trace_kept = 0;
 
   MarketView ViewAt(int64_t tick) const;
