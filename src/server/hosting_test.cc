@@ -462,12 +462,18 @@ TEST(FarmHosting, UnderTheCapTheInterruptibleMachineIsHeldOffItsOutletSwitchedAn
   bool alerted = false;
   for (const Alert& a : farm.alerts()) alerted |= a.kind == "hosted_still_drawing" && a.node == "hosted:flex";
   EXPECT_TRUE(alerted);
-  // Its draw counts in the site's: what the outlet read.
+  // Its draw counts in the site's: what the outlet read (nothing, held off), then 2 kW once its
+  // outlet reads that again.
   EXPECT_EQ(farm.Counts().hosted.at(0).off, true);
+  const Watts without = farm.SiteDraw()[0];
+  meters.samples[0] = {3, At(125), Reading("A1", 500'200, "2024-01-01T00:00:00Z", 2'000), ""};
+  ASSERT_TRUE(farm.Tick(At(126)).ok());
+  EXPECT_EQ(farm.SiteDraw()[0], without + Watts(2'000));
+  EXPECT_EQ(farm.Counts().hosted.at(0).draw_w, 2'000);
 
   // Electricity so dear that nothing mines: the cap no longer binds and the machine comes back.
   feed.view.site_price = {fb::UsdPerMwh("5000")};
-  ASSERT_TRUE(farm.Tick(At(130)).ok());
+  ASSERT_TRUE(farm.Tick(At(140)).ok());
   EXPECT_FALSE(farm.fleet().hosted()[0].curtailed);
   EXPECT_EQ(meters.wanted, std::vector<bool>{true});
 }
