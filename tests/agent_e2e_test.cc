@@ -203,8 +203,9 @@ class AgentEndToEnd : public ::testing::Test {
           << "cutoff_after_ms = 1500\n"
           << "on_cutoff = \"" << (i == 3 ? "stop-mining" : "keep-mining") << "\"\n"
           << "[[miner]]\ncoin = \"ETH\"\nalgorithm = \"ethash\"\napi = \"trex\"\napi_port = " << n.miner_port << "\n"
+          << "wallet = \"0xfarm\"\npool = \"stratum+tcp://farm-pool.example:4444\"\n"
           << "command = [\"" << RIGSHIFT_FAKE_MINER << "\", \"--api-port\", \"{api_port}\", \"--sample\", \""
-          << n.sample.string() << "\"]\n"
+          << n.sample.string() << "\", \"--wallet\", \"{wallet}\", \"--pool\", \"{pool}\"]\n"
           << "[[miner]]\ncoin = \"ETC\"\nalgorithm = \"etchash\"\napi = \"trex\"\napi_port = " << n.miner_port << "\n"
           << "command = [\"" << RIGSHIFT_FAKE_MINER << "\", \"--api-port\", \"{api_port}\", \"--sample\", \""
           << n.sample.string() << "\"]\n";
@@ -751,6 +752,56 @@ TEST_F(AgentEndToEnd, G_CutOffAnAgentKeepsItsLeaseAndStopsMiningOnlyByPolicy) {
   EXPECT_TRUE(WaitFor([&] { return miner_alive(three); }, 20s)) << three.agent->Log();
   EXPECT_EQ(Lease(id)["state"], "running") << Lease(id).dump();
   Cancel(id);
+}
+
+// A customer buys Ethash hashrate (issue 12): the engine gives the contract GPUs, the controller
+// tells their agent where the customer's hashrate goes, and the agent runs the node's ethash
+// miner profile on them with the customer's pool and wallet in place of the farm's, reporting
+// those GPUs as mining for the contract (no divergence). Ended, it runs to the end of today.
+TEST_F(AgentEndToEnd, J_AContractsGpusMineAtTheCustomersPoolWithItsWallet) {
+  ApiClient api(*server_);
+  Reply p = api.Post("/v1/contract-products",
+                     {{"name", "Ethash 30 days"}, {"algorithm", "Ethash"}, {"unit", "MH/s"}, {"days", 30},
+                      {"price_usd_per_unit", 0.5}, {"fee_usd_per_unit_day", 0.001}, {"max_hashrate", 1000}},
+                     *op_);
+  ASSERT_EQ(p.status, 201) << p.Describe();
+  Reply c = api.Post("/v1/contracts",
+                     {{"product", p.Json()["id"]}, {"hashrate", 100}, {"unit", "MH/s"},
+                      {"payout_address", "0xcustomer.rig"}, {"pool", "stratum+tcp://customer-pool.example:3333"}},
+                     *tenant_);
+  ASSERT_EQ(c.status, 201) << c.Describe();
+  const int64_t id = c.Json()["id"].get<int64_t>();
+  // Where its GPUs are: the devices the controller gives to the contract, reported so by their agent.
+  std::string node;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const json all = Get("/v1/devices");
+        if (all.is_null()) return false;
+        for (const json& d : all["devices"]) {
+          if (d["use"] == "contract" && d["observed"].is_object() && d["observed"]["use"] == "contract" &&
+              d["divergence"].is_null()) {
+            node = d["node"];
+            return true;
+          }
+        }
+        return false;
+      },
+      30s))
+      << AgentLogs();
+  const fs::path log = NodeNamed(node).state_dir / "miners" / ("contract:" + std::to_string(id) + ".log");
+  ASSERT_TRUE(WaitFor([&] { return Slurp(log).find("argv:") != std::string::npos; }, 10s)) << AgentLogs();
+  const std::string argv = Slurp(log);
+  EXPECT_NE(argv.find("--wallet 0xcustomer.rig"), std::string::npos) << argv;
+  EXPECT_NE(argv.find("--pool stratum+tcp://customer-pool.example:3333"), std::string::npos) << argv;
+  EXPECT_EQ(argv.find("0xfarm"), std::string::npos) << "the farm's wallet must not get the customer's hashrate";
+  // The farm's own miner on the node's other GPUs keeps the farm's pool and wallet.
+  const std::string farm_miner = Slurp(NodeNamed(node).state_dir / "miners" / "ETH.log") +
+                                 Slurp(NodeNamed(node).state_dir / "miners" / "ETC.log");
+  EXPECT_NE(farm_miner.find("--wallet 0xfarm"), std::string::npos) << farm_miner;
+  EXPECT_NE(NodeNamed(node).agent->Log().find("started miner contract:" + std::to_string(id)), std::string::npos);
+  Reply end = api.Call("DELETE", "/v1/contracts/" + std::to_string(id), {}, *tenant_);
+  EXPECT_EQ(end.status, 200) << end.Describe();
+  EXPECT_EQ(end.Json()["state"], "active");
 }
 
 }  // namespace

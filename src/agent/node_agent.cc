@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -38,9 +39,16 @@ struct NodeAgent::Desired {
     int64_t memory_mib = 0;
     int pids = 0;
   };
+  // Where a hashrate contract's devices mine: the customer's pool and wallet.
+  struct Contract {
+    std::string algorithm, pool, payout_address;
+  };
   int64_t generation = 0;
-  std::map<int, std::string> use;    // slot -> lease, mining, idle, off
-  std::map<int, std::string> coin;   // slot -> coin, when mining
+  std::map<int, std::string> use;    // slot -> lease, mining, idle, off, contract
+  // slot -> what its miner is keyed by: the coin when mining, "contract:ID" for a contract's
+  // hashrate (one miner per contract, apart from the farm's own of the same algorithm).
+  std::map<int, std::string> coin;
+  std::map<int64_t, Contract> contracts;
   std::map<int64_t, Lease> leases;
   std::string closed, quarantine;
 };
@@ -509,6 +517,12 @@ Result<NodeAgent::Desired> NodeAgent::FetchDesired(net::HttpClient& http, std::o
     const int slot = dev.value("slot", 0);
     d.use[slot] = dev.value("use", "idle");
     if (d.use[slot] == "mining") d.coin[slot] = dev.value("coin", "");
+    if (d.use[slot] == "contract" && dev.contains("contract") && dev["contract"].is_object()) {
+      const json& c = dev["contract"];
+      const int64_t id = c.value("id", int64_t{0});
+      d.coin[slot] = std::string(kContractMinerPrefix) + std::to_string(id);
+      d.contracts[id] = {c.value("algorithm", ""), c.value("pool", ""), c.value("payout_address", "")};
+    }
   }
   for (const json& l : j["leases"]) {
     Desired::Lease lease;
@@ -653,7 +667,9 @@ void NodeAgent::Converge(const Desired& d) {
       if (l->kind == "container" && l->state == "starting") started_containers.push_back(l.get());
       leases_[id] = std::move(l);
     }
-    // 4. Miners for the coins whose GPUs have none.
+    // 4. Miners for the coins (and contracts) whose GPUs have none; a contract's miner reads
+    // where to mine from the state just taken.
+    desired_ = std::make_unique<Desired>(d);
     std::map<std::string, std::vector<int>> coins;
     for (const auto& [slot, coin] : d.coin) {
       if (!drained_.count(slot)) coins[coin].push_back(slot);
@@ -663,7 +679,6 @@ void NodeAgent::Converge(const Desired& d) {
         if (!miners_.count(coin)) StartMiner(coin, slots);
       }
     }
-    desired_ = std::make_unique<Desired>(d);
     generation_ = d.generation;
     SaveState();
   }
@@ -823,14 +838,48 @@ void NodeAgent::StopLease(LocalLease& l, const std::string& why) {
       (r ? r->ToString() : r.error().message()));
 }
 
-void NodeAgent::StartMiner(const std::string& coin, const std::vector<int>& slots) {
+// A contract's miner runs the profile of its algorithm (names compared without case or
+// punctuation: "SHA-256" is "sha256"); the farm's own miners, the profile of their coin.
+const MinerProfile* NodeAgent::ProfileFor(const std::string& key) const {
+  auto squash = [](std::string_view s) {
+    std::string out;
+    for (char c : s) {
+      if (std::isalnum(static_cast<unsigned char>(c))) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return out;
+  };
   const MinerProfile* p = nullptr;
-  for (const MinerProfile& m : config_.miners) {
-    if (m.coin == coin) p = &m;
+  if (key.starts_with(kContractMinerPrefix)) {
+    if (!desired_) return nullptr;
+    auto c = desired_->contracts.find(std::stoll(key.substr(kContractMinerPrefix.size())));
+    if (c == desired_->contracts.end()) return nullptr;
+    for (const MinerProfile& m : config_.miners) {
+      if (!m.algorithm.empty() && squash(m.algorithm) == squash(c->second.algorithm)) return &m;
+    }
+    return nullptr;
   }
+  for (const MinerProfile& m : config_.miners) {
+    if (m.coin == key) p = &m;
+  }
+  return p;
+}
+
+void NodeAgent::StartMiner(const std::string& coin, const std::vector<int>& slots) {
+  const bool contract = coin.starts_with(kContractMinerPrefix);
+  const MinerProfile* p = ProfileFor(coin);
   if (p == nullptr) {
     if (unprofiled_.insert(coin).second) {  // once per coin, not every heartbeat
-      Log("no miner profile for " + coin + ": its GPUs stay idle (add a [[miner]] with coin = \"" + coin + "\")");
+      if (contract) {
+        std::string algorithm = "?";
+        if (desired_) {
+          auto c = desired_->contracts.find(std::stoll(coin.substr(kContractMinerPrefix.size())));
+          if (c != desired_->contracts.end()) algorithm = c->second.algorithm;
+        }
+        Log("no miner profile for " + algorithm + " (" + coin + "): its GPUs stay idle (add a [[miner]] with " +
+            "algorithm = \"" + algorithm + "\")");
+      } else {
+        Log("no miner profile for " + coin + ": its GPUs stay idle (add a [[miner]] with coin = \"" + coin + "\")");
+      }
     }
     return;
   }
@@ -838,6 +887,15 @@ void NodeAgent::StartMiner(const std::string& coin, const std::vector<int>& slot
   if (!backoff) backoff = std::make_unique<RestartBackoff>(clock_);
   if (!backoff->MayStart()) return;  // the heartbeat loop starts it when the backoff allows
   MinerParams params{p->wallet, p->pool, p->worker.empty() ? config_.node : p->worker, slots, p->api_port};
+  if (contract) {
+    // The customer's hashrate: its pool and wallet, and an API port apart from the farm's own
+    // miner of the profile (which may run beside it on other GPUs of the node).
+    const int64_t id = std::stoll(coin.substr(kContractMinerPrefix.size()));
+    const Desired::Contract& c = desired_->contracts.at(id);
+    params.wallet = c.payout_address;
+    params.pool = c.pool;
+    params.api_port = ContractApiPort(p->api_port, id);
+  }
   auto argv = ExpandMinerTemplate(p->command, params);
   if (!argv) {
     Log("miner " + coin + ": " + argv.error().message());
@@ -866,7 +924,7 @@ void NodeAgent::StartMiner(const std::string& coin, const std::vector<int>& slot
   m->coin = coin;
   m->slots = slots;
   m->handle = *h;
-  m->api_port = p->api_port;
+  m->api_port = params.api_port;
   m->started_at = WallSeconds();
   m->log_path = ps.log_path;
   Log("started miner " + coin + " on GPUs " + Join(slots));
@@ -961,12 +1019,9 @@ json NodeAgent::Telemetry() {
   // The miners' own APIs: hashrate and shares per device.
   std::map<int, MinerDevice> mined;
   for (const auto& [coin, m] : miners_) {
-    const MinerProfile* p = nullptr;
-    for (const MinerProfile& x : config_.miners) {
-      if (x.coin == coin) p = &x;
-    }
+    const MinerProfile* p = ProfileFor(coin);
     if (p == nullptr || Poll(m->handle).phase != ProcessPhase::kRunning) continue;
-    auto r = net::HttpFetch("http://127.0.0.1:" + std::to_string(p->api_port) + p->api_path, 500ms);
+    auto r = net::HttpFetch("http://127.0.0.1:" + std::to_string(m->api_port) + p->api_path, 500ms);
     if (!r || r->status != 200) continue;
     std::optional<MinerKind> kind;
     if (p->api != "auto") kind = *ParseMinerKind(p->api);
@@ -1234,6 +1289,9 @@ Status NodeAgent::Heartbeat(net::HttpClient& http) {
         if (!std::count(m->slots.begin(), m->slots.end(), g.index)) continue;
         if (d["use"] == "lease") {
           d["mining_observed"] = true;  // our own miner still on a leased GPU: never silent
+        } else if (coin.starts_with(kContractMinerPrefix)) {
+          d["use"] = "contract";
+          d["contract"] = std::stoll(coin.substr(kContractMinerPrefix.size()));
         } else {
           d["use"] = "mining";
           d["coin"] = coin;

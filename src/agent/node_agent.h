@@ -31,6 +31,7 @@
 #include <ostream>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -50,7 +51,9 @@ class HttpClient;
 namespace rigshift::agent {
 
 // How the node's farm mines one coin: a command template (workload.h, ExpandMinerTemplate) and
-// how to read the miner's API.
+// how to read the miner's API. A hashrate contract's devices (desired use "contract") run the
+// profile whose `algorithm` is the contract's, with {wallet} and {pool} the customer's and its
+// API on ContractApiPort(api_port, contract).
 struct MinerProfile {
   std::string coin;       // the coin the controller names in the desired state ("ETC", "XMR")
   std::string algorithm;  // for the log and the operator
@@ -61,6 +64,14 @@ struct MinerProfile {
   int api_port = 0;          // where the miner serves its API on 127.0.0.1
   int power_limit_w = 0;     // per GPU while mining this coin (set through NVML when present)
 };
+
+// Miners of a contract are keyed "contract:ID" beside the coins of the farm's own mining.
+inline constexpr std::string_view kContractMinerPrefix = "contract:";
+// A contract's miner serves its API here: past the profile's own port, one port per contract id
+// modulo 100, so that it runs beside the farm's miner of the profile.
+constexpr int ContractApiPort(int profile_port, int64_t contract) {
+  return profile_port + 1 + static_cast<int>(contract % 100);
+}
 
 struct AgentConfig {
   std::string server;      // the controller's base URL, http:// or https://
@@ -137,6 +148,8 @@ class NodeAgent {
   void StopLease(LocalLease& l, const std::string& why);
   void StartLease(LocalLease& l);
   void StartMiner(const std::string& coin, const std::vector<int>& slots);
+  // The profile a miner key (a coin, or "contract:ID" of the desired state) runs; null: none.
+  const MinerProfile* ProfileFor(const std::string& key) const;
   // A miner profile's power limit on its GPUs (NVML, where the driver allows), and back to each
   // GPU's default when it stops mining.
   void LimitPower(const MinerProfile& p, const std::vector<int>& slots);

@@ -62,7 +62,11 @@ void DemoFleet::Run() {
         std::string use = d["use"];
         if (use == "lease") rep["lease"] = d["lease"];
         if (use == "mining") rep["coin"] = d["coin"];
-        rep["power_w"] = use == "lease" ? n.board_w : use == "mining" ? n.mining_w : use == "idle" ? 15 : 0;
+        if (use == "contract" && d.contains("contract")) rep["contract"] = d["contract"]["id"];  // at its customer's pool
+        rep["power_w"] = use == "lease"                         ? n.board_w
+                         : use == "mining" || use == "contract" ? n.mining_w
+                         : use == "idle"                        ? 15
+                                                                : 0;
         hb["devices"].push_back(std::move(rep));
       }
       auto r = client.Send("POST", "/v1/agents/" + n.name + "/heartbeat", hb.dump(), token_);
