@@ -34,10 +34,13 @@ using testing::Reply;
 using testing::ServerProcess;
 
 const char* kPool = "stratum+tcp://pool.example.org:3333";
+const char* kNodes[] = {"s19pro-1", "s19pro-2", "s9-1", "s9-2", "s9-3"};
 
 class AsicSiteTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Start("8.5"); }
+
+  void Start(const std::string& cap_kw) {
     ASSERT_EQ(testing::ImportSharedData(tmp_ / "data"), "");
     for (int i = 0; i < 5; ++i) {
       std::string error;
@@ -52,7 +55,7 @@ name = "asic-site"
 
 [[site]]
 name = "barn"
-power_cap_kw = 8.5
+power_cap_kw = )" << cap_kw << R"(
 pue = 1.0
 fixed_price_usd_per_kwh = 0.05
 
@@ -85,11 +88,13 @@ days = 30
     o.data = tmp_ / "data";
     o.demo = false;
     o.farm = tmp_ / "farm.toml";
-    o.extra_args = {"--agent-timeout", "4", "--tick-interval", "1", "--accounting-interval", "5", "--feed", "replay"};
+    o.extra_args = {"--agent-timeout", "4", "--tick-interval", "1", "--accounting-interval", "5", "--feed", "replay",
+                    "--tenant", "acme"};
     std::string error;
     server_ = ServerProcess::Start(o, &error);
     ASSERT_NE(server_, nullptr) << error;
     op_ = testing::ReadTokenFile(server_->data_dir() / "operator.token");
+    acme_ = testing::ReadTokenFile(server_->data_dir() / "tenant-acme.token");
   }
 
   // What each fake ASIC says of itself, through its own API.
@@ -126,10 +131,71 @@ days = 30
   testing::TempDir tmp_;
   std::vector<std::unique_ptr<testing::FakeDevice>> asics_;
   std::unique_ptr<ServerProcess> server_;
-  std::string op_;
+  std::string op_, acme_;
 };
 
-const char* kNodes[] = {"s19pro-1", "s19pro-2", "s9-1", "s9-2", "s9-3"};
+// A site with room for everything: a customer buys 13 TH/s of SHA-256, the engine gives the
+// contract an S9 (the devices worth least elsewhere per hash), and the bridge points that ASIC at
+// the customer's pool with the contract's payout address as its worker, and says so.
+class AsicContractTest : public AsicSiteTest {
+ protected:
+  void SetUp() override { Start("20"); }
+};
+
+TEST_F(AsicContractTest, AnAsicServingAContractMinesOnTheCustomersPool) {
+  ApiClient c(*server_);
+  Reply product = c.Post("/v1/contract-products",
+                         {{"name", "SHA-256 30 days"}, {"algorithm", "SHA-256"}, {"unit", "TH/s"}, {"days", 30},
+                          {"price_usd_per_unit", 1}, {"fee_usd_per_unit_day", 0.01}, {"max_hashrate", 100}},
+                         op_);
+  ASSERT_EQ(product.status, 201) << product.Describe();
+  const std::string customer_pool = "stratum+tcp://customer.example.org:3333";
+  Reply bought = c.Post("/v1/contracts",
+                        {{"product", product.Json().value("id", int64_t{0})}, {"hashrate", 13}, {"unit", "TH/s"},
+                         {"payout_address", "bc1qcustomer.rig1"}, {"pool", customer_pool}},
+                        acme_);
+  ASSERT_EQ(bought.status, 201) << bought.Describe();
+  const int64_t id = bought.Json().value("id", int64_t{0});
+  int serving = -1;
+  const bool served = Eventually(
+      [&](std::string* why) {
+        auto devices = Devices();
+        for (int i = 0; i < 5; ++i) {
+          const json& d = devices[kNodes[i]];
+          *why += std::string(kNodes[i]) + ": " + d.value("use", "?") + "; ";
+          if (d.value("use", "") != "contract") continue;
+          agent::AsicState s = StateOf(i);
+          const agent::AsicPool* pool = s.ActivePool();
+          *why += "its pool " + (pool ? pool->url + " " + pool->user : std::string("none")) + "; divergence " +
+                  d["divergence"].dump() + "; ";
+          if (pool && pool->url == customer_pool && pool->user == "bc1qcustomer.rig1" && s.asleep == false &&
+              d["divergence"].is_null() && d["observed"].is_object() && d["observed"].value("use", "") == "contract") {
+            serving = i;
+            return true;
+          }
+        }
+        return false;
+      },
+      60s);
+  ASSERT_TRUE(served);
+  EXPECT_GE(serving, 2) << "an S9, worth least elsewhere per hash, serves it";
+  // The others mine for the farm, on its pool.
+  EXPECT_TRUE(Eventually(
+      [&](std::string* why) {
+        for (int i = 0; i < 5; ++i) {
+          if (i == serving) continue;
+          const agent::AsicState s = StateOf(i);
+          const agent::AsicPool* pool = s.ActivePool();
+          *why += std::string(kNodes[i]) + ": " + (pool ? pool->url : std::string("no pool")) + "; ";
+          if (!pool || pool->url != kPool || s.asleep != false) return false;
+        }
+        return true;
+      },
+      30s));
+  (void)id;
+  EXPECT_EQ(server_->Terminate(), 0) << server_->LogTail();
+}
+
 
 TEST_F(AsicSiteTest, TheCapSleepsTheLeastNetPerWattAndADeadAsicsPowerWakesThem) {
   // Under the cap: both S19 Pro and one S9 mine on the farm's pool, the other two S9 sleep, and
