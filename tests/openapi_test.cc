@@ -497,6 +497,67 @@ TEST_F(OpenApiTest, EveryOperationAnswersAsTheSpecSays) {
   Call("operator", "POST", "/v1/alerts/999999/ack", "", op, 404);
   Call("tenant", "GET", "/v1/alerts", "", acme, 403);
 
+  // --- Hashrate contracts ----------------------------------------------------------------------
+  {
+    const std::string product_body =
+        R"({"name": "Ethash 30 days", "algorithm": "ethash", "unit": "MH/s", "days": 30, "price_usd_per_unit": 0.4,
+            "fee_usd_per_unit_day": 0.002, "suspend_after_days": 7, "max_hashrate": 2000})";
+    Reply product = Call("operator", "POST", "/v1/contract-products", product_body, op, 201);
+    const int64_t product_id = product.Json().value("id", int64_t{0});
+    Call("tenant", "POST", "/v1/contract-products", product_body, acme, 403);
+    Call("operator", "POST", "/v1/contract-products", R"({"name": "x"})", op, 400, /*valid_request=*/false);
+    Call("operator", "POST", "/v1/contract-products",
+         R"({"name": "x", "algorithm": "Scrypt", "unit": "MH/s", "days": 1, "price_usd_per_unit": 1,
+             "fee_usd_per_unit_day": 0, "max_hashrate": 1})",
+         op, 422);
+    Call("tenant", "GET", "/v1/contract-products", "", acme, 200);
+    Call("operator", "GET", "/v1/contract-products", "", op, 200);
+    const json buy = {{"product", product_id}, {"hashrate", 150}, {"unit", "MH/s"}, {"payout_address", "0xacme.rig"},
+                      {"pool", "stratum+tcp://pool.example.org:4444"}};
+    Reply contract = Call("tenant", "POST", "/v1/contracts", buy.dump(), acme, 201);
+    const std::string id = std::to_string(contract.Json().value("id", int64_t{0}));
+    json too_much = buy;
+    too_much["hashrate"] = 2001;
+    Call("tenant", "POST", "/v1/contracts", too_much.dump(), acme, 422);
+    json no_product = buy;
+    no_product["product"] = 999;
+    Call("tenant", "POST", "/v1/contracts", no_product.dump(), acme, 404);
+    json bad_pool = buy;
+    bad_pool["pool"] = "http://pool.example.org";
+    Call("tenant", "POST", "/v1/contracts", bad_pool.dump(), acme, 400, /*valid_request=*/false);
+    Call("tenant", "GET", "/v1/contracts", "", acme, 200);
+    Call("operator", "GET", "/v1/contracts?customer=acme", "", op, 200);
+    Call("tenant", "GET", "/v1/contracts?custommer=acme", "", acme, 400);
+    Call("tenant", "GET", "/v1/contracts/" + id, "", acme, 200);
+    Call("tenant", "GET", "/v1/contracts/999999", "", acme, 404);
+    Call("tenant", "GET", "/v1/contracts/" + id + "/statements", "", acme, 200);
+    Call("operator", "GET", "/v1/contracts/exposure", "", op, 200);
+    Call("tenant", "GET", "/v1/contracts/exposure", "", acme, 403);
+    // The engine serves it from the next market tick: a device of use contract, its desired state
+    // naming the customer's pool (DesiredContract in the spec).
+    std::string contract_node;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (contract_node.empty() && std::chrono::steady_clock::now() < until) {
+      ApiClient probe(*server_);
+      const json devices = probe.Call("GET", "/v1/devices", "", op).Json();
+      for (const json& dev : devices["devices"]) {
+        if (dev.value("use", "") == "contract") contract_node = dev.value("node", "");
+      }
+      if (contract_node.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_FALSE(contract_node.empty()) << "no device serves the contract";
+    Reply served = Call("agent", "GET", "/v1/agents/" + contract_node + "/desired", "", agent, 200);
+    bool named = false;
+    const json served_state = served.Json();
+    for (const json& dev : served_state["devices"]) {
+      if (dev.value("use", "") == "contract") named = dev["contract"].value("pool", "") == buy["pool"];
+    }
+    EXPECT_TRUE(named) << served.body;
+    Call("operator", "GET", "/v1/devices", "", op, 200);
+    Call("tenant", "DELETE", "/v1/contracts/" + id, "", acme, 200);
+    Call("tenant", "DELETE", "/v1/contracts/999999", "", acme, 404);
+  }
+
   // --- Every operation of the spec, and nothing else --------------------------------------------
   std::set<Operation> spec_ops(operations_.begin(), operations_.end());
   std::set<Operation> seen;

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/contract_command.h"
 #include "cli/tenant_command.h"
 #include "common/testing/temp_dir.h"
 #include "net/http_client.h"
@@ -421,6 +422,97 @@ TEST(TablesTest, InvoicesWithATotalPerMonth) {
   std::ostringstream none;
   PrintInvoices(json{{"invoices", json::array()}}, none);
   EXPECT_EQ(none.str(), "no invoices\n");
+}
+
+// --- Hashrate contracts: the pure pieces ----------------------------------------------------------
+
+TEST(ContractCliTest, BuyRequestTakesTheHashrateOnceWithItsUnit) {
+  ContractBuyOptions o;
+  o.product = 2;
+  o.hashrate_ths = "12.5";
+  o.address = "bc1qabc";
+  o.pool = "stratum+tcp://p.example:3333";
+  auto body = BuildContractBuyRequest(o);
+  ASSERT_TRUE(body) << body.error().message();
+  EXPECT_EQ(*body, json::parse(R"({"product": 2, "hashrate": 12.5, "unit": "TH/s", "payout_address": "bc1qabc",
+                                   "pool": "stratum+tcp://p.example:3333"})"));
+  ContractBuyOptions mh = o;
+  mh.hashrate_ths.clear();
+  mh.hashrate = "300";
+  mh.unit = "MH/s";
+  EXPECT_EQ((*BuildContractBuyRequest(mh))["hashrate"], 300);
+  EXPECT_EQ((*BuildContractBuyRequest(mh))["unit"], "MH/s");
+  struct Case {
+    std::string name;
+    ContractBuyOptions o;
+    std::string message;
+  };
+  ContractBuyOptions both = mh;
+  both.hashrate_ths = "1";
+  ContractBuyOptions none = o;
+  none.hashrate_ths.clear();
+  ContractBuyOptions no_unit = mh;
+  no_unit.unit.clear();
+  ContractBuyOptions bad_unit = mh;
+  bad_unit.unit = "TH";
+  ContractBuyOptions zero = o;
+  zero.hashrate_ths = "0";
+  ContractBuyOptions text = o;
+  text.hashrate_ths = "ten";
+  for (const Case& c : std::vector<Case>{{"both", both, "give the hashrate once"},
+                                         {"none", none, "give the hashrate once"},
+                                         {"no unit", no_unit, "--hashrate needs --unit"},
+                                         {"bad unit", bad_unit, "--unit 'TH' is not one of"},
+                                         {"zero", zero, "--hashrate-ths '0' is not a number greater than 0"},
+                                         {"text", text, "--hashrate-ths 'ten'"}}) {
+    auto r = BuildContractBuyRequest(c.o);
+    ASSERT_FALSE(r) << c.name;
+    EXPECT_TRUE(Contains(r.error().message(), c.message)) << c.name << ": " << r.error().message();
+  }
+}
+
+TEST(ContractCliTest, ProductRequestAndHashratesForPeople) {
+  ContractProductOptions o;
+  o.name = "SHA-256 30 days";
+  o.algorithm = "SHA-256";
+  o.days = 30;
+  o.price_usd_per_unit = "12.5";
+  o.fee_usd_per_unit_day = "0.035";
+  o.max_hashrate = "500";
+  auto body = BuildContractProductRequest(o);
+  ASSERT_TRUE(body) << body.error().message();
+  EXPECT_EQ(*body, json::parse(R"({"name": "SHA-256 30 days", "algorithm": "SHA-256", "unit": "TH/s", "days": 30,
+                                   "price_usd_per_unit": 12.5, "fee_usd_per_unit_day": 0.035, "max_hashrate": 500})"));
+  o.suspend_after_days = 28;
+  EXPECT_EQ((*BuildContractProductRequest(o))["suspend_after_days"], 28);
+  o.fee_usd_per_unit_day = "-1";
+  EXPECT_FALSE(BuildContractProductRequest(o));
+  EXPECT_EQ(FormatHashRateHs(95'000'000'000'000), "95 TH/s");
+  EXPECT_EQ(FormatHashRateHs(150'000'000), "150 MH/s");
+  EXPECT_EQ(FormatHashRateHs(1'234'567'890'123), "1.234 TH/s");
+  EXPECT_EQ(FormatHashRateHs(3'000'000'000'000'000), "3 PH/s");
+  EXPECT_EQ(FormatHashRateHs(999), "999 H/s");
+  EXPECT_EQ(FormatHashRateHs(0), "0 H/s");
+}
+
+TEST(ContractCliTest, StatementsTableNamesTheDaysThatSuspendAndResume) {
+  json list = json::parse(R"({"contract": 1, "statements": [
+    {"date": "2026-11-03", "state": "active", "contracted_hs": 95000000000000, "delivered_hs": 95000000000000,
+     "coin": "BTC", "coins_mined": 0.00094, "coins_mined_nano": 940500, "mined_usd": 4.7, "mined_micro_usd": 4702500,
+     "nominal_mined_usd": 4.7, "nominal_mined_micro_usd": 4702500, "fee_usd": 7.6, "fee_micro_usd": 7600000,
+     "nominal_fee_usd": 7.6, "nominal_fee_micro_usd": 7600000, "refund_usd": 0, "refund_micro_usd": 0, "streak": 2,
+     "suspends": true, "resumes": false},
+    {"date": "2026-11-04", "state": "suspended", "contracted_hs": 95000000000000, "delivered_hs": 0, "coin": null,
+     "coins_mined": 0, "coins_mined_nano": 0, "mined_usd": 0, "mined_micro_usd": 0, "nominal_mined_usd": 0,
+     "nominal_mined_micro_usd": 0, "fee_usd": 0, "fee_micro_usd": 0, "nominal_fee_usd": 7.6,
+     "nominal_fee_micro_usd": 7600000, "refund_usd": 0, "refund_micro_usd": 0, "streak": 3, "suspends": false,
+     "resumes": false}]})");
+  std::ostringstream out;
+  PrintContractStatements(list, out);
+  EXPECT_EQ(out.str(),
+            "DATE        STATE      DELIVERED  COIN  MINED   FEE   REFUND  STREAK\n"
+            "2026-11-03  active     95 TH/s    BTC   4.7025  7.60  0.00    2       suspended from tomorrow\n"
+            "2026-11-04  suspended  0 H/s      -     0.00    0.00  0.00    3\n");
 }
 
 // --- End to end ----------------------------------------------------------------------------------
@@ -1026,6 +1118,68 @@ TEST_F(TenantCliTest, LogsPrintWhatTheAgentShippedByteForByteAndFollowEndsWithTh
   EXPECT_EQ(after.exit_code, 0) << Describe(after);
   EXPECT_EQ(after.out, first + second);
   EXPECT_TRUE(after.err.starts_with("lease " + sid + " cancelled")) << after.err;
+}
+
+// The contracts' verbs against the demo farm (2021 coins: its GPUs mine Ethash): the operator
+// puts Ethash on sale, a tenant buys, lists, shows, reads statements and ends; the operator sees
+// the exposure; refusals exit 2 with the server's words; a tenant may not create products.
+TEST_F(TenantCliTest, ContractVerbsSellBuyShowAndEndAContract) {
+  std::string token = NewTenant("contract-buyer");
+  CliRun product = As(operator_token_, {"contract", "product", "create", "--name", "Ethash 30 days", "--algorithm",
+                                        "Ethash", "--unit", "MH/s", "--days", "30", "--price-usd-per-unit", "0.5",
+                                        "--fee-usd-per-unit-day", "0.002", "--suspend-after-days", "7",
+                                        "--max-hashrate", "3000", "--format", "json"});
+  ASSERT_EQ(product.exit_code, 0) << Describe(product);
+  const int64_t product_id = json::parse(product.out)["id"].get<int64_t>();
+  CliRun denied = As(token, {"contract", "product", "create", "--name", "x", "--algorithm", "Ethash", "--days", "1",
+                             "--price-usd-per-unit", "1", "--fee-usd-per-unit-day", "0", "--max-hashrate", "1"});
+  EXPECT_EQ(denied.exit_code, 2) << Describe(denied);
+  EXPECT_TRUE(Contains(denied.err, "for operators")) << Describe(denied);
+
+  CliRun products = As(token, {"contract", "products"});
+  ASSERT_EQ(products.exit_code, 0) << Describe(products);
+  EXPECT_TRUE(Contains(products.out, "Ethash 30 days")) << products.out;
+  EXPECT_TRUE(Contains(products.out, "0.50 /MH/s")) << products.out;
+
+  CliRun bought = As(token, {"contract", "buy", "--product", std::to_string(product_id), "--hashrate", "240", "--unit",
+                             "MH/s", "--address", "0xbuyer.rig", "--pool", "stratum+tcp://pool.example.org:4444"});
+  ASSERT_EQ(bought.exit_code, 0) << Describe(bought);
+  EXPECT_TRUE(Contains(bought.out, "240 MH/s of Ethash (Ethash 30 days), active")) << bought.out;
+  EXPECT_TRUE(Contains(bought.out, "stratum+tcp://pool.example.org:4444")) << bought.out;
+  EXPECT_TRUE(Contains(bought.out, "120.00 USD")) << "0.5 USD x 240 MH/s: " << bought.out;
+  CliRun list = As(token, {"contract", "list", "--format", "json"});
+  ASSERT_EQ(list.exit_code, 0) << Describe(list);
+  json contracts = json::parse(list.out)["contracts"];
+  ASSERT_EQ(contracts.size(), 1u) << list.out;
+  const std::string id = std::to_string(contracts[0]["id"].get<int64_t>());
+  CliRun table = As(token, {"contract", "list"});
+  EXPECT_TRUE(Contains(table.out, "contract-buyer")) << table.out;
+  CliRun show = As(token, {"contract", "show", id});
+  ASSERT_EQ(show.exit_code, 0) << Describe(show);
+  EXPECT_TRUE(Contains(show.out, "payout address  0xbuyer.rig")) << show.out;
+  CliRun statements = As(token, {"contract", "statements", id});
+  ASSERT_EQ(statements.exit_code, 0) << Describe(statements);
+  EXPECT_TRUE(Contains(statements.out, "DATE")) << "no day closed yet: the header only\n" << statements.out;
+
+  CliRun exposure = As(operator_token_, {"contract", "exposure"});
+  ASSERT_EQ(exposure.exit_code, 0) << Describe(exposure);
+  EXPECT_TRUE(Contains(exposure.out, "Ethash")) << exposure.out;
+  EXPECT_TRUE(Contains(exposure.out, "240 MH/s")) << exposure.out;
+  EXPECT_EQ(As(token, {"contract", "exposure"}).exit_code, 2);
+
+  CliRun too_much = As(token, {"contract", "buy", "--product", std::to_string(product_id), "--hashrate", "2761",
+                               "--unit", "MH/s", "--address", "0xbuyer", "--pool", "tcp://pool.example.org:4444"});
+  EXPECT_EQ(too_much.exit_code, 2) << Describe(too_much);
+  EXPECT_TRUE(Contains(too_much.err, "on sale")) << Describe(too_much);
+  CliRun bad_pool = As(token, {"contract", "buy", "--product", std::to_string(product_id), "--hashrate-ths", "1",
+                               "--address", "0xbuyer", "--pool", "http://pool"});
+  EXPECT_EQ(bad_pool.exit_code, 2) << Describe(bad_pool);
+  EXPECT_TRUE(Contains(bad_pool.err, "\"pool\"")) << Describe(bad_pool);
+
+  CliRun end = As(token, {"contract", "end", id, "--format", "json"});
+  ASSERT_EQ(end.exit_code, 0) << Describe(end);
+  EXPECT_FALSE(json::parse(end.out)["ended_by_customer"].is_null()) << end.out;
+  EXPECT_EQ(As(NewTenant("contract-other"), {"contract", "show", id}).exit_code, 2) << "another tenant's: 404";
 }
 
 TEST(TenantCliDeadServerTest, ConnectionFailureNamesTheUrlAndExitsOne) {

@@ -818,4 +818,15 @@ void AddTenantCommands(CLI::App& app, int* exit_code) {
   });
 }
 
+void AddServerFlags(CLI::App& cmd, ConnectionOptions& o) { AddConnectionFlags(cmd, o); }
+
+void RunServerCall(int* exit_code, const ConnectionOptions& o, std::string_view method, const std::string& path,
+                   const std::function<Result<std::string>()>& body,
+                   void (*render)(const nlohmann::json&, std::ostream&)) {
+  Run(exit_code, o, [&](Client& c, bool as_json) -> Status {
+    RS_ASSIGN_OR_RETURN(std::string b, body());
+    return PrintOrRender(c.Call(method, path, b), as_json, render);
+  });
+}
+
 }  // namespace rigshift

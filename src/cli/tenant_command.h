@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -100,5 +101,15 @@ Status StatusForHttpError(int http_status, const std::string& body);
 
 // 1 for the server's or the machine's failures (internal, data loss, unavailable), else 2.
 int ExitCodeFor(const Status& s);
+
+// For other verbs that call the server (`rigshift contract ...`, contract_command.h): the
+// --server, --ca, --token, --token-file and --format flags every verb here takes, and one call
+// run as these verbs run theirs: `body()` makes the request body ("" for none; an error is the
+// user's to fix, exit 2), the answer is printed as the server's JSON (--format json) or rendered
+// by `render`, errors go to stderr as "rigshift: ...", and *exit_code is set.
+void AddServerFlags(CLI::App& cmd, ConnectionOptions& o);
+void RunServerCall(int* exit_code, const ConnectionOptions& o, std::string_view method, const std::string& path,
+                   const std::function<Result<std::string>()>& body,
+                   void (*render)(const nlohmann::json&, std::ostream&));
 
 }  // namespace rigshift

@@ -372,5 +372,270 @@ TEST(FarmFaults, FailureAtEveryWritePointLeavesFarmAndStoreAgreeing) {
   EXPECT_EQ(agreed, points);
 }
 
+// ---- Hashrate contracts under the same faults ------------------------------------------------------
+//
+// A product, purchases, a customer ending a contract, the accounting's deliveries and the day
+// closes with their ledger lines, over four UTC days on the test farm's GPUs (Ethash). Each write
+// point crashes in turn: what the store holds must keep every acknowledged product, contract and
+// end; each contract's sale line exactly once; each statement exactly its fee and refund lines
+// (and no line without its statement); each closed day once. A restart two days later closes the
+// days missed, in order. Each point also fails once: the farm's contracts then say what the store
+// holds.
+
+struct ContractAcks {
+  std::set<int64_t> products;
+  std::map<int64_t, std::string> bought;  // contract -> customer
+  std::map<int64_t, Date> ended;          // contract -> the first day it no longer runs
+  int errors = 0;
+};
+
+Timestamp OnDay(int day, int64_t s) { return Timestamp{tf::kFarmT0.seconds + day * 86400 + s}; }
+
+void RunContractWorkload(Farm& farm, bool stop_at_error, ContractAcks* ack) {
+  bool dead = false;
+  auto fails = [&](const Status& s) {
+    if (s.ok()) return;
+    ++ack->errors;
+    dead = stop_at_error;
+  };
+  auto buy = [&](const std::string& customer, double mhs, Timestamp t) {
+    if (dead) return;
+    ContractAsk a;
+    a.product = 1;
+    a.hashrate = HashRate(static_cast<__int128>(mhs * 1e6));
+    a.payout_address = "0x" + customer;
+    a.pool = "stratum+tcp://pool.example:3333";
+    auto r = farm.contracts().Buy(customer, a, farm.fleet(), t);
+    if (!r) return fails(r.error());
+    ack->bought[r->record.id] = customer;
+  };
+  auto tick_to = [&](Timestamp from, Timestamp to) {
+    for (Timestamp t = from; t <= to && !dead; t = Timestamp{t.seconds + 1800}) fails(farm.Tick(t));
+  };
+  ContractProductAsk p;
+  p.name = "Ethash 5 days";
+  p.algorithm = "Ethash";
+  p.unit = "MH/s";
+  p.days = 5;
+  p.price_per_unit = Money(500'000);
+  p.fee_per_unit_day = Money(1'000);
+  p.suspend_after_days = 2;
+  p.max_hashrate = HashRate::MegaHps(2000);
+  auto made = farm.contracts().CreateProduct(p, farm.fleet(), *farm.view(), OnDay(0, 10));
+  if (!made) {
+    fails(made.error());
+  } else {
+    ack->products.insert(made->record.id);
+  }
+  buy("acme", 300, OnDay(0, 20));
+  buy("beta", 200, OnDay(0, 30));
+  tick_to(OnDay(0, 60), OnDay(1, 12 * 3600));
+  if (!dead && ack->bought.count(1)) {
+    auto e = farm.contracts().End(1, std::string("acme"), OnDay(1, 12 * 3600 + 1));
+    if (!e) {
+      fails(e.error());
+    } else if (e->record.ended_by_customer) {
+      ack->ended[1] = *e->record.ended_by_customer;
+    }
+  }
+  tick_to(OnDay(1, 12 * 3600 + 1800), OnDay(2, 6 * 3600));
+  buy("beta", 100, OnDay(2, 6 * 3600 + 5));
+  tick_to(OnDay(2, 6 * 3600 + 1800), OnDay(3, 3600));
+}
+
+// Money lines of one contract, by kind and day ("contract N on DATE" / "contract N: ...").
+struct ContractMoney {
+  int sales = 0;
+  Money sale;
+  std::map<std::string, std::map<std::string, std::vector<Money>>> by_kind_day;  // kind -> day -> amounts
+};
+
+std::map<int64_t, ContractMoney> MoneyOfContracts(Store& store) {
+  std::map<int64_t, ContractMoney> out;
+  auto ledger = store.Ledger(std::nullopt, Timestamp{0}, Timestamp{std::numeric_limits<int64_t>::max()});
+  EXPECT_TRUE(ledger.has_value());
+  for (const LedgerEntry& e : *ledger) {
+    if (!e.kind.starts_with("contract_")) continue;
+    const int64_t id = std::stoll(e.note.substr(9));  // after "contract "
+    ContractMoney& m = out[id];
+    if (e.kind == "contract_sale") {
+      ++m.sales;
+      m.sale += e.amount;
+    } else {
+      m.by_kind_day[e.kind][DateOf(e.at).ToString()].push_back(e.amount);
+    }
+  }
+  return out;
+}
+
+void CheckContractStore(Store& store, const ContractAcks& ack, const std::string& where) {
+  auto products = store.ListContractProducts();
+  ASSERT_TRUE(products.has_value());
+  for (int64_t id : ack.products) {
+    EXPECT_TRUE(std::any_of(products->begin(), products->end(), [&](const auto& p) { return p.id == id; }))
+        << where << ": acknowledged product " << id << " is not in the store";
+  }
+  auto contracts = store.ListContracts(std::nullopt);
+  ASSERT_TRUE(contracts.has_value());
+  std::map<int64_t, ContractRecord> by_id;
+  for (const ContractRecord& c : *contracts) by_id[c.id] = c;
+  for (const auto& [id, customer] : ack.bought) {
+    ASSERT_TRUE(by_id.count(id)) << where << ": acknowledged contract " << id << " is not in the store";
+    EXPECT_EQ(by_id[id].customer, customer) << where;
+  }
+  for (const auto& [id, day] : ack.ended) {
+    ASSERT_TRUE(by_id.count(id)) << where;
+    EXPECT_EQ(by_id[id].ended_by_customer, day) << where << ": contract " << id << "'s acknowledged end";
+  }
+  std::map<int64_t, ContractMoney> money = MoneyOfContracts(store);
+  for (const auto& [id, m] : money) EXPECT_TRUE(by_id.count(id)) << where << ": ledger lines of unknown contract " << id;
+  for (const auto& [id, c] : by_id) {
+    EXPECT_EQ(money[id].sales, 1) << where << ": contract " << id << " sale lines";
+    EXPECT_EQ(money[id].sale, c.price) << where << ": contract " << id;
+  }
+  // Each statement has exactly its lines, and every line its statement.
+  auto statements = store.ContractStatements(std::nullopt);
+  ASSERT_TRUE(statements.has_value());
+  std::set<std::pair<int64_t, std::string>> stated;
+  for (const ContractStatementRecord& s : *statements) {
+    const std::string day = s.date.ToString();
+    stated.insert({s.contract, day});
+    for (const auto& [kind, amount] : {std::pair{"contract_fee", s.fee}, std::pair{"contract_refund", -s.refund}}) {
+      const auto& lines = money[s.contract].by_kind_day[kind][day];
+      if (amount.raw() == 0) {
+        EXPECT_TRUE(lines.empty()) << where << ": contract " << s.contract << " " << kind << " on " << day;
+      } else {
+        EXPECT_EQ(lines, std::vector<Money>{amount}) << where << ": contract " << s.contract << " " << kind << " on " << day;
+      }
+    }
+  }
+  for (const auto& [id, m] : money) {
+    for (const auto& [kind, days] : m.by_kind_day) {
+      for (const auto& [day, lines] : days) {
+        EXPECT_TRUE(lines.empty() || stated.count({id, day})) << where << ": " << kind << " of contract " << id << " on "
+                                                             << day << " without its statement";
+      }
+    }
+  }
+  // Closed days run on from the first, once each.
+  auto days = store.ContractDaysClosed();
+  ASSERT_TRUE(days.has_value());
+  for (size_t i = 1; i < days->size(); ++i) EXPECT_EQ((*days)[i].day, (*days)[i - 1].day + 1) << where;
+}
+
+FarmOptions NoAgents() {
+  FarmOptions o = Options();
+  o.require_agents = false;
+  return o;
+}
+
+TEST(FarmFaults, ContractsCrashAtEveryWritePointKeepStatementsAndLedgerTogether) {
+  int64_t points = 0;
+  {
+    MemoryStore base;
+    FaultInjectionStore store(&base);
+    FarmSetup setup = tf::TestFarm();
+    tf::FakeFeed feed(tf::TestFarmView(setup));
+    Farm farm(std::move(setup), &store, &feed, NoAgents());
+    ASSERT_TRUE(farm.Recover(OnDay(0, 0)).ok());
+    ContractAcks ack;
+    RunContractWorkload(farm, /*stop_at_error=*/true, &ack);
+    ASSERT_EQ(ack.errors, 0);
+    ASSERT_EQ(ack.bought.size(), 3u);
+    ASSERT_EQ(ack.ended.size(), 1u);
+    ASSERT_GE(base.ContractStatements(std::nullopt)->size(), 6u);
+    CheckContractStore(base, ack, "no fault");
+    points = store.writes();
+  }
+  ASSERT_GT(points, 100);
+  int64_t recovered = 0;
+  for (int64_t n = 1; n <= points; ++n) {
+    const std::string where = "contracts: crash at write " + std::to_string(n) + " of " + std::to_string(points);
+    MemoryStore base;
+    ContractAcks ack;
+    {
+      FaultInjectionStore store(&base);
+      store.FaultAt(n, Mode::kCrash);
+      FarmSetup setup = tf::TestFarm();
+      tf::FakeFeed feed(tf::TestFarmView(setup));
+      Farm farm(std::move(setup), &store, &feed, NoAgents());
+      ASSERT_TRUE(farm.Recover(OnDay(0, 0)).ok()) << where;
+      RunContractWorkload(farm, /*stop_at_error=*/true, &ack);
+      ASSERT_TRUE(store.crashed()) << where;
+    }
+    CheckContractStore(base, ack, where);
+    // The restart, on day 5: days 3 and 4 (and any the crash left open) close in order.
+    FarmSetup setup = tf::TestFarm();
+    tf::FakeFeed feed(tf::TestFarmView(setup));
+    Farm farm(std::move(setup), &base, &feed, NoAgents());
+    Status s = farm.Recover(OnDay(5, 3600));
+    ASSERT_TRUE(s.ok()) << where << ": the server does not start: " << s.ToString();
+    ASSERT_TRUE(farm.Tick(OnDay(5, 3605)).ok()) << where;
+    CheckContractStore(base, ack, where + ", after the restart");
+    auto days = base.ContractDaysClosed();
+    if (!ack.bought.empty()) {
+      ASSERT_FALSE(days->empty()) << where;
+      EXPECT_EQ(days->front().day, DateOf(tf::kFarmT0)) << where;
+      EXPECT_EQ(days->back().day, DateOf(tf::kFarmT0) + 4) << where;
+    }
+    if (::testing::Test::HasFailure()) break;
+    ++recovered;
+  }
+  std::cout << "contract crash points tried: " << points << ", recovered: " << recovered << std::endl;
+  EXPECT_EQ(recovered, points);
+}
+
+TEST(FarmFaults, ContractsFailureAtEveryWritePointLeavesFarmAndStoreAgreeing) {
+  int64_t points = 0;
+  {
+    MemoryStore base;
+    FaultInjectionStore store(&base);
+    FarmSetup setup = tf::TestFarm();
+    tf::FakeFeed feed(tf::TestFarmView(setup));
+    Farm farm(std::move(setup), &store, &feed, NoAgents());
+    ASSERT_TRUE(farm.Recover(OnDay(0, 0)).ok());
+    ContractAcks ack;
+    RunContractWorkload(farm, /*stop_at_error=*/true, &ack);
+    points = store.writes();
+  }
+  int64_t agreed = 0;
+  for (int64_t n = 1; n <= points; ++n) {
+    const std::string where = "contracts: failure at write " + std::to_string(n) + " of " + std::to_string(points);
+    MemoryStore base;
+    FaultInjectionStore store(&base);
+    store.FaultAt(n, Mode::kFail);
+    FarmSetup setup = tf::TestFarm();
+    tf::FakeFeed feed(tf::TestFarmView(setup));
+    Farm farm(std::move(setup), &store, &feed, NoAgents());
+    ASSERT_TRUE(farm.Recover(OnDay(0, 0)).ok()) << where;
+    ContractAcks ack;
+    RunContractWorkload(farm, /*stop_at_error=*/false, &ack);
+    CheckContractStore(base, ack, where);
+    // What the farm answers of each contract is what the store holds.
+    const Date today = DateOf(OnDay(3, 3600));
+    std::vector<ContractView> served = farm.contracts().List(std::nullopt, today);
+    auto stored = base.ListContracts(std::nullopt);
+    ASSERT_EQ(served.size(), stored->size()) << where;
+    for (size_t i = 0; i < served.size(); ++i) {
+      EXPECT_EQ(served[i].record, (*stored)[i]) << where;
+      Money fees;
+      int closed = 0;
+      for (const ContractStatementRecord& st : *base.ContractStatements(served[i].record.id)) {
+        fees += st.fee;
+        ++closed;
+      }
+      EXPECT_EQ(served[i].fees, fees) << where << ": contract " << served[i].record.id;
+      EXPECT_EQ(served[i].days_closed, closed) << where << ": contract " << served[i].record.id;
+    }
+    // And a day a failure left open closes at the next tick: the farm goes on.
+    ASSERT_TRUE(farm.Tick(OnDay(3, 5400)).ok()) << where;
+    if (!ack.bought.empty()) EXPECT_EQ(base.ContractDaysClosed()->back().day, DateOf(tf::kFarmT0) + 2) << where;
+    if (::testing::Test::HasFailure()) break;
+    ++agreed;
+  }
+  std::cout << "contract failure points tried: " << points << ", farm and store agreed: " << agreed << std::endl;
+  EXPECT_EQ(agreed, points);
+}
+
 }  // namespace
 }  // namespace rigshift
