@@ -591,5 +591,90 @@ TEST_F(ServerCrashTest, KillNineUnderLoadLosesNothingAcknowledged) {
   EXPECT_GE(preempted_, 1) << "no preemption happened: the load does not exercise preempting decisions";
 }
 
+// A hashrate contract under kill -9 with the real binary and its SQLite file: the acknowledged
+// purchase and its sale line survive; then, with the contract moved three days back in the file
+// (bought while the server was down), the restarted server closes those days in order, nothing
+// delivered and each refunded, with exactly one statement and one refund line each; killed and
+// started again, it closes none of them twice.
+TEST_F(ServerCrashTest, AContractSurvivesKillNineAndTheDaysItMissedCloseOnceInOrder) {
+  dir_ = *tmp_ / "contracts";
+  std::unique_ptr<ServerProcess> server = Start();
+  ASSERT_NE(server, nullptr);
+  op_token_ = testing::ReadTokenFile(dir_ / "operator.token");
+  const std::string demo = testing::ReadTokenFile(dir_ / "tenant-demo.token");
+  ASSERT_FALSE(op_token_.empty());
+  int64_t contract_id = 0;
+  {
+    ApiClient c(*server);
+    Reply p = c.Post("/v1/contract-products",
+                     {{"name", "Ethash 10 days"}, {"algorithm", "Ethash"}, {"unit", "MH/s"}, {"days", 10},
+                      {"price_usd_per_unit", 0.5}, {"fee_usd_per_unit_day", 0.002}, {"max_hashrate", 1000}},
+                     op_token_);
+    ASSERT_EQ(p.status, 201) << p.Describe();
+    Reply b = c.Post("/v1/contracts",
+                     {{"product", p.Json()["id"]}, {"hashrate", 100}, {"unit", "MH/s"}, {"payout_address", "0xdemo"},
+                      {"pool", "stratum+tcp://pool.example.org:4444"}},
+                     demo);
+    ASSERT_EQ(b.status, 201) << b.Describe();  // acknowledged: durable
+    contract_id = b.Json()["id"].get<int64_t>();
+  }
+  server->Kill();
+  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+  const Date today = DateOf(Timestamp{now_s});
+  {
+    auto store = SqliteStore::Open((dir_ / "rigshift.db").string());
+    ASSERT_TRUE(store.has_value()) << store.error().ToString();
+    auto contracts = (*store)->ListContracts(std::nullopt);
+    ASSERT_TRUE(contracts.has_value());
+    ASSERT_EQ(contracts->size(), 1u);
+    auto sales = (*store)->Ledger("demo", Timestamp{0}, Timestamp{std::numeric_limits<int64_t>::max()});
+    ASSERT_EQ(sales->size(), 1u);
+    EXPECT_EQ(sales->front().kind, "contract_sale");
+    EXPECT_EQ(sales->front().amount, Money(50'000'000));  // 0.5 USD x 100 MH/s
+    ContractRecord moved = contracts->front();
+    moved.start = today - 3;
+    ASSERT_TRUE((*store)->PutContract(moved).ok());
+    EXPECT_TRUE((*store)->ContractDaysClosed()->empty());
+  }
+  // Statements of the days from the contract's start to yesterday, as the API gives them.
+  auto statements = [&](ServerProcess& s) {
+    ApiClient c(s);
+    Reply r = c.Get("/v1/contracts/" + std::to_string(contract_id) + "/statements", demo);
+    return r.status == 200 ? r.Json()["statements"] : json::array();
+  };
+  for (int restart = 0; restart < 2; ++restart) {
+    server = Start();
+    ASSERT_NE(server, nullptr);
+    const auto until = Clock::now() + std::chrono::seconds(20);
+    while (statements(*server).size() < 3 && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const json got = statements(*server);
+    ASSERT_GE(got.size(), 3u) << got.dump();
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i]["date"], (today - 3 + static_cast<int32_t>(i)).ToString()) << got.dump();
+    }
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(got[i]["delivered_hs"], 0) << "the server was down: nothing delivered";
+      EXPECT_EQ(got[i]["refund_micro_usd"], 5'000'000) << "a tenth of the price, each day";
+      EXPECT_EQ(got[i]["fee_micro_usd"], 0);
+    }
+    server->Kill();
+  }
+  auto store = SqliteStore::Open((dir_ / "rigshift.db").string());
+  ASSERT_TRUE(store.has_value());
+  auto days = (*store)->ContractDaysClosed();
+  auto stated = (*store)->ContractStatements(contract_id);
+  ASSERT_GE(days->size(), 3u);
+  EXPECT_EQ(days->size(), stated->size());
+  for (size_t i = 0; i < days->size(); ++i) EXPECT_EQ((*days)[i].day, today - 3 + static_cast<int32_t>(i));
+  int refunds = 0, sales = 0;
+  for (const LedgerEntry& e : *(*store)->Ledger("demo", Timestamp{0}, Timestamp{std::numeric_limits<int64_t>::max()})) {
+    refunds += e.kind == "contract_refund";
+    sales += e.kind == "contract_sale";
+  }
+  EXPECT_EQ(sales, 1);
+  EXPECT_EQ(refunds, static_cast<int>(stated->size()));
+}
+
 }  // namespace
 }  // namespace rigshift
