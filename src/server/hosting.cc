@@ -11,6 +11,10 @@ using nlohmann::json;
 constexpr int64_t kMonthS = 30 * 86'400;          // the fee's month (docs/hosting.md)
 constexpr int64_t kRecoverHorizonS = 2 * 86'400;  // how far back Recover looks
 constexpr int64_t kRecoverPage = 4096;
+// And at most this many entries (a few accountings of a 40,000-GPU farm, whose every accounting
+// writes two lines per device and one or more per hosted machine), so that a start never reads
+// days of a large farm's ledger for a machine that has no line yet.
+constexpr int64_t kRecoverMaxEntries = 2'000'000;
 
 // floor(reserved W x fee x t / (1000 W/kW x month)): the fee owed from the epoch to `t`. Fees of a
 // run of intervals are differences of it, so they sum exactly.
@@ -253,9 +257,11 @@ Status HostedBilling::Recover(Store& store, Timestamp now) {
   size_t found = 0;
   const size_t wanted = 2 * terms_.size();
   std::optional<int64_t> tail_at;
-  for (int64_t cursor = hi; cursor > 0 && found < wanted;) {
+  int64_t read = 0;
+  for (int64_t cursor = hi; cursor > 0 && found < wanted && read < kRecoverMaxEntries;) {
     const int64_t from = std::max<int64_t>(0, cursor - kRecoverPage);
     RS_ASSIGN_OR_RETURN(std::vector<LedgerEntry> page, store.LedgerAfter(from, cursor - from));
+    read += static_cast<int64_t>(page.size());
     bool past_horizon = false;
     for (auto it = page.rbegin(); it != page.rend() && found < wanted; ++it) {
       const LedgerEntry& e = *it;

@@ -109,8 +109,9 @@ class HostedBilling {
 
   // Reads back from the ledger where billing stopped: the last energy line's closing reading
   // (the baseline) and the last fee line's end, per machine. Walks the ledger back from its end,
-  // at most two days of it (every accounting writes a line per machine, so anything older is a
-  // machine that was not billed since: it starts afresh).
+  // at most two days or two million entries of it (every accounting with a new reading writes an
+  // energy line per metered machine, so a machine found in neither was not billed since: it
+  // starts from a new baseline, and its fees from now).
   [[nodiscard]] Status Recover(Store& store, Timestamp now);
 
   // The state of the fleet's hosted machines from the last call to `now` (once a second or so):
