@@ -857,6 +857,23 @@ class Meter {
   int64_t fragmented_gpu_s_ = 0;
 };
 
+// The book's terms of the farm file's contract `c`, numbered `id` (its place in the file, from 1);
+// a contract with no start begins on the run's first day.
+ContractTerms TermsOf(const ContractSpec& c, int64_t id, Date first_day) {
+  ContractTerms t;
+  t.id = id;
+  t.name = c.name;
+  t.customer = c.customer;
+  t.algorithm = c.algorithm;
+  t.hashrate = c.hashrate;
+  t.start = c.start.value_or(first_day);
+  t.days = c.days;
+  t.price = c.price;
+  t.fee_per_th_day = c.fee_per_th_day;
+  t.suspend_after_days = c.suspend_after_days;
+  return t;
+}
+
 // Whether two requests ask for the same thing (all but their ids).
 bool SameAsk(const Request& a, const Request& b) {
   return a.arrival == b.arrival && a.gpus == b.gpus && a.kind == b.kind && a.bid == b.bid &&
@@ -924,17 +941,7 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
   std::vector<ContractOutcome>& contract_out = run.summary.contracts;
   for (size_t i = 0; i < rs.scenario.contracts.size(); ++i) {
     const ContractSpec& c = rs.scenario.contracts[i];
-    ContractTerms t;
-    t.id = static_cast<int64_t>(i) + 1;
-    t.name = c.name;
-    t.customer = c.customer;
-    t.algorithm = c.algorithm;
-    t.hashrate = c.hashrate;
-    t.start = c.start.value_or(first_day);
-    t.days = c.days;
-    t.price = c.price;
-    t.fee_per_th_day = c.fee_per_th_day;
-    t.suspend_after_days = c.suspend_after_days;
+    const ContractTerms t = TermsOf(c, static_cast<int64_t>(i) + 1, first_day);
     if (Status st = book.Add(t); !st.ok()) return Err(st.WithContext("contract '" + c.name + "'"));
     ContractOutcome o;
     o.name = c.name;
@@ -1273,16 +1280,7 @@ Status AddContractsAndHosting(const ResolvedScenario& rs, const EngineParams& pa
   std::vector<ContractTerms> terms;
   for (size_t i = 0; i < rs.scenario.contracts.size(); ++i) {
     const ContractSpec& c = rs.scenario.contracts[i];
-    ContractTerms t;
-    t.id = static_cast<int64_t>(i) + 1;
-    t.name = c.name;
-    t.algorithm = c.algorithm;
-    t.hashrate = c.hashrate;
-    t.start = c.start.value_or(first_day);
-    t.days = c.days;
-    t.price = c.price;
-    t.fee_per_th_day = c.fee_per_th_day;
-    t.suspend_after_days = c.suspend_after_days;
+    const ContractTerms t = TermsOf(c, static_cast<int64_t>(i) + 1, first_day);
     RS_RETURN_IF_ERROR(book.Add(t));
     terms.push_back(t);
   }
@@ -1460,14 +1458,9 @@ Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& 
     op.site_cap_w.resize(fleet.sites().size());
     for (size_t s = 0; s < fleet.sites().size(); ++s) op.site_cap_w[s] = static_cast<double>(fleet.sites()[s].power_cap.raw());
     // The lowest price of each site in the period, and each group's best net at it.
-    std::vector<EnergyPrice> low(fleet.sites().size());
     int64_t first_tick = p * ticks_per_period;
     int64_t last_tick = std::min(rs.ticks, first_tick + ticks_per_period) - 1;
-    for (int64_t t = first_tick; t <= last_tick; ++t) {
-      for (size_t s = 0; s < low.size(); ++s) {
-        if (t == first_tick || rs.prices[t][s] < low[s]) low[s] = rs.prices[t][s];
-      }
-    }
+    const std::vector<EnergyPrice> low = LowestPrices(rs, first_tick, last_tick);
     MarketView best_view;
     best_view.site_price = low;
     best_view.list_price = rs.list_price;
