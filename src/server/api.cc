@@ -32,16 +32,8 @@ double ToUsd(int64_t micro) { return static_cast<double>(micro) / 1e6; }
 
 json Nullable(const std::optional<Timestamp>& t) { return t ? json(FormatUtc(*t)) : json(nullptr); }
 
-HttpResponse Json(int status, const json& body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = body.dump();
-  return r;
-}
-
-HttpResponse Error(const Status& s) {
-  return net::ErrorResponse(HttpStatusFor(s.code()), ErrorCodeFor(s.code()), s.message());
-}
+HttpResponse Json(int status, const json& body) { return JsonAnswer(status, body); }
+HttpResponse Error(const Status& s) { return ErrorAnswer(s); }
 
 // Reads only what the farm fixes at construction (node names and models), so it runs outside the
 // farm's lock.
@@ -1481,6 +1473,17 @@ std::optional<HttpResponse> Api::PlanReport(const HttpRequest& request) {
                {"Referrer-Policy", "no-referrer"},
                {"Cache-Control", "private, max-age=3600"}};
   return r;
+}
+
+net::HttpResponse JsonAnswer(int status, const nlohmann::json& body) {
+  net::HttpResponse r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+net::HttpResponse ErrorAnswer(const Status& s) {
+  return net::ErrorResponse(HttpStatusFor(s.code()), ErrorCodeFor(s.code()), s.message());
 }
 
 }  // namespace rigshift

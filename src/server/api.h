@@ -25,6 +25,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "net/http.h"
@@ -41,6 +43,10 @@ namespace rigshift {
 // The HTTP status and the JSON error code of a Status code.
 int HttpStatusFor(StatusCode code);
 std::string_view ErrorCodeFor(StatusCode code);
+// A JSON body with `status`, and a Status as its JSON error (by the table above): the answers
+// every route file builds.
+net::HttpResponse JsonAnswer(int status, const nlohmann::json& body);
+net::HttpResponse ErrorAnswer(const Status& s);
 // InvalidArgument naming a query parameter of `req` that is not one of `known`, or one given
 // twice: a misspelt filter must never silently widen what a request reads or changes.
 [[nodiscard]] Status CheckQuery(const net::HttpRequest& req, std::initializer_list<std::string_view> known);

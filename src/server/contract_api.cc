@@ -16,16 +16,6 @@ using net::HttpResponse;
 
 double Usd(int64_t micro) { return static_cast<double>(micro) / 1e6; }
 
-HttpResponse JsonAnswer(int status, const json& body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = body.dump();
-  return r;
-}
-
-HttpResponse ErrorAnswer(const Status& s) {
-  return net::ErrorResponse(HttpStatusFor(s.code()), ErrorCodeFor(s.code()), s.message());
-}
 
 // Hashrates fit int64 wherever the store keeps them; a sum beyond it (a fleet's capacity of an
 // algorithm) is shown at the largest integer.

@@ -15,16 +15,6 @@ using net::HttpResponse;
 
 double UsdOf(int64_t micro) { return static_cast<double>(micro) / 1e6; }
 
-HttpResponse JsonAnswer(int status, const json& body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = body.dump();
-  return r;
-}
-
-HttpResponse ErrorAnswer(const Status& s) {
-  return net::ErrorResponse(HttpStatusFor(s.code()), ErrorCodeFor(s.code()), s.message());
-}
 
 // A machine's bill over [from, to), from the ledger's hourly rollup (its lines are rolled up
 // under the node "hosted:NAME"), by kind.
