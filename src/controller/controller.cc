@@ -98,6 +98,12 @@ void Controller::SetContracts(std::vector<ContractDemand> contracts) {
   ++version_;
 }
 
+void Controller::SetSiteLimit(int site, std::optional<SiteLimit> limit) {
+  if (fleet_.sites().at(site).limit == limit) return;
+  fleet_.SetSiteLimit(site, std::move(limit));
+  ++version_;
+}
+
 Status Controller::Commit(const Plan& plan) {
   if (plan.basis != version_) {
     return FailedPreconditionError("plan proposed on state " + std::to_string(plan.basis) + ", state is now " +

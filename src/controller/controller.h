@@ -92,6 +92,10 @@ class Controller {
   // shells' contract books keep; served from the next market tick (DecideInput::contracts).
   void SetContracts(std::vector<ContractDemand> contracts);
   const std::vector<ContractDemand>& contracts() const { return contracts_; }
+  // A curtailment limit in force at `site` (FleetState::SetSiteLimit), or none: a fact the shells'
+  // demand-response rules decide (price_curtailment.h, a 4CP call, a grid signal). Shed down to
+  // at the next decision that is not placement-only; placements respect it at once.
+  void SetSiteLimit(int site, std::optional<SiteLimit> limit);
 
   const FleetState& fleet() const { return fleet_; }
   // Stage 1 of the engine for `view`: computed once per distinct view and shared by the plans

@@ -761,7 +761,7 @@ void PlaceOne(const Request& r, const FleetState& fleet, const Valuation& value,
   auto power_ok = [&](const Candidate& c, int64_t gpus) {
     if (!params.enforce_power_cap) return true;
     const int site = fleet.groups()[c.group].site;
-    const int64_t cap = fleet.sites()[site].power_cap.raw();
+    const int64_t cap = fleet.sites()[site].EffectiveCap().raw();
     auto [draw, curtailable] = s.WithLeased(c.group, gpus, [&] { return std::pair{s.Draw(site), s.Curtailable(site)}; });
     if (draw - curtailable > cap) return false;
     if (draw <= cap || params.admit_at_list_price) return true;
@@ -1194,7 +1194,7 @@ void ServeContracts(const DecideInput& in, const Valuation& value, Scratch& s, P
   // it) price watts at zero.
   std::vector<double> watt_price(fleet.sites().size(), 0.0);  // micro-USD per facility W-hour
   for (size_t si = 0; si < fleet.sites().size(); ++si) {
-    const int64_t cap = fleet.sites()[si].power_cap.raw();
+    const int64_t cap = fleet.sites()[si].EffectiveCap().raw();
     bool held_off = false;  // something already gives way for this cap
     for (size_t gi = 0; gi < n; ++gi) held_off = held_off || (fleet.groups()[gi].site == static_cast<int>(si) && s.curtailed(static_cast<int>(gi)) > 0);
     for (const HostedState& h : fleet.hosted()) held_off = held_off || (h.site == static_cast<int>(si) && h.curtailed);
@@ -1300,7 +1300,7 @@ void CapPower(const FleetState& fleet, const Valuation& value, const EngineParam
   if (!params.enforce_power_cap) return;
   for (size_t si = 0; si < fleet.sites().size(); ++si) {
     const int site = static_cast<int>(si);
-    const int64_t cap = fleet.sites()[si].power_cap.raw();
+    const int64_t cap = fleet.sites()[si].EffectiveCap().raw();
     // Between market ticks only a site pushed over its cap needs work; releasing curtailed GPUs
     // waits for the next tick.
     if (only_if_over && s.Draw(site) <= cap) continue;
@@ -1322,8 +1322,9 @@ void CapPower(const FleetState& fleet, const Valuation& value, const EngineParam
     }
     for (size_t h = 0; h < fleet.hosted().size(); ++h) {
       const HostedState& hs = fleet.hosted()[h];
-      if (hs.site != site || !hs.interruptible) continue;
+      if (hs.site != site) continue;
       s.set_hosted_off(static_cast<int>(h), false);  // start from all on, then add
+      if (!hs.interruptible) continue;
       const HostedValue& hv = value.hosted[h];
       int64_t per_kw = MulDiv(hv.value_per_hour.raw(), 1000, std::max<int64_t>(1, hv.facility_power.raw())).value_or(0);
       order.push_back({per_kw, -1, static_cast<int>(h)});
@@ -1442,6 +1443,56 @@ void CapPower(const FleetState& fleet, const Valuation& value, const EngineParam
         s.set_slices(x.group, std::move(now));
       }
     }
+    // Still over, under a limit that may shed committed uses (a grid operator's emergency signal):
+    // firm hosting, least value per watt first, then on-demand leases, then reserved ones, each
+    // least price per watt first. Ordinary cap enforcement never reaches here.
+    if (draw > cap && fleet.sites()[si].ShedsCommitted()) {
+      std::vector<std::pair<int64_t, int>> firm;  // (value per kW, hosted index)
+      for (size_t h = 0; h < fleet.hosted().size(); ++h) {
+        const HostedState& hs = fleet.hosted()[h];
+        if (hs.site != site || hs.interruptible || s.hosted_off(static_cast<int>(h))) continue;
+        const HostedValue& hv = value.hosted[h];
+        firm.push_back({MulDiv(hv.value_per_hour.raw(), 1000, std::max<int64_t>(1, hv.facility_power.raw())).value_or(0),
+                        static_cast<int>(h)});
+      }
+      std::sort(firm.begin(), firm.end());
+      for (const auto& [per_kw, h] : firm) {
+        if (draw <= cap) break;
+        s.set_hosted_off(h, true);
+        draw -= value.hosted[h].facility_power.raw();
+      }
+      std::vector<const LeaseState*> committed;
+      for (const LeaseState& l : fleet.leases()) {
+        if (fleet.groups()[l.group].site == site && l.kind != RequestKind::kInterruptible && !s.Preempted(l.id)) {
+          committed.push_back(&l);
+        }
+      }
+      auto per_kw = [&](const LeaseState* l) {
+        return MulDiv(l->price.raw(), 1000, std::max<int64_t>(1, value.groups[l->group].ai_facility_power.raw())).value_or(0);
+      };
+      std::sort(committed.begin(), committed.end(), [&](const LeaseState* a, const LeaseState* b) {
+        const bool ra = a->kind == RequestKind::kReserved, rb = b->kind == RequestKind::kReserved;
+        if (ra != rb) return rb;  // on-demand before reserved
+        const int64_t va = per_kw(a), vb = per_kw(b);
+        return va != vb ? va < vb : a->id < b->id;
+      });
+      for (const LeaseState* v : committed) {
+        if (draw <= cap) break;
+        s.Preempt(*v);
+        if (s.coin(v->group) >= 0) {
+          target[v->group] += static_cast<int64_t>(v->devices.size());
+          s.set_curtailed(v->group, target[v->group]);
+        }
+        draw = s.Draw(site);
+        Action a;
+        a.kind = ActionKind::kPreemptLease;
+        a.group = v->group;
+        a.lease = v->id;
+        a.reason = "site " + fleet.sites()[si].name + " curtailed (" + fleet.sites()[si].limit->reason +
+                   ") with nothing interruptible left to shed";
+        plan.actions.push_back(std::move(a));
+      }
+    }
     for (size_t h = 0; h < fleet.hosted().size(); ++h) {
       const HostedState& hs = fleet.hosted()[h];
       if (hs.site != site || s.hosted_off(static_cast<int>(h)) == hs.curtailed) continue;
@@ -1459,7 +1510,10 @@ void CapPower(const FleetState& fleet, const Valuation& value, const EngineParam
         a.kind = ActionKind::kCurtail;
         a.group = g;
         a.count = target[g];
-        a.reason = target[g] > 0 ? "site " + fleet.sites()[si].name + " over its power cap" : "power cap no longer binds";
+        a.reason = target[g] <= 0 ? "power cap no longer binds"
+                   : fleet.sites()[si].limit && fleet.sites()[si].EffectiveCap() == fleet.sites()[si].limit->watts
+                       ? "site " + fleet.sites()[si].name + " curtailed: " + fleet.sites()[si].limit->reason
+                       : "site " + fleet.sites()[si].name + " over its power cap";
         plan.actions.push_back(std::move(a));
       }
     }

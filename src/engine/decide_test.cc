@@ -962,6 +962,65 @@ TEST(DecidePowerCap, CommittedLeaseIsNeverCurtailed) {
   for (const Action& a : Of(plan, ActionKind::kPreemptLease)) EXPECT_NE(a.lease, LeaseId(1));
 }
 
+TEST(DecideSiteLimit, ALimitBelowTheCapShedsLikeTheCapAndSaysWhy) {
+  // Cap 10 kW (nothing binds), limit 2000 W: like a 2000 W cap, mining goes first, least net per
+  // watt first (seven 3090s, 2240 W), and no lease is touched.
+  Scenario s = LeasesAndMiners("10kW");
+  s.fleet.SetSiteLimit(0, SiteLimit{Watts(2000), false, "price trigger"});
+  Plan plan = s.Run();
+  EXPECT_TRUE(Of(plan, ActionKind::kPreemptLease).empty());
+  auto curtail = Of(plan, ActionKind::kCurtail);
+  ASSERT_EQ(curtail.size(), 1u);
+  EXPECT_EQ(curtail[0].count, 7);
+  EXPECT_TRUE(Contains(curtail[0].reason, "curtailed: price trigger")) << curtail[0].reason;
+  // Lifted: everything comes back.
+  s.fleet.group(GroupIndex(s.fleet, "b")).curtailed = 7;
+  s.fleet.SetSiteLimit(0, std::nullopt);
+  plan = s.Run();
+  curtail = Of(plan, ActionKind::kCurtail);
+  ASSERT_EQ(curtail.size(), 1u);
+  EXPECT_EQ(curtail[0].count, 0);
+}
+
+TEST(DecideSiteLimit, AnOrdinaryLimitNeverShedsACommittedLease) {
+  Scenario s = LeasesAndMiners("10kW");
+  s.fleet.SetSiteLimit(0, SiteLimit{Watts(0), false, "price trigger"});
+  Plan plan = s.Run();
+  auto preempted = Of(plan, ActionKind::kPreemptLease);
+  ASSERT_EQ(preempted.size(), 1u);  // the interruptible lease only
+  EXPECT_EQ(preempted[0].lease, LeaseId(2));
+}
+
+TEST(DecideSiteLimit, AnEmergencyLimitShedsCommittedLeasesLastOnDemandBeforeReserved) {
+  // A100s: on-demand (slots 0-1, 2.00), reserved (slot 2, 1.50), interruptible (slot 3, 0.50),
+  // beside eight mining 3090s. Limit 500 W: mining, the interruptible lease, then the on-demand
+  // lease go (the reserved one is cheaper per watt but reserved goes last); the reserved A100
+  // (400 W) fits.
+  Scenario s("site farm cap=10kW; a: 4xA100; b: 8x'RTX 3090' mining=RVN", "RVN:KawPow:0.40:1.98e11:1");
+  s.Busy(Lease(1, 0, Slots(0, 0, 1), RequestKind::kOnDemand, "2.00"));
+  s.Busy(Lease(2, 0, Slots(0, 2, 2), RequestKind::kReserved, "1.50"));
+  s.Busy(Lease(3, 0, Slots(0, 3, 3), RequestKind::kInterruptible, "0.50"));
+  s.placement_only = false;
+  s.fleet.SetSiteLimit(0, SiteLimit{Watts(500), true, "curtail event 1"});
+  Plan plan = s.Run();
+  std::vector<int64_t> gone;
+  for (const Action& a : Of(plan, ActionKind::kPreemptLease)) gone.push_back(a.lease.value());
+  EXPECT_EQ(gone, (std::vector<int64_t>{3, 1}));
+  EXPECT_EQ(Of(plan, ActionKind::kCurtail)[0].count, 8);
+  for (const Action& a : Of(plan, ActionKind::kPreemptLease)) {
+    if (a.lease == LeaseId(1)) EXPECT_TRUE(Contains(a.reason, "curtail event 1")) << a.reason;
+  }
+}
+
+TEST(DecideSiteLimit, PlacementsRespectTheLimitAtOnce) {
+  Scenario s("site farm cap=10kW; a: 4xA100", "RVN:KawPow:0.40:1.98e11:1");
+  s.fleet.SetSiteLimit(0, SiteLimit{Watts(1000), false, "4CP call"});
+  auto [three, plan] = s.One(Ask(1, 3));
+  EXPECT_EQ(three.outcome, Outcome::kWaiting) << "1200 W of A100s over a 1000 W limit";
+  auto [two, plan2] = s.One(Ask(2, 2));
+  EXPECT_EQ(two.outcome, Outcome::kPlaced);
+}
+
 TEST(DecidePowerCap, AdmissionRespectsTheCap) {
   // 1000 W and nothing mining: two A100s (800 W) fit, a third (1200 W) does not.
   Scenario s("site farm cap=1000W; a: 4xA100", "RVN:KawPow:0.40:1.98e11:1");

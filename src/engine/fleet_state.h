@@ -25,12 +25,31 @@
 
 namespace rigshift {
 
+// A curtailment in force at a site, below its cap (docs/demand-response.md): a price trigger, a
+// 4CP call or a grid operator's signal. `committed`: the signal may shed what ordinary cap
+// enforcement never does (firm hosting, then on-demand and reserved leases), last.
+struct SiteLimit {
+  Watts watts;
+  bool committed = false;
+  std::string reason;  // "price 212.40 USD/MWh above strike 150", "4CP call", "curtail event 7"
+
+  bool operator==(const SiteLimit&) const = default;
+};
+
 struct SiteState {
   std::string name;
   Watts power_cap;
   int pue_milli = 1000;
   bool datacenter = false;
   Watts idle_power_per_gpu{0};
+  std::optional<SiteLimit> limit;  // none: only the cap holds
+
+  // What the engine keeps the site's facility draw under: the cap, or the limit in force if lower.
+  Watts EffectiveCap() const {
+    return limit && limit->watts.raw() < power_cap.raw() ? limit->watts : power_cap;
+  }
+  // Whether the limit in force may shed committed uses (it binds below the cap and says so).
+  bool ShedsCommitted() const { return limit && limit->committed && limit->watts.raw() < power_cap.raw(); }
 };
 
 // A hashrate contract's share of a group: `devices` of its idle, up devices mine the contract's
@@ -123,6 +142,9 @@ class FleetState {
   int AddGroup(GroupState group, int nodes);
 
   const std::vector<SiteState>& sites() const { return sites_; }
+  // Puts a curtailment limit in force at `site`, or lifts it (nullopt). The next decision that is
+  // not placement-only sheds down to it; placements respect it at once.
+  void SetSiteLimit(int site, std::optional<SiteLimit> limit) { sites_.at(site).limit = std::move(limit); }
   const std::vector<GroupState>& groups() const { return groups_; }
   GroupState& group(int g) { return groups_[g]; }
   int node_count() const { return static_cast<int>(node_group_.size()); }
