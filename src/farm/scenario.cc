@@ -137,6 +137,7 @@ class TableReader {
   const std::string& label() const { return label_; }
   void set_label(std::string label) { label_ = std::move(label); }
   const toml::table& table() const { return table_; }
+  Errors& errors() { return errors_; }
 
   // The node of `key`, or nullptr; records the key as known. A required key that is absent is
   // reported at the table's own line.
@@ -380,6 +381,28 @@ void ReadSite(TableReader& r, SiteSpec& site) {
   r.String("slurm_mining_partition", &site.slurm_mining_partition);
   int64_t poll = 0;
   if (r.Int("slurm_poll_ms", 50, 60'000, &poll)) site.slurm_poll_ms = static_cast<int>(poll);
+  if (const toml::node* pc = r.Get("price_curtailment")) {
+    if (const toml::table* t = pc->as_table()) {
+      TableReader c(*t, r.label() + " price_curtailment", r.errors());
+      PriceCurtailmentTerms terms;
+      int64_t v = 0;
+      // USD/MWh with up to 6 decimals -> micro-USD/MWh; ERCOT's offer cap is 5,000 USD/MWh.
+      if (c.Scaled("strike_usd_per_mwh", 6, -1'000'000'000, 100'000'000'000, &v, /*required=*/true)) {
+        terms.strike = EnergyPrice(v);
+      }
+      if (c.Int("confirm_minutes", 0, 1440, &v)) terms.confirm_s = v * 60;
+      if (c.Int("ramp_down_minutes", 0, 1440, &v)) terms.ramp_down_s = v * 60;
+      if (c.Int("min_hold_minutes", 0, 10080, &v)) terms.min_hold_s = v * 60;
+      if (c.Scaled("target_kw", 3, 0, 1'000'000'000, &v)) terms.target = Watts(v);
+      if (c.Int("restore_batch_devices", 1, 1'000'000, &v)) terms.restore_batch_devices = v;
+      if (c.Int("restore_interval_minutes", 1, 1440, &v)) terms.restore_interval_s = v * 60;
+      c.Finish();
+      site.price_curtailment = terms;
+    } else {
+      r.WrongType("price_curtailment", *pc,
+                  "a table (price_curtailment = { strike_usd_per_mwh = 150, confirm_minutes = 15, ... })");
+    }
+  }
   r.Finish();
 }
 

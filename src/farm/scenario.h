@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/price_curtailment.h"
 #include "common/status.h"
 #include "common/time.h"
 #include "common/units.h"
@@ -39,6 +40,8 @@ struct SiteSpec {
   std::string slurm_ai_partition = "ai";
   std::string slurm_mining_partition = "mining";
   int slurm_poll_ms = 1000;
+  // Price-triggered curtailment (docs/demand-response.md): [[site]] price_curtailment = {...}.
+  std::optional<PriceCurtailmentTerms> price_curtailment;
 };
 
 struct NodeGroupSpec {
