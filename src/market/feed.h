@@ -22,6 +22,28 @@
 
 namespace rigshift {
 
+// One source of a feed made of several (LiveFeed, market/live_feed.h), as /v1/market and
+// /metrics show it.
+struct SourceHealth {
+  std::string name;
+  std::string format;
+  std::string feeds;  // "ETC price", "ETC network", "site tx1 electricity"
+  bool healthy = false;  // a good reading, fresh
+  bool has_value = false;
+  std::optional<Timestamp> last_ok;     // wall time of the latest good poll
+  std::optional<Timestamp> data_at;     // when the figures are from (or last_ok, when the format says not)
+  int64_t polls = 0, failures = 0;
+  std::string error;  // why unhealthy, "" when healthy
+  std::string value;  // the reading, for people ("18.25 USD", "2650000000000000 H/block, 2.048/block")
+};
+
+// A source became unhealthy (`healthy` false, with why) or healthy again.
+struct FeedAlert {
+  std::string source;
+  bool healthy = false;
+  std::string message;
+};
+
 // The market view in force at a wall-clock instant, for one fleet: `site_price` has one entry
 // per site and `list_price` one per node group, in the fleet's order.
 //
@@ -35,6 +57,11 @@ class MarketFeed {
   // One line for logs and /v1/market: "replay of 2021-01-01T00:00:00Z.. at 60x",
   // "poll http://...: last ok at ..., failing since ...: <error>".
   virtual std::string Describe() const = 0;
+  // Feeds made of several sources: each source's health (empty for the others).
+  virtual std::vector<SourceHealth> Health() const { return {}; }
+  // The sources' health changes since the last call, oldest first, for the operator's alerts
+  // (empty for feeds without sources). Thread-safe; each change is handed out once.
+  virtual std::vector<FeedAlert> TakeAlerts() { return {}; }
 };
 
 // Replays a series of market views faster than real time. Wall second s after `wall_start`
