@@ -193,6 +193,11 @@ void LiveFeed::SetHealth(size_t i, bool healthy, const std::string& why, Timesta
 }
 
 Result<MarketView> LiveFeed::ViewAt(Timestamp now) {
+  if (options_.poll_on_view) Poll(now);
+  return Compose(now);
+}
+
+void LiveFeed::Poll(Timestamp now) {
   std::unique_lock lock(mu_);
   if (!polling_) {
     std::vector<size_t> due;
@@ -249,6 +254,10 @@ Result<MarketView> LiveFeed::ViewAt(Timestamp now) {
       }
     }
   }
+}
+
+MarketView LiveFeed::Compose(Timestamp now) {
+  std::lock_guard lock(mu_);
   // A good reading that has aged past max_age_s without a newer one is stale.
   for (size_t i = 0; i < states_.size(); ++i) {
     const LiveSource& s = options_.sources[i];

@@ -68,6 +68,10 @@ class LiveFeed final : public MarketFeed {
     // The prices where no source speaks: one per site, one list price per group.
     MarketView base;
     SourceFetcher fetch;
+    // ViewAt polls the sources that are due before it answers (true), or only composes the view
+    // from what Poll() last read (false: a server polls from a thread of its own, so that a slow
+    // source never holds the farm's lock for its timeout).
+    bool poll_on_view = true;
   };
 
   // InvalidArgument naming the source and field: a missing URL or coin, an unknown site, two
@@ -75,9 +79,12 @@ class LiveFeed final : public MarketFeed {
   [[nodiscard]] static Result<std::unique_ptr<LiveFeed>> Create(Options options);
   ~LiveFeed() override;
 
-  // Polls every source that is due (never polled, or interval_s since its last poll), then
-  // composes the view from each source's last good reading. Never an error.
+  // Polls (with poll_on_view) every source that is due, then composes the view from each
+  // source's last good reading. Never an error.
   [[nodiscard]] Result<MarketView> ViewAt(Timestamp now) override;
+  // Polls every source that is due at `now` (never polled, or interval_s since its last poll),
+  // fetching without the feed's lock held. A call while another polls returns at once.
+  void Poll(Timestamp now);
   std::string Describe() const override;
   std::vector<SourceHealth> Health() const override;
   std::vector<FeedAlert> TakeAlerts() override;
@@ -88,6 +95,8 @@ class LiveFeed final : public MarketFeed {
   explicit LiveFeed(Options options);
   // Parses `body` for source `i`: the reading, or why it is refused.
   Result<Reading> Read(size_t i, const std::string& body) const;
+  // The view from each source's last good reading; marks good readings that aged past max_age_s.
+  MarketView Compose(Timestamp now);
   // Marks source `i` healthy or not at `now`, queuing an alert on a change. Under mu_.
   void SetHealth(size_t i, bool healthy, const std::string& why, Timestamp now);
 

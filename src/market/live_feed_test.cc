@@ -199,6 +199,22 @@ TEST(LiveFeedTest, EachSourcePollsOnItsOwnInterval) {
   EXPECT_EQ(src.hits("/ercot"), 2);
 }
 
+TEST(LiveFeedTest, WithoutPollOnViewOnlyPollReadsTheSources) {
+  Sources src;
+  LiveFeed::Options o = Options(src);
+  o.poll_on_view = false;
+  auto feed = LiveFeed::Create(std::move(o));
+  ASSERT_TRUE(feed.has_value());
+  auto v = (*feed)->ViewAt(kNow);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_TRUE(v->coins.empty());
+  EXPECT_EQ(src.hits("/coingecko"), 0);
+  (*feed)->Poll(kNow);
+  v = (*feed)->ViewAt(kNow);
+  EXPECT_EQ(v->coins.size(), 3u);
+  EXPECT_EQ(src.hits("/coingecko"), 3);
+}
+
 TEST(LiveFeedTest, PricesMoveWithTheServedAnswers) {
   Sources src;
   auto feed = LiveFeed::Create(Options(src));
