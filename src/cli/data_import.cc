@@ -10,6 +10,7 @@
 #include "market/catalog_import.h"
 #include "market/coin_import.h"
 #include "market/electricity.h"
+#include "market/ercot_load.h"
 #include "market/rental_index.h"
 #include "sim/trace_import.h"
 
@@ -63,6 +64,7 @@ Result<ImportReport> RunImport(const ImportOptions& options, std::ostream& progr
       {"device catalog", &ImportCatalog},
       {"ASIC miners", &ImportAsics},  // after the catalog: it keeps ASIC keys apart from GPU keys
       {"electricity", &ImportElectricity},
+      {"ERCOT load and 4CP intervals", &ImportErcotLoad},
       {"rental index", &ImportRental},
       {"Alibaba 2023 pod trace", &ImportAlibabaTrace},
       {"ITP 2021 job trace",
