@@ -227,7 +227,18 @@ std::shared_ptr<const Api::OffersBody> Api::OffersBodyFor(const std::shared_ptr<
   auto fresh = std::make_shared<OffersBody>();
   fresh->version = sheet->version;
   json list = json::array();
-  for (const Offer& o : sheet->offers) list.push_back(OfferJson(o));
+  for (const Offer& o : sheet->offers) {
+    json offer = OfferJson(o);
+    auto it = reserved_.find(o.group);
+    if (it != reserved_.end() && !it->second.terms.empty()) {
+      offer["reserved_terms"] = it->second.terms;
+      offer["reserved_terms_basis"] = it->second.basis;
+    } else {
+      offer["reserved_terms"] = json::array();
+      offer["reserved_terms_reason"] = it != reserved_.end() ? it->second.reason : reserved_default_reason_;
+    }
+    list.push_back(std::move(offer));
+  }
   fresh->offers_json = list.dump();
   // Two readers may both make it; either copy is right, and a newer sheet's body is never
   // replaced by an older one.
@@ -266,12 +277,17 @@ const std::vector<Api::Route>& Api::Routes() {
       {"POST", "/v1/agents/{node}/leases/{id}/logs", Who::kAgents, &Api::AppendLeaseLog},
       // Operators.
       {"GET", "/v1/sites", Who::kOperators, &Api::ListSites},
+      {"GET", "/v1/sites/{site}/curtail", Who::kOperators, &Api::GetCurtail},
+      {"POST", "/v1/sites/{site}/curtail", Who::kOperators, &Api::PostCurtail},
+      {"DELETE", "/v1/sites/{site}/curtail", Who::kOperators, &Api::DeleteCurtail},
       {"GET", "/v1/nodes", Who::kOperators, &Api::ListNodes},
       {"GET", "/v1/nodes/{node}", Who::kOperators, &Api::GetNode},
       {"GET", "/v1/devices", Who::kOperators, &Api::ListDevices},
       {"GET", "/v1/market", Who::kOperators, &Api::GetMarket},
       {"GET", "/v1/policy", Who::kOperators, &Api::GetPolicy},
       {"PUT", "/v1/policy", Who::kOperators, &Api::PutPolicy},
+      {"GET", "/v1/prices", Who::kOperators, &Api::ListPrices},
+      {"PUT", "/v1/groups/{group}/prices", Who::kOperators, &Api::PutGroupPrices},
       {"GET", "/v1/ledger", Who::kOperators, &Api::GetLedger},
       {"GET", "/v1/tokens", Who::kOperators, &Api::ListTokens},
       {"POST", "/v1/tokens", Who::kOperators, &Api::CreateToken},
@@ -404,9 +420,38 @@ HttpResponse Api::MetricsText(const Call&) {
     std::lock_guard lock(*mu_);
     counts = farm_->Counts();
   }
+  std::vector<SourceHealth> sources;
+  {
+    std::lock_guard lock(*mu_);
+    sources = farm_->feed_health();
+  }
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4";
   r.body = metrics_ ? metrics_->Render(counts) : "";
+  if (metrics_ && !sources.empty()) {
+    // A live feed's sources (market/live_feed.h): healthy or not, polls failed, age of the figures.
+    std::string m =
+        "# HELP rigshift_market_source_healthy 1 while a live feed source's latest poll was good and fresh.\n"
+        "# TYPE rigshift_market_source_healthy gauge\n";
+    for (const SourceHealth& s : sources) {
+      m += "rigshift_market_source_healthy{source=\"" + s.name + "\",format=\"" + s.format + "\"} " +
+           (s.healthy ? "1" : "0") + "\n";
+    }
+    m += "# HELP rigshift_market_source_failures_total Polls of a live feed source that failed.\n"
+         "# TYPE rigshift_market_source_failures_total counter\n";
+    for (const SourceHealth& s : sources) {
+      m += "rigshift_market_source_failures_total{source=\"" + s.name + "\"} " + std::to_string(s.failures) + "\n";
+    }
+    m += "# HELP rigshift_market_source_data_time_seconds When a source's last good figures are from (unix time).\n"
+         "# TYPE rigshift_market_source_data_time_seconds gauge\n";
+    for (const SourceHealth& s : sources) {
+      if (s.data_at) {
+        m += "rigshift_market_source_data_time_seconds{source=\"" + s.name + "\"} " +
+             std::to_string(s.data_at->seconds) + "\n";
+      }
+    }
+    r.body += m;
+  }
   return r;
 }
 
@@ -852,7 +897,8 @@ HttpResponse Api::ListSites(const Call&) {
                     {"price_micro_usd_per_mwh", price},
                     {"price_usd_per_mwh", ToUsd(price)},
                     {"idle_w_per_gpu", st.idle_power_per_gpu.raw()},
-                    {"draw_w", draw[s].raw()}});
+                    {"draw_w", draw[s].raw()},
+                    {"curtailment", SiteCurtailJson(farm_->curtailments().StatusOf(static_cast<int>(s)))}});
   }
   return Json(200, {{"sites", list}});
 }
@@ -1044,8 +1090,23 @@ HttpResponse Api::GetMarket(const Call&) {
                     {"net_usd_per_day", c ? json(per_day(c->net_per_hour)) : json(nullptr)},
                     {"power_w", c ? json(c->power.raw()) : json(nullptr)}});
   }
+  // A live feed's sources, each with its health (market/live_feed.h); [] for other feeds.
+  json sources = json::array();
+  for (const SourceHealth& s : farm_->feed_health()) {
+    sources.push_back({{"name", s.name},
+                       {"format", s.format},
+                       {"feeds", s.feeds},
+                       {"healthy", s.healthy},
+                       {"value", s.has_value ? json(s.value) : json(nullptr)},
+                       {"last_ok", s.last_ok ? json(FormatUtc(*s.last_ok)) : json(nullptr)},
+                       {"data_at", s.data_at ? json(FormatUtc(*s.data_at)) : json(nullptr)},
+                       {"polls", s.polls},
+                       {"failures", s.failures},
+                       {"error", s.error}});
+  }
   return Json(200, {{"at", FormatUtc(v.at)},
                     {"source", farm_->feed_description()},
+                    {"sources", sources},
                     {"coins", coins},
                     {"electricity", elec},
                     {"list_prices", prices},

@@ -20,6 +20,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -86,6 +87,19 @@ class Api {
     std::function<Result<std::string>(const std::filesystem::path& scenario, int days)> run;
   };
   void SetPlanner(Planner planner) { planner_ = std::move(planner); }
+
+  // Reserved terms per node group, added to each offer of GET /v1/offers as `reserved_terms`
+  // (market/reserved_terms.h ReservedTermsJson) and `reserved_terms_basis`, or with no terms and
+  // `reserved_terms_reason` saying why (no history). Set before the HTTP server starts.
+  struct ReservedOffer {
+    nlohmann::json terms = nlohmann::json::array();
+    std::string basis;   // the history and rule, when there are terms
+    std::string reason;  // why there are none
+  };
+  void SetReservedTerms(std::map<std::string, ReservedOffer> by_group, std::string default_reason) {
+    reserved_ = std::move(by_group);
+    reserved_default_reason_ = std::move(default_reason);
+  }
   static constexpr int kMaxPlanDays = 366;
   static constexpr size_t kKeptReports = 8;  // the latest plan reports, kept in memory
 
@@ -137,6 +151,9 @@ class Api {
   net::HttpResponse GetMarket(const Call& call);
   net::HttpResponse GetPolicy(const Call& call);
   net::HttpResponse PutPolicy(const Call& call);
+  // prices_api.cc: the operator's prices per group.
+  net::HttpResponse ListPrices(const Call& call);
+  net::HttpResponse PutGroupPrices(const Call& call);
   net::HttpResponse GetLedger(const Call& call);
   net::HttpResponse ListTokens(const Call& call);
   net::HttpResponse CreateToken(const Call& call);
@@ -144,6 +161,10 @@ class Api {
   net::HttpResponse GetNode(const Call& call);
   net::HttpResponse MoneyReport(const Call& call);
   net::HttpResponse PowerReport(const Call& call);
+  // Curtailment (server/curtail_api.cc).
+  net::HttpResponse PostCurtail(const Call& call);
+  net::HttpResponse GetCurtail(const Call& call);
+  net::HttpResponse DeleteCurtail(const Call& call);
   // Hosted machines (server/hosted_api.cc).
   net::HttpResponse ListHosted(const Call& call);
   net::HttpResponse HostedBill(const Call& call);
@@ -190,6 +211,8 @@ class Api {
   Store* store_;
   RouteTable table_;  // Routes(), route i added as route i
   std::atomic<std::shared_ptr<const OffersBody>> offers_body_;
+  std::map<std::string, ReservedOffer> reserved_;  // by group; read-only once serving
+  std::string reserved_default_reason_ = "the server was started without coin history (--data)";
   std::unique_ptr<DurableAcks> acks_;
   std::unique_ptr<LeaseLogs> logs_ = std::make_unique<LeaseLogs>();
   // Agents waiting for their node's desired state to move (long polls).

@@ -26,6 +26,7 @@
 #include "engine/testing/fleet_builder.h"
 #include "server/testing/api_request.h"
 #include "server/metrics.h"
+#include "market/reserved_terms.h"
 #include "common/testing/temp_dir.h"
 #include "store/fault_injection_store.h"
 #include "store/group_commit_store.h"
@@ -386,6 +387,40 @@ TEST_F(ApiTest, OffersShowTheRentedGroupsWithTheirPrices) {
   EXPECT_EQ(g["prices"][0]["kind"], "on_demand");
   EXPECT_EQ(g["prices"][0]["micro_usd_per_gpu_h"], 300'000);
   EXPECT_EQ(o["offers"][1]["group"], "a100");
+}
+
+// Reserved terms ride on each offer: the group given terms shows them with their band and basis;
+// a group without them shows an empty list and the reason, and the answer is still 200.
+TEST_F(ApiTest, OffersCarryReservedTermsOrTheReasonThereAreNone) {
+  std::vector<OpportunityDay> days;  // a year in which mining nets 2.40 USD a day (0.10 USD/h)
+  for (Date d = Date::FromYmd(2021, 1, 1); d <= Date::FromYmd(2021, 12, 31); d = d + 1) {
+    days.push_back({d, Money(2'400'000), Money(480'000)});  // rented energy 0.02 USD/h
+  }
+  auto terms = PriceReservedTerms(days, {});
+  ASSERT_TRUE(terms.has_value()) << terms.error().ToString();
+  std::map<std::string, Api::ReservedOffer> by_group;
+  by_group["gpu-3090"] = {ReservedTermsJson(*terms), terms->basis, ""};
+  api_.SetReservedTerms(std::move(by_group), "no history here");
+
+  net::HttpResponse r = Call("GET", "/v1/offers", acme_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json o = Body(r);
+  ASSERT_EQ(o["offers"].size(), 2u);
+  const json& g = o["offers"][0];
+  ASSERT_EQ(g["group"], "gpu-3090");
+  ASSERT_EQ(g["reserved_terms"].size(), 12u) << g.dump();
+  const json& one = g["reserved_terms"][0];
+  EXPECT_EQ(one["months"], 1);
+  EXPECT_EQ(one["micro_usd_per_gpu_h"], 120'000);  // 0.02 floor + 0.10 mining, every history alike
+  EXPECT_EQ(one["band"]["p10"], 0.1);
+  EXPECT_EQ(one["band"]["p90"], 0.1);
+  EXPECT_EQ(one["histories"], 365 - 30);  // starts 2021-01-01 .. 2021-12-01
+  EXPECT_EQ(g["reserved_terms"][11]["histories"], 1);
+  EXPECT_NE(g["reserved_terms_basis"].get<std::string>().find("2021-01-01..2021-12-31"), std::string::npos);
+  EXPECT_FALSE(g.contains("reserved_terms_reason"));
+  const json& a100 = o["offers"][1];
+  EXPECT_EQ(a100["reserved_terms"].size(), 0u);
+  EXPECT_EQ(a100["reserved_terms_reason"], "no history here");
 }
 
 // ---- invoices ---------------------------------------------------------------------------------
