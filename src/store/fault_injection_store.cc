@@ -56,6 +56,22 @@ Status FaultInjectionStore::PutContractDelivery(const ContractDeliveryRecord& de
   return Target().PutContractDelivery(delivery);
 }
 
+Status FaultInjectionStore::PutGroupPrice(const GroupPriceRecord& price) {
+  RS_RETURN_IF_ERROR(Point("put group price"));
+  if (Dropped()) return OkStatus();
+  return Target().PutGroupPrice(price);
+}
+
+Result<std::vector<GroupPriceRecord>> FaultInjectionStore::ListGroupPrices() { return Target().ListGroupPrices(); }
+
+Status FaultInjectionStore::PutCurtailEvent(const CurtailEventRecord& event) {
+  RS_RETURN_IF_ERROR(Point("put curtail event"));
+  if (Dropped()) return OkStatus();
+  return Target().PutCurtailEvent(event);
+}
+
+Result<std::vector<CurtailEventRecord>> FaultInjectionStore::ListCurtailEvents() { return Target().ListCurtailEvents(); }
+
 Result<std::vector<ContractProductRecord>> FaultInjectionStore::ListContractProducts() {
   return Target().ListContractProducts();
 }

@@ -63,6 +63,10 @@ class FaultInjectionStore final : public Store {
   Result<std::vector<ContractStatementRecord>> ContractStatements(std::optional<int64_t> contract) override;
   Status PutContractDelivery(const ContractDeliveryRecord& delivery) override;
   Result<std::vector<ContractDeliveryRecord>> ContractDeliveries(Date date) override;
+  Status PutCurtailEvent(const CurtailEventRecord& event) override;
+  Status PutGroupPrice(const GroupPriceRecord& price) override;
+  Result<std::vector<GroupPriceRecord>> ListGroupPrices() override;
+  Result<std::vector<CurtailEventRecord>> ListCurtailEvents() override;
   Status Transaction(const std::function<Status(Store&)>& fn) override;
   Status Flush() override { return base_->Flush(); }
   uint64_t LastWrite() const override { return base_->LastWrite(); }

@@ -95,6 +95,16 @@ Status GroupCommitStore::PutContractDelivery(const ContractDeliveryRecord& deliv
   return Enqueue(delivery);
 }
 
+Status GroupCommitStore::PutGroupPrice(const GroupPriceRecord& price) {
+  RS_RETURN_IF_ERROR(ValidateGroupPrice(price));
+  return Enqueue(price);
+}
+
+Status GroupCommitStore::PutCurtailEvent(const CurtailEventRecord& event) {
+  RS_RETURN_IF_ERROR(ValidateCurtailEvent(event));
+  return Enqueue(event);
+}
+
 Status GroupCommitStore::Transaction(const std::function<Status(Store&)>& fn) {
   uint64_t queued_mark;
   {
@@ -256,6 +266,10 @@ void GroupCommitStore::Run() {
             RS_RETURN_IF_ERROR(st.PutContract(*c));
           } else if (auto* d = std::get_if<ContractDayClose>(&op)) {
             RS_RETURN_IF_ERROR(st.CloseContractDay(*d));
+          } else if (auto* gp = std::get_if<GroupPriceRecord>(&op)) {
+            RS_RETURN_IF_ERROR(st.PutGroupPrice(*gp));
+          } else if (auto* ce = std::get_if<CurtailEventRecord>(&op)) {
+            RS_RETURN_IF_ERROR(st.PutCurtailEvent(*ce));
           } else {
             RS_RETURN_IF_ERROR(st.PutContractDelivery(std::get<ContractDeliveryRecord>(op)));
           }
@@ -424,6 +438,20 @@ Result<std::vector<ContractDeliveryRecord>> GroupCommitStore::ContractDeliveries
   WaitSettled();
   std::lock_guard lock(store_mu_);
   return durable_->ContractDeliveries(date);
+}
+
+Result<std::vector<GroupPriceRecord>> GroupCommitStore::ListGroupPrices() {
+  RS_RETURN_IF_ERROR(NoListsInTransaction());
+  WaitSettled();
+  std::lock_guard lock(store_mu_);
+  return durable_->ListGroupPrices();
+}
+
+Result<std::vector<CurtailEventRecord>> GroupCommitStore::ListCurtailEvents() {
+  RS_RETURN_IF_ERROR(NoListsInTransaction());
+  WaitSettled();
+  std::lock_guard lock(store_mu_);
+  return durable_->ListCurtailEvents();
 }
 
 }  // namespace rigshift

@@ -80,6 +80,10 @@ class GroupCommitStore final : public Store {
   Result<std::vector<ContractStatementRecord>> ContractStatements(std::optional<int64_t> contract) override;
   Status PutContractDelivery(const ContractDeliveryRecord& delivery) override;
   Result<std::vector<ContractDeliveryRecord>> ContractDeliveries(Date date) override;
+  Status PutCurtailEvent(const CurtailEventRecord& event) override;
+  Status PutGroupPrice(const GroupPriceRecord& price) override;
+  Result<std::vector<GroupPriceRecord>> ListGroupPrices() override;
+  Result<std::vector<CurtailEventRecord>> ListCurtailEvents() override;
   Status Transaction(const std::function<Status(Store&)>& fn) override;
   // Waits until every write accepted before the call is committed or dropped. Then:
   // - on a thread that wrote since its last Flush: OK when its latest write is durable, the failed
@@ -110,7 +114,7 @@ class GroupCommitStore final : public Store {
 
  private:
   using Op = std::variant<LeaseRecord, std::vector<LedgerEntry>, TokenRecord, ContractProductRecord, ContractRecord,
-                          ContractDayClose, ContractDeliveryRecord>;
+                          ContractDayClose, ContractDeliveryRecord, CurtailEventRecord, GroupPriceRecord>;
   // What a writing thread has not yet been told: its latest write, and whether it was dropped.
   struct Writer {
     uint64_t last = 0;  // sequence number of its latest accepted write

@@ -149,6 +149,19 @@ Result<std::vector<ContractProductRecord>> MemoryStore::ListContractProducts() {
   return out;
 }
 
+Status MemoryStore::PutGroupPrice(const GroupPriceRecord& price) {
+  RS_RETURN_IF_ERROR(ValidateGroupPrice(price));
+  Remember(data_.group_prices, undo_.group_prices, price.group);
+  data_.group_prices[price.group] = price;
+  return OkStatus();
+}
+
+Result<std::vector<GroupPriceRecord>> MemoryStore::ListGroupPrices() {
+  std::vector<GroupPriceRecord> out;
+  for (const auto& [group, p] : data_.group_prices) out.push_back(p);
+  return out;
+}
+
 Status MemoryStore::PutContract(const ContractRecord& contract) {
   RS_RETURN_IF_ERROR(ValidateContract(contract));
   Remember(data_.contracts, undo_.contracts, contract.id);
@@ -206,6 +219,19 @@ Result<std::vector<ContractDeliveryRecord>> MemoryStore::ContractDeliveries(Date
   return out;
 }
 
+Status MemoryStore::PutCurtailEvent(const CurtailEventRecord& event) {
+  RS_RETURN_IF_ERROR(ValidateCurtailEvent(event));
+  Remember(data_.curtail_events, undo_.curtail_events, event.id);
+  data_.curtail_events[event.id] = event;
+  return OkStatus();
+}
+
+Result<std::vector<CurtailEventRecord>> MemoryStore::ListCurtailEvents() {
+  std::vector<CurtailEventRecord> out;
+  for (const auto& [id, e] : data_.curtail_events) out.push_back(e);
+  return out;
+}
+
 void MemoryStore::Rollback() {
   for (auto& [id, old] : undo_.leases) {
     if (old) {
@@ -233,6 +259,8 @@ void MemoryStore::Rollback() {
   restore(data_.products, undo_.products);
   restore(data_.contracts, undo_.contracts);
   restore(data_.deliveries, undo_.deliveries);
+  restore(data_.curtail_events, undo_.curtail_events);
+  restore(data_.group_prices, undo_.group_prices);
   for (Date d : undo_.closes) data_.closes.erase(d);
   data_.ledger.resize(undo_.ledger);
   data_.next_seq = undo_.next_seq;

@@ -35,6 +35,10 @@ class MemoryStore : public Store {
   Result<std::vector<ContractStatementRecord>> ContractStatements(std::optional<int64_t> contract) override;
   Status PutContractDelivery(const ContractDeliveryRecord& delivery) override;
   Result<std::vector<ContractDeliveryRecord>> ContractDeliveries(Date date) override;
+  Status PutGroupPrice(const GroupPriceRecord& price) override;
+  Result<std::vector<GroupPriceRecord>> ListGroupPrices() override;
+  Status PutCurtailEvent(const CurtailEventRecord& event) override;
+  Result<std::vector<CurtailEventRecord>> ListCurtailEvents() override;
   Status Transaction(const std::function<Status(Store&)>& fn) override;
 
  private:
@@ -48,6 +52,8 @@ class MemoryStore : public Store {
     std::map<int64_t, ContractRecord> contracts;
     std::map<Date, ContractDayClose> closes;
     std::map<DeliveryKey, ContractDeliveryRecord> deliveries;
+    std::map<std::string, GroupPriceRecord> group_prices;  // by group
+    std::map<int64_t, CurtailEventRecord> curtail_events;
   };
   Data data_;
   bool in_transaction_ = false;
@@ -60,6 +66,8 @@ class MemoryStore : public Store {
     std::map<int64_t, std::optional<ContractRecord>> contracts;
     std::vector<Date> closes;  // closed in the transaction
     std::map<DeliveryKey, std::optional<ContractDeliveryRecord>> deliveries;
+    std::map<std::string, std::optional<GroupPriceRecord>> group_prices;
+    std::map<int64_t, std::optional<CurtailEventRecord>> curtail_events;
     size_t ledger = 0;
     int64_t next_seq = 1;
   };

@@ -177,6 +177,27 @@ CREATE TABLE contract_deliveries (
   PRIMARY KEY (day, contract)
 );
 )sql",
+    // 6: the operator's prices per node group.
+    R"sql(
+CREATE TABLE group_prices (
+  grp TEXT PRIMARY KEY,
+  on_demand_micro_usd_per_gpu_hour BIGINT NOT NULL,
+  interruptible_floor_micro_usd_per_gpu_hour BIGINT NOT NULL,
+  set_s BIGINT NOT NULL,
+  set_by TEXT NOT NULL
+);
+)sql",
+    // 7: curtailment events with their audit records (server/curtail.h).
+    R"sql(
+CREATE TABLE curtail_events (
+  id BIGINT PRIMARY KEY,
+  site TEXT NOT NULL,
+  signal TEXT NOT NULL UNIQUE,
+  state TEXT NOT NULL,
+  updated_s BIGINT NOT NULL,
+  record TEXT NOT NULL
+);
+)sql",
 };
 constexpr int kKnownVersions = static_cast<int>(std::size(kMigrations));
 static_assert(kKnownVersions == kStoreSchemaVersion, "one migration per schema version");
@@ -267,6 +288,19 @@ constexpr PreparedStatement kStatements[] = {
      "INSERT INTO contract_deliveries(day, contract, hash_s) VALUES ($1, $2, $3) ON CONFLICT (day, contract) DO "
      "UPDATE SET hash_s = excluded.hash_s"},
     {"deliveries", "SELECT day, contract, hash_s::text FROM contract_deliveries WHERE day = $1 ORDER BY contract"},
+    {"put_group_price",
+     "INSERT INTO group_prices(grp, on_demand_micro_usd_per_gpu_hour, interruptible_floor_micro_usd_per_gpu_hour, "
+     "set_s, set_by) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (grp) DO UPDATE SET on_demand_micro_usd_per_gpu_hour = "
+     "excluded.on_demand_micro_usd_per_gpu_hour, interruptible_floor_micro_usd_per_gpu_hour = "
+     "excluded.interruptible_floor_micro_usd_per_gpu_hour, set_s = excluded.set_s, set_by = excluded.set_by"},
+    {"list_group_prices",
+     "SELECT grp, on_demand_micro_usd_per_gpu_hour, interruptible_floor_micro_usd_per_gpu_hour, set_s, set_by "
+     "FROM group_prices ORDER BY grp COLLATE \"C\""},
+    {"put_curtail",
+     "INSERT INTO curtail_events(id, site, signal, state, updated_s, record) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT "
+     "(id) DO UPDATE SET site = excluded.site, signal = excluded.signal, state = excluded.state, updated_s = "
+     "excluded.updated_s, record = excluded.record"},
+    {"list_curtail", "SELECT id, site, signal, state, updated_s, record FROM curtail_events ORDER BY id"},
 };
 
 std::string Str(int64_t v) { return std::to_string(v); }
@@ -832,6 +866,57 @@ Result<std::vector<ContractDeliveryRecord>> PostgresStore::ContractDeliveries(Da
     d.contract = rows.Int(r, 1);
     RS_ASSIGN_OR_RETURN(d.hash_s, DecodeInt128(rows.Text(r, 2)));
     out.push_back(std::move(d));
+  }
+  return out;
+}
+
+Status PostgresStore::PutGroupPrice(const GroupPriceRecord& p) {
+  RS_RETURN_IF_ERROR(ValidateGroupPrice(p));
+  const std::string op = "put the prices of group " + p.group;
+  return InWriteTransaction(op, [&]() -> Status {
+    auto done = Run("put_group_price",
+                    {p.group, Str(p.on_demand.raw()), Str(p.interruptible_floor.raw()), Str(p.set_at.seconds), p.set_by},
+                    op);
+    return done ? OkStatus() : done.error();
+  });
+}
+
+Result<std::vector<GroupPriceRecord>> PostgresStore::ListGroupPrices() {
+  RS_ASSIGN_OR_RETURN(Rows rows, Run("list_group_prices", {}, "list group prices"));
+  std::vector<GroupPriceRecord> out;
+  for (int r = 0; r < rows.size(); ++r) {
+    GroupPriceRecord p;
+    p.group = rows.Text(r, 0);
+    p.on_demand = RentalPrice(rows.Int(r, 1));
+    p.interruptible_floor = RentalPrice(rows.Int(r, 2));
+    p.set_at = Timestamp{rows.Int(r, 3)};
+    p.set_by = rows.Text(r, 4);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+Status PostgresStore::PutCurtailEvent(const CurtailEventRecord& e) {
+  RS_RETURN_IF_ERROR(ValidateCurtailEvent(e));
+  const std::string op = "put curtailment event " + Str(e.id);
+  return InWriteTransaction(op, [&]() -> Status {
+    auto done = Run("put_curtail", {Str(e.id), e.site, e.signal, e.state, Str(e.updated.seconds), e.record}, op);
+    return done ? OkStatus() : done.error();
+  });
+}
+
+Result<std::vector<CurtailEventRecord>> PostgresStore::ListCurtailEvents() {
+  RS_ASSIGN_OR_RETURN(Rows rows, Run("list_curtail", {}, "list curtailment events"));
+  std::vector<CurtailEventRecord> out;
+  for (int r = 0; r < rows.size(); ++r) {
+    CurtailEventRecord e;
+    e.id = rows.Int(r, 0);
+    e.site = rows.Text(r, 1);
+    e.signal = rows.Text(r, 2);
+    e.state = rows.Text(r, 3);
+    e.updated = Timestamp{rows.Int(r, 4)};
+    e.record = rows.Text(r, 5);
+    out.push_back(std::move(e));
   }
   return out;
 }

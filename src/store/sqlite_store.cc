@@ -166,6 +166,27 @@ CREATE TABLE contract_deliveries (
   PRIMARY KEY (day, contract)
 ) WITHOUT ROWID;
 )sql",
+    // 6: the operator's prices per node group.
+    R"sql(
+CREATE TABLE group_prices (
+  grp TEXT PRIMARY KEY,
+  on_demand_micro_usd_per_gpu_hour INTEGER NOT NULL,
+  interruptible_floor_micro_usd_per_gpu_hour INTEGER NOT NULL,
+  set_s INTEGER NOT NULL,
+  set_by TEXT NOT NULL
+) WITHOUT ROWID;
+)sql",
+    // 7: curtailment events with their audit records (server/curtail.h).
+    R"sql(
+CREATE TABLE curtail_events (
+  id INTEGER PRIMARY KEY,
+  site TEXT NOT NULL,
+  signal TEXT NOT NULL UNIQUE,
+  state TEXT NOT NULL,
+  updated_s INTEGER NOT NULL,
+  record TEXT NOT NULL
+);
+)sql",
 };
 constexpr int kKnownVersions = static_cast<int>(std::size(kMigrations));
 static_assert(kKnownVersions == kStoreSchemaVersion, "one migration per schema version");
@@ -235,12 +256,16 @@ struct SqliteStore::Statements {
   sqlite3_stmt* statements = nullptr;
   sqlite3_stmt* put_delivery = nullptr;
   sqlite3_stmt* deliveries = nullptr;
+  sqlite3_stmt* put_group_price = nullptr;
+  sqlite3_stmt* list_group_prices = nullptr;
+  sqlite3_stmt* put_curtail = nullptr;
+  sqlite3_stmt* list_curtail = nullptr;
 
   ~Statements() {
     for (sqlite3_stmt* s : {put_lease, get_lease, list_leases, append_ledger, ledger, put_token, find_token,
                             ledger_by_day, list_tokens, add_hourly, ledger_by_hour, ledger_after, put_product,
                             list_products, put_contract, list_contracts, close_day, add_statement, days_closed,
-                            statements, put_delivery, deliveries}) {
+                            statements, put_delivery, deliveries, put_group_price, list_group_prices, put_curtail, list_curtail}) {
       sqlite3_finalize(s);  // a no-op on nullptr
     }
   }
@@ -485,6 +510,15 @@ Status SqliteStore::Prepare() {
        "SELECT " kStatementColumns " FROM contract_statements WHERE ?1 IS NULL OR contract = ?1 ORDER BY day, contract"},
       {&stmts_->put_delivery, "INSERT OR REPLACE INTO contract_deliveries(day, contract, hash_s) VALUES (?1, ?2, ?3)"},
       {&stmts_->deliveries, "SELECT day, contract, hash_s FROM contract_deliveries WHERE day = ?1 ORDER BY contract"},
+      {&stmts_->put_group_price,
+       "INSERT OR REPLACE INTO group_prices(grp, on_demand_micro_usd_per_gpu_hour, "
+       "interruptible_floor_micro_usd_per_gpu_hour, set_s, set_by) VALUES (?1, ?2, ?3, ?4, ?5)"},
+      {&stmts_->list_group_prices,
+       "SELECT grp, on_demand_micro_usd_per_gpu_hour, interruptible_floor_micro_usd_per_gpu_hour, set_s, set_by "
+       "FROM group_prices ORDER BY grp"},
+      {&stmts_->put_curtail,
+       "INSERT OR REPLACE INTO curtail_events(id, site, signal, state, updated_s, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+      {&stmts_->list_curtail, "SELECT id, site, signal, state, updated_s, record FROM curtail_events ORDER BY id"},
   };
   for (const auto& t : table) {
     int rc = sqlite3_prepare_v3(db_, t.sql, -1, SQLITE_PREPARE_PERSISTENT, t.out, nullptr);
@@ -857,6 +891,36 @@ Result<std::vector<T>> ReadRows(sqlite3_stmt* s, ReadFn read, const std::functio
 
 }  // namespace
 
+Status SqliteStore::PutGroupPrice(const GroupPriceRecord& p) {
+  RS_RETURN_IF_ERROR(ValidateGroupPrice(p));
+  StmtUse use(stmts_->put_group_price);
+  sqlite3_stmt* s = use.get();
+  BindText(s, 1, p.group);
+  sqlite3_bind_int64(s, 2, p.on_demand.raw());
+  sqlite3_bind_int64(s, 3, p.interruptible_floor.raw());
+  sqlite3_bind_int64(s, 4, p.set_at.seconds);
+  BindText(s, 5, p.set_by);
+  int rc = sqlite3_step(s);
+  if (rc != SQLITE_DONE) return Error("put the prices of group " + p.group, rc);
+  return OkStatus();
+}
+
+Result<std::vector<GroupPriceRecord>> SqliteStore::ListGroupPrices() {
+  StmtUse use(stmts_->list_group_prices);
+  return ReadRows<GroupPriceRecord>(
+      use.get(),
+      [](sqlite3_stmt* s) -> Result<GroupPriceRecord> {
+        GroupPriceRecord p;
+        p.group = ColumnText(s, 0);
+        p.on_demand = RentalPrice(sqlite3_column_int64(s, 1));
+        p.interruptible_floor = RentalPrice(sqlite3_column_int64(s, 2));
+        p.set_at = Timestamp{sqlite3_column_int64(s, 3)};
+        p.set_by = ColumnText(s, 4);
+        return p;
+      },
+      [this](std::string_view op, int rc) { return Error(op, rc); }, "list group prices");
+}
+
 Status SqliteStore::PutContractProduct(const ContractProductRecord& p) {
   RS_RETURN_IF_ERROR(ValidateContractProduct(p));
   StmtUse use(stmts_->put_product);
@@ -997,6 +1061,38 @@ Result<std::vector<ContractDeliveryRecord>> SqliteStore::ContractDeliveries(Date
   };
   return ReadRows<ContractDeliveryRecord>(use.get(), read, [this](std::string_view op, int rc) { return Error(op, rc); },
                                           "read contract deliveries");
+}
+
+Status SqliteStore::PutCurtailEvent(const CurtailEventRecord& e) {
+  RS_RETURN_IF_ERROR(ValidateCurtailEvent(e));
+  StmtUse use(stmts_->put_curtail);
+  sqlite3_stmt* s = use.get();
+  sqlite3_bind_int64(s, 1, e.id);
+  BindText(s, 2, e.site);
+  BindText(s, 3, e.signal);
+  BindText(s, 4, e.state);
+  sqlite3_bind_int64(s, 5, e.updated.seconds);
+  BindText(s, 6, e.record);
+  int rc = sqlite3_step(s);
+  if (rc != SQLITE_DONE) return Error("put curtailment event " + std::to_string(e.id), rc);
+  return OkStatus();
+}
+
+Result<std::vector<CurtailEventRecord>> SqliteStore::ListCurtailEvents() {
+  StmtUse use(stmts_->list_curtail);
+  return ReadRows<CurtailEventRecord>(
+      use.get(),
+      [](sqlite3_stmt* s) -> Result<CurtailEventRecord> {
+        CurtailEventRecord e;
+        e.id = sqlite3_column_int64(s, 0);
+        e.site = ColumnText(s, 1);
+        e.signal = ColumnText(s, 2);
+        e.state = ColumnText(s, 3);
+        e.updated = Timestamp{sqlite3_column_int64(s, 4)};
+        e.record = ColumnText(s, 5);
+        return e;
+      },
+      [this](std::string_view op, int rc) { return Error(op, rc); }, "list curtailment events");
 }
 
 }  // namespace rigshift

@@ -104,6 +104,10 @@ class SqliteStore final : public Store {
   Result<std::vector<ContractStatementRecord>> ContractStatements(std::optional<int64_t> contract) override;
   Status PutContractDelivery(const ContractDeliveryRecord& delivery) override;
   Result<std::vector<ContractDeliveryRecord>> ContractDeliveries(Date date) override;
+  Status PutGroupPrice(const GroupPriceRecord& price) override;
+  Result<std::vector<GroupPriceRecord>> ListGroupPrices() override;
+  Status PutCurtailEvent(const CurtailEventRecord& event) override;
+  Result<std::vector<CurtailEventRecord>> ListCurtailEvents() override;
   Status Transaction(const std::function<Status(Store&)>& fn) override;
 
  private:

@@ -66,6 +66,19 @@ Status ValidateContractProduct(const ContractProductRecord& p) {
   return OkStatus();
 }
 
+Status ValidateGroupPrice(const GroupPriceRecord& p) {
+  if (p.group.empty() || !OneLine(p.group)) return InvalidArgumentError("store: group price: group must be non-empty and on one line");
+  const std::string which = "store: group price of " + p.group;
+  if (p.on_demand.raw() <= 0 || p.interruptible_floor.raw() <= 0) {
+    return InvalidArgumentError(which + ": prices must be positive");
+  }
+  if (p.interruptible_floor >= p.on_demand) {
+    return InvalidArgumentError(which + ": the interruptible floor must be below the on-demand price");
+  }
+  if (!OneLine(p.set_by)) return InvalidArgumentError(which + ": set_by must be on one line");
+  return OkStatus();
+}
+
 Status ValidateContract(const ContractRecord& c) {
   if (c.id <= 0) return InvalidArgumentError("store: contract id must be positive, got " + std::to_string(c.id));
   const std::string which = "store: contract " + std::to_string(c.id);
@@ -127,6 +140,17 @@ Result<std::vector<LedgerEntry>> Store::LedgerAfter(int64_t after_seq, int64_t l
 std::string LedgerNodeOf(std::string_view device) {
   size_t slash = device.rfind('/');
   return slash == std::string_view::npos ? std::string() : std::string(device.substr(0, slash));
+}
+
+Status ValidateCurtailEvent(const CurtailEventRecord& e) {
+  if (e.id <= 0) return InvalidArgumentError("store: a curtailment event's id must be positive");
+  if (e.site.empty()) return InvalidArgumentError("store: curtailment event " + std::to_string(e.id) + " has no site");
+  if (e.signal.empty()) return InvalidArgumentError("store: curtailment event " + std::to_string(e.id) + " has no signal id");
+  if (e.state != "scheduled" && e.state != "active" && e.state != "ended") {
+    return InvalidArgumentError("store: curtailment event " + std::to_string(e.id) + " has state '" + e.state +
+                                "' (scheduled, active or ended)");
+  }
+  return OkStatus();
 }
 
 }  // namespace rigshift

@@ -33,7 +33,7 @@ namespace rigshift {
 
 // The schema version this build reads and writes. A store on disk with a newer version is
 // refused (FailedPrecondition) rather than misread; an older one is migrated forward at open.
-inline constexpr int kStoreSchemaVersion = 5;
+inline constexpr int kStoreSchemaVersion = 7;
 
 // A lease as persisted. Unlike the engine's LeaseState it records how the lease ended.
 struct LeaseRecord {
@@ -187,6 +187,33 @@ struct ContractDeliveryRecord {
   friend bool operator==(const ContractDeliveryRecord&, const ContractDeliveryRecord&) = default;
 };
 
+// Since schema 6: the prices the operator set for a node group (PUT /v1/groups/{group}/prices),
+// which replace the farm file's (and a feed's) list price and interruptible floor until set again.
+struct GroupPriceRecord {
+  std::string group;              // the node group's name
+  RentalPrice on_demand;          // per GPU-hour, > 0
+  RentalPrice interruptible_floor;  // per GPU-hour, > 0 and below on_demand
+  Timestamp set_at;
+  std::string set_by;             // who set it (the token's role and tenant, for the audit)
+  friend bool operator==(const GroupPriceRecord&, const GroupPriceRecord&) = default;
+};
+
+// ---- Curtailment events (since schema 7; docs/demand-response.md, "Server").
+// One emergency curtailment signal at a site and its audit record (server/curtail.h): the
+// signal, its target and deadline, every shed step, the reported draw samples, met or missed.
+// `record` is that audit record as JSON, opaque to the store; the server rewrites the row as the
+// event moves on. `signal` is the feed's or the operator's id for it; the server keeps it unique
+// (a signal polled twice becomes one event), the store does not check.
+struct CurtailEventRecord {
+  int64_t id = 0;        // > 0, assigned by the server
+  std::string site;      // the site's name
+  std::string signal;    // non-empty, unique
+  std::string state;     // "scheduled", "active", "ended"
+  Timestamp updated;
+  std::string record;    // JSON (server/curtail.h)
+  friend bool operator==(const CurtailEventRecord&, const CurtailEventRecord&) = default;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -249,6 +276,17 @@ class Store {
   // The deliveries recorded for `date`, by contract.
   [[nodiscard]] virtual Result<std::vector<ContractDeliveryRecord>> ContractDeliveries(Date date) = 0;
 
+  // Inserts or replaces curtailment event `event.id`.
+  [[nodiscard]] virtual Status PutCurtailEvent(const CurtailEventRecord& event) = 0;
+  // Every curtailment event, by id.
+  [[nodiscard]] virtual Result<std::vector<CurtailEventRecord>> ListCurtailEvents() = 0;
+
+  // Sets the operator's prices of a group, replacing any before. InvalidArgument on an empty
+  // group, a price not positive, or a floor not below the on-demand price.
+  [[nodiscard]] virtual Status PutGroupPrice(const GroupPriceRecord& price) = 0;
+  // Every group's operator prices, by group name.
+  [[nodiscard]] virtual Result<std::vector<GroupPriceRecord>> ListGroupPrices() = 0;
+
   // Runs `fn` against this store atomically: if `fn` returns OK every write it made is
   // committed (durably) together; otherwise none is, and fn's Status is returned. Transactions
   // do not nest: calling Transaction from inside `fn` is FailedPrecondition.
@@ -283,5 +321,7 @@ class Store {
 [[nodiscard]] Status ValidateContract(const ContractRecord& contract);
 [[nodiscard]] Status ValidateContractDayClose(const ContractDayClose& close);
 [[nodiscard]] Status ValidateContractDelivery(const ContractDeliveryRecord& delivery);
+[[nodiscard]] Status ValidateCurtailEvent(const CurtailEventRecord& event);
+[[nodiscard]] Status ValidateGroupPrice(const GroupPriceRecord& price);
 
 }  // namespace rigshift

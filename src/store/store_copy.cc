@@ -72,6 +72,7 @@ Result<StoreCopyStats> CopyStore(Store& from, Store& to, int64_t page,
   RS_ASSIGN_OR_RETURN(std::vector<ContractProductRecord> products, from.ListContractProducts());
   RS_ASSIGN_OR_RETURN(std::vector<ContractRecord> contracts, from.ListContracts(std::nullopt));
   RS_ASSIGN_OR_RETURN(std::vector<ContractDayClose> days, from.ContractDaysClosed());
+  RS_ASSIGN_OR_RETURN(std::vector<GroupPriceRecord> group_prices, from.ListGroupPrices());
   RS_ASSIGN_OR_RETURN(std::vector<ContractStatementRecord> statements, from.ContractStatements(std::nullopt));
   for (const ContractStatementRecord& st : statements) {  // both by day
     auto day = std::lower_bound(days.begin(), days.end(), st.date,
@@ -95,6 +96,7 @@ Result<StoreCopyStats> CopyStore(Store& from, Store& to, int64_t page,
       deliveries.insert(deliveries.end(), of_day.begin(), of_day.end());
     }
   }
+  RS_ASSIGN_OR_RETURN(std::vector<CurtailEventRecord> curtail_events, from.ListCurtailEvents());
   StoreCopyStats stats;
   RS_RETURN_IF_ERROR(to.Transaction([&](Store& tx) -> Status {
     for (const TokenRecord& t : tokens) RS_RETURN_IF_ERROR(tx.PutToken(t));
@@ -103,6 +105,8 @@ Result<StoreCopyStats> CopyStore(Store& from, Store& to, int64_t page,
     for (const ContractRecord& c : contracts) RS_RETURN_IF_ERROR(tx.PutContract(c));
     for (const ContractDayClose& d : days) RS_RETURN_IF_ERROR(tx.CloseContractDay(d));
     for (const ContractDeliveryRecord& d : deliveries) RS_RETURN_IF_ERROR(tx.PutContractDelivery(d));
+    for (const GroupPriceRecord& p : group_prices) RS_RETURN_IF_ERROR(tx.PutGroupPrice(p));
+    for (const CurtailEventRecord& e : curtail_events) RS_RETURN_IF_ERROR(tx.PutCurtailEvent(e));
     int64_t after = 0;
     while (true) {
       RS_ASSIGN_OR_RETURN(std::vector<LedgerEntry> entries, from.LedgerAfter(after, page));
@@ -132,6 +136,8 @@ Result<StoreCopyStats> CopyStore(Store& from, Store& to, int64_t page,
       return Err(DataLossError("store copy: lease " + std::to_string(leases[i].id.value()) + " differs in the copy"));
     }
   }
+  RS_ASSIGN_OR_RETURN(std::vector<GroupPriceRecord> copied_group_prices, to.ListGroupPrices());
+  if (copied_group_prices != group_prices) return Err(DataLossError("store copy: the copied group prices differ"));
   RS_ASSIGN_OR_RETURN(std::vector<ContractProductRecord> copied_products, to.ListContractProducts());
   if (copied_products != products) return Err(DataLossError("store copy: the copied contract products differ"));
   RS_ASSIGN_OR_RETURN(std::vector<ContractRecord> copied_contracts, to.ListContracts(std::nullopt));

@@ -566,6 +566,64 @@ TYPED_TEST(StoreContractTest, DeliveriesAreKeptPerDayAndReplaced) {
   EXPECT_TRUE(store.ContractDeliveries(d - 1)->empty());
 }
 
+// The operator's prices: one row per group, replaced when set again, listed by group name; a
+// floor at or above the on-demand price is refused; a failed transaction leaves the old prices.
+TYPED_TEST(StoreContractTest, GroupPricesAreReplacedPerGroupAndListedByName) {
+  Store& store = this->store();
+  const GroupPriceRecord a{"a100-rack", RentalPrice(1'200'000), RentalPrice(400'000), Timestamp{10}, "operator"};
+  const GroupPriceRecord b{"3090-rigs", RentalPrice(300'000), RentalPrice(120'000), Timestamp{11}, "operator"};
+  ASSERT_TRUE(store.PutGroupPrice(a).ok());
+  ASSERT_TRUE(store.PutGroupPrice(b).ok());
+  GroupPriceRecord a2 = a;
+  a2.on_demand = RentalPrice(1'500'000);
+  a2.set_at = Timestamp{20};
+  ASSERT_TRUE(store.PutGroupPrice(a2).ok());
+  EXPECT_EQ(*store.ListGroupPrices(), (std::vector<GroupPriceRecord>{b, a2}));
+  GroupPriceRecord bad = a;
+  bad.interruptible_floor = a.on_demand;
+  Status s = store.PutGroupPrice(bad);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("floor must be below the on-demand price"), std::string::npos) << s.message();
+  bad = a;
+  bad.group = "";
+  EXPECT_EQ(store.PutGroupPrice(bad).code(), StatusCode::kInvalidArgument);
+  Status failed = store.Transaction([&](Store& tx) -> Status {
+    RS_RETURN_IF_ERROR(tx.PutGroupPrice(a));
+    return FailedPreconditionError("changed my mind");
+  });
+  EXPECT_FALSE(failed.ok());
+  ASSERT_TRUE(store.Flush().ok());
+  EXPECT_EQ(*store.ListGroupPrices(), (std::vector<GroupPriceRecord>{b, a2}));
+}
+
+// Curtailment events (schema 7): rewritten in place as the event moves on, listed by id, refused
+// by name when malformed, and not written by a transaction that fails.
+TYPED_TEST(StoreContractTest, CurtailEventsAreReplacedAndListedById) {
+  Store& store = this->store();
+  const CurtailEventRecord a{2, "tx-west", "ercot-77", "active", Timestamp{100}, R"({"steps":[]})"};
+  const CurtailEventRecord b{1, "tx-east", "op-1", "scheduled", Timestamp{90}, "{}"};
+  ASSERT_TRUE(store.PutCurtailEvent(a).ok());
+  ASSERT_TRUE(store.PutCurtailEvent(b).ok());
+  CurtailEventRecord a2 = a;
+  a2.state = "ended";
+  a2.updated = Timestamp{160};
+  a2.record = R"({"steps":[{"at":120}],"met_at":130})";
+  ASSERT_TRUE(store.PutCurtailEvent(a2).ok());
+  auto all = store.ListCurtailEvents();
+  ASSERT_TRUE(all.has_value()) << all.error().ToString();
+  EXPECT_EQ(*all, (std::vector<CurtailEventRecord>{b, a2}));
+  EXPECT_EQ(store.PutCurtailEvent({0, "s", "x", "active", Timestamp{1}, "{}"}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store.PutCurtailEvent({3, "", "x", "active", Timestamp{1}, "{}"}).code(), StatusCode::kInvalidArgument);
+  Status bad = store.PutCurtailEvent({3, "s", "x", "paused", Timestamp{1}, "{}"});
+  EXPECT_NE(bad.message().find("state 'paused'"), std::string::npos) << bad.ToString();
+  Status s = store.Transaction([&](Store& tx) -> Status {
+    RS_RETURN_IF_ERROR(tx.PutCurtailEvent({5, "s", "y", "active", Timestamp{1}, "{}"}));
+    return UnavailableError("crash");
+  });
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(store.ListCurtailEvents()->size(), 2u);
+}
+
 // A statement and its ledger lines are written together or not at all.
 TYPED_TEST(StoreContractTest, AFailedTransactionClosesNoDayAndWritesNoContract) {
   Store& store = this->store();
@@ -703,7 +761,7 @@ TEST(SqliteStoreTest, MigrationFourSumsAVersionThreeLedgerPerNode) {
   RawExec(path,
           "DROP TABLE ledger_hourly; DELETE FROM schema_version WHERE version >= 4;"
           "DROP TABLE contract_products; DROP TABLE contracts; DROP TABLE contract_statements; DROP TABLE "
-          "contract_days; DROP TABLE contract_deliveries;"
+          "contract_days; DROP TABLE contract_deliveries; DROP TABLE group_prices; DROP TABLE curtail_events;"
           "INSERT INTO ledger(at_s, account, kind, lease, amount_micro_usd, seconds, note, device) VALUES "
           "(7200, 'mining', 'mining_revenue', NULL, 5, 60, 'ETH', 'gpu-3090-12/3'),"
           "(7260, 'mining', 'mining_revenue', NULL, 6, 60, 'ETH', 'gpu-3090-12/10'),"
@@ -733,13 +791,14 @@ TEST(SqliteStoreTest, MigrationFiveAddsTheContractTablesToAVersionFourFile) {
   ASSERT_TRUE(SqliteStore::Open(path).has_value());
   RawExec(path,
           "DROP TABLE contract_products; DROP TABLE contracts; DROP TABLE contract_statements; DROP TABLE "
-          "contract_days; DROP TABLE contract_deliveries; DELETE FROM schema_version WHERE version = 5;"
+          "contract_days; DROP TABLE contract_deliveries; DROP TABLE group_prices; DROP TABLE curtail_events; "
+          "DELETE FROM schema_version WHERE version >= 5;"
           "INSERT INTO ledger(at_s, account, kind, lease, amount_micro_usd, seconds, note, device) VALUES "
           "(7200, 'tenant:a', 'ai_usage', 3, 40, 60, '', '');");
   {
     auto store = SqliteStore::Open(path);
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
-    EXPECT_EQ((*store)->schema_version(), 5);
+    EXPECT_EQ((*store)->schema_version(), kStoreSchemaVersion);
     EXPECT_EQ((*store)->Ledger("a", Timestamp{0}, Timestamp{86'400})->size(), 1u);
     EXPECT_TRUE((*store)->ListContracts(std::nullopt)->empty());
     const Date d = Date::FromYmd(2026, 11, 1);
@@ -753,6 +812,42 @@ TEST(SqliteStoreTest, MigrationFiveAddsTheContractTablesToAVersionFourFile) {
     EXPECT_NE(std::string(sqlite3_errmsg(db)).find("final"), std::string::npos) << sqlite3_errmsg(db);
   }
   sqlite3_close(db);
+}
+
+// A version 6 file (before curtailment events) migrates: the table is there, empty, and keeps
+// what is written to it across a reopen.
+TEST(SqliteStoreTest, MigrationSevenAddsCurtailEventsToAVersionSixFile) {
+  testing::TempDir dir;
+  std::string path = (dir / "store.db").string();
+  ASSERT_TRUE(SqliteStore::Open(path).has_value());
+  RawExec(path, "DROP TABLE curtail_events; DELETE FROM schema_version WHERE version >= 7;");
+  auto store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  EXPECT_EQ((*store)->schema_version(), 7);
+  EXPECT_TRUE((*store)->ListCurtailEvents()->empty());
+  const CurtailEventRecord e{1, "farm", "grid-1", "active", Timestamp{5}, "{}"};
+  ASSERT_TRUE((*store)->PutCurtailEvent(e).ok());
+  store->reset();
+  auto again = SqliteStore::Open(path, {.create_if_missing = false});
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(*(*again)->ListCurtailEvents(), std::vector<CurtailEventRecord>{e});
+}
+
+TEST(SqliteStoreTest, MigrationSixAddsGroupPricesToAVersionFiveFile) {
+  testing::TempDir dir;
+  std::string path = (dir / "store.db").string();
+  ASSERT_TRUE(SqliteStore::Open(path).has_value());
+  RawExec(path, "DROP TABLE group_prices; DROP TABLE curtail_events; DELETE FROM schema_version WHERE version >= 6;");
+  auto store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  EXPECT_EQ((*store)->schema_version(), kStoreSchemaVersion);
+  EXPECT_TRUE((*store)->ListGroupPrices()->empty());
+  const GroupPriceRecord p{"g", RentalPrice(2), RentalPrice(1), Timestamp{5}, "operator"};
+  ASSERT_TRUE((*store)->PutGroupPrice(p).ok());
+  store->reset();
+  auto again = SqliteStore::Open(path, {.create_if_missing = false});
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(*(*again)->ListGroupPrices(), std::vector<GroupPriceRecord>{p});
 }
 
 // `rigshift store copy` moves the contracts too: products, contracts, every closed day (one with no
@@ -1113,6 +1208,10 @@ class GatedStore final : public Store {
     return base_.ContractStatements(c);
   }
   Status PutContractDelivery(const ContractDeliveryRecord& d) override { return base_.PutContractDelivery(d); }
+  Status PutGroupPrice(const GroupPriceRecord& p) override { return base_.PutGroupPrice(p); }
+  Result<std::vector<GroupPriceRecord>> ListGroupPrices() override { return base_.ListGroupPrices(); }
+  Status PutCurtailEvent(const CurtailEventRecord& e) override { return base_.PutCurtailEvent(e); }
+  Result<std::vector<CurtailEventRecord>> ListCurtailEvents() override { return base_.ListCurtailEvents(); }
   Result<std::vector<ContractDeliveryRecord>> ContractDeliveries(Date d) override {
     return base_.ContractDeliveries(d);
   }
