@@ -12,6 +12,7 @@ Result<FarmSetup> FarmSetupOf(std::shared_ptr<const LoadedFarm> farm) {
   setup.list_price = farm->farm.list_price;
   setup.interruptible_price = farm->farm.interruptible_price;
   for (const auto& s : farm->scenario.sites) setup.settlement_points.push_back(s.fixed_price ? "" : s.settlement_point);
+  for (const auto& s : farm->scenario.sites) setup.price_curtailment.push_back(s.price_curtailment);
   setup.seed = farm->scenario.seed;
   setup.queue = QueueOptionsFor(farm->scenario.policy);
   // The server counts its own limits on how many may wait (FarmOptions).

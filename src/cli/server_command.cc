@@ -17,13 +17,17 @@
 #include <sstream>
 #include <thread>
 #include <toml++/toml.h>
+#include <fmt/format.h>
 
 #include "common/file.h"
+#include "common/units.h"
 #include "market/feed.h"
+#include "market/reserved_terms.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "server/api.h"
 #include "server/api_parse.h"
+#include "server/curtail_feed.h"
 #include "server/console.h"
 #include "server/auth.h"
 #include "server/demo_fleet.h"
@@ -66,11 +70,148 @@ class StaticFeed final : public MarketFeed {
   MarketView view_;
 };
 
+// Reserved terms for every node group of the farm file (docs/market-model.md, "Reserved terms"):
+// from the 3 years of coin history ending on the farm's last replayed coin day, at the group's
+// site (its PUE; its fixed price, or its settlement point looped as the replay lines it up). A
+// group without history gets the reason instead: the server runs either way.
+std::pair<std::map<std::string, Api::ReservedOffer>, std::string> ReservedTermsOf(const Scenario& sc,
+                                                                                  const Catalog& catalog,
+                                                                                  const std::filesystem::path& data) {
+  std::map<std::string, Api::ReservedOffer> out;
+  auto coins = CoinHistory::Load(data);
+  if (!coins) return {out, "no coin history to price reserved terms from: " + coins.error().message()};
+  auto span = DefaultHistory(*coins, sc.market.coin_from + (sc.market.days - 1));
+  if (!span) return {out, "no coin history to price reserved terms from: " + span.error().message()};
+  std::optional<Result<ElectricityPrices>> grid;
+  for (const NodeGroupSpec& g : sc.groups) {
+    Api::ReservedOffer& r = out[g.name];
+    const SiteSpec* site = nullptr;
+    for (const SiteSpec& s : sc.sites) {
+      if (s.name == g.site || (g.site.empty() && sc.sites.size() == 1)) site = &s;
+    }
+    if (site == nullptr) {
+      r.reason = "group '" + g.name + "' has no site";
+      continue;
+    }
+    EarningsInputs in;
+    in.coins = &*coins;
+    in.catalog = &catalog;
+    std::string power;
+    if (site->fixed_price) {
+      EnergyPrice flat = *site->fixed_price;
+      in.power_price = [flat](Date) -> Result<EnergyPrice> { return flat; };
+      power = "fixed " + FormatScaled(flat.raw(), 6) + " USD/MWh";
+    } else {
+      if (!grid) grid = ElectricityPrices::Load(data);
+      if (!grid->has_value()) {
+        r.reason = "no electricity series for site '" + site->name + "': " + grid->error().message();
+        continue;
+      }
+      auto loop = LoopedPowerPrice::Make(**grid, site->settlement_point, sc.market.coin_from, sc.market.electricity_from);
+      if (!loop) {
+        r.reason = "site '" + site->name + "': " + loop.error().message();
+        continue;
+      }
+      in.power_price = loop->AsFunction();
+      power = loop->Describe();
+    }
+    EarningsQuery q;
+    q.from = span->first;
+    q.to = span->second;
+    q.models = {g.model};
+    q.pue_milli = site->pue_milli;
+    q.mining.pool_fee_ppm = sc.policy.pool_fee_ppm;
+    auto series = OpportunityHistory(in, q);
+    if (!series) {
+      r.reason = "no mining history for " + g.model + ": " + series.error().message();
+      continue;
+    }
+    auto terms = PriceReservedTerms(*series, {});
+    if (!terms || terms->terms.empty()) {
+      r.reason = terms ? "the history " + q.from.ToString() + ".." + q.to.ToString() + " is shorter than a month"
+                       : terms.error().message();
+      continue;
+    }
+    r.terms = ReservedTermsJson(*terms);
+    r.basis = terms->basis + "; electricity " + power + "; PUE " + FormatScaled(site->pue_milli, 3) + "; pool fee " +
+              FormatScaled(sc.policy.pool_fee_ppm, 4) + " %";
+  }
+  return {out, "not a node group of the farm file"};
+}
+
 bool ByFlag(const ServerOptions& o, std::string_view name) {
   for (const auto& s : o.set_by_flag) {
     if (s == name) return true;
   }
   return false;
+}
+
+// Polls a live feed's due sources from a thread of its own, about once a second.
+class FeedPoller {
+ public:
+  explicit FeedPoller(LiveFeed* feed)
+      : thread_([this, feed] {
+          while (!stop_) {
+            feed->Poll(WallNow());
+            for (int i = 0; i < 10 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          }
+        }) {}
+  ~FeedPoller() {
+    stop_ = true;
+    thread_.join();
+  }
+  FeedPoller(const FeedPoller&) = delete;
+  FeedPoller& operator=(const FeedPoller&) = delete;
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// One [[feed.source]] table of the config (docs/operations.md, "Live market feed").
+Result<LiveSource> LiveSourceOf(const toml::table& tab, const std::string& where) {
+  static const std::set<std::string> kKeys = {"name", "format", "url", "interval_s", "max_age_s", "coin", "id",
+                                              "algorithm", "block_reward", "site", "settlement_point"};
+  LiveSource s;
+  std::string at = where;
+  if (auto v = tab.get("name"); v && v->is_string()) at = "[[feed.source]] \"" + v->as_string()->get() + "\"";
+  auto bad = [&](const std::string& why) { return Err(InvalidArgumentError(at + ": " + why)); };
+  for (const auto& [k, v] : tab) {
+    if (!kKeys.count(std::string(k.str()))) return bad("unknown key " + std::string(k.str()));
+  }
+  for (auto [key, out] : {std::pair{"name", &s.name}, std::pair{"url", &s.url}, std::pair{"coin", &s.coin},
+                          std::pair{"id", &s.id}, std::pair{"algorithm", &s.algorithm}, std::pair{"site", &s.site},
+                          std::pair{"settlement_point", &s.settlement_point}}) {
+    if (auto v = tab.get(key)) {
+      if (!v->is_string()) return bad(std::string(key) + " must be a string");
+      *out = v->as_string()->get();
+    }
+  }
+  auto format = tab.get("format");
+  if (!format || !format->is_string()) {
+    return bad("format is missing (coingecko, whattomine, bitcoin-rpc, ethereum-rpc or ercot-spp)");
+  }
+  auto f = ParseSourceFormat(format->as_string()->get());
+  if (!f) return bad(f.error().message());
+  s.format = *f;
+  for (auto [key, out] : {std::pair{"interval_s", &s.interval_s}, std::pair{"max_age_s", &s.max_age_s}}) {
+    if (auto v = tab.get(key)) {
+      if (!v->is_integer()) return bad(std::string(key) + " must be a whole number of seconds");
+      *out = v->as_integer()->get();
+    }
+  }
+  if (auto v = tab.get("block_reward")) {
+    // A TOML float is read back from its shortest decimal text, so 2.048 is exactly 2.048.
+    std::string text;
+    if (v->is_integer()) text = std::to_string(v->as_integer()->get());
+    else if (v->is_floating_point()) text = fmt::format("{}", v->as_floating_point()->get());
+    else if (v->is_string()) text = v->as_string()->get();
+    else return bad("block_reward must be a number of coins");
+    auto nano = ParseScaled(text, 9);
+    if (!nano || *nano <= 0) return bad("block_reward must be a positive number of coins, got " + text);
+    s.block_reward = CoinAmount(*nano);
+  }
+  return s;
 }
 
 // Reads the [server] and [feed] tables of a config file; flags already given win.
@@ -112,7 +253,7 @@ Status LoadConfig(ServerOptions& o) {
       "listen", "data_dir", "farm", "data", "threads", "agent_timeout_s", "billing_interval_s",
       "accounting_interval_s", "tick_interval_s", "max_pending", "max_pending_per_tenant", "require_agents", "tenants",
       "trusted_tenants", "tls_cert", "tls_key", "scenarios", "store", "advertise_url", "standby_poll_ms"};
-  static const std::set<std::string> kFeedKeys = {"kind", "speed", "url", "interval_s"};
+  static const std::set<std::string> kFeedKeys = {"kind", "speed", "url", "interval_s", "source"};
   for (const auto& [k, v] : t) {
     if (k != "server" && k != "feed" && k != "webhooks") {
       errors.push_back("unknown table [" + std::string(k.str()) + "] (known: [server], [feed], [[webhooks]])");
@@ -193,6 +334,20 @@ Status LoadConfig(ServerOptions& o) {
     integer(*f, "speed", 1, 1'000'000, &o.speed, "--speed");
     str(*f, "url", &o.feed_url, "--feed-url");
     integer(*f, "interval_s", 1, 86400, &o.feed_interval_s, "--feed-interval");
+    if (auto* list = (*f)["source"].as_array()) {
+      for (size_t i = 0; i < list->size(); ++i) {
+        const toml::table* tab = (*list)[i].as_table();
+        if (!tab) {
+          errors.push_back("[feed] source must be [[feed.source]] tables");
+          continue;
+        }
+        auto source = LiveSourceOf(*tab, fmt::format("[[feed.source]] {}", i + 1));
+        if (!source) errors.push_back(source.error().message());
+        else o.feed_sources.push_back(std::move(*source));
+      }
+    } else if (f->contains("source")) {
+      errors.push_back("[feed] source must be [[feed.source]] tables");
+    }
   }
   if (!errors.empty()) {
     std::string msg = o.config.string() + ": ";
@@ -285,7 +440,7 @@ void AddServerFlags(CLI::App& cmd, ServerOptions& o) {
        "--farm");
   flag(cmd.add_option("--data", o.data, "Imported data folder (`rigshift data import`)")->capture_default_str(),
        "--data");
-  flag(cmd.add_option("--feed", o.feed, "Market feed: replay, poll, none (auto: replay with a farm)")
+  flag(cmd.add_option("--feed", o.feed, "Market feed: replay, poll, live ([[feed.source]] in --config), none (auto: replay with a farm)")
            ->capture_default_str(),
        "--feed");
   flag(cmd.add_option("--speed", o.speed, "Replay: market seconds per wall second")->capture_default_str(),
@@ -294,6 +449,12 @@ void AddServerFlags(CLI::App& cmd, ServerOptions& o) {
        "--feed-url");
   flag(cmd.add_option("--feed-interval", o.feed_interval_s, "Poll: seconds between polls")->capture_default_str(),
        "--feed-interval");
+  flag(cmd.add_option("--curtail-feed", o.curtail_feed,
+                      "A URL polled for emergency curtailment signals (docs/demand-response.md, \"Server\")"),
+       "--curtail-feed");
+  flag(cmd.add_option("--curtail-feed-interval", o.curtail_feed_interval_s, "Seconds between polls of --curtail-feed")
+           ->capture_default_str(),
+       "--curtail-feed-interval");
   flag(cmd.add_option("--threads", o.threads, "HTTP I/O threads")->capture_default_str(), "--threads");
   flag(cmd.add_option("--agent-timeout", o.agent_timeout_s, "Seconds without a heartbeat before a node's leases are lost")
            ->capture_default_str(),
@@ -557,8 +718,12 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
     if (std::find(o.tenants.begin(), o.tenants.end(), "demo") == o.tenants.end()) o.tenants.push_back("demo");
   }
   if (o.feed == "auto") o.feed = o.farm.empty() ? "none" : "replay";
-  if (o.feed != "replay" && o.feed != "poll" && o.feed != "none") {
-    return InvalidArgumentError("--feed must be replay, poll or none, got '" + o.feed + "'");
+  if (o.feed != "replay" && o.feed != "poll" && o.feed != "live" && o.feed != "none") {
+    return InvalidArgumentError("--feed must be replay, poll, live or none, got '" + o.feed + "'");
+  }
+  if (o.feed == "live" && o.feed_sources.empty()) {
+    return InvalidArgumentError("--feed live needs [[feed.source]] tables in the --config file (docs/operations.md, "
+                                "\"Live market feed\")");
   }
   if (o.feed == "replay" && o.farm.empty()) return InvalidArgumentError("--feed replay needs a farm file (--farm)");
   if (o.feed == "poll" && o.feed_url.empty()) return InvalidArgumentError("--feed poll needs --feed-url");
@@ -600,6 +765,8 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   std::vector<std::string> price_fixes;
   std::vector<SiteSpec> slurm_sites;  // sites whose nodes a Slurm cluster runs
   Scenario farm_file;                 // hosted meters and ASICs on the LAN (cli/lan_devices.h)
+  // Reserved terms per group for GET /v1/offers, and the reason for a group without them.
+  std::pair<std::map<std::string, Api::ReservedOffer>, std::string> reserved{{}, "the server runs no farm file"};
   if (!o.farm.empty()) {
     RS_ASSIGN_OR_RETURN(Scenario sc, LoadScenario(o.farm));
     farm_file = sc;
@@ -616,6 +783,7 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
     if (!loaded) return loaded.error().WithContext(o.farm.string());
     price_fixes = loaded->farm.price_fixes;  // the builder fixed them; the farm will find none left
     RS_ASSIGN_OR_RETURN(setup, FarmSetupOf(std::make_shared<const LoadedFarm>(std::move(*loaded))));
+    reserved = ReservedTermsOf(sc, *setup.catalog, o.data);
     // A replayed market is the simulator's view of the farm file's market (sim/simulator.h).
     if (o.feed == "replay") {
       auto resolved = Resolve(sc, o.data, {});
@@ -713,6 +881,7 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
 
   // The market feed.
   std::unique_ptr<MarketFeed> feed;
+  LiveFeed* live_feed = nullptr;  // when --feed live: polled by live_poller
   std::vector<std::string> site_names, group_models;
   for (const auto& s : setup.fleet.sites()) site_names.push_back(s.name);
   for (const auto& g : setup.fleet.groups()) group_models.push_back(g.model->name);
@@ -743,9 +912,37 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
       return std::move(r.body);
     };
     RS_ASSIGN_OR_RETURN(feed, PollingFeed::Create(std::move(fo)));
+  } else if (o.feed == "live") {
+    LiveFeed::Options fo;
+    fo.sources = o.feed_sources;
+    fo.sites = site_names;
+    fo.settlement_points = setup.settlement_points;
+    if (fo.settlement_points.size() != site_names.size()) fo.settlement_points.assign(site_names.size(), "");
+    fo.base = base;
+    // Each source's GET (or JSON-RPC POST), on a fresh connection, within 5 seconds.
+    fo.fetch = [](const std::string& url, const std::string& post) -> Result<std::string> {
+      RS_ASSIGN_OR_RETURN(net::Url u, net::ParseUrl(url));
+      RS_ASSIGN_OR_RETURN(net::HttpClient client, net::HttpClient::ForUrl(url, "", std::chrono::seconds(5)));
+      RS_ASSIGN_OR_RETURN(net::HttpResponse r, client.Send(post.empty() ? "GET" : "POST", u.target, post));
+      if (r.status < 200 || r.status > 299) {
+        return Err(UnavailableError((post.empty() ? "GET " : "POST ") + url + ": HTTP " + std::to_string(r.status) +
+                                    ": " + r.body.substr(0, 200)));
+      }
+      return std::move(r.body);
+    };
+    // The sources are polled from a thread of the feed's own (below), never under the farm's lock.
+    fo.poll_on_view = false;
+    auto live = LiveFeed::Create(std::move(fo));
+    if (!live) return live.error().WithContext(o.config.string());
+    live_feed = live->get();
+    feed = std::move(*live);
   } else {
     feed = std::make_unique<StaticFeed>(base);
   }
+  // A live feed's sources, each polled when due, about once a second; stopped (and joined) before
+  // the feed is destroyed.
+  std::optional<FeedPoller> live_poller;
+  if (live_feed) live_poller.emplace(live_feed);
 
   FarmOptions fopt;
   fopt.agent_timeout_s = o.agent_timeout_s;
@@ -788,6 +985,13 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
             << (list.empty() ? std::string() : " (" + list + ")") << "; " << leases
             << " running lease(s) ended as lost" << std::endl;
     }
+    void PricesSet(const GroupPriceRecord& p) override {
+      std::ostringstream line;
+      line << "rigshift server: prices of group " << p.group << " set by " << p.set_by << ": on-demand "
+           << FormatMoney(Money(p.on_demand.raw())) << ", interruptible floor "
+           << FormatMoney(Money(p.interruptible_floor.raw())) << " USD/GPU-h\n";
+      *log_ << line.str() << std::flush;
+    }
     void Raised(const Alert& a) override {
       metrics_->Raised(a);
       *log_ << "rigshift server: alert " << a.id << " (" << a.kind << "): " << a.message << std::endl;
@@ -815,6 +1019,11 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
                   [data = o.data, work = o.data_dir / "plans"](const std::filesystem::path& scenario, int days) {
                     return RunPlanReport(scenario, days, data, work);
                   }});
+  for (const auto& [group, r] : reserved.first) {
+    if (!r.reason.empty()) err << "rigshift server: no reserved terms for group " << group << ": " << r.reason << "\n";
+  }
+  if (reserved.first.empty() && !o.farm.empty()) err << "rigshift server: no reserved terms: " << reserved.second << "\n";
+  api.SetReservedTerms(std::move(reserved.first), std::move(reserved.second));
   RS_ASSIGN_OR_RETURN(auto http, net::HttpServer::Start(hopt, [&api](const net::HttpRequest& r) { return api.Handle(r); }));
   std::string url = (tls_cert.empty() ? "http://" : "https://") + hp.first + ":" + std::to_string(http->port());
   if (opened_store.leadership) {
@@ -907,6 +1116,21 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
                                                        hp.first == "0.0.0.0" ? "127.0.0.1" : hp.first, http->port(),
                                                        !tls_cert.empty(), o.accounting_interval_s, &err},
                                                       now));
+  std::unique_ptr<CurtailFeedPoller> curtail_feed;
+  if (!o.curtail_feed.empty()) {
+    if (o.curtail_feed_interval_s < 1) return InvalidArgumentError("--curtail-feed-interval must be at least 1 s");
+    CurtailFeedPoller::Options co;
+    co.url = o.curtail_feed;
+    co.interval_s = o.curtail_feed_interval_s;
+    co.fetch = [](const std::string& u) -> Result<std::string> {
+      RS_ASSIGN_OR_RETURN(net::HttpResponse r, net::HttpFetch(u, std::chrono::seconds(5)));
+      if (r.status != 200) return Err(UnavailableError("GET " + u + ": HTTP " + std::to_string(r.status)));
+      return std::move(r.body);
+    };
+    co.now = WallNow;
+    co.log = [&err](const std::string& line) { err << "rigshift server: " << line << "\n"; };
+    curtail_feed = std::make_unique<CurtailFeedPoller>(std::move(co), &farm, &mu);
+  }
   if (Status s = WriteFileAtomically(o.data_dir / "server.url", url + "\n"); !s.ok()) {
     // A server.url from an earlier start would name the wrong port: better none.
     std::filesystem::remove(o.data_dir / "server.url", ec);
@@ -997,6 +1221,7 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
     }
   }
   err << "rigshift server: stopping\n";
+  curtail_feed.reset();
   if (fleet) fleet->Stop();
   lan.Stop();
   api.WakeAgents(/*all=*/true);  // agents waiting for a change are answered now, not at the drain's end

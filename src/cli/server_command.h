@@ -13,6 +13,8 @@
 
 #include "common/status.h"
 
+#include "market/live_feed.h"
+
 namespace rigshift {
 
 struct ServerOptions {
@@ -21,10 +23,14 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:8080";
   std::filesystem::path farm;                // a farm file (scenario format); empty: no nodes
   std::filesystem::path data = "data";       // imported market data (catalog, series)
-  std::string feed = "auto";                 // replay, poll, none; auto: replay with a farm, else none
+  std::string feed = "auto";                 // replay, poll, live, none; auto: replay with a farm, else none
   int64_t speed = 60;                        // replay: market seconds per wall second
   std::string feed_url;                      // poll
   int64_t feed_interval_s = 60;              // poll
+  // Emergency curtailment signals polled from a URL (server/curtail_feed.h); "" = none.
+  std::string curtail_feed;
+  int64_t curtail_feed_interval_s = 30;
+  std::vector<LiveSource> feed_sources;      // live: the config's [[feed.source]] tables
   // HTTP I/O threads. No handler blocks (a write is acknowledged from the durability thread once
   // its group commit is on disk), so one per core is enough; more only add lock contention
   // (measured in bench/server_load.sh: 16 threads wrote about half as fast as 2 on 2 cores).

@@ -28,6 +28,12 @@ DeskOptions DeskOptionsFor(const FarmSetup& setup, const FarmOptions& options) {
   return d;
 }
 
+std::vector<std::string> SiteNamesOf(const FleetState& fleet) {
+  std::vector<std::string> names;
+  for (const SiteState& s : fleet.sites()) names.push_back(s.name);
+  return names;
+}
+
 double SecondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -53,8 +59,10 @@ Farm::Farm(FarmSetup setup, Store* store, MarketFeed* feed, FarmOptions options,
       // at 5 s (about 70 KB a node of 8 GPUs).
       power_history_(static_cast<int>(setup_.fleet.sites().size()), 7 * 24 * 60),
       telemetry_(setup_.fleet.node_count(), 360),
-      hosting_(setup_.hosted_terms, setup_.fleet.hosted().size()) {
+      hosting_(setup_.hosted_terms, setup_.fleet.hosted().size()),
+      curtail_(setup_.price_curtailment, SiteNamesOf(setup_.fleet)) {
   drained_.assign(setup_.fleet.total_devices(), 0);
+  operator_priced_.assign(setup_.fleet.groups().size(), 0);
   price_fixes_ = FixPriceTable(setup_.fleet, setup_.list_price, setup_.interruptible_price,
                                setup_.interruptible_fraction_milli);
   PublishOffers();
@@ -76,8 +84,13 @@ bool Farm::Allows(const std::vector<std::string>& models, const GroupState& g) {
 
 Result<MarketView> Farm::ViewNow(Timestamp now) {
   auto r = feed_->ViewAt(now);
+  FeedAlerts(now);
   if (r.has_value()) {
     view_ = std::move(*r);
+    // The operator's prices win over the feed's.
+    for (size_t g = 0; g < operator_priced_.size() && g < view_->list_price.size(); ++g) {
+      if (operator_priced_[g]) view_->list_price[g] = setup_.list_price[g];
+    }
     not_ready_.clear();
   } else if (!view_) {
     not_ready_ = "no market view yet: " + r.error().message();
@@ -86,11 +99,93 @@ Result<MarketView> Farm::ViewNow(Timestamp now) {
   return *view_;
 }
 
+void Farm::FeedAlerts(Timestamp now) {
+  for (FeedAlert& a : feed_->TakeAlerts()) {
+    auto open = feed_alerts_.find(a.source);
+    if (!a.healthy) {
+      Raise({0, now, "market_feed", "", -1, a.message});
+      feed_alerts_[a.source] = next_alert_ - 1;
+      continue;
+    }
+    // Healthy again: the source's alert is settled, and a note says so.
+    if (open != feed_alerts_.end()) {
+      (void)AcknowledgeAlert(open->second);
+      feed_alerts_.erase(open);
+    }
+    Alert note{0, now, "market_feed_recovered", "", -1, a.message};
+    note.acknowledged = true;
+    Raise(std::move(note));
+  }
+}
+
+void Farm::ApplyGroupPrice(int g, const GroupPriceRecord& price) {
+  setup_.list_price[g] = price.on_demand;
+  setup_.interruptible_price[g] = price.interruptible_floor;
+  desk_.set_list_price(g, price.on_demand);
+  operator_priced_[g] = 1;
+  operator_prices_[price.group] = price;
+  if (view_ && static_cast<size_t>(g) < view_->list_price.size()) view_->list_price[g] = price.on_demand;
+}
+
+Result<GroupPriceRecord> Farm::SetGroupPrices(const std::string& group, RentalPrice on_demand,
+                                              RentalPrice interruptible_floor, const std::string& by, Timestamp now) {
+  const auto& groups = desk_.fleet().groups();
+  int g = -1;
+  std::string names;
+  for (int i = 0; i < static_cast<int>(groups.size()); ++i) {
+    if (groups[i].name == group) g = i;
+    names += (names.empty() ? "" : ", ") + groups[i].name;
+  }
+  if (g < 0) {
+    return Err(NotFoundError("no node group '" + group + "' in this farm" +
+                             (names.empty() ? std::string(" (it has none)") : " (its groups: " + names + ")")));
+  }
+  if (!Serves(groups[g].suitability, Tier::kInference)) {
+    return Err(FailedPreconditionError("group '" + group + "' is not offered for AI: its hardware is " +
+                                       std::string(TierName(groups[g].suitability.tier)) +
+                                       " (docs/suitability.md); it only mines"));
+  }
+  constexpr int64_t kMaxPrice = 1000 * kMicrosPerUnit;  // per GPU-hour: far above any public rental price
+  auto usd = [](RentalPrice p) { return FormatMoney(Money(p.raw())); };
+  if (on_demand.raw() <= 0 || on_demand.raw() > kMaxPrice) {
+    return Err(InvalidArgumentError("on_demand_usd_per_gpu_h must be above 0 and at most 1000, got " + usd(on_demand)));
+  }
+  if (interruptible_floor.raw() <= 0) {
+    return Err(InvalidArgumentError("interruptible_floor_usd_per_gpu_h must be above 0, got " + usd(interruptible_floor)));
+  }
+  if (interruptible_floor >= on_demand) {
+    return Err(InvalidArgumentError("interruptible_floor_usd_per_gpu_h (" + usd(interruptible_floor) +
+                                    ") must be below on_demand_usd_per_gpu_h (" + usd(on_demand) +
+                                    "): nobody bids more for a GPU that can be taken away than for one that cannot"));
+  }
+  GroupPriceRecord rec{group, on_demand, interruptible_floor, now, by};
+  RS_RETURN_IF_ERROR(store_->PutGroupPrice(rec));
+  ApplyGroupPrice(g, rec);
+  PublishOffers();
+  if (observer_) observer_->PricesSet(rec);
+  return rec;
+}
+
 Status Farm::Recover(Timestamp now) {
+  // The operator's prices first: waiting requests queue again at the prices in force.
+  RS_ASSIGN_OR_RETURN(std::vector<GroupPriceRecord> prices, store_->ListGroupPrices());
+  for (const GroupPriceRecord& p : prices) {
+    const auto& groups = desk_.fleet().groups();
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const GroupState& gs) { return gs.name == p.group; });
+    if (it == groups.end()) {
+      price_fixes_.push_back("the operator's prices for group '" + p.group +
+                             "' are kept in the store but not used: the farm has no such group now");
+      continue;
+    }
+    ApplyGroupPrice(static_cast<int>(it - groups.begin()), p);
+  }
+  if (!prices.empty()) PublishOffers();
   RS_RETURN_IF_ERROR(LoadLeases());
   RS_RETURN_IF_ERROR(contracts_.Load(DateOf(now)));
   if (auto in_force = contracts_.InForce(DateOf(now)); !in_force.empty()) desk_.controller().SetContracts(in_force);
   RS_RETURN_IF_ERROR(hosting_.Recover(*store_, now));
+  // Curtailment events in force before a restart go in force again at the first re-plan.
+  RS_RETURN_IF_ERROR(curtail_.Load(*store_));
   agents_.HeardAllAt(now);
   for (int n = 0; n < desk_.fleet().node_count(); ++n) {
     if (options_.require_agents) NodeDown(n);
@@ -115,6 +210,7 @@ Status Farm::Reload(Timestamp now) {
   RS_RETURN_IF_ERROR(contracts_.Load(DateOf(now)));
   if (auto in_force = contracts_.InForce(DateOf(now)); !in_force.empty()) desk_.controller().SetContracts(in_force);
   RS_RETURN_IF_ERROR(hosting_.Recover(*store_, now));
+  RS_RETURN_IF_ERROR(curtail_.Load(*store_));
   for (int n = 0; n < desk_.fleet().node_count(); ++n) {
     if (options_.require_agents && agents_.agent(n).state != AgentState::kReady) NodeDown(n);
     // What the agents found stays true: nodes closed to leases, GPUs out of service.
@@ -186,11 +282,99 @@ Status Farm::LoadLeases() {
 }
 
 Status Farm::ReplanNow(Timestamp now) {
+  ApplySiteLimits(now);
+  const FleetState& f = desk_.fleet();
+  // What gives way at a site with an emergency event in force is its audit record (curtail.h).
+  bool audited = false;
+  for (int s = 0; s < static_cast<int>(f.sites().size()); ++s) audited = audited || curtail_.Active(s);
+  auto api_of = [this](LeaseId id) { return book_.ApiOf(id.value()); };
+  ShedSnapshot before;
+  if (audited) before = SnapshotShed(f, api_of);
   Event e;
   desk_.MarketTick(&e, now, *view_, &gave_up_);
   RS_RETURN_IF_ERROR(Run(e, "tick"));
   last_tick_ = now;
+  if (!audited) return OkStatus();
+  const ShedSnapshot after = SnapshotShed(desk_.fleet(), api_of);
+  std::vector<ShedStep> steps;
+  for (int s = 0; s < static_cast<int>(f.sites().size()); ++s) {
+    steps.push_back(DiffShed(desk_.fleet(), s, before, after, now));
+    steps.back().limit_w = desk_.fleet().sites()[s].EffectiveCap().raw();
+  }
+  return curtail_.Record(steps, now, *store_);
+}
+
+void Farm::ApplySiteLimits(Timestamp now) {
+  const FleetState& f = desk_.fleet();
+  std::vector<CurtailNotice> notices;
+  std::vector<Watts> modelled;
+  for (int s = 0; s < static_cast<int>(f.sites().size()); ++s) {
+    const SiteState& site = f.sites()[s];
+    const EnergyPrice price = view_ && s < static_cast<int>(view_->site_price.size()) ? view_->site_price[s] : EnergyPrice(0);
+    Watts draw(0), per_device(0);
+    if (curtail_.StatusOf(s).price_trigger) {
+      // The draw the agents report (every up node heard from within the agent timeout), else the
+      // draw the engine models from the devices' uses.
+      const SiteReading r = ReportedDraw(s, Timestamp{now.seconds - options_.agent_timeout_s});
+      if (r.complete() && r.devices > 0) {
+        draw = r.draw;
+      } else {
+        if (modelled.empty()) modelled = SiteDraw();
+        draw = modelled[s];
+      }
+      for (const GroupState& g : f.groups()) {
+        if (g.site == s) per_device = std::max(per_device, Watts(g.ai_power.raw() * site.pue_milli / 1000));
+      }
+    }
+    std::optional<SiteLimit> limit = curtail_.LimitAt(s, now, price, draw, site.power_cap, per_device, &notices);
+    if (limit != site.limit) desk_.controller().SetSiteLimit(s, std::move(limit));
+  }
+  for (const CurtailNotice& n : notices) Raise({0, now, n.kind, "site:" + n.site, -1, n.message});
+}
+
+Status Farm::TickCurtail(Timestamp now, bool have_view) {
+  RS_ASSIGN_OR_RETURN(bool changed, curtail_.Advance(now, *store_));
+  if (changed && have_view) RS_RETURN_IF_ERROR(ReplanNow(now));
+  std::vector<CurtailNotice> notices;
+  for (int s = 0; s < static_cast<int>(desk_.fleet().sites().size()); ++s) {
+    if (!curtail_.Active(s)) continue;
+    RS_RETURN_IF_ERROR(curtail_.Observe(
+        s, now, [&](Timestamp since) { return ReportedDraw(s, since); }, *store_, &notices));
+  }
+  for (const CurtailNotice& n : notices) Raise({0, now, n.kind, "site:" + n.site, -1, n.message});
   return OkStatus();
+}
+
+SiteReading Farm::ReportedDraw(int site, Timestamp since) {
+  const FleetState& f = desk_.fleet();
+  Watts hosted(0);
+  for (int h = 0; h < static_cast<int>(f.hosted().size()); ++h) {
+    if (f.hosted()[h].site == site) hosted += hosting_.FacilityDraw(f, h, last_tick_);
+  }
+  return ReadSite(
+      f, site, since,
+      [this](int n, int slot) -> std::optional<std::pair<Watts, Timestamp>> {
+        const DeviceObserved& o = agents_.observed(n, slot);
+        if (!o.report || !o.report->power) return std::nullopt;
+        return std::pair{*o.report->power, o.at};
+      },
+      [this](int n) { return !options_.require_agents || agents_.agent(n).state == AgentState::kReady; }, hosted);
+}
+
+Result<CurtailEvent> Farm::Curtail(CurtailSignal signal, Timestamp now, bool* fresh) {
+  RS_ASSIGN_OR_RETURN(CurtailEvent e, curtail_.Add(std::move(signal), now, *store_, fresh));
+  // In force at once, not at the next market tick: the agents get their new desired states now.
+  if (*fresh && e.state == "active" && view_) RS_RETURN_IF_ERROR(ReplanNow(now));
+  for (CurtailEvent& x : curtail_.Events(e.signal.site)) {
+    if (x.id == e.id) return std::move(x);
+  }
+  return e;
+}
+
+Result<std::vector<CurtailEvent>> Farm::EndCurtail(const std::string& site, Timestamp now) {
+  RS_ASSIGN_OR_RETURN(std::vector<CurtailEvent> ended, curtail_.End(site, now, *store_));
+  if (view_) RS_RETURN_IF_ERROR(ReplanNow(now));
+  return ended;
 }
 
 Status Farm::Run(Event& e, std::string_view kind, const std::map<int64_t, Ending>& endings) {
@@ -1073,6 +1257,10 @@ FarmCounts Farm::Counts() const {
                         hosting_.FacilityDraw(f, static_cast<int>(h), last_tick_).raw() * 1000 / pue,
                         hosting_.states()[h].problem.empty()});
   }
+  for (int s = 0; s < static_cast<int>(f.sites().size()); ++s) {
+    const Curtailments::SiteStatus st = curtail_.StatusOf(s);
+    c.sites.push_back({f.sites()[s].name, st.limit ? st.limit->watts.raw() : -1, st.phase, st.active_events});
+  }
   return c;
 }
 
@@ -1090,6 +1278,7 @@ Status Farm::Tick(Timestamp now, bool check_agents) {
   if (have_view && now.seconds - last_tick_.seconds >= options_.tick_interval_s) {
     RS_RETURN_IF_ERROR(ReplanNow(now));
   }
+  RS_RETURN_IF_ERROR(TickCurtail(now, have_view));
   RS_RETURN_IF_ERROR(ExpireLeases(now));
   if (check_agents) RS_RETURN_IF_ERROR(CheckAgents(now));
   RS_RETURN_IF_ERROR(CancelStranded(now));

@@ -36,6 +36,7 @@
 #include "model/catalog.h"
 #include "server/agent_registry.h"
 #include "server/contract_sales.h"
+#include "server/curtail.h"
 #include "server/history.h"
 #include "server/hosting.h"
 #include "server/ledger_views.h"
@@ -61,6 +62,8 @@ struct FarmSetup {
   QueueOptions queue;
   // Per hosted machine of `fleet`, its fee and meter (server/hosting.h); missing: none.
   std::vector<HostedTerms> hosted_terms;
+  // Per site, its price trigger (the farm file's price_curtailment; server/curtail.h); missing: none.
+  std::vector<std::optional<PriceCurtailmentTerms>> price_curtailment;
 };
 
 struct FarmOptions {
@@ -107,6 +110,8 @@ class FarmObserver {
   virtual void NodesLost(const std::vector<std::string>& /*nodes*/, size_t /*leases*/) {}
   // An alert was raised (the server logs it; /metrics counts them by kind).
   virtual void Raised(const Alert& /*alert*/) {}
+  // The operator set a group's prices (the server logs it, for the audit).
+  virtual void PricesSet(const GroupPriceRecord& /*price*/) {}
 };
 
 struct OfferPrice {
@@ -182,6 +187,15 @@ struct FarmCounts {
     bool meter_ok = true;        // false while its meter has a problem (docs/hosting.md)
   };
   std::vector<Hosted> hosted;
+  // Per site, its curtailment (server/curtail.h): the limit in force (-1: none), the price
+  // trigger's phase, emergency events active.
+  struct SiteCurtail {
+    std::string site;
+    int64_t limit_w = -1;
+    std::string phase;
+    int64_t active_events = 0;
+  };
+  std::vector<SiteCurtail> sites;
 };
 
 class Farm {
@@ -270,6 +284,19 @@ class Farm {
   const std::vector<std::string>& price_fixes() const { return price_fixes_; }
   const std::optional<MarketView>& view() const { return view_; }
   std::string feed_description() const { return feed_->Describe(); }
+  // Each source of a live feed (market/live_feed.h), for /v1/market and /metrics; empty otherwise.
+  std::vector<SourceHealth> feed_health() const { return feed_->Health(); }
+  // The operator sets a group's prices (PUT /v1/groups/{group}/prices): its on-demand list price
+  // and interruptible floor, written to the store (`by` names who, for the audit) and in force at
+  // once over the farm file's and the feed's: the offers, what new requests pay and bid against,
+  // and the engine's value of renting at the next re-plan. Running leases keep their prices.
+  // NotFound for no such group; FailedPrecondition for a group whose GPUs are not offered for AI;
+  // InvalidArgument for prices not positive, above 1000 USD/GPU-h, or a floor not below on-demand.
+  [[nodiscard]] Result<GroupPriceRecord> SetGroupPrices(const std::string& group, RentalPrice on_demand,
+                                                        RentalPrice interruptible_floor, const std::string& by,
+                                                        Timestamp now);
+  // The prices the operator set, by group name.
+  const std::map<std::string, GroupPriceRecord>& operator_prices() const { return operator_prices_; }
   const EngineParams& params() const { return desk_.controller().params(); }
   [[nodiscard]] Status SetParams(const EngineParams& params);
   // A node's name and its GPUs' model (display name). Fixed at construction: safe to read from
@@ -301,6 +328,17 @@ class Farm {
   bool ready() const { return view_.has_value(); }
   std::string not_ready_reason() const { return not_ready_; }
 
+  // Curtailment (server/curtail.h, docs/demand-response.md "Server"). An emergency signal: the
+  // event is persisted, its limit put in force and the farm re-planned at once when its start has
+  // come. A signal id seen before answers that event (`*fresh` false). InvalidArgument, NotFound
+  // (no such site) as Curtailments::Add says.
+  [[nodiscard]] Result<CurtailEvent> Curtail(CurtailSignal signal, Timestamp now, bool* fresh);
+  // Ends the events in force at `site` and re-plans.
+  [[nodiscard]] Result<std::vector<CurtailEvent>> EndCurtail(const std::string& site, Timestamp now);
+  const Curtailments& curtailments() const { return curtail_; }
+  // The draw of `site` as its agents report it (every device of an up node, since `since`).
+  SiteReading ReportedDraw(int site, Timestamp since);
+
  private:
   // How a lease that ends in a decision ends; the plan says only that it ends.
   struct Ending {
@@ -315,6 +353,11 @@ class Farm {
   [[nodiscard]] Result<Request> ToRequest(int64_t id, const std::string& tenant, const LeaseAsk& ask,
                                           Timestamp now) const;
   [[nodiscard]] Status ReplanNow(Timestamp now);
+  // Puts each site's curtailment limit in force (price trigger, emergency events) before a re-plan.
+  void ApplySiteLimits(Timestamp now);
+  // The curtailment side of a tick: events that start or end (re-planned at once), the reported
+  // draws sampled and checked against each active event.
+  [[nodiscard]] Status TickCurtail(Timestamp now, bool have_view);
   // The engine's plan for `event` (timed for the observer under `kind`). Changes nothing.
   [[nodiscard]] Result<Plan> Propose(const Event& event, std::string_view kind);
   // Persists everything `plan` implies, with `fresh` (lease records this decision creates) and
@@ -407,11 +450,21 @@ class Farm {
   std::deque<Alert> alerts_;
   int64_t next_alert_ = 1;
   std::map<std::string, int64_t> divergences_;
+  // Operator-set prices by group name, and by group index whether one is set (over the feed's).
+  std::map<std::string, GroupPriceRecord> operator_prices_;
+  std::vector<uint8_t> operator_priced_;
+  // Per live-feed source, the id of its unhealthy alert not yet followed by a healthy one.
+  std::map<std::string, int64_t> feed_alerts_;
+  // Puts an operator price record in force for group `g` (no store write, no offers published).
+  void ApplyGroupPrice(int g, const GroupPriceRecord& price);
+  // Raises the live feed's health changes as alerts.
+  void FeedAlerts(Timestamp now);
   std::vector<uint8_t> drained_;  // per device (agents_' numbering): out of service by its agent
   PowerHistory power_history_;
   TelemetryHistory telemetry_;
   HostedBilling hosting_;
   HostedMeterSource* meters_ = nullptr;
+  Curtailments curtail_;
 };
 
 }  // namespace rigshift

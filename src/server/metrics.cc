@@ -98,6 +98,20 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                           .Help("0 while the hosted machine's meter has a problem (a reset, no counter, no answer: "
                                 "nothing is billed), else 1")
                           .Register(*registry_);
+  site_limit_ = &prometheus::BuildGauge()
+                     .Name("rigshift_site_limit_watts")
+                     .Help("The curtailment limit in force at each site (facility watts), -1 when none: the price "
+                           "trigger's or an emergency event's, whichever is lower")
+                     .Register(*registry_);
+  site_curtail_phase_ = &prometheus::BuildGauge()
+                             .Name("rigshift_site_curtail_phase")
+                             .Help("1 for the phase the site's price trigger is in (idle, armed, ramping, holding, "
+                                   "restoring), 0 for the others")
+                             .Register(*registry_);
+  site_curtail_events_ = &prometheus::BuildGauge()
+                              .Name("rigshift_site_curtail_events_active")
+                              .Help("Emergency curtailment events in force at each site")
+                              .Register(*registry_);
 }
 
 Metrics::~Metrics() = default;
@@ -145,6 +159,13 @@ std::string Metrics::Render(const FarmCounts& counts) {
     hosted_draw_->Add({{"name", h.name}}).Set(static_cast<double>(h.draw_w));
     hosted_off_->Add({{"name", h.name}}).Set(h.off ? 1 : 0);
     hosted_meter_ok_->Add({{"name", h.name}}).Set(h.meter_ok ? 1 : 0);
+  }
+  for (const FarmCounts::SiteCurtail& s : counts.sites) {
+    site_limit_->Add({{"site", s.site}}).Set(static_cast<double>(s.limit_w));
+    for (const char* phase : {"idle", "armed", "ramping", "holding", "restoring"}) {
+      site_curtail_phase_->Add({{"site", s.site}, {"phase", phase}}).Set(s.phase == phase ? 1 : 0);
+    }
+    site_curtail_events_->Add({{"site", s.site}}).Set(static_cast<double>(s.active_events));
   }
   prometheus::TextSerializer serializer;
   return serializer.Serialize(registry_->Collect());

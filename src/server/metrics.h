@@ -61,6 +61,9 @@ class Metrics final : public FarmObserver {
   prometheus::Family<prometheus::Gauge>* hosted_draw_;     // per hosted machine (docs/hosting.md)
   prometheus::Family<prometheus::Gauge>* hosted_off_;
   prometheus::Family<prometheus::Gauge>* hosted_meter_ok_;
+  prometheus::Family<prometheus::Gauge>* site_limit_;       // per site (docs/demand-response.md)
+  prometheus::Family<prometheus::Gauge>* site_curtail_phase_;
+  prometheus::Family<prometheus::Gauge>* site_curtail_events_;
 };
 
 }  // namespace rigshift
