@@ -14,6 +14,7 @@
 #include "cli/server_command.h"
 #include "cli/sim_command.h"
 #include "cli/tenant_command.h"
+#include "cli/prices_command.h"
 #include "cli/whatif_command.h"
 
 namespace {
@@ -106,6 +107,7 @@ int main(int argc, char** argv) {
   rigshift::AddAsicCommands(app, &exit_code);   // asic status|pool|sleep|wake, pdu read
   rigshift::AddContractCommands(app, &exit_code);  // contract backtest
   rigshift::AddWhatIfCommand(app, &exit_code);     // whatif FARM CHANGE
+  rigshift::AddPricesCommands(app, &exit_code);    // prices list|set
 
   try {
     app.parse(argc, argv);

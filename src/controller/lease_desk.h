@@ -106,6 +106,8 @@ class LeaseDesk {
   const FleetState& fleet() const { return controller_.fleet(); }
   const PendingQueue& queue() const { return queue_; }
   const std::vector<RentalPrice>& list_price() const { return list_price_; }
+  // A group's list price changed (the operator set it): what waiting requests are offered at.
+  void set_list_price(int group, RentalPrice price) { list_price_[group] = price; }
 
  private:
   // Fills e->reserve with the waiting requests that may hold reservations.
