@@ -457,9 +457,8 @@ class Horizon {
   std::map<std::string, PricePath> paths_;
 };
 
-constexpr int64_t kPaybackYears = 30;
+constexpr int64_t kPaybackYears = 30;  // payback is looked for this far, past the horizon too
 
-// 1500 -> "1.5", 2000 -> "2", 250 -> "0.25".
 WhatIfCase MakeCase(std::string dimension, std::string label) {
   WhatIfCase c;
   c.dimension = std::move(dimension);
@@ -467,14 +466,18 @@ WhatIfCase MakeCase(std::string dimension, std::string label) {
   return c;
 }
 
-std::string Trim3(int64_t milli) {
-  std::string t = FormatScaled(milli, 3);
+// Decimal text without trailing zeros: (1500, 3) -> "1.5", (120000, 4) -> "12".
+std::string Shown(int64_t raw, int scale) {
+  std::string t = FormatScaled(raw, scale);
   if (t.find('.') != std::string::npos) {
     while (t.back() == '0') t.pop_back();
     if (t.back() == '.') t.pop_back();
   }
   return t;
-}  // payback is looked for this far, past the horizon too
+}
+
+// 1500 -> "1.5", 2000 -> "2", 250 -> "0.25".
+std::string Trim3(int64_t milli) { return Shown(milli, 3); }
 
 }  // namespace
 
@@ -541,6 +544,7 @@ Result<FleetChange> ParseFleetChange(std::string_view text, const std::string& n
   }
   if (!p.empty()) return Err(InvalidArgumentError(p.Render()));
   if (c.name.empty()) c.name = std::filesystem::path(name).stem().string();
+  c.file = name;
   return c;
 }
 
@@ -563,18 +567,18 @@ Result<Scenario> ApplyChange(const Scenario& farm, const FleetChange& change, co
     if (it == out.groups.end()) {
       std::string names;
       for (const auto& g : farm.groups) names += (names.empty() ? "'" : ", '") + g.name + "'";
-      problems.push_back(fmt::format("line {}: [[sell]] group '{}' is not a group of the farm {} (its groups: {})",
-                                     s.line, s.group, farm.name, names));
+      problems.push_back(fmt::format("{}:{}: [[sell]] group '{}' is not a group of the farm {} (its groups: {})",
+                                     change.file, s.line, s.group, farm.name, names));
       continue;
     }
     if (!sold.insert(s.group).second) {
-      problems.push_back(fmt::format("line {}: [[sell]] group '{}' is sold twice: give one [[sell]] per group", s.line,
+      problems.push_back(fmt::format("{}:{}: [[sell]] group '{}' is sold twice: give one [[sell]] per group", change.file, s.line,
                                      s.group));
       continue;
     }
     const int nodes = s.nodes.value_or(it->nodes);
     if (nodes > it->nodes) {
-      problems.push_back(fmt::format("line {}: [[sell]] '{}' nodes = {}, but the group has only {}", s.line, s.group,
+      problems.push_back(fmt::format("{}:{}: [[sell]] '{}' nodes = {}, but the group has only {}", change.file, s.line, s.group,
                                      nodes, it->nodes));
       continue;
     }
@@ -590,17 +594,17 @@ Result<Scenario> ApplyChange(const Scenario& farm, const FleetChange& change, co
     NodeGroupSpec g = b.group;
     if (std::any_of(out.groups.begin(), out.groups.end(), [&](const NodeGroupSpec& o) { return o.name == g.name; }) ||
         std::any_of(farm.groups.begin(), farm.groups.end(), [&](const NodeGroupSpec& o) { return o.name == g.name; })) {
-      problems.push_back(fmt::format("line {}: [[buy]] name '{}' is already a group of the farm: choose another", b.line,
+      problems.push_back(fmt::format("{}:{}: [[buy]] name '{}' is already a group of the farm: choose another", change.file, b.line,
                                      g.name));
       continue;
     }
     if (Result<const DeviceModel*> m = catalog.Lookup(g.model); !m.has_value()) {
-      problems.push_back(fmt::format("line {}: [[buy]] '{}' model: {}", b.line, g.name, m.error().message()));
+      problems.push_back(fmt::format("{}:{}: [[buy]] '{}' model: {}", change.file, b.line, g.name, m.error().message()));
       continue;
     }
     if (g.site.empty()) {
       if (farm.sites.size() != 1) {
-        problems.push_back(fmt::format("line {}: [[buy]] '{}' site is required: the farm has {} sites", b.line, g.name,
+        problems.push_back(fmt::format("{}:{}: [[buy]] '{}' site is required: the farm has {} sites", change.file, b.line, g.name,
                                        farm.sites.size()));
         continue;
       }
@@ -608,7 +612,7 @@ Result<Scenario> ApplyChange(const Scenario& farm, const FleetChange& change, co
     } else if (std::none_of(farm.sites.begin(), farm.sites.end(), [&](const SiteSpec& s) { return s.name == g.site; })) {
       std::string names;
       for (const auto& s : farm.sites) names += (names.empty() ? "'" : ", '") + s.name + "'";
-      problems.push_back(fmt::format("line {}: [[buy]] '{}' site '{}' is not a site of the farm (its sites: {})", b.line,
+      problems.push_back(fmt::format("{}:{}: [[buy]] '{}' site '{}' is not a site of the farm (its sites: {})", change.file, b.line,
                                      g.name, g.site, names));
       continue;
     }

@@ -74,6 +74,7 @@ struct FleetChange {
   // Free text the change file states as assumptions ([change] assumptions = [...]): where its
   // prices come from. Shown in the report.
   std::vector<std::string> assumptions;
+  std::string file;  // the name the file was read under, for messages
 };
 
 // Reads a change file. Errors name the file, the line, the section and the key, every problem
