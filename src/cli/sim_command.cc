@@ -205,6 +205,181 @@ void PrintGangs(const std::vector<PolicyRun>& runs, std::ostream& out) {
   }
 }
 
+// A group row's fixed keys (JSON): use shares of device-seconds, revenue by use, energy, profit.
+nlohmann::json EconomicsJson(const GroupEconomics& g) {
+  const double all = static_cast<double>(g.device_s_ai + g.device_s_mining + g.device_s_contract + g.device_s_off);
+  auto share = [&](int64_t v) { return all > 0 ? static_cast<double>(v) / all : 0.0; };
+  return {{"name", g.name},
+          {"kind", g.kind},
+          {"model", g.model},
+          {"devices", g.devices},
+          {"ai_share", share(g.device_s_ai)},
+          {"mining_share", share(g.device_s_mining)},
+          {"contract_share", share(g.device_s_contract)},
+          {"off_share", share(g.device_s_off)},
+          {"ai_revenue_usd", UsdNumber(g.ai_revenue)},
+          {"mining_revenue_usd", UsdNumber(g.mining_revenue)},
+          {"other_revenue_usd", UsdNumber(g.other_revenue)},
+          {"energy_kwh", g.energy_kwh},
+          {"energy_cost_usd", UsdNumber(g.energy_cost)},
+          {"profit_usd", UsdNumber(g.profit)},
+          {"profit_micro_usd", g.profit.raw()},
+          {"profit_per_device_day_usd", UsdNumber(g.profit_per_device_day)}};
+}
+
+nlohmann::json MonthJson(const MonthEconomics& m) {
+  return {{"month", m.month},
+          {"first_day", m.first_day},
+          {"last_day", m.last_day},
+          {"days", m.days},
+          {"partial", m.partial},
+          {"ai_revenue_usd", UsdNumber(m.ai_revenue)},
+          {"mining_revenue_usd", UsdNumber(m.mining_revenue)},
+          {"contract_revenue_usd", UsdNumber(m.contract_revenue)},
+          {"hosting_revenue_usd", UsdNumber(m.hosting_revenue)},
+          {"energy_cost_usd", UsdNumber(m.energy_cost)},
+          {"profit_usd", UsdNumber(m.profit)},
+          {"profit_micro_usd", m.profit.raw()}};
+}
+
+nlohmann::json DeltaJson(const EconomicsDelta& d) {
+  return {{"name", d.name},
+          {"ai_revenue_usd", UsdNumber(d.ai_revenue)},
+          {"mining_revenue_usd", UsdNumber(d.mining_revenue)},
+          {"other_revenue_usd", UsdNumber(d.other_revenue)},
+          {"energy_kwh", d.energy_kwh},
+          {"energy_cost_usd", UsdNumber(d.energy_cost)},
+          {"profit_usd", UsdNumber(d.profit)}};
+}
+
+nlohmann::json AssumptionsJson(const RunAssumptions& a) {
+  nlohmann::json sites = nlohmann::json::array(), rental = nlohmann::json::array();
+  for (const SiteAssumption& s : a.sites) {
+    sites.push_back({{"site", s.site}, {"electricity", s.electricity}, {"pue", static_cast<double>(s.pue_milli) / 1000}});
+  }
+  for (const RentalAssumption& r : a.rental) {
+    rental.push_back({{"group", r.group},
+                      {"model", r.model},
+                      {"on_demand_usd_per_gpu_hour", static_cast<double>(r.list.raw()) / 1e6},
+                      {"on_demand_basis", r.list_basis},
+                      {"interruptible_usd_per_gpu_hour", static_cast<double>(r.interruptible.raw()) / 1e6},
+                      {"interruptible_basis", r.interruptible_basis}});
+  }
+  nlohmann::json lines = nlohmann::json::array();
+  for (const auto& [label, text] : AssumptionLines(a)) lines.push_back({{"label", label}, {"text", text}});
+  return {{"run", {{"first_day", a.run_first_day}, {"last_day", a.run_last_day}, {"days", a.days}, {"tick_s", a.interval_s}}},
+          {"data_dir", a.data_dir},
+          {"coins",
+           {{"first_day", a.coin_first_day},
+            {"last_day", a.coin_last_day},
+            {"files", a.coin_files},
+            {"coverage", a.coin_coverage}}},
+          {"electricity", {{"first_day", a.electricity_first_day}, {"last_day", a.electricity_last_day}, {"sites", sites}}},
+          {"rental", {{"index_date", a.rental_date}, {"groups", rental}}},
+          {"demand",
+           {{"trace", a.demand_trace},
+            {"offset_s", a.demand_offset_s},
+            {"window_s", a.demand_window_s},
+            {"scale", static_cast<double>(a.demand_scale_milli) / 1000},
+            {"seed", a.seed},
+            {"repeat", a.demand_repeat},
+            {"looped", a.demand_looped},
+            {"passes", a.demand_passes},
+            {"trace_rows", a.trace_rows},
+            {"requests", a.requests}}},
+          {"held_flat_or_looped", a.held_flat_or_looped},
+          {"gap_notes", a.gap_notes},
+          {"price_fixes", a.price_fixes},
+          {"notes", a.notes},
+          {"lines", lines}};
+}
+
+// The hybrid policy ("profit", else the first run) and mine-only, when they ran.
+const PolicySummary* Named(const std::vector<PolicyRun>& runs, const std::string& name) {
+  for (const PolicyRun& r : runs) {
+    if (r.summary.name == name) return &r.summary;
+  }
+  return nullptr;
+}
+
+// The assumptions box, framed, lines wrapped to the box's width.
+void PrintAssumptions(const RunAssumptions& a, std::ostream& out) {
+  constexpr size_t kWidth = 106, kLabel = 20;
+  out << "+" << std::string(kWidth + 2, '-') << "+\n";
+  auto row = [&](const std::string& text) { out << "| " << fmt::format("{:<{}}", text, kWidth) << " |\n"; };
+  row("ASSUMPTIONS of this run (what it actually used)");
+  for (const auto& [label, text] : AssumptionLines(a)) {
+    // Greedy wrap at spaces; a word longer than the line is cut.
+    std::string first = fmt::format("{:<{}}", label + ":", kLabel);
+    std::string line = first;
+    size_t pos = 0;
+    while (pos < text.size()) {
+      size_t room = kWidth - line.size();
+      size_t take = std::min(room, text.size() - pos);
+      if (pos + take < text.size()) {
+        size_t space = text.rfind(' ', pos + take);
+        if (space != std::string::npos && space > pos) take = space - pos;
+      }
+      line += text.substr(pos, take);
+      pos += take;
+      while (pos < text.size() && text[pos] == ' ') ++pos;
+      row(line);
+      line = std::string(kLabel, ' ');
+    }
+    if (text.empty()) row(line);
+  }
+  out << "+" << std::string(kWidth + 2, '-') << "+\n";
+}
+
+// Economics by node group and by month of the hybrid policy and mine-only, and their difference.
+void PrintEconomics(const std::vector<PolicyRun>& runs, std::ostream& out) {
+  const PolicySummary* hybrid = Named(runs, "profit");
+  if (!hybrid && !runs.empty()) hybrid = &runs.front().summary;
+  const PolicySummary* mine = Named(runs, "mine-only");
+  if (!hybrid || hybrid->groups.empty()) return;
+  std::vector<const PolicySummary*> shown = {hybrid};
+  if (mine && mine != hybrid) shown.push_back(mine);
+  for (const PolicySummary* p : shown) {
+    out << "\n" << p->name << " by node group (use: share of device-seconds; $/dev-day: profit per device per day)\n";
+    out << fmt::format("{:<18} {:>6} {:>5} {:>6} {:>5} {:>5} {:>12} {:>12} {:>11} {:>11} {:>11} {:>12} {:>9}\n",
+                       "group", "devs", "AI%", "mine%", "ctr%", "off%", "AI $", "mining $", "other $", "kWh",
+                       "energy $", "profit $", "$/dev-day");
+    for (const GroupEconomics& g : p->groups) {
+      const double all = static_cast<double>(g.device_s_ai + g.device_s_mining + g.device_s_contract + g.device_s_off);
+      const bool group = g.kind == "group";
+      auto pct = [&](int64_t v) {
+        return group && all > 0 ? fmt::format("{:.1f}", 100.0 * static_cast<double>(v) / all) : std::string("-");
+      };
+      out << fmt::format("{:<18} {:>6} {:>5} {:>6} {:>5} {:>5} {:>12} {:>12} {:>11} {:>11} {:>11} {:>12} {:>9}\n",
+                         g.name.substr(0, 18), group ? Grouped(g.devices) : "-", pct(g.device_s_ai),
+                         pct(g.device_s_mining), pct(g.device_s_contract), pct(g.device_s_off), Usd(g.ai_revenue),
+                         Usd(g.mining_revenue), Usd(g.other_revenue), Grouped(std::llround(g.energy_kwh)),
+                         Usd(g.energy_cost), Usd(g.profit),
+                         group ? fmt::format("{:.2f}", UsdNumber(g.profit_per_device_day)) : std::string("-"));
+    }
+  }
+  for (const PolicySummary* p : shown) {
+    out << "\n" << p->name << " by month (* partial month)\n";
+    out << fmt::format("{:<9} {:>4} {:>13} {:>13} {:>12} {:>12} {:>13} {:>13}\n", "month", "days", "AI $", "mining $",
+                       "contracts $", "hosting $", "energy $", "profit $");
+    for (const MonthEconomics& m : p->months) {
+      out << fmt::format("{:<9} {:>4} {:>13} {:>13} {:>12} {:>12} {:>13} {:>13}\n", m.month + (m.partial ? "*" : ""),
+                         m.days, Usd(m.ai_revenue), Usd(m.mining_revenue), Usd(m.contract_revenue),
+                         Usd(m.hosting_revenue), Usd(m.energy_cost), Usd(m.profit));
+    }
+  }
+  if (mine && mine != hybrid) {
+    out << "\n" << hybrid->name << " minus mine-only\n";
+    out << fmt::format("{:<18} {:>13} {:>13} {:>12} {:>12} {:>13} {:>13}\n", "group", "AI $", "mining $", "other $",
+                       "kWh", "energy $", "profit $");
+    for (const EconomicsDelta& d : EconomicsDifference(*hybrid, *mine)) {
+      out << fmt::format("{:<18} {:>13} {:>13} {:>12} {:>12} {:>13} {:>13}\n", d.name.substr(0, 18), Usd(d.ai_revenue),
+                         Usd(d.mining_revenue), Usd(d.other_revenue), Grouped(std::llround(d.energy_kwh)),
+                         Usd(d.energy_cost), Usd(d.profit));
+    }
+  }
+}
+
 }  // namespace
 
 Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
@@ -223,6 +398,7 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   ov.days = o.days;
   auto t0 = std::chrono::steady_clock::now();
   RS_ASSIGN_OR_RETURN(ResolvedScenario rs, Resolve(scenario, o.data, ov));
+  const RunAssumptions assumptions = AssumptionsOf(rs, o.data.string());
   if (!o.quiet) err << "scenario " << scenario.name << ": " << rs.fleet.total_devices() << " GPUs; " << rs.mapping << "\n";
 
   std::vector<std::string> policies;
@@ -287,6 +463,7 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
     int64_t cap = 0;
     for (const auto& s : rs.fleet.sites()) cap += s.power_cap.raw();
     rd.power_cap = Watts(cap);
+    rd.assumptions = assumptions;
     // `sim` computes no bound: NaN shows as a dash, not as a bound of zero.
     rd.oracle_profit_usd = o.all ? oracle : std::nan("");
     rd.oracle_plain_usd = plain;
@@ -338,10 +515,23 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
                           {"gpus", gs.devices},
                           {"ai_share", total > 0 ? static_cast<double>(r.group_gpu_s_ai[g]) / total : 0.0},
                           {"mining_share", total > 0 ? static_cast<double>(r.group_gpu_s_mining[g]) / total : 0.0}});
+        // The economics of the group (the same keys as `unattributed`'s rows).
+        if (g < s.groups.size()) groups.back().update(EconomicsJson(s.groups[g]));
       }
       p["groups"] = std::move(groups);
+      // What belongs to no group: the hosted machines, the contracts' sales and fees.
+      nlohmann::json other = nlohmann::json::array();
+      for (const GroupEconomics& e : s.groups) {
+        if (e.kind != "group") other.push_back(EconomicsJson(e));
+      }
+      p["unattributed"] = std::move(other);
+      nlohmann::json months = nlohmann::json::array();
+      for (const MonthEconomics& m : s.months) months.push_back(MonthJson(m));
+      p["months"] = std::move(months);
       p["gangs"] = GangsJson(s.gangs);
       p["uses"] = UsesJson(s);
+      p["price_curtailment"] = {{"curtailments", s.price_curtailments},
+                                {"hours_under_limit", static_cast<double>(s.price_curtailed_s) / 3600.0}};
       nlohmann::json contracts = nlohmann::json::array();
       for (const ContractOutcome& c : s.contracts) {
         contracts.push_back({{"name", c.name},
@@ -368,6 +558,21 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
       p["hosted"] = std::move(hosted);
       j["policies"].push_back(std::move(p));
     }
+    {
+      // The hybrid policy less mine-only, per group and in total (null unless both ran).
+      const PolicySummary* hybrid = Named(runs, "profit");
+      const PolicySummary* mine = Named(runs, "mine-only");
+      nlohmann::json diff;
+      if (hybrid && mine) {
+        nlohmann::json rows = nlohmann::json::array();
+        std::vector<EconomicsDelta> d = EconomicsDifference(*hybrid, *mine);
+        for (size_t i = 0; i + 1 < d.size(); ++i) rows.push_back(DeltaJson(d[i]));
+        diff = {{"policy", hybrid->name}, {"baseline", mine->name}, {"rows", rows},
+                {"total", d.empty() ? nlohmann::json() : DeltaJson(d.back())}};
+      }
+      j["hybrid_minus_mine_only"] = std::move(diff);
+    }
+    j["assumptions"] = AssumptionsJson(assumptions);
     if (o.all) {
       j["oracle_profit_usd"] = oracle;
       j["oracle"] = {{"ai_usd", bound.ai_usd},
@@ -386,6 +591,7 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
                      asics > 0 ? fmt::format(" and {} ASICs", asics) : std::string(), rs.scenario.market.days);
   for (const std::string& note : rs.gap_notes) out << "electricity: " << note << "\n";
   for (const std::string& note : rs.notes) out << "note: " << note << "\n";
+  PrintAssumptions(assumptions, out);
   out << fmt::format("{:<13} {:>13} {:>13} {:>13} {:>13} {:>7} {:>7} {:>8} {:>8} {:>8}{}\n", "policy", "AI rev $",
                      "mining rev $", "energy $", "profit $", "AI %", "util %", "served", "rejected", "waited",
                      o.all ? "  of oracle" : "");
@@ -409,6 +615,15 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   }
   PrintGangs(runs, out);
   PrintUses(runs, out);
+  // Price-triggered curtailment, when a site has a rule.
+  if (std::any_of(rs.scenario.sites.begin(), rs.scenario.sites.end(), [](const SiteSpec& x) { return x.price_curtailment.has_value(); })) {
+    out << "\nprice-triggered curtailment ([[site]] price_curtailment)\n";
+    for (const PolicyRun& r : runs) {
+      out << fmt::format("{:<13} {} curtailments, {:.1f} site-hours under a limit\n", r.summary.name,
+                         r.summary.price_curtailments, static_cast<double>(r.summary.price_curtailed_s) / 3600.0);
+    }
+  }
+  PrintEconomics(runs, out);
   if (!o.quiet) err << fmt::format("done in {:.1f} s\n", seconds);
   return OkStatus();
 }

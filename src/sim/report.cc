@@ -20,6 +20,8 @@
 #include <string_view>
 #include <utility>
 
+#include "sim/simulator.h"
+
 namespace rigshift {
 
 int GangBucketOf(int64_t gpus) {
@@ -454,7 +456,17 @@ class Renderer {
 
  private:
   void Head();
+  void AssumptionsBox();
   void Summary();
+  void Economics();
+  void GroupTable(const PolicySummary& p);
+  void MonthTable(const PolicySummary& p);
+  const PolicySummary* PolicyNamed(const std::string& name) const {
+    for (const PolicySummary& p : d_.policies) {
+      if (p.name == name) return &p;
+    }
+    return nullptr;
+  }
   void ProfitBars();
   void GangSection();
   void GangBars(const PolicySummary& p, double max_gpu_h);
@@ -725,6 +737,15 @@ svg.gb text.u { text-anchor: end; fill: #6b7280; font-size: 10px; }
   border-radius: 4px; padding: 6px 8px; font-size: 12px; box-shadow: 0 2px 6px rgba(0,0,0,.15); z-index: 10; }
 #tip .sw { display: inline-block; width: 9px; height: 9px; margin-right: 5px; }
 footer { margin-top: 32px; color: #6b7280; font-size: 12px; }
+section.assumptions { border: 2px solid #1d4ed8; border-radius: 6px; background: #f8fafc; padding: 8px 16px 10px;
+  margin: 14px 0 8px; }
+section.assumptions h2 { margin: 4px 0 6px; border-bottom: none; font-size: 16px; }
+section.assumptions dl { display: grid; grid-template-columns: 11em 1fr; gap: 3px 12px; margin: 0; font-size: 13px; }
+section.assumptions dt { font-weight: 600; color: #1e3a8a; }
+section.assumptions dd { margin: 0; word-break: break-word; }
+table.econ tbody tr:first-child td { background: none; }
+table.econ tr.total td { font-weight: 600; border-top: 1px solid #9ca3af; }
+table.econ td.partial { color: #6b7280; }
 @media print {
   body { padding: 0; max-width: none; font-size: 11px; }
   #tip, nav.policies { display: none !important; }
@@ -842,6 +863,115 @@ void Renderer::Summary() {
   }
   o_ += "</nav>\n";
   ProfitBars();
+  o_ += "</section>\n";
+}
+
+// The assumptions box: what the run used, at the top, boxed (AssumptionLines).
+void Renderer::AssumptionsBox() {
+  if (d_.assumptions.run_first_day.empty()) return;
+  o_ += "<section id=\"assumptions\" class=\"assumptions\">\n<h2>Assumptions of this run</h2>\n<dl>\n";
+  for (const auto& [label, text] : AssumptionLines(d_.assumptions)) {
+    o_ += "<dt>" + Escape(label) + "</dt><dd>" + Escape(text) + "</dd>\n";
+  }
+  o_ += "</dl>\n</section>\n";
+}
+
+void Renderer::GroupTable(const PolicySummary& p) {
+  o_ += "<h3>" + Escape(p.name) + ": by node group</h3>\n<table class=\"econ\">\n<thead><tr><th>Group</th>"
+        "<th>Devices</th><th>AI use</th><th>Mining use</th><th>Contract use</th><th>Off or curtailed</th>"
+        "<th>AI revenue</th><th>Mining revenue</th><th>Other revenue</th><th>Energy (kWh)</th><th>Energy cost</th>"
+        "<th>Profit</th><th>Profit per device per day</th></tr></thead>\n<tbody>\n";
+  GroupEconomics total;
+  for (const GroupEconomics& g : p.groups) {
+    const int64_t all = g.device_s_ai + g.device_s_mining + g.device_s_contract + g.device_s_off;
+    const bool group = g.kind == "group";
+    auto share = [&](int64_t v) { return group ? Ratio(v, all) : std::string("&mdash;"); };
+    o_ += "<tr><td>" + Escape(g.name) + (g.model.empty() ? std::string() : " (" + Escape(g.model) + ")") + "</td><td>" +
+          (group ? FormatCount(g.devices) : std::string("&mdash;")) + "</td><td>" + share(g.device_s_ai) + "</td><td>" +
+          share(g.device_s_mining) + "</td><td>" + share(g.device_s_contract) + "</td><td>" + share(g.device_s_off) +
+          "</td><td>" + FormatUsd(g.ai_revenue) + "</td><td>" + FormatUsd(g.mining_revenue) + "</td><td>" +
+          FormatUsd(g.other_revenue) + "</td><td>" + FormatCount(std::llround(g.energy_kwh)) + "</td><td>" +
+          FormatUsd(g.energy_cost) + "</td><td" + (g.profit.raw() < 0 ? " class=\"neg\"" : "") + ">" +
+          FormatUsd(g.profit) + "</td><td>" + (group ? FormatUsd(g.profit_per_device_day) : std::string("&mdash;")) +
+          "</td></tr>\n";
+    total.devices += g.devices;
+    total.ai_revenue += g.ai_revenue;
+    total.mining_revenue += g.mining_revenue;
+    total.other_revenue += g.other_revenue;
+    total.energy_kwh += g.energy_kwh;
+    total.energy_cost += g.energy_cost;
+    total.profit += g.profit;
+  }
+  o_ += "<tr class=\"total\"><td>total</td><td>" + FormatCount(total.devices) + "</td><td>" +
+        Ratio(p.gpu_seconds_ai, p.gpu_seconds_total) + "</td><td></td><td></td><td></td><td>" +
+        FormatUsd(total.ai_revenue) + "</td><td>" + FormatUsd(total.mining_revenue) + "</td><td>" +
+        FormatUsd(total.other_revenue) + "</td><td>" + FormatCount(std::llround(total.energy_kwh)) + "</td><td>" +
+        FormatUsd(total.energy_cost) + "</td><td><b>" + FormatUsd(total.profit) + "</b></td><td></td></tr>\n";
+  o_ += "</tbody>\n</table>\n";
+}
+
+void Renderer::MonthTable(const PolicySummary& p) {
+  o_ += "<h3>" + Escape(p.name) + ": by month</h3>\n<table class=\"econ\">\n<thead><tr><th>Month</th><th>Days</th>"
+        "<th>AI revenue</th><th>Mining revenue</th><th>Contracts</th><th>Hosting</th><th>Energy cost</th>"
+        "<th>Profit</th></tr></thead>\n<tbody>\n";
+  MonthEconomics total;
+  for (const MonthEconomics& m : p.months) {
+    o_ += "<tr><td" + std::string(m.partial ? " class=\"partial\"" : "") + ">" + Escape(m.month) +
+          (m.partial ? " (partial: " + Escape(m.first_day) + " .. " + Escape(m.last_day) + ")" : std::string()) +
+          "</td><td>" + FormatCount(m.days) + "</td><td>" + FormatUsd(m.ai_revenue) + "</td><td>" +
+          FormatUsd(m.mining_revenue) + "</td><td>" + FormatUsd(m.contract_revenue) + "</td><td>" +
+          FormatUsd(m.hosting_revenue) + "</td><td>" + FormatUsd(m.energy_cost) + "</td><td" +
+          (m.profit.raw() < 0 ? " class=\"neg\"" : "") + ">" + FormatUsd(m.profit) + "</td></tr>\n";
+    total.days += m.days;
+    total.ai_revenue += m.ai_revenue;
+    total.mining_revenue += m.mining_revenue;
+    total.contract_revenue += m.contract_revenue;
+    total.hosting_revenue += m.hosting_revenue;
+    total.energy_cost += m.energy_cost;
+    total.profit += m.profit;
+  }
+  o_ += "<tr class=\"total\"><td>total</td><td>" + FormatCount(total.days) + "</td><td>" +
+        FormatUsd(total.ai_revenue) + "</td><td>" + FormatUsd(total.mining_revenue) + "</td><td>" +
+        FormatUsd(total.contract_revenue) + "</td><td>" + FormatUsd(total.hosting_revenue) + "</td><td>" +
+        FormatUsd(total.energy_cost) + "</td><td><b>" + FormatUsd(total.profit) + "</b></td></tr>\n";
+  o_ += "</tbody>\n</table>\n";
+}
+
+// Economics by node group and by month of the hybrid policy ("profit", else the first) and of
+// mine-only, and the one less the other.
+void Renderer::Economics() {
+  const PolicySummary* hybrid = PolicyNamed("profit");
+  if (!hybrid && !d_.policies.empty()) hybrid = &d_.policies.front();
+  const PolicySummary* mine = PolicyNamed("mine-only");
+  if (!hybrid || hybrid->groups.empty()) return;
+  o_ += "<section id=\"economics\">\n<h2>Economics by node group and month</h2>\n";
+  o_ += "<p class=\"note\">Use shares are fractions of each group&#39;s device-seconds: leased to AI, mining for the "
+        "farm, serving a hashrate contract (mining for its customer), and off (idle, powered down, curtailed or cut "
+        "by the cap). Energy is the facility&#39;s (PUE included) at the site&#39;s price. Other revenue belongs to "
+        "no group: the hosted machines&#39; fees and energy billed less credits, the contracts&#39; sales and fees "
+        "less refunds. The rows add up to the policy&#39;s totals exactly; so do the months.</p>\n";
+  std::vector<const PolicySummary*> shown = {hybrid};
+  if (mine && mine != hybrid) shown.push_back(mine);
+  for (const PolicySummary* p : shown) {
+    if (!p->groups.empty()) GroupTable(*p);
+  }
+  for (const PolicySummary* p : shown) {
+    if (!p->months.empty()) MonthTable(*p);
+  }
+  if (mine && mine != hybrid) {
+    const std::vector<EconomicsDelta> diff = EconomicsDifference(*hybrid, *mine);
+    o_ += "<h3 id=\"difference\">" + Escape(hybrid->name) + " minus mine-only</h3>\n<table class=\"econ\">\n"
+          "<thead><tr><th>Group</th><th>AI revenue</th><th>Mining revenue</th><th>Other revenue</th>"
+          "<th>Energy (kWh)</th><th>Energy cost</th><th>Profit</th></tr></thead>\n<tbody>\n";
+    for (const EconomicsDelta& d : diff) {
+      o_ += "<tr" + std::string(d.name == "total" && &d == &diff.back() ? " class=\"total\"" : "") + "><td>" +
+            Escape(d.name) + "</td><td>" + FormatUsd(d.ai_revenue) + "</td><td>" + FormatUsd(d.mining_revenue) +
+            "</td><td>" + FormatUsd(d.other_revenue) + "</td><td>" + FormatCount(std::llround(d.energy_kwh)) +
+            "</td><td>" + FormatUsd(d.energy_cost) + "</td><td" + (d.profit.raw() < 0 ? " class=\"neg\"" : "") +
+            ">" + FormatUsd(d.profit) + "</td></tr>\n";
+    }
+    o_ += "</tbody>\n</table>\n";
+  }
   o_ += "</section>\n";
 }
 
@@ -1213,7 +1343,9 @@ void Renderer::Script() {
 std::string Renderer::Render() {
   o_.reserve(256 * 1024);
   Head();
+  AssumptionsBox();
   Summary();
+  Economics();
   GangSection();
   // Colors of coins follow their first appearance over all policies, so they match across charts.
   for (const PolicyTimeline& t : d_.timelines) {
@@ -1265,6 +1397,237 @@ Status WriteHtmlReport(const ReportData& data, const std::filesystem::path& file
   out.close();
   if (!out) return UnavailableError("cannot write report '" + file.string() + "': write failed");
   return OkStatus();
+}
+
+// ---- Economics and assumptions (sim/simulator.h AssumptionsOf) ----------------------------------
+
+std::vector<EconomicsDelta> EconomicsDifference(const PolicySummary& a, const PolicySummary& b) {
+  std::vector<EconomicsDelta> out;
+  if (a.groups.empty() || b.groups.empty()) return out;
+  EconomicsDelta total;
+  total.name = "total";
+  for (const GroupEconomics& x : a.groups) {
+    EconomicsDelta d;
+    d.name = x.name;
+    d.ai_revenue = x.ai_revenue;
+    d.mining_revenue = x.mining_revenue;
+    d.other_revenue = x.other_revenue;
+    d.energy_cost = x.energy_cost;
+    d.profit = x.profit;
+    d.energy_kwh = x.energy_kwh;
+    for (const GroupEconomics& y : b.groups) {
+      if (y.name != x.name) continue;
+      d.ai_revenue -= y.ai_revenue;
+      d.mining_revenue -= y.mining_revenue;
+      d.other_revenue -= y.other_revenue;
+      d.energy_cost -= y.energy_cost;
+      d.profit -= y.profit;
+      d.energy_kwh -= y.energy_kwh;
+    }
+    out.push_back(d);
+  }
+  // Rows only `b` has (none when both ran the same farm) count against the total too.
+  for (const GroupEconomics& y : b.groups) {
+    if (std::any_of(a.groups.begin(), a.groups.end(), [&](const GroupEconomics& x) { return x.name == y.name; })) {
+      continue;
+    }
+    EconomicsDelta d;
+    d.name = y.name;
+    d.ai_revenue = Money(0) - y.ai_revenue;
+    d.mining_revenue = Money(0) - y.mining_revenue;
+    d.other_revenue = Money(0) - y.other_revenue;
+    d.energy_cost = Money(0) - y.energy_cost;
+    d.profit = Money(0) - y.profit;
+    d.energy_kwh = -y.energy_kwh;
+    out.push_back(d);
+  }
+  for (const EconomicsDelta& d : out) {
+    total.ai_revenue += d.ai_revenue;
+    total.mining_revenue += d.mining_revenue;
+    total.other_revenue += d.other_revenue;
+    total.energy_cost += d.energy_cost;
+    total.profit += d.profit;
+    total.energy_kwh += d.energy_kwh;
+  }
+  out.push_back(total);
+  return out;
+}
+
+namespace {
+
+// "1.250" from thousandths.
+std::string Milli(int64_t milli) { return fmt::format("{}.{:03}", milli / 1000, milli % 1000); }
+// "$0.2200/GPU-h" from micro-USD per GPU-hour.
+std::string PerGpuHour(RentalPrice p) {
+  return fmt::format("${:.4f}/GPU-h", static_cast<double>(p.raw()) / static_cast<double>(kMicrosPerUnit));
+}
+// Days as "31 d" or "2.5 d".
+std::string Days(int64_t seconds) {
+  if (seconds % 86400 == 0) return fmt::format("{} d", seconds / 86400);
+  return fmt::format("{:.2f} d", static_cast<double>(seconds) / 86400.0);
+}
+std::string Joined(const std::vector<std::string>& v, const std::string& sep) {
+  std::string out;
+  for (const std::string& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+}  // namespace
+
+RunAssumptions AssumptionsOf(const ResolvedScenario& rs, const std::string& data_dir) {
+  const Scenario& sc = rs.scenario;
+  RunAssumptions a;
+  const int days = sc.market.days;
+  const int64_t run_s = rs.ticks * rs.interval_s;
+  a.run_first_day = DateOf(rs.start).ToString();
+  a.run_last_day = DateOf(Timestamp{rs.start.seconds + std::max<int64_t>(run_s, 1) - 1}).ToString();
+  a.days = days;
+  a.interval_s = rs.interval_s;
+  a.data_dir = data_dir;
+
+  // Coins: the dates replayed, the files, and how each coin covered them.
+  a.coin_first_day = sc.market.coin_from.ToString();
+  a.coin_last_day = (sc.market.coin_from + (days - 1)).ToString();
+  a.coin_files = rs.coin_files;
+  std::map<std::string, std::pair<int, std::pair<int, int>>> quoted;  // coin -> (days, (first, last day index))
+  for (size_t d = 0; d < rs.day_coins.size(); ++d) {
+    for (const CoinQuote& q : rs.day_coins[d]) {
+      auto [it, fresh] = quoted.try_emplace(q.coin, 0, std::make_pair(static_cast<int>(d), static_cast<int>(d)));
+      ++it->second.first;
+      it->second.second.second = static_cast<int>(d);
+    }
+  }
+  for (const auto& [coin, q] : quoted) {
+    std::string line = fmt::format("{}: quoted on {} of {} days", coin, q.first, days);
+    if (q.first < days) {
+      line += fmt::format(" (first {}, last {}; on the other days it has no quote and is not mined: not held flat)",
+                          (sc.market.coin_from + q.second.first).ToString(),
+                          (sc.market.coin_from + q.second.second).ToString());
+    }
+    a.coin_coverage.push_back(std::move(line));
+  }
+  for (const auto& [coin, n] : rs.coin_days_carried) {
+    a.held_flat_or_looped.push_back(fmt::format(
+        "coin {}: on {} of the run's {} coin days a price, difficulty or reward is a value the import carried "
+        "forward from an earlier day (coin_daily.csv sources say \"carried from\")",
+        coin, n, days));
+  }
+
+  // Electricity.
+  a.electricity_first_day = sc.market.electricity_from.ToString();
+  a.electricity_last_day = (sc.market.electricity_from + (days - 1)).ToString();
+  for (const SiteSpec& s : sc.sites) {
+    SiteAssumption site;
+    site.site = s.name;
+    site.pue_milli = s.pue_milli;
+    site.electricity = s.fixed_price
+                           ? fmt::format("fixed {:.2f} USD/MWh", static_cast<double>(s.fixed_price->raw()) / 1e6)
+                           : "ERCOT settlement point " + s.settlement_point + " (electricity.csv)";
+    a.sites.push_back(std::move(site));
+  }
+
+  // Rental prices: read once at the index date and held for the run.
+  a.rental_date = sc.market.rental_date.ToString();
+  bool any_rented = false;
+  for (size_t g = 0; g < rs.fleet.groups().size(); ++g) {
+    const GroupState& gs = rs.fleet.groups()[g];
+    RentalAssumption r;
+    r.group = gs.name;
+    r.model = gs.model ? gs.model->name : "";
+    r.list = rs.list_price[g];
+    r.interruptible = rs.interruptible_price[g];
+    const std::string od = g < rs.list_basis.size() ? rs.list_basis[g] : "";
+    const std::string intr = g < rs.interruptible_basis.size() ? rs.interruptible_basis[g] : "";
+    if (r.list.raw() <= 0) {
+      r.list_basis = "no on-demand point in the rental index: not offered for rent";
+    } else {
+      any_rented = true;
+      r.list_basis = (od.empty() ? std::string("rental index") : od) +
+                     (sc.demand.on_demand_markup_milli != 1000 ? " x markup " + Milli(sc.demand.on_demand_markup_milli)
+                                                               : std::string());
+    }
+    if (r.interruptible.raw() <= 0) {
+      r.interruptible_basis = "none";
+    } else if (!intr.empty()) {
+      r.interruptible_basis = intr;
+    } else {
+      r.interruptible_basis = "on-demand x " + Milli(sc.demand.interruptible_fraction_milli) +
+                              " (the index has no interruptible point)";
+    }
+    for (const std::string* basis : {&od, &intr}) {
+      if (basis->find("held flat") != std::string::npos) {
+        a.held_flat_or_looped.push_back(fmt::format("rental index for group {} ({}): {} at {}", r.group, r.model,
+                                                    *basis, a.rental_date));
+      }
+    }
+    a.rental.push_back(std::move(r));
+  }
+  if (any_rented) {
+    a.held_flat_or_looped.insert(a.held_flat_or_looped.begin(),
+                                 "rental prices: the index at " + a.rental_date + " is held flat for the whole run (" +
+                                     a.run_first_day + " .. " + a.run_last_day + ")");
+  }
+
+  // Demand.
+  a.demand_trace = sc.demand.trace;
+  a.demand_offset_s = sc.demand.offset_s;
+  a.demand_window_s = rs.window_s;
+  a.demand_scale_milli = sc.demand.scale_milli;
+  a.seed = sc.seed;
+  a.demand_repeat = sc.demand.repeat;
+  a.demand_passes = rs.passes;
+  a.demand_looped = rs.passes > 1;
+  a.trace_rows = rs.trace_rows;
+  a.requests = rs.request_count;
+  if (a.demand_looped) {
+    a.held_flat_or_looped.push_back(fmt::format(
+        "demand trace {}: its window of {} (trace seconds {} .. {}) is looped {} times to cover the run's {} days",
+        a.demand_trace, Days(rs.window_s), sc.demand.offset_s, sc.demand.offset_s + rs.window_s, rs.passes, days));
+  } else if (rs.window_s < run_s) {
+    a.held_flat_or_looped.push_back(fmt::format(
+        "demand trace {}: its window of {} is shorter than the run's {} days and repeat = false: no demand after it",
+        a.demand_trace, Days(rs.window_s), days));
+  }
+  a.gap_notes = rs.gap_notes;
+  a.price_fixes = rs.price_fixes;
+  a.notes = rs.notes;
+  return a;
+}
+
+std::vector<std::pair<std::string, std::string>> AssumptionLines(const RunAssumptions& a) {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.push_back({"simulated", fmt::format("{} .. {} ({} days, {} ticks)", a.run_first_day, a.run_last_day, a.days,
+                                          FormatDuration(a.interval_s))});
+  std::string coins = "market of " + a.coin_first_day + " .. " + a.coin_last_day + " from coin_daily.csv" +
+                      (a.data_dir.empty() ? std::string() : " in " + a.data_dir);
+  if (!a.coin_files.empty()) coins += " (sources: " + Joined(a.coin_files, ", ") + ")";
+  if (!a.coin_coverage.empty()) coins += "; " + Joined(a.coin_coverage, "; ");
+  out.push_back({"coins", coins});
+  std::string grid = a.electricity_first_day + " .. " + a.electricity_last_day;
+  for (const SiteAssumption& s : a.sites) {
+    grid += "; site " + s.site + ": " + s.electricity + ", PUE " + Milli(s.pue_milli);
+  }
+  out.push_back({"electricity", grid});
+  std::string rental = "index at " + a.rental_date;
+  for (const RentalAssumption& r : a.rental) {
+    rental += "; group " + r.group + " (" + r.model + "): on-demand " + PerGpuHour(r.list) + " (" + r.list_basis +
+              "), interruptible " + PerGpuHour(r.interruptible) + " (" + r.interruptible_basis + ")";
+  }
+  out.push_back({"rental prices", rental});
+  out.push_back({"demand",
+                 fmt::format("trace {} from trace second {}, window {}, scale {}, seed {}, {}; {} requests from {} "
+                             "trace rows",
+                             a.demand_trace, a.demand_offset_s, Days(a.demand_window_s), Milli(a.demand_scale_milli),
+                             a.seed,
+                             a.demand_looped ? fmt::format("looped ({} passes)", a.demand_passes)
+                                             : std::string("not looped (one pass)"),
+                             a.requests, a.trace_rows)});
+  auto list = [](const std::vector<std::string>& v) { return v.empty() ? std::string("none") : Joined(v, "; "); };
+  out.push_back({"held flat or looped", list(a.held_flat_or_looped)});
+  out.push_back({"gaps filled", list(a.gap_notes)});
+  out.push_back({"price fixes", list(a.price_fixes)});
+  out.push_back({"notes", list(a.notes)});
+  return out;
 }
 
 }  // namespace rigshift

@@ -8,6 +8,7 @@
 #include <limits>
 #include <string_view>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -66,6 +67,76 @@ struct HostedOutcome {
   int64_t seconds_off = 0;             // held off for the cap
 };
 
+// One row of a policy's economics by node group (sim/simulator.cc RunPolicy): a group of the farm,
+// or what belongs to no group (kind "hosted": the hosted machines' income and the energy they
+// draw; kind "contracts": the hashrate contracts' sales and fees, whose devices' energy is in
+// their groups). The rows' profits add up to the policy's profit exactly, as do their revenues
+// and energy costs to the policy's.
+struct GroupEconomics {
+  std::string name;           // the group's name; "hosted machines", "hashrate contracts"
+  std::string kind;           // "group", "hosted", "contracts"
+  std::string model;          // the group's device model ("" for the other rows)
+  int64_t devices = 0;
+  // Device-seconds by use: leased to AI, mining for the farm, serving a contract (mining for
+  // its customer), and the rest (idle, off, curtailed, cut by the breaker). They add up to
+  // devices x the run's seconds.
+  int64_t device_s_ai = 0, device_s_mining = 0, device_s_contract = 0, device_s_off = 0;
+  Money ai_revenue, mining_revenue;
+  Money other_revenue;        // hosting or contract income (the rows that are no group)
+  Money energy_cost;
+  double energy_kwh = 0;      // facility energy (PUE included) drawn over the run
+  Money profit;               // ai + mining + other revenue - energy cost
+  Money profit_per_device_day;  // profit / devices / days of the run (0 for the other rows)
+};
+
+// One calendar month of a policy's run (the run's dates, UTC). `partial`: the run covers only
+// part of the month (first_day .. last_day). The months add up to the policy's totals exactly.
+struct MonthEconomics {
+  std::string month;          // "2024-03"
+  std::string first_day, last_day;
+  int days = 0;               // of the run in this month
+  bool partial = false;
+  Money ai_revenue, mining_revenue, contract_revenue, hosting_revenue, energy_cost, profit;
+};
+
+// What a run assumed, from what it actually used (ResolvedScenario; AssumptionsOf in
+// sim/simulator.h): the report's assumptions box.
+struct RentalAssumption {
+  std::string group, model;
+  RentalPrice list, interruptible;   // per GPU-hour, as the run priced it (markup and fixes applied)
+  std::string list_basis, interruptible_basis;  // the index's basis, or how it was derived
+};
+struct SiteAssumption {
+  std::string site;
+  std::string electricity;           // "ERCOT settlement point HB_HUBAVG", "fixed 50.000 USD/MWh"
+  int pue_milli = 1000;
+};
+struct RunAssumptions {
+  std::string run_first_day, run_last_day;  // simulated dates
+  int days = 0;
+  int64_t interval_s = 0;
+  std::string data_dir;
+  // Coins: the dates replayed, the files the quotes came from, and how each coin covered them.
+  std::string coin_first_day, coin_last_day;
+  std::vector<std::string> coin_files;
+  std::vector<std::string> coin_coverage;   // "ETH: quoted on 31 of 31 days"
+  // Electricity: the dates read and each site's source and PUE.
+  std::string electricity_first_day, electricity_last_day;
+  std::vector<SiteAssumption> sites;
+  // Rental prices: the index date (held for the whole run) and each group's prices.
+  std::string rental_date;
+  std::vector<RentalAssumption> rental;
+  // Demand: the trace, the window replayed, scale, seed, looping.
+  std::string demand_trace;
+  int64_t demand_offset_s = 0, demand_window_s = 0;
+  int demand_scale_milli = 1000;
+  uint64_t seed = 0;
+  bool demand_repeat = false, demand_looped = false;
+  int64_t demand_passes = 1, trace_rows = 0, requests = 0;
+  // Series held flat or looped, gaps filled, price-table fixes and other notes, as sentences.
+  std::vector<std::string> held_flat_or_looped, gap_notes, price_fixes, notes;
+};
+
 // What one policy did over the run, summed.
 struct PolicySummary {
   std::string name;
@@ -76,6 +147,10 @@ struct PolicySummary {
   Money profit;                       // ai + mining + contract + hosting revenue - energy_cost
   std::vector<ContractOutcome> contracts;
   std::vector<HostedOutcome> hosted;
+  // Price-triggered curtailment ([[site]] price_curtailment): curtailments triggered, and
+  // site-seconds a limit was in force (ramping, holding or restoring), all sites.
+  int64_t price_curtailments = 0;
+  int64_t price_curtailed_s = 0;
   int64_t gpu_seconds_total = 0;      // devices x seconds of the run
   int64_t gpu_seconds_ai = 0, gpu_seconds_mining = 0;
   int64_t requests_served = 0, requests_rejected = 0;  // rejected: refused at once, gave up, or still waiting at the end
@@ -83,7 +158,19 @@ struct PolicySummary {
   int64_t wait_p50_s = 0, wait_p99_s = 0;  // how long those placed after waiting waited
   double share_of_oracle = 0;         // profit / oracle profit
   GangStats gangs;
+  std::vector<GroupEconomics> groups;  // each node group, then hosted and contracts (when any)
+  std::vector<MonthEconomics> months;  // each calendar month of the run, in order
 };
+
+// A policy's economics less another's (the hybrid "profit" policy less "mine-only"): per group
+// row (matched by name) and in total.
+struct EconomicsDelta {
+  std::string name;
+  Money ai_revenue, mining_revenue, other_revenue, energy_cost, profit;
+  double energy_kwh = 0;
+};
+// Rows of `a` less `b` by name, in `a`'s order, then a "total" row; empty when either has none.
+std::vector<EconomicsDelta> EconomicsDifference(const PolicySummary& a, const PolicySummary& b);
 
 // One sample of a policy's timeline (samples are evenly spaced, `sample_s` apart).
 struct TimelineSample {
@@ -110,7 +197,13 @@ struct ReportData {
   // oracle_profit_usd no schedule can earn. NaN: not computed.
   double oracle_plain_usd = std::numeric_limits<double>::quiet_NaN();
   std::vector<PolicyTimeline> timelines;  // one per policy, same length
+  RunAssumptions assumptions;         // the box at the top (shown when run_first_day is set)
 };
+
+// The assumptions box as (label, text) lines, in order: the same words in the text output and
+// the HTML report. Labels: "simulated", "coins", "electricity", "rental prices", "demand",
+// "held flat or looped", "gaps filled", "price fixes", "notes".
+std::vector<std::pair<std::string, std::string>> AssumptionLines(const RunAssumptions& a);
 
 // Writes the report. Errors: the file cannot be written; timelines of different lengths.
 [[nodiscard]] Status WriteHtmlReport(const ReportData& data, const std::filesystem::path& file);

@@ -597,5 +597,172 @@ TEST(ReportGangs, EscapesThePolicyName) {
   EXPECT_EQ(s.find("mine<"), std::string::npos);
 }
 
+
+// ---- Economics by group and month, the difference, the assumptions box ---------------------------
+
+GroupEconomics Row(std::string name, std::string kind, int64_t devices, int64_t ai_usd, int64_t mining_usd,
+                   int64_t other_usd, int64_t energy_usd) {
+  GroupEconomics g;
+  g.name = std::move(name);
+  g.kind = std::move(kind);
+  g.devices = devices;
+  g.device_s_ai = devices * 100;
+  g.device_s_mining = devices * 300;
+  g.device_s_off = devices * 100;
+  g.ai_revenue = Usd(ai_usd);
+  g.mining_revenue = Usd(mining_usd);
+  g.other_revenue = Usd(other_usd);
+  g.energy_cost = Usd(energy_usd);
+  g.energy_kwh = static_cast<double>(energy_usd) * 20;
+  g.profit = g.ai_revenue + g.mining_revenue + g.other_revenue - g.energy_cost;
+  return g;
+}
+
+MonthEconomics Month(std::string month, std::string first, std::string last, int days, bool partial, int64_t mining_usd,
+                     int64_t energy_usd) {
+  MonthEconomics m;
+  m.month = std::move(month);
+  m.first_day = std::move(first);
+  m.last_day = std::move(last);
+  m.days = days;
+  m.partial = partial;
+  m.mining_revenue = Usd(mining_usd);
+  m.energy_cost = Usd(energy_usd);
+  m.profit = m.mining_revenue - m.energy_cost;
+  return m;
+}
+
+// The hybrid rents the A100s (AI 900 where mine-only mined 200) and mines the risers alike; the
+// hosted machines are the same in both.
+ReportData EconomicsReport() {
+  ReportData d = SmallReport();
+  PolicySummary& hybrid = d.policies[0];
+  PolicySummary& mine = d.policies[1];
+  hybrid.groups = {Row("risers", "group", 24, 0, 500, 0, 100), Row("a100", "group", 8, 900, 0, 0, 150),
+                   Row("hosted machines", "hosted", 0, 0, 0, 70, 20)};
+  mine.groups = {Row("risers", "group", 24, 0, 500, 0, 100), Row("a100", "group", 8, 0, 200, 0, 120),
+                 Row("hosted machines", "hosted", 0, 0, 0, 70, 20)};
+  hybrid.months = {Month("2024-01", "2024-01-15", "2024-01-31", 17, true, 300, 100),
+                   Month("2024-02", "2024-02-01", "2024-02-29", 29, false, 600, 200)};
+  mine.months = {Month("2024-01", "2024-01-15", "2024-01-31", 17, true, 250, 100)};
+  return d;
+}
+
+TEST(ReportEconomics, TheDifferenceIsPerGroupAndItsTotalIsTheProfitDifference) {
+  const ReportData d = EconomicsReport();
+  const std::vector<EconomicsDelta> diff = EconomicsDifference(d.policies[0], d.policies[1]);
+  ASSERT_EQ(diff.size(), 4u);  // three rows and the total
+  EXPECT_EQ(diff[0].name, "risers");
+  EXPECT_EQ(diff[0].profit, Money(0));
+  EXPECT_EQ(diff[1].name, "a100");
+  EXPECT_EQ(diff[1].ai_revenue, Usd(900));
+  EXPECT_EQ(diff[1].mining_revenue, Usd(-200));
+  EXPECT_EQ(diff[1].energy_cost, Usd(30));
+  EXPECT_EQ(diff[1].profit, Usd(900 - 150 - (200 - 120)));
+  EXPECT_EQ(diff[2].profit, Money(0));
+  EXPECT_EQ(diff[3].name, "total");
+  Money a, b;
+  for (const GroupEconomics& g : d.policies[0].groups) a += g.profit;
+  for (const GroupEconomics& g : d.policies[1].groups) b += g.profit;
+  EXPECT_EQ(diff[3].profit, a - b);
+  EXPECT_EQ(diff[3].ai_revenue, Usd(900));
+  // Nothing to compare: no rows.
+  EXPECT_TRUE(EconomicsDifference(d.policies[0], PolicySummary{}).empty());
+}
+
+TEST(ReportEconomics, TablesByGroupAndMonthForTheHybridAndMineOnlyAndTheirDifference) {
+  const std::string html = RenderHtmlReport(EconomicsReport());
+  ASSERT_NE(html.find("id=\"economics\""), std::string::npos);
+  EXPECT_NE(html.find("profit: by node group"), std::string::npos);
+  EXPECT_NE(html.find("mine-only: by node group"), std::string::npos);
+  EXPECT_NE(html.find("profit: by month"), std::string::npos);
+  EXPECT_NE(html.find("mine-only: by month"), std::string::npos);
+  EXPECT_NE(html.find("profit minus mine-only"), std::string::npos);
+  // The partial month says which days it holds; the whole one does not.
+  EXPECT_NE(html.find("2024-01 (partial: 2024-01-15 .. 2024-01-31)"), std::string::npos);
+  EXPECT_EQ(html.find("2024-02 (partial"), std::string::npos);
+  // The month total of the hybrid: 900 mining - 300 energy.
+  EXPECT_NE(html.find("<b>$600.00</b>"), std::string::npos);
+  // The a100 row of the difference: AI +900, mining -200, energy +30, profit +670.
+  EXPECT_NE(html.find("<td>a100</td><td>$900.00</td><td>-$200.00</td><td>$0.00</td><td>600</td><td>$30.00</td>"
+                      "<td>$670.00</td>"),
+            std::string::npos);
+  // The hosted row is no group: no devices, no use shares.
+  EXPECT_NE(html.find("<td>hosted machines</td><td>&mdash;</td>"), std::string::npos);
+  // Use shares of the risers: 100 / 300 / 0 / 100 of 500 device-seconds each.
+  EXPECT_NE(html.find("<td>risers</td><td>24</td><td>20.0%</td><td>60.0%</td><td>0.0%</td><td>20.0%</td>"),
+            std::string::npos);
+}
+
+TEST(ReportEconomics, NoSectionWithoutEconomics) {
+  EXPECT_EQ(RenderHtmlReport(SmallReport()).find("id=\"economics\""), std::string::npos);
+}
+
+RunAssumptions SomeAssumptions() {
+  RunAssumptions a;
+  a.run_first_day = "2024-01-01";
+  a.run_last_day = "2024-03-31";
+  a.days = 91;
+  a.interval_s = 300;
+  a.data_dir = "data";
+  a.coin_first_day = "2021-05-10";
+  a.coin_last_day = "2021-08-08";
+  a.coin_files = {"coinmetrics_eth.csv", "minerstat_rvn.csv"};
+  a.coin_coverage = {"ETH: quoted on 91 of 91 days"};
+  a.electricity_first_day = "2024-02-01";
+  a.electricity_last_day = "2024-05-01";
+  a.sites = {{"barn", "ERCOT settlement point HB_WEST (electricity.csv)", 1100}};
+  a.rental_date = "2026-03-01";
+  a.rental = {{"a100", "A100", RentalPrice(1'290'000), RentalPrice(774'000), "held flat after last point 2025-11-01",
+               "on-demand x 0.600 (the index has no interruptible point)"}};
+  a.demand_trace = "demand_alibaba2023.csv";
+  a.demand_window_s = 86400 * 2;
+  a.demand_scale_milli = 2500;
+  a.seed = 7;
+  a.demand_repeat = true;
+  a.demand_looped = true;
+  a.demand_passes = 46;
+  a.trace_rows = 41;
+  a.requests = 4000;
+  a.held_flat_or_looped = {"demand trace demand_alibaba2023.csv: looped 46 times"};
+  a.gap_notes = {"site barn HB_WEST: 12 of 26208 ticks in a gap of the series, filled from HB_HUBAVG <&>"};
+  return a;
+}
+
+TEST(ReportAssumptions, TheBoxComesFirstAndNamesEveryPeriodSeriesAndFill) {
+  ReportData d = SmallReport();
+  d.assumptions = SomeAssumptions();
+  const std::string html = RenderHtmlReport(d);
+  const size_t box = html.find("<section id=\"assumptions\" class=\"assumptions\">");
+  ASSERT_NE(box, std::string::npos);
+  EXPECT_LT(box, html.find("id=\"summary\""));
+  for (const char* want :
+       {"2024-01-01 .. 2024-03-31 (91 days, 5 min ticks)", "market of 2021-05-10 .. 2021-08-08 from coin_daily.csv",
+        "coinmetrics_eth.csv, minerstat_rvn.csv", "2024-02-01 .. 2024-05-01; site barn: ERCOT settlement point HB_WEST",
+        "PUE 1.100", "index at 2026-03-01", "on-demand $1.2900/GPU-h (held flat after last point 2025-11-01)",
+        "interruptible $0.7740/GPU-h (on-demand x 0.600", "scale 2.500, seed 7, looped (46 passes)",
+        "41 trace rows", "<dt>held flat or looped</dt><dd>demand trace demand_alibaba2023.csv: looped 46 times",
+        "filled from HB_HUBAVG &lt;&amp;&gt;", "<dt>price fixes</dt><dd>none</dd>"}) {
+    EXPECT_NE(html.find(want), std::string::npos) << want;
+  }
+  // Without assumptions (a report built by hand) there is no box.
+  EXPECT_EQ(RenderHtmlReport(SmallReport()).find("id=\"assumptions\""), std::string::npos);
+}
+
+TEST(ReportAssumptions, LinesHaveFixedLabelsInOrder) {
+  RunAssumptions a = SomeAssumptions();
+  a.demand_looped = false;
+  a.demand_passes = 1;
+  std::vector<std::string> labels;
+  std::string demand;
+  for (const auto& [label, text] : AssumptionLines(a)) {
+    labels.push_back(label);
+    if (label == "demand") demand = text;
+  }
+  EXPECT_EQ(labels, (std::vector<std::string>{"simulated", "coins", "electricity", "rental prices", "demand",
+                                              "held flat or looped", "gaps filled", "price fixes", "notes"}));
+  EXPECT_NE(demand.find("not looped (one pass)"), std::string::npos) << demand;
+}
+
 }  // namespace
 }  // namespace rigshift

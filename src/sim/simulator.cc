@@ -12,6 +12,7 @@
 
 #include "common/hash.h"
 #include "common/rng.h"
+#include "controller/price_curtailment.h"
 #include "controller/controller.h"
 #include "controller/pricing.h"
 #include "farm/build.h"
@@ -201,6 +202,16 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
   rs.interruptible_price = std::move(farm.interruptible_price);
   rs.price_fixes = std::move(farm.price_fixes);
   const std::vector<std::string> unpriced = std::move(farm.unpriced);
+  // How the index priced each group, for the report (BuildFarm read the same quotes).
+  for (const GroupState& g : rs.fleet.groups()) {
+    std::string od, intr;
+    if (rental && g.model) {
+      if (auto q = rental->At(g.model->key, RentalKind::kOnDemand, sc.market.rental_date)) od = q->basis;
+      if (auto q = rental->At(g.model->key, RentalKind::kInterruptible, sc.market.rental_date)) intr = q->basis;
+    }
+    rs.list_basis.push_back(std::move(od));
+    rs.interruptible_basis.push_back(std::move(intr));
+  }
 
   // Market, day by day and tick by tick.
   rs.start = sc.market.start.start();
@@ -241,6 +252,20 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
       if (!cd || !cd->price || !cd->hashes_per_block || !cd->block_reward) continue;
       if (!cd->gpu_minable && !asic_algorithms.contains(cd->algorithm)) continue;
       quotes.push_back({cd->coin, cd->algorithm, *cd->price, *cd->hashes_per_block, *cd->block_reward});
+      // Where the quote came from, and whether the import carried a value from an earlier day.
+      bool carried = false;
+      for (const char* field : {"price", "hashes_per_block", "block_reward"}) {
+        auto it = cd->sources.find(field);
+        if (it == cd->sources.end()) continue;
+        carried = carried || it->second.find("carried from") != std::string::npos;
+        const std::string& src = it->second;
+        const size_t csv = src.find(".csv");
+        if (csv == std::string::npos) continue;
+        const size_t from = src.find_last_of(" (", csv);
+        std::string file = src.substr(from == std::string::npos ? 0 : from + 1, csv + 4 - (from == std::string::npos ? 0 : from + 1));
+        if (std::find(rs.coin_files.begin(), rs.coin_files.end(), file) == rs.coin_files.end()) rs.coin_files.push_back(file);
+      }
+      if (carried) ++rs.coin_days_carried[cd->coin];
     }
     if (quotes.empty()) {
       return Err(OutOfRangeError("coin market: no GPU-minable coin has a price, difficulty and reward on " +
@@ -249,6 +274,7 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
     }
     rs.day_coins.push_back(std::move(quotes));
   }
+  std::sort(rs.coin_files.begin(), rs.coin_files.end());
   // A contract is valued every day on its algorithm's coins (ContractBook::CloseDay): a day with
   // no quote would count as mining nothing and could suspend it, so such a run is refused.
   for (const ContractSpec& c : sc.contracts) {
@@ -490,7 +516,9 @@ Money ToMoneyEnergy(__int128 watt_s_price, bool* overflow) {
 // plan's actions and keeps counts per group.
 class SimFleet final : public Backend {
  public:
-  SimFleet(const ResolvedScenario& rs, const EngineParams& params) : rs_(rs), params_(params) {}
+  SimFleet(const ResolvedScenario& rs, const EngineParams& params)
+      : rs_(rs), params_(params), ai_rate_group_(rs.fleet.groups().size(), 0),
+        restart_loss_group_(rs.fleet.groups().size(), 0) {}
 
   void SetValuation(const Valuation* v, const MarketView* view) {
     value_ = v;
@@ -509,8 +537,9 @@ class SimFleet final : public Backend {
       digest_ = Fnv1a(digest_, static_cast<uint64_t>(a.count));
       for (auto [n, s] : a.devices) digest_ = Fnv1a(digest_, static_cast<uint64_t>(n) * 64 + s);
       if (a.kind == ActionKind::kStartLease) {
-        Open(a.lease.value(), Usage{a.price, static_cast<int64_t>(a.devices.size()), plan.at.seconds, true});
+        Open(a.lease.value(), Usage{a.price, static_cast<int64_t>(a.devices.size()), plan.at.seconds, true, a.group});
         ai_rate_ += static_cast<__int128>(a.price.raw()) * static_cast<int64_t>(a.devices.size());
+        ai_rate_group_[static_cast<size_t>(a.group)] += static_cast<__int128>(a.price.raw()) * static_cast<int64_t>(a.devices.size());
       }
       if (a.kind == ActionKind::kPreemptLease) Close(a.lease.value(), plan.at.seconds);
     }
@@ -522,6 +551,8 @@ class SimFleet final : public Backend {
     const CoinOption* o = coin >= 0 ? value_->groups[group].For(coin) : nullptr;
     if (!o) return;
     restart_loss_ += static_cast<__int128>(devices) * o->revenue_per_hour.raw() * params_.miner_restart_s;
+    restart_loss_group_[static_cast<size_t>(group)] +=
+        static_cast<__int128>(devices) * o->revenue_per_hour.raw() * params_.miner_restart_s;
   }
   // After each event: GPUs that began mining (a coin started or switched: all of the group's;
   // otherwise those that joined: back from a lease, a curtailment, a reservation) restart their
@@ -540,6 +571,10 @@ class SimFleet final : public Backend {
   }
   // Sum over running leases of price x GPUs, micro-USD per hour.
   __int128 ai_rate() const { return ai_rate_; }
+  // The same per node group; and the restart losses charged per group since the meter last
+  // took them (it zeroes what it takes, with TakeRestartLoss).
+  const std::vector<__int128>& ai_rate_by_group() const { return ai_rate_group_; }
+  std::vector<__int128>& restart_loss_by_group() { return restart_loss_group_; }
   __int128 TakeRestartLoss() {
     __int128 r = restart_loss_;
     restart_loss_ = 0;
@@ -566,6 +601,7 @@ class SimFleet final : public Backend {
     int64_t gpus = 0;
     int64_t start = 0;
     bool open = false;
+    int group = 0;
   };
   // Lease ids grow by one with every lease started: the open ones are kept by id, from the oldest
   // still open.
@@ -583,6 +619,7 @@ class SimFleet final : public Backend {
     billed_ += static_cast<__int128>(u.price.raw()) * u.gpus * (now - u.start);
     invoiced_ += LeaseCharge(u.price, u.gpus, now - u.start);  // its bill, as the server writes it
     ai_rate_ -= static_cast<__int128>(u.price.raw()) * u.gpus;
+    ai_rate_group_[static_cast<size_t>(u.group)] -= static_cast<__int128>(u.price.raw()) * u.gpus;
     ++ledger_lines_;
     u.open = false;
     while (!leases_.empty() && !leases_.front().open) {
@@ -599,9 +636,64 @@ class SimFleet final : public Backend {
   std::vector<int64_t> last_mining_;
   std::vector<std::string> last_coin_;
   __int128 restart_loss_ = 0, billed_ = 0, ai_rate_ = 0;
+  std::vector<__int128> ai_rate_group_, restart_loss_group_;  // per node group
   Money invoiced_;
   int64_t ledger_lines_ = 0;
   uint64_t digest_ = kFnvOffset;
+};
+
+// Money of `parts` (each in units of 1/`div` micro-USD) that adds up to `total` exactly: each part
+// rounded down, the micro-dollars left over (the total was rounded once, the parts each) going one
+// by one to the largest remainders, ties to the first part.
+std::vector<Money> SplitExact(const std::vector<__int128>& parts, __int128 div, Money total) {
+  std::vector<Money> out(parts.size());
+  if (parts.empty()) return out;
+  std::vector<std::pair<__int128, size_t>> rest;
+  __int128 sum = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    __int128 q = parts[i] / div, r = parts[i] % div;
+    if (r < 0) --q, r += div;  // floor
+    out[i] = Money(static_cast<int64_t>(q));
+    sum += q;
+    rest.push_back({r, i});
+  }
+  std::stable_sort(rest.begin(), rest.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  const size_t n = parts.size();
+  for (__int128 left = total.raw() - sum, k = 0; left != 0; ++k) {
+    if (left > 0) {
+      out[rest[static_cast<size_t>(k) % n].second] += Money(1);
+      --left;
+    } else {
+      out[rest[n - 1 - static_cast<size_t>(k) % n].second] -= Money(1);
+      ++left;
+    }
+  }
+  return out;
+}
+
+// The calendar months (UTC) of the run [begin, end), clipped to it.
+struct MonthSpan {
+  int64_t begin = 0, end = 0;
+  bool partial = false;  // the run covers only part of the month
+};
+std::vector<MonthSpan> MonthSpans(int64_t begin, int64_t end) {
+  std::vector<MonthSpan> out;
+  for (int64_t t = begin; t < end;) {
+    const Date d = DateOf(Timestamp{t});
+    const Date first = Date::FromYmd(d.year(), d.month(), 1);
+    const Date next = d.month() == 12 ? Date::FromYmd(d.year() + 1, 1, 1) : Date::FromYmd(d.year(), d.month() + 1, 1);
+    const int64_t e = std::min(end, next.start().seconds);
+    out.push_back({t, e, t > first.start().seconds || e < next.start().seconds});
+    t = e;
+  }
+  if (out.empty()) out.push_back({begin, end, true});
+  return out;
+}
+
+// A node group's (or the hosted machines') share of the run, in Accum's units; device-seconds by use.
+struct PartAccum {
+  __int128 ai = 0, mining = 0, energy = 0, watt_s = 0;
+  int64_t s_ai = 0, s_mining = 0, s_contract = 0, s_off = 0;
 };
 
 // What the fleet earns, spends and draws per second in its state now: recomputed only after the
@@ -619,10 +711,19 @@ class Meter {
     coin_.assign(n, Coin{});
     site_groups_.resize(rs.fleet.sites().size());
     for (size_t g = 0; g < n; ++g) site_groups_[rs.fleet.groups()[g].site].push_back(static_cast<int>(g));
+    parts_.assign(n + 1, PartAccum{});  // the groups, then the hosted machines
+    group_rate_.assign(n, GroupRate{});
+    contract_draw_.assign(n, 0);
+    for (const MonthSpan& m : MonthSpans(rs.start.seconds, rs.start.seconds + rs.ticks * rs.interval_s)) {
+      month_end_.push_back(m.end);
+    }
+    months_.assign(month_end_.size(), Accum{});
   }
 
   // The fleet, the valuation or the prices changed: rates are recomputed at the next accrual.
   void Invalidate() { dirty_ = true; }
+  // A site's facility draw in the state accrued last (what a meter at the site reads).
+  int64_t site_draw(int site) const { return static_cast<size_t>(site) < site_draw_.size() ? site_draw_[site] : 0; }
   // The valuation was (maybe) recomputed for a new view: coin indexes are looked up again.
   void NewValuation() {
     dirty_ = true;
@@ -666,8 +767,57 @@ class Meter {
       run_->group_gpu_s_mining[g] += mining_[g] * dt;
       if (mining_[g] > 0) sample_coin_gpu_s_[coin_[g].run_id] += mining_[g] * dt;
     }
+    // By node group (the hosted machines last) and by calendar month, for the report.
+    std::vector<__int128>& restart_g = actuator.restart_loss_by_group();
+    const std::vector<__int128>& ai_g = actuator.ai_rate_by_group();
+    for (size_t g = 0; g < group_rate_.size(); ++g) {
+      PartAccum& p = parts_[g];
+      const GroupRate& r = group_rate_[g];
+      p.ai += ai_g[g] * dt;
+      p.mining += r.mining * dt - restart_g[g];
+      restart_g[g] = 0;
+      p.energy += r.energy * dt;
+      p.watt_s += r.watts * dt;
+      p.s_ai += leased_[g] * dt;
+      p.s_mining += mining_[g] * dt;
+      p.s_contract += contract_devices_[g] * dt;
+      p.s_off += r.off * dt;
+    }
+    parts_.back().energy += hosted_cost_rate_ * dt;
+    parts_.back().watt_s += hosted_watts_ * dt;
+    while (month_at_ + 1 < month_end_.size() && last_ >= month_end_[month_at_]) ++month_at_;
+    months_[month_at_].mining -= restart_loss;
+    for (int64_t from = last_; from < t;) {
+      while (month_at_ + 1 < month_end_.size() && from >= month_end_[month_at_]) ++month_at_;
+      const int64_t to = month_at_ + 1 < month_end_.size() ? std::min(t, month_end_[month_at_]) : t;
+      const int64_t d = to - from;
+      Accum& m = months_[month_at_];
+      m.ai += ai_rate * d;
+      m.mining += mining_rate_ * d;
+      m.energy += energy_rate_ * d;
+      m.hosting_energy += hosting_energy_rate_ * d;
+      m.hosting_credit += hosting_credit_rate_ * d;
+      m.hosting_fee += hosting_fee_rate_ * d;
+      from = to;
+    }
     last_ = t;
   }
+
+  // Restart losses charged after the last accrual (none, as the run ends with one): taken from
+  // the totals, the groups and the last month alike.
+  void SettleLastRestart(SimFleet& actuator) {
+    const __int128 loss = actuator.TakeRestartLoss();
+    total_.mining -= loss;
+    months_.back().mining -= loss;
+    std::vector<__int128>& restart_g = actuator.restart_loss_by_group();
+    for (size_t g = 0; g < restart_g.size(); ++g) {
+      parts_[g].mining -= restart_g[g];
+      restart_g[g] = 0;
+    }
+  }
+  // Per node group, then the hosted machines (energy only); per calendar month (MonthSpans).
+  const std::vector<PartAccum>& parts() const { return parts_; }
+  const std::vector<Accum>& months() const { return months_; }
 
   // Closes a timeline sample.
   void Flush(bool* overflow) {
@@ -724,8 +874,10 @@ class Meter {
       for (int free = 1; free < n; ++free) fragmented_ += free * static_cast<int64_t>(f.nodes_with_free(g, free).size());
     }
     mining_rate_ = energy_rate_ = watts_ = 0;
+    site_draw_.assign(site_groups_.size(), 0);
     hosting_energy_rate_ = hosting_credit_rate_ = hosting_fee_rate_ = 0;
     contract_rate_.clear();
+    hosted_cost_rate_ = hosted_watts_ = 0;
     hosted_totals_.resize(f.hosted().size());
     n_ai_ = n_mining_ = n_off_ = 0;
     for (size_t si = 0; si < site_groups_.size(); ++si) {
@@ -746,11 +898,13 @@ class Meter {
         // Contract devices: among the idle ones that are up (DesiredStates takes the first).
         int64_t contract_left = std::max<int64_t>(0, gs.devices - gs.offline - gs.leased);
         int64_t serving = 0;
+        contract_draw_[g] = 0;
         for (const ContractSlice& c : gs.contracts) {
           const int64_t n = std::min(c.devices, contract_left);
           contract_left -= n;
           serving += n;
           draw += n * ContractRateOf(c).draw.raw();
+          contract_draw_[g] += n * ContractRateOf(c).draw.raw();
           contract_rate_[c.contract] += static_cast<__int128>(n) * c.hashrate.hps();
         }
         contract_devices_[g] = serving;
@@ -771,6 +925,8 @@ class Meter {
           r.credit = static_cast<__int128>(hs.power.raw()) * hs.curtail_credit.raw();
         } else {
           draw += facility;
+          hosted_cost_rate_ += static_cast<__int128>(facility) * site_price.raw();
+          hosted_watts_ += facility;
           r.energy = hs.all_in_price ? static_cast<__int128>(hs.power.raw()) * hs.all_in_price->raw()
                                      : static_cast<__int128>(facility) * site_price.raw();
         }
@@ -792,9 +948,24 @@ class Meter {
       }
       for (int g : groups) {
         const GroupState& gs = f.groups()[g];
+        GroupRate& gr = group_rate_[g];
+        gr = GroupRate{};
         if (mining_[g] > 0) {
           const CoinOption* o = value.groups[g].For(coin_[g].index);
-          mining_rate_ += static_cast<__int128>(mining_[g]) * RateOf(DeviceUse::kMining, value.groups[g], o).revenue_per_hour.raw();
+          gr.mining = static_cast<__int128>(mining_[g]) * RateOf(DeviceUse::kMining, value.groups[g], o).revenue_per_hour.raw();
+          mining_rate_ += gr.mining;
+        }
+        {
+          // The group's draw after the breaker, as the site's was summed: the groups' and the
+          // hosted machines' add up to it.
+          const GroupValue& gv = value.groups[g];
+          const CoinOption* o = coin_[g].index >= 0 ? gv.For(coin_[g].index) : nullptr;
+          const int64_t idle = gs.devices - gs.offline - gs.leased - mining_[g] - contract_devices_[g];
+          gr.watts = gs.leased * RateOf(DeviceUse::kLease, gv, o).draw.raw() +
+                     mining_[g] * RateOf(DeviceUse::kMining, gv, o).draw.raw() + contract_draw_[g] +
+                     idle * RateOf(DeviceUse::kIdle, gv, o).draw.raw();
+          gr.energy = static_cast<__int128>(gr.watts) * view.site_price[si].raw();
+          gr.off = gs.devices - gs.leased - mining_[g] - contract_devices_[g];
         }
         n_ai_ += gs.leased;
         n_mining_ += mining_[g] + contract_devices_[g];  // contract devices mine, for the customer
@@ -803,6 +974,7 @@ class Meter {
       // Energy is kept as W x s x micro-USD/MWh; / 3.6e9 gives micro-USD (ToMoneyEnergy).
       energy_rate_ += static_cast<__int128>(draw) * view.site_price[si].raw();
       watts_ += draw;
+      site_draw_[si] = draw;
     }
   }
 
@@ -832,6 +1004,7 @@ class Meter {
   Accum total_, sample_;
   // Rates of the state in force.
   __int128 mining_rate_ = 0, energy_rate_ = 0, watts_ = 0;
+  std::vector<int64_t> site_draw_;  // facility W per site, of the state in force
   __int128 hosting_energy_rate_ = 0, hosting_credit_rate_ = 0, hosting_fee_rate_ = 0;
   std::map<int64_t, __int128> contract_rate_;  // hashes per second, per contract
   std::map<int64_t, __int128> delivered_;      // hash-seconds since TakeDelivered
@@ -844,6 +1017,19 @@ class Meter {
   std::vector<HostedTotals> hosted_totals_;
   std::vector<int64_t> hosted_off_s_;
   std::vector<int64_t> contract_devices_;  // per group: serving a contract
+  // Per node group and the hosted machines, for the report's economics by group and month.
+  struct GroupRate {
+    __int128 mining = 0, energy = 0;
+    int64_t watts = 0, off = 0;
+  };
+  std::vector<GroupRate> group_rate_;
+  std::vector<int64_t> contract_draw_;
+  __int128 hosted_cost_rate_ = 0;
+  int64_t hosted_watts_ = 0;
+  std::vector<PartAccum> parts_;
+  std::vector<int64_t> month_end_;
+  std::vector<Accum> months_;
+  size_t month_at_ = 0;
   int64_t n_ai_ = 0, n_mining_ = 0, n_off_ = 0;
   std::vector<int64_t> mining_, leased_;  // per group: GPUs mining (after the breaker), leased
   std::vector<Coin> coin_;                // per group
@@ -947,10 +1133,20 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     o.name = c.name;
     contract_out.push_back(std::move(o));
   }
+  // Contract income by calendar month (the report's monthly table): a sale in the month of its
+  // first day, fees and refunds in the month of the day they are for.
+  const std::vector<MonthSpan> month_spans = MonthSpans(rs.start.seconds, end);
+  std::vector<Money> month_contract(month_spans.size());
+  auto month_of = [&](Date day) {
+    size_t m = 0;
+    while (m + 1 < month_spans.size() && day.start().seconds >= month_spans[m].end) ++m;
+    return m;
+  };
   auto start_day = [&](int d) {
     const Date day = first_day + d;
     for (const ContractTerms& t : book.contracts()) {
       if (t.start == day) contract_out[t.id - 1].sale += t.price;
+      if (t.start == day) month_contract[month_of(day)] += t.price;
     }
     desk.controller().SetContracts(book.InForce(day));
   };
@@ -962,6 +1158,7 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
       (st.state == "suspended" ? o.days_suspended : o.days_active) += 1;
       o.fees += st.fee;
       o.refunds += st.refund;
+      month_contract[month_of(first_day + d)] += st.fee - st.refund;
       o.mined_usd += st.mined_usd;
       // As `rigshift contract backtest` names them (docs/contracts.md): the day that completes the
       // run of days below the fee, and the day that covers it again.
@@ -973,6 +1170,22 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     return OkStatus();
   };
   const bool has_contracts = !rs.scenario.contracts.empty();
+  // Price-triggered curtailment per site that has a rule (not under a policy that ignores the
+  // cap), with the mean facility draw of one of its devices at full load for the restore batches.
+  std::vector<std::unique_ptr<PriceCurtailment>> curtailers(rs.fleet.sites().size());
+  std::vector<Watts> per_device(rs.fleet.sites().size());
+  for (size_t si = 0; si < rs.fleet.sites().size(); ++si) {
+    const auto& terms = si < rs.scenario.sites.size() ? rs.scenario.sites[si].price_curtailment : std::nullopt;
+    if (!terms || !params.enforce_power_cap) continue;
+    curtailers[si] = std::make_unique<PriceCurtailment>(*terms);
+    int64_t watts = 0, devices = 0;
+    for (size_t g = 0; g < rs.fleet.groups().size(); ++g) {
+      if (rs.fleet.groups()[g].site != static_cast<int>(si)) continue;
+      watts += value->groups[g].ai_facility_power.raw() * rs.fleet.groups()[g].devices;
+      devices += rs.fleet.groups()[g].devices;
+    }
+    per_device[si] = Watts(devices > 0 ? watts / devices : 0);
+  }
   int64_t next_sample = rs.start.seconds + sample_s;
   int64_t gangs_waiting = 0;  // gangs (2+ GPUs) in the queue now
   // Accrues up to `t`, closing every sample that ends on the way.
@@ -1179,6 +1392,17 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     meter.NewValuation();
     // The tick re-plans mining and the cap at the new prices, with the waiting requests.
     copy_answer.reset();
+    // Price-triggered curtailment (docs/demand-response.md): each site's rule sees the price in
+    // force and what the site's meter reads, and its limit is in force before the tick decides.
+    for (size_t si = 0; si < curtailers.size(); ++si) {
+      if (!curtailers[si]) continue;
+      const int site = static_cast<int>(si);
+      std::optional<SiteLimit> limit = curtailers[si]->Update(
+          Timestamp{t_tick}, view.site_price[si], Watts(meter.site_draw(site)), rs.fleet.sites()[si].power_cap,
+          per_device[si]);
+      if (limit) run.summary.price_curtailed_s += rs.interval_s;
+      desk.controller().SetSiteLimit(site, std::move(limit));
+    }
     desk.MarketTick(&e, Timestamp{t_tick}, view, &gave_up);
     e.value = value;
     if (auto d = decide(e); !d) return Err(d.error());
@@ -1205,8 +1429,8 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
   for (int64_t id : still) refuse(tracked.at(id), RefusalReason::kStillWaiting);
   actuator.CloseAll(end);
 
+  meter.SettleLastRestart(actuator);  // none left: accrue(end) took the last
   Accum& total = meter.total();
-  total.mining -= actuator.TakeRestartLoss();  // none left: accrue(end) took the last
   PolicySummary& sum = run.summary;
   sum.ai_revenue = ToMoney(total.ai, &overflow);
   sum.mining_revenue = ToMoney(total.mining, &overflow);
@@ -1225,6 +1449,98 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     sum.hosted.push_back(std::move(o));
   }
   sum.profit = sum.ai_revenue + sum.mining_revenue + sum.contract_revenue + sum.hosting_revenue - sum.energy_cost;
+  // Economics by node group: each money column split so that the rows add up to the totals.
+  {
+    const std::vector<PartAccum>& parts = meter.parts();
+    const size_t n = rs.fleet.groups().size();
+    std::vector<__int128> ai, mining, energy;
+    for (size_t g = 0; g < n; ++g) {
+      ai.push_back(parts[g].ai);
+      mining.push_back(parts[g].mining);
+    }
+    for (const PartAccum& p : parts) energy.push_back(p.energy);
+    const std::vector<Money> ai_m = SplitExact(ai, 3600, sum.ai_revenue);
+    const std::vector<Money> mining_m = SplitExact(mining, 3600, sum.mining_revenue);
+    const std::vector<Money> energy_m = SplitExact(energy, 3'600'000'000LL, sum.energy_cost);
+    const int64_t run_s = end - rs.start.seconds;
+    for (size_t g = 0; g < n; ++g) {
+      const GroupState& gs = rs.fleet.groups()[g];
+      GroupEconomics e;
+      e.name = gs.name;
+      e.kind = "group";
+      e.model = gs.model ? gs.model->name : "";
+      e.devices = gs.devices;
+      e.device_s_ai = parts[g].s_ai;
+      e.device_s_mining = parts[g].s_mining;
+      e.device_s_contract = parts[g].s_contract;
+      e.device_s_off = parts[g].s_off;
+      e.ai_revenue = ai_m[g];
+      e.mining_revenue = mining_m[g];
+      e.energy_cost = energy_m[g];
+      e.energy_kwh = static_cast<double>(parts[g].watt_s) / 3.6e6;
+      e.profit = e.ai_revenue + e.mining_revenue - e.energy_cost;
+      const __int128 device_s = static_cast<__int128>(gs.devices) * run_s;
+      if (device_s > 0) e.profit_per_device_day = Money(MulDiv128(e.profit.raw(), 86400, device_s).value_or(0));
+      sum.groups.push_back(std::move(e));
+    }
+    if (!rs.scenario.hosted.empty()) {
+      GroupEconomics e;
+      e.name = "hosted machines";
+      e.kind = "hosted";
+      e.other_revenue = sum.hosting_revenue;
+      e.energy_cost = energy_m[n];
+      e.energy_kwh = static_cast<double>(parts[n].watt_s) / 3.6e6;
+      e.profit = e.other_revenue - e.energy_cost;
+      sum.groups.push_back(std::move(e));
+    }
+    if (!rs.scenario.contracts.empty()) {
+      GroupEconomics e;
+      e.name = "hashrate contracts";
+      e.kind = "contracts";
+      e.other_revenue = sum.contract_revenue;
+      e.profit = e.other_revenue;
+      sum.groups.push_back(std::move(e));
+    }
+  }
+  // By calendar month, split the same way.
+  {
+    const std::vector<Accum>& months = meter.months();
+    std::vector<__int128> ai, mining, energy, fee, billed, credit;
+    for (const Accum& m : months) {
+      ai.push_back(m.ai);
+      mining.push_back(m.mining);
+      energy.push_back(m.energy);
+      fee.push_back(m.hosting_fee);
+      billed.push_back(m.hosting_energy);
+      credit.push_back(m.hosting_credit);
+    }
+    Money fees, energy_billed, credits;
+    for (const HostedOutcome& o : sum.hosted) fees += o.fees, energy_billed += o.energy_billed, credits += o.credits;
+    const std::vector<Money> ai_m = SplitExact(ai, 3600, sum.ai_revenue);
+    const std::vector<Money> mining_m = SplitExact(mining, 3600, sum.mining_revenue);
+    const std::vector<Money> energy_m = SplitExact(energy, 3'600'000'000LL, sum.energy_cost);
+    const std::vector<Money> fee_m = SplitExact(fee, static_cast<__int128>(1000) * 30 * 86400, fees);
+    const std::vector<Money> billed_m = SplitExact(billed, 3'600'000'000LL, energy_billed);
+    const std::vector<Money> credit_m = SplitExact(credit, 3'600'000'000LL, credits);
+    for (size_t i = 0; i < months.size() && i < month_spans.size(); ++i) {
+      const MonthSpan& span = month_spans[i];
+      MonthEconomics m;
+      const Date first = DateOf(Timestamp{span.begin}), last = DateOf(Timestamp{span.end - 1});
+      m.month = first.ToString().substr(0, 7);
+      m.first_day = first.ToString();
+      m.last_day = last.ToString();
+      m.days = (last - first) + 1;
+      m.partial = span.partial;
+      m.ai_revenue = ai_m[i];
+      m.mining_revenue = mining_m[i];
+      m.contract_revenue = month_contract[i];
+      m.hosting_revenue = fee_m[i] + billed_m[i] - credit_m[i];
+      m.energy_cost = energy_m[i];
+      m.profit = m.ai_revenue + m.mining_revenue + m.contract_revenue + m.hosting_revenue - m.energy_cost;
+      sum.months.push_back(std::move(m));
+    }
+  }
+  for (const auto& c : curtailers) sum.price_curtailments += c ? c->events() : 0;
   sum.gpu_seconds_total = rs.fleet.total_devices() * (end - rs.start.seconds);
   sum.gpu_seconds_ai = total.gpu_s_ai;
   sum.gpu_seconds_mining = total.gpu_s_mining;

@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -83,6 +84,12 @@ struct ResolvedScenario {
   // Other things a user should know about the run (an ASIC group no coin values), for the log.
   std::vector<std::string> notes;
   int64_t trace_rows = 0, trace_kept = 0;
+  // For the report's assumptions box (AssumptionsOf): the files the run's coin quotes came from,
+  // per coin the days a quote rested on a value carried from an earlier day, and per group how
+  // the rental index priced it (RentalIndex::Quote::basis; "" when the index has no point).
+  std::vector<std::string> coin_files;
+  std::map<std::string, int> coin_days_carried;
+  std::vector<std::string> list_basis, interruptible_basis;
 
   MarketView ViewAt(int64_t tick) const;
 };
@@ -124,6 +131,9 @@ struct LeaseOutcome {
 // events); requests still waiting at the end have none.
 [[nodiscard]] Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& policy, int64_t sample_s,
                                           const Progress& progress, std::vector<LeaseOutcome>* log = nullptr);
+
+// What the run assumed, from what Resolve used (the report's assumptions box); `data_dir` as given.
+RunAssumptions AssumptionsOf(const ResolvedScenario& rs, const std::string& data_dir);
 
 // The oracle's LP input for the scenario, periods of `period_s`.
 [[nodiscard]] Result<OracleInput> BuildOracle(const ResolvedScenario& rs, const EngineParams& params, int64_t period_s);
