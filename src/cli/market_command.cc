@@ -11,15 +11,17 @@
 #include "market/earnings.h"
 #include "market/electricity.h"
 #include "market/rental_index.h"
+#include "market/reserved_terms.h"
 
 namespace rigshift {
 
 namespace fs = std::filesystem;
 
 void AddMarketFlags(CLI::App& cmd, MarketOptions& o) {
-  cmd.add_option("--from", o.from, "First day, YYYY-MM-DD")->required();
-  cmd.add_option("--to", o.to, "Last day, YYYY-MM-DD (inclusive)")->required();
-  cmd.add_option("--models", o.models, "GPU models, comma-separated: \"RTX 3090,RX 6800\"")->required();
+  // Required unless the `reserved` subcommand is given (checked in RunMarket).
+  cmd.add_option("--from", o.from, "First day, YYYY-MM-DD (required)");
+  cmd.add_option("--to", o.to, "Last day, YYYY-MM-DD (inclusive, required)");
+  cmd.add_option("--models", o.models, "GPU models, comma-separated: \"RTX 3090,RX 6800\" (required)");
   cmd.add_option("--data", o.data, "Imported data folder (rigshift data import)")->capture_default_str();
   auto* flat = cmd.add_option("--power-price", o.power_price, "Flat electricity price, USD per kWh (default 0.05)");
   auto* sp = cmd.add_option("--electricity", o.electricity, "Imported ERCOT settlement point, e.g. HB_HUBAVG");
@@ -35,6 +37,30 @@ void AddMarketFlags(CLI::App& cmd, MarketOptions& o) {
   cmd.add_option("--format", o.format, "table, csv or json")
       ->check(CLI::IsMember({"table", "csv", "json"}))
       ->capture_default_str();
+
+  MarketOptions::Reserved& r = o.reserved;
+  CLI::App* res = cmd.add_subcommand(
+      "reserved", "Reserved-term prices (1-12 months) of one model from the history of what it would have mined");
+  o.reserved_cmd = res;
+  res->add_option("--model", r.model, "GPU model, e.g. \"RTX 3090\"")->required();
+  res->add_option("--data", r.data, "Imported data folder (rigshift data import)")->capture_default_str();
+  res->add_option("--from", r.from, "First day of the history (default: 3 years before --to)");
+  res->add_option("--to", r.to, "Last day of the history (default: the last day the coin data values a GPU coin)");
+  auto* rflat = res->add_option("--power-price", r.power_price, "Flat electricity price, USD per kWh (default 0.05)");
+  auto* rsp = res->add_option("--electricity", r.electricity,
+                              "Imported ERCOT settlement point, its daily means looped over the history");
+  rflat->excludes(rsp);
+  res->add_option("--electricity-from", r.electricity_from,
+                  "The electricity day read on the history's first day (default: the first day of the series)")
+      ->needs(rsp);
+  res->add_option("--pue", r.pue, "Power usage effectiveness")->capture_default_str();
+  res->add_option("--pool-fee", r.pool_fee_pct, "Mining pool fee, percent")->capture_default_str();
+  res->add_option("--percentile", r.percentile, "Percentile of the mining opportunity priced (1-100)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  res->add_option("--premium-pct", r.premium_pct, "Risk premium on the priced opportunity, percent")->capture_default_str();
+  res->add_option("--max-months", r.max_months, "Longest term, months")->check(CLI::Range(1, 120))->capture_default_str();
+  res->add_option("--format", r.format, "table or json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
 }
 
 namespace {
@@ -133,7 +159,121 @@ std::vector<EarningsRow> MonthlyMeans(const std::vector<EarningsRow>& rows) {
 
 }  // namespace
 
+namespace {
+
+// `rigshift market reserved`: the reserved terms of one model (market/reserved_terms.h).
+Status RunMarketReserved(const MarketOptions::Reserved& o, std::ostream& out, std::ostream& err) {
+  RS_ASSIGN_OR_RETURN(CoinHistory coins, CoinHistory::Load(o.data));
+  RS_ASSIGN_OR_RETURN(Catalog catalog, LoadCatalog(o.data));
+  RS_ASSIGN_OR_RETURN(const DeviceModel* model, catalog.Lookup(o.model));
+  EarningsQuery q;
+  q.models = {model->name};
+  {
+    auto pue = ParseScaled(o.pue, 3);
+    if (!pue) return pue.error().WithContext("--pue");
+    if (*pue < 1000 || *pue > 3000) return InvalidArgumentError("--pue '" + o.pue + "' must be between 1.0 and 3.0");
+    q.pue_milli = static_cast<int>(*pue);
+    RS_ASSIGN_OR_RETURN(q.mining.pool_fee_ppm, ParsePercentPpm(o.pool_fee_pct, "--pool-fee"));
+  }
+  ReservedTermsOptions ro;
+  ro.max_months = o.max_months;
+  ro.percentile = o.percentile;
+  {
+    auto premium = ParseScaled(o.premium_pct, 4);  // percent with 4 decimals = ppm
+    if (!premium || *premium < 0 || *premium > 10'000'000) {
+      return InvalidArgumentError("--premium-pct '" + o.premium_pct + "' is not a percentage between 0 and 1000");
+    }
+    ro.premium_ppm = *premium;
+  }
+  // The history: --from/--to, else the 3 years ending on the last day the coin data values a GPU coin.
+  std::optional<Date> to;
+  if (!o.to.empty()) {
+    auto d = ParseDate(o.to);
+    if (!d) return d.error().WithContext("--to");
+    to = *d;
+  }
+  RS_ASSIGN_OR_RETURN(auto span, DefaultHistory(coins, to.value_or(Date::FromYmd(9999, 12, 31))));
+  q.from = span.first;
+  q.to = to.value_or(span.second);
+  if (!o.from.empty()) {
+    auto d = ParseDate(o.from);
+    if (!d) return d.error().WithContext("--from");
+    q.from = *d;
+  }
+  if (q.to < q.from) {
+    return InvalidArgumentError("empty history: --to " + q.to.ToString() + " is before --from " + q.from.ToString());
+  }
+
+  EarningsInputs in;
+  in.coins = &coins;
+  in.catalog = &catalog;
+  std::optional<ElectricityPrices> grid;
+  std::string power_desc;
+  if (!o.electricity.empty()) {
+    RS_ASSIGN_OR_RETURN(ElectricityPrices prices, ElectricityPrices::Load(o.data));
+    grid = std::move(prices);
+    RS_ASSIGN_OR_RETURN(auto cov, grid->Coverage(o.electricity));
+    Date anchor = cov.first;
+    if (!o.electricity_from.empty()) {
+      auto ef = ParseDate(o.electricity_from);
+      if (!ef) return ef.error().WithContext("--electricity-from");
+      anchor = *ef;
+    }
+    RS_ASSIGN_OR_RETURN(LoopedPowerPrice loop, LoopedPowerPrice::Make(*grid, o.electricity, q.from, anchor));
+    in.power_price = loop.AsFunction();
+    power_desc = loop.Describe() + ", " + anchor.ToString() + " on " + q.from.ToString();
+  } else {
+    std::string text = o.power_price.empty() ? "0.05" : o.power_price;
+    auto per_kwh = ParseScaled(text, 9);  // USD/kWh x 1e9 = micro-USD/MWh
+    if (!per_kwh || *per_kwh < 0 || *per_kwh > 10'000'000'000LL) {
+      return InvalidArgumentError("--power-price '" + text + "' is not a price in USD per kWh between 0 and 10");
+    }
+    EnergyPrice flat(*per_kwh);
+    in.power_price = [flat](Date) -> Result<EnergyPrice> { return flat; };
+    power_desc = "flat " + text + " USD/kWh" + (o.power_price.empty() ? " (default; set --power-price or --electricity)" : "");
+  }
+  RS_ASSIGN_OR_RETURN(std::vector<OpportunityDay> series, OpportunityHistory(in, q));
+  RS_ASSIGN_OR_RETURN(ReservedTerms terms, PriceReservedTerms(series, ro));
+  for (const std::string& note : terms.notes) err << "note: no price for " << note << "\n";
+
+  if (o.format == "json") {
+    nlohmann::json j{{"model", model->name},
+                     {"history", {{"from", terms.from.ToString()}, {"to", terms.to.ToString()}, {"days", terms.days}}},
+                     {"electricity", power_desc},
+                     {"pue", o.pue},
+                     {"pool_fee_pct", o.pool_fee_pct},
+                     {"percentile", terms.percentile},
+                     {"premium_pct", o.premium_pct},
+                     {"basis", terms.basis},
+                     {"terms", ReservedTermsJson(terms)},
+                     {"notes", terms.notes}};
+    out << j.dump(1) << "\n";
+    return OkStatus();
+  }
+  auto usd = [](RentalPrice p) { return FormatScaled(p.raw(), 6); };
+  out << model->name << ": reserved terms from the history " << terms.from.ToString() << ".." << terms.to.ToString()
+      << " (" << terms.days << " days)\n"
+      << "electricity " << power_desc << "; PUE " << o.pue << "; pool fee " << o.pool_fee_pct << " %\n"
+      << "price = floor (energy while rented) + p" << terms.percentile << " of the opportunity"
+      << (ro.premium_ppm ? " x (1 + " + o.premium_pct + " %)" : std::string()) << "; USD per GPU-hour\n";
+  out << fmt::format("{:>6} {:>9}  {:>10} {:>10} {:>10}  {:>9}  {:>9}\n", "months", "histories", "p10", "p50", "p90",
+                     "floor", "price");
+  for (const ReservedTerm& t : terms.terms) {
+    out << fmt::format("{:>6} {:>9}  {:>10} {:>10} {:>10}  {:>9}  {:>9}\n", t.months, t.histories, usd(t.p10),
+                       usd(t.p50), usd(t.p90), usd(t.floor), usd(t.price));
+  }
+  out << "p10/p50/p90: the mean mining opportunity (best coin net of energy, 0 when off pays more) over the term,\n"
+         "across the start days whose whole term fits (overlapping: about days/term-days independent histories)\n";
+  return OkStatus();
+}
+
+}  // namespace
+
 Status RunMarket(const MarketOptions& o, std::ostream& out, std::ostream& err) {
+  if (o.reserved_cmd && o.reserved_cmd->parsed()) return RunMarketReserved(o.reserved, out, err);
+  for (auto [flag, value] : {std::pair{"--from", &o.from}, std::pair{"--to", &o.to}, std::pair{"--models", &o.models}}) {
+    if (value->empty()) return InvalidArgumentError(std::string(flag) + " is required (or `rigshift market reserved --model M`)");
+  }
   EarningsQuery q;
   {
     auto from = ParseDate(o.from);
