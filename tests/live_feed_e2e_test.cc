@@ -15,6 +15,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -172,6 +173,7 @@ TEST(LiveFeedE2eTest, TheFarmReplansWhenServedPricesMoveAndKeepsTheLastGoodViewO
   src.Set("/np6-905-cd/spp_node_zone_hub", ErcotAt("-45.5"));
   int mining = 0;
   ASSERT_TRUE(WaitFor([&] { return (mining = MiningDevices(client, op)) > 0; })) << server->LogTail();
+  RecordProperty("mining_devices_at_negative_price", mining);
   // Then a price spike: mining stops.
   src.Set("/np6-905-cd/spp_node_zone_hub", ErcotAt("4999.5"));
   ASSERT_TRUE(WaitFor([&] { return MiningDevices(client, op) == 0; })) << server->LogTail();
@@ -207,6 +209,37 @@ TEST(LiveFeedE2eTest, TheFarmReplansWhenServedPricesMoveAndKeepsTheLastGoodViewO
     }
     return false;
   }));
+}
+
+// What `rigshift server` prints and returns for a command line.
+std::pair<int, std::string> RunRigshift(const std::string& args) {
+  FILE* p = popen((std::string(RIGSHIFT_BINARY) + " " + args + " 2>&1").c_str(), "r");
+  if (p == nullptr) return {-1, "popen failed"};
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST(LiveFeedE2eTest, ABadLiveFeedConfigStopsTheStartWithExit2NamingTheSource) {
+  TempDir tmp;
+  auto [code, out] = RunRigshift("server --data-dir " + (tmp / "d1").string() + " --listen 127.0.0.1:0 --feed live");
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("--feed live needs [[feed.source]] tables"), std::string::npos) << out;
+  std::ofstream(tmp / "bad.toml") << "[feed]\nkind = \"live\"\n[[feed.source]]\nname = \"etc-node\"\n"
+                                     "format = \"ethereum-rpc\"\nurl = \"http://127.0.0.1:1/\"\ncoin = \"ETC\"\n"
+                                     "algorithm = \"Etchash\"\n";
+  std::tie(code, out) = RunRigshift("server --data-dir " + (tmp / "d2").string() + " --listen 127.0.0.1:0 --config " +
+                            (tmp / "bad.toml").string());
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("source \"etc-node\": block_reward is missing"), std::string::npos) << out;
+  std::ofstream(tmp / "bad2.toml") << "[feed]\nkind = \"live\"\n[[feed.source]]\nname = \"x\"\nformat = \"coinmarketcap\"\n";
+  std::tie(code, out) = RunRigshift("server --data-dir " + (tmp / "d3").string() + " --listen 127.0.0.1:0 --config " +
+                            (tmp / "bad2.toml").string());
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("format must be coingecko, whattomine, bitcoin-rpc, ethereum-rpc or ercot-spp"), std::string::npos)
+      << out;
 }
 
 TEST(LiveFeedE2eTest, OperatorPricesSetByApiAndCliShowInOffersAndSurviveARestart) {
