@@ -7,6 +7,7 @@
 #include "cli/agent_command.h"
 #include "cli/asic_command.h"
 #include "cli/data_import.h"
+#include "cli/dr_command.h"
 #include "cli/store_command.h"
 #include "cli/bench_command.h"
 #include "cli/contract_command.h"
@@ -106,6 +107,7 @@ int main(int argc, char** argv) {
   rigshift::AddAgentCommands(app, &exit_code);  // agent parse
   rigshift::AddAsicCommands(app, &exit_code);   // asic status|pool|sleep|wake, pdu read
   rigshift::AddContractCommands(app, &exit_code);  // contract backtest
+  rigshift::AddDrCommands(app, &exit_code);        // dr backtest --program 4cp
   rigshift::AddWhatIfCommand(app, &exit_code);     // whatif FARM CHANGE
   rigshift::AddPricesCommands(app, &exit_code);    // prices list|set
 
