@@ -426,6 +426,52 @@ TEST(RunPolicyQueue, ARequestWaitsForGpusAndRunsItsWholeTimeOnceTheyFreeUp) {
             Money(2'000'000LL * 4 * 1000 / 3600 + 2'000'000LL * 2 * 500 / 3600 + 1'000'000LL * 1 * 100 / 3600));
 }
 
+// Eight RTX 3090s mining ETH (290 W each, 2320 W; they net far more than 150 USD/MWh costs), two
+// hours at 5-minute ticks; the price is 50 USD/MWh except 150 from tick 4 to tick 11. The site's
+// rule: strike 100 held 10 minutes, ramp 10 minutes to 0 W, hold 20, restore 2 GPUs per 5 minutes.
+TEST(RunPolicyPriceCurtailment, ConfirmsRampsHoldsAndRestoresInBatchesAtTheTicks) {
+  ResolvedScenario rs = OneNodeFarm({});
+  rs.fleet = testing::ParseFleet("site farm cap=10kW; b: 8x'RTX 3090' mining=ETH");
+  rs.list_price = {RentalPrice(0)};
+  rs.interruptible_price = {RentalPrice(0)};
+  rs.prices.assign(rs.ticks, {testing::UsdPerMwh("50")});
+  for (int t = 4; t < 12; ++t) rs.prices[t] = {testing::UsdPerMwh("150")};
+  SiteSpec site;
+  site.name = "farm";
+  site.power_cap = Watts(10'000);
+  PriceCurtailmentTerms terms;
+  terms.strike = testing::UsdPerMwh("100");
+  terms.confirm_s = 600;
+  terms.ramp_down_s = 600;
+  terms.min_hold_s = 1200;
+  terms.target = Watts(0);
+  terms.restore_batch_devices = 2;
+  terms.restore_interval_s = 300;
+  site.price_curtailment = terms;
+  rs.scenario.sites = {site};
+  auto run = RunPolicy(rs, "profit", 300, nullptr);
+  ASSERT_TRUE(run.has_value()) << run.error().ToString();
+  std::vector<int> mining;
+  for (const TimelineSample& x : run->timeline.samples) mining.push_back(x.gpus_mining);
+  // Sample k covers tick k. Above the strike from tick 4; confirmed at tick 6 (600 s): the ramp
+  // starts from the 2320 W drawn (no GPU yet), half at tick 7 (4 of 8 off), all off at tick 8;
+  // held while the price stays above; below from tick 12, confirmed at 14 (and 1200 s after the
+  // trigger): the limit rises by two GPUs' worth of board power (2 x 350 W) per tick: 700 W runs
+  // 2 miners at 290 W, 1400 W 4, 2100 W 7; at tick 17 2800 W passes the 2320 W drawn before and the
+  // limit is lifted.
+  std::vector<int> want = {8, 8, 8, 8, 8, 8, 8, 4, 0, 0, 0, 0, 0, 0, 2, 4, 7, 8, 8, 8, 8, 8, 8, 8};
+  EXPECT_EQ(mining, want);
+  EXPECT_EQ(run->summary.price_curtailments, 1);
+  EXPECT_EQ(run->summary.price_curtailed_s, (17 - 6) * 300);
+
+  // The same run without the rule mines all along: the engine alone keeps mining at 150 USD/MWh.
+  rs.scenario.sites[0].price_curtailment.reset();
+  run = RunPolicy(rs, "profit", 300, nullptr);
+  ASSERT_TRUE(run.has_value()) << run.error().ToString();
+  for (const TimelineSample& x : run->timeline.samples) EXPECT_EQ(x.gpus_mining, 8);
+  EXPECT_EQ(run->summary.price_curtailments, 0);
+}
+
 TEST(RunPolicyQueue, ARequestThatCanNeverRunHereIsRefusedAtOnceAndOneStillWaitingAtTheEndIsNotServed) {
   ResolvedScenario rs = OneNodeFarm({});
   rs.scenario.policy.max_wait_on_demand_s = 0;
@@ -514,6 +560,18 @@ TEST_P(ScenarioErrorCases, NamesFileLineAndKey) {
 }
 
 const ErrorCase kErrorCases[] = {
+    {"price_curtailment without its strike",
+     {{8, "price_curtailment = { confirm_minutes = 5 }"}},
+     "t.toml:8: [[site]] 'shed' price_curtailment strike_usd_per_mwh is required"},
+    {"price_curtailment with a misspelt key",
+     {{8, "price_curtailment = { strike_usd_per_mwh = 100, hold_minutes = 5 }"}},
+     "[[site]] 'shed' price_curtailment has no key 'hold_minutes'"},
+    {"price_curtailment restore step out of range",
+     {{8, "price_curtailment = { strike_usd_per_mwh = 100, restore_batch_devices = 0 }"}},
+     "price_curtailment restore_batch_devices must be between 1 and 1000000, got 0"},
+    {"price_curtailment not a table",
+     {{8, "price_curtailment = 150"}},
+     "t.toml:8: [[site]] 'shed' price_curtailment"},
     {"gpus_per_node out of range",
      {{14, "gpus_per_node = 0"}},
      "t.toml:14: [[group]] 'rig' gpus_per_node must be between 1 and 16, got 0"},
