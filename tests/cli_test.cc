@@ -286,6 +286,136 @@ TEST_F(SimCliTest, SimRunsOnePolicyAndWritesAReport) {
   EXPECT_EQ(html.find("<script src"), std::string::npos);
 }
 
+// The report's economics (issue 13): per node group and per calendar month, each adding up to the
+// policy's totals to the micro-dollar, in a fixed schema; the hybrid less mine-only.
+TEST_F(SimCliTest, EconomicsByGroupAndMonthAddUpToThePolicyInAFixedSchema) {
+  // Four days across a month's end (the coins of May 9-12 replayed from May 30).
+  std::string text = ReadText(Scenario("small-farm"));
+  const size_t at = text.find("start = 2021-05-09\ndays = 3");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, std::string("start = 2021-05-09\ndays = 3").size(), "start = 2021-05-30\ndays = 4");
+  const auto farm = tmp_ / "month-end.toml";
+  WriteText(farm, text);
+  CliRun r = Rigshift("plan " + farm.string() + " --data " + data_ + " --format json --quiet", tmp_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  auto micro = [](const nlohmann::json& usd) { return std::llround(usd.get<double>() * 1e6); };
+  std::map<std::string, nlohmann::json> by;
+  for (const auto& p : j["policies"]) {
+    const std::string name = p["name"];
+    by[name] = p;
+    // Rows: every node group, and nothing that belongs to none on this farm.
+    ASSERT_EQ(p["groups"].size(), 3u) << name;
+    EXPECT_TRUE(p["unattributed"].empty()) << name;
+    int64_t profit = 0, ai = 0, mining = 0, energy = 0;
+    for (const auto& g : p["groups"]) {
+      for (const char* k : {"name", "kind", "model", "devices", "ai_share", "mining_share", "contract_share",
+                            "off_share", "ai_revenue_usd", "mining_revenue_usd", "other_revenue_usd", "energy_kwh",
+                            "energy_cost_usd", "profit_usd", "profit_micro_usd", "profit_per_device_day_usd"}) {
+        EXPECT_TRUE(g.contains(k)) << name << " " << k;
+      }
+      EXPECT_EQ(g["kind"], "group");
+      EXPECT_NEAR(g["ai_share"].get<double>() + g["mining_share"].get<double>() + g["contract_share"].get<double>() +
+                      g["off_share"].get<double>(),
+                  1.0, 1e-9)
+          << name << " " << g["name"];
+      profit += g["profit_micro_usd"].get<int64_t>();
+      ai += micro(g["ai_revenue_usd"]);
+      mining += micro(g["mining_revenue_usd"]);
+      energy += micro(g["energy_cost_usd"]);
+      // Profit per device per day: the group's profit over its devices and the run's 4 days.
+      EXPECT_NEAR(g["profit_per_device_day_usd"].get<double>(),
+                  g["profit_usd"].get<double>() / g["devices"].get<double>() / 4, 1e-6)
+          << name << " " << g["name"];
+      if (name == "mine-only") EXPECT_EQ(g["ai_revenue_usd"].get<double>(), 0.0);
+    }
+    EXPECT_EQ(profit, micro(p["profit_usd"])) << name;
+    EXPECT_EQ(ai, micro(p["ai_revenue_usd"])) << name;
+    EXPECT_EQ(mining, micro(p["mining_revenue_usd"])) << name;
+    EXPECT_EQ(energy, micro(p["energy_cost_usd"])) << name;
+    // Months: May 30-31 and June 1-2, both partial, adding up to the run.
+    ASSERT_EQ(p["months"].size(), 2u) << name;
+    EXPECT_EQ(p["months"][0]["month"], "2021-05");
+    EXPECT_EQ(p["months"][0]["first_day"], "2021-05-30");
+    EXPECT_EQ(p["months"][0]["last_day"], "2021-05-31");
+    EXPECT_EQ(p["months"][1]["month"], "2021-06");
+    EXPECT_EQ(p["months"][1]["days"], 2);
+    int64_t month_profit = 0, month_energy = 0;
+    for (const auto& m : p["months"]) {
+      EXPECT_TRUE(m["partial"].get<bool>());
+      EXPECT_GT(micro(m["mining_revenue_usd"]), 0) << name;
+      month_profit += m["profit_micro_usd"].get<int64_t>();
+      month_energy += micro(m["energy_cost_usd"]);
+    }
+    EXPECT_EQ(month_profit, micro(p["profit_usd"])) << name;
+    EXPECT_EQ(month_energy, micro(p["energy_cost_usd"])) << name;
+  }
+  // The hybrid less mine-only, per group and in total.
+  const auto& diff = j["hybrid_minus_mine_only"];
+  ASSERT_TRUE(diff.is_object());
+  EXPECT_EQ(diff["rows"].size(), 3u);
+  EXPECT_NEAR(diff["total"]["profit_usd"].get<double>(),
+              by["profit"]["profit_usd"].get<double>() - by["mine-only"]["profit_usd"].get<double>(), 1e-6);
+  EXPECT_NEAR(diff["total"]["ai_revenue_usd"].get<double>(), by["profit"]["ai_revenue_usd"].get<double>(), 1e-6);
+  double rows = 0;
+  for (const auto& row : diff["rows"]) rows += row["profit_usd"].get<double>();
+  EXPECT_NEAR(rows, diff["total"]["profit_usd"].get<double>(), 1e-6);
+}
+
+// The assumptions box names what the run was given: the coin and electricity periods moved by
+// the flags, the settlement point, and a demand trace looped to cover the run (or not).
+TEST_F(SimCliTest, TheAssumptionsNameThePeriodsTheRunWasGivenAndTheLoopedTrace) {
+  const std::string report = (tmp_ / "grid.html").string();
+  const std::string args = "sim " + Scenario("grid-site") + " --data " + data_ +
+                           " --market-from 2021-05-10 --electricity-from 2024-01-02 --quiet";
+  CliRun r = Rigshift(args + " --format json --report " + report, tmp_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const auto& a = j["assumptions"];
+  EXPECT_EQ(a["coins"]["first_day"], "2021-05-10");
+  EXPECT_EQ(a["coins"]["last_day"], "2021-05-10");
+  EXPECT_FALSE(a["coins"]["files"].empty());
+  EXPECT_EQ(a["electricity"]["first_day"], "2024-01-02");
+  EXPECT_NE(a["electricity"]["sites"][0]["electricity"].get<std::string>().find("HB_HUBAVG"), std::string::npos);
+  EXPECT_EQ(a["run"]["first_day"], "2021-05-09");
+  EXPECT_EQ(a["rental"]["index_date"], "2026-03-01");
+  EXPECT_TRUE(j["hybrid_minus_mine_only"].is_null());  // one policy ran
+  for (const char* k : {"held_flat_or_looped", "gap_notes", "price_fixes", "notes", "lines"}) {
+    EXPECT_TRUE(a[k].is_array()) << k;
+  }
+  const std::string html = ReadText(report);
+  const size_t box = html.find("Assumptions of this run");
+  ASSERT_NE(box, std::string::npos);
+  EXPECT_NE(html.find("market of 2021-05-10 .. 2021-05-10", box), std::string::npos);
+  EXPECT_NE(html.find("2024-01-02 .. 2024-01-02; site hub: ERCOT settlement point HB_HUBAVG", box), std::string::npos);
+  CliRun t = Rigshift(args, tmp_);
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.out.find("ASSUMPTIONS"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("market of 2021-05-10 .. 2021-05-10"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("by node group"), std::string::npos) << t.out;
+
+  // From the trace's last 26 hours (offset_s), small-farm's 3 days replay the window three times
+  // (repeat = true); without repeat, once.
+  std::string text = ReadText(Scenario("small-farm"));
+  text.replace(text.find("repeat = true"), std::string("repeat = true").size(), "repeat = true\noffset_s = 10700000");
+  WriteText(tmp_ / "loop.toml", text);
+  CliRun looped = Rigshift("sim " + (tmp_ / "loop.toml").string() + " --data " + data_ + " --format json --quiet", tmp_);
+  ASSERT_EQ(looped.exit_code, 0) << looped.err;
+  const auto l = nlohmann::json::parse(looped.out)["assumptions"];
+  EXPECT_TRUE(l["demand"]["looped"].get<bool>());
+  EXPECT_EQ(l["demand"]["passes"].get<int64_t>(), 3);
+  bool said = false;
+  for (const auto& line : l["held_flat_or_looped"]) said = said || line.get<std::string>().find("is looped") != std::string::npos;
+  EXPECT_TRUE(said) << l["held_flat_or_looped"].dump();
+  text.replace(text.find("repeat = true"), std::string("repeat = true").size(), "repeat = false");
+  WriteText(tmp_ / "once.toml", text);
+  CliRun once = Rigshift("sim " + (tmp_ / "once.toml").string() + " --data " + data_ + " --format json --quiet", tmp_);
+  ASSERT_EQ(once.exit_code, 0) << once.err;
+  const auto o = nlohmann::json::parse(once.out)["assumptions"];
+  EXPECT_FALSE(o["demand"]["looped"].get<bool>());
+  EXPECT_EQ(o["demand"]["passes"].get<int64_t>(), 1);
+}
+
 TEST_F(SimCliTest, PeriodsWithoutDataAndBadInputGetClearErrors) {
   struct Case {
     std::string args, message;

@@ -304,7 +304,7 @@ const PolicySummary* Named(const std::vector<PolicyRun>& runs, const std::string
 
 // The assumptions box, framed, lines wrapped to the box's width.
 void PrintAssumptions(const RunAssumptions& a, std::ostream& out) {
-  constexpr size_t kWidth = 106, kLabel = 20;
+  constexpr size_t kWidth = 106, kLabel = 22;
   out << "+" << std::string(kWidth + 2, '-') << "+\n";
   auto row = [&](const std::string& text) { out << "| " << fmt::format("{:<{}}", text, kWidth) << " |\n"; };
   row("ASSUMPTIONS of this run (what it actually used)");

@@ -1554,10 +1554,11 @@ RunAssumptions AssumptionsOf(const ResolvedScenario& rs, const std::string& data
       r.interruptible_basis = "on-demand x " + Milli(sc.demand.interruptible_fraction_milli) +
                               " (the index has no interruptible point)";
     }
-    for (const std::string* basis : {&od, &intr}) {
+    for (const auto& [kind, basis] : {std::pair<const char*, const std::string*>{"on-demand", &od},
+                                      std::pair<const char*, const std::string*>{"interruptible", &intr}}) {
       if (basis->find("held flat") != std::string::npos) {
-        a.held_flat_or_looped.push_back(fmt::format("rental index for group {} ({}): {} at {}", r.group, r.model,
-                                                    *basis, a.rental_date));
+        a.held_flat_or_looped.push_back(fmt::format("rental index, {} price of group {} ({}) at {}: {}", kind,
+                                                    r.group, r.model, a.rental_date, *basis));
       }
     }
     a.rental.push_back(std::move(r));
