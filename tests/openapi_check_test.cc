@@ -734,7 +734,10 @@ TEST_F(RealSpecTest, OperatorAnswersConform) {
   const std::pair<const char*, const char*> answers[] = {
       {"/v1/sites", R"({"sites": [{"name": "odessa", "datacenter": false, "power_cap_w": 900000, "pue": 1.1,
           "tariff": "series", "settlement_point": "HB_HUBAVG", "price_micro_usd_per_mwh": -3250000,
-          "price_usd_per_mwh": -3.25, "idle_w_per_gpu": 15, "draw_w": 512345}]})"},
+          "price_usd_per_mwh": -3.25, "idle_w_per_gpu": 15, "draw_w": 512345,
+          "curtailment": {"phase": "holding", "price_trigger": true, "limit_w": 300000,
+          "limit_reason": "price 212.40 USD/MWh, strike 150.00: holding", "committed": false,
+          "active_events": 0}}]})"},
       {"/v1/nodes",
        R"({"nodes": [{"name": "gpu-3090-3", "group": "gpu-3090", "site": "odessa", "model": "RTX 3090",
           "gpus": 4, "agent_state": "ready", "last_heartbeat_at": "2026-11-21T10:00:05Z", "desired_generation": 5,

@@ -558,6 +558,24 @@ TEST_F(OpenApiTest, EveryOperationAnswersAsTheSpecSays) {
     Call("tenant", "DELETE", "/v1/contracts/999999", "", acme, 404);
   }
 
+  // --- Curtailment (docs/demand-response.md, "Server"): a target above the demo's draw sheds
+  // nothing, so the rest of the test is undisturbed.
+  {
+    const std::string site = "/v1/sites/odessa/curtail";
+    Call("operator", "POST", site, R"({"target_kw": -1, "deadline": 60})", op, 400, /*valid_request=*/false);
+    Call("operator", "POST", site, R"({"target_kw": 1, "deadline": "2020-01-01T00:00:00Z"})", op, 400);
+    Call("operator", "POST", "/v1/sites/nowhere/curtail", R"({"target_kw": 1, "deadline": 60})", op, 400);
+    Call("tenant", "POST", site, R"({"target_kw": 149, "deadline": 60})", acme, 403);
+    const std::string signal = R"({"target_kw": 149, "deadline": 60, "id": "openapi-1", "source": "test"})";
+    Call("operator", "POST", site, signal, op, 201);
+    Call("operator", "POST", site, signal, op, 200);
+    Call("operator", "GET", site, "", op, 200);
+    Call("operator", "GET", "/v1/sites/nowhere/curtail", "", op, 404);
+    Call("operator", "GET", "/v1/sites", "", op, 200);
+    Call("operator", "DELETE", site, "", op, 200);
+    Call("operator", "DELETE", site, "", op, 422);
+  }
+
   // --- Every operation of the spec, and nothing else --------------------------------------------
   std::set<Operation> spec_ops(operations_.begin(), operations_.end());
   std::set<Operation> seen;
