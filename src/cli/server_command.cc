@@ -1005,8 +1005,9 @@ Status RunServer(ServerOptions o, std::ostream& out, std::ostream& err) {
   } observer(&metrics, &err, hooks.get());
   Farm farm(std::move(setup), store.get(), feed.get(), fopt, &observer);
   for (const std::string& fix : price_fixes) err << "rigshift server: price table: " << fix << "\n";
-  for (const std::string& fix : farm.price_fixes()) err << "rigshift server: price table: " << fix << "\n";
   RS_RETURN_IF_ERROR(farm.Recover(now).WithContext("recovering from " + opened_store.where));
+  // After the recovery: it adds the operator's prices kept for a group the farm no longer has.
+  for (const std::string& fix : farm.price_fixes()) err << "rigshift server: price table: " << fix << "\n";
 
   std::mutex mu;
   StoreCatchUp catch_up(store.get(), &farm, &auth, &metrics, err);
