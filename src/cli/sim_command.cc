@@ -530,6 +530,22 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
       p["months"] = std::move(months);
       p["gangs"] = GangsJson(s.gangs);
       p["uses"] = UsesJson(s);
+      nlohmann::json four_cp = nlohmann::json::array();
+      for (const FourCpOutcome& f : s.four_cp) {
+        nlohmann::json peaks = nlohmann::json::array();
+        for (const FourCpPeakOutcome& k : f.peaks) {
+          peaks.push_back({{"year", k.year}, {"month", k.month}, {"interval_start_utc", k.official_start},
+                           {"caught", k.caught}, {"kw_with", k.kw_with}, {"kw_without", k.kw_without},
+                           {"kw_avoided", k.kw_without - k.kw_with}});
+        }
+        four_cp.push_back({{"site", f.site}, {"hours_called", f.hours_called}, {"peaks_caught", f.peaks_caught},
+                           {"peaks_in_run", f.peaks.size()}, {"peaks", std::move(peaks)},
+                           {"kw_year_saved", f.kw_year_saved},
+                           {"rate_usd_per_kw_year", UsdNumber(f.rate_per_kw_year)}, {"charge_year", f.charge_year},
+                           {"saving_usd", UsdNumber(f.saving)}, {"revenue_lost_usd", UsdNumber(f.revenue_lost)},
+                           {"charge_usd", UsdNumber(f.charge)}});
+      }
+      p["four_cp"] = std::move(four_cp);
       p["price_curtailment"] = {{"curtailments", s.price_curtailments},
                                 {"hours_under_limit", static_cast<double>(s.price_curtailed_s) / 3600.0}};
       nlohmann::json contracts = nlohmann::json::array();
@@ -615,6 +631,23 @@ Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   }
   PrintGangs(runs, out);
   PrintUses(runs, out);
+  // ERCOT 4CP, when a site has the program.
+  if (!runs.empty() && !runs[0].summary.four_cp.empty()) {
+    out << "\nERCOT 4CP ([[site]] four_cp; kW at the facility; without = the same policy replayed without the calls)\n";
+    for (const PolicyRun& r : runs) {
+      for (const FourCpOutcome& f : r.summary.four_cp) {
+        out << fmt::format("{:<13} site {}: {} of {} peaks caught, {} h called; {:.1f} kW-year saved x {:.3f} USD/kW-yr "
+                           "({}) = {} USD saved; revenue lost curtailing {} USD; the charge its peaks set {} USD\n",
+                           r.summary.name, f.site, f.peaks_caught, f.peaks.size(), f.hours_called, f.kw_year_saved,
+                           UsdNumber(f.rate_per_kw_year), f.charge_year, Usd(f.saving), Usd(f.revenue_lost),
+                           Usd(f.charge));
+        for (const FourCpPeakOutcome& k : f.peaks) {
+          out << fmt::format("{:<13}   {}-{:02d} peak {}: {}, {:.1f} kW with, {:.1f} kW without\n", "", k.year, k.month,
+                             k.official_start, k.caught ? "caught" : "missed", k.kw_with, k.kw_without);
+        }
+      }
+    }
+  }
   // Price-triggered curtailment, when a site has a rule.
   if (std::any_of(rs.scenario.sites.begin(), rs.scenario.sites.end(), [](const SiteSpec& x) { return x.price_curtailment.has_value(); })) {
     out << "\nprice-triggered curtailment ([[site]] price_curtailment)\n";

@@ -403,6 +403,21 @@ void ReadSite(TableReader& r, SiteSpec& site) {
                   "a table (price_curtailment = { strike_usd_per_mwh = 150, confirm_minutes = 15, ... })");
     }
   }
+  if (const toml::node* fc = r.Get("four_cp")) {
+    if (const toml::table* t = fc->as_table()) {
+      TableReader c(*t, r.label() + " four_cp", r.errors());
+      SiteSpec::FourCp spec;
+      int64_t v = 0;
+      // June-September has 2,928 hours.
+      if (c.Int("max_hours", 1, 2928, &v, /*required=*/true)) spec.max_hours = static_cast<int>(v);
+      // USD per kW-year with up to 6 decimals -> micro-USD.
+      if (c.Scaled("rate_usd_per_kw_year", 6, 0, 10'000'000'000, &v)) spec.rate_per_kw_year = Money(v);
+      c.Finish();
+      site.four_cp = spec;
+    } else {
+      r.WrongType("four_cp", *fc, "a table (four_cp = { max_hours = 40 })");
+    }
+  }
   r.Finish();
 }
 

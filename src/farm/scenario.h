@@ -42,6 +42,12 @@ struct SiteSpec {
   int slurm_poll_ms = 1000;
   // Price-triggered curtailment (docs/demand-response.md): [[site]] price_curtailment = {...}.
   std::optional<PriceCurtailmentTerms> price_curtailment;
+  // ERCOT 4CP peak calling (docs/demand-response.md): [[site]] four_cp = { max_hours = 40 }.
+  struct FourCp {
+    int max_hours = 40;                     // hours called per summer at most
+    std::optional<Money> rate_per_kw_year;  // rate_usd_per_kw_year; default: the published rate
+  };
+  std::optional<FourCp> four_cp;
 };
 
 struct NodeGroupSpec {

@@ -50,6 +50,29 @@ struct GangStats {
 
 // A hashrate contract over the run (sim/simulator.cc, controller/contract_book.h): what it paid
 // the farm against what its delivered hashrate mined for the customer.
+// ERCOT 4CP at one site under one policy (docs/demand-response.md): the calls the peak caller
+// made, the official peak intervals that fell in the run, and the site's facility draw in each
+// with the calls and without them (the same policy replayed once more without the program).
+struct FourCpPeakOutcome {
+  int year = 0, month = 0;
+  Timestamp start;              // the interval, in the run's (simulated) time
+  std::string official_start;   // the interval as ERCOT dated it (UTC), in the electricity period
+  bool caught = false;          // inside a called window
+  double kw_with = 0, kw_without = 0;  // mean facility kW in the 15 minutes
+};
+struct FourCpOutcome {
+  std::string site;
+  int hours_called = 0;              // in the run
+  std::vector<FourCpPeakOutcome> peaks;
+  int peaks_caught = 0;
+  double kw_year_saved = 0;          // sum over the peaks of (without - with) / 4
+  Money rate_per_kw_year;
+  int charge_year = 0;
+  Money saving;                      // rate x kW-year saved
+  Money charge;                      // rate x the mean kW drawn in the peaks: next year's charge
+  Money revenue_lost;                // profit without the program - profit with it (before the saving)
+};
+
 struct ContractOutcome {
   std::string name;
   int days_active = 0, days_suspended = 0;
@@ -149,6 +172,7 @@ struct PolicySummary {
   std::vector<HostedOutcome> hosted;
   // Price-triggered curtailment ([[site]] price_curtailment): curtailments triggered, and
   // site-seconds a limit was in force (ramping, holding or restoring), all sites.
+  std::vector<FourCpOutcome> four_cp;  // one per site with [[site]] four_cp
   int64_t price_curtailments = 0;
   int64_t price_curtailed_s = 0;
   int64_t gpu_seconds_total = 0;      // devices x seconds of the run

@@ -25,6 +25,8 @@
 #include "market/catalog_import.h"
 #include "market/coins.h"
 #include "market/electricity.h"
+#include "market/ercot_load.h"
+#include "market/four_cp.h"
 #include "market/rental_index.h"
 #include "sim/trace_import.h"
 
@@ -363,6 +365,58 @@ Result<ResolvedScenario> Resolve(const Scenario& scenario, const fs::path& data_
     for (const auto& [from, n] : filled) {
       gap_notes.push_back(fmt::format("site {} {}: {} of {} ticks in a gap of the series, filled from {}", s.name,
                                       s.settlement_point, n, rs.ticks, from));
+    }
+  }
+
+  // ERCOT 4CP: the caller runs over each summer the electricity period touches, fitted on the
+  // summers before it only, as `rigshift dr backtest` runs it; its calls and the official peak
+  // intervals move into the run's time with the electricity.
+  if (std::any_of(sc.sites.begin(), sc.sites.end(), [](const SiteSpec& x) { return x.four_cp.has_value(); })) {
+    RS_ASSIGN_OR_RETURN(ErcotLoad load, ErcotLoad::Load(data_dir));
+    RS_ASSIGN_OR_RETURN(std::vector<FourCpInterval> intervals, LoadFourCpIntervals(data_dir));
+    const int64_t e0 = rs.start.seconds + offset, e1 = e0 + rs.ticks * rs.interval_s;  // electricity time
+    for (size_t si = 0; si < sc.sites.size(); ++si) {
+      const SiteSpec& s = sc.sites[si];
+      if (!s.four_cp) continue;
+      ResolvedScenario::FourCpPlan plan;
+      plan.site = static_cast<int>(si);
+      std::vector<int> fitted;
+      for (int y = DateOf(Timestamp{e0}).year(); y <= DateOf(Timestamp{e1 - 1}).year(); ++y) {
+        const auto [s0, s1] = FourCpSummer(y);
+        if (s1.seconds <= e0 || s0.seconds >= e1) continue;
+        auto bt = BacktestFourCp(load, intervals, y, s.four_cp->max_hours);
+        if (!bt) return Err(bt.error().WithContext("site '" + s.name + "' four_cp, summer " + std::to_string(y)));
+        for (const FourCpWindow& w : bt->windows) {
+          const int64_t a = std::max(w.start.seconds, e0), b = std::min(w.end.seconds, e1);
+          if (a >= b) continue;
+          plan.windows.push_back({a - offset, b - offset});
+          plan.hours_called += static_cast<int>((b - a) / 3600);
+        }
+        for (const FourCpPeakResult& p : bt->peaks) {
+          if (p.interval.start.seconds < e0 || p.interval.end.seconds > e1) continue;
+          plan.peaks.push_back({p.interval.year, p.interval.month, p.interval.start.seconds - offset,
+                                p.interval.end.seconds - offset, FormatUtc(p.interval.start), p.caught});
+        }
+        fitted = bt->fit.years;
+        if (s.four_cp->rate_per_kw_year) {
+          plan.rate_per_kw_year = *s.four_cp->rate_per_kw_year;
+          plan.charge_year = y + 1;
+        } else if (auto rate = FourCpRateFor(y)) {
+          plan.rate_per_kw_year = rate->per_kw_year;
+          plan.charge_year = rate->charge_year;
+        } else {
+          return Err(InvalidArgumentError(fmt::format(
+              "site '{}' four_cp: no published transmission rate is known for summer {} (charge year {}); give "
+              "rate_usd_per_kw_year",
+              s.name, y, y + 1)));
+        }
+      }
+      if (plan.peaks.empty()) {
+        rs.notes.push_back(fmt::format("site {} four_cp: the electricity period {} .. {} holds no official 4CP "
+                                       "interval (June-September), so nothing is called",
+                                       s.name, FormatUtc(Timestamp{e0}), FormatUtc(Timestamp{e1})));
+      }
+      rs.four_cp.push_back(std::move(plan));
     }
   }
 
@@ -1080,8 +1134,37 @@ int64_t Quantile(std::vector<int64_t>& v, double q) {
 
 }  // namespace
 
+namespace {
+// RunPolicy, with the 4CP calls in force (`four_cp`) or not (the replay that says what the site
+// would have drawn in the peaks without the program).
+Result<PolicyRun> RunPolicyWith(const ResolvedScenario& rs, const std::string& policy, int64_t sample_s,
+                                const Progress& progress, std::vector<LeaseOutcome>* log, bool four_cp);
+}  // namespace
+
 Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& policy, int64_t sample_s,
                             const Progress& progress, std::vector<LeaseOutcome>* log) {
+  RS_ASSIGN_OR_RETURN(PolicyRun run, RunPolicyWith(rs, policy, sample_s, progress, log, true));
+  if (rs.four_cp.empty() || run.summary.four_cp.empty()) return run;
+  // What the program saved and cost: the same policy once more without it.
+  RS_ASSIGN_OR_RETURN(PolicyRun without, RunPolicyWith(rs, policy, sample_s, nullptr, nullptr, false));
+  for (size_t i = 0; i < run.summary.four_cp.size(); ++i) {
+    FourCpOutcome& o = run.summary.four_cp[i];
+    const FourCpOutcome& w = without.summary.four_cp[i];
+    double kw_year = 0;
+    for (size_t k = 0; k < o.peaks.size(); ++k) {
+      o.peaks[k].kw_without = w.peaks[k].kw_with;
+      kw_year += (o.peaks[k].kw_without - o.peaks[k].kw_with) / 4.0;
+    }
+    o.kw_year_saved = kw_year;
+    o.saving = Money(std::llround(static_cast<double>(o.rate_per_kw_year.raw()) * kw_year));
+    o.revenue_lost = without.summary.profit - run.summary.profit;
+  }
+  return run;
+}
+
+namespace {
+Result<PolicyRun> RunPolicyWith(const ResolvedScenario& rs, const std::string& policy, int64_t sample_s,
+                                const Progress& progress, std::vector<LeaseOutcome>* log, bool four_cp) {
   RS_ASSIGN_OR_RETURN(EngineParams params, ParamsFor(rs.scenario, policy));
   if (sample_s <= 0 || sample_s % rs.interval_s != 0) {
     return Err(InvalidArgumentError("sample period must be a multiple of the tick"));
@@ -1186,6 +1269,9 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     }
     per_device[si] = Watts(devices > 0 ? watts / devices : 0);
   }
+  // ERCOT 4CP: watt-seconds the site drew in each peak interval, per plan.
+  std::vector<std::vector<double>> peak_watt_s;
+  for (const ResolvedScenario::FourCpPlan& fp : rs.four_cp) peak_watt_s.emplace_back(fp.peaks.size(), 0.0);
   int64_t next_sample = rs.start.seconds + sample_s;
   int64_t gangs_waiting = 0;  // gangs (2+ GPUs) in the queue now
   // Accrues up to `t`, closing every sample that ends on the way.
@@ -1392,16 +1478,37 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     meter.NewValuation();
     // The tick re-plans mining and the cap at the new prices, with the waiting requests.
     copy_answer.reset();
+    // ERCOT 4CP: the site's draw in the 5 minutes just accrued counts toward any peak interval
+    // they overlap.
+    for (size_t i = 0; i < rs.four_cp.size(); ++i) {
+      const ResolvedScenario::FourCpPlan& fp = rs.four_cp[i];
+      for (size_t k = 0; k < fp.peaks.size(); ++k) {
+        const int64_t a = std::max(fp.peaks[k].start, t_tick - rs.interval_s), b = std::min(fp.peaks[k].end, t_tick);
+        if (a < b) peak_watt_s[i][k] += static_cast<double>(meter.site_draw(fp.site)) * static_cast<double>(b - a);
+      }
+    }
     // Price-triggered curtailment (docs/demand-response.md): each site's rule sees the price in
     // force and what the site's meter reads, and its limit is in force before the tick decides.
+    // A 4CP call holds the site at nothing sheddable for the hour called; the lower limit wins.
+    std::vector<std::optional<SiteLimit>> limits(rs.fleet.sites().size());
     for (size_t si = 0; si < curtailers.size(); ++si) {
       if (!curtailers[si]) continue;
       const int site = static_cast<int>(si);
-      std::optional<SiteLimit> limit = curtailers[si]->Update(
-          Timestamp{t_tick}, view.site_price[si], Watts(meter.site_draw(site)), rs.fleet.sites()[si].power_cap,
-          per_device[si]);
-      if (limit) run.summary.price_curtailed_s += rs.interval_s;
-      desk.controller().SetSiteLimit(site, std::move(limit));
+      limits[si] = curtailers[si]->Update(Timestamp{t_tick}, view.site_price[si], Watts(meter.site_draw(site)),
+                                          rs.fleet.sites()[si].power_cap, per_device[si]);
+      if (limits[si]) run.summary.price_curtailed_s += rs.interval_s;
+    }
+    if (four_cp && params.enforce_power_cap) {
+      for (const ResolvedScenario::FourCpPlan& fp : rs.four_cp) {
+        const bool called = std::any_of(fp.windows.begin(), fp.windows.end(),
+                                        [&](const auto& w) { return w.first <= t_tick && t_tick < w.second; });
+        if (called) limits[fp.site] = SiteLimit{Watts(0), false, "4CP call"};
+      }
+    }
+    for (size_t si = 0; si < limits.size(); ++si) {
+      if (limits[si] || rs.fleet.sites()[si].limit || desk.controller().fleet().sites()[si].limit) {
+        desk.controller().SetSiteLimit(static_cast<int>(si), std::move(limits[si]));
+      }
     }
     desk.MarketTick(&e, Timestamp{t_tick}, view, &gave_up);
     e.value = value;
@@ -1541,6 +1648,29 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
     }
   }
   for (const auto& c : curtailers) sum.price_curtailments += c ? c->events() : 0;
+  for (size_t i = 0; i < rs.four_cp.size(); ++i) {
+    const ResolvedScenario::FourCpPlan& fp = rs.four_cp[i];
+    FourCpOutcome o;
+    o.site = rs.fleet.sites()[fp.site].name;
+    o.hours_called = fp.hours_called;
+    o.rate_per_kw_year = fp.rate_per_kw_year;
+    o.charge_year = fp.charge_year;
+    for (size_t k = 0; k < fp.peaks.size(); ++k) {
+      FourCpPeakOutcome p;
+      p.year = fp.peaks[k].year;
+      p.month = fp.peaks[k].month;
+      p.start = Timestamp{fp.peaks[k].start};
+      p.official_start = fp.peaks[k].official_start;
+      p.caught = fp.peaks[k].caught;
+      p.kw_with = p.kw_without = peak_watt_s[i][k] / static_cast<double>(fp.peaks[k].end - fp.peaks[k].start) / 1000.0;
+      o.peaks_caught += p.caught ? 1 : 0;
+      o.peaks.push_back(std::move(p));
+    }
+    double kw_year = 0;
+    for (const FourCpPeakOutcome& p : o.peaks) kw_year += p.kw_with / 4.0;
+    o.charge = Money(std::llround(static_cast<double>(o.rate_per_kw_year.raw()) * kw_year));
+    sum.four_cp.push_back(std::move(o));
+  }
   sum.gpu_seconds_total = rs.fleet.total_devices() * (end - rs.start.seconds);
   sum.gpu_seconds_ai = total.gpu_s_ai;
   sum.gpu_seconds_mining = total.gpu_s_mining;
@@ -1557,6 +1687,7 @@ Result<PolicyRun> RunPolicy(const ResolvedScenario& rs, const std::string& polic
   }
   return run;
 }
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // The oracle's LP

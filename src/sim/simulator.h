@@ -81,6 +81,24 @@ struct ResolvedScenario {
   std::vector<std::string> price_fixes;
   // Gaps of an electricity series filled by the rule (ElectricityPrices::PriceOrFill), per site.
   std::vector<std::string> gap_notes;
+  // ERCOT 4CP per site with [[site]] four_cp: the hours the caller called (fitted on earlier
+  // summers only, run over the electricity period) and the official peak intervals, both in the
+  // run's time (electricity time minus the electricity offset).
+  struct FourCpPlan {
+    int site = 0;
+    Money rate_per_kw_year;
+    int charge_year = 0;
+    std::vector<std::pair<int64_t, int64_t>> windows;  // [start, end) seconds, called
+    struct Peak {
+      int year = 0, month = 0;
+      int64_t start = 0, end = 0;  // run time
+      std::string official_start;
+      bool caught = false;
+    };
+    std::vector<Peak> peaks;
+    int hours_called = 0;
+  };
+  std::vector<FourCpPlan> four_cp;
   // Other things a user should know about the run (an ASIC group no coin values), for the log.
   std::vector<std::string> notes;
   int64_t trace_rows = 0, trace_kept = 0;
