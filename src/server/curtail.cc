@@ -425,14 +425,19 @@ Status Curtailments::Observe(int site, Timestamp now, const std::function<SiteRe
     if (e.state != "active" || e.signal.site != sites_[site]) continue;
     CurtailEvent next = e;
     bool must_write = false;
-    if (next.samples.empty() || now.seconds - next.samples.back().at.seconds >= options_.sample_interval_s) {
+    // The reading that meets the target, or the first after the deadline, is always kept: it is
+    // the evidence of the outcome.
+    const bool meets = !next.met_at && r.complete() && r.draw.raw() <= next.signal.target.raw();
+    const bool misses = !next.met_at && !next.missed_at && now > next.signal.deadline;
+    if (meets || misses || next.samples.empty() ||
+        now.seconds - next.samples.back().at.seconds >= options_.sample_interval_s) {
       next.samples.push_back({now, r.draw.raw(), r.reporting, r.devices});
       if (next.samples.size() > CurtailEvent::kMaxSamples) {
         next.samples.erase(next.samples.begin());
         ++next.samples_dropped;
       }
     }
-    if (!next.met_at && r.complete() && r.draw.raw() <= next.signal.target.raw()) {
+    if (meets) {
       next.met_at = now;
       must_write = true;
       notices->push_back({"curtail_met", sites_[site],
@@ -440,7 +445,7 @@ Status Curtailments::Observe(int site, Timestamp now, const std::function<SiteRe
                                       next.id, next.signal.id, r.draw.raw(), next.signal.target.raw(),
                                       next.missed_at ? ", after its deadline" : "")});
     }
-    if (!next.met_at && !next.missed_at && now > next.signal.deadline) {
+    if (!meets && misses) {
       next.missed_at = now;
       must_write = true;
       notices->push_back({"curtail_missed", sites_[site],
