@@ -576,6 +576,21 @@ TEST_F(OpenApiTest, EveryOperationAnswersAsTheSpecSays) {
     Call("operator", "DELETE", site, "", op, 422);
   }
 
+  // --- Operator prices (docs/api.md): set last, so nothing above is priced differently.
+  {
+    Call("operator", "GET", "/v1/prices", "", op, 200);
+    Call("tenant", "GET", "/v1/prices", "", acme, 403);
+    const std::string prices = R"({"on_demand_usd_per_gpu_h": 0.45, "interruptible_floor_usd_per_gpu_h": 0.2})";
+    Call("tenant", "PUT", "/v1/groups/gpu-3090/prices", prices, acme, 403);
+    Call("operator", "PUT", "/v1/groups/nowhere/prices", prices, op, 404);
+    Call("operator", "PUT", "/v1/groups/risers-3060ti/prices", prices, op, 422);  // mining-only risers
+    Call("operator", "PUT", "/v1/groups/gpu-3090/prices",
+         R"({"on_demand_usd_per_gpu_h": 0.45, "interruptible_floor_usd_per_gpu_h": 0.5})", op, 400);
+    Call("operator", "PUT", "/v1/groups/gpu-3090/prices", R"({"on_demand_usd_per_gpu_h": 0.45})", op, 400,
+         /*valid_request=*/false);
+    Call("operator", "PUT", "/v1/groups/gpu-3090/prices", prices, op, 200);
+  }
+
   // --- Every operation of the spec, and nothing else --------------------------------------------
   std::set<Operation> spec_ops(operations_.begin(), operations_.end());
   std::set<Operation> seen;
