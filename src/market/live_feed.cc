@@ -213,6 +213,7 @@ void LiveFeed::Poll(Timestamp now) {
       lock.unlock();
       // Fetch and read without the lock: a slow source must not stall /v1/market.
       std::vector<Result<Reading>> got;
+      std::vector<std::string> stale(due.size());  // why a parsed reading is stale ("": fresh)
       for (size_t i : due) {
         const LiveSource& s = options_.sources[i];
         std::string post = s.format == SourceFormat::kBitcoinRpc    ? GetMiningInfoRequest()
@@ -231,9 +232,8 @@ void LiveFeed::Poll(Timestamp now) {
         }
         Result<Reading> r = Read(i, *body);
         if (r.has_value() && r->data_at && s.max_age_s > 0 && now.seconds - r->data_at->seconds > s.max_age_s) {
-          r = Err(FailedPreconditionError(fmt::format("stale: its figures are from {}, {} s before now, over max_age_s {}",
-                                                      FormatUtc(*r->data_at), now.seconds - r->data_at->seconds,
-                                                      s.max_age_s)));
+          stale[got.size()] = fmt::format("stale: its figures are from {}, {} s before now, over max_age_s {}",
+                                          FormatUtc(*r->data_at), now.seconds - r->data_at->seconds, s.max_age_s);
         }
         got.push_back(std::move(r));
       }
@@ -244,9 +244,21 @@ void LiveFeed::Poll(Timestamp now) {
         ++st.polls;
         if (got[k].has_value()) {
           if (!got[k]->data_at) got[k]->data_at = now;
-          st.good = std::move(*got[k]);
-          st.last_ok = now;
-          SetHealth(due[k], true, "", now);
+          // Stale figures are still the source's newest word: they replace a reading no newer
+          // than they are (a first reading, or new values under the same old date, as a recorded
+          // sample gives), never a newer one, and the source is reported stale. The farm goes on
+          // planning with the freshest figures there are.
+          const bool older = st.good && st.good->data_at && *got[k]->data_at < *st.good->data_at;
+          if (!older) {
+            st.good = std::move(*got[k]);
+            st.last_ok = now;
+          }
+          if (stale[k].empty()) {
+            SetHealth(due[k], true, "", now);
+          } else {
+            ++st.failures;
+            SetHealth(due[k], false, stale[k], now);
+          }
         } else {
           ++st.failures;
           SetHealth(due[k], false, got[k].error().message(), now);

@@ -337,6 +337,35 @@ TEST(LiveFeedTest, StaleFiguresAreRefusedAndAgeOut) {
   EXPECT_TRUE(ercot_stale);
 }
 
+// A recorded sample served again and again keeps the date it was recorded on: its figures are
+// stale from the first poll. They are still the newest the source has given, so the farm plans with
+// them (a coin with a stale price still mines), the source is reported stale, and new values under
+// the same old date (a price that moved in the sample) replace them.
+TEST(LiveFeedTest, StaleFiguresThatAreTheNewestStillMoveTheView) {
+  Sources src;
+  const int64_t day_old = kNow.seconds - 86'400;
+  auto gecko = [&](const char* etc_usd) {
+    return std::string(R"({"ethereum-classic":{"usd":)") + etc_usd + R"(,"last_updated_at":)" +
+           std::to_string(day_old) + R"(},"ravencoin":{"usd":0.0172},"bitcoin":{"usd":91234.56}})";
+  };
+  src.Set("/coingecko", gecko("20.0"));
+  auto feed = LiveFeed::Create(Options(src));  // max_age_s 3600
+  ASSERT_TRUE(feed.has_value());
+  auto v = (*feed)->ViewAt(kNow);
+  ASSERT_TRUE(v.has_value());
+  ASSERT_NE(Coin(*v, "ETC"), nullptr) << "a stale first reading is the only price there is: ETC mines";
+  EXPECT_EQ(Coin(*v, "ETC")->price, CoinPrice(20'000'000'000));
+  bool stale = false;
+  for (const FeedAlert& a : (*feed)->TakeAlerts()) stale |= a.source == "etc-price" && a.message.find("stale") != std::string::npos;
+  EXPECT_TRUE(stale);
+  // The sample's price moves under the same date: the view follows it at the next poll.
+  src.Set("/coingecko", gecko("5.0"));
+  v = (*feed)->ViewAt(Timestamp{kNow.seconds + 60});
+  ASSERT_TRUE(v.has_value());
+  ASSERT_NE(Coin(*v, "ETC"), nullptr);
+  EXPECT_EQ(Coin(*v, "ETC")->price, CoinPrice(5'000'000'000));
+}
+
 TEST(LiveFeedTest, BeforeAFirstGoodReadingWhatASourceFeedsIsAbsent) {
   Sources src;
   src.Set("/etc-node", "", 500);
