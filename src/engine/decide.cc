@@ -1356,23 +1356,16 @@ void CapPower(const FleetState& fleet, const Valuation& value, const EngineParam
       s.set_curtailed(g, n);
       draw -= n * per;
     }
-    // Still over with no mining left: interruptible leases, cheapest per watt first.
-    if (draw > cap && params.preempt_interruptible) {
-      std::vector<const LeaseState*> victims;
-      for (const LeaseState& l : fleet.leases()) {
-        if (fleet.groups()[l.group].site == site && l.kind == RequestKind::kInterruptible && !s.Preempted(l.id)) {
-          victims.push_back(&l);
-        }
-      }
-      std::sort(victims.begin(), victims.end(), [&](const LeaseState* a, const LeaseState* b) {
-        int64_t va = MulDiv(a->price.raw(), 1000, std::max<int64_t>(1, value.groups[a->group].ai_facility_power.raw())).value_or(0);
-        int64_t vb = MulDiv(b->price.raw(), 1000, std::max<int64_t>(1, value.groups[b->group].ai_facility_power.raw())).value_or(0);
-        return va != vb ? va < vb : a->id < b->id;
-      });
-      for (const LeaseState* v : victims) {
+    // A lease's price per facility kW of its GPUs, to order leases that may give way.
+    auto lease_per_kw = [&](const LeaseState* l) {
+      return MulDiv(l->price.raw(), 1000, std::max<int64_t>(1, value.groups[l->group].ai_facility_power.raw())).value_or(0);
+    };
+    // Preempts leases in `order` until the site is under `cap`, saying why. Their GPUs stay off:
+    // they were freed for the cap, not for mining.
+    auto shed_leases = [&](const std::vector<const LeaseState*>& order, const std::string& reason) {
+      for (const LeaseState* v : order) {
         if (draw <= cap) break;
         s.Preempt(*v);
-        // Its GPUs stay off: they were freed for the cap, not for mining.
         if (s.coin(v->group) >= 0) {
           target[v->group] += static_cast<int64_t>(v->devices.size());
           s.set_curtailed(v->group, target[v->group]);
@@ -1382,9 +1375,23 @@ void CapPower(const FleetState& fleet, const Valuation& value, const EngineParam
         a.kind = ActionKind::kPreemptLease;
         a.group = v->group;
         a.lease = v->id;
-        a.reason = "site " + fleet.sites()[si].name + " over its power cap with no mining left to curtail";
+        a.reason = reason;
         plan.actions.push_back(std::move(a));
       }
+    };
+    // Still over with no mining left: interruptible leases, cheapest per watt first.
+    if (draw > cap && params.preempt_interruptible) {
+      std::vector<const LeaseState*> victims;
+      for (const LeaseState& l : fleet.leases()) {
+        if (fleet.groups()[l.group].site == site && l.kind == RequestKind::kInterruptible && !s.Preempted(l.id)) {
+          victims.push_back(&l);
+        }
+      }
+      std::sort(victims.begin(), victims.end(), [&](const LeaseState* a, const LeaseState* b) {
+        const int64_t va = lease_per_kw(a), vb = lease_per_kw(b);
+        return va != vb ? va < vb : a->id < b->id;
+      });
+      shed_leases(victims, "site " + fleet.sites()[si].name + " over its power cap with no mining left to curtail");
     }
     // Still over: hashrate contracts, least value per watt first (their terms refund what is not
     // delivered, docs/contracts.md). Committed leases and firm hosting never give way.
@@ -1467,31 +1474,14 @@ void CapPower(const FleetState& fleet, const Valuation& value, const EngineParam
           committed.push_back(&l);
         }
       }
-      auto per_kw = [&](const LeaseState* l) {
-        return MulDiv(l->price.raw(), 1000, std::max<int64_t>(1, value.groups[l->group].ai_facility_power.raw())).value_or(0);
-      };
       std::sort(committed.begin(), committed.end(), [&](const LeaseState* a, const LeaseState* b) {
         const bool ra = a->kind == RequestKind::kReserved, rb = b->kind == RequestKind::kReserved;
         if (ra != rb) return rb;  // on-demand before reserved
-        const int64_t va = per_kw(a), vb = per_kw(b);
+        const int64_t va = lease_per_kw(a), vb = lease_per_kw(b);
         return va != vb ? va < vb : a->id < b->id;
       });
-      for (const LeaseState* v : committed) {
-        if (draw <= cap) break;
-        s.Preempt(*v);
-        if (s.coin(v->group) >= 0) {
-          target[v->group] += static_cast<int64_t>(v->devices.size());
-          s.set_curtailed(v->group, target[v->group]);
-        }
-        draw = s.Draw(site);
-        Action a;
-        a.kind = ActionKind::kPreemptLease;
-        a.group = v->group;
-        a.lease = v->id;
-        a.reason = "site " + fleet.sites()[si].name + " curtailed (" + fleet.sites()[si].limit->reason +
-                   ") with nothing interruptible left to shed";
-        plan.actions.push_back(std::move(a));
-      }
+      shed_leases(committed, "site " + fleet.sites()[si].name + " curtailed (" + fleet.sites()[si].limit->reason +
+                                 ") with nothing interruptible left to shed");
     }
     for (size_t h = 0; h < fleet.hosted().size(); ++h) {
       const HostedState& hs = fleet.hosted()[h];
