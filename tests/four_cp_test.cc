@@ -285,6 +285,31 @@ scale = 0
   // Curtailing 80 hours of 2021 mining costs more than the kW it saves are worth here, and the run
   // says so rather than reporting only the saving.
   EXPECT_GT(f["revenue_lost_usd"].get<double>(), 0.0);
+
+  // The oracle knows the peaks: with the charge priced it gives up a little mining in the four
+  // intervals and pays no charge, so it ends a little under the bound without 4CP, and far above
+  // that bound less the charge the hall's full draw would set; every policy, less the charge its
+  // own peaks set, stays under it.
+  auto plan = [&](const std::string& file) {
+    CliRun p = Rigshift("plan " + file + " --data " + (tmp / "data").string() + " --format json --quiet", tmp);
+    EXPECT_EQ(p.exit_code, 0) << p.err;
+    return nlohmann::json::parse(p.out.empty() ? "{}" : p.out);
+  };
+  nlohmann::json with = plan((tmp / "farm.toml").string());
+  std::string text = ReadText(tmp / "farm.toml");
+  text.replace(text.find("four_cp = { max_hours = 80 }\n"), std::string("four_cp = { max_hours = 80 }\n").size(), "");
+  std::ofstream(tmp / "plain.toml") << text;
+  nlohmann::json without = plan((tmp / "plain.toml").string());
+  const double bound = with["oracle_profit_usd"], plain_bound = without["oracle_profit_usd"];
+  double full_charge = 0;
+  for (const nlohmann::json& p : f["peaks"]) full_charge += 68.547 * p["kw_without"].get<double>() / 4;
+  EXPECT_LT(bound, plain_bound);
+  EXPECT_GT(bound, plain_bound - 0.1 * full_charge) << "the bound curtails in the peaks instead of paying";
+  for (const nlohmann::json& p : with["policies"]) {
+    if (p["name"] == "idle-mining") continue;
+    EXPECT_LE(p["profit_usd"].get<double>() - p["four_cp"][0]["charge_usd"].get<double>(), bound + 1e-6 * bound)
+        << p["name"];
+  }
 }
 
 }  // namespace

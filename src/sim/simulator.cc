@@ -1694,12 +1694,28 @@ Result<PolicyRun> RunPolicyWith(const ResolvedScenario& rs, const std::string& p
 
 namespace {
 
-// The lowest price of each site over ticks [first, last].
+// The lowest price of each site over ticks [first, last]. With ERCOT 4CP, a period that lies
+// inside an official peak interval also prices the charge its draw sets there (docs/oracle.md,
+// "4CP"). A period longer than the interval gets no charge: spread over the period it would not
+// bound a policy that stops only for the 15 minutes, so the oracle's periods are 15 minutes then.
 std::vector<EnergyPrice> LowestPrices(const ResolvedScenario& rs, int64_t first, int64_t last) {
   std::vector<EnergyPrice> low(rs.fleet.sites().size());
   for (int64_t t = first; t <= last; ++t) {
     for (size_t s = 0; s < low.size(); ++s) {
       if (t == first || rs.prices[t][s] < low[s]) low[s] = rs.prices[t][s];
+    }
+  }
+  const int64_t t0 = rs.start.seconds + first * rs.interval_s, t1 = rs.start.seconds + (last + 1) * rs.interval_s;
+  for (const ResolvedScenario::FourCpPlan& fp : rs.four_cp) {
+    for (const ResolvedScenario::FourCpPlan::Peak& pk : fp.peaks) {
+      const int64_t length = pk.end - pk.start;  // 900 s
+      if (t0 < pk.start || t1 > pk.end || length <= 0) continue;  // only periods inside the interval
+      // The charge rate/4 x (mean kW over the interval) for a draw of W watts held over the
+      // period [t0, t1) is W/1000 x rate/4 x (t1 - t0)/length USD; as a price over the period,
+      // W x adder x (t1 - t0) / 3.6e15 with rate in micro-USD: adder = rate x 9e5 / length
+      // micro-USD per MWh (68.547 USD/kW-yr over 900 s: 68,547 USD/MWh).
+      const __int128 adder = static_cast<__int128>(fp.rate_per_kw_year.raw()) * 900'000 / length;
+      low[fp.site] = EnergyPrice(low[fp.site].raw() + static_cast<int64_t>(adder));
     }
   }
   return low;
