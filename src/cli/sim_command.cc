@@ -382,20 +382,26 @@ void PrintEconomics(const std::vector<PolicyRun>& runs, std::ostream& out) {
 
 }  // namespace
 
-Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
-  RS_ASSIGN_OR_RETURN(Scenario scenario, LoadScenario(o.scenario));
+Result<RunOverrides> OverridesFromFlags(const std::string& market_from, const std::string& electricity_from,
+                                        std::optional<int> days) {
   RunOverrides ov;
-  if (!o.market_from.empty()) {
-    auto d = ParseDate(o.market_from);
-    if (!d) return d.error().WithContext("--market-from");
+  if (!market_from.empty()) {
+    auto d = ParseDate(market_from);
+    if (!d) return Err(d.error().WithContext("--market-from"));
     ov.market_from = *d;
   }
-  if (!o.electricity_from.empty()) {
-    auto d = ParseDate(o.electricity_from);
-    if (!d) return d.error().WithContext("--electricity-from");
+  if (!electricity_from.empty()) {
+    auto d = ParseDate(electricity_from);
+    if (!d) return Err(d.error().WithContext("--electricity-from"));
     ov.electricity_from = *d;
   }
-  ov.days = o.days;
+  ov.days = days;
+  return ov;
+}
+
+Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
+  RS_ASSIGN_OR_RETURN(Scenario scenario, LoadScenario(o.scenario));
+  RS_ASSIGN_OR_RETURN(RunOverrides ov, OverridesFromFlags(o.market_from, o.electricity_from, o.days));
   auto t0 = std::chrono::steady_clock::now();
   RS_ASSIGN_OR_RETURN(ResolvedScenario rs, Resolve(scenario, o.data, ov));
   const RunAssumptions assumptions = AssumptionsOf(rs, o.data.string());

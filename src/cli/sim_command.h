@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "sim/simulator.h"
 
 namespace rigshift {
 
@@ -26,6 +27,10 @@ struct SimOptions {
 };
 
 void AddSimFlags(CLI::App& cmd, SimOptions& o, bool plan);
+// The run overrides of --market-from, --electricity-from and --days ("" and nullopt: the farm
+// file's); a date that does not parse is InvalidArgument naming its flag.
+[[nodiscard]] Result<RunOverrides> OverridesFromFlags(const std::string& market_from,
+                                                      const std::string& electricity_from, std::optional<int> days);
 [[nodiscard]] Status RunSim(const SimOptions& o, std::ostream& out, std::ostream& err);
 
 }  // namespace rigshift

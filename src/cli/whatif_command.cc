@@ -1,4 +1,5 @@
 #include "cli/whatif_command.h"
+#include "cli/sim_command.h"
 
 #include <fmt/format.h>
 
@@ -71,18 +72,7 @@ nlohmann::json CaseJson(const CaseResult& c) {
 Status RunWhatIfCommand(const WhatIfOptions& o, std::ostream& out, std::ostream& err) {
   RS_ASSIGN_OR_RETURN(Scenario farm, LoadScenario(o.farm));
   RS_ASSIGN_OR_RETURN(FleetChange change, LoadFleetChange(o.change));
-  RunOverrides ov;
-  if (!o.market_from.empty()) {
-    auto d = ParseDate(o.market_from);
-    if (!d) return d.error().WithContext("--market-from");
-    ov.market_from = *d;
-  }
-  if (!o.electricity_from.empty()) {
-    auto d = ParseDate(o.electricity_from);
-    if (!d) return d.error().WithContext("--electricity-from");
-    ov.electricity_from = *d;
-  }
-  ov.days = o.days;
+  RS_ASSIGN_OR_RETURN(RunOverrides ov, OverridesFromFlags(o.market_from, o.electricity_from, o.days));
   const auto t0 = std::chrono::steady_clock::now();
   WhatIfProgress progress = [&](int64_t done, int64_t total, const std::string& what) {
     if (o.quiet) return;
