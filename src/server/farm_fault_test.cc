@@ -585,6 +585,109 @@ TEST(FarmFaults, ContractsCrashAtEveryWritePointKeepStatementsAndLedgerTogether)
   EXPECT_EQ(recovered, points);
 }
 
+// ---- Operator prices and curtailment events under the same faults -----------------------------
+
+// The operator sets gpu-3090's prices, a grid signal curtails the site (persisted first, then in
+// force), ticks record its shed steps, the operator ends it. What was acknowledged must be in the
+// store and back in force after a restart, whatever write crashed.
+struct CurtailAcks {
+  bool prices = false;
+  int64_t event = 0;  // the acknowledged event's id
+  bool ended = false;
+};
+
+void RunCurtailWorkload(Farm& farm, CurtailAcks* ack) {
+  if (!farm.Tick(OnDay(0, 1)).ok()) return;
+  if (!farm.SetGroupPrices("gpu-3090", tf::UsdPerGpuHour("0.45"), tf::UsdPerGpuHour("0.20"), "operator", OnDay(0, 2)).has_value()) {
+    return;
+  }
+  ack->prices = true;
+  CurtailSignal sig;
+  sig.id = "grid-1";
+  sig.source = "test";
+  sig.site = "farm";
+  sig.target = Watts(0);
+  sig.start = OnDay(0, 3);
+  sig.deadline = OnDay(0, 63);
+  bool fresh = false;
+  auto e = farm.Curtail(sig, OnDay(0, 3), &fresh);
+  if (!e.has_value()) return;
+  ack->event = e->id;
+  if (!farm.Tick(OnDay(0, 10)).ok() || !farm.Tick(OnDay(0, 20)).ok()) return;
+  if (!farm.EndCurtail("farm", OnDay(0, 30)).has_value()) return;
+  ack->ended = true;
+}
+
+void CheckCurtailAfterRestart(Store& store, const CurtailAcks& ack, const std::string& where) {
+  FarmSetup setup = tf::TestFarm();
+  tf::FakeFeed feed(tf::TestFarmView(setup));
+  Farm farm(std::move(setup), &store, &feed, NoAgents());
+  Status s = farm.Recover(OnDay(0, 40));
+  ASSERT_TRUE(s.ok()) << where << ": the server does not start: " << s.ToString();
+  ASSERT_TRUE(farm.Tick(OnDay(0, 41)).ok()) << where;
+  if (ack.prices) {
+    ASSERT_EQ(farm.operator_prices().count("gpu-3090"), 1u) << where << ": acknowledged prices lost";
+    EXPECT_EQ(farm.operator_prices().at("gpu-3090").on_demand, tf::UsdPerGpuHour("0.45")) << where;
+  }
+  std::vector<CurtailEvent> events = farm.curtailments().Events("farm");
+  if (ack.event != 0) {
+    ASSERT_EQ(events.size(), 1u) << where << ": acknowledged event lost";
+    EXPECT_EQ(events[0].id, ack.event) << where;
+    EXPECT_EQ(events[0].signal.id, "grid-1") << where;
+    if (ack.ended) EXPECT_EQ(events[0].state, "ended") << where << ": acknowledged end lost";
+  }
+  // The same signal again is the same event, never a second one.
+  CurtailSignal sig;
+  sig.id = "grid-1";
+  sig.source = "test";
+  sig.site = "farm";
+  sig.target = Watts(0);
+  sig.start = OnDay(0, 42);
+  sig.deadline = OnDay(0, 102);
+  bool fresh = false;
+  auto again = farm.Curtail(sig, OnDay(0, 42), &fresh);
+  ASSERT_TRUE(again.has_value()) << where << ": " << again.error().ToString();
+  EXPECT_EQ(fresh, ack.event == 0 && events.empty()) << where;
+  EXPECT_EQ(farm.curtailments().Events("farm").size(), 1u) << where;
+}
+
+TEST(FarmFaults, CurtailmentAndPricesCrashAtEveryWritePointKeepWhatWasAcknowledged) {
+  int64_t points = 0;
+  {
+    MemoryStore base;
+    FaultInjectionStore store(&base);
+    FarmSetup setup = tf::TestFarm();
+    tf::FakeFeed feed(tf::TestFarmView(setup));
+    Farm farm(std::move(setup), &store, &feed, NoAgents());
+    ASSERT_TRUE(farm.Recover(OnDay(0, 0)).ok());
+    CurtailAcks ack;
+    RunCurtailWorkload(farm, &ack);
+    ASSERT_TRUE(ack.prices && ack.event != 0 && ack.ended);
+    points = store.writes();
+  }
+  ASSERT_GT(points, 3);
+  int64_t recovered = 0;
+  for (int64_t n = 1; n <= points; ++n) {
+    const std::string where = "curtailment: crash at write " + std::to_string(n) + " of " + std::to_string(points);
+    MemoryStore base;
+    CurtailAcks ack;
+    {
+      FaultInjectionStore store(&base);
+      store.FaultAt(n, Mode::kCrash);
+      FarmSetup setup = tf::TestFarm();
+      tf::FakeFeed feed(tf::TestFarmView(setup));
+      Farm farm(std::move(setup), &store, &feed, NoAgents());
+      if (farm.Recover(OnDay(0, 0)).ok()) RunCurtailWorkload(farm, &ack);
+      ASSERT_TRUE(store.crashed()) << where;
+    }
+    CheckCurtailAfterRestart(base, ack, where);
+    if (::testing::Test::HasFailure()) break;
+    ++recovered;
+  }
+  std::cout << "curtailment crash points tried: " << points << ", recovered: " << recovered << std::endl;
+  EXPECT_EQ(recovered, points);
+}
+
 TEST(FarmFaults, ContractsFailureAtEveryWritePointLeavesFarmAndStoreAgreeing) {
   int64_t points = 0;
   {
